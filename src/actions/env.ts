@@ -1,0 +1,48 @@
+import { randomBytes } from "node:crypto";
+import { appendFileSync } from "node:fs";
+import { AuthctlError } from "../errors.ts";
+import { formatEnv, formatGithubEnv, type EnvFormat } from "../format/env-format.ts";
+import type { Context } from "./context.ts";
+import { resolveForUse, storedProviders, type ResolvedCredential } from "./resolve.ts";
+
+export interface EnvOptions {
+  providerIds: string[];
+  format: EnvFormat;
+}
+
+/** Named providers, or every stored one; "nothing at all" says how to start. */
+export async function resolveMany(ctx: Context, providerIds: string[]): Promise<ResolvedCredential[]> {
+  const ids = providerIds.length ? providerIds : storedProviders(ctx).map((p) => p.id);
+  if (ids.length === 0) {
+    throw new AuthctlError("NOT_LOGGED_IN", "no provider is logged in", { hint: "run 'authctl login' to add one" });
+  }
+  const out: ResolvedCredential[] = [];
+  for (const id of new Set(ids)) out.push(await resolveForUse(ctx, id));
+  return out;
+}
+
+export function collectVars(resolved: ResolvedCredential[]): Array<[string, string]> {
+  const vars = new Map<string, string>();
+  for (const r of resolved) for (const [name, value] of r.vars) vars.set(name, value);
+  return [...vars];
+}
+
+export async function env(ctx: Context, options: EnvOptions): Promise<void> {
+  const vars = collectVars(await resolveMany(ctx, options.providerIds));
+  if (options.format !== "github-env") {
+    ctx.deps.writeStdout(formatEnv(vars, options.format));
+    return;
+  }
+  // $GITHUB_ENV is a file the runner reads after the step; the masks must reach the runner on
+  // stdout, and must not end up in that file, so the two halves go to different places.
+  const file = ctx.deps.env.GITHUB_ENV;
+  if (!file) {
+    throw new AuthctlError("USAGE", "--format github-env appends to $GITHUB_ENV, which is not set", {
+      hint: "run it inside a GitHub Actions step, or use --format dotenv",
+    });
+  }
+  const { masks, block } = formatGithubEnv(vars, () => randomBytes(16).toString("hex"));
+  ctx.deps.writeStdout(masks);
+  appendFileSync(file, block, { mode: 0o600 });
+  ctx.deps.ui.info(`added ${vars.map(([name]) => name).join(", ")} to $GITHUB_ENV`);
+}

@@ -1,0 +1,98 @@
+import { AuthctlError } from "../errors.ts";
+import { readKey } from "../flows/api-key.ts";
+import { verifyKey } from "../flows/verify-key.ts";
+import type { ProviderDefinition, ProviderMethod } from "../providers/types.ts";
+import { maskSecret, registerSecret } from "../redact.ts";
+import type { StoredCredential } from "../store/types.ts";
+import type { Context } from "./context.ts";
+
+export interface LoginOptions {
+  providerId?: string;
+  method?: string;
+  withKey?: boolean;
+  verify?: boolean;
+  device?: boolean;
+  noBrowser?: boolean;
+  timeoutMs?: number;
+}
+
+export async function login(ctx: Context, options: LoginOptions): Promise<void> {
+  const provider = options.providerId ? ctx.registry.require(options.providerId) : await pickProvider(ctx);
+  const method = chooseMethod(provider, options);
+  if (method.kind === "api_key") {
+    await loginWithKey(ctx, provider, options);
+    return;
+  }
+  throw new AuthctlError("USAGE", `${provider.name}: the '${method.id}' login is not available in this build`, {
+    hint: provider.methods.some((m) => m.kind === "api_key") ? `use 'authctl login ${provider.id} --method key'` : undefined,
+  });
+}
+
+function chooseMethod(provider: ProviderDefinition, options: LoginOptions): ProviderMethod {
+  const wanted = options.method ?? (options.withKey ? "key" : undefined);
+  if (!wanted) return provider.methods[0]!;
+  const method = provider.methods.find((m) => m.id === wanted);
+  if (!method) {
+    throw new AuthctlError("USAGE", `${provider.name} has no '${wanted}' login method`, {
+      hint: `use one of: ${provider.methods.map((m) => m.id).join(", ")}`,
+    });
+  }
+  if (options.withKey && method.kind !== "api_key") {
+    throw new AuthctlError("USAGE", `--with-key goes with an API-key method, not '${method.id}'`, {
+      hint: `use 'authctl login ${provider.id} --method key --with-key'`,
+    });
+  }
+  return method;
+}
+
+async function pickProvider(ctx: Context): Promise<ProviderDefinition> {
+  if (!ctx.deps.interactive) {
+    throw new AuthctlError("NEEDS_TTY", "no provider named and no terminal to pick one", {
+      hint: "run 'authctl login <provider>' ('authctl providers' lists them)",
+    });
+  }
+  const prompter = await ctx.deps.prompter();
+  const stored = ctx.store.read().credentials;
+  const providers = ctx.registry.list();
+  const id = await prompter.select(
+    "Log in to which provider?",
+    providers.map((p) => ({
+      value: p.id,
+      label: p.name,
+      hint: [stored[p.id] ? "logged in" : "", p.hint ?? ""].filter(Boolean).join(" · ") || undefined,
+    })),
+  );
+  return ctx.registry.require(id);
+}
+
+async function loginWithKey(ctx: Context, provider: ProviderDefinition, options: LoginOptions): Promise<void> {
+  const { deps } = ctx;
+  const key = await readKey(ctx, provider, options);
+  registerSecret(key);
+  if (options.verify === false) {
+    deps.ui.info("not verified (--no-verify)");
+  } else {
+    const verdict = await verifyKey(deps, provider, key);
+    if (verdict.kind === "valid") deps.ui.success(`${provider.name} accepted the key`);
+    else if (verdict.kind === "unknown") deps.ui.warn(`could not verify the key (${verdict.reason}); storing it anyway`);
+    else deps.ui.info(`${verdict.reason}; stored without verification`);
+  }
+  const now = deps.now();
+  const previous = await ctx.store.update((credentials) => {
+    const before = credentials[provider.id];
+    const credential: StoredCredential = {
+      method: "key",
+      type: "api_key",
+      key,
+      created_at: now,
+      updated_at: now,
+    };
+    credentials[provider.id] = credential;
+    return before;
+  });
+  if (previous) {
+    const what = previous.type === "api_key" && previous.key ? `key ${maskSecret(previous.key)}` : `${previous.method} login`;
+    deps.ui.info(`replaced the stored ${provider.name} ${what}`);
+  }
+  deps.ui.success(`logged in to ${provider.name} with key ${maskSecret(key)} (${ctx.store.path})`);
+}

@@ -1,0 +1,26 @@
+import type { Context } from "./context.ts";
+
+export function providers(ctx: Context, options: { json: boolean }): void {
+  const list = ctx.registry.list();
+  const stored = ctx.store.read().credentials;
+  if (options.json) {
+    const out = list.map((p) => ({
+      id: p.id,
+      name: p.name,
+      methods: p.methods.map((m) => ({ id: m.id, kind: m.kind, label: m.label, ...(m.kind === "oauth" ? { flows: m.flows } : {}) })),
+      variables: p.keyVars,
+      api_url: p.apiUrl || null,
+      custom: Boolean(p.custom),
+      logged_in: Boolean(stored[p.id]),
+      notes: p.hint ?? null,
+    }));
+    ctx.deps.writeStdout(`${JSON.stringify(out, null, 2)}\n`);
+    return;
+  }
+  const width = Math.max(...list.map((p) => p.id.length));
+  for (const p of list) {
+    const methods = p.methods.map((m) => m.id).join(", ");
+    const mark = stored[p.id] ? "✓" : " ";
+    ctx.deps.ui.line(`${mark} ${p.id.padEnd(width)}  ${p.name} — ${methods} → ${p.keyVars.join(", ")}${p.hint ? ` (${p.hint})` : ""}`);
+  }
+}

@@ -1,0 +1,100 @@
+import type { Env } from "../deps.ts";
+import { AuthctlError } from "../errors.ts";
+import type { ProviderDefinition } from "../providers/types.ts";
+import { registerSecret } from "../redact.ts";
+import type { StoredCredential } from "../store/types.ts";
+import type { Context } from "./context.ts";
+
+/** A credential ready to hand out, and where it came from. */
+export interface ResolvedCredential {
+  provider: ProviderDefinition;
+  source: "store" | "environment";
+  credential?: StoredCredential;
+  /** What `authctl token` prints: the API key or the current access token. */
+  secret: string;
+  /** What `env` and `exec` export, in order. */
+  vars: Array<[string, string]>;
+  /** For the environment source: the variable the secret was found in. */
+  envVar?: string;
+}
+
+export function credentialSecret(credential: StoredCredential): string | undefined {
+  return credential.type === "api_key" ? credential.key : credential.access_token;
+}
+
+export function credentialVars(provider: ProviderDefinition, credential: StoredCredential): Array<[string, string]> {
+  const secret = credentialSecret(credential);
+  if (!secret) return [];
+  return provider.keyVars.map((name) => [name, secret] as [string, string]);
+}
+
+/** The provider's variables that are set (non-empty) in an environment, primary ones first. */
+export function findInEnvironment(provider: ProviderDefinition, env: Env): { name: string; value: string } | undefined {
+  for (const name of [...provider.keyVars, ...(provider.aliasVars ?? [])]) {
+    const value = env[name];
+    if (value) return { name, value };
+  }
+  return undefined;
+}
+
+export function notLoggedIn(providerId: string): AuthctlError {
+  return new AuthctlError("NOT_LOGGED_IN", `${providerId} is not logged in`, { hint: `run 'authctl login ${providerId}'` });
+}
+
+/**
+ * The store wins over the environment for authctl's own commands: the user asked authctl for
+ * this provider's credential, and an ambient variable is exactly what surprises people
+ * (openai/codex#40871). The environment is the fallback when nothing is stored.
+ */
+export function resolveStored(ctx: Context, provider: ProviderDefinition, credentials = ctx.store.read().credentials): ResolvedCredential | undefined {
+  const credential = credentials[provider.id];
+  if (credential) {
+    const secret = credentialSecret(credential);
+    if (secret) {
+      registerSecret(secret);
+      return { provider, source: "store", credential, secret, vars: credentialVars(provider, credential) };
+    }
+  }
+  const found = findInEnvironment(provider, ctx.deps.env);
+  if (found) {
+    registerSecret(found.value);
+    return {
+      provider,
+      source: "environment",
+      secret: found.value,
+      vars: provider.keyVars.map((name) => [name, found.value] as [string, string]),
+      envVar: found.name,
+    };
+  }
+  return undefined;
+}
+
+/**
+ * Resolves a named provider for `env`, `token` and `exec`. When nothing is stored and a person is
+ * at the keyboard, the provider's login runs first (contract: "When nobody is at the keyboard").
+ */
+export async function resolveForUse(ctx: Context, providerId: string): Promise<ResolvedCredential> {
+  const provider = ctx.registry.require(providerId);
+  const resolved = resolveStored(ctx, provider);
+  if (resolved) return resolved;
+  if (!ctx.deps.interactive) throw notLoggedIn(provider.id);
+  ctx.deps.ui.info(`${provider.name} is not logged in yet: logging in first.`);
+  const { login } = await import("./login.ts");
+  await login(ctx, { providerId: provider.id });
+  const after = resolveStored(ctx, provider);
+  if (!after) throw notLoggedIn(provider.id);
+  return after;
+}
+
+/** Every provider with a stored credential, in registry order; unknown ids in the store are skipped with a warning. */
+export function storedProviders(ctx: Context): ProviderDefinition[] {
+  const snapshot = ctx.store.read();
+  for (const warning of snapshot.warnings) ctx.deps.ui.warn(warning);
+  const out: ProviderDefinition[] = [];
+  for (const id of Object.keys(snapshot.credentials)) {
+    const provider = ctx.registry.get(id);
+    if (provider) out.push(provider);
+    else ctx.deps.ui.warn(`the store holds a credential for '${id}', which this authctl does not know: skipped`);
+  }
+  return out;
+}

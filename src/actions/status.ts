@@ -1,0 +1,116 @@
+import { AuthctlError } from "../errors.ts";
+import type { ProviderDefinition } from "../providers/types.ts";
+import { maskSecret, registerSecret } from "../redact.ts";
+import type { Context } from "./context.ts";
+import { credentialSecret, findInEnvironment } from "./resolve.ts";
+
+export interface StatusOptions {
+  providerIds: string[];
+  json: boolean;
+}
+
+export interface ProviderStatus {
+  id: string;
+  name: string;
+  logged_in: boolean;
+  /** The source authctl hands out: the store wins over the environment. */
+  source: "store" | "environment" | null;
+  method: string | null;
+  type: "api_key" | "oauth" | null;
+  secret: string | null;
+  variables: string[];
+  expires_at: string | null;
+  needs_login: boolean;
+  updated_at: string | null;
+  /** The shell's own variable holds a different value: programs started directly from it use that one. */
+  shadowed_by: { variable: string; secret: string } | null;
+  backend: "file" | null;
+}
+
+export function collectStatus(ctx: Context, options: StatusOptions): { statuses: ProviderStatus[]; warnings: string[] } {
+  const snapshot = ctx.store.read();
+  const env = ctx.deps.env;
+  let providers: ProviderDefinition[];
+  if (options.providerIds.length) providers = options.providerIds.map((id) => ctx.registry.require(id));
+  else providers = ctx.registry.list().filter((p) => snapshot.credentials[p.id] || findInEnvironment(p, env));
+  const statuses = providers.map((provider): ProviderStatus => {
+    const credential = snapshot.credentials[provider.id];
+    const fromEnv = findInEnvironment(provider, env);
+    if (fromEnv) registerSecret(fromEnv.value);
+    const secret = credential ? credentialSecret(credential) : undefined;
+    if (secret) registerSecret(secret);
+    const base = { id: provider.id, name: provider.name, variables: provider.keyVars };
+    if (credential && secret) {
+      const shadow = [...provider.keyVars, ...(provider.aliasVars ?? [])].find((name) => env[name] && env[name] !== secret);
+      return {
+        ...base,
+        logged_in: !credential.needs_login,
+        source: "store",
+        method: credential.method,
+        type: credential.type,
+        secret: maskSecret(secret),
+        expires_at: credential.expires_at ? new Date(credential.expires_at).toISOString() : null,
+        needs_login: Boolean(credential.needs_login),
+        updated_at: new Date(credential.updated_at).toISOString(),
+        shadowed_by: shadow ? { variable: shadow, secret: maskSecret(env[shadow]!) } : null,
+        backend: "file",
+      };
+    }
+    if (fromEnv) {
+      return {
+        ...base, logged_in: true, source: "environment", method: "environment", type: "api_key",
+        secret: maskSecret(fromEnv.value), expires_at: null, needs_login: false, updated_at: null,
+        shadowed_by: null, backend: null, variables: [fromEnv.name],
+      };
+    }
+    return {
+      ...base, logged_in: false, source: null, method: null, type: null, secret: null, expires_at: null,
+      needs_login: false, updated_at: null, shadowed_by: null, backend: null,
+    };
+  });
+  return { statuses, warnings: snapshot.warnings };
+}
+
+export function status(ctx: Context, options: StatusOptions): void {
+  const { deps } = ctx;
+  const { statuses, warnings } = collectStatus(ctx, options);
+  for (const warning of warnings) deps.ui.warn(warning);
+  if (options.json) {
+    deps.writeStdout(`${JSON.stringify({ store: { path: ctx.store.path, backend: "file" }, providers: statuses }, null, 2)}\n`);
+  } else {
+    printHuman(ctx, statuses);
+  }
+  const missing = statuses.filter((s) => !s.logged_in);
+  if (statuses.length === 0 || (options.providerIds.length > 0 && missing.length > 0)) {
+    const what = options.providerIds.length ? `${missing.map((s) => s.id).join(", ")} not logged in` : "not logged in to any provider";
+    throw new AuthctlError("NOT_LOGGED_IN", what, {
+      hint: `run 'authctl login${missing.length === 1 ? ` ${missing[0]!.id}` : ""}'`,
+      detail: { quiet: !options.json && statuses.length > 0 },
+    });
+  }
+}
+
+function printHuman(ctx: Context, statuses: ProviderStatus[]): void {
+  const { ui } = ctx.deps;
+  for (const s of statuses) {
+    ui.line(`${s.name} (${s.id})`);
+    if (!s.source) {
+      ui.line(`  ✗ not logged in — run 'authctl login ${s.id}'`);
+      continue;
+    }
+    if (s.source === "environment") {
+      ui.line(`  ✓ from the environment: ${s.variables.join(", ")} = ${s.secret}`);
+      ui.line(`    not stored by authctl; 'authctl login ${s.id}' stores it`);
+      continue;
+    }
+    const how = s.type === "api_key" ? "API key" : `${s.method} login`;
+    ui.line(`  ${s.needs_login ? "✗ needs login" : "✓ logged in"} with ${how} ${s.secret}, from the store (${ctx.store.path})`);
+    if (s.expires_at) ui.line(`    access token expires ${s.expires_at}`);
+    ui.line(`    exports ${s.variables.join(", ")}`);
+    if (s.shadowed_by) {
+      ui.warn(
+        `  ${s.shadowed_by.variable} in this shell holds a different value (${s.shadowed_by.secret}): programs you start directly use it; 'authctl exec' and 'authctl env' use the stored ${s.secret}`,
+      );
+    }
+  }
+}

@@ -1,0 +1,177 @@
+import { defineCommand, type CommandDef } from "citty";
+import type { Context } from "../actions/context.ts";
+import { parseEnvFormat } from "../format/env-format.ts";
+import { AuthctlError } from "../errors.ts";
+import { asList, positionals } from "./shared.ts";
+
+/**
+ * The commands as citty definitions. Each `run` body only turns parsed args into an options
+ * object (the pure `parseXArgs`) and calls the action, loaded lazily so that `env` never
+ * evaluates the login wizard's modules.
+ */
+export type GetContext = () => Context;
+type Args = Record<string, unknown> & { _: string[] };
+
+export function parseLoginArgs(args: Args) {
+  const [providerId, ...rest] = positionals(args);
+  if (rest.length) throw new AuthctlError("USAGE", `login takes one provider, got: ${[providerId, ...rest].join(" ")}`);
+  return {
+    providerId,
+    method: args.method === undefined ? undefined : String(args.method),
+    withKey: Boolean(args["with-key"]),
+    verify: args.verify !== false,
+    device: Boolean(args.device),
+    noBrowser: args.browser === false,
+    timeoutMs: args.timeout === undefined ? undefined : parseDuration(String(args.timeout)),
+  };
+}
+
+export function parseDuration(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!match) throw new AuthctlError("USAGE", `cannot read '${text}' as a duration`, { hint: "use e.g. 90s, 5m or 1h" });
+  const n = Number(match[1]);
+  const unit = match[2] ?? "s";
+  return Math.round(n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit]!);
+}
+
+export const loginArgs = {
+  provider: { type: "positional", required: false, description: "provider id (a picker when omitted)" },
+  method: { type: "string", description: "login method (see 'authctl providers')" },
+  "with-key": { type: "boolean", description: "read an API key from stdin" },
+  verify: { type: "boolean", default: true, description: "check the key with the provider", negativeDescription: "store the key without checking it" },
+  device: { type: "boolean", description: "use the device-code flow (headless servers)" },
+  browser: { type: "boolean", default: true, description: "open a browser", negativeDescription: "print the URL and accept a pasted code" },
+  timeout: { type: "string", description: "give up after this long (default 5m)" },
+} as const;
+
+export function createLoginCommand(getContext: GetContext): CommandDef<any> {
+  return defineCommand({
+    meta: { name: "login", description: "Log in to a provider and store the credential" },
+    args: loginArgs,
+    async run({ args }) {
+      const { login } = await import("../actions/login.ts");
+      await login(getContext(), parseLoginArgs(args as Args));
+    },
+  });
+}
+
+export const logoutArgs = {
+  provider: { type: "positional", required: false, description: "provider ids" },
+  all: { type: "boolean", description: "log out of every provider" },
+} as const;
+
+export function createLogoutCommand(getContext: GetContext): CommandDef<any> {
+  return defineCommand({
+    meta: { name: "logout", description: "Remove stored credentials" },
+    args: logoutArgs,
+    async run({ args }) {
+      const { logout } = await import("../actions/logout.ts");
+      await logout(getContext(), { providerIds: positionals(args as Args), all: Boolean(args.all) });
+    },
+  });
+}
+
+export const statusArgs = {
+  provider: { type: "positional", required: false, description: "provider ids (default: all)" },
+  json: { type: "boolean", description: "machine-readable output on stdout" },
+} as const;
+
+export function createStatusCommand(getContext: GetContext): CommandDef<any> {
+  return defineCommand({
+    meta: { name: "status", description: "Show who is logged in, how, and from where" },
+    args: statusArgs,
+    async run({ args }) {
+      const { status } = await import("../actions/status.ts");
+      status(getContext(), { providerIds: positionals(args as Args), json: Boolean(args.json) });
+    },
+  });
+}
+
+export const envArgs = {
+  provider: { type: "positional", required: false, description: "provider ids (default: every logged-in one)" },
+  format: { type: "string", alias: "f", default: "sh", description: "sh, fish, powershell, dotenv, json or github-env" },
+} as const;
+
+export function createEnvCommand(getContext: GetContext): CommandDef<any> {
+  return defineCommand({
+    meta: { name: "env", description: "Print the providers' variables for eval" },
+    args: envArgs,
+    async run({ args }) {
+      const format = parseEnvFormat(String(args.format));
+      const { env } = await import("../actions/env.ts");
+      await env(getContext(), { providerIds: positionals(args as Args), format });
+    },
+  });
+}
+
+export const tokenArgs = {
+  provider: { type: "positional", required: true, description: "provider id" },
+} as const;
+
+export function createTokenCommand(getContext: GetContext): CommandDef<any> {
+  return defineCommand({
+    meta: { name: "token", description: "Print the bare secret (API key or access token)" },
+    args: tokenArgs,
+    async run({ args }) {
+      const ids = positionals(args as Args);
+      if (ids.length !== 1) throw new AuthctlError("USAGE", "token takes exactly one provider", { hint: "authctl token <provider>" });
+      const { token } = await import("../actions/token.ts");
+      await token(getContext(), { providerId: ids[0]! });
+    },
+  });
+}
+
+export const providersArgs = {
+  json: { type: "boolean", description: "machine-readable output on stdout" },
+} as const;
+
+export function createProvidersCommand(getContext: GetContext): CommandDef<any> {
+  return defineCommand({
+    meta: { name: "providers", description: "List known providers, their methods and variables" },
+    args: providersArgs,
+    async run({ args }) {
+      const { providers } = await import("../actions/providers.ts");
+      providers(getContext(), { json: Boolean(args.json) });
+    },
+  });
+}
+
+export const execArgs = {
+  provider: { type: "string", alias: "p", description: "provider to inject (repeatable; default: every logged-in one)" },
+} as const;
+
+/** exec splits its own argv: everything from `--` (or the first non-option word) is the child's. */
+export function parseExecArgs(rawArgs: string[]): { providerIds: string[]; command: string[] } {
+  const providerIds: string[] = [];
+  let i = 0;
+  for (; i < rawArgs.length; i++) {
+    const token = rawArgs[i]!;
+    if (token === "--") {
+      i++;
+      break;
+    }
+    if (token === "-p" || token === "--provider") {
+      const value = rawArgs[++i];
+      if (value === undefined || value === "--") throw new AuthctlError("USAGE", `${token} needs a provider id`, { hint: "authctl exec -p openrouter -- command" });
+      providerIds.push(...value.split(","));
+    } else if (token.startsWith("--provider=")) providerIds.push(...token.slice(11).split(","));
+    else if (/^-p./.test(token)) providerIds.push(...token.slice(2).split(","));
+    else if (token.startsWith("-")) {
+      throw new AuthctlError("USAGE", `unknown option '${token}' for 'exec'`, { hint: "put -- before the command: authctl exec -p openrouter -- command args" });
+    } else break;
+  }
+  return { providerIds: providerIds.filter(Boolean), command: rawArgs.slice(i) };
+}
+
+export function createExecCommand(getContext: GetContext, rawExecArgs: string[]): CommandDef<any> {
+  return defineCommand({
+    meta: { name: "exec", description: "Run a command with the credentials in its environment" },
+    args: execArgs,
+    async run() {
+      const { exec } = await import("../actions/exec.ts");
+      return exec(getContext(), parseExecArgs(rawExecArgs));
+    },
+  });
+}
+
+export { asList };

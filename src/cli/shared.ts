@@ -1,0 +1,36 @@
+import type { ArgsDef } from "citty";
+import { AuthctlError } from "../errors.ts";
+
+/**
+ * citty accepts any flag silently; a typo such as `--with-keys` would then fall through to a
+ * prompt or, worse, to defaults. Every command rejects flags it does not declare.
+ */
+export function rejectUnknownFlags(rawArgs: string[], args: ArgsDef, command: string): void {
+  const known = new Set<string>(["help", "h"]);
+  for (const [name, def] of Object.entries(args)) {
+    known.add(name);
+    const alias = (def as { alias?: string | string[] }).alias;
+    for (const a of Array.isArray(alias) ? alias : alias ? [alias] : []) known.add(a);
+  }
+  for (const token of rawArgs) {
+    if (token === "--") break;
+    if (!token.startsWith("-") || token === "-") continue;
+    let name = token.replace(/^--?/, "").split("=")[0]!;
+    if (!token.startsWith("--") && name.length > 1) name = name[0]!; // -pfoo
+    if (!known.has(name) && !(name.startsWith("no-") && known.has(name.slice(3)))) {
+      throw new AuthctlError("USAGE", `unknown option '${token.split("=")[0]}' for '${command}'`, {
+        hint: `run 'authctl ${command} --help'`,
+      });
+    }
+  }
+}
+
+/** citty hands back a string or, when a flag repeats, an array. */
+export function asList(value: unknown): string[] {
+  if (value === undefined || value === null || value === false) return [];
+  return (Array.isArray(value) ? value : [value]).map(String);
+}
+
+export function positionals(args: { _: string[] }): string[] {
+  return args._.map(String);
+}

@@ -1,0 +1,101 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse, TomlError } from "smol-toml";
+import { AuthctlError } from "../errors.ts";
+
+/**
+ * config.toml: settings and provider overrides, never secrets. Read on every command (it decides
+ * which providers exist), so it stays a plain sync read of one small file.
+ */
+export interface ProviderOverrides {
+  name?: string;
+  api_url?: string;
+  authorize_url?: string;
+  token_url?: string;
+  device_authorization_url?: string;
+  revocation_url?: string;
+  issuer?: string;
+  client_id?: string;
+  client_secret?: string;
+  scopes?: string[];
+  redirect_port?: number;
+  redirect_path?: string;
+  redirect_host?: string;
+  env?: Record<string, string>;
+  [key: string]: unknown;
+}
+
+export interface Config {
+  path: string;
+  store?: string;
+  providers: Record<string, ProviderOverrides>;
+}
+
+const STRING_KEYS = [
+  "name", "api_url", "authorize_url", "token_url", "device_authorization_url", "revocation_url",
+  "issuer", "client_id", "client_secret", "redirect_path", "redirect_host",
+] as const;
+
+export function loadConfig(home: string): Config {
+  const path = join(home, "config.toml");
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { path, providers: {} };
+    throw new AuthctlError("CONFIG_INVALID", `cannot read ${path}: ${(error as Error).message}`);
+  }
+  let data: Record<string, unknown>;
+  try {
+    data = parse(text) as Record<string, unknown>;
+  } catch (error) {
+    const where = error instanceof TomlError ? ` (line ${error.line}, column ${error.column})` : "";
+    const reason = String((error as Error).message).split("\n")[0];
+    throw new AuthctlError("CONFIG_INVALID", `${path} does not parse${where}: ${reason}`, {
+      hint: "fix the file, or move it aside to use the defaults",
+    });
+  }
+  return validateConfig(path, data);
+}
+
+function validateConfig(path: string, data: Record<string, unknown>): Config {
+  const fail = (what: string) =>
+    new AuthctlError("CONFIG_INVALID", `${path}: ${what}`, { hint: "fix the file, or move it aside to use the defaults" });
+  const config: Config = { path, providers: {} };
+  if (data.store !== undefined) {
+    if (typeof data.store !== "string") throw fail("`store` must be a string");
+    config.store = data.store;
+  }
+  const providers = data.providers ?? {};
+  if (typeof providers !== "object" || providers === null || Array.isArray(providers)) {
+    throw fail("[providers] must be a table");
+  }
+  for (const [id, raw] of Object.entries(providers as Record<string, unknown>)) {
+    if (!/^[a-z0-9][a-z0-9-]*$/.test(id)) throw fail(`provider id '${id}' must be lower-case letters, digits and dashes`);
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw fail(`[providers.${id}] must be a table`);
+    const entry = raw as Record<string, unknown>;
+    for (const key of STRING_KEYS) {
+      if (entry[key] !== undefined && typeof entry[key] !== "string") throw fail(`providers.${id}.${key} must be a string`);
+    }
+    if (entry.scopes !== undefined && !(Array.isArray(entry.scopes) && entry.scopes.every((s) => typeof s === "string"))) {
+      throw fail(`providers.${id}.scopes must be a list of strings`);
+    }
+    if (entry.redirect_port !== undefined) {
+      const port = Number(entry.redirect_port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw fail(`providers.${id}.redirect_port must be a port number`);
+      entry.redirect_port = port;
+    }
+    if (entry.redirect_host !== undefined && entry.redirect_host !== "127.0.0.1" && entry.redirect_host !== "localhost") {
+      throw fail(`providers.${id}.redirect_host must be "127.0.0.1" or "localhost"`);
+    }
+    if (entry.env !== undefined) {
+      if (typeof entry.env !== "object" || entry.env === null || Array.isArray(entry.env)) throw fail(`providers.${id}.env must be a table`);
+      for (const [name, field] of Object.entries(entry.env as Record<string, unknown>)) {
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw fail(`providers.${id}.env: '${name}' is not a variable name`);
+        if (typeof field !== "string") throw fail(`providers.${id}.env.${name} must name a credential field`);
+      }
+    }
+    config.providers[id] = entry as ProviderOverrides;
+  }
+  return config;
+}

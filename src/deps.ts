@@ -1,0 +1,72 @@
+/**
+ * Every side effect authctl has comes through one `Deps` object, built for real in `main.ts`
+ * and by `test/helpers/deps.ts` in tests (fake clock, scripted prompter, captured output).
+ * Heavy adapters (prompts, HTTP helpers, the loopback server) are reached through async getters so
+ * that the hot path (`env`, `token`, `exec`) never loads them.
+ */
+export type Env = Record<string, string | undefined>;
+
+export interface SelectOption<T extends string = string> {
+  value: T;
+  label: string;
+  hint?: string;
+}
+
+/** What flows may ask a person. Every method rejects with AuthctlError("CANCELLED") on Ctrl-C. */
+export interface Prompter {
+  password(message: string): Promise<string>;
+  text(message: string, options?: { placeholder?: string }): Promise<string>;
+  confirm(message: string, initial?: boolean): Promise<boolean>;
+  select<T extends string>(message: string, options: SelectOption<T>[]): Promise<T>;
+  multiselect<T extends string>(message: string, options: SelectOption<T>[]): Promise<T[]>;
+}
+
+/** Output for people: goes to stderr, always through redact(). */
+export interface Ui {
+  info(message: string): void;
+  success(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+  /** A line as is (still redacted): tables, URLs, codes. */
+  line(message: string): void;
+}
+
+export interface Spinner {
+  start(message: string): void;
+  message(message: string): void;
+  stop(message?: string): void;
+}
+
+export interface Deps {
+  env: Env;
+  /** AUTHCTL_HOME, resolved (see config/paths.ts). */
+  home: string;
+  platform: NodeJS.Platform;
+  /** True when stdin and stderr are both terminals: only then may authctl prompt. */
+  interactive: boolean;
+  stdinIsTTY: boolean;
+  /** Script output (env lines, token, --json). Never redacted: this is what scripts consume. */
+  writeStdout(text: string): void;
+  /** Raw stderr; callers normally use `ui`, which redacts. */
+  writeStderr(text: string): void;
+  readStdin(): Promise<string>;
+  ui: Ui;
+  prompter(): Promise<Prompter>;
+  spinner(): Promise<Spinner>;
+  fetch: typeof fetch;
+  now(): number;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  randomBytes(length: number): Uint8Array;
+  /** Opens a URL in the user's browser; resolves false when no opener worked. */
+  openBrowser(url: string): Promise<boolean>;
+  hostname(): string;
+  /** Finds a command on PATH (as the child would see it); null when absent. */
+  which(command: string, path: string | undefined): string | null;
+  /**
+   * Replaces authctl with the command (execve), so signals, exit codes and the TTY are the
+   * child's own. Undefined where the platform has no execve (Windows).
+   */
+  replaceProcess?(file: string, argv: string[], env: Record<string, string>): never;
+  /** Runs the command with inherited stdio, forwarding signals; resolves with the exit code (128+N for signal N). */
+  spawnInherit(file: string, argv: string[], env: Record<string, string>): Promise<number>;
+}

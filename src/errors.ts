@@ -1,0 +1,67 @@
+/**
+ * One error class for everything authctl reports to a person. `code` is stable (tests and
+ * `--json` consumers match on it), `message` is one line, `hint` names the command to run next.
+ * Exit codes are decided only in `exitCodeFor`, never at the throw site.
+ */
+export type ErrorCode =
+  | "USAGE" // bad flags or arguments
+  | "CANCELLED" // the user pressed Ctrl-C or declined
+  | "NEEDS_TTY" // a prompt would be needed but nobody is at the keyboard
+  | "NOT_LOGGED_IN"
+  | "AUTH_FAILED" // the provider rejected the credential or the grant
+  | "UNKNOWN_PROVIDER"
+  | "STORE_CORRUPT"
+  | "STORE_LOCKED"
+  | "STORE_IO"
+  | "CONFIG_INVALID"
+  | "NETWORK" // could not reach a server (refused, DNS, timeout)
+  | "PROTOCOL" // a server answered something that breaks the protocol
+  | "OAUTH" // a server answered with an OAuth error (`error`, `error_description`)
+  | "TIMEOUT"
+  | "PORT_BUSY"
+  | "COMMAND_NOT_FOUND"
+  | "INTERNAL";
+
+export interface AuthctlErrorOptions {
+  hint?: string;
+  cause?: unknown;
+  /** Extra machine-readable detail, e.g. the OAuth `error` code or HTTP status. */
+  detail?: Record<string, unknown>;
+}
+
+export class AuthctlError extends Error {
+  override readonly name = "AuthctlError";
+  readonly code: ErrorCode;
+  readonly hint?: string;
+  readonly detail?: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, options: AuthctlErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.hint = options.hint;
+    this.detail = options.detail;
+  }
+}
+
+export function isAuthctlError(error: unknown): error is AuthctlError {
+  return error instanceof AuthctlError;
+}
+
+/** Contract: 0 ok · 1 error · 2 usage or cancelled · 4 not logged in or authentication failed. */
+export function exitCodeFor(error: unknown): number {
+  if (!isAuthctlError(error)) return 1;
+  switch (error.code) {
+    case "USAGE":
+    case "CANCELLED":
+    case "NEEDS_TTY":
+    case "UNKNOWN_PROVIDER":
+      return 2;
+    case "NOT_LOGGED_IN":
+    case "AUTH_FAILED":
+      return 4;
+    case "COMMAND_NOT_FOUND":
+      return 127;
+    default:
+      return 1;
+  }
+}

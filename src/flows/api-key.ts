@@ -1,0 +1,57 @@
+import { AuthctlError } from "../errors.ts";
+import type { ProviderDefinition } from "../providers/types.ts";
+import type { Context } from "../actions/context.ts";
+
+/**
+ * Getting an API key from a person or a script. Keys never come from argv (world-readable in
+ * /proc, kept in shell history): a masked prompt, or stdin with --with-key.
+ */
+export async function readKey(ctx: Context, provider: ProviderDefinition, options: { withKey?: boolean }): Promise<string> {
+  const { deps } = ctx;
+  let raw: string;
+  if (options.withKey && !(deps.interactive && deps.stdinIsTTY)) {
+    raw = await deps.readStdin();
+    if (!raw.trim()) {
+      throw new AuthctlError("USAGE", "--with-key read nothing from stdin", {
+        hint: `pipe the key in: printf %s "$KEY" | authctl login ${provider.id} --with-key`,
+      });
+    }
+  } else if (deps.interactive) {
+    if (provider.keysPage) deps.ui.info(`Create a key at ${provider.keysPage}`);
+    const prompter = await deps.prompter();
+    raw = await prompter.password(`${provider.name} API key`);
+  } else {
+    throw new AuthctlError("NEEDS_TTY", `no terminal to ask for the ${provider.name} key`, {
+      hint: `pipe it in: authctl login ${provider.id} --with-key < keyfile`,
+    });
+  }
+  const { key, notes } = normalizeKey(raw);
+  for (const note of notes) deps.ui.warn(note);
+  if (key.length < 8) {
+    throw new AuthctlError("USAGE", `that does not look like a ${provider.name} key (${key.length} characters)`, {
+      hint: `check what you pasted and run 'authctl login ${provider.id}' again`,
+    });
+  }
+  if (provider.keyPrefixes?.length && !provider.keyPrefixes.some((prefix) => key.startsWith(prefix))) {
+    deps.ui.warn(`${provider.name} keys usually start with ${provider.keyPrefixes.map((p) => `'${p}'`).join(" or ")}; this one does not`);
+  }
+  return key;
+}
+
+/**
+ * Terminals wrap long tokens and copy the wrap as a newline or spaces (openclaw/openclaw#53464), and
+ * people paste whole `export NAME=value` lines: keep only the key.
+ */
+export function normalizeKey(raw: string): { key: string; notes: string[] } {
+  const notes: string[] = [];
+  let key = raw.replace(/\s+/g, "");
+  if (key.length !== raw.trim().length) notes.push("removed whitespace inside the key (a wrapped paste?)");
+  const assignment = /^(?:export)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(key);
+  if (assignment && assignment[2]) {
+    notes.push(`took the value of the pasted ${assignment[1]}=… assignment`);
+    key = assignment[2];
+  }
+  const quoted = /^(['"])(.*)\1$/.exec(key);
+  if (quoted && quoted[2] !== undefined) key = quoted[2];
+  return { key, notes };
+}

@@ -1,0 +1,46 @@
+import { constants } from "node:os";
+
+/**
+ * Child processes. `exec` prefers execve (the child becomes this process: signals, exit status
+ * and the terminal are its own, as with aws-vault exec and direnv exec); spawning is the fallback
+ * for platforms without execve and for launches that must be outlived.
+ */
+type ExecveProcess = NodeJS.Process & { execve?: (file: string, args: string[], env: Record<string, string>) => never };
+
+export function replaceProcessAvailable(): boolean {
+  return typeof (process as ExecveProcess).execve === "function" && process.platform !== "win32";
+}
+
+export function replaceProcess(file: string, argv: string[], env: Record<string, string>): never {
+  const execve = (process as ExecveProcess).execve!;
+  return execve(file, argv, env);
+}
+
+const FORWARDED: NodeJS.Signals[] = ["SIGTERM", "SIGHUP", "SIGINT", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"];
+
+export async function spawnInherit(file: string, argv: string[], env: Record<string, string>): Promise<number> {
+  const child = Bun.spawn([file, ...argv.slice(1)], { stdio: ["inherit", "inherit", "inherit"], env });
+  // A terminal delivers Ctrl-C and Ctrl-\ to the whole foreground process group, so the child has
+  // them already; forwarding would deliver them twice (DopplerHQ/cli#142). Without a terminal
+  // (docker stop, systemd, CI) only authctl gets the signal, and it must pass it on.
+  const fromTerminal = new Set<NodeJS.Signals>(process.stdin.isTTY ? ["SIGINT", "SIGQUIT"] : []);
+  const handlers = new Map<NodeJS.Signals, () => void>();
+  for (const signal of FORWARDED) {
+    const handler = () => {
+      if (!fromTerminal.has(signal)) child.kill(signal);
+    };
+    handlers.set(signal, handler);
+    process.on(signal, handler);
+  }
+  try {
+    const code = await child.exited;
+    if (child.signalCode) return 128 + (constants.signals[child.signalCode as NodeJS.Signals] ?? 0);
+    return code;
+  } finally {
+    for (const [signal, handler] of handlers) process.off(signal, handler);
+  }
+}
+
+export function which(command: string, path: string | undefined): string | null {
+  return Bun.which(command, { PATH: path ?? "" });
+}

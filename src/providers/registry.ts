@@ -1,0 +1,75 @@
+import type { Config, ProviderOverrides } from "../config/config.ts";
+import { AuthctlError } from "../errors.ts";
+import { KEY_PROVIDERS } from "./key-providers.ts";
+import type { ProviderDefinition } from "./types.ts";
+
+/**
+ * The providers authctl knows: the built-in table with config.toml's overrides applied, plus the
+ * user's own providers from config.toml.
+ */
+export interface Registry {
+  list(): ProviderDefinition[];
+  get(id: string): ProviderDefinition | undefined;
+  require(id: string): ProviderDefinition;
+  overrides(id: string): ProviderOverrides;
+}
+
+export function createRegistry(config: Config): Registry {
+  const byId = new Map<string, ProviderDefinition>();
+  for (const builtin of KEY_PROVIDERS) {
+    byId.set(builtin.id, applyOverrides(builtin, config.providers[builtin.id]));
+  }
+  for (const [id, entry] of Object.entries(config.providers)) {
+    if (byId.has(id)) continue;
+    byId.set(id, customProvider(id, entry, config.path));
+  }
+  return {
+    list: () => [...byId.values()],
+    get: (id) => byId.get(id),
+    require(id) {
+      const provider = byId.get(id.toLowerCase());
+      if (!provider) {
+        throw new AuthctlError("UNKNOWN_PROVIDER", `unknown provider '${id}'`, {
+          hint: "run 'authctl providers' to list them, or define it in config.toml",
+        });
+      }
+      return provider;
+    },
+    overrides: (id) => config.providers[id] ?? {},
+  };
+}
+
+function applyOverrides(provider: ProviderDefinition, overrides: ProviderOverrides | undefined): ProviderDefinition {
+  if (!overrides) return provider;
+  return {
+    ...provider,
+    name: overrides.name ?? provider.name,
+    apiUrl: overrides.api_url ?? provider.apiUrl,
+  };
+}
+
+/**
+ * A provider defined only in config.toml. With an `issuer` or endpoints it is an OAuth provider
+ * (the OAuth engine serves it); otherwise an API-key provider whose `env` table names the
+ * variables that carry the key (`env = { MYCORP_KEY = "key" }`).
+ */
+function customProvider(id: string, entry: ProviderOverrides, configPath: string): ProviderDefinition {
+  const env = entry.env ?? {};
+  const isOAuth = Boolean(entry.issuer || entry.authorize_url || entry.device_authorization_url);
+  const keyVars = Object.entries(env).filter(([, field]) => field === "key").map(([name]) => name);
+  if (!isOAuth && keyVars.length === 0) {
+    throw new AuthctlError("CONFIG_INVALID", `${configPath}: [providers.${id}] is not a built-in provider and defines no way to log in`, {
+      hint: `add issuer = "https://…" for an OAuth provider, or env = { ${id.toUpperCase().replaceAll("-", "_")}_API_KEY = "key" } for an API-key one`,
+    });
+  }
+  return {
+    id,
+    name: entry.name ?? id,
+    custom: true,
+    methods: isOAuth
+      ? [{ id: "oauth", kind: "oauth", label: "OAuth login", flows: ["loopback", "device", "paste"] }]
+      : [{ id: "key", kind: "api_key", label: "API key" }],
+    keyVars,
+    apiUrl: entry.api_url ?? "",
+  };
+}

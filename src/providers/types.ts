@@ -1,0 +1,58 @@
+/**
+ * Providers are data. A provider has one or more methods (the first is the default); each method
+ * says how a credential is obtained and which variables carry it to programs.
+ */
+export type HeaderStyle =
+  | { kind: "bearer" }
+  | { kind: "header"; name: string; extra?: Record<string, string> };
+
+/** A cheap authenticated request that tells a good key from a bad one (providers.md §9). */
+export interface KeyValidation {
+  /** Path (or absolute URL) appended to the provider's api_url. */
+  path: string;
+  method?: "GET" | "POST";
+  body?: string;
+  auth: HeaderStyle;
+}
+
+export interface KeyMethod {
+  id: "key";
+  kind: "api_key";
+  label: string;
+}
+
+export interface OAuthMethod {
+  id: string;
+  kind: "oauth";
+  label: string;
+  /** Flows this method supports; the first is preferred when a browser is available. */
+  flows: Array<"loopback" | "device" | "paste">;
+}
+
+export type ProviderMethod = KeyMethod | OAuthMethod;
+
+export interface ProviderDefinition {
+  id: string;
+  name: string;
+  /** One line for the picker and `providers`. */
+  hint?: string;
+  methods: ProviderMethod[];
+  /** Variables exported for a stored API key, in order. The first is the primary one. */
+  keyVars: string[];
+  /** Other variables some tools read for the same key: `status` and `token` look at them. */
+  aliasVars?: string[];
+  /**
+   * Inherited variables that compete with this provider's injected credential: `exec` removes
+   * them, so a stale ambient key cannot silently win (openai/codex#40871).
+   */
+  conflictVars?: string[];
+  /** Key prefixes that fit this provider; anything else gets a warning, not a refusal. */
+  keyPrefixes?: string[];
+  apiUrl: string;
+  validation?: KeyValidation;
+  /** Where the user can create a key: shown at the key prompt. */
+  keysPage?: string;
+  /** Set for providers defined in config.toml. */
+  custom?: boolean;
+  notes?: string;
+}

@@ -1,0 +1,161 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "smol-toml";
+import { refusedPort, startKeyApi, type KeyApi } from "../fakes/key-api.ts";
+import { createSandbox, ensureBinary, expectOk, secret, type Sandbox } from "../helpers/binary.ts";
+
+const GOOD = secret("sk-or-v1-good0123456789abcdef0123456789abcdef0123456789abcdef01234567");
+const REVOKED = secret("sk-or-v1-revoked123456789abcdef0123456789abcdef0123456789abcdef0123");
+const OUTAGE = secret("sk-or-v1-outage0123456789abcdef0123456789abcdef0123456789abcdef0123");
+
+let api: KeyApi;
+let box: Sandbox;
+beforeAll(async () => {
+  await ensureBinary();
+  api = startKeyApi();
+});
+afterAll(() => api.stop());
+beforeEach(() => {
+  box = createSandbox();
+  box.writeConfig(`[providers.openrouter]\napi_url = "${api.url}/api/v1"\n[providers.anthropic]\napi_url = "${api.url}"\n`);
+  api.requests.length = 0;
+});
+afterEach(() => box.cleanup());
+
+const storePath = () => join(box.home, "credentials.toml");
+const readStore = () => parse(readFileSync(storePath(), "utf8")) as Record<string, Record<string, unknown>>;
+
+describe("login --with-key", () => {
+  test("a key the provider accepts is verified with a Bearer request and stored 0600 in a 0700 directory", async () => {
+    const result = await box.run(["login", "openrouter", "--with-key"], { stdin: `${GOOD}\n` });
+    expectOk(result);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toContain("OpenRouter accepted the key");
+    expect(result.stderr).toContain(`…${GOOD.slice(-4)}`);
+    expect(api.requests).toHaveLength(1);
+    expect(api.requests[0]).toMatchObject({ method: "GET", path: "/api/v1/key", authorization: `Bearer ${GOOD}` });
+    expect(statSync(box.home).mode & 0o777).toBe(0o700);
+    expect(statSync(storePath()).mode & 0o777).toBe(0o600);
+    expect(readStore().openrouter).toMatchObject({ method: "key", type: "api_key", key: GOOD });
+  });
+
+  test("a key the provider rejects with 401 is not stored, and the provider's message is shown", async () => {
+    const result = await box.run(["login", "openrouter", "--with-key"], { stdin: REVOKED });
+    expect(result.code).toBe(4);
+    expect(result.stderr).toContain("OpenRouter rejected the key (HTTP 401: User not found.)");
+    expect(result.stderr).toContain("--no-verify");
+    expect(existsSync(storePath())).toBe(false);
+  });
+
+  test("a rejected key leaves an existing credential untouched", async () => {
+    expectOk(await box.run(["login", "openrouter", "--with-key"], { stdin: GOOD }));
+    const before = readFileSync(storePath());
+    expect((await box.run(["login", "openrouter", "--with-key"], { stdin: REVOKED })).code).toBe(4);
+    expect(readFileSync(storePath()).equals(before)).toBe(true);
+  });
+
+  test("a provider outage (HTTP 500) stores the key with a warning", async () => {
+    const result = await box.run(["login", "openrouter", "--with-key"], { stdin: OUTAGE });
+    expectOk(result);
+    expect(result.stderr).toContain("could not verify the key");
+    expect(result.stderr).toContain("HTTP 500");
+    expect(result.stderr).not.toContain("<html>");
+    expect(readStore().openrouter?.key).toBe(OUTAGE);
+  });
+
+  test("no network (a refused port) stores the key with a warning", async () => {
+    box.writeConfig(`[providers.openrouter]\napi_url = "http://127.0.0.1:${refusedPort()}/api/v1"\n`);
+    const result = await box.run(["login", "openrouter", "--with-key"], { stdin: GOOD });
+    expectOk(result);
+    expect(result.stderr).toContain("could not connect");
+    expect(readStore().openrouter?.key).toBe(GOOD);
+  });
+
+  test("--no-verify stores without any request", async () => {
+    expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: REVOKED }));
+    expect(api.requests).toHaveLength(0);
+    expect(readStore().openrouter?.key).toBe(REVOKED);
+  });
+
+  test("a pasted key wrapped over lines or inside an export line is normalised", async () => {
+    const wrapped = `  export OPENROUTER_API_KEY='${GOOD.slice(0, 30)}\n${GOOD.slice(30)}'\r\n`;
+    const result = await box.run(["login", "openrouter", "--with-key"], { stdin: wrapped });
+    expectOk(result);
+    expect(result.stderr).toContain("removed whitespace");
+    expect(readStore().openrouter?.key).toBe(GOOD);
+  });
+
+  test("a key with the wrong prefix gets a warning", async () => {
+    const odd = secret("zz-0123456789abcdef0123456789good");
+    const result = await box.run(["login", "openrouter", "--with-key"], { stdin: odd });
+    expectOk(result);
+    expect(result.stderr).toContain("OpenRouter keys usually start with 'sk-or-'");
+  });
+
+  test("Anthropic keys are checked with x-api-key and anthropic-version, not Bearer", async () => {
+    const key = secret("sk-ant-api03-good0123456789abcdef0123456789abcdef");
+    expectOk(await box.run(["login", "anthropic", "--with-key"], { stdin: key }));
+    expect(api.requests[0]).toMatchObject({ path: "/v1/models", authorization: null, apiKeyHeader: key });
+    expect(api.requests[0]!.headers["anthropic-version"]).toBe("2023-06-01");
+  });
+
+  test("empty stdin is a usage error", async () => {
+    const result = await box.run(["login", "openrouter", "--with-key"], { stdin: "\n" });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("--with-key read nothing from stdin");
+  });
+
+  test("without a terminal and without --with-key, login exits 2 naming --with-key", async () => {
+    const result = await box.run(["login", "openrouter"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("--with-key");
+    expect(existsSync(storePath())).toBe(false);
+  });
+
+  test("without a terminal and without a provider, login exits 2 naming 'authctl login <provider>'", async () => {
+    const result = await box.run(["login"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("authctl login <provider>");
+  });
+
+  test("an unknown provider, method or flag is a usage error", async () => {
+    const unknown = await box.run(["login", "nosuch", "--with-key"], { stdin: GOOD });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("unknown provider 'nosuch'");
+    const method = await box.run(["login", "openrouter", "--method", "magic"], { stdin: GOOD });
+    expect(method.code).toBe(2);
+    expect(method.stderr).toContain("has no 'magic' login method");
+    const flag = await box.run(["login", "openrouter", "--with-keys"], { stdin: GOOD });
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toContain("unknown option '--with-keys'");
+  });
+
+  test("the key never appears in the binary's argv or the store's neighbours", async () => {
+    expectOk(await box.run(["login", "openrouter", "--with-key"], { stdin: GOOD }));
+    const leftovers = require("node:fs").readdirSync(box.home) as string[];
+    expect(leftovers.sort()).toEqual(["config.toml", "credentials.toml"]);
+  });
+});
+
+describe("a corrupt store", () => {
+  test("is left byte for byte untouched, and the error names the file and line", async () => {
+    const corrupt = `version = 1\n\n[openrouter]\nkey = "${GOOD}"\nmethod = = "key"\n`;
+    require("node:fs").mkdirSync(box.home, { recursive: true });
+    writeFileSync(storePath(), corrupt, { mode: 0o600 });
+    for (const args of [["login", "openrouter", "--with-key"], ["env", "openrouter"], ["status"], ["logout", "openrouter"], ["token", "openrouter"]]) {
+      const result = await box.run(args, { stdin: GOOD });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(storePath());
+      expect(result.stderr).toContain("line 5");
+      expect(result.stdout).toBe("");
+      expect(readFileSync(storePath(), "utf8")).toBe(corrupt);
+    }
+  });
+});
+
+test("--version prints the package version", async () => {
+  const pkg = JSON.parse(readFileSync(join(import.meta.dir, "..", "..", "package.json"), "utf8"));
+  const result = await createSandbox().run(["--version"]);
+  expect(result.stdout).toBe(`${pkg.version}\n`);
+});

@@ -1,0 +1,119 @@
+import { chmodSync, mkdtempSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { expect } from "bun:test";
+
+/**
+ * The compiled binary under test. Built once per test run when src/ is newer than dist/authctl,
+ * so `bun test` alone works from a fresh checkout; `npm test` builds it first anyway.
+ */
+export const ROOT = join(import.meta.dir, "..", "..");
+export const BINARY = join(ROOT, "dist", "authctl");
+const BUN = process.execPath;
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+let built: Promise<void> | undefined;
+export function ensureBinary(): Promise<void> {
+  built ??= (async () => {
+    let stale = true;
+    try {
+      stale = statSync(BINARY).mtimeMs < Math.max(newestMtime(join(ROOT, "src")), statSync(join(ROOT, "package.json")).mtimeMs);
+    } catch {}
+    if (!stale) return;
+    const proc = Bun.spawnSync([BUN, join(ROOT, "scripts", "build.ts")], { cwd: ROOT, stderr: "pipe" });
+    if (proc.exitCode !== 0) throw new Error(`build failed: ${proc.stderr.toString()}`);
+  })();
+  return built;
+}
+
+/** Secrets used by tests: no run of the binary may print any of them to stderr. */
+const testSecrets = new Set<string>();
+export function secret(value: string): string {
+  testSecrets.add(value);
+  return value;
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Sandbox {
+  home: string;
+  root: string;
+  env: Record<string, string>;
+  run(args: string[], options?: { stdin?: string; env?: Record<string, string | undefined>; timeoutMs?: number }): Promise<RunResult>;
+  writeConfig(text: string): void;
+  cleanup(): void;
+}
+
+/** A temporary AUTHCTL_HOME and a clean environment (no provider variables leak in from the host). */
+export function createSandbox(): Sandbox {
+  const root = mkdtempSync(join(tmpdir(), "authctl-test-"));
+  const home = join(root, "authctl-home");
+  const userHome = join(root, "user-home");
+  mkdirSync(userHome, { recursive: true });
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: userHome,
+    AUTHCTL_HOME: home,
+    NO_COLOR: "1",
+    LANG: "C.UTF-8",
+  };
+  return {
+    home,
+    root,
+    env,
+    async run(args, options = {}) {
+      await ensureBinary();
+      const runEnv: Record<string, string> = { ...env };
+      for (const [name, value] of Object.entries(options.env ?? {})) {
+        if (value === undefined) delete runEnv[name];
+        else runEnv[name] = value;
+      }
+      const proc = Bun.spawn([BINARY, ...args], {
+        env: runEnv,
+        stdin: options.stdin === undefined ? "ignore" : new Blob([options.stdin]),
+        stdout: "pipe",
+        stderr: "pipe",
+        timeout: options.timeoutMs ?? 30_000,
+      });
+      const [stdout, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+      await proc.exited;
+      for (const s of testSecrets) {
+        if (stderr.includes(s)) throw new Error(`a secret reached stderr of 'authctl ${args.join(" ")}': …${s.slice(-4)}`);
+      }
+      return { code: proc.exitCode, signal: proc.signalCode === null ? null : String(proc.signalCode), stdout, stderr };
+    },
+    writeConfig(text) {
+      mkdirSync(home, { recursive: true, mode: 0o700 });
+      writeFileSync(join(home, "config.toml"), text);
+    },
+    cleanup() {
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Writes an executable script and returns its path. */
+export function writeScript(dir: string, name: string, body: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, body);
+  chmodSync(path, 0o755);
+  return path;
+}
+
+export function expectOk(result: RunResult): void {
+  if (result.code !== 0) throw new Error(`expected exit 0, got ${result.code}; stderr:\n${result.stderr}`);
+  expect(result.code).toBe(0);
+}
