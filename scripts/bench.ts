@@ -1,0 +1,65 @@
+#!/usr/bin/env bun
+/**
+ * Start-up cost of the hot path, as a ratio: `dist/authctl env openrouter` (a stored key, no
+ * refresh) against a compiled hello-world built by the same Bun, run alternately in one process
+ * so both see the same machine load. Target: median ratio ≤ 1.5. Prints one line per measure.
+ *   bun scripts/bench.ts [--runs N]
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const root = join(import.meta.dir, "..");
+const runs = Number(process.argv.find((a) => a.startsWith("--runs="))?.slice(7) ?? 200);
+const work = mkdtempSync(join(tmpdir(), "authctl-bench-"));
+const binary = join(root, "dist", "authctl");
+
+const build = Bun.spawnSync([process.execPath, join(root, "scripts/build.ts")], { stdio: ["ignore", "ignore", "inherit"] });
+if (build.exitCode !== 0) process.exit(1);
+writeFileSync(join(work, "hello.ts"), 'process.stdout.write("export HELLO=\'world\'\\n");\n');
+const hello = Bun.spawnSync([process.execPath, "build", "--compile", "--minify", "--bytecode", join(work, "hello.ts"), "--outfile", join(work, "hello")], {
+  stdio: ["ignore", "ignore", "inherit"],
+});
+if (hello.exitCode !== 0) process.exit(1);
+
+const home = join(work, "home");
+const env = { PATH: process.env.PATH ?? "", HOME: work, AUTHCTL_HOME: home };
+const login = Bun.spawnSync([binary, "login", "openrouter", "--with-key", "--no-verify"], {
+  env, stdin: new Blob(["sk-or-v1-bench0123456789abcdef0123456789abcdef0123456789abcdef01234567"]),
+});
+if (login.exitCode !== 0) throw new Error(login.stderr.toString());
+
+function time(cmd: string[]): number {
+  const start = Bun.nanoseconds();
+  const result = Bun.spawnSync(cmd, { env, stdio: ["ignore", "pipe", "pipe"] });
+  const elapsed = Bun.nanoseconds() - start;
+  if (result.exitCode !== 0) throw new Error(`${cmd.join(" ")} failed: ${result.stderr.toString()}`);
+  return elapsed / 1e6;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+const cases: Record<string, string[]> = {
+  "env openrouter": [binary, "env", "openrouter"],
+  "token openrouter": [binary, "token", "openrouter"],
+  "exec -- true": [binary, "exec", "-p", "openrouter", "--", "true"],
+};
+const baseline: number[] = [];
+const samples: Record<string, number[]> = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
+for (let i = 0; i < 10; i++) time([join(work, "hello")]); // warm the page cache
+for (let i = 0; i < runs; i++) {
+  baseline.push(time([join(work, "hello")]));
+  for (const [name, cmd] of Object.entries(cases)) samples[name]!.push(time(cmd));
+}
+const base = median(baseline);
+console.log(`hello-world (same bun, compiled): median ${base.toFixed(2)} ms over ${runs} runs`);
+for (const [name, values] of Object.entries(samples)) {
+  const m = median(values);
+  const ratio = m / base;
+  const target = name.startsWith("env") ? ` (target ≤ 1.5×: ${ratio <= 1.5 ? "met" : "NOT met"})` : "";
+  console.log(`authctl ${name}: median ${m.toFixed(2)} ms, ratio ${ratio.toFixed(2)}×${target}`);
+}
+rmSync(work, { recursive: true, force: true });

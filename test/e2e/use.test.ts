@@ -1,0 +1,275 @@
+import { afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse as parseDotenv } from "dotenv";
+import { createSandbox, ensureBinary, expectOk, secret, writeScript, BINARY, type Sandbox } from "../helpers/binary.ts";
+
+const KEY = secret("sk-or-v1-use0123456789abcdef0123456789abcdef0123456789abcdef0123456789");
+const ANT = secret("sk-ant-api03-use0123456789abcdef0123456789abcdef0123");
+const AMBIENT = secret("sk-or-v1-ambient0123456789abcdef0123456789abcdef0123456789abcdef0123");
+
+let box: Sandbox;
+beforeAll(() => ensureBinary());
+beforeEach(async () => {
+  box = createSandbox();
+  expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY }));
+});
+afterEach(() => box.cleanup());
+
+describe("status", () => {
+  test("names the provider, method, source and masked key, and never the key", async () => {
+    const result = await box.run(["status"]);
+    expectOk(result);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toContain("OpenRouter (openrouter)");
+    expect(result.stderr).toContain(`logged in with API key …${KEY.slice(-4)}, from the store`);
+    expect(result.stderr).toContain("OPENROUTER_API_KEY");
+  });
+
+  test("--json lists the credential with its source and masked secret on stdout", async () => {
+    const result = await box.run(["status", "--json"]);
+    expectOk(result);
+    expect(result.stdout).not.toContain(KEY);
+    const json = JSON.parse(result.stdout);
+    expect(json.store).toEqual({ path: join(box.home, "credentials.toml"), backend: "file" });
+    expect(json.providers).toHaveLength(1);
+    expect(json.providers[0]).toMatchObject({
+      id: "openrouter", logged_in: true, source: "store", method: "key", type: "api_key",
+      secret: `…${KEY.slice(-4)}`, variables: ["OPENROUTER_API_KEY"], shadowed_by: null,
+    });
+  });
+
+  test("warns when the shell's variable shadows the stored key with a different value", async () => {
+    const result = await box.run(["status"], { env: { OPENROUTER_API_KEY: AMBIENT } });
+    expectOk(result);
+    expect(result.stderr).toContain(`OPENROUTER_API_KEY in this shell holds a different value (…${AMBIENT.slice(-4)})`);
+    const json = JSON.parse((await box.run(["status", "--json"], { env: { OPENROUTER_API_KEY: AMBIENT } })).stdout);
+    expect(json.providers[0].shadowed_by).toEqual({ variable: "OPENROUTER_API_KEY", secret: `…${AMBIENT.slice(-4)}` });
+    expect(json.providers[0].source).toBe("store");
+  });
+
+  test("reports a provider found only in the environment as coming from there", async () => {
+    const result = await box.run(["status", "anthropic", "--json"], { env: { ANTHROPIC_API_KEY: ANT } });
+    expectOk(result);
+    expect(JSON.parse(result.stdout).providers[0]).toMatchObject({ id: "anthropic", source: "environment", secret: `…${ANT.slice(-4)}` });
+  });
+
+  test("exits 4 for a named provider that is not logged in, and when nothing is", async () => {
+    const named = await box.run(["status", "openai"]);
+    expect(named.code).toBe(4);
+    expect(named.stderr).toContain("authctl login openai");
+    const empty = createSandbox();
+    const none = await empty.run(["status", "--json"]);
+    expect(none.code).toBe(4);
+    expect(JSON.parse(none.stdout).providers).toEqual([]);
+    empty.cleanup();
+  });
+
+  test("warns when the store is readable by other users", async () => {
+    require("node:fs").chmodSync(join(box.home, "credentials.toml"), 0o644);
+    const result = await box.run(["status"]);
+    expect(result.stderr).toContain("readable by other users");
+  });
+});
+
+describe("env", () => {
+  const tricky = secret(`sk-or-v1-it's "quoted" $HOME \`id\` back\\slash\nnew line é✓`);
+
+  test("prints export lines by default", async () => {
+    const result = await box.run(["env", "openrouter"]);
+    expectOk(result);
+    expect(result.stdout).toBe(`export OPENROUTER_API_KEY='${KEY}'\n`);
+  });
+
+  test("every format carries a hostile value through its real consumer byte for byte", async () => {
+    expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY }));
+    // Keys are normalised on entry, so a hostile value is written to the store directly.
+    const storePath = join(box.home, "credentials.toml");
+    const store = readFileSync(storePath, "utf8").replace(KEY, JSON.stringify(tricky).slice(1, -1));
+    writeFileSync(storePath, store);
+
+    const sh = await box.run(["env", "openrouter"]);
+    const out = Bun.spawnSync(["sh", "-c", `eval "$1"; printf '%s' "$OPENROUTER_API_KEY"`, "sh", sh.stdout]);
+    expect(out.stdout.toString()).toBe(tricky);
+
+    const json = await box.run(["env", "openrouter", "--format", "json"]);
+    expect(JSON.parse(json.stdout)).toEqual({ OPENROUTER_API_KEY: tricky });
+
+    const fishPath = Bun.which("fish");
+    if (fishPath) {
+      const fish = await box.run(["env", "openrouter", "--format", "fish"]);
+      const f = Bun.spawnSync([fishPath, "-c", `eval $argv[1]; printf '%s' "$OPENROUTER_API_KEY"`, fish.stdout]);
+      expect(f.stdout.toString()).toBe(tricky);
+    }
+    const ps = await box.run(["env", "openrouter", "--format", "powershell"]);
+    expect(ps.stdout).toStartWith("$env:OPENROUTER_API_KEY = '");
+  });
+
+  test("dotenv output parses back with the dotenv package", async () => {
+    const result = await box.run(["env", "--format", "dotenv"]);
+    expectOk(result);
+    expect(parseDotenv(result.stdout)).toEqual({ OPENROUTER_API_KEY: KEY });
+  });
+
+  test("github-env appends a heredoc block to $GITHUB_ENV and prints only masks on stdout", async () => {
+    const file = join(box.root, "github_env");
+    writeFileSync(file, "EXISTING=1\n");
+    const result = await box.run(["env", "openrouter", "--format", "github-env"], { env: { GITHUB_ENV: file } });
+    expectOk(result);
+    expect(result.stdout).toBe(`::add-mask::${KEY}\n`);
+    const written = readFileSync(file, "utf8");
+    const match = /^EXISTING=1\nOPENROUTER_API_KEY<<(ghadelimiter_[0-9a-f]+)\n(.*)\n\1\n$/s.exec(written);
+    expect(match?.[2]).toBe(KEY);
+    const without = await box.run(["env", "--format", "github-env"]);
+    expect(without.code).toBe(2);
+  });
+
+  test("an unknown format is a usage error", async () => {
+    const result = await box.run(["env", "--format", "yaml"]);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe("");
+  });
+
+  test("a provider that is not logged in exits 4 with the login command, without a terminal", async () => {
+    const result = await box.run(["env", "openai"]);
+    expect(result.code).toBe(4);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toContain("authctl login openai");
+  });
+
+  test("with nothing configured at all, env and exec say how to start", async () => {
+    const empty = createSandbox();
+    for (const args of [["env"], ["exec", "--", "true"]]) {
+      const result = await empty.run(args);
+      expect(result.code).toBe(4);
+      expect(result.stderr).toContain("authctl login");
+    }
+    empty.cleanup();
+  });
+
+  test("falls back to the environment for a provider that is not stored", async () => {
+    const result = await box.run(["env", "anthropic"], { env: { ANTHROPIC_API_KEY: ANT } });
+    expectOk(result);
+    expect(result.stdout).toBe(`export ANTHROPIC_API_KEY='${ANT}'\n`);
+  });
+});
+
+describe("token", () => {
+  test("prints the bare key and a newline", async () => {
+    const result = await box.run(["token", "openrouter"]);
+    expectOk(result);
+    expect(result.stdout).toBe(`${KEY}\n`);
+  });
+
+  test("the store wins over an ambient variable; the environment is the fallback", async () => {
+    expect((await box.run(["token", "openrouter"], { env: { OPENROUTER_API_KEY: AMBIENT } })).stdout).toBe(`${KEY}\n`);
+    expect((await box.run(["token", "anthropic"], { env: { ANTHROPIC_API_KEY: ANT } })).stdout).toBe(`${ANT}\n`);
+  });
+
+  test("a provider that is not logged in exits 4", async () => {
+    const result = await box.run(["token", "groq"]);
+    expect(result.code).toBe(4);
+    expect(result.stderr).toContain("authctl login groq");
+  });
+});
+
+describe("exec", () => {
+  test("the child sees the key in its environment", async () => {
+    const result = await box.run(["exec", "--", "sh", "-c", "printf '%s' \"$OPENROUTER_API_KEY\""]);
+    expectOk(result);
+    expect(result.stdout).toBe(KEY);
+  });
+
+  test("the key is in the child's environment, not in its argv", async () => {
+    const result = await box.run(["exec", "-p", "openrouter", "--", "sh", "-c", "tr '\\0' ' ' < /proc/$$/cmdline"]);
+    expectOk(result);
+    expect(result.stdout).not.toContain(KEY);
+  });
+
+  test("the injected key overrides an inherited one, and competing variables are removed", async () => {
+    expectOk(await box.run(["login", "anthropic", "--with-key", "--no-verify"], { stdin: ANT }));
+    const result = await box.run(["exec", "-p", "anthropic", "--", "sh", "-c", "printf '%s|%s' \"$ANTHROPIC_API_KEY\" \"${ANTHROPIC_AUTH_TOKEN-unset}\""], {
+      env: { ANTHROPIC_API_KEY: AMBIENT, ANTHROPIC_AUTH_TOKEN: secret("stale-bearer-token-0123456789") },
+    });
+    expectOk(result);
+    expect(result.stdout).toBe(`${ANT}|unset`);
+  });
+
+  test("exit codes are the child's own", async () => {
+    expect((await box.run(["exec", "--", "sh", "-c", "exit 7"])).code).toBe(7);
+    expect((await box.run(["exec", "--", "true"])).code).toBe(0);
+  });
+
+  test("a child killed by SIGTERM gives 143 to the calling shell (authctl became the child)", async () => {
+    const result = Bun.spawnSync(["sh", "-c", `"$0" exec -- sh -c 'kill -TERM $$'; echo "status=$?"`, BINARY], { env: box.env });
+    expect(result.stdout.toString()).toContain("status=143");
+  });
+
+  test("authctl is replaced by the child (same pid), so signals reach it directly", async () => {
+    const result = Bun.spawnSync(["sh", "-c", `"$0" exec -- sh -c 'echo $$' & wait; echo "bg=$!"`, BINARY], { env: box.env });
+    const [childPid, bg] = result.stdout.toString().trim().split("\n");
+    expect(`bg=${childPid}`).toBe(bg!);
+  });
+
+  test("in spawn mode, exit codes and signal deaths are mapped the same way and signals are forwarded", async () => {
+    const env = { AUTHCTL_EXEC_MODE: "spawn" };
+    expect((await box.run(["exec", "--", "sh", "-c", "exit 9"], { env })).code).toBe(9);
+    expect((await box.run(["exec", "--", "sh", "-c", "kill -TERM $$"], { env })).code).toBe(143);
+    const proc = Bun.spawn([BINARY, "exec", "--", "sh", "-c", "trap 'echo got-term; exit 42' TERM; echo ready; while :; do sleep 0.05; done"], {
+      env: { ...box.env, ...env }, stdout: "pipe", stderr: "pipe",
+    });
+    const reader = proc.stdout.getReader();
+    const first = await reader.read();
+    expect(new TextDecoder().decode(first.value)).toContain("ready");
+    proc.kill("SIGTERM");
+    expect(await proc.exited).toBe(42);
+  });
+
+  test("a missing command exits 127 with a clear message", async () => {
+    const result = await box.run(["exec", "--", "no-such-command-xyz"]);
+    expect(result.code).toBe(127);
+    expect(result.stderr).toContain("command not found: no-such-command-xyz");
+  });
+
+  test("commands are resolved on PATH, and an explicit path works", async () => {
+    const script = writeScript(box.root, "child.sh", "#!/bin/sh\nprintf 'ran:%s' \"$1\"\n");
+    expect((await box.run(["exec", "--", script, "x"])).stdout).toBe("ran:x");
+    expect((await box.run(["exec", "--", "child.sh", "y"], { env: { PATH: `${box.root}:${box.env.PATH}` } })).stdout).toBe("ran:y");
+  });
+
+  test("a named provider that is not logged in exits 4 and does not run the command", async () => {
+    const marker = join(box.root, "ran");
+    const result = await box.run(["exec", "-p", "openai", "--", "touch", marker]);
+    expect(result.code).toBe(4);
+    expect(require("node:fs").existsSync(marker)).toBe(false);
+  });
+
+  test("no command is a usage error", async () => {
+    expect((await box.run(["exec", "-p", "openrouter"])).code).toBe(2);
+  });
+});
+
+describe("logout", () => {
+  test("removes the credential and says so", async () => {
+    const result = await box.run(["logout", "openrouter"]);
+    expectOk(result);
+    expect(result.stderr).toContain(`logged out of OpenRouter (removed …${KEY.slice(-4)} from the store)`);
+    expect((await box.run(["token", "openrouter"])).code).toBe(4);
+  });
+
+  test("without a provider and without a terminal it names --all; --all removes everything", async () => {
+    expectOk(await box.run(["login", "anthropic", "--with-key", "--no-verify"], { stdin: ANT }));
+    const bare = await box.run(["logout"]);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toContain("--all");
+    expectOk(await box.run(["logout", "--all"]));
+    expect((await box.run(["status"])).code).toBe(4);
+  });
+
+  test("a provider that is not stored exits 4 and removes nothing", async () => {
+    const before = readFileSync(join(box.home, "credentials.toml"));
+    const result = await box.run(["logout", "openai", "openrouter"]);
+    expect(result.code).toBe(4);
+    expect(readFileSync(join(box.home, "credentials.toml")).equals(before)).toBe(true);
+  });
+});
