@@ -1,0 +1,143 @@
+/**
+ * Reading and checking server answers, shared by the process functions in `oauth/`. Messages
+ * never quote a field that may hold a secret; server-chosen text (`error`, `error_description`)
+ * is shown verbatim but folded to one line, and redaction happens where it reaches stderr.
+ */
+import { AuthctlError } from "../errors.ts";
+
+export type JsonObject = Record<string, unknown>;
+
+/** Longest server-chosen text quoted in a message. */
+const MAX_SERVER_TEXT = 300;
+
+/** Folds server text to one line, so an error message stays one line. */
+export function oneLine(text: string): string {
+  const folded = text.replace(/[\u0000-\u001f\u007f\s]+/g, " ").trim();
+  return folded.length > MAX_SERVER_TEXT ? `${folded.slice(0, MAX_SERVER_TEXT - 1)}…` : folded;
+}
+
+export interface OAuthErrorFields {
+  error: string;
+  error_description?: string;
+  status?: number;
+}
+
+/** `token endpoint refused: invalid_grant (grant request is invalid)`. */
+export function createOAuthError(what: string, fields: OAuthErrorFields): AuthctlError {
+  const error = oneLine(fields.error);
+  const description = fields.error_description === undefined ? undefined : oneLine(fields.error_description);
+  const suffix = description ? ` (${description})` : "";
+  return new AuthctlError("OAUTH", `${what} refused: ${error}${suffix}`, {
+    detail: { error: fields.error, error_description: fields.error_description, status: fields.status },
+  });
+}
+
+function mediaType(response: Response): string {
+  return (response.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+}
+
+function notJson(response: Response, what: string): AuthctlError {
+  const type = mediaType(response) || "no content type";
+  return new AuthctlError("PROTOCOL", `${what} answered HTTP ${response.status} (${type}), not a JSON object`, {
+    detail: { status: response.status, contentType: type },
+  });
+}
+
+/**
+ * The body as a JSON object, or a PROTOCOL error naming the status and content type. HTML is
+ * rejected without parsing (proxies and captive portals answer with pages). Other content types
+ * are parsed anyway: some OAuth servers label JSON as text/plain, and every field is checked.
+ */
+export async function readJsonObject(response: Response, what: string): Promise<JsonObject> {
+  if (mediaType(response) === "text/html") {
+    await response.body?.cancel().catch(() => {});
+    throw notJson(response, what);
+  }
+  let text: string;
+  try {
+    text = await response.text();
+  } catch (error) {
+    throw new AuthctlError("NETWORK", `the answer from the ${what} could not be read`, { cause: error });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw notJson(response, what);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw notJson(response, what);
+  return parsed as JsonObject;
+}
+
+/** The OAuth error in a body (RFC 6749 §5.2), if it carries one, whatever the HTTP status. */
+export function oauthErrorIn(json: JsonObject, status: number, what: string): AuthctlError | undefined {
+  if (typeof json.error !== "string" || json.error === "") return undefined;
+  const description = typeof json.error_description === "string" ? json.error_description : undefined;
+  return createOAuthError(what, { error: json.error, error_description: description, status });
+}
+
+/** Throws `unexpectedStatus` unless the status is one of `ok`. */
+export function assertSuccessStatus(json: JsonObject, status: number, ok: readonly number[], what: string): void {
+  if (!ok.includes(status)) throw unexpectedStatus(json, status, what);
+}
+
+/**
+ * The error for a non-success status that carries no OAuth error. A `message` (or `error.message`,
+ * the shape many non-OAuth APIs use) is quoted so the person sees the server's reason.
+ */
+export function unexpectedStatus(json: JsonObject, status: number, what: string): AuthctlError {
+  const nested = typeof json.error === "object" && json.error !== null ? (json.error as JsonObject).message : undefined;
+  const message = typeof json.message === "string" ? json.message : typeof nested === "string" ? nested : undefined;
+  const text = message
+    ? `${what} answered HTTP ${status}: ${oneLine(message)}`
+    : `${what} answered HTTP ${status} without an OAuth error`;
+  return new AuthctlError("PROTOCOL", text, { detail: { status } });
+}
+
+function invalid(what: string, key: string, expected: string): AuthctlError {
+  return new AuthctlError("PROTOCOL", `${what} answered an invalid "${key}" (expected ${expected})`);
+}
+
+export function requireString(json: JsonObject, key: string, what: string): string {
+  const value = json[key];
+  if (value === undefined || value === null) throw new AuthctlError("PROTOCOL", `${what} answered without "${key}"`);
+  if (typeof value !== "string" || value === "") throw invalid(what, key, "a non-empty string");
+  return value;
+}
+
+/** Absent, null and "" all mean "not given": servers send each of them for optional fields. */
+export function optionalString(json: JsonObject, key: string, what: string): string | undefined {
+  const value = json[key];
+  if (value === undefined || value === null || value === "") return undefined;
+  if (typeof value !== "string") throw invalid(what, key, "a string");
+  return value;
+}
+
+/** A positive number of seconds; a numeric string such as "3600" is accepted (several servers send one). */
+export function optionalSeconds(json: JsonObject, key: string, what: string): number | undefined {
+  const value = json[key];
+  if (value === undefined || value === null) return undefined;
+  const numeric = typeof value === "string" && /^\d+(\.\d+)?$/.test(value.trim());
+  const number = typeof value === "number" ? value : numeric ? Number(value) : NaN;
+  if (!Number.isFinite(number) || number <= 0) throw invalid(what, key, "a positive number of seconds");
+  return number;
+}
+
+export function requireSeconds(json: JsonObject, key: string, what: string): number {
+  const value = optionalSeconds(json, key, what);
+  if (value === undefined) throw new AuthctlError("PROTOCOL", `${what} answered without "${key}"`);
+  return value;
+}
+
+/** An absolute URL that uses https (or http on loopback); `check` is isSecureEndpoint. */
+export function optionalUrl(
+  json: JsonObject,
+  key: string,
+  what: string,
+  check: (url: string) => boolean,
+): string | undefined {
+  const value = optionalString(json, key, what);
+  if (value === undefined) return undefined;
+  if (!check(value)) throw invalid(what, key, "an https URL");
+  return value;
+}

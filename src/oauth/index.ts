@@ -1,0 +1,54 @@
+/**
+ * The OAuth protocol core: pure request/process pairs with an injected fetch. No terminal, no
+ * store, no server. Hot-path callers (a refresh inside `authctl token`) may import `./token.ts`
+ * directly to load less.
+ */
+export { base64url, computeS256Challenge, createPkce, createState, type Pkce, type RandomBytes } from "./pkce.ts";
+export { assertSecureEndpoint, hostPort, isLoopbackHost, isSecureEndpoint } from "./endpoints.ts";
+export { buildAuthorizeUrl, type AuthorizeUrlInput } from "./authorize-url.ts";
+export {
+  parseCallback,
+  parsePastedInput,
+  STATE_MISMATCH_MESSAGE,
+  type CallbackResult,
+  type PastedCode,
+} from "./callback.ts";
+export {
+  authorizationCodeGrantRequest,
+  parseTokenSet,
+  processTokenResponse,
+  refreshTokenGrantRequest,
+  type AuthorizationCodeGrantInput,
+  type ProcessTokenOptions,
+  type RefreshTokenGrantInput,
+  type TokenSet,
+} from "./token.ts";
+export {
+  classifyDeviceTokenResponse,
+  DEFAULT_DEVICE_INTERVAL_SECONDS,
+  DEVICE_CODE_GRANT_TYPE,
+  deviceAuthorizationRequest,
+  deviceTokenRequest,
+  pollDeviceToken,
+  processDeviceAuthorizationResponse,
+  type DeviceAuthorization,
+  type DeviceAuthorizationInput,
+  type DevicePollEvent,
+  type DevicePollOutcome,
+  type DeviceTokenInput,
+  type PollDeviceTokenOptions,
+} from "./device.ts";
+export {
+  discoveryRequest,
+  discoveryUrls,
+  processDiscoveryResponse,
+  type AuthorizationServerMetadata,
+} from "./discovery.ts";
+export {
+  processRevocationResponse,
+  revocationRequest,
+  type RevocationInput,
+  type RevocationResult,
+} from "./revoke.ts";
+export { DEFAULT_TIMEOUT_MS, type BodyEncoding, type HttpOptions } from "./_http.ts";
+export { createOAuthError, type OAuthErrorFields } from "./_response.ts";

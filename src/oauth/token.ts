@@ -1,0 +1,162 @@
+/**
+ * Token endpoint requests (RFC 6749 §4.1.3 and §6) and the shared check of their answers
+ * (§5.1, §5.2). Installed apps are public clients: a client secret, when a provider ships one
+ * (Google), is not secret and travels in the body (client_secret_post). Nothing here retries:
+ * a retried refresh could replay a refresh token the server already rotated.
+ */
+import { AuthctlError } from "../errors.ts";
+import { assertSecureEndpoint } from "./endpoints.ts";
+import { type BodyEncoding, type HttpOptions, postRequest, withExtraParams } from "./_http.ts";
+import {
+  assertSuccessStatus,
+  type JsonObject,
+  oauthErrorIn,
+  optionalSeconds,
+  optionalString,
+  readJsonObject,
+  requireString,
+} from "./_response.ts";
+
+const WHAT = "token endpoint";
+
+export interface TokenSet {
+  access_token: string;
+  /** Always "Bearer": other token types are refused. */
+  token_type: string;
+  refresh_token?: string;
+  id_token?: string;
+  scope?: string;
+  expires_in?: number;
+  /** Epoch ms: now + expires_in × 1000, the server's real expiry (apply refresh margins when reading). */
+  expires_at?: number;
+  /** The whole answer, for provider fields such as Qwen's `resource_url`. */
+  raw: Record<string, unknown>;
+}
+
+export interface AuthorizationCodeGrantInput extends HttpOptions {
+  tokenUrl: string | URL;
+  clientId?: string;
+  clientSecret?: string;
+  code: string;
+  redirectUri: string;
+  codeVerifier: string;
+  body: BodyEncoding;
+  /** Provider parameters (Anthropic wants `state`); they may not replace standard ones. */
+  extra?: Record<string, string>;
+}
+
+export interface RefreshTokenGrantInput extends HttpOptions {
+  tokenUrl: string | URL;
+  clientId?: string;
+  clientSecret?: string;
+  refreshToken: string;
+  /** Space-separated; left out when undefined. */
+  scope?: string;
+  body: BodyEncoding;
+  extra?: Record<string, string>;
+}
+
+export async function authorizationCodeGrantRequest(
+  fetchFn: typeof fetch,
+  input: AuthorizationCodeGrantInput,
+): Promise<Response> {
+  return send(fetchFn, input, {
+    grant_type: "authorization_code",
+    code: input.code,
+    redirect_uri: input.redirectUri,
+    client_id: input.clientId,
+    client_secret: input.clientSecret,
+    code_verifier: input.codeVerifier,
+  });
+}
+
+export async function refreshTokenGrantRequest(
+  fetchFn: typeof fetch,
+  input: RefreshTokenGrantInput,
+): Promise<Response> {
+  return send(fetchFn, input, {
+    grant_type: "refresh_token",
+    refresh_token: input.refreshToken,
+    client_id: input.clientId,
+    client_secret: input.clientSecret,
+    scope: input.scope,
+  });
+}
+
+async function send(
+  fetchFn: typeof fetch,
+  input: AuthorizationCodeGrantInput | RefreshTokenGrantInput,
+  core: Record<string, string | undefined>,
+): Promise<Response> {
+  const url = assertSecureEndpoint(input.tokenUrl, WHAT);
+  const params = withExtraParams(core, input.extra, "token request");
+  return postRequest(fetchFn, url, WHAT, params, input.body, input);
+}
+
+export interface ProcessTokenOptions {
+  /** Epoch ms when the answer arrived; expires_at is computed from it. */
+  now: number;
+  /** Names the endpoint in messages (default "token endpoint"). */
+  what?: string;
+}
+
+/**
+ * Checks a token answer: HTTP 200 (201 tolerated) with a JSON object, a non-empty access_token,
+ * a bearer token_type, and well-typed optional fields. OAuth errors become OAUTH errors whatever
+ * the status, because some servers (GitHub) send them with HTTP 200.
+ */
+export async function processTokenResponse(response: Response, options: ProcessTokenOptions): Promise<TokenSet> {
+  const what = options.what ?? WHAT;
+  const json = await readJsonObject(response, what);
+  const oauthError = oauthErrorIn(json, response.status, what);
+  if (oauthError) throw oauthError;
+  assertSuccessStatus(json, response.status, [200, 201], what);
+  return parseTokenSet(json, options.now, what);
+}
+
+/** Field checks for a token answer already read as JSON (device polling reuses it). */
+export function parseTokenSet(json: JsonObject, now: number, what: string = WHAT): TokenSet {
+  const access_token = requireString(json, "access_token", what);
+  const token_type = parseTokenType(json, what);
+  const expires_in = optionalSeconds(json, "expires_in", what);
+  const tokens: TokenSet = { access_token, token_type, raw: json };
+  const refresh_token = optionalString(json, "refresh_token", what);
+  const id_token = optionalString(json, "id_token", what);
+  const scope = parseScope(json, what);
+  if (refresh_token !== undefined) tokens.refresh_token = refresh_token;
+  if (id_token !== undefined) tokens.id_token = id_token;
+  if (scope !== undefined) tokens.scope = scope;
+  if (expires_in !== undefined) {
+    tokens.expires_in = expires_in;
+    tokens.expires_at = now + Math.round(expires_in * 1000);
+  }
+  return tokens;
+}
+
+/**
+ * RFC 6749 §5.1 makes token_type required, but real answers leave it out (providers.md lists
+ * none in Anthropic's or MiniMax's token answers); a missing one is taken as Bearer. A present
+ * one must be a string and bearer (case-insensitive, §5.1): a client must not use a token whose
+ * type it does not understand (§7.1), such as a DPoP-bound one.
+ */
+function parseTokenType(json: JsonObject, what: string): string {
+  const value = json.token_type;
+  if (value === undefined || value === null || value === "") return "Bearer";
+  if (typeof value !== "string") {
+    throw new AuthctlError("PROTOCOL", `${what} answered an invalid "token_type" (expected a string)`);
+  }
+  if (value.toLowerCase() !== "bearer") {
+    const type = value.slice(0, 40);
+    throw new AuthctlError("PROTOCOL", `${what} issued a token of type "${type}"; authctl uses only bearer tokens`);
+  }
+  return "Bearer";
+}
+
+/** `scope` is a space-separated string (§3.3); a JSON array of strings is accepted and joined. */
+function parseScope(json: JsonObject, what: string): string | undefined {
+  const value = json.scope;
+  if (Array.isArray(value) && value.every((item) => typeof item === "string")) {
+    return value.length > 0 ? value.join(" ") : undefined;
+  }
+  return optionalString(json, "scope", what);
+}
