@@ -1,0 +1,71 @@
+/**
+ * The credential store's data model and the interface every backend implements. The plain-file
+ * backend (`file-store.ts`) is the reference; keyring and encrypted backends keep the same shape.
+ */
+
+export interface StoredCredential {
+  /** How the credential was obtained: "key", "oauth", "device", … (provider-defined). */
+  method: string;
+  type: "api_key" | "oauth";
+  /** The API key, for `type = "api_key"`. */
+  key?: string;
+  access_token?: string;
+  refresh_token?: string;
+  id_token?: string;
+  token_type?: string;
+  scope?: string;
+  /** Epoch ms: the server's real expiry. The refresh margin is applied when reading, never here. */
+  expires_at?: number;
+  /** Epoch ms. */
+  obtained_at?: number;
+  account?: string;
+  label?: string;
+  /** Set when a refresh was rejected; the secret is kept so that `status` can still show it. */
+  needs_login?: boolean;
+  /** Provider-specific fields (account ids, hosts, …). */
+  extra?: Record<string, string>;
+  /** Epoch ms. */
+  created_at: number;
+  /** Epoch ms. */
+  updated_at: number;
+}
+
+/**
+ * Keyed by provider id. The file store hands out objects without a prototype, so that a lookup
+ * such as `credentials["constructor"]` finds nothing rather than `Object.prototype.constructor`.
+ * Fields a newer authctl wrote and this one does not know ride along on each credential object
+ * and are written back unchanged.
+ */
+export type Credentials = Record<string, StoredCredential>;
+
+export interface StoreSnapshot {
+  credentials: Credentials;
+  path: string;
+  /** False when there is no store yet (nothing was ever saved). */
+  exists: boolean;
+  /** Human-readable problems that do not stop the command (loose file modes); the caller prints them. */
+  warnings: string[];
+}
+
+export interface CredentialStore {
+  readonly path: string;
+  /** Lock-free read for the hot path. Missing file → empty. Unparseable → throws STORE_CORRUPT naming path and line. */
+  read(): StoreSnapshot;
+  /**
+   * Cross-process locked read-modify-write: takes the lock, re-reads, calls fn with a mutable
+   * copy, and if fn changed anything writes atomically; returns fn's result. fn may be async (a
+   * token refresh happens inside it). When fn throws, nothing is written.
+   */
+  update<T>(fn: (credentials: Credentials) => T | Promise<T>): Promise<T>;
+}
+
+export interface FileStoreOptions {
+  /** How long update() waits for another process's lock before STORE_LOCKED. Default 15000. */
+  lockTimeoutMs?: number;
+  /**
+   * A lock whose holder has not touched it for this long is broken even when the holder cannot be
+   * proven dead (another host, or a reused pid). Holders touch the lock while they work, so this
+   * must only exceed the heartbeat interval (a quarter of it) by a margin. Default 120000.
+   */
+  staleLockMs?: number;
+}
