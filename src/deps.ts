@@ -15,7 +15,7 @@ export interface SelectOption<T extends string = string> {
 /** What flows may ask a person. Every method rejects with AuthctlError("CANCELLED") on Ctrl-C. */
 export interface Prompter {
   password(message: string): Promise<string>;
-  text(message: string, options?: { placeholder?: string }): Promise<string>;
+  text(message: string, options?: { placeholder?: string; signal?: AbortSignal }): Promise<string>;
   confirm(message: string, initial?: boolean): Promise<boolean>;
   select<T extends string>(message: string, options: SelectOption<T>[]): Promise<T>;
   multiselect<T extends string>(message: string, options: SelectOption<T>[]): Promise<T[]>;
@@ -35,6 +35,20 @@ export interface Spinner {
   start(message: string): void;
   message(message: string): void;
   stop(message?: string): void;
+}
+
+export interface LoopbackServerOptions {
+  /** Ports to try in order; 0 means any free port. */
+  ports: number[];
+  path: string;
+  /** Also listen on ::1 (the redirect URI says `localhost`). */
+  dualStack: boolean;
+  handle(url: URL): { status: number; html: string };
+}
+
+export interface LoopbackServer {
+  port: number;
+  stop(): void;
 }
 
 export interface Deps {
@@ -60,6 +74,10 @@ export interface Deps {
   /** Opens a URL in the user's browser; resolves false when no opener worked. */
   openBrowser(url: string): Promise<boolean>;
   hostname(): string;
+  /** Serves the OAuth redirect on loopback; throws AuthctlError("PORT_BUSY") when every port is taken. */
+  startLoopbackServer(options: LoopbackServerOptions): Promise<LoopbackServer>;
+  /** Calls the handler on Ctrl-C (SIGINT) or SIGTERM instead of dying; returns the unsubscribe. */
+  onInterrupt(handler: () => void): () => void;
   /** Finds a command on PATH (as the child would see it); null when absent. */
   which(command: string, path: string | undefined): string | null;
   /**

@@ -36,6 +36,14 @@ function createDeps(): Deps {
     randomBytes: (n) => crypto.getRandomValues(new Uint8Array(n)),
     openBrowser: async (url) => (await import("./io/browser.ts")).openBrowser(url, env, process.platform),
     hostname: () => hostname(),
+    startLoopbackServer: async (options) => (await import("./io/loopback-server.ts")).startLoopbackServer(options),
+    onInterrupt(handler) {
+      const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+      for (const signal of signals) process.on(signal, handler);
+      return () => {
+        for (const signal of signals) process.off(signal, handler);
+      };
+    },
     which,
     replaceProcess: replaceProcessAvailable() ? replaceProcess : undefined,
     spawnInherit,

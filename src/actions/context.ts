@@ -14,5 +14,5 @@ export interface Context {
 
 export function createContext(deps: Deps): Context {
   const config = loadConfig(deps.home);
-  return { deps, config, registry: createRegistry(config), store: createFileStore(deps.home) };
+  return { deps, config, registry: createRegistry(config), store: createFileStore(deps.home, { lockTimeoutMs: 30_000 }) };
 }

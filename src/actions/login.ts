@@ -23,9 +23,13 @@ export async function login(ctx: Context, options: LoginOptions): Promise<void> 
     await loginWithKey(ctx, provider, options);
     return;
   }
-  throw new AuthctlError("USAGE", `${provider.name}: the '${method.id}' login is not available in this build`, {
-    hint: provider.methods.some((m) => m.kind === "api_key") ? `use 'authctl login ${provider.id} --method key'` : undefined,
-  });
+  if (options.device && !method.flows.includes("device")) {
+    throw new AuthctlError("USAGE", `${provider.name}'s '${method.id}' login has no device-code flow`, {
+      hint: `run 'authctl login ${provider.id} --no-browser' to paste the code instead`,
+    });
+  }
+  const { loginWithOAuth } = await import("../flows/oauth-login.ts");
+  await loginWithOAuth(ctx, provider, method, options);
 }
 
 function chooseMethod(provider: ProviderDefinition, options: LoginOptions): ProviderMethod {

@@ -4,6 +4,7 @@ import type { ProviderDefinition } from "../providers/types.ts";
 import { registerSecret } from "../redact.ts";
 import type { StoredCredential } from "../store/types.ts";
 import type { Context } from "./context.ts";
+import { needsRefresh } from "./expiry.ts";
 
 /** A credential ready to hand out, and where it came from. */
 export interface ResolvedCredential {
@@ -25,7 +26,24 @@ export function credentialSecret(credential: StoredCredential): string | undefin
 export function credentialVars(provider: ProviderDefinition, credential: StoredCredential): Array<[string, string]> {
   const secret = credentialSecret(credential);
   if (!secret) return [];
+  const method = provider.methods.find((m) => m.id === credential.method);
+  if (credential.type === "oauth" && method?.kind === "oauth") {
+    const out: Array<[string, string]> = [];
+    for (const [name, field] of Object.entries(method.env)) {
+      const value = fieldValue(credential, field);
+      if (value) out.push([name, value]);
+    }
+    return out;
+  }
   return provider.keyVars.map((name) => [name, secret] as [string, string]);
+}
+
+function fieldValue(credential: StoredCredential, field: string): string | undefined {
+  if (field === "access_token") return credential.access_token;
+  if (field === "id_token") return credential.id_token;
+  if (field === "key") return credential.key;
+  if (field === "account") return credential.account;
+  return credential.extra?.[field];
 }
 
 /** The provider's variables that are set (non-empty) in an environment, primary ones first. */
@@ -73,17 +91,53 @@ export function resolveStored(ctx: Context, provider: ProviderDefinition, creden
  * Resolves a named provider for `env`, `token` and `exec`. When nothing is stored and a person is
  * at the keyboard, the provider's login runs first (contract: "When nobody is at the keyboard").
  */
-export async function resolveForUse(ctx: Context, providerId: string): Promise<ResolvedCredential> {
+export async function resolveForUse(ctx: Context, providerId: string, options: { minTtlMs?: number } = {}): Promise<ResolvedCredential> {
   const provider = ctx.registry.require(providerId);
   const resolved = resolveStored(ctx, provider);
-  if (resolved) return resolved;
-  if (!ctx.deps.interactive) throw notLoggedIn(provider.id);
+  if (resolved?.credential?.type === "oauth") {
+    const fresh = await ensureFresh(ctx, provider, resolved.credential, options.minTtlMs);
+    if (fresh) return fresh;
+  } else if (resolved) return resolved;
+  if (!ctx.deps.interactive) {
+    if (resolved?.credential?.needs_login) {
+      throw new AuthctlError("NOT_LOGGED_IN", `the ${provider.name} login has expired`, { hint: `run 'authctl login ${provider.id}'` });
+    }
+    throw notLoggedIn(provider.id);
+  }
   ctx.deps.ui.info(`${provider.name} is not logged in yet: logging in first.`);
   const { login } = await import("./login.ts");
   await login(ctx, { providerId: provider.id });
   const after = resolveStored(ctx, provider);
   if (!after) throw notLoggedIn(provider.id);
   return after;
+}
+
+/**
+ * OAuth credentials are refreshed before they are handed out. The refresh code (HTTP, the OAuth
+ * core) is loaded only when a refresh is due, so the hot path of a fresh token stays import-free.
+ * Returns undefined when the login is dead and a new login is the only way on (with a terminal).
+ */
+async function ensureFresh(ctx: Context, provider: ProviderDefinition, credential: StoredCredential, minTtlMs = 0): Promise<ResolvedCredential | undefined> {
+  let current = credential;
+  if (current.needs_login) {
+    if (ctx.deps.interactive) return undefined;
+    throw new AuthctlError("NOT_LOGGED_IN", `the ${provider.name} login needs renewing`, { hint: `run 'authctl login ${provider.id}'` });
+  }
+  if (needsRefresh(current, ctx.deps.now(), minTtlMs)) {
+    try {
+      const { refreshCredential } = await import("./refresh.ts");
+      current = await refreshCredential(ctx, provider, minTtlMs);
+    } catch (error) {
+      if (ctx.deps.interactive && error instanceof AuthctlError && error.code === "NOT_LOGGED_IN") {
+        ctx.deps.ui.warn(error.message);
+        return undefined;
+      }
+      throw error;
+    }
+  }
+  const secret = credentialSecret(current)!;
+  registerSecret(secret);
+  return { provider, source: "store", credential: current, secret, vars: credentialVars(provider, current) };
 }
 
 /** Every provider with a stored credential, in registry order; unknown ids in the store are skipped with a warning. */

@@ -106,6 +106,7 @@ export function createEnvCommand(getContext: GetContext): CommandDef<any> {
 
 export const tokenArgs = {
   provider: { type: "positional", required: true, description: "provider id" },
+  "min-ttl": { type: "string", description: "the token must stay valid at least this long (e.g. 10m)" },
 } as const;
 
 export function createTokenCommand(getContext: GetContext): CommandDef<any> {
@@ -116,7 +117,8 @@ export function createTokenCommand(getContext: GetContext): CommandDef<any> {
       const ids = positionals(args as Args);
       if (ids.length !== 1) throw new AuthctlError("USAGE", "token takes exactly one provider", { hint: "authctl token <provider>" });
       const { token } = await import("../actions/token.ts");
-      await token(getContext(), { providerId: ids[0]! });
+      const minTtl = args["min-ttl"];
+      await token(getContext(), { providerId: ids[0]!, minTtlMs: minTtl === undefined ? undefined : parseDuration(String(minTtl)) });
     },
   });
 }

@@ -19,7 +19,7 @@ export function createClackPrompter(): Prompter {
       return unwrap(await p.password({ message, mask: "•", output }));
     },
     async text(message, options) {
-      return unwrap(await p.text({ message, placeholder: options?.placeholder, output }));
+      return unwrap(await p.text({ message, placeholder: options?.placeholder, output, signal: options?.signal }));
     },
     async confirm(message, initial = true) {
       return unwrap(await p.confirm({ message, initialValue: initial, output }));

@@ -1,7 +1,7 @@
 import type { Config, ProviderOverrides } from "../config/config.ts";
 import { AuthctlError } from "../errors.ts";
 import { KEY_PROVIDERS } from "./key-providers.ts";
-import type { ProviderDefinition } from "./types.ts";
+import type { OAuthSettings, ProviderDefinition } from "./types.ts";
 
 /**
  * The providers authctl knows: the built-in table with config.toml's overrides applied, plus the
@@ -54,22 +54,53 @@ function applyOverrides(provider: ProviderDefinition, overrides: ProviderOverrid
  * variables that carry the key (`env = { MYCORP_KEY = "key" }`).
  */
 function customProvider(id: string, entry: ProviderOverrides, configPath: string): ProviderDefinition {
-  const env = entry.env ?? {};
   const isOAuth = Boolean(entry.issuer || entry.authorize_url || entry.device_authorization_url);
-  const keyVars = Object.entries(env).filter(([, field]) => field === "key").map(([name]) => name);
+  const keyVars = Object.entries(entry.env ?? {}).filter(([, field]) => field === "key").map(([name]) => name);
   if (!isOAuth && keyVars.length === 0) {
     throw new AuthctlError("CONFIG_INVALID", `${configPath}: [providers.${id}] is not a built-in provider and defines no way to log in`, {
       hint: `add issuer = "https://…" for an OAuth provider, or env = { ${id.toUpperCase().replaceAll("-", "_")}_API_KEY = "key" } for an API-key one`,
     });
   }
+  if (!isOAuth) {
+    return { id, name: entry.name ?? id, custom: true, methods: [{ id: "key", kind: "api_key", label: "API key" }], keyVars, apiUrl: entry.api_url ?? "" };
+  }
+  const env = Object.keys(entry.env ?? {}).length ? { ...entry.env } : { [`${id.toUpperCase().replaceAll("-", "_")}_TOKEN`]: "access_token" };
+  for (const [name, field] of Object.entries(env)) {
+    if (field === "refresh_token") {
+      throw new AuthctlError("CONFIG_INVALID", `${configPath}: providers.${id}.env.${name} may not export the refresh token`, {
+        hint: "export access_token or id_token: programs get short-lived tokens, authctl keeps the refresh token",
+      });
+    }
+  }
+  const flows: Array<"loopback" | "device" | "paste"> = [];
+  if (entry.issuer || entry.authorize_url) flows.push("loopback", "paste");
+  if (entry.issuer || entry.device_authorization_url) flows.push("device");
   return {
     id,
     name: entry.name ?? id,
     custom: true,
-    methods: isOAuth
-      ? [{ id: "oauth", kind: "oauth", label: "OAuth login", flows: ["loopback", "device", "paste"] }]
-      : [{ id: "key", kind: "api_key", label: "API key" }],
-    keyVars,
+    methods: [{ id: "oauth", kind: "oauth", label: "OAuth login", flows, env, oauth: oauthSettingsFrom(entry) }],
+    keyVars: Object.keys(env),
     apiUrl: entry.api_url ?? "",
+  };
+}
+
+/** Config keys → OAuth settings, over a built-in method's defaults when there are any. */
+export function oauthSettingsFrom(entry: ProviderOverrides, base?: OAuthSettings): OAuthSettings {
+  return {
+    issuer: entry.issuer ?? base?.issuer,
+    authorizeUrl: entry.authorize_url ?? base?.authorizeUrl,
+    tokenUrl: entry.token_url ?? base?.tokenUrl,
+    deviceAuthorizationUrl: entry.device_authorization_url ?? base?.deviceAuthorizationUrl,
+    revocationUrl: entry.revocation_url ?? base?.revocationUrl,
+    clientId: entry.client_id ?? base?.clientId,
+    clientSecret: entry.client_secret ?? base?.clientSecret,
+    scopes: entry.scopes ?? base?.scopes ?? ["openid", "offline_access"],
+    redirectHost: (entry.redirect_host as "127.0.0.1" | "localhost" | undefined) ?? base?.redirectHost ?? "127.0.0.1",
+    redirectPort: entry.redirect_port ?? base?.redirectPort ?? 0,
+    fallbackPorts: entry.redirect_port !== undefined ? [] : (base?.fallbackPorts ?? []),
+    redirectPath: entry.redirect_path ?? base?.redirectPath ?? "/callback",
+    tokenBody: base?.tokenBody ?? "form",
+    extraAuthorizeParams: base?.extraAuthorizeParams,
   };
 }

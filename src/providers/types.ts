@@ -21,12 +21,37 @@ export interface KeyMethod {
   label: string;
 }
 
+/** Where and how an OAuth method talks to its server. Every value is overridable in config.toml. */
+export interface OAuthSettings {
+  /** Discovery (RFC 8414 / OpenID) fills the endpoints that are not given. */
+  issuer?: string;
+  authorizeUrl?: string;
+  tokenUrl?: string;
+  deviceAuthorizationUrl?: string;
+  revocationUrl?: string;
+  clientId?: string;
+  /** Installed-app clients (Google) ship a public secret; it is not a secret in any real sense. */
+  clientSecret?: string;
+  scopes: string[];
+  /** The host written into the redirect URI; the listener binds loopback either way. */
+  redirectHost: "127.0.0.1" | "localhost";
+  /** 0: any free port (RFC 8252 §7.3); otherwise the registered port, then `fallbackPorts`. */
+  redirectPort: number;
+  fallbackPorts: number[];
+  redirectPath: string;
+  tokenBody: "form" | "json";
+  extraAuthorizeParams?: Record<string, string>;
+}
+
 export interface OAuthMethod {
   id: string;
   kind: "oauth";
   label: string;
   /** Flows this method supports; the first is preferred when a browser is available. */
   flows: Array<"loopback" | "device" | "paste">;
+  oauth: OAuthSettings;
+  /** Variable → credential field (`access_token`, `id_token`, or an `extra` field). Never the refresh token. */
+  env: Record<string, string>;
 }
 
 export type ProviderMethod = KeyMethod | OAuthMethod;

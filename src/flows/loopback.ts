@@ -1,0 +1,140 @@
+import type { Context } from "../actions/context.ts";
+import { AuthctlError, isAuthctlError } from "../errors.ts";
+import { canOpenBrowser } from "../io/browser.ts";
+import { buildAuthorizeUrl, createOAuthError, createPkce, createState, parseCallback, parsePastedInput } from "../oauth/index.ts";
+import type { OAuthSettings, ProviderDefinition } from "../providers/types.ts";
+import { whenAborted } from "./_cancel.ts";
+import { page } from "./_pages.ts";
+
+export interface AuthorizationCode {
+  code: string;
+  /** The state that came back with the code (Anthropic wants it in the token request). */
+  state: string;
+  redirectUri: string;
+  verifier: string;
+}
+
+export interface LoopbackFlowOptions {
+  noBrowser: boolean;
+  /** The provider also has a device flow: name it when the browser cannot come back here. */
+  deviceAvailable: boolean;
+  signal: AbortSignal;
+}
+
+/**
+ * Authorization code + PKCE (RFC 7636) with a loopback redirect (RFC 8252). One login works
+ * wherever the user is: the callback listener always runs, and when no browser can be opened here
+ * (SSH, no display, --no-browser) a paste prompt races it, taking the redirect URL the browser
+ * could not deliver, `code#state`, a query string or a bare code.
+ */
+export async function obtainAuthorizationCode(
+  ctx: Context,
+  provider: ProviderDefinition,
+  settings: Required<Pick<OAuthSettings, "authorizeUrl">> & OAuthSettings,
+  options: LoopbackFlowOptions,
+): Promise<AuthorizationCode> {
+  const { deps } = ctx;
+  const pkce = createPkce(deps.randomBytes);
+  const state = createState(deps.randomBytes);
+  let settle!: { resolve: (code: AuthorizationCode) => void; reject: (error: unknown) => void };
+  const fromCallback = new Promise<AuthorizationCode>((resolve, reject) => (settle = { resolve, reject }));
+  let redirectUri = "";
+  let done = false;
+
+  const handle = (url: URL) => {
+    if (done) return { status: 409, html: page("Already done", "This login has already finished. You can close this tab.") };
+    const result = parseCallback(url, state);
+    switch (result.kind) {
+      case "bad-state":
+        // Another page (or a stale tab from an earlier attempt) cannot complete or end this login.
+        return { status: 400, html: page("Not this login", "This link does not belong to the login authctl is waiting for. Start the login again from the terminal if it is stuck.") };
+      case "missing-code":
+        return { status: 400, html: page("No code", "The provider's redirect carried no authorization code.") };
+      case "error":
+        done = true;
+        settle.reject(createOAuthError("authorization server", { error: result.error, error_description: result.description }));
+        return { status: 200, html: page("Login failed", `${result.error}${result.description ? `: ${result.description}` : ""}. You can close this tab.`) };
+      case "code":
+        done = true;
+        settle.resolve({ code: result.code, state, redirectUri, verifier: pkce.verifier });
+        return { status: 200, html: page("Logged in", `authctl has your ${provider.name} login. You can close this tab.`) };
+    }
+  };
+
+  const ports = settings.redirectPort === 0 ? [0] : [settings.redirectPort, ...settings.fallbackPorts];
+  let server: Awaited<ReturnType<typeof deps.startLoopbackServer>> | undefined;
+  let portBusy: AuthctlError | undefined;
+  try {
+    server = await deps.startLoopbackServer({ ports, path: settings.redirectPath, dualStack: settings.redirectHost === "localhost", handle });
+  } catch (error) {
+    if (!isAuthctlError(error) || error.code !== "PORT_BUSY") throw error;
+    portBusy = error;
+  }
+  const port = server?.port ?? settings.redirectPort;
+  redirectUri = `http://${settings.redirectHost}:${port}${settings.redirectPath}`;
+  try {
+    const url = buildAuthorizeUrl({
+      authorizeUrl: settings.authorizeUrl,
+      clientId: settings.clientId,
+      redirectUri,
+      scopes: settings.scopes,
+      state,
+      pkce,
+      extraParams: settings.extraAuthorizeParams,
+    });
+    const deviceHint = options.deviceAvailable ? ` or 'authctl login ${provider.id} --device'` : "";
+    if (portBusy) {
+      // Never a silent wait (gethouston/houston#945): say which port, and what else works.
+      if (!deps.interactive) {
+        throw new AuthctlError("PORT_BUSY", `${portBusy.message}; the browser could not come back to authctl`, {
+          hint: `free the port, or use a terminal and paste the redirect URL${deviceHint}`,
+        });
+      }
+      deps.ui.warn(`${portBusy.message}. After logging in, copy the address the browser ends on and paste it here${deviceHint}.`);
+    }
+    const browserPossible = !options.noBrowser && !portBusy && canOpenBrowser(deps.env, deps.platform);
+    deps.ui.info(`Log in to ${provider.name} in your browser:`);
+    deps.ui.line(`  ${url.href}`);
+    const opened = browserPossible ? await deps.openBrowser(url.href) : false;
+    if (browserPossible && !opened) deps.ui.warn("could not open a browser: open the URL above yourself");
+    if (!browserPossible && !options.noBrowser && !portBusy) {
+      deps.ui.info(`no browser here (SSH or no display): open the URL on any machine${deviceHint}`);
+    }
+    const contenders: Array<Promise<AuthorizationCode>> = [fromCallback, whenAborted(options.signal)];
+    const pasteController = new AbortController();
+    if (deps.interactive && (!opened || portBusy)) contenders.push(promptForPaste(ctx, state, redirectUri, pkce.verifier, pasteController.signal));
+    else if (!opened) deps.ui.info(`waiting for the browser to come back to ${redirectUri}`);
+    try {
+      return await Promise.race(contenders);
+    } finally {
+      done = true;
+      pasteController.abort();
+    }
+  } finally {
+    server?.stop();
+  }
+}
+
+async function promptForPaste(ctx: Context, state: string, redirectUri: string, verifier: string, signal: AbortSignal): Promise<AuthorizationCode> {
+  const prompter = await ctx.deps.prompter();
+  for (;;) {
+    let input: string;
+    try {
+      input = await prompter.text("Paste the redirect URL (or the code) here, or wait for the browser", { placeholder: redirectUri, signal });
+    } catch (error) {
+      // The callback won and aborted the prompt: this contender simply never finishes.
+      if (signal.aborted) return new Promise<never>(() => {});
+      throw error;
+    }
+    try {
+      const pasted = parsePastedInput(input, state);
+      return { code: pasted.code, state: pasted.state ?? state, redirectUri, verifier };
+    } catch (error) {
+      if (isAuthctlError(error) && error.code === "USAGE") {
+        ctx.deps.ui.warn(error.message);
+        continue;
+      }
+      throw error;
+    }
+  }
+}

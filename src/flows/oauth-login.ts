@@ -1,0 +1,130 @@
+import type { Context } from "../actions/context.ts";
+import type { LoginOptions } from "../actions/login.ts";
+import { AuthctlError } from "../errors.ts";
+import {
+  authorizationCodeGrantRequest,
+  discoveryRequest,
+  processDiscoveryResponse,
+  processTokenResponse,
+  type TokenSet,
+} from "../oauth/index.ts";
+import type { OAuthMethod, OAuthSettings, ProviderDefinition } from "../providers/types.ts";
+import { maskSecret, registerSecret } from "../redact.ts";
+import type { StoredCredential } from "../store/types.ts";
+import { createFlowSignal } from "./_cancel.ts";
+import { runDeviceFlow } from "./device.ts";
+import { obtainAuthorizationCode } from "./loopback.ts";
+
+/** Fills endpoints the provider left to discovery (RFC 8414 / OpenID Connect Discovery). */
+export async function resolveEndpoints(ctx: Context, settings: OAuthSettings, signal?: AbortSignal): Promise<OAuthSettings> {
+  if (!settings.issuer) return settings;
+  if (settings.authorizeUrl && settings.tokenUrl && settings.deviceAuthorizationUrl) return settings;
+  const metadata = await discoveryRequest(ctx.deps.fetch, settings.issuer, { signal }).then((r) => processDiscoveryResponse(r, settings.issuer!));
+  return {
+    ...settings,
+    authorizeUrl: settings.authorizeUrl ?? metadata.authorization_endpoint,
+    tokenUrl: settings.tokenUrl ?? metadata.token_endpoint,
+    deviceAuthorizationUrl: settings.deviceAuthorizationUrl ?? metadata.device_authorization_endpoint,
+    revocationUrl: settings.revocationUrl ?? metadata.revocation_endpoint,
+  };
+}
+
+export async function loginWithOAuth(ctx: Context, provider: ProviderDefinition, method: OAuthMethod, options: LoginOptions): Promise<void> {
+  const { deps } = ctx;
+  const flowSignal = createFlowSignal(deps, options.timeoutMs);
+  try {
+    const settings = await resolveEndpoints(ctx, method.oauth, flowSignal.signal);
+    if (!settings.tokenUrl) throw missing(provider, "token_url");
+    const tokenUrl = settings.tokenUrl;
+    const deviceAvailable = method.flows.includes("device") && Boolean(settings.deviceAuthorizationUrl);
+    const useDevice = options.device || !method.flows.includes("loopback");
+    let tokens: TokenSet;
+    if (useDevice) {
+      if (!deviceAvailable) {
+        throw new AuthctlError("USAGE", `${provider.name} has no device-code login`, {
+          hint: `run 'authctl login ${provider.id}' (add --no-browser to paste the code instead)`,
+        });
+      }
+      tokens = await runDeviceFlow(ctx, provider, { ...settings, deviceAuthorizationUrl: settings.deviceAuthorizationUrl!, tokenUrl }, {
+        signal: flowSignal.signal,
+        noBrowser: Boolean(options.noBrowser),
+      });
+    } else {
+      if (!settings.authorizeUrl) throw missing(provider, "authorize_url");
+      const grant = await obtainAuthorizationCode(ctx, provider, { ...settings, authorizeUrl: settings.authorizeUrl }, {
+        noBrowser: Boolean(options.noBrowser),
+        deviceAvailable,
+        signal: flowSignal.signal,
+      });
+      tokens = await processTokenResponse(
+        await authorizationCodeGrantRequest(deps.fetch, {
+          tokenUrl,
+          clientId: settings.clientId,
+          clientSecret: settings.clientSecret,
+          code: grant.code,
+          redirectUri: grant.redirectUri,
+          codeVerifier: grant.verifier,
+          body: settings.tokenBody,
+          signal: flowSignal.signal,
+        }),
+        { now: deps.now() },
+      );
+    }
+    await storeTokens(ctx, provider, method, settings, tokens);
+  } finally {
+    flowSignal.dispose();
+  }
+}
+
+function missing(provider: ProviderDefinition, key: string): AuthctlError {
+  return new AuthctlError("CONFIG_INVALID", `${provider.name} has no ${key} (and discovery did not supply one)`, {
+    hint: `set ${key} or issuer under [providers.${provider.id}] in config.toml`,
+  });
+}
+
+/** `sub`/`email` from an ID token, for `status` only: it is not verified, so nothing trusts it. */
+function accountFromIdToken(idToken: string | undefined): string | undefined {
+  const payload = idToken?.split(".")[1];
+  if (!payload) return undefined;
+  try {
+    const claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as Record<string, unknown>;
+    const account = claims.email ?? claims.preferred_username ?? claims.sub;
+    return typeof account === "string" ? account : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function storeTokens(ctx: Context, provider: ProviderDefinition, method: OAuthMethod, settings: OAuthSettings, tokens: TokenSet): Promise<void> {
+  const { deps } = ctx;
+  registerSecret(tokens.access_token);
+  registerSecret(tokens.refresh_token);
+  registerSecret(tokens.id_token);
+  const now = deps.now();
+  const extra: Record<string, string> = {};
+  // Discovery ran at login; keeping the endpoints spares every later refresh a discovery round trip.
+  if (settings.tokenUrl) extra.token_url = settings.tokenUrl;
+  if (settings.revocationUrl) extra.revocation_url = settings.revocationUrl;
+  const credential: StoredCredential = {
+    method: method.id,
+    type: "oauth",
+    access_token: tokens.access_token,
+    refresh_token: tokens.refresh_token,
+    id_token: tokens.id_token,
+    token_type: tokens.token_type,
+    scope: tokens.scope,
+    expires_at: tokens.expires_at,
+    obtained_at: now,
+    account: accountFromIdToken(tokens.id_token),
+    extra,
+    created_at: now,
+    updated_at: now,
+  };
+  for (const key of Object.keys(credential) as Array<keyof StoredCredential>) if (credential[key] === undefined) delete credential[key];
+  await ctx.store.update((credentials) => {
+    credentials[provider.id] = credential;
+  });
+  const who = credential.account ? ` as ${credential.account}` : "";
+  const expiry = tokens.expires_at ? `, access token valid until ${new Date(tokens.expires_at).toISOString()}` : "";
+  deps.ui.success(`logged in to ${provider.name}${who} (token ${maskSecret(tokens.access_token)}${expiry}${tokens.refresh_token ? ", refreshable" : ""})`);
+}

@@ -1,0 +1,191 @@
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "smol-toml";
+import { startOidcServer, TEST_CLIENT_ID, type OidcServer } from "../fakes/oidc-server.ts";
+import { chromiumAvailable } from "../fakes/chromium.ts";
+import { BINARY, createSandbox, ensureBinary, expectOk, ROOT, writeScript, type Sandbox } from "../helpers/binary.ts";
+import { hasTmux, openTerminal } from "../helpers/tmux.ts";
+
+/**
+ * The OAuth engine against a real OpenID Connect server nobody here wrote (oidc-provider), through
+ * the compiled binary: a custom provider from config.toml, discovered from its issuer.
+ */
+const boxes: Sandbox[] = [];
+const servers: OidcServer[] = [];
+afterEach(() => {
+  for (const b of boxes.splice(0)) b.cleanup();
+});
+afterAll(async () => {
+  for (const s of servers.splice(0)) await s.stop();
+});
+beforeAll(() => ensureBinary());
+
+async function setup(options: Parameters<typeof startOidcServer>[0] = {}) {
+  const server = await startOidcServer(options);
+  servers.push(server);
+  const box = createSandbox();
+  boxes.push(box);
+  box.writeConfig(
+    `[providers.mycorp]\nname = "MyCorp"\nissuer = "${server.issuer}"\nclient_id = "${TEST_CLIENT_ID}"\nscopes = ["openid", "offline_access"]\nenv = { MYCORP_TOKEN = "access_token" }\n`,
+  );
+  const browser = writeScript(box.root, "browser.sh", `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`);
+  return { server, box, browserEnv: { BROWSER: browser } };
+}
+
+const store = (box: Sandbox) => parse(readFileSync(join(box.home, "credentials.toml"), "utf8")) as Record<string, Record<string, unknown>>;
+
+async function userinfo(server: OidcServer, token: string): Promise<number> {
+  return (await fetch(`${server.issuer}/me`, { headers: { authorization: `Bearer ${token}` } })).status;
+}
+
+describe("custom OIDC provider", () => {
+  test("logs in by loopback with the browser following the authorize URL, then hands out a working token", async () => {
+    const { server, box, browserEnv } = await setup();
+    const login = await box.run(["login", "mycorp"], { env: browserEnv });
+    expectOk(login);
+    expect(login.stderr).toContain("logged in to MyCorp as test-user");
+    const cred = store(box).mycorp!;
+    expect(cred).toMatchObject({ method: "oauth", type: "oauth", account: "test-user" });
+    expect(typeof cred.refresh_token).toBe("string");
+    expect(cred.access_token).not.toBe(cred.refresh_token);
+
+    const token = await box.run(["token", "mycorp"]);
+    expectOk(token);
+    expect(token.stdout.trim()).toBe(String(cred.access_token));
+    expect(await userinfo(server, token.stdout.trim())).toBe(200);
+    expect((await box.run(["env", "mycorp"])).stdout).toBe(`export MYCORP_TOKEN='${cred.access_token}'\n`);
+    const child = await box.run(["exec", "-p", "mycorp", "--", "sh", "-c", "printf %s \"$MYCORP_TOKEN\""]);
+    expect(child.stdout).toBe(String(cred.access_token));
+    const status = JSON.parse((await box.run(["status", "--json"])).stdout).providers[0];
+    expect(status).toMatchObject({ id: "mycorp", type: "oauth", method: "oauth", logged_in: true });
+    expect(server.counts.token).toBe(1);
+    expect(server.counts.refresh).toBe(0);
+  });
+
+  test("logs in by device code: the code goes to stderr, the test approves it, polling finishes", async () => {
+    const { server, box } = await setup();
+    const proc = Bun.spawn([BINARY, "login", "mycorp", "--device"], { env: box.env, stdout: "pipe", stderr: "pipe" });
+    let stderr = "";
+    const decoder = new TextDecoder();
+    const reader = proc.stderr.getReader();
+    let code: string | undefined;
+    while (!code) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      stderr += decoder.decode(value);
+      code = /^\s+([A-Z0-9-]{6,})\s*$/m.exec(stderr)?.[1];
+    }
+    expect(stderr).toContain(`${server.issuer}/device`);
+    await server.approveDevice(code!);
+    expect(await proc.exited).toBe(0);
+    expect(store(box).mycorp?.type).toBe("oauth");
+    expect(server.counts.device).toBeGreaterThanOrEqual(1);
+  }, 40_000);
+
+  test("an expired access token is refreshed on `token`, and the rotated refresh token is stored", async () => {
+    const { server, box, browserEnv } = await setup({ accessTokenTtl: 2 });
+    expectOk(await box.run(["login", "mycorp"], { env: browserEnv }));
+    const before = store(box).mycorp!;
+    await Bun.sleep(2200);
+    const token = await box.run(["token", "mycorp"]);
+    expectOk(token);
+    const after = store(box).mycorp!;
+    expect(token.stdout.trim()).toBe(String(after.access_token));
+    expect(after.access_token).not.toBe(before.access_token);
+    expect(after.refresh_token).not.toBe(before.refresh_token);
+    expect(server.counts.refresh).toBe(1);
+    expect(await userinfo(server, token.stdout.trim())).toBe(200);
+  });
+
+  test("20 parallel `token` calls after expiry: one refresh, every caller gets the same valid token", async () => {
+    const { server, box, browserEnv } = await setup({ accessTokenTtl: 2 });
+    expectOk(await box.run(["login", "mycorp"], { env: browserEnv }));
+    await Bun.sleep(2200);
+    const results = await Promise.all(Array.from({ length: 20 }, () => box.run(["token", "mycorp"])));
+    for (const r of results) expectOk(r);
+    const tokens = new Set(results.map((r) => r.stdout.trim()));
+    expect(tokens.size).toBe(1);
+    expect(server.counts.refresh).toBe(1);
+    const [only] = [...tokens];
+    expect(await userinfo(server, only!)).toBe(200);
+    expect(store(box).mycorp!.access_token).toBe(only);
+    // The stored refresh token is the latest: oidc-provider revokes the whole grant on replay, so
+    // a second refresh after the next expiry only succeeds if the stored one is current.
+    await Bun.sleep(2200);
+    expectOk(await box.run(["token", "mycorp"]));
+    expect(server.counts.refresh).toBe(2);
+  }, 60_000);
+
+  test("--min-ttl forces a refresh when the token would not live that long", async () => {
+    const { server, box, browserEnv } = await setup({ accessTokenTtl: 3600 });
+    expectOk(await box.run(["login", "mycorp"], { env: browserEnv }));
+    expectOk(await box.run(["token", "mycorp", "--min-ttl", "30m"]));
+    expect(server.counts.refresh).toBe(0);
+    const tooLong = await box.run(["token", "mycorp", "--min-ttl", "2h"]);
+    expect(tooLong.code).toBe(4);
+    expect(server.counts.refresh).toBe(1);
+  });
+
+  test("a refresh the server rejects marks the login as needing renewal and keeps the credential", async () => {
+    const { server, box, browserEnv } = await setup({ accessTokenTtl: 2 });
+    expectOk(await box.run(["login", "mycorp"], { env: browserEnv }));
+    const before = store(box).mycorp!;
+    // Replay detection: using the refresh token behind authctl's back rotates it away.
+    const replay = await fetch(`${server.issuer}/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: String(before.refresh_token), client_id: TEST_CLIENT_ID }),
+    });
+    expect(replay.status).toBe(200);
+    await Bun.sleep(2200);
+    const result = await box.run(["token", "mycorp"]);
+    expect(result.code).toBe(4);
+    expect(result.stderr).toContain("invalid_grant");
+    expect(result.stderr).toContain("authctl login mycorp");
+    const after = store(box).mycorp!;
+    expect(after.needs_login).toBe(true);
+    expect(after.refresh_token).toBe(before.refresh_token);
+    expect(after.access_token).toBe(before.access_token);
+  });
+
+  test.skipIf(!chromiumAvailable())("logs in through the server's real login and consent pages in headless Chromium", async () => {
+    const { box } = await setup({ autoApprove: false });
+    const browser = writeScript(box.root, "chromium.sh", `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/chromium-browser.ts")}" "$1"\n`);
+    const login = await box.run(["login", "mycorp"], { env: { BROWSER: browser }, timeoutMs: 60_000 });
+    expectOk(login);
+    expect(store(box).mycorp).toMatchObject({ type: "oauth", account: "test-user" });
+  }, 90_000);
+
+  test.skipIf(!hasTmux)("when the registered port is busy, it says so at once and takes the pasted redirect URL", async () => {
+    const { server, box } = await setup();
+    const seen: string[] = [];
+    const squatter = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req) => (seen.push(req.url), new Response("someone else")) });
+    const config = readFileSync(join(box.home, "config.toml"), "utf8");
+    box.writeConfig(`${config}redirect_port = ${squatter.port}\n`.replace("env = {", `redirect_port = ${squatter.port}\nenv = {`).replace(/\nredirect_port = \d+\n$/, "\n"));
+    const term = openTerminal(`${BINARY} login mycorp`, box.env, box.root);
+    try {
+      const screen = await term.waitFor("Paste the redirect URL");
+      expect(screen).toContain(`port ${squatter.port} on 127.0.0.1 is in use`);
+      const url = /https?:\/\/127\.0\.0\.1:\d+\/auth\?[^\s│]+/.exec(joinedScreen(screen))?.[0];
+      expect(url).toBeDefined();
+      const { UserAgent } = await import("../fakes/browser-follow.ts");
+      await new UserAgent().follow(url!);
+      expect(seen).toHaveLength(1);
+      term.type("-l", seen[0]!);
+      term.type("Enter");
+      const code = await term.exitCode(20_000);
+      if (code !== 0) throw new Error(`exit ${code}; screen:\n${term.screen()}`);
+      expect(store(box).mycorp?.type).toBe("oauth");
+      expect(server.counts.token).toBe(1);
+    } finally {
+      term.kill();
+      squatter.stop(true);
+    }
+  });
+});
+
+/** tmux wraps long lines at the pane width; the URL is the only thing printed that long. */
+function joinedScreen(screen: string): string {
+  return screen.split("\n").map((l) => l.replace(/\s+$/, "")).join("");
+}
