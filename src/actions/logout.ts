@@ -1,5 +1,6 @@
 import { AuthctlError } from "../errors.ts";
 import { maskSecret } from "../redact.ts";
+import type { StoredCredential } from "../store/types.ts";
 import type { Context } from "./context.ts";
 import { credentialSecret, findInEnvironment } from "./resolve.ts";
 
@@ -30,6 +31,7 @@ export async function logout(ctx: Context, options: LogoutOptions): Promise<void
       hint: "run 'authctl status' to see what is stored",
     });
   }
+  for (const id of ids) await revokeIfPossible(ctx, id, stored[id]!);
   const removed = await ctx.store.update((credentials) => {
     const out: Array<[string, string]> = [];
     for (const id of ids) {
@@ -44,6 +46,38 @@ export async function logout(ctx: Context, options: LogoutOptions): Promise<void
   for (const [id, masked] of removed) {
     const name = ctx.registry.get(id)?.name ?? id;
     deps.ui.success(`logged out of ${name}${masked ? ` (removed ${masked} from the store)` : ""}`);
+  }
+}
+
+/**
+ * Logging out should end the grant at the provider too, not only forget it here (openai/codex#2557):
+ * the refresh token is revoked (RFC 7009) where the provider has a revocation endpoint. A failure
+ * is reported and the local credential is removed anyway — the user asked to log out.
+ */
+async function revokeIfPossible(ctx: Context, id: string, credential: StoredCredential): Promise<void> {
+  if (credential.type !== "oauth") return;
+  const provider = ctx.registry.get(id);
+  const method = provider?.methods.find((m) => m.id === credential.method);
+  const settings = method?.kind === "oauth" ? method.oauth : undefined;
+  const url = settings?.revocationUrl ?? credential.extra?.revocation_url;
+  const token = credential.refresh_token ?? credential.access_token;
+  if (!url || !token) return;
+  const { processRevocationResponse, revocationRequest } = await import("../oauth/index.ts");
+  try {
+    const result = await processRevocationResponse(
+      await revocationRequest(ctx.deps.fetch, {
+        url,
+        clientId: settings?.clientId,
+        clientSecret: settings?.clientSecret,
+        token,
+        tokenTypeHint: credential.refresh_token ? "refresh_token" : "access_token",
+        timeoutMs: 10_000,
+      }),
+    );
+    if (result.status === "revoked") ctx.deps.ui.info(`revoked the ${provider?.name ?? id} grant at the provider`);
+    else ctx.deps.ui.warn(`${provider?.name ?? id} could not revoke the grant right now; it is removed here only`);
+  } catch (error) {
+    ctx.deps.ui.warn(`could not revoke the ${provider?.name ?? id} grant (${(error as Error).message}); it is removed here only`);
   }
 }
 

@@ -149,6 +149,46 @@ describe("custom OIDC provider", () => {
     expect(after.access_token).toBe(before.access_token);
   });
 
+  test("logout revokes the grant at the provider (RFC 7009) and removes it here", async () => {
+    const { server, box, browserEnv } = await setup();
+    expectOk(await box.run(["login", "mycorp"], { env: browserEnv }));
+    const refreshToken = String(store(box).mycorp!.refresh_token);
+    const logout = await box.run(["logout", "mycorp"]);
+    expectOk(logout);
+    expect(logout.stderr).toContain("revoked the MyCorp grant");
+    expect(server.counts.revocation).toBe(1);
+    expect(store(box).mycorp).toBeUndefined();
+    const reuse = await fetch(`${server.issuer}/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: refreshToken, client_id: TEST_CLIENT_ID }),
+    });
+    expect(reuse.status).toBe(400);
+  });
+
+  test("Ctrl-C while waiting for the browser exits 2, stores nothing, and frees the port", async () => {
+    const { box } = await setup();
+    const idle = writeScript(box.root, "idle-browser.sh", "#!/bin/sh\nexit 0\n");
+    const proc = Bun.spawn([BINARY, "login", "mycorp"], { env: { ...box.env, BROWSER: idle }, stdout: "pipe", stderr: "pipe" });
+    const reader = proc.stderr.getReader();
+    let stderr = "";
+    let port: number | undefined;
+    while (port === undefined) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      stderr += new TextDecoder().decode(value);
+      const m = /redirect_uri=http%3A%2F%2F127\.0\.0\.1%3A(\d+)/.exec(stderr);
+      if (m) port = Number(m[1]);
+    }
+    expect(port).toBeDefined();
+    await Bun.sleep(200);
+    proc.kill("SIGINT");
+    expect(await proc.exited).toBe(2);
+    const rebind = Bun.serve({ hostname: "127.0.0.1", port: port!, fetch: () => new Response("") });
+    rebind.stop(true);
+    expect(require("node:fs").existsSync(join(box.home, "credentials.toml"))).toBe(false);
+  });
+
   test.skipIf(!chromiumAvailable())("logs in through the server's real login and consent pages in headless Chromium", async () => {
     const { box } = await setup({ autoApprove: false });
     const browser = writeScript(box.root, "chromium.sh", `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/chromium-browser.ts")}" "$1"\n`);
