@@ -1,0 +1,470 @@
+/**
+ * A small OAuth 2.0 authorization server on 127.0.0.1 for the error cases that the real one
+ * (oidc-server.ts, oidc-provider) will not produce on demand: token endpoints that answer 500,
+ * an HTML page, truncated JSON or nothing at all; device flows that never stop saying slow_down;
+ * authorize redirects with a denial or the wrong state. Apart from the behaviour chosen in
+ * `options`, it checks requests as strictly as a real server: one public client, PKCE S256
+ * (RFC 7636), loopback redirect URIs (RFC 8252 §7.3), single-use codes, form-encoded bodies.
+ *
+ *   const fake = startOAuthFake({ token: "html_500" });
+ *   fake.options.token = "ok";                         // behaviour may change between steps
+ *
+ * Endpoints (also in `${url}/.well-known/openid-configuration` and `…/oauth-authorization-server`):
+ *   GET /authorize, POST /token, POST /device/code, GET /device (a page), POST /revoke,
+ *   GET /userinfo
+ *
+ * `requests` holds every request, in order, answered or not; `at` is Date.now() on arrival.
+ * `counts` counts requests per endpoint (token/refresh/poll by the grant_type in the body),
+ * whatever the answer was.
+ */
+import { createHash, randomBytes } from "node:crypto";
+
+export type TokenBehaviour =
+  | "ok" // 200 JSON {access_token, token_type: "Bearer", expires_in, refresh_token, scope}
+  | "invalid_grant" // 400 {error: "invalid_grant", error_description: "grant request is invalid"}
+  | "server_error_500" // 500 JSON {error: "server_error", error_description: "internal failure"}
+  | "html_500" // 500 text/html page
+  | "invalid_json" // 200 application/json with a truncated body
+  | "missing_access_token" // 200 JSON without access_token
+  | "error_with_200" // 200 JSON {error: "invalid_grant"} (GitHub style)
+  | "hang"; // never answers (until the server stops or the client gives up)
+
+export type DeviceBehaviour =
+  | "approve_after" // authorization_pending for `pendingPolls` polls, then the token behaviour
+  | "slow_down_storm" // always slow_down
+  | "expire" // always authorization_pending; expired_token once the device code has expired
+  | "deny"; // access_denied from the first poll on
+
+export interface OAuthFakeOptions {
+  /** default "ok", for the authorization_code, device_code and refresh_token grants */
+  token?: TokenBehaviour;
+  /** overrides `token` for refresh_token grants */
+  refresh?: TokenBehaviour;
+  /** seconds, default 3600 */
+  accessTokenTtl?: number;
+  /** what GET /authorize does once the request is valid (default "redirect": code and state) */
+  authorize?: "redirect" | "deny" | "missing_code" | "wrong_state";
+  /** default "approve_after" */
+  device?: DeviceBehaviour;
+  /** default 1 */
+  pendingPolls?: number;
+  /** seconds sent in the device response (default 1; 0 omits `interval`) */
+  deviceInterval?: number;
+  /** seconds, default 600; whatever the device behaviour, an expired device code gets expired_token */
+  deviceExpiresIn?: number;
+  /** default true: a used refresh token is dead afterwards (400 invalid_grant) */
+  rotateRefreshToken?: boolean;
+  /** default "fake-client"; any other client_id (or none) gets 401 invalid_client */
+  clientId?: string;
+}
+
+export interface OAuthFakeRequest {
+  method: string;
+  path: string;
+  contentType: string | null;
+  /** parsed form body (a JSON object body is recorded too, values as strings); {} otherwise */
+  body: Record<string, string>;
+  /** query parameters (what GET /authorize was sent) */
+  query: Record<string, string>;
+  /** Date.now() when the request arrived */
+  at: number;
+}
+
+export interface OAuthFake {
+  /** http://127.0.0.1:<port>, also the issuer */
+  url: string;
+  /** mutable: tests change behaviour between steps */
+  options: OAuthFakeOptions;
+  requests: OAuthFakeRequest[];
+  counts: { authorize: number; token: number; refresh: number; device: number; poll: number; revoke: number };
+  issued: { accessTokens: string[]; refreshTokens: string[] };
+  stop(): void;
+}
+
+export const FAKE_CLIENT_ID = "fake-client";
+export const FAKE_USER_CODE = "ABCD-EFGH";
+export const DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
+
+interface TokenRecord {
+  kind: "access" | "refresh";
+  grant: number;
+  scope: string;
+  expiresAt: number;
+  dead: boolean;
+}
+interface CodeRecord {
+  redirectUri: string;
+  challenge: string;
+  scope: string;
+  grant: number;
+  used: boolean;
+}
+interface DeviceRecord {
+  scope: string;
+  expiresAt: number;
+  polls: number;
+  grant: number;
+  used: boolean;
+}
+
+const random = (prefix: string) => `${prefix}-${randomBytes(16).toString("hex")}`;
+
+/** Token endpoint answers are never cached (RFC 6749 §5.1). */
+function tokenJson(status: number, body: unknown): Response {
+  return Response.json(body, { status, headers: { "cache-control": "no-store", pragma: "no-cache" } });
+}
+
+function oauthError(status: number, error: string, description?: string): Response {
+  return tokenJson(status, description === undefined ? { error } : { error, error_description: description });
+}
+
+function htmlPage(status: number, title: string, text: string): Response {
+  const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  const html = [
+    `<!DOCTYPE html>`,
+    `<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title></head>`,
+    `<body><h1>${esc(title)}</h1><p>${esc(text)}</p></body></html>`,
+  ].join("\n");
+  return new Response(html, { status, headers: { "content-type": "text/html; charset=utf-8" } });
+}
+
+function isForm(contentType: string | null): boolean {
+  return contentType?.split(";")[0]?.trim().toLowerCase() === "application/x-www-form-urlencoded";
+}
+
+function parseBody(raw: string, contentType: string | null): Record<string, string> {
+  if (isForm(contentType)) return Object.fromEntries(new URLSearchParams(raw));
+  if (contentType?.toLowerCase().includes("json")) {
+    try {
+      const value: unknown = JSON.parse(raw);
+      if (value && typeof value === "object" && !Array.isArray(value)) {
+        return Object.fromEntries(
+          Object.entries(value).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]),
+        );
+      }
+    } catch {
+      // recorded as {}: the endpoint refuses it anyway
+    }
+  }
+  return {};
+}
+
+/** The client_id from the body, or the user of HTTP Basic auth (RFC 6749 §2.3.1 form-encodes it). */
+function clientIdOf(req: Request, body: Record<string, string>): string | undefined {
+  if (body.client_id !== undefined) return body.client_id;
+  const basic = /^Basic\s+(\S+)$/i.exec(req.headers.get("authorization") ?? "");
+  if (!basic?.[1]) return undefined;
+  const user = Buffer.from(basic[1], "base64").toString("utf8").split(":")[0] ?? "";
+  return decodeURIComponent(user.replace(/\+/g, " "));
+}
+
+/** RFC 8252 §7.3: native apps use http on a loopback address, any port. */
+function isLoopbackRedirect(value: string | undefined): boolean {
+  if (!value) return false;
+  try {
+    const url = new URL(value);
+    return url.protocol === "http:" && ["127.0.0.1", "[::1]", "localhost"].includes(url.hostname) && !url.hash;
+  } catch {
+    return false;
+  }
+}
+
+export function startOAuthFake(initial: OAuthFakeOptions = {}): OAuthFake {
+  const options: OAuthFakeOptions = { ...initial };
+  const requests: OAuthFakeRequest[] = [];
+  const counts = { authorize: 0, token: 0, refresh: 0, device: 0, poll: 0, revoke: 0 };
+  const issued = { accessTokens: [] as string[], refreshTokens: [] as string[] };
+  const tokens = new Map<string, TokenRecord>();
+  const codes = new Map<string, CodeRecord>();
+  const deviceCodes = new Map<string, DeviceRecord>();
+  const hanging = new Set<() => void>();
+  let grants = 0;
+  let url = "";
+
+  const clientId = () => options.clientId ?? FAKE_CLIENT_ID;
+  const killGrant = (grant: number) => {
+    for (const record of tokens.values()) if (record.grant === grant) record.dead = true;
+  };
+
+  /** Issue tokens for a grant; `refreshToken` is kept instead of a new one when not rotating. */
+  function issueTokens(grant: number, scope: string, refreshToken?: string): Response {
+    const ttl = options.accessTokenTtl ?? 3600;
+    const accessToken = random("fake-at");
+    tokens.set(accessToken, { kind: "access", grant, scope, expiresAt: Date.now() + ttl * 1000, dead: false });
+    issued.accessTokens.push(accessToken);
+    if (refreshToken === undefined) {
+      refreshToken = random("fake-rt");
+      tokens.set(refreshToken, { kind: "refresh", grant, scope, expiresAt: Infinity, dead: false });
+      issued.refreshTokens.push(refreshToken);
+    }
+    return tokenJson(200, {
+      access_token: accessToken,
+      token_type: "Bearer",
+      expires_in: ttl,
+      refresh_token: refreshToken,
+      scope,
+    });
+  }
+
+  /** Never answers: the client has to time out. Released when the client goes away or on stop(). */
+  function hang(req: Request, server: Bun.Server<undefined>): Promise<Response> {
+    server.timeout(req, 0); // Bun would otherwise close the idle connection itself
+    return new Promise((resolve) => {
+      const release = () => {
+        hanging.delete(release);
+        resolve(new Response(null, { status: 503 }));
+      };
+      hanging.add(release);
+      req.signal.addEventListener("abort", release, { once: true });
+    });
+  }
+
+  /**
+   * Everything but "ok" answers without consuming the code or refresh token: a server that
+   * failed did not complete the grant, and tests may retry after switching to "ok".
+   */
+  function answer(
+    behaviour: TokenBehaviour,
+    req: Request,
+    server: Bun.Server<undefined>,
+    succeed: () => Response,
+  ): Response | Promise<Response> {
+    switch (behaviour) {
+      case "ok":
+        return succeed();
+      case "invalid_grant":
+        return oauthError(400, "invalid_grant", "grant request is invalid");
+      case "server_error_500":
+        return oauthError(500, "server_error", "internal failure");
+      case "html_500":
+        return htmlPage(500, "500 Internal Server Error", "The server encountered an internal error.");
+      case "invalid_json":
+        return new Response('{"access_token":"fake-at-trunc', {
+          status: 200,
+          headers: { "content-type": "application/json", "cache-control": "no-store" },
+        });
+      case "missing_access_token":
+        return tokenJson(200, { token_type: "Bearer", expires_in: options.accessTokenTtl ?? 3600, scope: "" });
+      case "error_with_200":
+        return tokenJson(200, { error: "invalid_grant" });
+      case "hang":
+        return hang(req, server);
+    }
+  }
+
+  function authorize(query: Record<string, string>): Response {
+    const bad = (text: string) => htmlPage(400, "Invalid authorization request", text);
+    // RFC 6749 §4.1.2.1: with an unknown client or a bad redirect_uri the server must not redirect.
+    if (query.client_id !== clientId()) return bad(`unknown client_id: ${query.client_id ?? "(none)"}`);
+    if (!isLoopbackRedirect(query.redirect_uri)) {
+      return bad("redirect_uri must be an http URL on a loopback address (RFC 8252 §7.3)");
+    }
+    if (query.response_type !== "code") return bad("response_type must be code");
+    if (!query.code_challenge || query.code_challenge_method !== "S256") {
+      return bad("PKCE is required: code_challenge with code_challenge_method=S256 (RFC 7636)");
+    }
+    // An S256 challenge is the unpadded base64url of a SHA-256 digest: always 43 characters.
+    if (!/^[A-Za-z0-9_-]{43}$/.test(query.code_challenge)) return bad("code_challenge is not a base64url SHA-256 digest");
+
+    const redirect = new URL(query.redirect_uri!);
+    const params = redirect.searchParams;
+    const mode = options.authorize ?? "redirect";
+    if (mode === "deny") {
+      params.set("error", "access_denied");
+      params.set("error_description", "The user denied the request");
+    } else if (mode !== "missing_code") {
+      const code = random("fake-code");
+      codes.set(code, {
+        redirectUri: query.redirect_uri!,
+        challenge: query.code_challenge,
+        scope: query.scope ?? "",
+        grant: ++grants,
+        used: false,
+      });
+      params.set("code", code);
+    }
+    if (mode === "wrong_state") params.set("state", random("wrong-state"));
+    else if (query.state !== undefined) params.set("state", query.state);
+    return new Response(null, { status: 302, headers: { location: redirect.href } });
+  }
+
+  function tokenEndpoint(req: Request, body: Record<string, string>, server: Bun.Server<undefined>) {
+    switch (body.grant_type) {
+      case "authorization_code": {
+        const code = body.code === undefined ? undefined : codes.get(body.code);
+        if (!code) return oauthError(400, "invalid_grant", "authorization code is invalid");
+        if (code.used) {
+          // RFC 6749 §4.1.2: a replayed code should revoke what it was exchanged for.
+          killGrant(code.grant);
+          return oauthError(400, "invalid_grant", "authorization code was already used");
+        }
+        if (body.redirect_uri !== code.redirectUri) {
+          return oauthError(400, "invalid_grant", "redirect_uri does not match the one sent to /authorize");
+        }
+        // RFC 7636 §4.1 and §4.6: a 43–128 character verifier whose S256 hash is the challenge.
+        const verifier = body.code_verifier ?? "";
+        const hash = createHash("sha256").update(verifier).digest("base64url");
+        if (!/^[A-Za-z0-9._~-]{43,128}$/.test(verifier) || hash !== code.challenge) {
+          return oauthError(400, "invalid_grant", "PKCE verification failed");
+        }
+        return answer(options.token ?? "ok", req, server, () => {
+          code.used = true;
+          return issueTokens(code.grant, code.scope);
+        });
+      }
+      case "refresh_token": {
+        const record = body.refresh_token === undefined ? undefined : tokens.get(body.refresh_token);
+        if (!record || record.kind !== "refresh" || record.dead) {
+          return oauthError(400, "invalid_grant", "refresh token is invalid or was already used");
+        }
+        const rotate = options.rotateRefreshToken ?? true;
+        return answer(options.refresh ?? options.token ?? "ok", req, server, () => {
+          if (rotate) record.dead = true;
+          return issueTokens(record.grant, record.scope, rotate ? undefined : body.refresh_token);
+        });
+      }
+      case DEVICE_CODE_GRANT: {
+        const device = body.device_code === undefined ? undefined : deviceCodes.get(body.device_code);
+        if (!device || device.used) return oauthError(400, "invalid_grant", "device code is invalid or was already used");
+        device.polls += 1;
+        // RFC 8628 §3.5: the error codes of a device access token request, all with HTTP 400.
+        if (Date.now() >= device.expiresAt) return oauthError(400, "expired_token", "the device code has expired");
+        switch (options.device ?? "approve_after") {
+          case "slow_down_storm":
+            return oauthError(400, "slow_down", "polling too fast");
+          case "expire":
+            return oauthError(400, "authorization_pending", "the user has not finished yet");
+          case "deny":
+            return oauthError(400, "access_denied", "the user denied the request");
+          case "approve_after":
+            if (device.polls <= (options.pendingPolls ?? 1)) {
+              return oauthError(400, "authorization_pending", "the user has not finished yet");
+            }
+            return answer(options.token ?? "ok", req, server, () => {
+              device.used = true;
+              return issueTokens(device.grant, device.scope);
+            });
+        }
+      }
+    }
+    if (body.grant_type === undefined) return oauthError(400, "invalid_request", "grant_type is required");
+    return oauthError(400, "unsupported_grant_type", `unsupported grant_type: ${body.grant_type}`);
+  }
+
+  function deviceAuthorization(body: Record<string, string>): Response {
+    const expiresIn = options.deviceExpiresIn ?? 600;
+    const interval = options.deviceInterval ?? 1;
+    const deviceCode = random("fake-dc");
+    deviceCodes.set(deviceCode, {
+      scope: body.scope ?? "",
+      expiresAt: Date.now() + expiresIn * 1000,
+      polls: 0,
+      grant: ++grants,
+      used: false,
+    });
+    return tokenJson(200, {
+      device_code: deviceCode,
+      user_code: FAKE_USER_CODE,
+      verification_uri: `${url}/device`,
+      verification_uri_complete: `${url}/device?user_code=${FAKE_USER_CODE}`,
+      expires_in: expiresIn,
+      ...(interval ? { interval } : {}),
+    });
+  }
+
+  /** RFC 7009 §2.2: 200 whether or not the token was known; a refresh token takes its grant along. */
+  function revoke(body: Record<string, string>): Response {
+    if (!body.token) return oauthError(400, "invalid_request", "token is required");
+    const record = tokens.get(body.token);
+    if (record?.kind === "refresh") killGrant(record.grant);
+    else if (record) record.dead = true;
+    return new Response(null, { status: 200 });
+  }
+
+  /** RFC 6750 §3: 401 with a WWW-Authenticate challenge for a missing or bad token. */
+  function userinfo(req: Request): Response {
+    const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.get("authorization") ?? "")?.[1];
+    if (!bearer) return new Response(null, { status: 401, headers: { "www-authenticate": "Bearer" } });
+    const record = tokens.get(bearer);
+    if (!record || record.kind !== "access" || record.dead || Date.now() >= record.expiresAt) {
+      return Response.json(
+        { error: "invalid_token", error_description: "access token is invalid or expired" },
+        { status: 401, headers: { "www-authenticate": 'Bearer error="invalid_token"' } },
+      );
+    }
+    return Response.json({ sub: "fake-user" });
+  }
+
+  function metadata(): Response {
+    return Response.json({
+      issuer: url,
+      authorization_endpoint: `${url}/authorize`,
+      token_endpoint: `${url}/token`,
+      device_authorization_endpoint: `${url}/device/code`,
+      revocation_endpoint: `${url}/revoke`,
+      userinfo_endpoint: `${url}/userinfo`,
+      response_types_supported: ["code"],
+      grant_types_supported: ["authorization_code", "refresh_token", DEVICE_CODE_GRANT],
+      token_endpoint_auth_methods_supported: ["none"],
+      code_challenge_methods_supported: ["S256"],
+    });
+  }
+
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(req, srv) {
+      const { pathname, searchParams } = new URL(req.url);
+      const contentType = req.headers.get("content-type");
+      const raw = req.method === "GET" || req.method === "HEAD" ? "" : await req.text();
+      const body = parseBody(raw, contentType);
+      const query = Object.fromEntries(searchParams);
+      requests.push({ method: req.method, path: pathname, contentType, body, query, at: Date.now() });
+
+      const route = `${req.method} ${pathname}`;
+      if (route === "GET /.well-known/openid-configuration" || route === "GET /.well-known/oauth-authorization-server") {
+        return metadata();
+      }
+      if (route === "GET /authorize") {
+        counts.authorize += 1;
+        return authorize(query);
+      }
+      if (route === "GET /device") {
+        return htmlPage(200, "Device login", `Enter the code ${query.user_code ?? ""} to continue.`);
+      }
+      if (route === "GET /userinfo" || route === "POST /userinfo") return userinfo(req);
+
+      const formEndpoints = ["POST /token", "POST /device/code", "POST /revoke"];
+      if (!formEndpoints.includes(route)) return new Response("not found", { status: 404 });
+      if (route === "POST /token") {
+        if (body.grant_type === "authorization_code") counts.token += 1;
+        else if (body.grant_type === "refresh_token") counts.refresh += 1;
+        else if (body.grant_type === DEVICE_CODE_GRANT) counts.poll += 1;
+      } else if (route === "POST /device/code") counts.device += 1;
+      else counts.revoke += 1;
+      // RFC 6749 §4.1.3, RFC 8628 §3.1, RFC 7009 §2.1: parameters are form-encoded.
+      if (!isForm(contentType)) {
+        return oauthError(400, "invalid_request", "the body must be application/x-www-form-urlencoded");
+      }
+      // RFC 6749 §5.2: invalid_client, with 401, covers both an unknown and a missing client.
+      if (clientIdOf(req, body) !== clientId()) return oauthError(401, "invalid_client", "client authentication failed");
+
+      if (route === "POST /token") return tokenEndpoint(req, body, srv);
+      if (route === "POST /device/code") return deviceAuthorization(body);
+      return revoke(body);
+    },
+  });
+  url = `http://127.0.0.1:${server.port}`;
+
+  return {
+    url,
+    options,
+    requests,
+    counts,
+    issued,
+    stop() {
+      void server.stop(true);
+      for (const release of [...hanging]) release();
+    },
+  };
+}
