@@ -58,6 +58,7 @@ export function exitCodeFor(error: unknown): number {
       return 2;
     case "NOT_LOGGED_IN":
     case "AUTH_FAILED":
+    case "OAUTH": // the provider refused: access_denied, invalid_grant, … — authentication failed
       return 4;
     case "COMMAND_NOT_FOUND":
       return 127;

@@ -38,6 +38,9 @@ export async function obtainAuthorizationCode(
   const state = createState(deps.randomBytes);
   let settle!: { resolve: (code: AuthorizationCode) => void; reject: (error: unknown) => void };
   const fromCallback = new Promise<AuthorizationCode>((resolve, reject) => (settle = { resolve, reject }));
+  // The browser may answer while the opener is still running, before anything awaits this promise:
+  // mark it handled so an early error is not an unhandled rejection (the race below still sees it).
+  fromCallback.catch(() => {});
   let redirectUri = "";
   let done = false;
 

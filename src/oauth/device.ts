@@ -204,7 +204,9 @@ export async function pollDeviceToken(options: PollDeviceTokenOptions): Promise<
   for (let attempt = 1; ; attempt++) {
     if (signal?.aborted) throw cancelled();
     if (now() >= options.expiresAt) throw timedOut();
-    await whileListening(signal, () => sleep(intervalMs, signal));
+    // Never sleep past the code's expiry: a slow_down storm would otherwise keep the user
+    // waiting long after the code is dead.
+    await whileListening(signal, () => sleep(Math.min(intervalMs, Math.max(0, options.expiresAt - now())), signal));
     if (now() >= options.expiresAt) throw timedOut();
 
     const outcome = await classify(await whileListening(signal, () => request(signal)));
@@ -237,11 +239,16 @@ async function whileListening<T>(signal: AbortSignal | undefined, step: () => Pr
   try {
     result = await step();
   } catch (error) {
-    if (signal?.aborted) throw cancelled(error);
+    if (signal?.aborted) throw abortReason(signal, error);
     throw error;
   }
-  if (signal?.aborted) throw cancelled();
+  if (signal?.aborted) throw abortReason(signal);
   return result;
+}
+
+/** A caller that aborted with its own AuthctlError (a --timeout deadline) keeps its message. */
+function abortReason(signal: AbortSignal, cause?: unknown): AuthctlError {
+  return signal.reason instanceof AuthctlError ? signal.reason : cancelled(cause);
 }
 
 function cancelled(cause?: unknown): AuthctlError {

@@ -116,14 +116,14 @@ describe("pollDeviceToken", () => {
     await expectAuthctlError(pollDeviceToken(h.base), "OAUTH", "token endpoint refused: invalid_client");
   });
 
-  test("nothing is polled past the device code's deadline", async () => {
+  test("nothing is polled past the device code's deadline, and the last wait ends at it", async () => {
     const h = createHarness([PENDING, PENDING, PENDING], { expiresAt: 12_000 });
     await expectAuthctlError(
       pollDeviceToken(h.base),
       "TIMEOUT",
       "the login was not approved before the device code expired; run the login again",
     );
-    expect(h.log).toEqual(["sleep 5000 at 0", "poll at 5000", "sleep 5000 at 5000", "poll at 10000", "sleep 5000 at 10000"]);
+    expect(h.log).toEqual(["sleep 5000 at 0", "poll at 5000", "sleep 5000 at 5000", "poll at 10000", "sleep 2000 at 10000"]);
   });
 
   test("a deadline already past polls nothing", async () => {

@@ -1,0 +1,189 @@
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { refusedPort } from "../fakes/key-api.ts";
+import { startOAuthFake, FAKE_CLIENT_ID, type OAuthFake, type OAuthFakeOptions } from "../fakes/oauth-fake.ts";
+import { createSandbox, ensureBinary, expectOk, ROOT, writeScript, type Sandbox } from "../helpers/binary.ts";
+
+/**
+ * Every way a login or a refresh can go wrong, against a fake that misbehaves on request: each
+ * must end with a clear one-line message, a non-zero exit and the store as it was.
+ */
+const boxes: Sandbox[] = [];
+const fakes: OAuthFake[] = [];
+beforeAll(() => ensureBinary());
+afterEach(() => {
+  for (const b of boxes.splice(0)) b.cleanup();
+  for (const f of fakes.splice(0)) f.stop();
+});
+afterAll(() => {});
+
+function setup(options: OAuthFakeOptions = {}, extraConfig = "") {
+  const fake = startOAuthFake(options);
+  fakes.push(fake);
+  const box = createSandbox();
+  boxes.push(box);
+  box.writeConfig(`[providers.fake]\nname = "Fake"\nissuer = "${fake.url}"\nclient_id = "${FAKE_CLIENT_ID}"\nscopes = ["openid"]\n${extraConfig}`);
+  const browser = writeScript(box.root, "browser.sh", `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`);
+  const storePath = join(box.home, "credentials.toml");
+  return { fake, box, env: { BROWSER: browser }, storePath };
+}
+
+describe("loopback login errors", () => {
+  test("a callback with the wrong state gets a 400 page and the login keeps waiting (until --timeout)", async () => {
+    const { fake, box, env, storePath } = setup({ authorize: "wrong_state" });
+    const result = await box.run(["login", "fake", "--timeout", "2s"], { env: { ...env, BROWSER_LOG: join(box.root, "browser.log") } });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("no answer from the browser within 2 seconds");
+    expect(readFileSync(join(box.root, "browser.log"), "utf8")).toMatch(/callback.*400|400.*callback/i);
+    expect(fake.counts.token).toBe(0);
+    expect(existsSync(storePath)).toBe(false);
+  });
+
+  test("a callback without a code gets a 400 page and the login keeps waiting", async () => {
+    const { fake, box, env, storePath } = setup({ authorize: "missing_code" });
+    const result = await box.run(["login", "fake", "--timeout", "2s"], { env });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("no answer from the browser");
+    expect(fake.counts.token).toBe(0);
+    expect(existsSync(storePath)).toBe(false);
+  });
+
+  test("error=access_denied ends the login with the provider's words and exit 4", async () => {
+    const { box, env, storePath } = setup({ authorize: "deny" });
+    const result = await box.run(["login", "fake"], { env });
+    expect(result.code).toBe(4);
+    expect(result.stderr).toContain("access_denied (The user denied the request)");
+    expect(existsSync(storePath)).toBe(false);
+  });
+
+  const tokenCases: Array<[OAuthFakeOptions["token"], number, string]> = [
+    ["invalid_grant", 4, "invalid_grant (grant request is invalid)"],
+    ["server_error_500", 4, "server_error (internal failure)"],
+    ["invalid_json", 1, "token endpoint"],
+    ["html_500", 1, "HTTP 500"],
+    ["missing_access_token", 1, "access_token"],
+    ["error_with_200", 4, "invalid_grant"],
+  ];
+  for (const [behaviour, code, message] of tokenCases) {
+    test(`a token endpoint answering ${behaviour} fails with exit ${code} and stores nothing`, async () => {
+      const { box, env, storePath } = setup({ token: behaviour });
+      const result = await box.run(["login", "fake"], { env });
+      expect(result.code).toBe(code);
+      expect(result.stderr).toContain(message);
+      expect(result.stderr).not.toContain("<html");
+      expect(result.stderr.trim().split("\n").filter((l) => l.startsWith("authctl:"))).toHaveLength(1);
+      expect(existsSync(storePath)).toBe(false);
+    });
+  }
+
+  test("a token endpoint on a refused port is a network error naming the address", async () => {
+    const port = refusedPort();
+    const { box, env, storePath } = setup({}, `token_url = "http://127.0.0.1:${port}/token"\n`);
+    const result = await box.run(["login", "fake"], { env });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`127.0.0.1:${port}`);
+    expect(existsSync(storePath)).toBe(false);
+  });
+
+  test("a busy fixed redirect port without a terminal fails at once, naming the port and --device", async () => {
+    const squatter = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });
+    try {
+      const { box, env } = setup({}, `redirect_port = ${squatter.port}\n`);
+      const started = Date.now();
+      const result = await box.run(["login", "fake"], { env });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`port ${squatter.port} on 127.0.0.1 is in use`);
+      expect(result.stderr).toContain("--device");
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      squatter.stop(true);
+    }
+  });
+
+  test("a non-HTTPS endpoint off loopback is refused before anything is sent", async () => {
+    const { box, env } = setup({}, `authorize_url = "http://example.com/authorize"\n`);
+    const result = await box.run(["login", "fake"], { env });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("example.com");
+  });
+});
+
+describe("device login errors", () => {
+  test("a device code that expires before approval ends with a clear message", async () => {
+    const { fake, box, storePath } = setup({ device: "expire", deviceExpiresIn: 2, deviceInterval: 1 });
+    const result = await box.run(["login", "fake", "--device"]);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/expired|run the login again/);
+    expect(result.stderr).toContain("ABCD-EFGH");
+    expect(fake.counts.poll).toBeGreaterThanOrEqual(1);
+    expect(existsSync(storePath)).toBe(false);
+  });
+
+  test("a slow_down storm adds 5 seconds per answer (RFC 8628 §3.5) until the code expires", async () => {
+    const { fake, box, storePath } = setup({ device: "slow_down_storm", deviceExpiresIn: 8, deviceInterval: 1 });
+    const result = await box.run(["login", "fake", "--device"], { timeoutMs: 30_000 });
+    expect(result.code).not.toBe(0);
+    const polls = fake.requests.filter((r) => r.body.grant_type === "urn:ietf:params:oauth:grant-type:device_code").map((r) => r.at);
+    expect(polls.length).toBe(2);
+    expect(polls[1]! - polls[0]!).toBeGreaterThanOrEqual(5900);
+    expect(result.stderr).toContain("poll more slowly");
+    expect(existsSync(storePath)).toBe(false);
+  }, 40_000);
+
+  test("access_denied on the device ends the login with exit 4", async () => {
+    const { box, storePath } = setup({ device: "deny", deviceInterval: 1 });
+    const result = await box.run(["login", "fake", "--device"]);
+    expect(result.code).toBe(4);
+    expect(result.stderr).toContain("denied");
+    expect(existsSync(storePath)).toBe(false);
+  });
+
+  test("the device flow succeeds after pending polls and waits the interval between them", async () => {
+    const { fake, box } = setup({ device: "approve_after", pendingPolls: 2, deviceInterval: 1 });
+    expectOk(await box.run(["login", "fake", "--device"]));
+    const polls = fake.requests.filter((r) => r.body.grant_type === "urn:ietf:params:oauth:grant-type:device_code").map((r) => r.at);
+    expect(polls).toHaveLength(3);
+    for (let i = 1; i < polls.length; i++) expect(polls[i]! - polls[i - 1]!).toBeGreaterThanOrEqual(950);
+  });
+});
+
+describe("refresh errors", () => {
+  async function loggedIn(options: OAuthFakeOptions) {
+    const s = setup({ accessTokenTtl: 1, ...options });
+    expectOk(await s.box.run(["login", "fake"], { env: s.env }));
+    await Bun.sleep(1100);
+    return s;
+  }
+
+  test("a 500 during refresh leaves the stored credential byte for byte untouched", async () => {
+    const { fake, box, storePath } = await loggedIn({ refresh: "server_error_500" });
+    const before = readFileSync(storePath);
+    const result = await box.run(["token", "fake"]);
+    expect(result.code).not.toBe(0);
+    expect(result.stdout).toBe("");
+    expect(fake.counts.refresh).toBe(1);
+    expect(readFileSync(storePath).equals(before)).toBe(true);
+  });
+
+  test("a refused token endpoint during refresh is not retried and changes nothing", async () => {
+    const { fake, box, storePath } = await loggedIn({});
+    const config = readFileSync(join(box.home, "config.toml"), "utf8");
+    box.writeConfig(`${config}token_url = "http://127.0.0.1:${refusedPort()}/token"\n`);
+    const before = readFileSync(storePath);
+    const result = await box.run(["env", "fake"]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe("");
+    expect(fake.counts.refresh).toBe(0);
+    expect(readFileSync(storePath).equals(before)).toBe(true);
+  });
+
+  test("an HTML error page during refresh is reported without the page, and nothing is lost", async () => {
+    const { box, storePath } = await loggedIn({ refresh: "html_500" });
+    const before = readFileSync(storePath);
+    const result = await box.run(["exec", "--", "true"]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).not.toContain("<html");
+    expect(readFileSync(storePath).equals(before)).toBe(true);
+  });
+});
