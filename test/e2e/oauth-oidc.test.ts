@@ -47,6 +47,9 @@ describe("custom OIDC provider", () => {
     expect(login.stderr).toContain("logged in to MyCorp as test-user");
     const cred = store(box).mycorp!;
     expect(cred).toMatchObject({ method: "oauth", type: "oauth", account: "test-user" });
+    for (const secretField of ["access_token", "refresh_token", "id_token"]) {
+      expect(login.stderr).not.toContain(String(cred[secretField]));
+    }
     expect(typeof cred.refresh_token).toBe("string");
     expect(cred.access_token).not.toBe(cred.refresh_token);
 
@@ -61,6 +64,31 @@ describe("custom OIDC provider", () => {
     expect(status).toMatchObject({ id: "mycorp", type: "oauth", method: "oauth", logged_in: true });
     expect(server.counts.token).toBe(1);
     expect(server.counts.refresh).toBe(0);
+  });
+
+  test("a redirect URI on `localhost` is served on both 127.0.0.1 and ::1", async () => {
+    const { box, browserEnv } = await setup();
+    const config = readFileSync(join(box.home, "config.toml"), "utf8");
+    box.writeConfig(config.replace("env = {", 'redirect_host = "localhost"\nenv = {'));
+    const proc = Bun.spawn([BINARY, "login", "mycorp", "--timeout", "20s"], { env: { ...box.env, BROWSER: join(box.root, "none") }, stdout: "pipe", stderr: "pipe" });
+    const reader = proc.stderr.getReader();
+    let stderr = "";
+    let port: number | undefined;
+    while (port === undefined) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      stderr += new TextDecoder().decode(value);
+      port = Number(/redirect_uri=http%3A%2F%2Flocalhost%3A(\d+)/.exec(stderr)?.[1]) || undefined;
+    }
+    expect(port).toBeDefined();
+    // Both listeners answer (a request without the right state gets the 400 page, not a refused connection).
+    expect((await fetch(`http://127.0.0.1:${port}/callback?code=x&state=wrong`)).status).toBe(400);
+    if (hasIpv6Loopback()) {
+      expect((await fetch(`http://[::1]:${port}/callback?code=x&state=wrong`)).status).toBe(400);
+    }
+    proc.kill("SIGINT");
+    expect(await proc.exited).toBe(2);
+    void browserEnv;
   });
 
   test("logs in by device code: the code goes to stderr, the test approves it, polling finishes", async () => {
@@ -224,6 +252,15 @@ describe("custom OIDC provider", () => {
     }
   });
 });
+
+function hasIpv6Loopback(): boolean {
+  try {
+    Bun.serve({ hostname: "::1", port: 0, fetch: () => new Response("") }).stop(true);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** tmux wraps long lines at the pane width; the URL is the only thing printed that long. */
 function joinedScreen(screen: string): string {
