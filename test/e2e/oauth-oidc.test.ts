@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { parse } from "smol-toml";
 import { startOidcServer, TEST_CLIENT_ID, type OidcServer } from "../fakes/oidc-server.ts";
 import { chromiumAvailable } from "../fakes/chromium.ts";
-import { BINARY, createSandbox, ensureBinary, expectOk, ROOT, writeScript, type Sandbox } from "../helpers/binary.ts";
+import { BINARY, createSandbox, ensureBinary, expectOk, readUntil, ROOT, writeScript, type Sandbox } from "../helpers/binary.ts";
 import { hasTmux, openTerminal } from "../helpers/tmux.ts";
 
 /**
@@ -71,15 +71,7 @@ describe("custom OIDC provider", () => {
     const config = readFileSync(join(box.home, "config.toml"), "utf8");
     box.writeConfig(config.replace("env = {", 'redirect_host = "localhost"\nenv = {'));
     const proc = Bun.spawn([BINARY, "login", "mycorp", "--timeout", "20s"], { env: { ...box.env, BROWSER: join(box.root, "none") }, stdout: "pipe", stderr: "pipe" });
-    const reader = proc.stderr.getReader();
-    let stderr = "";
-    let port: number | undefined;
-    while (port === undefined) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      stderr += new TextDecoder().decode(value);
-      port = Number(/redirect_uri=http%3A%2F%2Flocalhost%3A(\d+)/.exec(stderr)?.[1]) || undefined;
-    }
+    const port = Number((await readUntil(proc.stderr, /redirect_uri=http%3A%2F%2Flocalhost%3A(\d+)/)).match) || undefined;
     expect(port).toBeDefined();
     // Both listeners answer (a request without the right state gets the 400 page, not a refused connection).
     expect((await fetch(`http://127.0.0.1:${port}/callback?code=x&state=wrong`)).status).toBe(400);
@@ -94,16 +86,7 @@ describe("custom OIDC provider", () => {
   test("logs in by device code: the code goes to stderr, the test approves it, polling finishes", async () => {
     const { server, box } = await setup();
     const proc = Bun.spawn([BINARY, "login", "mycorp", "--device"], { env: box.env, stdout: "pipe", stderr: "pipe" });
-    let stderr = "";
-    const decoder = new TextDecoder();
-    const reader = proc.stderr.getReader();
-    let code: string | undefined;
-    while (!code) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      stderr += decoder.decode(value);
-      code = /^\s+([A-Z0-9-]{6,})\s*$/m.exec(stderr)?.[1];
-    }
+    const { match: code, text: stderr } = await readUntil(proc.stderr, /^\s+([A-Z0-9-]{6,})\s*$/m);
     expect(stderr).toContain(`${server.issuer}/device`);
     await server.approveDevice(code!);
     expect(await proc.exited).toBe(0);
@@ -198,16 +181,7 @@ describe("custom OIDC provider", () => {
     const { box } = await setup();
     const idle = writeScript(box.root, "idle-browser.sh", "#!/bin/sh\nexit 0\n");
     const proc = Bun.spawn([BINARY, "login", "mycorp"], { env: { ...box.env, BROWSER: idle }, stdout: "pipe", stderr: "pipe" });
-    const reader = proc.stderr.getReader();
-    let stderr = "";
-    let port: number | undefined;
-    while (port === undefined) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      stderr += new TextDecoder().decode(value);
-      const m = /redirect_uri=http%3A%2F%2F127\.0\.0\.1%3A(\d+)/.exec(stderr);
-      if (m) port = Number(m[1]);
-    }
+    const port = Number((await readUntil(proc.stderr, /redirect_uri=http%3A%2F%2F127\.0\.0\.1%3A(\d+)/)).match) || undefined;
     expect(port).toBeDefined();
     await Bun.sleep(200);
     proc.kill("SIGINT");

@@ -117,3 +117,21 @@ export function expectOk(result: RunResult): void {
   if (result.code !== 0) throw new Error(`expected exit 0, got ${result.code}; stderr:\n${result.stderr}`);
   expect(result.code).toBe(0);
 }
+
+/** Reads a running process's stream until `pattern` matches; returns the first capture group. */
+export async function readUntil(stream: ReadableStream<Uint8Array>, pattern: RegExp): Promise<{ match: string | undefined; text: string }> {
+  const reader = stream.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  try {
+    for (;;) {
+      const found = pattern.exec(text);
+      if (found) return { match: found[1], text };
+      const { value, done } = await reader.read();
+      if (done) return { match: undefined, text };
+      text += decoder.decode(value, { stream: true });
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}
