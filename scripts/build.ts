@@ -4,13 +4,13 @@
  * `--target bun-linux-x64` etc. cross-compiles (scripts/release.ts uses that).
  */
 import { mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 const root = join(import.meta.dir, "..");
 const args = process.argv.slice(2);
 const target = args.find((a) => a.startsWith("--target="))?.slice(9);
 const outfile = args.find((a) => a.startsWith("--outfile="))?.slice(10) ?? join(root, "dist", process.platform === "win32" ? "authctl.exe" : "authctl");
-mkdirSync(join(root, "dist"), { recursive: true });
+mkdirSync(dirname(outfile), { recursive: true });
 
 const result = await Bun.build({
   entrypoints: [join(root, "src/main.ts")],

@@ -6,6 +6,8 @@ import { collectVars, resolveMany } from "./env.ts";
 export interface ExecOptions {
   providerIds: string[];
   command: string[];
+  /** Give the child a loopback proxy and a placeholder instead of the real credential. */
+  proxy?: boolean;
 }
 
 /**
@@ -24,8 +26,9 @@ export async function exec(ctx: Context, options: ExecOptions): Promise<number> 
     throw new AuthctlError("USAGE", "no command to run", { hint: "authctl exec [-p provider]… -- command [args…]" });
   }
   const resolved = await resolveMany(ctx, options.providerIds);
-  const childEnv: Record<string, string> = {};
-  for (const [name, value] of Object.entries(deps.env)) if (value !== undefined) childEnv[name] = value;
+  const baseEnv: Record<string, string> = {};
+  for (const [name, value] of Object.entries(deps.env)) if (value !== undefined) baseEnv[name] = value;
+  const childEnv: Record<string, string> = { ...baseEnv };
   const injected = collectVars(resolved);
   const injectedNames = new Set(injected.map(([name]) => name));
   for (const r of resolved) {
@@ -40,6 +43,11 @@ export async function exec(ctx: Context, options: ExecOptions): Promise<number> 
     });
   }
   const argv = [command, ...args];
+  if (options.proxy) {
+    // The proxy must outlive the launch, so authctl stays the parent (no execve here).
+    const { execWithProxy } = await import("../proxy/exec-proxy.ts");
+    return execWithProxy(ctx, resolved, { file, argv }, baseEnv);
+  }
   if (deps.replaceProcess && deps.env.AUTHCTL_EXEC_MODE !== "spawn") {
     try {
       deps.replaceProcess(file, argv, childEnv);

@@ -140,11 +140,13 @@ export function createProvidersCommand(getContext: GetContext): CommandDef<any> 
 
 export const execArgs = {
   provider: { type: "string", alias: "p", description: "provider to inject (repeatable; default: every logged-in one)" },
+  proxy: { type: "boolean", description: "give the child a local proxy and a placeholder instead of the secret" },
 } as const;
 
 /** exec splits its own argv: everything from `--` (or the first non-option word) is the child's. */
-export function parseExecArgs(rawArgs: string[]): { providerIds: string[]; command: string[] } {
+export function parseExecArgs(rawArgs: string[]): { providerIds: string[]; command: string[]; proxy: boolean } {
   const providerIds: string[] = [];
+  let proxy = false;
   let i = 0;
   for (; i < rawArgs.length; i++) {
     const token = rawArgs[i]!;
@@ -152,7 +154,8 @@ export function parseExecArgs(rawArgs: string[]): { providerIds: string[]; comma
       i++;
       break;
     }
-    if (token === "-p" || token === "--provider") {
+    if (token === "--proxy") proxy = true;
+    else if (token === "-p" || token === "--provider") {
       const value = rawArgs[++i];
       if (value === undefined || value === "--") throw new AuthctlError("USAGE", `${token} needs a provider id`, { hint: "authctl exec -p openrouter -- command" });
       providerIds.push(...value.split(","));
@@ -162,7 +165,7 @@ export function parseExecArgs(rawArgs: string[]): { providerIds: string[]; comma
       throw new AuthctlError("USAGE", `unknown option '${token}' for 'exec'`, { hint: "put -- before the command: authctl exec -p openrouter -- command args" });
     } else break;
   }
-  return { providerIds: providerIds.filter(Boolean), command: rawArgs.slice(i) };
+  return { providerIds: providerIds.filter(Boolean), command: rawArgs.slice(i), proxy };
 }
 
 export function createExecCommand(getContext: GetContext, rawExecArgs: string[]): CommandDef<any> {

@@ -5,6 +5,8 @@ import type { Deps } from "../deps.ts";
 import { AuthctlError } from "../errors.ts";
 import * as commands from "./commands.ts";
 import { rejectUnknownFlags } from "./shared.ts";
+import { createStoreCommand } from "./store.ts";
+import { createUpgradeCommand } from "./upgrade.ts";
 
 type Factory = (getContext: commands.GetContext, rawArgs: string[]) => CommandDef<any>;
 
@@ -16,6 +18,8 @@ const FACTORIES: Record<string, Factory> = {
   exec: commands.createExecCommand,
   token: commands.createTokenCommand,
   providers: commands.createProvidersCommand,
+  store: createStoreCommand,
+  upgrade: createUpgradeCommand,
 };
 
 function createMainCommand(getContext: commands.GetContext): CommandDef<any> {
@@ -49,7 +53,8 @@ export async function runCli(argv: string[], deps: Deps): Promise<number> {
     deps.writeStdout(`${await renderUsage(cmd, main)}\n`);
     return 0;
   }
-  if (name !== "exec") rejectUnknownFlags(rest, (cmd.args ?? {}) as Record<string, never>, name);
+  // exec and store parse their own argv (exec: the child's argv after --; store: sub-commands).
+  if (name !== "exec" && name !== "store") rejectUnknownFlags(rest, (cmd.args ?? {}) as Record<string, never>, name);
   const { result } = await runCommand(cmd, { rawArgs: name === "exec" ? [] : rest });
   return typeof result === "number" ? result : 0;
 }

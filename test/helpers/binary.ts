@@ -8,7 +8,8 @@ import { expect } from "bun:test";
  * so `bun test` alone works from a fresh checkout; `npm test` builds it first anyway.
  */
 export const ROOT = join(import.meta.dir, "..", "..");
-export const BINARY = join(ROOT, "dist", "authctl");
+/** AUTHCTL_TEST_BINARY lets parallel work build and test its own copy without clobbering dist/. */
+export const BINARY = process.env.AUTHCTL_TEST_BINARY ?? join(ROOT, "dist", "authctl");
 const BUN = process.execPath;
 
 function newestMtime(dir: string): number {
@@ -28,7 +29,7 @@ export function ensureBinary(): Promise<void> {
       stale = statSync(BINARY).mtimeMs < Math.max(newestMtime(join(ROOT, "src")), statSync(join(ROOT, "package.json")).mtimeMs);
     } catch {}
     if (!stale) return;
-    const proc = Bun.spawnSync([BUN, join(ROOT, "scripts", "build.ts")], { cwd: ROOT, stderr: "pipe" });
+    const proc = Bun.spawnSync([BUN, join(ROOT, "scripts", "build.ts"), `--outfile=${BINARY}`], { cwd: ROOT, stderr: "pipe" });
     if (proc.exitCode !== 0) throw new Error(`build failed: ${proc.stderr.toString()}`);
   })();
   return built;
