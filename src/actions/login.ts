@@ -14,6 +14,8 @@ export interface LoginOptions {
   device?: boolean;
   noBrowser?: boolean;
   timeoutMs?: number;
+  /** GitHub Enterprise and similar: the provider's host. */
+  host?: string;
 }
 
 export async function login(ctx: Context, options: LoginOptions): Promise<void> {

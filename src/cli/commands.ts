@@ -23,6 +23,7 @@ export function parseLoginArgs(args: Args) {
     device: Boolean(args.device),
     noBrowser: args.browser === false,
     timeoutMs: args.timeout === undefined ? undefined : parseDuration(String(args.timeout)),
+    host: args.host === undefined ? undefined : String(args.host),
   };
 }
 
@@ -42,6 +43,7 @@ export const loginArgs = {
   device: { type: "boolean", description: "use the device-code flow (headless servers)" },
   browser: { type: "boolean", default: true, description: "open a browser", negativeDescription: "print the URL and accept a pasted code" },
   timeout: { type: "string", description: "give up after this long (default 5m)" },
+  host: { type: "string", description: "the provider's host, e.g. company.ghe.com for GitHub Enterprise" },
 } as const;
 
 export function createLoginCommand(getContext: GetContext): CommandDef<any> {

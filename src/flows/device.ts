@@ -18,6 +18,7 @@ export interface DeviceFlowOptions {
   pkce?: boolean;
   /** Provider quirks in poll answers (HTTP 429 as slow_down, `status: pending`). */
   classify?: (response: Response) => Promise<DevicePollOutcome>;
+  headers?: Record<string, string>;
 }
 
 /**
@@ -41,6 +42,7 @@ export async function runDeviceFlow(
       pkce,
       body: settings.tokenBody,
       signal: options.signal,
+      headers: options.headers,
     }),
     { now: deps.now() },
   );
@@ -65,6 +67,7 @@ export async function runDeviceFlow(
           codeVerifier: pkce?.verifier,
           body: settings.tokenBody,
           signal,
+          headers: options.headers,
         }),
       interval: authorization.interval,
       expiresAt: authorization.expires_at,

@@ -2,7 +2,7 @@ import type { Context } from "../actions/context.ts";
 import { AuthctlError, isAuthctlError } from "../errors.ts";
 import { canOpenBrowser } from "../io/browser.ts";
 import { buildAuthorizeUrl, createOAuthError, createPkce, createState, parseCallback, parsePastedInput } from "../oauth/index.ts";
-import type { OAuthSettings, ProviderDefinition } from "../providers/types.ts";
+import type { OAuthHooks, OAuthSettings, ProviderDefinition } from "../providers/types.ts";
 import { whenAborted } from "./_cancel.ts";
 import { page } from "./_pages.ts";
 
@@ -19,6 +19,9 @@ export interface LoopbackFlowOptions {
   /** The provider also has a device flow: name it when the browser cannot come back here. */
   deviceAvailable: boolean;
   signal: AbortSignal;
+  authorize?: OAuthHooks["authorize"];
+  /** What to suggest when this flow cannot run here (another method, --with-key). */
+  alternativeHint?: string;
 }
 
 /**
@@ -74,16 +77,21 @@ export async function obtainAuthorizationCode(
     portBusy = error;
   }
   const port = server?.port ?? settings.redirectPort;
-  redirectUri = `http://${settings.redirectHost}:${port}${settings.redirectPath}`;
+  const stateInRedirect = Boolean(options.authorize?.stateInRedirectUri);
+  // OpenRouter echoes no `state`: carrying it in the redirect URI's own query still binds the
+  // callback to this attempt, because the provider appends the code to that exact URI.
+  redirectUri = `http://${settings.redirectHost}:${port}${settings.redirectPath}${stateInRedirect ? `?state=${state}` : ""}`;
   try {
     const url = buildAuthorizeUrl({
       authorizeUrl: settings.authorizeUrl,
       clientId: settings.clientId,
       redirectUri,
       scopes: settings.scopes,
-      state,
+      state: stateInRedirect ? undefined : state,
       pkce,
       extraParams: settings.extraAuthorizeParams,
+      responseType: options.authorize?.responseType,
+      redirectUriParam: options.authorize?.redirectUriParam,
     });
     const deviceHint = options.deviceAvailable ? ` or 'authctl login ${provider.id} --device'` : "";
     if (portBusy) {
@@ -96,6 +104,12 @@ export async function obtainAuthorizationCode(
       deps.ui.warn(`${portBusy.message}. After logging in, copy the address the browser ends on and paste it here${deviceHint}.`);
     }
     const browserPossible = !options.noBrowser && !portBusy && canOpenBrowser(deps.env, deps.platform);
+    if (!browserPossible && !deps.interactive) {
+      // Nobody to paste and no browser to come back: waiting would only be a silent hang.
+      throw new AuthctlError("NEEDS_TTY", `no browser can be opened here and no terminal to paste the code into`, {
+        hint: options.alternativeHint ?? (options.deviceAvailable ? `use 'authctl login ${provider.id} --device'` : `run the login in a terminal, or set BROWSER`),
+      });
+    }
     deps.ui.info(`Log in to ${provider.name} in your browser:`);
     deps.ui.line(`  ${url.href}`);
     const opened = browserPossible ? await deps.openBrowser(url.href) : false;

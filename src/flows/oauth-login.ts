@@ -6,9 +6,8 @@ import {
   discoveryRequest,
   processDiscoveryResponse,
   processTokenResponse,
-  type TokenSet,
 } from "../oauth/index.ts";
-import type { OAuthMethod, OAuthSettings, ProviderDefinition } from "../providers/types.ts";
+import type { HookDeps, LoginResult, OAuthMethod, OAuthSettings, ProviderDefinition } from "../providers/types.ts";
 import { maskSecret, registerSecret } from "../redact.ts";
 import type { StoredCredential } from "../store/types.ts";
 import { createFlowSignal } from "./_cancel.ts";
@@ -29,48 +28,79 @@ export async function resolveEndpoints(ctx: Context, settings: OAuthSettings, si
   };
 }
 
+export function hookDeps(ctx: Context, signal?: AbortSignal): HookDeps {
+  const { deps } = ctx;
+  return { fetch: deps.fetch, now: deps.now, hostname: deps.hostname, randomBytes: deps.randomBytes, signal };
+}
+
 export async function loginWithOAuth(ctx: Context, provider: ProviderDefinition, method: OAuthMethod, options: LoginOptions): Promise<void> {
   const { deps } = ctx;
+  const hooks = method.hooks ?? {};
+  if (hooks.notice) deps.ui.warn(hooks.notice);
   const flowSignal = createFlowSignal(deps, options.timeoutMs);
   try {
-    const settings = await resolveEndpoints(ctx, method.oauth, flowSignal.signal);
-    if (!settings.tokenUrl) throw missing(provider, "token_url");
-    const tokenUrl = settings.tokenUrl;
+    const hd = hookDeps(ctx, flowSignal.signal);
+    let base = method.oauth;
+    if (options.host) {
+      if (!hooks.forHost) throw new AuthctlError("USAGE", `${provider.name} has no --host option`);
+      base = hooks.forHost(options.host, base);
+    }
+    const settings = await resolveEndpoints(ctx, base, flowSignal.signal);
+    const headers = hooks.headers?.(hd);
     const deviceAvailable = method.flows.includes("device") && Boolean(settings.deviceAuthorizationUrl);
     const useDevice = options.device || !method.flows.includes("loopback");
-    let tokens: TokenSet;
+    let result: LoginResult;
     if (useDevice) {
       if (!deviceAvailable) {
         throw new AuthctlError("USAGE", `${provider.name} has no device-code login`, {
           hint: `run 'authctl login ${provider.id}' (add --no-browser to paste the code instead)`,
         });
       }
-      tokens = await runDeviceFlow(ctx, provider, { ...settings, deviceAuthorizationUrl: settings.deviceAuthorizationUrl!, tokenUrl }, {
+      if (!settings.tokenUrl) throw missing(provider, "token_url");
+      const classify = hooks.device?.classify;
+      const tokens = await runDeviceFlow(ctx, provider, { ...settings, deviceAuthorizationUrl: settings.deviceAuthorizationUrl!, tokenUrl: settings.tokenUrl }, {
         signal: flowSignal.signal,
         noBrowser: Boolean(options.noBrowser),
+        pkce: hooks.device?.pkce,
+        classify: classify ? (response) => classify(response, deps.now()) : undefined,
+        headers,
       });
+      result = hooks.afterTokens ? await hooks.afterTokens(hd, tokens, settings) : { kind: "tokens", tokens };
     } else {
       if (!settings.authorizeUrl) throw missing(provider, "authorize_url");
       const grant = await obtainAuthorizationCode(ctx, provider, { ...settings, authorizeUrl: settings.authorizeUrl }, {
         noBrowser: Boolean(options.noBrowser),
         deviceAvailable,
         signal: flowSignal.signal,
+        authorize: hooks.authorize,
+        alternativeHint: provider.methods.some((m) => m.kind === "api_key")
+          ? `use 'authctl login ${provider.id} --with-key' with the key on stdin${deviceAvailable ? `, or --device` : ""}`
+          : undefined,
       });
-      tokens = await processTokenResponse(
-        await authorizationCodeGrantRequest(deps.fetch, {
-          tokenUrl,
-          clientId: settings.clientId,
-          clientSecret: settings.clientSecret,
-          code: grant.code,
-          redirectUri: grant.redirectUri,
-          codeVerifier: grant.verifier,
-          body: settings.tokenBody,
-          signal: flowSignal.signal,
-        }),
-        { now: deps.now() },
-      );
+      const input = { code: grant.code, state: grant.state, verifier: grant.verifier, redirectUri: grant.redirectUri, settings };
+      if (hooks.exchangeCode) {
+        result = await hooks.exchangeCode(hd, input);
+      } else {
+        if (!settings.tokenUrl) throw missing(provider, "token_url");
+        const tokens = await processTokenResponse(
+          await authorizationCodeGrantRequest(deps.fetch, {
+            tokenUrl: settings.tokenUrl,
+            clientId: settings.clientId,
+            clientSecret: settings.clientSecret,
+            code: grant.code,
+            redirectUri: grant.redirectUri,
+            codeVerifier: grant.verifier,
+            body: settings.tokenBody,
+            extra: hooks.exchangeExtra?.(input),
+            headers,
+            signal: flowSignal.signal,
+          }),
+          { now: deps.now() },
+        );
+        result = hooks.afterTokens ? await hooks.afterTokens(hd, tokens, settings) : { kind: "tokens", tokens };
+      }
     }
-    await storeTokens(ctx, provider, method, settings, tokens);
+    await storeLogin(ctx, provider, method, settings, result, options.host);
   } finally {
     flowSignal.dispose();
   }
@@ -95,36 +125,56 @@ function accountFromIdToken(idToken: string | undefined): string | undefined {
   }
 }
 
-export async function storeTokens(ctx: Context, provider: ProviderDefinition, method: OAuthMethod, settings: OAuthSettings, tokens: TokenSet): Promise<void> {
+export async function storeLogin(
+  ctx: Context,
+  provider: ProviderDefinition,
+  method: OAuthMethod,
+  settings: OAuthSettings,
+  result: LoginResult,
+  host?: string,
+): Promise<void> {
   const { deps } = ctx;
-  registerSecret(tokens.access_token);
-  registerSecret(tokens.refresh_token);
-  registerSecret(tokens.id_token);
   const now = deps.now();
-  const extra: Record<string, string> = {};
-  // Discovery ran at login; keeping the endpoints spares every later refresh a discovery round trip.
-  if (settings.tokenUrl) extra.token_url = settings.tokenUrl;
-  if (settings.revocationUrl) extra.revocation_url = settings.revocationUrl;
-  const credential: StoredCredential = {
-    method: method.id,
-    type: "oauth",
-    access_token: tokens.access_token,
-    refresh_token: tokens.refresh_token,
-    id_token: tokens.id_token,
-    token_type: tokens.token_type,
-    scope: tokens.scope,
-    expires_at: tokens.expires_at,
-    obtained_at: now,
-    account: accountFromIdToken(tokens.id_token),
-    extra,
-    created_at: now,
-    updated_at: now,
-  };
+  const extra: Record<string, string> = { ...(result.extra ?? {}) };
+  if (host) extra.host = host;
+  let credential: StoredCredential;
+  if (result.kind === "key") {
+    registerSecret(result.key);
+    credential = { method: method.id, type: "api_key", key: result.key, account: result.account, label: result.label, extra, created_at: now, updated_at: now };
+  } else {
+    const { tokens } = result;
+    registerSecret(tokens.access_token);
+    registerSecret(tokens.refresh_token);
+    registerSecret(tokens.id_token);
+    // Discovery ran at login; keeping the endpoints spares every later refresh a discovery round trip.
+    if (settings.tokenUrl) extra.token_url = settings.tokenUrl;
+    if (settings.revocationUrl) extra.revocation_url = settings.revocationUrl;
+    credential = {
+      method: method.id,
+      type: "oauth",
+      access_token: tokens.access_token,
+      refresh_token: tokens.refresh_token,
+      id_token: tokens.id_token,
+      token_type: tokens.token_type,
+      scope: tokens.scope,
+      expires_at: tokens.expires_at,
+      obtained_at: now,
+      account: result.account ?? accountFromIdToken(tokens.id_token),
+      extra,
+      created_at: now,
+      updated_at: now,
+    };
+  }
+  if (Object.keys(extra).length === 0) delete credential.extra;
   for (const key of Object.keys(credential) as Array<keyof StoredCredential>) if (credential[key] === undefined) delete credential[key];
   await ctx.store.update((credentials) => {
     credentials[provider.id] = credential;
   });
   const who = credential.account ? ` as ${credential.account}` : "";
-  const expiry = tokens.expires_at ? `, access token valid until ${new Date(tokens.expires_at).toISOString()}` : "";
-  deps.ui.success(`logged in to ${provider.name}${who} (token ${maskSecret(tokens.access_token)}${expiry}${tokens.refresh_token ? ", refreshable" : ""})`);
+  if (credential.type === "api_key") {
+    deps.ui.success(`logged in to ${provider.name}${who}: stored key ${maskSecret(credential.key!)}${credential.label ? ` (${credential.label})` : ""}`);
+    return;
+  }
+  const expiry = credential.expires_at ? `, access token valid until ${new Date(credential.expires_at).toISOString()}` : "";
+  deps.ui.success(`logged in to ${provider.name}${who} (token ${maskSecret(credential.access_token!)}${expiry}${credential.refresh_token ? ", refreshable" : ""})`);
 }

@@ -1,5 +1,6 @@
 import type { Config, ProviderOverrides } from "../config/config.ts";
 import { AuthctlError } from "../errors.ts";
+import { BUILTIN_OAUTH_METHODS, OAUTH_ONLY_PROVIDERS } from "./builtin-oauth.ts";
 import { KEY_PROVIDERS } from "./key-providers.ts";
 import type { OAuthSettings, ProviderDefinition } from "./types.ts";
 
@@ -16,8 +17,10 @@ export interface Registry {
 
 export function createRegistry(config: Config): Registry {
   const byId = new Map<string, ProviderDefinition>();
-  for (const builtin of KEY_PROVIDERS) {
-    byId.set(builtin.id, applyOverrides(builtin, config.providers[builtin.id]));
+  for (const builtin of [...KEY_PROVIDERS, ...OAUTH_ONLY_PROVIDERS]) {
+    const oauth = BUILTIN_OAUTH_METHODS[builtin.id] ?? [];
+    const withOAuth = { ...builtin, methods: [...oauth, ...builtin.methods.filter((m) => !oauth.some((o) => o.id === m.id))] };
+    byId.set(builtin.id, applyOverrides(withOAuth, config.providers[builtin.id]));
   }
   for (const [id, entry] of Object.entries(config.providers)) {
     if (byId.has(id)) continue;
@@ -39,12 +42,14 @@ export function createRegistry(config: Config): Registry {
   };
 }
 
+/** config.toml wins over every built-in endpoint, client id and port (proxies, enterprise hosts, tests). */
 function applyOverrides(provider: ProviderDefinition, overrides: ProviderOverrides | undefined): ProviderDefinition {
   if (!overrides) return provider;
   return {
     ...provider,
     name: overrides.name ?? provider.name,
     apiUrl: overrides.api_url ?? provider.apiUrl,
+    methods: provider.methods.map((method) => (method.kind === "oauth" ? { ...method, oauth: oauthSettingsFrom(overrides, method.oauth) } : method)),
   };
 }
 

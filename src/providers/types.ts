@@ -43,15 +43,73 @@ export interface OAuthSettings {
   extraAuthorizeParams?: Record<string, string>;
 }
 
+/** What a provider's hooks may use: no terminal, no store — those stay with the flows. */
+export interface HookDeps {
+  fetch: typeof fetch;
+  now(): number;
+  hostname(): string;
+  randomBytes(length: number): Uint8Array;
+  signal?: AbortSignal;
+}
+
+/** What a login produced: OAuth tokens to keep refreshing, or a permanent API key (OpenRouter). */
+export type LoginResult =
+  | { kind: "tokens"; tokens: import("../oauth/token.ts").TokenSet; account?: string; extra?: Record<string, string> }
+  | { kind: "key"; key: string; account?: string; label?: string; extra?: Record<string, string> };
+
+export interface CodeExchangeInput {
+  code: string;
+  state: string;
+  verifier: string;
+  redirectUri: string;
+  settings: OAuthSettings;
+}
+
+/**
+ * Narrow quirk hooks for providers that bend the standard grants. The flows stay shared: a
+ * provider never talks to the terminal or the store.
+ */
+export interface OAuthHooks {
+  authorize?: {
+    /** null: send no response_type (OpenRouter). */
+    responseType?: string | null;
+    /** OpenRouter calls the redirect URI `callback_url`. */
+    redirectUriParam?: string;
+    /** Carry state inside the redirect URI's own query instead of a `state` parameter (OpenRouter does not echo one). */
+    stateInRedirectUri?: boolean;
+  };
+  /** Extra body fields for the standard code exchange (Anthropic wants `state`). */
+  exchangeExtra?: (input: CodeExchangeInput) => Record<string, string>;
+  /** Replaces the standard code exchange entirely (OpenRouter's key exchange). */
+  exchangeCode?: (deps: HookDeps, input: CodeExchangeInput) => Promise<LoginResult>;
+  /** Runs after the tokens arrive: turn them into an API key, read an account claim. */
+  afterTokens?: (deps: HookDeps, tokens: import("../oauth/token.ts").TokenSet, settings: OAuthSettings) => Promise<LoginResult>;
+  /** Device-flow quirks: PKCE, headers, non-standard poll answers. */
+  device?: {
+    pkce?: boolean;
+    classify?: (response: Response, now: number) => Promise<import("../oauth/device.ts").DevicePollOutcome>;
+  };
+  /** Headers every request to this provider's auth server carries (Kimi's X-Msh-*). */
+  headers?: (deps: HookDeps) => Record<string, string>;
+  /** Settings derived from `--host` (GitHub Enterprise). */
+  forHost?: (host: string, settings: OAuthSettings) => OAuthSettings;
+  /** A one-line notice shown before the login starts (policy warnings). */
+  notice?: string;
+}
+
 export interface OAuthMethod {
   id: string;
   kind: "oauth";
   label: string;
+  hint?: string;
   /** Flows this method supports; the first is preferred when a browser is available. */
   flows: Array<"loopback" | "device" | "paste">;
   oauth: OAuthSettings;
   /** Variable → credential field (`access_token`, `id_token`, or an `extra` field). Never the refresh token. */
   env: Record<string, string>;
+  /** Inherited variables that compete with this method's variables (removed by `exec`). */
+  conflictVars?: string[];
+  hooks?: OAuthHooks;
 }
 
 export type ProviderMethod = KeyMethod | OAuthMethod;

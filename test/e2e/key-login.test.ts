@@ -106,10 +106,17 @@ describe("login --with-key", () => {
     expect(result.stderr).toContain("--with-key read nothing from stdin");
   });
 
-  test("without a terminal and without --with-key, login exits 2 naming --with-key", async () => {
-    const result = await box.run(["login", "openrouter"]);
+  test("without a terminal and without --with-key, a key-only login exits 2 naming --with-key", async () => {
+    const result = await box.run(["login", "groq"]);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain("--with-key");
+    expect(existsSync(storePath())).toBe(false);
+  });
+
+  test("without a terminal and without a browser, a browser login exits 2 at once naming --with-key", async () => {
+    const result = await box.run(["login", "openrouter"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("authctl login openrouter --with-key");
     expect(existsSync(storePath())).toBe(false);
   });
 
