@@ -109,6 +109,7 @@ export function createEnvCommand(getContext: GetContext): CommandDef<any> {
 export const tokenArgs = {
   provider: { type: "positional", required: true, description: "provider id" },
   "min-ttl": { type: "string", description: "the token must stay valid at least this long (e.g. 10m)" },
+  copilot: { type: "boolean", description: "github-copilot: print the short-lived Copilot API token" },
 } as const;
 
 export function createTokenCommand(getContext: GetContext): CommandDef<any> {
@@ -120,7 +121,11 @@ export function createTokenCommand(getContext: GetContext): CommandDef<any> {
       if (ids.length !== 1) throw new AuthctlError("USAGE", "token takes exactly one provider", { hint: "authctl token <provider>" });
       const { token } = await import("../actions/token.ts");
       const minTtl = args["min-ttl"];
-      await token(getContext(), { providerId: ids[0]!, minTtlMs: minTtl === undefined ? undefined : parseDuration(String(minTtl)) });
+      await token(getContext(), {
+        providerId: ids[0]!,
+        minTtlMs: minTtl === undefined ? undefined : parseDuration(String(minTtl)),
+        copilot: Boolean(args.copilot),
+      });
     },
   });
 }

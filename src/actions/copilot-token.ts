@@ -1,0 +1,71 @@
+import { AuthctlError } from "../errors.ts";
+import type { ProviderDefinition } from "../providers/types.ts";
+import { registerSecret } from "../redact.ts";
+import type { Context } from "./context.ts";
+
+/**
+ * The short-lived Copilot token (providers.md §5b, variant a): GET copilot_internal/v2/token with
+ * the stored GitHub token, cached in the store until 5 minutes before `expires_at`, exchanged
+ * under the store lock so parallel callers make one request.
+ */
+const MARGIN_MS = 5 * 60_000;
+const HEADERS = {
+  accept: "application/json",
+  "user-agent": "GitHubCopilotChat/0.35.0",
+  "editor-version": "vscode/1.107.0",
+  "editor-plugin-version": "copilot-chat/0.35.0",
+  "copilot-integration-id": "vscode-chat",
+};
+
+function exchangeUrl(provider: ProviderDefinition, host: string | undefined): string {
+  const base = host && provider.apiUrl === "https://api.github.com" ? `https://api.${host}` : provider.apiUrl;
+  return `${base.replace(/\/+$/, "")}/copilot_internal/v2/token`;
+}
+
+export async function copilotToken(ctx: Context, provider: ProviderDefinition): Promise<string> {
+  const { deps } = ctx;
+  const token = await ctx.store.update(async (credentials) => {
+    const credential = credentials[provider.id];
+    const github = credential?.type === "oauth" ? credential.access_token : credential?.key;
+    if (!credential || !github) {
+      throw new AuthctlError("NOT_LOGGED_IN", "github-copilot is not logged in", { hint: "run 'authctl login github-copilot'" });
+    }
+    const cached = credential.extra?.copilot_token;
+    const expires = Number(credential.extra?.copilot_expires_at ?? 0);
+    if (cached && expires - deps.now() > MARGIN_MS) return cached;
+    const url = exchangeUrl(provider, credential.extra?.host);
+    let response: Response;
+    try {
+      response = await deps.fetch(url, { headers: { ...HEADERS, authorization: `token ${github}` }, signal: AbortSignal.timeout(20_000), redirect: "manual" });
+    } catch (error) {
+      throw new AuthctlError("NETWORK", `could not reach ${new URL(url).host} for a Copilot token`, { cause: error });
+    }
+    const text = await response.text();
+    if (response.status === 401) {
+      throw new AuthctlError("AUTH_FAILED", "GitHub rejected the stored token (HTTP 401: Bad credentials)", { hint: "run 'authctl login github-copilot'" });
+    }
+    if (response.status === 403 || response.status === 404) {
+      throw new AuthctlError("AUTH_FAILED", `this GitHub account has no Copilot access (HTTP ${response.status})`, {
+        hint: "check the Copilot seat at github.com/settings/copilot",
+      });
+    }
+    let json: Record<string, unknown>;
+    try {
+      json = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      throw new AuthctlError("PROTOCOL", `the Copilot token exchange answered HTTP ${response.status} with no JSON`);
+    }
+    if (!response.ok || typeof json.token !== "string" || typeof json.expires_at !== "number") {
+      throw new AuthctlError("PROTOCOL", `the Copilot token exchange answered HTTP ${response.status} without a token`);
+    }
+    registerSecret(json.token);
+    credentials[provider.id] = {
+      ...credential,
+      extra: { ...credential.extra, copilot_token: json.token, copilot_expires_at: String(json.expires_at * 1000) },
+      updated_at: deps.now(),
+    };
+    return json.token;
+  });
+  registerSecret(token);
+  return token;
+}

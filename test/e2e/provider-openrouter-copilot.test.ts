@@ -1,0 +1,139 @@
+import { afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "smol-toml";
+import { startGitHubFake, GITHUB_USER_CODE, type GitHubFake } from "../fakes/github.ts";
+import { startOpenRouterFake, type OpenRouterFake } from "../fakes/openrouter.ts";
+import { BINARY, createSandbox, ensureBinary, expectOk, readUntil, ROOT, writeScript, type Sandbox } from "../helpers/binary.ts";
+
+const cleanups: Array<() => void> = [];
+beforeAll(() => ensureBinary());
+afterEach(() => {
+  for (const c of cleanups.splice(0)) c();
+});
+
+function sandbox(config: string): { box: Sandbox; browser: Record<string, string> } {
+  const box = createSandbox();
+  cleanups.push(() => box.cleanup());
+  box.writeConfig(config);
+  const script = writeScript(box.root, "browser.sh", `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`);
+  return { box, browser: { BROWSER: script } };
+}
+const store = (box: Sandbox) => parse(readFileSync(join(box.home, "credentials.toml"), "utf8")) as Record<string, Record<string, unknown>>;
+
+describe("openrouter --method oauth (the default)", () => {
+  function setup(): { fake: OpenRouterFake; box: Sandbox; browser: Record<string, string> } {
+    const fake = startOpenRouterFake();
+    cleanups.push(() => fake.stop());
+    const { box, browser } = sandbox(
+      `[providers.openrouter]\nauthorize_url = "${fake.url}/auth"\ntoken_url = "${fake.url}/api/v1/auth/keys"\napi_url = "${fake.url}/api/v1"\n`,
+    );
+    return { fake, box, browser };
+  }
+
+  test("PKCE login yields a permanent key, labelled with this host, handed out like any key", async () => {
+    const { fake, box, browser } = setup();
+    const login = await box.run(["login", "openrouter"], { env: browser });
+    expectOk(login);
+    const issued = fake.issuedKeys[0]!;
+    expect(login.stderr).not.toContain(issued.key);
+    expect(issued.label).toMatch(/^authctl@/);
+    expect(fake.requests.find((r) => r.path === "/auth")?.query).toMatchObject({ code_challenge_method: "S256" });
+    expect(store(box).openrouter).toMatchObject({ method: "oauth", type: "api_key", key: issued.key });
+    expect((await box.run(["token", "openrouter"])).stdout).toBe(`${issued.key}\n`);
+    expect((await box.run(["env", "openrouter"])).stdout).toBe(`export OPENROUTER_API_KEY='${issued.key}'\n`);
+    // The key really works against the provider's authenticated endpoint.
+    const check = await fetch(`${fake.url}/api/v1/key`, { headers: { authorization: `Bearer ${issued.key}` } });
+    expect(check.status).toBe(200);
+    expectOk(await box.run(["logout", "openrouter"]));
+  });
+
+  test("the callback carries the state in its own query: a forged callback without it is refused", async () => {
+    const { fake, box } = setup();
+    const proc = Bun.spawn([BINARY, "login", "openrouter", "--timeout", "20s"], {
+      env: { ...box.env, BROWSER: "/bin/true" },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const { match } = await readUntil(proc.stderr, /callback_url=([^&\s]+)/);
+    const callback = new URL(decodeURIComponent(match!));
+    expect(callback.searchParams.get("state")).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const forged = new URL(callback);
+    forged.searchParams.set("state", "forged");
+    forged.searchParams.set("code", "attacker-code");
+    expect((await fetch(forged)).status).toBe(400);
+    proc.kill("SIGINT");
+    expect(await proc.exited).toBe(2);
+    expect(fake.counts.exchange).toBe(0);
+  });
+
+  test("a denied login ends with the provider's error and stores nothing", async () => {
+    const { fake, box, browser } = setup();
+    fake.options.authorize = "deny";
+    const result = await box.run(["login", "openrouter"], { env: browser });
+    expect(result.code).toBe(4);
+    expect(result.stderr).toContain("access_denied");
+    expect(() => store(box)).toThrow();
+  });
+
+  test("--method key still takes a pasted key", async () => {
+    const { box } = setup();
+    expectOk(await box.run(["login", "openrouter", "--method", "key", "--with-key", "--no-verify"], { stdin: "sk-or-v1-0123456789abcdef0123456789" }));
+    expect(store(box).openrouter).toMatchObject({ method: "key", type: "api_key" });
+  });
+});
+
+describe("github-copilot", () => {
+  function setup(): { fake: GitHubFake; box: Sandbox } {
+    const fake = startGitHubFake({ interval: 1 });
+    cleanups.push(() => fake.stop());
+    const { box } = sandbox(
+      `[providers.github-copilot]\ndevice_authorization_url = "${fake.url}/login/device/code"\ntoken_url = "${fake.url}/login/oauth/access_token"\napi_url = "${fake.apiUrl}"\n`,
+    );
+    return { fake, box };
+  }
+
+  async function deviceLogin(fake: GitHubFake, box: Sandbox, approveAfterMs = 0): Promise<void> {
+    const proc = Bun.spawn([BINARY, "login", "github-copilot"], { env: box.env, stdout: "pipe", stderr: "pipe" });
+    const { match } = await readUntil(proc.stderr, new RegExp(`(${GITHUB_USER_CODE})`));
+    expect(match).toBe(GITHUB_USER_CODE);
+    await Bun.sleep(approveAfterMs);
+    fake.approve(GITHUB_USER_CODE);
+    expect(await proc.exited).toBe(0);
+  }
+
+  test("device login (errors arrive with HTTP 200) stores the GitHub token, exported as COPILOT_GITHUB_TOKEN", async () => {
+    const { fake, box } = setup();
+    await deviceLogin(fake, box, 1500);
+    const token = fake.issued.githubTokens[0]!;
+    expect(store(box)["github-copilot"]).toMatchObject({ method: "github", type: "oauth", access_token: token });
+    expect((await box.run(["env", "github-copilot"])).stdout).toBe(`export COPILOT_GITHUB_TOKEN='${token}'\n`);
+    expect(fake.counts.poll).toBeGreaterThanOrEqual(2);
+  });
+
+  test("token --copilot exchanges once and caches the short-lived token until it nears expiry", async () => {
+    const { fake, box } = setup();
+    await deviceLogin(fake, box);
+    const first = await box.run(["token", "github-copilot", "--copilot"]);
+    expectOk(first);
+    expect(first.stdout.trim()).toBe(fake.issued.copilotTokens[0]!);
+    const second = await box.run(["token", "github-copilot", "--copilot"]);
+    expect(second.stdout).toBe(first.stdout);
+    expect(fake.counts.copilot).toBe(1);
+  });
+
+  test("an account without a Copilot seat gets a readable refusal", async () => {
+    const { fake, box } = setup();
+    await deviceLogin(fake, box);
+    fake.options.seat = false;
+    const result = await box.run(["token", "github-copilot", "--copilot"]);
+    expect(result.code).toBe(4);
+    expect(result.stderr).toContain("no Copilot access");
+  });
+
+  test("--device is implied: without a terminal the code still goes to stderr", async () => {
+    const { fake, box } = setup();
+    await deviceLogin(fake, box);
+    expect(fake.counts.device).toBe(1);
+  });
+});
