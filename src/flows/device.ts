@@ -1,6 +1,7 @@
 import type { Context } from "../actions/context.ts";
 import { canOpenBrowser } from "../io/browser.ts";
 import {
+  classifyDeviceTokenResponse,
   createPkce,
   deviceAuthorizationRequest,
   deviceTokenRequest,
@@ -9,23 +10,19 @@ import {
   type DevicePollOutcome,
   type TokenSet,
 } from "../oauth/index.ts";
-import type { OAuthSettings, ProviderDefinition } from "../providers/types.ts";
+import type { CustomDeviceStart, OAuthSettings, ProviderDefinition } from "../providers/types.ts";
 
 export interface DeviceFlowOptions {
   signal: AbortSignal;
   noBrowser: boolean;
-  /** Providers that add PKCE to the device flow (Qwen, MiniMax). */
+  /** Providers that add PKCE to the device flow (Qwen). */
   pkce?: boolean;
-  /** Provider quirks in poll answers (HTTP 429 as slow_down, `status: pending`). */
+  /** Provider quirks in poll answers (HTTP 429 as slow_down). */
   classify?: (response: Response) => Promise<DevicePollOutcome>;
   headers?: Record<string, string>;
 }
 
-/**
- * RFC 8628. The code and URL go to stderr (they are not secrets: they are useless without the
- * person approving them), the complete URL is opened when a browser is at hand, and polling
- * waits the full interval after each answer.
- */
+/** RFC 8628 on the wire: device authorization, then polling the token endpoint. */
 export async function runDeviceFlow(
   ctx: Context,
   provider: ProviderDefinition,
@@ -46,20 +43,16 @@ export async function runDeviceFlow(
     }),
     { now: deps.now() },
   );
-  deps.ui.info(`To log in to ${provider.name}, open ${authorization.verification_uri} and enter the code:`);
-  deps.ui.line(`\n    ${authorization.user_code}\n`);
-  const complete = authorization.verification_uri_complete;
-  if (complete && !options.noBrowser && canOpenBrowser(deps.env, deps.platform)) {
-    if (await deps.openBrowser(complete)) deps.ui.info("opened the page in your browser, with the code filled in");
-  }
-  const spinner = deps.interactive ? await deps.spinner() : undefined;
-  const left = () => Math.max(0, Math.round((authorization.expires_at - deps.now()) / 1000));
-  const remaining = () => `${Math.floor(left() / 60)}:${String(left() % 60).padStart(2, "0")}`;
-  spinner?.start(`waiting for approval (${remaining()} left)`);
-  if (!spinner) deps.ui.info(`waiting for approval (the code expires in ${remaining()})`);
-  try {
-    const tokens = await pollDeviceToken({
-      request: (signal) =>
+  return runCustomDeviceFlow(
+    ctx,
+    provider,
+    {
+      userCode: authorization.user_code,
+      verificationUri: authorization.verification_uri,
+      verificationUriComplete: authorization.verification_uri_complete,
+      expiresAt: authorization.expires_at,
+      interval: authorization.interval,
+      poll: (signal) =>
         deviceTokenRequest(deps.fetch, {
           tokenUrl: settings.tokenUrl,
           clientId: settings.clientId ?? "",
@@ -69,15 +62,48 @@ export async function runDeviceFlow(
           signal,
           headers: options.headers,
         }),
-      interval: authorization.interval,
-      expiresAt: authorization.expires_at,
+      classify: options.classify ?? ((response) => classifyDeviceTokenResponse(response, { now: deps.now() })),
+    },
+    options,
+  );
+}
+
+/**
+ * Showing the code and waiting for approval, for every device flow (RFC 8628 or a provider's
+ * variant). The code and URL go to stderr (useless without the person approving them), the
+ * complete URL is opened when a browser is at hand, and polling waits the full interval after
+ * each answer (RFC 8628 §3.5).
+ */
+export async function runCustomDeviceFlow(
+  ctx: Context,
+  provider: ProviderDefinition,
+  started: CustomDeviceStart,
+  options: { signal: AbortSignal; noBrowser: boolean },
+): Promise<TokenSet> {
+  const { deps } = ctx;
+  deps.ui.info(`To log in to ${provider.name}, open ${started.verificationUri} and enter the code:`);
+  deps.ui.line(`\n    ${started.userCode}\n`);
+  const complete = started.verificationUriComplete;
+  if (complete && !options.noBrowser && canOpenBrowser(deps.env, deps.platform)) {
+    if (await deps.openBrowser(complete)) deps.ui.info("opened the page in your browser, with the code filled in");
+  }
+  const spinner = deps.interactive ? await deps.spinner() : undefined;
+  const left = () => Math.max(0, Math.round((started.expiresAt - deps.now()) / 1000));
+  const remaining = () => `${Math.floor(left() / 60)}:${String(left() % 60).padStart(2, "0")}`;
+  spinner?.start(`waiting for approval (${remaining()} left)`);
+  if (!spinner) deps.ui.info(`waiting for approval (the code expires in ${remaining()})`);
+  try {
+    const tokens = await pollDeviceToken({
+      request: started.poll,
+      interval: started.interval,
+      expiresAt: started.expiresAt,
       now: deps.now,
       sleep: deps.sleep,
       signal: options.signal,
-      classify: options.classify,
+      classify: started.classify,
       onPoll: (event) => {
         if (event.outcome === "slow_down") {
-          const note = `the server asked to poll more slowly: every ${event.interval} s`;
+          const note = `the server asked to poll more slowly: every ${event.interval} s (if this repeats, check this machine's clock)`;
           if (spinner) spinner.message(`${note} (${remaining()} left)`);
           else deps.ui.info(note);
         } else spinner?.message(`waiting for approval (${remaining()} left)`);

@@ -22,6 +22,7 @@ export interface LoopbackFlowOptions {
   authorize?: OAuthHooks["authorize"];
   /** What to suggest when this flow cannot run here (another method, --with-key). */
   alternativeHint?: string;
+  explainError?: (error: unknown) => unknown;
 }
 
 /**
@@ -58,7 +59,8 @@ export async function obtainAuthorizationCode(
         return { status: 400, html: page("No code", "The provider's redirect carried no authorization code.") };
       case "error":
         done = true;
-        settle.reject(createOAuthError("authorization server", { error: result.error, error_description: result.description }));
+        const error = createOAuthError("authorization server", { error: result.error, error_description: result.description });
+        settle.reject(options.explainError ? options.explainError(error) : error);
         return { status: 200, html: page("Login failed", `${result.error}${result.description ? `: ${result.description}` : ""}. You can close this tab.`) };
       case "code":
         done = true;

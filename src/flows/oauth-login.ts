@@ -11,7 +11,7 @@ import type { HookDeps, LoginResult, OAuthMethod, OAuthSettings, ProviderDefinit
 import { maskSecret, registerSecret } from "../redact.ts";
 import type { StoredCredential } from "../store/types.ts";
 import { createFlowSignal } from "./_cancel.ts";
-import { runDeviceFlow } from "./device.ts";
+import { runCustomDeviceFlow, runDeviceFlow } from "./device.ts";
 import { obtainAuthorizationCode } from "./loopback.ts";
 
 /** Fills endpoints the provider left to discovery (RFC 8414 / OpenID Connect Discovery). */
@@ -28,9 +28,9 @@ export async function resolveEndpoints(ctx: Context, settings: OAuthSettings, si
   };
 }
 
-export function hookDeps(ctx: Context, signal?: AbortSignal): HookDeps {
+export function hookDeps(ctx: Context, provider: ProviderDefinition, signal?: AbortSignal): HookDeps {
   const { deps } = ctx;
-  return { fetch: deps.fetch, now: deps.now, hostname: deps.hostname, randomBytes: deps.randomBytes, signal };
+  return { apiUrl: provider.apiUrl, fetch: deps.fetch, now: deps.now, hostname: deps.hostname, randomBytes: deps.randomBytes, signal };
 }
 
 export async function loginWithOAuth(ctx: Context, provider: ProviderDefinition, method: OAuthMethod, options: LoginOptions): Promise<void> {
@@ -39,7 +39,7 @@ export async function loginWithOAuth(ctx: Context, provider: ProviderDefinition,
   if (hooks.notice) deps.ui.warn(hooks.notice);
   const flowSignal = createFlowSignal(deps, options.timeoutMs);
   try {
-    const hd = hookDeps(ctx, flowSignal.signal);
+    const hd = hookDeps(ctx, provider, flowSignal.signal);
     let base = method.oauth;
     if (options.host) {
       if (!hooks.forHost) throw new AuthctlError("USAGE", `${provider.name} has no --host option`);
@@ -47,7 +47,7 @@ export async function loginWithOAuth(ctx: Context, provider: ProviderDefinition,
     }
     const settings = await resolveEndpoints(ctx, base, flowSignal.signal);
     const headers = hooks.headers?.(hd);
-    const deviceAvailable = method.flows.includes("device") && Boolean(settings.deviceAuthorizationUrl);
+    const deviceAvailable = method.flows.includes("device") && Boolean(settings.deviceAuthorizationUrl || hooks.customDevice);
     const useDevice = options.device || !method.flows.includes("loopback");
     let result: LoginResult;
     if (useDevice) {
@@ -55,6 +55,13 @@ export async function loginWithOAuth(ctx: Context, provider: ProviderDefinition,
         throw new AuthctlError("USAGE", `${provider.name} has no device-code login`, {
           hint: `run 'authctl login ${provider.id}' (add --no-browser to paste the code instead)`,
         });
+      }
+      if (hooks.customDevice) {
+        const started = await hooks.customDevice(hd, settings);
+        const tokens = await runCustomDeviceFlow(ctx, provider, started, { signal: flowSignal.signal, noBrowser: Boolean(options.noBrowser) });
+        result = started.finish ? await started.finish(tokens) : { kind: "tokens", tokens };
+        await storeLogin(ctx, provider, method, settings, result, options.host);
+        return;
       }
       if (!settings.tokenUrl) throw missing(provider, "token_url");
       const classify = hooks.device?.classify;
@@ -69,6 +76,7 @@ export async function loginWithOAuth(ctx: Context, provider: ProviderDefinition,
     } else {
       if (!settings.authorizeUrl) throw missing(provider, "authorize_url");
       const grant = await obtainAuthorizationCode(ctx, provider, { ...settings, authorizeUrl: settings.authorizeUrl }, {
+        explainError: hooks.explainError,
         noBrowser: Boolean(options.noBrowser),
         deviceAvailable,
         signal: flowSignal.signal,

@@ -45,6 +45,8 @@ export interface OAuthSettings {
 
 /** What a provider's hooks may use: no terminal, no store — those stay with the flows. */
 export interface HookDeps {
+  /** The provider's API base (config.toml `api_url` wins), for calls after login. */
+  apiUrl: string;
   fetch: typeof fetch;
   now(): number;
   hostname(): string;
@@ -95,6 +97,27 @@ export interface OAuthHooks {
   forHost?: (host: string, settings: OAuthSettings) => OAuthSettings;
   /** A one-line notice shown before the login starts (policy warnings). */
   notice?: string;
+  /** Turns a provider error into a readable one (OpenAI's missing_codex_entitlement). */
+  explainError?: (error: unknown) => unknown;
+  /**
+   * A device flow that is not RFC 8628 on the wire (OpenAI's, MiniMax's): the provider starts it
+   * and says how to poll; showing the code, waiting and polling stay the shared flow's.
+   */
+  customDevice?: (deps: HookDeps, settings: OAuthSettings) => Promise<CustomDeviceStart>;
+}
+
+export interface CustomDeviceStart {
+  userCode: string;
+  verificationUri: string;
+  verificationUriComplete?: string;
+  /** Epoch ms. */
+  expiresAt: number;
+  /** Seconds. */
+  interval: number;
+  poll(signal?: AbortSignal): Promise<Response>;
+  classify(response: Response): Promise<import("../oauth/device.ts").DevicePollOutcome>;
+  /** Turns the poll's token answer into the login's result (OpenAI exchanges a code first). */
+  finish?(tokens: import("../oauth/token.ts").TokenSet): Promise<LoginResult>;
 }
 
 export interface OAuthMethod {
