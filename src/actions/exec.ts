@@ -15,8 +15,10 @@ export interface ExecOptions {
  * key and the ones it declares in conflictVars (a stale ANTHROPIC_AUTH_TOKEN outranks an injected
  * ANTHROPIC_API_KEY in Claude Code).
  */
-export function competingVars(provider: ProviderDefinition): string[] {
-  return [...(provider.aliasVars ?? []), ...(provider.conflictVars ?? [])];
+export function competingVars(provider: ProviderDefinition, method?: string): string[] {
+  const oauth = provider.methods.find((m) => m.id === method);
+  const methodVars = oauth?.kind === "oauth" ? (oauth.conflictVars ?? []) : [];
+  return [...(provider.aliasVars ?? []), ...(provider.conflictVars ?? []), ...methodVars];
 }
 
 export async function exec(ctx: Context, options: ExecOptions): Promise<number> {
@@ -32,7 +34,7 @@ export async function exec(ctx: Context, options: ExecOptions): Promise<number> 
   const injected = collectVars(resolved);
   const injectedNames = new Set(injected.map(([name]) => name));
   for (const r of resolved) {
-    for (const name of competingVars(r.provider)) if (!injectedNames.has(name)) delete childEnv[name];
+    for (const name of competingVars(r.provider, r.credential?.method)) if (!injectedNames.has(name)) delete childEnv[name];
   }
   for (const [name, value] of injected) childEnv[name] = value;
 

@@ -19,7 +19,7 @@ export interface LoginOptions {
 }
 
 export async function login(ctx: Context, options: LoginOptions): Promise<void> {
-  const provider = options.providerId ? ctx.registry.require(options.providerId) : await pickProvider(ctx);
+  const provider = options.providerId ? ctx.registry.require(options.providerId) : await pickProvider(ctx, options);
   const method = chooseMethod(provider, options);
   if (method.kind === "api_key") {
     await loginWithKey(ctx, provider, options);
@@ -51,7 +51,11 @@ function chooseMethod(provider: ProviderDefinition, options: LoginOptions): Prov
   return method;
 }
 
-async function pickProvider(ctx: Context): Promise<ProviderDefinition> {
+/**
+ * The picker asks how first — an account login or a pasted key — then which provider, so each list
+ * is short and every entry says what it will do.
+ */
+async function pickProvider(ctx: Context, options: LoginOptions): Promise<ProviderDefinition> {
   if (!ctx.deps.interactive) {
     throw new AuthctlError("NEEDS_TTY", "no provider named and no terminal to pick one", {
       hint: "run 'authctl login <provider>' ('authctl providers' lists them)",
@@ -60,15 +64,25 @@ async function pickProvider(ctx: Context): Promise<ProviderDefinition> {
   const prompter = await ctx.deps.prompter();
   const stored = ctx.store.read().credentials;
   const providers = ctx.registry.list();
+  const withAccount = providers.filter((p) => p.methods.some((m) => m.kind === "oauth"));
+  const how = options.withKey
+    ? "key"
+    : await prompter.select("How do you want to log in?", [
+        { value: "oauth", label: "Log in with your account", hint: "a browser or device login; no key to copy" },
+        { value: "key", label: "Paste an API key", hint: "from the provider's dashboard; stored, never echoed" },
+      ]);
+  const candidates = how === "oauth" ? withAccount : providers.filter((p) => p.methods.some((m) => m.kind === "api_key"));
   const id = await prompter.select(
-    "Log in to which provider?",
-    providers.map((p) => ({
-      value: p.id,
-      label: p.name,
-      hint: [stored[p.id] ? "logged in" : "", p.hint ?? ""].filter(Boolean).join(" · ") || undefined,
-    })),
+    how === "oauth" ? "Log in to which provider?" : "Which provider is the key for?",
+    candidates.map((p) => {
+      const method = p.methods.find((m) => (how === "oauth" ? m.kind === "oauth" : m.kind === "api_key"));
+      const hint = how === "oauth" && method?.kind === "oauth" ? (method.hint ?? method.label) : p.hint;
+      return { value: p.id, label: p.name, hint: [stored[p.id] ? "logged in" : "", hint ?? ""].filter(Boolean).join(" · ") || undefined };
+    }),
   );
-  return ctx.registry.require(id);
+  const provider = ctx.registry.require(id);
+  if (!options.method) options.method = provider.methods.find((m) => (how === "oauth" ? m.kind === "oauth" : m.kind === "api_key"))!.id;
+  return provider;
 }
 
 async function loginWithKey(ctx: Context, provider: ProviderDefinition, options: LoginOptions): Promise<void> {

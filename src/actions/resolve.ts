@@ -39,6 +39,8 @@ export function credentialVars(provider: ProviderDefinition, credential: StoredC
 }
 
 function fieldValue(credential: StoredCredential, field: string): string | undefined {
+  // A constant that tells the program which credential kind it gets (GOOGLE_GENAI_USE_GCA=true).
+  if (field.startsWith("literal:")) return field.slice("literal:".length);
   if (field === "access_token") return credential.access_token;
   if (field === "id_token") return credential.id_token;
   if (field === "key") return credential.key;

@@ -18,8 +18,8 @@ export interface Registry {
 export function createRegistry(config: Config): Registry {
   const byId = new Map<string, ProviderDefinition>();
   for (const builtin of [...KEY_PROVIDERS, ...OAUTH_ONLY_PROVIDERS]) {
-    const oauth = BUILTIN_OAUTH_METHODS[builtin.id] ?? [];
-    const withOAuth = { ...builtin, methods: [...oauth, ...builtin.methods.filter((m) => !oauth.some((o) => o.id === m.id))] };
+    const extra = BUILTIN_OAUTH_METHODS[builtin.id] ?? {};
+    const withOAuth = { ...builtin, methods: [...(extra.first ?? []), ...builtin.methods, ...(extra.after ?? [])] };
     byId.set(builtin.id, applyOverrides(withOAuth, config.providers[builtin.id]));
   }
   for (const [id, entry] of Object.entries(config.providers)) {

@@ -162,3 +162,9 @@ export interface ProviderDefinition {
   custom?: boolean;
   notes?: string;
 }
+
+/** Keeps a provider's `resource_url` (Qwen, MiniMax: the API host for this account) beside the tokens. */
+export function withResourceUrl(tokens: import("../oauth/token.ts").TokenSet): LoginResult {
+  const url = tokens.raw.resource_url;
+  return { kind: "tokens", tokens, extra: typeof url === "string" ? { resource_url: url } : {} };
+}

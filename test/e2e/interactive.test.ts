@@ -26,7 +26,11 @@ afterEach(() => {
 describe.skipIf(!hasTmux)("in a real terminal", () => {
   test("login with no provider shows a picker, then a masked key prompt; the key never shows on screen", async () => {
     term = openTerminal(`${BINARY} login`, box.env, box.root);
-    await term.waitFor("Log in to which provider?");
+    await term.waitFor("How do you want to log in?");
+    term.type("Down");
+    await term.waitFor("Paste an API key");
+    term.type("Enter");
+    await term.waitFor("Which provider is the key for?");
     term.type("Down", "Down", "Down");
     await term.waitFor("OpenRouter");
     term.type("Enter");
@@ -43,7 +47,7 @@ describe.skipIf(!hasTmux)("in a real terminal", () => {
   });
 
   test("Ctrl-C at the key prompt cancels with exit 2 and stores nothing", async () => {
-    term = openTerminal(`${BINARY} login openrouter`, box.env, box.root);
+    term = openTerminal(`${BINARY} login openrouter --method key`, box.env, box.root);
     await term.waitFor("OpenRouter API key");
     term.type("-l", "sk-or-v1-partial");
     term.type("C-c");

@@ -1,0 +1,150 @@
+import { AuthctlError, isAuthctlError } from "../errors.ts";
+import { authorizationCodeGrantRequest, processTokenResponse, type TokenSet } from "../oauth/token.ts";
+import type { DevicePollOutcome } from "../oauth/device.ts";
+import type { CustomDeviceStart, HookDeps, LoginResult, OAuthMethod, OAuthSettings } from "./types.ts";
+
+/**
+ * "Sign in with ChatGPT" through the Codex client (providers.md §4): PKCE on localhost:1455 (1457
+ * is the registered fallback), form-encoded exchange, single-use refresh tokens, and the
+ * `chatgpt_account_id` claim. A token-exchange grant may turn the ID token into a platform API
+ * key; when it does, OPENAI_API_KEY is exported, otherwise only the ChatGPT token and account.
+ */
+const CLIENT_ID = "app_EMoamEEZ73f0CkXaXp7hrann";
+
+function claims(jwt: string | undefined): Record<string, unknown> {
+  const payload = jwt?.split(".")[1];
+  if (!payload) return {};
+  try {
+    return JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as Record<string, unknown>;
+  } catch {
+    return {};
+  }
+}
+
+function accountId(tokens: TokenSet): string | undefined {
+  for (const jwt of [tokens.id_token, tokens.access_token]) {
+    const auth = claims(jwt)["https://api.openai.com/auth"] as Record<string, unknown> | undefined;
+    if (typeof auth?.chatgpt_account_id === "string") return auth.chatgpt_account_id;
+  }
+  return undefined;
+}
+
+async function afterTokens(deps: HookDeps, tokens: TokenSet, settings: OAuthSettings): Promise<LoginResult> {
+  const extra: Record<string, string> = {};
+  const account = accountId(tokens);
+  if (account) extra.chatgpt_account_id = account;
+  if (tokens.id_token && settings.tokenUrl) {
+    // Best effort, as in Codex: an account without platform access simply gets no API key.
+    try {
+      const response = await deps.fetch(settings.tokenUrl, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+        body: new URLSearchParams({
+          grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
+          client_id: settings.clientId ?? CLIENT_ID,
+          requested_token: "openai-api-key",
+          subject_token: tokens.id_token,
+          subject_token_type: "urn:ietf:params:oauth:token-type:id_token",
+        }).toString(),
+        signal: AbortSignal.timeout(20_000),
+      });
+      const json = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+      if (response.ok && typeof json.access_token === "string") extra.api_key = json.access_token;
+    } catch {
+      // No API key: the ChatGPT token and account id are still exported.
+    }
+  }
+  const email = claims(tokens.id_token).email;
+  return { kind: "tokens", tokens, extra, account: typeof email === "string" ? email : undefined };
+}
+
+function explainError(error: unknown): unknown {
+  if (isAuthctlError(error) && String(error.detail?.error_description ?? error.message).includes("missing_codex_entitlement")) {
+    return new AuthctlError("AUTH_FAILED", "Codex is not enabled for this ChatGPT workspace", {
+      hint: "ask the workspace admin to enable Codex, or use 'authctl login openai --method key'",
+      cause: error,
+    });
+  }
+  return error;
+}
+
+/** OpenAI's own device variant (not RFC 8628): a user code, then an authorization code to exchange. */
+async function startDevice(deps: HookDeps, settings: OAuthSettings): Promise<CustomDeviceStart> {
+  const usercodeUrl = settings.deviceAuthorizationUrl!;
+  const origin = new URL(settings.tokenUrl!).origin;
+  const post = (url: string, body: unknown, signal?: AbortSignal) =>
+    deps.fetch(url, { method: "POST", headers: { "content-type": "application/json", accept: "application/json" }, body: JSON.stringify(body), signal });
+  const response = await post(usercodeUrl, { client_id: settings.clientId }, deps.signal);
+  if (response.status === 404) {
+    throw new AuthctlError("AUTH_FAILED", "device-code login is not enabled for this ChatGPT account", {
+      hint: "enable it in ChatGPT's security settings, or run 'authctl login openai' without --device",
+    });
+  }
+  const json = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+  const userCode = (json.user_code ?? json.usercode) as unknown;
+  if (!response.ok || typeof json.device_auth_id !== "string" || typeof userCode !== "string") {
+    throw new AuthctlError("PROTOCOL", `OpenAI's device login answered HTTP ${response.status} without a user code`);
+  }
+  const deviceAuthId = json.device_auth_id;
+  const interval = Number(json.interval);
+  return {
+    userCode,
+    verificationUri: `${origin}/codex/device`,
+    expiresAt: deps.now() + 15 * 60_000,
+    interval: Number.isFinite(interval) && interval > 0 ? interval : 5,
+    poll: (signal) => post(usercodeUrl.replace(/usercode$/, "token"), { device_auth_id: deviceAuthId, user_code: userCode }, signal),
+    async classify(answer): Promise<DevicePollOutcome> {
+      if (answer.status === 403 || answer.status === 404) {
+        await answer.body?.cancel();
+        return { kind: "pending" };
+      }
+      const body = (await answer.json().catch(() => ({}))) as Record<string, unknown>;
+      if (answer.ok && typeof body.authorization_code === "string" && typeof body.code_verifier === "string") {
+        // Not tokens yet: `finish` exchanges this code with the server-supplied verifier.
+        return { kind: "token", token: { access_token: body.authorization_code, token_type: "Bearer", raw: body } };
+      }
+      if (body.error === "deviceauth_authorization_pending") return { kind: "pending" };
+      if (body.error === "slow_down") return { kind: "slow_down" };
+      return { kind: "error", error: new AuthctlError("PROTOCOL", `OpenAI's device login answered HTTP ${answer.status}`) };
+    },
+    async finish(grant) {
+      const tokens = await processTokenResponse(
+        await authorizationCodeGrantRequest(deps.fetch, {
+          tokenUrl: settings.tokenUrl!,
+          clientId: settings.clientId,
+          code: grant.access_token,
+          redirectUri: `${origin}/deviceauth/callback`,
+          codeVerifier: String(grant.raw.code_verifier),
+          body: "form",
+        }),
+        { now: deps.now() },
+      );
+      return afterTokens(deps, tokens, settings);
+    },
+  };
+}
+
+export const OPENAI_CHATGPT: OAuthMethod = {
+  id: "chatgpt",
+  kind: "oauth",
+  label: "ChatGPT Plus/Pro account (via the Codex client)",
+  flows: ["loopback", "paste", "device"],
+  oauth: {
+    authorizeUrl: "https://auth.openai.com/oauth/authorize",
+    tokenUrl: "https://auth.openai.com/oauth/token",
+    deviceAuthorizationUrl: "https://auth.openai.com/api/accounts/deviceauth/usercode",
+    revocationUrl: "https://auth.openai.com/oauth/revoke",
+    clientId: CLIENT_ID,
+    scopes: ["openid", "profile", "email", "offline_access"],
+    redirectHost: "localhost",
+    redirectPort: 1455,
+    // "Keep in sync with the Codex CLI Hydra redirect URI allow-list": arbitrary ports are refused.
+    fallbackPorts: [1457],
+    redirectPath: "/auth/callback",
+    tokenBody: "form",
+    extraAuthorizeParams: { id_token_add_organizations: "true", codex_cli_simplified_flow: "true", originator: "authctl" },
+  },
+  env: { OPENAI_API_KEY: "api_key", CHATGPT_ACCESS_TOKEN: "access_token", CHATGPT_ACCOUNT_ID: "chatgpt_account_id" },
+  conflictVars: ["CODEX_API_KEY"],
+  hooks: { afterTokens, explainError, customDevice: startDevice },
+};
