@@ -1,13 +1,49 @@
 import type { Context } from "../actions/context.ts";
 import type { ResolvedCredential } from "../actions/resolve.ts";
 import { AuthctlError } from "../errors.ts";
+import type { ProviderDefinition } from "../providers/types.ts";
+import { createProxyCredential, type ProxyCredential } from "./credentials.ts";
+import { buildChildEnv, buildRoutes } from "./routes.ts";
+import { startProxyServer, type ProxyServer } from "./server.ts";
 
-/** `authctl exec --proxy` (issue: exec --proxy). Being written. */
+/**
+ * `authctl exec --proxy`: the child gets a per-session placeholder and a base URL on a loopback
+ * proxy; the proxy swaps the placeholder for the real credential on the way to the provider. The
+ * proxy starts before the child (no proxy, no child) and stops when the child exits.
+ */
 export async function execWithProxy(
-  _ctx: Context,
-  _resolved: ResolvedCredential[],
-  _command: { file: string; argv: string[] },
-  _baseEnv: Record<string, string>,
+  ctx: Context,
+  resolved: ResolvedCredential[],
+  command: { file: string; argv: string[] },
+  baseEnv: Record<string, string>,
 ): Promise<number> {
-  throw new AuthctlError("USAGE", "exec --proxy is not available in this build");
+  const { deps } = ctx;
+  const routes = buildRoutes(resolved, (provider) => newPlaceholder(provider, deps.randomBytes(32)));
+  const credentials = new Map<string, ProxyCredential>(resolved.map((r) => [r.provider.id, createProxyCredential(ctx, r)]));
+  let server: ProxyServer;
+  try {
+    server = await startProxyServer({ routes, credentials, fetch: deps.fetch, warn: (message) => deps.ui.warn(message) });
+  } catch (error) {
+    throw new AuthctlError("INTERNAL", `the proxy could not start on 127.0.0.1 (${(error as Error).message}); the command was not run`, { cause: error });
+  }
+  const env = buildChildEnv(baseEnv, routes, server.origin);
+  try {
+    return await deps.spawnInherit(command.file, command.argv, env);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const name = command.argv[0] ?? command.file;
+    if (code === "ENOENT") throw new AuthctlError("COMMAND_NOT_FOUND", `command not found: ${name}`, { hint: "check the name, or give its full path" });
+    if (code === "EACCES") throw new AuthctlError("COMMAND_NOT_FOUND", `cannot run ${name}: permission denied`, { hint: "check that it is executable (chmod +x)" });
+    throw new AuthctlError("INTERNAL", `could not start ${name}: ${(error as Error).message}`, { cause: error });
+  } finally {
+    await server.stop();
+  }
+}
+
+/**
+ * 256 random bits. The provider's usual key prefix comes first so tools that sanity-check a key's
+ * shape accept it; the placeholder opens only its own provider's route, and only for this session.
+ */
+function newPlaceholder(provider: ProviderDefinition, bytes: Uint8Array): string {
+  return `${provider.keyPrefixes?.[0] ?? ""}authctl-proxy-${Buffer.from(bytes).toString("base64url")}`;
 }

@@ -1,0 +1,220 @@
+import { timingSafeEqual } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { ProxyCredential } from "./credentials.ts";
+import type { ProxyRoute } from "./routes.ts";
+
+/**
+ * The session's reverse proxy. node:http rather than Bun.serve: Bun.serve resolves dot segments
+ * and drops an absolute-form request target before the handler sees the request, and a proxy that
+ * guards the provider's base URL has to see (and refuse) exactly what the client sent.
+ */
+export interface ProxyServer {
+  port: number;
+  /** `http://127.0.0.1:PORT` */
+  origin: string;
+  stop(): Promise<void>;
+}
+
+export interface ProxyServerOptions {
+  routes: ProxyRoute[];
+  credentials: Map<string, ProxyCredential>;
+  fetch: typeof fetch;
+  /** Redacted, human output (a refresh that failed). Requests themselves are never logged. */
+  warn(message: string): void;
+}
+
+/** RFC 9110 §7.6.1: connection-specific fields are not forwarded. */
+const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"]);
+/** Where SDKs put the key: the placeholder is accepted in any of them, and all are replaced. */
+const CREDENTIAL_HEADERS = new Set(["authorization", "x-api-key", "x-goog-api-key"]);
+/** Bodies up to this size are buffered, so a request rejected with 401 can be sent again after a refresh. */
+const REPLAY_LIMIT = 1 << 20;
+
+type Target = { route: ProxyRoute; url: string } | { status: number; message: string };
+
+/**
+ * Only origin-form targets (`/id/path?query`), RFC 9112 §3.2.1. Any segment that is, or decodes
+ * to, `.` or `..`, or hides a slash or backslash, is refused outright rather than normalised: the
+ * upstream's idea of normalisation may differ from ours, and no SDK sends such paths.
+ */
+export function parseTarget(raw: string, routes: Map<string, ProxyRoute>): Target {
+  if (!raw.startsWith("/") || raw.startsWith("//")) return { status: 400, message: "only origin-form request targets (/provider/path) are accepted" };
+  const q = raw.indexOf("?");
+  const segments = (q < 0 ? raw : raw.slice(0, q)).split("/").slice(1);
+  for (const segment of segments) {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(segment);
+    } catch {
+      return { status: 400, message: "malformed percent-encoding in the path" };
+    }
+    if (decoded === "." || decoded === ".." || /[/\\]/.test(decoded) || /%(?:2e|2f|5c)/i.test(decoded)) {
+      return { status: 400, message: "dot segments and encoded slashes are refused" };
+    }
+  }
+  const route = routes.get(segments[0] ?? "");
+  if (!route) return { status: 404, message: `no provider at /${segments[0] ?? ""}; the proxy serves ${[...routes.keys()].map((id) => `/${id}`).join(", ")}` };
+  const path = `/${segments.slice(1).join("/")}`;
+  if (route.scope && path !== route.scope && !path.startsWith(`${route.scope}/`)) {
+    return { status: 403, message: `only paths under ${route.scope} are forwarded for ${route.provider.id}` };
+  }
+  return { route, url: route.origin + path + (q < 0 ? "" : raw.slice(q)) };
+}
+
+function sameSecret(presented: string, expected: string): boolean {
+  const a = Buffer.from(presented);
+  const b = Buffer.from(expected);
+  // The placeholder's length is public (it is in the child's environment); its bytes are not.
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function presentsPlaceholder(req: IncomingMessage, placeholder: string): boolean {
+  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? "")?.[1];
+  const candidates = [bearer, req.headers["x-api-key"], req.headers["x-goog-api-key"]];
+  let ok = false;
+  for (const value of candidates) if (typeof value === "string" && sameSecret(value, placeholder)) ok = true;
+  return ok;
+}
+
+function upstreamHeaders(req: IncomingMessage, route: ProxyRoute, secret: string): Headers {
+  const named = new Set(String(req.headers.connection ?? "").toLowerCase().split(",").map((s) => s.trim()));
+  const headers = new Headers();
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (HOP_BY_HOP.has(name) || named.has(name) || CREDENTIAL_HEADERS.has(name) || name === "host") continue;
+    // A buffered body gets its length from fetch; a streamed one goes chunked.
+    if (name === "content-length") continue;
+    headers.append(name, raw[i + 1]!);
+  }
+  if (route.auth.kind === "bearer") headers.set("authorization", `Bearer ${secret}`);
+  else {
+    headers.set(route.auth.name, secret);
+    for (const [name, value] of Object.entries(route.auth.extra ?? {})) if (!headers.has(name)) headers.set(name, value);
+  }
+  return headers;
+}
+
+function refuse(res: ServerResponse, status: number, message: string): void {
+  const body = JSON.stringify({ error: { type: "authctl_proxy", message: `authctl proxy: ${message}` } });
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+  res.end(body);
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+export async function startProxyServer(options: ProxyServerOptions): Promise<ProxyServer> {
+  const routes = new Map(options.routes.map((r) => [r.provider.id, r]));
+  let allowedHosts = new Set<string>();
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // A browser page on another origin can reach 127.0.0.1 through DNS rebinding: it cannot set
+    // Host to 127.0.0.1, so anything else is refused.
+    if (!allowedHosts.has(String(req.headers.host ?? "").toLowerCase())) return refuse(res, 403, "unexpected Host header");
+    const target = parseTarget(req.url ?? "", routes);
+    if (!("route" in target)) return refuse(res, target.status, target.message);
+    const { route, url } = target;
+    if (!presentsPlaceholder(req, route.placeholder)) {
+      return refuse(res, 401, `send the session's placeholder from ${route.provider.keyVars[0] ?? "the key variable"} (Authorization: Bearer, x-api-key or x-goog-api-key)`);
+    }
+    const credential = options.credentials.get(route.provider.id)!;
+    let secret: string;
+    try {
+      secret = await credential.current();
+    } catch (error) {
+      options.warn(`proxy: could not refresh ${route.provider.name}: ${(error as Error).message}`);
+      return refuse(res, 401, `could not refresh the ${route.provider.name} login; run 'authctl login ${route.provider.id}'`);
+    }
+    const method = req.method ?? "GET";
+    const length = Number(req.headers["content-length"] ?? Number.NaN);
+    const hasBody = method !== "GET" && method !== "HEAD" && (length > 0 || req.headers["transfer-encoding"] !== undefined);
+    const buffered = !hasBody || length <= REPLAY_LIMIT;
+    const body = !hasBody ? undefined : buffered ? await readBody(req) : (Readable.toWeb(req) as ReadableStream<Uint8Array>);
+
+    const abort = new AbortController();
+    res.once("close", () => {
+      if (!res.writableFinished) abort.abort();
+    });
+    const send = (key: string) =>
+      options.fetch(url, {
+        method,
+        headers: upstreamHeaders(req, route, key),
+        body,
+        // Redirects go back to the child unfollowed: the real key never travels to another host.
+        redirect: "manual",
+        // Bytes pass through as the provider encoded them; Content-Encoding and Content-Length stay true.
+        decompress: false,
+        signal: abort.signal,
+        duplex: "half",
+      } as RequestInit);
+    let upstream: Response;
+    try {
+      upstream = await send(secret);
+      if (upstream.status === 401 && credential.renewable && buffered) {
+        const renewed = await credential.renew(secret);
+        if (renewed) {
+          await upstream.body?.cancel().catch(() => undefined);
+          upstream = await send(renewed);
+        }
+      }
+    } catch (error) {
+      if (abort.signal.aborted) return;
+      return refuse(res, 502, `${route.provider.name} could not be reached (${(error as Error).message})`);
+    }
+    const headers: Record<string, string | string[]> = {};
+    upstream.headers.forEach((value, name) => {
+      if (!HOP_BY_HOP.has(name) && name !== "set-cookie") headers[name] = value;
+    });
+    const cookies = upstream.headers.getSetCookie();
+    if (cookies.length) headers["set-cookie"] = cookies;
+    res.writeHead(upstream.status, upstream.statusText, headers);
+    if (!upstream.body || method === "HEAD") {
+      res.end();
+      return;
+    }
+    res.flushHeaders();
+    // pipeline() writes each chunk as it arrives (SSE events are never held back) and respects
+    // backpressure; a child that goes away destroys the upstream stream with it.
+    try {
+      await pipeline(Readable.fromWeb(upstream.body as import("node:stream/web").ReadableStream<Uint8Array>), res);
+    } catch {
+      // The provider or the child went away mid-stream: end the child's side, nothing to report.
+      res.destroy();
+    }
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      if (!res.headersSent) refuse(res, 500, (error as Error).message);
+      else res.destroy();
+    });
+  });
+  // Streams may stay quiet for minutes while a model thinks: no request or idle time limits.
+  server.requestTimeout = 0;
+  server.timeout = 0;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  allowedHosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`]);
+  return {
+    port,
+    origin: `http://127.0.0.1:${port}`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

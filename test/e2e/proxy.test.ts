@@ -1,0 +1,227 @@
+import { afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { FAKE_CLIENT_ID, startOAuthFake, type OAuthFake } from "../fakes/oauth-fake.ts";
+import { startUpstream, type Upstream } from "../fakes/upstream.ts";
+import { createSandbox, ensureBinary, expectOk, ROOT, secret, writeScript, type Sandbox } from "../helpers/binary.ts";
+
+/**
+ * `authctl exec --proxy` through the compiled binary: a fake provider API on 127.0.0.1 (declared
+ * as the provider's api_url), a child script that reports what it saw as JSON on stdout.
+ */
+const KEY = secret("sk-or-v1-proxy0123456789abcdef0123456789abcdef0123456789abcdef01234567");
+
+const cleanups: Array<() => void> = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0)) c();
+});
+beforeAll(() => ensureBinary());
+
+function upstream(options: Parameters<typeof startUpstream>[0] = {}): Upstream {
+  const u = startUpstream(options);
+  cleanups.push(() => u.stop());
+  return u;
+}
+function sandbox(): Sandbox {
+  const box = createSandbox();
+  cleanups.push(() => box.cleanup());
+  return box;
+}
+
+/** The child: runs `CHILD_MODE` against the proxy and prints a JSON report. */
+const CHILD = `
+import { connect } from "node:net";
+const env = { ...process.env };
+const report = { env };
+const base = process.env[process.env.BASE_VAR];
+const key = process.env[process.env.KEY_VAR];
+const auth = { authorization: "Bearer " + key };
+const at = (u) => new URL(u);
+
+function raw(requestLine, host, extra = "") {
+  const { hostname, port } = at(base);
+  return new Promise((resolve) => {
+    const socket = connect(Number(port), hostname, () =>
+      socket.write(requestLine + "\\r\\nHost: " + host + "\\r\\nAuthorization: Bearer " + key + "\\r\\n" + extra + "Connection: close\\r\\n\\r\\n"));
+    let text = "";
+    socket.on("data", (d) => (text += d));
+    socket.on("end", () => resolve(Number(/^HTTP\\/1\\.1 (\\d+)/.exec(text)?.[1] ?? 0)));
+    socket.on("error", () => resolve(-1));
+  });
+}
+
+if (process.env.CHILD_MODE === "key") {
+  const res = await fetch(base + "/stream?events=5&delay=300", { headers: auth });
+  report.streamStatus = res.status;
+  report.streamType = res.headers.get("content-type");
+  const chunks = [];
+  for await (const chunk of res.body) chunks.push({ at: Date.now(), text: new TextDecoder().decode(chunk) });
+  report.firstChunkAt = chunks[0].at;
+  report.streamText = chunks.map((c) => c.text).join("");
+  const post = await fetch(base + "/echo", { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: '{"hello":1}' });
+  report.post = { status: post.status, json: await post.json() };
+  report.noKey = (await fetch(base + "/echo")).status;
+  report.wrongKey = (await fetch(base + "/echo", { headers: { authorization: "Bearer " + key.slice(0, -1) + "x" } })).status;
+  report.xApiKey = (await fetch(base + "/echo", { headers: { "x-api-key": key } })).status;
+  const { host, pathname } = at(base);
+  report.refusals = {
+    dotdot: await raw("GET " + pathname + "/../../../evil HTTP/1.1", host),
+    dotdotInside: await raw("GET " + pathname + "/../v2/echo HTTP/1.1", host),
+    encoded: await raw("GET " + pathname + "/%2e%2e/%2E%2E/evil HTTP/1.1", host),
+    encodedSlash: await raw("GET " + pathname + "/..%2f..%2fevil HTTP/1.1", host),
+    absolute: await raw("GET http://evil.example" + pathname + "/echo HTTP/1.1", host),
+    absoluteSelf: await raw("GET " + base + "/echo HTTP/1.1", host),
+    otherHost: await raw("GET " + pathname + "/echo HTTP/1.1", "evil.example"),
+    outsideBase: await raw("GET /openrouter/api/v2/echo HTTP/1.1", host),
+    siblingPrefix: await raw("GET /openrouter/api/v1x/echo HTTP/1.1", host),
+    unknownProvider: await raw("GET /openai/v1/echo HTTP/1.1", host),
+  };
+  report.rawOk = await raw("GET " + pathname + "/echo HTTP/1.1", host);
+}
+
+if (process.env.CHILD_MODE === "calls") {
+  const until = Date.now() + Number(process.env.CALL_MS);
+  report.statuses = {};
+  while (Date.now() < until) {
+    const res = await fetch(base + "/me", { method: "POST", headers: auth, body: "ping" });
+    report.statuses[res.status] = (report.statuses[res.status] ?? 0) + 1;
+    report.lastBody = await res.text();
+    await Bun.sleep(Number(process.env.CALL_GAP_MS ?? 100));
+  }
+}
+console.log(JSON.stringify(report));
+`;
+
+function child(box: Sandbox, mode: string, keyVar: string, baseVar: string, extraEnv: Record<string, string> = {}) {
+  const script = writeScript(box.root, "child.mjs", CHILD);
+  return box.run(["exec", "--proxy", "-p", baseVar === "OPENROUTER_BASE_URL" ? "openrouter" : "fake", "--", process.execPath, script], {
+    env: { CHILD_MODE: mode, KEY_VAR: keyVar, BASE_VAR: baseVar, ...extraEnv },
+    timeoutMs: 40_000,
+  });
+}
+
+describe("exec --proxy with an API key", () => {
+  test("streams SSE as it comes, swaps the placeholder for the key, refuses everything else", async () => {
+    const up = upstream();
+    const box = sandbox();
+    box.writeConfig(`[providers.openrouter]\napi_url = "${up.url}/api/v1"\n`);
+    expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY }));
+
+    // An ambient key must not reach the child either.
+    const result = await child(box, "key", "OPENROUTER_API_KEY", "OPENROUTER_BASE_URL", { OPENROUTER_API_KEY: "sk-or-v1-ambient-should-vanish" });
+    expectOk(result);
+    const report = JSON.parse(result.stdout);
+
+    // The child's environment: a placeholder and a base URL, never the key.
+    expect(JSON.stringify(report.env)).not.toContain(KEY);
+    expect(JSON.stringify(report.env)).not.toContain("ambient-should-vanish");
+    expect(report.env.OPENROUTER_API_KEY).toMatch(/^sk-or-authctl-proxy-[A-Za-z0-9_-]{43}$/);
+    expect(report.env.OPENROUTER_BASE_URL).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/openrouter\/api\/v1$/);
+
+    // Streaming: the first event reached the child while the upstream was still sending.
+    expect(report.streamStatus).toBe(200);
+    expect(report.streamType).toBe("text/event-stream");
+    expect(report.streamText).toContain("data: [DONE]");
+    expect(up.streamFinishedAt).toBeDefined();
+    expect(report.firstChunkAt).toBeLessThan(up.streamFinishedAt! - 600);
+
+    // The upstream saw the real key, its own Host, and the body unchanged.
+    expect(report.post).toEqual({ status: 200, json: { method: "POST", path: "/api/v1/echo", body: '{"hello":1}' } });
+    const seen = up.requests;
+    expect(seen.length).toBe(4); // stream, post, x-api-key, rawOk
+    for (const r of seen) {
+      expect(r.headers.authorization).toBe(`Bearer ${KEY}`);
+      expect(r.headers.host).toBe(`127.0.0.1:${up.port}`);
+      expect(r.headers["x-api-key"]).toBeUndefined();
+      expect(r.path.startsWith("/api/v1/")).toBe(true);
+    }
+
+    // Without the placeholder: 401 from the proxy, nothing forwarded.
+    expect(report.noKey).toBe(401);
+    expect(report.wrongKey).toBe(401);
+    expect(report.xApiKey).toBe(200);
+    expect(report.rawOk).toBe(200);
+    for (const [name, status] of Object.entries(report.refusals)) {
+      expect([name, status]).toEqual([name, expect.any(Number)]);
+      expect([name, (status as number) >= 400 && (status as number) < 500]).toEqual([name, true]);
+    }
+    expect(report.refusals.otherHost).toBe(403);
+    expect(report.refusals.absolute).toBe(400);
+    expect(report.refusals.outsideBase).toBe(403);
+
+    // The proxy lives exactly as long as the child.
+    await expect(fetch(report.env.OPENROUTER_BASE_URL + "/echo")).rejects.toThrow();
+  });
+
+  test("an upstream that would need plain http to a remote host is refused, and the child never runs", async () => {
+    const box = sandbox();
+    box.writeConfig(`[providers.openrouter]\napi_url = "http://example.invalid/api/v1"\n`);
+    expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY }));
+    const marker = join(box.root, "ran");
+    const result = await box.run(["exec", "--proxy", "-p", "openrouter", "--", "touch", marker]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("must use https");
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  test("the child's exit code is authctl's", async () => {
+    const up = upstream();
+    const box = sandbox();
+    box.writeConfig(`[providers.openrouter]\napi_url = "${up.url}/api/v1"\n`);
+    expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY }));
+    expect((await box.run(["exec", "--proxy", "-p", "openrouter", "--", "sh", "-c", "exit 7"])).code).toBe(7);
+  });
+});
+
+describe("exec --proxy with an OAuth login", () => {
+  async function oauthSetup(accessTokenTtl: number) {
+    const fake: OAuthFake = startOAuthFake({ accessTokenTtl });
+    cleanups.push(() => fake.stop());
+    // The API accepts exactly the tokens the authorization server considers live.
+    const up = upstream({
+      authorize: async (authorization) =>
+        authorization !== null && (await fetch(`${fake.url}/userinfo`, { headers: { authorization } })).status === 200,
+    });
+    const box = sandbox();
+    box.writeConfig(
+      `[providers.fake]\nname = "Fake"\nissuer = "${fake.url}"\nclient_id = "${FAKE_CLIENT_ID}"\nscopes = ["openid"]\napi_url = "${up.url}/api/v1"\nenv = { FAKE_TOKEN = "access_token" }\n`,
+    );
+    const browser = writeScript(box.root, "browser.sh", `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`);
+    expectOk(await box.run(["login", "fake"], { env: { BROWSER: browser } }));
+    return { fake, up, box };
+  }
+
+  test("a child calling the API for 10 s with 2-second tokens never sees a 401; about five refreshes", async () => {
+    const { fake, up, box } = await oauthSetup(2);
+    const result = await child(box, "calls", "FAKE_TOKEN", "FAKE_BASE_URL", { CALL_MS: "10000" });
+    expectOk(result);
+    const report = JSON.parse(result.stdout);
+    expect(Object.keys(report.statuses)).toEqual(["200"]);
+    expect(report.statuses["200"]).toBeGreaterThan(40);
+    expect(report.env.FAKE_BASE_URL).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/fake\/api\/v1$/);
+    for (const token of [...fake.issued.accessTokens, ...fake.issued.refreshTokens]) {
+      expect(JSON.stringify(report.env)).not.toContain(token);
+      expect(result.stderr).not.toContain(token);
+    }
+    // Every token the API saw was a real one; the refresh cadence follows the 2-second lifetime.
+    const used = new Set(up.requests.map((r) => r.headers.authorization?.replace(/^Bearer /, "")));
+    for (const token of used) expect(fake.issued.accessTokens).toContain(token!);
+    expect(fake.counts.refresh).toBeGreaterThanOrEqual(4);
+    expect(fake.counts.refresh).toBeLessThanOrEqual(8);
+  }, 60_000);
+
+  test("an upstream 401 triggers one refresh and the request is replayed with its body", async () => {
+    const { fake, up, box } = await oauthSetup(3600);
+    up.rejectNext = 1;
+    const result = await child(box, "calls", "FAKE_TOKEN", "FAKE_BASE_URL", { CALL_MS: "1", CALL_GAP_MS: "0" });
+    expectOk(result);
+    const report = JSON.parse(result.stdout);
+    expect(report.statuses).toEqual({ "200": 1 });
+    expect(JSON.parse(report.lastBody).body).toBe("ping");
+    expect(fake.counts.refresh).toBe(1);
+    const [first, second] = up.requests.map((r) => r.headers.authorization);
+    expect(up.requests).toHaveLength(2);
+    expect(first).not.toBe(second);
+    expect(second).toBe(`Bearer ${fake.issued.accessTokens.at(-1)}`);
+  });
+});
