@@ -1,0 +1,62 @@
+import { describe, expect, test } from "bun:test";
+import { createRegistry } from "../../src/providers/registry.ts";
+import { normalizeGitHubHost, GITHUB_COPILOT } from "../../src/providers/github-copilot.ts";
+import { AuthctlError } from "../../src/errors.ts";
+
+const registry = createRegistry({ path: "/nonexistent/config.toml", providers: {} });
+
+describe("the built-in provider table", () => {
+  const ids = registry.list().map((p) => p.id);
+  test("has every provider the issues name", () => {
+    for (const id of ["openai", "anthropic", "gemini", "openrouter", "mistral", "groq", "xai", "deepseek", "together", "fireworks", "cohere",
+      "moonshot", "zai", "minimax", "perplexity", "cerebras", "dashscope", "huggingface", "baichuan", "yi", "github-copilot", "kimi", "qwen"]) {
+      expect(ids).toContain(id);
+    }
+  });
+
+  for (const provider of registry.list()) {
+    test(`${provider.id}: lower-case id, unique method ids, valid variable names, HTTPS endpoints`, () => {
+      expect(provider.id).toMatch(/^[a-z0-9][a-z0-9-]*$/);
+      const methodIds = provider.methods.map((m) => m.id);
+      expect(new Set(methodIds).size).toBe(methodIds.length);
+      for (const name of [...provider.keyVars, ...(provider.aliasVars ?? []), ...(provider.conflictVars ?? [])]) {
+        expect(name).toMatch(/^[A-Z_][A-Z0-9_]*$/);
+      }
+      expect(provider.apiUrl).toStartWith("https://");
+      for (const method of provider.methods) {
+        if (method.kind !== "oauth") continue;
+        for (const url of [method.oauth.authorizeUrl, method.oauth.tokenUrl, method.oauth.deviceAuthorizationUrl, method.oauth.revocationUrl]) {
+          if (url) expect(url).toStartWith("https://");
+        }
+        expect(Object.values(method.env)).not.toContain("refresh_token");
+        if (method.flows.includes("loopback")) expect(method.oauth.authorizeUrl).toBeDefined();
+        if (method.flows.includes("device")) expect(method.oauth.deviceAuthorizationUrl ?? method.hooks?.customDevice).toBeDefined();
+      }
+    });
+  }
+
+  test("config.toml overrides reach a built-in OAuth method's endpoints and ports", () => {
+    const r = createRegistry({
+      path: "/x/config.toml",
+      providers: { openai: { token_url: "http://127.0.0.1:9/token", redirect_port: 4000, client_id: "mine" } },
+    });
+    const method = r.require("openai").methods.find((m) => m.id === "chatgpt");
+    expect(method?.kind === "oauth" && method.oauth).toMatchObject({ tokenUrl: "http://127.0.0.1:9/token", redirectPort: 4000, fallbackPorts: [], clientId: "mine" });
+  });
+});
+
+describe("GitHub Enterprise hosts", () => {
+  test("are normalised and move every endpoint", () => {
+    expect(normalizeGitHubHost(" https://Company.GHE.com/ ")).toBe("company.ghe.com");
+    const method = GITHUB_COPILOT.methods[0]!;
+    if (method.kind !== "oauth") throw new Error("expected the device method first");
+    expect(method.hooks?.forHost?.("company.ghe.com", method.oauth)).toMatchObject({
+      deviceAuthorizationUrl: "https://company.ghe.com/login/device/code",
+      tokenUrl: "https://company.ghe.com/login/oauth/access_token",
+    });
+  });
+
+  test("that are not host names are refused", () => {
+    expect(() => normalizeGitHubHost("not a host")).toThrow(AuthctlError);
+  });
+});
