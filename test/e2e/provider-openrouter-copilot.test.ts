@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { parse } from "smol-toml";
 import { startGitHubFake, GITHUB_USER_CODE, type GitHubFake } from "../fakes/github.ts";
 import { startOpenRouterFake, type OpenRouterFake } from "../fakes/openrouter.ts";
+import { hasTmux, openTerminal } from "../helpers/tmux.ts";
 import { BINARY, createSandbox, ensureBinary, expectOk, readUntil, ROOT, writeScript, type Sandbox } from "../helpers/binary.ts";
 
 const cleanups: Array<() => void> = [];
@@ -65,6 +66,30 @@ describe("openrouter --method oauth (the default)", () => {
     proc.kill("SIGINT");
     expect(await proc.exited).toBe(2);
     expect(fake.counts.exchange).toBe(0);
+  });
+
+  test.skipIf(!hasTmux)("over SSH it shows the URL and a paste prompt at once, and takes the pasted redirect URL", async () => {
+    const { fake, box } = setup();
+    const term = openTerminal(`${BINARY} login openrouter`, { ...box.env, SSH_TTY: "/dev/pts/9", SSH_CONNECTION: "10.0.0.2 5000 10.0.0.1 22" }, box.root);
+    try {
+      const screen = await term.waitFor("Paste the redirect URL");
+      expect(screen).toContain("no browser here (SSH or no display)");
+      const url = /https?:\/\/127\.0\.0\.1:\d+\/auth\?[\w%.~:/?#@!$&'()*+,;=-]+/.exec(screen.split("\n").map((l) => l.trimEnd()).join(""))?.[0];
+      expect(url).toBeDefined();
+      // The browser on the user's laptop lands on a localhost URL it cannot reach: what it shows
+      // in the address bar is what the user pastes.
+      const answer = await fetch(url!, { redirect: "manual" });
+      const landing = answer.headers.get("location");
+      if (!landing) throw new Error(`no redirect (${answer.status}) for ${url}; screen:\n${screen}`);
+      expect(landing).toContain("code=");
+      term.type("-l", landing!);
+      term.type("Enter");
+      const code = await term.exitCode(20_000);
+      if (code !== 0) throw new Error(`exit ${code}; screen:\n${term.screen()}`);
+      expect(store(box).openrouter).toMatchObject({ type: "api_key", key: fake.issuedKeys[0]!.key });
+    } finally {
+      term.kill();
+    }
   });
 
   test("a denied login ends with the provider's error and stores nothing", async () => {
