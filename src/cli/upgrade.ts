@@ -2,13 +2,28 @@ import { defineCommand, type CommandDef } from "citty";
 import { AuthctlError } from "../errors.ts";
 import type { GetContext } from "./commands.ts";
 
-/** `authctl upgrade` (issue: distribution). Being written; registered so the CLI shape is stable. */
-export function createUpgradeCommand(_getContext: GetContext): CommandDef<any> {
+export const upgradeArgs = {
+  version: { type: "string", description: "install this version instead of the newest (also: AUTHCTL_VERSION)" },
+} as const;
+
+export function parseUpgradeArgs(args: Record<string, unknown>): { version?: string } {
+  if (args.version === undefined) return {};
+  const version = String(args.version).trim().replace(/^v/, "");
+  if (!/^(latest|\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?)$/.test(version)) {
+    throw new AuthctlError("USAGE", `'${args.version}' is not a version`, { hint: "authctl upgrade --version 1.2.3" });
+  }
+  return { version };
+}
+
+/** `authctl upgrade`: replaces this binary with the newest (or `--version`) release, checksum-verified. */
+export function createUpgradeCommand(getContext: GetContext): CommandDef<any> {
   return defineCommand({
     meta: { name: "upgrade", description: "Replace this binary with the newest release" },
-    args: { version: { type: "string", description: "install this version instead of the newest" } },
-    run() {
-      throw new AuthctlError("USAGE", "upgrade is not available in this build");
+    args: upgradeArgs,
+    async run({ args }) {
+      const options = parseUpgradeArgs(args as Record<string, unknown>);
+      const { upgrade } = await import("../actions/upgrade.ts");
+      await upgrade(getContext(), options);
     },
   });
 }

@@ -1,0 +1,199 @@
+#!/bin/sh
+# authctl installer:  curl -fsSL https://github.com/authctl/authctl/releases/latest/download/install.sh | sh
+#
+# POSIX sh (dash, busybox ash, bash, zsh). Never asks a question. Every failure names what
+# failed and exits non-zero, and nothing touches an existing authctl until the new binary has
+# been downloaded, checked against SHA256SUMS and has run once (`--version`) on this machine.
+#
+#   AUTHCTL_VERSION       install this version (e.g. 0.2.0) instead of the newest
+#   AUTHCTL_DOWNLOAD_URL  the directory holding the release files and SHA256SUMS
+#                         (default: the GitHub release for AUTHCTL_VERSION, else the latest)
+#   AUTHCTL_INSTALL_DIR   where the binary goes (default: ~/.local/bin; as root /usr/local/bin)
+#   AUTHCTL_TARGET        skip detection and install this build (e.g. linux-x64-musl)
+#
+# Everything is inside main(), called on the last line, so a download cut off halfway
+# through this script runs nothing.
+set -eu
+
+# AUTHCTL_RELEASES_URL: a GitHub-style mirror (…/latest/download, …/download/v<version>); a test hook.
+RELEASES=${AUTHCTL_RELEASES_URL:-https://github.com/authctl/authctl/releases}
+RELEASES=${RELEASES%/}
+TARGETS="linux-x64 linux-x64-baseline linux-arm64 linux-x64-musl linux-arm64-musl darwin-x64 darwin-arm64 windows-x64"
+
+say() { printf '%s\n' "$*" >&2; }
+fail() {
+	printf 'authctl install: error: %s\n' "$1" >&2
+	[ $# -lt 2 ] || printf '  → %s\n' "$2" >&2
+	exit 1
+}
+has() { command -v "$1" >/dev/null 2>&1; }
+
+# musl or glibc: the dynamic loader on disk says which libc the system runs. When both are
+# present (Debian with the musl package, Alpine with gcompat) or neither, ldd decides: musl's
+# ldd names itself in `ldd --version`.
+libc_suffix() {
+	glibc=no musl=no
+	for f in /lib64/ld-linux-x86-64.so.2 /lib/ld-linux-x86-64.so.2 /lib/ld-linux-aarch64.so.1; do
+		[ -e "$f" ] && glibc=yes
+	done
+	for f in /lib/ld-musl-*.so.1; do
+		[ -e "$f" ] && musl=yes
+	done
+	if [ "$musl" = yes ] && [ "$glibc" = no ]; then
+		echo -musl
+	elif [ "$musl" = "$glibc" ] && has ldd; then
+		case "$(ldd --version 2>&1 || true)" in *musl*) echo -musl ;; esac
+	fi
+	return 0
+}
+
+detect_target() {
+	os=$(uname -s)
+	arch=$(uname -m)
+	case "$os" in
+	Linux) os=linux ;;
+	Darwin) os=darwin ;;
+	MINGW* | MSYS* | CYGWIN* | Windows_NT)
+		fail "this installer is for Linux and macOS" \
+			"on Windows download authctl-windows-x64.exe from $RELEASES and put it on your PATH" ;;
+	*) fail "unsupported operating system: $os (authctl is built for Linux, macOS and Windows)" ;;
+	esac
+	case "$arch" in
+	x86_64 | amd64) arch=x64 ;;
+	aarch64 | arm64) arch=arm64 ;;
+	*) fail "unsupported CPU architecture: $arch (authctl is built for x86_64 and arm64)" ;;
+	esac
+	# An x64 shell on Apple Silicon runs under Rosetta 2: the native arm64 build is faster.
+	if [ "$os" = darwin ] && [ "$arch" = x64 ] && [ "$(sysctl -n sysctl.proc_translated 2>/dev/null || true)" = 1 ]; then
+		arch=arm64
+	fi
+	target="$os-$arch"
+	if [ "$os" = linux ]; then
+		suffix=$(libc_suffix)
+		if [ -n "$suffix" ]; then
+			target="$target$suffix"
+		elif [ "$arch" = x64 ] && ! grep -q avx2 /proc/cpuinfo 2>/dev/null; then
+			# The default x64 build needs AVX2 (Haswell, 2013, and later); older CPUs get the
+			# baseline build instead of dying with "Illegal instruction".
+			target="$target-baseline"
+		fi
+	fi
+	echo "$target"
+}
+
+# download URL FILE: curl, else wget (busybox wget included). Redirects are followed
+# (GitHub's latest/download answers with one); a redirect never downgrades https to http.
+download() {
+	if has curl; then
+		curl --fail --silent --show-error --location --proto-redir "$redirect_protocols" --retry 2 --output "$2" "$1" || return 1
+	elif has wget; then
+		wget -q -O "$2" "$1" || return 1
+	else
+		fail "neither curl nor wget is installed" "install one of them (e.g. apt-get install curl) and run this again"
+	fi
+}
+
+sha256_of() {
+	if has sha256sum; then
+		sha256sum "$1" | awk '{print $1}'
+	elif has shasum; then
+		shasum -a 256 "$1" | awk '{print $1}'
+	else
+		fail "cannot verify the download: neither sha256sum nor shasum is installed" \
+			"install coreutils (sha256sum) or perl (shasum) and run this again"
+	fi
+}
+
+main() {
+	version=${AUTHCTL_VERSION:-}
+	version=${version#v}
+	[ "$version" != latest ] || version=""
+
+	if [ -n "${AUTHCTL_TARGET:-}" ]; then
+		target=$AUTHCTL_TARGET
+		case " $TARGETS " in *" $target "*) ;; *) fail "AUTHCTL_TARGET=$target is not a release target" "use one of: $TARGETS" ;; esac
+	else
+		target=$(detect_target)
+	fi
+	asset="authctl-$target"
+	case "$target" in windows-*) asset="$asset.exe" ;; esac
+
+	if [ -n "${AUTHCTL_DOWNLOAD_URL:-}" ]; then
+		base=${AUTHCTL_DOWNLOAD_URL%/}
+	elif [ -n "$version" ]; then
+		base="$RELEASES/download/v$version"
+	else
+		base="$RELEASES/latest/download"
+	fi
+	# The checksum only proves the file matches SHA256SUMS from the same server, so both must
+	# come over TLS. Plain http is allowed for loopback mirrors (tests, local caches) only.
+	case "$base" in
+	https://* | http://127.0.0.1[:/]* | http://localhost[:/]* | http://\[::1\][:/]*) ;;
+	*) fail "AUTHCTL_DOWNLOAD_URL must be an https:// URL (got: $base)" ;;
+	esac
+	redirect_protocols="=https"
+	case "$base" in http://*) redirect_protocols="=https,http" ;; esac
+
+	if [ -n "${AUTHCTL_INSTALL_DIR:-}" ]; then
+		dir=${AUTHCTL_INSTALL_DIR%/}
+	elif [ "$(id -u)" = 0 ]; then
+		dir=/usr/local/bin
+	else
+		[ -n "${HOME:-}" ] || fail "HOME is not set" "set AUTHCTL_INSTALL_DIR to the directory authctl should go to"
+		dir="$HOME/.local/bin"
+	fi
+	[ -n "$dir" ] || dir=/
+
+	tmpdir=$(mktemp -d 2>/dev/null || mktemp -d -t authctl) || fail "cannot create a temporary directory"
+	staged=""
+	trap 'rm -rf "$tmpdir"; [ -z "$staged" ] || rm -f "$staged"' EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+
+	say "authctl install: $asset${version:+ v$version} from $base"
+	download "$base/SHA256SUMS" "$tmpdir/SHA256SUMS" ||
+		fail "could not download $base/SHA256SUMS" \
+			"${version:+is $version a released version? }see $RELEASES"
+	download "$base/$asset" "$tmpdir/$asset" ||
+		fail "could not download $base/$asset" "${version:+is there a $asset in release v$version? }see $RELEASES"
+
+	expected=$(awk -v f="$asset" '$2 == f || $2 == "*" f { print $1; exit }' "$tmpdir/SHA256SUMS")
+	[ -n "$expected" ] || fail "SHA256SUMS has no entry for $asset; nothing was installed"
+	actual=$(sha256_of "$tmpdir/$asset")
+	if [ "$actual" != "$expected" ]; then
+		fail "checksum mismatch for $asset: expected $expected, got $actual; nothing was installed" \
+			"the download was corrupted or tampered with; try again, and report it if it persists"
+	fi
+
+	mkdir -p "$dir" 2>/dev/null || fail "cannot create the install directory $dir" \
+		"set AUTHCTL_INSTALL_DIR to a directory you can write to"
+	# Stage next to the destination, so the final mv is a rename on one file system: whoever
+	# runs authctl sees the old binary or the new one, never half of one.
+	staged="$dir/.authctl.tmp.$$"
+	cp "$tmpdir/$asset" "$staged" 2>/dev/null || fail "cannot write to $dir" \
+		"set AUTHCTL_INSTALL_DIR to a directory you can write to, or run as a user who can write there"
+	chmod 0755 "$staged" || fail "cannot make $staged executable"
+	installed=$("$staged" --version </dev/null 2>/dev/null) ||
+		fail "the downloaded $asset does not run on this machine; nothing was installed" \
+			"AUTHCTL_TARGET picks another build (one of: $TARGETS)"
+	mv -f "$staged" "$dir/authctl" || fail "cannot move the new binary to $dir/authctl"
+	staged=""
+
+	say "authctl $installed installed to $dir/authctl (sha256 $actual)"
+	case ":${PATH:-}:" in
+	*":$dir:"*)
+		found=$(command -v authctl 2>/dev/null || true)
+		if [ -n "$found" ] && [ "$found" != "$dir/authctl" ]; then
+			say "note: $found comes first on your PATH and shadows the new binary"
+		fi
+		;;
+	*)
+		say ""
+		say "$dir is not on your PATH. Add it (e.g. in ~/.profile, ~/.bashrc or ~/.zshrc):"
+		say "  export PATH=\"$dir:\$PATH\""
+		;;
+	esac
+	say "get started: authctl login"
+}
+
+main "$@"

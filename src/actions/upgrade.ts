@@ -1,0 +1,200 @@
+import { createHash, randomBytes } from "node:crypto";
+import { closeSync, createReadStream, fsyncSync, openSync, realpathSync, renameSync, rmSync, writeSync, chmodSync } from "node:fs";
+import { basename, dirname, join, sep } from "node:path";
+import { version as currentVersion } from "../../package.json";
+import type { Deps, Env } from "../deps.ts";
+import { AuthctlError } from "../errors.ts";
+import { createPlatformProbe, detectTarget, isCompiledBinary, readBinaryVersion, releaseAssetName, upgradeTargetPath } from "../io/platform.ts";
+import { describeIoError } from "../store/atomic-write.ts";
+import type { Context } from "./context.ts";
+
+/**
+ * `authctl upgrade [--version V]`: the same download, check and install as install.sh, over the
+ * running binary. Nothing is replaced until the new file has matched SHA256SUMS and run
+ * `--version` here; the swap is one rename(2) in the binary's own directory.
+ */
+export interface UpgradeOptions {
+  version?: string;
+}
+
+const DEFAULT_RELEASES = "https://github.com/authctl/authctl/releases";
+const INSTALL_HINT = "curl -fsSL https://github.com/authctl/authctl/releases/latest/download/install.sh | sh";
+
+/** The download directory, chosen exactly as install.sh chooses it. */
+export function resolveDownloadBase(env: Env, version: string | undefined): string {
+  const releases = (env.AUTHCTL_RELEASES_URL || DEFAULT_RELEASES).replace(/\/+$/, "");
+  const base = env.AUTHCTL_DOWNLOAD_URL
+    ? env.AUTHCTL_DOWNLOAD_URL.replace(/\/+$/, "")
+    : version
+      ? `${releases}/download/v${version}`
+      : `${releases}/latest/download`;
+  // The checksum proves only that the file matches SHA256SUMS from the same server: both must come
+  // over TLS. Plain http is accepted for loopback mirrors (tests, local caches).
+  if (!/^https:\/\//.test(base) && !/^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(base)) {
+    throw new AuthctlError("USAGE", `AUTHCTL_DOWNLOAD_URL must be an https:// URL (got: ${base})`);
+  }
+  return base;
+}
+
+/** Where a package manager put the binary; it must upgrade it, or its records go stale. */
+export function packageManagerOf(path: string): { name: string; hint: string } | undefined {
+  const p = path.split(sep).join("/");
+  if (p.includes("/Cellar/") || p.startsWith("/opt/homebrew/")) return { name: "Homebrew", hint: "brew upgrade authctl" };
+  if (p.includes("/node_modules/")) return { name: "npm (a node_modules directory)", hint: "npm update -g authctl (or your project's package manager)" };
+  if (p.startsWith("/nix/store/")) return { name: "Nix", hint: "upgrade it through Nix" };
+  if (p.startsWith("/snap/")) return { name: "snap", hint: "snap refresh authctl" };
+  if (/^\/(usr\/)?(s?bin|lib|lib64|libexec|share)\//.test(p)) {
+    return { name: "the system package manager", hint: "upgrade it with your system's package manager (apt, dnf, pacman, apk, …)" };
+  }
+  return undefined;
+}
+
+export function parseSha256Sums(text: string, file: string): string | undefined {
+  for (const line of text.split("\n")) {
+    const match = /^([0-9a-fA-F]{64}) [ *](.+?)\r?$/.exec(line.trim() ? line : "");
+    if (match && match[2] === file) return match[1]!.toLowerCase();
+  }
+  return undefined;
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+async function get(deps: Deps, url: string, what: string, version: string | undefined): Promise<Response> {
+  let response: Response;
+  try {
+    response = await deps.fetch(url, { redirect: "follow", signal: AbortSignal.timeout(10 * 60_000) });
+  } catch (error) {
+    throw new AuthctlError("NETWORK", `could not download ${what} from ${url}: ${(error as Error).message}`, { cause: error });
+  }
+  if (!response.ok) {
+    await response.body?.cancel();
+    throw new AuthctlError("PROTOCOL", `could not download ${what}: ${url} answered HTTP ${response.status}`, {
+      hint: version ? `is ${version} a released version? see ${DEFAULT_RELEASES}` : `see ${DEFAULT_RELEASES}`,
+      detail: { status: response.status },
+    });
+  }
+  // https → http on a redirect would let anyone on the path swap the file and its checksum.
+  if (url.startsWith("https://") && response.url && !response.url.startsWith("https://")) {
+    await response.body?.cancel();
+    throw new AuthctlError("PROTOCOL", `refusing ${what}: ${url} redirected to plain http (${response.url})`);
+  }
+  return response;
+}
+
+export async function upgrade(context: Context, options: UpgradeOptions): Promise<void> {
+  const { deps } = context;
+  const env = deps.env;
+  const pinned = (options.version ?? env.AUTHCTL_VERSION)?.replace(/^v/, "") || undefined;
+  const version = pinned === "latest" ? undefined : pinned;
+
+  if (!env.AUTHCTL_UPGRADE_TARGET && !isCompiledBinary()) {
+    throw new AuthctlError("USAGE", "upgrade replaces an installed authctl binary; this one runs from source under bun", {
+      hint: `install the binary: ${INSTALL_HINT}`,
+    });
+  }
+  const target = upgradeTargetPath(env);
+  let real: string;
+  try {
+    real = realpathSync(target);
+  } catch (error) {
+    throw new AuthctlError("STORE_IO", `cannot find the binary to replace (${target}): ${describeIoError(error)}`, { cause: error });
+  }
+  const manager = packageManagerOf(real) ?? packageManagerOf(target);
+  if (manager) {
+    throw new AuthctlError("USAGE", `${real} was installed by ${manager.name}; authctl will not replace it behind its back`, { hint: manager.hint });
+  }
+
+  let asset: string;
+  try {
+    asset = releaseAssetName(detectTarget(env, createPlatformProbe()));
+  } catch (error) {
+    throw new AuthctlError("USAGE", (error as Error).message, { hint: INSTALL_HINT });
+  }
+  const base = resolveDownloadBase(env, version);
+
+  // The staging file is created before anything is downloaded: a directory we cannot write to
+  // is reported at once, not after 100 MB. It sits next to the binary so the swap is a rename.
+  const dir = dirname(real);
+  const staged = join(dir, `.${basename(real)}.upgrade-${randomBytes(6).toString("hex")}`);
+  let fd: number;
+  try {
+    fd = openSync(staged, "wx", 0o700);
+  } catch (error) {
+    throw new AuthctlError("STORE_IO", `cannot replace ${real}: ${dir} is not writable (${describeIoError(error)})`, {
+      hint: `run upgrade as the user who owns ${dir} (e.g. with sudo), or reinstall: ${INSTALL_HINT}`,
+      cause: error,
+    });
+  }
+  let replaced = false;
+  try {
+    const sums = await (await get(deps, `${base}/SHA256SUMS`, "SHA256SUMS", version)).text();
+    const expected = parseSha256Sums(sums, asset);
+    if (!expected) throw new AuthctlError("PROTOCOL", `${base}/SHA256SUMS has no entry for ${asset}; nothing was changed`);
+
+    if ((await sha256File(real)) === expected) {
+      deps.ui.success(`authctl ${currentVersion} is already ${version ? `version ${version}` : "the newest release"} (${real})`);
+      return;
+    }
+
+    const response = await get(deps, `${base}/${asset}`, asset, version);
+    const size = Number(response.headers.get("content-length") ?? 0);
+    deps.ui.info(`downloading ${asset}${size ? ` (${(size / 1e6).toFixed(0)} MB)` : ""} from ${base}`);
+    const hash = createHash("sha256");
+    try {
+      for await (const chunk of response.body!) {
+        hash.update(chunk);
+        for (let offset = 0; offset < chunk.length; ) offset += writeSync(fd, chunk, offset);
+      }
+      fsyncSync(fd);
+    } catch (error) {
+      throw new AuthctlError("NETWORK", `downloading ${asset} failed: ${describeIoError(error)}; nothing was changed`, { cause: error });
+    }
+    closeSync(fd);
+    fd = -1;
+    const actual = hash.digest("hex");
+    if (actual !== expected) {
+      throw new AuthctlError("PROTOCOL", `checksum mismatch for ${asset}: expected ${expected}, got ${actual}; nothing was changed`, {
+        hint: "the download was corrupted or tampered with; try again, and report it if it persists",
+      });
+    }
+    chmodSync(staged, 0o755);
+    const newVersion = readBinaryVersion(staged);
+    if (newVersion === undefined) {
+      throw new AuthctlError("PROTOCOL", `the downloaded ${asset} does not run on this machine; nothing was changed`, {
+        hint: "AUTHCTL_TARGET picks another build (e.g. linux-x64-baseline, linux-x64-musl)",
+      });
+    }
+    swap(staged, real, deps.platform);
+    replaced = true;
+    deps.ui.success(`authctl ${currentVersion} → ${newVersion} (${real})`);
+  } finally {
+    if (fd >= 0) closeSync(fd);
+    if (!replaced) rmSync(staged, { force: true });
+  }
+}
+
+/**
+ * rename(2) over the old file: processes already running keep the old inode, new ones get the
+ * new file. Windows cannot rename over a running .exe but can rename it aside first.
+ */
+function swap(staged: string, target: string, platform: NodeJS.Platform): void {
+  const aside = `${target}.old`;
+  try {
+    if (platform === "win32") {
+      rmSync(aside, { force: true });
+      renameSync(target, aside);
+      try {
+        renameSync(staged, target);
+      } catch (error) {
+        renameSync(aside, target);
+        throw error;
+      }
+    } else renameSync(staged, target);
+  } catch (error) {
+    throw new AuthctlError("STORE_IO", `cannot replace ${target}: ${describeIoError(error)}; the old binary is still in place`, { cause: error });
+  }
+}
