@@ -71,6 +71,12 @@ export async function readJsonObject(response: Response, what: string): Promise<
 
 /** The OAuth error in a body (RFC 6749 §5.2), if it carries one, whatever the HTTP status. */
 export function oauthErrorIn(json: JsonObject, status: number, what: string): AuthctlError | undefined {
+  // OpenAI's auth server nests its codes: {error: {code: "refresh_token_reused", message}}.
+  const nested = typeof json.error === "object" && json.error !== null ? (json.error as JsonObject) : undefined;
+  if (nested && typeof nested.code === "string" && nested.code !== "" && status >= 400) {
+    const message = typeof nested.message === "string" ? nested.message : undefined;
+    return createOAuthError(what, { error: nested.code, error_description: message, status });
+  }
   if (typeof json.error !== "string" || json.error === "") return undefined;
   const description = typeof json.error_description === "string" ? json.error_description : undefined;
   return createOAuthError(what, { error: json.error, error_description: description, status });
