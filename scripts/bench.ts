@@ -5,7 +5,7 @@
  * so both see the same machine load. Target: median ratio ≤ 1.5. Prints one line per measure.
  *   bun scripts/bench.ts [--runs N]
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -29,6 +29,16 @@ const login = Bun.spawnSync([binary, "login", "openrouter", "--with-key", "--no-
 });
 if (login.exitCode !== 0) throw new Error(login.stderr.toString());
 
+// An OAuth credential that is fresh (no refresh due): the hot path must not load the HTTP or OAuth code.
+const now = Date.now();
+writeFileSync(join(home, "config.toml"), '[providers.mycorp]\nissuer = "https://sso.example.com"\nclient_id = "authctl"\n');
+const storeText = readFileSync(join(home, "credentials.toml"), "utf8");
+writeFileSync(
+  join(home, "credentials.toml"),
+  `${storeText}\n[mycorp]\nmethod = "oauth"\ntype = "oauth"\naccess_token = "bench-access-token-0123456789"\nrefresh_token = "bench-refresh-token-0123456789"\nexpires_at = ${now + 3_600_000}\nobtained_at = ${now}\ncreated_at = ${now}\nupdated_at = ${now}\n`,
+  { mode: 0o600 },
+);
+
 function time(cmd: string[]): number {
   const start = Bun.nanoseconds();
   const result = Bun.spawnSync(cmd, { env, stdio: ["ignore", "pipe", "pipe"] });
@@ -46,6 +56,7 @@ const cases: Record<string, string[]> = {
   "env openrouter": [binary, "env", "openrouter"],
   "token openrouter": [binary, "token", "openrouter"],
   "exec -- true": [binary, "exec", "-p", "openrouter", "--", "true"],
+  "env mycorp (fresh OAuth token)": [binary, "env", "mycorp"],
 };
 const baseline: number[] = [];
 const samples: Record<string, number[]> = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
