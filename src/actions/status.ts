@@ -2,7 +2,7 @@ import { AuthctlError } from "../errors.ts";
 import type { ProviderDefinition } from "../providers/types.ts";
 import { maskSecret, registerSecret } from "../redact.ts";
 import type { Context } from "./context.ts";
-import { credentialSecret, findInEnvironment } from "./resolve.ts";
+import { credentialSecret, credentialVars, findInEnvironment } from "./resolve.ts";
 
 export interface StatusOptions {
   providerIds: string[];
@@ -41,6 +41,8 @@ export function collectStatus(ctx: Context, options: StatusOptions): { statuses:
     if (secret) registerSecret(secret);
     const base = { id: provider.id, name: provider.name, variables: provider.keyVars };
     if (credential && secret) {
+      // An account login exports its own variables (CLAUDE_CODE_OAUTH_TOKEN, CHATGPT_ACCESS_TOKEN, …).
+      base.variables = credentialVars(provider, credential).map(([name]) => name);
       const shadow = [...provider.keyVars, ...(provider.aliasVars ?? [])].find((name) => env[name] && env[name] !== secret);
       return {
         ...base,

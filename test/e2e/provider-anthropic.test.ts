@@ -58,6 +58,8 @@ describe("anthropic --method claude", () => {
     expect((await box.run(["env", "anthropic"])).stdout).toBe(
       `export CLAUDE_CODE_OAUTH_TOKEN='${access}'\nexport ANTHROPIC_OAUTH_TOKEN='${access}'\n`,
     );
+    const status = JSON.parse((await box.run(["status", "anthropic", "--json"])).stdout).providers[0];
+    expect(status).toMatchObject({ method: "claude", type: "oauth", variables: ["CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_OAUTH_TOKEN"] });
     // An ambient API key would make Claude Code bill the API instead of the subscription.
     const child = await box.run(["exec", "-p", "anthropic", "--", "sh", "-c", 'printf "%s" "${ANTHROPIC_API_KEY-unset}"'], {
       env: { ANTHROPIC_API_KEY: "sk-ant-api03-ambient-0123456789abcdef" },
