@@ -89,6 +89,22 @@ if (process.env.CHILD_MODE === "calls") {
     await Bun.sleep(Number(process.env.CALL_GAP_MS ?? 100));
   }
 }
+if (process.env.CHILD_MODE === "passthrough") {
+  const gz = await fetch(base + "/gz", { headers: auth, decompress: false });
+  report.gz = { status: gz.status, encoding: gz.headers.get("content-encoding"), bytes: [...new Uint8Array(await gz.arrayBuffer())] };
+  const redir = await fetch(base + "/redir", { headers: auth, redirect: "manual" });
+  report.redir = { status: redir.status, location: redir.headers.get("location") };
+  const big = await fetch(base + "/big", { headers: auth });
+  let n = 0, sum = 0;
+  for await (const chunk of big.body) for (const b of chunk) { n += 1; sum = (sum + b * n) % 1000000007; }
+  report.big = { n, sum };
+  // A child that walks away mid-stream must not take the proxy down.
+  const cut = await fetch(base + "/big", { headers: auth });
+  const reader = cut.body.getReader();
+  await reader.read();
+  await reader.cancel();
+  report.afterCut = (await fetch(base + "/gz", { headers: auth })).status;
+}
 console.log(JSON.stringify(report));
 `;
 
@@ -151,6 +167,39 @@ describe("exec --proxy with an API key", () => {
 
     // The proxy lives exactly as long as the child.
     await expect(fetch(report.env.OPENROUTER_BASE_URL + "/echo")).rejects.toThrow();
+  });
+
+  test("bodies pass through byte for byte: no decompression, no redirects followed, large bodies intact", async () => {
+    const gzipped = Bun.gzipSync(new TextEncoder().encode('{"compressed":true}'));
+    const big = new Uint8Array(8 * 1024 * 1024).map((_, i) => (i * 31 + (i >> 13)) & 0xff);
+    const seen: string[] = [];
+    const server = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch(req) {
+        const path = new URL(req.url).pathname;
+        seen.push(`${path} ${req.headers.get("authorization")}`);
+        if (path.endsWith("/gz")) return new Response(gzipped, { headers: { "content-encoding": "gzip", "content-type": "application/json" } });
+        if (path.endsWith("/redir")) return new Response(null, { status: 302, headers: { location: "https://elsewhere.example/steal" } });
+        if (path.endsWith("/big")) return new Response(big, { headers: { "content-type": "application/octet-stream" } });
+        return new Response("not found", { status: 404 });
+      },
+    });
+    cleanups.push(() => void server.stop(true));
+    const box = sandbox();
+    box.writeConfig(`[providers.openrouter]\napi_url = "http://127.0.0.1:${server.port}/api/v1"\n`);
+    expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY }));
+    const result = await child(box, "passthrough", "OPENROUTER_API_KEY", "OPENROUTER_BASE_URL");
+    expectOk(result);
+    const report = JSON.parse(result.stdout);
+    expect(report.gz).toEqual({ status: 200, encoding: "gzip", bytes: [...gzipped] });
+    expect(report.redir).toEqual({ status: 302, location: "https://elsewhere.example/steal" });
+    let sum = 0;
+    for (let i = 0; i < big.length; i++) sum = (sum + big[i]! * (i + 1)) % 1000000007;
+    expect(report.big).toEqual({ n: big.length, sum });
+    expect(report.afterCut).toBe(200);
+    expect(seen.some((line) => line.includes("elsewhere"))).toBe(false);
+    for (const line of seen) expect(line.endsWith(`Bearer ${KEY}`)).toBe(true);
   });
 
   test("an upstream that would need plain http to a remote host is refused, and the child never runs", async () => {
