@@ -1,0 +1,363 @@
+/**
+ * Google's installed-app OAuth as Gemini CLI uses it, plus Code Assist's `loadCodeAssist`, on
+ * 127.0.0.1, written from providers.md §7 (not from authctl's code). One server plays three
+ * hosts, told apart by path: accounts.google.com (`/o/oauth2/v2/auth`), oauth2.googleapis.com
+ * (`/token`) and cloudcode-pa.googleapis.com (`/v1internal:loadCodeAssist`).
+ *
+ *   const fake = startGoogleFake();
+ *   GET  ${fake.url}/o/oauth2/v2/auth?client_id=…&redirect_uri=http://127.0.0.1:<port>/oauth2callback&…
+ *     → 302 to redirect_uri?code=…&state=…   (the user consented at once)
+ *   POST ${fake.url}/token   (form)          → {access_token, expires_in, refresh_token?, scope, token_type}
+ *   POST ${fake.url}/v1internal:loadCodeAssist  (Bearer, JSON) → {cloudaicompanionProject, currentTier}
+ *
+ * GET /o/oauth2/v2/auth checks client_id, redirect_uri (http, a loopback host: 127.0.0.1, [::1]
+ * or localhost, any port, path /oauth2callback), response_type=code, the three §7 scopes, and a
+ * PKCE challenge if one is sent (optional: the upstream web flow sends none; method S256 or
+ * plain, plain when omitted, RFC 7636 §4.3). A bad request gets a 400 HTML page, never a
+ * redirect (RFC 6749 §4.1.2.1). `state` is echoed when sent. `options.authorize = "deny"`
+ * redirects with error=access_denied instead.
+ *
+ * POST /token (form only, else 400 invalid_request) authenticates the client first: client_id
+ * and client_secret, in the body or as HTTP Basic; anything else → 401 invalid_client. Then:
+ * - authorization_code: code, redirect_uri (must equal the one sent to /auth, else 400
+ *   redirect_uri_mismatch), code_verifier (required iff a challenge was sent; a mismatch →
+ *   400 invalid_grant). Codes are single-use (reuse → 400 invalid_grant).
+ * - refresh_token: the answer omits refresh_token, which stays valid (no rotation). An unknown
+ *   or revoked one → 400 invalid_grant "Token has been expired or revoked.".
+ *
+ * Refresh tokens, my reading of §7's "only with offline+consent": Google hands one out when
+ * access_type=offline AND the user is shown the consent screen, which happens with
+ * prompt=consent or on the first authorization of this client by this user. So: offline +
+ * prompt=consent always gets one; offline without prompt=consent gets one only while
+ * `options.previouslyConsented` is false and no refresh token was issued yet by this fake;
+ * access_type=online (or absent) never gets one.
+ *
+ * POST /v1internal:loadCodeAssist needs `Authorization: Bearer <live access token>` (else 401
+ * UNAUTHENTICATED, Google's JSON error shape) and a JSON body with a `metadata` object (else 400
+ * INVALID_ARGUMENT). It answers {cloudaicompanionProject: options.project ("proj-123"),
+ * currentTier: {id: options.tier ("standard-tier")}}, or with `options.ineligible` a 403 whose
+ * shape is my choice (§7 only names `IneligibleTierError` and quotes the sunset message):
+ *   {error: {code: 403, status: "PERMISSION_DENIED", message: GOOGLE_INELIGIBLE_MESSAGE,
+ *            details: [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+ *                       reason: "IneligibleTierError", domain: "cloudcode-pa.googleapis.com"}]}}
+ * onboardUser and the long-running operation are not served.
+ */
+import { createHash, randomBytes } from "node:crypto";
+
+export const GOOGLE_CLIENT_ID = "681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com";
+export const GOOGLE_CLIENT_SECRET = "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";
+export const GOOGLE_SCOPES = [
+  "https://www.googleapis.com/auth/cloud-platform",
+  "https://www.googleapis.com/auth/userinfo.email",
+  "https://www.googleapis.com/auth/userinfo.profile",
+];
+/** The sunset message §7 quotes (its text, ellipsis included). */
+export const GOOGLE_INELIGIBLE_MESSAGE =
+  "This client is no longer supported for Gemini Code Assist for individuals… migrate to the Antigravity suite";
+
+export interface GoogleFakeOptions {
+  clientId?: string;
+  clientSecret?: string;
+  /** what /o/oauth2/v2/auth does with a valid request: "redirect" (default) or "deny" */
+  authorize?: "redirect" | "deny";
+  /** default false: the user has never consented to this client (see the header comment) */
+  previouslyConsented?: boolean;
+  /** seconds, default 3599 (what Google sends) */
+  accessTokenTtl?: number;
+  /** default "proj-123" */
+  project?: string;
+  /** default "standard-tier" */
+  tier?: string;
+  /** default false; true: loadCodeAssist answers the 403 above */
+  ineligible?: boolean;
+}
+
+export interface GoogleFakeRequest {
+  method: string;
+  path: string;
+  contentType: string | null;
+  /** form body, or a JSON object body (values as strings, objects JSON-encoded); {} otherwise */
+  body: Record<string, string>;
+  query: Record<string, string>;
+  headers: Record<string, string>;
+  at: number;
+}
+
+export interface GoogleFake {
+  url: string;
+  options: GoogleFakeOptions;
+  requests: GoogleFakeRequest[];
+  counts: { authorize: number; token: number; refresh: number; loadCodeAssist: number };
+  issued: { accessTokens: string[]; refreshTokens: string[] };
+  /** revoke a refresh token (the user removed the app's access): its refreshes get invalid_grant */
+  revoke(refreshToken: string): void;
+  stop(): void;
+}
+
+interface CodeRecord {
+  redirectUri: string;
+  challenge: string | undefined;
+  method: string;
+  scope: string;
+  refresh: boolean;
+  used: boolean;
+}
+
+function isForm(contentType: string | null): boolean {
+  return contentType?.split(";")[0]?.trim().toLowerCase() === "application/x-www-form-urlencoded";
+}
+
+function isJson(contentType: string | null): boolean {
+  return contentType?.split(";")[0]?.trim().toLowerCase() === "application/json";
+}
+
+function parseBody(raw: string, contentType: string | null): Record<string, string> {
+  if (isForm(contentType)) return Object.fromEntries(new URLSearchParams(raw));
+  if (isJson(contentType)) {
+    try {
+      const value: unknown = JSON.parse(raw);
+      if (value && typeof value === "object" && !Array.isArray(value)) {
+        return Object.fromEntries(
+          Object.entries(value).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]),
+        );
+      }
+    } catch {
+      // recorded as {}: the endpoint refuses it
+    }
+  }
+  return {};
+}
+
+function oauthError(status: number, error: string, description: string): Response {
+  return Response.json({ error, error_description: description }, { status, headers: { "cache-control": "no-store" } });
+}
+
+/** Google's API error shape (google.rpc.Status in JSON). */
+function apiError(code: number, status: string, message: string, details?: unknown[]): Response {
+  return Response.json({ error: { code, message, status, ...(details ? { details } : {}) } }, { status: code });
+}
+
+function htmlError(text: string): Response {
+  const esc = text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  return new Response(`<!DOCTYPE html><html><body><h1>Error 400</h1><p>${esc}</p></body></html>`, {
+    status: 400,
+    headers: { "content-type": "text/html; charset=utf-8" },
+  });
+}
+
+function isLoopbackCallback(value: string | undefined): boolean {
+  if (!value) return false;
+  try {
+    const url = new URL(value);
+    return (
+      url.protocol === "http:" &&
+      ["127.0.0.1", "[::1]", "localhost"].includes(url.hostname) &&
+      url.pathname === "/oauth2callback" &&
+      !url.hash
+    );
+  } catch {
+    return false;
+  }
+}
+
+/** client_id and client_secret from the body, or from HTTP Basic (form-encoded, RFC 6749 §2.3.1). */
+function clientOf(req: Request, body: Record<string, string>): { id?: string; secret?: string } {
+  const basic = /^Basic\s+(\S+)$/i.exec(req.headers.get("authorization") ?? "")?.[1];
+  if (basic) {
+    const [id = "", secret = ""] = Buffer.from(basic, "base64").toString("utf8").split(":");
+    const decode = (s: string) => decodeURIComponent(s.replace(/\+/g, " "));
+    return { id: decode(id), secret: decode(secret) };
+  }
+  return { id: body.client_id, secret: body.client_secret };
+}
+
+const random = (prefix: string) => `${prefix}${randomBytes(24).toString("base64url")}`;
+
+export function startGoogleFake(initial: GoogleFakeOptions = {}): GoogleFake {
+  const options: GoogleFakeOptions = { ...initial };
+  const requests: GoogleFakeRequest[] = [];
+  const counts = { authorize: 0, token: 0, refresh: 0, loadCodeAssist: 0 };
+  const issued = { accessTokens: [] as string[], refreshTokens: [] as string[] };
+  const codes = new Map<string, CodeRecord>();
+  /** refresh token → {live, scope} */
+  const refreshTokens = new Map<string, { live: boolean; scope: string }>();
+  /** access token → expiry (ms) */
+  const accessTokens = new Map<string, number>();
+
+  const clientId = () => options.clientId ?? GOOGLE_CLIENT_ID;
+
+  function issue(scope: string, withRefresh: boolean): Response {
+    const ttl = options.accessTokenTtl ?? 3599;
+    const accessToken = random("ya29.fake-");
+    accessTokens.set(accessToken, Date.now() + ttl * 1000);
+    issued.accessTokens.push(accessToken);
+    let refreshToken: string | undefined;
+    if (withRefresh) {
+      refreshToken = random("1//fake-");
+      refreshTokens.set(refreshToken, { live: true, scope });
+      issued.refreshTokens.push(refreshToken);
+    }
+    return Response.json(
+      {
+        access_token: accessToken,
+        expires_in: ttl,
+        ...(refreshToken === undefined ? {} : { refresh_token: refreshToken }),
+        scope,
+        token_type: "Bearer",
+      },
+      { headers: { "cache-control": "no-store" } },
+    );
+  }
+
+  function authorize(query: Record<string, string>): Response {
+    if (query.client_id !== clientId()) return htmlError(`invalid_client: The OAuth client was not found.`);
+    if (!isLoopbackCallback(query.redirect_uri)) {
+      return htmlError("redirect_uri_mismatch: expected http://127.0.0.1:<port>/oauth2callback");
+    }
+    if (query.response_type !== "code") return htmlError("unsupported_response_type: response_type must be code");
+    const scopes = (query.scope ?? "").split(/\s+/).filter(Boolean);
+    const missing = GOOGLE_SCOPES.filter((s) => !scopes.includes(s));
+    if (missing.length) return htmlError(`invalid_scope: missing ${missing.join(" ")}`);
+    const method = query.code_challenge_method ?? "plain";
+    if (query.code_challenge !== undefined) {
+      if (method !== "S256" && method !== "plain") return htmlError("invalid_request: unsupported code_challenge_method");
+      if (!/^[A-Za-z0-9._~-]{43,128}$/.test(query.code_challenge)) return htmlError("invalid_request: bad code_challenge");
+    } else if (query.code_challenge_method !== undefined) {
+      return htmlError("invalid_request: code_challenge_method without code_challenge");
+    }
+
+    const redirect = new URL(query.redirect_uri!);
+    if ((options.authorize ?? "redirect") === "deny") {
+      redirect.searchParams.set("error", "access_denied");
+    } else {
+      const offline = query.access_type === "offline";
+      const consentShown =
+        (query.prompt ?? "").split(/\s+/).includes("consent") ||
+        (!options.previouslyConsented && issued.refreshTokens.length === 0);
+      const code = random("4/fake-");
+      codes.set(code, {
+        redirectUri: query.redirect_uri!,
+        challenge: query.code_challenge,
+        method,
+        scope: scopes.join(" "),
+        refresh: offline && consentShown,
+        used: false,
+      });
+      redirect.searchParams.set("code", code);
+      redirect.searchParams.set("scope", scopes.join(" "));
+    }
+    if (query.state !== undefined) redirect.searchParams.set("state", query.state);
+    return new Response(null, { status: 302, headers: { location: redirect.href } });
+  }
+
+  function token(body: Record<string, string>): Response {
+    if (body.grant_type === "authorization_code") {
+      const code = body.code === undefined ? undefined : codes.get(body.code);
+      if (!code || code.used) return oauthError(400, "invalid_grant", "Malformed auth code.");
+      if (body.redirect_uri !== code.redirectUri) return oauthError(400, "redirect_uri_mismatch", "Bad Request");
+      if (code.challenge !== undefined) {
+        const verifier = body.code_verifier ?? "";
+        const derived = code.method === "S256" ? createHash("sha256").update(verifier).digest("base64url") : verifier;
+        if (!/^[A-Za-z0-9._~-]{43,128}$/.test(verifier) || derived !== code.challenge) {
+          return oauthError(400, "invalid_grant", "Invalid code verifier.");
+        }
+      }
+      code.used = true;
+      return issue(code.scope, code.refresh);
+    }
+    if (body.grant_type === "refresh_token") {
+      const record = body.refresh_token === undefined ? undefined : refreshTokens.get(body.refresh_token);
+      if (!record?.live) return oauthError(400, "invalid_grant", "Token has been expired or revoked.");
+      return issue(record.scope, false);
+    }
+    return oauthError(400, "unsupported_grant_type", `Invalid grant_type: ${body.grant_type ?? ""}`);
+  }
+
+  function loadCodeAssist(req: Request, contentType: string | null, body: Record<string, string>): Response {
+    const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.get("authorization") ?? "")?.[1];
+    const expiry = bearer === undefined ? undefined : accessTokens.get(bearer);
+    if (expiry === undefined || Date.now() >= expiry) {
+      return apiError(401, "UNAUTHENTICATED", "Request had invalid authentication credentials.");
+    }
+    let metadata: unknown;
+    try {
+      metadata = body.metadata === undefined ? undefined : JSON.parse(body.metadata);
+    } catch {
+      metadata = undefined;
+    }
+    if (!isJson(contentType) || !metadata || typeof metadata !== "object") {
+      return apiError(400, "INVALID_ARGUMENT", "Invalid JSON payload: a metadata object is required.");
+    }
+    if (options.ineligible) {
+      return apiError(403, "PERMISSION_DENIED", GOOGLE_INELIGIBLE_MESSAGE, [
+        {
+          "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+          reason: "IneligibleTierError",
+          domain: "cloudcode-pa.googleapis.com",
+        },
+      ]);
+    }
+    return Response.json({
+      cloudaicompanionProject: options.project ?? "proj-123",
+      currentTier: { id: options.tier ?? "standard-tier" },
+    });
+  }
+
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(req) {
+      const { pathname, searchParams } = new URL(req.url);
+      const contentType = req.headers.get("content-type");
+      const raw = req.method === "GET" || req.method === "HEAD" ? "" : await req.text();
+      const body = parseBody(raw, contentType);
+      const query = Object.fromEntries(searchParams);
+      requests.push({
+        method: req.method,
+        path: pathname,
+        contentType,
+        body,
+        query,
+        headers: Object.fromEntries(req.headers),
+        at: Date.now(),
+      });
+
+      switch (`${req.method} ${pathname}`) {
+        case "GET /o/oauth2/v2/auth":
+          counts.authorize += 1;
+          return authorize(query);
+        case "POST /token": {
+          if (body.grant_type === "refresh_token") counts.refresh += 1;
+          else counts.token += 1;
+          if (!isForm(contentType)) return oauthError(400, "invalid_request", "Invalid content type.");
+          const client = clientOf(req, body);
+          if (client.id !== clientId() || client.secret !== (options.clientSecret ?? GOOGLE_CLIENT_SECRET)) {
+            return oauthError(401, "invalid_client", "Unauthorized");
+          }
+          return token(body);
+        }
+        case "POST /v1internal:loadCodeAssist":
+          counts.loadCodeAssist += 1;
+          return loadCodeAssist(req, contentType, body);
+      }
+      return apiError(404, "NOT_FOUND", "Not Found");
+    },
+  });
+  const url = `http://127.0.0.1:${server.port}`;
+
+  return {
+    url,
+    options,
+    requests,
+    counts,
+    issued,
+    revoke(refreshToken) {
+      const record = refreshTokens.get(refreshToken);
+      if (!record) throw new Error(`google fake: unknown refresh token ${refreshToken}`);
+      record.live = false;
+    },
+    stop() {
+      void server.stop(true);
+    },
+  };
+}

@@ -1,0 +1,229 @@
+/**
+ * MiniMax's non-standard device flow with PKCE (api.minimaxi.com) on 127.0.0.1, written from
+ * providers.md §8 (not from authctl's code). §8 marks the flow UNCERTAIN (found in one opencode
+ * plugin only), so every shape below is that plugin's reading as §8 reports it.
+ *
+ *   const fake = startMiniMaxFake();
+ *   const { user_code } = …POST /oauth/code…;
+ *   fake.approve(user_code);                             // the user entered the code
+ *
+ * Endpoints (form-encoded bodies; JSON answers):
+ *   POST /oauth/code    client_id, scope, code_challenge, code_challenge_method=S256, state
+ *     → {verification_uri, user_code, expired_in: <unix ms deadline>, interval: <ms>, state: <echo>}
+ *   POST /oauth/token   grant_type=urn:ietf:params:oauth:grant-type:device_code, client_id, user_code, code_verifier
+ *     → {status: "pending"} until approve(), then
+ *       {status: "success", access_token, refresh_token, expired_in, resource_url}
+ *   POST /oauth/token   grant_type=refresh_token, refresh_token, client_id  → the same success shape
+ *   GET  /device        the page verification_uri points at (HTML)
+ *
+ * Checks, as a real server would: form content type, client_id, scope present, an S256
+ * code_challenge (43 base64url characters), state present; at the token endpoint the verifier's
+ * S256 hash must equal the challenge sent with that user_code.
+ *
+ * Choices where §8 is silent (all of them guesses; the real server is not documented):
+ * - errors are HTTP 400 (401 for the client) with `{status: "error", error, error_description}`:
+ *   a client that switches on `status` sees neither "pending" nor "success", one that reads
+ *   OAuth errors sees `error`. Wrong code_verifier → 400 error "invalid_grant"; unknown or
+ *   already exchanged user_code → 400 "invalid_grant"; past the deadline → 400 "expired_token";
+ *   after deny() → 400 "access_denied"; wrong client → 401 "invalid_client";
+ * - "pending" and "success" are HTTP 200;
+ * - `grant_type=…device_code` in §8 is read as the full RFC 8628 URN;
+ * - `expired_in` in the token answer is read like the one from /oauth/code: a unix ms deadline;
+ * - refresh tokens rotate by default (the old one dies; reuse → 401 invalid_grant); §8 does not
+ *   say. `rotateRefreshToken: false` answers the same refresh token again and keeps it usable;
+ * - the refresh grant must carry client_id (RFC 6749 §3.2.1), stricter than §8's text;
+ * - polling faster than `interval` is not punished (§8 documents no slow_down);
+ * - there is no verification_uri_complete, so verification_uri carries `?user_code=…` itself;
+ *   user codes are random per request (the poll is keyed by user_code, so they must be unique).
+ *
+ * `options.state` makes /oauth/code echo a wrong state or none, for the client's state check.
+ */
+import { createHash, randomBytes } from "node:crypto";
+
+export const MINIMAX_CLIENT_ID = "d38bdbee-2b8c-4c74-9a9c-5875fabe6317";
+export const MINIMAX_SCOPE = "openid profile coding_plan";
+export const DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
+
+export interface MiniMaxFakeOptions {
+  clientId?: string;
+  /** ms from /oauth/code until the deadline sent as expired_in (default 600 000; 0 = already expired) */
+  expiresInMs?: number;
+  /** ms sent as `interval` (default 2000) */
+  intervalMs?: number;
+  /** ms an access token lives; the token answer's expired_in = now + this (default 3 600 000) */
+  accessTokenTtlMs?: number;
+  /** resource_url in the token answer (default `${url}/anthropic`); null omits it */
+  resourceUrl?: string | null;
+  /** what /oauth/code does with `state`: "echo" (default), "wrong" (a different value), "missing" */
+  state?: "echo" | "wrong" | "missing";
+  /** default true */
+  rotateRefreshToken?: boolean;
+}
+
+export interface MiniMaxFakeRequest {
+  method: string;
+  path: string;
+  contentType: string | null;
+  body: Record<string, string>;
+  headers: Record<string, string>;
+  at: number;
+}
+
+export interface MiniMaxFake {
+  url: string;
+  options: MiniMaxFakeOptions;
+  requests: MiniMaxFakeRequest[];
+  counts: { code: number; poll: number; refresh: number };
+  issued: { accessTokens: string[]; refreshTokens: string[] };
+  approve(userCode: string): void;
+  deny(userCode: string): void;
+  stop(): void;
+}
+
+interface DeviceRecord {
+  challenge: string;
+  deadline: number;
+  state: "pending" | "approved" | "denied" | "used";
+}
+
+function isForm(contentType: string | null): boolean {
+  return contentType?.split(";")[0]?.trim().toLowerCase() === "application/x-www-form-urlencoded";
+}
+
+function fail(status: number, error: string, description: string): Response {
+  return Response.json({ status: "error", error, error_description: description }, { status });
+}
+
+const hex = (bytes: number) => randomBytes(bytes).toString("hex");
+
+export function startMiniMaxFake(initial: MiniMaxFakeOptions = {}): MiniMaxFake {
+  const options: MiniMaxFakeOptions = { ...initial };
+  const requests: MiniMaxFakeRequest[] = [];
+  const counts = { code: 0, poll: 0, refresh: 0 };
+  const issued = { accessTokens: [] as string[], refreshTokens: [] as string[] };
+  /** by user_code: the poll carries no device_code */
+  const devices = new Map<string, DeviceRecord>();
+  const refreshTokens = new Map<string, boolean>();
+  let url = "";
+
+  function success(refreshToken?: string): Response {
+    const accessToken = `mm-at-${hex(16)}`;
+    issued.accessTokens.push(accessToken);
+    if (refreshToken === undefined) {
+      refreshToken = `mm-rt-${hex(16)}`;
+      issued.refreshTokens.push(refreshToken);
+      refreshTokens.set(refreshToken, true);
+    }
+    const resourceUrl = options.resourceUrl === undefined ? `${url}/anthropic` : options.resourceUrl;
+    return Response.json({
+      status: "success",
+      access_token: accessToken,
+      refresh_token: refreshToken,
+      expired_in: Date.now() + (options.accessTokenTtlMs ?? 3_600_000),
+      ...(resourceUrl === null ? {} : { resource_url: resourceUrl }),
+    });
+  }
+
+  function code(body: Record<string, string>): Response {
+    if (!body.scope) return fail(400, "invalid_request", "scope is required");
+    if (body.code_challenge_method !== "S256" || !/^[A-Za-z0-9_-]{43}$/.test(body.code_challenge ?? "")) {
+      return fail(400, "invalid_request", "PKCE is required: code_challenge with code_challenge_method=S256");
+    }
+    if (!body.state) return fail(400, "invalid_request", "state is required");
+    const userCode = `${hex(3).toUpperCase()}-${hex(3).toUpperCase()}`;
+    const deadline = Date.now() + (options.expiresInMs ?? 600_000);
+    devices.set(userCode, { challenge: body.code_challenge!, deadline, state: "pending" });
+    const mode = options.state ?? "echo";
+    return Response.json({
+      verification_uri: `${url}/device?user_code=${userCode}`,
+      user_code: userCode,
+      expired_in: deadline,
+      interval: options.intervalMs ?? 2000,
+      ...(mode === "missing" ? {} : { state: mode === "wrong" ? `wrong-${hex(8)}` : body.state }),
+    });
+  }
+
+  function poll(body: Record<string, string>): Response {
+    const device = body.user_code === undefined ? undefined : devices.get(body.user_code);
+    if (!device || device.state === "used") return fail(400, "invalid_grant", "user_code is invalid");
+    const hash = createHash("sha256").update(body.code_verifier ?? "").digest("base64url");
+    if (hash !== device.challenge) return fail(400, "invalid_grant", "code_verifier does not match code_challenge");
+    if (Date.now() >= device.deadline) return fail(400, "expired_token", "the user code has expired");
+    if (device.state === "denied") return fail(400, "access_denied", "the user denied the request");
+    if (device.state === "pending") return Response.json({ status: "pending" });
+    device.state = "used";
+    return success();
+  }
+
+  function refresh(body: Record<string, string>): Response {
+    const token = body.refresh_token;
+    if (token === undefined || refreshTokens.get(token) !== true) {
+      return fail(401, "invalid_grant", "refresh token is invalid or was already used");
+    }
+    if (options.rotateRefreshToken ?? true) {
+      refreshTokens.set(token, false);
+      return success();
+    }
+    return success(token);
+  }
+
+  function decide(userCode: string, state: "approved" | "denied") {
+    const device = devices.get(userCode);
+    if (!device || device.state !== "pending") throw new Error(`minimax fake: no pending user code ${userCode}`);
+    device.state = state;
+  }
+
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(req) {
+      const { pathname } = new URL(req.url);
+      const contentType = req.headers.get("content-type");
+      const raw = req.method === "GET" || req.method === "HEAD" ? "" : await req.text();
+      const body = isForm(contentType) ? Object.fromEntries(new URLSearchParams(raw)) : {};
+      requests.push({
+        method: req.method,
+        path: pathname,
+        contentType,
+        body,
+        headers: Object.fromEntries(req.headers),
+        at: Date.now(),
+      });
+
+      const route = `${req.method} ${pathname}`;
+      if (route === "GET /device") {
+        return new Response("<!DOCTYPE html><html><body><h1>MiniMax login</h1></body></html>", {
+          headers: { "content-type": "text/html; charset=utf-8" },
+        });
+      }
+      if (route !== "POST /oauth/code" && route !== "POST /oauth/token") {
+        return Response.json({ status: "error", error: "not_found" }, { status: 404 });
+      }
+      const isToken = route === "POST /oauth/token";
+      if (!isToken) counts.code += 1;
+      else if (body.grant_type === "refresh_token") counts.refresh += 1;
+      else if (body.grant_type === DEVICE_CODE_GRANT) counts.poll += 1;
+
+      if (!isForm(contentType)) return fail(400, "invalid_request", "the body must be application/x-www-form-urlencoded");
+      if (body.client_id !== (options.clientId ?? MINIMAX_CLIENT_ID)) return fail(401, "invalid_client", "unknown client_id");
+      if (!isToken) return code(body);
+      if (body.grant_type === DEVICE_CODE_GRANT) return poll(body);
+      if (body.grant_type === "refresh_token") return refresh(body);
+      return fail(400, "unsupported_grant_type", `unsupported grant_type: ${body.grant_type ?? "(none)"}`);
+    },
+  });
+  url = `http://127.0.0.1:${server.port}`;
+
+  return {
+    url,
+    options,
+    requests,
+    counts,
+    issued,
+    approve: (userCode) => decide(userCode, "approved"),
+    deny: (userCode) => decide(userCode, "denied"),
+    stop() {
+      void server.stop(true);
+    },
+  };
+}
