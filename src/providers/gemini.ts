@@ -9,7 +9,9 @@ import type { HookDeps, LoginResult, OAuthMethod } from "./types.ts";
 async function loadProject(deps: HookDeps, tokens: TokenSet): Promise<LoginResult> {
   const extra: Record<string, string> = {};
   try {
-    const response = await deps.fetch(`${deps.apiUrl.replace(/\/+$/, "")}/v1internal:loadCodeAssist`, {
+    // Gemini CLI's own override of the Code Assist host, honoured the same way (providers.md §7).
+    const endpoint = (deps.env.CODE_ASSIST_ENDPOINT ?? "https://cloudcode-pa.googleapis.com").replace(/\/+$/, "");
+    const response = await deps.fetch(`${endpoint}/v1internal:loadCodeAssist`, {
       method: "POST",
       headers: { authorization: `Bearer ${tokens.access_token}`, "content-type": "application/json" },
       body: JSON.stringify({ metadata: { ideType: "IDE_UNSPECIFIED", platform: "PLATFORM_UNSPECIFIED", pluginType: "GEMINI" } }),

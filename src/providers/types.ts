@@ -47,6 +47,8 @@ export interface OAuthSettings {
 export interface HookDeps {
   /** The provider's API base (config.toml `api_url` wins), for calls after login. */
   apiUrl: string;
+  /** The environment, for the overrides a provider's own CLI honours (CODE_ASSIST_ENDPOINT). */
+  env: Record<string, string | undefined>;
   fetch: typeof fetch;
   now(): number;
   hostname(): string;

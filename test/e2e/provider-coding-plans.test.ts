@@ -1,0 +1,135 @@
+import { afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "smol-toml";
+import { startGoogleFake } from "../fakes/google.ts";
+import { startKimiFake } from "../fakes/kimi.ts";
+import { startMiniMaxFake } from "../fakes/minimax.ts";
+import { startQwenFake } from "../fakes/qwen.ts";
+import { BINARY, createSandbox, ensureBinary, expectOk, readUntil, ROOT, writeScript, type Sandbox } from "../helpers/binary.ts";
+
+const cleanups: Array<() => void> = [];
+beforeAll(() => ensureBinary());
+afterEach(() => {
+  for (const c of cleanups.splice(0)) c();
+});
+
+function sandbox(config: string): Sandbox {
+  const box = createSandbox();
+  cleanups.push(() => box.cleanup());
+  box.writeConfig(config);
+  return box;
+}
+const store = (box: Sandbox) => parse(readFileSync(join(box.home, "credentials.toml"), "utf8")) as Record<string, Record<string, unknown>>;
+
+/** Starts a device login, waits for the user code on stderr, approves it, and returns the exit code. */
+async function deviceLogin(box: Sandbox, args: string[], codePattern: RegExp, approve: (code: string) => void, env: Record<string, string> = {}) {
+  const proc = Bun.spawn([BINARY, ...args], { env: { ...box.env, ...env }, stdout: "pipe", stderr: "pipe" });
+  const { match, text } = await readUntil(proc.stderr, codePattern);
+  if (!match) throw new Error(`no user code in:\n${text}`);
+  approve(match);
+  return { code: await proc.exited, stderr: text };
+}
+
+describe("kimi (device flow with X-Msh headers, rotating refresh)", () => {
+  test("logs in, exports KIMI_API_KEY, and refreshes with a rotated token", async () => {
+    const fake = startKimiFake({ interval: 1, accessTokenTtl: 2 });
+    cleanups.push(() => fake.stop());
+    const box = sandbox(`[providers.kimi]\ndevice_authorization_url = "${fake.url}/api/oauth/device_authorization"\ntoken_url = "${fake.url}/api/oauth/token"\n`);
+    const login = await deviceLogin(box, ["login", "kimi"], /^\s+([A-Z0-9]{4}-[A-Z0-9]{4})\s*$/m, (c) => fake.approve(c));
+    expect(login.code).toBe(0);
+    const before = store(box).kimi!;
+    expect(before).toMatchObject({ method: "device", type: "oauth" });
+    expect(fake.requests.every((r) => r.headers["x-msh-platform"] === "kimi_cli" && Boolean(r.headers["x-msh-device-id"]))).toBe(true);
+    expect((await box.run(["env", "kimi"])).stdout).toBe(`export KIMI_API_KEY='${before.access_token}'\n`);
+    await Bun.sleep(2100);
+    const token = await box.run(["token", "kimi"]);
+    expectOk(token);
+    expect(store(box).kimi!.refresh_token).not.toBe(before.refresh_token);
+    expect(fake.counts.refresh).toBe(1);
+  }, 30_000);
+});
+
+describe("minimax --method coding-plan (MiniMax's own device flow)", () => {
+  test("millisecond deadline and interval, echoed state, status pending|success", async () => {
+    const fake = startMiniMaxFake({ intervalMs: 500 });
+    cleanups.push(() => fake.stop());
+    const box = sandbox(`[providers.minimax]\ndevice_authorization_url = "${fake.url}/oauth/code"\ntoken_url = "${fake.url}/oauth/token"\n`);
+    const login = await deviceLogin(box, ["login", "minimax", "--method", "coding-plan"], /^\s+([0-9A-F]{6}-[0-9A-F]{6})\s*$/m, (c) => fake.approve(c));
+    expect(login.code).toBe(0);
+    const cred = store(box).minimax!;
+    expect(cred).toMatchObject({ method: "coding-plan", type: "oauth" });
+    // expired_in is a unix-ms deadline: stored as is, not as "now + seconds".
+    expect(Number(cred.expires_at)).toBeGreaterThan(Date.now());
+    expect(Number(cred.expires_at)).toBeLessThan(Date.now() + 400 * 24 * 3_600_000);
+    expect((cred.extra as Record<string, string>).resource_url).toBe(`${fake.url}/anthropic`);
+    expect((await box.run(["env", "minimax"])).stdout).toBe(`export MINIMAX_API_KEY='${cred.access_token}'\n`);
+  }, 30_000);
+
+  test("a state that does not come back as sent ends the login", async () => {
+    const fake = startMiniMaxFake({ state: "wrong" });
+    cleanups.push(() => fake.stop());
+    const box = sandbox(`[providers.minimax]\ndevice_authorization_url = "${fake.url}/oauth/code"\ntoken_url = "${fake.url}/oauth/token"\n`);
+    const result = await box.run(["login", "minimax", "--method", "coding-plan"]);
+    expect(result.code).toBe(4);
+    expect(result.stderr).toContain("different state");
+  });
+});
+
+describe("qwen (legacy: device flow + PKCE, 429 as slow_down)", () => {
+  test("logs in with PKCE, keeps resource_url, and says it is legacy", async () => {
+    const fake = startQwenFake({ minPollIntervalMs: 1000 });
+    cleanups.push(() => fake.stop());
+    const box = sandbox(`[providers.qwen]\ndevice_authorization_url = "${fake.url}/api/v1/oauth2/device/code"\ntoken_url = "${fake.url}/api/v1/oauth2/token"\n`);
+    const login = await deviceLogin(box, ["login", "qwen"], /^\s+([A-Z0-9-]{6,})\s*$/m, (c) => fake.approve(c));
+    expect(login.code).toBe(0);
+    expect(login.stderr).toContain("legacy");
+    const cred = store(box).qwen!;
+    expect((cred.extra as Record<string, string>).resource_url).toBeDefined();
+    const out = (await box.run(["env", "qwen"])).stdout;
+    expect(out).toContain(`export QWEN_ACCESS_TOKEN='${cred.access_token}'`);
+    expect(out).toContain("export QWEN_RESOURCE_URL=");
+  }, 30_000);
+
+  test("the closed free tier is reported with the server's words", async () => {
+    const fake = startQwenFake({ discontinued: true });
+    cleanups.push(() => fake.stop());
+    const box = sandbox(`[providers.qwen]\ndevice_authorization_url = "${fake.url}/api/v1/oauth2/device/code"\ntoken_url = "${fake.url}/api/v1/oauth2/token"\n`);
+    const result = await box.run(["login", "qwen"]);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain("free tier");
+  });
+});
+
+describe("gemini --method code-assist (Google installed-app flow)", () => {
+  test("logs in with the public client secret, finds the Code Assist project, exports the GCA variables", async () => {
+    const fake = startGoogleFake();
+    cleanups.push(() => fake.stop());
+    const box = sandbox(`[providers.gemini]\nauthorize_url = "${fake.url}/o/oauth2/v2/auth"\ntoken_url = "${fake.url}/token"\n`);
+    const browser = writeScript(box.root, "browser.sh", `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`);
+    const login = await box.run(["login", "gemini", "--method", "code-assist"], { env: { BROWSER: browser, CODE_ASSIST_ENDPOINT: fake.url } });
+    expectOk(login);
+    expect(login.stderr).toContain("Google forbids");
+    const cred = store(box).gemini!;
+    expect(cred).toMatchObject({ method: "code-assist", type: "oauth" });
+    expect(typeof cred.refresh_token).toBe("string");
+    const out = (await box.run(["env", "gemini"])).stdout;
+    expect(out).toBe(
+      `export GOOGLE_CLOUD_ACCESS_TOKEN='${cred.access_token}'\nexport GOOGLE_GENAI_USE_GCA='true'\nexport GOOGLE_CLOUD_PROJECT='proj-123'\n`,
+    );
+  });
+
+  test("refresh keeps the refresh token Google does not resend", async () => {
+    const fake = startGoogleFake({ accessTokenTtl: 1 });
+    cleanups.push(() => fake.stop());
+    const box = sandbox(`[providers.gemini]\nauthorize_url = "${fake.url}/o/oauth2/v2/auth"\ntoken_url = "${fake.url}/token"\n`);
+    const browser = writeScript(box.root, "browser.sh", `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`);
+    expectOk(await box.run(["login", "gemini", "--method", "code-assist"], { env: { BROWSER: browser, CODE_ASSIST_ENDPOINT: fake.url } }));
+    const before = store(box).gemini!;
+    await Bun.sleep(1100);
+    expectOk(await box.run(["token", "gemini"]));
+    const after = store(box).gemini!;
+    expect(after.access_token).not.toBe(before.access_token);
+    expect(after.refresh_token).toBe(before.refresh_token);
+  });
+});
