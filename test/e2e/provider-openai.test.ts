@@ -42,6 +42,17 @@ describe("openai --method chatgpt", () => {
     expect(out).toContain("export CHATGPT_ACCOUNT_ID='acct_123'");
   });
 
+  test("status names the login and its variables; logout revokes at OpenAI", async () => {
+    const { fake, box, env } = setup();
+    expectOk(await box.run(["login", "openai", "--method", "chatgpt"], { env }));
+    const status = JSON.parse((await box.run(["status", "openai", "--json"])).stdout).providers[0];
+    expect(status).toMatchObject({ method: "chatgpt", type: "oauth", variables: ["OPENAI_API_KEY", "CHATGPT_ACCESS_TOKEN", "CHATGPT_ACCOUNT_ID"] });
+    const logout = await box.run(["logout", "openai"]);
+    expectOk(logout);
+    expect(fake.counts.revoke).toBe(1);
+    expect(store(box).openai).toBeUndefined();
+  });
+
   test("when 1455 is taken, the registered fallback 1457 is used", async () => {
     let squatter: ReturnType<typeof Bun.serve> | undefined;
     try {
