@@ -23,7 +23,9 @@ const hello = Bun.spawnSync([process.execPath, "build", "--compile", "--minify",
 if (hello.exitCode !== 0) process.exit(1);
 
 const home = join(work, "home");
-const env = { PATH: process.env.PATH ?? "", HOME: work, AUTHCTL_HOME: home };
+// The main home is a plain file (as before backends existed); the storage cases below add one
+// home per backend.
+const env: Record<string, string> = { PATH: process.env.PATH ?? "", HOME: work, AUTHCTL_HOME: home, AUTHCTL_STORE: "file" };
 const login = Bun.spawnSync([binary, "login", "openrouter", "--with-key", "--no-verify"], {
   env, stdin: new Blob(["sk-or-v1-bench0123456789abcdef0123456789abcdef0123456789abcdef01234567"]),
 });
@@ -39,9 +41,29 @@ writeFileSync(
   { mode: 0o600 },
 );
 
-function time(cmd: string[]): number {
+// Storage backends: `env openrouter` with the key sealed in the encrypted file, and in the keyring.
+// The keyring case needs a session bus with an unlocked Secret Service (on headless Linux: run the
+// bench under `dbus-run-session` after `gnome-keyring-daemon --unlock`); skipped without one.
+const backendEnvs: Record<string, Record<string, string>> = {};
+for (const backend of ["encrypted", "keyring"]) {
+  const backendEnv: Record<string, string> = { ...env, AUTHCTL_HOME: join(work, backend), AUTHCTL_STORE: backend };
+  if (backend === "keyring") {
+    if (!process.env.DBUS_SESSION_BUS_ADDRESS) {
+      console.log("env openrouter (keyring): skipped, no DBUS_SESSION_BUS_ADDRESS");
+      continue;
+    }
+    backendEnv.DBUS_SESSION_BUS_ADDRESS = process.env.DBUS_SESSION_BUS_ADDRESS;
+  }
+  const stored = Bun.spawnSync([binary, "login", "openrouter", "--with-key", "--no-verify"], {
+    env: backendEnv, stdin: new Blob(["sk-or-v1-bench0123456789abcdef0123456789abcdef0123456789abcdef01234567"]),
+  });
+  if (stored.exitCode !== 0) throw new Error(stored.stderr.toString());
+  backendEnvs[backend] = backendEnv;
+}
+
+function time(cmd: string[], runEnv: Record<string, string> = env): number {
   const start = Bun.nanoseconds();
-  const result = Bun.spawnSync(cmd, { env, stdio: ["ignore", "pipe", "pipe"] });
+  const result = Bun.spawnSync(cmd, { env: runEnv, stdio: ["ignore", "pipe", "pipe"] });
   const elapsed = Bun.nanoseconds() - start;
   if (result.exitCode !== 0) throw new Error(`${cmd.join(" ")} failed: ${result.stderr.toString()}`);
   return elapsed / 1e6;
@@ -58,12 +80,16 @@ const cases: Record<string, string[]> = {
   "exec -- true": [binary, "exec", "-p", "openrouter", "--", "true"],
   "env mycorp (fresh OAuth token)": [binary, "env", "mycorp"],
 };
+for (const backend of Object.keys(backendEnvs)) cases[`env openrouter (${backend})`] = [binary, "env", "openrouter", backend];
 const baseline: number[] = [];
 const samples: Record<string, number[]> = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
 for (let i = 0; i < 10; i++) time([join(work, "hello")]); // warm the page cache
 for (let i = 0; i < runs; i++) {
   baseline.push(time([join(work, "hello")]));
-  for (const [name, cmd] of Object.entries(cases)) samples[name]!.push(time(cmd));
+  for (const [name, cmd] of Object.entries(cases)) {
+    // A fourth element names the storage backend's home (see backendEnvs).
+    samples[name]!.push(cmd.length === 4 && backendEnvs[cmd[3]!] ? time(cmd.slice(0, 3), backendEnvs[cmd[3]!]) : time(cmd));
+  }
 }
 const base = median(baseline);
 console.log(`hello-world (same bun, compiled): median ${base.toFixed(2)} ms over ${runs} runs`);

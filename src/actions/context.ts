@@ -1,18 +1,26 @@
 import { loadConfig, type Config } from "../config/config.ts";
 import type { Deps } from "../deps.ts";
 import { createRegistry, type Registry } from "../providers/registry.ts";
-import { createFileStore } from "../store/file-store.ts";
-import type { CredentialStore } from "../store/types.ts";
+import { type BackendStore, createBackendStore } from "../store/backend-store.ts";
+import { createBunKeyring } from "../store/keyring.ts";
+import { chooseBackend } from "../store/select-backend.ts";
 
 /** What every action needs: the side effects, the config, the providers and the store. */
 export interface Context {
   deps: Deps;
   config: Config;
   registry: Registry;
-  store: CredentialStore;
+  store: BackendStore;
 }
 
 export function createContext(deps: Deps): Context {
   const config = loadConfig(deps.home);
-  return { deps, config, registry: createRegistry(config), store: createFileStore(deps.home, { lockTimeoutMs: 30_000 }) };
+  const store = createBackendStore(deps.home, {
+    lockTimeoutMs: 30_000,
+    choice: chooseBackend(deps.env, config.store),
+    keyring: createBunKeyring(deps.env),
+    passphrase: deps.env.AUTHCTL_PASSPHRASE || undefined,
+    notify: (message) => deps.ui.info(message),
+  });
+  return { deps, config, registry: createRegistry(config), store };
 }

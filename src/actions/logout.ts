@@ -31,7 +31,8 @@ export async function logout(ctx: Context, options: LogoutOptions): Promise<void
       hint: "run 'authctl status' to see what is stored",
     });
   }
-  for (const id of ids) await revokeIfPossible(ctx, id, stored[id]!);
+  // Keyring-held secrets are not in the lock-free snapshot: fetch them for the revocation.
+  for (const id of ids) await revokeIfPossible(ctx, id, (await ctx.store.readSecrets(id)) ?? stored[id]!);
   const removed = await ctx.store.update((credentials) => {
     const out: Array<[string, string]> = [];
     for (const id of ids) {

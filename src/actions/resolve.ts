@@ -90,12 +90,24 @@ export function resolveStored(ctx: Context, provider: ProviderDefinition, creden
 }
 
 /**
+ * resolveStored, fetching the secrets from the keyring when that is where this provider's live
+ * (the only asynchronous, timeout-bounded step on the hot path; file and encrypted stores are read
+ * synchronously).
+ */
+async function resolveStoredWithSecrets(ctx: Context, provider: ProviderDefinition): Promise<ResolvedCredential | undefined> {
+  const snapshot = ctx.store.read();
+  if (snapshot.backends[provider.id] !== "keyring") return resolveStored(ctx, provider, snapshot.credentials);
+  const credential = await ctx.store.readSecrets(provider.id);
+  return resolveStored(ctx, provider, credential ? { [provider.id]: credential } : {});
+}
+
+/**
  * Resolves a named provider for `env`, `token` and `exec`. When nothing is stored and a person is
  * at the keyboard, the provider's login runs first (contract: "When nobody is at the keyboard").
  */
 export async function resolveForUse(ctx: Context, providerId: string, options: { minTtlMs?: number } = {}): Promise<ResolvedCredential> {
   const provider = ctx.registry.require(providerId);
-  const resolved = resolveStored(ctx, provider);
+  const resolved = await resolveStoredWithSecrets(ctx, provider);
   if (resolved?.credential?.type === "oauth") {
     const fresh = await ensureFresh(ctx, provider, resolved.credential, options.minTtlMs);
     if (fresh) return fresh;
@@ -109,7 +121,7 @@ export async function resolveForUse(ctx: Context, providerId: string, options: {
   ctx.deps.ui.info(`${provider.name} is not logged in yet: logging in first.`);
   const { login } = await import("./login.ts");
   await login(ctx, { providerId: provider.id });
-  const after = resolveStored(ctx, provider);
+  const after = await resolveStoredWithSecrets(ctx, provider);
   if (!after) throw notLoggedIn(provider.id);
   return after;
 }

@@ -1,4 +1,5 @@
 import { AuthctlError } from "../errors.ts";
+import type { BackendName } from "../store/types.ts";
 import type { ProviderDefinition } from "../providers/types.ts";
 import { maskSecret, registerSecret } from "../redact.ts";
 import type { Context } from "./context.ts";
@@ -24,7 +25,8 @@ export interface ProviderStatus {
   updated_at: string | null;
   /** The shell's own variable holds a different value: programs started directly from it use that one. */
   shadowed_by: { variable: string; secret: string } | null;
-  backend: "file" | null;
+  /** Where the stored secret lives; null when nothing is stored. */
+  backend: BackendName | null;
 }
 
 export function collectStatus(ctx: Context, options: StatusOptions): { statuses: ProviderStatus[]; warnings: string[] } {
@@ -40,22 +42,24 @@ export function collectStatus(ctx: Context, options: StatusOptions): { statuses:
     const secret = credential ? credentialSecret(credential) : undefined;
     if (secret) registerSecret(secret);
     const base = { id: provider.id, name: provider.name, variables: provider.keyVars };
-    if (credential && secret) {
+    // A keyring secret is not fetched: status never calls (or prompts for) the keyring.
+    const backend = credential ? (snapshot.backends[provider.id] ?? "file") : null;
+    if (credential && (secret || backend === "keyring")) {
       // An account login exports its own variables (CLAUDE_CODE_OAUTH_TOKEN, CHATGPT_ACCESS_TOKEN, …).
-      base.variables = credentialVars(provider, credential).map(([name]) => name);
-      const shadow = [...provider.keyVars, ...(provider.aliasVars ?? [])].find((name) => env[name] && env[name] !== secret);
+      if (secret) base.variables = credentialVars(provider, credential).map(([name]) => name);
+      const shadow = secret ? [...provider.keyVars, ...(provider.aliasVars ?? [])].find((name) => env[name] && env[name] !== secret) : undefined;
       return {
         ...base,
         logged_in: !credential.needs_login,
         source: "store",
         method: credential.method,
         type: credential.type,
-        secret: maskSecret(secret),
+        secret: secret ? maskSecret(secret) : null,
         expires_at: credential.expires_at ? new Date(credential.expires_at).toISOString() : null,
         needs_login: Boolean(credential.needs_login),
         updated_at: new Date(credential.updated_at).toISOString(),
         shadowed_by: shadow ? { variable: shadow, secret: maskSecret(env[shadow]!) } : null,
-        backend: "file",
+        backend,
       };
     }
     if (fromEnv) {
@@ -78,7 +82,7 @@ export function status(ctx: Context, options: StatusOptions): void {
   const { statuses, warnings } = collectStatus(ctx, options);
   for (const warning of warnings) deps.ui.warn(warning);
   if (options.json) {
-    deps.writeStdout(`${JSON.stringify({ store: { path: ctx.store.path, backend: "file" }, providers: statuses }, null, 2)}\n`);
+    deps.writeStdout(`${JSON.stringify({ store: { path: ctx.store.path, backend: ctx.store.backend }, providers: statuses }, null, 2)}\n`);
   } else {
     printHuman(ctx, statuses);
   }
@@ -106,7 +110,8 @@ function printHuman(ctx: Context, statuses: ProviderStatus[]): void {
       continue;
     }
     const how = s.type === "api_key" ? "API key" : `${s.method} login`;
-    ui.line(`  ${s.needs_login ? "✗ needs login" : "✓ logged in"} with ${how} ${s.secret}, from the store (${ctx.store.path})`);
+    const secret = s.secret ?? "(secret in the keyring)";
+    ui.line(`  ${s.needs_login ? "✗ needs login" : "✓ logged in"} with ${how} ${secret}, from the store (${describeBackend(s.backend, ctx.store.path)})`);
     if (s.expires_at) ui.line(`    access token expires ${s.expires_at}`);
     ui.line(`    exports ${s.variables.join(", ")}`);
     if (s.shadowed_by) {
@@ -115,4 +120,10 @@ function printHuman(ctx: Context, statuses: ProviderStatus[]): void {
       );
     }
   }
+}
+
+function describeBackend(backend: BackendName | null, path: string): string {
+  if (backend === "keyring") return "keyring, service authctl";
+  if (backend === "encrypted") return `encrypted, ${path}`;
+  return `plain file, ${path}`;
 }

@@ -69,7 +69,29 @@ function emptyDocument(): CredentialsDocument {
   return { credentials: Object.create(null), preserved: Object.create(null) };
 }
 
-export function createFileStore(home: string, options: FileStoreOptions = {}): CredentialStore {
+/** What a backend gets while it holds the store's lock: the document as on disk, and a way to replace it. */
+export interface LockedStoreFile {
+  /** The document read under the lock (a fresh copy: the caller may change it). */
+  document: CredentialsDocument;
+  /** True when the file existed when the lock was taken. */
+  existed: boolean;
+  /** Atomically replaces the file with `document`; does nothing when the text would not change. */
+  write(document: CredentialsDocument): void;
+}
+
+/**
+ * The file every backend keeps its index in: `credentials.toml`, read lock-free and replaced
+ * atomically under the cross-process lock. The plain-file store is this file and nothing more;
+ * the encrypted and keyring backends seal or move the secret fields around it.
+ */
+export interface StoreFile {
+  readonly path: string;
+  readonly home: string;
+  readDocument(): { document: CredentialsDocument; exists: boolean; warnings: string[] };
+  withLock<T>(fn: (locked: LockedStoreFile) => T | Promise<T>): Promise<T>;
+}
+
+export function createStoreFile(home: string, options: FileStoreOptions = {}): StoreFile {
   const path = join(home, CREDENTIALS_FILE);
   const lockPath = `${path}.lock`;
   const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
@@ -77,15 +99,14 @@ export function createFileStore(home: string, options: FileStoreOptions = {}): C
 
   return {
     path,
-
-    read(): StoreSnapshot {
+    home,
+    readDocument() {
       const text = readStoreText(path);
-      if (text === undefined) return { credentials: Object.create(null), path, exists: false, warnings: [] };
-      const { credentials } = parseCredentialsFile(text, path);
-      return { credentials, path, exists: true, warnings: modeWarnings(path) };
+      if (text === undefined) return { document: emptyDocument(), exists: false, warnings: [] };
+      return { document: parseCredentialsFile(text, path), exists: true, warnings: modeWarnings(path) };
     },
 
-    async update<T>(fn: (credentials: Credentials) => T | Promise<T>): Promise<T> {
+    async withLock<T>(fn: (locked: LockedStoreFile) => T | Promise<T>): Promise<T> {
       try {
         ensurePrivateDirectory(home);
       } catch (error) {
@@ -96,29 +117,56 @@ export function createFileStore(home: string, options: FileStoreOptions = {}): C
         // Re-read under the lock: the snapshot the caller decided on may be out of date.
         const text = readStoreText(path);
         const document = text === undefined ? emptyDocument() : parseCredentialsFile(text, path);
-        const before = serializeCredentialsFile(document);
-        const result = await fn(document.credentials);
-        const after = serializeCredentialsFile(document);
-        if (after === before) return result;
-
-        // Never write what the next read would reject.
-        try {
-          parseCredentialsFile(after, path);
-        } catch (error) {
-          throw new AuthctlError("INTERNAL", "the credential store would not read back; nothing was written", { cause: error });
-        }
-        if (!lock.isHeld()) {
-          throw new AuthctlError("STORE_LOCKED", `lost the lock on ${path} (another process judged it stale); nothing was written`, {
-            hint: "run the command again",
-          });
-        }
-        // Any temporary file present while we hold the lock belongs to a writer that died.
-        removeLeftoverTempFiles(path, (pid, ageMs) => pid === process.pid || ageMs > staleLockMs || !isProcessAlive(pid));
-        writeFileAtomic(path, after);
-        return result;
+        let onDisk = text === undefined ? serializeCredentialsFile(emptyDocument()) : serializeCredentialsFile(document);
+        const write = (next: CredentialsDocument): void => {
+          const after = serializeCredentialsFile(next);
+          if (after === onDisk) return;
+          // Never write what the next read would reject.
+          try {
+            parseCredentialsFile(after, path);
+          } catch (error) {
+            throw new AuthctlError("INTERNAL", "the credential store would not read back; nothing was written", { cause: error });
+          }
+          if (!lock.isHeld()) {
+            throw new AuthctlError("STORE_LOCKED", `lost the lock on ${path} (another process judged it stale); nothing was written`, {
+              hint: "run the command again",
+            });
+          }
+          // Any temporary file present while we hold the lock belongs to a writer that died.
+          removeLeftoverTempFiles(path, (pid, ageMs) => pid === process.pid || ageMs > staleLockMs || !isProcessAlive(pid));
+          writeFileAtomic(path, after);
+          onDisk = after;
+        };
+        return await fn({ document, existed: text !== undefined, write });
       } finally {
         lock.release();
       }
+    },
+  };
+}
+
+/** The plain-file store: secrets in clear in a 0600 file. */
+export function createFileStore(home: string, options: FileStoreOptions = {}): CredentialStore {
+  const file = createStoreFile(home, options);
+  const read = (): StoreSnapshot => {
+    const { document, exists, warnings } = file.readDocument();
+    const backends: Record<string, "file"> = Object.create(null);
+    for (const id of Object.keys(document.credentials)) backends[id] = "file";
+    return { credentials: document.credentials, backends, path: file.path, exists, warnings };
+  };
+  return {
+    path: file.path,
+    backend: "file",
+    read,
+    async readSecrets(id: string) {
+      return read().credentials[id];
+    },
+    update<T>(fn: (credentials: Credentials) => T | Promise<T>): Promise<T> {
+      return file.withLock(async (locked) => {
+        const result = await fn(locked.document.credentials);
+        locked.write(locked.document);
+        return result;
+      });
     },
   };
 }

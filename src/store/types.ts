@@ -38,8 +38,18 @@ export interface StoredCredential {
  */
 export type Credentials = Record<string, StoredCredential>;
 
+/** Where a credential's secret fields live. Metadata always stays in credentials.toml. */
+export type BackendName = "keyring" | "encrypted" | "file";
+export const BACKEND_NAMES: readonly BackendName[] = ["keyring", "encrypted", "file"];
+
 export interface StoreSnapshot {
+  /**
+   * Metadata and secrets. A credential whose secrets live in the keyring carries only its
+   * metadata here (no key or tokens): `readSecrets(id)` fetches them.
+   */
   credentials: Credentials;
+  /** Per credential, where its secret fields live. */
+  backends: Record<string, BackendName>;
   path: string;
   /** False when there is no store yet (nothing was ever saved). */
   exists: boolean;
@@ -49,6 +59,11 @@ export interface StoreSnapshot {
 
 export interface CredentialStore {
   readonly path: string;
+  /**
+   * The backend new and changed credentials go to. For automatic selection this is the likely
+   * choice, found without calling the keyring; the write itself decides for certain.
+   */
+  readonly backend: BackendName;
   /** Lock-free read for the hot path. Missing file → empty. Unparseable → throws STORE_CORRUPT naming path and line. */
   read(): StoreSnapshot;
   /**
@@ -57,6 +72,11 @@ export interface CredentialStore {
    * token refresh happens inside it). When fn throws, nothing is written.
    */
   update<T>(fn: (credentials: Credentials) => T | Promise<T>): Promise<T>;
+  /**
+   * The credential with its secrets, fetching them from the keyring when they live there (bounded
+   * by a timeout). Undefined when nothing is stored for `id`.
+   */
+  readSecrets(id: string): Promise<StoredCredential | undefined>;
 }
 
 export interface FileStoreOptions {

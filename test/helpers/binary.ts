@@ -70,6 +70,8 @@ export function createSandbox(): Sandbox {
     AUTHCTL_HOME: home,
     NO_COLOR: "1",
     LANG: "C.UTF-8",
+    // Most tests read the store to check what was written; the backend tests unset this.
+    AUTHCTL_STORE: "file",
   };
   return {
     home,

@@ -1,0 +1,88 @@
+/**
+ * Which fields of a credential are secret (sealed by the encrypted backend, moved to the keyring
+ * by the keyring backend) and which are metadata that `status` reads without unsealing anything.
+ */
+import { AuthctlError } from "../errors.ts";
+import type { StoredCredential } from "./types.ts";
+
+const SECRET_FIELDS = ["key", "access_token", "refresh_token", "id_token"] as const;
+/** `extra` entries that hold secrets (the cached Copilot token, say); the rest (hosts, URLs, account ids) is metadata. */
+const SECRET_EXTRA = /token|secret|password|key/i;
+
+/** A secret field's name as used in additional data and messages: `key`, `extra.copilot_token`. */
+export type SecretEntry = [field: string, value: string];
+
+export function listSecrets(credential: StoredCredential): SecretEntry[] {
+  const source = credential as unknown as Record<string, unknown>;
+  const out: SecretEntry[] = [];
+  for (const name of SECRET_FIELDS) if (typeof source[name] === "string") out.push([name, source[name] as string]);
+  for (const [name, value] of Object.entries(credential.extra ?? {})) {
+    if (SECRET_EXTRA.test(name) && typeof value === "string") out.push([`extra.${name}`, value]);
+  }
+  return out;
+}
+
+export function setSecret(credential: StoredCredential, field: string, value: string | undefined): void {
+  if (field.startsWith("extra.")) {
+    const name = field.slice(6);
+    const extra = { ...credential.extra };
+    if (value === undefined) delete extra[name];
+    else extra[name] = value;
+    credential.extra = Object.keys(extra).length ? extra : undefined;
+    if (!credential.extra) delete credential.extra;
+    return;
+  }
+  const target = credential as unknown as Record<string, unknown>;
+  if (value === undefined) delete target[field];
+  else target[field] = value;
+}
+
+/** A shallow copy (and a copy of `extra`), so changing secret fields leaves the original alone. */
+export function copyCredential(credential: StoredCredential): StoredCredential {
+  const copy = { ...credential };
+  if (credential.extra) copy.extra = { ...credential.extra };
+  return copy;
+}
+
+/** The metadata only: a copy with every secret field removed. */
+export function withoutSecrets(credential: StoredCredential): StoredCredential {
+  const copy = copyCredential(credential);
+  for (const [field] of listSecrets(credential)) setSecret(copy, field, undefined);
+  return copy;
+}
+
+/** The secret fields as the JSON a keyring item holds: `{"key":"…"}` or `{"access_token":"…","extra.copilot_token":"…"}`. */
+export function secretsJson(credential: StoredCredential): string {
+  return JSON.stringify(Object.fromEntries(listSecrets(credential)));
+}
+
+/** Puts a keyring item's secrets back into a credential. Anything but an object of strings is refused. */
+export function mergeSecretsJson(credential: StoredCredential, json: string, id: string): void {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    value = undefined;
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value) || !Object.values(value).every((v) => typeof v === "string")) {
+    throw new AuthctlError("STORE_CORRUPT", `the keyring item authctl/${id} is not what authctl stored there`, {
+      hint: `run 'authctl login ${id}' to store it again`,
+    });
+  }
+  for (const [field, secret] of Object.entries(value as Record<string, string>)) setSecret(credential, field, secret);
+}
+
+/** A stable text form for "did this credential change?": key order does not count. */
+export function canonicalJson(credential: StoredCredential | undefined): string {
+  if (!credential) return "";
+  const sort = (value: unknown): unknown => {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) return value;
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([, v]) => v !== undefined)
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([k, v]) => [k, sort(v)]),
+    );
+  };
+  return JSON.stringify(sort(credential));
+}

@@ -1,0 +1,281 @@
+/**
+ * The credential store with its three backends behind one interface. credentials.toml is always
+ * the index and always holds the metadata (provider, method, expiry, label, account), so `status`
+ * reads it without unsealing or calling anything; where the secret fields live is per credential:
+ *  - file:      in clear in credentials.toml (0600),
+ *  - encrypted: sealed in place (`enc:v1:…`, see encrypted.ts),
+ *  - keyring:   in the OS keyring as JSON, the TOML keeping `secret_store = "keyring"`.
+ *
+ * Moves keep every secret in at least one place at every instant, so a kill -9 anywhere loses
+ * nothing: a secret is written to its new place and read back before the file stops pointing at
+ * the old one, and a keyring item is deleted only after the file no longer needs it. Ids whose
+ * keyring item still has to go are listed in `keyring_cleanup` first, so an interrupted delete is
+ * finished by the next write.
+ */
+import { AuthctlError } from "../errors.ts";
+import {
+  canonicalJson,
+  copyCredential,
+  listSecrets,
+  mergeSecretsJson,
+  secretsJson,
+  setSecret,
+  withoutSecrets,
+} from "./_secret-fields.ts";
+import type { CredentialsDocument } from "./credentials-file.ts";
+import { isSealed, type KeyParams, loadOpeningKey, loadSealingKey, openValue, type SealingKey, sealValue } from "./encrypted.ts";
+import { createStoreFile } from "./file-store.ts";
+import type { Keyring } from "./keyring.ts";
+import { type BackendChoice, guessBackend, resolveBackend } from "./select-backend.ts";
+import type { BackendName, Credentials, CredentialStore, FileStoreOptions, StoreSnapshot, StoredCredential } from "./types.ts";
+
+const KEY_PARAM_FIELDS = ["key_source", "kdf", "kdf_salt", "key_check"] as const;
+
+export interface BackendStoreOptions extends FileStoreOptions {
+  choice: BackendChoice;
+  keyring: Keyring;
+  /** AUTHCTL_PASSPHRASE: derive the encryption key from it instead of the key file. */
+  passphrase?: string;
+  /** Notices for people (a plain-file secret moved, the keyring fell through); go to stderr. */
+  notify(message: string): void;
+  /** Tests only: called after each durable step of a write, to interrupt it there. */
+  checkpoint?(step: string): void;
+}
+
+export interface Move {
+  id: string;
+  from: BackendName;
+  to: BackendName;
+}
+
+export interface BackendStore extends CredentialStore {
+  /** Moves every credential to `to`, verifying each write before the source is removed. */
+  migrate(to: BackendName): Promise<Move[]>;
+}
+
+function missingItem(id: string): AuthctlError {
+  return new AuthctlError("STORE_CORRUPT", `credentials.toml says ${id}'s secrets are in the keyring, but the keyring has no item authctl/${id}`, {
+    hint: `run 'authctl login ${id}' to store it again`,
+  });
+}
+
+function backendLabel(backend: BackendName): string {
+  return backend === "keyring" ? "the keyring" : backend === "encrypted" ? "the encrypted file" : "the plain file";
+}
+
+export function createBackendStore(home: string, options: BackendStoreOptions): BackendStore {
+  const file = createStoreFile(home, options);
+  const { path } = file;
+  const { keyring, passphrase, notify } = options;
+  const checkpoint = options.checkpoint ?? (() => {});
+
+  /** Opens one credential as stored: sealed values unsealed, the keyring marker removed (secrets not fetched). */
+  function openCredential(id: string, raw: StoredCredential, openingKey: () => SealingKey): { credential: StoredCredential; backend: BackendName } {
+    const credential = copyCredential(raw);
+    const record = credential as unknown as Record<string, unknown>;
+    if (record.secret_store === "keyring") {
+      delete record.secret_store;
+      return { credential: withoutSecrets(credential), backend: "keyring" };
+    }
+    let backend: BackendName = "file";
+    for (const [field, value] of listSecrets(raw)) {
+      if (!isSealed(value)) continue;
+      backend = "encrypted";
+      setSecret(credential, field, openValue(openingKey(), id, field, value, path));
+    }
+    return { credential, backend };
+  }
+
+  function keyParams(document: CredentialsDocument): KeyParams {
+    return document.preserved as KeyParams;
+  }
+
+  function read(): StoreSnapshot {
+    const { document, exists, warnings } = file.readDocument();
+    let key: SealingKey | undefined;
+    const openingKey = () => (key ??= loadOpeningKey(home, path, keyParams(document), passphrase));
+    const credentials: Credentials = Object.create(null);
+    const backends: Record<string, BackendName> = Object.create(null);
+    for (const [id, raw] of Object.entries(document.credentials)) {
+      const opened = openCredential(id, raw, openingKey);
+      credentials[id] = opened.credential;
+      backends[id] = opened.backend;
+    }
+    return { credentials, backends, path, exists, warnings };
+  }
+
+  async function fetchKeyringSecrets(id: string, credential: StoredCredential): Promise<void> {
+    const json = await keyring.get(id);
+    if (json === null) throw missingItem(id);
+    mergeSecretsJson(credential, json, id);
+  }
+
+  async function write<T>(fn: (credentials: Credentials) => T | Promise<T>, forceTo?: BackendName): Promise<{ result: T; moves: Move[] }> {
+    return file.withLock(async (locked) => {
+      const document = locked.document;
+      const params = keyParams(document);
+      let opening: SealingKey | undefined;
+      const openingKey = () => (opening ??= loadOpeningKey(home, path, params, passphrase));
+
+      const origin: Record<string, BackendName> = Object.create(null);
+      const unreadable = new Set<string>();
+      const plain: Credentials = Object.create(null);
+      for (const [id, raw] of Object.entries(document.credentials)) {
+        const { credential, backend } = openCredential(id, raw, openingKey);
+        origin[id] = backend;
+        if (backend === "keyring") {
+          try {
+            await fetchKeyringSecrets(id, credential);
+          } catch (error) {
+            // A migration must move every secret; an ordinary write may leave this one alone.
+            if (forceTo) throw error;
+            unreadable.add(id);
+          }
+        }
+        plain[id] = credential;
+      }
+      const before = new Map(Object.entries(plain).map(([id, c]) => [id, canonicalJson(c)]));
+
+      const result = await fn(plain);
+
+      const ids = Object.keys(plain).filter((id) => plain[id] !== undefined);
+      const changed = new Set(ids.filter((id) => canonicalJson(plain[id]) !== before.get(id)));
+      for (const id of unreadable) {
+        if (changed.has(id)) {
+          throw new AuthctlError("STORE_IO", `cannot change ${id}: its secrets are in the keyring, which is not available`, {
+            hint: "unlock the keyring (or start a D-Bus session) and run the command again",
+          });
+        }
+      }
+      const hasPlainFile = ids.some((id) => origin[id] === "file" && listSecrets(plain[id]!).length > 0);
+      let target: BackendName | undefined = forceTo;
+      let fellThrough: string | undefined;
+      if (!target && (changed.size > 0 || (hasPlainFile && options.choice.backend !== "file"))) {
+        const resolved = await resolveBackend(options.choice, keyring);
+        target = resolved.backend;
+        fellThrough = resolved.fellThrough;
+      }
+
+      const dest: Record<string, BackendName> = Object.create(null);
+      const moves: Move[] = [];
+      for (const id of ids) {
+        const from = origin[id];
+        let to: BackendName = from ?? target!;
+        if (unreadable.has(id)) to = "keyring";
+        else if (forceTo || changed.has(id)) to = target!;
+        else if (from === "file" && target && target !== "file" && listSecrets(plain[id]!).length > 0) {
+          to = target;
+          notify(`moved ${id}'s secret from the plain file to ${backendLabel(target)}`);
+        }
+        dest[id] = to;
+        if (from && from !== to) moves.push({ id, from, to });
+      }
+
+      // 1. Keyring items first, each read back: the file still points at the old place meanwhile.
+      for (const id of ids) {
+        if (dest[id] !== "keyring" || unreadable.has(id)) continue;
+        if (origin[id] === "keyring" && !changed.has(id) && !forceTo) continue;
+        const json = secretsJson(plain[id]!);
+        await keyring.set(id, json);
+        if ((await keyring.get(id)) !== json) {
+          throw new AuthctlError("STORE_IO", `the keyring did not return what was stored for ${id}; nothing was moved`);
+        }
+        checkpoint(`keyring-set:${id}`);
+      }
+
+      // 2. The new file.
+      const needsSealing = ids.some((id) => dest[id] === "encrypted");
+      if (needsSealing && Object.values(origin).includes("encrypted")) openingKey();
+      const sealing = needsSealing ? loadSealingKey(home, params, passphrase, opening) : undefined;
+      const next: CredentialsDocument = { credentials: Object.create(null), preserved: { ...document.preserved } };
+      const preserved = next.preserved as Record<string, unknown>;
+      for (const id of ids) {
+        const credential = plain[id]!;
+        if (unreadable.has(id)) {
+          next.credentials[id] = document.credentials[id]!;
+        } else if (dest[id] === "keyring") {
+          next.credentials[id] = { ...withoutSecrets(credential), secret_store: "keyring" } as StoredCredential;
+        } else if (dest[id] === "encrypted") {
+          const raw = document.credentials[id];
+          const sealed = copyCredential(credential);
+          const reuse = origin[id] === "encrypted" && opening !== undefined && sealing!.key.equals(opening.key);
+          const original = reuse && raw ? new Map(listSecrets(raw)) : undefined;
+          const openedBefore = reuse && raw ? new Map(listSecrets(openCredential(id, raw, openingKey).credential)) : undefined;
+          for (const [field, value] of listSecrets(credential)) {
+            // An unchanged value keeps its sealed text, so a no-op update does not rewrite the file.
+            const old = original?.get(field);
+            setSecret(sealed, field, old && openedBefore?.get(field) === value ? old : sealValue(sealing!, id, field, value));
+          }
+          next.credentials[id] = sealed;
+        } else {
+          next.credentials[id] = credential;
+        }
+      }
+      for (const name of KEY_PARAM_FIELDS) delete preserved[name];
+      if (sealing) Object.assign(preserved, sealing.params);
+      const cleanup = new Set(Array.isArray(preserved.keyring_cleanup) ? (preserved.keyring_cleanup as unknown[]).filter((v) => typeof v === "string") as string[] : []);
+      for (const [id, from] of Object.entries(origin)) {
+        if (from === "keyring" && dest[id] !== "keyring") cleanup.add(id);
+      }
+      for (const id of ids) if (dest[id] === "keyring") cleanup.delete(id);
+      if (cleanup.size) preserved.keyring_cleanup = [...cleanup].sort();
+      else delete preserved.keyring_cleanup;
+      if (fellThrough && preserved.keyring_notice !== true) {
+        notify(`the keyring is not available (${fellThrough}): secrets go to the encrypted file ${path} instead`);
+        preserved.keyring_notice = true;
+      }
+      locked.write(next);
+      checkpoint("file-written");
+
+      // 3. Read back what now points away from the keyring before any keyring item goes.
+      if (moves.length > 0) {
+        const check = read();
+        for (const id of ids) {
+          if (dest[id] === "keyring" || unreadable.has(id)) continue;
+          if (canonicalJson(check.credentials[id]) !== canonicalJson(plain[id])) {
+            throw new AuthctlError("INTERNAL", `${id} did not read back from ${path} as written; its keyring item is kept`);
+          }
+        }
+      }
+
+      // 4. Keyring items nobody needs any more. One that cannot be deleted now stays listed for the next write.
+      if (cleanup.size > 0 && keyring.quickUnavailableReason() === undefined) {
+        const left = new Set(cleanup);
+        for (const id of cleanup) {
+          try {
+            await keyring.delete(id);
+            left.delete(id);
+          } catch {
+            // Kept in keyring_cleanup: the secret is stored elsewhere already.
+          }
+          checkpoint(`keyring-deleted:${id}`);
+        }
+        if (left.size) preserved.keyring_cleanup = [...left].sort();
+        else delete preserved.keyring_cleanup;
+        locked.write(next);
+        checkpoint("cleanup-written");
+      }
+      return { result, moves };
+    });
+  }
+
+  return {
+    path,
+    get backend() {
+      return guessBackend(options.choice, keyring);
+    },
+    read,
+    async readSecrets(id) {
+      const snapshot = read();
+      const credential = snapshot.credentials[id];
+      if (credential && snapshot.backends[id] === "keyring") await fetchKeyringSecrets(id, credential);
+      return credential;
+    },
+    async update(fn) {
+      return (await write(fn)).result;
+    },
+    async migrate(to) {
+      return (await write(() => undefined, to)).moves;
+    },
+  };
+}

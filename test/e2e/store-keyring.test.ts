@@ -1,0 +1,208 @@
+/**
+ * The storage backends through the compiled binary, against a real Secret Service: a private
+ * D-Bus session bus (`dbus-daemon --session`, what dbus-run-session starts) with
+ * `gnome-keyring-daemon --unlock --components=secrets` fed a test password on stdin. Skipped, with
+ * a line saying so, when those programs are absent (apt: dbus gnome-keyring libsecret-tools).
+ */
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createSandbox, ensureBinary, expectOk, ROOT, secret, type Sandbox } from "../helpers/binary.ts";
+
+const KEY = secret("sk-or-v1-keyring0123456789abcdef0123456789abcdef0123456789abcdef01");
+const KEY2 = secret("sk-or-v1-rotated0123456789abcdef0123456789abcdef0123456789abcdef01");
+const ANT = secret("sk-ant-api03-keyring0123456789abcdef0123456789abcdef0123");
+
+const PROGRAMS = ["dbus-daemon", "gnome-keyring-daemon", "secret-tool"];
+const missing = PROGRAMS.filter((p) => !Bun.which(p));
+if (missing.length) console.warn(`SKIPPED: real Secret Service tests need ${missing.join(", ")} (apt: dbus gnome-keyring libsecret-tools)`);
+
+interface SecretService {
+  env: Record<string, string>;
+  stop(): void;
+}
+
+async function startSecretService(): Promise<SecretService> {
+  const dir = mkdtempSync(join(tmpdir(), "authctl-keyring-"));
+  const bus = Bun.spawnSync(["dbus-daemon", "--session", "--fork", "--nopidfile", "--print-address=1", "--print-pid=1"], { stderr: "ignore" });
+  const [address, pid] = bus.stdout.toString().trim().split("\n");
+  if (bus.exitCode !== 0 || !address) throw new Error("dbus-daemon did not start");
+  const env = { DBUS_SESSION_BUS_ADDRESS: address, HOME: dir, XDG_DATA_HOME: join(dir, "data"), PATH: process.env.PATH ?? "/usr/bin:/bin" };
+  const daemon = Bun.spawn(["gnome-keyring-daemon", "--unlock", "--components=secrets"], { env, stdin: new Blob(["test-password"]), stdout: "pipe", stderr: "ignore" });
+  await daemon.exited;
+  return {
+    env: { DBUS_SESSION_BUS_ADDRESS: address },
+    stop() {
+      // gnome-keyring-daemon leaves when its bus goes away.
+      if (pid) process.kill(Number(pid), "SIGTERM");
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function lookup(service: SecretService, id: string): string | null {
+  const result = Bun.spawnSync(["secret-tool", "lookup", "service", "authctl", "account", id], { env: { ...process.env, ...service.env } });
+  return result.exitCode === 0 ? result.stdout.toString() : null;
+}
+
+/** The sandbox may pin a backend for other suites; these runs use authctl's own choice. */
+const AUTO = { AUTHCTL_STORE: undefined };
+
+let box: Sandbox;
+beforeAll(() => ensureBinary());
+beforeEach(() => {
+  box = createSandbox();
+});
+afterEach(() => box.cleanup());
+const storeText = () => readFileSync(join(box.home, "credentials.toml"), "utf8");
+
+describe("without a D-Bus session", () => {
+  test("the default falls back to the encrypted file within the timeout, with a notice; no secret in clear", async () => {
+    const started = Date.now();
+    const login = await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY, env: AUTO });
+    expectOk(login);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(login.stderr).toContain("the keyring is not available (no D-Bus session bus): secrets go to the encrypted file");
+    expect(storeText()).not.toContain(KEY);
+    const again = await box.run(["login", "anthropic", "--with-key", "--no-verify"], { stdin: ANT, env: AUTO });
+    expect(again.stderr).not.toContain("the keyring is not available");
+    expect(storeText()).not.toContain(ANT);
+    expect((await box.run(["env", "openrouter"])).stdout).toBe(`export OPENROUTER_API_KEY='${KEY}'\n`);
+    const status = JSON.parse((await box.run(["status", "--json"], { env: AUTO })).stdout);
+    expect(status.store.backend).toBe("encrypted");
+    expect(status.providers.map((p: { backend: string }) => p.backend)).toEqual(["encrypted", "encrypted"]);
+  });
+
+  test("AUTHCTL_STORE=keyring without a keyring is an error that names the way out", async () => {
+    const login = await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY, env: { AUTHCTL_STORE: "keyring" } });
+    expect(login.code).toBe(1);
+    expect(login.stderr).toContain("the keyring is not available (no D-Bus session bus), and AUTHCTL_STORE asks for it");
+  });
+
+  test("a tampered sealed value is an error naming the file, with nothing on stdout", async () => {
+    expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY, env: { AUTHCTL_STORE: "encrypted" } }));
+    const text = storeText();
+    const sealed = /key = "enc:v1:([^"]+)"/.exec(text)![1]!;
+    const bytes = Buffer.from(sealed, "base64");
+    bytes[20]! ^= 0x80;
+    writeFileSync(join(box.home, "credentials.toml"), text.replace(sealed, bytes.toString("base64")));
+    const env = await box.run(["env", "openrouter"]);
+    expect(env.code).toBe(1);
+    expect(env.stdout).toBe("");
+    expect(env.stderr).toContain(`credentials store ${join(box.home, "credentials.toml")}: the sealed value of openrouter.key does not authenticate`);
+  });
+
+  test("store migrate rejects unknown flags and backends", async () => {
+    const flag = await box.run(["store", "migrate", "--too", "file"]);
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toContain("unknown option '--too' for 'store migrate'");
+    const name = await box.run(["store", "migrate", "--to", "vault"]);
+    expect(name.code).toBe(2);
+    expect(name.stderr).toContain("--to must be keyring, encrypted or file, not 'vault'");
+  });
+});
+
+describe.skipIf(missing.length > 0)("with a real Secret Service (gnome-keyring)", () => {
+  let service: SecretService;
+  beforeAll(async () => {
+    service = await startSecretService();
+  });
+  afterAll(() => service?.stop());
+
+  test("store, read, overwrite, list and delete: the item really is in the keyring", async () => {
+    const env = { ...service.env, ...AUTO };
+    expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY, env }));
+    expect(lookup(service, "openrouter")).toBe(JSON.stringify({ key: KEY }));
+    expect(storeText()).not.toContain(KEY);
+    expect(storeText()).toContain('secret_store = "keyring"');
+    expect((await box.run(["env", "openrouter"], { env })).stdout).toBe(`export OPENROUTER_API_KEY='${KEY}'\n`);
+
+    expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY2, env }));
+    expect(lookup(service, "openrouter")).toBe(JSON.stringify({ key: KEY2 }));
+    expect((await box.run(["token", "openrouter"], { env })).stdout).toBe(`${KEY2}\n`);
+
+    expectOk(await box.run(["login", "anthropic", "--with-key", "--no-verify"], { stdin: ANT, env }));
+    // status lists every credential and its backend without touching the keyring: it works with no bus at all.
+    const status = await box.run(["status", "--json"], { env: { ...AUTO, DBUS_SESSION_BUS_ADDRESS: "unix:path=/nonexistent" } });
+    expectOk(status);
+    const json = JSON.parse(status.stdout);
+    expect(Object.fromEntries(json.providers.map((p: { id: string; backend: string }) => [p.id, p.backend]))).toEqual({ anthropic: "keyring", openrouter: "keyring" });
+
+    expectOk(await box.run(["logout", "openrouter"], { env }));
+    expect(lookup(service, "openrouter")).toBeNull();
+    expect(lookup(service, "anthropic")).toBe(JSON.stringify({ key: ANT }));
+    expectOk(await box.run(["logout", "anthropic"], { env }));
+    expect(lookup(service, "anthropic")).toBeNull();
+  });
+
+  test("migration file → encrypted → keyring → file round-trips the store byte for byte", async () => {
+    const env = { ...service.env, AUTHCTL_STORE: "file" };
+    expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY, env }));
+    expectOk(await box.run(["login", "anthropic", "--with-key", "--no-verify"], { stdin: ANT, env }));
+    const original = storeText();
+    expectOk(await box.run(["store", "migrate", "--to", "encrypted"], { env }));
+    expect(storeText()).not.toContain(KEY);
+    expect(storeText()).not.toContain(ANT);
+    const toKeyring = await box.run(["store", "migrate", "--to", "keyring"], { env });
+    expectOk(toKeyring);
+    expect(toKeyring.stderr).toContain("moved openrouter from the encrypted file to the keyring");
+    expect(lookup(service, "openrouter")).toBe(JSON.stringify({ key: KEY }));
+    expect((await box.run(["token", "anthropic"], { env })).stdout).toBe(`${ANT}\n`);
+    expectOk(await box.run(["store", "migrate", "--to", "file"], { env }));
+    expect(storeText()).toBe(original);
+    expect(lookup(service, "openrouter")).toBeNull();
+  });
+
+  test("kill -9 after every durable step of a migration loses nothing", async () => {
+    const work = mkdtempSync(join(tmpdir(), "authctl-kill-"));
+    try {
+      // The store module driven directly, killing itself with SIGKILL at step N (N = -1: run through).
+      const script = join(work, "migrate.ts");
+      writeFileSync(
+        script,
+        `import { createBackendStore } from ${JSON.stringify(join(ROOT, "src/store/backend-store.ts"))};
+import { createBunKeyring } from ${JSON.stringify(join(ROOT, "src/store/keyring.ts"))};
+const [home, to, stopAt] = process.argv.slice(2);
+let step = 0;
+const store = createBackendStore(home, {
+  choice: { backend: "file", from: "AUTHCTL_STORE" }, keyring: createBunKeyring(process.env), notify() {},
+  checkpoint(name) { if (step++ === Number(stopAt)) process.kill(process.pid, "SIGKILL"); console.log(name); },
+});
+await store.migrate(to);
+`,
+      );
+      const env = { ...service.env, AUTHCTL_STORE: "file" };
+      const drive = (to: string, stopAt: number) =>
+        Bun.spawnSync([process.execPath, script, box.home, to, String(stopAt)], { env: { ...process.env, ...service.env }, stderr: "pipe" });
+      const check = async () => {
+        expect((await box.run(["token", "openrouter"], { env })).stdout).toBe(`${KEY}\n`);
+        expect((await box.run(["token", "anthropic"], { env })).stdout).toBe(`${ANT}\n`);
+      };
+      expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY, env }));
+      expectOk(await box.run(["login", "anthropic", "--with-key", "--no-verify"], { stdin: ANT, env }));
+      let killed = 0;
+      for (const [from, to] of [["file", "keyring"], ["keyring", "encrypted"], ["encrypted", "keyring"], ["keyring", "file"]] as const) {
+        const steps = drive(to, -1);
+        expect(steps.exitCode).toBe(0);
+        const count = steps.stdout.toString().trim().split("\n").length;
+        drive(from, -1); // back to the start of this leg
+        for (let stop = 0; stop < count; stop++) {
+          const run = drive(to, stop);
+          expect(run.signalCode).toBe("SIGKILL");
+          killed++;
+          await check();
+          expect(drive(to, -1).exitCode).toBe(0);
+          await check();
+          expect(drive(from, -1).exitCode).toBe(0);
+        }
+        expect(drive(to, -1).exitCode).toBe(0);
+      }
+      expect(killed).toBeGreaterThanOrEqual(8);
+      await check();
+      expect(lookup(service, "openrouter")).toBeNull();
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  }, 120_000);
+});

@@ -1,0 +1,339 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { AuthctlError } from "../../src/errors.ts";
+import { type BackendStoreOptions, createBackendStore } from "../../src/store/backend-store.ts";
+import type { Keyring } from "../../src/store/keyring.ts";
+import { createBunKeyring } from "../../src/store/keyring.ts";
+import { chooseBackend } from "../../src/store/select-backend.ts";
+import type { BackendName, StoredCredential } from "../../src/store/types.ts";
+
+const scratch: string[] = [];
+afterEach(() => {
+  for (const dir of scratch.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function freshHome(): string {
+  const dir = mkdtempSync(join(tmpdir(), "authctl-backends-"));
+  scratch.push(dir);
+  return join(dir, "home");
+}
+
+/** An in-memory Secret Service: the same contract as Bun.secrets, and a switch to make it vanish. */
+function fakeKeyring(items = new Map<string, string>()): Keyring & { items: Map<string, string>; available: boolean; calls: number } {
+  const unavailable = () => {
+    throw new AuthctlError("STORE_IO", "the keyring is not available: switched off");
+  };
+  const k = {
+    items,
+    available: true,
+    calls: 0,
+    quickUnavailableReason: () => (k.available ? undefined : "switched off"),
+    probe: async () => (k.available ? undefined : "switched off"),
+    async get(id: string) {
+      k.calls++;
+      if (!k.available) unavailable();
+      return items.get(id) ?? null;
+    },
+    async set(id: string, value: string) {
+      k.calls++;
+      if (!k.available) unavailable();
+      items.set(id, value);
+    },
+    async delete(id: string) {
+      k.calls++;
+      if (!k.available) unavailable();
+      return items.delete(id);
+    },
+  };
+  return k;
+}
+
+const KEY = "sk-or-v1-unit0123456789abcdef0123456789abcdef";
+const ACCESS = "gho_access0123456789abcdefABCDEF";
+const REFRESH = "ghr_refresh0123456789abcdefABCDEF";
+const COPILOT = "tid=copilot0123456789;exp=1";
+const SECRETS = [KEY, ACCESS, REFRESH, COPILOT];
+
+function credentials(): Record<string, StoredCredential> {
+  return {
+    openrouter: { method: "key", type: "api_key", key: KEY, label: "work", created_at: 1_700_000_000_000, updated_at: 1_700_000_000_000 },
+    "github-copilot": {
+      method: "device", type: "oauth", access_token: ACCESS, refresh_token: REFRESH, expires_at: 1_800_000_000_000,
+      account: "octocat", extra: { host: "github.com", copilot_token: COPILOT }, created_at: 1_700_000_000_000, updated_at: 1_700_000_000_001,
+    },
+  };
+}
+
+function storeFor(home: string, backend: BackendName | "auto", keyring: Keyring, extra: Partial<BackendStoreOptions> = {}) {
+  const notices: string[] = [];
+  const store = createBackendStore(home, {
+    choice: { backend, from: backend === "auto" ? "default" : "AUTHCTL_STORE" },
+    keyring,
+    notify: (m) => notices.push(m),
+    ...extra,
+  });
+  return { store, notices };
+}
+
+async function seed(home: string, backend: BackendName, keyring: Keyring) {
+  const { store } = storeFor(home, backend, keyring);
+  await store.update((c) => Object.assign(c, credentials()));
+  return store;
+}
+
+async function fullCredentials(home: string, keyring: Keyring) {
+  const { store } = storeFor(home, "file", keyring);
+  const out: Record<string, StoredCredential | undefined> = {};
+  for (const id of Object.keys(store.read().credentials)) out[id] = await store.readSecrets(id);
+  return out;
+}
+
+const fileText = (home: string) => readFileSync(join(home, "credentials.toml"), "utf8");
+
+describe("encrypted backend", () => {
+  test("seals every secret (none in clear in the file), keeps metadata plain, and reads back synchronously", async () => {
+    const home = freshHome();
+    const keyring = fakeKeyring();
+    const store = await seed(home, "encrypted", keyring);
+    const text = fileText(home);
+    for (const secret of SECRETS) expect(text).not.toContain(secret);
+    expect(text).toContain('label = "work"');
+    expect(text).toContain('account = "octocat"');
+    expect(text).toContain('host = "github.com"');
+    expect(text).toMatch(/key = "enc:v1:[A-Za-z0-9+/=]+"/);
+    expect(statSync(join(home, "key")).mode & 0o777).toBe(0o600);
+    expect(statSync(join(home, "key")).size).toBe(32);
+    const snapshot = store.read();
+    expect(snapshot.credentials).toEqual(credentials());
+    expect(snapshot.backends).toEqual({ openrouter: "encrypted", "github-copilot": "encrypted" });
+    expect(keyring.calls).toBe(0);
+  });
+
+  test("an update that changes nothing leaves the file byte for byte as it was", async () => {
+    const home = freshHome();
+    const store = await seed(home, "encrypted", fakeKeyring());
+    const before = fileText(home);
+    await store.update(() => undefined);
+    await store.update((c) => {
+      c.openrouter = { ...c.openrouter! };
+    });
+    expect(fileText(home)).toBe(before);
+  });
+
+  test("a flipped bit in a sealed value is an error naming the file and field, never garbage", async () => {
+    const home = freshHome();
+    const store = await seed(home, "encrypted", fakeKeyring());
+    const text = fileText(home);
+    const sealed = /\nkey = "enc:v1:([^"]+)"/.exec(text)![1]!;
+    const bytes = Buffer.from(sealed, "base64");
+    bytes[14]! ^= 0x01;
+    writeFileSync(join(home, "credentials.toml"), text.replace(sealed, bytes.toString("base64")));
+    const error = (() => {
+      try {
+        store.read();
+      } catch (e) {
+        return e as AuthctlError;
+      }
+    })();
+    expect(error?.code).toBe("STORE_CORRUPT");
+    expect(error?.message).toBe(`credentials store ${join(home, "credentials.toml")}: the sealed value of openrouter.key does not authenticate (it was altered or damaged)`);
+  });
+
+  test("a sealed value moved to another provider or field does not open there", async () => {
+    const home = freshHome();
+    const store = await seed(home, "encrypted", fakeKeyring());
+    const text = fileText(home);
+    const access = /access_token = "(enc:v1:[^"]+)"/.exec(text)![1]!;
+    const refresh = /refresh_token = "(enc:v1:[^"]+)"/.exec(text)![1]!;
+    writeFileSync(join(home, "credentials.toml"), text.replace(access, "@SWAP@").replace(refresh, access).replace("@SWAP@", refresh));
+    expect(() => store.read()).toThrow("the sealed value of github-copilot.access_token does not authenticate");
+  });
+
+  test("a wrong key file, or a missing one, is a clear error naming both files", async () => {
+    const home = freshHome();
+    const store = await seed(home, "encrypted", fakeKeyring());
+    writeFileSync(join(home, "key"), Buffer.alloc(32, 7));
+    expect(() => store.read()).toThrow(`key file ${join(home, "key")} does not open credentials store ${join(home, "credentials.toml")} (wrong key)`);
+    rmSync(join(home, "key"));
+    expect(() => store.read()).toThrow(`holds sealed values but the key file ${join(home, "key")} is missing`);
+  });
+
+  test("AUTHCTL_PASSPHRASE derives the key with scrypt and a stored salt; a wrong or missing passphrase is refused", async () => {
+    const home = freshHome();
+    const keyring = fakeKeyring();
+    const { store } = storeFor(home, "encrypted", keyring, { passphrase: "correct horse" });
+    await store.update((c) => Object.assign(c, credentials()));
+    const text = fileText(home);
+    expect(text).toContain('key_source = "passphrase"');
+    expect(text).toContain('kdf = "scrypt"');
+    expect(text).toMatch(/kdf_salt = "[A-Za-z0-9+/=]{24}"/);
+    for (const secret of SECRETS) expect(text).not.toContain(secret);
+    expect(store.read().credentials).toEqual(credentials());
+    expect(() => storeFor(home, "encrypted", keyring, { passphrase: "wrong" }).store.read()).toThrow("AUTHCTL_PASSPHRASE does not open credentials store");
+    expect(() => storeFor(home, "encrypted", keyring).store.read()).toThrow("is sealed with a passphrase");
+  });
+});
+
+describe("backend selection", () => {
+  test("AUTHCTL_STORE wins over config.toml; an unknown name is a config error", () => {
+    expect(chooseBackend({ AUTHCTL_STORE: "file" }, "keyring")).toEqual({ backend: "file", from: "AUTHCTL_STORE" });
+    expect(chooseBackend({}, "encrypted")).toEqual({ backend: "encrypted", from: "config.toml" });
+    expect(chooseBackend({}, undefined)).toEqual({ backend: "auto", from: "default" });
+    expect(() => chooseBackend({ AUTHCTL_STORE: "vault" }, undefined)).toThrow('AUTHCTL_STORE must be keyring, encrypted or file, not "vault"');
+  });
+
+  test("automatic: the keyring when it answers, else the encrypted file with a notice shown once", async () => {
+    const home = freshHome();
+    const keyring = fakeKeyring();
+    keyring.available = false;
+    const first = storeFor(home, "auto", keyring);
+    expect(first.store.backend).toBe("encrypted");
+    await first.store.update((c) => Object.assign(c, { openrouter: credentials().openrouter }));
+    expect(first.notices).toEqual([`the keyring is not available (switched off): secrets go to the encrypted file ${join(home, "credentials.toml")} instead`]);
+    const second = storeFor(home, "auto", keyring);
+    await second.store.update((c) => Object.assign(c, { "github-copilot": credentials()["github-copilot"] }));
+    expect(second.notices).toEqual([]);
+    expect(second.store.read().backends).toEqual({ openrouter: "encrypted", "github-copilot": "encrypted" });
+
+    keyring.available = true;
+    const third = storeFor(home, "auto", keyring);
+    expect(third.store.backend).toBe("keyring");
+    await third.store.update((c) => {
+      c.openrouter = { ...c.openrouter!, label: "home" };
+    });
+    // Only the changed credential moves; the other stays sealed where it was.
+    expect(third.store.read().backends).toEqual({ openrouter: "keyring", "github-copilot": "encrypted" });
+  });
+
+  test("an explicitly chosen keyring that does not answer is an error, not a silent fallback", async () => {
+    const keyring = fakeKeyring();
+    keyring.available = false;
+    const { store } = storeFor(freshHome(), "keyring", keyring);
+    await expect(store.update((c) => Object.assign(c, credentials()))).rejects.toThrow("the keyring is not available (switched off), and AUTHCTL_STORE asks for it");
+  });
+
+  test("plain-file secrets move to the better backend on the next write, with a notice", async () => {
+    const home = freshHome();
+    const keyring = fakeKeyring();
+    await seed(home, "file", keyring);
+    expect(fileText(home)).toContain(KEY);
+    const { store, notices } = storeFor(home, "encrypted", keyring);
+    expect(store.read().backends).toEqual({ openrouter: "file", "github-copilot": "file" });
+    await store.update(() => undefined);
+    expect(notices).toEqual([
+      "moved openrouter's secret from the plain file to the encrypted file",
+      "moved github-copilot's secret from the plain file to the encrypted file",
+    ]);
+    for (const secret of SECRETS) expect(fileText(home)).not.toContain(secret);
+    expect(store.read().credentials).toEqual(credentials());
+  });
+
+  test("a real Bun keyring with no D-Bus session bus is unavailable at once, without calling it", async () => {
+    const keyring = createBunKeyring({}, { platform: "linux" });
+    expect(keyring.quickUnavailableReason()).toBe("no D-Bus session bus");
+    const started = Date.now();
+    expect(await keyring.probe()).toBe("no D-Bus session bus");
+    expect(Date.now() - started).toBeLessThan(500);
+  });
+});
+
+describe("keyring backend (in-memory Secret Service)", () => {
+  test("secrets go to one item per provider as JSON; the file keeps metadata and a marker; read() never calls the keyring", async () => {
+    const home = freshHome();
+    const keyring = fakeKeyring();
+    const store = await seed(home, "keyring", keyring);
+    const text = fileText(home);
+    for (const secret of SECRETS) expect(text).not.toContain(secret);
+    expect(text).toContain('secret_store = "keyring"');
+    expect(text).toContain('host = "github.com"');
+    expect(JSON.parse(keyring.items.get("openrouter")!)).toEqual({ key: KEY });
+    expect(JSON.parse(keyring.items.get("github-copilot")!)).toEqual({ access_token: ACCESS, refresh_token: REFRESH, "extra.copilot_token": COPILOT });
+    const calls = keyring.calls;
+    const snapshot = store.read();
+    expect(keyring.calls).toBe(calls);
+    expect(snapshot.credentials.openrouter!.key).toBeUndefined();
+    expect(snapshot.credentials.openrouter!.label).toBe("work");
+    expect(await store.readSecrets("github-copilot")).toEqual(credentials()["github-copilot"]);
+  });
+
+  test("logout removes the keyring item; an item that cannot be deleted now is deleted by the next write", async () => {
+    const home = freshHome();
+    const keyring = fakeKeyring();
+    const store = await seed(home, "keyring", keyring);
+    await store.update((c) => {
+      delete c.openrouter;
+    });
+    expect(keyring.items.has("openrouter")).toBe(false);
+    expect(fileText(home)).not.toContain("keyring_cleanup");
+
+    keyring.available = false;
+    const offline = storeFor(home, "encrypted", keyring).store;
+    await offline.update((c) => {
+      delete c["github-copilot"];
+    });
+    expect(fileText(home)).toContain('keyring_cleanup = [ "github-copilot" ]');
+    keyring.available = true;
+    await offline.update(() => undefined);
+    expect(keyring.items.size).toBe(0);
+    expect(fileText(home)).not.toContain("keyring_cleanup");
+  });
+});
+
+describe("migration", () => {
+  test("file → encrypted → keyring → file round-trips every credential byte for byte", async () => {
+    const home = freshHome();
+    const keyring = fakeKeyring();
+    await seed(home, "file", keyring);
+    const original = fileText(home);
+    const { store } = storeFor(home, "file", keyring);
+    expect(await store.migrate("encrypted")).toHaveLength(2);
+    for (const secret of SECRETS) expect(fileText(home)).not.toContain(secret);
+    expect(await fullCredentials(home, keyring)).toEqual(credentials());
+    expect(await store.migrate("keyring")).toEqual([
+      { id: "openrouter", from: "encrypted", to: "keyring" },
+      { id: "github-copilot", from: "encrypted", to: "keyring" },
+    ]);
+    expect(store.read().backends).toEqual({ openrouter: "keyring", "github-copilot": "keyring" });
+    expect(await fullCredentials(home, keyring)).toEqual(credentials());
+    await store.migrate("file");
+    expect(keyring.items.size).toBe(0);
+    expect(fileText(home)).toBe(original);
+  });
+
+  const STEPS: Array<[BackendName, BackendName]> = [
+    ["file", "encrypted"],
+    ["encrypted", "keyring"],
+    ["keyring", "file"],
+    ["keyring", "encrypted"],
+    ["file", "keyring"],
+  ];
+  for (const [from, to] of STEPS) {
+    test(`${from} → ${to} interrupted after every durable step loses nothing, and finishes when run again`, async () => {
+      const probe = freshHome();
+      const keyring = fakeKeyring();
+      await seed(probe, from, keyring);
+      const steps: string[] = [];
+      await storeFor(probe, "file", keyring, { checkpoint: (s) => void steps.push(s) }).store.migrate(to);
+      expect(steps.length).toBeGreaterThan(0);
+      for (let stop = 0; stop < steps.length; stop++) {
+        const home = freshHome();
+        const items = fakeKeyring();
+        await seed(home, from, items);
+        let seen = 0;
+        const interrupted = storeFor(home, "file", items, {
+          checkpoint: () => {
+            if (seen++ === stop) throw new Error("killed");
+          },
+        }).store;
+        await expect(interrupted.migrate(to)).rejects.toThrow("killed");
+        expect(await fullCredentials(home, items)).toEqual(credentials());
+        await storeFor(home, "file", items).store.migrate(to);
+        expect(await fullCredentials(home, items)).toEqual(credentials());
+        expect(storeFor(home, "file", items).store.read().backends).toEqual({ openrouter: to, "github-copilot": to });
+        if (to !== "keyring") expect(items.items.size).toBe(0);
+      }
+    });
+  }
+});
