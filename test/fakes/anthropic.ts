@@ -44,7 +44,23 @@
  * `requests` holds every request, in order; `counts` counts requests per endpoint (token/refresh
  * by grant_type) whatever the answer; `issued` lists what was handed out.
  */
-import { createHash, randomBytes } from "node:crypto";
+import {
+  b64url as b64,
+  bearerOf,
+  bodyReader,
+  esc,
+  FORM,
+  htmlDocument,
+  htmlPage,
+  isJson,
+  isS256Challenge,
+  oauthError,
+  parseUrl,
+  redirect,
+  serveFake,
+  verifierMatches,
+  type RecordedRequest,
+} from "./_kit.ts";
 
 export const ANTHROPIC_CLIENT_ID = "9d1c250a-e61b-44d9-88ed-5944d1962f5e";
 /** §3 "Scopes": the current set (the legacy set is its first three). */
@@ -75,17 +91,9 @@ export interface AnthropicFakeOptions {
   apiError?: "expired" | "invalid" | "claude_code_only";
 }
 
-export interface AnthropicFakeRequest {
-  method: string;
-  path: string;
-  contentType: string | null;
+export interface AnthropicFakeRequest extends RecordedRequest<Record<string, unknown>, "contentType" | "query" | "headers"> {
   /** the JSON object body as sent; the parsed form for a form body; {} otherwise */
   body: Record<string, unknown>;
-  query: Record<string, string>;
-  /** lower-cased header names */
-  headers: Record<string, string>;
-  /** Date.now() when the request arrived */
-  at: number;
 }
 
 export interface AnthropicFake {
@@ -115,55 +123,14 @@ interface TokenRecord {
   dead: boolean;
 }
 
-const b64 = (bytes = 32) => randomBytes(bytes).toString("base64url");
-
-function oauthError(status: number, error: string, description: string): Response {
-  return Response.json({ error, error_description: description }, { status, headers: { "cache-control": "no-store" } });
-}
-
 function apiError(status: number, type: string, message: string): Response {
   return Response.json({ type: "error", error: { type, message } }, { status });
 }
 
-const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-
-function htmlPage(status: number, title: string, body: string): Response {
-  const html = [
-    `<!DOCTYPE html>`,
-    `<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title></head>`,
-    `<body><h1>${esc(title)}</h1>${body}</body></html>`,
-  ].join("\n");
-  return new Response(html, { status, headers: { "content-type": "text/html; charset=utf-8" } });
-}
-
-function isJson(contentType: string | null): boolean {
-  return contentType?.split(";")[0]?.trim().toLowerCase() === "application/json";
-}
-
-function parseBody(raw: string, contentType: string | null): Record<string, unknown> {
-  if (isJson(contentType)) {
-    try {
-      const value: unknown = JSON.parse(raw);
-      if (value && typeof value === "object" && !Array.isArray(value)) return value as Record<string, unknown>;
-    } catch {
-      // recorded as {}: the endpoint refuses it
-    }
-    return {};
-  }
-  if (contentType?.toLowerCase().startsWith("application/x-www-form-urlencoded")) {
-    return Object.fromEntries(new URLSearchParams(raw));
-  }
-  return {};
-}
-
 /** §3 "Redirect (loopback)": http://localhost:PORT/callback. Any port: UNCERTAIN upstream. */
 function isLoopbackCallback(value: string): boolean {
-  try {
-    const url = new URL(value);
-    return url.protocol === "http:" && url.hostname === "localhost" && url.pathname === "/callback" && !url.search && !url.hash;
-  } catch {
-    return false;
-  }
+  const url = parseUrl(value);
+  return url?.protocol === "http:" && url.hostname === "localhost" && url.pathname === "/callback" && !url.search && !url.hash;
 }
 
 export function startAnthropicFake(initial: AnthropicFakeOptions = {}): AnthropicFake {
@@ -174,14 +141,12 @@ export function startAnthropicFake(initial: AnthropicFakeOptions = {}): Anthropi
   const codes = new Map<string, CodeRecord>();
   const tokens = new Map<string, TokenRecord>();
   const apiKeys = new Set<string>();
-  let url = "";
-  let pasteRedirectUri = "";
 
   function authorize(query: Record<string, string>): Response {
-    const bad = (text: string) => htmlPage(400, "Invalid authorization request", `<p>${esc(text)}</p>`);
+    const bad = (text: string) => htmlPage(400, "Invalid authorization request", text);
     if (query.client_id !== ANTHROPIC_CLIENT_ID) return bad(`unknown client_id: ${query.client_id ?? "(none)"}`);
     const redirectUri = query.redirect_uri ?? "";
-    if (redirectUri !== pasteRedirectUri && !isLoopbackCallback(redirectUri)) {
+    if (redirectUri !== pasteRedirectUri() && !isLoopbackCallback(redirectUri)) {
       return bad("redirect_uri must be http://localhost:<port>/callback or the code page");
     }
     if (query.code !== "true") return bad("code=true is required");
@@ -191,30 +156,30 @@ export function startAnthropicFake(initial: AnthropicFakeOptions = {}): Anthropi
     const unknown = scopes.filter((s) => !(ANTHROPIC_SCOPES as readonly string[]).includes(s));
     if (unknown.length) return bad(`unknown scope: ${unknown.join(" ")}`);
     if (query.code_challenge_method !== "S256") return bad("code_challenge_method must be S256");
-    if (!/^[A-Za-z0-9_-]{43}$/.test(query.code_challenge ?? "")) return bad("code_challenge must be a base64url SHA-256 digest");
+    if (!isS256Challenge(query.code_challenge)) return bad("code_challenge must be a base64url SHA-256 digest");
     if (!query.state) return bad("state is required");
 
-    const redirect = new URL(redirectUri);
+    const to = new URL(redirectUri);
     if ((options.authorize ?? "approve") === "deny") {
-      redirect.searchParams.set("error", "access_denied");
-      redirect.searchParams.set("error_description", "The user denied the authorization request");
+      to.searchParams.set("error", "access_denied");
+      to.searchParams.set("error_description", "The user denied the authorization request");
     } else {
       const code = b64();
       codes.set(code, { redirectUri, challenge: query.code_challenge!, state: query.state, scope: scopes.join(" "), used: false });
       issued.codes.push(code);
-      redirect.searchParams.set("code", code);
+      to.searchParams.set("code", code);
     }
-    redirect.searchParams.set("state", query.state);
-    return new Response(null, { status: 302, headers: { location: redirect.href } });
+    to.searchParams.set("state", query.state);
+    return redirect(to);
   }
 
   /** §3 "Redirect (paste)": the page shows `code#state` for the user to copy. */
   function codePage(query: Record<string, string>): Response {
     if (query.error) {
-      return htmlPage(200, "Authorization failed", `<p id="error">${esc(query.error)}: ${esc(query.error_description ?? "")}</p>`);
+      return htmlDocument(200, "Authorization failed", `<p id="error">${esc(query.error)}: ${esc(query.error_description ?? "")}</p>`);
     }
-    if (!query.code || !query.state) return htmlPage(400, "Invalid request", "<p>code and state are required</p>");
-    return htmlPage(
+    if (!query.code || !query.state) return htmlPage(400, "Invalid request", "code and state are required");
+    return htmlDocument(
       200,
       "Authentication Code",
       `<p>Paste this into Claude Code:</p>\n<code id="code">${esc(`${query.code}#${query.state}`)}</code>`,
@@ -245,8 +210,7 @@ export function startAnthropicFake(initial: AnthropicFakeOptions = {}): Anthropi
       if (body.state !== code.state) return oauthError(400, "invalid_grant", "Invalid state");
       if (body.redirect_uri !== code.redirectUri) return oauthError(400, "invalid_grant", "Redirect URI mismatch");
       const verifier = typeof body.code_verifier === "string" ? body.code_verifier : "";
-      const hash = createHash("sha256").update(verifier).digest("base64url");
-      if (!/^[A-Za-z0-9._~-]{43,128}$/.test(verifier) || hash !== code.challenge) {
+      if (!verifierMatches(verifier, code.challenge)) {
         return oauthError(400, "invalid_grant", "Invalid code_verifier");
       }
       code.used = true;
@@ -278,7 +242,7 @@ export function startAnthropicFake(initial: AnthropicFakeOptions = {}): Anthropi
 
   /** A live access token from `Authorization: Bearer`, or the documented 401. */
   function bearer(req: Request): TokenRecord | Response {
-    const value = /^Bearer\s+(\S+)$/i.exec(req.headers.get("authorization") ?? "")?.[1];
+    const value = bearerOf(req);
     const record = value === undefined ? undefined : tokens.get(value);
     if (!record || record.kind !== "access" || record.dead) return apiError(401, "authentication_error", INVALID_CREDENTIALS_MESSAGE);
     if (Date.now() >= record.expiresAt) return apiError(401, "authentication_error", EXPIRED_MESSAGE);
@@ -317,54 +281,48 @@ export function startAnthropicFake(initial: AnthropicFakeOptions = {}): Anthropi
     return apiError(400, "invalid_request_error", CLAUDE_CODE_ONLY_MESSAGE);
   }
 
-  const server = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    async fetch(req) {
-      const { pathname, searchParams } = new URL(req.url);
-      const contentType = req.headers.get("content-type");
-      const raw = req.method === "GET" || req.method === "HEAD" ? "" : await req.text();
-      const body = parseBody(raw, contentType);
-      const query = Object.fromEntries(searchParams);
-      const headers = Object.fromEntries([...req.headers].map(([k, v]) => [k.toLowerCase(), v]));
-      requests.push({ method: req.method, path: pathname, contentType, body, query, headers, at: Date.now() });
-
-      switch (`${req.method} ${pathname}`) {
-        case "GET /oauth/authorize":
-          counts.authorize += 1;
-          return authorize(query);
-        case "GET /oauth/code/callback":
-          counts.codePage += 1;
-          return codePage(query);
-        case "POST /v1/oauth/token":
-          if (body.grant_type === "refresh_token") counts.refresh += 1;
-          else counts.token += 1;
-          return token(contentType, body);
-        case "POST /api/oauth/claude_cli/create_api_key":
-          counts.createApiKey += 1;
-          return createApiKey(req);
-        case "GET /api/oauth/profile":
-          counts.profile += 1;
-          return profile(req);
-        case "GET /v1/models":
-          counts.models += 1;
-          return models(req);
-      }
-      return apiError(404, "not_found_error", `Not found: ${req.method} ${pathname}`);
+  const http = serveFake({
+    // JSON is what the token endpoint takes; a form body is only recorded
+    body: bodyReader({ json: isJson, form: (contentType) => contentType?.toLowerCase().startsWith(FORM) ?? false }),
+    record: { into: requests, fields: ["method", "path", "contentType", "body", "query", "headers", "at"] },
+    routes: {
+      "GET /oauth/authorize": ({ query }) => {
+        counts.authorize += 1;
+        return authorize(query);
+      },
+      "GET /oauth/code/callback": ({ query }) => {
+        counts.codePage += 1;
+        return codePage(query);
+      },
+      "POST /v1/oauth/token": ({ contentType, body }) => {
+        if (body.grant_type === "refresh_token") counts.refresh += 1;
+        else counts.token += 1;
+        return token(contentType, body);
+      },
+      "POST /api/oauth/claude_cli/create_api_key": ({ req }) => {
+        counts.createApiKey += 1;
+        return createApiKey(req);
+      },
+      "GET /api/oauth/profile": ({ req }) => {
+        counts.profile += 1;
+        return profile(req);
+      },
+      "GET /v1/models": ({ req }) => {
+        counts.models += 1;
+        return models(req);
+      },
     },
+    notFound: ({ method, path }) => apiError(404, "not_found_error", `Not found: ${method} ${path}`),
   });
-  url = `http://127.0.0.1:${server.port}`;
-  pasteRedirectUri = `${url}/oauth/code/callback`;
+  const pasteRedirectUri = () => `${http.url}/oauth/code/callback`;
 
   return {
-    url,
-    pasteRedirectUri,
+    url: http.url,
+    pasteRedirectUri: pasteRedirectUri(),
     options,
     requests,
     counts,
     issued,
-    stop() {
-      void server.stop(true);
-    },
+    stop: http.stop,
   };
 }

@@ -33,7 +33,19 @@
  * `requests` holds every request, in order; `counts` counts requests per endpoint whatever the
  * answer (`poll` = access_token requests, `copilot` = token exchanges).
  */
-import { randomBytes } from "node:crypto";
+import {
+  b64url,
+  bareHtmlPage,
+  bearerOf,
+  bodyReader,
+  deviceDecisions,
+  hex,
+  isForm,
+  mentionsJson,
+  serveFake,
+  type DeviceState,
+  type RecordedRequest,
+} from "./_kit.ts";
 
 export const GITHUB_COPILOT_CLIENT_ID = "Iv1.b507a08c87ecfe98";
 export const GITHUB_USER_CODE = "WDJB-MJHT";
@@ -61,17 +73,9 @@ export interface GitHubFakeOptions {
   login?: string;
 }
 
-export interface GitHubFakeRequest {
-  method: string;
-  path: string;
-  contentType: string | null;
+export interface GitHubFakeRequest extends RecordedRequest<Record<string, string>, "contentType" | "query" | "headers"> {
   /** parsed form or JSON object body (values as strings); {} otherwise */
   body: Record<string, string>;
-  query: Record<string, string>;
-  /** lower-cased header names */
-  headers: Record<string, string>;
-  /** Date.now() when the request arrived */
-  at: number;
 }
 
 export interface GitHubFake {
@@ -98,28 +102,7 @@ interface DeviceRecord {
   /** seconds; grows by 5 with each slow_down */
   interval: number;
   lastPoll: number | undefined;
-  state: "pending" | "approved" | "denied" | "used";
-}
-
-function isForm(contentType: string | null): boolean {
-  return contentType?.split(";")[0]?.trim().toLowerCase() === "application/x-www-form-urlencoded";
-}
-
-function parseBody(raw: string, contentType: string | null): Record<string, string> {
-  if (isForm(contentType)) return Object.fromEntries(new URLSearchParams(raw));
-  if (contentType?.toLowerCase().includes("json")) {
-    try {
-      const value: unknown = JSON.parse(raw);
-      if (value && typeof value === "object" && !Array.isArray(value)) {
-        return Object.fromEntries(
-          Object.entries(value).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]),
-        );
-      }
-    } catch {
-      // recorded as {}: the endpoint treats the parameters as missing
-    }
-  }
-  return {};
+  state: DeviceState;
 }
 
 /** The /login endpoints: JSON if asked for with Accept, form-encoded text otherwise. */
@@ -130,9 +113,7 @@ function loginAnswer(req: Request, body: Record<string, string | number>): Respo
 }
 
 /** The GitHub token from `Authorization: Bearer …` or `Authorization: token …`. */
-function githubTokenOf(req: Request): string | undefined {
-  return /^(?:Bearer|token)\s+(\S+)$/i.exec(req.headers.get("authorization") ?? "")?.[1];
-}
+const githubTokenOf = (req: Request) => bearerOf(req, "Bearer|token");
 
 const apiMessage = (status: number, message: string) => Response.json({ message }, { status });
 
@@ -143,7 +124,6 @@ export function startGitHubFake(initial: GitHubFakeOptions = {}): GitHubFake {
   const issued = { githubTokens: [] as string[], copilotTokens: [] as string[] };
   const devices = new Map<string, DeviceRecord>();
   const githubTokens = new Set<string>();
-  let url = "";
 
   const clientId = () => options.clientId ?? GITHUB_COPILOT_CLIENT_ID;
   const error = (req: Request, code: string, description: string, extra: Record<string, number> = {}) =>
@@ -155,7 +135,7 @@ export function startGitHubFake(initial: GitHubFakeOptions = {}): GitHubFake {
     }
     const expiresIn = options.expiresIn ?? 899;
     const interval = options.interval ?? 5;
-    const code = randomBytes(20).toString("hex");
+    const code = hex(20);
     const userCode = options.userCode ?? GITHUB_USER_CODE;
     devices.set(code, {
       userCode,
@@ -168,7 +148,7 @@ export function startGitHubFake(initial: GitHubFakeOptions = {}): GitHubFake {
     return loginAnswer(req, {
       device_code: code,
       user_code: userCode,
-      verification_uri: `${url}/login/device`,
+      verification_uri: `${http.url}/login/device`,
       expires_in: expiresIn,
       interval,
     });
@@ -198,7 +178,7 @@ export function startGitHubFake(initial: GitHubFakeOptions = {}): GitHubFake {
     if (device.state === "denied") return error(req, "access_denied", "The authorization request was denied.");
     if (device.state === "approved") {
       device.state = "used";
-      const token = `gho_${randomBytes(18).toString("base64url").replace(/[-_]/g, "0")}`;
+      const token = `gho_${b64url(18).replace(/[-_]/g, "0")}`;
       githubTokens.add(token);
       issued.githubTokens.push(token);
       return loginAnswer(req, { access_token: token, token_type: "bearer", scope: device.scope });
@@ -214,11 +194,11 @@ export function startGitHubFake(initial: GitHubFakeOptions = {}): GitHubFake {
     const expiresAt = Math.floor(Date.now() / 1000) + ttl;
     const proxy = options.proxyEndpoint ?? "proxy.individual.githubcopilot.com";
     const copilot = [
-      `tid=${randomBytes(16).toString("hex")}`,
+      `tid=${hex(16)}`,
       `exp=${expiresAt}`,
       "sku=free_limited_copilot",
       `proxy-ep=${proxy}`,
-      `8kp=1:${randomBytes(32).toString("hex")}`,
+      `8kp=1:${hex(32)}`,
     ].join(";");
     issued.copilotTokens.push(copilot);
     return Response.json({ token: copilot, expires_at: expiresAt, refresh_in: Math.max(0, ttl - 300) });
@@ -230,69 +210,40 @@ export function startGitHubFake(initial: GitHubFakeOptions = {}): GitHubFake {
     return Response.json({ login: options.login ?? "octocat" });
   }
 
-  function decide(userCode: string, state: "approved" | "denied") {
-    let found = false;
-    for (const device of devices.values()) {
-      if (device.userCode !== userCode || device.state !== "pending") continue;
-      device.state = state;
-      found = true;
-    }
-    if (!found) throw new Error(`github fake: no pending device code has user code ${userCode}`);
-  }
-
-  const server = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    async fetch(req) {
-      const { pathname, searchParams } = new URL(req.url);
-      const contentType = req.headers.get("content-type");
-      const raw = req.method === "GET" || req.method === "HEAD" ? "" : await req.text();
-      const body = parseBody(raw, contentType);
-      requests.push({
-        method: req.method,
-        path: pathname,
-        contentType,
-        body,
-        query: Object.fromEntries(searchParams),
-        headers: Object.fromEntries(req.headers),
-        at: Date.now(),
-      });
-
-      const route = `${req.method} ${pathname}`;
-      switch (route) {
-        case "POST /login/device/code":
-          counts.device += 1;
-          return deviceCode(req, body);
-        case "POST /login/oauth/access_token":
-          counts.poll += 1;
-          return poll(req, body);
-        case "GET /login/device":
-          return new Response(`<!DOCTYPE html><html><body><h1>Device activation</h1></body></html>`, {
-            headers: { "content-type": "text/html; charset=utf-8" },
-          });
-        case "GET /api/copilot_internal/v2/token":
-          counts.copilot += 1;
-          return copilotToken(req);
-        case "GET /api/user":
-          counts.user += 1;
-          return user(req);
-      }
-      return apiMessage(404, "Not Found");
+  const http = serveFake({
+    body: bodyReader({ form: isForm, json: mentionsJson, strings: true }),
+    record: { into: requests, fields: ["method", "path", "contentType", "body", "query", "headers", "at"] },
+    routes: {
+      "POST /login/device/code": ({ req, body }) => {
+        counts.device += 1;
+        return deviceCode(req, body);
+      },
+      "POST /login/oauth/access_token": ({ req, body }) => {
+        counts.poll += 1;
+        return poll(req, body);
+      },
+      "GET /login/device": () => bareHtmlPage("Device activation"),
+      "GET /api/copilot_internal/v2/token": ({ req }) => {
+        counts.copilot += 1;
+        return copilotToken(req);
+      },
+      "GET /api/user": ({ req }) => {
+        counts.user += 1;
+        return user(req);
+      },
     },
+    notFound: () => apiMessage(404, "Not Found"),
   });
-  url = `http://127.0.0.1:${server.port}`;
 
   return {
-    url,
-    apiUrl: `${url}/api`,
+    url: http.url,
+    apiUrl: `${http.url}/api`,
     options,
     requests,
     counts,
     issued,
-    approve: (userCode) => decide(userCode, "approved"),
-    deny: (userCode) => decide(userCode, "denied"),
-    stop() {
-      void server.stop(true);
-    },
+    // GITHUB_USER_CODE is shared by every device code: a decision applies to all pending ones
+    ...deviceDecisions(devices, (userCode) => `github fake: no pending device code has user code ${userCode}`, true),
+    stop: http.stop,
   };
 }

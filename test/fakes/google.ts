@@ -42,7 +42,24 @@
  *                       reason: "IneligibleTierError", domain: "cloudcode-pa.googleapis.com"}]}}
  * onboardUser and the long-running operation are not served.
  */
-import { createHash, randomBytes } from "node:crypto";
+import {
+  b64url,
+  bareHtmlPage,
+  basicCredentials,
+  bearerOf,
+  bodyReader,
+  formDecode,
+  isForm,
+  isJson,
+  isVerifier,
+  LOOPBACK_HOSTS,
+  oauthError,
+  parseUrl,
+  redirect,
+  serveFake,
+  verifierMatches,
+  type RecordedRequest,
+} from "./_kit.ts";
 
 export const GOOGLE_CLIENT_ID = "681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com";
 export const GOOGLE_CLIENT_SECRET = "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";
@@ -72,15 +89,9 @@ export interface GoogleFakeOptions {
   ineligible?: boolean;
 }
 
-export interface GoogleFakeRequest {
-  method: string;
-  path: string;
-  contentType: string | null;
+export interface GoogleFakeRequest extends RecordedRequest<Record<string, string>, "contentType" | "query" | "headers"> {
   /** form body, or a JSON object body (values as strings, objects JSON-encoded); {} otherwise */
   body: Record<string, string>;
-  query: Record<string, string>;
-  headers: Record<string, string>;
-  at: number;
 }
 
 export interface GoogleFake {
@@ -103,75 +114,26 @@ interface CodeRecord {
   used: boolean;
 }
 
-function isForm(contentType: string | null): boolean {
-  return contentType?.split(";")[0]?.trim().toLowerCase() === "application/x-www-form-urlencoded";
-}
-
-function isJson(contentType: string | null): boolean {
-  return contentType?.split(";")[0]?.trim().toLowerCase() === "application/json";
-}
-
-function parseBody(raw: string, contentType: string | null): Record<string, string> {
-  if (isForm(contentType)) return Object.fromEntries(new URLSearchParams(raw));
-  if (isJson(contentType)) {
-    try {
-      const value: unknown = JSON.parse(raw);
-      if (value && typeof value === "object" && !Array.isArray(value)) {
-        return Object.fromEntries(
-          Object.entries(value).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]),
-        );
-      }
-    } catch {
-      // recorded as {}: the endpoint refuses it
-    }
-  }
-  return {};
-}
-
-function oauthError(status: number, error: string, description: string): Response {
-  return Response.json({ error, error_description: description }, { status, headers: { "cache-control": "no-store" } });
-}
-
 /** Google's API error shape (google.rpc.Status in JSON). */
 function apiError(code: number, status: string, message: string, details?: unknown[]): Response {
   return Response.json({ error: { code, message, status, ...(details ? { details } : {}) } }, { status: code });
 }
 
-function htmlError(text: string): Response {
-  const esc = text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-  return new Response(`<!DOCTYPE html><html><body><h1>Error 400</h1><p>${esc}</p></body></html>`, {
-    status: 400,
-    headers: { "content-type": "text/html; charset=utf-8" },
-  });
-}
+const htmlError = (text: string) => bareHtmlPage("Error 400", text, 400);
 
 function isLoopbackCallback(value: string | undefined): boolean {
-  if (!value) return false;
-  try {
-    const url = new URL(value);
-    return (
-      url.protocol === "http:" &&
-      ["127.0.0.1", "[::1]", "localhost"].includes(url.hostname) &&
-      url.pathname === "/oauth2callback" &&
-      !url.hash
-    );
-  } catch {
-    return false;
-  }
+  const url = parseUrl(value);
+  return url?.protocol === "http:" && LOOPBACK_HOSTS.includes(url.hostname) && url.pathname === "/oauth2callback" && !url.hash;
 }
 
 /** client_id and client_secret from the body, or from HTTP Basic (form-encoded, RFC 6749 §2.3.1). */
 function clientOf(req: Request, body: Record<string, string>): { id?: string; secret?: string } {
-  const basic = /^Basic\s+(\S+)$/i.exec(req.headers.get("authorization") ?? "")?.[1];
-  if (basic) {
-    const [id = "", secret = ""] = Buffer.from(basic, "base64").toString("utf8").split(":");
-    const decode = (s: string) => decodeURIComponent(s.replace(/\+/g, " "));
-    return { id: decode(id), secret: decode(secret) };
-  }
+  const basic = basicCredentials(req);
+  if (basic) return { id: formDecode(basic[0]), secret: formDecode(basic[1]) };
   return { id: body.client_id, secret: body.client_secret };
 }
 
-const random = (prefix: string) => `${prefix}${randomBytes(24).toString("base64url")}`;
+const random = (prefix: string) => `${prefix}${b64url(24)}`;
 
 export function startGoogleFake(initial: GoogleFakeOptions = {}): GoogleFake {
   const options: GoogleFakeOptions = { ...initial };
@@ -221,14 +183,14 @@ export function startGoogleFake(initial: GoogleFakeOptions = {}): GoogleFake {
     const method = query.code_challenge_method ?? "plain";
     if (query.code_challenge !== undefined) {
       if (method !== "S256" && method !== "plain") return htmlError("invalid_request: unsupported code_challenge_method");
-      if (!/^[A-Za-z0-9._~-]{43,128}$/.test(query.code_challenge)) return htmlError("invalid_request: bad code_challenge");
+      if (!isVerifier(query.code_challenge)) return htmlError("invalid_request: bad code_challenge");
     } else if (query.code_challenge_method !== undefined) {
       return htmlError("invalid_request: code_challenge_method without code_challenge");
     }
 
-    const redirect = new URL(query.redirect_uri!);
+    const to = new URL(query.redirect_uri!);
     if ((options.authorize ?? "redirect") === "deny") {
-      redirect.searchParams.set("error", "access_denied");
+      to.searchParams.set("error", "access_denied");
     } else {
       const offline = query.access_type === "offline";
       const consentShown =
@@ -243,11 +205,11 @@ export function startGoogleFake(initial: GoogleFakeOptions = {}): GoogleFake {
         refresh: offline && consentShown,
         used: false,
       });
-      redirect.searchParams.set("code", code);
-      redirect.searchParams.set("scope", scopes.join(" "));
+      to.searchParams.set("code", code);
+      to.searchParams.set("scope", scopes.join(" "));
     }
-    if (query.state !== undefined) redirect.searchParams.set("state", query.state);
-    return new Response(null, { status: 302, headers: { location: redirect.href } });
+    if (query.state !== undefined) to.searchParams.set("state", query.state);
+    return redirect(to);
   }
 
   function token(body: Record<string, string>): Response {
@@ -256,9 +218,7 @@ export function startGoogleFake(initial: GoogleFakeOptions = {}): GoogleFake {
       if (!code || code.used) return oauthError(400, "invalid_grant", "Malformed auth code.");
       if (body.redirect_uri !== code.redirectUri) return oauthError(400, "redirect_uri_mismatch", "Bad Request");
       if (code.challenge !== undefined) {
-        const verifier = body.code_verifier ?? "";
-        const derived = code.method === "S256" ? createHash("sha256").update(verifier).digest("base64url") : verifier;
-        if (!/^[A-Za-z0-9._~-]{43,128}$/.test(verifier) || derived !== code.challenge) {
+        if (!verifierMatches(body.code_verifier ?? "", code.challenge, code.method)) {
           return oauthError(400, "invalid_grant", "Invalid code verifier.");
         }
       }
@@ -274,7 +234,7 @@ export function startGoogleFake(initial: GoogleFakeOptions = {}): GoogleFake {
   }
 
   function loadCodeAssist(req: Request, contentType: string | null, body: Record<string, string>): Response {
-    const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.get("authorization") ?? "")?.[1];
+    const bearer = bearerOf(req);
     const expiry = bearer === undefined ? undefined : accessTokens.get(bearer);
     if (expiry === undefined || Date.now() >= expiry) {
       return apiError(401, "UNAUTHENTICATED", "Request had invalid authentication credentials.");
@@ -303,50 +263,34 @@ export function startGoogleFake(initial: GoogleFakeOptions = {}): GoogleFake {
     });
   }
 
-  const server = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    async fetch(req) {
-      const { pathname, searchParams } = new URL(req.url);
-      const contentType = req.headers.get("content-type");
-      const raw = req.method === "GET" || req.method === "HEAD" ? "" : await req.text();
-      const body = parseBody(raw, contentType);
-      const query = Object.fromEntries(searchParams);
-      requests.push({
-        method: req.method,
-        path: pathname,
-        contentType,
-        body,
-        query,
-        headers: Object.fromEntries(req.headers),
-        at: Date.now(),
-      });
-
-      switch (`${req.method} ${pathname}`) {
-        case "GET /o/oauth2/v2/auth":
-          counts.authorize += 1;
-          return authorize(query);
-        case "POST /token": {
-          if (body.grant_type === "refresh_token") counts.refresh += 1;
-          else counts.token += 1;
-          if (!isForm(contentType)) return oauthError(400, "invalid_request", "Invalid content type.");
-          const client = clientOf(req, body);
-          if (client.id !== clientId() || client.secret !== (options.clientSecret ?? GOOGLE_CLIENT_SECRET)) {
-            return oauthError(401, "invalid_client", "Unauthorized");
-          }
-          return token(body);
+  const http = serveFake({
+    body: bodyReader({ form: isForm, json: isJson, strings: true }),
+    record: { into: requests, fields: ["method", "path", "contentType", "body", "query", "headers", "at"] },
+    routes: {
+      "GET /o/oauth2/v2/auth": ({ query }) => {
+        counts.authorize += 1;
+        return authorize(query);
+      },
+      "POST /token": ({ req, contentType, body }) => {
+        if (body.grant_type === "refresh_token") counts.refresh += 1;
+        else counts.token += 1;
+        if (!isForm(contentType)) return oauthError(400, "invalid_request", "Invalid content type.");
+        const client = clientOf(req, body);
+        if (client.id !== clientId() || client.secret !== (options.clientSecret ?? GOOGLE_CLIENT_SECRET)) {
+          return oauthError(401, "invalid_client", "Unauthorized");
         }
-        case "POST /v1internal:loadCodeAssist":
-          counts.loadCodeAssist += 1;
-          return loadCodeAssist(req, contentType, body);
-      }
-      return apiError(404, "NOT_FOUND", "Not Found");
+        return token(body);
+      },
+      "POST /v1internal:loadCodeAssist": ({ req, contentType, body }) => {
+        counts.loadCodeAssist += 1;
+        return loadCodeAssist(req, contentType, body);
+      },
     },
+    notFound: () => apiError(404, "NOT_FOUND", "Not Found"),
   });
-  const url = `http://127.0.0.1:${server.port}`;
 
   return {
-    url,
+    url: http.url,
     options,
     requests,
     counts,
@@ -356,8 +300,6 @@ export function startGoogleFake(initial: GoogleFakeOptions = {}): GoogleFake {
       if (!record) throw new Error(`google fake: unknown refresh token ${refreshToken}`);
       record.live = false;
     },
-    stop() {
-      void server.stop(true);
-    },
+    stop: http.stop,
   };
 }

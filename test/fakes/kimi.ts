@@ -42,6 +42,21 @@
  */
 import { randomBytes } from "node:crypto";
 
+import {
+  bareHtmlPage,
+  deviceDecisions,
+  formBody,
+  hex,
+  isForm,
+  oauthError,
+  requireClient,
+  requireForm,
+  serveFake,
+  unsupportedGrant,
+  type DeviceState,
+  type RecordedRequest,
+} from "./_kit.ts";
+
 export const KIMI_CLIENT_ID = "17e5f671-d194-4dfb-9706-5516cb48c098";
 export const DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
 /** What kimi-cli sends (providers.md §8); `X-Msh-Device-Id` is a persisted uuid hex. */
@@ -71,15 +86,9 @@ export interface KimiFakeOptions {
   refresh?: "ok" | "unauthorized_401" | "forbidden_403" | "rate_limited_429" | "server_error_500";
 }
 
-export interface KimiFakeRequest {
-  method: string;
-  path: string;
-  contentType: string | null;
+export interface KimiFakeRequest extends RecordedRequest<Record<string, string>, "contentType" | "headers"> {
   /** parsed form body; {} otherwise */
   body: Record<string, string>;
-  /** lower-cased header names */
-  headers: Record<string, string>;
-  at: number;
 }
 
 export interface KimiFake {
@@ -98,18 +107,8 @@ export interface KimiFake {
 interface DeviceRecord {
   userCode: string;
   expiresAt: number;
-  state: "pending" | "approved" | "denied" | "used";
+  state: DeviceState;
 }
-
-function isForm(contentType: string | null): boolean {
-  return contentType?.split(";")[0]?.trim().toLowerCase() === "application/x-www-form-urlencoded";
-}
-
-function oauthError(status: number, error: string, description: string): Response {
-  return Response.json({ error, error_description: description }, { status, headers: { "cache-control": "no-store" } });
-}
-
-const hex = (bytes: number) => randomBytes(bytes).toString("hex");
 
 function userCode(): string {
   const letters = "BCDFGHJKLMNPQRSTVWXZ";
@@ -126,7 +125,6 @@ export function startKimiFake(initial: KimiFakeOptions = {}): KimiFake {
   const devices = new Map<string, DeviceRecord>();
   /** refresh token → still usable */
   const refreshTokens = new Map<string, boolean>();
-  let url = "";
 
   function issue(): Response {
     const accessToken = `kimi-at-${hex(16)}`;
@@ -154,8 +152,8 @@ export function startKimiFake(initial: KimiFakeOptions = {}): KimiFake {
     return Response.json({
       user_code: code,
       device_code: deviceCode,
-      verification_uri: `${url}/device`,
-      verification_uri_complete: `${url}/device?user_code=${code}`,
+      verification_uri: `${http.url}/device`,
+      verification_uri_complete: `${http.url}/device?user_code=${code}`,
       expires_in: expiresIn,
       interval: options.interval ?? 5,
     });
@@ -196,71 +194,46 @@ export function startKimiFake(initial: KimiFakeOptions = {}): KimiFake {
     }
   }
 
-  function decide(code: string, state: "approved" | "denied") {
-    const device = [...devices.values()].find((d) => d.userCode === code && d.state === "pending");
-    if (!device) throw new Error(`kimi fake: no pending device code has user code ${code}`);
-    device.state = state;
+  /** Both POST endpoints: a form, the X-Msh-* headers, the client; then the endpoint itself. */
+  function checked(req: Request, contentType: string | null, body: Record<string, string>, endpoint: () => Response) {
+    const notForm = requireForm(contentType);
+    if (notForm) return notForm;
+    // UNCERTAIN: kimi-cli always sends these; the real server's strictness is not documented.
+    if ((options.requireMshHeaders ?? true) && (!req.headers.get("x-msh-platform") || !req.headers.get("x-msh-device-id"))) {
+      return oauthError(400, "invalid_request", "X-Msh-Platform and X-Msh-Device-Id headers are required");
+    }
+    return requireClient(body.client_id, options.clientId ?? KIMI_CLIENT_ID) ?? endpoint();
   }
 
-  const server = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    async fetch(req) {
-      const { pathname } = new URL(req.url);
-      const contentType = req.headers.get("content-type");
-      const raw = req.method === "GET" || req.method === "HEAD" ? "" : await req.text();
-      const body = isForm(contentType) ? Object.fromEntries(new URLSearchParams(raw)) : {};
-      requests.push({
-        method: req.method,
-        path: pathname,
-        contentType,
-        body,
-        headers: Object.fromEntries(req.headers),
-        at: Date.now(),
-      });
-
-      const route = `${req.method} ${pathname}`;
-      if (route === "GET /device") {
-        return new Response("<!DOCTYPE html><html><body><h1>Kimi device login</h1></body></html>", {
-          headers: { "content-type": "text/html; charset=utf-8" },
+  const http = serveFake({
+    body: (raw, contentType) => (isForm(contentType) ? formBody(raw) : {}),
+    record: { into: requests, fields: ["method", "path", "contentType", "body", "headers", "at"] },
+    routes: {
+      "GET /device": () => bareHtmlPage("Kimi device login"),
+      "POST /api/oauth/device_authorization": ({ req, contentType, body }) => {
+        counts.device += 1;
+        return checked(req, contentType, body, deviceAuthorization);
+      },
+      "POST /api/oauth/token": ({ req, contentType, body }) => {
+        if (body.grant_type === "refresh_token") counts.refresh += 1;
+        else if (body.grant_type === DEVICE_CODE_GRANT) counts.poll += 1;
+        return checked(req, contentType, body, () => {
+          if (body.grant_type === DEVICE_CODE_GRANT) return poll(body);
+          if (body.grant_type === "refresh_token") return refresh(body);
+          return unsupportedGrant(body.grant_type);
         });
-      }
-      if (route !== "POST /api/oauth/device_authorization" && route !== "POST /api/oauth/token") {
-        return Response.json({ error: "not_found" }, { status: 404 });
-      }
-      const isToken = route === "POST /api/oauth/token";
-      if (!isToken) counts.device += 1;
-      else if (body.grant_type === "refresh_token") counts.refresh += 1;
-      else if (body.grant_type === DEVICE_CODE_GRANT) counts.poll += 1;
-
-      if (!isForm(contentType)) {
-        return oauthError(400, "invalid_request", "the body must be application/x-www-form-urlencoded");
-      }
-      // UNCERTAIN: kimi-cli always sends these; the real server's strictness is not documented.
-      if ((options.requireMshHeaders ?? true) && (!req.headers.get("x-msh-platform") || !req.headers.get("x-msh-device-id"))) {
-        return oauthError(400, "invalid_request", "X-Msh-Platform and X-Msh-Device-Id headers are required");
-      }
-      if (body.client_id !== (options.clientId ?? KIMI_CLIENT_ID)) {
-        return oauthError(401, "invalid_client", "unknown client_id");
-      }
-      if (!isToken) return deviceAuthorization();
-      if (body.grant_type === DEVICE_CODE_GRANT) return poll(body);
-      if (body.grant_type === "refresh_token") return refresh(body);
-      return oauthError(400, "unsupported_grant_type", `unsupported grant_type: ${body.grant_type ?? "(none)"}`);
+      },
     },
+    notFound: () => Response.json({ error: "not_found" }, { status: 404 }),
   });
-  url = `http://127.0.0.1:${server.port}`;
 
   return {
-    url,
+    url: http.url,
     options,
     requests,
     counts,
     issued,
-    approve: (code) => decide(code, "approved"),
-    deny: (code) => decide(code, "denied"),
-    stop() {
-      void server.stop(true);
-    },
+    ...deviceDecisions(devices, (code) => `kimi fake: no pending device code has user code ${code}`),
+    stop: http.stop,
   };
 }

@@ -38,7 +38,21 @@
  *
  * `options.state` makes /oauth/code echo a wrong state or none, for the client's state check.
  */
-import { createHash, randomBytes } from "node:crypto";
+import {
+  bareHtmlPage,
+  deviceDecisions,
+  formBody,
+  hex,
+  isForm,
+  isS256Challenge,
+  requireClient,
+  requireForm,
+  s256,
+  serveFake,
+  unsupportedGrant,
+  type DeviceState,
+  type RecordedRequest,
+} from "./_kit.ts";
 
 export const MINIMAX_CLIENT_ID = "d38bdbee-2b8c-4c74-9a9c-5875fabe6317";
 export const MINIMAX_SCOPE = "openid profile coding_plan";
@@ -52,7 +66,7 @@ export interface MiniMaxFakeOptions {
   intervalMs?: number;
   /** ms an access token lives; the token answer's expired_in = now + this (default 3 600 000) */
   accessTokenTtlMs?: number;
-  /** resource_url in the token answer (default `${url}/anthropic`); null omits it */
+  /** resource_url in the token answer (default `${http.url}/anthropic`); null omits it */
   resourceUrl?: string | null;
   /** what /oauth/code does with `state`: "echo" (default), "wrong" (a different value), "missing" */
   state?: "echo" | "wrong" | "missing";
@@ -60,14 +74,7 @@ export interface MiniMaxFakeOptions {
   rotateRefreshToken?: boolean;
 }
 
-export interface MiniMaxFakeRequest {
-  method: string;
-  path: string;
-  contentType: string | null;
-  body: Record<string, string>;
-  headers: Record<string, string>;
-  at: number;
-}
+export interface MiniMaxFakeRequest extends RecordedRequest<Record<string, string>, "contentType" | "headers"> {}
 
 export interface MiniMaxFake {
   url: string;
@@ -81,20 +88,15 @@ export interface MiniMaxFake {
 }
 
 interface DeviceRecord {
+  userCode: string;
   challenge: string;
   deadline: number;
-  state: "pending" | "approved" | "denied" | "used";
-}
-
-function isForm(contentType: string | null): boolean {
-  return contentType?.split(";")[0]?.trim().toLowerCase() === "application/x-www-form-urlencoded";
+  state: DeviceState;
 }
 
 function fail(status: number, error: string, description: string): Response {
   return Response.json({ status: "error", error, error_description: description }, { status });
 }
-
-const hex = (bytes: number) => randomBytes(bytes).toString("hex");
 
 export function startMiniMaxFake(initial: MiniMaxFakeOptions = {}): MiniMaxFake {
   const options: MiniMaxFakeOptions = { ...initial };
@@ -104,7 +106,6 @@ export function startMiniMaxFake(initial: MiniMaxFakeOptions = {}): MiniMaxFake 
   /** by user_code: the poll carries no device_code */
   const devices = new Map<string, DeviceRecord>();
   const refreshTokens = new Map<string, boolean>();
-  let url = "";
 
   function success(refreshToken?: string): Response {
     const accessToken = `mm-at-${hex(16)}`;
@@ -114,7 +115,7 @@ export function startMiniMaxFake(initial: MiniMaxFakeOptions = {}): MiniMaxFake 
       issued.refreshTokens.push(refreshToken);
       refreshTokens.set(refreshToken, true);
     }
-    const resourceUrl = options.resourceUrl === undefined ? `${url}/anthropic` : options.resourceUrl;
+    const resourceUrl = options.resourceUrl === undefined ? `${http.url}/anthropic` : options.resourceUrl;
     return Response.json({
       status: "success",
       access_token: accessToken,
@@ -126,16 +127,16 @@ export function startMiniMaxFake(initial: MiniMaxFakeOptions = {}): MiniMaxFake 
 
   function code(body: Record<string, string>): Response {
     if (!body.scope) return fail(400, "invalid_request", "scope is required");
-    if (body.code_challenge_method !== "S256" || !/^[A-Za-z0-9_-]{43}$/.test(body.code_challenge ?? "")) {
+    if (body.code_challenge_method !== "S256" || !isS256Challenge(body.code_challenge)) {
       return fail(400, "invalid_request", "PKCE is required: code_challenge with code_challenge_method=S256");
     }
     if (!body.state) return fail(400, "invalid_request", "state is required");
     const userCode = `${hex(3).toUpperCase()}-${hex(3).toUpperCase()}`;
     const deadline = Date.now() + (options.expiresInMs ?? 600_000);
-    devices.set(userCode, { challenge: body.code_challenge!, deadline, state: "pending" });
+    devices.set(userCode, { userCode, challenge: body.code_challenge!, deadline, state: "pending" });
     const mode = options.state ?? "echo";
     return Response.json({
-      verification_uri: `${url}/device?user_code=${userCode}`,
+      verification_uri: `${http.url}/device?user_code=${userCode}`,
       user_code: userCode,
       expired_in: deadline,
       interval: options.intervalMs ?? 2000,
@@ -146,8 +147,7 @@ export function startMiniMaxFake(initial: MiniMaxFakeOptions = {}): MiniMaxFake 
   function poll(body: Record<string, string>): Response {
     const device = body.user_code === undefined ? undefined : devices.get(body.user_code);
     if (!device || device.state === "used") return fail(400, "invalid_grant", "user_code is invalid");
-    const hash = createHash("sha256").update(body.code_verifier ?? "").digest("base64url");
-    if (hash !== device.challenge) return fail(400, "invalid_grant", "code_verifier does not match code_challenge");
+    if (s256(body.code_verifier ?? "") !== device.challenge) return fail(400, "invalid_grant", "code_verifier does not match code_challenge");
     if (Date.now() >= device.deadline) return fail(400, "expired_token", "the user code has expired");
     if (device.state === "denied") return fail(400, "access_denied", "the user denied the request");
     if (device.state === "pending") return Response.json({ status: "pending" });
@@ -167,63 +167,40 @@ export function startMiniMaxFake(initial: MiniMaxFakeOptions = {}): MiniMaxFake 
     return success(token);
   }
 
-  function decide(userCode: string, state: "approved" | "denied") {
-    const device = devices.get(userCode);
-    if (!device || device.state !== "pending") throw new Error(`minimax fake: no pending user code ${userCode}`);
-    device.state = state;
-  }
+  /** Both POST endpoints: a form and the client; then the endpoint itself. */
+  const checked = (contentType: string | null, body: Record<string, string>, endpoint: () => Response) =>
+    requireForm(contentType, fail) ?? requireClient(body.client_id, options.clientId ?? MINIMAX_CLIENT_ID, fail) ?? endpoint();
 
-  const server = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    async fetch(req) {
-      const { pathname } = new URL(req.url);
-      const contentType = req.headers.get("content-type");
-      const raw = req.method === "GET" || req.method === "HEAD" ? "" : await req.text();
-      const body = isForm(contentType) ? Object.fromEntries(new URLSearchParams(raw)) : {};
-      requests.push({
-        method: req.method,
-        path: pathname,
-        contentType,
-        body,
-        headers: Object.fromEntries(req.headers),
-        at: Date.now(),
-      });
-
-      const route = `${req.method} ${pathname}`;
-      if (route === "GET /device") {
-        return new Response("<!DOCTYPE html><html><body><h1>MiniMax login</h1></body></html>", {
-          headers: { "content-type": "text/html; charset=utf-8" },
+  const http = serveFake({
+    body: (raw, contentType) => (isForm(contentType) ? formBody(raw) : {}),
+    record: { into: requests, fields: ["method", "path", "contentType", "body", "headers", "at"] },
+    routes: {
+      "GET /device": () => bareHtmlPage("MiniMax login"),
+      "POST /oauth/code": ({ contentType, body }) => {
+        counts.code += 1;
+        return checked(contentType, body, () => code(body));
+      },
+      "POST /oauth/token": ({ contentType, body }) => {
+        if (body.grant_type === "refresh_token") counts.refresh += 1;
+        else if (body.grant_type === DEVICE_CODE_GRANT) counts.poll += 1;
+        return checked(contentType, body, () => {
+          if (body.grant_type === DEVICE_CODE_GRANT) return poll(body);
+          if (body.grant_type === "refresh_token") return refresh(body);
+          return unsupportedGrant(body.grant_type, fail);
         });
-      }
-      if (route !== "POST /oauth/code" && route !== "POST /oauth/token") {
-        return Response.json({ status: "error", error: "not_found" }, { status: 404 });
-      }
-      const isToken = route === "POST /oauth/token";
-      if (!isToken) counts.code += 1;
-      else if (body.grant_type === "refresh_token") counts.refresh += 1;
-      else if (body.grant_type === DEVICE_CODE_GRANT) counts.poll += 1;
-
-      if (!isForm(contentType)) return fail(400, "invalid_request", "the body must be application/x-www-form-urlencoded");
-      if (body.client_id !== (options.clientId ?? MINIMAX_CLIENT_ID)) return fail(401, "invalid_client", "unknown client_id");
-      if (!isToken) return code(body);
-      if (body.grant_type === DEVICE_CODE_GRANT) return poll(body);
-      if (body.grant_type === "refresh_token") return refresh(body);
-      return fail(400, "unsupported_grant_type", `unsupported grant_type: ${body.grant_type ?? "(none)"}`);
+      },
     },
+    notFound: () => Response.json({ status: "error", error: "not_found" }, { status: 404 }),
   });
-  url = `http://127.0.0.1:${server.port}`;
 
   return {
-    url,
+    url: http.url,
     options,
     requests,
     counts,
     issued,
-    approve: (userCode) => decide(userCode, "approved"),
-    deny: (userCode) => decide(userCode, "denied"),
-    stop() {
-      void server.stop(true);
-    },
+    // by user_code, which is unique, so the first pending match is the only one
+    ...deviceDecisions(devices, (userCode) => `minimax fake: no pending user code ${userCode}`),
+    stop: http.stop,
   };
 }

@@ -17,7 +17,27 @@
  * `counts` counts requests per endpoint (token/refresh/poll by the grant_type in the body),
  * whatever the answer was.
  */
-import { createHash, randomBytes } from "node:crypto";
+import {
+  basicCredentials,
+  bearerOf,
+  bodyReader,
+  formDecode,
+  hex,
+  htmlPage,
+  isForm,
+  isS256Challenge,
+  LOOPBACK_HOSTS,
+  mentionsJson,
+  NO_STORE,
+  oauthError as kitOAuthError,
+  parseUrl,
+  redirect,
+  requireForm,
+  serveFake,
+  verifierMatches,
+  type Incoming,
+  type RecordedRequest,
+} from "./_kit.ts";
 
 export type TokenBehaviour =
   | "ok" // 200 JSON {access_token, token_type: "Bearer", expires_in, refresh_token, scope}
@@ -58,16 +78,11 @@ export interface OAuthFakeOptions {
   clientId?: string;
 }
 
-export interface OAuthFakeRequest {
-  method: string;
-  path: string;
-  contentType: string | null;
+export interface OAuthFakeRequest extends RecordedRequest<Record<string, string>, "contentType" | "query"> {
   /** parsed form body (a JSON object body is recorded too, values as strings); {} otherwise */
   body: Record<string, string>;
   /** query parameters (what GET /authorize was sent) */
   query: Record<string, string>;
-  /** Date.now() when the request arrived */
-  at: number;
 }
 
 export interface OAuthFake {
@@ -107,66 +122,25 @@ interface DeviceRecord {
   used: boolean;
 }
 
-const random = (prefix: string) => `${prefix}-${randomBytes(16).toString("hex")}`;
+const random = (prefix: string) => `${prefix}-${hex(16)}`;
 
 /** Token endpoint answers are never cached (RFC 6749 §5.1). */
-function tokenJson(status: number, body: unknown): Response {
-  return Response.json(body, { status, headers: { "cache-control": "no-store", pragma: "no-cache" } });
-}
-
-function oauthError(status: number, error: string, description?: string): Response {
-  return tokenJson(status, description === undefined ? { error } : { error, error_description: description });
-}
-
-function htmlPage(status: number, title: string, text: string): Response {
-  const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-  const html = [
-    `<!DOCTYPE html>`,
-    `<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title></head>`,
-    `<body><h1>${esc(title)}</h1><p>${esc(text)}</p></body></html>`,
-  ].join("\n");
-  return new Response(html, { status, headers: { "content-type": "text/html; charset=utf-8" } });
-}
-
-function isForm(contentType: string | null): boolean {
-  return contentType?.split(";")[0]?.trim().toLowerCase() === "application/x-www-form-urlencoded";
-}
-
-function parseBody(raw: string, contentType: string | null): Record<string, string> {
-  if (isForm(contentType)) return Object.fromEntries(new URLSearchParams(raw));
-  if (contentType?.toLowerCase().includes("json")) {
-    try {
-      const value: unknown = JSON.parse(raw);
-      if (value && typeof value === "object" && !Array.isArray(value)) {
-        return Object.fromEntries(
-          Object.entries(value).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]),
-        );
-      }
-    } catch {
-      // recorded as {}: the endpoint refuses it anyway
-    }
-  }
-  return {};
-}
+const TOKEN_HEADERS = { ...NO_STORE, pragma: "no-cache" };
+const tokenJson = (status: number, body: unknown) => Response.json(body, { status, headers: TOKEN_HEADERS });
+const oauthError = (status: number, error: string, description?: string) =>
+  kitOAuthError(status, error, description, TOKEN_HEADERS);
 
 /** The client_id from the body, or the user of HTTP Basic auth (RFC 6749 §2.3.1 form-encodes it). */
 function clientIdOf(req: Request, body: Record<string, string>): string | undefined {
   if (body.client_id !== undefined) return body.client_id;
-  const basic = /^Basic\s+(\S+)$/i.exec(req.headers.get("authorization") ?? "");
-  if (!basic?.[1]) return undefined;
-  const user = Buffer.from(basic[1], "base64").toString("utf8").split(":")[0] ?? "";
-  return decodeURIComponent(user.replace(/\+/g, " "));
+  const basic = basicCredentials(req);
+  return basic && formDecode(basic[0]);
 }
 
 /** RFC 8252 §7.3: native apps use http on a loopback address, any port. */
 function isLoopbackRedirect(value: string | undefined): boolean {
-  if (!value) return false;
-  try {
-    const url = new URL(value);
-    return url.protocol === "http:" && ["127.0.0.1", "[::1]", "localhost"].includes(url.hostname) && !url.hash;
-  } catch {
-    return false;
-  }
+  const url = parseUrl(value);
+  return url?.protocol === "http:" && LOOPBACK_HOSTS.includes(url.hostname) && !url.hash;
 }
 
 export function startOAuthFake(initial: OAuthFakeOptions = {}): OAuthFake {
@@ -179,7 +153,6 @@ export function startOAuthFake(initial: OAuthFakeOptions = {}): OAuthFake {
   const deviceCodes = new Map<string, DeviceRecord>();
   const hanging = new Set<() => void>();
   let grants = 0;
-  let url = "";
 
   const clientId = () => options.clientId ?? FAKE_CLIENT_ID;
   const killGrant = (grant: number) => {
@@ -264,10 +237,10 @@ export function startOAuthFake(initial: OAuthFakeOptions = {}): OAuthFake {
       return bad("PKCE is required: code_challenge with code_challenge_method=S256 (RFC 7636)");
     }
     // An S256 challenge is the unpadded base64url of a SHA-256 digest: always 43 characters.
-    if (!/^[A-Za-z0-9_-]{43}$/.test(query.code_challenge)) return bad("code_challenge is not a base64url SHA-256 digest");
+    if (!isS256Challenge(query.code_challenge)) return bad("code_challenge is not a base64url SHA-256 digest");
 
-    const redirect = new URL(query.redirect_uri!);
-    const params = redirect.searchParams;
+    const to = new URL(query.redirect_uri!);
+    const params = to.searchParams;
     const mode = options.authorize ?? "redirect";
     if (mode === "deny") {
       params.set("error", "access_denied");
@@ -285,7 +258,7 @@ export function startOAuthFake(initial: OAuthFakeOptions = {}): OAuthFake {
     }
     if (mode === "wrong_state") params.set("state", random("wrong-state"));
     else if (query.state !== undefined) params.set("state", query.state);
-    return new Response(null, { status: 302, headers: { location: redirect.href } });
+    return redirect(to);
   }
 
   function tokenEndpoint(req: Request, body: Record<string, string>, server: Bun.Server<undefined>) {
@@ -302,9 +275,7 @@ export function startOAuthFake(initial: OAuthFakeOptions = {}): OAuthFake {
           return oauthError(400, "invalid_grant", "redirect_uri does not match the one sent to /authorize");
         }
         // RFC 7636 §4.1 and §4.6: a 43–128 character verifier whose S256 hash is the challenge.
-        const verifier = body.code_verifier ?? "";
-        const hash = createHash("sha256").update(verifier).digest("base64url");
-        if (!/^[A-Za-z0-9._~-]{43,128}$/.test(verifier) || hash !== code.challenge) {
+        if (!verifierMatches(body.code_verifier ?? "", code.challenge)) {
           return oauthError(400, "invalid_grant", "PKCE verification failed");
         }
         return answer(options.token ?? "ok", req, server, () => {
@@ -365,8 +336,8 @@ export function startOAuthFake(initial: OAuthFakeOptions = {}): OAuthFake {
     return tokenJson(200, {
       device_code: deviceCode,
       user_code: FAKE_USER_CODE,
-      verification_uri: `${url}/device`,
-      verification_uri_complete: `${url}/device?user_code=${FAKE_USER_CODE}`,
+      verification_uri: `${http.url}/device`,
+      verification_uri_complete: `${http.url}/device?user_code=${FAKE_USER_CODE}`,
       expires_in: expiresIn,
       ...(interval ? { interval } : {}),
     });
@@ -383,7 +354,7 @@ export function startOAuthFake(initial: OAuthFakeOptions = {}): OAuthFake {
 
   /** RFC 6750 §3: 401 with a WWW-Authenticate challenge for a missing or bad token. */
   function userinfo(req: Request): Response {
-    const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.get("authorization") ?? "")?.[1];
+    const bearer = bearerOf(req);
     if (!bearer) return new Response(null, { status: 401, headers: { "www-authenticate": "Bearer" } });
     const record = tokens.get(bearer);
     if (!record || record.kind !== "access" || record.dead || Date.now() >= record.expiresAt) {
@@ -396,6 +367,7 @@ export function startOAuthFake(initial: OAuthFakeOptions = {}): OAuthFake {
   }
 
   function metadata(): Response {
+    const url = http.url;
     return Response.json({
       issuer: url,
       authorization_endpoint: `${url}/authorize`,
@@ -410,60 +382,53 @@ export function startOAuthFake(initial: OAuthFakeOptions = {}): OAuthFake {
     });
   }
 
-  const server = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    async fetch(req, srv) {
-      const { pathname, searchParams } = new URL(req.url);
-      const contentType = req.headers.get("content-type");
-      const raw = req.method === "GET" || req.method === "HEAD" ? "" : await req.text();
-      const body = parseBody(raw, contentType);
-      const query = Object.fromEntries(searchParams);
-      requests.push({ method: req.method, path: pathname, contentType, body, query, at: Date.now() });
+  /**
+   * The form endpoints: RFC 6749 §4.1.3, RFC 8628 §3.1, RFC 7009 §2.1 form-encode the parameters;
+   * RFC 6749 §5.2: invalid_client, with 401, covers both an unknown and a missing client.
+   */
+  const checked = ({ req, contentType, body }: Incoming<Record<string, string>>, endpoint: () => Response | Promise<Response>) =>
+    requireForm(contentType, oauthError) ??
+    (clientIdOf(req, body) !== clientId() ? oauthError(401, "invalid_client", "client authentication failed") : endpoint());
 
-      const route = `${req.method} ${pathname}`;
-      if (route === "GET /.well-known/openid-configuration" || route === "GET /.well-known/oauth-authorization-server") {
-        return metadata();
-      }
-      if (route === "GET /authorize") {
+  const http = serveFake({
+    body: bodyReader({ form: isForm, json: mentionsJson, strings: true }),
+    record: { into: requests, fields: ["method", "path", "contentType", "body", "query", "at"] },
+    routes: {
+      "GET /.well-known/openid-configuration": metadata,
+      "GET /.well-known/oauth-authorization-server": metadata,
+      "GET /authorize": ({ query }) => {
         counts.authorize += 1;
         return authorize(query);
-      }
-      if (route === "GET /device") {
-        return htmlPage(200, "Device login", `Enter the code ${query.user_code ?? ""} to continue.`);
-      }
-      if (route === "GET /userinfo" || route === "POST /userinfo") return userinfo(req);
-
-      const formEndpoints = ["POST /token", "POST /device/code", "POST /revoke"];
-      if (!formEndpoints.includes(route)) return new Response("not found", { status: 404 });
-      if (route === "POST /token") {
-        if (body.grant_type === "authorization_code") counts.token += 1;
-        else if (body.grant_type === "refresh_token") counts.refresh += 1;
-        else if (body.grant_type === DEVICE_CODE_GRANT) counts.poll += 1;
-      } else if (route === "POST /device/code") counts.device += 1;
-      else counts.revoke += 1;
-      // RFC 6749 §4.1.3, RFC 8628 §3.1, RFC 7009 §2.1: parameters are form-encoded.
-      if (!isForm(contentType)) {
-        return oauthError(400, "invalid_request", "the body must be application/x-www-form-urlencoded");
-      }
-      // RFC 6749 §5.2: invalid_client, with 401, covers both an unknown and a missing client.
-      if (clientIdOf(req, body) !== clientId()) return oauthError(401, "invalid_client", "client authentication failed");
-
-      if (route === "POST /token") return tokenEndpoint(req, body, srv);
-      if (route === "POST /device/code") return deviceAuthorization(body);
-      return revoke(body);
+      },
+      "GET /device": ({ query }) => htmlPage(200, "Device login", `Enter the code ${query.user_code ?? ""} to continue.`),
+      "GET /userinfo": ({ req }) => userinfo(req),
+      "POST /userinfo": ({ req }) => userinfo(req),
+      "POST /token": (x) => {
+        if (x.body.grant_type === "authorization_code") counts.token += 1;
+        else if (x.body.grant_type === "refresh_token") counts.refresh += 1;
+        else if (x.body.grant_type === DEVICE_CODE_GRANT) counts.poll += 1;
+        return checked(x, () => tokenEndpoint(x.req, x.body, x.server));
+      },
+      "POST /device/code": (x) => {
+        counts.device += 1;
+        return checked(x, () => deviceAuthorization(x.body));
+      },
+      "POST /revoke": (x) => {
+        counts.revoke += 1;
+        return checked(x, () => revoke(x.body));
+      },
     },
+    notFound: () => new Response("not found", { status: 404 }),
   });
-  url = `http://127.0.0.1:${server.port}`;
 
   return {
-    url,
+    url: http.url,
     options,
     requests,
     counts,
     issued,
     stop() {
-      void server.stop(true);
+      http.stop();
       for (const release of [...hanging]) release();
     },
   };

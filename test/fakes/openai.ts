@@ -49,7 +49,27 @@
  * grant_type) whatever the answer; `issued` lists what was handed out; `authorizations` holds the
  * §4 extra parameters of each valid /authorize request.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
+
+import {
+  b64url as b64,
+  bodyReader,
+  FORM,
+  htmlPage,
+  isForm,
+  isJson,
+  isS256Challenge,
+  JSON_TYPE,
+  mediaType,
+  NO_STORE,
+  oauthError,
+  redirect,
+  requireClient,
+  s256,
+  serveFake,
+  verifierMatches,
+  type RecordedRequest,
+} from "./_kit.ts";
 
 export const OPENAI_CLIENT_ID = "app_EMoamEEZ73f0CkXaXp7hrann";
 export const OPENAI_REDIRECT_URIS = ["http://localhost:1455/auth/callback", "http://localhost:1457/auth/callback"] as const;
@@ -85,16 +105,9 @@ export interface OpenAIFakeOptions {
   email?: string;
 }
 
-export interface OpenAIFakeRequest {
-  method: string;
-  path: string;
-  contentType: string | null;
+export interface OpenAIFakeRequest extends RecordedRequest<Record<string, unknown>, "contentType" | "query" | "headers"> {
   /** the JSON object body as sent, or the parsed form; {} otherwise */
   body: Record<string, unknown>;
-  query: Record<string, string>;
-  /** lower-cased header names */
-  headers: Record<string, string>;
-  at: number;
 }
 
 export interface OpenAIFake {
@@ -145,43 +158,8 @@ interface DeviceRecord {
   code?: { authorization_code: string; code_challenge: string; code_verifier: string };
 }
 
-const b64 = (bytes = 32) => randomBytes(bytes).toString("base64url");
 const b64json = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
 const EXTRA_PARAMS = ["id_token_add_organizations", "codex_cli_simplified_flow", "originator", "allowed_workspace_id"];
-
-function oauthError(status: number, error: string, description: string): Response {
-  return Response.json({ error, error_description: description }, { status, headers: { "cache-control": "no-store" } });
-}
-
-const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-function htmlPage(status: number, title: string, text: string): Response {
-  const html = [
-    `<!DOCTYPE html>`,
-    `<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title></head>`,
-    `<body><h1>${esc(title)}</h1><p>${esc(text)}</p></body></html>`,
-  ].join("\n");
-  return new Response(html, { status, headers: { "content-type": "text/html; charset=utf-8" } });
-}
-
-function mediaType(contentType: string | null): string {
-  return contentType?.split(";")[0]?.trim().toLowerCase() ?? "";
-}
-const FORM = "application/x-www-form-urlencoded";
-const JSON_TYPE = "application/json";
-
-function parseBody(raw: string, contentType: string | null): Record<string, unknown> {
-  const type = mediaType(contentType);
-  if (type === FORM) return Object.fromEntries(new URLSearchParams(raw));
-  if (type === JSON_TYPE) {
-    try {
-      const value: unknown = JSON.parse(raw);
-      if (value && typeof value === "object" && !Array.isArray(value)) return value as Record<string, unknown>;
-    } catch {
-      // recorded as {}: the endpoint refuses it
-    }
-  }
-  return {};
-}
 
 /** Decodes the payload of a JWT-shaped string (for tests). */
 export function decodeJwtPayload(jwt: string): Record<string, unknown> {
@@ -205,8 +183,6 @@ export function startOpenAIFake(initial: OpenAIFakeOptions = {}): OpenAIFake {
   const codes = new Map<string, CodeRecord>();
   const tokens = new Map<string, TokenRecord>();
   const devices = new Map<string, DeviceRecord>();
-  let url = "";
-  let deviceRedirectUri = "";
 
   function authorize(query: Record<string, string>): Response {
     const bad = (text: string) => htmlPage(400, "Invalid authorization request", text);
@@ -220,28 +196,28 @@ export function startOpenAIFake(initial: OpenAIFakeOptions = {}): OpenAIFake {
     const unknown = scopes.filter((s) => !(OPENAI_SCOPES as readonly string[]).includes(s));
     if (!scopes.includes("openid") || unknown.length) return bad(`invalid scope: ${query.scope ?? "(none)"}`);
     if (query.code_challenge_method !== "S256") return bad("code_challenge_method must be S256");
-    if (!/^[A-Za-z0-9_-]{43}$/.test(query.code_challenge ?? "")) return bad("code_challenge must be a base64url SHA-256 digest");
+    if (!isS256Challenge(query.code_challenge)) return bad("code_challenge must be a base64url SHA-256 digest");
     if (!query.state) return bad("state is required");
     authorizations.push(Object.fromEntries(EXTRA_PARAMS.filter((k) => k in query).map((k) => [k, query[k]!])));
 
-    const redirect = new URL(redirectUri);
+    const to = new URL(redirectUri);
     const mode = options.authorize ?? "approve";
     if (mode === "approve") {
       const code = b64();
       codes.set(code, { redirectUri, challenge: query.code_challenge!, used: false });
       issued.codes.push(code);
-      redirect.searchParams.set("code", code);
+      to.searchParams.set("code", code);
     } else {
-      redirect.searchParams.set("error", "access_denied");
-      redirect.searchParams.set(
+      to.searchParams.set("error", "access_denied");
+      to.searchParams.set(
         "error_description",
         mode === "deny"
           ? "The user denied the authorization request"
           : "missing_codex_entitlement: Codex is not enabled for your workspace",
       );
     }
-    redirect.searchParams.set("state", query.state);
-    return new Response(null, { status: 302, headers: { location: redirect.href } });
+    to.searchParams.set("state", query.state);
+    return redirect(to);
   }
 
   function jwt(payload: Record<string, unknown>): string {
@@ -252,7 +228,7 @@ export function startOpenAIFake(initial: OpenAIFakeOptions = {}): OpenAIFake {
     const ttl = options.expiresIn ?? 3600;
     const now = Math.floor(Date.now() / 1000);
     const auth = { chatgpt_account_id: options.accountId ?? "acct_123", chatgpt_plan_type: options.planType ?? "plus" };
-    const common = { iss: url, sub: "user-fake", email: options.email ?? "user@example.com", iat: now, exp: now + ttl, [AUTH_CLAIM]: auth };
+    const common = { iss: http.url, sub: "user-fake", email: options.email ?? "user@example.com", iat: now, exp: now + ttl, [AUTH_CLAIM]: auth };
     const idToken = jwt({ ...common, aud: OPENAI_CLIENT_ID });
     const accessToken = jwt({ ...common, aud: ["https://api.openai.com/v1"], client_id: OPENAI_CLIENT_ID, jti: b64(12) });
     const refreshToken = `rt_${b64(32)}`;
@@ -263,7 +239,7 @@ export function startOpenAIFake(initial: OpenAIFakeOptions = {}): OpenAIFake {
     issued.accessTokens.push(accessToken);
     issued.refreshTokens.push(refreshToken);
     const body = { id_token: idToken, access_token: accessToken, refresh_token: refreshToken, ...(withExpiresIn ? { expires_in: ttl } : {}) };
-    return Response.json(body, { headers: { "cache-control": "no-store" } });
+    return Response.json(body, { headers: NO_STORE });
   }
 
   function refreshError(code: RefreshErrorCode): Response {
@@ -273,7 +249,7 @@ export function startOpenAIFake(initial: OpenAIFakeOptions = {}): OpenAIFake {
       refresh_token_invalidated: "Your refresh token has been invalidated. Please sign in again.",
     }[code];
     if ((options.refreshErrorStyle ?? "nested_401") === "flat_400") return oauthError(400, code, message);
-    return Response.json({ error: { code, message } }, { status: 401, headers: { "cache-control": "no-store" } });
+    return Response.json({ error: { code, message } }, { status: 401, headers: NO_STORE });
   }
 
   function token(contentType: string | null, body: Record<string, unknown>): Response {
@@ -284,15 +260,15 @@ export function startOpenAIFake(initial: OpenAIFakeOptions = {}): OpenAIFake {
     if (formOnly ? type !== FORM : type !== FORM && type !== JSON_TYPE) {
       return oauthError(400, "invalid_request", formOnly ? "body must be form-urlencoded" : "body must be JSON or form-urlencoded");
     }
-    if (body.client_id !== OPENAI_CLIENT_ID) return oauthError(401, "invalid_client", "unknown client_id");
+    const wrongClient = requireClient(body.client_id, OPENAI_CLIENT_ID);
+    if (wrongClient) return wrongClient;
 
     if (grant === "authorization_code") {
       const code = typeof body.code === "string" ? codes.get(body.code) : undefined;
       if (!code || code.used) return oauthError(400, "invalid_grant", "authorization code is invalid or was already used");
       if (body.redirect_uri !== code.redirectUri) return oauthError(400, "invalid_grant", "redirect_uri does not match");
       const verifier = typeof body.code_verifier === "string" ? body.code_verifier : "";
-      const hash = createHash("sha256").update(verifier).digest("base64url");
-      if (!/^[A-Za-z0-9._~-]{43,128}$/.test(verifier) || hash !== code.challenge) {
+      if (!verifierMatches(verifier, code.challenge)) {
         return oauthError(400, "invalid_grant", "code_verifier does not match code_challenge");
       }
       code.used = true;
@@ -318,7 +294,7 @@ export function startOpenAIFake(initial: OpenAIFakeOptions = {}): OpenAIFake {
       }
       const key = `sk-proj-${b64(48)}`;
       issued.apiKeys.push(key);
-      return Response.json({ access_token: key }, { headers: { "cache-control": "no-store" } });
+      return Response.json({ access_token: key }, { headers: NO_STORE });
     }
 
     return oauthError(400, "unsupported_grant_type", `unsupported grant_type: ${String(grant)}`);
@@ -332,8 +308,9 @@ export function startOpenAIFake(initial: OpenAIFakeOptions = {}): OpenAIFake {
 
   function usercode(contentType: string | null, body: Record<string, unknown>): Response {
     if (options.deviceEnabled === false) return Response.json({ error: { code: "not_found", message: "Not found" } }, { status: 404 });
-    if (mediaType(contentType) !== JSON_TYPE) return oauthError(400, "invalid_request", "body must be JSON");
-    if (body.client_id !== OPENAI_CLIENT_ID) return oauthError(401, "invalid_client", "unknown client_id");
+    if (!isJson(contentType)) return oauthError(400, "invalid_request", "body must be JSON");
+    const wrongClient = requireClient(body.client_id, OPENAI_CLIENT_ID);
+    if (wrongClient) return wrongClient;
     const deviceAuthId = `deviceauth_${b64(16)}`;
     const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     const pick = () => Array.from(randomBytes(4), (b) => alphabet[b % alphabet.length]).join("");
@@ -348,7 +325,7 @@ export function startOpenAIFake(initial: OpenAIFakeOptions = {}): OpenAIFake {
   }
 
   function poll(contentType: string | null, body: Record<string, unknown>): Response {
-    if (mediaType(contentType) !== JSON_TYPE) return oauthError(400, "invalid_request", "body must be JSON");
+    if (!isJson(contentType)) return oauthError(400, "invalid_request", "body must be JSON");
     const device = typeof body.device_auth_id === "string" ? devices.get(body.device_auth_id) : undefined;
     if (!device || body.user_code !== device.userCode) {
       return oauthError(400, "invalid_request", "unknown device_auth_id or user_code");
@@ -362,59 +339,51 @@ export function startOpenAIFake(initial: OpenAIFakeOptions = {}): OpenAIFake {
     if (!device.code) {
       // The server generates the PKCE pair and hands both halves to the client.
       const verifier = b64(32);
-      const challenge = createHash("sha256").update(verifier).digest("base64url");
+      const challenge = s256(verifier);
       const authorizationCode = b64();
-      codes.set(authorizationCode, { redirectUri: deviceRedirectUri, challenge, used: false });
+      codes.set(authorizationCode, { redirectUri: deviceRedirectUri(), challenge, used: false });
       issued.codes.push(authorizationCode);
       device.code = { authorization_code: authorizationCode, code_challenge: challenge, code_verifier: verifier };
     }
     return Response.json(device.code);
   }
 
-  const server = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    async fetch(req) {
-      const { pathname, searchParams } = new URL(req.url);
-      const contentType = req.headers.get("content-type");
-      const raw = req.method === "GET" || req.method === "HEAD" ? "" : await req.text();
-      const body = parseBody(raw, contentType);
-      const query = Object.fromEntries(searchParams);
-      const headers = Object.fromEntries([...req.headers].map(([k, v]) => [k.toLowerCase(), v]));
-      requests.push({ method: req.method, path: pathname, contentType, body, query, headers, at: Date.now() });
-
-      switch (`${req.method} ${pathname}`) {
-        case "GET /oauth/authorize":
-          counts.authorize += 1;
-          return authorize(query);
-        case "POST /oauth/token":
-          if (body.grant_type === "refresh_token") counts.refresh += 1;
-          else if (body.grant_type === TOKEN_EXCHANGE_GRANT) counts.tokenExchange += 1;
-          else counts.token += 1;
-          return token(contentType, body);
-        case "POST /oauth/revoke":
-          counts.revoke += 1;
-          return revoke(body);
-        case "POST /api/accounts/deviceauth/usercode":
-          counts.usercode += 1;
-          return usercode(contentType, body);
-        case "POST /api/accounts/deviceauth/token":
-          counts.poll += 1;
-          return poll(contentType, body);
-        case "GET /codex/device":
-          return htmlPage(200, "Enter your one-time code", "Enter the code shown in your terminal.");
-        case "GET /deviceauth/callback":
-          return htmlPage(200, "Signed in", "You may close this page.");
-      }
-      return new Response("not found", { status: 404 });
+  const http = serveFake({
+    body: bodyReader({ form: isForm, json: isJson }),
+    record: { into: requests, fields: ["method", "path", "contentType", "body", "query", "headers", "at"] },
+    routes: {
+      "GET /oauth/authorize": ({ query }) => {
+        counts.authorize += 1;
+        return authorize(query);
+      },
+      "POST /oauth/token": ({ contentType, body }) => {
+        if (body.grant_type === "refresh_token") counts.refresh += 1;
+        else if (body.grant_type === TOKEN_EXCHANGE_GRANT) counts.tokenExchange += 1;
+        else counts.token += 1;
+        return token(contentType, body);
+      },
+      "POST /oauth/revoke": ({ body }) => {
+        counts.revoke += 1;
+        return revoke(body);
+      },
+      "POST /api/accounts/deviceauth/usercode": ({ contentType, body }) => {
+        counts.usercode += 1;
+        return usercode(contentType, body);
+      },
+      "POST /api/accounts/deviceauth/token": ({ contentType, body }) => {
+        counts.poll += 1;
+        return poll(contentType, body);
+      },
+      "GET /codex/device": () => htmlPage(200, "Enter your one-time code", "Enter the code shown in your terminal."),
+      "GET /deviceauth/callback": () => htmlPage(200, "Signed in", "You may close this page."),
     },
+    notFound: () => new Response("not found", { status: 404 }),
   });
-  url = `http://127.0.0.1:${server.port}`;
-  deviceRedirectUri = `${url}/deviceauth/callback`;
+  const deviceRedirectUri = () => `${http.url}/deviceauth/callback`;
 
   return {
-    url,
-    deviceRedirectUri,
+    url: http.url,
+    deviceRedirectUri: deviceRedirectUri(),
     options,
     requests,
     counts,
@@ -429,8 +398,6 @@ export function startOpenAIFake(initial: OpenAIFakeOptions = {}): OpenAIFake {
       }
       return false;
     },
-    stop() {
-      void server.stop(true);
-    },
+    stop: http.stop,
   };
 }

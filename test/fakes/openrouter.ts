@@ -26,7 +26,18 @@
  * `requests` holds every request, in order; `counts` counts requests per endpoint whatever the
  * answer; `issuedKeys` lists the keys handed out, with their label.
  */
-import { createHash, randomBytes } from "node:crypto";
+import {
+  bearerOf,
+  bodyReader,
+  hex,
+  htmlPage,
+  jsonObject,
+  parseUrl,
+  pkceChallenge,
+  redirect,
+  serveFake,
+  type RecordedRequest,
+} from "./_kit.ts";
 
 export interface OpenRouterFakeOptions {
   /** what GET /auth does once the request is valid (default "approve") */
@@ -35,16 +46,9 @@ export interface OpenRouterFakeOptions {
   userId?: string | null;
 }
 
-export interface OpenRouterFakeRequest {
-  method: string;
-  path: string;
-  query: Record<string, string>;
+export interface OpenRouterFakeRequest extends RecordedRequest<Record<string, unknown>, "query" | "headers"> {
   /** the JSON object body, values as sent; {} when there was none or it was not a JSON object */
   body: Record<string, unknown>;
-  /** lower-cased header names */
-  headers: Record<string, string>;
-  /** Date.now() when the request arrived */
-  at: number;
 }
 
 export interface IssuedKey {
@@ -80,25 +84,11 @@ function apiError(status: number, message: string): Response {
   return Response.json({ error: { message, code: status } }, { status });
 }
 
-function htmlPage(status: number, title: string, text: string): Response {
-  const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-  const html = [
-    `<!DOCTYPE html>`,
-    `<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title></head>`,
-    `<body><h1>${esc(title)}</h1><p>${esc(text)}</p></body></html>`,
-  ].join("\n");
-  return new Response(html, { status, headers: { "content-type": "text/html; charset=utf-8" } });
-}
-
 /** §2: "localhost/127.0.0.1 URLs on any port" for local tools, or https. */
 function isAllowedCallback(value: string): boolean {
-  try {
-    const url = new URL(value);
-    if (url.protocol === "https:") return true;
-    return url.protocol === "http:" && (url.hostname === "127.0.0.1" || url.hostname === "localhost");
-  } catch {
-    return false;
-  }
+  const url = parseUrl(value);
+  if (url?.protocol === "https:") return true;
+  return url?.protocol === "http:" && (url.hostname === "127.0.0.1" || url.hostname === "localhost");
 }
 
 export function startOpenRouterFake(initial: OpenRouterFakeOptions = {}): OpenRouterFake {
@@ -122,27 +112,21 @@ export function startOpenRouterFake(initial: OpenRouterFakeOptions = {}): OpenRo
       method = given;
     }
 
-    const redirect = new URL(callback); // its own query (a state the client put there) is kept
+    const to = new URL(callback); // its own query (a state the client put there) is kept
     if ((options.authorize ?? "approve") === "deny") {
       // Undocumented: §2 does not say what the user declining looks like. We send an error.
-      redirect.searchParams.set("error", "access_denied");
+      to.searchParams.set("error", "access_denied");
     } else {
-      const code = randomBytes(16).toString("hex");
+      const code = hex(16);
       codes.set(code, { challenge, method, label: query.key_label ?? null, used: false });
-      redirect.searchParams.set("code", code);
+      to.searchParams.set("code", code);
     }
-    return new Response(null, { status: 302, headers: { location: redirect.href } });
+    return redirect(to);
   }
 
   function exchange(raw: string): Response {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(raw);
-    } catch {
-      return apiError(400, "Invalid JSON body");
-    }
-    if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) return apiError(400, "Invalid JSON body");
-    const body = parsed as Record<string, unknown>;
+    const body = jsonObject(raw);
+    if (!body) return apiError(400, "Invalid JSON body");
     const str = (v: unknown) => (typeof v === "string" ? v : undefined);
 
     const invalid = () => apiError(403, "Invalid code or code_verifier");
@@ -152,15 +136,14 @@ export function startOpenRouterFake(initial: OpenRouterFakeOptions = {}): OpenRo
     if (record.method !== undefined) {
       if (body.code_challenge_method !== record.method) return apiError(400, "Invalid code_challenge_method");
       const verifier = str(body.code_verifier) ?? "";
-      const computed = record.method === "S256" ? createHash("sha256").update(verifier).digest("base64url") : verifier;
-      if (!verifier || computed !== record.challenge) return invalid();
+      if (!verifier || pkceChallenge(verifier, record.method) !== record.challenge) return invalid();
     }
 
     record.used = true;
     const issued: IssuedKey = {
-      key: `sk-or-v1-${randomBytes(32).toString("hex")}`,
+      key: `sk-or-v1-${hex(32)}`,
       label: str(body.key_label) ?? record.label,
-      userId: options.userId === undefined ? `user_${randomBytes(12).toString("hex")}` : options.userId,
+      userId: options.userId === undefined ? `user_${hex(12)}` : options.userId,
     };
     keys.set(issued.key, issued);
     issuedKeys.push(issued);
@@ -168,7 +151,7 @@ export function startOpenRouterFake(initial: OpenRouterFakeOptions = {}): OpenRo
   }
 
   function currentKey(req: Request): Response {
-    const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.get("authorization") ?? "")?.[1];
+    const bearer = bearerOf(req);
     const issued = bearer === undefined ? undefined : keys.get(bearer);
     if (!issued) return apiError(401, "User not found.");
     return Response.json({
@@ -183,50 +166,39 @@ export function startOpenRouterFake(initial: OpenRouterFakeOptions = {}): OpenRo
     });
   }
 
-  const server = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    async fetch(req) {
-      const { pathname, searchParams } = new URL(req.url);
-      const raw = req.method === "GET" || req.method === "HEAD" ? "" : await req.text();
-      let body: Record<string, unknown> = {};
-      try {
-        const value: unknown = JSON.parse(raw);
-        if (value && typeof value === "object" && !Array.isArray(value)) body = value as Record<string, unknown>;
-      } catch {
-        // recorded as {}
-      }
-      const headers = Object.fromEntries(req.headers);
-      const query = Object.fromEntries(searchParams);
-      requests.push({ method: req.method, path: pathname, query, body, headers, at: Date.now() });
+  const keyStatus = ({ req }: { req: Request }) => {
+    counts.key += 1;
+    if (req.method !== "GET") return apiError(405, "Method Not Allowed");
+    return currentKey(req);
+  };
 
-      if (pathname === "/auth") {
+  const http = serveFake({
+    // JSON whatever the Content-Type says
+    body: bodyReader({ json: () => true }),
+    record: { into: requests, fields: ["method", "path", "query", "body", "headers", "at"] },
+    routes: {
+      "* /auth": ({ req, query }) => {
         counts.auth += 1;
         if (req.method !== "GET") return htmlPage(405, "Method Not Allowed", "GET only");
         return auth(query);
-      }
-      if (pathname === "/api/v1/auth/keys") {
+      },
+      "* /api/v1/auth/keys": ({ req, raw }) => {
         counts.exchange += 1;
         if (req.method !== "POST") return apiError(405, "Method Not Allowed");
         return exchange(raw);
-      }
-      if (pathname === "/api/v1/key" || pathname === "/api/v1/auth/key") {
-        counts.key += 1;
-        if (req.method !== "GET") return apiError(405, "Method Not Allowed");
-        return currentKey(req);
-      }
-      return apiError(404, "Not Found");
+      },
+      "* /api/v1/key": keyStatus,
+      "* /api/v1/auth/key": keyStatus,
     },
+    notFound: () => apiError(404, "Not Found"),
   });
 
   return {
-    url: `http://127.0.0.1:${server.port}`,
+    url: http.url,
     options,
     requests,
     counts,
     issuedKeys,
-    stop() {
-      void server.stop(true);
-    },
+    stop: http.stop,
   };
 }

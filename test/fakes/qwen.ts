@@ -37,7 +37,22 @@
  *   valid); `rotateRefreshToken: true` returns a new one and kills the old. An unknown or dead
  *   refresh token gets 400 invalid_grant; `refresh: "unauthorized_401"` answers 401 invalid_token.
  */
-import { createHash, randomBytes } from "node:crypto";
+import {
+  bareHtmlPage,
+  deviceDecisions,
+  formBody,
+  hex,
+  isForm,
+  isS256Challenge,
+  oauthError,
+  requireClient,
+  requireForm,
+  s256,
+  serveFake,
+  unsupportedGrant,
+  type DeviceState,
+  type RecordedRequest,
+} from "./_kit.ts";
 
 export const QWEN_CLIENT_ID = "f0304373b74a44d2b584a3fb70ca9e56";
 export const QWEN_SCOPE = "openid profile email model.completion";
@@ -65,14 +80,7 @@ export interface QwenFakeOptions {
   refresh?: "ok" | "invalid_grant_400" | "unauthorized_401";
 }
 
-export interface QwenFakeRequest {
-  method: string;
-  path: string;
-  contentType: string | null;
-  body: Record<string, string>;
-  headers: Record<string, string>;
-  at: number;
-}
+export interface QwenFakeRequest extends RecordedRequest<Record<string, string>, "contentType" | "headers"> {}
 
 export interface QwenFake {
   url: string;
@@ -91,18 +99,8 @@ interface DeviceRecord {
   scope: string;
   expiresAt: number;
   lastPoll: number | undefined;
-  state: "pending" | "approved" | "denied" | "used";
+  state: DeviceState;
 }
-
-function isForm(contentType: string | null): boolean {
-  return contentType?.split(";")[0]?.trim().toLowerCase() === "application/x-www-form-urlencoded";
-}
-
-function oauthError(status: number, error: string, description: string): Response {
-  return Response.json({ error, error_description: description }, { status, headers: { "cache-control": "no-store" } });
-}
-
-const hex = (bytes: number) => randomBytes(bytes).toString("hex");
 
 export function startQwenFake(initial: QwenFakeOptions = {}): QwenFake {
   const options: QwenFakeOptions = { ...initial };
@@ -112,8 +110,6 @@ export function startQwenFake(initial: QwenFakeOptions = {}): QwenFake {
   const devices = new Map<string, DeviceRecord>();
   /** refresh token → whether it is still usable, and its scope */
   const refreshTokens = new Map<string, { live: boolean; scope: string }>();
-  let url = "";
-  let host = "";
 
   function issue(scope: string, keepRefreshToken?: string): Response {
     const accessToken = `qwen-at-${hex(16)}`;
@@ -124,7 +120,7 @@ export function startQwenFake(initial: QwenFakeOptions = {}): QwenFake {
       issued.refreshTokens.push(refreshToken);
       refreshTokens.set(refreshToken, { live: true, scope });
     }
-    const resourceUrl = options.resourceUrl === undefined ? host : options.resourceUrl;
+    const resourceUrl = options.resourceUrl === undefined ? http.host : options.resourceUrl;
     return Response.json(
       {
         access_token: accessToken,
@@ -142,7 +138,7 @@ export function startQwenFake(initial: QwenFakeOptions = {}): QwenFake {
     if (options.discontinued) return oauthError(403, "access_denied", QWEN_FREE_TIER_ERROR);
     if (!req.headers.get("x-request-id")) return oauthError(400, "invalid_request", "x-request-id header is required");
     if (!body.scope) return oauthError(400, "invalid_request", "scope is required");
-    if (body.code_challenge_method !== "S256" || !/^[A-Za-z0-9_-]{43}$/.test(body.code_challenge ?? "")) {
+    if (body.code_challenge_method !== "S256" || !isS256Challenge(body.code_challenge)) {
       return oauthError(400, "invalid_request", "PKCE is required: code_challenge with code_challenge_method=S256");
     }
     const expiresIn = options.expiresIn ?? 600;
@@ -159,8 +155,8 @@ export function startQwenFake(initial: QwenFakeOptions = {}): QwenFake {
     return Response.json({
       device_code,
       user_code,
-      verification_uri: `${url}/authorize`,
-      verification_uri_complete: `${url}/authorize?user_code=${user_code}&client=qwen-code`,
+      verification_uri: `${http.url}/authorize`,
+      verification_uri_complete: `${http.url}/authorize?user_code=${user_code}&client=qwen-code`,
       expires_in: expiresIn,
     });
   }
@@ -170,8 +166,7 @@ export function startQwenFake(initial: QwenFakeOptions = {}): QwenFake {
     if (!device || device.state === "used") return oauthError(401, "invalid_grant", "device code is invalid");
     const now = Date.now();
     if (now >= device.expiresAt) return oauthError(401, "expired_token", "the device code has expired");
-    const hash = createHash("sha256").update(body.code_verifier ?? "").digest("base64url");
-    if (hash !== device.challenge) return oauthError(400, "invalid_grant", "code_verifier does not match code_challenge");
+    if (s256(body.code_verifier ?? "") !== device.challenge) return oauthError(400, "invalid_grant", "code_verifier does not match code_challenge");
     const previous = device.lastPoll;
     device.lastPoll = now;
     if (previous !== undefined && now - previous < (options.minPollIntervalMs ?? 2000)) {
@@ -203,66 +198,39 @@ export function startQwenFake(initial: QwenFakeOptions = {}): QwenFake {
     }
   }
 
-  function decide(userCode: string, state: "approved" | "denied") {
-    const device = [...devices.values()].find((d) => d.userCode === userCode && d.state === "pending");
-    if (!device) throw new Error(`qwen fake: no pending device code has user code ${userCode}`);
-    device.state = state;
-  }
+  /** Both POST endpoints: a form and the client; then the endpoint itself. */
+  const checked = (contentType: string | null, body: Record<string, string>, endpoint: () => Response) =>
+    requireForm(contentType) ?? requireClient(body.client_id, options.clientId ?? QWEN_CLIENT_ID) ?? endpoint();
 
-  const server = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    async fetch(req) {
-      const { pathname } = new URL(req.url);
-      const contentType = req.headers.get("content-type");
-      const raw = req.method === "GET" || req.method === "HEAD" ? "" : await req.text();
-      const body = isForm(contentType) ? Object.fromEntries(new URLSearchParams(raw)) : {};
-      requests.push({
-        method: req.method,
-        path: pathname,
-        contentType,
-        body,
-        headers: Object.fromEntries(req.headers),
-        at: Date.now(),
-      });
-
-      const route = `${req.method} ${pathname}`;
-      if (route === "GET /authorize") {
-        return new Response("<!DOCTYPE html><html><body><h1>Qwen device login</h1></body></html>", {
-          headers: { "content-type": "text/html; charset=utf-8" },
+  const http = serveFake({
+    body: (raw, contentType) => (isForm(contentType) ? formBody(raw) : {}),
+    record: { into: requests, fields: ["method", "path", "contentType", "body", "headers", "at"] },
+    routes: {
+      "GET /authorize": () => bareHtmlPage("Qwen device login"),
+      "POST /api/v1/oauth2/device/code": ({ req, contentType, body }) => {
+        counts.device += 1;
+        return checked(contentType, body, () => deviceCode(req, body));
+      },
+      "POST /api/v1/oauth2/token": ({ contentType, body }) => {
+        if (body.grant_type === "refresh_token") counts.refresh += 1;
+        else if (body.grant_type === DEVICE_CODE_GRANT) counts.poll += 1;
+        return checked(contentType, body, () => {
+          if (body.grant_type === DEVICE_CODE_GRANT) return poll(body);
+          if (body.grant_type === "refresh_token") return refresh(body);
+          return unsupportedGrant(body.grant_type);
         });
-      }
-      if (route !== "POST /api/v1/oauth2/device/code" && route !== "POST /api/v1/oauth2/token") {
-        return Response.json({ error: "not_found" }, { status: 404 });
-      }
-      const isToken = route === "POST /api/v1/oauth2/token";
-      if (!isToken) counts.device += 1;
-      else if (body.grant_type === "refresh_token") counts.refresh += 1;
-      else if (body.grant_type === DEVICE_CODE_GRANT) counts.poll += 1;
-
-      if (!isForm(contentType)) {
-        return oauthError(400, "invalid_request", "the body must be application/x-www-form-urlencoded");
-      }
-      if (body.client_id !== (options.clientId ?? QWEN_CLIENT_ID)) return oauthError(401, "invalid_client", "unknown client_id");
-      if (!isToken) return deviceCode(req, body);
-      if (body.grant_type === DEVICE_CODE_GRANT) return poll(body);
-      if (body.grant_type === "refresh_token") return refresh(body);
-      return oauthError(400, "unsupported_grant_type", `unsupported grant_type: ${body.grant_type ?? "(none)"}`);
+      },
     },
+    notFound: () => Response.json({ error: "not_found" }, { status: 404 }),
   });
-  url = `http://127.0.0.1:${server.port}`;
-  host = `127.0.0.1:${server.port}`;
 
   return {
-    url,
+    url: http.url,
     options,
     requests,
     counts,
     issued,
-    approve: (userCode) => decide(userCode, "approved"),
-    deny: (userCode) => decide(userCode, "denied"),
-    stop() {
-      void server.stop(true);
-    },
+    ...deviceDecisions(devices, (userCode) => `qwen fake: no pending device code has user code ${userCode}`),
+    stop: http.stop,
   };
 }
