@@ -82,12 +82,13 @@ if (process.env.CHILD_MODE === "key") {
 if (process.env.CHILD_MODE === "calls") {
   const until = Date.now() + Number(process.env.CALL_MS);
   report.statuses = {};
-  while (Date.now() < until) {
+  // At least one call, however short CALL_MS is: a slow start must not turn into zero calls.
+  do {
     const res = await fetch(base + "/me", { method: "POST", headers: auth, body: "ping" });
     report.statuses[res.status] = (report.statuses[res.status] ?? 0) + 1;
     report.lastBody = await res.text();
     await Bun.sleep(Number(process.env.CALL_GAP_MS ?? 100));
-  }
+  } while (Date.now() < until);
 }
 if (process.env.CHILD_MODE === "passthrough") {
   const gz = await fetch(base + "/gz", { headers: auth, decompress: false });
