@@ -91,7 +91,6 @@ export function status(ctx: Context, options: StatusOptions): void {
     const what = options.providerIds.length ? `${missing.map((s) => s.id).join(", ")} not logged in` : "not logged in to any provider";
     throw new AuthctlError("NOT_LOGGED_IN", what, {
       hint: `run 'authctl login${missing.length === 1 ? ` ${missing[0]!.id}` : ""}'`,
-      detail: { quiet: !options.json && statuses.length > 0 },
     });
   }
 }

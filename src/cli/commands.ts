@@ -2,7 +2,7 @@ import { defineCommand, type CommandDef } from "citty";
 import type { Context } from "../actions/context.ts";
 import { parseEnvFormat } from "../format/env-format.ts";
 import { AuthctlError } from "../errors.ts";
-import { asList, positionals } from "./shared.ts";
+import { positionals } from "./shared.ts";
 
 /**
  * The commands as citty definitions. Each `run` body only turns parsed args into an options
@@ -186,4 +186,3 @@ export function createExecCommand(getContext: GetContext, rawExecArgs: string[])
   });
 }
 
-export { asList };

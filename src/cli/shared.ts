@@ -25,12 +25,6 @@ export function rejectUnknownFlags(rawArgs: string[], args: ArgsDef, command: st
   }
 }
 
-/** citty hands back a string or, when a flag repeats, an array. */
-export function asList(value: unknown): string[] {
-  if (value === undefined || value === null || value === false) return [];
-  return (Array.isArray(value) ? value : [value]).map(String);
-}
-
 export function positionals(args: { _: string[] }): string[] {
   return args._.map(String);
 }
