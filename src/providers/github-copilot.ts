@@ -1,5 +1,5 @@
 import { AuthctlError } from "../errors.ts";
-import type { OAuthMethod, OAuthSettings, ProviderDefinition } from "./types.ts";
+import { NO_REDIRECT, type OAuthMethod, type OAuthSettings, type ProviderDefinition } from "./types.ts";
 
 /**
  * GitHub Copilot: GitHub's device flow (providers.md §5a) for a long-lived GitHub token, which
@@ -36,10 +36,7 @@ const COPILOT_DEVICE: OAuthMethod = {
     tokenUrl: "https://github.com/login/oauth/access_token",
     clientId: COPILOT_CLIENT_ID,
     scopes: ["read:user"],
-    redirectHost: "127.0.0.1",
-    redirectPort: 0,
-    fallbackPorts: [],
-    redirectPath: "/callback",
+    ...NO_REDIRECT,
     tokenBody: "form",
   },
   env: { COPILOT_GITHUB_TOKEN: "access_token" },

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { version } from "../../package.json";
-import type { HookDeps, OAuthMethod, ProviderDefinition } from "./types.ts";
+import { NO_REDIRECT, type HookDeps, type OAuthMethod, type ProviderDefinition } from "./types.ts";
 
 /**
  * Kimi Code (providers.md §8): RFC 8628 device flow at auth.kimi.com with kimi-cli's X-Msh-*
@@ -32,10 +32,7 @@ const KIMI_DEVICE: OAuthMethod = {
     tokenUrl: "https://auth.kimi.com/api/oauth/token",
     clientId: "17e5f671-d194-4dfb-9706-5516cb48c098",
     scopes: [],
-    redirectHost: "127.0.0.1",
-    redirectPort: 0,
-    fallbackPorts: [],
-    redirectPath: "/callback",
+    ...NO_REDIRECT,
     tokenBody: "form",
   },
   // The Kimi Code API takes the OAuth access token as its bearer key.

@@ -2,7 +2,7 @@ import { AuthctlError } from "../errors.ts";
 import { parseTokenSet } from "../oauth/token.ts";
 import { createPkce, createState } from "../oauth/pkce.ts";
 import type { DevicePollOutcome } from "../oauth/device.ts";
-import { withResourceUrl, type CustomDeviceStart, type HookDeps, type OAuthMethod, type OAuthSettings } from "./types.ts";
+import { NO_REDIRECT, withResourceUrl, type CustomDeviceStart, type HookDeps, type OAuthMethod, type OAuthSettings } from "./types.ts";
 
 /**
  * MiniMax coding plan (providers.md §8, UNCERTAIN whether shipped upstream): a device flow of its
@@ -76,10 +76,7 @@ export const MINIMAX_CODING_PLAN: OAuthMethod = {
     tokenUrl: "https://api.minimaxi.com/oauth/token",
     clientId: "d38bdbee-2b8c-4c74-9a9c-5875fabe6317",
     scopes: ["openid", "profile", "coding_plan"],
-    redirectHost: "127.0.0.1",
-    redirectPort: 0,
-    fallbackPorts: [],
-    redirectPath: "/callback",
+    ...NO_REDIRECT,
     tokenBody: "form",
   },
   // The coding-plan token is used as the API key of the Anthropic-compatible endpoint.

@@ -1,5 +1,5 @@
 import { classifyDeviceTokenResponse, type DevicePollOutcome } from "../oauth/device.ts";
-import { withResourceUrl, type OAuthMethod, type ProviderDefinition } from "./types.ts";
+import { NO_REDIRECT, withResourceUrl, type OAuthMethod, type ProviderDefinition } from "./types.ts";
 
 /**
  * Qwen (chat.qwen.ai, providers.md §6): device flow with PKCE. Legacy — the free tier closed on
@@ -23,10 +23,7 @@ const QWEN_DEVICE: OAuthMethod = {
     tokenUrl: "https://chat.qwen.ai/api/v1/oauth2/token",
     clientId: "f0304373b74a44d2b584a3fb70ca9e56",
     scopes: ["openid", "profile", "email", "model.completion"],
-    redirectHost: "127.0.0.1",
-    redirectPort: 0,
-    fallbackPorts: [],
-    redirectPath: "/callback",
+    ...NO_REDIRECT,
     tokenBody: "form",
   },
   env: { QWEN_ACCESS_TOKEN: "access_token", QWEN_RESOURCE_URL: "resource_url" },

@@ -170,3 +170,9 @@ export function withResourceUrl(tokens: import("../oauth/token.ts").TokenSet): L
   const url = tokens.raw.resource_url;
   return { kind: "tokens", tokens, extra: typeof url === "string" ? { resource_url: url } : {} };
 }
+
+/** The redirect settings of a method that has no redirect at all (device-only logins). */
+export const NO_REDIRECT = { redirectHost: "127.0.0.1", redirectPort: 0, fallbackPorts: [], redirectPath: "/callback" } satisfies Pick<
+  OAuthSettings,
+  "redirectHost" | "redirectPort" | "fallbackPorts" | "redirectPath"
+>;
