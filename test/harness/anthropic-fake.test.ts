@@ -4,8 +4,8 @@
  * JSON token endpoint checks state, PKCE, redirect_uri and client_id, refresh tokens rotate,
  * create_api_key needs org:create_api_key, and the API answers the documented errors.
  */
-import { afterEach, describe, expect, test } from "bun:test";
-import { createHash, randomBytes } from "node:crypto";
+import { describe, expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
 
 import {
   ANTHROPIC_CLIENT_ID,
@@ -16,26 +16,13 @@ import {
   type AnthropicFake,
   type AnthropicFakeOptions,
 } from "../fakes/anthropic.ts";
+import { cleanupAfterEach, getJson, pkce, pkceLogin, postJson, sendForm, withQuery } from "./_helpers.ts";
 
 const LOOPBACK = "http://localhost:53692/callback";
 const SCOPE = "org:create_api_key user:profile user:inference user:sessions:claude_code user:mcp_servers user:file_upload";
 
-const cleanups: Array<() => void> = [];
-afterEach(() => {
-  while (cleanups.length) cleanups.pop()!();
-});
-
-function fake(options?: AnthropicFakeOptions): AnthropicFake {
-  const f = startAnthropicFake(options);
-  cleanups.push(() => f.stop());
-  return f;
-}
-
-function pkce() {
-  const verifier = randomBytes(32).toString("base64url");
-  const challenge = createHash("sha256").update(verifier).digest("base64url");
-  return { verifier, challenge };
-}
+const { started } = cleanupAfterEach();
+const fake = (options?: AnthropicFakeOptions): AnthropicFake => started(startAnthropicFake(options));
 
 function authorizeParams(challenge: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
@@ -51,35 +38,16 @@ function authorizeParams(challenge: string, extra: Record<string, string> = {}):
   };
 }
 
-async function authorize(f: AnthropicFake, params: Record<string, string>) {
-  const url = new URL("/oauth/authorize", f.url);
-  url.search = new URLSearchParams(params).toString();
-  return fetch(url, { redirect: "manual" });
-}
+const authorizeUrl = (f: AnthropicFake, params: Record<string, string>) => withQuery(f.url, "/oauth/authorize", params);
+const authorize = (f: AnthropicFake, params: Record<string, string>) => fetch(authorizeUrl(f, params), { redirect: "manual" });
 
 /** A valid /authorize; the code and state of its redirect. */
-async function login(f: AnthropicFake, extra: Record<string, string> = {}) {
-  const { verifier, challenge } = pkce();
-  const params = authorizeParams(challenge, extra);
-  const res = await authorize(f, params);
-  expect(res.status).toBe(302);
-  const location = new URL(res.headers.get("location")!);
-  return { verifier, params, location, code: location.searchParams.get("code")!, state: location.searchParams.get("state")! };
-}
+const login = (f: AnthropicFake, extra: Record<string, string> = {}) =>
+  pkceLogin((params) => authorizeUrl(f, params), (challenge) => authorizeParams(challenge, extra));
 
-async function post(f: AnthropicFake, path: string, body: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(`${f.url}${path}`, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...headers },
-    body: typeof body === "string" ? body : JSON.stringify(body),
-  });
-  return { status: res.status, json: (await res.json()) as Record<string, any> };
-}
-
-async function get(f: AnthropicFake, path: string, headers: Record<string, string>) {
-  const res = await fetch(`${f.url}${path}`, { headers });
-  return { status: res.status, json: (await res.json()) as Record<string, any> };
-}
+const post = (f: AnthropicFake, path: string, body: unknown, headers: Record<string, string> = {}) =>
+  postJson(`${f.url}${path}`, body, headers);
+const get = (f: AnthropicFake, path: string, headers: Record<string, string>) => getJson(`${f.url}${path}`, headers);
 
 async function loginAndExchange(f: AnthropicFake, extra: Record<string, string> = {}) {
   const { verifier, params, code, state } = await login(f, extra);
@@ -213,10 +181,8 @@ describe("Anthropic fake: POST /v1/oauth/token", () => {
       redirect_uri: LOOPBACK,
       code_verifier: verifier,
     };
-    const form = await fetch(`${f.url}/v1/oauth/token`, {
-      method: "POST",
+    const form = await sendForm(`${f.url}/v1/oauth/token`, good, {
       headers: { "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams(good),
     });
     expect(form.status).toBe(400);
     expect(((await form.json()) as { error: string }).error).toBe("invalid_request");

@@ -2,8 +2,7 @@
  * Proves test/fakes/{kimi,minimax,qwen}.ts behave as providers.md §8 and §6 document, with plain
  * fetch and no authctl code.
  */
-import { afterEach, describe, expect, test } from "bun:test";
-import { createHash, randomBytes } from "node:crypto";
+import { describe, expect, test } from "bun:test";
 
 import { KIMI_CLIENT_ID, KIMI_MSH_HEADERS, startKimiFake, type KimiFakeOptions } from "../fakes/kimi.ts";
 import { MINIMAX_CLIENT_ID, MINIMAX_SCOPE, startMiniMaxFake, type MiniMaxFakeOptions } from "../fakes/minimax.ts";
@@ -14,28 +13,11 @@ import {
   startQwenFake,
   type QwenFakeOptions,
 } from "../fakes/qwen.ts";
+import { cleanupAfterEach, pkce, postForm, sendJson } from "./_helpers.ts";
 
 const DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
-type Json = Record<string, any>;
 
-const cleanups: Array<() => void> = [];
-afterEach(() => {
-  while (cleanups.length) cleanups.pop()!();
-});
-function started<T extends { stop(): void }>(fake: T): T {
-  cleanups.push(() => fake.stop());
-  return fake;
-}
-
-async function postForm(url: string, params: Record<string, string>, headers: Record<string, string> = {}) {
-  const res = await fetch(url, { method: "POST", body: new URLSearchParams(params), headers });
-  return { status: res.status, json: (await res.json()) as Json };
-}
-
-function pkce() {
-  const verifier = randomBytes(32).toString("base64url");
-  return { verifier, challenge: createHash("sha256").update(verifier).digest("base64url") };
-}
+const { started } = cleanupAfterEach();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -90,11 +72,7 @@ describe("Kimi fake (§8)", () => {
     const { "X-Msh-Device-Id": _, ...noDeviceId } = KIMI_MSH_HEADERS;
     expect((await device(f.url, noDeviceId)).status).toBe(400);
     expect((await device(f.url, { "X-Msh-Device-Id": "abc" })).status).toBe(400);
-    const json = await fetch(`${f.url}/api/oauth/device_authorization`, {
-      method: "POST",
-      headers: { ...KIMI_MSH_HEADERS, "content-type": "application/json" },
-      body: JSON.stringify({ client_id: KIMI_CLIENT_ID }),
-    });
+    const json = await sendJson(`${f.url}/api/oauth/device_authorization`, { client_id: KIMI_CLIENT_ID }, KIMI_MSH_HEADERS);
     expect(json.status).toBe(400);
     const other = await postForm(`${f.url}/api/oauth/device_authorization`, { client_id: "other" }, KIMI_MSH_HEADERS);
     expect(other).toEqual({ status: 401, json: expect.objectContaining({ error: "invalid_client" }) });
@@ -198,11 +176,7 @@ describe("MiniMax fake (§8)", () => {
     expect((await code(f.url, "short")).status).toBe(400);
     expect((await code(f.url, challenge, { state: "" })).status).toBe(400);
     expect((await code(f.url, challenge, { client_id: "other" })).status).toBe(401);
-    const json = await fetch(`${f.url}/oauth/code`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ client_id: MINIMAX_CLIENT_ID, scope: MINIMAX_SCOPE, code_challenge: challenge }),
-    });
+    const json = await sendJson(`${f.url}/oauth/code`, { client_id: MINIMAX_CLIENT_ID, scope: MINIMAX_SCOPE, code_challenge: challenge });
     expect(json.status).toBe(400);
   });
 

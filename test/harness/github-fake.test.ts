@@ -3,7 +3,7 @@
  * authctl code: the device flow (Accept decides JSON or form, HTTP 200 with `error` while
  * polling, slow_down, expiry, denial) and the Copilot token exchange. Intervals are 1 s here.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 
 import {
   DEVICE_CODE_GRANT,
@@ -13,23 +13,15 @@ import {
   type GitHubFake,
   type GitHubFakeOptions,
 } from "../fakes/github.ts";
+import { cleanupAfterEach, getJson, sendForm, sendJson, type Json } from "./_helpers.ts";
 
-const cleanups: Array<() => void> = [];
-afterEach(() => {
-  while (cleanups.length) cleanups.pop()!();
-});
+const { started } = cleanupAfterEach();
+const fake = (options: GitHubFakeOptions = {}): GitHubFake => started(startGitHubFake({ interval: 1, ...options }));
 
-function fake(options: GitHubFakeOptions = {}): GitHubFake {
-  const f = startGitHubFake({ interval: 1, ...options });
-  cleanups.push(() => f.stop());
-  return f;
-}
-
-type Json = Record<string, unknown>;
 const JSON_ACCEPT = { accept: "application/json" };
 
 async function postForm(url: string, params: Record<string, string>, headers: Record<string, string> = JSON_ACCEPT) {
-  const res = await fetch(url, { method: "POST", body: new URLSearchParams(params), headers });
+  const res = await sendForm(url, params, { headers });
   return { status: res.status, contentType: res.headers.get("content-type"), text: await res.text() };
 }
 
@@ -60,10 +52,7 @@ async function githubToken(f: GitHubFake): Promise<string> {
   return answer.access_token as string;
 }
 
-async function get(url: string, authorization?: string) {
-  const res = await fetch(url, { headers: authorization ? { authorization } : {} });
-  return { status: res.status, json: (await res.json()) as Json };
-}
+const get = (url: string, authorization?: string) => getJson(url, authorization ? { authorization } : {});
 
 describe("GitHub fake: device flow", () => {
   test("the Accept header decides between a JSON and a form-encoded answer", async () => {
@@ -96,11 +85,7 @@ describe("GitHub fake: device flow", () => {
 
   test("a JSON request body is accepted too", async () => {
     const f = fake();
-    const res = await fetch(`${f.url}/login/device/code`, {
-      method: "POST",
-      headers: { ...JSON_ACCEPT, "content-type": "application/json" },
-      body: JSON.stringify({ client_id: GITHUB_COPILOT_CLIENT_ID, scope: "read:user" }),
-    });
+    const res = await sendJson(`${f.url}/login/device/code`, { client_id: GITHUB_COPILOT_CLIENT_ID, scope: "read:user" }, JSON_ACCEPT);
     expect(((await res.json()) as Json).user_code).toBe(GITHUB_USER_CODE);
   });
 

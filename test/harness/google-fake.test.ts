@@ -3,8 +3,8 @@
  * authctl code: the installed-app loopback flow with a client_secret, offline refresh tokens,
  * refresh without rotation, and loadCodeAssist.
  */
-import { afterEach, describe, expect, test } from "bun:test";
-import { createHash, randomBytes } from "node:crypto";
+import { describe, expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
 
 import {
   GOOGLE_CLIENT_ID,
@@ -15,19 +15,12 @@ import {
   type GoogleFake,
   type GoogleFakeOptions,
 } from "../fakes/google.ts";
+import { cleanupAfterEach, pkce as pkcePair, postForm, postJson, sendJson } from "./_helpers.ts";
 
-type Json = Record<string, any>;
 const REDIRECT = "http://127.0.0.1:45289/oauth2callback";
 
-const cleanups: Array<() => void> = [];
-afterEach(() => {
-  while (cleanups.length) cleanups.pop()!();
-});
-function fake(options: GoogleFakeOptions = {}): GoogleFake {
-  const f = startGoogleFake(options);
-  cleanups.push(() => f.stop());
-  return f;
-}
+const { started } = cleanupAfterEach();
+const fake = (options: GoogleFakeOptions = {}): GoogleFake => started(startGoogleFake(options));
 
 function authUrl(f: GoogleFake, params: Record<string, string> = {}): string {
   const query = new URLSearchParams({
@@ -49,11 +42,6 @@ async function authorize(f: GoogleFake, params: Record<string, string> = {}) {
   return { status: res.status, location: location === null ? null : new URL(location), text: await res.text() };
 }
 
-async function postForm(url: string, params: Record<string, string>, headers: Record<string, string> = {}) {
-  const res = await fetch(url, { method: "POST", body: new URLSearchParams(params), headers });
-  return { status: res.status, json: (await res.json()) as Json };
-}
-
 const exchange = (f: GoogleFake, code: string, extra: Record<string, string> = {}) =>
   postForm(`${f.url}/token`, {
     grant_type: "authorization_code",
@@ -72,14 +60,8 @@ const refresh = (f: GoogleFake, refreshToken: string, extra: Record<string, stri
     ...extra,
   });
 
-async function loadCodeAssist(f: GoogleFake, accessToken: string | undefined, body: unknown = defaultLoadBody) {
-  const res = await fetch(`${f.url}/v1internal:loadCodeAssist`, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...(accessToken ? { authorization: `Bearer ${accessToken}` } : {}) },
-    body: JSON.stringify(body),
-  });
-  return { status: res.status, json: (await res.json()) as Json };
-}
+const loadCodeAssist = (f: GoogleFake, accessToken: string | undefined, body: unknown = defaultLoadBody) =>
+  postJson(`${f.url}/v1internal:loadCodeAssist`, body, accessToken ? { authorization: `Bearer ${accessToken}` } : {});
 const defaultLoadBody = {
   metadata: { ideType: "IDE_UNSPECIFIED", platform: "PLATFORM_UNSPECIFIED", pluginType: "GEMINI" },
 };
@@ -158,11 +140,7 @@ describe("Google fake: token endpoint", () => {
   test("HTTP Basic client authentication works; a JSON body does not", async () => {
     const f = fake();
     const code = (await authorize(f)).location!.searchParams.get("code")!;
-    const json = await fetch(`${f.url}/token`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ grant_type: "authorization_code", code, redirect_uri: REDIRECT }),
-    });
+    const json = await sendJson(`${f.url}/token`, { grant_type: "authorization_code", code, redirect_uri: REDIRECT });
     expect(json.status).toBe(400);
     const basic = Buffer.from(`${GOOGLE_CLIENT_ID}:${GOOGLE_CLIENT_SECRET}`).toString("base64");
     const answer = await postForm(
@@ -190,8 +168,7 @@ describe("Google fake: token endpoint", () => {
 
   test("PKCE is optional, but checked when a challenge was sent", async () => {
     const f = fake();
-    const verifier = randomBytes(32).toString("base64url");
-    const challenge = createHash("sha256").update(verifier).digest("base64url");
+    const { verifier, challenge } = pkcePair();
     const pkce = { code_challenge: challenge, code_challenge_method: "S256" };
     const code = (await authorize(f, pkce)).location!.searchParams.get("code")!;
     expect((await exchange(f, code)).json.error).toBe("invalid_grant");

@@ -3,8 +3,8 @@
  * the checks a real server makes (PKCE, redirect_uri, client, single use, form bodies), and
  * each configurable misbehaviour.
  */
-import { afterEach, describe, expect, test } from "bun:test";
-import { createHash, randomBytes } from "node:crypto";
+import { describe, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
 
 import {
   DEVICE_CODE_GRANT,
@@ -14,27 +14,14 @@ import {
   type OAuthFakeOptions,
   type TokenBehaviour,
 } from "../fakes/oauth-fake.ts";
+import { cleanupAfterEach, pkce, redirectTarget, sendForm, sendJson, withQuery } from "./_helpers.ts";
 
 const REDIRECT_URI = "http://127.0.0.1:53682/callback";
 
 // --------------------------------------------------------------------------- helpers
 
-const cleanups: Array<() => void> = [];
-afterEach(() => {
-  while (cleanups.length) cleanups.pop()!();
-});
-
-function fake(options?: OAuthFakeOptions): OAuthFake {
-  const f = startOAuthFake(options);
-  cleanups.push(() => f.stop());
-  return f;
-}
-
-function pkce() {
-  const verifier = randomBytes(32).toString("base64url");
-  const challenge = createHash("sha256").update(verifier).digest("base64url");
-  return { verifier, challenge };
-}
+const { started } = cleanupAfterEach();
+const fake = (options?: OAuthFakeOptions): OAuthFake => started(startOAuthFake(options));
 
 type Json = Record<string, unknown>;
 interface Answer {
@@ -56,7 +43,7 @@ async function read(res: Response): Promise<Answer> {
 }
 
 async function postForm(url: string, params: Record<string, string>, init: RequestInit = {}): Promise<Answer> {
-  return read(await fetch(url, { method: "POST", body: new URLSearchParams(params), ...init }));
+  return read(await sendForm(url, params, init));
 }
 
 function token(f: OAuthFake, params: Record<string, string>, init?: RequestInit): Promise<Answer> {
@@ -64,8 +51,7 @@ function token(f: OAuthFake, params: Record<string, string>, init?: RequestInit)
 }
 
 function authorizeUrl(f: OAuthFake, params: Record<string, string> = {}): string {
-  const url = new URL("/authorize", f.url);
-  url.search = new URLSearchParams({
+  return withQuery(f.url, "/authorize", {
     client_id: FAKE_CLIENT_ID,
     response_type: "code",
     redirect_uri: REDIRECT_URI,
@@ -74,16 +60,11 @@ function authorizeUrl(f: OAuthFake, params: Record<string, string> = {}): string
     code_challenge: pkce().challenge,
     code_challenge_method: "S256",
     ...params,
-  }).toString();
-  return url.href;
+  });
 }
 
 /** GET /authorize without following the redirect; returns the callback URL it points at. */
-async function authorize(f: OAuthFake, params: Record<string, string> = {}): Promise<URL> {
-  const res = await fetch(authorizeUrl(f, params), { redirect: "manual" });
-  expect(res.status).toBe(302);
-  return new URL(res.headers.get("location")!);
-}
+const authorize = (f: OAuthFake, params: Record<string, string> = {}): Promise<URL> => redirectTarget(authorizeUrl(f, params));
 
 /** A fresh, valid authorization code and the verifier that goes with it. */
 async function codeAndVerifier(f: OAuthFake): Promise<{ code: string; verifier: string }> {
@@ -269,13 +250,7 @@ describe("OAuth fake: authorization code exchange", () => {
     expect(errorOf(otherClient)).toEqual({ status: 401, error: "invalid_client" });
     const noClient = await postForm(`${f.url}/token`, { grant_type: "authorization_code", code });
     expect(errorOf(noClient)).toEqual({ status: 401, error: "invalid_client" });
-    const json = await read(
-      await fetch(`${f.url}/token`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ client_id: FAKE_CLIENT_ID, grant_type: "authorization_code", code }),
-      }),
-    );
+    const json = await read(await sendJson(`${f.url}/token`, { client_id: FAKE_CLIENT_ID, grant_type: "authorization_code", code }));
     expect(errorOf(json)).toEqual({ status: 400, error: "invalid_request" });
     expect(errorOf(await token(f, { grant_type: "password" }))).toEqual({ status: 400, error: "unsupported_grant_type" });
     // None of these consumed the code; the JSON body was recorded as sent.

@@ -3,34 +3,29 @@
  * a real oidc-provider on 127.0.0.1, driven by hand-written OAuth requests, the
  * browser-follow BROWSER script, and (when installed) a real headless Chromium.
  */
-import { afterEach, describe, expect, test } from "bun:test";
-import { createHash, randomBytes } from "node:crypto";
+import { describe, expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 import { chromiumAvailable, openInChromium } from "../fakes/chromium.ts";
 import { DEVICE_CODE_GRANT, startOidcServer, type OidcServer } from "../fakes/oidc-server.ts";
+import { cleanupAfterEach, pkce, postForm as postFormJson, sendForm, sendJson, withQuery, type Json } from "./_helpers.ts";
 
 const BROWSER_FOLLOW = resolve(import.meta.dir, "../fakes/browser-follow.ts");
 const SCOPE = "openid offline_access";
 
 // --------------------------------------------------------------------------- helpers
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
+const { defer, started } = cleanupAfterEach();
 
-async function server(options?: Parameters<typeof startOidcServer>[0]): Promise<OidcServer> {
-  const s = await startOidcServer(options);
-  cleanups.push(() => s.stop());
-  return s;
-}
+const server = async (options?: Parameters<typeof startOidcServer>[0]): Promise<OidcServer> =>
+  started(await startOidcServer(options));
 
 function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), "authctl-harness-"));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  defer(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 
@@ -50,19 +45,12 @@ function callbackServer(host = "127.0.0.1") {
       });
     },
   });
-  cleanups.push(() => srv.stop(true));
+  defer(() => srv.stop(true));
   return { redirectUri: `http://${host}:${srv.port}/callback`, received };
 }
 
-function pkce() {
-  const verifier = randomBytes(32).toString("base64url");
-  const challenge = createHash("sha256").update(verifier).digest("base64url");
-  return { verifier, challenge };
-}
-
 function authorizeUrl(s: OidcServer, redirectUri: string, challenge: string, state: string): string {
-  const url = new URL("/auth", s.issuer);
-  url.search = new URLSearchParams({
+  return withQuery(s.issuer, "/auth", {
     client_id: s.clientId,
     response_type: "code",
     redirect_uri: redirectUri,
@@ -70,15 +58,12 @@ function authorizeUrl(s: OidcServer, redirectUri: string, challenge: string, sta
     state,
     code_challenge: challenge,
     code_challenge_method: "S256",
-  }).toString();
-  return url.href;
+  });
 }
 
-type Json = Record<string, unknown>;
-
 async function postForm(url: string, params: Record<string, string>): Promise<{ status: number; body: Json }> {
-  const res = await fetch(url, { method: "POST", body: new URLSearchParams(params) });
-  return { status: res.status, body: (await res.json()) as Json };
+  const { status, json } = await postFormJson(url, params);
+  return { status, body: json };
 }
 
 const tokenRequest = (s: OidcServer, params: Record<string, string>) =>
@@ -190,11 +175,7 @@ describe("fake OIDC server (oidc-provider)", () => {
     expect(again.body.error).toBe("invalid_grant");
 
     // JSON bodies are refused by the token endpoint (and counted as tokenOther)
-    const json = await fetch(`${s.issuer}/token`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ grant_type: "refresh_token", refresh_token: "x", client_id: s.clientId }),
-    });
+    const json = await sendJson(`${s.issuer}/token`, { grant_type: "refresh_token", refresh_token: "x", client_id: s.clientId });
     expect(json.status).toBe(400);
     expect(((await json.json()) as Json).error).toBe("invalid_request");
 
@@ -312,10 +293,7 @@ describe("fake OIDC server (oidc-provider)", () => {
       expect(r.body.refresh_token).toBe(rt); // not rotated
     }
 
-    const revoke = await fetch(`${s.issuer}/token/revocation`, {
-      method: "POST",
-      body: new URLSearchParams({ client_id: s.clientId, token: rt, token_type_hint: "refresh_token" }),
-    });
+    const revoke = await sendForm(`${s.issuer}/token/revocation`, { client_id: s.clientId, token: rt, token_type_hint: "refresh_token" });
     expect(revoke.status).toBe(200);
     const after = await tokenRequest(s, { grant_type: "refresh_token", refresh_token: rt });
     expect(after.body.error).toBe("invalid_grant");

@@ -5,7 +5,7 @@
  * tokens with the ChatGPT claims, refresh tokens are single-use (JSON or form), the token-exchange
  * grant buys an sk-proj key, and OpenAI's device-code variant hands out a server-made PKCE pair.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
 
 import {
@@ -18,25 +18,12 @@ import {
   type OpenAIFake,
   type OpenAIFakeOptions,
 } from "../fakes/openai.ts";
+import { cleanupAfterEach, jsonOrNullAnswer, pkce, pkceLogin, sendForm, sendJson, withQuery } from "./_helpers.ts";
 
 const REDIRECT = "http://localhost:1455/auth/callback";
 
-const cleanups: Array<() => void> = [];
-afterEach(() => {
-  while (cleanups.length) cleanups.pop()!();
-});
-
-function fake(options?: OpenAIFakeOptions): OpenAIFake {
-  const f = startOpenAIFake(options);
-  cleanups.push(() => f.stop());
-  return f;
-}
-
-function pkce() {
-  const verifier = randomBytes(32).toString("base64url");
-  const challenge = createHash("sha256").update(verifier).digest("base64url");
-  return { verifier, challenge };
-}
+const { started } = cleanupAfterEach();
+const fake = (options?: OpenAIFakeOptions): OpenAIFake => started(startOpenAIFake(options));
 
 function authorizeParams(challenge: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
@@ -54,41 +41,20 @@ function authorizeParams(challenge: string, extra: Record<string, string> = {}):
   };
 }
 
-async function authorize(f: OpenAIFake, params: Record<string, string>) {
-  const url = new URL("/oauth/authorize", f.url);
-  url.search = new URLSearchParams(params).toString();
-  return fetch(url, { redirect: "manual" });
-}
+const authorizeUrl = (f: OpenAIFake, params: Record<string, string>) => withQuery(f.url, "/oauth/authorize", params);
+const authorize = (f: OpenAIFake, params: Record<string, string>) => fetch(authorizeUrl(f, params), { redirect: "manual" });
 
-async function login(f: OpenAIFake, extra: Record<string, string> = {}) {
-  const { verifier, challenge } = pkce();
-  const params = authorizeParams(challenge, extra);
-  const res = await authorize(f, params);
-  expect(res.status).toBe(302);
-  const location = new URL(res.headers.get("location")!);
-  return { verifier, params, location, code: location.searchParams.get("code")!, state: location.searchParams.get("state")! };
-}
+/** A valid /authorize; the code and state of its redirect. */
+const login = (f: OpenAIFake, extra: Record<string, string> = {}) =>
+  pkceLogin((params) => authorizeUrl(f, params), (challenge) => authorizeParams(challenge, extra));
 
 async function form(f: OpenAIFake, path: string, body: Record<string, string | undefined>) {
   const clean = Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined)) as Record<string, string>;
-  const res = await fetch(`${f.url}${path}`, {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams(clean),
-  });
-  const text = await res.text();
-  return { status: res.status, json: (text ? JSON.parse(text) : null) as Record<string, any> };
+  const headers = { "content-type": "application/x-www-form-urlencoded" };
+  return jsonOrNullAnswer(await sendForm(`${f.url}${path}`, clean, { headers }));
 }
 
-async function json(f: OpenAIFake, path: string, body: unknown) {
-  const res = await fetch(`${f.url}${path}`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, json: (text ? JSON.parse(text) : null) as Record<string, any> };
-}
+const json = async (f: OpenAIFake, path: string, body: unknown) => jsonOrNullAnswer(await sendJson(`${f.url}${path}`, body));
 
 async function loginAndExchange(f: OpenAIFake) {
   const { verifier, code } = await login(f);

@@ -3,42 +3,20 @@
  * authctl code: /auth redirects with a code, the code and verifier buy an sk-or-v1 key once,
  * the documented 400/403/405 errors, and GET /api/v1/key with the key.
  */
-import { afterEach, describe, expect, test } from "bun:test";
-import { createHash, randomBytes } from "node:crypto";
+import { describe, expect, test } from "bun:test";
 
 import { startOpenRouterFake, type OpenRouterFake, type OpenRouterFakeOptions } from "../fakes/openrouter.ts";
+import { cleanupAfterEach, getJson, pkce, postJson, redirectTarget, withQuery } from "./_helpers.ts";
 
 const CALLBACK = "http://127.0.0.1:3000/callback";
 
-const cleanups: Array<() => void> = [];
-afterEach(() => {
-  while (cleanups.length) cleanups.pop()!();
-});
+const { started } = cleanupAfterEach();
+const fake = (options?: OpenRouterFakeOptions): OpenRouterFake => started(startOpenRouterFake(options));
 
-function fake(options?: OpenRouterFakeOptions): OpenRouterFake {
-  const f = startOpenRouterFake(options);
-  cleanups.push(() => f.stop());
-  return f;
-}
-
-function pkce() {
-  const verifier = randomBytes(32).toString("base64url");
-  const challenge = createHash("sha256").update(verifier).digest("base64url");
-  return { verifier, challenge };
-}
-
-function authUrl(f: OpenRouterFake, params: Record<string, string>): string {
-  const url = new URL("/auth", f.url);
-  url.search = new URLSearchParams(params).toString();
-  return url.href;
-}
+const authUrl = (f: OpenRouterFake, params: Record<string, string>): string => withQuery(f.url, "/auth", params);
 
 /** GET /auth without following the redirect; the callback URL it points at. */
-async function auth(f: OpenRouterFake, params: Record<string, string>): Promise<URL> {
-  const res = await fetch(authUrl(f, params), { redirect: "manual" });
-  expect(res.status).toBe(302);
-  return new URL(res.headers.get("location")!);
-}
+const auth = (f: OpenRouterFake, params: Record<string, string>): Promise<URL> => redirectTarget(authUrl(f, params));
 
 async function codeFor(f: OpenRouterFake, challenge: string, method = "S256", extra: Record<string, string> = {}) {
   const params = { callback_url: CALLBACK, code_challenge: challenge, code_challenge_method: method, ...extra };
@@ -46,20 +24,9 @@ async function codeFor(f: OpenRouterFake, challenge: string, method = "S256", ex
   return callback.searchParams.get("code")!;
 }
 
-async function exchange(f: OpenRouterFake, body: unknown, init: RequestInit = {}) {
-  const res = await fetch(`${f.url}/api/v1/auth/keys`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: typeof body === "string" ? body : JSON.stringify(body),
-    ...init,
-  });
-  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
-}
+const exchange = (f: OpenRouterFake, body: unknown) => postJson(`${f.url}/api/v1/auth/keys`, body);
 
-async function currentKey(f: OpenRouterFake, key: string) {
-  const res = await fetch(`${f.url}/api/v1/key`, { headers: { authorization: `Bearer ${key}` } });
-  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
-}
+const currentKey = (f: OpenRouterFake, key: string) => getJson(`${f.url}/api/v1/key`, { authorization: `Bearer ${key}` });
 
 const INVALID_CODE = { error: { message: "Invalid code or code_verifier", code: 403 } };
 
