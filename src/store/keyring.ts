@@ -4,10 +4,17 @@
  * holding the credential's secret fields as JSON. Every call is bounded by a timeout: a locked
  * keyring whose unlock prompt nobody answers, or a Secret Service that never replies, must not
  * hang a shell start-up.
+ *
+ * On Linux a read first asks the Secret Service directly over D-Bus (see secret-service.ts): the
+ * same item, without the ~15 ms libsecret costs to load, which `authctl env` in a shell start-up
+ * cannot afford. Whatever that reader cannot settle (a locked item that needs an unlock prompt, a
+ * bus it cannot speak to) goes to `Bun.secrets`, which can. Writes always go through `Bun.secrets`.
  */
 import { existsSync } from "node:fs";
 import type { Env } from "../deps.ts";
 import { AuthctlError } from "../errors.ts";
+import { connectBus, type DBusConnection } from "../io/dbus.ts";
+import { bunSecretAttributes, lookupSecret } from "./secret-service.ts";
 
 export const KEYRING_SERVICE = "authctl";
 const PROBE_NAME = "__authctl_probe__";
@@ -45,10 +52,31 @@ function keyringError(what: string, error: unknown): AuthctlError {
   });
 }
 
-export function createBunKeyring(env: Env, options: { timeoutMs?: number; platform?: NodeJS.Platform } = {}): Keyring {
+export interface KeyringOptions {
+  timeoutMs?: number;
+  platform?: NodeJS.Platform;
+  uid?: number;
+  /** How the direct Secret Service reader reaches the bus; tests point it at their own. */
+  connectBus?: (address: string, uid: number) => Promise<DBusConnection>;
+  /** `Bun.secrets` unless a test stands in for it. */
+  secrets?: SecretsApi;
+}
+
+export type SecretsApi = Pick<typeof Bun.secrets, "get" | "set" | "delete">;
+
+/** The session bus address, as GDBus finds it: the variable, else the systemd user bus socket. */
+export function sessionBusAddress(env: Env): string | undefined {
+  if (env.DBUS_SESSION_BUS_ADDRESS) return env.DBUS_SESSION_BUS_ADDRESS;
+  const runtimeBus = env.XDG_RUNTIME_DIR ? `${env.XDG_RUNTIME_DIR}/bus` : undefined;
+  return runtimeBus && existsSync(runtimeBus) ? `unix:path=${runtimeBus}` : undefined;
+}
+
+export function createBunKeyring(env: Env, options: KeyringOptions = {}): Keyring {
   const timeoutMs = options.timeoutMs ?? DEFAULT_KEYRING_TIMEOUT_MS;
   const platform = options.platform ?? process.platform;
-  const secrets = (globalThis as { Bun?: { secrets?: typeof Bun.secrets } }).Bun?.secrets;
+  const uid = options.uid ?? process.getuid?.() ?? 0;
+  const connect = options.connectBus ?? connectBus;
+  const secrets = options.secrets ?? (globalThis as { Bun?: { secrets?: SecretsApi } }).Bun?.secrets;
   const call = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
     const reason = quickUnavailableReason();
     if (reason) throw new AuthctlError("STORE_IO", `the keyring is not available: ${reason}`, { hint: "set AUTHCTL_STORE=encrypted" });
@@ -62,11 +90,23 @@ export function createBunKeyring(env: Env, options: { timeoutMs?: number; platfo
     if (!secrets) return "this build of Bun has no Bun.secrets";
     // libsecret talks to the Secret Service over the session bus; without one it would try to
     // autolaunch a bus through X11, which fails (or worse, starts one nobody unlocks).
-    if (platform === "linux" || platform === "freebsd") {
-      const runtimeBus = env.XDG_RUNTIME_DIR ? `${env.XDG_RUNTIME_DIR}/bus` : undefined;
-      if (!env.DBUS_SESSION_BUS_ADDRESS && !(runtimeBus && existsSync(runtimeBus))) return "no D-Bus session bus";
-    }
+    if ((platform === "linux" || platform === "freebsd") && !sessionBusAddress(env)) return "no D-Bus session bus";
     return undefined;
+  }
+  /** The item's value, null when there is none, "locked", or undefined when only libsecret can tell. */
+  async function readDirectly(id: string): Promise<string | null | "locked" | undefined> {
+    if (platform !== "linux" && platform !== "freebsd") return undefined;
+    let bus: DBusConnection | undefined;
+    try {
+      bus = await connect(sessionBusAddress(env)!, uid);
+      const found = await lookupSecret(bus, bunSecretAttributes(KEYRING_SERVICE, id));
+      if (found.status === "found") return found.value;
+      return found.status === "absent" ? null : "locked";
+    } catch {
+      return undefined;
+    } finally {
+      bus?.close();
+    }
   }
   return {
     quickUnavailableReason,
@@ -78,7 +118,20 @@ export function createBunKeyring(env: Env, options: { timeoutMs?: number; platfo
         return error instanceof Error ? error.message.replace(/^the keyring (is not available|could not be reached): /, "") : String(error);
       }
     },
-    get: (id) => call(`read ${id}`, () => secrets!.get({ service: KEYRING_SERVICE, name: id })),
+    get: (id) =>
+      call(`read ${id}`, async () => {
+        const direct = await readDirectly(id);
+        if (direct !== undefined && direct !== "locked") return direct;
+        // libsecret may be able to unlock the item (a desktop shows its unlock prompt); where it
+        // cannot, it answers as if there were no item, which must not read as "not logged in".
+        const value = await secrets!.get({ service: KEYRING_SERVICE, name: id });
+        if (value === null && direct === "locked") {
+          throw new AuthctlError("STORE_IO", `the keyring holding authctl/${id} is locked`, {
+            hint: "unlock it (log in to the desktop session, or run gnome-keyring-daemon --unlock), or move to AUTHCTL_STORE=encrypted",
+          });
+        }
+        return value;
+      }),
     set: (id, value) => call(`store ${id}`, () => secrets!.set({ service: KEYRING_SERVICE, name: id, value })),
     delete: (id) => call(`delete ${id}`, () => secrets!.delete({ service: KEYRING_SERVICE, name: id })),
   };

@@ -1,50 +1,21 @@
 /**
- * The storage backends through the compiled binary, against a real Secret Service: a private
- * D-Bus session bus (`dbus-daemon --session`, what dbus-run-session starts) with
- * `gnome-keyring-daemon --unlock --components=secrets` fed a test password on stdin. Skipped, with
- * a line saying so, when those programs are absent (apt: dbus gnome-keyring libsecret-tools).
+ * The storage backends through the compiled binary, against a real Secret Service (see
+ * test/helpers/secret-service.ts). Skipped, with a line saying so, when its programs are absent.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createSandbox, ensureBinary, expectOk, ROOT, secret, type Sandbox } from "../helpers/binary.ts";
+import { lookupWithSecretTool, missingSecretServicePrograms, type SecretService, startSecretService } from "../helpers/secret-service.ts";
 
 const KEY = secret("sk-or-v1-keyring0123456789abcdef0123456789abcdef0123456789abcdef01");
 const KEY2 = secret("sk-or-v1-rotated0123456789abcdef0123456789abcdef0123456789abcdef01");
 const ANT = secret("sk-ant-api03-keyring0123456789abcdef0123456789abcdef0123");
 
-const PROGRAMS = ["dbus-daemon", "gnome-keyring-daemon", "secret-tool"];
-const missing = PROGRAMS.filter((p) => !Bun.which(p));
+const missing = missingSecretServicePrograms;
 if (missing.length) console.warn(`SKIPPED: real Secret Service tests need ${missing.join(", ")} (apt: dbus gnome-keyring libsecret-tools)`);
-
-interface SecretService {
-  env: Record<string, string>;
-  stop(): void;
-}
-
-async function startSecretService(): Promise<SecretService> {
-  const dir = mkdtempSync(join(tmpdir(), "authctl-keyring-"));
-  const bus = Bun.spawnSync(["dbus-daemon", "--session", "--fork", "--nopidfile", "--print-address=1", "--print-pid=1"], { stderr: "ignore" });
-  const [address, pid] = bus.stdout.toString().trim().split("\n");
-  if (bus.exitCode !== 0 || !address) throw new Error("dbus-daemon did not start");
-  const env = { DBUS_SESSION_BUS_ADDRESS: address, HOME: dir, XDG_DATA_HOME: join(dir, "data"), PATH: process.env.PATH ?? "/usr/bin:/bin" };
-  const daemon = Bun.spawn(["gnome-keyring-daemon", "--unlock", "--components=secrets"], { env, stdin: new Blob(["test-password"]), stdout: "pipe", stderr: "ignore" });
-  await daemon.exited;
-  return {
-    env: { DBUS_SESSION_BUS_ADDRESS: address },
-    stop() {
-      // gnome-keyring-daemon leaves when its bus goes away.
-      if (pid) process.kill(Number(pid), "SIGTERM");
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-function lookup(service: SecretService, id: string): string | null {
-  const result = Bun.spawnSync(["secret-tool", "lookup", "service", "authctl", "account", id], { env: { ...process.env, ...service.env } });
-  return result.exitCode === 0 ? result.stdout.toString() : null;
-}
+const lookup = lookupWithSecretTool;
 
 /** The sandbox may pin a backend for other suites; these runs use authctl's own choice. */
 const AUTO = { AUTHCTL_STORE: undefined };

@@ -1,0 +1,44 @@
+/**
+ * Reading one item from the freedesktop Secret Service straight over D-Bus, the way libsecret's
+ * `secret_password_lookup` does, for the hot path on Linux: open a session, search the items by
+ * attribute, fetch the secret. Items are the ones `Bun.secrets` writes (schema
+ * `com.oven-sh.bun.Secret`, attributes `service` and `account`), so both readers see the same data.
+ *
+ * Anything this reader cannot settle on its own (an item that is locked and needs an unlock prompt,
+ * a service it cannot reach) is reported as `undefined` so the caller can ask libsecret instead.
+ * Spec: https://specifications.freedesktop.org/secret-service/latest/
+ */
+import type { DBusConnection } from "../io/dbus.ts";
+
+export const BUN_SECRET_SCHEMA = "com.oven-sh.bun.Secret";
+const SERVICE = { destination: "org.freedesktop.secrets", path: "/org/freedesktop/secrets", interface: "org.freedesktop.Secret.Service" };
+
+export type SecretLookup = { status: "found"; value: string } | { status: "absent" } | { status: "locked" };
+
+/** The attributes `Bun.secrets` files an item under; libsecret adds the schema name itself. */
+export function bunSecretAttributes(service: string, name: string): Record<string, string> {
+  return { service, account: name, "xdg:schema": BUN_SECRET_SCHEMA };
+}
+
+export async function lookupSecret(bus: DBusConnection, attributes: Record<string, string>): Promise<SecretLookup> {
+  // "plain": the value travels in clear over the local socket to the bus daemon and back. Anyone
+  // able to watch this user's session bus can as well ask the Secret Service for it directly, so
+  // transport encryption adds nothing here (go-keyring, used by gh, makes the same choice).
+  // Both calls go out together: neither needs the other's answer, and every round trip through
+  // the bus daemon to the keyring daemon costs a shell start-up most of a millisecond.
+  const [opened, found] = await Promise.all([
+    bus.call({ ...SERVICE, member: "OpenSession", signature: "sv", body: ["plain", { signature: "s", value: "" }] }),
+    bus.call({ ...SERVICE, member: "SearchItems", signature: "a{ss}", body: [Object.entries(attributes)] }),
+  ]);
+  const session = opened.body[1];
+  if (opened.signature !== "vo" || typeof session !== "string") throw new Error(`OpenSession answered "${opened.signature}"`);
+  if (found.signature !== "aoao") throw new Error(`SearchItems answered "${found.signature}"`);
+  const [unlocked, locked] = found.body as [string[], string[]];
+  if (unlocked.length === 0) return locked.length > 0 ? { status: "locked" } : { status: "absent" };
+
+  const item = [...unlocked].sort()[0]!;
+  const reply = await bus.call({ destination: SERVICE.destination, path: item, interface: "org.freedesktop.Secret.Item", member: "GetSecret", signature: "o", body: [session] });
+  if (reply.signature !== "(oayays)") throw new Error(`GetSecret answered "${reply.signature}"`);
+  const [, , value] = reply.body[0] as [string, Uint8Array, Uint8Array, string];
+  return { status: "found", value: new TextDecoder("utf-8", { fatal: true }).decode(value) };
+}

@@ -1,0 +1,55 @@
+/**
+ * A real Secret Service for tests: a private D-Bus session bus (`dbus-daemon --session`, what
+ * dbus-run-session starts) with `gnome-keyring-daemon --unlock --components=secrets` fed a test
+ * password on stdin. Absent programs are listed in `missingSecretServicePrograms` so suites can skip
+ * with a line saying why (apt: dbus gnome-keyring libsecret-tools).
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connectBus } from "../../src/io/dbus.ts";
+
+const PROGRAMS = ["dbus-daemon", "gnome-keyring-daemon", "secret-tool"];
+export const missingSecretServicePrograms = PROGRAMS.filter((p) => !Bun.which(p));
+
+export interface SecretService {
+  /** The bus address, as an environment to run programs with. */
+  env: { DBUS_SESSION_BUS_ADDRESS: string };
+  stop(): void;
+}
+
+export async function startSecretService(): Promise<SecretService> {
+  const dir = mkdtempSync(join(tmpdir(), "authctl-keyring-"));
+  const bus = Bun.spawnSync(["dbus-daemon", "--session", "--fork", "--nopidfile", "--print-address=1", "--print-pid=1"], { stderr: "ignore" });
+  const [address, pid] = bus.stdout.toString().trim().split("\n");
+  if (bus.exitCode !== 0 || !address) throw new Error("dbus-daemon did not start");
+  const env = { DBUS_SESSION_BUS_ADDRESS: address, HOME: dir, XDG_DATA_HOME: join(dir, "data"), PATH: process.env.PATH ?? "/usr/bin:/bin" };
+  const daemon = Bun.spawn(["gnome-keyring-daemon", "--unlock", "--components=secrets"], { env, stdin: new Blob(["test-password"]), stdout: "pipe", stderr: "ignore" });
+  await daemon.exited;
+  // The daemon forks and its first process leaves before the name is surely on the bus.
+  const client = await connectBus(address, process.getuid!());
+  try {
+    for (let waited = 0; ; waited += 20) {
+      const owned = await client.call({ destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", interface: "org.freedesktop.DBus", member: "NameHasOwner", signature: "s", body: ["org.freedesktop.secrets"] });
+      if (owned.body[0] === true) break;
+      if (waited > 5_000) throw new Error("gnome-keyring-daemon did not take org.freedesktop.secrets");
+      await Bun.sleep(20);
+    }
+  } finally {
+    client.close();
+  }
+  return {
+    env: { DBUS_SESSION_BUS_ADDRESS: address },
+    stop() {
+      // gnome-keyring-daemon leaves when its bus goes away.
+      if (pid) process.kill(Number(pid), "SIGTERM");
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** What `secret-tool` (libsecret) finds under service authctl, account `id`; null when nothing. */
+export function lookupWithSecretTool(service: SecretService, id: string): string | null {
+  const result = Bun.spawnSync(["secret-tool", "lookup", "service", "authctl", "account", id], { env: { ...process.env, ...service.env } });
+  return result.exitCode === 0 ? result.stdout.toString() : null;
+}
