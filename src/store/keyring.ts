@@ -14,7 +14,7 @@ import { existsSync } from "node:fs";
 import type { Env } from "../deps.ts";
 import { AuthctlError } from "../errors.ts";
 import { connectBus, type DBusConnection } from "../io/dbus.ts";
-import { bunSecretAttributes, lookupSecret } from "./secret-service.ts";
+import { bunSecretAttributes, defaultCollectionState, lookupSecret } from "./secret-service.ts";
 
 export const KEYRING_SERVICE = "authctl";
 const PROBE_NAME = "__authctl_probe__";
@@ -93,24 +93,32 @@ export function createBunKeyring(env: Env, options: KeyringOptions = {}): Keyrin
     if ((platform === "linux" || platform === "freebsd") && !sessionBusAddress(env)) return "no D-Bus session bus";
     return undefined;
   }
-  /** The item's value, null when there is none, "locked", or undefined when only libsecret can tell. */
-  async function readDirectly(id: string): Promise<string | null | "locked" | undefined> {
+  /** `use` run on a direct connection to the session bus; undefined when that fails in any way. */
+  async function overBus<T>(use: (bus: DBusConnection) => Promise<T>): Promise<T | undefined> {
     if (platform !== "linux" && platform !== "freebsd") return undefined;
     let bus: DBusConnection | undefined;
     try {
       bus = await connect(sessionBusAddress(env)!, uid);
-      const found = await lookupSecret(bus, bunSecretAttributes(KEYRING_SERVICE, id));
-      if (found.status === "found") return found.value;
-      return found.status === "absent" ? null : "locked";
+      return await use(bus);
     } catch {
       return undefined;
     } finally {
       bus?.close();
     }
   }
+  /** The item's value, null when there is none, "locked", or undefined when only libsecret can tell. */
+  const readDirectly = (id: string) =>
+    overBus(async (bus) => {
+      const found = await lookupSecret(bus, bunSecretAttributes(KEYRING_SERVICE, id));
+      if (found.status === "found") return found.value;
+      return found.status === "absent" ? null : ("locked" as const);
+    });
   return {
     quickUnavailableReason,
     async probe() {
+      // A locked default collection takes writes only after an unlock prompt, which a headless
+      // session cannot show and which would outlast the timeout on a desktop: say so up front.
+      if ((await overBus(defaultCollectionState)) === "locked") return "it is locked";
       try {
         await call("be reached", () => secrets!.get({ service: KEYRING_SERVICE, name: PROBE_NAME }));
         return undefined;

@@ -42,3 +42,18 @@ export async function lookupSecret(bus: DBusConnection, attributes: Record<strin
   const [, , value] = reply.body[0] as [string, Uint8Array, Uint8Array, string];
   return { status: "found", value: new TextDecoder("utf-8", { fatal: true }).decode(value) };
 }
+
+/** Whether the collection new items go to (the "default" alias) is locked; "none" when there is none yet. */
+export async function defaultCollectionState(bus: DBusConnection): Promise<"none" | "locked" | "unlocked"> {
+  const alias = await bus.call({ ...SERVICE, member: "ReadAlias", signature: "s", body: ["default"] });
+  const path = alias.body[0];
+  if (alias.signature !== "o" || typeof path !== "string") throw new Error(`ReadAlias answered "${alias.signature}"`);
+  if (path === "/") return "none";
+  const locked = await bus.call({
+    destination: SERVICE.destination, path, interface: "org.freedesktop.DBus.Properties",
+    member: "Get", signature: "ss", body: ["org.freedesktop.Secret.Collection", "Locked"],
+  });
+  const value = (locked.body[0] as { value?: unknown } | undefined)?.value;
+  if (typeof value !== "boolean") throw new Error(`the Locked property is not a boolean`);
+  return value ? "locked" : "unlocked";
+}

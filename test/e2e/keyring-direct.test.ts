@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectBus, DBusCallError } from "../../src/io/dbus.ts";
 import { createBunKeyring, type SecretsApi } from "../../src/store/keyring.ts";
+import { defaultCollectionState } from "../../src/store/secret-service.ts";
 import { createSandbox, ensureBinary, expectOk, secret } from "../helpers/binary.ts";
 import { missingSecretServicePrograms, type SecretService, startSecretService } from "../helpers/secret-service.ts";
 
@@ -44,6 +45,7 @@ async function lockLoginCollection(service: SecretService): Promise<void> {
       member: "Lock", signature: "ao", body: [["/org/freedesktop/secrets/collection/login"]],
     });
     expect(reply.body[0]).toEqual(["/org/freedesktop/secrets/collection/login"]);
+    expect(await defaultCollectionState(bus)).toBe("locked");
   } finally {
     bus.close();
   }
@@ -73,6 +75,15 @@ describe.skipIf(missingSecretServicePrograms.length > 0)("against a real dbus-da
           bus.call({ ...DBUS, member: "NameHasOwner", signature: "s", body: ["org.example.Nobody"] }),
         ]);
         expect([a.body[0], b.body[0]]).toEqual([true, false]);
+      } finally {
+        bus.close();
+      }
+    });
+
+    test("the default collection of a freshly unlocked keyring reads as unlocked", async () => {
+      const bus = await connectBus(service.env.DBUS_SESSION_BUS_ADDRESS, uid);
+      try {
+        expect(await defaultCollectionState(bus)).toBe("unlocked");
       } finally {
         bus.close();
       }
@@ -190,5 +201,21 @@ describe.skipIf(missingSecretServicePrograms.length > 0)("a locked keyring", () 
     expect(run.stderr).toContain("the keyring holding authctl/openrouter is locked");
     expect(run.stderr).toContain("gnome-keyring-daemon --unlock");
     expect(readFileSync(join(box.home, "credentials.toml"), "utf8")).toBe(before);
+  });
+
+  test("a login chosen automatically goes to the encrypted file with a notice; one that asks for the keyring fails and keeps the store", async () => {
+    const ANT = secret("sk-ant-api03-locked0123456789abcdef0123456789abcdef0123");
+    const asked = await box.run(["login", "anthropic", "--with-key", "--no-verify"], { stdin: ANT, env: { ...service.env, AUTHCTL_STORE: "keyring" } });
+    expect(asked.code).toBe(1);
+    expect(asked.stderr).toContain("the keyring is not available (it is locked), and AUTHCTL_STORE asks for it");
+    expect(readFileSync(join(box.home, "credentials.toml"), "utf8")).not.toContain("[anthropic]");
+
+    const auto = await box.run(["login", "anthropic", "--with-key", "--no-verify"], { stdin: ANT, env: { ...service.env, AUTHCTL_STORE: undefined } });
+    expectOk(auto);
+    expect(auto.stderr).toContain("the keyring is not available (it is locked): secrets go to the encrypted file");
+    const text = readFileSync(join(box.home, "credentials.toml"), "utf8");
+    expect(text).toContain("[anthropic]");
+    expect(text).not.toContain(ANT);
+    expect((await box.run(["token", "anthropic"], { env: service.env })).stdout).toBe(`${ANT}\n`);
   });
 });
