@@ -212,7 +212,12 @@ export class WireReader {
 
   private text(length: number): string {
     this.need(length + 1);
-    const value = fromUtf8.decode(this.data.subarray(this.offset, this.offset + length));
+    let value: string;
+    try {
+      value = fromUtf8.decode(this.data.subarray(this.offset, this.offset + length));
+    } catch {
+      throw new DBusWireError("a D-Bus string is not valid UTF-8");
+    }
     if (this.data[this.offset + length] !== 0) throw new DBusWireError("a D-Bus string is not NUL-terminated");
     this.offset += length + 1;
     return value;
