@@ -6,7 +6,6 @@ import type { Deps, Env } from "../deps.ts";
 import { AuthctlError } from "../errors.ts";
 import { createPlatformProbe, detectTarget, isCompiledBinary, readBinaryVersion, releaseAssetName, upgradeTargetPath } from "../io/platform.ts";
 import { describeIoError } from "../store/atomic-write.ts";
-import type { Context } from "./context.ts";
 
 /**
  * `authctl upgrade [--version V]`: the same download, check and install as install.sh, over the
@@ -85,8 +84,8 @@ async function get(deps: Deps, url: string, what: string, version: string | unde
   return response;
 }
 
-export async function upgrade(context: Context, options: UpgradeOptions): Promise<void> {
-  const { deps } = context;
+/** Takes `deps`, not a Context: a config.toml that does not parse must not block the upgrade that fixes it. */
+export async function upgrade(deps: Deps, options: UpgradeOptions): Promise<void> {
   const env = deps.env;
   const pinned = (options.version ?? env.AUTHCTL_VERSION)?.replace(/^v/, "") || undefined;
   const version = pinned === "latest" ? undefined : pinned;

@@ -8,7 +8,8 @@ import { rejectUnknownFlags } from "./shared.ts";
 import { createStoreCommand } from "./store.ts";
 import { createUpgradeCommand } from "./upgrade.ts";
 
-type Factory = (getContext: commands.GetContext, rawArgs: string[]) => CommandDef<any>;
+/** `deps` is for commands that must work without a config or store (upgrade fixes a broken install). */
+type Factory = (getContext: commands.GetContext, rawArgs: string[], deps: Deps) => CommandDef<any>;
 
 const FACTORIES: Record<string, Factory> = {
   login: commands.createLoginCommand,
@@ -22,10 +23,10 @@ const FACTORIES: Record<string, Factory> = {
   upgrade: createUpgradeCommand,
 };
 
-function createMainCommand(getContext: commands.GetContext): CommandDef<any> {
+function createMainCommand(getContext: commands.GetContext, deps: Deps): CommandDef<any> {
   return defineCommand({
     meta: { name: "authctl", version, description: "Model-provider credentials for AI agents and developer tools" },
-    subCommands: Object.fromEntries(Object.entries(FACTORIES).map(([name, factory]) => [name, () => factory(getContext, [])])),
+    subCommands: Object.fromEntries(Object.entries(FACTORIES).map(([name, factory]) => [name, () => factory(getContext, [], deps)])),
   });
 }
 
@@ -38,7 +39,7 @@ export async function runCli(argv: string[], deps: Deps): Promise<number> {
     deps.writeStdout(`${version}\n`);
     return 0;
   }
-  const main = createMainCommand(getContext);
+  const main = createMainCommand(getContext, deps);
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     deps.writeStdout(`${await renderUsage(main)}\n`);
     return name === undefined ? 2 : 0;
@@ -47,7 +48,7 @@ export async function runCli(argv: string[], deps: Deps): Promise<number> {
   if (!factory) {
     throw new AuthctlError("USAGE", `unknown command '${name}'`, { hint: `run 'authctl --help' (commands: ${Object.keys(FACTORIES).join(", ")})` });
   }
-  const cmd = factory(getContext, rest);
+  const cmd = factory(getContext, rest, deps);
   const ownArgs = name === "exec" ? rest.slice(0, Math.max(0, rest.indexOf("--"))) : rest.slice(0, rest.includes("--") ? rest.indexOf("--") : undefined);
   if (ownArgs.includes("--help") || ownArgs.includes("-h") || (name === "exec" && rest[0] === "--help")) {
     deps.writeStdout(`${await renderUsage(cmd, main)}\n`);

@@ -1,5 +1,6 @@
 import { defineCommand, type CommandDef } from "citty";
 import { AuthctlError } from "../errors.ts";
+import type { Deps } from "../deps.ts";
 import type { GetContext } from "./commands.ts";
 
 export const upgradeArgs = {
@@ -16,14 +17,14 @@ export function parseUpgradeArgs(args: Record<string, unknown>): { version?: str
 }
 
 /** `authctl upgrade`: replaces this binary with the newest (or `--version`) release, checksum-verified. */
-export function createUpgradeCommand(getContext: GetContext): CommandDef<any> {
+export function createUpgradeCommand(_getContext: GetContext, _rawArgs: string[], deps: Deps): CommandDef<any> {
   return defineCommand({
     meta: { name: "upgrade", description: "Replace this binary with the newest release" },
     args: upgradeArgs,
     async run({ args }) {
       const options = parseUpgradeArgs(args as Record<string, unknown>);
       const { upgrade } = await import("../actions/upgrade.ts");
-      await upgrade(getContext(), options);
+      await upgrade(deps, options);
     },
   });
 }

@@ -221,6 +221,18 @@ describe("authctl upgrade", () => {
     expect(server.requests.map((r) => r.path)).toContain(`/releases/download/v0.2.0/${HOST_ASSET}`);
   });
 
+  test("a config.toml that does not parse does not block the upgrade (it may be what the upgrade fixes)", async () => {
+    const home = join(tmp, "broken-home");
+    mkdirSync(home, { recursive: true, mode: 0o700 });
+    writeFileSync(join(home, "config.toml"), "[providers.x\nstore = ");
+    expect((await run([copy, "status"], { ...baseEnv, AUTHCTL_HOME: home })).code).toBe(1);
+    const target = writeScript(tmp, "broken-config-authctl", fakeBinary("0.0.9"));
+    const result = await run([copy, "upgrade", "--version", "0.3.0"], { ...baseEnv, AUTHCTL_HOME: home, AUTHCTL_UPGRADE_TARGET: target, AUTHCTL_DOWNLOAD_URL: server.downloadUrl("0.1.0") });
+    expect(result.stderr).not.toContain("config.toml");
+    expect(result.code).toBe(0);
+    expect(await versionOf(target)).toBe("0.1.0");
+  });
+
   test("--version and AUTHCTL_UPGRADE_TARGET (the test hook) upgrade another file to that version", async () => {
     const target = writeScript(tmp, "other-authctl", fakeBinary("0.0.9"));
     const result = await run([copy, "upgrade", "--version", "0.3.0"], { ...baseEnv, AUTHCTL_UPGRADE_TARGET: target, AUTHCTL_DOWNLOAD_URL: server.downloadUrl("0.1.0") });
