@@ -14,6 +14,7 @@ import { existsSync } from "node:fs";
 import type { Env } from "../deps.ts";
 import { AuthctlError } from "../errors.ts";
 import { connectBus, type DBusConnection } from "../io/dbus.ts";
+import { osSecrets, type SecretsApi } from "../io/os-secrets.ts";
 import { bunSecretAttributes, defaultCollectionState, lookupSecret } from "./secret-service.ts";
 
 export const KEYRING_SERVICE = "authctl";
@@ -62,7 +63,7 @@ export interface KeyringOptions {
   secrets?: SecretsApi;
 }
 
-export type SecretsApi = Pick<typeof Bun.secrets, "get" | "set" | "delete">;
+export type { SecretsApi };
 
 /** The session bus address, as GDBus finds it: the variable, else the systemd user bus socket. */
 export function sessionBusAddress(env: Env): string | undefined {
@@ -76,7 +77,7 @@ export function createBunKeyring(env: Env, options: KeyringOptions = {}): Keyrin
   const platform = options.platform ?? process.platform;
   const uid = options.uid ?? process.getuid?.() ?? 0;
   const connect = options.connectBus ?? connectBus;
-  const secrets = options.secrets ?? (globalThis as { Bun?: { secrets?: SecretsApi } }).Bun?.secrets;
+  const secrets = options.secrets ?? osSecrets();
   const call = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
     const reason = quickUnavailableReason();
     if (reason) throw new AuthctlError("STORE_IO", `the keyring is not available: ${reason}`, { hint: "set AUTHCTL_STORE=encrypted" });
