@@ -3,7 +3,7 @@ import { appendFileSync } from "node:fs";
 import { AuthctlError } from "../errors.ts";
 import { formatEnv, formatGithubEnv, type EnvFormat } from "../format/env-format.ts";
 import type { Context } from "./context.ts";
-import { resolveForUse, storedProviders, type ResolvedCredential } from "./resolve.ts";
+import { prefetchKeyringSecrets, resolveForUse, storedProviders, type ResolvedCredential } from "./resolve.ts";
 
 export interface EnvOptions {
   providerIds: string[];
@@ -16,8 +16,10 @@ export async function resolveMany(ctx: Context, providerIds: string[]): Promise<
   if (ids.length === 0) {
     throw new AuthctlError("NOT_LOGGED_IN", "no provider is logged in", { hint: "run 'authctl login' to add one" });
   }
+  const unique = [...new Set(ids)];
+  const prefetched = unique.length > 1 ? prefetchKeyringSecrets(ctx, unique) : undefined;
   const out: ResolvedCredential[] = [];
-  for (const id of new Set(ids)) out.push(await resolveForUse(ctx, id));
+  for (const id of unique) out.push(await resolveForUse(ctx, id, { prefetched: prefetched?.get(id) }));
   return out;
 }
 

@@ -94,10 +94,14 @@ export function resolveStored(ctx: Context, provider: ProviderDefinition, creden
  * (the only asynchronous, timeout-bounded step on the hot path; file and encrypted stores are read
  * synchronously).
  */
-async function resolveStoredWithSecrets(ctx: Context, provider: ProviderDefinition): Promise<ResolvedCredential | undefined> {
+async function resolveStoredWithSecrets(
+  ctx: Context,
+  provider: ProviderDefinition,
+  prefetched?: Promise<StoredCredential | undefined>,
+): Promise<ResolvedCredential | undefined> {
   const snapshot = ctx.store.read();
   if (snapshot.backends[provider.id] !== "keyring") return resolveStored(ctx, provider, snapshot.credentials);
-  const credential = await ctx.store.readSecrets(provider.id);
+  const credential = await (prefetched ?? ctx.store.readSecrets(provider.id));
   return resolveStored(ctx, provider, credential ? { [provider.id]: credential } : {});
 }
 
@@ -105,9 +109,13 @@ async function resolveStoredWithSecrets(ctx: Context, provider: ProviderDefiniti
  * Resolves a named provider for `env`, `token` and `exec`. When nothing is stored and a person is
  * at the keyboard, the provider's login runs first (contract: "When nobody is at the keyboard").
  */
-export async function resolveForUse(ctx: Context, providerId: string, options: { minTtlMs?: number } = {}): Promise<ResolvedCredential> {
+export async function resolveForUse(
+  ctx: Context,
+  providerId: string,
+  options: { minTtlMs?: number; prefetched?: Promise<StoredCredential | undefined> } = {},
+): Promise<ResolvedCredential> {
   const provider = ctx.registry.require(providerId);
-  const resolved = await resolveStoredWithSecrets(ctx, provider);
+  const resolved = await resolveStoredWithSecrets(ctx, provider, options.prefetched);
   if (resolved?.credential?.type === "oauth") {
     const fresh = await ensureFresh(ctx, provider, resolved.credential, options.minTtlMs);
     if (fresh) return fresh;
@@ -165,4 +173,22 @@ export function storedProviders(ctx: Context): ProviderDefinition[] {
     else ctx.deps.ui.warn(`the store holds a credential for '${id}', which this authctl does not know: skipped`);
   }
   return out;
+}
+
+/**
+ * Starts reading the keyring secrets of every named provider that keeps them there, all at once:
+ * over one connection the reads travel together instead of one after another. Failures surface
+ * when (and only if) the caller awaits that provider's promise.
+ */
+export function prefetchKeyringSecrets(ctx: Context, providerIds: string[]): Map<string, Promise<StoredCredential | undefined>> {
+  const prefetched = new Map<string, Promise<StoredCredential | undefined>>();
+  const backends = ctx.store.read().backends;
+  for (const id of providerIds) {
+    const provider = ctx.registry.get(id);
+    if (!provider || backends[provider.id] !== "keyring" || prefetched.has(id)) continue;
+    const read = ctx.store.readSecrets(provider.id);
+    read.catch(() => {});
+    prefetched.set(id, read);
+  }
+  return prefetched;
 }

@@ -15,7 +15,7 @@ import type { Env } from "../deps.ts";
 import { AuthctlError } from "../errors.ts";
 import { connectBus, type DBusConnection } from "../io/dbus.ts";
 import { osSecrets, type SecretsApi } from "../io/os-secrets.ts";
-import { bunSecretAttributes, defaultCollectionState, lookupSecret } from "./secret-service.ts";
+import { bunSecretAttributes, defaultCollectionState, openSecretReader, type SecretReader } from "./secret-service.ts";
 
 export const KEYRING_SERVICE = "authctl";
 const PROBE_NAME = "__authctl_probe__";
@@ -107,13 +107,35 @@ export function createBunKeyring(env: Env, options: KeyringOptions = {}): Keyrin
       bus?.close();
     }
   }
+  // One connection and session serve every read of this process (`env a b c` reads three items,
+  // concurrently when prefetched); it is closed once no read has used it for a moment.
+  let reader: Promise<SecretReader> | undefined;
+  let reading = 0;
+  let idle: ReturnType<typeof setTimeout> | undefined;
+  const dropReader = () => {
+    reader?.then((r) => r.close(), () => {});
+    reader = undefined;
+  };
   /** The item's value, null when there is none, "locked", or undefined when only libsecret can tell. */
-  const readDirectly = (id: string) =>
-    overBus(async (bus) => {
-      const found = await lookupSecret(bus, bunSecretAttributes(KEYRING_SERVICE, id));
+  async function readDirectly(id: string): Promise<string | null | "locked" | undefined> {
+    if (platform !== "linux" && platform !== "freebsd") return undefined;
+    clearTimeout(idle);
+    reading++;
+    try {
+      reader ??= connect(sessionBusAddress(env)!, uid).then(openSecretReader);
+      const found = await (await reader).lookup(bunSecretAttributes(KEYRING_SERVICE, id));
       if (found.status === "found") return found.value;
-      return found.status === "absent" ? null : ("locked" as const);
-    });
+      return found.status === "absent" ? null : "locked";
+    } catch {
+      dropReader();
+      return undefined;
+    } finally {
+      if (--reading === 0) {
+        idle = setTimeout(dropReader, 200);
+        (idle as { unref?: () => void }).unref?.();
+      }
+    }
+  }
   return {
     quickUnavailableReason,
     async probe() {

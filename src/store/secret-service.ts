@@ -20,27 +20,39 @@ export function bunSecretAttributes(service: string, name: string): Record<strin
   return { service, account: name, "xdg:schema": BUN_SECRET_SCHEMA };
 }
 
-export async function lookupSecret(bus: DBusConnection, attributes: Record<string, string>): Promise<SecretLookup> {
+/** Lookups over one bus connection and one Secret Service session. */
+export interface SecretReader {
+  lookup(attributes: Record<string, string>): Promise<SecretLookup>;
+  close(): void;
+}
+
+export function openSecretReader(bus: DBusConnection): SecretReader {
   // "plain": the value travels in clear over the local socket to the bus daemon and back. Anyone
   // able to watch this user's session bus can as well ask the Secret Service for it directly, so
   // transport encryption adds nothing here (go-keyring, used by gh, makes the same choice).
-  // Both calls go out together: neither needs the other's answer, and every round trip through
-  // the bus daemon to the keyring daemon costs a shell start-up most of a millisecond.
-  const [opened, found] = await Promise.all([
-    bus.call({ ...SERVICE, member: "OpenSession", signature: "sv", body: ["plain", { signature: "s", value: "" }] }),
-    bus.call({ ...SERVICE, member: "SearchItems", signature: "a{ss}", body: [Object.entries(attributes)] }),
-  ]);
-  const session = opened.body[1];
-  if (opened.signature !== "vo" || typeof session !== "string") throw new Error(`OpenSession answered "${opened.signature}"`);
-  if (found.signature !== "aoao") throw new Error(`SearchItems answered "${found.signature}"`);
-  const [unlocked, locked] = found.body as [string[], string[]];
-  if (unlocked.length === 0) return locked.length > 0 ? { status: "locked" } : { status: "absent" };
-
-  const item = [...unlocked].sort()[0]!;
-  const reply = await bus.call({ destination: SERVICE.destination, path: item, interface: "org.freedesktop.Secret.Item", member: "GetSecret", signature: "o", body: [session] });
-  if (reply.signature !== "(oayays)") throw new Error(`GetSecret answered "${reply.signature}"`);
-  const [, , value] = reply.body[0] as [string, Uint8Array, Uint8Array, string];
-  return { status: "found", value: new TextDecoder("utf-8", { fatal: true }).decode(value) };
+  // OpenSession is sent now and awaited only when a secret is fetched, so it travels with the
+  // first search: every round trip through the bus daemon to the keyring daemon costs a shell
+  // start-up most of a millisecond.
+  const session = bus.call({ ...SERVICE, member: "OpenSession", signature: "sv", body: ["plain", { signature: "s", value: "" }] }).then((opened) => {
+    const path = opened.body[1];
+    if (opened.signature !== "vo" || typeof path !== "string") throw new Error(`OpenSession answered "${opened.signature}"`);
+    return path;
+  });
+  session.catch(() => {}); // a lookup that needs it hears of the failure
+  return {
+    async lookup(attributes) {
+      const found = await bus.call({ ...SERVICE, member: "SearchItems", signature: "a{ss}", body: [Object.entries(attributes)] });
+      if (found.signature !== "aoao") throw new Error(`SearchItems answered "${found.signature}"`);
+      const [unlocked, locked] = found.body as [string[], string[]];
+      if (unlocked.length === 0) return locked.length > 0 ? { status: "locked" } : { status: "absent" };
+      const item = [...unlocked].sort()[0]!;
+      const reply = await bus.call({ destination: SERVICE.destination, path: item, interface: "org.freedesktop.Secret.Item", member: "GetSecret", signature: "o", body: [await session] });
+      if (reply.signature !== "(oayays)") throw new Error(`GetSecret answered "${reply.signature}"`);
+      const [, , value] = reply.body[0] as [string, Uint8Array, Uint8Array, string];
+      return { status: "found", value: new TextDecoder("utf-8", { fatal: true }).decode(value) };
+    },
+    close: () => bus.close(),
+  };
 }
 
 /** Whether the collection new items go to (the "default" alias) is locked; "none" when there is none yet. */

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connectBus, DBusCallError } from "../../src/io/dbus.ts";
+import { connectBus, DBusCallError, type DBusConnection } from "../../src/io/dbus.ts";
 import { createBunKeyring, type SecretsApi } from "../../src/store/keyring.ts";
 import { defaultCollectionState } from "../../src/store/secret-service.ts";
 import { createSandbox, ensureBinary, expectOk, secret } from "../helpers/binary.ts";
@@ -140,6 +140,34 @@ describe.skipIf(missingSecretServicePrograms.length > 0)("against a real dbus-da
       storeWithBunSecrets(service, "direct-three", "old");
       storeWithBunSecrets(service, "direct-three", "new");
       expect(await createBunKeyring(service.env, { platform: "linux", secrets: recordingSecrets() }).get("direct-three")).toBe("new");
+    });
+
+    test("reads share one connection, are pipelined when concurrent, and reconnect after idling or a dropped bus", async () => {
+      for (const name of ["shared-a", "shared-b", "shared-c"]) storeWithBunSecrets(service, name, `value of ${name}`);
+      const opened: DBusConnection[] = [];
+      const counting = async (address: string, id: number) => {
+        const bus = await connectBus(address, id);
+        opened.push(bus);
+        return bus;
+      };
+      const secrets = recordingSecrets("from libsecret");
+      const keyring = createBunKeyring(service.env, { platform: "linux", secrets, connectBus: counting });
+      expect(await Promise.all(["shared-a", "shared-b", "shared-c", "nobody"].map((id) => keyring.get(id)))).toEqual([
+        "value of shared-a", "value of shared-b", "value of shared-c", null,
+      ]);
+      expect(await keyring.get("shared-b")).toBe("value of shared-b");
+      expect(opened.length).toBe(1);
+
+      await Bun.sleep(400); // idle: closed, and the next read connects again
+      expect(await keyring.get("shared-c")).toBe("value of shared-c");
+      expect(opened.length).toBe(2);
+
+      opened[1]!.close(); // the bus goes away under a live reader: libsecret answers, then a new connection
+      await Bun.sleep(50);
+      expect(await keyring.get("shared-a")).toBe("from libsecret");
+      expect(secrets.asked).toEqual(["shared-a"]);
+      expect(await keyring.get("shared-a")).toBe("value of shared-a");
+      expect(opened.length).toBe(3);
     });
 
     test("a bus it cannot reach goes to libsecret; on other platforms libsecret is not bypassed", async () => {

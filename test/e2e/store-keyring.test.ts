@@ -94,6 +94,8 @@ describe.skipIf(missing.length > 0)("with a real Secret Service (gnome-keyring)"
     expect((await box.run(["token", "openrouter"], { env })).stdout).toBe(`${KEY2}\n`);
 
     expectOk(await box.run(["login", "anthropic", "--with-key", "--no-verify"], { stdin: ANT, env }));
+    // Several providers are read together over one connection, and printed in the order asked.
+    expect((await box.run(["env", "anthropic", "openrouter"], { env })).stdout).toBe(`export ANTHROPIC_API_KEY='${ANT}'\nexport OPENROUTER_API_KEY='${KEY2}'\n`);
     // status lists every credential and its backend without touching the keyring: it works with no bus at all.
     const status = await box.run(["status", "--json"], { env: { ...AUTO, DBUS_SESSION_BUS_ADDRESS: "unix:path=/nonexistent" } });
     expectOk(status);
