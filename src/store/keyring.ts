@@ -141,7 +141,9 @@ export function createBunKeyring(env: Env, options: KeyringOptions = {}): Keyrin
     async probe() {
       // A locked default collection takes writes only after an unlock prompt, which a headless
       // session cannot show and which would outlast the timeout on a desktop: say so up front.
-      if ((await overBus(defaultCollectionState)) === "locked") return "it is locked";
+      const state = await overBus(defaultCollectionState);
+      if (state === "locked") return "it is locked";
+      if (state === "none") return "it has no default collection to store into";
       try {
         await call("be reached", () => secrets!.get({ service: KEYRING_SERVICE, name: PROBE_NAME }));
         return undefined;

@@ -8,7 +8,7 @@
  * a service it cannot reach) is reported as `undefined` so the caller can ask libsecret instead.
  * Spec: https://specifications.freedesktop.org/secret-service/latest/
  */
-import type { DBusConnection } from "../io/dbus.ts";
+import { DBusCallError, type DBusConnection } from "../io/dbus.ts";
 
 export const BUN_SECRET_SCHEMA = "com.oven-sh.bun.Secret";
 const SERVICE = { destination: "org.freedesktop.secrets", path: "/org/freedesktop/secrets", interface: "org.freedesktop.Secret.Service" };
@@ -55,16 +55,27 @@ export function openSecretReader(bus: DBusConnection): SecretReader {
   };
 }
 
-/** Whether the collection new items go to (the "default" alias) is locked; "none" when there is none yet. */
+/**
+ * Whether the collection new items go to (the "default" alias) is locked. "none" when there is
+ * none: a keyring daemon started by D-Bus activation on a headless machine has only its session
+ * collection, and storing would need a new collection, that is a password prompt.
+ */
 export async function defaultCollectionState(bus: DBusConnection): Promise<"none" | "locked" | "unlocked"> {
   const alias = await bus.call({ ...SERVICE, member: "ReadAlias", signature: "s", body: ["default"] });
   const path = alias.body[0];
   if (alias.signature !== "o" || typeof path !== "string") throw new Error(`ReadAlias answered "${alias.signature}"`);
   if (path === "/") return "none";
-  const locked = await bus.call({
-    destination: SERVICE.destination, path, interface: "org.freedesktop.DBus.Properties",
-    member: "Get", signature: "ss", body: ["org.freedesktop.Secret.Collection", "Locked"],
-  });
+  let locked;
+  try {
+    locked = await bus.call({
+      destination: SERVICE.destination, path, interface: "org.freedesktop.DBus.Properties",
+      member: "Get", signature: "ss", body: ["org.freedesktop.Secret.Collection", "Locked"],
+    });
+  } catch (error) {
+    // An alias left pointing at a collection that is gone.
+    if (error instanceof DBusCallError && /NoSuchObject|UnknownObject|UnknownMethod/.test(error.dbusName)) return "none";
+    throw error;
+  }
   const value = (locked.body[0] as { value?: unknown } | undefined)?.value;
   if (typeof value !== "boolean") throw new Error(`the Locked property is not a boolean`);
   return value ? "locked" : "unlocked";

@@ -247,3 +247,33 @@ describe.skipIf(missingSecretServicePrograms.length > 0)("a locked keyring", () 
     expect((await box.run(["token", "anthropic"], { env: service.env })).stdout).toBe(`${ANT}\n`);
   });
 });
+
+describe.skipIf(missingSecretServicePrograms.length > 0)("a keyring daemon started by D-Bus activation (headless, no login collection)", () => {
+  let service: SecretService;
+  beforeAll(async () => {
+    await ensureBinary();
+    service = await startSecretService({ activated: true });
+  });
+  afterAll(() => service?.stop());
+  const box = createSandbox();
+  afterAll(() => box.cleanup());
+
+  test("has no default collection; an automatic login goes to the encrypted file, an explicit one fails", async () => {
+    const bus = await connectBus(service.env.DBUS_SESSION_BUS_ADDRESS, uid);
+    try {
+      expect(await defaultCollectionState(bus)).toBe("none");
+    } finally {
+      bus.close();
+    }
+    const KEY = secret("sk-or-v1-activated0123456789abcdef0123456789abcdef0123456789abcdef0");
+    const asked = await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY, env: { ...service.env, AUTHCTL_STORE: "keyring" } });
+    expect(asked.code).toBe(1);
+    expect(asked.stderr).toContain("the keyring is not available (it has no default collection to store into), and AUTHCTL_STORE asks for it");
+
+    const auto = await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY, env: { ...service.env, AUTHCTL_STORE: undefined } });
+    expectOk(auto);
+    expect(auto.stderr).toContain("the keyring is not available (it has no default collection to store into): secrets go to the encrypted file");
+    expect(readFileSync(join(box.home, "credentials.toml"), "utf8")).not.toContain(KEY);
+    expect((await box.run(["env", "openrouter"], { env: service.env })).stdout).toBe(`export OPENROUTER_API_KEY='${KEY}'\n`);
+  });
+});

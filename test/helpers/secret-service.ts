@@ -18,12 +18,25 @@ export interface SecretService {
   stop(): void;
 }
 
-export async function startSecretService(): Promise<SecretService> {
+/**
+ * `activated`: no daemon is started; the first call to org.freedesktop.secrets starts one through
+ * D-Bus activation, as on a headless machine with gnome-keyring installed: it has no login
+ * collection and nobody to unlock one.
+ */
+export async function startSecretService(options: { activated?: boolean } = {}): Promise<SecretService> {
   const dir = mkdtempSync(join(tmpdir(), "authctl-keyring-"));
-  const bus = Bun.spawnSync(["dbus-daemon", "--session", "--fork", "--nopidfile", "--print-address=1", "--print-pid=1"], { stderr: "ignore" });
+  // The bus passes its environment to the daemons it activates: keep them out of the real HOME.
+  const home = { HOME: dir, XDG_DATA_HOME: join(dir, "data"), XDG_CONFIG_HOME: join(dir, "config"), PATH: process.env.PATH ?? "/usr/bin:/bin" };
+  const bus = Bun.spawnSync(["dbus-daemon", "--session", "--fork", "--nopidfile", "--print-address=1", "--print-pid=1"], { stderr: "ignore", env: home });
   const [address, pid] = bus.stdout.toString().trim().split("\n");
   if (bus.exitCode !== 0 || !address) throw new Error("dbus-daemon did not start");
-  const env = { DBUS_SESSION_BUS_ADDRESS: address, HOME: dir, XDG_DATA_HOME: join(dir, "data"), PATH: process.env.PATH ?? "/usr/bin:/bin" };
+  const env = { ...home, DBUS_SESSION_BUS_ADDRESS: address };
+  const stop = () => {
+    // gnome-keyring-daemon leaves when its bus goes away.
+    if (pid) process.kill(Number(pid), "SIGTERM");
+    rmSync(dir, { recursive: true, force: true });
+  };
+  if (options.activated) return { env: { DBUS_SESSION_BUS_ADDRESS: address }, stop };
   const daemon = Bun.spawn(["gnome-keyring-daemon", "--unlock", "--components=secrets"], { env, stdin: new Blob(["test-password"]), stdout: "pipe", stderr: "ignore" });
   await daemon.exited;
   // The daemon forks and its first process leaves before the name is surely on the bus.
@@ -38,14 +51,7 @@ export async function startSecretService(): Promise<SecretService> {
   } finally {
     client.close();
   }
-  return {
-    env: { DBUS_SESSION_BUS_ADDRESS: address },
-    stop() {
-      // gnome-keyring-daemon leaves when its bus goes away.
-      if (pid) process.kill(Number(pid), "SIGTERM");
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return { env: { DBUS_SESSION_BUS_ADDRESS: address }, stop };
 }
 
 /** What `secret-tool` (libsecret) finds under service authctl, account `id`; null when nothing. */
