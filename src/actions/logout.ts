@@ -1,4 +1,4 @@
-import { AuthctlError } from "../errors.ts";
+import { AuthctlError, isAuthctlError } from "../errors.ts";
 import { maskSecret } from "../redact.ts";
 import type { StoredCredential } from "../store/types.ts";
 import type { Context } from "./context.ts";
@@ -31,8 +31,25 @@ export async function logout(ctx: Context, options: LogoutOptions): Promise<void
       hint: "run 'authctl status' to see what is stored",
     });
   }
-  // Keyring-held secrets are not in the lock-free snapshot: fetch them for the revocation.
-  for (const id of ids) await revokeIfPossible(ctx, id, (await ctx.store.readSecrets(id)) ?? stored[id]!);
+  // Keyring-held secrets are not in the lock-free snapshot: fetch them for the revocation. A
+  // keyring that cannot give them (locked, or the item deleted behind authctl's back) must not
+  // keep the user from logging out: the record goes, and the item (if any) follows later.
+  for (const id of ids) {
+    let credential: StoredCredential;
+    try {
+      credential = (await ctx.store.readSecrets(id)) ?? stored[id]!;
+    } catch (error) {
+      if (isAuthctlError(error) && error.detail?.keyringItemMissing) {
+        deps.ui.info(`${id}: its keyring item authctl/${id} was already gone`);
+      } else {
+        const reason = error instanceof Error ? error.message : String(error);
+        const revoke = stored[id]!.type === "oauth" ? "it is not revoked at the provider, and " : "";
+        deps.ui.warn(`${id}: ${reason}; ${revoke}its keyring item is deleted once the keyring answers`);
+      }
+      continue;
+    }
+    await revokeIfPossible(ctx, id, credential);
+  }
   const removed = await ctx.store.update((credentials) => {
     const out: Array<[string, string]> = [];
     for (const id of ids) {

@@ -56,6 +56,7 @@ export interface BackendStore extends CredentialStore {
 function missingItem(id: string): AuthctlError {
   return new AuthctlError("STORE_CORRUPT", `credentials.toml says ${id}'s secrets are in the keyring, but the keyring has no item authctl/${id}`, {
     hint: `run 'authctl login ${id}' to store it again`,
+    detail: { keyringItemMissing: true },
   });
 }
 
@@ -104,10 +105,12 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
     return { credentials, backends, path, exists, warnings };
   }
 
-  async function fetchKeyringSecrets(id: string, credential: StoredCredential): Promise<void> {
+  /** Puts the keyring item's secrets into `credential`; false when the keyring has no such item. */
+  async function fetchKeyringSecrets(id: string, credential: StoredCredential): Promise<boolean> {
     const json = await keyring.get(id);
-    if (json === null) throw missingItem(id);
+    if (json === null) return false;
     mergeSecretsJson(credential, json, id);
+    return true;
   }
 
   async function write<T>(fn: (credentials: Credentials) => T | Promise<T>, forceTo?: BackendName): Promise<{ result: T; moves: Move[] }> {
@@ -118,18 +121,28 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
       const openingKey = () => (opening ??= loadOpeningKey(home, path, params, passphrase));
 
       const origin: Record<string, BackendName> = Object.create(null);
+      // Keyring records whose secrets cannot be had: the keyring did not answer (unreadable), or
+      // answered that the item is gone (dangling: a login or logout must still work, Doppler #529).
+      // Both are kept as they are unless `fn` replaces or deletes them.
       const unreadable = new Set<string>();
+      const dangling = new Set<string>();
       const plain: Credentials = Object.create(null);
       for (const [id, raw] of Object.entries(document.credentials)) {
         const { credential, backend } = openCredential(id, raw, openingKey);
         origin[id] = backend;
         if (backend === "keyring") {
+          let found: boolean;
           try {
-            await fetchKeyringSecrets(id, credential);
+            found = await fetchKeyringSecrets(id, credential);
           } catch (error) {
             // A migration must move every secret; an ordinary write may leave this one alone.
             if (forceTo) throw error;
             unreadable.add(id);
+            found = true;
+          }
+          if (!found) {
+            if (forceTo) throw missingItem(id);
+            dangling.add(id);
           }
         }
         plain[id] = credential;
@@ -140,7 +153,9 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
 
       const ids = Object.keys(plain).filter((id) => plain[id] !== undefined);
       const changed = new Set(ids.filter((id) => canonicalJson(plain[id]) !== before.get(id)));
+      for (const id of dangling) if (!changed.has(id)) unreadable.add(id);
       for (const id of unreadable) {
+        // Deleting is allowed: the item goes on keyring_cleanup, deleted once the keyring answers.
         if (changed.has(id)) {
           throw new AuthctlError("STORE_IO", `cannot change ${id}: its secrets are in the keyring, which is not available`, {
             hint: "unlock the keyring (or start a D-Bus session) and run the command again",
@@ -268,7 +283,7 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
     async readSecrets(id) {
       const snapshot = read();
       const credential = snapshot.credentials[id];
-      if (credential && snapshot.backends[id] === "keyring") await fetchKeyringSecrets(id, credential);
+      if (credential && snapshot.backends[id] === "keyring" && !(await fetchKeyringSecrets(id, credential))) throw missingItem(id);
       return credential;
     },
     async update(fn) {

@@ -109,6 +109,40 @@ describe.skipIf(missing.length > 0)("with a real Secret Service (gnome-keyring)"
     expect(lookup(service, "anthropic")).toBeNull();
   });
 
+  test("an item deleted behind authctl's back (a dangling pointer) blocks neither login nor logout", async () => {
+    const env = { ...service.env, ...AUTO };
+    expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY, env }));
+    Bun.spawnSync(["secret-tool", "clear", "service", "authctl", "account", "openrouter"], { env: { ...process.env, ...service.env } });
+    const broken = await box.run(["env", "openrouter"], { env });
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toContain("the keyring has no item authctl/openrouter");
+    expect(broken.stderr).toContain("run 'authctl login openrouter' to store it again");
+    // The hint works: login replaces the record.
+    expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY2, env }));
+    expect((await box.run(["env", "openrouter"], { env })).stdout).toBe(`export OPENROUTER_API_KEY='${KEY2}'\n`);
+    Bun.spawnSync(["secret-tool", "clear", "service", "authctl", "account", "openrouter"], { env: { ...process.env, ...service.env } });
+    const logout = await box.run(["logout", "openrouter"], { env });
+    expectOk(logout);
+    expect(logout.stderr).toContain("openrouter: its keyring item authctl/openrouter was already gone");
+    expect(storeText()).not.toContain("[openrouter]");
+  });
+
+  test("logout without the keyring forgets the record; the item is deleted once the keyring answers", async () => {
+    const env = { ...service.env, ...AUTO };
+    expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY, env }));
+    const logout = await box.run(["logout", "openrouter"], { env: { ...AUTO, DBUS_SESSION_BUS_ADDRESS: undefined, XDG_RUNTIME_DIR: undefined } });
+    expectOk(logout);
+    expect(logout.stderr).toContain("openrouter: the keyring is not available: no D-Bus session bus; its keyring item is deleted once the keyring answers");
+    expect(storeText()).not.toContain("[openrouter]");
+    expect(storeText()).toContain('keyring_cleanup = [ "openrouter" ]');
+    expect(lookup(service, "openrouter")).toBe(JSON.stringify({ key: KEY }));
+    // The next write that reaches the keyring finishes the job.
+    expectOk(await box.run(["login", "anthropic", "--with-key", "--no-verify"], { stdin: ANT, env }));
+    expect(lookup(service, "openrouter")).toBeNull();
+    expect(storeText()).not.toContain("keyring_cleanup");
+    expectOk(await box.run(["logout", "anthropic"], { env }));
+  });
+
   test("migration file → encrypted → keyring → file round-trips the store byte for byte", async () => {
     const env = { ...service.env, AUTHCTL_STORE: "file" };
     expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY, env }));
