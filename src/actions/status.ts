@@ -1,5 +1,5 @@
-import { AuthctlError } from "../errors.ts";
-import type { BackendName } from "../store/types.ts";
+import { AuthctlError, isAuthctlError } from "../errors.ts";
+import type { BackendName, StoreSnapshot } from "../store/types.ts";
 import type { ProviderDefinition } from "../providers/types.ts";
 import { maskSecret, registerSecret } from "../redact.ts";
 import type { Context } from "./context.ts";
@@ -29,8 +29,23 @@ export interface ProviderStatus {
   backend: BackendName | null;
 }
 
+/**
+ * The store as status shows it. Sealed secrets are opened to show them masked; when they cannot
+ * be (no or a wrong AUTHCTL_PASSPHRASE, a missing key file, a damaged value), status still lists
+ * every credential from its metadata and says why the secrets are not shown.
+ */
+function readForStatus(ctx: Context): StoreSnapshot {
+  try {
+    return ctx.store.read();
+  } catch (error) {
+    const snapshot = ctx.store.readMetadata(); // a file that does not parse throws here too
+    const why = isAuthctlError(error) ? `${error.message}${error.hint ? ` (${error.hint})` : ""}` : String(error);
+    return { ...snapshot, warnings: [...snapshot.warnings, `sealed secrets are not shown: ${why}`] };
+  }
+}
+
 export function collectStatus(ctx: Context, options: StatusOptions): { statuses: ProviderStatus[]; warnings: string[] } {
-  const snapshot = ctx.store.read();
+  const snapshot = readForStatus(ctx);
   const env = ctx.deps.env;
   let providers: ProviderDefinition[];
   if (options.providerIds.length) providers = options.providerIds.map((id) => ctx.registry.require(id));
@@ -44,7 +59,7 @@ export function collectStatus(ctx: Context, options: StatusOptions): { statuses:
     const base = { id: provider.id, name: provider.name, variables: provider.keyVars };
     // A keyring secret is not fetched: status never calls (or prompts for) the keyring.
     const backend = credential ? (snapshot.backends[provider.id] ?? "file") : null;
-    if (credential && (secret || backend === "keyring")) {
+    if (credential && (secret || backend === "keyring" || backend === "encrypted")) {
       // An account login exports its own variables (CLAUDE_CODE_OAUTH_TOKEN, CHATGPT_ACCESS_TOKEN, …).
       if (secret) base.variables = credentialVars(provider, credential).map(([name]) => name);
       const shadow = secret ? [...provider.keyVars, ...(provider.aliasVars ?? [])].find((name) => env[name] && env[name] !== secret) : undefined;
@@ -109,7 +124,7 @@ function printHuman(ctx: Context, statuses: ProviderStatus[]): void {
       continue;
     }
     const how = s.type === "api_key" ? "API key" : `${s.method} login`;
-    const secret = s.secret ?? "(secret in the keyring)";
+    const secret = s.secret ?? (s.backend === "keyring" ? "(secret in the keyring)" : "(secret sealed)");
     ui.line(`  ${s.needs_login ? "✗ needs login" : "✓ logged in"} with ${how} ${secret}, from the store (${describeBackend(s.backend, ctx.store.path)})`);
     if (s.expires_at) ui.line(`    access token expires ${s.expires_at}`);
     ui.line(`    exports ${s.variables.join(", ")}`);

@@ -49,6 +49,11 @@ export interface Move {
 }
 
 export interface BackendStore extends CredentialStore {
+  /**
+   * Like read(), but nothing is unsealed: sealed secrets are left out (keyring ones always are).
+   * For `status`, which must work without the passphrase or with a damaged sealed value.
+   */
+  readMetadata(): StoreSnapshot;
   /** Moves every credential to `to`, verifying each write before the source is removed. */
   migrate(to: BackendName): Promise<Move[]>;
 }
@@ -106,6 +111,26 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
   }
 
   /** Puts the keyring item's secrets into `credential`; false when the keyring has no such item. */
+  function readMetadata(): StoreSnapshot {
+    const { document, exists, warnings } = file.readDocument();
+    const credentials: Credentials = Object.create(null);
+    const backends: Record<string, BackendName> = Object.create(null);
+    const noKey = (): SealingKey => {
+      throw new AuthctlError("INTERNAL", "readMetadata unsealed a value");
+    };
+    for (const [id, raw] of Object.entries(document.credentials)) {
+      if (listSecrets(raw).some(([, value]) => isSealed(value))) {
+        credentials[id] = withoutSecrets(copyCredential(raw));
+        backends[id] = "encrypted";
+      } else {
+        const opened = openCredential(id, raw, noKey);
+        credentials[id] = opened.credential;
+        backends[id] = opened.backend;
+      }
+    }
+    return { credentials, backends, path, exists, warnings };
+  }
+
   async function fetchKeyringSecrets(id: string, credential: StoredCredential): Promise<boolean> {
     const json = await keyring.get(id);
     if (json === null) return false;
@@ -280,6 +305,7 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
       return guessBackend(options.choice, keyring);
     },
     read,
+    readMetadata,
     async readSecrets(id) {
       const snapshot = read();
       const credential = snapshot.credentials[id];

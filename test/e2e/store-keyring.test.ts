@@ -64,6 +64,45 @@ describe("without a D-Bus session", () => {
     expect(env.stderr).toContain(`credentials store ${join(box.home, "credentials.toml")}: the sealed value of openrouter.key does not authenticate`);
   });
 
+  test("status lists a sealed store it cannot open (no passphrase, a damaged value) from its metadata, and says why", async () => {
+    const sealedWith = { AUTHCTL_STORE: "encrypted", AUTHCTL_PASSPHRASE: "correct horse battery" };
+    expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY, env: sealedWith }));
+    expectOk(await box.run(["login", "anthropic", "--with-key", "--no-verify"], { stdin: ANT, env: sealedWith }));
+    const opened = await box.run(["status"], { env: sealedWith });
+    expectOk(opened);
+    expect(opened.stderr).toContain(`API key …${KEY.slice(-4)}, from the store (encrypted`);
+
+    for (const passphrase of [undefined, "wrong"]) {
+      const status = await box.run(["status", "--json"], { env: { AUTHCTL_STORE: "encrypted", AUTHCTL_PASSPHRASE: passphrase } });
+      expectOk(status);
+      expect(status.stderr).toContain(passphrase ? "sealed secrets are not shown: AUTHCTL_PASSPHRASE does not open" : "sealed secrets are not shown: credentials store");
+      const json = JSON.parse(status.stdout);
+      expect(json.providers.map((p: { id: string; logged_in: boolean; secret: null; backend: string }) => [p.id, p.logged_in, p.secret, p.backend])).toEqual([
+        ["anthropic", true, null, "encrypted"],
+        ["openrouter", true, null, "encrypted"],
+      ]);
+      expect(status.stdout + status.stderr).not.toContain(KEY.slice(-4));
+    }
+    const human = await box.run(["status"], { env: { AUTHCTL_STORE: "encrypted" } });
+    expect(human.stderr).toContain("✓ logged in with API key (secret sealed), from the store (encrypted");
+    // The commands that need the secret still refuse, naming the way on.
+    const env = await box.run(["env", "openrouter"], { env: { AUTHCTL_STORE: "encrypted" } });
+    expect(env.code).toBe(1);
+    expect(env.stderr).toContain("set AUTHCTL_PASSPHRASE");
+
+    // A damaged sealed value: status still lists both, with the passphrase set.
+    const text = storeText();
+    const sealed = /\[openrouter\][^[]*?key = "enc:v1:([^"]+)"/.exec(text)![1]!;
+    const bytes = Buffer.from(sealed, "base64");
+    bytes[20]! ^= 0x01;
+    writeFileSync(join(box.home, "credentials.toml"), text.replace(sealed, bytes.toString("base64")));
+    const damaged = await box.run(["status", "--json"], { env: sealedWith });
+    expectOk(damaged);
+    expect(damaged.stderr).toContain("sealed secrets are not shown:");
+    expect(damaged.stderr).toContain("the sealed value of openrouter.key does not authenticate");
+    expect(JSON.parse(damaged.stdout).providers.map((p: { id: string }) => p.id)).toEqual(["anthropic", "openrouter"]);
+  });
+
   test("store migrate rejects unknown flags and backends", async () => {
     const flag = await box.run(["store", "migrate", "--too", "file"]);
     expect(flag.code).toBe(2);
