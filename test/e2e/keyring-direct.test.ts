@@ -110,6 +110,23 @@ describe.skipIf(missingSecretServicePrograms.length > 0)("against a real dbus-da
       }
     });
 
+    test("a bus on an abstract socket (older distributions' unix:tmpdir) is reached too", async () => {
+      const name = `/tmp/authctl-abstract-${process.pid}-${Date.now()}`;
+      const started = Bun.spawnSync(["dbus-daemon", "--session", `--address=unix:abstract=${name}`, "--fork", "--nopidfile", "--print-address=1", "--print-pid=1"], { stderr: "ignore" });
+      const [address, pid] = started.stdout.toString().trim().split("\n");
+      expect(address).toStartWith(`unix:abstract=${name},guid=`);
+      try {
+        const bus = await connectBus(address!, uid);
+        try {
+          expect((await bus.call({ ...DBUS, member: "GetId" })).body[0]).toMatch(/^[0-9a-f]{32}$/);
+        } finally {
+          bus.close();
+        }
+      } finally {
+        process.kill(Number(pid), "SIGTERM");
+      }
+    });
+
     test("an address without a Unix socket, or with a missing one, fails to connect", async () => {
       await expect(connectBus("tcp:host=127.0.0.1,port=1", uid)).rejects.toThrow("no Unix socket");
       await expect(connectBus("unix:path=/nonexistent/bus", uid)).rejects.toThrow();
