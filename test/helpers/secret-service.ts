@@ -1,7 +1,6 @@
 /**
- * A real Secret Service for tests: a private D-Bus session bus (`dbus-daemon --session`, what
- * dbus-run-session starts) with `gnome-keyring-daemon --unlock --components=secrets` fed a test
- * password on stdin. Absent programs are listed in `missingSecretServicePrograms` so suites can skip
+ * A real Secret Service for tests: a private D-Bus session bus started by `dbus-run-session`,
+ * with `gnome-keyring-daemon --unlock --components=secrets` fed a test password on stdin. Absent programs are listed in `missingSecretServicePrograms` so suites can skip
  * with a line saying why (apt: dbus gnome-keyring libsecret-tools).
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -9,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectBus } from "../../src/io/dbus.ts";
 
-const PROGRAMS = ["dbus-daemon", "gnome-keyring-daemon", "secret-tool"];
+const PROGRAMS = ["dbus-run-session", "dbus-daemon", "gnome-keyring-daemon", "secret-tool"];
 export const missingSecretServicePrograms = PROGRAMS.filter((p) => !Bun.which(p));
 
 export interface SecretService {
@@ -27,13 +26,23 @@ export async function startSecretService(options: { activated?: boolean } = {}):
   const dir = mkdtempSync(join(tmpdir(), "authctl-keyring-"));
   // The bus passes its environment to the daemons it activates: keep them out of the real HOME.
   const home = { HOME: dir, XDG_DATA_HOME: join(dir, "data"), XDG_CONFIG_HOME: join(dir, "config"), PATH: process.env.PATH ?? "/usr/bin:/bin" };
-  const bus = Bun.spawnSync(["dbus-daemon", "--session", "--fork", "--nopidfile", "--print-address=1", "--print-pid=1"], { stderr: "ignore", env: home });
-  const [address, pid] = bus.stdout.toString().trim().split("\n");
-  if (bus.exitCode !== 0 || !address) throw new Error("dbus-daemon did not start");
+  // dbus-run-session starts the bus and ends it when its command ends: the command reports the
+  // address and its pid, then waits to be killed by stop().
+  const session = Bun.spawn(["dbus-run-session", "--", "sh", "-c", 'echo "$$ $DBUS_SESSION_BUS_ADDRESS"; exec sleep 3600'], { env: home, stdout: "pipe", stderr: "ignore" });
+  const reader = session.stdout.getReader();
+  let first = "";
+  while (!first.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("dbus-run-session did not start a bus");
+    first += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+  const [pid, address] = first.trim().split(" ");
+  if (!pid || !address) throw new Error(`dbus-run-session printed "${first.trim()}"`);
   const env = { ...home, DBUS_SESSION_BUS_ADDRESS: address };
   const stop = () => {
-    // gnome-keyring-daemon leaves when its bus goes away.
-    if (pid) process.kill(Number(pid), "SIGTERM");
+    // The bus goes with dbus-run-session, and gnome-keyring-daemon with its bus.
+    process.kill(Number(pid), "SIGTERM");
     rmSync(dir, { recursive: true, force: true });
   };
   if (options.activated) return { env: { DBUS_SESSION_BUS_ADDRESS: address }, stop };
