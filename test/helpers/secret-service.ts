@@ -1,7 +1,8 @@
 /**
  * A real Secret Service for tests: a private D-Bus session bus started by `dbus-run-session`,
- * with `gnome-keyring-daemon --unlock --components=secrets` fed a test password on stdin. Absent programs are listed in `missingSecretServicePrograms` so suites can skip
- * with a line saying why (apt: dbus gnome-keyring libsecret-tools).
+ * with `gnome-keyring-daemon --unlock --components=secrets` fed a test password on stdin. Absent
+ * programs are listed in `missingSecretServicePrograms` so suites can skip with a line saying why
+ * (apt: dbus gnome-keyring libsecret-tools).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
