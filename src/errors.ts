@@ -66,3 +66,14 @@ export function exitCodeFor(error: unknown): number {
       return 1;
   }
 }
+
+/** Where a TLS-inspecting proxy (common in companies) is the likely cause, and how to trust it. */
+export const TLS_TRUST_HINT =
+  "if a proxy inspects TLS on this network, point NODE_EXTRA_CA_CERTS (or SSL_CERT_FILE) at its CA certificate";
+
+/** A fetch failed because the server's certificate chain leads to no trusted CA (self-signed, unknown issuer). */
+export function isTlsTrustError(error: unknown): boolean {
+  const codeOf = (e: unknown) => (typeof e === "object" && e !== null && typeof (e as { code?: unknown }).code === "string" ? (e as { code: string }).code : undefined);
+  const code = codeOf(error) ?? codeOf((error as { cause?: unknown } | null)?.cause);
+  return code !== undefined && /UNABLE_TO_(VERIFY|GET_ISSUER)|SELF_SIGNED|CERT_UNTRUSTED/.test(code);
+}

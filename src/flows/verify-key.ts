@@ -1,4 +1,4 @@
-import { AuthctlError } from "../errors.ts";
+import { AuthctlError, isTlsTrustError, TLS_TRUST_HINT } from "../errors.ts";
 import type { ProviderDefinition } from "../providers/types.ts";
 import type { Deps } from "../deps.ts";
 
@@ -39,6 +39,7 @@ export async function verifyKey(deps: Deps, provider: ProviderDefinition, key: s
       redirect: "manual",
     });
   } catch (error) {
+    if (isTlsTrustError(error)) return { kind: "unknown", reason: `${url.host}'s TLS certificate is not trusted here; ${TLS_TRUST_HINT}` };
     const why = (error as Error).name === "TimeoutError" ? "timed out" : "could not connect";
     return { kind: "unknown", reason: `${why} to ${url.host}` };
   }

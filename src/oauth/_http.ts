@@ -3,7 +3,7 @@
  * application/json`, a timeout, no redirects and no retries, and fetch failures turned into
  * NETWORK errors that name the host and port but never the request body.
  */
-import { AuthctlError } from "../errors.ts";
+import { AuthctlError, isTlsTrustError, TLS_TRUST_HINT } from "../errors.ts";
 import { hostPort } from "./endpoints.ts";
 
 export type BodyEncoding = "form" | "json";
@@ -104,6 +104,7 @@ async function send(
     throw new AuthctlError("NETWORK", `could not reach the ${what} at ${where} (${describeFetchError(error)})`, {
       cause: error,
       detail: { host: where },
+      hint: isTlsTrustError(error) ? TLS_TRUST_HINT : undefined,
     });
   }
 }
@@ -139,6 +140,7 @@ export function describeFetchError(error: unknown): string {
     case "ENETUNREACH":
       return "network unreachable";
     default:
+      if (isTlsTrustError(error)) return `TLS certificate not trusted: ${code}`;
       if (code && /CERT|SSL|TLS/i.test(code)) return `TLS error ${code}`;
       if (code) return code;
       return error instanceof Error ? error.name : "fetch failed";

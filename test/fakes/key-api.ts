@@ -4,6 +4,8 @@
  * provider's error body, a key that hits an outage 500, a rate-limited one 429.
  * OpenRouter's GET /api/v1/key answers {data: {label, usage, limit, …}}.
  */
+import { join } from "node:path";
+
 export interface KeyApiRequest {
   method: string;
   path: string;
@@ -18,11 +20,20 @@ export interface KeyApi {
   stop(): void;
 }
 
-export function startKeyApi(): KeyApi {
+/** The test CA and a certificate for 127.0.0.1 it signed (its private key was thrown away). */
+export const TEST_TLS = {
+  caPath: join(import.meta.dir, "tls", "ca.pem"),
+  cert: join(import.meta.dir, "tls", "server.pem"),
+  key: join(import.meta.dir, "tls", "server.key"),
+};
+
+/** `tls`: serve HTTPS with the test certificate, as behind a TLS-inspecting company proxy. */
+export function startKeyApi(options: { tls?: boolean } = {}): KeyApi {
   const requests: KeyApiRequest[] = [];
   const server = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
+    tls: options.tls ? { cert: Bun.file(TEST_TLS.cert), key: Bun.file(TEST_TLS.key) } : undefined,
     fetch(req) {
       const url = new URL(req.url);
       const authorization = req.headers.get("authorization");
@@ -40,7 +51,7 @@ export function startKeyApi(): KeyApi {
       return Response.json({ object: "list", data: [{ id: "fake-model", object: "model" }] });
     },
   });
-  return { url: `http://127.0.0.1:${server.port}`, requests, stop: () => server.stop(true) };
+  return { url: `${options.tls ? "https" : "http"}://127.0.0.1:${server.port}`, requests, stop: () => server.stop(true) };
 }
 
 /** A port that refuses connections: bound, noted, released. */
