@@ -41,6 +41,8 @@ export async function logout(ctx: Context, options: LogoutOptions): Promise<void
     } catch (error) {
       if (isAuthctlError(error) && error.detail?.keyringItemMissing) {
         deps.ui.info(`${id}: its keyring item authctl/${id} was already gone`);
+      } else if (isAuthctlError(error) && error.detail?.keyringItemForeign) {
+        deps.ui.info(`${id}: the keyring item authctl/${id} now holds the login of the authctl store at ${error.detail.owner}; it is left alone`);
       } else {
         const reason = error instanceof Error ? error.message : String(error);
         const revoke = stored[id]!.type === "oauth" ? "it is not revoked at the provider, and " : "";

@@ -51,13 +51,20 @@ export function withoutSecrets(credential: StoredCredential): StoredCredential {
   return copy;
 }
 
-/** The secret fields as the JSON a keyring item holds: `{"key":"…"}` or `{"access_token":"…","extra.copilot_token":"…"}`. */
-export function secretsJson(credential: StoredCredential): string {
-  return JSON.stringify(Object.fromEntries(listSecrets(credential)));
+/**
+ * The field of a keyring item naming the store that wrote it (its AUTHCTL_HOME). Items are per
+ * user (service authctl, account = provider id) while stores are per directory: two stores must
+ * never silently use, or delete, each other's item.
+ */
+export const ITEM_OWNER_FIELD = "authctl_home";
+
+/** The secret fields as the JSON a keyring item holds: `{"key":"…","authctl_home":"…"}`. */
+export function secretsJson(credential: StoredCredential, owner: string): string {
+  return JSON.stringify({ ...Object.fromEntries(listSecrets(credential)), [ITEM_OWNER_FIELD]: owner });
 }
 
-/** Puts a keyring item's secrets back into a credential. Anything but an object of strings is refused. */
-export function mergeSecretsJson(credential: StoredCredential, json: string, id: string): void {
+/** A keyring item's secrets and the store that wrote it (none for items written before owners were recorded). */
+export function parseSecretsJson(json: string, id: string): { secrets: Record<string, string>; owner?: string } {
   let value: unknown;
   try {
     value = JSON.parse(json);
@@ -69,7 +76,13 @@ export function mergeSecretsJson(credential: StoredCredential, json: string, id:
       hint: `run 'authctl login ${id}' to store it again`,
     });
   }
-  for (const [field, secret] of Object.entries(value as Record<string, string>)) setSecret(credential, field, secret);
+  const { [ITEM_OWNER_FIELD]: owner, ...secrets } = value as Record<string, string>;
+  return { secrets, owner };
+}
+
+/** Puts parsed keyring secrets back into a credential. */
+export function mergeSecrets(credential: StoredCredential, secrets: Record<string, string>): void {
+  for (const [field, secret] of Object.entries(secrets)) setSecret(credential, field, secret);
 }
 
 /** A stable text form for "did this credential change?": key order does not count. */

@@ -12,12 +12,14 @@
  * keyring item still has to go are listed in `keyring_cleanup` first, so an interrupted delete is
  * finished by the next write.
  */
+import { resolve } from "node:path";
 import { AuthctlError } from "../errors.ts";
 import {
   canonicalJson,
   copyCredential,
   listSecrets,
-  mergeSecretsJson,
+  mergeSecrets,
+  parseSecretsJson,
   secretsJson,
   setSecret,
   withoutSecrets,
@@ -62,6 +64,13 @@ function missingItem(id: string): AuthctlError {
   return new AuthctlError("STORE_CORRUPT", `credentials.toml says ${id}'s secrets are in the keyring, but the keyring has no item authctl/${id}`, {
     hint: `run 'authctl login ${id}' to store it again`,
     detail: { keyringItemMissing: true },
+  });
+}
+
+function foreignItem(id: string, owner: string): AuthctlError {
+  return new AuthctlError("STORE_CORRUPT", `the keyring item authctl/${id} now holds the ${id} login of the authctl store at ${owner}`, {
+    hint: `run 'authctl login ${id}' to log in here again (keyring items are shared by every AUTHCTL_HOME of a user; AUTHCTL_STORE=encrypted keeps stores apart)`,
+    detail: { keyringItemForeign: true, owner },
   });
 }
 
@@ -131,11 +140,28 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
     return { credentials, backends, path, exists, warnings };
   }
 
-  async function fetchKeyringSecrets(id: string, credential: StoredCredential): Promise<boolean> {
+  /** This store's name in the keyring items it writes. */
+  const owner = resolve(home);
+
+  /**
+   * Puts the keyring item's secrets into `credential`. "missing": the keyring has no such item;
+   * `foreign`: another store (another AUTHCTL_HOME) has written its own login there since.
+   */
+  async function fetchKeyringSecrets(id: string, credential: StoredCredential): Promise<"found" | "missing" | { foreign: string }> {
     const json = await keyring.get(id);
-    if (json === null) return false;
-    mergeSecretsJson(credential, json, id);
-    return true;
+    if (json === null) return "missing";
+    const item = parseSecretsJson(json, id);
+    if (item.owner !== undefined && item.owner !== owner) return { foreign: item.owner };
+    mergeSecrets(credential, item.secrets);
+    return "found";
+  }
+
+  /** The store that wrote the keyring item `id`, when it is not this one and says so. */
+  async function foreignOwnerOf(id: string): Promise<string | undefined> {
+    const json = await keyring.get(id);
+    if (json === null) return undefined;
+    const item = parseSecretsJson(json, id);
+    return item.owner !== undefined && item.owner !== owner ? item.owner : undefined;
   }
 
   async function write<T>(fn: (credentials: Credentials) => T | Promise<T>, forceTo?: BackendName): Promise<{ result: T; moves: Move[] }> {
@@ -151,23 +177,26 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
       // Both are kept as they are unless `fn` replaces or deletes them.
       const unreadable = new Set<string>();
       const dangling = new Set<string>();
+      // Records whose keyring item another store has taken over: never deleted from here.
+      const foreign = new Set<string>();
       const plain: Credentials = Object.create(null);
       for (const [id, raw] of Object.entries(document.credentials)) {
         const { credential, backend } = openCredential(id, raw, openingKey);
         origin[id] = backend;
         if (backend === "keyring") {
-          let found: boolean;
+          let found: Awaited<ReturnType<typeof fetchKeyringSecrets>>;
           try {
             found = await fetchKeyringSecrets(id, credential);
           } catch (error) {
             // A migration must move every secret; an ordinary write may leave this one alone.
             if (forceTo) throw error;
             unreadable.add(id);
-            found = true;
+            found = "found";
           }
-          if (!found) {
-            if (forceTo) throw missingItem(id);
+          if (found !== "found") {
+            if (forceTo) throw found === "missing" ? missingItem(id) : foreignItem(id, found.foreign);
             dangling.add(id);
+            if (found !== "missing") foreign.add(id);
           }
         }
         plain[id] = credential;
@@ -215,7 +244,12 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
       for (const id of ids) {
         if (dest[id] !== "keyring" || unreadable.has(id)) continue;
         if (origin[id] === "keyring" && !changed.has(id) && !forceTo) continue;
-        const json = secretsJson(plain[id]!);
+        // An item this store does not own yet may hold another store's login: say so, not silently.
+        if (origin[id] !== "keyring" || dangling.has(id)) {
+          const other = await foreignOwnerOf(id);
+          if (other) notify(`replaced the keyring item authctl/${id}, which held the ${id} login of the authctl store at ${other} (it will ask to log in again)`);
+        }
+        const json = secretsJson(plain[id]!, owner);
         await keyring.set(id, json);
         if ((await keyring.get(id)) !== json) {
           throw new AuthctlError("STORE_IO", `the keyring did not return what was stored for ${id}; nothing was moved`);
@@ -255,7 +289,7 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
       if (sealing) Object.assign(preserved, sealing.params);
       const cleanup = new Set(Array.isArray(preserved.keyring_cleanup) ? (preserved.keyring_cleanup as unknown[]).filter((v) => typeof v === "string") as string[] : []);
       for (const [id, from] of Object.entries(origin)) {
-        if (from === "keyring" && dest[id] !== "keyring") cleanup.add(id);
+        if (from === "keyring" && dest[id] !== "keyring" && !foreign.has(id)) cleanup.add(id);
       }
       for (const id of ids) if (dest[id] === "keyring") cleanup.delete(id);
       if (cleanup.size) preserved.keyring_cleanup = [...cleanup].sort();
@@ -283,7 +317,8 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
         const left = new Set(cleanup);
         for (const id of cleanup) {
           try {
-            await keyring.delete(id);
+            // Listed by this store, but another may have logged in there since.
+            if (!(await foreignOwnerOf(id))) await keyring.delete(id);
             left.delete(id);
           } catch {
             // Kept in keyring_cleanup: the secret is stored elsewhere already.
@@ -309,7 +344,11 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
     async readSecrets(id) {
       const snapshot = read();
       const credential = snapshot.credentials[id];
-      if (credential && snapshot.backends[id] === "keyring" && !(await fetchKeyringSecrets(id, credential))) throw missingItem(id);
+      if (credential && snapshot.backends[id] === "keyring") {
+        const found = await fetchKeyringSecrets(id, credential);
+        if (found === "missing") throw missingItem(id);
+        if (found !== "found") throw foreignItem(id, found.foreign);
+      }
       return credential;
     },
     async update(fn) {

@@ -21,6 +21,8 @@ const lookup = lookupWithSecretTool;
 const AUTO = { AUTHCTL_STORE: undefined };
 
 let box: Sandbox;
+/** A keyring item as this sandbox's store writes it: the secrets, and which store wrote them. */
+const item = (key: string) => JSON.stringify({ key, authctl_home: box.home });
 beforeAll(() => ensureBinary());
 beforeEach(() => {
   box = createSandbox();
@@ -123,13 +125,13 @@ describe.skipIf(missing.length > 0)("with a real Secret Service (gnome-keyring)"
   test("store, read, overwrite, list and delete: the item really is in the keyring", async () => {
     const env = { ...service.env, ...AUTO };
     expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY, env }));
-    expect(lookup(service, "openrouter")).toBe(JSON.stringify({ key: KEY }));
+    expect(lookup(service, "openrouter")).toBe(item(KEY));
     expect(storeText()).not.toContain(KEY);
     expect(storeText()).toContain('secret_store = "keyring"');
     expect((await box.run(["env", "openrouter"], { env })).stdout).toBe(`export OPENROUTER_API_KEY='${KEY}'\n`);
 
     expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY2, env }));
-    expect(lookup(service, "openrouter")).toBe(JSON.stringify({ key: KEY2 }));
+    expect(lookup(service, "openrouter")).toBe(item(KEY2));
     expect((await box.run(["token", "openrouter"], { env })).stdout).toBe(`${KEY2}\n`);
 
     expectOk(await box.run(["login", "anthropic", "--with-key", "--no-verify"], { stdin: ANT, env }));
@@ -143,9 +145,33 @@ describe.skipIf(missing.length > 0)("with a real Secret Service (gnome-keyring)"
 
     expectOk(await box.run(["logout", "openrouter"], { env }));
     expect(lookup(service, "openrouter")).toBeNull();
-    expect(lookup(service, "anthropic")).toBe(JSON.stringify({ key: ANT }));
+    expect(lookup(service, "anthropic")).toBe(item(ANT));
     expectOk(await box.run(["logout", "anthropic"], { env }));
     expect(lookup(service, "anthropic")).toBeNull();
+  });
+
+  test("two AUTHCTL_HOMEs share the keyring's items but never each other's login", async () => {
+    const other = createSandbox();
+    try {
+      const env = { ...service.env, ...AUTO };
+      expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY, env }));
+      const taken = await other.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY2, env });
+      expectOk(taken);
+      expect(taken.stderr).toContain(`replaced the keyring item authctl/openrouter, which held the openrouter login of the authctl store at ${box.home}`);
+      const mine = await box.run(["env", "openrouter"], { env });
+      expect(mine.code).toBe(1);
+      expect(mine.stdout).toBe("");
+      expect(mine.stderr).toContain(`the keyring item authctl/openrouter now holds the openrouter login of the authctl store at ${other.home}`);
+      expect(mine.stderr).not.toContain(KEY2);
+      const logout = await box.run(["logout", "openrouter"], { env });
+      expectOk(logout);
+      expect(lookup(service, "openrouter")).toBe(JSON.stringify({ key: KEY2, authctl_home: other.home }));
+      expect((await other.run(["token", "openrouter"], { env })).stdout).toBe(`${KEY2}\n`);
+      expectOk(await other.run(["logout", "openrouter"], { env }));
+      expect(lookup(service, "openrouter")).toBeNull();
+    } finally {
+      other.cleanup();
+    }
   });
 
   test("an item deleted behind authctl's back (a dangling pointer) blocks neither login nor logout", async () => {
@@ -174,7 +200,7 @@ describe.skipIf(missing.length > 0)("with a real Secret Service (gnome-keyring)"
     expect(logout.stderr).toContain("openrouter: the keyring is not available: no D-Bus session bus; its keyring item is deleted once the keyring answers");
     expect(storeText()).not.toContain("[openrouter]");
     expect(storeText()).toContain('keyring_cleanup = [ "openrouter" ]');
-    expect(lookup(service, "openrouter")).toBe(JSON.stringify({ key: KEY }));
+    expect(lookup(service, "openrouter")).toBe(item(KEY));
     // The next write that reaches the keyring finishes the job.
     expectOk(await box.run(["login", "anthropic", "--with-key", "--no-verify"], { stdin: ANT, env }));
     expect(lookup(service, "openrouter")).toBeNull();
@@ -193,7 +219,7 @@ describe.skipIf(missing.length > 0)("with a real Secret Service (gnome-keyring)"
     const toKeyring = await box.run(["store", "migrate", "--to", "keyring"], { env });
     expectOk(toKeyring);
     expect(toKeyring.stderr).toContain("moved openrouter from the encrypted file to the keyring");
-    expect(lookup(service, "openrouter")).toBe(JSON.stringify({ key: KEY }));
+    expect(lookup(service, "openrouter")).toBe(item(KEY));
     expect((await box.run(["token", "anthropic"], { env })).stdout).toBe(`${ANT}\n`);
     expectOk(await box.run(["store", "migrate", "--to", "file"], { env }));
     expect(storeText()).toBe(original);

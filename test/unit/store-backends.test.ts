@@ -240,6 +240,68 @@ describe("backend selection", () => {
 });
 
 describe("keyring backend (in-memory Secret Service)", () => {
+  test("two stores (two AUTHCTL_HOMEs) never silently use, overwrite or delete each other's item", async () => {
+    const keyring = fakeKeyring();
+    const [homeA, homeB] = [freshHome(), freshHome()];
+    const a = storeFor(homeA, "keyring", keyring);
+    const b = storeFor(homeB, "keyring", keyring);
+    const login = (store: typeof a.store, key: string) =>
+      store.update((c) => {
+        c.openrouter = { ...credentials().openrouter!, key };
+      });
+    await login(a.store, "sk-or-v1-store-a");
+    expect(a.notices).toEqual([]);
+    await login(b.store, "sk-or-v1-store-b");
+    expect(b.notices).toEqual([`replaced the keyring item authctl/openrouter, which held the openrouter login of the authctl store at ${homeA} (it will ask to log in again)`]);
+
+    // A does not hand out B's key as its own.
+    const error = await a.store.readSecrets("openrouter").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AuthctlError);
+    expect((error as AuthctlError).message).toBe(`the keyring item authctl/openrouter now holds the openrouter login of the authctl store at ${homeB}`);
+    expect((error as AuthctlError).hint).toStartWith("run 'authctl login openrouter' to log in here again");
+    expect((await b.store.readSecrets("openrouter"))!.key).toBe("sk-or-v1-store-b");
+
+    // A may change its other credentials, and log out of openrouter, without touching B's item.
+    await a.store.update((c) => {
+      c["github-copilot"] = credentials()["github-copilot"]!;
+    });
+    expect(a.store.read().backends.openrouter).toBe("keyring");
+    await a.store.update((c) => {
+      delete c.openrouter;
+    });
+    expect(fileText(homeA)).not.toContain("keyring_cleanup");
+    expect((await b.store.readSecrets("openrouter"))!.key).toBe("sk-or-v1-store-b");
+
+    // A migration cannot carry a record whose item is another store's.
+    await login(a.store, "sk-or-v1-store-a2");
+    expect((await b.store.migrate("encrypted").catch((e: Error) => e.message)) as string).toContain("now holds the openrouter login of the authctl store at");
+  });
+
+  test("an item in this store's keyring_cleanup that another store has taken over since is not deleted", async () => {
+    const keyring = fakeKeyring();
+    const [homeA, homeB] = [freshHome(), freshHome()];
+    const a = storeFor(homeA, "keyring", keyring);
+    await a.store.update((c) => Object.assign(c, credentials()));
+    keyring.available = false;
+    await a.store.update((c) => {
+      delete c.openrouter;
+    });
+    expect(fileText(homeA)).toContain("keyring_cleanup");
+    keyring.available = true;
+    const b = storeFor(homeB, "keyring", keyring);
+    await b.store.update((c) => {
+      c.openrouter = { ...credentials().openrouter!, key: "sk-or-v1-store-b" };
+    });
+    // B cannot know that A no longer needs the item, so it says whose it was.
+    expect(b.notices).toEqual([`replaced the keyring item authctl/openrouter, which held the openrouter login of the authctl store at ${homeA} (it will ask to log in again)`]);
+    await a.store.update((c) => {
+      c["github-copilot"] = { ...c["github-copilot"]!, account: "hubot" };
+    });
+    expect(fileText(homeA)).not.toContain("keyring_cleanup");
+    expect((await b.store.readSecrets("openrouter"))!.key).toBe("sk-or-v1-store-b");
+  });
+
+
   test("secrets go to one item per provider as JSON; the file keeps metadata and a marker; read() never calls the keyring", async () => {
     const home = freshHome();
     const keyring = fakeKeyring();
@@ -248,8 +310,8 @@ describe("keyring backend (in-memory Secret Service)", () => {
     for (const secret of SECRETS) expect(text).not.toContain(secret);
     expect(text).toContain('secret_store = "keyring"');
     expect(text).toContain('host = "github.com"');
-    expect(JSON.parse(keyring.items.get("openrouter")!)).toEqual({ key: KEY });
-    expect(JSON.parse(keyring.items.get("github-copilot")!)).toEqual({ access_token: ACCESS, refresh_token: REFRESH, "extra.copilot_token": COPILOT });
+    expect(JSON.parse(keyring.items.get("openrouter")!)).toEqual({ key: KEY, authctl_home: home });
+    expect(JSON.parse(keyring.items.get("github-copilot")!)).toEqual({ access_token: ACCESS, refresh_token: REFRESH, "extra.copilot_token": COPILOT, authctl_home: home });
     const calls = keyring.calls;
     const snapshot = store.read();
     expect(keyring.calls).toBe(calls);
