@@ -8,6 +8,8 @@ import { credentialSecret, credentialVars, findInEnvironment } from "./resolve.t
 export interface StatusOptions {
   providerIds: string[];
   json: boolean;
+  /** Also read every stored secret (the keyring, the sealed file) to prove it can be had. */
+  check?: boolean;
 }
 
 export interface ProviderStatus {
@@ -27,6 +29,8 @@ export interface ProviderStatus {
   shadowed_by: { variable: string; secret: string } | null;
   /** Where the stored secret lives; null when nothing is stored. */
   backend: BackendName | null;
+  /** With --check: whether the stored secret could be read, and if not why. */
+  check?: { ok: true } | { ok: false; error: string; hint?: string };
 }
 
 /**
@@ -92,14 +96,43 @@ export function collectStatus(ctx: Context, options: StatusOptions): { statuses:
   return { statuses, warnings: snapshot.warnings };
 }
 
-export function status(ctx: Context, options: StatusOptions): void {
+/**
+ * --check: every stored secret is read where it lives, all at once (keyring reads share one
+ * connection). A readable keyring secret is shown masked like the others.
+ */
+async function checkSecrets(ctx: Context, statuses: ProviderStatus[]): Promise<void> {
+  await Promise.all(
+    statuses.map(async (s) => {
+      if (s.source !== "store") return;
+      try {
+        const credential = await ctx.store.readSecrets(s.id);
+        const secret = credential ? credentialSecret(credential) : undefined;
+        if (!secret) throw new AuthctlError("STORE_CORRUPT", `the stored ${s.id} credential holds no secret`, { hint: `run 'authctl login ${s.id}'` });
+        registerSecret(secret);
+        s.secret = maskSecret(secret);
+        s.check = { ok: true };
+      } catch (error) {
+        const e = isAuthctlError(error) ? error : new AuthctlError("INTERNAL", String(error));
+        s.check = { ok: false, error: e.message, ...(e.hint ? { hint: e.hint } : {}) };
+      }
+    }),
+  );
+}
+
+export async function status(ctx: Context, options: StatusOptions): Promise<void> {
   const { deps } = ctx;
   const { statuses, warnings } = collectStatus(ctx, options);
+  if (options.check) await checkSecrets(ctx, statuses);
   for (const warning of warnings) deps.ui.warn(warning);
   if (options.json) {
     deps.writeStdout(`${JSON.stringify({ store: { path: ctx.store.path, backend: ctx.store.backend }, providers: statuses }, null, 2)}\n`);
   } else {
     printHuman(ctx, statuses);
+  }
+  const broken = statuses.filter((s) => s.check && !s.check.ok);
+  if (broken.length > 0) {
+    const first = broken[0]!.check as { hint?: string };
+    throw new AuthctlError("STORE_IO", `the stored secret of ${broken.map((s) => s.id).join(", ")} cannot be read`, { hint: first.hint });
   }
   const missing = statuses.filter((s) => !s.logged_in);
   if (statuses.length === 0 || (options.providerIds.length > 0 && missing.length > 0)) {
@@ -126,6 +159,8 @@ function printHuman(ctx: Context, statuses: ProviderStatus[]): void {
     const how = s.type === "api_key" ? "API key" : `${s.method} login`;
     const secret = s.secret ?? (s.backend === "keyring" ? "(secret in the keyring)" : "(secret sealed)");
     ui.line(`  ${s.needs_login ? "✗ needs login" : "✓ logged in"} with ${how} ${secret}, from the store (${describeBackend(s.backend, ctx.store.path)})`);
+    if (s.check?.ok) ui.line("    secret read back: ok");
+    else if (s.check) ui.warn(`    ✗ secret cannot be read: ${s.check.error}${s.check.hint ? ` (${s.check.hint})` : ""}`);
     if (s.expires_at) ui.line(`    access token expires ${s.expires_at}`);
     ui.line(`    exports ${s.variables.join(", ")}`);
     if (s.shadowed_by) {

@@ -76,6 +76,7 @@ export function createLogoutCommand(getContext: GetContext): CommandDef<any> {
 export const statusArgs = {
   provider: { type: "positional", required: false, description: "provider ids (default: all)" },
   json: { type: "boolean", description: "machine-readable output on stdout" },
+  check: { type: "boolean", description: "also read every stored secret (keyring, encrypted file) to prove it can be had" },
 } as const;
 
 export function createStatusCommand(getContext: GetContext): CommandDef<any> {
@@ -84,7 +85,7 @@ export function createStatusCommand(getContext: GetContext): CommandDef<any> {
     args: statusArgs,
     async run({ args }) {
       const { status } = await import("../actions/status.ts");
-      status(getContext(), { providerIds: positionals(args as Args), json: Boolean(args.json) });
+      await status(getContext(), { providerIds: positionals(args as Args), json: Boolean(args.json), check: Boolean(args.check) });
     },
   });
 }

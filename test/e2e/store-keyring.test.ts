@@ -150,6 +150,31 @@ describe.skipIf(missing.length > 0)("with a real Secret Service (gnome-keyring)"
     expect(lookup(service, "anthropic")).toBeNull();
   });
 
+  test("status --check reads every stored secret: masked when it can, the reason when it cannot", async () => {
+    const env = { ...service.env, ...AUTO };
+    expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY, env }));
+    expectOk(await box.run(["login", "anthropic", "--with-key", "--no-verify"], { stdin: ANT, env }));
+    const plain = JSON.parse((await box.run(["status", "--json"], { env })).stdout);
+    expect(plain.providers.map((p: { secret: string | null; check?: unknown }) => [p.secret, p.check])).toEqual([[null, undefined], [null, undefined]]);
+
+    const good = await box.run(["status", "--check", "--json"], { env });
+    expectOk(good);
+    expect(JSON.parse(good.stdout).providers.map((p: { id: string; secret: string; check: unknown }) => [p.id, p.secret, p.check])).toEqual([
+      ["anthropic", `…${ANT.slice(-4)}`, { ok: true }],
+      ["openrouter", `…${KEY.slice(-4)}`, { ok: true }],
+    ]);
+
+    Bun.spawnSync(["secret-tool", "clear", "service", "authctl", "account", "anthropic"], { env: { ...process.env, ...service.env } });
+    const bad = await box.run(["status", "--check"], { env });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("✗ secret cannot be read: credentials.toml says anthropic's secrets are in the keyring, but the keyring has no item authctl/anthropic");
+    expect(bad.stderr).toContain("secret read back: ok");
+    expect(bad.stderr).toContain("authctl: the stored secret of anthropic cannot be read");
+    expect(bad.stderr).toContain("→ run 'authctl login anthropic' to store it again");
+    expect(bad.stderr).not.toContain(KEY);
+    expectOk(await box.run(["logout", "--all"], { env }));
+  });
+
   test("two AUTHCTL_HOMEs share the keyring's items but never each other's login", async () => {
     const other = createSandbox();
     try {
