@@ -141,7 +141,12 @@ export function createBunKeyring(env: Env, options: KeyringOptions = {}): Keyrin
     async probe() {
       // A locked default collection takes writes only after an unlock prompt, which a headless
       // session cannot show and which would outlast the timeout on a desktop: say so up front.
-      const state = await overBus(defaultCollectionState);
+      let state: Awaited<ReturnType<typeof defaultCollectionState>> | undefined;
+      try {
+        state = await withTimeout(overBus(defaultCollectionState), timeoutMs, "the keyring");
+      } catch (error) {
+        return (error as Error).message.replace(/^the keyring /, "it ");
+      }
       if (state === "locked") return "it is locked";
       if (state === "none") return "it has no default collection to store into";
       try {

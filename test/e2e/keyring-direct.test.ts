@@ -206,6 +206,10 @@ describe.skipIf(missingSecretServicePrograms.length > 0)("against a real dbus-da
         await expect(keyring.get("x")).rejects.toThrow("the keyring did not answer within 0.3s");
         expect(Date.now() - started).toBeLessThan(2_000);
         expect(connections).toBe(1);
+        // The check before a write is bounded the same way.
+        const probing = Date.now();
+        expect(await keyring.probe()).toBe("it did not answer within 0.3s");
+        expect(Date.now() - probing).toBeLessThan(2_000);
       } finally {
         silent.stop(true);
         rmSync(dir, { recursive: true, force: true });
