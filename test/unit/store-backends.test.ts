@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AuthctlError } from "../../src/errors.ts";
 import { type BackendStoreOptions, createBackendStore } from "../../src/store/backend-store.ts";
 import type { Keyring } from "../../src/store/keyring.ts";
-import { createBunKeyring } from "../../src/store/keyring.ts";
+import { createBunKeyring, sessionBusAddress } from "../../src/store/keyring.ts";
 import { chooseBackend } from "../../src/store/select-backend.ts";
 import type { BackendName, StoredCredential } from "../../src/store/types.ts";
 
@@ -228,6 +228,16 @@ describe("backend selection", () => {
     ]);
     for (const secret of SECRETS) expect(fileText(home)).not.toContain(secret);
     expect(store.read().credentials).toEqual(credentials());
+  });
+
+  test("the session bus is DBUS_SESSION_BUS_ADDRESS, else the systemd user bus socket in XDG_RUNTIME_DIR", () => {
+    const runtime = freshHome();
+    mkdirSync(runtime, { recursive: true });
+    expect(sessionBusAddress({ XDG_RUNTIME_DIR: runtime })).toBeUndefined();
+    writeFileSync(join(runtime, "bus"), ""); // only its existence is checked; connecting is the reader's job
+    expect(sessionBusAddress({ XDG_RUNTIME_DIR: runtime })).toBe(`unix:path=${runtime}/bus`);
+    expect(sessionBusAddress({ XDG_RUNTIME_DIR: runtime, DBUS_SESSION_BUS_ADDRESS: "unix:abstract=/tmp/x" })).toBe("unix:abstract=/tmp/x");
+    expect(createBunKeyring({ XDG_RUNTIME_DIR: runtime }, { platform: "linux" }).quickUnavailableReason()).toBeUndefined();
   });
 
   test("a real Bun keyring with no D-Bus session bus is unavailable at once, without calling it", async () => {
