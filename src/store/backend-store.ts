@@ -355,6 +355,16 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
       return (await write(fn)).result;
     },
     async migrate(to) {
+      if (to === "keyring") {
+        // Asked for explicitly, so no fall-through: a keyring that cannot take items (locked, no
+        // default collection, no bus) is reported before anything is touched.
+        const reason = keyring.quickUnavailableReason() ?? (await keyring.probe());
+        if (reason) {
+          throw new AuthctlError("STORE_IO", `the keyring is not available (${reason}): nothing was moved`, {
+            hint: "unlock the keyring or start a D-Bus session, then run the migration again",
+          });
+        }
+      }
       return (await write(() => undefined, to)).moves;
     },
   };

@@ -296,5 +296,11 @@ describe.skipIf(missingSecretServicePrograms.length > 0)("a keyring daemon start
     expect(auto.stderr).toContain("the keyring is not available (it has no default collection to store into): secrets go to the encrypted file");
     expect(readFileSync(join(box.home, "credentials.toml"), "utf8")).not.toContain(KEY);
     expect((await box.run(["env", "openrouter"], { env: service.env })).stdout).toBe(`export OPENROUTER_API_KEY='${KEY}'\n`);
+
+    const before = readFileSync(join(box.home, "credentials.toml"), "utf8");
+    const migrate = await box.run(["store", "migrate", "--to", "keyring"], { env: service.env });
+    expect(migrate.code).toBe(1);
+    expect(migrate.stderr).toContain("the keyring is not available (it has no default collection to store into): nothing was moved");
+    expect(readFileSync(join(box.home, "credentials.toml"), "utf8")).toBe(before);
   });
 });
