@@ -18,7 +18,11 @@ export function createContext(deps: Deps): Context {
   const store = createBackendStore(deps.home, {
     lockTimeoutMs: 30_000,
     choice: chooseBackend(deps.env, config.store),
-    keyring: createBunKeyring(deps.env),
+    keyring: createBunKeyring(deps.env, {
+      // Someone at a terminal on a desktop can answer the keyring's unlock dialog.
+      unlockWaitMs: deps.interactive && (deps.env.DISPLAY || deps.env.WAYLAND_DISPLAY) ? 60_000 : undefined,
+      notify: (message) => deps.ui.info(message),
+    }),
     passphrase: deps.env.AUTHCTL_PASSPHRASE || undefined,
     notify: (message) => deps.ui.info(message),
   });

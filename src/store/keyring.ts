@@ -61,6 +61,13 @@ export interface KeyringOptions {
   connectBus?: (address: string, uid: number) => Promise<DBusConnection>;
   /** `Bun.secrets` unless a test stands in for it. */
   secrets?: SecretsApi;
+  /**
+   * How long a read may wait for a person to answer the keyring's unlock dialog (libsecret shows
+   * it on a desktop). Undefined: no one can answer, so a locked item gets the ordinary timeout.
+   */
+  unlockWaitMs?: number;
+  /** Tells the person what is being waited for (stderr). */
+  notify?: (message: string) => void;
 }
 
 export type { SecretsApi };
@@ -156,20 +163,31 @@ export function createBunKeyring(env: Env, options: KeyringOptions = {}): Keyrin
         return error instanceof Error ? error.message.replace(/^the keyring (is not available|could not be reached): /, "") : String(error);
       }
     },
-    get: (id) =>
-      call(`read ${id}`, async () => {
-        const direct = await readDirectly(id);
-        if (direct !== undefined && direct !== "locked") return direct;
-        // libsecret may be able to unlock the item (a desktop shows its unlock prompt); where it
-        // cannot, it answers as if there were no item, which must not read as "not logged in".
-        const value = await secrets!.get({ service: KEYRING_SERVICE, name: id });
-        if (value === null && direct === "locked") {
-          throw new AuthctlError("STORE_IO", `the keyring holding authctl/${id} is locked`, {
-            hint: "unlock it (log in to the desktop session, or run gnome-keyring-daemon --unlock), or move to AUTHCTL_STORE=encrypted",
-          });
-        }
-        return value;
-      }),
+    async get(id) {
+      const direct = await call(`read ${id}`, () => readDirectly(id));
+      if (direct !== undefined && direct !== "locked") return direct;
+      const fromLibsecret = () => secrets!.get({ service: KEYRING_SERVICE, name: id });
+      if (direct === undefined) return call(`read ${id}`, fromLibsecret);
+      // Locked. libsecret asks the keyring to unlock, which on a desktop shows its dialog: a person
+      // needs longer than the timeout meant for a keyring that does not answer at all.
+      if (options.unlockWaitMs !== undefined) {
+        options.notify?.(`the keyring is locked: unlock it in its dialog to go on (waiting up to ${options.unlockWaitMs / 1000} s)`);
+      }
+      let value: string | null;
+      try {
+        value = await withTimeout(fromLibsecret(), options.unlockWaitMs ?? timeoutMs, "the keyring");
+      } catch (error) {
+        throw keyringError(`read ${id}`, error);
+      }
+      // Where it cannot unlock, libsecret answers as if there were no item: that must not read as
+      // "not logged in".
+      if (value === null) {
+        throw new AuthctlError("STORE_IO", `the keyring holding authctl/${id} is locked`, {
+          hint: "unlock it (log in to the desktop session, or run gnome-keyring-daemon --unlock), or move to AUTHCTL_STORE=encrypted",
+        });
+      }
+      return value;
+    },
     set: (id, value) => call(`store ${id}`, () => secrets!.set({ service: KEYRING_SERVICE, name: id, value })),
     delete: (id) => call(`delete ${id}`, () => secrets!.delete({ service: KEYRING_SERVICE, name: id })),
   };

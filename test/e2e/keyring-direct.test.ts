@@ -243,6 +243,16 @@ describe.skipIf(missingSecretServicePrograms.length > 0)("a locked keyring", () 
       "the keyring holding authctl/openrouter is locked",
     );
 
+    // A person answering the unlock dialog takes longer than the timeout for a silent keyring.
+    const slowUnlock = { ...recordingSecrets(), get: () => Bun.sleep(500).then(() => "unlocked after a while") } as unknown as SecretsApi;
+    await expect(createBunKeyring(service.env, { platform: "linux", timeoutMs: 200, secrets: slowUnlock }).get("openrouter")).rejects.toThrow(
+      "the keyring did not answer within 0.2s",
+    );
+    const told: string[] = [];
+    const waiting = createBunKeyring(service.env, { platform: "linux", timeoutMs: 200, unlockWaitMs: 5_000, notify: (m) => told.push(m), secrets: slowUnlock });
+    expect(await waiting.get("openrouter")).toBe("unlocked after a while");
+    expect(told).toEqual(["the keyring is locked: unlock it in its dialog to go on (waiting up to 5 s)"]);
+
     // The binary, with the real libsecret behind it (no prompter on this headless bus).
     const run = await box.run(["env", "openrouter"], { env });
     expect(run.code).toBe(1);
