@@ -43,6 +43,9 @@ export async function logout(ctx: Context, options: LogoutOptions): Promise<void
         deps.ui.info(`${id}: its keyring item authctl/${id} was already gone`);
       } else if (isAuthctlError(error) && error.detail?.keyringItemForeign) {
         deps.ui.info(`${id}: the keyring item authctl/${id} now holds the login of the authctl store at ${error.detail.owner}; it is left alone`);
+      } else if (isAuthctlError(error) && error.detail?.damaged) {
+        const revoke = stored[id]!.type === "oauth" ? "; it is not revoked at the provider" : "";
+        deps.ui.warn(`${id}: ${error.message}${revoke}`);
       } else {
         const reason = error instanceof Error ? error.message : String(error);
         const revoke = stored[id]!.type === "oauth" ? "it is not revoked at the provider, and " : "";

@@ -100,6 +100,7 @@ async function resolveStoredWithSecrets(
   prefetched?: Promise<StoredCredential | undefined>,
 ): Promise<ResolvedCredential | undefined> {
   const snapshot = ctx.store.read();
+  if (snapshot.damaged?.[provider.id]) throw snapshot.damaged[provider.id];
   if (snapshot.backends[provider.id] !== "keyring") return resolveStored(ctx, provider, snapshot.credentials);
   const credential = await (prefetched ?? ctx.store.readSecrets(provider.id));
   return resolveStored(ctx, provider, credential ? { [provider.id]: credential } : {});

@@ -93,7 +93,8 @@ export function collectStatus(ctx: Context, options: StatusOptions): { statuses:
       needs_login: false, updated_at: null, shadowed_by: null, backend: null,
     };
   });
-  return { statuses, warnings: snapshot.warnings };
+  const damaged = Object.values(snapshot.damaged ?? {}).map((error) => `${error.message}; its secret is not shown`);
+  return { statuses, warnings: [...snapshot.warnings, ...damaged] };
 }
 
 /**

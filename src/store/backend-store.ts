@@ -74,6 +74,11 @@ function foreignItem(id: string, owner: string): AuthctlError {
   });
 }
 
+/** One sealed value does not open with the store's (right) key: that credential alone is lost. */
+function isDamagedValue(error: unknown): error is AuthctlError {
+  return error instanceof AuthctlError && error.detail?.damaged === true;
+}
+
 function backendLabel(backend: BackendName): string {
   return backend === "keyring" ? "the keyring" : backend === "encrypted" ? "the encrypted file" : "the plain file";
 }
@@ -111,12 +116,21 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
     const openingKey = () => (key ??= loadOpeningKey(home, path, keyParams(document), passphrase));
     const credentials: Credentials = Object.create(null);
     const backends: Record<string, BackendName> = Object.create(null);
+    const damaged: Record<string, Error> = Object.create(null);
     for (const [id, raw] of Object.entries(document.credentials)) {
-      const opened = openCredential(id, raw, openingKey);
-      credentials[id] = opened.credential;
-      backends[id] = opened.backend;
+      // A damaged value costs that credential only; a wrong or missing key stops everything.
+      try {
+        const opened = openCredential(id, raw, openingKey);
+        credentials[id] = opened.credential;
+        backends[id] = opened.backend;
+      } catch (error) {
+        if (!isDamagedValue(error)) throw error;
+        credentials[id] = withoutSecrets(copyCredential(raw));
+        backends[id] = "encrypted";
+        damaged[id] = error;
+      }
     }
-    return { credentials, backends, path, exists, warnings };
+    return { credentials, backends, path, exists, warnings, ...(Object.keys(damaged).length ? { damaged } : {}) };
   }
 
   /** Puts the keyring item's secrets into `credential`; false when the keyring has no such item. */
@@ -181,7 +195,19 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
       const foreign = new Set<string>();
       const plain: Credentials = Object.create(null);
       for (const [id, raw] of Object.entries(document.credentials)) {
-        const { credential, backend } = openCredential(id, raw, openingKey);
+        let opened: ReturnType<typeof openCredential>;
+        try {
+          opened = openCredential(id, raw, openingKey);
+        } catch (error) {
+          // A damaged sealed value: like a dangling keyring item, it may be replaced (log in
+          // again) or deleted, and is kept as it is otherwise. A migration cannot carry it.
+          if (forceTo || !isDamagedValue(error)) throw error;
+          origin[id] = "encrypted";
+          plain[id] = withoutSecrets(copyCredential(raw));
+          dangling.add(id);
+          continue;
+        }
+        const { credential, backend } = opened;
         origin[id] = backend;
         if (backend === "keyring") {
           let found: Awaited<ReturnType<typeof fetchKeyringSecrets>>;
@@ -207,7 +233,13 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
 
       const ids = Object.keys(plain).filter((id) => plain[id] !== undefined);
       const changed = new Set(ids.filter((id) => canonicalJson(plain[id]) !== before.get(id)));
-      for (const id of dangling) if (!changed.has(id)) unreadable.add(id);
+      for (const id of dangling) {
+        if (!changed.has(id)) unreadable.add(id);
+        // Replacing (a new login) is the way out; a change that keeps the lost secret lost is not.
+        else if (listSecrets(plain[id]!).length === 0) {
+          throw new AuthctlError("STORE_IO", `cannot change ${id}: its stored secret cannot be read`, { hint: `run 'authctl login ${id}' to store it again` });
+        }
+      }
       for (const id of unreadable) {
         // Deleting is allowed: the item goes on keyring_cleanup, deleted once the keyring answers.
         if (changed.has(id)) {
@@ -230,7 +262,7 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
       for (const id of ids) {
         const from = origin[id];
         let to: BackendName = from ?? target!;
-        if (unreadable.has(id)) to = "keyring";
+        if (unreadable.has(id)) to = from!;
         else if (forceTo || changed.has(id)) to = target!;
         else if (from === "file" && target && target !== "file" && listSecrets(plain[id]!).length > 0) {
           to = target;
@@ -272,7 +304,7 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
         } else if (dest[id] === "encrypted") {
           const raw = document.credentials[id];
           const sealed = copyCredential(credential);
-          const reuse = origin[id] === "encrypted" && opening !== undefined && sealing!.key.equals(opening.key);
+          const reuse = origin[id] === "encrypted" && !dangling.has(id) && opening !== undefined && sealing!.key.equals(opening.key);
           const original = reuse && raw ? new Map(listSecrets(raw)) : undefined;
           const openedBefore = reuse && raw ? new Map(listSecrets(openCredential(id, raw, openingKey).credential)) : undefined;
           for (const [field, value] of listSecrets(credential)) {
@@ -344,6 +376,7 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
     async readSecrets(id) {
       const snapshot = read();
       const credential = snapshot.credentials[id];
+      if (snapshot.damaged?.[id]) throw snapshot.damaged[id];
       if (credential && snapshot.backends[id] === "keyring") {
         const found = await fetchKeyringSecrets(id, credential);
         if (found === "missing") throw missingItem(id);

@@ -82,7 +82,7 @@ export function openValue(key: SealingKey, id: string, field: string, sealed: st
     throw new AuthctlError(
       "STORE_CORRUPT",
       `credentials store ${storePath}: the sealed value of ${id}.${field} does not authenticate (it was altered or damaged)`,
-      { hint: `run 'authctl login ${id}' to store it again`, detail: { path: storePath, provider: id, field } },
+      { hint: `run 'authctl login ${id}' to store it again`, detail: { path: storePath, provider: id, field, damaged: true } },
     );
   }
   return plain;

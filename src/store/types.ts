@@ -55,6 +55,11 @@ export interface StoreSnapshot {
   exists: boolean;
   /** Human-readable problems that do not stop the command (loose file modes); the caller prints them. */
   warnings: string[];
+  /**
+   * Credentials with a sealed value that does not open (altered or damaged): listed in
+   * `credentials` with their metadata only, and this error is what using them gives.
+   */
+  damaged?: Record<string, Error>;
 }
 
 export interface CredentialStore {

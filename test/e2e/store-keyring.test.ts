@@ -53,7 +53,7 @@ describe("without a D-Bus session", () => {
     expect(login.stderr).toContain("the keyring is not available (no D-Bus session bus), and AUTHCTL_STORE asks for it");
   });
 
-  test("a tampered sealed value is an error naming the file, with nothing on stdout", async () => {
+  test("a tampered sealed value is an error naming the file, with nothing on stdout, for that provider only", async () => {
     expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY, env: { AUTHCTL_STORE: "encrypted" } }));
     const text = storeText();
     const sealed = /key = "enc:v1:([^"]+)"/.exec(text)![1]!;
@@ -64,6 +64,13 @@ describe("without a D-Bus session", () => {
     expect(env.code).toBe(1);
     expect(env.stdout).toBe("");
     expect(env.stderr).toContain(`credentials store ${join(box.home, "credentials.toml")}: the sealed value of openrouter.key does not authenticate`);
+    expect(env.stderr).toContain("→ run 'authctl login openrouter' to store it again");
+
+    // The damage is that credential's alone, and the hint mends it.
+    expectOk(await box.run(["login", "anthropic", "--with-key", "--no-verify"], { stdin: ANT, env: { AUTHCTL_STORE: "encrypted" } }));
+    expect((await box.run(["env", "anthropic"])).stdout).toBe(`export ANTHROPIC_API_KEY='${ANT}'\n`);
+    expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY, env: { AUTHCTL_STORE: "encrypted" } }));
+    expect((await box.run(["env", "openrouter", "anthropic"])).stdout).toBe(`export OPENROUTER_API_KEY='${KEY}'\nexport ANTHROPIC_API_KEY='${ANT}'\n`);
   });
 
   test("status lists a sealed store it cannot open (no passphrase, a damaged value) from its metadata, and says why", async () => {
@@ -100,9 +107,11 @@ describe("without a D-Bus session", () => {
     writeFileSync(join(box.home, "credentials.toml"), text.replace(sealed, bytes.toString("base64")));
     const damaged = await box.run(["status", "--json"], { env: sealedWith });
     expectOk(damaged);
-    expect(damaged.stderr).toContain("sealed secrets are not shown:");
-    expect(damaged.stderr).toContain("the sealed value of openrouter.key does not authenticate");
-    expect(JSON.parse(damaged.stdout).providers.map((p: { id: string }) => p.id)).toEqual(["anthropic", "openrouter"]);
+    expect(damaged.stderr).toContain("the sealed value of openrouter.key does not authenticate (it was altered or damaged); its secret is not shown");
+    expect(JSON.parse(damaged.stdout).providers.map((p: { id: string; secret: string | null }) => [p.id, p.secret])).toEqual([
+      ["anthropic", `…${ANT.slice(-4)}`],
+      ["openrouter", null],
+    ]);
   });
 
   test("store migrate rejects unknown flags and backends", async () => {

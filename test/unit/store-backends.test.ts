@@ -122,23 +122,41 @@ describe("encrypted backend", () => {
     expect(fileText(home)).toBe(before);
   });
 
-  test("a flipped bit in a sealed value is an error naming the file and field, never garbage", async () => {
+  test("a flipped bit in a sealed value is an error naming the file and field for that credential only, never garbage", async () => {
     const home = freshHome();
-    const store = await seed(home, "encrypted", fakeKeyring());
+    const { store } = storeFor(home, "encrypted", fakeKeyring());
+    await store.update((c) => Object.assign(c, credentials()));
     const text = fileText(home);
     const sealed = /\nkey = "enc:v1:([^"]+)"/.exec(text)![1]!;
     const bytes = Buffer.from(sealed, "base64");
     bytes[14]! ^= 0x01;
-    writeFileSync(join(home, "credentials.toml"), text.replace(sealed, bytes.toString("base64")));
-    const error = (() => {
-      try {
-        store.read();
-      } catch (e) {
-        return e as AuthctlError;
-      }
-    })();
-    expect(error?.code).toBe("STORE_CORRUPT");
-    expect(error?.message).toBe(`credentials store ${join(home, "credentials.toml")}: the sealed value of openrouter.key does not authenticate (it was altered or damaged)`);
+    const damagedText = text.replace(sealed, bytes.toString("base64"));
+    writeFileSync(join(home, "credentials.toml"), damagedText);
+    const message = `credentials store ${join(home, "credentials.toml")}: the sealed value of openrouter.key does not authenticate (it was altered or damaged)`;
+
+    const snapshot = store.read();
+    expect(snapshot.damaged?.openrouter?.message).toBe(message);
+    expect((snapshot.damaged?.openrouter as AuthctlError).code).toBe("STORE_CORRUPT");
+    expect(snapshot.credentials.openrouter).toEqual({ ...credentials().openrouter!, key: undefined });
+    expect(snapshot.credentials["github-copilot"]).toEqual(credentials()["github-copilot"]);
+    await expect(store.readSecrets("openrouter")).rejects.toThrow(message);
+
+    // Other writes keep the damaged value exactly as it was; a new login replaces it.
+    await store.update((c) => {
+      c["github-copilot"] = { ...c["github-copilot"]!, account: "hubot" };
+    });
+    expect(fileText(home)).toContain(bytes.toString("base64"));
+    await expect(store.update((c) => {
+      c.openrouter = { ...c.openrouter!, label: "relabelled" };
+    })).rejects.toThrow("cannot change openrouter: its stored secret cannot be read");
+    await store.update((c) => {
+      c.openrouter = credentials().openrouter!;
+    });
+    expect(store.read().damaged).toBeUndefined();
+    expect((await store.readSecrets("openrouter"))!.key).toBe(KEY);
+    // A migration cannot carry a value it cannot open.
+    writeFileSync(join(home, "credentials.toml"), damagedText);
+    await expect(store.migrate("file")).rejects.toThrow(message);
   });
 
   test("a sealed value moved to another provider or field does not open there", async () => {
@@ -148,7 +166,8 @@ describe("encrypted backend", () => {
     const access = /access_token = "(enc:v1:[^"]+)"/.exec(text)![1]!;
     const refresh = /refresh_token = "(enc:v1:[^"]+)"/.exec(text)![1]!;
     writeFileSync(join(home, "credentials.toml"), text.replace(access, "@SWAP@").replace(refresh, access).replace("@SWAP@", refresh));
-    expect(() => store.read()).toThrow("the sealed value of github-copilot.access_token does not authenticate");
+    expect(store.read().damaged?.["github-copilot"]?.message).toContain("the sealed value of github-copilot.access_token does not authenticate");
+    expect(store.read().credentials.openrouter!.key).toBe(KEY);
   });
 
   test("a wrong key file, or a missing one, is a clear error naming both files", async () => {
