@@ -128,13 +128,22 @@ export function createBunKeyring(env: Env, options: KeyringOptions = {}): Keyrin
     if (platform !== "linux" && platform !== "freebsd") return undefined;
     clearTimeout(idle);
     reading++;
+    const address = sessionBusAddress(env)!;
     try {
-      reader ??= connect(sessionBusAddress(env)!, uid).then(openSecretReader);
+      reader ??= connect(address, uid).then(openSecretReader);
       const found = await (await reader).lookup(bunSecretAttributes(KEYRING_SERVICE, id));
       if (found.status === "found") return found.value;
       return found.status === "absent" ? null : "locked";
-    } catch {
+    } catch (error) {
       dropReader();
+      // Nobody listens where the variable points: libsecret would fail the same way, and the
+      // likely cause is a shell (tmux, screen) that outlived the desktop session it came from.
+      const code = (error as { code?: unknown }).code;
+      if (code === "ENOENT" || code === "ECONNREFUSED") {
+        throw new AuthctlError("STORE_IO", `the keyring's session bus (${address}) is not there (${code})`, {
+          hint: "this shell's DBUS_SESSION_BUS_ADDRESS may be stale (a tmux or screen session older than your login?): update or unset it, or set AUTHCTL_STORE=encrypted",
+        });
+      }
       return undefined;
     } finally {
       if (--reading === 0) {

@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectBus, DBusCallError, type DBusConnection } from "../../src/io/dbus.ts";
+import { AuthctlError } from "../../src/errors.ts";
 import { createBunKeyring, type SecretsApi } from "../../src/store/keyring.ts";
 import { defaultCollectionState } from "../../src/store/secret-service.ts";
 import { createSandbox, ensureBinary, expectOk, secret } from "../helpers/binary.ts";
@@ -187,10 +188,24 @@ describe.skipIf(missingSecretServicePrograms.length > 0)("against a real dbus-da
       expect(opened.length).toBe(3);
     });
 
-    test("a bus it cannot reach goes to libsecret; on other platforms libsecret is not bypassed", async () => {
-      const unreachable = recordingSecrets("from libsecret");
-      expect(await createBunKeyring({ DBUS_SESSION_BUS_ADDRESS: "unix:path=/nonexistent/bus" }, { platform: "linux", secrets: unreachable }).get("x")).toBe("from libsecret");
-      expect(unreachable.asked).toEqual(["x"]);
+    test("a bus that is not there is a stale address; one it cannot speak to goes to libsecret; other platforms use libsecret's peers", async () => {
+      const gone = recordingSecrets("from libsecret");
+      const stale = createBunKeyring({ DBUS_SESSION_BUS_ADDRESS: "unix:path=/nonexistent/bus" }, { platform: "linux", secrets: gone });
+      const error = (await stale.get("x").catch((e: unknown) => e)) as AuthctlError;
+      expect(error.message).toBe("the keyring's session bus (unix:path=/nonexistent/bus) is not there (ENOENT)");
+      expect(error.hint).toContain("DBUS_SESSION_BUS_ADDRESS may be stale");
+      expect(gone.asked).toEqual([]);
+
+      const dir = mkdtempSync(join(tmpdir(), "authctl-rude-bus-"));
+      const rude = Bun.listen({ unix: join(dir, "bus"), socket: { open: (socket) => void socket.end(), data() {} } });
+      try {
+        const unreachable = recordingSecrets("from libsecret");
+        expect(await createBunKeyring({ DBUS_SESSION_BUS_ADDRESS: `unix:path=${join(dir, "bus")}` }, { platform: "linux", secrets: unreachable }).get("x")).toBe("from libsecret");
+        expect(unreachable.asked).toEqual(["x"]);
+      } finally {
+        rude.stop(true);
+        rmSync(dir, { recursive: true, force: true });
+      }
       const mac = recordingSecrets("from the Keychain");
       expect(await createBunKeyring({}, { platform: "darwin", secrets: mac }).get("y")).toBe("from the Keychain");
       expect(mac.asked).toEqual(["y"]);
