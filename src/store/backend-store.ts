@@ -133,7 +133,6 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
     return { credentials, backends, path, exists, warnings, ...(Object.keys(damaged).length ? { damaged } : {}) };
   }
 
-  /** Puts the keyring item's secrets into `credential`; false when the keyring has no such item. */
   function readMetadata(): StoreSnapshot {
     const { document, exists, warnings } = file.readDocument();
     const credentials: Credentials = Object.create(null);
