@@ -169,11 +169,19 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
     return "found";
   }
 
-  /** The store that wrote the keyring item `id`, when it is not this one and says so. */
+  /**
+   * The store that wrote the keyring item `id`, when it is not this one and says so. An item that
+   * is not authctl's JSON at all names no owner: it may be overwritten (or deleted if listed).
+   */
   async function foreignOwnerOf(id: string): Promise<string | undefined> {
     const json = await keyring.get(id);
     if (json === null) return undefined;
-    const item = parseSecretsJson(json, id);
+    let item: ReturnType<typeof parseSecretsJson>;
+    try {
+      item = parseSecretsJson(json, id);
+    } catch {
+      return undefined;
+    }
     return item.owner !== undefined && item.owner !== owner ? item.owner : undefined;
   }
 

@@ -306,6 +306,16 @@ describe("keyring backend (in-memory Secret Service)", () => {
     expect((await b.store.migrate("encrypted").catch((e: Error) => e.message)) as string).toContain("now holds the openrouter login of the authctl store at");
   });
 
+  test("an item that is not authctl's JSON (another program's) does not block a login, which replaces it", async () => {
+    const keyring = fakeKeyring(new Map([["openrouter", "not json at all"]]));
+    const home = freshHome();
+    const { store } = storeFor(home, "keyring", keyring);
+    await store.update((c) => {
+      c.openrouter = credentials().openrouter!;
+    });
+    expect(JSON.parse(keyring.items.get("openrouter")!)).toEqual({ key: KEY, authctl_home: home });
+  });
+
   test("an item in this store's keyring_cleanup that another store has taken over since is not deleted", async () => {
     const keyring = fakeKeyring();
     const [homeA, homeB] = [freshHome(), freshHome()];
