@@ -70,9 +70,32 @@ function sameSecret(presented: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-function presentsPlaceholder(req: IncomingMessage, placeholder: string): boolean {
+/**
+ * Google's REST examples and older SDKs pass the key as `?key=`. Where the key goes upstream in
+ * x-goog-api-key (Gemini), the parameter is taken out of the forwarded query (the placeholder never
+ * travels on) and counts as a way to present the placeholder. Other parameters keep their bytes.
+ */
+export function takeQueryKey(url: string, route: ProxyRoute): { url: string; key?: string } {
+  if (route.auth.kind !== "header" || route.auth.name !== "x-goog-api-key") return { url };
+  const q = url.indexOf("?");
+  if (q < 0) return { url };
+  let key: string | undefined;
+  const kept = url.slice(q + 1).split("&").filter((pair) => {
+    const [name, value = ""] = pair.split("=", 2) as [string, string?];
+    if (name !== "key") return true;
+    try {
+      key = decodeURIComponent(value.replace(/\+/g, " "));
+    } catch {
+      key = value;
+    }
+    return false;
+  });
+  return { url: url.slice(0, q) + (kept.length ? `?${kept.join("&")}` : ""), key };
+}
+
+function presentsPlaceholder(req: IncomingMessage, placeholder: string, queryKey?: string): boolean {
   const bearer = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? "")?.[1];
-  const candidates = [bearer, req.headers["x-api-key"], req.headers["x-goog-api-key"]];
+  const candidates = [bearer, req.headers["x-api-key"], req.headers["x-goog-api-key"], queryKey];
   let ok = false;
   for (const value of candidates) if (typeof value === "string" && sameSecret(value, placeholder)) ok = true;
   return ok;
@@ -159,8 +182,9 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
     if (!allowedHosts.has(String(req.headers.host ?? "").toLowerCase())) return refuse(res, 403, "unexpected Host header");
     const target = parseTarget(req.url ?? "", routes);
     if (!("route" in target)) return refuse(res, target.status, target.message);
-    const { route, url } = target;
-    if (!presentsPlaceholder(req, route.placeholder)) {
+    const { route } = target;
+    const { url, key: queryKey } = takeQueryKey(target.url, route);
+    if (!presentsPlaceholder(req, route.placeholder, queryKey)) {
       return refuse(res, 401, `send the session's placeholder from ${route.provider.keyVars[0] ?? "the key variable"} (Authorization: Bearer, x-api-key or x-goog-api-key)`);
     }
     const credential = options.credentials.get(route.provider.id)!;

@@ -170,6 +170,31 @@ describe("exec --proxy with an API key", () => {
     await expect(fetch(report.env.OPENROUTER_BASE_URL + "/echo")).rejects.toThrow();
   });
 
+  test("Gemini's ?key= works like its header: the placeholder is taken out of the query, the key goes in x-goog-api-key", async () => {
+    const GEMINI = secret("AIzaSyProxyTest0123456789abcdefghijklmnop");
+    const up = upstream();
+    const box = sandbox();
+    box.writeConfig(`[providers.gemini]\napi_url = "${up.url}/v1beta"\n`);
+    expectOk(await box.run(["login", "gemini", "--with-key", "--no-verify"], { stdin: GEMINI }));
+    const script = writeScript(box.root, "gemini-child.mjs", `
+      const base = process.env.GOOGLE_GEMINI_BASE_URL, key = process.env.GEMINI_API_KEY;
+      const path = "/v1beta/models/gemini-pro:streamGenerateContent";
+      const q = (await fetch(base + path + "/echo?alt=sse&key=" + encodeURIComponent(key) + "&x=a%2Bb+c", { method: "POST", body: "{}" })).status;
+      const h = (await fetch(base + path + "/echo?alt=sse", { method: "POST", body: "{}", headers: { "x-goog-api-key": key } })).status;
+      const wrong = (await fetch(base + path + "/echo?key=AIzaWrong", { method: "POST", body: "{}" })).status;
+      console.log(JSON.stringify({ q, h, wrong, env: process.env }));
+    `);
+    const result = await box.run(["exec", "--proxy", "-p", "gemini", "--", process.execPath, script], { timeoutMs: 40_000 });
+    expectOk(result);
+    const report = JSON.parse(result.stdout);
+    expect(JSON.stringify(report.env)).not.toContain(GEMINI);
+    expect([report.q, report.h, report.wrong]).toEqual([200, 200, 401]);
+    expect(up.requests.map((r) => [r.path, r.headers["x-goog-api-key"]])).toEqual([
+      ["/v1beta/models/gemini-pro:streamGenerateContent/echo?alt=sse&x=a%2Bb+c", GEMINI],
+      ["/v1beta/models/gemini-pro:streamGenerateContent/echo?alt=sse", GEMINI],
+    ]);
+  });
+
   test("bodies pass through byte for byte: no decompression, no redirects followed, large bodies intact", async () => {
     const gzipped = Bun.gzipSync(new TextEncoder().encode('{"compressed":true}'));
     const big = new Uint8Array(8 * 1024 * 1024).map((_, i) => (i * 31 + (i >> 13)) & 0xff);
