@@ -482,3 +482,45 @@ describe("socketPathsOf", () => {
     });
   }
 });
+
+describe("decoding hostile bytes", () => {
+  // A tiny deterministic generator, so a failure reproduces.
+  function random(seed: number): () => number {
+    let state = seed >>> 0;
+    return () => {
+      state = (state * 1664525 + 1013904223) >>> 0;
+      return state / 2 ** 32;
+    };
+  }
+
+  test("truncated, bit-flipped and random messages decode or throw DBusWireError, nothing else", () => {
+    const next = random(42);
+    const valid = encodeMethodCall({
+      serial: 7, destination: "org.freedesktop.secrets", path: "/org/freedesktop/secrets", interface: "org.freedesktop.Secret.Service",
+      member: "SearchItems", signature: "a{ss}v(oayays)", body: [[["service", "authctl"], ["account", "openrouter"]], { signature: "as", value: ["a", "b"] }, ["/s/1", Uint8Array.of(1, 2), Uint8Array.of(3), "text/plain"]],
+    });
+    let decoded = 0;
+    let refused = 0;
+    const attempt = (bytes: Uint8Array) => {
+      try {
+        const length = messageLength(bytes);
+        if (length === undefined) return;
+        decodeMessage(bytes.subarray(0, length));
+        decoded++;
+      } catch (error) {
+        if (!(error instanceof DBusWireError)) throw new Error(`${(error as Error).name}: ${(error as Error).message} for ${Array.from(bytes).join(",")}`);
+        refused++;
+      }
+    };
+    for (let i = 0; i < 3000; i++) {
+      const bytes = valid.slice();
+      const flips = 1 + Math.floor(next() * 4);
+      for (let f = 0; f < flips; f++) bytes[Math.floor(next() * bytes.length)] = Math.floor(next() * 256);
+      attempt(bytes);
+      attempt(valid.subarray(0, Math.floor(next() * valid.length)));
+      attempt(Uint8Array.from({ length: 16 + Math.floor(next() * 64) }, (_, k) => (k === 0 ? 0x6c : Math.floor(next() * 256))));
+    }
+    expect(decoded).toBeGreaterThan(0);
+    expect(refused).toBeGreaterThan(0);
+  });
+});
