@@ -5,6 +5,7 @@ import { parse } from "smol-toml";
 import { startOidcServer, TEST_CLIENT_ID, type OidcServer } from "../fakes/oidc-server.ts";
 import { chromiumAvailable } from "../fakes/chromium.ts";
 import { BINARY, createSandbox, ensureBinary, expectOk, readUntil, ROOT, writeScript, type Sandbox } from "../helpers/binary.ts";
+import { missingSecretServicePrograms, startSecretService } from "../helpers/secret-service.ts";
 import { hasTmux, openTerminal } from "../helpers/tmux.ts";
 
 /**
@@ -127,6 +128,36 @@ describe("custom OIDC provider", () => {
     expectOk(await box.run(["token", "mycorp"]));
     expect(server.counts.refresh).toBe(2);
   }, 60_000);
+
+  test.skipIf(missingSecretServicePrograms.length > 0)(
+    "with the tokens in a real keyring: parallel `token` calls after expiry still make one refresh, and the rotated token is the one kept",
+    async () => {
+      const service = await startSecretService();
+      try {
+        const { server, box, browserEnv } = await setup({ accessTokenTtl: 2 });
+        const env = { ...service.env, AUTHCTL_STORE: "keyring" };
+        expectOk(await box.run(["login", "mycorp"], { env: { ...browserEnv, ...env } }));
+        const text = () => readFileSync(join(box.home, "credentials.toml"), "utf8");
+        expect(text()).toContain('secret_store = "keyring"');
+        expect(text()).not.toContain("refresh_token");
+        await Bun.sleep(2200);
+        const results = await Promise.all(Array.from({ length: 10 }, () => box.run(["token", "mycorp"], { env })));
+        for (const r of results) expectOk(r);
+        expect(new Set(results.map((r) => r.stdout.trim())).size).toBe(1);
+        expect(server.counts.refresh).toBe(1);
+        expect(await userinfo(server, results[0]!.stdout.trim())).toBe(200);
+        // oidc-provider revokes the grant when a refresh token is replayed: a second refresh works
+        // only if the keyring holds the rotated one.
+        await Bun.sleep(2200);
+        expectOk(await box.run(["token", "mycorp"], { env }));
+        expect(server.counts.refresh).toBe(2);
+        expect(text()).not.toContain("refresh_token");
+      } finally {
+        service.stop();
+      }
+    },
+    60_000,
+  );
 
   test("--min-ttl forces a refresh when the token would not live that long", async () => {
     const { server, box, browserEnv } = await setup({ accessTokenTtl: 3600 });
