@@ -1,3 +1,6 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { KEY_FILE } from "../store/encrypted.ts";
 import type { BackendName } from "../store/types.ts";
 import type { Context } from "./context.ts";
 
@@ -19,4 +22,9 @@ export async function storeMigrate(ctx: Context, to: BackendName): Promise<void>
     ui.info(`new secrets still go to ${LABEL[ctx.store.backend]}: set AUTHCTL_STORE=${to} (or store = "${to}" in config.toml) to keep them in ${LABEL[to]}`);
   }
   if (to === "file") ui.warn(`secrets are now in clear in ${ctx.store.path} (mode 0600)`);
+  // Kept, not deleted: an old backup of credentials.toml is sealed with it.
+  const keyFile = join(ctx.deps.home, KEY_FILE);
+  if (to !== "encrypted" && moves.length > 0 && existsSync(keyFile)) {
+    ui.info(`${keyFile} no longer seals anything here; keep it only while old backups of credentials.toml may need it`);
+  }
 }

@@ -253,6 +253,7 @@ describe.skipIf(missing.length > 0)("with a real Secret Service (gnome-keyring)"
     const toKeyring = await box.run(["store", "migrate", "--to", "keyring"], { env });
     expectOk(toKeyring);
     expect(toKeyring.stderr).toContain("moved openrouter from the encrypted file to the keyring");
+    expect(toKeyring.stderr).toContain(`${join(box.home, "key")} no longer seals anything here; keep it only while old backups of credentials.toml may need it`);
     expect(lookup(service, "openrouter")).toBe(item(KEY));
     expect((await box.run(["token", "anthropic"], { env })).stdout).toBe(`${ANT}\n`);
     expectOk(await box.run(["store", "migrate", "--to", "file"], { env }));
