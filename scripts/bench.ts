@@ -53,8 +53,11 @@ const BENCH_KEYS = {
   openai: "sk-proj-bench0123456789abcdef0123456789abcdef0123456789",
 };
 const backendEnvs: Record<string, Record<string, string>> = {};
-for (const backend of ["encrypted", "keyring"]) {
-  const backendEnv: Record<string, string> = { ...env, AUTHCTL_HOME: join(work, backend), AUTHCTL_STORE: backend };
+// "passphrase": the encrypted file keyed by AUTHCTL_PASSPHRASE. Its scrypt costs ~0.1 s by design,
+// so no target applies; what matters is that three providers cost no more than one.
+for (const backend of ["encrypted", "keyring", "passphrase"]) {
+  const backendEnv: Record<string, string> = { ...env, AUTHCTL_HOME: join(work, backend), AUTHCTL_STORE: backend === "passphrase" ? "encrypted" : backend };
+  if (backend === "passphrase") backendEnv.AUTHCTL_PASSPHRASE = "bench passphrase";
   if (backend === "keyring") {
     if (!secretService) {
       console.log(`env (keyring): skipped, ${missingSecretServicePrograms.join(", ")} not installed`);
@@ -108,7 +111,7 @@ console.log(`hello-world (same bun, compiled): median ${base.toFixed(2)} ms over
 for (const [name, values] of Object.entries(samples)) {
   const m = median(values);
   const ratio = m / base;
-  const target = name.startsWith("env") ? ` (target ≤ 1.5×: ${ratio <= 1.5 ? "met" : "NOT met"})` : "";
+  const target = name.startsWith("env") && !name.includes("passphrase") ? ` (target ≤ 1.5×: ${ratio <= 1.5 ? "met" : "NOT met"})` : "";
   console.log(`authctl ${name}: median ${m.toFixed(2)} ms, ratio ${ratio.toFixed(2)}×${target}`);
 }
 secretService?.stop();

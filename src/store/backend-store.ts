@@ -110,10 +110,18 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
     return document.preserved as KeyParams;
   }
 
+  // The opening key, kept for as long as the file names the same one: with a passphrase each
+  // derivation is a deliberate ~0.1 s of scrypt, and `env a b c` reads the store once per provider.
+  let cachedKey: { params: string; key: SealingKey } | undefined;
+  function openingKeyFor(params: KeyParams): SealingKey {
+    const id = JSON.stringify(KEY_PARAM_FIELDS.map((name) => params[name]));
+    if (cachedKey?.params !== id) cachedKey = { params: id, key: loadOpeningKey(home, path, params, passphrase) };
+    return cachedKey.key;
+  }
+
   function read(): StoreSnapshot {
     const { document, exists, warnings } = file.readDocument();
-    let key: SealingKey | undefined;
-    const openingKey = () => (key ??= loadOpeningKey(home, path, keyParams(document), passphrase));
+    const openingKey = () => openingKeyFor(keyParams(document));
     const credentials: Credentials = Object.create(null);
     const backends: Record<string, BackendName> = Object.create(null);
     const damaged: Record<string, Error> = Object.create(null);
@@ -190,7 +198,7 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
       const document = locked.document;
       const params = keyParams(document);
       let opening: SealingKey | undefined;
-      const openingKey = () => (opening ??= loadOpeningKey(home, path, params, passphrase));
+      const openingKey = () => (opening ??= openingKeyFor(params));
 
       const origin: Record<string, BackendName> = Object.create(null);
       // Keyring records whose secrets cannot be had: the keyring did not answer (unreadable), or

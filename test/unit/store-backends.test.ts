@@ -193,6 +193,26 @@ describe("encrypted backend", () => {
     expect(() => storeFor(home, "encrypted", keyring, { passphrase: "wrong" }).store.read()).toThrow("AUTHCTL_PASSPHRASE does not open credentials store");
     expect(() => storeFor(home, "encrypted", keyring).store.read()).toThrow("is sealed with a passphrase");
   });
+
+  test("a store that keeps its derived key notices when another process re-seals with a new salt", async () => {
+    const home = freshHome();
+    const keyring = fakeKeyring();
+    const { store } = storeFor(home, "encrypted", keyring, { passphrase: "correct horse" });
+    await store.update((c) => Object.assign(c, credentials()));
+    expect(store.read().credentials).toEqual(credentials());
+    const salt = () => /kdf_salt = "([^"]+)"/.exec(fileText(home))![1];
+    const before = salt();
+    // Another process: to the plain file and back, which draws a new salt.
+    const other = storeFor(home, "encrypted", keyring, { passphrase: "correct horse" }).store;
+    await other.migrate("file");
+    await other.migrate("encrypted");
+    expect(salt()).not.toBe(before);
+    expect(store.read().credentials).toEqual(credentials());
+    await store.update((c) => {
+      c.openrouter = { ...c.openrouter!, label: "still opens" };
+    });
+    expect(other.read().credentials.openrouter!.label).toBe("still opens");
+  });
 });
 
 describe("backend selection", () => {
