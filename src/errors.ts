@@ -71,9 +71,15 @@ export function exitCodeFor(error: unknown): number {
 export const TLS_TRUST_HINT =
   "if a proxy inspects TLS on this network, point NODE_EXTRA_CA_CERTS (or SSL_CERT_FILE) at its CA certificate";
 
+/** The `code` of a system or fetch error ("ENOENT", "ECONNREFUSED", …), when it has a string one. */
+export function errorCode(error: unknown): string | undefined {
+  if (typeof error !== "object" || error === null) return undefined;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" ? code : undefined;
+}
+
 /** A fetch failed because the server's certificate chain leads to no trusted CA (self-signed, unknown issuer). */
 export function isTlsTrustError(error: unknown): boolean {
-  const codeOf = (e: unknown) => (typeof e === "object" && e !== null && typeof (e as { code?: unknown }).code === "string" ? (e as { code: string }).code : undefined);
-  const code = codeOf(error) ?? codeOf((error as { cause?: unknown } | null)?.cause);
+  const code = errorCode(error) ?? errorCode((error as { cause?: unknown } | null)?.cause);
   return code !== undefined && /UNABLE_TO_(VERIFY|GET_ISSUER)|SELF_SIGNED|CERT_UNTRUSTED/.test(code);
 }

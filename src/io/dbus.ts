@@ -40,18 +40,6 @@ export function socketPathsOf(address: string): string[] {
   return paths;
 }
 
-function hex(text: string): string {
-  return Array.from(new TextEncoder().encode(text), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  if (a.length === 0) return b;
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
-
 export async function connectBus(address: string, uid: number): Promise<DBusConnection> {
   const path = socketPathsOf(address)[0];
   if (!path) throw new DBusWireError(`the bus address has no Unix socket authctl can use`);
@@ -102,7 +90,7 @@ export async function connectBus(address: string, uid: number): Promise<DBusConn
     unix: path,
     socket: {
       data(_socket, chunk) {
-        buffer = concat(buffer, chunk);
+        buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
         try {
           drain();
         } catch (error) {
@@ -145,7 +133,7 @@ export async function connectBus(address: string, uid: number): Promise<DBusConn
   // BEGIN and Hello. A bus that refuses the AUTH answers REJECTED and every call made on this
   // connection fails; one that accepts answers OK and then treats the rest as messages in order.
   // Method calls may follow at once: Hello's reply comes first and the rest queue behind it.
-  send(`\0AUTH EXTERNAL ${hex(String(uid))}\r\nBEGIN\r\n`);
+  send(`\0AUTH EXTERNAL ${Buffer.from(String(uid)).toString("hex")}\r\nBEGIN\r\n`);
   connection.call({ destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", interface: "org.freedesktop.DBus", member: "Hello" }).catch(() => {
     // The error reaches every later call too; the caller hears of it there.
   });

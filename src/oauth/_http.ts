@@ -3,7 +3,7 @@
  * application/json`, a timeout, no redirects and no retries, and fetch failures turned into
  * NETWORK errors that name the host and port but never the request body.
  */
-import { AuthctlError, isTlsTrustError, TLS_TRUST_HINT } from "../errors.ts";
+import { AuthctlError, errorCode, isTlsTrustError, TLS_TRUST_HINT } from "../errors.ts";
 import { hostPort } from "./endpoints.ts";
 
 export type BodyEncoding = "form" | "json";
@@ -145,10 +145,4 @@ export function describeFetchError(error: unknown): string {
       if (code) return code;
       return error instanceof Error ? error.name : "fetch failed";
   }
-}
-
-function errorCode(error: unknown): string | undefined {
-  if (typeof error !== "object" || error === null) return undefined;
-  const code = (error as { code?: unknown }).code;
-  return typeof code === "string" ? code : undefined;
 }

@@ -20,13 +20,9 @@ import {
   writeSync,
 } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { AuthctlError } from "../errors.ts";
+import { AuthctlError, errorCode } from "../errors.ts";
 
 const IS_WINDOWS = process.platform === "win32";
-
-export function errorCode(error: unknown): string | undefined {
-  return (error as NodeJS.ErrnoException | undefined)?.code;
-}
 
 /** "EACCES: permission denied" from a Node fs error, without the path (the caller names it). */
 export function describeIoError(error: unknown): string {

@@ -12,8 +12,8 @@
 import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from "node:crypto";
 import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { AuthctlError } from "../errors.ts";
-import { describeIoError, errorCode } from "./atomic-write.ts";
+import { AuthctlError, errorCode } from "../errors.ts";
+import { describeIoError } from "./atomic-write.ts";
 
 export const SEALED_PREFIX = "enc:v1:";
 export const KEY_FILE = "key";

@@ -6,8 +6,8 @@
  */
 import { readFileSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { AuthctlError } from "../errors.ts";
-import { describeIoError, ensurePrivateDirectory, errorCode, removeLeftoverTempFiles, writeFileAtomic } from "./atomic-write.ts";
+import { AuthctlError, errorCode } from "../errors.ts";
+import { describeIoError, ensurePrivateDirectory, removeLeftoverTempFiles, writeFileAtomic } from "./atomic-write.ts";
 import { type CredentialsDocument, parseCredentialsFile, serializeCredentialsFile } from "./credentials-file.ts";
 import { acquireLock, isProcessAlive } from "./lock.ts";
 import type { Credentials, CredentialStore, FileStoreOptions, StoreSnapshot } from "./types.ts";

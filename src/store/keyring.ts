@@ -12,7 +12,7 @@
  */
 import { existsSync } from "node:fs";
 import type { Env } from "../deps.ts";
-import { AuthctlError } from "../errors.ts";
+import { AuthctlError, errorCode } from "../errors.ts";
 import { connectBus, type DBusConnection } from "../io/dbus.ts";
 import { osSecrets, type SecretsApi } from "../io/os-secrets.ts";
 import { bunSecretAttributes, defaultCollectionState, openSecretReader, type SecretReader } from "./secret-service.ts";
@@ -138,7 +138,7 @@ export function createBunKeyring(env: Env, options: KeyringOptions = {}): Keyrin
       dropReader();
       // Nobody listens where the variable points: libsecret would fail the same way, and the
       // likely cause is a shell (tmux, screen) that outlived the desktop session it came from.
-      const code = (error as { code?: unknown }).code;
+      const code = errorCode(error);
       if (code === "ENOENT" || code === "ECONNREFUSED") {
         throw new AuthctlError("STORE_IO", `the keyring's session bus (${address}) is not there (${code})`, {
           hint: "this shell's DBUS_SESSION_BUS_ADDRESS may be stale (a tmux or screen session older than your login?): update or unset it, or set AUTHCTL_STORE=encrypted",

@@ -12,8 +12,8 @@
  */
 import { closeSync, fstatSync, openSync, readFileSync, unlinkSync, utimesSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
-import { AuthctlError } from "../errors.ts";
-import { describeIoError, errorCode } from "./atomic-write.ts";
+import { AuthctlError, errorCode } from "../errors.ts";
+import { describeIoError } from "./atomic-write.ts";
 
 export type LockOptions = { timeoutMs: number; staleMs: number };
 
