@@ -152,6 +152,15 @@ describe.skipIf(missing.length > 0)("with a real Secret Service (gnome-keyring)"
     const json = JSON.parse(status.stdout);
     expect(Object.fromEntries(json.providers.map((p: { id: string; backend: string }) => [p.id, p.backend]))).toEqual({ anthropic: "keyring", openrouter: "keyring" });
 
+    // A shell that outlived its desktop session keeps a bus address nobody listens on.
+    const before = storeText();
+    const stale = await box.run(["env", "openrouter"], { env: { ...AUTO, DBUS_SESSION_BUS_ADDRESS: "unix:path=/nonexistent/bus" } });
+    expect(stale.code).toBe(1);
+    expect(stale.stdout).toBe("");
+    expect(stale.stderr).toContain("authctl: the keyring's session bus (unix:path=/nonexistent/bus) is not there (ENOENT)");
+    expect(stale.stderr).toContain("DBUS_SESSION_BUS_ADDRESS may be stale");
+    expect(storeText()).toBe(before);
+
     expectOk(await box.run(["logout", "openrouter"], { env }));
     expect(lookup(service, "openrouter")).toBeNull();
     expect(lookup(service, "anthropic")).toBe(item(ANT));
