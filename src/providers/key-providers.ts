@@ -47,7 +47,7 @@ export const KEY_PROVIDERS: ProviderDefinition[] = [
     conflictVars: ["GOOGLE_GENERATIVE_AI_API_KEY"],
     keyPrefixes: ["AIza"],
     apiUrl: "https://generativelanguage.googleapis.com/v1beta",
-    validation: { path: "/models", auth: { kind: "header", name: "x-goog-api-key" } },
+    validation: { path: "/models", auth: { kind: "header", name: "x-goog-api-key", query: "key" } },
     keysPage: "https://aistudio.google.com/apikey",
   }),
   keyProvider({

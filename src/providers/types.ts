@@ -4,7 +4,8 @@
  */
 export type HeaderStyle =
   | { kind: "bearer" }
-  | { kind: "header"; name: string; extra?: Record<string, string> };
+  /** `query`: a URL parameter clients may carry the key in instead (Google's `?key=`). */
+  | { kind: "header"; name: string; extra?: Record<string, string>; query?: string };
 
 /** A cheap authenticated request that tells a good key from a bad one (providers.md §9). */
 export interface KeyValidation {

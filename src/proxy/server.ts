@@ -71,18 +71,20 @@ function sameSecret(presented: string, expected: string): boolean {
 }
 
 /**
- * Google's REST examples and older SDKs pass the key as `?key=`. Where the key goes upstream in
- * x-goog-api-key (Gemini), the parameter is taken out of the forwarded query (the placeholder never
- * travels on) and counts as a way to present the placeholder. Other parameters keep their bytes.
+ * Where the provider also takes the key as a URL parameter (Gemini's `?key=`, in Google's REST
+ * examples and older SDKs), that parameter counts as a way to present the placeholder and is
+ * taken out of the forwarded query (the placeholder never travels on; the key goes in the header).
+ * Other parameters keep their bytes.
  */
 export function takeQueryKey(url: string, route: ProxyRoute): { url: string; key?: string } {
-  if (route.auth.kind !== "header" || route.auth.name !== "x-goog-api-key") return { url };
+  const param = route.auth.kind === "header" ? route.auth.query : undefined;
+  if (!param) return { url };
   const q = url.indexOf("?");
   if (q < 0) return { url };
   let key: string | undefined;
   const kept = url.slice(q + 1).split("&").filter((pair) => {
     const [name, value = ""] = pair.split("=", 2) as [string, string?];
-    if (name !== "key") return true;
+    if (name !== param) return true;
     try {
       key = decodeURIComponent(value.replace(/\+/g, " "));
     } catch {
