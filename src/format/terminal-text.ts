@@ -1,0 +1,13 @@
+/**
+ * Text a server chose (a device `user_code`, a `verification_uri`, an id_token's `email`, an
+ * error body) is shown to a person only after this: ESC/CSI/OSC sequences, C0 and C1 controls,
+ * DEL and the Unicode bidi overrides are removed, so a hostile server cannot clear the screen,
+ * retitle the terminal, hide text or reorder what the user reads (gh does the same before it
+ * prints a server's text). Newlines and tabs become spaces: these strings are shown on one line.
+ */
+// biome-ignore lint: control characters are the point of this pattern.
+const CONTROLS = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+export function terminalSafe(text: string): string {
+  return text.replace(CONTROLS, (match) => (match === "\n" || match === "\t" || match === "\r" ? " " : ""));
+}
