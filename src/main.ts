@@ -50,21 +50,29 @@ function createDeps(): Deps {
   } as Deps;
 }
 
+/**
+ * Node's argument errors end in ". Received …" with the value quoted: for a spawn that is the whole
+ * environment, credentials included, with escapes (\u0000) that defeat redaction (issue 13.3).
+ */
+function withoutReceived(text: string): string {
+  return text.replace(/\. Received [\s\S]*?(?=\n\s+at |$)/, "");
+}
+
 function report(error: unknown): void {
   if (isAuthctlError(error)) {
     process.stderr.write(`${redact(`authctl: ${error.message}`)}\n`);
     if (error.hint) process.stderr.write(`${redact(`  → ${error.hint}`)}\n`);
-    if (process.env.AUTHCTL_DEBUG && error.cause) process.stderr.write(`${redact(String((error.cause as Error).stack ?? error.cause))}\n`);
+    if (process.env.AUTHCTL_DEBUG && error.cause) process.stderr.write(`${redact(withoutReceived(String((error.cause as Error).stack ?? error.cause)))}\n`);
     return;
   }
-  const message = (error as Error)?.message ?? String(error);
+  const message = withoutReceived((error as Error)?.message ?? String(error));
   // citty's own argument errors (missing positional, unknown sub-command) are usage errors.
   if ((error as { code?: string })?.code?.startsWith?.("E_")) {
     process.stderr.write(`${redact(`authctl: ${message}`)}\n  → run 'authctl --help'\n`);
     return;
   }
   process.stderr.write(`${redact(`authctl: internal error: ${message}`)}\n`);
-  if (process.env.AUTHCTL_DEBUG) process.stderr.write(`${redact(String((error as Error)?.stack))}\n`);
+  if (process.env.AUTHCTL_DEBUG) process.stderr.write(`${redact(withoutReceived(String((error as Error)?.stack)))}\n`);
 }
 
 async function main(): Promise<number> {

@@ -1,4 +1,4 @@
-import { AuthctlError } from "../errors.ts";
+import { AuthctlError, errorCode } from "../errors.ts";
 import type { ProviderDefinition } from "../providers/types.ts";
 import type { Context } from "./context.ts";
 import { collectVars, resolveMany } from "./env.ts";
@@ -28,8 +28,11 @@ export async function exec(ctx: Context, options: ExecOptions): Promise<number> 
     throw new AuthctlError("USAGE", "no command to run", { hint: "authctl exec [-p provider]… -- command [args…]" });
   }
   const resolved = await resolveMany(ctx, options.providerIds);
+  for (const r of resolved) checkVars(r.provider.id, r.vars);
   const baseEnv: Record<string, string> = {};
-  for (const [name, value] of Object.entries(deps.env)) if (value !== undefined) baseEnv[name] = value;
+  for (const [name, value] of Object.entries(deps.env)) {
+    if (value !== undefined && !isAuthctlSecretVar(name)) baseEnv[name] = value;
+  }
   const childEnv: Record<string, string> = { ...baseEnv };
   const injected = collectVars(resolved);
   const injectedNames = new Set(injected.map(([name]) => name));
@@ -64,9 +67,38 @@ export async function exec(ctx: Context, options: ExecOptions): Promise<number> 
   }
 }
 
+/**
+ * authctl's own secrets (the store passphrase, and any later AUTHCTL_*_PASSWORD, _KEY, _TOKEN or
+ * _SECRET) never reach a child: with AUTHCTL_PASSPHRASE the child could open the whole store,
+ * every provider's refresh token included (issue 13.6).
+ */
+export function isAuthctlSecretVar(name: string): boolean {
+  return /^AUTHCTL_(\w+_)?(PASSPHRASE|PASSWORD|SECRET|KEY|TOKEN)(_\w+)?$/.test(name);
+}
+
+/**
+ * An environment cannot carry a NUL byte (or a value that is not a string): Bun and Node refuse
+ * the whole environment and quote all of it, keys included, in their error (issue 13.3). Refuse
+ * here, naming the variable and never its value.
+ */
+function checkVars(providerId: string, vars: Array<[string, string]>): void {
+  for (const [name, value] of vars) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+      throw new AuthctlError("CONFIG_INVALID", `${providerId}: '${name}' is not a variable name; nothing was run`);
+    }
+    if (typeof value !== "string" || value.includes("\0")) {
+      throw new AuthctlError("STORE_CORRUPT", `the ${providerId} credential for ${name} ${typeof value === "string" ? "holds a NUL byte, which no environment variable can carry" : "is not a text value"}; nothing was run`, {
+        hint: `log in again: authctl login ${providerId}`,
+      });
+    }
+  }
+}
+
 function execFailure(command: string, error: unknown): AuthctlError {
-  const code = (error as NodeJS.ErrnoException).code;
+  const code = errorCode(error);
   if (code === "ENOENT") return new AuthctlError("COMMAND_NOT_FOUND", `command not found: ${command}`, { hint: "check the name, or give its full path" });
   if (code === "EACCES") return new AuthctlError("COMMAND_NOT_FOUND", `cannot run ${command}: permission denied`, { hint: "check that it is executable (chmod +x)" });
-  return new AuthctlError("INTERNAL", `could not start ${command}: ${(error as Error).message}`, { cause: error });
+  // Never the runtime's message: for an argument error it quotes the whole environment, which
+  // holds the credentials (issue 13.3). The code alone says what went wrong.
+  return new AuthctlError("INTERNAL", `could not start ${command} (${code ?? (error as Error)?.name ?? "unknown error"})`);
 }

@@ -45,7 +45,9 @@ function fieldValue(credential: StoredCredential, field: string): string | undef
   if (field === "id_token") return credential.id_token;
   if (field === "key") return credential.key;
   if (field === "account") return credential.account;
-  return credential.extra?.[field];
+  // Own string fields only: `env = { X = "constructor" }` must not reach Object.prototype.
+  const extra = credential.extra;
+  return extra && Object.hasOwn(extra, field) && typeof extra[field] === "string" ? extra[field] : undefined;
 }
 
 /** The provider's variables that are set (non-empty) in an environment, primary ones first. */

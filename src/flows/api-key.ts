@@ -27,6 +27,13 @@ export async function readKey(ctx: Context, provider: ProviderDefinition, option
   }
   const { key, notes } = normalizeKey(raw);
   for (const note of notes) deps.ui.warn(note);
+  // A NUL or another control character is never part of a key, and an environment variable
+  // cannot carry a NUL at all: `exec` would fail on it later (issue 13.3).
+  if (/[\u0000-\u001f\u007f]/.test(key)) {
+    throw new AuthctlError("USAGE", `that does not look like a ${provider.name} key (it holds a control character); nothing was stored`, {
+      hint: `check what you pasted and run 'authctl login ${provider.id}' again`,
+    });
+  }
   if (key.length < 8) {
     throw new AuthctlError("USAGE", `that does not look like a ${provider.name} key (${key.length} characters)`, {
       hint: `check what you pasted and run 'authctl login ${provider.id}' again`,

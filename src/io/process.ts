@@ -1,4 +1,6 @@
 import { constants } from "node:os";
+import { isatty } from "node:tty";
+import type { Subprocess } from "bun";
 
 /**
  * Child processes. `exec` prefers execve (the child becomes this process: signals, exit status
@@ -19,20 +21,24 @@ export function replaceProcess(file: string, argv: string[], env: Record<string,
 const FORWARDED: NodeJS.Signals[] = ["SIGTERM", "SIGHUP", "SIGINT", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"];
 
 export async function spawnInherit(file: string, argv: string[], env: Record<string, string>): Promise<number> {
-  const child = Bun.spawn([file, ...argv.slice(1)], { stdio: ["inherit", "inherit", "inherit"], env });
   // A terminal delivers Ctrl-C and Ctrl-\ to the whole foreground process group, so the child has
   // them already; forwarding would deliver them twice (DopplerHQ/cli#142). Without a terminal
   // (docker stop, systemd, CI) only authctl gets the signal, and it must pass it on.
-  const fromTerminal = new Set<NodeJS.Signals>(process.stdin.isTTY ? ["SIGINT", "SIGQUIT"] : []);
+  const fromTerminal = new Set<NodeJS.Signals>(isatty(0) ? ["SIGINT", "SIGQUIT"] : []);
+  // The handlers go in before the child exists: a SIGTERM between the spawn and the handlers
+  // would kill authctl with the default action and orphan the child (issue 12). The handlers run
+  // on the event loop, after this synchronous spawn, so `child` is always set when one runs.
+  let child: Subprocess | undefined;
   const handlers = new Map<NodeJS.Signals, () => void>();
   for (const signal of FORWARDED) {
     const handler = () => {
-      if (!fromTerminal.has(signal)) child.kill(signal);
+      if (!fromTerminal.has(signal)) child?.kill(signal);
     };
     handlers.set(signal, handler);
     process.on(signal, handler);
   }
   try {
+    child = Bun.spawn([file, ...argv.slice(1)], { stdio: ["inherit", "inherit", "inherit"], env });
     const code = await child.exited;
     if (child.signalCode) return 128 + (constants.signals[child.signalCode as NodeJS.Signals] ?? 0);
     return code;

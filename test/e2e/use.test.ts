@@ -225,6 +225,18 @@ describe("exec", () => {
     expect(await proc.exited).toBe(42);
   });
 
+  test("in spawn mode, a SIGTERM the moment the child starts is forwarded: authctl never dies first and orphans it", async () => {
+    // The child signals authctl as its first act, which lands in the gap between the spawn and
+    // the signal handlers when those are installed after it (about 1 run in 10 on 2 cores).
+    for (let i = 0; i < 40; i++) {
+      const proc = Bun.spawn([BINARY, "exec", "--", "sh", "-c", "kill -TERM $PPID; sleep 5"], {
+        env: { ...box.env, AUTHCTL_EXEC_MODE: "spawn" }, stdin: "ignore", stdout: "ignore", stderr: "pipe",
+      });
+      const code = await proc.exited;
+      expect({ run: i, code, signal: proc.signalCode }).toEqual({ run: i, code: 143, signal: null });
+    }
+  }, 60_000);
+
   test("a missing command exits 127 with a clear message", async () => {
     const result = await box.run(["exec", "--", "no-such-command-xyz"]);
     expect(result.code).toBe(127);
@@ -246,6 +258,61 @@ describe("exec", () => {
 
   test("no command is a usage error", async () => {
     expect((await box.run(["exec", "-p", "openrouter"])).code).toBe(2);
+  });
+
+  test.each([[[] as string[]], [["--proxy"]]])("exec %p: authctl's own secrets (AUTHCTL_PASSPHRASE, AUTHCTL_*_PASSWORD/_KEY) never reach the child", async (flags) => {
+    const passphrase = secret("correct horse battery staple 0123456789");
+    const env = { AUTHCTL_STORE: "encrypted", AUTHCTL_PASSPHRASE: passphrase, AUTHCTL_ETCD_PASSWORD: secret("etcd-password-0123456789"), AUTHCTL_ETCD_KEY: secret("etcd-key-0123456789") };
+    expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY, env }));
+    const result = await box.run(["exec", ...flags, "-p", "openrouter", "--", "sh", "-c", "env | grep ^AUTHCTL_ | cut -d= -f1 | sort | tr '\\n' ' '; printf '|%s' \"${#OPENROUTER_API_KEY}\""], { env });
+    expectOk(result);
+    const [names, keyLength] = result.stdout.split("|");
+    expect(names).toBe("AUTHCTL_HOME AUTHCTL_STORE ");
+    expect(Number(keyLength)).toBeGreaterThan(0);
+  });
+
+  describe("values an environment cannot carry (issue 13.3)", () => {
+    // Values the harness checks stderr for: the key's tail and an unrelated variable standing for
+    // the rest of the environment, which the runtime's own error quoted in full.
+    const NUL_TAIL = secret("defghijklmnopqrstuvwxyz0123456789nul");
+    const AMBIENT_MARK = secret("ambient-value-0123456789abcdef");
+    function storeRaw(provider: string, body: string, tables = "") {
+      writeFileSync(join(box.home, "credentials.toml"), `version = 1\n\n[${provider}]\n${body}created_at = 1\nupdated_at = 1\n${tables}`);
+    }
+
+    test.each([[[] as string[]], [["--proxy"]]])("a stored key holding a NUL: exec %p refuses, naming the variable, quoting neither key nor environment", async (flags) => {
+      storeRaw("openrouter", `method = "key"\ntype = "api_key"\nkey = "sk-or-v1-abc\\u0000${NUL_TAIL}"\n`);
+      const marker = join(box.root, "ran");
+      const result = await box.run(["exec", ...flags, "-p", "openrouter", "--", "touch", marker], { env: { SOME_SETTING: AMBIENT_MARK, AUTHCTL_DEBUG: "1" } });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain("authctl: the openrouter credential for OPENROUTER_API_KEY holds a NUL byte, which no environment variable can carry; nothing was run");
+      expect(result.stderr).toContain("authctl login openrouter");
+      expect(result.stderr).not.toContain("Received");
+      expect(result.stderr).not.toContain("u0000");
+      expect(require("node:fs").existsSync(marker)).toBe(false);
+    });
+
+    test("a key with a NUL is refused at login, and nothing is stored", async () => {
+      const fresh = createSandbox();
+      try {
+        const result = await fresh.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: `sk-or-v1-abc\0${NUL_TAIL}` });
+        expect(result.code).toBe(2);
+        expect(result.stderr).toContain("that does not look like a OpenRouter key (it holds a control character); nothing was stored");
+        expect(require("node:fs").existsSync(join(fresh.home, "credentials.toml"))).toBe(false);
+      } finally {
+        fresh.cleanup();
+      }
+    });
+
+    test("env = { X = \"constructor\" } names no field: X is not set, and the environment is not printed", async () => {
+      const TOKEN = secret("mycorp-access-token-0123456789abcdef");
+      box.writeConfig(`[providers.mycorp]\nissuer = "https://127.0.0.1:9"\nclient_id = "authctl"\nenv = { MYCORP_TOKEN = "access_token", X = "constructor", Y = "toString" }\n`);
+      storeRaw("mycorp", `method = "oauth"\ntype = "oauth"\naccess_token = "${TOKEN}"\nexpires_at = ${Date.now() + 3_600_000}\n`, `[mycorp.extra]\ntenant = "t1"\n`);
+      const result = await box.run(["exec", "-p", "mycorp", "--", "sh", "-c", "printf '%s|%s|%s' \"${X-unset}\" \"${Y-unset}\" \"${#MYCORP_TOKEN}\""], { env: { SOME_SETTING: AMBIENT_MARK } });
+      expect(result.stderr).not.toContain("Received");
+      expectOk(result);
+      expect(result.stdout).toBe(`unset|unset|${TOKEN.length}`);
+    });
   });
 });
 
