@@ -89,11 +89,16 @@ async function loginWithKey(ctx: Context, provider: ProviderDefinition, options:
   const { deps } = ctx;
   const key = await readKey(ctx, provider, options);
   registerSecret(key);
+  let apiUrl: string | undefined;
   if (options.verify === false) {
     deps.ui.info("not verified (--no-verify)");
   } else {
     const verdict = await verifyKey(deps, provider, key);
-    if (verdict.kind === "valid") deps.ui.success(`${provider.name} accepted the key`);
+    // A regional provider's key works only at the region that accepted it: keep that host.
+    if (verdict.kind === "valid" && verdict.apiUrl) {
+      apiUrl = verdict.apiUrl;
+      deps.ui.success(`${provider.name} accepted the key (region ${verdict.region}: ${new URL(verdict.apiUrl).host})`);
+    } else if (verdict.kind === "valid") deps.ui.success(`${provider.name} accepted the key`);
     else if (verdict.kind === "unknown") deps.ui.warn(`could not verify the key (${verdict.reason}); storing it anyway`);
     else deps.ui.info(`${verdict.reason}; stored without verification`);
   }
@@ -107,6 +112,7 @@ async function loginWithKey(ctx: Context, provider: ProviderDefinition, options:
       created_at: now,
       updated_at: now,
     };
+    if (apiUrl) credential.extra = { api_url: apiUrl };
     credentials[provider.id] = credential;
     return before;
   });

@@ -53,7 +53,7 @@ export async function refreshCredential(ctx: Context, provider: ProviderDefiniti
           refreshToken: used,
           body: settings?.tokenBody ?? "form",
           timeoutMs: REFRESH_TIMEOUT_MS,
-          headers: method?.kind === "oauth" ? method.hooks?.headers?.({ apiUrl: provider.apiUrl, env: deps.env, fetch: deps.fetch, now: deps.now, hostname: deps.hostname, randomBytes: deps.randomBytes }) : undefined,
+          headers: method?.kind === "oauth" ? method.hooks?.headers?.({ apiUrl: provider.apiUrl, env: deps.env, home: deps.home, fetch: deps.fetch, now: deps.now, hostname: deps.hostname, randomBytes: deps.randomBytes }) : undefined,
         }),
         { now: deps.now() },
       );

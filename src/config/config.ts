@@ -21,6 +21,12 @@ export interface ProviderOverrides {
   redirect_port?: number;
   redirect_path?: string;
   redirect_host?: string;
+  /** Regional providers (minimax, moonshot, dashscope): the region tried first, e.g. "cn". */
+  region?: string;
+  /** Regional providers: region → API base URL (proxies, tests). */
+  api_urls?: Record<string, string>;
+  /** Replaces the URL the key check calls. */
+  validation_url?: string;
   env?: Record<string, string>;
   [key: string]: unknown;
 }
@@ -33,7 +39,7 @@ export interface Config {
 
 const STRING_KEYS = [
   "name", "api_url", "authorize_url", "token_url", "device_authorization_url", "revocation_url",
-  "issuer", "client_id", "client_secret", "redirect_path", "redirect_host",
+  "issuer", "client_id", "client_secret", "redirect_path", "redirect_host", "region", "validation_url",
 ] as const;
 
 export function loadConfig(home: string): Config {
@@ -87,6 +93,12 @@ function validateConfig(path: string, data: Record<string, unknown>): Config {
     }
     if (entry.redirect_host !== undefined && entry.redirect_host !== "127.0.0.1" && entry.redirect_host !== "localhost") {
       throw fail(`providers.${id}.redirect_host must be "127.0.0.1" or "localhost"`);
+    }
+    if (entry.api_urls !== undefined) {
+      const urls = entry.api_urls;
+      if (typeof urls !== "object" || urls === null || Array.isArray(urls) || !Object.values(urls).every((url) => typeof url === "string")) {
+        throw fail(`providers.${id}.api_urls must be a table of region = "url"`);
+      }
     }
     if (entry.env !== undefined) {
       if (typeof entry.env !== "object" || entry.env === null || Array.isArray(entry.env)) throw fail(`providers.${id}.env must be a table`);

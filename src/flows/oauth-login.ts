@@ -30,7 +30,7 @@ export async function resolveEndpoints(ctx: Context, settings: OAuthSettings, si
 
 export function hookDeps(ctx: Context, provider: ProviderDefinition, signal?: AbortSignal): HookDeps {
   const { deps } = ctx;
-  return { apiUrl: provider.apiUrl, env: deps.env, fetch: deps.fetch, now: deps.now, hostname: deps.hostname, randomBytes: deps.randomBytes, signal };
+  return { apiUrl: provider.apiUrl, env: deps.env, home: deps.home, fetch: deps.fetch, now: deps.now, hostname: deps.hostname, randomBytes: deps.randomBytes, signal };
 }
 
 export async function loginWithOAuth(ctx: Context, provider: ProviderDefinition, method: OAuthMethod, options: LoginOptions): Promise<void> {

@@ -1,23 +1,63 @@
 import { AuthctlError, isTlsTrustError, TLS_TRUST_HINT } from "../errors.ts";
-import type { ProviderDefinition } from "../providers/types.ts";
+import { terminalSafe } from "../format/terminal-text.ts";
+import type { KeyValidation, ProviderDefinition } from "../providers/types.ts";
+import { redact } from "../redact.ts";
 import type { Deps } from "../deps.ts";
 
 export type KeyVerdict =
-  | { kind: "valid" }
+  /** `apiUrl`: for a regional provider, the region's API base that accepted the key. */
+  | { kind: "valid"; apiUrl?: string; region?: string }
   | { kind: "unknown"; reason: string }
   | { kind: "unverifiable"; reason: string };
 
 const VERIFY_TIMEOUT_MS = 10_000;
 
+type Attempt =
+  | { kind: "valid" }
+  | { kind: "rejected"; status: number; detail: string; host: string }
+  | { kind: "unknown"; reason: string };
+
 /**
- * One cheap authenticated request (providers.md §9). 200 proves the key; 401/403 disproves it
- * (thrown: the key is not stored); anything else — 429, 5xx, no network — proves nothing, and the
- * key is stored with a warning rather than lost.
+ * One cheap authenticated request (providers.md §9). 200 proves the key; 401/403 (and statuses a
+ * provider uses instead, such as xAI's 400) disprove it (thrown: the key is not stored); anything
+ * else — 429, 5xx, no network — proves nothing, and the key is stored with a warning rather than
+ * lost. A regional provider (MiniMax, Moonshot, DashScope) whose preferred region answers 401
+ * asks the next one before calling the key wrong: a China key is unknown to the global host and
+ * the other way round (MiniMax's own CLI probes both: MiniMax-AI/cli src/config/detect-region.ts).
  */
 export async function verifyKey(deps: Deps, provider: ProviderDefinition, key: string): Promise<KeyVerdict> {
   const validation = provider.validation;
   if (!validation) return { kind: "unverifiable", reason: `${provider.name} has no endpoint that checks a key` };
-  const url = new URL(validation.path.startsWith("http") ? validation.path : provider.apiUrl.replace(/\/+$/, "") + validation.path);
+  const absolute = /^https?:\/\//.test(validation.path);
+  const candidates = !absolute && provider.regions?.length ? provider.regions : [{ id: undefined, apiUrl: provider.apiUrl }];
+  const rejections: Array<Extract<Attempt, { kind: "rejected" }>> = [];
+  let unknown: string | undefined;
+  for (const candidate of candidates) {
+    const url = new URL(absolute ? validation.path : candidate.apiUrl.replace(/\/+$/, "") + validation.path);
+    const attempt = await check(deps, provider, validation, url, key);
+    if (attempt.kind === "valid") {
+      return candidate.id === undefined ? { kind: "valid" } : { kind: "valid", apiUrl: candidate.apiUrl, region: candidate.id };
+    }
+    if (attempt.kind === "unknown") {
+      unknown ??= attempt.reason;
+      continue;
+    }
+    rejections.push(attempt);
+    // Only "unknown key" moves on to the next region; a 403 (or xAI's 400) is about this key.
+    if (attempt.status !== 401) break;
+  }
+  // A region that could not answer leaves the key unproven: storing it with a warning beats
+  // losing a key that may belong to that region.
+  if (unknown !== undefined) return { kind: "unknown", reason: unknown };
+  const first = rejections[0]!;
+  const where = rejections.length > 1 ? ` at ${rejections.map((r) => r.host).join(" and ")}` : "";
+  throw new AuthctlError("AUTH_FAILED", `${provider.name} rejected the key (HTTP ${first.status}${first.detail ? `: ${first.detail}` : ""})${where}`, {
+    hint: `nothing was stored; check the key${provider.keysPage ? ` at ${provider.keysPage}` : ""}, or pass --no-verify to store it anyway`,
+    detail: { status: first.status },
+  });
+}
+
+async function check(deps: Deps, provider: ProviderDefinition, validation: KeyValidation, url: URL, key: string): Promise<Attempt> {
   if (url.protocol !== "https:" && !isLoopback(url.hostname)) {
     throw new AuthctlError("CONFIG_INVALID", `refusing to send the key to ${url.origin} without HTTPS`, {
       hint: `fix api_url for ${provider.id} in config.toml, or pass --no-verify`,
@@ -45,16 +85,17 @@ export async function verifyKey(deps: Deps, provider: ProviderDefinition, key: s
   }
   const detail = await errorDetail(response);
   if (response.ok) return { kind: "valid" };
-  if (response.status === 401 || response.status === 403) {
-    throw new AuthctlError("AUTH_FAILED", `${provider.name} rejected the key (HTTP ${response.status}${detail ? `: ${detail}` : ""})`, {
-      hint: `nothing was stored; check the key${provider.keysPage ? ` at ${provider.keysPage}` : ""}, or pass --no-verify to store it anyway`,
-      detail: { status: response.status },
-    });
+  if (response.status === 401 || response.status === 403 || validation.rejectStatuses?.includes(response.status)) {
+    return { kind: "rejected", status: response.status, detail, host: url.host };
   }
   return { kind: "unknown", reason: `${url.host} answered HTTP ${response.status}${detail ? `: ${detail}` : ""}` };
 }
 
-/** The provider's own words, one line, short; redaction happens when it is printed. */
+/**
+ * The provider's own words, one line, short. The body is the server's choice: control and bidi
+ * characters are removed (terminalSafe) and anything that looks like a key is masked (redact),
+ * since error bodies sometimes echo the key back.
+ */
 async function errorDetail(response: Response): Promise<string> {
   if (response.ok) {
     await response.body?.cancel();
@@ -65,15 +106,18 @@ async function errorDetail(response: Response): Promise<string> {
   try {
     const json = JSON.parse(text) as Record<string, unknown>;
     const err = json.error;
+    const base = json.base_resp as Record<string, unknown> | undefined;
     if (typeof err === "string") message = err;
     else if (err && typeof err === "object" && typeof (err as Record<string, unknown>).message === "string") {
       message = (err as Record<string, string>).message!;
     } else if (typeof json.message === "string") message = json.message;
     else if (typeof json.detail === "string") message = json.detail;
+    // MiniMax's envelope (openclaw/openclaw extensions/minimax/base-resp.ts).
+    else if (base && typeof base.status_msg === "string") message = base.status_msg;
   } catch {
     if (/^\s*</.test(text)) message = "";
   }
-  message = message.replace(/\s+/g, " ").trim();
+  message = redact(terminalSafe(message)).replace(/\s+/g, " ").trim();
   return message.length > 200 ? `${message.slice(0, 200)}…` : message;
 }
 

@@ -51,5 +51,7 @@ export const GITHUB_COPILOT: ProviderDefinition = {
   keyVars: ["COPILOT_GITHUB_TOKEN"],
   keyPrefixes: ["gho_", "ghu_", "github_pat_", "ghp_"],
   apiUrl: "https://api.github.com",
-  validation: { path: "/user", auth: { kind: "bearer" } },
+  // A GitHub token is checked with GET /user (providers.md §5b, "Validate"); the Copilot seat only
+  // shows at the token exchange (`authctl token github-copilot --copilot`).
+  validation: { path: "/user", auth: { kind: "bearer" }, source: "https://docs.github.com/en/rest/users/users#get-the-authenticated-user" },
 };

@@ -2,8 +2,9 @@ import type { ProviderDefinition } from "./types.ts";
 
 /**
  * The API-key providers, from ../shared/providers.md §9–10. Base URLs and variable names follow
- * models.dev; where providers.md marks a fact UNCERTAIN the value is still overridable through
- * `[providers.<id>] api_url` in config.toml.
+ * models.dev (anomalyco/models.dev providers/<id>/provider.toml, "MD1") unless a line says
+ * otherwise; every key check names its source in `validation.source`. Where a fact is UNCERTAIN
+ * the value is still overridable (`api_url`, `validation_url` in config.toml).
  */
 const bearer = { kind: "bearer" } as const;
 const KEY = [{ id: "key", kind: "api_key", label: "API key" }] as const;
@@ -21,7 +22,7 @@ export const KEY_PROVIDERS: ProviderDefinition[] = [
     conflictVars: ["CODEX_API_KEY"],
     keyPrefixes: ["sk-"],
     apiUrl: "https://api.openai.com/v1",
-    validation: { path: "/models", auth: bearer },
+    validation: { path: "/models", auth: bearer, source: "https://platform.openai.com/docs/api-reference/models/list" },
     keysPage: "https://platform.openai.com/api-keys",
   }),
   keyProvider({
@@ -35,6 +36,7 @@ export const KEY_PROVIDERS: ProviderDefinition[] = [
     validation: {
       path: "/v1/models",
       auth: { kind: "header", name: "x-api-key", extra: { "anthropic-version": "2023-06-01" } },
+      source: "https://platform.claude.com/docs/en/api/models (List Models: x-api-key + anthropic-version)",
     },
     keysPage: "https://console.anthropic.com/settings/keys",
   }),
@@ -47,7 +49,11 @@ export const KEY_PROVIDERS: ProviderDefinition[] = [
     conflictVars: ["GOOGLE_GENERATIVE_AI_API_KEY"],
     keyPrefixes: ["AIza"],
     apiUrl: "https://generativelanguage.googleapis.com/v1beta",
-    validation: { path: "/models", auth: { kind: "header", name: "x-goog-api-key", query: "key" } },
+    validation: {
+      path: "/models",
+      auth: { kind: "header", name: "x-goog-api-key", query: "key" },
+      source: "https://ai.google.dev/api/rest/v1beta/models/list",
+    },
     keysPage: "https://aistudio.google.com/apikey",
   }),
   keyProvider({
@@ -57,7 +63,7 @@ export const KEY_PROVIDERS: ProviderDefinition[] = [
     keyPrefixes: ["sk-or-"],
     apiUrl: "https://openrouter.ai/api/v1",
     // /models answers 200 without a key; /key needs one (providers.md §9).
-    validation: { path: "/key", auth: bearer },
+    validation: { path: "/key", auth: bearer, source: "https://openrouter.ai/docs/api/api-reference/api-keys/get-current-key" },
     keysPage: "https://openrouter.ai/settings/keys",
   }),
   keyProvider({
@@ -65,7 +71,7 @@ export const KEY_PROVIDERS: ProviderDefinition[] = [
     name: "Mistral",
     keyVars: ["MISTRAL_API_KEY"],
     apiUrl: "https://api.mistral.ai/v1",
-    validation: { path: "/models", auth: bearer },
+    validation: { path: "/models", auth: bearer, source: "https://docs.mistral.ai/api/ (GET /v1/models)" },
   }),
   keyProvider({
     id: "groq",
@@ -73,7 +79,7 @@ export const KEY_PROVIDERS: ProviderDefinition[] = [
     keyVars: ["GROQ_API_KEY"],
     keyPrefixes: ["gsk_"],
     apiUrl: "https://api.groq.com/openai/v1",
-    validation: { path: "/models", auth: bearer },
+    validation: { path: "/models", auth: bearer, source: "https://console.groq.com/docs/api-reference#models-list" },
   }),
   keyProvider({
     id: "xai",
@@ -81,7 +87,9 @@ export const KEY_PROVIDERS: ProviderDefinition[] = [
     keyVars: ["XAI_API_KEY"],
     keyPrefixes: ["xai-"],
     apiUrl: "https://api.x.ai/v1",
-    validation: { path: "/api-key", auth: bearer },
+    // xAI answers an unknown key with 400 "Incorrect API key provided" (continuedev/continue#10778,
+    // openai/codex#1352), not 401: without 400 here a wrong key would be stored.
+    validation: { path: "/api-key", auth: bearer, rejectStatuses: [400], source: "api-evangelist/xai xai-api-key-api-openapi.yml (GET /v1/api-key)" },
   }),
   keyProvider({
     id: "deepseek",
@@ -89,7 +97,7 @@ export const KEY_PROVIDERS: ProviderDefinition[] = [
     keyVars: ["DEEPSEEK_API_KEY"],
     keyPrefixes: ["sk-"],
     apiUrl: "https://api.deepseek.com",
-    validation: { path: "/models", auth: bearer },
+    validation: { path: "/models", auth: bearer, source: "https://api-docs.deepseek.com/api/list-models" },
   }),
   keyProvider({
     id: "together",
@@ -98,7 +106,7 @@ export const KEY_PROVIDERS: ProviderDefinition[] = [
     aliasVars: ["TOGETHERAI_API_KEY"],
     conflictVars: ["TOGETHERAI_API_KEY"],
     apiUrl: "https://api.together.xyz/v1",
-    validation: { path: "/models", auth: bearer },
+    validation: { path: "/models", auth: bearer, source: "https://docs.together.ai/reference/models-1 (GET /v1/models)" },
   }),
   keyProvider({
     id: "fireworks",
@@ -106,7 +114,9 @@ export const KEY_PROVIDERS: ProviderDefinition[] = [
     keyVars: ["FIREWORKS_API_KEY"],
     keyPrefixes: ["fw_"],
     apiUrl: "https://api.fireworks.ai/inference/v1",
-    validation: { path: "/models", auth: bearer },
+    // Fireworks documents its OpenAI-compatible API under /inference/v1; the listing is what
+    // LibreChat and pipecat call with the key (providers.md V6). UNCERTAIN: no first-party page read.
+    validation: { path: "/models", auth: bearer, source: "https://librechat.ai/docs/configuration/librechat_yaml/ai_endpoints/fireworks (fetches /inference/v1/models)" },
   }),
   keyProvider({
     id: "cohere",
@@ -114,7 +124,7 @@ export const KEY_PROVIDERS: ProviderDefinition[] = [
     // The official SDK reads CO_API_KEY, models.dev and the AI SDK COHERE_API_KEY.
     keyVars: ["CO_API_KEY", "COHERE_API_KEY"],
     apiUrl: "https://api.cohere.com",
-    validation: { path: "/v1/check-api-key", method: "POST", body: "", auth: bearer },
+    validation: { path: "/v1/check-api-key", method: "POST", body: "", auth: bearer, source: "https://docs.cohere.com/reference/check-api-key" },
   }),
   keyProvider({
     id: "moonshot",
@@ -122,7 +132,12 @@ export const KEY_PROVIDERS: ProviderDefinition[] = [
     keyVars: ["MOONSHOT_API_KEY"],
     keyPrefixes: ["sk-"],
     apiUrl: "https://api.moonshot.ai/v1",
-    validation: { path: "/models", auth: bearer },
+    regions: [
+      // MoonshotAI/kimi-cli src/kimi_cli/auth/platforms.py ("moonshot-ai" and "moonshot-cn" platforms).
+      { id: "global", apiUrl: "https://api.moonshot.ai/v1", source: "MoonshotAI/kimi-cli src/kimi_cli/auth/platforms.py" },
+      { id: "cn", apiUrl: "https://api.moonshot.cn/v1", source: "MoonshotAI/kimi-cli src/kimi_cli/auth/platforms.py" },
+    ],
+    validation: { path: "/models", auth: bearer, source: "https://platform.moonshot.ai/docs/api/chat (GET /v1/models)" },
   }),
   keyProvider({
     id: "zai",
@@ -139,7 +154,17 @@ export const KEY_PROVIDERS: ProviderDefinition[] = [
     name: "MiniMax",
     keyVars: ["MINIMAX_API_KEY"],
     apiUrl: "https://api.minimax.io/anthropic/v1",
-    validation: { path: "/models", auth: { kind: "header", name: "x-api-key" } },
+    regions: [
+      // Global and China accounts are separate; MiniMax's own CLI probes both with a key
+      // (MiniMax-AI/cli src/config/detect-region.ts).
+      { id: "global", apiUrl: "https://api.minimax.io/anthropic/v1", source: "https://platform.minimax.io/docs/api-reference/models/anthropic/list-models" },
+      { id: "cn", apiUrl: "https://api.minimaxi.com/anthropic/v1", source: "anomalyco/opencode packages/opencode/src/plugin/minimax/minimax.ts (minimax-cn-coding-plan resource URL)" },
+    ],
+    validation: {
+      path: "/models",
+      auth: { kind: "header", name: "x-api-key" },
+      source: "https://platform.minimax.io/docs/api-reference/models/anthropic/list-models",
+    },
   }),
   keyProvider({
     id: "perplexity",
@@ -150,7 +175,7 @@ export const KEY_PROVIDERS: ProviderDefinition[] = [
     keyPrefixes: ["pplx-"],
     apiUrl: "https://api.perplexity.ai",
     // Perplexity has historically had no /models; the router listing is the documented check.
-    validation: { path: "/router/v1/models", auth: bearer },
+    validation: { path: "/router/v1/models", auth: bearer, source: "https://docs.perplexity.ai/api-reference/gateway-models-get" },
   }),
   keyProvider({
     id: "cerebras",
@@ -158,7 +183,7 @@ export const KEY_PROVIDERS: ProviderDefinition[] = [
     keyVars: ["CEREBRAS_API_KEY"],
     keyPrefixes: ["csk-"],
     apiUrl: "https://api.cerebras.ai/v1",
-    validation: { path: "/models", auth: bearer },
+    validation: { path: "/models", auth: bearer, source: "https://inference-docs.cerebras.ai/api-reference/models" },
   }),
   keyProvider({
     id: "dashscope",
@@ -166,7 +191,12 @@ export const KEY_PROVIDERS: ProviderDefinition[] = [
     keyVars: ["DASHSCOPE_API_KEY"],
     keyPrefixes: ["sk-"],
     apiUrl: "https://dashscope-intl.aliyuncs.com/compatible-mode/v1",
-    validation: { path: "/models", auth: bearer },
+    regions: [
+      // Alibaba Model Studio: Singapore (international) and Beijing (China) keys are not interchangeable.
+      { id: "intl", apiUrl: "https://dashscope-intl.aliyuncs.com/compatible-mode/v1", source: "https://www.alibabacloud.com/help/en/model-studio/compatibility-of-openai-with-dashscope" },
+      { id: "cn", apiUrl: "https://dashscope.aliyuncs.com/compatible-mode/v1", source: "https://www.alibabacloud.com/help/en/model-studio/compatibility-of-openai-with-dashscope" },
+    ],
+    validation: { path: "/models", auth: bearer, source: "https://www.alibabacloud.com/help/en/model-studio/list-models (401 without a valid key)" },
   }),
   keyProvider({
     id: "huggingface",
@@ -176,7 +206,12 @@ export const KEY_PROVIDERS: ProviderDefinition[] = [
     conflictVars: ["HUGGING_FACE_HUB_TOKEN"],
     keyPrefixes: ["hf_"],
     apiUrl: "https://router.huggingface.co/v1",
-    validation: { path: "/models", auth: bearer },
+    // The router's /v1/models is public (every key passes); whoami-v2 needs a valid token.
+    validation: {
+      path: "https://huggingface.co/api/whoami-v2",
+      auth: bearer,
+      source: "huggingface/huggingface_hub src/huggingface_hub/hf_api.py (HfApi.whoami → /api/whoami-v2)",
+    },
   }),
   keyProvider({
     id: "baichuan",
@@ -184,13 +219,15 @@ export const KEY_PROVIDERS: ProviderDefinition[] = [
     keyVars: ["BAICHUAN_API_KEY"],
     keyPrefixes: ["sk-"],
     apiUrl: "https://api.baichuan-ai.com/v1",
-    validation: { path: "/models", auth: bearer },
+    // UNCERTAIN: no first-party page read; third-party key checkers call this OpenAI-style listing.
+    // A 404 here only means "could not verify" (the key is stored with a warning), never a refusal.
+    validation: { path: "/models", auth: bearer, source: "third-party clients only (e.g. key checkers calling api.baichuan-ai.com/v1/models); UNCERTAIN" },
   }),
   keyProvider({
     id: "yi",
     name: "01.AI Yi",
     keyVars: ["YI_API_KEY"],
     apiUrl: "https://api.lingyiwanwu.com/v1",
-    validation: { path: "/models", auth: bearer },
+    validation: { path: "/models", auth: bearer, source: "https://platform.lingyiwanwu.com/docs (List models: GET https://api.lingyiwanwu.com/v1/models)" },
   }),
 ];

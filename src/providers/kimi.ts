@@ -47,5 +47,5 @@ export const KIMI: ProviderDefinition = {
   methods: [KIMI_DEVICE, { id: "key", kind: "api_key", label: "API key" }],
   keyVars: ["KIMI_API_KEY"],
   apiUrl: "https://api.kimi.com/coding/v1",
-  validation: { path: "/models", auth: { kind: "bearer" } },
+  validation: { path: "/models", auth: { kind: "bearer" }, source: "MoonshotAI/kimi-cli src/kimi_cli/auth/platforms.py (list_models: GET {base_url}/models)" },
 };

@@ -20,7 +20,7 @@ export function createRegistry(config: Config): Registry {
   for (const builtin of [...KEY_PROVIDERS, ...OAUTH_ONLY_PROVIDERS]) {
     const extra = BUILTIN_OAUTH_METHODS[builtin.id] ?? {};
     const withOAuth = { ...builtin, methods: [...(extra.first ?? []), ...builtin.methods, ...(extra.after ?? [])] };
-    byId.set(builtin.id, applyOverrides(withOAuth, config.providers[builtin.id]));
+    byId.set(builtin.id, applyOverrides(withRegion(withOAuth, config.providers[builtin.id], config.path), config.providers[builtin.id]));
   }
   for (const [id, entry] of Object.entries(config.providers)) {
     if (byId.has(id)) continue;
@@ -42,13 +42,45 @@ export function createRegistry(config: Config): Registry {
   };
 }
 
+/**
+ * A regional provider (MiniMax, Moonshot, DashScope) with config.toml's `region` first and
+ * `api_urls` (region → URL) applied; its api_url and region-specific OAuth endpoints follow the
+ * preferred region. `api_url` pins one host: the key check then tries no other region.
+ */
+function withRegion(provider: ProviderDefinition, overrides: ProviderOverrides | undefined, configPath: string): ProviderDefinition {
+  if (!provider.regions) return provider;
+  const urls = (overrides?.api_urls ?? {}) as Record<string, string>;
+  let regions = provider.regions.map((region) => ({ ...region, apiUrl: urls[region.id] ?? region.apiUrl }));
+  const wanted = overrides?.region;
+  if (wanted !== undefined) {
+    const chosen = regions.find((region) => region.id === wanted);
+    if (!chosen) {
+      throw new AuthctlError("CONFIG_INVALID", `${configPath}: providers.${provider.id}.region must be one of ${regions.map((r) => `"${r.id}"`).join(", ")}`, {
+        hint: "fix the file, or remove the key to use the default",
+      });
+    }
+    regions = [chosen, ...regions.filter((region) => region !== chosen)];
+  }
+  const first = regions[0]!;
+  return {
+    ...provider,
+    apiUrl: first.apiUrl,
+    regions: overrides?.api_url ? undefined : regions,
+    methods: provider.methods.map((method) =>
+      method.kind === "oauth" && method.regionOAuth?.[first.id] ? { ...method, oauth: { ...method.oauth, ...method.regionOAuth[first.id] } } : method,
+    ),
+  };
+}
+
 /** config.toml wins over every built-in endpoint, client id and port (proxies, enterprise hosts, tests). */
 function applyOverrides(provider: ProviderDefinition, overrides: ProviderOverrides | undefined): ProviderDefinition {
   if (!overrides) return provider;
+  const validationUrl = overrides.validation_url;
   return {
     ...provider,
     name: overrides.name ?? provider.name,
     apiUrl: overrides.api_url ?? provider.apiUrl,
+    validation: provider.validation && validationUrl ? { ...provider.validation, path: validationUrl } : provider.validation,
     methods: provider.methods.map((method) => (method.kind === "oauth" ? { ...method, oauth: oauthSettingsFrom(overrides, method.oauth) } : method)),
   };
 }
@@ -106,6 +138,7 @@ export function oauthSettingsFrom(entry: ProviderOverrides, base?: OAuthSettings
     fallbackPorts: entry.redirect_port !== undefined ? [] : (base?.fallbackPorts ?? []),
     redirectPath: entry.redirect_path ?? base?.redirectPath ?? "/callback",
     tokenBody: base?.tokenBody ?? "form",
+    revocationBody: base?.revocationBody,
     extraAuthorizeParams: base?.extraAuthorizeParams,
   };
 }

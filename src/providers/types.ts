@@ -9,11 +9,26 @@ export type HeaderStyle =
 
 /** A cheap authenticated request that tells a good key from a bad one (providers.md §9). */
 export interface KeyValidation {
-  /** Path (or absolute URL) appended to the provider's api_url. */
+  /** Path (or absolute URL) appended to the provider's api_url. config.toml `validation_url` replaces it. */
   path: string;
   method?: "GET" | "POST";
   body?: string;
   auth: HeaderStyle;
+  /** Statuses besides 401/403 that mean "this key is wrong" (xAI answers 400 for an unknown key). */
+  rejectStatuses?: number[];
+  /** Where this check comes from (repository and file, or doc URL): `providers --json` shows it. */
+  source: string;
+}
+
+/**
+ * A provider whose accounts live in one of several regions, each with its own API host (MiniMax,
+ * Moonshot, DashScope): a key from one region is unknown to the others.
+ */
+export interface ProviderRegion {
+  id: string;
+  apiUrl: string;
+  /** Where this host comes from. */
+  source: string;
 }
 
 export interface KeyMethod {
@@ -41,6 +56,8 @@ export interface OAuthSettings {
   fallbackPorts: number[];
   redirectPath: string;
   tokenBody: "form" | "json";
+  /** RFC 7009 says form; OpenAI's revoke endpoint takes JSON (openai/codex codex-rs/login/src/auth/revoke.rs). */
+  revocationBody?: "form" | "json";
   extraAuthorizeParams?: Record<string, string>;
 }
 
@@ -50,6 +67,8 @@ export interface HookDeps {
   apiUrl: string;
   /** The environment, for the overrides a provider's own CLI honours (CODE_ASSIST_ENDPOINT). */
   env: Record<string, string | undefined>;
+  /** AUTHCTL_HOME: where per-install values live (Kimi's device id). */
+  home: string;
   fetch: typeof fetch;
   now(): number;
   hostname(): string;
@@ -136,6 +155,15 @@ export interface OAuthMethod {
   /** Inherited variables that compete with this method's variables (removed by `exec`). */
   conflictVars?: string[];
   hooks?: OAuthHooks;
+  /** Endpoints that differ by region (MiniMax's account hosts); the first region's are in `oauth`. */
+  regionOAuth?: Record<string, Partial<OAuthSettings>>;
+  /** Whose client this login follows (repository and file): `providers --json` shows it. */
+  source?: string;
+  /**
+   * The provider's stance on third-party use of this login (providers.md §0), shown by
+   * `providers --json`: "supported", "first-party client only", "uncertain", "retired".
+   */
+  policy?: string;
 }
 
 export type ProviderMethod = KeyMethod | OAuthMethod;
@@ -161,6 +189,12 @@ export interface ProviderDefinition {
   validation?: KeyValidation;
   /** Where the user can create a key: shown at the key prompt. */
   keysPage?: string;
+  /**
+   * Regions in order of preference (config.toml `region` moves one to the front). A key check
+   * that gets 401 from one tries the next; the region that accepted the key becomes the
+   * credential's api_url. Absent when config.toml pins `api_url`.
+   */
+  regions?: ProviderRegion[];
   /** Set for providers defined in config.toml. */
   custom?: boolean;
   notes?: string;

@@ -64,6 +64,65 @@ describe("login --with-key", () => {
     expect(readStore().openrouter?.key).toBe(OUTAGE);
   });
 
+  test("a key the provider refuses with 403 is not stored (exit 4)", async () => {
+    const forbidden = secret("sk-or-v1-forbidden3456789abcdef0123456789abcdef0123456789abcdef0123");
+    const result = await box.run(["login", "openrouter", "--with-key"], { stdin: forbidden });
+    expect(result.code).toBe(4);
+    expect(result.stderr).toContain("OpenRouter rejected the key (HTTP 403: Key disabled)");
+    expect(existsSync(storePath())).toBe(false);
+  });
+
+  test("a rate-limited check (HTTP 429) stores the key with a warning", async () => {
+    const limited = secret("sk-or-v1-ratelimited789abcdef0123456789abcdef0123456789abcdef012345");
+    const result = await box.run(["login", "openrouter", "--with-key"], { stdin: limited });
+    expectOk(result);
+    expect(result.stderr).toContain("could not verify the key");
+    expect(result.stderr).toContain("HTTP 429: Rate limit exceeded");
+    expect(readStore().openrouter?.key).toBe(limited);
+  });
+
+  test("an error body with terminal escapes and the key echoed back is shown cleaned and masked", async () => {
+    const hostile = secret("sk-or-v1-hostile0123456789abcdef0123456789abcdef0123456789abcdef0123");
+    const result = await box.run(["login", "openrouter", "--with-key"], { stdin: hostile });
+    expect(result.code).toBe(4);
+    expect(result.stderr).toContain("wrong key");
+    expect(result.stderr).toContain(`…${hostile.slice(-4)}`);
+    expect(result.stderr).not.toContain("\x1b");
+    expect(result.stderr).not.toContain("\u202e");
+    expect(result.stderr).not.toContain("pwned");
+  });
+
+  test("xAI's 400 for an unknown key is a refusal: nothing is stored", async () => {
+    box.writeConfig(`[providers.xai]\napi_url = "${api.url}/v1"\n`);
+    const revoked = secret("xai-revoked0123456789abcdef0123456789abcdef0123456789abcdef");
+    const result = await box.run(["login", "xai", "--with-key"], { stdin: revoked });
+    expect(result.code).toBe(4);
+    expect(result.stderr).toContain("xAI rejected the key (HTTP 400: Incorrect API key provided");
+    expect(api.requests[0]).toMatchObject({ path: "/v1/api-key", authorization: `Bearer ${revoked}` });
+    expect(existsSync(storePath())).toBe(false);
+    const good = secret("xai-good0123456789abcdef0123456789abcdef0123456789abcdef01");
+    expectOk(await box.run(["login", "xai", "--with-key"], { stdin: good }));
+    expect(readStore().xai?.key).toBe(good);
+  });
+
+  test("Hugging Face keys are checked at whoami-v2, not at the router's public model list", async () => {
+    const hf = startKeyApi({ publicPaths: ["/v1/models"] });
+    try {
+      box.writeConfig(`[providers.huggingface]\napi_url = "${hf.url}/v1"\nvalidation_url = "${hf.url}/api/whoami-v2"\n`);
+      const revoked = secret("hf_revoked0123456789abcdef0123456789abcd");
+      const refused = await box.run(["login", "huggingface", "--with-key"], { stdin: revoked });
+      expect(refused.code).toBe(4);
+      expect(refused.stderr).toContain("Hugging Face rejected the key (HTTP 401");
+      expect(hf.requests.map((r) => r.path)).toEqual(["/api/whoami-v2"]);
+      expect(existsSync(storePath())).toBe(false);
+      const good = secret("hf_good0123456789abcdef0123456789abcdefgh");
+      expectOk(await box.run(["login", "huggingface", "--with-key"], { stdin: good }));
+      expect(readStore().huggingface?.key).toBe(good);
+    } finally {
+      hf.stop();
+    }
+  });
+
   test("no network (a refused port) stores the key with a warning", async () => {
     box.writeConfig(`[providers.openrouter]\napi_url = "http://127.0.0.1:${refusedPort()}/api/v1"\n`);
     const result = await box.run(["login", "openrouter", "--with-key"], { stdin: GOOD });
@@ -142,6 +201,77 @@ describe("login --with-key", () => {
     expectOk(await box.run(["login", "openrouter", "--with-key"], { stdin: GOOD }));
     const leftovers = require("node:fs").readdirSync(box.home) as string[];
     expect(leftovers.sort()).toEqual(["config.toml", "credentials.toml"]);
+  });
+});
+
+describe("regional key checks (MiniMax, Moonshot, DashScope)", () => {
+  let global: KeyApi;
+  let cn: KeyApi;
+  beforeAll(() => {
+    global = startKeyApi({ region: "global" });
+    cn = startKeyApi({ region: "cn" });
+  });
+  afterAll(() => {
+    global.stop();
+    cn.stop();
+  });
+  beforeEach(() => {
+    global.requests.length = 0;
+    cn.requests.length = 0;
+  });
+  const regional = (id: string, extra = "") =>
+    box.writeConfig(`[providers.${id}]\napi_urls = { global = "${global.url}/v1", cn = "${cn.url}/v1" }\n${extra}`);
+
+  test("a China key that the global host answers 401 is tried at the China host and stored with that api_url", async () => {
+    regional("moonshot");
+    const key = secret("sk-region-cn-0123456789abcdef0123456789abcdef01234567");
+    const result = await box.run(["login", "moonshot", "--with-key"], { stdin: key });
+    expectOk(result);
+    expect(result.stderr).toContain("Moonshot AI accepted the key (region cn");
+    expect(global.requests.map((r) => r.path)).toEqual(["/v1/models"]);
+    expect(cn.requests.map((r) => r.path)).toEqual(["/v1/models"]);
+    expect(readStore().moonshot).toMatchObject({ key, extra: { api_url: `${cn.url}/v1` } });
+  });
+
+  test("MiniMax keys go to the other region with x-api-key too", async () => {
+    regional("minimax");
+    const key = secret("sk-cp-region-cn-0123456789abcdef0123456789abcdef0123");
+    expectOk(await box.run(["login", "minimax", "--with-key"], { stdin: key }));
+    expect(global.requests[0]).toMatchObject({ path: "/v1/models", apiKeyHeader: key });
+    expect(cn.requests[0]).toMatchObject({ path: "/v1/models", apiKeyHeader: key });
+    expect(readStore().minimax).toMatchObject({ key, extra: { api_url: `${cn.url}/v1` } });
+  });
+
+  test("a key both regions refuse is not stored, and both hosts are named", async () => {
+    regional("moonshot");
+    const key = secret("sk-revoked-0123456789abcdef0123456789abcdef0123456789");
+    const result = await box.run(["login", "moonshot", "--with-key"], { stdin: key });
+    expect(result.code).toBe(4);
+    expect(result.stderr).toContain(`at ${new URL(global.url).host} and ${new URL(cn.url).host}`);
+    expect(existsSync(storePath())).toBe(false);
+  });
+
+  test("region = \"cn\" in config.toml asks the China host first (one request for a China key)", async () => {
+    regional("moonshot", `region = "cn"\n`);
+    const key = secret("sk-region-cn-fedcba9876543210fedcba9876543210fedcba98");
+    expectOk(await box.run(["login", "moonshot", "--with-key"], { stdin: key }));
+    expect(global.requests).toHaveLength(0);
+    expect(cn.requests).toHaveLength(1);
+  });
+
+  test("a pinned api_url is the only host asked", async () => {
+    box.writeConfig(`[providers.moonshot]\napi_url = "${global.url}/v1"\n`);
+    const key = secret("sk-region-cn-00112233445566778899aabbccddeeff00112233");
+    const result = await box.run(["login", "moonshot", "--with-key"], { stdin: key });
+    expect(result.code).toBe(4);
+    expect(cn.requests).toHaveLength(0);
+  });
+
+  test("an unknown region in config.toml is a config error naming the regions", async () => {
+    box.writeConfig(`[providers.dashscope]\nregion = "mars"\n`);
+    const result = await box.run(["login", "dashscope", "--with-key"], { stdin: "sk-0123456789abcdef" });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`providers.dashscope.region must be one of "intl", "cn"`);
   });
 });
 
