@@ -17,9 +17,10 @@ export const KEY_PROVIDERS: ProviderDefinition[] = [
   keyProvider({
     id: "openai",
     name: "OpenAI",
-    keyVars: ["OPENAI_API_KEY"],
-    // Codex prefers CODEX_API_KEY over everything else; an ambient one would silently win.
-    conflictVars: ["CODEX_API_KEY"],
+    // `codex exec` reads only CODEX_API_KEY for an API key (codex-rs/login/src/auth/manager.rs,
+    // read_codex_api_key_from_env; it ignores OPENAI_API_KEY), so both carry the key: an ambient
+    // CODEX_API_KEY is overridden instead of silently winning (openai/codex#40871).
+    keyVars: ["OPENAI_API_KEY", "CODEX_API_KEY"],
     keyPrefixes: ["sk-"],
     apiUrl: "https://api.openai.com/v1",
     validation: { path: "/models", auth: bearer, source: "https://platform.openai.com/docs/api-reference/models/list" },
@@ -43,10 +44,14 @@ export const KEY_PROVIDERS: ProviderDefinition[] = [
   keyProvider({
     id: "gemini",
     name: "Google Gemini API",
-    // The genai SDK prefers GOOGLE_API_KEY when both are set: export both with the same value.
-    keyVars: ["GEMINI_API_KEY", "GOOGLE_API_KEY"],
-    aliasVars: ["GOOGLE_GENERATIVE_AI_API_KEY"],
-    conflictVars: ["GOOGLE_GENERATIVE_AI_API_KEY"],
+    // GEMINI_API_KEY is the one name gemini-cli reads for an API key (GOOGLE_API_KEY only selects
+    // Vertex AI express mode there) and @google/genai reads it too; GOOGLE_GENERATIVE_AI_API_KEY is
+    // the only one the Vercel AI SDK's @ai-sdk/google reads. GOOGLE_API_KEY is not set: when both
+    // are, @google/genai warns on every client it builds and uses GOOGLE_API_KEY
+    // (@google/genai 3.3 getApiKeyFromEnv), so an inherited one is removed instead — it would win.
+    keyVars: ["GEMINI_API_KEY", "GOOGLE_GENERATIVE_AI_API_KEY"],
+    aliasVars: ["GOOGLE_API_KEY"],
+    conflictVars: ["GOOGLE_API_KEY"],
     keyPrefixes: ["AIza"],
     apiUrl: "https://generativelanguage.googleapis.com/v1beta",
     validation: {

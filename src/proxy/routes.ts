@@ -10,8 +10,8 @@ import type { HeaderStyle, ProviderDefinition } from "../providers/types.ts";
  * | provider   | variable               | value (after http://127.0.0.1:PORT) | SDK appends          |
  * |------------|------------------------|-------------------------------------|----------------------|
  * | openai     | OPENAI_BASE_URL        | /openai/v1                          | /chat/completions    |
- * | anthropic  | ANTHROPIC_BASE_URL     | /anthropic (no /v1)                 | /v1/messages         |
- * | gemini     | GOOGLE_GEMINI_BASE_URL | /gemini (no /v1beta)                | /v1beta/models/…     |
+ * | anthropic  | ANTHROPIC_BASE_URL     | /anthropic (no /v1)                 | /v1/messages (or /messages: @ai-sdk/anthropic) |
+ * | gemini     | GOOGLE_GEMINI_BASE_URL | /gemini (no version)                | /v1beta/… or /v1/… (@google/genai ≥ 3.1) |
  * | openrouter | OPENROUTER_BASE_URL    | /openrouter/api/v1                  | /chat/completions    |
  * | any other  | <ID>_BASE_URL          | /<id> + the apiUrl's path           | (OpenAI-style paths) |
  *
@@ -20,14 +20,27 @@ import type { HeaderStyle, ProviderDefinition } from "../providers/types.ts";
  */
 interface RouteShape {
   baseVar: string;
-  /** The SDK adds the API version itself: the variable stops at the origin. */
-  versionInSdk?: boolean;
+  /**
+   * The SDK adds the API version itself: the variable stops before the version, and each of these
+   * versions is forwarded (the api_url's own one always is).
+   */
+  versions?: string[];
+  /**
+   * First path segments that some clients send without the version, because they read the same
+   * base-URL variable as ending in it: forwarded under `versions[0]`.
+   */
+  unversioned?: string[];
 }
 
 const SHAPES: Record<string, RouteShape> = {
   openai: { baseVar: "OPENAI_BASE_URL" },
-  anthropic: { baseVar: "ANTHROPIC_BASE_URL", versionInSdk: true },
-  gemini: { baseVar: "GOOGLE_GEMINI_BASE_URL", versionInSdk: true },
+  // The official SDK appends /v1/messages to ANTHROPIC_BASE_URL; @ai-sdk/anthropic reads the same
+  // variable as ending in /v1 and appends /messages, /messages/count_tokens, /models
+  // (@ai-sdk/anthropic 4.0 anthropic-provider.ts, default baseURL https://api.anthropic.com/v1).
+  anthropic: { baseVar: "ANTHROPIC_BASE_URL", versions: ["/v1"], unversioned: ["messages", "models", "complete"] },
+  // Gemini API versions (ai.google.dev/gemini-api/docs/api-versions): @google/genai ≥ 3.1 defaults
+  // to v1, older ones and gemini-cli to v1beta; v1alpha carries preview features.
+  gemini: { baseVar: "GOOGLE_GEMINI_BASE_URL", versions: ["/v1beta", "/v1", "/v1alpha"] },
   openrouter: { baseVar: "OPENROUTER_BASE_URL" },
 };
 
@@ -36,8 +49,10 @@ export interface ProxyRoute {
   resolved: ResolvedCredential;
   /** `https://api.openai.com`: the only place this route forwards to. */
   origin: string;
-  /** The apiUrl's path without a trailing slash (`/v1`, or "" for the whole origin). */
-  scope: string;
+  /** Paths forwarded: the apiUrl's path without a trailing slash (`/v1`, or "" for the whole origin), and sibling API versions. */
+  scopes: string[];
+  /** A request for `varPath/<segment>/…` with one of these segments goes to `varPath/<version>/<segment>/…`. */
+  unversioned?: { segments: Set<string>; version: string };
   baseVar: string;
   /** Path after `/<id>` that the base-URL variable ends with. */
   varPath: string;
@@ -81,13 +96,15 @@ export function buildRoutes(resolved: ResolvedCredential[], newPlaceholder: (pro
   return resolved.map((r) => {
     const { origin, scope } = parseUpstream(r.provider);
     const shape = SHAPES[r.provider.id];
-    const varPath = shape?.versionInSdk ? scope.replace(/\/v\d+(?:alpha|beta)?\d*$/, "") : scope;
+    const versions = shape?.versions ?? [];
+    const varPath = versions.length ? scope.replace(/\/v\d+(?:alpha|beta)?\d*$/, "") : scope;
     const oauth = r.credential?.type === "oauth";
     return {
       provider: r.provider,
       resolved: r,
       origin,
-      scope,
+      scopes: [...new Set([scope, ...versions.map((v) => varPath + v)])],
+      unversioned: shape?.unversioned && versions[0] ? { segments: new Set(shape.unversioned), version: versions[0] } : undefined,
       baseVar: baseVarFor(r.provider.id),
       varPath,
       auth: oauth ? { kind: "bearer" } : (r.provider.validation?.auth ?? { kind: "bearer" }),

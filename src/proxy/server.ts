@@ -56,9 +56,13 @@ export function parseTarget(raw: string, routes: Map<string, ProxyRoute>): Targe
   }
   const route = routes.get(segments[0] ?? "");
   if (!route) return { status: 404, message: `no provider at /${segments[0] ?? ""}; the proxy serves ${[...routes.keys()].map((id) => `/${id}`).join(", ")}` };
-  const path = `/${segments.slice(1).join("/")}`;
-  if (route.scope && path !== route.scope && !path.startsWith(`${route.scope}/`)) {
-    return { status: 403, message: `only paths under ${route.scope} are forwarded for ${route.provider.id}` };
+  let path = `/${segments.slice(1).join("/")}`;
+  const bare = route.unversioned;
+  if (bare && path.startsWith(`${route.varPath}/`) && bare.segments.has(path.slice(route.varPath.length + 1).split("/")[0]!)) {
+    path = route.varPath + bare.version + path.slice(route.varPath.length);
+  }
+  if (!route.scopes.some((scope) => scope === "" || path === scope || path.startsWith(`${scope}/`))) {
+    return { status: 403, message: `only paths under ${route.scopes.join(", ")} are forwarded for ${route.provider.id}` };
   }
   return { route, url: route.origin + path + (q < 0 ? "" : raw.slice(q)) };
 }

@@ -195,6 +195,51 @@ describe("exec --proxy with an API key", () => {
     ]);
   });
 
+  test("the Gemini route forwards each API version (/v1: @google/genai ≥ 3.1; /v1beta; /v1alpha), nothing else", async () => {
+    const GEMINI = secret("AIzaSyProxyVersions0123456789abcdefghijk");
+    const up = upstream();
+    const box = sandbox();
+    box.writeConfig(`[providers.gemini]\napi_url = "${up.url}/v1beta"\n`);
+    expectOk(await box.run(["login", "gemini", "--with-key", "--no-verify"], { stdin: GEMINI }));
+    const script = writeScript(box.root, "versions.mjs", `
+      const base = process.env.GOOGLE_GEMINI_BASE_URL, key = process.env.GEMINI_API_KEY;
+      const out = {};
+      for (const v of ["v1", "v1beta", "v1alpha", "v2", "v1betax"]) {
+        out[v] = (await fetch(base + "/" + v + "/models/gemini-pro:generateContent/echo", { method: "POST", body: "{}", headers: { "x-goog-api-key": key } })).status;
+      }
+      console.log(JSON.stringify(out));
+    `);
+    const result = await box.run(["exec", "--proxy", "-p", "gemini", "--", process.execPath, script], { timeoutMs: 40_000 });
+    expectOk(result);
+    expect(JSON.parse(result.stdout)).toEqual({ v1: 200, v1beta: 200, v1alpha: 200, v2: 403, v1betax: 403 });
+    expect(up.requests.map((r) => [r.path, r.headers["x-goog-api-key"]])).toEqual(
+      ["v1", "v1beta", "v1alpha"].map((v) => [`/${v}/models/gemini-pro:generateContent/echo`, GEMINI]),
+    );
+  });
+
+  test("the Anthropic route serves both base-URL shapes: the SDK's /v1/messages and @ai-sdk/anthropic's /messages", async () => {
+    const ANTHROPIC = secret("sk-ant-api03-proxyshapes0123456789abcdef0123456789");
+    const up = upstream();
+    const box = sandbox();
+    box.writeConfig(`[providers.anthropic]\napi_url = "${up.url}"\n`);
+    expectOk(await box.run(["login", "anthropic", "--with-key", "--no-verify"], { stdin: ANTHROPIC }));
+    const script = writeScript(box.root, "shapes.mjs", `
+      const base = process.env.ANTHROPIC_BASE_URL, key = process.env.ANTHROPIC_API_KEY;
+      const out = {};
+      for (const p of ["/v1/messages/echo", "/messages/echo", "/messages/count_tokens/echo", "/models/echo", "/v1/models/echo", "/other/echo"]) {
+        out[p] = (await fetch(base + p, { method: "POST", body: "{}", headers: { "x-api-key": key } })).status;
+      }
+      console.log(JSON.stringify(out));
+    `);
+    const result = await box.run(["exec", "--proxy", "-p", "anthropic", "--", process.execPath, script], { timeoutMs: 40_000 });
+    expectOk(result);
+    const statuses = JSON.parse(result.stdout);
+    expect(statuses["/other/echo"]).toBe(200); // the api_url has no path: the whole origin is the base
+    expect(up.requests.map((r) => [r.path, r.headers["x-api-key"]])).toEqual(
+      ["/v1/messages/echo", "/v1/messages/echo", "/v1/messages/count_tokens/echo", "/v1/models/echo", "/v1/models/echo", "/other/echo"].map((p) => [p, ANTHROPIC]),
+    );
+  });
+
   test("bodies pass through byte for byte: no decompression, no redirects followed, large bodies intact", async () => {
     const gzipped = Bun.gzipSync(new TextEncoder().encode('{"compressed":true}'));
     const big = new Uint8Array(8 * 1024 * 1024).map((_, i) => (i * 31 + (i >> 13)) & 0xff);
