@@ -21,7 +21,7 @@ export interface Prompter {
   multiselect<T extends string>(message: string, options: SelectOption<T>[]): Promise<T[]>;
 }
 
-/** Output for people: goes to stderr, always through redact(). */
+/** Output for people, always through redact(): notices on stderr, human results on stdout. */
 export interface Ui {
   info(message: string): void;
   success(message: string): void;
@@ -29,6 +29,10 @@ export interface Ui {
   error(message: string): void;
   /** A line as is (still redacted): tables, URLs, codes. */
   line(message: string): void;
+  /** A line of a command's human-readable result (`status`, `providers`): on stdout, redacted. */
+  result(message: string): void;
+  /** ✓ → — … as the locale can show them (ASCII when it is not UTF-8). */
+  glyphs(text: string): string;
 }
 
 export interface Spinner {
@@ -59,6 +63,8 @@ export interface Deps {
   /** True when stdin and stderr are both terminals: only then may authctl prompt. */
   interactive: boolean;
   stdinIsTTY: boolean;
+  /** Colour is wanted on stdout (a terminal, or FORCE_COLOR; never with NO_COLOR or TERM=dumb): help. */
+  stdoutColor: boolean;
   /** Script output (env lines, token, --json). Never redacted: this is what scripts consume. */
   writeStdout(text: string): void;
   /** Raw stderr; callers normally use `ui`, which redacts. */

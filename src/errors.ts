@@ -20,6 +20,7 @@ export type ErrorCode =
   | "TIMEOUT"
   | "PORT_BUSY"
   | "COMMAND_NOT_FOUND"
+  | "NOT_EXECUTABLE" // exec: the command exists but cannot be run (permission, not a program)
   | "INTERNAL";
 
 export interface AuthctlErrorOptions {
@@ -27,6 +28,8 @@ export interface AuthctlErrorOptions {
   cause?: unknown;
   /** Extra machine-readable detail, e.g. the OAuth `error` code or HTTP status. */
   detail?: Record<string, unknown>;
+  /** For usage errors: the command's usage line, printed under the message. */
+  usage?: string;
 }
 
 export class AuthctlError extends Error {
@@ -34,12 +37,14 @@ export class AuthctlError extends Error {
   readonly code: ErrorCode;
   readonly hint?: string;
   readonly detail?: Record<string, unknown>;
+  readonly usage?: string;
 
   constructor(code: ErrorCode, message: string, options: AuthctlErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.hint = options.hint;
     this.detail = options.detail;
+    this.usage = options.usage;
   }
 }
 
@@ -47,7 +52,11 @@ export function isAuthctlError(error: unknown): error is AuthctlError {
   return error instanceof AuthctlError;
 }
 
-/** Contract: 0 ok · 1 error · 2 usage or cancelled · 4 not logged in or authentication failed. */
+/**
+ * The one place exit codes are decided. Contract: 0 ok · 1 error · 2 usage or cancelled · 4 not
+ * logged in or authentication failed · exec: 126 cannot be executed, 127 not found (the shells'
+ * convention, POSIX 2.8.2). Anything that is not an AuthctlError is an internal error: 1.
+ */
 export function exitCodeFor(error: unknown): number {
   if (!isAuthctlError(error)) return 1;
   switch (error.code) {
@@ -60,6 +69,8 @@ export function exitCodeFor(error: unknown): number {
     case "AUTH_FAILED":
     case "OAUTH": // the provider refused: access_denied, invalid_grant, … — authentication failed
       return 4;
+    case "NOT_EXECUTABLE":
+      return 126;
     case "COMMAND_NOT_FOUND":
       return 127;
     default:

@@ -1,9 +1,10 @@
 import { hostname, homedir } from "node:os";
+import { isatty } from "node:tty";
 import { resolveHome } from "./config/paths.ts";
 import type { Deps } from "./deps.ts";
 import { exitCodeFor, isAuthctlError } from "./errors.ts";
 import { redact } from "./redact.ts";
-import { createUi, wantsColor } from "./io/ui.ts";
+import { asciiFallback, createUi, wantsColor, wantsUnicode } from "./io/ui.ts";
 import { replaceProcess, replaceProcessAvailable, spawnInherit, which } from "./io/process.ts";
 import { runCli } from "./cli/index.ts";
 
@@ -11,15 +12,19 @@ import { runCli } from "./cli/index.ts";
 function createDeps(): Deps {
   const env = process.env as Record<string, string | undefined>;
   const writeStderr = (text: string) => void process.stderr.write(text);
+  const writeStdout = (text: string) => void process.stdout.write(text);
   const stdinIsTTY = Boolean(process.stdin.isTTY);
-  const ui = createUi(writeStderr, { color: wantsColor(env, Boolean(process.stderr.isTTY)) });
+  const stderrIsTTY = isatty(2);
+  const ui = createUi(writeStderr, writeStdout, { color: wantsColor(env, stderrIsTTY), unicode: wantsUnicode(env, process.platform) });
   return {
     env,
     home: resolveHome(env, process.platform, homedir()),
     platform: process.platform,
-    interactive: stdinIsTTY && Boolean(process.stderr.isTTY) && env.CI !== "true",
+    interactive: stdinIsTTY && stderrIsTTY && env.CI !== "true",
     stdinIsTTY,
-    writeStdout: (text) => void process.stdout.write(text),
+    // isatty(1) rather than process.stdout.isTTY: creating the stdout stream costs the hot path.
+    stdoutColor: wantsColor(env, isatty(1)),
+    writeStdout,
     writeStderr,
     readStdin: () => Bun.stdin.text(),
     ui,
@@ -58,21 +63,20 @@ function withoutReceived(text: string): string {
   return text.replace(/\. Received [\s\S]*?(?=\n\s+at |$)/, "");
 }
 
+/** One error, as a person reads it: the message, the usage line for usage errors, what to run next. */
 function report(error: unknown): void {
+  const env = process.env as Record<string, string | undefined>;
+  const glyphs = wantsUnicode(env, process.platform) ? (text: string) => text : asciiFallback;
+  const write = (text: string) => void process.stderr.write(glyphs(`${redact(text)}\n`));
   if (isAuthctlError(error)) {
-    process.stderr.write(`${redact(`authctl: ${error.message}`)}\n`);
-    if (error.hint) process.stderr.write(`${redact(`  → ${error.hint}`)}\n`);
-    if (process.env.AUTHCTL_DEBUG && error.cause) process.stderr.write(`${redact(withoutReceived(String((error.cause as Error).stack ?? error.cause)))}\n`);
+    write(`authctl: ${error.message}`);
+    if (error.usage) write(`usage: ${error.usage}`);
+    if (error.hint) write(`  → ${error.hint}`);
+    if (env.AUTHCTL_DEBUG && error.cause) write(withoutReceived(String((error.cause as Error).stack ?? error.cause)));
     return;
   }
-  const message = withoutReceived((error as Error)?.message ?? String(error));
-  // citty's own argument errors (missing positional, unknown sub-command) are usage errors.
-  if ((error as { code?: string })?.code?.startsWith?.("E_")) {
-    process.stderr.write(`${redact(`authctl: ${message}`)}\n  → run 'authctl --help'\n`);
-    return;
-  }
-  process.stderr.write(`${redact(`authctl: internal error: ${message}`)}\n`);
-  if (process.env.AUTHCTL_DEBUG) process.stderr.write(`${redact(withoutReceived(String((error as Error)?.stack)))}\n`);
+  write(`authctl: internal error: ${withoutReceived((error as Error)?.message ?? String(error))}`);
+  if (env.AUTHCTL_DEBUG) write(withoutReceived(String((error as Error)?.stack)));
 }
 
 async function main(): Promise<number> {
@@ -80,7 +84,6 @@ async function main(): Promise<number> {
     return await runCli(process.argv.slice(2), createDeps());
   } catch (error) {
     report(error);
-    if ((error as { code?: string })?.code?.startsWith?.("E_")) return 2;
     return exitCodeFor(error);
   }
 }

@@ -97,7 +97,7 @@ function checkVars(providerId: string, vars: Array<[string, string]>): void {
 function execFailure(command: string, error: unknown): AuthctlError {
   const code = errorCode(error);
   if (code === "ENOENT") return new AuthctlError("COMMAND_NOT_FOUND", `command not found: ${command}`, { hint: "check the name, or give its full path" });
-  if (code === "EACCES") return new AuthctlError("COMMAND_NOT_FOUND", `cannot run ${command}: permission denied`, { hint: "check that it is executable (chmod +x)" });
+  if (code === "EACCES" || code === "ENOEXEC" || code === "EISDIR") return new AuthctlError("NOT_EXECUTABLE", `cannot run ${command}: permission denied`, { hint: "check that it is executable (chmod +x)" });
   // Never the runtime's message: for an argument error it quotes the whole environment, which
   // holds the credentials (issue 13.3). The code alone says what went wrong.
   return new AuthctlError("INTERNAL", `could not start ${command} (${code ?? (error as Error)?.name ?? "unknown error"})`);

@@ -22,6 +22,7 @@ export async function login(ctx: Context, options: LoginOptions): Promise<void> 
   const provider = options.providerId ? ctx.registry.require(options.providerId) : await pickProvider(ctx, options);
   const method = chooseMethod(provider, options);
   if (method.kind === "api_key") {
+    rejectAccountOptions(provider, method, options);
     await loginWithKey(ctx, provider, options);
     return;
   }
@@ -32,6 +33,22 @@ export async function login(ctx: Context, options: LoginOptions): Promise<void> 
   }
   const { loginWithOAuth } = await import("../flows/oauth-login.ts");
   await loginWithOAuth(ctx, provider, method, options);
+}
+
+/** --device and --host shape an account login; with a key they would be silently ignored. */
+function rejectAccountOptions(provider: ProviderDefinition, method: ProviderMethod, options: LoginOptions): void {
+  const flag = options.device ? "--device" : options.host !== undefined ? "--host" : undefined;
+  if (!flag) return;
+  const methods = provider.methods.map((m) => m.id).join(", ");
+  const fitting = provider.methods.filter((m) => m.kind === "oauth" && (flag === "--device" ? m.flows.includes("device") : m.hooks?.forHost));
+  if (fitting.length === 0) {
+    throw new AuthctlError("USAGE", `${flag} does not apply to ${provider.name}, which logs in with: ${methods}`, {
+      hint: `run 'authctl login ${provider.id}' without ${flag}`,
+    });
+  }
+  throw new AuthctlError("USAGE", `${flag} needs an account login, not ${provider.name}'s '${method.id}' method (methods: ${methods})`, {
+    hint: `run 'authctl login ${provider.id} --method ${fitting[0]!.id} ${flag}${flag === "--host" ? " <host>" : ""}'`,
+  });
 }
 
 function chooseMethod(provider: ProviderDefinition, options: LoginOptions): ProviderMethod {

@@ -1,6 +1,7 @@
 import { defineCommand, type CommandDef } from "citty";
 import type { Context } from "../actions/context.ts";
 import { parseEnvFormat } from "../format/env-format.ts";
+import { didYouMean } from "../did-you-mean.ts";
 import { AuthctlError } from "../errors.ts";
 import { positionals } from "./shared.ts";
 
@@ -22,7 +23,7 @@ export function parseLoginArgs(args: Args) {
     verify: args.verify !== false,
     device: Boolean(args.device),
     noBrowser: args.browser === false,
-    timeoutMs: args.timeout === undefined ? undefined : parseDuration(String(args.timeout)),
+    timeoutMs: args.timeout === undefined ? undefined : parsePositiveDuration(String(args.timeout), "--timeout"),
     host: args.host === undefined ? undefined : String(args.host),
   };
 }
@@ -35,14 +36,21 @@ export function parseDuration(text: string): number {
   return Math.round(n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit]!);
 }
 
+/** A time limit of zero would end the login before it starts: a usage error, not a silent failure. */
+export function parsePositiveDuration(text: string, flag: string): number {
+  const ms = parseDuration(text);
+  if (ms <= 0) throw new AuthctlError("USAGE", `${flag} must be longer than 0`, { hint: `e.g. ${flag} 90s, 5m or 1h` });
+  return ms;
+}
+
 export const loginArgs = {
   provider: { type: "positional", required: false, description: "provider id (a picker when omitted)" },
-  method: { type: "string", description: "login method (see 'authctl providers')" },
+  method: { type: "string", valueHint: "method", description: "login method (see 'authctl providers')" },
   "with-key": { type: "boolean", description: "read an API key from stdin" },
-  verify: { type: "boolean", default: true, description: "check the key with the provider", negativeDescription: "store the key without checking it" },
+  verify: { type: "boolean", default: true, description: "check the key with the provider", negativeDescription: "store the key without checking it with the provider" },
   device: { type: "boolean", description: "use the device-code flow (headless servers)" },
-  browser: { type: "boolean", default: true, description: "open a browser", negativeDescription: "print the URL and accept a pasted code" },
-  timeout: { type: "string", description: "give up after this long (default 5m)" },
+  browser: { type: "boolean", default: true, description: "open a browser", negativeDescription: "print the URL instead of opening a browser, and accept a pasted code" },
+  timeout: { type: "string", valueHint: "duration", description: "give up after this long (default 5m)" },
   host: { type: "string", description: "the provider's host, e.g. company.ghe.com for GitHub Enterprise" },
 } as const;
 
@@ -57,6 +65,18 @@ export function createLoginCommand(getContext: GetContext): CommandDef<any> {
   });
 }
 
+/** `logout mistral --all` is ambiguous (one, or everything?): refuse it rather than guess. */
+export function parseLogoutArgs(args: Args): { providerIds: string[]; all: boolean } {
+  const providerIds = positionals(args);
+  const all = Boolean(args.all);
+  if (all && providerIds.length) {
+    throw new AuthctlError("USAGE", `--all and a provider (${providerIds.join(" ")}) cannot go together`, {
+      hint: `run 'authctl logout ${providerIds.join(" ")}' for ${providerIds.length === 1 ? "that one" : "those"}, or 'authctl logout --all' for everything`,
+    });
+  }
+  return { providerIds, all };
+}
+
 export const logoutArgs = {
   provider: { type: "positional", required: false, description: "provider ids" },
   all: { type: "boolean", description: "log out of every provider" },
@@ -67,8 +87,9 @@ export function createLogoutCommand(getContext: GetContext): CommandDef<any> {
     meta: { name: "logout", description: "Remove stored credentials" },
     args: logoutArgs,
     async run({ args }) {
+      const options = parseLogoutArgs(args as Args);
       const { logout } = await import("../actions/logout.ts");
-      await logout(getContext(), { providerIds: positionals(args as Args), all: Boolean(args.all) });
+      await logout(getContext(), options);
     },
   });
 }
@@ -92,7 +113,7 @@ export function createStatusCommand(getContext: GetContext): CommandDef<any> {
 
 export const envArgs = {
   provider: { type: "positional", required: false, description: "provider ids (default: every logged-in one)" },
-  format: { type: "string", alias: "f", default: "sh", description: "sh, fish, powershell, dotenv, json or github-env" },
+  format: { type: "string", alias: "f", default: "sh", valueHint: "format", description: "sh (default), fish, powershell, dotenv, json or github-env" },
 } as const;
 
 export function createEnvCommand(getContext: GetContext): CommandDef<any> {
@@ -108,8 +129,9 @@ export function createEnvCommand(getContext: GetContext): CommandDef<any> {
 }
 
 export const tokenArgs = {
-  provider: { type: "positional", required: true, description: "provider id" },
-  "min-ttl": { type: "string", description: "the token must stay valid at least this long (e.g. 10m)" },
+  // Not `required`: citty's own message for a missing positional is not a usage error; run() says it.
+  provider: { type: "positional", required: false, description: "provider id" },
+  "min-ttl": { type: "string", valueHint: "duration", description: "the token must stay valid at least this long (e.g. 10m)" },
   copilot: { type: "boolean", description: "github-copilot: print the short-lived Copilot API token" },
 } as const;
 
@@ -119,7 +141,8 @@ export function createTokenCommand(getContext: GetContext): CommandDef<any> {
     args: tokenArgs,
     async run({ args }) {
       const ids = positionals(args as Args);
-      if (ids.length !== 1) throw new AuthctlError("USAGE", "token takes exactly one provider", { hint: "authctl token <provider>" });
+      if (ids.length === 0) throw new AuthctlError("USAGE", "token needs a provider", { hint: "e.g. authctl token openrouter ('authctl status' lists yours)" });
+      if (ids.length > 1) throw new AuthctlError("USAGE", `token takes one provider, got: ${ids.join(" ")}`, { hint: `run 'authctl token ${ids[0]}'` });
       const { token } = await import("../actions/token.ts");
       const minTtl = args["min-ttl"];
       await token(getContext(), {
@@ -170,7 +193,8 @@ export function parseExecArgs(rawArgs: string[]): { providerIds: string[]; comma
     } else if (token.startsWith("--provider=")) providerIds.push(...token.slice(11).split(","));
     else if (/^-p./.test(token)) providerIds.push(...token.slice(2).split(","));
     else if (token.startsWith("-")) {
-      throw new AuthctlError("USAGE", `unknown option '${token}' for 'exec'`, { hint: "put -- before the command: authctl exec -p openrouter -- command args" });
+      const guess = token.startsWith("--") ? didYouMean(token.split("=")[0]!, ["--provider", "--proxy", "--help"]) : "";
+      throw new AuthctlError("USAGE", `unknown option '${token}' for 'exec'${guess ? `; ${guess}` : ""}`, { hint: "put -- before the command: authctl exec -p openrouter -- command args" });
     } else break;
   }
   return { providerIds: providerIds.filter(Boolean), command: rawArgs.slice(i), proxy };

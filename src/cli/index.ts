@@ -1,9 +1,11 @@
-import { defineCommand, renderUsage, runCommand, type CommandDef } from "citty";
+import { runCommand, type ArgsDef, type CommandDef } from "citty";
 import { version } from "../../package.json";
 import { createContext, type Context } from "../actions/context.ts";
 import type { Deps } from "../deps.ts";
-import { AuthctlError } from "../errors.ts";
+import { didYouMean } from "../did-you-mean.ts";
+import { AuthctlError, isAuthctlError } from "../errors.ts";
 import * as commands from "./commands.ts";
+import { renderCommandHelp, renderMainHelp, usageLine } from "./help.ts";
 import { rejectUnknownFlags } from "./shared.ts";
 import { createStoreCommand } from "./store.ts";
 import { createUpgradeCommand } from "./upgrade.ts";
@@ -23,39 +25,57 @@ const FACTORIES: Record<string, Factory> = {
   upgrade: createUpgradeCommand,
 };
 
-function createMainCommand(getContext: commands.GetContext, deps: Deps): CommandDef<any> {
-  return defineCommand({
-    meta: { name: "authctl", version, description: "Model-provider credentials for AI agents and developer tools" },
-    subCommands: Object.fromEntries(Object.entries(FACTORIES).map(([name, factory]) => [name, () => factory(getContext, [], deps)])),
-  });
-}
-
 /** Runs one invocation; returns the exit code. Throws AuthctlError for main.ts to report. */
 export async function runCli(argv: string[], deps: Deps): Promise<number> {
   let context: Context | undefined;
   const getContext = () => (context ??= createContext(deps));
   const [name, ...rest] = argv;
+  const writeHelp = (text: string) => deps.writeStdout(deps.ui.glyphs(text));
   if (name === "--version" || name === "-v" || name === "-V" || name === "version") {
     deps.writeStdout(`${version}\n`);
     return 0;
   }
-  const main = createMainCommand(getContext, deps);
-  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
-    deps.writeStdout(`${await renderUsage(main)}\n`);
+  if (name === undefined || name === "--help" || name === "-h" || (name === "help" && rest.length === 0)) {
+    writeHelp(renderMainHelp(deps.stdoutColor));
     return name === undefined ? 2 : 0;
   }
+  // `authctl help login` is `authctl login --help`, as in git and gh.
+  if (name === "help") return runCli([rest[0]!, "--help"], deps);
   const factory = FACTORIES[name];
   if (!factory) {
-    throw new AuthctlError("USAGE", `unknown command '${name}'`, { hint: `run 'authctl --help' (commands: ${Object.keys(FACTORIES).join(", ")})` });
+    const guess = didYouMean(name, Object.keys(FACTORIES));
+    throw new AuthctlError("USAGE", `unknown command '${name}'${guess ? `; ${guess}` : ""}`, {
+      hint: `run 'authctl --help' (commands: ${Object.keys(FACTORIES).join(", ")})`,
+    });
   }
   const cmd = factory(getContext, rest, deps);
   const ownArgs = name === "exec" ? rest.slice(0, Math.max(0, rest.indexOf("--"))) : rest.slice(0, rest.includes("--") ? rest.indexOf("--") : undefined);
-  if (ownArgs.includes("--help") || ownArgs.includes("-h") || (name === "exec" && rest[0] === "--help")) {
-    deps.writeStdout(`${await renderUsage(cmd, main)}\n`);
+  if (ownArgs.includes("--help") || ownArgs.includes("-h") || (name === "exec" && (rest[0] === "--help" || rest[0] === "-h"))) {
+    writeHelp(renderCommandHelp(name, (cmd.args ?? {}) as ArgsDef, deps.stdoutColor));
     return 0;
   }
-  // exec and store parse their own argv (exec: the child's argv after --; store: sub-commands).
-  if (name !== "exec" && name !== "store") rejectUnknownFlags(rest, (cmd.args ?? {}) as Record<string, never>, name);
-  const { result } = await runCommand(cmd, { rawArgs: name === "exec" ? [] : rest });
-  return typeof result === "number" ? result : 0;
+  try {
+    // exec and store parse their own argv (exec: the child's argv after --; store: sub-commands).
+    if (name !== "exec" && name !== "store") rejectUnknownFlags(rest, (cmd.args ?? {}) as ArgsDef, name);
+    const { result } = await runCommand(cmd, { rawArgs: name === "exec" ? [] : rest });
+    return typeof result === "number" ? result : 0;
+  } catch (error) {
+    throw withUsage(error, name);
+  }
+}
+
+/**
+ * Every argument mistake is a usage error (exit 2) that shows the command's usage line: authctl's
+ * own checks, and citty's (a missing positional, a bad enum), which are not AuthctlErrors.
+ */
+function withUsage(error: unknown, command: string): unknown {
+  const usage = usageLine(command);
+  const hint = `run 'authctl ${command} --help'`;
+  if (error instanceof Error && error.name === "CLIError") {
+    return new AuthctlError("USAGE", error.message.replace(/^Missing required positional argument: (\w+)$/, (_, arg: string) => `${command} needs a ${arg.toLowerCase()}`), { usage, hint });
+  }
+  if (isAuthctlError(error) && error.code === "USAGE" && !error.usage) {
+    return new AuthctlError("USAGE", error.message, { usage, hint: error.hint ?? hint, detail: error.detail, cause: error.cause });
+  }
+  return error;
 }

@@ -1,4 +1,5 @@
 import type { ArgsDef } from "citty";
+import { didYouMean } from "../did-you-mean.ts";
 import { AuthctlError } from "../errors.ts";
 
 /**
@@ -18,7 +19,9 @@ export function rejectUnknownFlags(rawArgs: string[], args: ArgsDef, command: st
     let name = token.replace(/^--?/, "").split("=")[0]!;
     if (!token.startsWith("--") && name.length > 1) name = name[0]!; // -pfoo
     if (!known.has(name) && !(name.startsWith("no-") && known.has(name.slice(3)))) {
-      throw new AuthctlError("USAGE", `unknown option '${token.split("=")[0]}' for '${command}'`, {
+      const longNames = [...known].filter((k) => k.length > 1).map((k) => `--${k}`);
+      const guess = token.startsWith("--") ? didYouMean(token.split("=")[0]!, longNames) : "";
+      throw new AuthctlError("USAGE", `unknown option '${token.split("=")[0]}' for '${command}'${guess ? `; ${guess}` : ""}`, {
         hint: `run 'authctl ${command} --help'`,
       });
     }

@@ -1,4 +1,5 @@
 import { AuthctlError } from "../errors.ts";
+import { didYouMean } from "../did-you-mean.ts";
 
 /**
  * Turns `[name, value]` pairs into text another program reads back byte for byte: a shell that
@@ -18,7 +19,8 @@ const NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export function parseEnvFormat(value: string): EnvFormat {
   const format = ENV_FORMATS.find((candidate) => candidate === value);
   if (format === undefined) {
-    throw new AuthctlError("USAGE", `unknown format '${value}'`, {
+    const guess = didYouMean(value, ENV_FORMATS);
+    throw new AuthctlError("USAGE", `unknown format '${value}'${guess ? `; ${guess}` : ""}`, {
       hint: `use one of: ${ENV_FORMATS.join(", ")}`,
     });
   }

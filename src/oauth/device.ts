@@ -255,6 +255,7 @@ function cancelled(cause?: unknown): AuthctlError {
   return new AuthctlError("CANCELLED", "the login was cancelled", { cause });
 }
 
+/** An expired device code is an authentication outcome like a denial (exit 4), not a local fault. */
 function timedOut(): AuthctlError {
-  return new AuthctlError("TIMEOUT", "the login was not approved before the device code expired; run the login again");
+  return new AuthctlError("AUTH_FAILED", "the login was not approved before the device code expired; run the login again");
 }

@@ -1,4 +1,5 @@
 import type { Config, ProviderOverrides } from "../config/config.ts";
+import { didYouMean } from "../did-you-mean.ts";
 import { AuthctlError } from "../errors.ts";
 import { BUILTIN_OAUTH_METHODS, OAUTH_ONLY_PROVIDERS } from "./builtin-oauth.ts";
 import { KEY_PROVIDERS } from "./key-providers.ts";
@@ -32,7 +33,8 @@ export function createRegistry(config: Config): Registry {
     require(id) {
       const provider = byId.get(id.toLowerCase());
       if (!provider) {
-        throw new AuthctlError("UNKNOWN_PROVIDER", `unknown provider '${id}'`, {
+        const guess = didYouMean(id, byId.keys());
+        throw new AuthctlError("UNKNOWN_PROVIDER", `unknown provider '${id}'${guess ? `; ${guess}` : ""}`, {
           hint: "run 'authctl providers' to list them, or define it in config.toml",
         });
       }

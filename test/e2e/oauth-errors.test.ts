@@ -110,10 +110,10 @@ describe("loopback login errors", () => {
 });
 
 describe("device login errors", () => {
-  test("a device code that expires before approval ends with a clear message", async () => {
+  test("a device code that expires before approval ends with a clear message, exit 4 as a denial", async () => {
     const { fake, box, storePath } = setup({ device: "expire", deviceExpiresIn: 2, deviceInterval: 1 });
     const result = await box.run(["login", "fake", "--device"]);
-    expect(result.code).not.toBe(0);
+    expect(result.code).toBe(4);
     expect(result.stderr).toMatch(/expired|run the login again/);
     expect(result.stderr).toContain("ABCD-EFGH");
     expect(fake.counts.poll).toBeGreaterThanOrEqual(1);
@@ -123,7 +123,8 @@ describe("device login errors", () => {
   test("a slow_down storm adds 5 seconds per answer (RFC 8628 §3.5) until the code expires", async () => {
     const { fake, box, storePath } = setup({ device: "slow_down_storm", deviceExpiresIn: 8, deviceInterval: 1 });
     const result = await box.run(["login", "fake", "--device"], { timeoutMs: 30_000 });
-    expect(result.code).not.toBe(0);
+    // The code ran out on authctl's side of the clock: still an authentication outcome (4).
+    expect(result.code).toBe(4);
     const polls = fake.requests.filter((r) => r.body.grant_type === "urn:ietf:params:oauth:grant-type:device_code").map((r) => r.at);
     expect(polls.length).toBe(2);
     expect(polls[1]! - polls[0]!).toBeGreaterThanOrEqual(5900);

@@ -120,7 +120,7 @@ describe("pollDeviceToken", () => {
     const h = createHarness([PENDING, PENDING, PENDING], { expiresAt: 12_000 });
     await expectAuthctlError(
       pollDeviceToken(h.base),
-      "TIMEOUT",
+      "AUTH_FAILED",
       "the login was not approved before the device code expired; run the login again",
     );
     expect(h.log).toEqual(["sleep 5000 at 0", "poll at 5000", "sleep 5000 at 5000", "poll at 10000", "sleep 2000 at 10000"]);
@@ -128,7 +128,7 @@ describe("pollDeviceToken", () => {
 
   test("a deadline already past polls nothing", async () => {
     const h = createHarness([], { expiresAt: 0 });
-    await expectAuthctlError(pollDeviceToken(h.base), "TIMEOUT", "the login was not approved before the device code expired; run the login again");
+    await expectAuthctlError(pollDeviceToken(h.base), "AUTH_FAILED", "the login was not approved before the device code expired; run the login again");
     expect(h.log).toEqual([]);
   });
 
