@@ -81,16 +81,71 @@ detect_target() {
 	echo "$target"
 }
 
-# download URL FILE: curl, else wget (busybox wget included). Redirects are followed
-# (GitHub's latest/download answers with one); a redirect never downgrades https to http.
+# download URL FILE: curl, else GNU wget. Redirects are followed (GitHub's latest/download answers
+# with one), and for an https base every hop must stay https: curl refuses the others itself
+# (--proto-redir); GNU wget follows https → http even with --https-only, so its log is read for the
+# hops and the download refused when one left https. Both insist on TLS 1.2 or newer, as
+# rustup-init.sh does. BusyBox wget does not verify certificates ("TLS certificate validation not
+# implemented"), so it is used for plain-http loopback mirrors only.
 download() {
 	if has curl; then
-		curl --fail --silent --show-error --location --proto-redir "$redirect_protocols" --retry 2 --output "$2" "$1" || return 1
+		curl --fail --silent --show-error --location --proto "$redirect_protocols" --proto-redir "$redirect_protocols" \
+			${tls_only:+--tlsv1.2} --retry 2 --output "$2" "$1" || return 1
 	elif has wget; then
-		wget -q -O "$2" "$1" || return 1
+		detect_wget
+		if [ -n "$tls_only" ] && [ "$wget_kind" != gnu ]; then
+			fail "an https download needs curl or GNU wget 1.18 or newer; the wget here is $wget_kind, which does not verify TLS certificates (or cannot be held to https); nothing was installed" \
+				"install curl (apt-get install curl, apk add curl, dnf install curl) and run this again"
+		fi
+		if [ -n "$tls_only" ]; then
+			# wget's own complaint (an untrusted certificate, a refused connection) goes to its log.
+			LC_ALL=C wget --https-only --secure-protocol=TLSv1_2 --progress=dot:mega -o "$tmpdir/wget.log" -O "$2" "$1" ||
+				{ awk '/^ERROR|failed:|unable to/ { print "  wget: " $0 }' "$tmpdir/wget.log" >&2; return 1; }
+			# "Location: <url> [following]" per hop; a relative Location keeps the scheme.
+			if grep '^Location: [A-Za-z][A-Za-z0-9+.-]*:' "$tmpdir/wget.log" | grep -v '^Location: https://' >/dev/null; then
+				rm -f "$2"
+				fail "refusing $1: a redirect left https ($(awk '$1 == "Location:" && $2 !~ /^https:/ { print $2; exit }' "$tmpdir/wget.log")); nothing was installed" \
+					"try again on another network, or install curl and run this again"
+			fi
+		else
+			wget -q -O "$2" "$1" || return 1
+		fi
 	else
 		fail "neither curl nor wget is installed" "install one of them (e.g. apt-get install curl) and run this again"
 	fi
+}
+
+# wget_kind: "gnu" for GNU wget 1.18 or newer (it verifies certificates and has --https-only), else
+# a name for the message. Only grep and awk: a BusyBox system may have nothing else.
+detect_wget() {
+	[ -z "${wget_kind:-}" ] || return 0
+	if wget --version 2>/dev/null | grep -q '^GNU Wget'; then
+		wget_kind="GNU wget older than 1.18"
+		! wget --help 2>/dev/null | grep -q -- --https-only || wget_kind=gnu
+	elif wget --help 2>&1 | grep -q BusyBox; then
+		wget_kind="BusyBox wget"
+	else
+		wget_kind="an unknown wget"
+	fi
+}
+
+# is_loopback_http URL: http://127.0.0.1, http://localhost or http://[::1], with an optional numeric
+# port and nothing else in the authority. The URL is taken apart, not pattern-matched:
+# http://127.0.0.1:x@evil.example/ names the host evil.example.
+is_loopback_http() {
+	rest=${1#http://}
+	[ "$rest" != "$1" ] || return 1
+	authority=${rest%%/*}
+	case "$authority" in *[@?#\\]* | "") return 1 ;; esac
+	case "$authority" in
+	"[::1]" | "[::1]:"*) port=${authority#"[::1]"} ;;
+	127.0.0.1 | 127.0.0.1:*) port=${authority#127.0.0.1} ;;
+	localhost | localhost:*) port=${authority#localhost} ;;
+	*) return 1 ;;
+	esac
+	port=${port#:}
+	case "$port" in *[!0-9]*) return 1 ;; esac
+	return 0
 }
 
 sha256_of() {
@@ -127,12 +182,14 @@ main() {
 	fi
 	# The checksum only proves the file matches SHA256SUMS from the same server, so both must
 	# come over TLS. Plain http is allowed for loopback mirrors (tests, local caches) only.
+	redirect_protocols="=https" tls_only=yes
 	case "$base" in
-	https://* | http://127.0.0.1[:/]* | http://localhost[:/]* | http://\[::1\][:/]*) ;;
-	*) fail "AUTHCTL_DOWNLOAD_URL must be an https:// URL (got: $base)" ;;
+	https://*) ;;
+	*)
+		is_loopback_http "$base" || fail "AUTHCTL_DOWNLOAD_URL must be an https:// URL (got: $base)"
+		redirect_protocols="=https,http" tls_only=""
+		;;
 	esac
-	redirect_protocols="=https"
-	case "$base" in http://*) redirect_protocols="=https,http" ;; esac
 
 	if [ -n "${AUTHCTL_INSTALL_DIR:-}" ]; then
 		dir=${AUTHCTL_INSTALL_DIR%/}

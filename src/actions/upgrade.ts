@@ -29,10 +29,25 @@ export function resolveDownloadBase(env: Env, version: string | undefined): stri
       : `${releases}/latest/download`;
   // The checksum proves only that the file matches SHA256SUMS from the same server: both must come
   // over TLS. Plain http is accepted for loopback mirrors (tests, local caches).
-  if (!/^https:\/\//.test(base) && !/^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(base)) {
-    throw new AuthctlError("USAGE", `AUTHCTL_DOWNLOAD_URL must be an https:// URL (got: ${base})`);
-  }
+  if (!safeHop(base)) throw new AuthctlError("USAGE", `AUTHCTL_DOWNLOAD_URL must be an https:// URL (got: ${base})`);
   return base;
+}
+
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+/**
+ * https, or plain http to this machine. The URL is parsed, never pattern-matched:
+ * `http://127.0.0.1:x@127.0.0.2/` is user info in front of the host 127.0.0.2 (issue 13.10).
+ */
+export function safeHop(url: string | URL): boolean {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return false;
+  }
+  if (parsed.protocol === "https:") return true;
+  return parsed.protocol === "http:" && !parsed.username && !parsed.password && LOOPBACK_HOSTS.has(parsed.hostname);
 }
 
 /** Where a package manager put the binary; it must upgrade it, or its records go stale. */
@@ -62,26 +77,49 @@ async function sha256File(path: string): Promise<string> {
   return hash.digest("hex");
 }
 
+const MAX_REDIRECTS = 10;
+
+/**
+ * GET with redirects followed by hand: every hop must be https (or loopback), not only the last
+ * one. With `redirect: "follow"`, https → http → https looked like https at the end, and anyone on
+ * the path of the http hop chose both the binary and its checksum (issue 13.10).
+ */
 async function get(deps: Deps, url: string, what: string, version: string | undefined): Promise<Response> {
-  let response: Response;
-  try {
-    response = await deps.fetch(url, { redirect: "follow", signal: AbortSignal.timeout(10 * 60_000) });
-  } catch (error) {
-    throw new AuthctlError("NETWORK", `could not download ${what} from ${url}: ${(error as Error).message}`, { cause: error });
+  const signal = AbortSignal.timeout(10 * 60_000);
+  let current = url;
+  for (let hops = 0; ; hops++) {
+    let response: Response;
+    try {
+      response = await deps.fetch(current, { redirect: "manual", signal });
+    } catch (error) {
+      throw new AuthctlError("NETWORK", `could not download ${what} from ${current}: ${(error as Error).message}`, { cause: error });
+    }
+    if ([301, 302, 303, 307, 308].includes(response.status)) {
+      await response.body?.cancel();
+      const location = response.headers.get("location");
+      let next: URL | undefined;
+      try {
+        next = location ? new URL(location, current) : undefined;
+      } catch {}
+      if (!next) throw new AuthctlError("PROTOCOL", `could not download ${what}: ${current} answered HTTP ${response.status} without a usable Location`);
+      if (!safeHop(next)) {
+        throw new AuthctlError("PROTOCOL", `refusing ${what}: ${current} redirected to ${next.href}, which is not https; nothing was changed`, {
+          hint: "try again on another network; a redirect must never leave https",
+        });
+      }
+      if (hops >= MAX_REDIRECTS) throw new AuthctlError("PROTOCOL", `could not download ${what}: more than ${MAX_REDIRECTS} redirects from ${url}`);
+      current = next.href;
+      continue;
+    }
+    if (!response.ok) {
+      await response.body?.cancel();
+      throw new AuthctlError("PROTOCOL", `could not download ${what}: ${current} answered HTTP ${response.status}`, {
+        hint: version ? `is ${version} a released version? see ${DEFAULT_RELEASES}` : `see ${DEFAULT_RELEASES}`,
+        detail: { status: response.status },
+      });
+    }
+    return response;
   }
-  if (!response.ok) {
-    await response.body?.cancel();
-    throw new AuthctlError("PROTOCOL", `could not download ${what}: ${url} answered HTTP ${response.status}`, {
-      hint: version ? `is ${version} a released version? see ${DEFAULT_RELEASES}` : `see ${DEFAULT_RELEASES}`,
-      detail: { status: response.status },
-    });
-  }
-  // https → http on a redirect would let anyone on the path swap the file and its checksum.
-  if (url.startsWith("https://") && response.url && !response.url.startsWith("https://")) {
-    await response.body?.cancel();
-    throw new AuthctlError("PROTOCOL", `refusing ${what}: ${url} redirected to plain http (${response.url})`);
-  }
-  return response;
 }
 
 /** Takes `deps`, not a Context: a config.toml that does not parse must not block the upgrade that fixes it. */

@@ -3,7 +3,7 @@ import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileS
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createPlatformProbe, detectTarget, RELEASE_TARGETS, releaseAssetName } from "../../src/io/platform.ts";
-import { createRelease, fakeBinary, sha256, startReleaseServer, type ReleaseFiles, type ReleaseServer } from "../fakes/release-server.ts";
+import { createRelease, fakeBinary, RELEASE_TLS, sha256, startReleaseServer, type ReleaseFiles, type ReleaseServer } from "../fakes/release-server.ts";
 import { BINARY, ensureBinary, ROOT, writeScript } from "../helpers/binary.ts";
 
 /**
@@ -195,6 +195,127 @@ describe("install.sh platform detection (uname faked on PATH)", () => {
     const result = await installScript([Bun.which("sh")!], { AUTHCTL_DOWNLOAD_URL: "http://example.com/authctl" });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("AUTHCTL_DOWNLOAD_URL must be an https:// URL");
+  });
+});
+
+/**
+ * The release over TLS with the test CA, and a plain-http server on 127.0.0.2 that stands for a
+ * foreign host on the path: /hop/<file> on the TLS server redirects there, and it redirects back to
+ * https, to release 6.6.6 (a foreign binary). Only the first and last hop are https.
+ */
+describe("downloads over TLS (test CA)", () => {
+  let tls: ReleaseServer;
+  let foreign: ReleaseServer;
+  const BUSYBOX_TOOLS = ["sha256sum", "awk", "uname", "id", "mktemp", "rm", "mkdir", "cp", "chmod", "mv", "grep", "cat"];
+  beforeAll(() => {
+    tls = startReleaseServer("0.2.0", { "0.2.0": createRelease(standIns("0.2.0")), "6.6.6": createRelease(standIns("6.6.6")) }, { tls: true });
+    foreign = startReleaseServer("6.6.6", { "6.6.6": createRelease(standIns("6.6.6")) }, { hostname: "127.0.0.2" });
+    for (const file of [...RELEASE_TARGETS.map(releaseAssetName), "SHA256SUMS"]) {
+      tls.redirects.set(`/hop/${file}`, `${foreign.url}/hop/${file}`);
+      foreign.redirects.set(`/hop/${file}`, `${tls.url}/releases/download/v6.6.6/${file}`);
+    }
+  });
+  afterAll(() => (tls.stop(), foreign.stop()));
+  beforeEach(() => {
+    tls.requests.length = 0;
+    foreign.requests.length = 0;
+    // GNU wget reads its CA file from a wgetrc; curl from CURL_CA_BUNDLE; authctl from NODE_EXTRA_CA_CERTS.
+    writeFileSync(join(tmp, "wgetrc"), `ca_certificate = ${RELEASE_TLS.caPath}\n`);
+  });
+
+  /** A PATH of BusyBox tools (no curl) with the given wget. */
+  function toolsWith(wget: string): string {
+    const tools = join(tmp, "tools");
+    mkdirSync(tools);
+    for (const tool of BUSYBOX_TOOLS) symlinkSync(Bun.which("busybox")!, join(tools, tool));
+    symlinkSync(wget, join(tools, "wget"));
+    return tools;
+  }
+  const sh = () => [Bun.which("sh")!];
+  const gnuWget = Bun.which("wget") && /GNU Wget/.test(Bun.spawnSync(["wget", "--version"]).stdout.toString()) ? Bun.which("wget")! : undefined;
+
+  test.skipIf(!Bun.which("busybox"))("BusyBox wget, which does not verify certificates, is refused for https, naming curl; nothing is downloaded", async () => {
+    const result = await installScript(sh(), { PATH: toolsWith(Bun.which("busybox")!), AUTHCTL_DOWNLOAD_URL: tls.downloadUrl("0.2.0") });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("an https download needs curl or GNU wget 1.18 or newer; the wget here is BusyBox wget");
+    expect(result.stderr).toContain("install curl (apt-get install curl");
+    expect(tls.requests).toEqual([]);
+    expect(() => statSync(installDir)).toThrow();
+  });
+
+  test.skipIf(!gnuWget)("GNU wget installs over TLS from a server whose CA it trusts (--https-only, TLS 1.2 or newer)", async () => {
+    const result = await installScript(sh(), { PATH: toolsWith(gnuWget!), WGETRC: join(tmp, "wgetrc"), AUTHCTL_DOWNLOAD_URL: tls.downloadUrl("0.2.0") });
+    expect(result.stderr).toContain(`authctl 0.2.0 installed to ${installed()}`);
+    expect(result.code).toBe(0);
+    expect(tls.requests.every((r) => /wget/i.test(r.userAgent))).toBe(true);
+  });
+
+  test.skipIf(!gnuWget)("GNU wget: a certificate it does not trust fails with wget's reason, and nothing is installed", async () => {
+    const result = await installScript(sh(), { PATH: toolsWith(gnuWget!), AUTHCTL_DOWNLOAD_URL: tls.downloadUrl("0.2.0") });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`could not download ${tls.downloadUrl("0.2.0")}/SHA256SUMS`);
+    expect(result.stderr).toContain("wget: ERROR: The certificate of '127.0.0.1' is not trusted");
+    expect(() => statSync(installDir)).toThrow();
+  });
+
+  test.skipIf(!gnuWget)("GNU wget: a redirect chain https → http → https is refused, and the foreign binary is not installed", async () => {
+    const result = await installScript(sh(), { PATH: toolsWith(gnuWget!), WGETRC: join(tmp, "wgetrc"), AUTHCTL_DOWNLOAD_URL: `${tls.url}/hop` });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`refusing ${tls.url}/hop/SHA256SUMS: a redirect left https (${foreign.url}/hop/SHA256SUMS); nothing was installed`);
+    expect(() => statSync(installDir)).toThrow();
+  });
+
+  test("curl: the same redirect chain is refused at the http hop", async () => {
+    const result = await installScript(sh(), { CURL_CA_BUNDLE: RELEASE_TLS.caPath, AUTHCTL_DOWNLOAD_URL: `${tls.url}/hop` });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`could not download ${tls.url}/hop/SHA256SUMS`);
+    expect(foreign.requests).toEqual([]);
+    expect(() => statSync(installDir)).toThrow();
+  });
+
+  test("a loopback-looking http URL whose host is elsewhere (http://127.0.0.1:x@127.0.0.2/…) is refused before any download", async () => {
+    const sneaky = `http://127.0.0.1:x@127.0.0.2:${new URL(foreign.url).port}/releases/download/v6.6.6`;
+    const result = await installScript(sh(), { AUTHCTL_DOWNLOAD_URL: sneaky });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`AUTHCTL_DOWNLOAD_URL must be an https:// URL (got: ${sneaky})`);
+    expect(foreign.requests).toEqual([]);
+    expect(() => statSync(installDir)).toThrow();
+  });
+
+  describe("authctl upgrade", () => {
+    let copy: string;
+    beforeAll(() => ensureBinary());
+    beforeEach(() => {
+      mkdirSync(installDir);
+      copy = join(installDir, "authctl");
+      copyFileSync(BINARY, copy);
+      chmodSync(copy, 0o755);
+    });
+    const upgradeEnv = (extra: Record<string, string>) => ({ ...baseEnv, NODE_EXTRA_CA_CERTS: RELEASE_TLS.caPath, ...extra });
+
+    test("installs over TLS from a server whose CA is trusted (NODE_EXTRA_CA_CERTS)", async () => {
+      const result = await run([copy, "upgrade"], upgradeEnv({ AUTHCTL_DOWNLOAD_URL: tls.downloadUrl("0.2.0") }));
+      expect(result.stderr).toContain(`authctl 0.1.0 → 0.2.0 (${copy})`);
+      expect(result.code).toBe(0);
+    });
+
+    test("a redirect chain https → http → https is refused at the http hop; the binary is untouched", async () => {
+      const before = sha256(readFileSync(copy));
+      const result = await run([copy, "upgrade"], upgradeEnv({ AUTHCTL_DOWNLOAD_URL: `${tls.url}/hop` }));
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`authctl: refusing SHA256SUMS: ${tls.url}/hop/SHA256SUMS redirected to ${foreign.url}/hop/SHA256SUMS, which is not https; nothing was changed`);
+      expect(foreign.requests).toEqual([]);
+      expect(sha256(readFileSync(copy))).toBe(before);
+      expect(readdirSync(installDir)).toEqual(["authctl"]);
+    });
+
+    test("a loopback-looking http URL whose host is elsewhere is refused before any download", async () => {
+      const sneaky = `http://127.0.0.1:x@127.0.0.2:${new URL(foreign.url).port}/releases/download/v6.6.6`;
+      const result = await run([copy, "upgrade"], upgradeEnv({ AUTHCTL_DOWNLOAD_URL: sneaky }));
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain("AUTHCTL_DOWNLOAD_URL must be an https:// URL");
+      expect(foreign.requests).toEqual([]);
+    });
   });
 });
 

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { join } from "node:path";
 
 /**
  * A fake of GitHub's release downloads on 127.0.0.1, for install.sh and `authctl upgrade`:
@@ -18,6 +19,8 @@ export interface ReleaseServer {
   latest: string;
   /** Requests in order (redirects included), with the client's user agent (curl, Wget, Bun). */
   requests: { path: string; userAgent: string }[];
+  /** Extra redirects, path → absolute Location: the hops of a redirect chain through other servers. */
+  redirects: Map<string, string>;
   stop(): void;
 }
 
@@ -49,15 +52,34 @@ export function fakeBinary(version: string): string {
   return `#!/bin/sh\necho ${version}\n`;
 }
 
-export function startReleaseServer(latest: string, releases: Record<string, ReleaseFiles> = {}): ReleaseServer {
+/** The test CA and the server certificate it signed (127.0.0.1 and localhost); see test/fakes/tls. */
+export const RELEASE_TLS = {
+  caPath: join(import.meta.dir, "tls", "ca.pem"),
+  cert: join(import.meta.dir, "tls", "server.pem"),
+  key: join(import.meta.dir, "tls", "server.key"),
+};
+
+export interface ReleaseServerOptions {
+  /** Serve HTTPS with the test certificate (clients must trust RELEASE_TLS.caPath). */
+  tls?: boolean;
+  /** Another loopback address (127.0.0.2 stands for a host that is not on the allow-list). */
+  hostname?: string;
+}
+
+export function startReleaseServer(latest: string, releases: Record<string, ReleaseFiles> = {}, options: ReleaseServerOptions = {}): ReleaseServer {
   const requests: { path: string; userAgent: string }[] = [];
+  const redirects = new Map<string, string>();
   const state = { latest, releases: new Map(Object.entries(releases)) };
+  const hostname = options.hostname ?? "127.0.0.1";
   const server = Bun.serve({
-    hostname: "127.0.0.1",
+    hostname,
     port: 0,
+    tls: options.tls ? { cert: Bun.file(RELEASE_TLS.cert), key: Bun.file(RELEASE_TLS.key) } : undefined,
     fetch(req) {
       const path = new URL(req.url).pathname;
       requests.push({ path, userAgent: req.headers.get("user-agent") ?? "" });
+      const hop = redirects.get(path);
+      if (hop) return Response.redirect(hop, 302);
       const latestMatch = /^\/releases\/latest\/download\/([^/]+)$/.exec(path);
       if (latestMatch) return Response.redirect(new URL(`/releases/download/v${state.latest}/${latestMatch[1]}`, req.url).href, 302);
       const match = /^\/releases\/download\/v([^/]+)\/([^/]+)$/.exec(path);
@@ -66,7 +88,7 @@ export function startReleaseServer(latest: string, releases: Record<string, Rele
       return new Response(body, { headers: { "content-type": "application/octet-stream" } });
     },
   });
-  const url = `http://127.0.0.1:${server.port}`;
+  const url = `${options.tls ? "https" : "http"}://${hostname}:${server.port}`;
   return {
     url,
     releasesUrl: `${url}/releases`,
@@ -81,6 +103,7 @@ export function startReleaseServer(latest: string, releases: Record<string, Rele
       state.latest = value;
     },
     requests,
+    redirects,
     stop: () => server.stop(true),
   };
 }
