@@ -60,6 +60,8 @@ beforeEach(() => {
     AUTHCTL_INSTALL_DIR: installDir,
     AUTHCTL_HOME: join(tmp, "authctl-home"),
     NO_COLOR: "1",
+    // authctl falls back to ASCII arrows without a UTF-8 locale; the messages below use "→".
+    LANG: "C.UTF-8",
   };
   server.requests.length = 0;
 });
