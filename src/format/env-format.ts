@@ -50,8 +50,9 @@ const LINE_WRITERS: Record<"sh" | "fish" | "powershell" | "dotenv", (name: strin
 };
 
 /**
- * Written for npm `dotenv`'s `parse`, whose quoted forms have no escapes except `\n` and `\r`
- * inside double quotes.
+ * Written for npm `dotenv`'s `parse` (both its default regex parser and its `fast` one), whose
+ * quoted forms have no escapes except `\n` and `\r` inside double quotes. The first form that
+ * reads back unchanged wins: single quotes, double quotes, backticks, then no quotes at all.
  */
 function quoteDotenv(name: string, value: string): string {
   // dotenv rewrites every CR (alone or before LF) to LF before it looks at quotes, so a raw CR
@@ -63,13 +64,25 @@ function quoteDotenv(name: string, value: string): string {
   }
   // dotenv's line pattern accepts a backslash-escaped quote inside every quoted form. A value
   // ending in a backslash therefore ends in what looks like an escaped closing quote, and the
-  // match can run on into the following variables.
-  if (value.endsWith("\\")) throw cannotWriteDotenv(name);
-  if (!value.includes("'")) return `'${value}'`;
-  // Double-quoted values expand `\n` and `\r`, so they are raw only while there is no backslash.
-  if (!/["\\]/.test(value)) return `"${value}"`;
-  if (!value.includes("`")) return `\`${value}\``;
+  // match can run on into the following variables: such a value is written bare, or not at all.
+  if (!value.endsWith("\\")) {
+    if (!value.includes("'")) return `'${value}'`;
+    // Double-quoted values expand `\n` and `\r`, so they are raw only while there is no backslash.
+    if (!/["\\]/.test(value)) return `"${value}"`;
+    if (!value.includes("`")) return `\`${value}\``;
+  }
+  if (isBareDotenv(value)) return value;
   throw cannotWriteDotenv(name);
+}
+
+/**
+ * A bare value is the rest of the line up to a `#`, trimmed (String.prototype.trim's whitespace in
+ * the regex parser, the same set in the fast one), with one pair of matching outer quotes removed;
+ * nothing inside it is an escape and `$` is not expanded (that is dotenv-expand, a separate
+ * package). The fast parser also ends a line at U+2028 and U+2029.
+ */
+function isBareDotenv(value: string): boolean {
+  return value !== "" && !/[\n\r\u2028\u2029#]/.test(value) && !/^[\s'"`]|\s$/.test(value);
 }
 
 function cannotWriteDotenv(name: string): AuthctlError {

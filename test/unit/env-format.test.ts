@@ -57,20 +57,27 @@ describe("formatEnv writes each format exactly", () => {
   });
 });
 
-describe("dotenv picks the first quoting that keeps the value unchanged", () => {
+describe("dotenv picks the first quoting that keeps the value unchanged: single, double, backticks, bare", () => {
   test.each([
     ["single quotes when there is no single quote", `a "b" \\n $c`, `K='a "b" \\n $c'\n`],
     ["double quotes when there is a single quote but no double quote or backslash", "it's\nx", `K="it's\nx"\n`],
     ["backticks when there is a single quote and a double quote", `it's "q"`, "K=`it's \"q\"`\n"],
     ["backticks when there is a single quote and a backslash", "it's \\n", "K=`it's \\n`\n"],
     ["double quotes with the \\r escape for a carriage return", "a\r\nb", `K="a\\r\nb"\n`],
+    ["bare when the value ends in a backslash (every quoted form would read it as an escaped closing quote)", "sk-trail\\", "K=sk-trail\\\n"],
+    ["bare for two trailing backslashes", "sk-trail\\\\", "K=sk-trail\\\\\n"],
+    ["bare when the value holds every kind of quote and a dollar sign", "p'q\"r`s$t", "K=p'q\"r`s$t\n"],
+    ["bare for a lone backslash", "\\", "K=\\\n"],
   ])("%s", (_name, value, expected) => {
     expect(formatEnv([["K", value]], "dotenv")).toBe(expected);
   });
 
   test.each([
-    ["every kind of quote", `'"\``],
-    ["a trailing backslash", "abc\\"],
+    ["every kind of quote, starting with one", `'"\``],
+    ["every kind of quote and a space at the end", `a'"\` `],
+    ["every kind of quote and a # (bare, it would start a comment)", `a'"\`#b`],
+    ["a trailing backslash and a newline", "a\nb\\"],
+    ["a trailing backslash and a leading space", " abc\\"],
     ["a carriage return next to a backslash", "a\r\\"],
     ["a carriage return next to a double quote", 'a\r"'],
   ])("refuses a value with %s", (_name, value) => {
