@@ -169,10 +169,16 @@ describe("parseEnvFormat", () => {
     expect(parseEnvFormat(format)).toBe(format);
   });
 
-  test.each(["", "bash", "SH", " sh", "zsh"])("rejects %p with the list of formats", (value) => {
+  test.each([
+    ["", ""],
+    ["bash", ""],
+    ["SH", "; did you mean 'sh'?"],
+    [" sh", "; did you mean 'sh'?"],
+    ["zsh", "; did you mean 'sh'?"],
+  ])("rejects %p with the list of formats", (value, suggestion) => {
     const error = thrown(() => parseEnvFormat(value));
     expect(error.code).toBe("USAGE");
-    expect(error.message).toBe(`unknown format '${value}'`);
+    expect(error.message).toBe(`unknown format '${value}'${suggestion}`);
     expect(error.hint).toBe("use one of: sh, fish, powershell, dotenv, json, github-env");
   });
 });
