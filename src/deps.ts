@@ -52,7 +52,8 @@ export interface LoopbackServerOptions {
 
 export interface LoopbackServer {
   port: number;
-  stop(): void;
+  /** Resolves once the last answer reached the browser (bounded) and the ports are closed. */
+  stop(): Promise<void>;
 }
 
 export interface Deps {

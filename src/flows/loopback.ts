@@ -1,7 +1,16 @@
 import type { Context } from "../actions/context.ts";
 import { AuthctlError, isAuthctlError } from "../errors.ts";
 import { canOpenBrowser } from "../io/browser.ts";
-import { buildAuthorizeUrl, createOAuthError, createPkce, createState, parseCallback, parsePastedInput } from "../oauth/index.ts";
+import {
+  buildAuthorizeUrl,
+  createOAuthError,
+  createPkce,
+  createState,
+  type ExpectedIssuer,
+  issuerMismatchError,
+  parseCallback,
+  parsePastedInput,
+} from "../oauth/index.ts";
 import type { OAuthHooks, OAuthSettings, ProviderDefinition } from "../providers/types.ts";
 import { whenAborted } from "./_cancel.ts";
 import { page } from "./_pages.ts";
@@ -23,6 +32,8 @@ export interface LoopbackFlowOptions {
   /** What to suggest when this flow cannot run here (another method, --with-key). */
   alternativeHint?: string;
   explainError?: (error: unknown) => unknown;
+  /** The issuer the answer must name (RFC 9207); unknown for providers without an issuer. */
+  expectedIssuer?: ExpectedIssuer;
 }
 
 /**
@@ -50,11 +61,16 @@ export async function obtainAuthorizationCode(
 
   const handle = (url: URL) => {
     if (done) return { status: 409, html: page("Already done", "This login has already finished. You can close this tab.") };
-    const result = parseCallback(url, state);
+    const result = parseCallback(url, state, options.expectedIssuer);
     switch (result.kind) {
       case "bad-state":
         // Another page (or a stale tab from an earlier attempt) cannot complete or end this login.
         return { status: 400, html: page("Not this login", "This link does not belong to the login authctl is waiting for. Start the login again from the terminal if it is stuck.") };
+      case "bad-issuer":
+        // This attempt's state, from another server: a mix-up (RFC 9207). The code is burnt.
+        done = true;
+        settle.reject(issuerMismatchError(options.expectedIssuer!, result.iss));
+        return { status: 400, html: page("Login refused", "The answer came from another server than the one this login started with. authctl did not use it. You can close this tab.") };
       case "missing-code":
         return { status: 400, html: page("No code", "The provider's redirect carried no authorization code.") };
       case "error":
@@ -121,7 +137,7 @@ export async function obtainAuthorizationCode(
     }
     const contenders: Array<Promise<AuthorizationCode>> = [fromCallback, whenAborted(options.signal)];
     const pasteController = new AbortController();
-    if (deps.interactive && (!opened || portBusy)) contenders.push(promptForPaste(ctx, state, redirectUri, pkce.verifier, pasteController.signal));
+    if (deps.interactive && (!opened || portBusy)) contenders.push(promptForPaste(ctx, state, options.expectedIssuer, redirectUri, pkce.verifier, pasteController.signal));
     else if (!opened) deps.ui.info(`waiting for the browser to come back to ${redirectUri}`);
     try {
       return await Promise.race(contenders);
@@ -130,11 +146,12 @@ export async function obtainAuthorizationCode(
       pasteController.abort();
     }
   } finally {
-    server?.stop();
+    // Awaited: the process may exit right after (an error page), and the page must arrive whole.
+    await server?.stop();
   }
 }
 
-async function promptForPaste(ctx: Context, state: string, redirectUri: string, verifier: string, signal: AbortSignal): Promise<AuthorizationCode> {
+async function promptForPaste(ctx: Context, state: string, expectedIssuer: ExpectedIssuer | undefined, redirectUri: string, verifier: string, signal: AbortSignal): Promise<AuthorizationCode> {
   const prompter = await ctx.deps.prompter();
   for (;;) {
     let input: string;
@@ -146,7 +163,7 @@ async function promptForPaste(ctx: Context, state: string, redirectUri: string, 
       throw error;
     }
     try {
-      const pasted = parsePastedInput(input, state);
+      const pasted = parsePastedInput(input, state, expectedIssuer);
       return { code: pasted.code, state: pasted.state ?? state, redirectUri, verifier };
     } catch (error) {
       if (isAuthctlError(error) && error.code === "USAGE") {

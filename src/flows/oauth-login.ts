@@ -2,6 +2,7 @@ import type { Context } from "../actions/context.ts";
 import type { LoginOptions } from "../actions/login.ts";
 import { AuthctlError } from "../errors.ts";
 import {
+  type ExpectedIssuer,
   authorizationCodeGrantRequest,
   discoveryRequest,
   processDiscoveryResponse,
@@ -14,13 +15,23 @@ import { createFlowSignal } from "./_cancel.ts";
 import { runCustomDeviceFlow, runDeviceFlow } from "./device.ts";
 import { obtainAuthorizationCode } from "./loopback.ts";
 
-/** Fills endpoints the provider left to discovery (RFC 8414 / OpenID Connect Discovery). */
-export async function resolveEndpoints(ctx: Context, settings: OAuthSettings, signal?: AbortSignal): Promise<OAuthSettings> {
+/** Settings with every endpoint known, and the issuer authorization responses must name. */
+export type ResolvedSettings = OAuthSettings & { expectedIssuer?: ExpectedIssuer };
+
+/**
+ * Fills endpoints the provider left to discovery (RFC 8414 / OpenID Connect Discovery). The
+ * issuer is what the authorization response's `iss` is checked against (RFC 9207): the metadata's
+ * own `issuer` when discovery ran, else the configured one.
+ */
+export async function resolveEndpoints(ctx: Context, settings: OAuthSettings, signal?: AbortSignal): Promise<ResolvedSettings> {
   if (!settings.issuer) return settings;
-  if (settings.authorizeUrl && settings.tokenUrl && settings.deviceAuthorizationUrl) return settings;
+  if (settings.authorizeUrl && settings.tokenUrl && settings.deviceAuthorizationUrl) {
+    return { ...settings, expectedIssuer: { issuer: settings.issuer, required: false } };
+  }
   const metadata = await discoveryRequest(ctx.deps.fetch, settings.issuer, { signal }).then((r) => processDiscoveryResponse(r, settings.issuer!));
   return {
     ...settings,
+    expectedIssuer: { issuer: metadata.issuer, required: metadata.raw.authorization_response_iss_parameter_supported === true },
     authorizeUrl: settings.authorizeUrl ?? metadata.authorization_endpoint,
     tokenUrl: settings.tokenUrl ?? metadata.token_endpoint,
     deviceAuthorizationUrl: settings.deviceAuthorizationUrl ?? metadata.device_authorization_endpoint,
@@ -81,6 +92,7 @@ export async function loginWithOAuth(ctx: Context, provider: ProviderDefinition,
         deviceAvailable,
         signal: flowSignal.signal,
         authorize: hooks.authorize,
+        expectedIssuer: settings.expectedIssuer,
         alternativeHint: provider.methods.some((m) => m.kind === "api_key")
           ? `use 'authctl login ${provider.id} --with-key' with the key on stdin${deviceAvailable ? `, or --device` : ""}`
           : undefined,

@@ -8,6 +8,9 @@ import { AuthctlError } from "../errors.ts";
  */
 type LoopbackOptions = LoopbackServerOptions;
 
+/** How long the last page may take to reach the browser before the listener is closed anyway. */
+const STOP_GRACE_MS = 2_000;
+
 export function startLoopbackServer(options: LoopbackOptions): LoopbackServer {
   const busy: number[] = [];
   for (const port of options.ports) {
@@ -30,9 +33,16 @@ export function startLoopbackServer(options: LoopbackOptions): LoopbackServer {
     }
     return {
       port: actual,
-      stop() {
-        v4?.stop(true);
-        v6?.stop(true);
+      async stop() {
+        // Graceful first: the page answering the request that ended the login is still being
+        // written when the flow finishes, and a forced stop cut it off (the browser got an empty
+        // reply, curl exit 52). Then forced, so that a browser's idle keep-alive connection
+        // cannot hold authctl open.
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_GRACE_MS)));
+        await Promise.race([Promise.all([v4.stop(false), v6?.stop(false)]), grace]);
+        clearTimeout(timer);
+        await Promise.all([v4.stop(true), v6?.stop(true)]);
       },
     };
   }

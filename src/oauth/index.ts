@@ -7,8 +7,10 @@ export { base64url, computeS256Challenge, createPkce, createState, type Pkce, ty
 export { assertSecureEndpoint, hostPort, isLoopbackHost, isSecureEndpoint } from "./endpoints.ts";
 export { buildAuthorizeUrl, type AuthorizeUrlInput } from "./authorize-url.ts";
 export {
+  issuerMismatchError,
   parseCallback,
   parsePastedInput,
+  type ExpectedIssuer,
   STATE_MISMATCH_MESSAGE,
   type CallbackResult,
   type PastedCode,

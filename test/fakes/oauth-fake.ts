@@ -433,3 +433,62 @@ export function startOAuthFake(initial: OAuthFakeOptions = {}): OAuthFake {
     },
   };
 }
+
+// --------------------------------------------------------------------------- mix-up attacker
+
+export interface MixUpAttacker {
+  /** http://127.0.0.1:<port>, also the issuer its metadata names */
+  url: string;
+  counts: { authorize: number; token: number };
+  /** token answers the honest server gave for codes this attacker redeemed */
+  stolen: Array<Record<string, unknown>>;
+  stop(): void;
+}
+
+/**
+ * The mix-up attack of RFC 9700 §4.4 / RFC 9207 §1: a server the user configured as one provider
+ * (its metadata names itself as issuer) sends the browser on to an honest server with the
+ * client's own redirect_uri, state and PKCE challenge. The honest server answers the client with
+ * `code`, `state` and its own `iss`; a client that does not check `iss` then posts the code and
+ * verifier to this server's token endpoint, which redeems them at the honest one.
+ */
+export function startMixUpAttacker(honest: { authorizeUrl: string; tokenUrl: string }, options: { advertiseIss?: boolean } = {}): MixUpAttacker {
+  const counts = { authorize: 0, token: 0 };
+  const stolen: Array<Record<string, unknown>> = [];
+  let url = "";
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(req) {
+      const { pathname, search } = new URL(req.url);
+      if (pathname === "/.well-known/openid-configuration" || pathname === "/.well-known/oauth-authorization-server") {
+        return Response.json({
+          issuer: url,
+          authorization_endpoint: `${url}/authorize`,
+          token_endpoint: `${url}/token`,
+          response_types_supported: ["code"],
+          code_challenge_methods_supported: ["S256"],
+          ...(options.advertiseIss ? { authorization_response_iss_parameter_supported: true } : {}),
+        });
+      }
+      if (pathname === "/authorize") {
+        counts.authorize++;
+        return new Response(null, { status: 302, headers: { location: `${honest.authorizeUrl}${search}` } });
+      }
+      if (pathname === "/token" && req.method === "POST") {
+        counts.token++;
+        const relayed = await fetch(honest.tokenUrl, { method: "POST", headers: { "content-type": req.headers.get("content-type") ?? FORM_TYPE }, body: await req.text() });
+        const text = await relayed.text();
+        try {
+          stolen.push(JSON.parse(text) as Record<string, unknown>);
+        } catch {}
+        return new Response(text, { status: relayed.status, headers: { "content-type": "application/json", ...NO_STORE } });
+      }
+      return new Response("not found", { status: 404 });
+    },
+  });
+  url = `http://127.0.0.1:${server.port}`;
+  return { url, counts, stolen, stop: () => void server.stop(true) };
+}
+
+const FORM_TYPE = "application/x-www-form-urlencoded";

@@ -22,7 +22,7 @@ describe("parseCallback", () => {
       STATE,
       { kind: "error", error: "access_denied", description: "User said no" },
     ],
-    ["an error without any state", "?error=access_denied", STATE, { kind: "error", error: "access_denied" }],
+    ["an error without any state (anyone can send one to a loopback port)", "?error=access_denied", STATE, { kind: "bad-state" }],
     ["an error with another attempt's state", "?error=access_denied&state=other", STATE, { kind: "bad-state" }],
     ["the right state but no code", "?state=expected-state", STATE, { kind: "missing-code" }],
     ["an empty code", "?code=&state=expected-state", STATE, { kind: "missing-code" }],
@@ -31,6 +31,22 @@ describe("parseCallback", () => {
   for (const [name, query, expected, result] of cases) {
     test(name, () => {
       expect(parseCallback(cb(query), expected)).toEqual(result);
+    });
+  }
+
+  const ISS = "https://as.example";
+  const issCases: [string, string, boolean, CallbackResult][] = [
+    ["the right iss", `?code=abc&state=${STATE}&iss=https%3A%2F%2Fas.example`, true, { kind: "code", code: "abc", state: STATE }],
+    ["another iss", `?code=abc&state=${STATE}&iss=https%3A%2F%2Fevil.example`, false, { kind: "bad-issuer", iss: "https://evil.example" }],
+    ["iss with a trailing slash the issuer does not have", `?code=abc&state=${STATE}&iss=https%3A%2F%2Fas.example%2F`, false, { kind: "bad-issuer", iss: "https://as.example/" }],
+    ["no iss where the metadata promises one", `?code=abc&state=${STATE}`, true, { kind: "bad-issuer" }],
+    ["no iss where none was promised", `?code=abc&state=${STATE}`, false, { kind: "code", code: "abc", state: STATE }],
+    ["an error with another iss", `?error=access_denied&state=${STATE}&iss=https%3A%2F%2Fevil.example`, false, { kind: "bad-issuer", iss: "https://evil.example" }],
+    ["another iss and another state: the state decides first", `?code=abc&state=old&iss=https%3A%2F%2Fevil.example`, true, { kind: "bad-state" }],
+  ];
+  for (const [name, query, required, result] of issCases) {
+    test(`iss: ${name}`, () => {
+      expect(parseCallback(cb(query), STATE, { issuer: ISS, required })).toEqual(result);
     });
   }
 });
@@ -91,6 +107,12 @@ describe("parsePastedInput", () => {
       "OAUTH",
       "authorization server refused: access_denied (missing_codex_entitlement)",
     ],
+    [
+      "a redirect URL carrying an OAuth error without this login's state",
+      "http://localhost:1455/auth/callback?error=access_denied&error_description=call%20evil",
+      "USAGE",
+      "the pasted error does not carry this login's state, so it is ignored; paste the redirect URL of this attempt",
+    ],
     ["an empty paste", "   \n", "USAGE", "nothing was pasted; paste the code or the whole redirect URL"],
     [
       "a redirect URL without a code",
@@ -114,11 +136,23 @@ describe("parsePastedInput", () => {
 
   test("an OAuth error in a pasted URL keeps the server's fields", async () => {
     const error = await expectAuthctlError(
-      () => parsePastedInput("https://x.example/cb?error=invalid_scope", STATE),
+      () => parsePastedInput(`https://x.example/cb?error=invalid_scope&state=${STATE}`, STATE),
       "OAUTH",
       "authorization server refused: invalid_scope",
     );
     expect(error.detail).toEqual({ error: "invalid_scope", error_description: undefined, status: undefined });
+  });
+
+  test("iss: a pasted URL naming another issuer is a mix-up; a bare code is refused where the issuer sends iss", async () => {
+    const expected = { issuer: "https://as.example", required: true };
+    await expectAuthctlError(
+      () => parsePastedInput(`https://x/cb?code=abc&state=${STATE}&iss=https%3A%2F%2Fevil.example`, STATE, expected),
+      "AUTH_FAILED",
+      'the authorization response comes from issuer "https://evil.example", but this login went to https://as.example; the code was not used (a possible mix-up attack, RFC 9207)',
+    );
+    await expectAuthctlError(() => parsePastedInput("abc", STATE, expected), "USAGE", "this provider names itself in its answer (iss): paste the whole redirect URL, not only the code");
+    expect(parsePastedInput("abc", STATE, { ...expected, required: false })).toEqual({ code: "abc" });
+    expect(parsePastedInput(`https://x/cb?code=abc&state=${STATE}&iss=https%3A%2F%2Fas.example`, STATE, expected)).toEqual({ code: "abc", state: STATE });
   });
 
   test("a mismatch message never contains the pasted code", async () => {
