@@ -44,9 +44,11 @@ export async function refreshCredential(ctx: Context, provider: ProviderDefiniti
     const method = provider.methods.find((m) => m.id === current.method);
     const settings = method?.kind === "oauth" ? method.oauth : undefined;
     const used = current.refresh_token;
+    // MiniMax answers refreshes in its own shape (a millisecond `expired_in`): without its reader
+    // the expiry is lost after the first refresh and the token is never refreshed again.
+    const processAnswer = method?.kind === "oauth" ? method.hooks?.processTokenAnswer : undefined;
     try {
-      const tokens = await processTokenResponse(
-        await refreshTokenGrantRequest(deps.fetch, {
+      const answer = await refreshTokenGrantRequest(deps.fetch, {
           tokenUrl,
           clientId: settings?.clientId,
           clientSecret: settings?.clientSecret,
@@ -54,9 +56,8 @@ export async function refreshCredential(ctx: Context, provider: ProviderDefiniti
           body: settings?.tokenBody ?? "form",
           timeoutMs: REFRESH_TIMEOUT_MS,
           headers: method?.kind === "oauth" ? method.hooks?.headers?.({ apiUrl: provider.apiUrl, env: deps.env, home: deps.home, fetch: deps.fetch, now: deps.now, hostname: deps.hostname, randomBytes: deps.randomBytes }) : undefined,
-        }),
-        { now: deps.now() },
-      );
+        });
+      const tokens = processAnswer ? await processAnswer(answer, deps.now()) : await processTokenResponse(answer, { now: deps.now() });
       registerSecret(tokens.access_token);
       registerSecret(tokens.refresh_token);
       const now = deps.now();

@@ -1,15 +1,83 @@
 import { AuthctlError } from "../errors.ts";
-import { parseTokenSet } from "../oauth/token.ts";
+import { parseTokenSet, type TokenSet } from "../oauth/token.ts";
 import { createPkce, createState } from "../oauth/pkce.ts";
 import type { DevicePollOutcome } from "../oauth/device.ts";
 import { NO_REDIRECT, withResourceUrl, type CustomDeviceStart, type HookDeps, type OAuthMethod, type OAuthSettings } from "./types.ts";
 
 /**
- * MiniMax coding plan (providers.md §8, UNCERTAIN whether shipped upstream): a device flow of its
- * own. POST /oauth/code with PKCE and state → {user_code, verification_uri, expired_in (a unix
- * *millisecond* deadline), interval (*milliseconds*), state}; the echoed state must match. Polls
- * send the user_code and verifier and answer {status: "pending" | "success", …}.
+ * MiniMax coding plan: a device flow of MiniMax's own, on the account host of the user's region
+ * (anomalyco/opencode packages/opencode/src/plugin/minimax/minimax.ts, the current plugin; the
+ * older api.minimaxi.com/oauth/{code,token} of providers.md §8 was China-only).
+ * POST <account>/oauth2/device/code with PKCE and state → {user_code, verification_uri,
+ * expired_in (a unix *millisecond* deadline), interval (*milliseconds*), state}; the echoed state
+ * must match. Polls send the user_code and verifier to <account>/oauth2/token and answer
+ * {status: "pending" | "success", access_token, refresh_token, expired_in, resource_url}. Real
+ * answers may carry MiniMax's envelope instead of `status`: base_resp.status_code 0 is success,
+ * anything else an error with base_resp.status_msg (openclaw/openclaw extensions/minimax/base-resp.ts).
+ * A refresh answers the same shape: its expiry is `expired_in`, never `expires_in`.
  */
+
+/**
+ * MiniMax's `expired_in` is an absolute deadline in ms (opencode stores it as is). openclaw
+ * (extensions/minimax/oauth.ts) also meets epoch seconds and relative seconds; the magnitudes
+ * tell them apart, as there.
+ */
+export function minimaxDeadline(value: unknown, now: number): number | undefined {
+  const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
+  if (typeof n !== "number" || !Number.isFinite(n) || n <= 0) return undefined;
+  if (n >= 1e12) return Math.round(n);
+  if (n >= 1e9) return Math.round(n * 1000);
+  return now + Math.round(n * 1000);
+}
+
+type Envelope = { kind: "success" } | { kind: "pending" } | { kind: "error"; message: string };
+
+/** `status` when present, else base_resp.status_code (0 = success). */
+function readEnvelope(body: Record<string, unknown>): Envelope {
+  if (body.status === "success") return { kind: "success" };
+  if (body.status === "pending") return { kind: "pending" };
+  const base = body.base_resp as { status_code?: unknown; status_msg?: unknown } | undefined;
+  if (body.status === undefined && base && typeof base.status_code === "number") {
+    if (base.status_code === 0) return { kind: "success" };
+    return { kind: "error", message: `${typeof base.status_msg === "string" ? base.status_msg : "error"} (base_resp ${base.status_code})` };
+  }
+  const error = typeof body.error === "string" ? body.error : typeof body.status === "string" ? body.status : "no status";
+  return { kind: "error", message: error };
+}
+
+/** A success answer → tokens, with the millisecond deadline as the expiry. */
+function tokensFrom(body: Record<string, unknown>, now: number): TokenSet {
+  const { expired_in: deadline, status: _status, base_resp: _base, ...rest } = body;
+  const tokens = parseTokenSet(rest, now, "MiniMax's token endpoint");
+  const expiresAt = minimaxDeadline(deadline, now);
+  return expiresAt === undefined ? tokens : { ...tokens, expires_at: expiresAt };
+}
+
+/**
+ * The refresh answer: 4xx means the refresh token is dead (opencode's doRefresh gives up on 4xx
+ * and retries 5xx), reported as invalid_grant so the login is marked as needing renewal.
+ */
+export async function processMiniMaxTokenAnswer(response: Response, now: number): Promise<TokenSet> {
+  const text = await response.text().catch(() => "");
+  let body: Record<string, unknown> = {};
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) body = parsed as Record<string, unknown>;
+  } catch {
+    // Judged by the status below.
+  }
+  if (response.status >= 400 && response.status < 500) {
+    const error = typeof body.error === "string" ? body.error : "invalid_grant";
+    throw new AuthctlError("OAUTH", `MiniMax refused the refresh (HTTP ${response.status}: ${error})`, { detail: { error: "invalid_grant", status: response.status } });
+  }
+  if (!response.ok) throw new AuthctlError("PROTOCOL", `MiniMax's token endpoint answered HTTP ${response.status}`);
+  const envelope = readEnvelope(body);
+  if (envelope.kind !== "success") {
+    throw new AuthctlError("PROTOCOL", `MiniMax's token endpoint did not refresh the login (${envelope.kind === "error" ? envelope.message : "pending"})`);
+  }
+  return tokensFrom(body, now);
+}
+
 async function start(deps: HookDeps, settings: OAuthSettings): Promise<CustomDeviceStart> {
   const pkce = createPkce(deps.randomBytes);
   const state = createState(deps.randomBytes);
@@ -29,17 +97,19 @@ async function start(deps: HookDeps, settings: OAuthSettings): Promise<CustomDev
   if (json.state !== state) {
     throw new AuthctlError("AUTH_FAILED", "MiniMax echoed a different state: this answer does not belong to this login");
   }
-  const expiresAt = Number(json.expired_in);
+  const expiresAt = minimaxDeadline(json.expired_in, deps.now());
   const intervalMs = Number(json.interval);
   const userCode = json.user_code;
   return {
     userCode,
     verificationUri: json.verification_uri,
-    expiresAt: Number.isFinite(expiresAt) && expiresAt > 0 ? expiresAt : deps.now() + 10 * 60_000,
+    expiresAt: expiresAt ?? deps.now() + 10 * 60_000,
+    // opencode: `data.interval ?? 5000` milliseconds.
     interval: Number.isFinite(intervalMs) && intervalMs > 0 ? intervalMs / 1000 : 5,
     poll: (signal) =>
       deps.fetch(settings.tokenUrl!, {
         ...form({
+          // opencode's current plugin: the RFC 8628 grant URN, keyed by user_code (no device_code).
           grant_type: "urn:ietf:params:oauth:grant-type:device_code",
           client_id: settings.clientId!,
           user_code: userCode,
@@ -49,18 +119,13 @@ async function start(deps: HookDeps, settings: OAuthSettings): Promise<CustomDev
       }),
     async classify(answer): Promise<DevicePollOutcome> {
       const body = (await answer.json().catch(() => ({}))) as Record<string, unknown>;
-      if (body.status === "pending") return { kind: "pending" };
-      if (body.status === "success") {
-        // MiniMax's expiry field is a millisecond deadline, not seconds to live.
-        const { expired_in: deadline, ...rest } = body;
-        const tokens = parseTokenSet(rest, deps.now());
-        const expiresAt = Number(deadline);
-        return { kind: "token", token: Number.isFinite(expiresAt) && expiresAt > 0 ? { ...tokens, expires_at: expiresAt } : tokens };
-      }
-      const error = typeof body.error === "string" ? body.error : `HTTP ${answer.status}`;
+      const error = typeof body.error === "string" ? body.error : undefined;
       if (error === "expired_token") return { kind: "expired" };
       if (error === "access_denied") return { kind: "denied" };
-      return { kind: "error", error: new AuthctlError("OAUTH", `MiniMax refused the login: ${error}`, { detail: { error } }) };
+      const envelope = answer.ok ? readEnvelope(body) : { kind: "error" as const, message: error ?? `HTTP ${answer.status}` };
+      if (envelope.kind === "pending") return { kind: "pending" };
+      if (envelope.kind === "success") return { kind: "token", token: tokensFrom(body, deps.now()) };
+      return { kind: "error", error: new AuthctlError("OAUTH", `MiniMax refused the login: ${envelope.message}`, { detail: { error: error ?? envelope.message } }) };
     },
     finish: async (tokens) => withResourceUrl(tokens),
   };
@@ -71,15 +136,24 @@ export const MINIMAX_CODING_PLAN: OAuthMethod = {
   kind: "oauth",
   label: "MiniMax coding plan account (device code)",
   flows: ["device"],
+  source: "anomalyco/opencode packages/opencode/src/plugin/minimax/minimax.ts (MinimaxAuthPlugin, MinimaxCnAuthPlugin)",
+  policy: "uncertain (MiniMax's login as shipped in opencode; no MiniMax document read)",
   oauth: {
-    deviceAuthorizationUrl: "https://api.minimaxi.com/oauth/code",
-    tokenUrl: "https://api.minimaxi.com/oauth/token",
+    // Global accounts (opencode MinimaxAuthPlugin authBaseUrl "https://account.minimax.io").
+    deviceAuthorizationUrl: "https://account.minimax.io/oauth2/device/code",
+    tokenUrl: "https://account.minimax.io/oauth2/token",
+    // opencode minimax.ts CLIENT_ID (the "openCode" client).
     clientId: "d38bdbee-2b8c-4c74-9a9c-5875fabe6317",
+    // opencode minimax.ts OAUTH_SCOPES.
     scopes: ["openid", "profile", "coding_plan"],
     ...NO_REDIRECT,
     tokenBody: "form",
   },
-  // The coding-plan token is used as the API key of the Anthropic-compatible endpoint.
+  regionOAuth: {
+    // China accounts (opencode MinimaxCnAuthPlugin authBaseUrl "https://account.minimaxi.com").
+    cn: { deviceAuthorizationUrl: "https://account.minimaxi.com/oauth2/device/code", tokenUrl: "https://account.minimaxi.com/oauth2/token" },
+  },
+  // The coding-plan token is the API key of the Anthropic-compatible endpoint (opencode's loader: apiKey = access token).
   env: { MINIMAX_API_KEY: "access_token" },
-  hooks: { customDevice: start },
+  hooks: { customDevice: start, processTokenAnswer: processMiniMaxTokenAnswer },
 };

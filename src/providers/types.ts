@@ -113,6 +113,11 @@ export interface OAuthHooks {
     pkce?: boolean;
     classify?: (response: Response, now: number) => Promise<import("../oauth/device.ts").DevicePollOutcome>;
   };
+  /**
+   * Reads a refresh answer the provider shapes its own way (MiniMax: `status`/base_resp and a
+   * millisecond `expired_in`), instead of the RFC 6749 §5.1 reading.
+   */
+  processTokenAnswer?: (response: Response, now: number) => Promise<import("../oauth/token.ts").TokenSet>;
   /** Headers every request to this provider's auth server carries (Kimi's X-Msh-*). */
   headers?: (deps: HookDeps) => Record<string, string>;
   /** Settings derived from `--host` (GitHub Enterprise). */

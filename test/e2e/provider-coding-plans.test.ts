@@ -54,7 +54,7 @@ describe("minimax --method coding-plan (MiniMax's own device flow)", () => {
   test("millisecond deadline and interval, echoed state, status pending|success", async () => {
     const fake = startMiniMaxFake({ intervalMs: 500 });
     cleanups.push(() => fake.stop());
-    const box = sandbox(`[providers.minimax]\ndevice_authorization_url = "${fake.url}/oauth/code"\ntoken_url = "${fake.url}/oauth/token"\n`);
+    const box = sandbox(`[providers.minimax]\ndevice_authorization_url = "${fake.url}/oauth2/device/code"\ntoken_url = "${fake.url}/oauth2/token"\n`);
     const login = await deviceLogin(box, ["login", "minimax", "--method", "coding-plan"], /^\s+([0-9A-F]{6}-[0-9A-F]{6})\s*$/m, (c) => fake.approve(c));
     expect(login.code).toBe(0);
     const cred = store(box).minimax!;
@@ -66,10 +66,57 @@ describe("minimax --method coding-plan (MiniMax's own device flow)", () => {
     expect((await box.run(["env", "minimax"])).stdout).toBe(`export MINIMAX_API_KEY='${cred.access_token}'\n`);
   }, 30_000);
 
+  test("an answer in MiniMax's base_resp envelope (status_code 0, no status) is a success", async () => {
+    const fake = startMiniMaxFake({ intervalMs: 500, envelope: "base_resp" });
+    cleanups.push(() => fake.stop());
+    const box = sandbox(`[providers.minimax]\ndevice_authorization_url = "${fake.url}/oauth2/device/code"\ntoken_url = "${fake.url}/oauth2/token"\n`);
+    const login = await deviceLogin(box, ["login", "minimax", "--method", "coding-plan"], /^\s+([0-9A-F]{6}-[0-9A-F]{6})\s*$/m, (c) => fake.approve(c));
+    expect(login.code).toBe(0);
+    expect(store(box).minimax!.access_token).toBe(fake.issued.accessTokens[0]!);
+  }, 30_000);
+
+  test("a refresh keeps MiniMax's millisecond expired_in, so the next expiry refreshes again", async () => {
+    // Deadlines already in the past (no clock to wait for): every `token` must refresh, as long
+    // as each refresh answer's expired_in is kept.
+    const fake = startMiniMaxFake({ intervalMs: 500, accessTokenTtlMs: -1000 });
+    cleanups.push(() => fake.stop());
+    const box = sandbox(`[providers.minimax]\ndevice_authorization_url = "${fake.url}/oauth2/device/code"\ntoken_url = "${fake.url}/oauth2/token"\n`);
+    const login = await deviceLogin(box, ["login", "minimax", "--method", "coding-plan"], /^\s+([0-9A-F]{6}-[0-9A-F]{6})\s*$/m, (c) => fake.approve(c));
+    expect(login.code).toBe(0);
+    const first = await box.run(["token", "minimax"]);
+    expectOk(first);
+    expect(fake.counts.refresh).toBe(1);
+    const afterFirst = Number(store(box).minimax!.expires_at);
+    expect(afterFirst).toBeGreaterThan(Date.now() - 60_000);
+    expect(afterFirst).toBeLessThan(Date.now());
+    expectOk(await box.run(["token", "minimax"]));
+    expect(fake.counts.refresh).toBe(2);
+    expect(first.stdout.trim()).toBe(fake.issued.accessTokens[1]!);
+  }, 30_000);
+
+  test("a refresh token MiniMax refuses (4xx) marks the login as needing renewal", async () => {
+    const fake = startMiniMaxFake({ intervalMs: 500, accessTokenTtlMs: -1000 });
+    cleanups.push(() => fake.stop());
+    const box = sandbox(`[providers.minimax]\ndevice_authorization_url = "${fake.url}/oauth2/device/code"\ntoken_url = "${fake.url}/oauth2/token"\n`);
+    const login = await deviceLogin(box, ["login", "minimax", "--method", "coding-plan"], /^\s+([0-9A-F]{6}-[0-9A-F]{6})\s*$/m, (c) => fake.approve(c));
+    expect(login.code).toBe(0);
+    // Spend the stored refresh token behind authctl's back: the fake rotates, so it is now dead.
+    const stored = String(store(box).minimax!.refresh_token);
+    await fetch(`${fake.url}/oauth2/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: stored, client_id: "d38bdbee-2b8c-4c74-9a9c-5875fabe6317" }),
+    });
+    const result = await box.run(["token", "minimax"]);
+    expect(result.code).toBe(4);
+    expect(result.stderr).toContain("MiniMax refused the refresh");
+    expect(store(box).minimax!.needs_login).toBe(true);
+  }, 30_000);
+
   test("a state that does not come back as sent ends the login", async () => {
     const fake = startMiniMaxFake({ state: "wrong" });
     cleanups.push(() => fake.stop());
-    const box = sandbox(`[providers.minimax]\ndevice_authorization_url = "${fake.url}/oauth/code"\ntoken_url = "${fake.url}/oauth/token"\n`);
+    const box = sandbox(`[providers.minimax]\ndevice_authorization_url = "${fake.url}/oauth2/device/code"\ntoken_url = "${fake.url}/oauth2/token"\n`);
     const result = await box.run(["login", "minimax", "--method", "coding-plan"]);
     expect(result.code).toBe(4);
     expect(result.stderr).toContain("different state");

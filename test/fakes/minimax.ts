@@ -1,42 +1,45 @@
 /**
- * MiniMax's non-standard device flow with PKCE (api.minimaxi.com) on 127.0.0.1, written from
- * providers.md §8 (not from authctl's code). §8 marks the flow UNCERTAIN (found in one opencode
- * plugin only), so every shape below is that plugin's reading as §8 reports it.
+ * MiniMax's coding-plan device flow with PKCE, on 127.0.0.1, following the current opencode plugin
+ * (anomalyco/opencode packages/opencode/src/plugin/minimax/minimax.ts: account.minimax.io for global
+ * accounts, account.minimaxi.com for China, paths /oauth2/device/code and /oauth2/token, client
+ * d38bdbee-…, scope "openid profile coding_plan", grant_type = the RFC 8628 device-code URN keyed
+ * by user_code) and MiniMax's response envelope (openclaw/openclaw extensions/minimax/base-resp.ts:
+ * base_resp.status_code 0 = success). Written from those sources, not from authctl's code.
  *
  *   const fake = startMiniMaxFake();
- *   const { user_code } = …POST /oauth/code…;
+ *   const { user_code } = …POST /oauth2/device/code…;
  *   fake.approve(user_code);                             // the user entered the code
  *
  * Endpoints (form-encoded bodies; JSON answers):
- *   POST /oauth/code    client_id, scope, code_challenge, code_challenge_method=S256, state
+ *   POST /oauth2/device/code   client_id, scope, code_challenge, code_challenge_method=S256, state
  *     → {verification_uri, user_code, expired_in: <unix ms deadline>, interval: <ms>, state: <echo>}
- *   POST /oauth/token   grant_type=urn:ietf:params:oauth:grant-type:device_code, client_id, user_code, code_verifier
+ *   POST /oauth2/token   grant_type=urn:ietf:params:oauth:grant-type:device_code, client_id, user_code, code_verifier
  *     → {status: "pending"} until approve(), then
- *       {status: "success", access_token, refresh_token, expired_in, resource_url}
- *   POST /oauth/token   grant_type=refresh_token, refresh_token, client_id  → the same success shape
+ *       {status: "success", access_token, refresh_token, expired_in: <unix ms deadline>, resource_url}
+ *       (with `envelope: "base_resp"`: no `status`, but base_resp: {status_code: 0, status_msg: "success"})
+ *   POST /oauth2/token   grant_type=refresh_token, refresh_token, client_id  → the same success shape
+ *     (opencode's doRefresh reads `expired_in` from it; there is no `expires_in`)
  *   GET  /device        the page verification_uri points at (HTML)
  *
  * Checks, as a real server would: form content type, client_id, scope present, an S256
  * code_challenge (43 base64url characters), state present; at the token endpoint the verifier's
  * S256 hash must equal the challenge sent with that user_code.
  *
- * Choices where §8 is silent (all of them guesses; the real server is not documented):
+ * Choices where the sources are silent (guesses; the real server is not documented):
  * - errors are HTTP 400 (401 for the client) with `{status: "error", error, error_description}`:
  *   a client that switches on `status` sees neither "pending" nor "success", one that reads
  *   OAuth errors sees `error`. Wrong code_verifier → 400 error "invalid_grant"; unknown or
  *   already exchanged user_code → 400 "invalid_grant"; past the deadline → 400 "expired_token";
  *   after deny() → 400 "access_denied"; wrong client → 401 "invalid_client";
  * - "pending" and "success" are HTTP 200;
- * - `grant_type=…device_code` in §8 is read as the full RFC 8628 URN;
- * - `expired_in` in the token answer is read like the one from /oauth/code: a unix ms deadline;
- * - refresh tokens rotate by default (the old one dies; reuse → 401 invalid_grant); §8 does not
- *   say. `rotateRefreshToken: false` answers the same refresh token again and keeps it usable;
- * - the refresh grant must carry client_id (RFC 6749 §3.2.1), stricter than §8's text;
- * - polling faster than `interval` is not punished (§8 documents no slow_down);
+ * - refresh tokens rotate by default (the old one dies; reuse → 401 invalid_grant: opencode treats
+ *   any 4xx on refresh as a dead token). `rotateRefreshToken: false` answers the same refresh
+ *   token again and keeps it usable;
+ * - polling faster than `interval` is not punished (no slow_down is documented);
  * - there is no verification_uri_complete, so verification_uri carries `?user_code=…` itself;
  *   user codes are random per request (the poll is keyed by user_code, so they must be unique).
  *
- * `options.state` makes /oauth/code echo a wrong state or none, for the client's state check.
+ * `options.state` makes /oauth2/device/code echo a wrong state or none, for the client's state check.
  */
 import {
   bareHtmlPage,
@@ -60,7 +63,7 @@ export const DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
 
 export interface MiniMaxFakeOptions {
   clientId?: string;
-  /** ms from /oauth/code until the deadline sent as expired_in (default 600 000; 0 = already expired) */
+  /** ms from /oauth2/device/code until the deadline sent as expired_in (default 600 000; 0 = already expired) */
   expiresInMs?: number;
   /** ms sent as `interval` (default 2000) */
   intervalMs?: number;
@@ -68,10 +71,12 @@ export interface MiniMaxFakeOptions {
   accessTokenTtlMs?: number;
   /** resource_url in the token answer (default `${http.url}/anthropic`); null omits it */
   resourceUrl?: string | null;
-  /** what /oauth/code does with `state`: "echo" (default), "wrong" (a different value), "missing" */
+  /** what /oauth2/device/code does with `state`: "echo" (default), "wrong" (a different value), "missing" */
   state?: "echo" | "wrong" | "missing";
   /** default true */
   rotateRefreshToken?: boolean;
+  /** "status" (default): {status: "success", …}; "base_resp": MiniMax's envelope without `status`. */
+  envelope?: "status" | "base_resp";
 }
 
 export interface MiniMaxFakeRequest extends RecordedRequest<Record<string, string>, "contentType" | "headers"> {}
@@ -116,8 +121,9 @@ export function startMiniMaxFake(initial: MiniMaxFakeOptions = {}): MiniMaxFake 
       refreshTokens.set(refreshToken, true);
     }
     const resourceUrl = options.resourceUrl === undefined ? `${http.url}/anthropic` : options.resourceUrl;
+    const envelope = options.envelope === "base_resp" ? { base_resp: { status_code: 0, status_msg: "success" } } : { status: "success" };
     return Response.json({
-      status: "success",
+      ...envelope,
       access_token: accessToken,
       refresh_token: refreshToken,
       expired_in: Date.now() + (options.accessTokenTtlMs ?? 3_600_000),
@@ -176,11 +182,11 @@ export function startMiniMaxFake(initial: MiniMaxFakeOptions = {}): MiniMaxFake 
     record: { into: requests, fields: ["method", "path", "contentType", "body", "headers", "at"] },
     routes: {
       "GET /device": () => bareHtmlPage("MiniMax login"),
-      "POST /oauth/code": ({ contentType, body }) => {
+      "POST /oauth2/device/code": ({ contentType, body }) => {
         counts.code += 1;
         return checked(contentType, body, () => code(body));
       },
-      "POST /oauth/token": ({ contentType, body }) => {
+      "POST /oauth2/token": ({ contentType, body }) => {
         if (body.grant_type === "refresh_token") counts.refresh += 1;
         else if (body.grant_type === DEVICE_CODE_GRANT) counts.poll += 1;
         return checked(contentType, body, () => {

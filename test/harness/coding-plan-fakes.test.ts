@@ -115,10 +115,10 @@ describe("Kimi fake (§8)", () => {
   });
 });
 
-describe("MiniMax fake (§8)", () => {
+describe("MiniMax fake (opencode minimax.ts, global and China account hosts)", () => {
   const minimax = (o: MiniMaxFakeOptions = {}) => started(startMiniMaxFake(o));
   const code = (url: string, challenge: string, extra: Record<string, string> = {}) =>
-    postForm(`${url}/oauth/code`, {
+    postForm(`${url}/oauth2/device/code`, {
       client_id: MINIMAX_CLIENT_ID,
       scope: MINIMAX_SCOPE,
       code_challenge: challenge,
@@ -127,7 +127,7 @@ describe("MiniMax fake (§8)", () => {
       ...extra,
     });
   const poll = (url: string, userCode: string, verifier: string) =>
-    postForm(`${url}/oauth/token`, {
+    postForm(`${url}/oauth2/token`, {
       grant_type: DEVICE_CODE_GRANT,
       client_id: MINIMAX_CLIENT_ID,
       user_code: userCode,
@@ -176,7 +176,7 @@ describe("MiniMax fake (§8)", () => {
     expect((await code(f.url, "short")).status).toBe(400);
     expect((await code(f.url, challenge, { state: "" })).status).toBe(400);
     expect((await code(f.url, challenge, { client_id: "other" })).status).toBe(401);
-    const json = await sendJson(`${f.url}/oauth/code`, { client_id: MINIMAX_CLIENT_ID, scope: MINIMAX_SCOPE, code_challenge: challenge });
+    const json = await sendJson(`${f.url}/oauth2/device/code`, { client_id: MINIMAX_CLIENT_ID, scope: MINIMAX_SCOPE, code_challenge: challenge });
     expect(json.status).toBe(400);
   });
 
@@ -198,6 +198,16 @@ describe("MiniMax fake (§8)", () => {
     });
   });
 
+  test("envelope base_resp: success carries base_resp.status_code 0 and no status", async () => {
+    const f = minimax({ envelope: "base_resp" });
+    const { verifier, challenge } = pkce();
+    const start = await code(f.url, challenge);
+    f.approve(start.json.user_code);
+    const done = await poll(f.url, start.json.user_code, verifier);
+    expect(done.json).toMatchObject({ base_resp: { status_code: 0 }, access_token: f.issued.accessTokens[0] });
+    expect(done.json).not.toHaveProperty("status");
+  });
+
   test("refresh rotates by default; resource_url can be omitted", async () => {
     const f = minimax({ resourceUrl: null });
     const { verifier, challenge } = pkce();
@@ -206,7 +216,7 @@ describe("MiniMax fake (§8)", () => {
     const first = (await poll(f.url, start.json.user_code, verifier)).json;
     expect(first).not.toHaveProperty("resource_url");
     const refresh = (token: string) =>
-      postForm(`${f.url}/oauth/token`, { grant_type: "refresh_token", refresh_token: token, client_id: MINIMAX_CLIENT_ID });
+      postForm(`${f.url}/oauth2/token`, { grant_type: "refresh_token", refresh_token: token, client_id: MINIMAX_CLIENT_ID });
     const second = await refresh(first.refresh_token);
     expect(second.json).toMatchObject({ status: "success", access_token: expect.any(String) });
     expect(second.json.refresh_token).not.toBe(first.refresh_token);

@@ -45,6 +45,34 @@ describe("the built-in provider table", () => {
   });
 });
 
+describe("regions", () => {
+  const coding = (providers: Record<string, Record<string, unknown>>) => {
+    const method = createRegistry({ path: "/x/config.toml", providers }).require("minimax").methods.find((m) => m.id === "coding-plan");
+    if (method?.kind !== "oauth") throw new Error("expected the coding-plan method");
+    return method.oauth;
+  };
+
+  test("MiniMax's coding plan logs in at account.minimax.io by default and account.minimaxi.com for region cn", () => {
+    expect(coding({})).toMatchObject({
+      deviceAuthorizationUrl: "https://account.minimax.io/oauth2/device/code",
+      tokenUrl: "https://account.minimax.io/oauth2/token",
+    });
+    expect(coding({ minimax: { region: "cn" } })).toMatchObject({
+      deviceAuthorizationUrl: "https://account.minimaxi.com/oauth2/device/code",
+      tokenUrl: "https://account.minimaxi.com/oauth2/token",
+    });
+  });
+
+  test("region cn moves the api_url and puts that region first; api_url pins one host", () => {
+    const cn = createRegistry({ path: "/x/config.toml", providers: { moonshot: { region: "cn" } } }).require("moonshot");
+    expect(cn.apiUrl).toBe("https://api.moonshot.cn/v1");
+    expect(cn.regions?.map((r) => r.id)).toEqual(["cn", "global"]);
+    const pinned = createRegistry({ path: "/x/config.toml", providers: { moonshot: { api_url: "https://gw.example/v1" } } }).require("moonshot");
+    expect(pinned.apiUrl).toBe("https://gw.example/v1");
+    expect(pinned.regions).toBeUndefined();
+  });
+});
+
 describe("GitHub Enterprise hosts", () => {
   test("are normalised and move every endpoint", () => {
     expect(normalizeGitHubHost(" https://Company.GHE.com/ ")).toBe("company.ghe.com");
