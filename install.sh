@@ -202,31 +202,46 @@ main() {
 	[ -n "$dir" ] || dir=/
 
 	tmpdir=$(mktemp -d 2>/dev/null || mktemp -d -t authctl) || fail "cannot create a temporary directory"
-	staged=""
-	trap 'rm -rf "$tmpdir"; [ -z "$staged" ] || rm -f "$staged"' EXIT
+	staged="" created="" finished=""
+	trap 'rm -rf "$tmpdir"; [ -z "$staged" ] || rm -f "$staged"; [ -n "$finished" ] || remove_created' EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
+
+	# The install directory is checked before anything is downloaded (the binary is over 100 MB): a
+	# directory that cannot be created or takes no file is reported at once. The staging file sits
+	# next to the destination, so the final mv is a rename on one file system: whoever runs authctl
+	# sees the old binary or the new one, never half of one. A failed install removes the
+	# directories it created.
+	created=$(first_missing "$dir")
+	mkdir -p "$dir" 2>/dev/null || fail "cannot create the install directory $dir" \
+		"set AUTHCTL_INSTALL_DIR to a directory you can write to"
+	staged="$dir/.authctl.tmp.$$"
+	(set -C && : >"$staged") 2>/dev/null || { staged=""; fail "cannot write to $dir" \
+		"set AUTHCTL_INSTALL_DIR to a directory you can write to, or run as a user who can write there"; }
 
 	say "authctl install: $asset${version:+ v$version} from $base"
 	download "$base/SHA256SUMS" "$tmpdir/SHA256SUMS" ||
 		fail "could not download $base/SHA256SUMS" \
 			"${version:+is $version a released version? }see $RELEASES"
-	download "$base/$asset" "$tmpdir/$asset" ||
-		fail "could not download $base/$asset" "${version:+is there a $asset in release v$version? }see $RELEASES"
-
 	expected=$(awk -v f="$asset" '$2 == f || $2 == "*" f { print $1; exit }' "$tmpdir/SHA256SUMS")
 	[ -n "$expected" ] || fail "SHA256SUMS has no entry for $asset; nothing was installed"
+
+	# The same build is already there: say so instead of downloading it again.
+	if [ -f "$dir/authctl" ] && [ "$(sha256_of "$dir/authctl")" = "$expected" ]; then
+		finished=yes
+		say "authctl $("$dir/authctl" --version </dev/null 2>/dev/null || echo "${version:-(newest)}") is already installed at $dir/authctl (it matches SHA256SUMS); nothing was changed"
+		path_notes
+		return 0
+	fi
+
+	download "$base/$asset" "$tmpdir/$asset" ||
+		fail "could not download $base/$asset" "${version:+is there a $asset in release v$version? }see $RELEASES"
 	actual=$(sha256_of "$tmpdir/$asset")
 	if [ "$actual" != "$expected" ]; then
 		fail "checksum mismatch for $asset: expected $expected, got $actual; nothing was installed" \
 			"the download was corrupted or tampered with; try again, and report it if it persists"
 	fi
 
-	mkdir -p "$dir" 2>/dev/null || fail "cannot create the install directory $dir" \
-		"set AUTHCTL_INSTALL_DIR to a directory you can write to"
-	# Stage next to the destination, so the final mv is a rename on one file system: whoever
-	# runs authctl sees the old binary or the new one, never half of one.
-	staged="$dir/.authctl.tmp.$$"
 	cp "$tmpdir/$asset" "$staged" 2>/dev/null || fail "cannot write to $dir" \
 		"set AUTHCTL_INSTALL_DIR to a directory you can write to, or run as a user who can write there"
 	chmod 0755 "$staged" || fail "cannot make $staged executable"
@@ -234,12 +249,41 @@ main() {
 		fail "the downloaded $asset does not run on this machine; nothing was installed" \
 			"AUTHCTL_TARGET picks another build (one of: $TARGETS)"
 	mv -f "$staged" "$dir/authctl" || fail "cannot move the new binary to $dir/authctl"
-	staged=""
+	staged="" finished=yes
 
 	say "authctl $installed installed to $dir/authctl (sha256 $actual)"
+	path_notes
+	say "get started: authctl login"
+}
+
+# first_missing DIR: the topmost directory of DIR that does not exist yet ("" when DIR exists).
+first_missing() {
+	missing="" d=$1
+	while [ -n "$d" ] && [ ! -e "$d" ]; do
+		missing=$d
+		case "$d" in */*) d=${d%/*} ;; *) d="" ;; esac
+	done
+	printf '%s' "$missing"
+}
+
+# Removes the directories this run created, innermost first; rmdir never removes a non-empty one.
+remove_created() {
+	[ -n "$created" ] || return 0
+	d=$dir
+	while [ -n "$d" ] && [ "$d" != "$created" ]; do
+		rmdir "$d" 2>/dev/null || return 0
+		d=${d%/*}
+	done
+	rmdir "$created" 2>/dev/null || true
+}
+
+# Where the new binary stands on PATH, and any other copy that shadows it or that it shadows: a
+# user's ~/.local/bin/authctl and the system's /usr/local/bin/authctl are both common, and which
+# one runs depends on PATH order.
+path_notes() {
+	found=$(command -v authctl 2>/dev/null || true)
 	case ":${PATH:-}:" in
 	*":$dir:"*)
-		found=$(command -v authctl 2>/dev/null || true)
 		if [ -n "$found" ] && [ "$found" != "$dir/authctl" ]; then
 			say "note: $found comes first on your PATH and shadows the new binary"
 		fi
@@ -248,9 +292,14 @@ main() {
 		say ""
 		say "$dir is not on your PATH. Add it (e.g. in ~/.profile, ~/.bashrc or ~/.zshrc):"
 		say "  export PATH=\"$dir:\$PATH\""
+		[ -z "$found" ] || say "note: until then, 'authctl' runs $found"
 		;;
 	esac
-	say "get started: authctl login"
+	for other in /usr/local/bin/authctl ${HOME:+"$HOME/.local/bin/authctl"}; do
+		if [ "$other" != "$dir/authctl" ] && [ "$other" != "$found" ] && [ -e "$other" ]; then
+			say "note: another authctl is installed at $other; whichever directory comes first on PATH wins, so remove the one you do not use"
+		fi
+	done
 }
 
 main "$@"

@@ -19,6 +19,16 @@ export interface UpgradeOptions {
 const DEFAULT_RELEASES = "https://github.com/authctl/authctl/releases";
 const INSTALL_HINT = "curl -fsSL https://github.com/authctl/authctl/releases/latest/download/install.sh | sh";
 
+/** How to reinstall from where this upgrade downloads: a mirror set in AUTHCTL_DOWNLOAD_URL holds install.sh too. */
+export function installHint(env: Env): string {
+  const quote = (text: string) => (/^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`);
+  const mirror = env.AUTHCTL_DOWNLOAD_URL?.replace(/\/+$/, "");
+  if (mirror) return `curl -fsSL ${quote(`${mirror}/install.sh`)} | AUTHCTL_DOWNLOAD_URL=${quote(mirror)} sh`;
+  const releases = env.AUTHCTL_RELEASES_URL?.replace(/\/+$/, "");
+  if (releases) return `curl -fsSL ${quote(`${releases}/latest/download/install.sh`)} | AUTHCTL_RELEASES_URL=${quote(releases)} sh`;
+  return INSTALL_HINT;
+}
+
 /** The download directory, chosen exactly as install.sh chooses it. */
 export function resolveDownloadBase(env: Env, version: string | undefined): string {
   const releases = (env.AUTHCTL_RELEASES_URL || DEFAULT_RELEASES).replace(/\/+$/, "");
@@ -130,7 +140,7 @@ export async function upgrade(deps: Deps, options: UpgradeOptions): Promise<void
 
   if (!env.AUTHCTL_UPGRADE_TARGET && !isCompiledBinary()) {
     throw new AuthctlError("USAGE", "upgrade replaces an installed authctl binary; this one runs from source under bun", {
-      hint: `install the binary: ${INSTALL_HINT}`,
+      hint: `install the binary: ${installHint(env)}`,
     });
   }
   const target = upgradeTargetPath(env);
@@ -149,20 +159,24 @@ export async function upgrade(deps: Deps, options: UpgradeOptions): Promise<void
   try {
     asset = releaseAssetName(detectTarget(env, createPlatformProbe()));
   } catch (error) {
-    throw new AuthctlError("USAGE", (error as Error).message, { hint: INSTALL_HINT });
+    throw new AuthctlError("USAGE", (error as Error).message, { hint: installHint(env) });
   }
   const base = resolveDownloadBase(env, version);
 
-  // The staging file is created before anything is downloaded: a directory we cannot write to
-  // is reported at once, not after 100 MB. It sits next to the binary so the swap is a rename.
+  // The staging file is created before the binary is downloaded: a directory we cannot write to
+  // is reported after SHA256SUMS (a few hundred bytes), not after 100 MB. SHA256SUMS comes first so
+  // that a binary that is already the newest says so even where it cannot be replaced (a
+  // root-owned /usr/local/bin/authctl upgraded by its user). The staging file sits next to the
+  // binary so the swap is a rename.
   const dir = dirname(real);
   const staged = join(dir, `.${basename(real)}.upgrade-${randomBytes(6).toString("hex")}`);
-  let fd: number;
+  let fd = -1;
+  let unwritable: AuthctlError | undefined;
   try {
     fd = openSync(staged, "wx", 0o700);
   } catch (error) {
-    throw new AuthctlError("STORE_IO", `cannot replace ${real}: ${dir} is not writable (${describeIoError(error)})`, {
-      hint: `run upgrade as the user who owns ${dir} (e.g. with sudo), or reinstall: ${INSTALL_HINT}`,
+    unwritable = new AuthctlError("STORE_IO", `cannot replace ${real}: ${dir} is not writable (${describeIoError(error)})`, {
+      hint: `run upgrade as the user who owns ${dir} (e.g. with sudo), or reinstall: ${installHint(env)}`,
       cause: error,
     });
   }
@@ -176,6 +190,7 @@ export async function upgrade(deps: Deps, options: UpgradeOptions): Promise<void
       deps.ui.success(`authctl ${currentVersion} is already ${version ? `version ${version}` : "the newest release"} (${real})`);
       return;
     }
+    if (unwritable) throw unwritable;
 
     const response = await get(deps, `${base}/${asset}`, asset, version);
     const size = Number(response.headers.get("content-length") ?? 0);
@@ -210,7 +225,7 @@ export async function upgrade(deps: Deps, options: UpgradeOptions): Promise<void
     deps.ui.success(`authctl ${currentVersion} → ${newVersion} (${real})`);
   } finally {
     if (fd >= 0) closeSync(fd);
-    if (!replaced) rmSync(staged, { force: true });
+    if (!replaced && !unwritable) rmSync(staged, { force: true });
   }
 }
 

@@ -24,6 +24,29 @@ function standIns(version: string): ReleaseFiles {
   return Object.fromEntries(RELEASE_TARGETS.map((t) => [releaseAssetName(t), fakeBinary(version)]));
 }
 
+/**
+ * The start of an ELF executable for the other CPU (x86-64 here: AArch64, and the reverse): execve
+ * refuses it, as it would a download of the wrong build. Shells then try it as a script and fail.
+ */
+function foreignExecutable(): Uint8Array {
+  const bytes = new Uint8Array(4096);
+  bytes.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]);
+  const view = new DataView(bytes.buffer);
+  view.setUint16(16, 2, true); // ET_EXEC
+  view.setUint16(18, process.arch === "arm64" ? 0x3e : 0xb7, true); // EM_X86_64 / EM_AARCH64
+  view.setUint32(20, 1, true);
+  return bytes;
+}
+
+/**
+ * Runs argv in a private mount namespace after `setup` (mounts a tmpfs over /usr/local/bin, a file
+ * over /proc/cpuinfo): the machine's own directories are never touched. Root only.
+ */
+function inMountNamespace(setup: string, argv: string[], env: Record<string, string>, stdin?: string): Promise<Run> {
+  return run(["unshare", "--mount", "--propagation", "private", "sh", "-c", `${setup} || exit 99; exec "$@"`, "sh", ...argv], env, stdin);
+}
+const CAN_UNSHARE = process.getuid?.() === 0 && Bun.spawnSync(["unshare", "--mount", "true"]).exitCode === 0;
+
 interface Run {
   code: number | null;
   stdout: string;
@@ -46,6 +69,9 @@ beforeAll(() => {
     "0.1.0": createRelease(standIns("0.1.0")),
     "0.2.0": createRelease(standIns("0.2.0")),
     "0.3.0": createRelease(standIns("0.3.0"), { tamper: RELEASE_TARGETS.map(releaseAssetName) }),
+    // SHA256SUMS lists another file only: every build is unverifiable.
+    "0.4.0": { ...standIns("0.4.0"), SHA256SUMS: `${sha256("x")}  authctl-other\n` },
+    "0.5.0": createRelease(Object.fromEntries(RELEASE_TARGETS.map((t) => [releaseAssetName(t), foreignExecutable()]))),
   });
 });
 afterAll(() => server.stop());
@@ -120,7 +146,7 @@ describe.each(SHELLS.map((shell) => [shell.name, shell.argv] as const))("install
   test("without curl it downloads with (busybox) wget, on a system of busybox tools only", async () => {
     const tools = join(tmp, "tools");
     mkdirSync(tools);
-    for (const tool of ["wget", "sha256sum", "awk", "uname", "id", "mktemp", "rm", "mkdir", "cp", "chmod", "mv", "grep", "cat"]) {
+    for (const tool of ["wget", "sha256sum", "awk", "uname", "id", "mktemp", "rm", "rmdir", "mkdir", "cp", "chmod", "mv", "grep", "cat"]) {
       symlinkSync(Bun.which("busybox")!, join(tools, tool));
     }
     const result = await installScript([...shell], { PATH: tools });
@@ -142,10 +168,51 @@ describe.each(SHELLS.map((shell) => [shell.name, shell.argv] as const))("install
     expect(result.stderr).toContain("AUTHCTL_INSTALL_DIR");
   });
 
-  test("an install dir that exists but takes no files (/proc) fails and says so", async () => {
+  test("an install dir that exists but takes no files (/proc) fails and says so before downloading anything", async () => {
     const result = await installScript([...shell], { AUTHCTL_INSTALL_DIR: "/proc" });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("cannot write to /proc");
+    expect(server.requests).toEqual([]);
+  });
+
+  test("installing the build that is already there says so, downloads only SHA256SUMS and changes nothing", async () => {
+    expect((await installScript([...shell], { AUTHCTL_VERSION: "0.2.0" })).code).toBe(0);
+    const before = statSync(installed());
+    server.requests.length = 0;
+    const again = await installScript([...shell], { AUTHCTL_VERSION: "0.2.0" });
+    expect(again.code).toBe(0);
+    expect(again.stderr).toContain(`authctl 0.2.0 is already installed at ${installed()} (it matches SHA256SUMS); nothing was changed`);
+    expect(server.requests.map((r) => r.path)).toEqual(["/releases/download/v0.2.0/SHA256SUMS"]);
+    expect(statSync(installed()).ino).toBe(before.ino);
+    expect(readdirSync(installDir)).toEqual(["authctl"]);
+  });
+
+  test("a build that SHA256SUMS does not list is refused (no unverified binary), and the old one is left untouched", async () => {
+    mkdirSync(installDir);
+    writeScript(installDir, "authctl", fakeBinary("0.0.9"));
+    const result = await installScript([...shell], { AUTHCTL_VERSION: "0.4.0" });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`SHA256SUMS has no entry for ${HOST_ASSET}; nothing was installed`);
+    expect(await versionOf(installed())).toBe("0.0.9");
+    expect(readdirSync(installDir)).toEqual(["authctl"]);
+  });
+
+  test("a build that does not run on this machine (an executable for another CPU) is refused, and the old one is left untouched", async () => {
+    mkdirSync(installDir);
+    writeScript(installDir, "authctl", fakeBinary("0.0.9"));
+    const result = await installScript([...shell], { AUTHCTL_VERSION: "0.5.0" });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`the downloaded ${HOST_ASSET} does not run on this machine; nothing was installed`);
+    expect(result.stderr).toContain("AUTHCTL_TARGET picks another build");
+    expect(await versionOf(installed())).toBe("0.0.9");
+    expect(readdirSync(installDir)).toEqual(["authctl"]);
+  });
+
+  test("a failed download leaves no install directory behind (it is created first, to check it, and removed again)", async () => {
+    const nested = join(tmp, "new", "deeper", "bin");
+    const result = await installScript([...shell], { AUTHCTL_INSTALL_DIR: nested, AUTHCTL_VERSION: "9.9.9" });
+    expect(result.code).toBe(1);
+    expect(() => statSync(join(tmp, "new"))).toThrow();
   });
 });
 
@@ -157,7 +224,12 @@ describe("install.sh platform detection (uname faked on PATH)", () => {
     writeScript(fakes, "sysctl", `#!/bin/sh\n[ "$2" = sysctl.proc_translated ] && echo "\${FAKE_ROSETTA:-0}"\n`);
     return installScript([Bun.which("sh")!], { PATH: `${fakes}:${baseEnv.PATH}`, ...extra });
   }
-  const asked = () => server.requests.map((r) => r.path.split("/").pop()).find((f) => f !== "SHA256SUMS");
+  // Every stand-in is the same script, so a second install into the same directory would find the
+  // build already there and download nothing: each case starts from an empty directory.
+  const asked = () => {
+    rmSync(installDir, { recursive: true, force: true });
+    return server.requests.map((r) => r.path.split("/").pop()).find((f) => f !== "SHA256SUMS");
+  };
 
   test("macOS on Apple Silicon gets darwin-arm64, also from an x64 shell under Rosetta", async () => {
     expect((await installAs({ s: "Darwin", m: "arm64" })).code).toBe(0);
@@ -208,7 +280,7 @@ describe("install.sh platform detection (uname faked on PATH)", () => {
 describe("downloads over TLS (test CA)", () => {
   let tls: ReleaseServer;
   let foreign: ReleaseServer;
-  const BUSYBOX_TOOLS = ["sha256sum", "awk", "uname", "id", "mktemp", "rm", "mkdir", "cp", "chmod", "mv", "grep", "cat"];
+  const BUSYBOX_TOOLS = ["sha256sum", "awk", "uname", "id", "mktemp", "rm", "rmdir", "mkdir", "cp", "chmod", "mv", "grep", "cat"];
   beforeAll(() => {
     tls = startReleaseServer("0.2.0", { "0.2.0": createRelease(standIns("0.2.0")), "6.6.6": createRelease(standIns("6.6.6")) }, { tls: true });
     foreign = startReleaseServer("6.6.6", { "6.6.6": createRelease(standIns("6.6.6")) }, { hostname: "127.0.0.2" });
@@ -402,10 +474,151 @@ describe("authctl upgrade", () => {
     expect(server.requests).toEqual([]);
   });
 
-  test("a binary in a directory that takes no files (/proc, even for root) is refused before any download", async () => {
+  test("a binary in a directory that takes no files (/proc, even for root) is refused before the binary is downloaded", async () => {
     const result = await run([copy, "upgrade"], { ...baseEnv, AUTHCTL_UPGRADE_TARGET: "/proc/version" });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("cannot replace /proc/version: /proc is not writable");
+    expect(server.requests.map((r) => r.path).filter((p) => !p.endsWith("/SHA256SUMS"))).toEqual([]);
+  });
+
+  test("a build that does not run on this machine is refused and the binary is left untouched", async () => {
+    const before = sha256(readFileSync(copy));
+    const result = await run([copy, "upgrade", "--version", "0.5.0"], baseEnv);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`authctl: the downloaded ${HOST_ASSET} does not run on this machine; nothing was changed`);
+    expect(sha256(readFileSync(copy))).toBe(before);
+    expect(readdirSync(installDir)).toEqual(["authctl"]);
+  });
+
+  test("a build that SHA256SUMS does not list is refused before it is downloaded", async () => {
+    const result = await run([copy, "upgrade", "--version", "0.4.0"], baseEnv);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`SHA256SUMS has no entry for ${HOST_ASSET}; nothing was changed`);
+    expect(server.requests.map((r) => r.path)).toEqual(["/releases/download/v0.4.0/SHA256SUMS"]);
+    expect(await versionOf(copy)).toBe("0.1.0");
+  });
+
+  test.each([
+    ["Homebrew (a Cellar)", "Cellar/authctl/0.1.0/bin", "brew upgrade authctl"],
+    ["Homebrew on Linux", "home/linuxbrew/.linuxbrew/Cellar/authctl/0.1.0/bin", "brew upgrade authctl"],
+  ])("a binary installed by %s is refused before any download", async (_name, under, hint) => {
+    mkdirSync(join(tmp, under), { recursive: true });
+    const target = writeScript(join(tmp, under), "authctl", fakeBinary("0.0.9"));
+    const result = await run([copy, "upgrade"], { ...baseEnv, AUTHCTL_UPGRADE_TARGET: target });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`${target} was installed by Homebrew; authctl will not replace it behind its back`);
+    expect(result.stderr).toContain(hint);
     expect(server.requests).toEqual([]);
+  });
+
+  test("a binary in /usr/bin (the system package manager's) is refused before any download", async () => {
+    const result = await run([copy, "upgrade"], { ...baseEnv, AUTHCTL_UPGRADE_TARGET: "/usr/bin/env" });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("/usr/bin/env was installed by the system package manager");
+    expect(result.stderr).toContain("apt, dnf, pacman, apk");
+    expect(server.requests).toEqual([]);
+  });
+
+  describe("a binary its user cannot replace (root-owned, upgraded as nobody)", () => {
+    const asNobody = (argv: string[], env: Record<string, string>) =>
+      run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", ...argv], { ...env, HOME: "/" });
+    const canDrop = process.getuid?.() === 0 && Boolean(Bun.which("setpriv"));
+    beforeEach(() => chmodSync(tmp, 0o755));
+
+    test.skipIf(!canDrop)("that is already the newest release says so instead of 'cannot replace'", async () => {
+      server.releases.set("0.1.5", createRelease({ [HOST_ASSET]: readFileSync(BINARY) }));
+      try {
+        const result = await asNobody([copy, "upgrade", "--version", "0.1.5"], baseEnv);
+        expect(result.stderr).not.toContain("cannot replace");
+        expect(result.stderr).toContain(`is already version 0.1.5 (${copy})`);
+        expect(result.code).toBe(0);
+      } finally {
+        server.releases.delete("0.1.5");
+      }
+    });
+
+    test.skipIf(!canDrop)("that is older says it cannot replace it before downloading the binary, and the hint reinstalls from AUTHCTL_DOWNLOAD_URL", async () => {
+      const mirror = server.downloadUrl("0.2.0");
+      const result = await asNobody([copy, "upgrade"], { ...baseEnv, AUTHCTL_DOWNLOAD_URL: mirror });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`cannot replace ${copy}: ${installDir} is not writable (EACCES: permission denied)`);
+      expect(result.stderr).toContain(`reinstall: curl -fsSL ${mirror}/install.sh | AUTHCTL_DOWNLOAD_URL=${mirror} sh`);
+      expect(result.stderr).not.toContain("github.com");
+      expect(server.requests.map((r) => r.path)).toEqual(["/releases/download/v0.2.0/SHA256SUMS"]);
+      expect(readdirSync(installDir)).toEqual(["authctl"]);
+    });
+  });
+});
+
+describe("where install.sh puts authctl, and copies that shadow it (private mount namespace)", () => {
+  const shadowEnv = () => {
+    const env = { ...baseEnv };
+    delete (env as Record<string, string | undefined>).AUTHCTL_INSTALL_DIR;
+    return env;
+  };
+  /** `id -u` answers 1000: a user install, while the test itself runs as root. */
+  function asUser(): string {
+    const fakes = join(tmp, "fakes");
+    mkdirSync(fakes, { recursive: true });
+    writeScript(fakes, "id", `#!/bin/sh\n[ "$1" = -u ] && echo 1000 || exec /usr/bin/id "$@"\n`);
+    return fakes;
+  }
+  const TMPFS = "mount -t tmpfs tmpfs /usr/local/bin";
+  const userBin = () => join(baseEnv.HOME!, ".local", "bin");
+
+  test.skipIf(!CAN_UNSHARE)("a user gets ~/.local/bin by default", async () => {
+    const result = await inMountNamespace(TMPFS, [Bun.which("sh")!], { ...shadowEnv(), PATH: `${asUser()}:/usr/bin:/bin` }, INSTALL_SH);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain(`authctl 0.2.0 installed to ${join(userBin(), "authctl")}`);
+    expect(await versionOf(join(userBin(), "authctl"))).toBe("0.2.0");
+  });
+
+  test.skipIf(!CAN_UNSHARE)("root gets /usr/local/bin by default", async () => {
+    const result = await inMountNamespace(TMPFS, [Bun.which("sh")!, "-c", `sh && /usr/local/bin/authctl --version`], { ...shadowEnv(), PATH: "/usr/local/bin:/usr/bin:/bin" }, INSTALL_SH);
+    expect(result.stderr).toContain("authctl 0.2.0 installed to /usr/local/bin/authctl");
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe("0.2.0\n");
+    expect(() => statSync(userBin())).toThrow();
+  });
+
+  test.skipIf(!CAN_UNSHARE)("a user install while /usr/local/bin/authctl exists names that copy", async () => {
+    const setup = `${TMPFS} && printf '#!/bin/sh\\necho 0.0.9\\n' >/usr/local/bin/authctl && chmod 755 /usr/local/bin/authctl`;
+    const result = await inMountNamespace(setup, [Bun.which("sh")!], { ...shadowEnv(), PATH: `${asUser()}:/usr/local/bin:/usr/bin:/bin` }, INSTALL_SH);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain(`${userBin()} is not on your PATH`);
+    expect(result.stderr).toContain("note: until then, 'authctl' runs /usr/local/bin/authctl");
+  });
+
+  test.skipIf(!CAN_UNSHARE)("a root install while ~/.local/bin/authctl exists names that copy (it shadows the new one where ~/.local/bin comes first)", async () => {
+    mkdirSync(userBin(), { recursive: true });
+    writeScript(userBin(), "authctl", fakeBinary("0.0.9"));
+    const result = await inMountNamespace(TMPFS, [Bun.which("sh")!], { ...shadowEnv(), PATH: "/usr/local/bin:/usr/bin:/bin" }, INSTALL_SH);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain("authctl 0.2.0 installed to /usr/local/bin/authctl");
+    expect(result.stderr).toContain(`note: another authctl is installed at ${join(userBin(), "authctl")}; whichever directory comes first on PATH wins`);
+  });
+
+  describe.skipIf(!CAN_UNSHARE || HOST_ASSET !== "authctl-linux-x64")("an x64 CPU without AVX2 (/proc/cpuinfo replaced)", () => {
+    const noAvx2 = () => {
+      const cpuinfo = join(tmp, "cpuinfo");
+      writeFileSync(cpuinfo, readFileSync("/proc/cpuinfo", "utf8").replace(/\bavx2\b/g, "").replace(/\bavx512\w*/g, ""));
+      return `mount --bind ${cpuinfo} /proc/cpuinfo`;
+    };
+
+    test("install.sh picks the -baseline build", async () => {
+      const result = await inMountNamespace(noAvx2(), [Bun.which("sh")!], baseEnv, INSTALL_SH);
+      expect(result.code).toBe(0);
+      expect(server.requests.map((r) => r.path)).toContain("/releases/download/v0.2.0/authctl-linux-x64-baseline");
+      expect(server.requests.map((r) => r.path)).not.toContain("/releases/download/v0.2.0/authctl-linux-x64");
+    });
+
+    test("authctl upgrade picks the -baseline build", async () => {
+      await ensureBinary();
+      const target = writeScript(tmp, "old-authctl", fakeBinary("0.0.9"));
+      const result = await inMountNamespace(noAvx2(), [BINARY, "upgrade"], { ...baseEnv, AUTHCTL_UPGRADE_TARGET: target });
+      expect(result.code).toBe(0);
+      expect(server.requests.map((r) => r.path)).toContain("/releases/download/v0.2.0/authctl-linux-x64-baseline");
+      expect(await versionOf(target)).toBe("0.2.0");
+    });
   });
 });
