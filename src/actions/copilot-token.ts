@@ -18,8 +18,18 @@ const HEADERS = {
 };
 
 function exchangeUrl(provider: ProviderDefinition, host: string | undefined): string {
-  const base = host && provider.apiUrl === "https://api.github.com" ? `https://api.${host}` : provider.apiUrl;
-  return `${base.replace(/\/+$/, "")}/copilot_internal/v2/token`;
+  const base = new URL(provider.apiUrl);
+  if (host && provider.apiUrl === "https://api.github.com") {
+    // The store checks that `host` is a host name (store/_routing-fields.ts); this checks that the
+    // URL built from it has exactly that host, so "x@evil" can never become user info here.
+    const url = new URL(`https://api.${host}/`);
+    if (url.username || url.password || url.host !== `api.${host.toLowerCase()}`) {
+      throw new AuthctlError("STORE_CORRUPT", "the stored GitHub host of github-copilot is not a host name", { hint: "run 'authctl login github-copilot --host <host>'" });
+    }
+    return new URL("copilot_internal/v2/token", url).toString();
+  }
+  base.pathname = `${base.pathname.replace(/\/+$/, "")}/copilot_internal/v2/token`;
+  return base.toString();
 }
 
 export async function copilotToken(ctx: Context, provider: ProviderDefinition): Promise<string> {

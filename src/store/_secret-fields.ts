@@ -6,8 +6,19 @@ import { AuthctlError } from "../errors.ts";
 import type { StoredCredential } from "./types.ts";
 
 const SECRET_FIELDS = ["key", "access_token", "refresh_token", "id_token"] as const;
-/** `extra` entries that hold secrets (the cached Copilot token, say); the rest (hosts, URLs, account ids) is metadata. */
-const SECRET_EXTRA = /token|secret|password|key/i;
+/**
+ * The `extra` entries that hold secrets, declared by name: the Copilot token cached by
+ * actions/copilot-token.ts and the API key OpenAI's login exchanges for (providers/openai.ts).
+ * Every other entry (hosts, endpoint URLs, account ids, expiries) is metadata. A provider that
+ * stores a new secret in `extra` adds its name here.
+ */
+export const SECRET_EXTRA_FIELDS: ReadonlySet<string> = new Set(["copilot_token", "api_key"]);
+/**
+ * Format 1 sealed every `extra` entry whose name matched this (so `token_url` and
+ * `copilot_expires_at` too). Only used to read such files: a plaintext value where format 1
+ * would have sealed one is refused there.
+ */
+export const LEGACY_SECRET_EXTRA = /token|secret|password|key/i;
 
 /** A secret field's name as used in additional data and messages: `key`, `extra.copilot_token`. */
 export type SecretEntry = [field: string, value: string];
@@ -17,7 +28,7 @@ export function listSecrets(credential: StoredCredential): SecretEntry[] {
   const out: SecretEntry[] = [];
   for (const name of SECRET_FIELDS) if (typeof source[name] === "string") out.push([name, source[name] as string]);
   for (const [name, value] of Object.entries(credential.extra ?? {})) {
-    if (SECRET_EXTRA.test(name) && typeof value === "string") out.push([`extra.${name}`, value]);
+    if (SECRET_EXTRA_FIELDS.has(name) && typeof value === "string") out.push([`extra.${name}`, value]);
   }
   return out;
 }
@@ -35,6 +46,20 @@ export function setSecret(credential: StoredCredential, field: string, value: st
   const target = credential as unknown as Record<string, unknown>;
   if (value === undefined) delete target[field];
   else target[field] = value;
+}
+
+/** Every string value of a credential, top level and `extra`, as `[field, value]` (`extra.host`). */
+export function listStrings(credential: StoredCredential): SecretEntry[] {
+  const out: SecretEntry[] = [];
+  for (const [name, value] of Object.entries(credential)) if (typeof value === "string") out.push([name, value]);
+  for (const [name, value] of Object.entries(credential.extra ?? {})) if (typeof value === "string") out.push([`extra.${name}`, value]);
+  return out;
+}
+
+/** The fields format 1 of the encrypted store sealed. */
+export function isLegacySecretField(field: string): boolean {
+  if ((SECRET_FIELDS as readonly string[]).includes(field)) return true;
+  return field.startsWith("extra.") && LEGACY_SECRET_EXTRA.test(field.slice(6));
 }
 
 /** A shallow copy (and a copy of `extra`), so changing secret fields leaves the original alone. */

@@ -14,10 +14,14 @@
  */
 import { resolve } from "node:path";
 import { AuthctlError } from "../errors.ts";
+import { MAC_FIELD, recordMac, unauthenticated, verifyRecordMac } from "./_integrity.ts";
+import { findRoutingProblem } from "./_routing-fields.ts";
 import {
   canonicalJson,
   copyCredential,
+  isLegacySecretField,
   listSecrets,
+  listStrings,
   mergeSecrets,
   parseSecretsJson,
   secretsJson,
@@ -25,13 +29,21 @@ import {
   withoutSecrets,
 } from "./_secret-fields.ts";
 import type { CredentialsDocument } from "./credentials-file.ts";
-import { isSealed, type KeyParams, loadOpeningKey, loadSealingKey, openValue, type SealingKey, sealValue } from "./encrypted.ts";
+import {
+  isSealed,
+  KEY_PARAM_FIELDS,
+  type KeyOptions,
+  type KeyParams,
+  loadOpeningKey,
+  loadSealingKey,
+  openValue,
+  type SealingKey,
+  sealValue,
+} from "./encrypted.ts";
 import { createStoreFile } from "./file-store.ts";
 import type { Keyring } from "./keyring.ts";
 import { type BackendChoice, guessBackend, resolveBackend } from "./select-backend.ts";
 import type { BackendName, Credentials, CredentialStore, FileStoreOptions, StoreSnapshot, StoredCredential } from "./types.ts";
-
-const KEY_PARAM_FIELDS = ["key_source", "kdf", "kdf_salt", "key_check"] as const;
 
 export interface BackendStoreOptions extends FileStoreOptions {
   choice: BackendChoice;
@@ -58,6 +70,19 @@ export interface BackendStore extends CredentialStore {
   readMetadata(): StoreSnapshot;
   /** Moves every credential to `to`, verifying each write before the source is removed. */
   migrate(to: BackendName): Promise<Move[]>;
+  /**
+   * Seals the encrypted credentials with the key file or with AUTHCTL_PASSPHRASE instead of what
+   * seals them now (`store seal --with …`). Returns how many were re-sealed and what sealed them before.
+   */
+  reseal(to: "file" | "passphrase"): Promise<{ count: number; before: "file" | "passphrase" | undefined }>;
+}
+
+/** How a document's records are read: its format, generation, and whether it has a key at all. */
+interface DocumentInfo {
+  format: 1 | 2;
+  generation: number;
+  /** A key seals something here: format 2 always; format 1 when key fields or sealed values are present. */
+  keyed: boolean;
 }
 
 function missingItem(id: string): AuthctlError {
@@ -79,6 +104,26 @@ function isDamagedValue(error: unknown): error is AuthctlError {
   return error instanceof AuthctlError && error.detail?.damaged === true;
 }
 
+/** The metadata of a record as stored: sealed values, the keyring marker and the MAC left out. */
+function metadataOf(raw: StoredCredential): StoredCredential {
+  const copy = withoutSecrets(copyCredential(raw));
+  for (const [field, value] of listStrings(copy)) if (isSealed(value)) setSecret(copy, field, undefined);
+  const record = copy as unknown as Record<string, unknown>;
+  delete record[MAC_FIELD];
+  delete record.secret_store;
+  return copy;
+}
+
+function documentInfo(document: CredentialsDocument): DocumentInfo {
+  const params = document.preserved as KeyParams;
+  const generation = typeof document.preserved.generation === "number" ? document.preserved.generation : 0;
+  if (document.version >= 2) return { format: 2, generation, keyed: true };
+  const keyed =
+    KEY_PARAM_FIELDS.some((name) => params[name] !== undefined) ||
+    Object.values(document.credentials).some((raw) => listStrings(raw).some(([, value]) => isSealed(value)));
+  return { format: 1, generation: 0, keyed };
+}
+
 function backendLabel(backend: BackendName): string {
   return backend === "keyring" ? "the keyring" : backend === "encrypted" ? "the encrypted file" : "the plain file";
 }
@@ -89,21 +134,77 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
   const { keyring, passphrase, notify } = options;
   const checkpoint = options.checkpoint ?? (() => {});
 
-  /** Opens one credential as stored: sealed values unsealed, the keyring marker removed (secrets not fetched). */
-  function openCredential(id: string, raw: StoredCredential, openingKey: () => SealingKey): { credential: StoredCredential; backend: BackendName } {
+  /**
+   * Opens one credential as stored: its MAC verified (format 2), sealed values unsealed, the
+   * keyring marker removed (secrets not fetched), its routing fields checked. Anything that does
+   * not hold up makes this credential alone unusable (a `damaged` error).
+   */
+  function openCredential(
+    id: string,
+    raw: StoredCredential,
+    openingKey: () => SealingKey,
+    info: DocumentInfo,
+    warnings: string[],
+  ): { credential: StoredCredential; backend: BackendName } {
+    if (info.format >= 2 && !verifyRecordMac(openingKey().macKey, id, info.generation, raw)) {
+      const hasMac = typeof (raw as unknown as Record<string, unknown>)[MAC_FIELD] === "string";
+      throw unauthenticated(
+        path,
+        id,
+        hasMac ? "does not authenticate (it was altered, or put back from another copy of the store)" : "is not authenticated (it was added or altered without the store's key)",
+      );
+    }
     const credential = copyCredential(raw);
     const record = credential as unknown as Record<string, unknown>;
+    delete record[MAC_FIELD];
+    let backend: BackendName = "file";
     if (record.secret_store === "keyring") {
       delete record.secret_store;
-      return { credential: withoutSecrets(credential), backend: "keyring" };
+      backend = "keyring";
+    } else {
+      for (const [field, value] of listStrings(raw)) {
+        if (!isSealed(value)) continue;
+        backend = "encrypted";
+        setSecret(credential, field, openValue(openingKey(), id, field, value, path));
+      }
     }
-    let backend: BackendName = "file";
-    for (const [field, value] of listSecrets(raw)) {
-      if (!isSealed(value)) continue;
-      backend = "encrypted";
-      setSecret(credential, field, openValue(openingKey(), id, field, value, path));
+    if (info.format === 1 && info.keyed) openLegacy(id, raw, credential, warnings);
+    const problem = findRoutingProblem(credential);
+    if (problem) throw unauthenticated(path, id, `has an unusable ${problem[0]} (it ${problem[1]})`);
+    return { credential: backend === "keyring" ? withoutSecrets(credential) : credential, backend };
+  }
+
+  /**
+   * Format 1 of a sealed store authenticated only the sealed values. Reading one, a plaintext value
+   * where format 1 sealed one is refused, and the plaintext hosts and revocation endpoints it kept
+   * are not trusted: the host only when it is GitHub's own, the revocation endpoint only on the
+   * origin of the (sealed) token endpoint. The next write turns the file into format 2 without them.
+   */
+  function openLegacy(id: string, raw: StoredCredential, credential: StoredCredential, warnings: string[]): void {
+    for (const [field, value] of listStrings(raw)) {
+      if (isLegacySecretField(field) && !isSealed(value)) {
+        throw unauthenticated(path, id, `holds ${field} in clear where this store seals it (it was altered)`);
+      }
     }
-    return { credential, backend };
+    const extra = credential.extra;
+    if (!extra) return;
+    if (extra.host !== undefined && extra.host !== "github.com") {
+      delete extra.host;
+      warnings.push(`${id}: the host recorded before this version of authctl cannot be verified in a sealed store and is not used; log in again with --host`);
+    }
+    if (extra.revocation_url !== undefined) {
+      let sameOrigin = false;
+      try {
+        sameOrigin = extra.token_url !== undefined && new URL(extra.revocation_url).origin === new URL(extra.token_url).origin;
+      } catch {
+        sameOrigin = false;
+      }
+      if (!sameOrigin) {
+        delete extra.revocation_url;
+        warnings.push(`${id}: the revocation endpoint recorded before this version of authctl cannot be verified in a sealed store and is not used`);
+      }
+    }
+    if (Object.keys(extra).length === 0) delete credential.extra;
   }
 
   function keyParams(document: CredentialsDocument): KeyParams {
@@ -113,27 +214,31 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
   // The opening key, kept for as long as the file names the same one: with a passphrase each
   // derivation is a deliberate ~0.1 s of scrypt, and `env a b c` reads the store once per provider.
   let cachedKey: { params: string; key: SealingKey } | undefined;
-  function openingKeyFor(params: KeyParams): SealingKey {
-    const id = JSON.stringify(KEY_PARAM_FIELDS.map((name) => params[name]));
-    if (cachedKey?.params !== id) cachedKey = { params: id, key: loadOpeningKey(home, path, params, passphrase) };
+  function keyOptions(info: DocumentInfo, change?: "file" | "passphrase"): KeyOptions {
+    return { home, storePath: path, passphrase, format: info.format, warn: notify, change };
+  }
+  function openingKeyFor(params: KeyParams, info: DocumentInfo, change?: "file" | "passphrase"): SealingKey {
+    const id = JSON.stringify([info.format, change, ...KEY_PARAM_FIELDS.map((name) => params[name])]);
+    if (cachedKey?.params !== id) cachedKey = { params: id, key: loadOpeningKey(params, keyOptions(info, change)) };
     return cachedKey.key;
   }
 
   function read(): StoreSnapshot {
     const { document, exists, warnings } = file.readDocument();
-    const openingKey = () => openingKeyFor(keyParams(document));
+    const info = documentInfo(document);
+    const openingKey = () => openingKeyFor(keyParams(document), info);
     const credentials: Credentials = Object.create(null);
     const backends: Record<string, BackendName> = Object.create(null);
     const damaged: Record<string, Error> = Object.create(null);
     for (const [id, raw] of Object.entries(document.credentials)) {
       // A damaged value costs that credential only; a wrong or missing key stops everything.
       try {
-        const opened = openCredential(id, raw, openingKey);
+        const opened = openCredential(id, raw, openingKey, info, warnings);
         credentials[id] = opened.credential;
         backends[id] = opened.backend;
       } catch (error) {
         if (!isDamagedValue(error)) throw error;
-        credentials[id] = withoutSecrets(copyCredential(raw));
+        credentials[id] = metadataOf(raw);
         backends[id] = "encrypted";
         damaged[id] = error;
       }
@@ -145,17 +250,15 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
     const { document, exists, warnings } = file.readDocument();
     const credentials: Credentials = Object.create(null);
     const backends: Record<string, BackendName> = Object.create(null);
-    const noKey = (): SealingKey => {
-      throw new AuthctlError("INTERNAL", "readMetadata unsealed a value");
-    };
     for (const [id, raw] of Object.entries(document.credentials)) {
-      if (listSecrets(raw).some(([, value]) => isSealed(value))) {
-        credentials[id] = withoutSecrets(copyCredential(raw));
-        backends[id] = "encrypted";
-      } else {
-        const opened = openCredential(id, raw, noKey);
-        credentials[id] = opened.credential;
-        backends[id] = opened.backend;
+      const record = raw as unknown as Record<string, unknown>;
+      credentials[id] = metadataOf(raw);
+      if (record.secret_store === "keyring") backends[id] = "keyring";
+      else if (listStrings(raw).some(([, value]) => isSealed(value))) backends[id] = "encrypted";
+      else {
+        backends[id] = "file";
+        credentials[id] = copyCredential(raw);
+        delete (credentials[id] as unknown as Record<string, unknown>)[MAC_FIELD];
       }
     }
     return { credentials, backends, path, exists, warnings };
@@ -193,12 +296,20 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
     return item.owner !== undefined && item.owner !== owner ? item.owner : undefined;
   }
 
-  async function write<T>(fn: (credentials: Credentials) => T | Promise<T>, forceTo?: BackendName): Promise<{ result: T; moves: Move[] }> {
+  async function write<T>(
+    fn: (credentials: Credentials) => T | Promise<T>,
+    forceTo?: BackendName,
+    change?: "file" | "passphrase",
+  ): Promise<{ result: T; moves: Move[]; before?: "file" | "passphrase" }> {
     return file.withLock(async (locked) => {
       const document = locked.document;
       const params = keyParams(document);
+      const info = documentInfo(document);
       let opening: SealingKey | undefined;
-      const openingKey = () => (opening ??= openingKeyFor(params));
+      const openingKey = () => (opening ??= openingKeyFor(params, info, change));
+      const legacyWarnings: string[] = [];
+      // Records that do not open or authenticate: kept byte for byte (never re-MACed) unless replaced.
+      const damagedIds = new Set<string>();
 
       const origin: Record<string, BackendName> = Object.create(null);
       // Keyring records whose secrets cannot be had: the keyring did not answer (unreadable), or
@@ -212,14 +323,15 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
       for (const [id, raw] of Object.entries(document.credentials)) {
         let opened: ReturnType<typeof openCredential>;
         try {
-          opened = openCredential(id, raw, openingKey);
+          opened = openCredential(id, raw, openingKey, info, legacyWarnings);
         } catch (error) {
           // A damaged sealed value: like a dangling keyring item, it may be replaced (log in
           // again) or deleted, and is kept as it is otherwise. A migration cannot carry it.
           if (forceTo || !isDamagedValue(error)) throw error;
           origin[id] = "encrypted";
-          plain[id] = withoutSecrets(copyCredential(raw));
+          plain[id] = metadataOf(raw);
           dangling.add(id);
+          damagedIds.add(id);
           continue;
         }
         const { credential, backend } = opened;
@@ -306,22 +418,23 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
 
       // 2. The new file.
       const needsSealing = ids.some((id) => dest[id] === "encrypted");
-      if (needsSealing && Object.values(origin).includes("encrypted")) openingKey();
-      const sealing = needsSealing ? loadSealingKey(home, params, passphrase, opening) : undefined;
-      const next: CredentialsDocument = { credentials: Object.create(null), preserved: { ...document.preserved } };
+      if (needsSealing && info.keyed) openingKey();
+      const sealing = needsSealing ? loadSealingKey(params, keyOptions(info, change), opening) : undefined;
+      const next: CredentialsDocument = { version: sealing ? 2 : 1, credentials: Object.create(null), preserved: { ...document.preserved } };
       const preserved = next.preserved as Record<string, unknown>;
       for (const id of ids) {
         const credential = plain[id]!;
-        if (unreadable.has(id)) {
+        if (unreadable.has(id) && damagedIds.has(id)) {
           next.credentials[id] = document.credentials[id]!;
-        } else if (dest[id] === "keyring") {
+        } else if (unreadable.has(id) || dest[id] === "keyring") {
+          // An unreadable keyring record is unchanged (see above): its metadata is all it has here.
           next.credentials[id] = { ...withoutSecrets(credential), secret_store: "keyring" } as StoredCredential;
         } else if (dest[id] === "encrypted") {
           const raw = document.credentials[id];
           const sealed = copyCredential(credential);
           const reuse = origin[id] === "encrypted" && !dangling.has(id) && opening !== undefined && sealing!.key.equals(opening.key);
           const original = reuse && raw ? new Map(listSecrets(raw)) : undefined;
-          const openedBefore = reuse && raw ? new Map(listSecrets(openCredential(id, raw, openingKey).credential)) : undefined;
+          const openedBefore = reuse && raw ? new Map(listSecrets(openCredential(id, raw, openingKey, info, []).credential)) : undefined;
           for (const [field, value] of listSecrets(credential)) {
             // An unchanged value keeps its sealed text, so a no-op update does not rewrite the file.
             const old = original?.get(field);
@@ -341,6 +454,23 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
       for (const id of ids) if (dest[id] === "keyring") cleanup.delete(id);
       if (cleanup.size) preserved.keyring_cleanup = [...cleanup].sort();
       else delete preserved.keyring_cleanup;
+      // Format 2: every record the store can vouch for gets a MAC bound to the generation, which
+      // grows only when the file really changes (an unchanged store is not rewritten).
+      delete preserved.generation;
+      if (sealing) {
+        const vouched = ids.filter((id) => !damagedIds.has(id) || !unreadable.has(id));
+        const seal = (generation: number) => {
+          preserved.generation = generation;
+          for (const id of vouched) {
+            const { [MAC_FIELD]: _old, ...record } = next.credentials[id] as unknown as Record<string, unknown>;
+            const body = record as unknown as StoredCredential;
+            next.credentials[id] = { ...body, [MAC_FIELD]: recordMac(sealing.macKey, id, generation, body) } as StoredCredential;
+          }
+        };
+        seal(info.generation);
+        if (!locked.unchanged(next)) seal(info.generation + 1);
+      }
+      for (const warning of legacyWarnings) notify(warning);
       if (fellThrough && preserved.keyring_notice !== true) {
         notify(`the keyring is not available (${fellThrough}): secrets go to the encrypted file ${path} instead`);
         preserved.keyring_notice = true;
@@ -377,7 +507,7 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
         locked.write(next);
         checkpoint("cleanup-written");
       }
-      return { result, moves };
+      return { result, moves, before: opening?.source };
     });
   }
 
@@ -414,6 +544,15 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
         }
       }
       return (await write(() => undefined, to)).moves;
+    },
+    async reseal(to) {
+      const { document } = file.readDocument();
+      const info = documentInfo(document);
+      const before = info.keyed ? (keyParams(document).key_source ?? "file") : undefined;
+      if (before === to) return { count: 0, before };
+      await write(() => undefined, undefined, to);
+      const count = Object.values(readMetadata().backends).filter((backend) => backend === "encrypted").length;
+      return { count, before };
     },
   };
 }

@@ -7,12 +7,17 @@ import { parse, stringify, TomlError } from "smol-toml";
 import { AuthctlError } from "../errors.ts";
 import type { Credentials, StoredCredential } from "./types.ts";
 
-export const STORE_FORMAT_VERSION = 1;
+/**
+ * The newest format this authctl reads. 1: secrets sealed by field-name pattern, records not
+ * authenticated. 2: a store with a key (encrypted) authenticates every record (`mac`, bound to
+ * `generation`; see _integrity.ts). Stores without a key are written as 1, which any authctl reads.
+ */
+export const STORE_FORMAT_VERSION = 2;
 export const STORE_HEADER = "# authctl credential store. Managed by authctl: use 'authctl login/logout'.";
 
 const PROVIDER_ID = /^[a-z0-9][a-z0-9-]*$/;
 /** Top-level keys of the file that are not provider tables. */
-const RESERVED_KEYS = new Set(["version"]);
+const RESERVED_KEYS = new Set(["version", "generation"]);
 
 /** True for ids that can name a table in the store (`[openrouter]`) without clashing with `version`. */
 export function isValidProviderId(id: string): boolean {
@@ -20,6 +25,8 @@ export function isValidProviderId(id: string): boolean {
 }
 
 export interface CredentialsDocument {
+  /** The file's format (see STORE_FORMAT_VERSION); 1 when absent. */
+  version: number;
   credentials: Credentials;
   /** Top-level values other than `version` and provider tables, kept for the newer authctl that wrote them. */
   preserved: Record<string, unknown>;
@@ -44,6 +51,7 @@ const FIELDS: ReadonlyArray<readonly [name: string, kind: FieldKind, required: b
   ["needs_login", "boolean", false],
   ["created_at", "integer", true],
   ["updated_at", "integer", true],
+  ["mac", "string", false],
   ["extra", "string-table", false],
 ];
 const KNOWN_FIELDS = new Set(FIELDS.map(([name]) => name));
@@ -163,7 +171,7 @@ export function parseCredentialsFile(text: string, path: string): CredentialsDoc
     throw corrupt(path, "the TOML parser failed", undefined, error);
   }
 
-  const version = root.version ?? STORE_FORMAT_VERSION;
+  const version = root.version ?? 1;
   if (typeof version !== "number" || !Number.isSafeInteger(version) || version < 1) {
     throw corrupt(path, "version must be a positive integer", findLine(text, undefined, "version"));
   }
@@ -193,7 +201,7 @@ export function parseCredentialsFile(text: string, path: string): CredentialsDoc
     }
     credentials[id] = value as unknown as StoredCredential;
   }
-  return { credentials, preserved };
+  return { version, credentials, preserved };
 }
 
 /** Rebuilds one credential in the canonical field order, dropping empty values, keeping unknown fields. */
@@ -221,7 +229,7 @@ function orderCredential(id: string, credential: StoredCredential): Record<strin
  */
 export function serializeCredentialsFile(document: CredentialsDocument): string {
   const root: Record<string, unknown> = Object.create(null);
-  root.version = STORE_FORMAT_VERSION;
+  root.version = document.version;
   for (const [key, value] of Object.entries(document.preserved)) {
     if (!Object.hasOwn(document.credentials, key) && key !== "version") root[key] = value;
   }

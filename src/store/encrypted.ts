@@ -3,14 +3,18 @@
  * `enc:v1:<base64(nonce | ciphertext | tag)>`, AES-256-GCM with a random 96-bit nonce per value
  * (NIST SP 800-38D §8.2.2: random nonces are safe far beyond the number of values a store holds)
  * and the provider id and field name as additional data, so a sealed value moved to another
- * field or provider fails authentication instead of being handed out there.
+ * field or provider fails authentication instead of being handed out there. Everything else in
+ * a record (the endpoints and hosts that decide where a secret goes) is authenticated by the
+ * record's MAC (see _integrity.ts).
  *
- * The key is a random 32-byte file `key` (0600) beside the store, or, when AUTHCTL_PASSPHRASE is
- * set, scrypt(passphrase, salt) (RFC 7914) with the salt and parameters stored in the file. A
- * sealed check value (`key_check`) tells a wrong key apart from an altered value.
+ * The key is a random 32-byte file `key` (0600) beside the store, or, when the store is sealed
+ * with a passphrase, scrypt(passphrase, salt) (RFC 7914) with the salt and parameters recorded in
+ * the file. A sealed check value (`key_check`) tells a wrong key apart from an altered value.
+ * Which of the two seals a store is recorded in it (`key_source`); changing it is the explicit
+ * `authctl store seal --with …`, never a side effect of AUTHCTL_PASSPHRASE being set.
  */
-import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from "node:crypto";
-import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from "node:fs";
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, scryptSync } from "node:crypto";
+import { chmodSync, closeSync, constants, fstatSync, fsyncSync, openSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { AuthctlError, errorCode } from "../errors.ts";
 import { describeIoError } from "./atomic-write.ts";
@@ -19,24 +23,43 @@ export const SEALED_PREFIX = "enc:v1:";
 export const KEY_FILE = "key";
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
-const KEY_CHECK_TEXT = "authctl key check v1";
-const KEY_CHECK_AAD = "authctl:v1:key-check";
-/** RFC 7914 §2 parameters: 2^15 × 8 × 128 bytes = 32 MiB, about 50–100 ms per derivation. */
-const SCRYPT = { N: 32_768, r: 8, p: 1 } as const;
+/** Format 1 (no record MACs) checked the key with this; format 2 with its own, so a file cannot be passed off as the other. */
+const KEY_CHECK = { 1: { text: "authctl key check v1", aad: "authctl:v1:key-check" }, 2: { text: "authctl key check v2", aad: "authctl:v2:key-check" } } as const;
+/**
+ * RFC 7914 §2 parameters for new stores: N = 2^17, r = 8, p = 1 (128 MiB, about 0.3 s), OWASP's
+ * minimum for scrypt (Password Storage Cheat Sheet). Stores record theirs; files written before
+ * they were recorded used N = 2^15 and keep opening with it, and are re-derived with these at
+ * their next write.
+ */
+const SCRYPT_DEFAULT = { N: 131_072, r: 8, p: 1 } as const;
+const SCRYPT_LEGACY = { N: 32_768, r: 8, p: 1 } as const;
+type ScryptParams = { N: number; r: number; p: number };
+/** The weakest passphrase that seals a store: long enough that an offline guesser at 0.3 s per try gets nowhere. */
+export const PASSPHRASE_RULE = "at least 12 characters, with at least 5 different ones";
 
 /** The store-level fields of credentials.toml that describe the key (top-level, beside `version`). */
 export interface KeyParams {
   key_source?: "file" | "passphrase";
   kdf?: string;
   kdf_salt?: string;
+  kdf_n?: number;
+  kdf_r?: number;
+  kdf_p?: number;
   key_check?: string;
 }
+export const KEY_PARAM_FIELDS = ["key_source", "kdf", "kdf_salt", "kdf_n", "kdf_r", "kdf_p", "key_check"] as const;
 
 export interface SealingKey {
   source: "file" | "passphrase";
   key: Buffer;
+  /** The key of the record MACs, derived from `key` (never the sealing key itself). */
+  macKey: Buffer;
   /** What to write at the top of the store so the next reader finds and checks this key. */
   params: KeyParams;
+}
+
+function sealingKey(source: "file" | "passphrase", key: Buffer, params: KeyParams): SealingKey {
+  return { source, key, macKey: createHmac("sha256", key).update("authctl:v2:record-mac-key").digest(), params };
 }
 
 export function isSealed(value: unknown): value is string {
@@ -88,21 +111,78 @@ export function openValue(key: SealingKey, id: string, field: string, sealed: st
   return plain;
 }
 
-function deriveFromPassphrase(passphrase: string, salt: Buffer): Buffer {
-  return scryptSync(passphrase.normalize("NFC"), salt, 32, { ...SCRYPT, maxmem: 64 * 1024 * 1024 });
+/** The recorded scrypt parameters (format-1 files without them: the old defaults), refused when out of bounds. */
+function scryptParams(params: KeyParams, storePath: string): ScryptParams {
+  if (params.kdf_n === undefined && params.kdf_r === undefined && params.kdf_p === undefined) return SCRYPT_LEGACY;
+  const { kdf_n: N, kdf_r: r, kdf_p: p } = params;
+  // Bounds keep an altered file from asking for gigabytes or hours (a denial of service, not a key).
+  const ok =
+    Number.isSafeInteger(N) && N! >= 16_384 && N! <= 1_048_576 && (N! & (N! - 1)) === 0 &&
+    Number.isSafeInteger(r) && r! >= 1 && r! <= 32 && Number.isSafeInteger(p) && p! >= 1 && p! <= 16 && 128 * r! * N! <= 512 * 1024 * 1024;
+  if (!ok) {
+    throw new AuthctlError("STORE_CORRUPT", `credentials store ${storePath} records scrypt parameters out of bounds (kdf_n, kdf_r, kdf_p)`, {
+      hint: "restore the file from a backup",
+    });
+  }
+  return { N: N!, r: r!, p: p! };
 }
 
-function readKeyFile(keyPath: string): Buffer | undefined {
-  let bytes: Buffer;
+function deriveFromPassphrase(passphrase: string, salt: Buffer, params: ScryptParams): Buffer {
+  return scryptSync(passphrase.normalize("NFC"), salt, 32, { ...params, maxmem: 128 * params.r * params.N + 16 * 1024 * 1024 });
+}
+
+/** Refuses a passphrase too weak to seal a store with (opening an existing store never checks this). */
+export function checkPassphraseStrength(passphrase: string): void {
+  const chars = [...passphrase.normalize("NFC")];
+  if (chars.length < 12 || new Set(chars).size < 5) {
+    throw new AuthctlError("CONFIG_INVALID", `AUTHCTL_PASSPHRASE is too weak to seal the credential store: use ${PASSPHRASE_RULE}`, {
+      hint: "a few random words make a good passphrase",
+    });
+  }
+}
+
+/**
+ * Reads the key file, through one descriptor: a FIFO or device there is refused, not waited on.
+ * A key file other users can read is tightened to 0600 when it is ours, with a warning: whoever
+ * read it can open every sealed value of this store and of its backups.
+ */
+function readKeyFile(keyPath: string, warn: (message: string) => void): Buffer | undefined {
+  let fd: number;
   try {
-    bytes = readFileSync(keyPath);
+    fd = openSync(keyPath, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
     if (errorCode(error) === "ENOENT") return undefined;
     throw new AuthctlError("STORE_IO", `could not read key file ${keyPath}: ${describeIoError(error)}`, { cause: error });
   }
+  let bytes: Buffer;
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) {
+      throw new AuthctlError("STORE_CORRUPT", `key file ${keyPath} is not a regular file`, { hint: "move it aside and restore the key file" });
+    }
+    if (process.platform !== "win32" && stat.mode & 0o077) {
+      const mode = `0${(stat.mode & 0o777).toString(8)}`;
+      if (stat.uid === process.getuid?.()) {
+        try {
+          chmodSync(keyPath, 0o600);
+          warn(`key file ${keyPath} was open to other users (mode ${mode}): changed to 0600. Anyone who read it can open the sealed values; log in again to replace them`);
+        } catch {
+          warn(`key file ${keyPath} is open to other users (mode ${mode}): run chmod 600 ${keyPath}`);
+        }
+      } else {
+        warn(`key file ${keyPath} is open to other users (mode ${mode}): run chmod 600 ${keyPath}`);
+      }
+    }
+    bytes = readFileSync(fd);
+  } catch (error) {
+    if (error instanceof AuthctlError) throw error;
+    throw new AuthctlError("STORE_IO", `could not read key file ${keyPath}: ${describeIoError(error)}`, { cause: error });
+  } finally {
+    closeSync(fd);
+  }
   if (bytes.length !== 32) {
     throw new AuthctlError("STORE_CORRUPT", `key file ${keyPath} is not a 32-byte key (${bytes.length} bytes)`, {
-      hint: "restore the key file from where you keep it; without it the sealed values cannot be opened",
+      hint: "restore the key file from where you keep it; without it the sealed values cannot be opened ('authctl store reset' starts over)",
     });
   }
   return bytes;
@@ -124,72 +204,112 @@ function createKeyFile(keyPath: string): Buffer {
   return key;
 }
 
-function checkKey(key: Buffer, params: KeyParams): boolean {
-  if (!isSealed(params.key_check)) return true;
-  return openWith(key, params.key_check, Buffer.from(KEY_CHECK_AAD)) === KEY_CHECK_TEXT;
+function checkKey(key: Buffer, params: KeyParams, format: 1 | 2): boolean {
+  // Format 2 always has a check value; only format-1 files written before it existed lack one.
+  if (!isSealed(params.key_check)) return format === 1;
+  return openWith(key, params.key_check, Buffer.from(KEY_CHECK[format].aad)) === KEY_CHECK[format].text;
 }
 
+/** The key as a format-2 store records it: a format-2 check value (the same one when it still fits, so an unchanged store is not rewritten). */
 function withCheck(source: "file" | "passphrase", key: Buffer, params: KeyParams): SealingKey {
-  // The same check value as before when it still fits, so an unchanged store is not rewritten.
-  const reuse = params.key_source === source && isSealed(params.key_check) && checkKey(key, params);
-  const check = reuse ? params.key_check! : sealWith(key, KEY_CHECK_TEXT, Buffer.from(KEY_CHECK_AAD));
-  const out: KeyParams = { key_source: source, key_check: check };
-  if (source === "passphrase") {
-    out.kdf = params.kdf;
-    out.kdf_salt = params.kdf_salt;
-  }
-  return { source, key, params: out };
+  const reuse = params.key_source === source && checkKey(key, params, 2);
+  const check = reuse ? params.key_check! : sealWith(key, KEY_CHECK[2].text, Buffer.from(KEY_CHECK[2].aad));
+  const out: KeyParams = { key_source: source };
+  if (source === "passphrase") Object.assign(out, { kdf: params.kdf, kdf_salt: params.kdf_salt, kdf_n: params.kdf_n, kdf_r: params.kdf_r, kdf_p: params.kdf_p });
+  out.key_check = check;
+  return sealingKey(source, key, out);
+}
+
+function mismatch(storePath: string, keyPath: string): AuthctlError {
+  return new AuthctlError("CONFIG_INVALID", `credentials store ${storePath} is sealed with the key file ${keyPath}, but AUTHCTL_PASSPHRASE is set`, {
+    hint: "unset AUTHCTL_PASSPHRASE to keep using the key file, or run 'authctl store seal --with passphrase' to seal the store with the passphrase instead",
+  });
+}
+
+export interface KeyOptions {
+  home: string;
+  storePath: string;
+  passphrase: string | undefined;
+  /** The store's format: 1 (before record MACs) or 2. Decides which check value must open. */
+  format: 1 | 2;
+  warn(message: string): void;
+  /** `store seal --with …` is under way: a passphrase set for a key-file store is the new source, not a mismatch. */
+  change?: "file" | "passphrase";
 }
 
 /**
  * The key that opens the store's sealed values, as its top-level fields describe it. Throws a
- * clear error naming the store when it is missing or wrong.
+ * clear error naming the store when it is missing or wrong, or when AUTHCTL_PASSPHRASE is set
+ * for a store the key file seals (a mismatch, never silently resolved).
  */
-export function loadOpeningKey(home: string, storePath: string, params: KeyParams, passphrase: string | undefined): SealingKey {
+export function loadOpeningKey(params: KeyParams, options: KeyOptions): SealingKey {
+  const { home, storePath, passphrase, format } = options;
+  const keyPath = join(home, KEY_FILE);
   if (params.key_source === "passphrase") {
     if (!passphrase) {
       throw new AuthctlError("STORE_CORRUPT", `credentials store ${storePath} is sealed with a passphrase`, {
-        hint: "set AUTHCTL_PASSPHRASE to it",
+        hint: "set AUTHCTL_PASSPHRASE to it (if it is lost, 'authctl store reset' starts over, and says what that loses)",
       });
     }
     if (typeof params.kdf_salt !== "string" || params.kdf !== "scrypt") {
       throw new AuthctlError("STORE_CORRUPT", `credentials store ${storePath} names no usable key derivation (kdf, kdf_salt)`);
     }
-    const key = deriveFromPassphrase(passphrase, Buffer.from(params.kdf_salt, "base64"));
-    if (!checkKey(key, params)) {
+    const key = deriveFromPassphrase(passphrase, Buffer.from(params.kdf_salt, "base64"), scryptParams(params, storePath));
+    if (!checkKey(key, params, format)) {
       throw new AuthctlError("STORE_CORRUPT", `AUTHCTL_PASSPHRASE does not open credentials store ${storePath} (wrong passphrase)`, {
         hint: "set AUTHCTL_PASSPHRASE to the passphrase the store was sealed with",
       });
     }
-    return { source: "passphrase", key, params };
+    return sealingKey("passphrase", key, params);
   }
-  const keyPath = join(home, KEY_FILE);
-  const key = readKeyFile(keyPath);
+  if (passphrase && !options.change) throw mismatch(storePath, keyPath);
+  const key = readKeyFile(keyPath, options.warn);
   if (!key) {
     throw new AuthctlError("STORE_CORRUPT", `credentials store ${storePath} holds sealed values but the key file ${keyPath} is missing`, {
-      hint: "restore the key file; without it the sealed values cannot be opened ('authctl login' stores them again)",
+      hint: "restore the key file; if it is lost, 'authctl store reset' starts a new store (it lists what is lost) and 'authctl login' stores them again",
     });
   }
-  if (!checkKey(key, params)) {
+  if (!checkKey(key, params, format)) {
     throw new AuthctlError("STORE_CORRUPT", `key file ${keyPath} does not open credentials store ${storePath} (wrong key)`, {
-      hint: "restore the key file the store was sealed with",
+      hint: "restore the key file the store was sealed with (or 'authctl store reset' to start over)",
     });
   }
-  return { source: "file", key, params };
+  return sealingKey("file", key, params);
+}
+
+/** True when the store's passphrase derivation is weaker than what new stores get. */
+function isWeakDerivation(params: KeyParams): boolean {
+  return params.kdf_n === undefined || params.kdf_n < SCRYPT_DEFAULT.N || (params.kdf_r ?? 0) < SCRYPT_DEFAULT.r;
+}
+
+function newPassphraseKey(passphrase: string): SealingKey {
+  checkPassphraseStrength(passphrase);
+  const salt = randomBytes(16);
+  const key = deriveFromPassphrase(passphrase, salt, SCRYPT_DEFAULT);
+  return withCheck("passphrase", key, {
+    kdf: "scrypt", kdf_salt: salt.toString("base64"), kdf_n: SCRYPT_DEFAULT.N, kdf_r: SCRYPT_DEFAULT.r, kdf_p: SCRYPT_DEFAULT.p,
+  });
 }
 
 /**
- * The key new values are sealed with: from AUTHCTL_PASSPHRASE when set (same salt as before when
- * the store already uses it), else the key file, created on first use. Call under the lock.
+ * The key new values are sealed with. A store that is sealed already keeps its source (the key
+ * file, or the passphrase: re-derived with today's scrypt parameters when its own are weaker);
+ * a new one is sealed with AUTHCTL_PASSPHRASE when set, else the key file, created on first use.
+ * `change` is `store seal --with …`: the one way to switch. Call under the lock.
  */
-export function loadSealingKey(home: string, params: KeyParams, passphrase: string | undefined, opening?: SealingKey): SealingKey {
-  if (passphrase) {
-    if (opening?.source === "passphrase") return withCheck("passphrase", opening.key, opening.params);
-    const salt = randomBytes(16);
-    const key = deriveFromPassphrase(passphrase, salt);
-    return withCheck("passphrase", key, { kdf: "scrypt", kdf_salt: salt.toString("base64") });
-  }
-  if (opening?.source === "file") return withCheck("file", opening.key, params);
+export function loadSealingKey(params: KeyParams, options: KeyOptions, opening?: SealingKey): SealingKey {
+  const { home, storePath, passphrase, change } = options;
   const keyPath = join(home, KEY_FILE);
-  return withCheck("file", readKeyFile(keyPath) ?? createKeyFile(keyPath), params);
+  const current = opening?.source;
+  const source = change ?? current ?? (passphrase ? "passphrase" : "file");
+  if (source === "passphrase") {
+    if (!passphrase) {
+      throw new AuthctlError("USAGE", "sealing the store with a passphrase needs AUTHCTL_PASSPHRASE", { hint: `set AUTHCTL_PASSPHRASE (${PASSPHRASE_RULE})` });
+    }
+    if (current === "passphrase" && opening && !change && !isWeakDerivation(opening.params)) return withCheck("passphrase", opening.key, opening.params);
+    return newPassphraseKey(passphrase);
+  }
+  if (passphrase && !change) throw mismatch(storePath, keyPath);
+  if (current === "file" && opening) return withCheck("file", opening.key, params);
+  return withCheck("file", readKeyFile(keyPath, options.warn) ?? createKeyFile(keyPath), params);
 }

@@ -66,7 +66,7 @@ function modeWarnings(path: string): string[] {
 }
 
 function emptyDocument(): CredentialsDocument {
-  return { credentials: Object.create(null), preserved: Object.create(null) };
+  return { version: 1, credentials: Object.create(null), preserved: Object.create(null) };
 }
 
 /** What a backend gets while it holds the store's lock: the document as on disk, and a way to replace it. */
@@ -77,6 +77,8 @@ export interface LockedStoreFile {
   existed: boolean;
   /** Atomically replaces the file with `document`; does nothing when the text would not change. */
   write(document: CredentialsDocument): void;
+  /** True when writing `document` would leave the file as it is. */
+  unchanged(document: CredentialsDocument): boolean;
 }
 
 /**
@@ -137,7 +139,8 @@ export function createStoreFile(home: string, options: FileStoreOptions = {}): S
           writeFileAtomic(path, after);
           onDisk = after;
         };
-        return await fn({ document, existed: text !== undefined, write });
+        const unchanged = (next: CredentialsDocument): boolean => serializeCredentialsFile(next) === onDisk;
+        return await fn({ document, existed: text !== undefined, write, unchanged });
       } finally {
         lock.release();
       }

@@ -132,7 +132,7 @@ describe("encrypted backend", () => {
     bytes[14]! ^= 0x01;
     const damagedText = text.replace(sealed, bytes.toString("base64"));
     writeFileSync(join(home, "credentials.toml"), damagedText);
-    const message = `credentials store ${join(home, "credentials.toml")}: the sealed value of openrouter.key does not authenticate (it was altered or damaged)`;
+    const message = `credentials store ${join(home, "credentials.toml")}: the record of openrouter does not authenticate (it was altered, or put back from another copy of the store)`;
 
     const snapshot = store.read();
     expect(snapshot.damaged?.openrouter?.message).toBe(message);
@@ -166,7 +166,7 @@ describe("encrypted backend", () => {
     const access = /access_token = "(enc:v1:[^"]+)"/.exec(text)![1]!;
     const refresh = /refresh_token = "(enc:v1:[^"]+)"/.exec(text)![1]!;
     writeFileSync(join(home, "credentials.toml"), text.replace(access, "@SWAP@").replace(refresh, access).replace("@SWAP@", refresh));
-    expect(store.read().damaged?.["github-copilot"]?.message).toContain("the sealed value of github-copilot.access_token does not authenticate");
+    expect(store.read().damaged?.["github-copilot"]?.message).toContain("the record of github-copilot does not authenticate");
     expect(store.read().credentials.openrouter!.key).toBe(KEY);
   });
 

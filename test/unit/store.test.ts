@@ -256,9 +256,9 @@ const corruptStores: { name: string; text: string; line: number; says: string; h
   },
   {
     name: "a newer format version",
-    text: `# written by authctl 9\n\nversion = 2\n[openrouter]\nmethod = "key"\ntype = "api_key"\nkey = "${SECRET}"\ncreated_at = 1\nupdated_at = 1\n`,
+    text: `# written by authctl 9\n\nversion = 3\n[openrouter]\nmethod = "key"\ntype = "api_key"\nkey = "${SECRET}"\ncreated_at = 1\nupdated_at = 1\n`,
     line: 3,
-    says: "has format version 2",
+    says: "has format version 3",
     hint: "upgrade authctl; it will not overwrite a store written by a newer version",
   },
 ];

@@ -1,0 +1,42 @@
+/**
+ * Format 2 of a sealed store: every record carries `mac`, an HMAC-SHA256 (RFC 2104) over the
+ * provider id, the store's `generation` and the whole record as written (sealed values, endpoints,
+ * hosts, method, expiry, unknown fields: everything but the MAC itself), keyed by a key derived
+ * from the store's key. Someone who can edit credentials.toml but has no key therefore cannot
+ * point a secret elsewhere (a `revocation_url`, a Copilot `host`, a `token_url`), put a plaintext
+ * value where a sealed one was, or put back an older record or value: `generation` grows with
+ * every write and every record is re-MACed for it, so a record from another generation does not
+ * verify. Putting back a whole older file is restoring a backup, which stays possible.
+ */
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { AuthctlError } from "../errors.ts";
+import { canonicalJson } from "./_secret-fields.ts";
+import type { StoredCredential } from "./types.ts";
+
+export const MAC_FIELD = "mac";
+const MAC_PREFIX = "hmac-sha256:";
+
+function macInput(id: string, generation: number, record: StoredCredential): string {
+  const { [MAC_FIELD]: _omit, ...rest } = record as unknown as Record<string, unknown>;
+  return `authctl:v2:record\n${id}\n${generation}\n${canonicalJson(rest as unknown as StoredCredential)}`;
+}
+
+export function recordMac(macKey: Buffer, id: string, generation: number, record: StoredCredential): string {
+  return MAC_PREFIX + createHmac("sha256", macKey).update(macInput(id, generation, record)).digest("base64");
+}
+
+export function verifyRecordMac(macKey: Buffer, id: string, generation: number, record: StoredCredential): boolean {
+  const found = (record as unknown as Record<string, unknown>)[MAC_FIELD];
+  if (typeof found !== "string") return false;
+  const expected = Buffer.from(recordMac(macKey, id, generation, record));
+  const actual = Buffer.from(found);
+  return actual.length === expected.length && timingSafeEqual(actual, expected);
+}
+
+/** The error for a record that does not verify: that credential alone is unusable (`damaged`). */
+export function unauthenticated(storePath: string, id: string, why: string): AuthctlError {
+  return new AuthctlError("STORE_CORRUPT", `credentials store ${storePath}: the record of ${id} ${why}`, {
+    hint: `run 'authctl login ${id}' to store it again`,
+    detail: { path: storePath, provider: id, damaged: true },
+  });
+}
