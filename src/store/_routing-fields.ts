@@ -1,13 +1,14 @@
 /**
  * The `extra` entries of a credential that decide where a secret is sent: the GitHub host a
  * Copilot token is exchanged at, and the token and revocation endpoints recorded at login. They
- * are parsed and checked whenever they are read from a store, whatever its backend, and are
+ * (and the API base a key was accepted at, `api_url`, or Qwen's `resource_url`, which programs
+ * are given) are parsed and checked whenever they are read from a store, whatever its backend, and are
  * only ever used as parsed URLs: `https://api.${host}` with `host = "x@127.0.0.1:18446"` is a
  * URL whose host is 127.0.0.1 (the prefix becomes user info), so nothing is concatenated.
  */
 import type { StoredCredential } from "./types.ts";
 
-export const ROUTING_EXTRA_FIELDS: readonly string[] = ["host", "token_url", "revocation_url"];
+export const ROUTING_EXTRA_FIELDS: readonly string[] = ["host", "token_url", "revocation_url", "api_url", "resource_url"];
 
 /** A DNS name (RFC 1123 labels), optionally with a port: what `login --host` accepts. */
 const HOST = /^(?=.{1,253}(:|$))[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*(?::(\d{1,5}))?$/;
@@ -42,11 +43,16 @@ export function findRoutingProblem(credential: StoredCredential): [field: string
     const problem = findHostProblem(extra.host);
     if (problem) return ["extra.host", problem];
   }
-  for (const name of ["token_url", "revocation_url"]) {
+  for (const name of ["token_url", "revocation_url", "api_url"]) {
     const value = extra[name];
     if (typeof value !== "string") continue;
     const problem = findEndpointProblem(value);
     if (problem) return [`extra.${name}`, problem];
+  }
+  // Qwen answers a bare host ("portal.qwen.ai"); a URL is accepted on the same terms as the others.
+  const resource = extra.resource_url;
+  if (typeof resource === "string" && findHostProblem(resource) && findEndpointProblem(resource)) {
+    return ["extra.resource_url", "is neither a host name nor an https URL"];
   }
   return undefined;
 }

@@ -63,7 +63,7 @@ describe("without a D-Bus session", () => {
     const env = await box.run(["env", "openrouter"]);
     expect(env.code).toBe(1);
     expect(env.stdout).toBe("");
-    expect(env.stderr).toContain(`credentials store ${join(box.home, "credentials.toml")}: the sealed value of openrouter.key does not authenticate`);
+    expect(env.stderr).toContain(`credentials store ${join(box.home, "credentials.toml")}: the record of openrouter does not authenticate`);
     expect(env.stderr).toContain("→ run 'authctl login openrouter' to store it again");
 
     // The damage is that credential's alone, and the hint mends it.
@@ -107,7 +107,7 @@ describe("without a D-Bus session", () => {
     writeFileSync(join(box.home, "credentials.toml"), text.replace(sealed, bytes.toString("base64")));
     const damaged = await box.run(["status", "--json"], { env: sealedWith });
     expectOk(damaged);
-    expect(damaged.stderr).toContain("the sealed value of openrouter.key does not authenticate (it was altered or damaged); its secret is not shown");
+    expect(damaged.stderr).toContain("the record of openrouter does not authenticate (it was altered, or put back from another copy of the store); its secret is not shown");
     expect(JSON.parse(damaged.stdout).providers.map((p: { id: string; secret: string | null }) => [p.id, p.secret])).toEqual([
       ["anthropic", `…${ANT.slice(-4)}`],
       ["openrouter", null],
