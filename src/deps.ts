@@ -17,7 +17,8 @@ export interface Prompter {
   password(message: string): Promise<string>;
   text(message: string, options?: { placeholder?: string; signal?: AbortSignal }): Promise<string>;
   confirm(message: string, initial?: boolean): Promise<boolean>;
-  select<T extends string>(message: string, options: SelectOption<T>[]): Promise<T>;
+  /** `search`: the list filters as the person types (long lists: providers). */
+  select<T extends string>(message: string, options: SelectOption<T>[], settings?: { initial?: T; search?: boolean }): Promise<T>;
   multiselect<T extends string>(message: string, options: SelectOption<T>[]): Promise<T[]>;
 }
 
@@ -38,7 +39,8 @@ export interface Ui {
 export interface Spinner {
   start(message: string): void;
   message(message: string): void;
-  stop(message?: string): void;
+  /** `outcome` picks the mark: ◇ done, ■ cancelled, ▲ failed. */
+  stop(message?: string, outcome?: "done" | "cancelled" | "failed"): void;
 }
 
 export interface LoopbackServerOptions {

@@ -20,7 +20,7 @@ export interface LoginOptions {
 
 export async function login(ctx: Context, options: LoginOptions): Promise<void> {
   const provider = options.providerId ? ctx.registry.require(options.providerId) : await pickProvider(ctx, options);
-  const method = chooseMethod(provider, options);
+  const method = await chooseMethod(ctx, provider, options);
   if (method.kind === "api_key") {
     rejectAccountOptions(provider, method, options);
     await loginWithKey(ctx, provider, options);
@@ -51,9 +51,18 @@ function rejectAccountOptions(provider: ProviderDefinition, method: ProviderMeth
   });
 }
 
-function chooseMethod(provider: ProviderDefinition, options: LoginOptions): ProviderMethod {
+/**
+ * --method (or --with-key) decides; otherwise a person at a terminal picks among the provider's
+ * methods — key, account, subscription — each with its policy note, since they differ in more than
+ * mechanics (gh asks "How would you like to authenticate?"). Scripts get the first, the default.
+ */
+async function chooseMethod(ctx: Context, provider: ProviderDefinition, options: LoginOptions): Promise<ProviderMethod> {
   const wanted = options.method ?? (options.withKey ? "key" : undefined);
-  if (!wanted) return provider.methods[0]!;
+  if (!wanted) {
+    // --device and --host already say which kind of login is wanted: no question then.
+    const ask = ctx.deps.interactive && !options.device && !options.host && provider.methods.length > 1;
+    return ask ? pickMethod(ctx, provider, provider.methods) : provider.methods[0]!;
+  }
   const method = provider.methods.find((m) => m.id === wanted);
   if (!method) {
     throw new AuthctlError("USAGE", `${provider.name} has no '${wanted}' login method`, {
@@ -68,9 +77,29 @@ function chooseMethod(provider: ProviderDefinition, options: LoginOptions): Prov
   return method;
 }
 
+async function pickMethod(ctx: Context, provider: ProviderDefinition, methods: ProviderMethod[]): Promise<ProviderMethod> {
+  if (methods.length === 1) return methods[0]!;
+  const prompter = await ctx.deps.prompter();
+  const id = await prompter.select(
+    `How do you want to log in to ${provider.name}?`,
+    methods.map((m) => ({ value: m.id, label: m.label, hint: methodNote(provider, m) })),
+    { initial: methods[0]!.id },
+  );
+  return methods.find((m) => m.id === id)!;
+}
+
+/** What a person should know before choosing a method: what it gives, and what the provider allows. */
+function methodNote(provider: ProviderDefinition, method: ProviderMethod): string {
+  if (method.kind === "api_key") {
+    return provider.keysPage ? `a key from ${new URL(provider.keysPage).host}, billed per use` : "a key from the provider's dashboard";
+  }
+  return method.hint ?? method.hooks?.notice ?? (method.flows.includes("loopback") ? "your account, in the browser" : "your account, with a code shown here");
+}
+
 /**
- * The picker asks how first — an account login or a pasted key — then which provider, so each list
- * is short and every entry says what it will do.
+ * The picker asks how first — an account login or a pasted key — then which provider (filtered as
+ * you type), so each list is short and every entry says what it will do; a provider with two
+ * account logins (Anthropic: Console, Claude subscription) then asks which.
  */
 async function pickProvider(ctx: Context, options: LoginOptions): Promise<ProviderDefinition> {
   if (!ctx.deps.interactive) {
@@ -81,44 +110,53 @@ async function pickProvider(ctx: Context, options: LoginOptions): Promise<Provid
   const prompter = await ctx.deps.prompter();
   const stored = ctx.store.read().credentials;
   const providers = ctx.registry.list();
-  const withAccount = providers.filter((p) => p.methods.some((m) => m.kind === "oauth"));
   const how = options.withKey
     ? "key"
     : await prompter.select("How do you want to log in?", [
         { value: "oauth", label: "Log in with your account", hint: "a browser or device login; no key to copy" },
         { value: "key", label: "Paste an API key", hint: "from the provider's dashboard; stored, never echoed" },
       ]);
-  const candidates = how === "oauth" ? withAccount : providers.filter((p) => p.methods.some((m) => m.kind === "api_key"));
+  const kind = how === "oauth" ? "oauth" : "api_key";
+  const candidates = providers.filter((p) => p.methods.some((m) => m.kind === kind)).sort((a, b) => a.name.localeCompare(b.name));
   const id = await prompter.select(
     how === "oauth" ? "Log in to which provider?" : "Which provider is the key for?",
     candidates.map((p) => {
-      const method = p.methods.find((m) => (how === "oauth" ? m.kind === "oauth" : m.kind === "api_key"));
-      const hint = how === "oauth" && method?.kind === "oauth" ? (method.hint ?? method.label) : p.hint;
+      const methods = p.methods.filter((m) => m.kind === kind);
+      const hint = how === "oauth" ? (methods.length > 1 ? methods.map((m) => m.label).join(" · ") : methodNote(p, methods[0]!)) : p.hint;
       return { value: p.id, label: p.name, hint: [stored[p.id] ? "logged in" : "", hint ?? ""].filter(Boolean).join(" · ") || undefined };
     }),
+    { search: true },
   );
   const provider = ctx.registry.require(id);
-  if (!options.method) options.method = provider.methods.find((m) => (how === "oauth" ? m.kind === "oauth" : m.kind === "api_key"))!.id;
+  if (!options.method) options.method = (await pickMethod(ctx, provider, provider.methods.filter((m) => m.kind === kind))).id;
   return provider;
 }
 
 async function loginWithKey(ctx: Context, provider: ProviderDefinition, options: LoginOptions): Promise<void> {
   const { deps } = ctx;
-  const key = await readKey(ctx, provider, options);
-  registerSecret(key);
   let apiUrl: string | undefined;
-  if (options.verify === false) {
-    deps.ui.info("not verified (--no-verify)");
-  } else {
-    const verdict = await verifyKey(deps, provider, key);
-    // A regional provider's key works only at the region that accepted it: keep that host.
-    if (verdict.kind === "valid" && verdict.apiUrl) {
-      apiUrl = verdict.apiUrl;
-      deps.ui.success(`${provider.name} accepted the key (region ${verdict.region}: ${new URL(verdict.apiUrl).host})`);
-    } else if (verdict.kind === "valid") deps.ui.success(`${provider.name} accepted the key`);
-    else if (verdict.kind === "unknown") deps.ui.warn(`could not verify the key (${verdict.reason}); storing it anyway`);
-    else deps.ui.info(`${verdict.reason}; stored without verification`);
-  }
+  const key = await readKey(ctx, provider, options, async (candidate) => {
+    registerSecret(candidate);
+    if (options.verify === false) {
+      deps.ui.info("not verified (--no-verify)");
+      return;
+    }
+    // Ctrl-C while the provider is asked is a cancel (exit 2), not a death by SIGINT (130).
+    const controller = new AbortController();
+    const unsubscribe = deps.onInterrupt(() => controller.abort(new AuthctlError("CANCELLED", "login cancelled")));
+    try {
+      const verdict = await verifyKey(deps, provider, candidate, controller.signal);
+      // A regional provider's key works only at the region that accepted it: keep that host.
+      if (verdict.kind === "valid" && verdict.apiUrl) {
+        apiUrl = verdict.apiUrl;
+        deps.ui.success(`${provider.name} accepted the key (region ${verdict.region}: ${new URL(verdict.apiUrl).host})`);
+      } else if (verdict.kind === "valid") deps.ui.success(`${provider.name} accepted the key`);
+      else if (verdict.kind === "unknown") deps.ui.warn(`could not verify the key (${verdict.reason}); storing it anyway`);
+      else deps.ui.info(`${verdict.reason}; stored without verification`);
+    } finally {
+      unsubscribe();
+    }
+  });
   const now = deps.now();
   const previous = await ctx.store.update((credentials) => {
     const before = credentials[provider.id];

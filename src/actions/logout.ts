@@ -104,6 +104,11 @@ async function revokeIfPossible(ctx: Context, id: string, credential: StoredCred
   }
 }
 
+/**
+ * One list, Enter takes the highlighted row (as `gh auth logout` does): a multi-select whose
+ * Enter with nothing ticked removed nothing and still exited 0 looked like a logout that worked.
+ * Several logins go at once with the "all" row, or by naming them.
+ */
 async function pickLoggedIn(ctx: Context, stored: string[]): Promise<string[]> {
   if (!ctx.deps.interactive) {
     throw new AuthctlError("NEEDS_TTY", "no provider named and no terminal to pick one", {
@@ -114,9 +119,16 @@ async function pickLoggedIn(ctx: Context, stored: string[]): Promise<string[]> {
     ctx.deps.ui.info("nothing is stored: nothing to log out of");
     return [];
   }
+  const credentials = ctx.store.read().credentials;
+  const rows = stored.map((id) => {
+    const credential = credentials[id];
+    const how = credential?.type === "api_key" ? (credential.method === "key" ? "API key" : `key from the ${credential.method} login`) : `${credential?.method ?? "account"} login`;
+    const who = credential?.account ? ` as ${credential.account}` : "";
+    return { value: id, label: ctx.registry.get(id)?.name ?? id, hint: `${how}${who}` };
+  });
+  const ALL = "\u0000all";
+  if (rows.length > 1) rows.push({ value: ALL, label: "All of them", hint: stored.join(", ") });
   const prompter = await ctx.deps.prompter();
-  return prompter.multiselect(
-    "Log out of which providers?",
-    stored.map((id) => ({ value: id, label: ctx.registry.get(id)?.name ?? id })),
-  );
+  const picked = await prompter.select("Log out of which provider?", rows);
+  return picked === ALL ? stored : [picked];
 }

@@ -1,30 +1,64 @@
-import { AuthctlError } from "../errors.ts";
+import { AuthctlError, isAuthctlError } from "../errors.ts";
 import type { ProviderDefinition } from "../providers/types.ts";
 import type { Context } from "../actions/context.ts";
 
+/** Mistakes a person may make at a prompt before the login ends (exit 4). */
+export const PROMPT_TRIES = 3;
+
 /**
  * Getting an API key from a person or a script. Keys never come from argv (world-readable in
- * /proc, kept in shell history): a masked prompt, or stdin with --with-key.
+ * /proc, kept in shell history): a masked prompt, or stdin with --with-key. `check` (the
+ * provider's verdict) runs on each key; at a prompt, a key that is empty, too short or refused
+ * is asked for again, up to PROMPT_TRIES times, instead of ending the login on one slip.
  */
-export async function readKey(ctx: Context, provider: ProviderDefinition, options: { withKey?: boolean }): Promise<string> {
+export async function readKey(
+  ctx: Context,
+  provider: ProviderDefinition,
+  options: { withKey?: boolean },
+  check: (key: string) => Promise<void> = async () => {},
+): Promise<string> {
   const { deps } = ctx;
-  let raw: string;
   if (options.withKey && !(deps.interactive && deps.stdinIsTTY)) {
-    raw = await deps.readStdin();
+    const raw = await deps.readStdin();
     if (!raw.trim()) {
       throw new AuthctlError("USAGE", "--with-key read nothing from stdin", {
         hint: `pipe the key in: printf %s "$KEY" | authctl login ${provider.id} --with-key`,
       });
     }
-  } else if (deps.interactive) {
-    if (provider.keysPage) deps.ui.info(`Create a key at ${provider.keysPage}`);
-    const prompter = await deps.prompter();
-    raw = await prompter.password(`${provider.name} API key`);
-  } else {
+    const key = cleanKey(ctx, provider, raw);
+    await check(key);
+    return key;
+  }
+  if (!deps.interactive) {
     throw new AuthctlError("NEEDS_TTY", `no terminal to ask for the ${provider.name} key`, {
       hint: `pipe it in: authctl login ${provider.id} --with-key < keyfile`,
     });
   }
+  if (provider.keysPage) deps.ui.info(`Create a key at ${provider.keysPage}`);
+  const prompter = await deps.prompter();
+  for (let attempt = 1; ; attempt++) {
+    const raw = await prompter.password(attempt === 1 ? `${provider.name} API key` : `${provider.name} API key (try ${attempt} of ${PROMPT_TRIES})`);
+    try {
+      if (!raw.trim()) throw new AuthctlError("USAGE", "nothing was pasted");
+      const key = cleanKey(ctx, provider, raw);
+      await check(key);
+      return key;
+    } catch (error) {
+      if (!isAuthctlError(error) || (error.code !== "USAGE" && error.code !== "AUTH_FAILED")) throw error;
+      if (attempt >= PROMPT_TRIES) {
+        throw new AuthctlError("AUTH_FAILED", `no ${provider.name} key after ${PROMPT_TRIES} tries (${error.message})`, {
+          hint: `nothing was stored; check the key${provider.keysPage ? ` at ${provider.keysPage}` : ""} and run 'authctl login ${provider.id}' again`,
+        });
+      }
+      // At a prompt the fix is to paste again, not a flag: the error's own hint is for the shell.
+      deps.ui.warn(`${error.message}: paste the key again, or press Ctrl-C to stop`);
+    }
+  }
+}
+
+/** Normalizes a key and rejects what cannot be one; warns about an unexpected prefix. */
+function cleanKey(ctx: Context, provider: ProviderDefinition, raw: string): string {
+  const { deps } = ctx;
   const { key, notes } = normalizeKey(raw);
   for (const note of notes) deps.ui.warn(note);
   // A NUL or another control character is never part of a key, and an environment variable

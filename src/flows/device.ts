@@ -1,4 +1,5 @@
 import type { Context } from "../actions/context.ts";
+import { isAuthctlError } from "../errors.ts";
 import { canOpenBrowser } from "../io/browser.ts";
 import {
   classifyDeviceTokenResponse,
@@ -112,7 +113,8 @@ export async function runCustomDeviceFlow(
     spinner?.stop("approved");
     return tokens;
   } catch (error) {
-    spinner?.stop("stopped");
+    const cancelled = isAuthctlError(error) && error.code === "CANCELLED";
+    spinner?.stop(cancelled ? "cancelled" : "stopped", cancelled ? "cancelled" : "failed");
     throw error;
   }
 }

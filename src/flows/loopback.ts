@@ -10,9 +10,11 @@ import {
   issuerMismatchError,
   parseCallback,
   parsePastedInput,
+  STATE_MISMATCH_MESSAGE,
 } from "../oauth/index.ts";
 import type { OAuthHooks, OAuthSettings, ProviderDefinition } from "../providers/types.ts";
 import { whenAborted } from "./_cancel.ts";
+import { PROMPT_TRIES } from "./api-key.ts";
 import { page } from "./_pages.ts";
 
 export interface AuthorizationCode {
@@ -137,8 +139,17 @@ export async function obtainAuthorizationCode(
     }
     const contenders: Array<Promise<AuthorizationCode>> = [fromCallback, whenAborted(options.signal)];
     const pasteController = new AbortController();
-    if (deps.interactive && (!opened || portBusy)) contenders.push(promptForPaste(ctx, state, options.expectedIssuer, redirectUri, pkce.verifier, pasteController.signal));
-    else if (!opened) deps.ui.info(`waiting for the browser to come back to ${redirectUri}`);
+    if (deps.interactive) {
+      // The paste prompt always races the callback: a browser that opened may still never come
+      // back (another machine's browser, a blocked port, a closed tab), and the person should
+      // see what to do then without reading a README (gh: "Waiting for authentication").
+      const message =
+        opened && !portBusy
+          ? "Waiting for the browser… paste the redirect URL here if it does not come back · Ctrl-C to cancel"
+          : "Paste the redirect URL (or the code) here, or wait for the browser · Ctrl-C to cancel";
+      contenders.push(promptForPaste(ctx, state, options.expectedIssuer, redirectUri, pkce.verifier, pasteController.signal, message));
+    } else if (!opened) deps.ui.info(`waiting for the browser to come back to ${redirectUri}`);
+    else deps.ui.info("waiting for the browser to come back (Ctrl-C to cancel)");
     try {
       return await Promise.race(contenders);
     } finally {
@@ -151,12 +162,25 @@ export async function obtainAuthorizationCode(
   }
 }
 
-async function promptForPaste(ctx: Context, state: string, expectedIssuer: ExpectedIssuer | undefined, redirectUri: string, verifier: string, signal: AbortSignal): Promise<AuthorizationCode> {
+/**
+ * The paste prompt. A slip (nothing pasted, no code in it, a URL from another login attempt) is
+ * asked again, up to PROMPT_TRIES times; then the login ends as an authentication failure (exit 4).
+ * A provider's `error=` in the pasted URL, or an issuer mix-up, ends it at once.
+ */
+async function promptForPaste(
+  ctx: Context,
+  state: string,
+  expectedIssuer: ExpectedIssuer | undefined,
+  redirectUri: string,
+  verifier: string,
+  signal: AbortSignal,
+  message: string,
+): Promise<AuthorizationCode> {
   const prompter = await ctx.deps.prompter();
-  for (;;) {
+  for (let attempt = 1; ; attempt++) {
     let input: string;
     try {
-      input = await prompter.text("Paste the redirect URL (or the code) here, or wait for the browser", { placeholder: redirectUri, signal });
+      input = await prompter.text(attempt === 1 ? message : `Paste the redirect URL (try ${attempt} of ${PROMPT_TRIES})`, { placeholder: redirectUri, signal });
     } catch (error) {
       // The callback won and aborted the prompt: this contender simply never finishes.
       if (signal.aborted) return new Promise<never>(() => {});
@@ -166,11 +190,17 @@ async function promptForPaste(ctx: Context, state: string, expectedIssuer: Expec
       const pasted = parsePastedInput(input, state, expectedIssuer);
       return { code: pasted.code, state: pasted.state ?? state, redirectUri, verifier };
     } catch (error) {
-      if (isAuthctlError(error) && error.code === "USAGE") {
-        ctx.deps.ui.warn(error.message);
-        continue;
+      // A state from another attempt is a slip worth another paste; an issuer mix-up (RFC 9207) is not.
+      const otherAttempt = isAuthctlError(error) && error.message === STATE_MISMATCH_MESSAGE;
+      if (!isAuthctlError(error) || (error.code !== "USAGE" && !otherAttempt)) throw error;
+      if (attempt >= PROMPT_TRIES) {
+        throw new AuthctlError("AUTH_FAILED", `no usable redirect URL after ${PROMPT_TRIES} tries (${error.message})`, {
+          hint: "run the login again and paste the address the browser ends on for that attempt",
+        });
       }
-      throw error;
+      // The oauth core's mismatch message says "start again": at this prompt, pasting again is the way.
+      const why = otherAttempt ? "that URL belongs to another login attempt (its state does not match)" : error.message;
+      ctx.deps.ui.warn(`${why}: paste the redirect URL of this login, or press Ctrl-C to stop`);
     }
   }
 }

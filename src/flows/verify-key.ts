@@ -25,7 +25,7 @@ type Attempt =
  * asks the next one before calling the key wrong: a China key is unknown to the global host and
  * the other way round (MiniMax's own CLI probes both: MiniMax-AI/cli src/config/detect-region.ts).
  */
-export async function verifyKey(deps: Deps, provider: ProviderDefinition, key: string): Promise<KeyVerdict> {
+export async function verifyKey(deps: Deps, provider: ProviderDefinition, key: string, cancel?: AbortSignal): Promise<KeyVerdict> {
   const validation = provider.validation;
   if (!validation) return { kind: "unverifiable", reason: `${provider.name} has no endpoint that checks a key` };
   const absolute = /^https?:\/\//.test(validation.path);
@@ -34,7 +34,7 @@ export async function verifyKey(deps: Deps, provider: ProviderDefinition, key: s
   let unknown: string | undefined;
   for (const candidate of candidates) {
     const url = new URL(absolute ? validation.path : candidate.apiUrl.replace(/\/+$/, "") + validation.path);
-    const attempt = await check(deps, provider, validation, url, key);
+    const attempt = await check(deps, provider, validation, url, key, cancel);
     if (attempt.kind === "valid") {
       return candidate.id === undefined ? { kind: "valid" } : { kind: "valid", apiUrl: candidate.apiUrl, region: candidate.id };
     }
@@ -57,7 +57,8 @@ export async function verifyKey(deps: Deps, provider: ProviderDefinition, key: s
   });
 }
 
-async function check(deps: Deps, provider: ProviderDefinition, validation: KeyValidation, url: URL, key: string): Promise<Attempt> {
+/** `cancel`: Ctrl-C while the provider is asked ends the check with its reason (a cancel), not "could not connect". */
+async function check(deps: Deps, provider: ProviderDefinition, validation: KeyValidation, url: URL, key: string, cancel?: AbortSignal): Promise<Attempt> {
   if (url.protocol !== "https:" && !isLoopback(url.hostname)) {
     throw new AuthctlError("CONFIG_INVALID", `refusing to send the key to ${url.origin} without HTTPS`, {
       hint: `fix api_url for ${provider.id} in config.toml, or pass --no-verify`,
@@ -75,10 +76,11 @@ async function check(deps: Deps, provider: ProviderDefinition, validation: KeyVa
       method: validation.method ?? "GET",
       headers,
       body: validation.method === "POST" ? (validation.body ?? "") : undefined,
-      signal: AbortSignal.timeout(VERIFY_TIMEOUT_MS),
+      signal: cancel ? AbortSignal.any([AbortSignal.timeout(VERIFY_TIMEOUT_MS), cancel]) : AbortSignal.timeout(VERIFY_TIMEOUT_MS),
       redirect: "manual",
     });
   } catch (error) {
+    if (cancel?.aborted) throw cancel.reason;
     if (isTlsTrustError(error)) return { kind: "unknown", reason: `${url.host}'s TLS certificate is not trusted here; ${TLS_TRUST_HINT}` };
     const why = (error as Error).name === "TimeoutError" ? "timed out" : "could not connect";
     return { kind: "unknown", reason: `${why} to ${url.host}` };

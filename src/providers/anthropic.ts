@@ -51,6 +51,8 @@ export const ANTHROPIC_CONSOLE: OAuthMethod = {
   id: "console",
   kind: "oauth",
   label: "Log in to the Anthropic Console (creates an API key)",
+  // providers.md §0: yields a normal pay-as-you-go key; no current first-party doc of the flow.
+  hint: "a pay-as-you-go API key made for you; billed like any key",
   flows: ["loopback", "paste"],
   oauth: { ...base, authorizeUrl: "https://console.anthropic.com/oauth/authorize", scopes: ["org:create_api_key", "user:profile", "user:inference"] },
   env: { ANTHROPIC_API_KEY: "key" },

@@ -128,6 +128,8 @@ export const OPENAI_CHATGPT: OAuthMethod = {
   id: "chatgpt",
   kind: "oauth",
   label: "ChatGPT Plus/Pro account (via the Codex client)",
+  // providers.md §0: OpenAI names some third-party tools as allowed, but its policy is unclear.
+  hint: "uses your ChatGPT plan; OpenAI's terms for tools other than Codex are unclear",
   flows: ["loopback", "paste", "device"],
   oauth: {
     authorizeUrl: "https://auth.openai.com/oauth/authorize",

@@ -70,7 +70,7 @@ describe("openrouter --method oauth (the default)", () => {
 
   test.skipIf(!hasTmux)("over SSH it shows the URL and a paste prompt at once, and takes the pasted redirect URL", async () => {
     const { fake, box } = setup();
-    const term = openTerminal(`${BINARY} login openrouter`, { ...box.env, SSH_TTY: "/dev/pts/9", SSH_CONNECTION: "10.0.0.2 5000 10.0.0.1 22" }, box.root);
+    const term = openTerminal(`${BINARY} login openrouter --method oauth`, { ...box.env, SSH_TTY: "/dev/pts/9", SSH_CONNECTION: "10.0.0.2 5000 10.0.0.1 22" }, box.root);
     try {
       const screen = await term.waitFor("Paste the redirect URL");
       expect(screen).toContain("no browser here (SSH or no display)");
