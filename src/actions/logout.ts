@@ -67,7 +67,7 @@ export async function logout(ctx: Context, options: LogoutOptions): Promise<void
     return out;
   });
   for (const [id, masked] of removed) {
-    const name = ctx.registry.get(id)?.name ?? id;
+    const name = ctx.registry.get(id)?.name ?? `${id} (a provider no longer in config.toml)`;
     deps.ui.success(`logged out of ${name}${masked ? ` (removed ${masked} from the store)` : ""}`);
   }
 }

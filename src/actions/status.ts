@@ -1,5 +1,5 @@
 import { AuthctlError, isAuthctlError } from "../errors.ts";
-import type { BackendName, StoreSnapshot } from "../store/types.ts";
+import type { BackendName, StoreSnapshot, StoredCredential } from "../store/types.ts";
 import type { ProviderDefinition } from "../providers/types.ts";
 import { maskSecret, registerSecret } from "../redact.ts";
 import type { Context } from "./context.ts";
@@ -31,6 +31,16 @@ export interface ProviderStatus {
   backend: BackendName | null;
   /** With --check: whether the stored secret could be read, and if not why. */
   check?: { ok: true } | { ok: false; error: string; hint?: string };
+  /** The account the login belongs to (an e-mail, a user id), when the provider said. */
+  account: string | null;
+  /** The OAuth access token's expiry has passed. */
+  expired: boolean;
+  /** Whether authctl can refresh it; null when the refresh token sits unread in the keyring or a sealed file. */
+  refreshable: boolean | null;
+  /** False for a credential whose provider was removed from config.toml: nothing hands it out. */
+  configured: boolean;
+  /** env, token and exec can hand this credential out now (refreshing it first if they must). */
+  usable: boolean;
 }
 
 /**
@@ -51,24 +61,39 @@ function readForStatus(ctx: Context): StoreSnapshot {
 export function collectStatus(ctx: Context, options: StatusOptions): { statuses: ProviderStatus[]; warnings: string[] } {
   const snapshot = readForStatus(ctx);
   const env = ctx.deps.env;
-  let providers: ProviderDefinition[];
-  if (options.providerIds.length) providers = options.providerIds.map((id) => ctx.registry.require(id));
-  else providers = ctx.registry.list().filter((p) => snapshot.credentials[p.id] || findInEnvironment(p, env));
-  const statuses = providers.map((provider): ProviderStatus => {
-    const credential = snapshot.credentials[provider.id];
+  const now = ctx.deps.now();
+  const stored = snapshot.credentials;
+  // A credential whose provider was removed from config.toml is still listed: hiding it would
+  // leave a secret nobody can see, and `logout <id>` removes it.
+  const orphans = Object.keys(stored).filter((id) => !ctx.registry.get(id));
+  let wanted: Array<ProviderDefinition | string>;
+  if (options.providerIds.length) {
+    wanted = options.providerIds.map((id) => (stored[id.toLowerCase()] && !ctx.registry.get(id.toLowerCase()) ? id.toLowerCase() : ctx.registry.require(id)));
+  } else {
+    const listed = ctx.registry.list().filter((p) => stored[p.id] || findInEnvironment(p, env));
+    wanted = [...listed, ...orphans].sort((a, b) => idOf(a).localeCompare(idOf(b)));
+  }
+  const statuses = wanted.map((provider): ProviderStatus => {
+    if (typeof provider === "string") return orphanStatus(provider, stored[provider]!, snapshot.backends[provider] ?? "file", now);
+    const credential = stored[provider.id];
     const fromEnv = findInEnvironment(provider, env);
     if (fromEnv) registerSecret(fromEnv.value);
     const secret = credential ? credentialSecret(credential) : undefined;
     if (secret) registerSecret(secret);
-    const base = { id: provider.id, name: provider.name, variables: provider.keyVars };
+    const base = {
+      id: provider.id, name: provider.name, variables: provider.keyVars, account: null, expired: false,
+      refreshable: null, configured: true, usable: false,
+    };
     // A keyring secret is not fetched: status never calls (or prompts for) the keyring.
     const backend = credential ? (snapshot.backends[provider.id] ?? "file") : null;
     if (credential && (secret || backend === "keyring" || backend === "encrypted")) {
       // An account login exports its own variables (CLAUDE_CODE_OAUTH_TOKEN, CHATGPT_ACCESS_TOKEN, …).
       if (secret) base.variables = credentialVars(provider, credential).map(([name]) => name);
       const shadow = secret ? [...provider.keyVars, ...(provider.aliasVars ?? [])].find((name) => env[name] && env[name] !== secret) : undefined;
+      const health = healthOf(credential, Boolean(secret), now);
       return {
         ...base,
+        ...health,
         logged_in: !credential.needs_login,
         source: "store",
         method: credential.method,
@@ -79,13 +104,14 @@ export function collectStatus(ctx: Context, options: StatusOptions): { statuses:
         updated_at: new Date(credential.updated_at).toISOString(),
         shadowed_by: shadow ? { variable: shadow, secret: maskSecret(env[shadow]!) } : null,
         backend,
+        account: credential.account ?? null,
       };
     }
     if (fromEnv) {
       return {
         ...base, logged_in: true, source: "environment", method: "environment", type: "api_key",
         secret: maskSecret(fromEnv.value), expires_at: null, needs_login: false, updated_at: null,
-        shadowed_by: null, backend: null, variables: [fromEnv.name],
+        shadowed_by: null, backend: null, variables: [fromEnv.name], usable: true,
       };
     }
     return {
@@ -95,6 +121,33 @@ export function collectStatus(ctx: Context, options: StatusOptions): { statuses:
   });
   const damaged = Object.values(snapshot.damaged ?? {}).map((error) => `${error.message}; its secret is not shown`);
   return { statuses, warnings: [...snapshot.warnings, ...damaged] };
+}
+
+function idOf(entry: ProviderDefinition | string): string {
+  return typeof entry === "string" ? entry : entry.id;
+}
+
+/** Expired, refreshable, usable: what a stored credential can still do, from its metadata. */
+function healthOf(credential: StoredCredential, secretVisible: boolean, now: number): Pick<ProviderStatus, "expired" | "refreshable" | "usable"> {
+  const expired = credential.type === "oauth" && credential.expires_at !== undefined && credential.expires_at <= now;
+  // A refresh token in the keyring (or a sealed file that did not open) is not read by status.
+  const refreshable = credential.type !== "oauth" ? false : credential.refresh_token ? true : secretVisible ? false : null;
+  const usable = !credential.needs_login && (!expired || refreshable !== false);
+  return { expired, refreshable, usable };
+}
+
+function orphanStatus(id: string, credential: StoredCredential, backend: BackendName, now: number): ProviderStatus {
+  const secret = credentialSecret(credential);
+  if (secret) registerSecret(secret);
+  return {
+    id, name: id, logged_in: !credential.needs_login, source: "store", method: credential.method, type: credential.type,
+    secret: secret ? maskSecret(secret) : null, variables: [],
+    expires_at: credential.expires_at ? new Date(credential.expires_at).toISOString() : null,
+    needs_login: Boolean(credential.needs_login), updated_at: new Date(credential.updated_at).toISOString(),
+    shadowed_by: null, backend, account: credential.account ?? null,
+    ...healthOf(credential, Boolean(secret), now),
+    configured: false, usable: false,
+  };
 }
 
 /**
@@ -120,7 +173,13 @@ async function checkSecrets(ctx: Context, statuses: ProviderStatus[]): Promise<v
   );
 }
 
-export async function status(ctx: Context, options: StatusOptions): Promise<void> {
+/**
+ * The report goes to stdout. The exit code says whether everything reported can be used, as
+ * `gh auth status` does: 0 when all can, 4 when any cannot (not logged in, expired without a
+ * refresh token, needing a new login, provider gone from config.toml), 1 when --check could not
+ * read a stored secret.
+ */
+export async function status(ctx: Context, options: StatusOptions): Promise<number> {
   const { deps } = ctx;
   const { statuses, warnings } = collectStatus(ctx, options);
   if (options.check) await checkSecrets(ctx, statuses);
@@ -135,45 +194,74 @@ export async function status(ctx: Context, options: StatusOptions): Promise<void
     const first = broken[0]!.check as { hint?: string };
     throw new AuthctlError("STORE_IO", `the stored secret of ${broken.map((s) => s.id).join(", ")} cannot be read`, { hint: first.hint });
   }
-  const missing = statuses.filter((s) => !s.logged_in);
-  if (statuses.length === 0 || (options.providerIds.length > 0 && missing.length > 0)) {
-    const what = options.providerIds.length ? `${missing.map((s) => s.id).join(", ")} not logged in` : "not logged in to any provider";
-    throw new AuthctlError("NOT_LOGGED_IN", what, {
-      hint: `run 'authctl login${missing.length === 1 ? ` ${missing[0]!.id}` : ""}'`,
-    });
+  if (statuses.length === 0) {
+    throw new AuthctlError("NOT_LOGGED_IN", "not logged in to any provider", { hint: "run 'authctl login' (or 'authctl login <provider>')" });
   }
+  // The report already says, per provider, what is wrong and what to run: no second message.
+  return statuses.every((s) => s.usable) ? 0 : 4;
 }
 
 function printHuman(ctx: Context, statuses: ProviderStatus[]): void {
   const { ui } = ctx.deps;
+  const now = ctx.deps.now();
   for (const s of statuses) {
-    ui.line(`${s.name} (${s.id})`);
+    ui.result(s.configured ? `${s.name} (${s.id})` : s.id);
     if (!s.source) {
-      ui.line(`  ✗ not logged in — run 'authctl login ${s.id}'`);
+      ui.result(`  ✗ not logged in — run 'authctl login ${s.id}'`);
       continue;
     }
     if (s.source === "environment") {
-      ui.line(`  ✓ from the environment: ${s.variables.join(", ")} = ${s.secret}`);
-      ui.line(`    not stored by authctl; 'authctl login ${s.id}' stores it`);
+      ui.result(`  ✓ from the environment: ${s.variables.join(", ")} = ${s.secret}`);
+      ui.result(`    not stored by authctl; 'authctl login ${s.id}' stores it`);
       continue;
     }
-    const how = s.type === "api_key" ? "API key" : `${s.method} login`;
+    const how = s.type === "api_key" ? "a key" : `an account login (${s.method})`;
     const secret = s.secret ?? (s.backend === "keyring" ? "(secret in the keyring)" : "(secret sealed)");
-    ui.line(`  ${s.needs_login ? "✗ needs login" : "✓ logged in"} with ${how} ${secret}, from the store (${describeBackend(s.backend, ctx.store.path)})`);
-    if (s.check?.ok) ui.line("    secret read back: ok");
-    else if (s.check) ui.warn(`    ✗ secret cannot be read: ${s.check.error}${s.check.hint ? ` (${s.check.hint})` : ""}`);
-    if (s.expires_at) ui.line(`    access token expires ${s.expires_at}`);
-    ui.line(`    exports ${s.variables.join(", ")}`);
+    const who = s.account ? ` as ${s.account}` : "";
+    if (!s.configured) {
+      ui.result(`  ✗ provider no longer configured: ${how} ${secret}${who} is stored, but config.toml defines no [providers.${s.id}]`);
+      ui.result(`    add it back to config.toml to use it, or run 'authctl logout ${s.id}' to remove it`);
+      continue;
+    }
+    const mark = s.usable ? "✓" : "✗";
+    ui.result(`  ${mark} logged in with ${how} ${secret}${who}`);
+    ui.result(`    stored ${describeBackend(s.backend, ctx.store.path)}`);
+    if (s.check?.ok) ui.result("    secret read back: ok");
+    else if (s.check) ui.result(`    ✗ secret cannot be read: ${s.check.error}${s.check.hint ? ` (${s.check.hint})` : ""}`);
+    if (s.needs_login) ui.result(`    ✗ needs a new login: the provider refused the last refresh — run 'authctl login ${s.id}'`);
+    else if (s.expires_at) ui.result(`    ${describeExpiry(s, Date.parse(s.expires_at), now)}`);
+    ui.result(`    exports ${s.variables.join(", ")}`);
     if (s.shadowed_by) {
       ui.warn(
-        `  ${s.shadowed_by.variable} in this shell holds a different value (${s.shadowed_by.secret}): programs you start directly use it; 'authctl exec' and 'authctl env' use the stored ${s.secret}`,
+        `${s.shadowed_by.variable} in this shell holds a different value (${s.shadowed_by.secret}): programs you start directly use it; 'authctl exec' and 'authctl env' use the stored ${s.secret}`,
       );
     }
   }
 }
 
+function describeExpiry(s: ProviderStatus, expiresAt: number, now: number): string {
+  if (!s.expired) {
+    const refresh = s.refreshable === false ? "; cannot be refreshed, log in again then" : "; refreshed automatically";
+    return `access token expires ${relativeTime(expiresAt, now)}${refresh}`;
+  }
+  if (s.refreshable === false) return `✗ expired ${relativeTime(expiresAt, now)} and cannot be refreshed (no refresh token) — run 'authctl login ${s.id}'`;
+  return `access token expired ${relativeTime(expiresAt, now)}; refreshed on next use`;
+}
+
+/** "in 3 h", "12 min ago": what a person reads at a glance (the exact time is in --json). */
+export function relativeTime(at: number, now: number): string {
+  const delta = at - now;
+  const abs = Math.abs(delta);
+  const text =
+    abs < 60_000 ? "less than a minute"
+    : abs < 3_600_000 ? `${Math.round(abs / 60_000)} min`
+    : abs < 48 * 3_600_000 ? `${Math.round(abs / 3_600_000)} h`
+    : `${Math.round(abs / 86_400_000)} days`;
+  return delta >= 0 ? `in ${text}` : `${text} ago`;
+}
+
 function describeBackend(backend: BackendName | null, path: string): string {
-  if (backend === "keyring") return "keyring, service authctl";
-  if (backend === "encrypted") return `encrypted, ${path}`;
-  return `plain file, ${path}`;
+  if (backend === "keyring") return "in the keyring (service authctl)";
+  if (backend === "encrypted") return `encrypted in ${path}`;
+  return `in the plain file ${path}`;
 }

@@ -106,7 +106,7 @@ export function createStatusCommand(getContext: GetContext): CommandDef<any> {
     args: statusArgs,
     async run({ args }) {
       const { status } = await import("../actions/status.ts");
-      await status(getContext(), { providerIds: positionals(args as Args), json: Boolean(args.json), check: Boolean(args.check) });
+      return status(getContext(), { providerIds: positionals(args as Args), json: Boolean(args.json), check: Boolean(args.check) });
     },
   });
 }

@@ -79,7 +79,7 @@ describe("without a D-Bus session", () => {
     expectOk(await box.run(["login", "anthropic", "--with-key", "--no-verify"], { stdin: ANT, env: sealedWith }));
     const opened = await box.run(["status"], { env: sealedWith });
     expectOk(opened);
-    expect(opened.stderr).toContain(`API key …${KEY.slice(-4)}, from the store (encrypted`);
+    expect(opened.stdout).toContain(`✓ logged in with a key …${KEY.slice(-4)}\n    stored encrypted in`);
 
     for (const passphrase of [undefined, "wrong"]) {
       const status = await box.run(["status", "--json"], { env: { AUTHCTL_STORE: "encrypted", AUTHCTL_PASSPHRASE: passphrase } });
@@ -93,7 +93,7 @@ describe("without a D-Bus session", () => {
       expect(status.stdout + status.stderr).not.toContain(KEY.slice(-4));
     }
     const human = await box.run(["status"], { env: { AUTHCTL_STORE: "encrypted" } });
-    expect(human.stderr).toContain("✓ logged in with API key (secret sealed), from the store (encrypted");
+    expect(human.stdout).toContain("✓ logged in with a key (secret sealed)\n    stored encrypted in");
     // The commands that need the secret still refuse, naming the way on.
     const env = await box.run(["env", "openrouter"], { env: { AUTHCTL_STORE: "encrypted" } });
     expect(env.code).toBe(1);
@@ -185,8 +185,9 @@ describe.skipIf(missing.length > 0)("with a real Secret Service (gnome-keyring)"
     Bun.spawnSync(["secret-tool", "clear", "service", "authctl", "account", "anthropic"], { env: { ...process.env, ...service.env } });
     const bad = await box.run(["status", "--check"], { env });
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toContain("✗ secret cannot be read: credentials.toml says anthropic's secrets are in the keyring, but the keyring has no item authctl/anthropic");
-    expect(bad.stderr).toContain("secret read back: ok");
+    expect(bad.stdout).toContain("\n    ✗ secret cannot be read: credentials.toml says anthropic's secrets are in the keyring, but the keyring has no item authctl/anthropic");
+    expect(bad.stdout).toContain("secret read back: ok");
+    expect(bad.stderr).not.toContain("!     ✗");
     expect(bad.stderr).toContain("authctl: the stored secret of anthropic cannot be read");
     expect(bad.stderr).toContain("→ run 'authctl login anthropic' to store it again");
     expect(bad.stderr).not.toContain(KEY);

@@ -20,10 +20,10 @@ describe("status", () => {
   test("names the provider, method, source and masked key, and never the key", async () => {
     const result = await box.run(["status"]);
     expectOk(result);
-    expect(result.stdout).toBe("");
-    expect(result.stderr).toContain("OpenRouter (openrouter)");
-    expect(result.stderr).toContain(`logged in with API key …${KEY.slice(-4)}, from the store`);
-    expect(result.stderr).toContain("OPENROUTER_API_KEY");
+    expect(result.stdout).toContain("OpenRouter (openrouter)");
+    expect(result.stdout).toContain(`logged in with a key …${KEY.slice(-4)}`);
+    expect(result.stdout).toContain(`stored in the plain file ${join(box.home, "credentials.toml")}`);
+    expect(result.stdout).toContain("OPENROUTER_API_KEY");
   });
 
   test("--json lists the credential with its source and masked secret on stdout", async () => {
@@ -57,7 +57,7 @@ describe("status", () => {
   test("exits 4 for a named provider that is not logged in, and when nothing is", async () => {
     const named = await box.run(["status", "openai"]);
     expect(named.code).toBe(4);
-    expect(named.stderr).toContain("authctl login openai");
+    expect(named.stdout).toContain("✗ not logged in — run 'authctl login openai'");
     const empty = createSandbox();
     const none = await empty.run(["status", "--json"]);
     expect(none.code).toBe(4);
