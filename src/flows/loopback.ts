@@ -60,10 +60,22 @@ export async function obtainAuthorizationCode(
   fromCallback.catch(() => {});
   let redirectUri = "";
   let done = false;
+  // OpenRouter echoes no `state` and appends `?code=…` to callback_url as it sees fit: the state
+  // rides as the callback path's last segment (as pi does: earendil-works/pi
+  // packages/ai/src/auth/oauth/openrouter.ts, /oauth/callback/<uuid>), so the callback URL has no
+  // query of its own and only this attempt's path reaches the handler.
+  const stateInPath = Boolean(options.authorize?.stateInRedirectPath);
+  const callbackPath = stateInPath ? `${settings.redirectPath.replace(/\/+$/, "")}/${state}` : settings.redirectPath;
 
   const handle = (url: URL) => {
     if (done) return { status: 409, html: page("Already done", "This login has already finished. You can close this tab.") };
-    const result = parseCallback(url, state, options.expectedIssuer);
+    let answer = url;
+    if (stateInPath) {
+      // The listener matched the whole path, state included: that is the state check.
+      answer = new URL(url);
+      answer.searchParams.set("state", state);
+    }
+    const result = parseCallback(answer, state, options.expectedIssuer);
     switch (result.kind) {
       case "bad-state":
         // Another page (or a stale tab from an earlier attempt) cannot complete or end this login.
@@ -91,23 +103,20 @@ export async function obtainAuthorizationCode(
   let server: Awaited<ReturnType<typeof deps.startLoopbackServer>> | undefined;
   let portBusy: AuthctlError | undefined;
   try {
-    server = await deps.startLoopbackServer({ ports, path: settings.redirectPath, dualStack: settings.redirectHost === "localhost", handle });
+    server = await deps.startLoopbackServer({ ports, path: callbackPath, dualStack: settings.redirectHost === "localhost", handle });
   } catch (error) {
     if (!isAuthctlError(error) || error.code !== "PORT_BUSY") throw error;
     portBusy = error;
   }
   const port = server?.port ?? settings.redirectPort;
-  const stateInRedirect = Boolean(options.authorize?.stateInRedirectUri);
-  // OpenRouter echoes no `state`: carrying it in the redirect URI's own query still binds the
-  // callback to this attempt, because the provider appends the code to that exact URI.
-  redirectUri = `http://${settings.redirectHost}:${port}${settings.redirectPath}${stateInRedirect ? `?state=${state}` : ""}`;
+  redirectUri = `http://${settings.redirectHost}:${port}${callbackPath}`;
   try {
     const url = buildAuthorizeUrl({
       authorizeUrl: settings.authorizeUrl,
       clientId: settings.clientId,
       redirectUri,
       scopes: settings.scopes,
-      state: stateInRedirect ? undefined : state,
+      state: stateInPath ? undefined : state,
       pkce,
       extraParams: settings.extraAuthorizeParams,
       responseType: options.authorize?.responseType,

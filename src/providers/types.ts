@@ -99,8 +99,8 @@ export interface OAuthHooks {
     responseType?: string | null;
     /** OpenRouter calls the redirect URI `callback_url`. */
     redirectUriParam?: string;
-    /** Carry state inside the redirect URI's own query instead of a `state` parameter (OpenRouter does not echo one). */
-    stateInRedirectUri?: boolean;
+    /** Carry state as the redirect path's last segment instead of a `state` parameter (OpenRouter echoes none). */
+    stateInRedirectPath?: boolean;
   };
   /** Extra body fields for the standard code exchange (Anthropic wants `state`). */
   exchangeExtra?: (input: CodeExchangeInput) => Record<string, string>;

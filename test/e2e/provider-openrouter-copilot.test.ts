@@ -32,14 +32,21 @@ describe("openrouter --method oauth (the default)", () => {
     return { fake, box, browser };
   }
 
-  test("PKCE login yields a permanent key, labelled with this host, handed out like any key", async () => {
+  test("PKCE login yields a permanent key handed out like any key; the exchange sends only the documented fields", async () => {
     const { fake, box, browser } = setup();
     const login = await box.run(["login", "openrouter"], { env: browser });
     expectOk(login);
     const issued = fake.issuedKeys[0]!;
     expect(login.stderr).not.toContain(issued.key);
-    expect(issued.label).toMatch(/^authctl@/);
-    expect(fake.requests.find((r) => r.path === "/auth")?.query).toMatchObject({ code_challenge_method: "S256" });
+    const authRequest = fake.requests.find((r) => r.path === "/auth")!;
+    expect(authRequest.query).toMatchObject({ code_challenge_method: "S256" });
+    // The state rides in the callback path: the callback URL has no query for OpenRouter to append to.
+    const callbackUrl = new URL(String(authRequest.query.callback_url));
+    expect(callbackUrl.search).toBe("");
+    expect(callbackUrl.pathname).toMatch(/^\/callback\/[A-Za-z0-9_-]{43}$/);
+    expect(authRequest.query).not.toHaveProperty("state");
+    const exchangeBody = fake.requests.find((r) => r.path === "/api/v1/auth/keys")!.body;
+    expect(Object.keys(exchangeBody).sort()).toEqual(["code", "code_challenge_method", "code_verifier"]);
     expect(store(box).openrouter).toMatchObject({ method: "oauth", type: "api_key", key: issued.key });
     expect((await box.run(["token", "openrouter"])).stdout).toBe(`${issued.key}\n`);
     expect((await box.run(["env", "openrouter"])).stdout).toBe(`export OPENROUTER_API_KEY='${issued.key}'\n`);
@@ -49,7 +56,7 @@ describe("openrouter --method oauth (the default)", () => {
     expectOk(await box.run(["logout", "openrouter"]));
   });
 
-  test("the callback carries the state in its own query: a forged callback without it is refused", async () => {
+  test("the callback carries the state in its path: a forged callback to another path is refused", async () => {
     const { fake, box } = setup();
     const proc = Bun.spawn([BINARY, "login", "openrouter", "--timeout", "20s"], {
       env: { ...box.env, BROWSER: "/bin/true" },
@@ -58,11 +65,15 @@ describe("openrouter --method oauth (the default)", () => {
     });
     const { match } = await readUntil(proc.stderr, /callback_url=([^&\s]+)/);
     const callback = new URL(decodeURIComponent(match!));
-    expect(callback.searchParams.get("state")).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(callback.pathname).toMatch(/^\/callback\/[A-Za-z0-9_-]{43}$/);
     const forged = new URL(callback);
-    forged.searchParams.set("state", "forged");
+    forged.pathname = "/callback/forged";
     forged.searchParams.set("code", "attacker-code");
-    expect((await fetch(forged)).status).toBe(400);
+    expect((await fetch(forged)).status).toBe(404);
+    const bare = new URL(callback);
+    bare.pathname = "/callback";
+    bare.searchParams.set("code", "attacker-code");
+    expect((await fetch(bare)).status).toBe(404);
     proc.kill("SIGINT");
     expect(await proc.exited).toBe(2);
     expect(fake.counts.exchange).toBe(0);

@@ -16,6 +16,12 @@
  *       (also at the older path /api/v1/auth/key, which §2 names)
  * Deleting a key is not documented, so it is not served (405 like any other method).
  *
+ * The redirect appends `?code=…` to callback_url as text, as the docs describe it ("redirected
+ * back to your site with a code parameter in the URL"): a callback_url that already has a query
+ * comes back broken (`…?state=abc?code=…`). No source shows OpenRouter merging queries, so a
+ * client must not rely on it: pi (earendil-works/pi packages/ai/src/auth/oauth/openrouter.ts)
+ * carries its per-login value in the path, /oauth/callback/<uuid>.
+ *
  * Choices where §2 is silent (each marked "undocumented" below):
  * - a code whose exchange fails (400/403) stays usable; only a successful exchange uses it up;
  * - /auth without code_challenge is allowed ("optional but recommended"); such a code is then
@@ -112,16 +118,14 @@ export function startOpenRouterFake(initial: OpenRouterFakeOptions = {}): OpenRo
       method = given;
     }
 
-    const to = new URL(callback); // its own query (a state the client put there) is kept
+    // Appended as text, whatever query callback_url already has (see the header).
     if ((options.authorize ?? "approve") === "deny") {
       // Undocumented: §2 does not say what the user declining looks like. We send an error.
-      to.searchParams.set("error", "access_denied");
-    } else {
-      const code = hex(16);
-      codes.set(code, { challenge, method, label: query.key_label ?? null, used: false });
-      to.searchParams.set("code", code);
+      return redirect(new URL(`${callback}?error=access_denied`));
     }
-    return redirect(to);
+    const code = hex(16);
+    codes.set(code, { challenge, method, label: query.key_label ?? null, used: false });
+    return redirect(new URL(`${callback}?code=${code}`));
   }
 
   function exchange(raw: string): Response {

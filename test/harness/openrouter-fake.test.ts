@@ -31,30 +31,40 @@ const currentKey = (f: OpenRouterFake, key: string) => getJson(`${f.url}/api/v1/
 const INVALID_CODE = { error: { message: "Invalid code or code_verifier", code: 403 } };
 
 describe("OpenRouter fake: /auth", () => {
-  test("approve redirects to callback_url with a code, keeping the callback's own query", async () => {
+  test("approve appends ?code= to callback_url; a state in the path survives", async () => {
     const f = fake();
     const { challenge } = pkce();
     const callback = await auth(f, {
-      callback_url: "http://localhost:43210/oauth/callback?state=abc",
+      callback_url: "http://localhost:43210/oauth/callback/abc",
       code_challenge: challenge,
       code_challenge_method: "S256",
     });
-    expect(callback.origin + callback.pathname).toBe("http://localhost:43210/oauth/callback");
-    expect(callback.searchParams.get("state")).toBe("abc");
+    expect(callback.origin + callback.pathname).toBe("http://localhost:43210/oauth/callback/abc");
     expect(callback.searchParams.get("code")).toMatch(/^[0-9a-f]{32}$/);
     expect(f.counts.auth).toBe(1);
+  });
+
+  test("the code is appended as text: a callback_url with its own query comes back broken", async () => {
+    const f = fake();
+    const callback = await auth(f, {
+      callback_url: "http://localhost:43210/oauth/callback?state=abc",
+      code_challenge: pkce().challenge,
+      code_challenge_method: "S256",
+    });
+    expect(callback.searchParams.get("state")).toMatch(/^abc\?code=[0-9a-f]{32}$/);
+    expect(callback.searchParams.get("code")).toBeNull();
   });
 
   test("deny redirects with error=access_denied and no code", async () => {
     const f = fake({ authorize: "deny" });
     const callback = await auth(f, {
-      callback_url: `${CALLBACK}?state=abc`,
+      callback_url: `${CALLBACK}/abc`,
       code_challenge: pkce().challenge,
       code_challenge_method: "S256",
     });
     expect(callback.searchParams.get("error")).toBe("access_denied");
     expect(callback.searchParams.get("code")).toBeNull();
-    expect(callback.searchParams.get("state")).toBe("abc");
+    expect(callback.pathname).toBe("/callback/abc");
   });
 
   const badCallbacks: Array<{ name: string; params: Record<string, string> }> = [
