@@ -122,7 +122,8 @@ async function pickProvider(ctx: Context, options: LoginOptions): Promise<Provid
     how === "oauth" ? "Log in to which provider?" : "Which provider is the key for?",
     candidates.map((p) => {
       const methods = p.methods.filter((m) => m.kind === kind);
-      const hint = how === "oauth" ? (methods.length > 1 ? methods.map((m) => m.label).join(" · ") : methodNote(p, methods[0]!)) : p.hint;
+      const hint =
+        how !== "oauth" ? p.hint : methods.length > 1 ? methods.map((m) => m.label.replace(/\s*\(.*\)$/, "")).join(" or ") : methodNote(p, methods[0]!);
       return { value: p.id, label: p.name, hint: [stored[p.id] ? "logged in" : "", hint ?? ""].filter(Boolean).join(" · ") || undefined };
     }),
     { search: true },

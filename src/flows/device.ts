@@ -91,7 +91,7 @@ export async function runCustomDeviceFlow(
   const spinner = deps.interactive ? await deps.spinner() : undefined;
   const left = () => Math.max(0, Math.round((started.expiresAt - deps.now()) / 1000));
   const remaining = () => `${Math.floor(left() / 60)}:${String(left() % 60).padStart(2, "0")}`;
-  spinner?.start(`waiting for approval (${remaining()} left)`);
+  spinner?.start(`waiting for approval (${remaining()} left) · Ctrl-C to cancel`);
   if (!spinner) deps.ui.info(`waiting for approval (the code expires in ${remaining()})`);
   try {
     const tokens = await pollDeviceToken({
@@ -107,7 +107,7 @@ export async function runCustomDeviceFlow(
           const note = `the server asked to poll more slowly: every ${event.interval} s (if this repeats, check this machine's clock)`;
           if (spinner) spinner.message(`${note} (${remaining()} left)`);
           else deps.ui.info(note);
-        } else spinner?.message(`waiting for approval (${remaining()} left)`);
+        } else spinner?.message(`waiting for approval (${remaining()} left) · Ctrl-C to cancel`);
       },
     });
     spinner?.stop("approved");

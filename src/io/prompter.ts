@@ -49,8 +49,7 @@ export function createClackPrompter(): Prompter {
             initialValue: settings.initial,
             placeholder: "type to filter",
             maxItems: 10,
-            // Names and ids only: hints mention other providers and words like "key" everywhere.
-            filter: (search, option) => `${option.label ?? ""} ${String(option.value)}`.toLowerCase().includes(search.toLowerCase()),
+            filter: (search, option) => matchesSearch(search, `${option.label ?? ""} ${String(option.value)}`),
             output,
           }),
         );
@@ -61,6 +60,19 @@ export function createClackPrompter(): Prompter {
       return unwrap(await p.multiselect<T>({ message, options: clackOptions(options), required: false, output }));
     },
   };
+}
+
+/**
+ * Names and ids only (hints mention other providers, and words like "key" everywhere). A word
+ * that starts with what was typed matches ("gi": GitHub, Gemini); from three letters on, any part
+ * does ("router": OpenRouter) — a bare substring made "o" match nearly every provider.
+ */
+export function matchesSearch(search: string, text: string): boolean {
+  const wanted = search.trim().toLowerCase();
+  if (!wanted) return true;
+  const haystack = text.toLowerCase();
+  if (wanted.length >= 3 && haystack.includes(wanted)) return true;
+  return haystack.split(/[^a-z0-9]+/).some((word) => word.startsWith(wanted));
 }
 
 const PASTE_START = "\x1b[200~";

@@ -219,8 +219,12 @@ describe.skipIf(!hasTmux)("in a real terminal", () => {
       await term.waitFor("How do you want to log in?");
       term.type("Enter");
       await term.waitFor("Log in to which provider?");
-      term.type("-l", "gi");
-      await term.waitFor("match");
+      term.type("-l", "co");
+      // Names whose words start with what was typed (Copilot, Code); hints are not searched.
+      const filtered = await term.waitFor("2 matches");
+      expect(filtered).toContain("GitHub Copilot");
+      expect(filtered).toContain("Kimi Code");
+      expect(filtered).not.toContain("OpenAI");
       term.type("C-c");
       await expectCancelled(term);
     });
