@@ -8,9 +8,29 @@ import { asciiFallback, createUi, wantsColor, wantsUnicode } from "./io/ui.ts";
 import { replaceProcess, replaceProcessAvailable, spawnInherit, which } from "./io/process.ts";
 import { runCli } from "./cli/index.ts";
 
+const LOOPBACK_NO_PROXY = ["localhost", "127.0.0.0/8", "::1"];
+
+/**
+ * Loopback is never proxied (Go's http.ProxyFromEnvironment rule): through HTTP_PROXY, a key sent
+ * to a local http api_url would cross the proxy in clear (issue 13.5). Bun's fetch reads
+ * HTTP_PROXY, HTTPS_PROXY and NO_PROXY (or no_proxy) from this process's environment at each
+ * request and has no per-request "direct" switch, so the loopback names join NO_PROXY here, before
+ * the first request. `deps.env` is a copy taken earlier: children get the environment they were given.
+ */
+function neverProxyLoopback(): void {
+  const env = process.env;
+  if (!(env.HTTP_PROXY || env.http_proxy || env.HTTPS_PROXY || env.https_proxy)) return;
+  const entries = [env.NO_PROXY, env.no_proxy].flatMap((list) => (list ?? "").split(",")).map((entry) => entry.trim()).filter(Boolean);
+  if (entries.includes("*")) return;
+  const value = [...new Set([...entries, ...LOOPBACK_NO_PROXY])].join(",");
+  env.NO_PROXY = value;
+  env.no_proxy = value;
+}
+
 /** The only file that reads process.* and exits. */
 function createDeps(): Deps {
-  const env = process.env as Record<string, string | undefined>;
+  // A copy: what authctl sets in its own environment (NO_PROXY above) never reaches a child.
+  const env = { ...process.env } as Record<string, string | undefined>;
   const writeStderr = (text: string) => void process.stderr.write(text);
   const writeStdout = (text: string) => void process.stdout.write(text);
   const stdinIsTTY = Boolean(process.stdin.isTTY);
@@ -30,7 +50,10 @@ function createDeps(): Deps {
     ui,
     prompter: async () => (await import("./io/prompter.ts")).createClackPrompter(),
     spinner: async () => (await import("./io/prompter.ts")).createClackSpinner(),
-    fetch: (input, init) => fetch(input, init),
+    fetch: (input, init) => {
+      neverProxyLoopback();
+      return fetch(input, init);
+    },
     now: () => Date.now(),
     sleep: (ms, signal) =>
       new Promise((resolve, reject) => {
