@@ -1,6 +1,7 @@
 import { afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { startAnthropicFake } from "../fakes/anthropic.ts";
 import { startGitHubFake, GITHUB_USER_CODE } from "../fakes/github.ts";
 import { startKeyApi, type KeyApi } from "../fakes/key-api.ts";
 import { startOpenRouterFake, type OpenRouterFake } from "../fakes/openrouter.ts";
@@ -186,10 +187,16 @@ describe.skipIf(!hasTmux)("in a real terminal", () => {
   });
 
   test("a pasted redirect URL from another attempt (state differs) is asked again; three of them end with exit 4", async () => {
-    const { fake, opened } = openRouterLogin();
-    term = openTerminal(`${BINARY} login openrouter --method oauth && echo AFTER-OK`, box.env, box.root);
+    const fake = startAnthropicFake();
+    cleanups.push(() => fake.stop());
+    box.writeConfig(`[providers.anthropic]\nauthorize_url = "${fake.url}/oauth/authorize"\ntoken_url = "${fake.url}/v1/oauth/token"\napi_url = "${fake.url}"\nredirect_port = 0\n`);
+    const opened = join(box.root, "opened-url");
+    box.env.BROWSER = writeScript(box.root, "record-browser.sh", `#!/bin/sh\nprintf %s "$1" > '${opened}'\n`);
+    term = openTerminal(`${BINARY} login anthropic --method console && echo AFTER-OK`, box.env, box.root);
     await term.waitFor("Waiting for the browser");
     const landing = new URL(await redirectFromProvider(opened));
+    expect(landing.searchParams.get("code")).toBeTruthy();
+    // What the address bar showed for an earlier attempt: a real code, another state.
     landing.searchParams.set("state", "another-attempt");
     for (const attempt of [2, 3]) {
       term.paste(landing.href);
@@ -202,7 +209,7 @@ describe.skipIf(!hasTmux)("in a real terminal", () => {
     const code = await term.exitCode();
     if (code !== 4) throw new Error(`exit ${code}; screen:\n${term.screen()}`);
     expect(term.screen()).not.toContain("AFTER-OK");
-    expect(fake.counts.exchange).toBe(0);
+    expect(fake.counts.token).toBe(0);
     expect(stored()).toBe("");
   });
 
