@@ -15,6 +15,7 @@ export interface Context {
 
 export function createContext(deps: Deps): Context {
   const config = loadConfig(deps.home);
+  for (const warning of config.warnings ?? []) deps.ui.warn(warning);
   const store = createBackendStore(deps.home, {
     lockTimeoutMs: 30_000,
     choice: chooseBackend(deps.env, config.store),

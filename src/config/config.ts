@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, TomlError } from "smol-toml";
+import { didYouMean } from "../did-you-mean.ts";
 import { AuthctlError } from "../errors.ts";
 
 /**
@@ -35,7 +36,14 @@ export interface Config {
   path: string;
   store?: string;
   providers: Record<string, ProviderOverrides>;
+  /** Keys authctl does not know (typos, most likely): ignored, and each one said once on stderr. */
+  warnings?: string[];
 }
+
+/** Top-level keys; a new setting or table must be added here or it is reported as unknown. */
+const TOP_LEVEL_KEYS = ["store", "providers"];
+/** Keys whose value is a URL: checked when the file is read, not when a login first uses them. */
+const URL_KEYS = ["api_url", "authorize_url", "token_url", "device_authorization_url", "revocation_url", "issuer", "validation_url"];
 
 const STRING_KEYS = [
   "name", "api_url", "authorize_url", "token_url", "device_authorization_url", "revocation_url",
@@ -64,10 +72,26 @@ export function loadConfig(home: string): Config {
   return validateConfig(path, data);
 }
 
+const PROVIDER_KEYS: readonly string[] = [...STRING_KEYS, "scopes", "redirect_port", "api_urls", "env"];
+
+function isHttpUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return (url.protocol === "https:" || url.protocol === "http:") && url.hostname !== "";
+  } catch {
+    return false;
+  }
+}
+
 function validateConfig(path: string, data: Record<string, unknown>): Config {
   const fail = (what: string) =>
     new AuthctlError("CONFIG_INVALID", `${path}: ${what}`, { hint: "fix the file, or move it aside to use the defaults" });
-  const config: Config = { path, providers: {} };
+  const config: Config = { path, providers: {}, warnings: [] };
+  const unknown = (key: string, known: readonly string[], table?: string) => {
+    const guess = didYouMean(key, known);
+    config.warnings!.push(`${path}: unknown key '${key}'${table ? ` in [${table}]` : ""} is ignored${guess ? `; ${guess}` : ""}`);
+  };
+  for (const key of Object.keys(data)) if (!TOP_LEVEL_KEYS.includes(key)) unknown(key, TOP_LEVEL_KEYS);
   if (data.store !== undefined) {
     if (typeof data.store !== "string") throw fail("`store` must be a string");
     config.store = data.store;
@@ -82,6 +106,12 @@ function validateConfig(path: string, data: Record<string, unknown>): Config {
     const entry = raw as Record<string, unknown>;
     for (const key of STRING_KEYS) {
       if (entry[key] !== undefined && typeof entry[key] !== "string") throw fail(`providers.${id}.${key} must be a string`);
+    }
+    for (const key of Object.keys(entry)) if (!PROVIDER_KEYS.includes(key)) unknown(key, PROVIDER_KEYS, `providers.${id}`);
+    for (const key of URL_KEYS) {
+      if (entry[key] !== undefined && !isHttpUrl(entry[key] as string)) {
+        throw fail(`[providers.${id}] ${key} = ${JSON.stringify(entry[key])} is not an http:// or https:// URL`);
+      }
     }
     if (entry.scopes !== undefined && !(Array.isArray(entry.scopes) && entry.scopes.every((s) => typeof s === "string"))) {
       throw fail(`providers.${id}.scopes must be a list of strings`);
@@ -98,6 +128,9 @@ function validateConfig(path: string, data: Record<string, unknown>): Config {
       const urls = entry.api_urls;
       if (typeof urls !== "object" || urls === null || Array.isArray(urls) || !Object.values(urls).every((url) => typeof url === "string")) {
         throw fail(`providers.${id}.api_urls must be a table of region = "url"`);
+      }
+      for (const [region, url] of Object.entries(urls as Record<string, string>)) {
+        if (!isHttpUrl(url)) throw fail(`[providers.${id}.api_urls] ${region} = ${JSON.stringify(url)} is not an http:// or https:// URL`);
       }
     }
     if (entry.env !== undefined) {
