@@ -451,6 +451,19 @@ test("a lock from another host is broken only once it is older than staleLockMs,
   expect(readdirSync(home)).toEqual(["credentials.toml"]);
 });
 
+// pid 1 above is alive on every host, so that test cannot tell whether the host was looked at.
+// A pid that is dead here says nothing about a process on another machine sharing the home
+// (NFS): only age may free such a lock.
+test("a young lock from another host is kept even when its pid does not exist on this one", async () => {
+  const home = freshHome();
+  mkdirSync(home, { mode: 0o700 });
+  const pid = await deadPid();
+  writeLock(home, { pid, host: "elsewhere.example" });
+  const error = await rejection(createFileStore(home, { lockTimeoutMs: 300 }).update(() => undefined));
+  expect(error.code).toBe("STORE_LOCKED");
+  expect(error.message).toContain(`pid ${pid} on elsewhere.example`);
+});
+
 test("a guard file left by a process killed while breaking or releasing a lock does not hold others up", async () => {
   const home = freshHome();
   mkdirSync(home, { mode: 0o700 });

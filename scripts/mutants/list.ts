@@ -1,0 +1,125 @@
+/**
+ * The one-line mutants of scripts/mutants.ts: realistic bugs in the modules where a slip is a
+ * security problem. `from` must occur exactly once in `file`; `tests` are the test files that
+ * should catch the mutant (kept short so one mutant costs seconds, not the whole suite).
+ */
+export interface Mutant {
+  id: string;
+  file: string;
+  from: string;
+  to: string;
+  tests: string[];
+  why: string;
+}
+
+export const MUTANTS: Mutant[] = [
+  // PKCE and state (RFC 7636).
+  {
+    id: "pkce-plain",
+    file: "src/oauth/pkce.ts",
+    from: "return { verifier, challenge: computeS256Challenge(verifier), method: \"S256\" };",
+    to: "return { verifier, challenge: verifier, method: \"S256\" };",
+    tests: ["test/oauth/pkce.test.ts", "test/oauth/oidc-provider.test.ts"],
+    why: "the challenge is the verifier itself (plain, sent under an S256 label)",
+  },
+  {
+    id: "pkce-short-random",
+    file: "src/oauth/pkce.ts",
+    from: "const RANDOM_LENGTH = 32;",
+    to: "const RANDOM_LENGTH = 8;",
+    tests: ["test/oauth/pkce.test.ts"],
+    why: "a 64-bit verifier and state",
+  },
+  {
+    id: "state-is-verifier",
+    file: "src/oauth/pkce.ts",
+    from: "export function createState(randomBytes: RandomBytes): string {\n  return base64url(draw(randomBytes));",
+    to: "export function createState(randomBytes: RandomBytes): string {\n  return base64url(new Uint8Array(32));",
+    tests: ["test/oauth/pkce.test.ts"],
+    why: "a constant state (no CSRF protection)",
+  },
+  // Files: modes, atomic replacement.
+  {
+    id: "atomic-write-mode",
+    file: "src/store/atomic-write.ts",
+    from: "if (!IS_WINDOWS) fchmodSync(fd, 0o600);",
+    to: "if (!IS_WINDOWS) fchmodSync(fd, 0o644);",
+    tests: ["test/unit/store.test.ts"],
+    why: "the credential file readable by everyone",
+  },
+  {
+    id: "atomic-write-no-excl",
+    file: "src/store/atomic-write.ts",
+    from: 'fd = openSync(temp, "wx", 0o600);',
+    to: 'fd = openSync(temp, "w", 0o600);',
+    tests: ["test/e2e/store-syscalls.test.ts"],
+    why: "the temp file may already exist (a planted symlink or a file with other modes)",
+  },
+  {
+    id: "private-dir-mode",
+    file: "src/store/atomic-write.ts",
+    from: "if (created !== undefined && !IS_WINDOWS) chmodSync(dir, 0o700);",
+    to: "if (created !== undefined && !IS_WINDOWS) chmodSync(dir, 0o755);",
+    tests: ["test/unit/store.test.ts"],
+    why: "the store directory open to other users",
+  },
+  {
+    id: "atomic-write-no-fsync",
+    file: "src/store/atomic-write.ts",
+    from: "    fsyncSync(fd);\n    closeSync(fd);",
+    to: "    closeSync(fd);",
+    tests: ["test/e2e/store-syscalls.test.ts"],
+    why: "a crash after rename can leave an empty credentials file",
+  },
+  // The lock.
+  {
+    id: "lock-other-host-broken",
+    file: "src/store/lock.ts",
+    from: "  if (info.owner.host !== thisHost()) return false;\n",
+    to: "",
+    tests: ["test/unit/store.test.ts"],
+    why: "a lock held by another host on a shared home is broken when its pid is unknown here",
+  },
+  {
+    id: "lock-own-pid-alive",
+    file: "src/store/lock.ts",
+    from: "if (info.owner.pid === process.pid) return !heldLocks.has(info.owner.nonce);",
+    to: "if (info.owner.pid === process.pid) return false;",
+    tests: ["test/unit/store.test.ts"],
+    why: "a dead process's lock with our recycled pid is never broken",
+  },
+  // Redaction.
+  {
+    id: "redact-known-off",
+    file: "src/redact.ts",
+    from: "if (value && value.length >= MIN_SECRET_LENGTH) knownSecrets.add(value);",
+    to: "if (value && value.length >= MIN_SECRET_LENGTH) void knownSecrets;",
+    tests: ["test/unit/redact.test.ts", "test/e2e/store-syscalls.test.ts"],
+    why: "secrets authctl knows are no longer masked by value (opaque tokens leak)",
+  },
+  {
+    id: "redact-bearer-off",
+    file: "src/redact.ts",
+    from: "  /(\\bBearer\\s+)[A-Za-z0-9._~+/=-]{8,}/gi,\n",
+    to: "",
+    tests: ["test/unit/redact.test.ts"],
+    why: "a bearer token echoed in an error body is printed",
+  },
+  // Shell quoting.
+  {
+    id: "env-sh-quote",
+    file: "src/format/env-format.ts",
+    from: "sh: (name, value) => `export ${name}='${value.replaceAll(\"'\", `'\\\\''`)}'`,",
+    to: "sh: (name, value) => `export ${name}='${value}'`,",
+    tests: ["test/unit/shell-roundtrip.test.ts"],
+    why: "a single quote in a value breaks out of the quoting and runs code",
+  },
+  {
+    id: "env-fish-quote",
+    file: "src/format/env-format.ts",
+    from: "fish: (name, value) => `set -gx ${name} '${value.replace(/[\\\\']/g, \"\\\\$&\")}'`,",
+    to: "fish: (name, value) => `set -gx ${name} '${value.replace(/[']/g, \"\\\\$&\")}'`,",
+    tests: ["test/unit/shell-roundtrip.test.ts"],
+    why: "a trailing backslash escapes fish's closing quote",
+  },
+];
