@@ -31,6 +31,13 @@ describe("PKCE", () => {
     expect(state).not.toBe(pkce.challenge);
   });
 
+  test("state is the random source's 32 bytes, fresh on every call", () => {
+    const bytes = Uint8Array.from({ length: 32 }, (_, i) => 255 - i);
+    expect(createState(() => bytes)).toBe(base64url(bytes));
+    const seen = new Set(Array.from({ length: 8 }, () => createState((n) => crypto.getRandomValues(new Uint8Array(n)))));
+    expect(seen.size).toBe(8);
+  });
+
   test("a random source that returns too few bytes is refused", async () => {
     await expectAuthctlError(
       () => createPkce(() => new Uint8Array(16)),
