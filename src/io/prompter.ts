@@ -170,7 +170,8 @@ function partialMarkerLength(text: string, marker: string): number {
  * login's interrupt handler cancels it, with exit 2.
  */
 export function createClackSpinner(): Spinner {
-  const frames = ["◒", "◐", "◓", "◑"];
+  // clack's own symbols, so the spinner matches the prompts (ASCII where the locale is not UTF-8).
+  const frames = p.unicode ? ["◒", "◐", "◓", "◑"] : ["•", "o", "O", "0"];
   const stdin = process.stdin;
   let timer: ReturnType<typeof setInterval> | undefined;
   let text = "";
@@ -196,7 +197,7 @@ export function createClackSpinner(): Spinner {
   return {
     start(message) {
       text = message;
-      output.write(`${styleText("gray", "│")}\n\x1b[?25l`);
+      output.write(`${styleText("gray", p.S_BAR)}\n\x1b[?25l`);
       if (stdin.isTTY) {
         stdin.setRawMode(true);
         stdin.on("data", onData);
@@ -214,7 +215,7 @@ export function createClackSpinner(): Spinner {
       release();
       process.off("exit", release);
       if (!running) return;
-      const mark = outcome === "done" ? styleText("green", "◇") : styleText("red", outcome === "cancelled" ? "■" : "▲");
+      const mark = outcome === "done" ? styleText("green", p.S_STEP_SUBMIT) : styleText("red", outcome === "cancelled" ? p.S_STEP_CANCEL : p.S_STEP_ERROR);
       output.write(`${mark}  ${message}\n`);
     },
   };

@@ -213,6 +213,27 @@ describe.skipIf(!hasTmux)("in a real terminal", () => {
     expect(stored()).toBe("");
   });
 
+  test("a device-code approval while the wait spins: approved, stored, exit 0", async () => {
+    const fake = startGitHubFake({ interval: 1 });
+    cleanups.push(() => fake.stop());
+    box.writeConfig(
+      `[providers.github-copilot]\ndevice_authorization_url = "${fake.url}/login/device/code"\ntoken_url = "${fake.url}/login/oauth/access_token"\napi_url = "${fake.apiUrl}"\n`,
+    );
+    term = openTerminal(`${BINARY} login github-copilot --method github && echo AFTER-OK`, box.env, box.root);
+    const screen = await term.waitFor("waiting for approval");
+    expect(screen).toContain("Ctrl-C to cancel");
+    // Keys typed while it waits neither echo into the line nor end the wait.
+    term.type("-l", "xyz");
+    term.type("Enter");
+    fake.approve(GITHUB_USER_CODE);
+    const code = await term.exitCode(20_000);
+    if (code !== 0) throw new Error(`exit ${code}; screen:\n${term.screen()}`);
+    expect(term.screen()).toContain("approved");
+    expect(term.screen()).toContain("AFTER-OK");
+    expect(term.screen()).not.toContain("xyz");
+    expect(stored()).toContain("[github-copilot]");
+  });
+
   describe("Ctrl-C is a cancel (exit 2, the next command does not run, nothing stored) at every prompt and wait", () => {
     test("the how-to-log-in picker", async () => {
       term = openTerminal(`${BINARY} login && echo AFTER-OK`, box.env, box.root);
