@@ -1,5 +1,5 @@
 import { AuthctlError, isAuthctlError } from "../errors.ts";
-import { processTokenResponse, refreshTokenGrantRequest } from "../oauth/index.ts";
+import { idTokenAfterRefresh, processTokenResponse, refreshTokenGrantRequest } from "../oauth/index.ts";
 import type { ProviderDefinition } from "../providers/types.ts";
 import { registerSecret } from "../redact.ts";
 import type { StoredCredential } from "../store/types.ts";
@@ -65,13 +65,14 @@ export async function refreshCredential(ctx: Context, provider: ProviderDefiniti
         ...current,
         access_token: tokens.access_token,
         refresh_token: tokens.refresh_token ?? used,
-        id_token: tokens.id_token ?? current.id_token,
+        id_token: idTokenAfterRefresh(tokens.id_token, current.id_token, now),
         scope: tokens.scope ?? current.scope,
         expires_at: tokens.expires_at,
         obtained_at: now,
         updated_at: now,
       };
       delete next.needs_login;
+      if (next.id_token === undefined) delete next.id_token;
       if (next.expires_at === undefined) delete next.expires_at;
       credentials[provider.id] = next;
       return { kind: "ok", credential: next };

@@ -23,6 +23,8 @@ export interface AuthorizationCode {
   state: string;
   redirectUri: string;
   verifier: string;
+  /** The OpenID nonce sent with the request, when one was (the ID token must carry it back). */
+  nonce?: string;
 }
 
 export interface LoopbackFlowOptions {
@@ -53,6 +55,9 @@ export async function obtainAuthorizationCode(
   const { deps } = ctx;
   const pkce = createPkce(deps.randomBytes);
   const state = createState(deps.randomBytes);
+  // A nonce binds the ID token to this request (OIDC Core §3.1.2.1), for the OpenID providers
+  // whose tokens authctl validates (those with a known issuer).
+  const nonce = options.expectedIssuer && settings.scopes.includes("openid") ? createState(deps.randomBytes) : undefined;
   let settle!: { resolve: (code: AuthorizationCode) => void; reject: (error: unknown) => void };
   const fromCallback = new Promise<AuthorizationCode>((resolve, reject) => (settle = { resolve, reject }));
   // The browser may answer while the opener is still running, before anything awaits this promise:
@@ -94,7 +99,7 @@ export async function obtainAuthorizationCode(
         return { status: 200, html: page("Login failed", `${result.error}${result.description ? `: ${result.description}` : ""}. You can close this tab.`) };
       case "code":
         done = true;
-        settle.resolve({ code: result.code, state, redirectUri, verifier: pkce.verifier });
+        settle.resolve({ code: result.code, state, redirectUri, verifier: pkce.verifier, nonce });
         return { status: 200, html: page("Logged in", `authctl has your ${provider.name} login. You can close this tab.`) };
     }
   };
@@ -118,6 +123,7 @@ export async function obtainAuthorizationCode(
       scopes: settings.scopes,
       state: stateInPath ? undefined : state,
       pkce,
+      nonce,
       extraParams: settings.extraAuthorizeParams,
       responseType: options.authorize?.responseType,
       redirectUriParam: options.authorize?.redirectUriParam,
@@ -156,7 +162,7 @@ export async function obtainAuthorizationCode(
         opened && !portBusy
           ? "Waiting for the browser… paste the redirect URL here if it does not come back · Ctrl-C to cancel"
           : "Paste the redirect URL (or the code) here, or wait for the browser · Ctrl-C to cancel";
-      contenders.push(promptForPaste(ctx, state, options.expectedIssuer, redirectUri, pkce.verifier, pasteController.signal, message));
+      contenders.push(promptForPaste(ctx, state, options.expectedIssuer, redirectUri, pkce.verifier, nonce, pasteController.signal, message));
     } else if (!opened) deps.ui.info(`waiting for the browser to come back to ${redirectUri}`);
     else deps.ui.info("waiting for the browser to come back (Ctrl-C to cancel)");
     try {
@@ -182,6 +188,7 @@ async function promptForPaste(
   expectedIssuer: ExpectedIssuer | undefined,
   redirectUri: string,
   verifier: string,
+  nonce: string | undefined,
   signal: AbortSignal,
   message: string,
 ): Promise<AuthorizationCode> {
@@ -197,7 +204,7 @@ async function promptForPaste(
     }
     try {
       const pasted = parsePastedInput(input, state, expectedIssuer);
-      return { code: pasted.code, state: pasted.state ?? state, redirectUri, verifier };
+      return { code: pasted.code, state: pasted.state ?? state, redirectUri, verifier, nonce };
     } catch (error) {
       // A state from another attempt is a slip worth another paste; an issuer mix-up (RFC 9207) is not.
       const otherAttempt = isAuthctlError(error) && error.message === STATE_MISMATCH_MESSAGE;

@@ -1,9 +1,13 @@
 import type { Context } from "../actions/context.ts";
 import type { LoginOptions } from "../actions/login.ts";
 import { AuthctlError } from "../errors.ts";
+import { terminalSafe } from "../format/terminal-text.ts";
 import {
   type ExpectedIssuer,
+  type TokenSet,
   authorizationCodeGrantRequest,
+  decodeIdToken,
+  validateIdToken,
   discoveryRequest,
   processDiscoveryResponse,
   processTokenResponse,
@@ -83,6 +87,7 @@ export async function loginWithOAuth(ctx: Context, provider: ProviderDefinition,
         classify: classify ? (response) => classify(response, deps.now()) : undefined,
         headers,
       });
+      checkIdToken(ctx, provider, tokens, settings);
       result = hooks.afterTokens ? await hooks.afterTokens(hd, tokens, settings) : { kind: "tokens", tokens };
     } else {
       if (!settings.authorizeUrl) throw missing(provider, "authorize_url");
@@ -117,6 +122,7 @@ export async function loginWithOAuth(ctx: Context, provider: ProviderDefinition,
           }),
           { now: deps.now() },
         );
+        checkIdToken(ctx, provider, tokens, settings, grant.nonce);
         result = hooks.afterTokens ? await hooks.afterTokens(hd, tokens, settings) : { kind: "tokens", tokens };
       }
     }
@@ -132,17 +138,53 @@ function missing(provider: ProviderDefinition, key: string): AuthctlError {
   });
 }
 
-/** `sub`/`email` from an ID token, for `status` only: it is not verified, so nothing trusts it. */
-function accountFromIdToken(idToken: string | undefined): string | undefined {
-  const payload = idToken?.split(".")[1];
-  if (!payload) return undefined;
+/**
+ * Validates the ID token before anything uses it (OIDC Core §3.1.3.7) when the issuer is known
+ * (OpenID providers found by discovery or configured with one): every claim is checked, the nonce
+ * included, and a bad token ends the login. Providers without an issuer get `keepIdToken` at
+ * storing time instead.
+ */
+function checkIdToken(ctx: Context, provider: ProviderDefinition, tokens: TokenSet, settings: ResolvedSettings, nonce?: string): void {
+  if (!tokens.id_token || !settings.expectedIssuer) return;
+  registerSecret(tokens.id_token);
+  validateIdToken(tokens.id_token, { issuer: settings.expectedIssuer.issuer, clientId: settings.clientId, nonce, now: ctx.deps.now() });
+}
+
+/**
+ * Before an ID token is stored, shown ("as X") or exported: for built-in providers whose requests
+ * authctl did not bind to an issuer, the checks that hold for any ID token still run (signed,
+ * current, complete). One that fails them is dropped with a warning rather than failing a login
+ * whose access token may be fine. (Provider hooks may have read it already: they only send it
+ * back to the provider that issued it.)
+ */
+function keepIdToken(ctx: Context, provider: ProviderDefinition, idToken: string | undefined): string | undefined {
+  if (!idToken) return undefined;
   try {
-    const claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as Record<string, unknown>;
+    validateIdToken(idToken, { now: ctx.deps.now() });
+    return idToken;
+  } catch (error) {
+    ctx.deps.ui.warn(`${provider.name}: ${(error as Error).message}; it is not kept`);
+    return undefined;
+  }
+}
+
+/** `email`, `preferred_username` or `sub` from a validated ID token, for display and `status`. */
+function accountFromIdToken(idToken: string | undefined): string | undefined {
+  if (!idToken) return undefined;
+  try {
+    const { claims } = decodeIdToken(idToken);
     const account = claims.email ?? claims.preferred_username ?? claims.sub;
     return typeof account === "string" ? account : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** Server-chosen text shown as "logged in as X" and by `status`: no terminal escapes (issue 13.8). */
+function safeAccount(account: string | undefined): string | undefined {
+  if (account === undefined) return undefined;
+  const safe = terminalSafe(account).trim().slice(0, 200);
+  return safe === "" ? undefined : safe;
 }
 
 export async function storeLogin(
@@ -160,12 +202,13 @@ export async function storeLogin(
   let credential: StoredCredential;
   if (result.kind === "key") {
     registerSecret(result.key);
-    credential = { method: method.id, type: "api_key", key: result.key, account: result.account, label: result.label, extra, created_at: now, updated_at: now };
+    credential = { method: method.id, type: "api_key", key: result.key, account: safeAccount(result.account), label: result.label, extra, created_at: now, updated_at: now };
   } else {
     const { tokens } = result;
     registerSecret(tokens.access_token);
     registerSecret(tokens.refresh_token);
     registerSecret(tokens.id_token);
+    const idToken = keepIdToken(ctx, provider, tokens.id_token);
     // Discovery ran at login; keeping the endpoints spares every later refresh a discovery round trip.
     if (settings.tokenUrl) extra.token_url = settings.tokenUrl;
     if (settings.revocationUrl) extra.revocation_url = settings.revocationUrl;
@@ -174,12 +217,12 @@ export async function storeLogin(
       type: "oauth",
       access_token: tokens.access_token,
       refresh_token: tokens.refresh_token,
-      id_token: tokens.id_token,
+      id_token: idToken,
       token_type: tokens.token_type,
       scope: tokens.scope,
       expires_at: tokens.expires_at,
       obtained_at: now,
-      account: result.account ?? accountFromIdToken(tokens.id_token),
+      account: safeAccount(result.account ?? accountFromIdToken(idToken)),
       extra,
       created_at: now,
       updated_at: now,

@@ -16,6 +16,8 @@ export interface AuthorizeUrlInput {
   /** Left out when undefined (OpenRouter does not document it); every other flow should send one. */
   state?: string;
   pkce: Pick<Pkce, "challenge" | "method">;
+  /** OpenID Connect nonce (Core §3.1.2.1), binding the ID token to this request. */
+  nonce?: string;
   /** Provider parameters (`access_type`, `originator`, `code=true`, …); undefined values are skipped. */
   extraParams?: Record<string, string | undefined>;
   /** Default "code"; null leaves `response_type` out (OpenRouter's `/auth` takes none). */
@@ -34,6 +36,7 @@ export function buildAuthorizeUrl(input: AuthorizeUrlInput): URL {
     state: input.state,
     code_challenge: input.pkce.challenge,
     code_challenge_method: input.pkce.method,
+    nonce: input.nonce,
   };
   for (const [key, value] of Object.entries(core)) {
     if (value !== undefined) url.searchParams.set(key, value);

@@ -76,6 +76,21 @@ export interface OAuthFakeOptions {
   rotateRefreshToken?: boolean;
   /** default "fake-client"; any other client_id (or none) gets 401 invalid_client */
   clientId?: string;
+  /**
+   * The id_token sent beside the tokens (none by default). `nonce` is what /authorize was sent
+   * for this grant; `fakeIdToken` builds one with any header and claims.
+   */
+  idToken?: (context: { grant: "authorization_code" | "refresh_token" | "device_code"; nonce?: string; issuer: string; clientId: string }) => string | undefined;
+}
+
+/**
+ * A JWT with the given header and claims and a meaningless signature: the client validates the
+ * claims of an id_token it got straight from the token endpoint over TLS (OIDC Core §3.1.3.7 6),
+ * so no key is needed to test them.
+ */
+export function fakeIdToken(claims: Record<string, unknown>, header: Record<string, unknown> = { alg: "RS256", typ: "JWT" }): string {
+  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  return `${part(header)}.${part(claims)}.${String(header.alg).toLowerCase() === "none" ? "" : Buffer.from(hex(32)).toString("base64url")}`;
 }
 
 export interface OAuthFakeRequest extends RecordedRequest<Record<string, string>, "contentType" | "query"> {
@@ -108,6 +123,7 @@ interface TokenRecord {
   dead: boolean;
 }
 interface CodeRecord {
+  nonce?: string;
   redirectUri: string;
   challenge: string;
   scope: string;
@@ -160,7 +176,7 @@ export function startOAuthFake(initial: OAuthFakeOptions = {}): OAuthFake {
   };
 
   /** Issue tokens for a grant; `refreshToken` is kept instead of a new one when not rotating. */
-  function issueTokens(grant: number, scope: string, refreshToken?: string): Response {
+  function issueTokens(grant: number, scope: string, refreshToken?: string, idContext?: { grant: "authorization_code" | "refresh_token" | "device_code"; nonce?: string }): Response {
     const ttl = options.accessTokenTtl ?? 3600;
     const accessToken = random("fake-at");
     tokens.set(accessToken, { kind: "access", grant, scope, expiresAt: Date.now() + ttl * 1000, dead: false });
@@ -170,12 +186,14 @@ export function startOAuthFake(initial: OAuthFakeOptions = {}): OAuthFake {
       tokens.set(refreshToken, { kind: "refresh", grant, scope, expiresAt: Infinity, dead: false });
       issued.refreshTokens.push(refreshToken);
     }
+    const idToken = idContext && options.idToken?.({ ...idContext, issuer: http.url, clientId: clientId() });
     return tokenJson(200, {
       access_token: accessToken,
       token_type: "Bearer",
       expires_in: ttl,
       refresh_token: refreshToken,
       scope,
+      ...(idToken ? { id_token: idToken } : {}),
     });
   }
 
@@ -248,6 +266,7 @@ export function startOAuthFake(initial: OAuthFakeOptions = {}): OAuthFake {
     } else if (mode !== "missing_code") {
       const code = random("fake-code");
       codes.set(code, {
+        nonce: query.nonce,
         redirectUri: query.redirect_uri!,
         challenge: query.code_challenge,
         scope: query.scope ?? "",
@@ -280,7 +299,7 @@ export function startOAuthFake(initial: OAuthFakeOptions = {}): OAuthFake {
         }
         return answer(options.token ?? "ok", req, server, () => {
           code.used = true;
-          return issueTokens(code.grant, code.scope);
+          return issueTokens(code.grant, code.scope, undefined, { grant: "authorization_code", nonce: code.nonce });
         });
       }
       case "refresh_token": {
@@ -291,7 +310,7 @@ export function startOAuthFake(initial: OAuthFakeOptions = {}): OAuthFake {
         const rotate = options.rotateRefreshToken ?? true;
         return answer(options.refresh ?? options.token ?? "ok", req, server, () => {
           if (rotate) record.dead = true;
-          return issueTokens(record.grant, record.scope, rotate ? undefined : body.refresh_token);
+          return issueTokens(record.grant, record.scope, rotate ? undefined : body.refresh_token, { grant: "refresh_token" });
         });
       }
       case DEVICE_CODE_GRANT: {
@@ -313,7 +332,7 @@ export function startOAuthFake(initial: OAuthFakeOptions = {}): OAuthFake {
             }
             return answer(options.token ?? "ok", req, server, () => {
               device.used = true;
-              return issueTokens(device.grant, device.scope);
+              return issueTokens(device.grant, device.scope, undefined, { grant: "device_code" });
             });
         }
       }
