@@ -1,4 +1,5 @@
 import { AuthctlError } from "../errors.ts";
+import { githubApiBase } from "../providers/github-copilot.ts";
 import type { ProviderDefinition } from "../providers/types.ts";
 import { registerSecret } from "../redact.ts";
 import type { Context } from "./context.ts";
@@ -22,10 +23,17 @@ function exchangeUrl(provider: ProviderDefinition, host: string | undefined): st
   if (host && provider.apiUrl === "https://api.github.com") {
     // The store checks that `host` is a host name (store/_routing-fields.ts); this checks that the
     // URL built from it has exactly that host, so "x@evil" can never become user info here.
-    const url = new URL(`https://api.${host}/`);
-    if (url.username || url.password || url.host !== `api.${host.toLowerCase()}`) {
-      throw new AuthctlError("STORE_CORRUPT", "the stored GitHub host of github-copilot is not a host name", { hint: "run 'authctl login github-copilot --host <host>'" });
+    // GHE.com: https://api.<host>; GitHub Enterprise Server: https://<host>/api/v3 (githubApiBase).
+    const corrupt = () =>
+      new AuthctlError("STORE_CORRUPT", "the stored GitHub host of github-copilot is not a host name", { hint: "run 'authctl login github-copilot --host <host>'" });
+    let url: URL;
+    try {
+      url = new URL(`${githubApiBase(host)}/`);
+    } catch {
+      throw corrupt();
     }
+    const expected = host.toLowerCase();
+    if (url.username || url.password || (url.host !== `api.${expected}` && url.host !== expected)) throw corrupt();
     return new URL("copilot_internal/v2/token", url).toString();
   }
   base.pathname = `${base.pathname.replace(/\/+$/, "")}/copilot_internal/v2/token`;

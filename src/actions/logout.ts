@@ -94,6 +94,7 @@ async function revokeIfPossible(ctx: Context, id: string, credential: StoredCred
         clientSecret: settings?.clientSecret,
         token,
         tokenTypeHint: credential.refresh_token ? "refresh_token" : "access_token",
+        body: settings?.revocationBody,
         timeoutMs: 10_000,
       }),
     );

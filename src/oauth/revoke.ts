@@ -3,7 +3,7 @@
  * and also "that token was already invalid" (§2.2), so the body is ignored.
  */
 import { assertSecureEndpoint } from "./endpoints.ts";
-import { type HttpOptions, postRequest } from "./_http.ts";
+import { type BodyEncoding, type HttpOptions, postRequest } from "./_http.ts";
 import { oauthErrorIn, readJsonObject, unexpectedStatus } from "./_response.ts";
 
 const WHAT = "revocation endpoint";
@@ -15,6 +15,8 @@ export interface RevocationInput extends HttpOptions {
   clientSecret?: string;
   token: string;
   tokenTypeHint?: "access_token" | "refresh_token";
+  /** RFC 7009 §2.1 says form (the default); OpenAI's endpoint takes JSON (openai/codex codex-rs/login/src/auth/revoke.rs). */
+  body?: BodyEncoding;
 }
 
 export type RevocationResult =
@@ -30,7 +32,7 @@ export async function revocationRequest(fetchFn: typeof fetch, input: Revocation
     client_id: input.clientId,
     client_secret: input.clientSecret,
   };
-  return postRequest(fetchFn, url, WHAT, params, "form", input);
+  return postRequest(fetchFn, url, WHAT, params, input.body ?? "form", input);
 }
 
 /**

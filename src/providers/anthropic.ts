@@ -8,22 +8,29 @@ import type { HookDeps, LoginResult, OAuthMethod, OAuthSettings } from "./types.
  * - `claude` keeps the Pro/Max subscription tokens, for Claude Code only (Anthropic's terms).
  * - `console` turns the login into a permanent, pay-as-you-go API key (create_api_key).
  */
+// Claude Code's public client id (badlogic/pi-mono packages/ai/src/utils/oauth/anthropic.ts, base64 there).
 const CLIENT_ID = "9d1c250a-e61b-44d9-88ed-5944d1962f5e";
 
 const base: Omit<OAuthSettings, "authorizeUrl" | "scopes"> = {
+  // pi-mono anthropic.ts TOKEN_URL (commit 92882dc4 moved it from console.anthropic.com).
   tokenUrl: "https://platform.claude.com/v1/oauth/token",
   clientId: CLIENT_ID,
+  // The redirect is pi-mono anthropic.ts REDIRECT_URI, http://localhost:53692/callback (since
+  // 92882dc4), bound on 127.0.0.1. Claude Code itself sends http://localhost:<port>/callback.
   redirectHost: "localhost",
   redirectPort: 53692,
   fallbackPorts: [],
   redirectPath: "/callback",
+  // JSON, with `state` in the body (pi-mono anthropic.ts; providers.md §3).
   tokenBody: "json",
+  // pi-mono anthropic.ts sends code=true (the page shows a code to paste when no loopback answers).
   extraAuthorizeParams: { code: "true" },
 };
 
 const exchangeExtra = (input: { state: string }) => ({ state: input.state });
 
 async function createApiKey(deps: HookDeps, tokens: TokenSet): Promise<LoginResult> {
+  // providers.md §3 "Console → API key" (Claude Code's API_KEY_URL; opencode's old "Create an API Key").
   const url = `${deps.apiUrl.replace(/\/+$/, "")}/api/oauth/claude_cli/create_api_key`;
   let response: Response;
   try {
@@ -54,7 +61,16 @@ export const ANTHROPIC_CONSOLE: OAuthMethod = {
   // providers.md §0: yields a normal pay-as-you-go key; no current first-party doc of the flow.
   hint: "a pay-as-you-go API key made for you; billed like any key",
   flows: ["loopback", "paste"],
-  oauth: { ...base, authorizeUrl: "https://console.anthropic.com/oauth/authorize", scopes: ["org:create_api_key", "user:profile", "user:inference"] },
+  source: "Claude Code PROD_OAUTH_CONFIG (CONSOLE_AUTHORIZE_URL, as read by third-party analyses, providers.md A5); badlogic/pi-mono packages/ai/src/utils/oauth/anthropic.ts (token URL, redirect)",
+  policy: "uncertain (yields a normal pay-as-you-go API key; no first-party document)",
+  oauth: {
+    ...base,
+    // Claude Code's console authorize moved with its token URL to platform.claude.com; the legacy
+    // console.anthropic.com/oauth/authorize was never paired with the localhost:53692 redirect.
+    authorizeUrl: "https://platform.claude.com/oauth/authorize",
+    // The legacy console scopes (providers.md §3: opencode's console mode); create_api_key needs org:create_api_key.
+    scopes: ["org:create_api_key", "user:profile", "user:inference"],
+  },
   env: { ANTHROPIC_API_KEY: "key" },
   hooks: { exchangeExtra, afterTokens: createApiKey },
 };
@@ -64,9 +80,13 @@ export const ANTHROPIC_CLAUDE: OAuthMethod = {
   kind: "oauth",
   label: "Claude Pro/Max subscription (for Claude Code only)",
   flows: ["loopback", "paste"],
+  source: "badlogic/pi-mono packages/ai/src/utils/oauth/anthropic.ts (AUTHORIZE_URL, SCOPES, REDIRECT_URI)",
+  policy: "first-party client only (Anthropic allows these tokens only in Claude Code and Claude.ai)",
   oauth: {
     ...base,
+    // pi-mono anthropic.ts AUTHORIZE_URL (current Claude Code uses claude.com/cai/oauth/authorize, which redirects to claude.ai).
     authorizeUrl: "https://claude.ai/oauth/authorize",
+    // pi-mono anthropic.ts SCOPES.
     scopes: ["org:create_api_key", "user:profile", "user:inference", "user:sessions:claude_code", "user:mcp_servers", "user:file_upload"],
   },
   env: { CLAUDE_CODE_OAUTH_TOKEN: "access_token", ANTHROPIC_OAUTH_TOKEN: "access_token" },

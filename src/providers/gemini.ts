@@ -30,17 +30,24 @@ export const GEMINI_CODE_ASSIST: OAuthMethod = {
   kind: "oauth",
   label: "Google account (Gemini Code Assist Standard / Workspace)",
   flows: ["loopback", "paste"],
+  source: "google-gemini/gemini-cli packages/core/src/code_assist/{oauth2.ts,setup.ts,server.ts}",
+  policy: "first-party client only (Google forbids Gemini CLI's login in other tools for consumer accounts; retired for individuals 2026-06-18)",
   oauth: {
+    // google-auth-library's endpoints as gemini-cli oauth2.ts uses them (pi-mono google-gemini-cli.ts names them).
     authorizeUrl: "https://accounts.google.com/o/oauth2/v2/auth",
     tokenUrl: "https://oauth2.googleapis.com/token",
+    // https://developers.google.com/identity/protocols/oauth2/native-app#tokenrevoke
     revocationUrl: "https://oauth2.googleapis.com/revoke",
+    // gemini-cli oauth2.ts OAUTH_CLIENT_ID / OAUTH_CLIENT_SECRET ("ok to save this in git because this is an installed application").
     clientId: "681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com",
     clientSecret: "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",
+    // gemini-cli oauth2.ts OAUTH_SCOPE.
     scopes: [
       "https://www.googleapis.com/auth/cloud-platform",
       "https://www.googleapis.com/auth/userinfo.email",
       "https://www.googleapis.com/auth/userinfo.profile",
     ],
+    // gemini-cli oauth2.ts: http://127.0.0.1:<free port>/oauth2callback.
     redirectHost: "127.0.0.1",
     redirectPort: 0,
     fallbackPorts: [],

@@ -1,23 +1,63 @@
-import { createHash } from "node:crypto";
+import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
+import { arch, release, type as osType, version as osVersion } from "node:os";
+import { join } from "node:path";
 import { version } from "../../package.json";
 import { NO_REDIRECT, type HookDeps, type OAuthMethod, type ProviderDefinition } from "./types.ts";
 
 /**
  * Kimi Code (providers.md §8): RFC 8628 device flow at auth.kimi.com with kimi-cli's X-Msh-*
- * headers, and rotating refresh tokens (serialised by the store lock like every refresh).
+ * headers (MoonshotAI/kimi-cli src/kimi_cli/auth/oauth.py _common_headers), and rotating refresh
+ * tokens (serialised by the store lock like every refresh).
+ */
+const DEVICE_ID_FILE = "kimi-device-id";
+
+/**
+ * kimi-cli's get_device_id: a random uuid4 hex, created once and kept in a 0600 file
+ * (<share>/device_id). authctl keeps it in AUTHCTL_HOME, so each install is one device, as with
+ * kimi-cli. Created by a hard link from a private temp file, so two racing logins agree on one id.
  */
 function deviceId(deps: HookDeps): string {
-  // kimi-cli persists a random id; a hash of the host name is as stable and needs no extra file.
-  return createHash("sha256").update(`authctl:${deps.hostname()}`).digest("hex").slice(0, 32);
+  const path = join(deps.home, DEVICE_ID_FILE);
+  const read = () => {
+    try {
+      const text = readFileSync(path, "utf8").trim();
+      return /^[0-9a-f]{32}$/.test(text) ? text : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const existing = read();
+  if (existing) return existing;
+  const id = Buffer.from(deps.randomBytes(16)).toString("hex");
+  mkdirSync(deps.home, { recursive: true, mode: 0o700 });
+  const temp = `${path}.${process.pid}.${id}.tmp`;
+  writeFileSync(temp, `${id}\n`, { mode: 0o600, flag: "wx" });
+  try {
+    linkSync(temp, path);
+    return id;
+  } catch {
+    // Another process made one first (or the file was damaged): use what is there when it reads.
+    return read() ?? id;
+  } finally {
+    unlinkSync(temp);
+  }
 }
+
+/** kimi-cli _ascii_header_value: header values stay ASCII. */
+const ascii = (value: string) => value.replace(/[^\x20-\x7e]/g, "").trim() || "unknown";
 
 function headers(deps: HookDeps): Record<string, string> {
   return {
+    // kimi-cli oauth.py _common_headers. The platform is kimi-cli's, because the auth server knows
+    // it; the version is authctl's own: the server accepts other clients' values (third-party
+    // proxies send their own names and versions, e.g. CLIProxyAPI's "cliproxy-workers"), and a
+    // copied kimi-cli version would only go stale.
     "X-Msh-Platform": "kimi_cli",
     "X-Msh-Version": version,
-    "X-Msh-Device-Name": deps.hostname(),
-    "X-Msh-Device-Model": `${process.platform} ${process.arch}`,
-    "X-Msh-Os-Version": process.platform,
+    "X-Msh-Device-Name": ascii(deps.hostname()),
+    // kimi-cli _device_model: "<system> <release> <arch>"; X-Msh-Os-Version: platform.version().
+    "X-Msh-Device-Model": ascii(`${osType()} ${release()} ${arch()}`),
+    "X-Msh-Os-Version": ascii(osVersion()),
     "X-Msh-Device-Id": deviceId(deps),
   };
 }
@@ -27,9 +67,13 @@ const KIMI_DEVICE: OAuthMethod = {
   kind: "oauth",
   label: "Kimi Code account (device code)",
   flows: ["device"],
+  source: "MoonshotAI/kimi-cli src/kimi_cli/auth/oauth.py",
+  policy: "uncertain (kimi-cli's own flow; third-party plugins copy it)",
   oauth: {
+    // kimi-cli oauth.py: DEFAULT_OAUTH_HOST https://auth.kimi.com + /api/oauth/device_authorization and /api/oauth/token.
     deviceAuthorizationUrl: "https://auth.kimi.com/api/oauth/device_authorization",
     tokenUrl: "https://auth.kimi.com/api/oauth/token",
+    // kimi-cli oauth.py KIMI_CODE_CLIENT_ID.
     clientId: "17e5f671-d194-4dfb-9706-5516cb48c098",
     scopes: [],
     ...NO_REDIRECT,
@@ -46,6 +90,7 @@ export const KIMI: ProviderDefinition = {
   hint: "Kimi Code plan: device login, or a KIMI_API_KEY",
   methods: [KIMI_DEVICE, { id: "key", kind: "api_key", label: "API key" }],
   keyVars: ["KIMI_API_KEY"],
+  // kimi-cli platforms.py _kimi_code_base_url().
   apiUrl: "https://api.kimi.com/coding/v1",
   validation: { path: "/models", auth: { kind: "bearer" }, source: "MoonshotAI/kimi-cli src/kimi_cli/auth/platforms.py (list_models: GET {base_url}/models)" },
 };

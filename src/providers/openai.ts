@@ -9,6 +9,7 @@ import type { CustomDeviceStart, HookDeps, LoginResult, OAuthMethod, OAuthSettin
  * `chatgpt_account_id` claim. A token-exchange grant may turn the ID token into a platform API
  * key; when it does, OPENAI_API_KEY is exported, otherwise only the ChatGPT token and account.
  */
+// openai/codex codex-rs/login/src/auth/manager.rs CLIENT_ID (public, no secret).
 const CLIENT_ID = "app_EMoamEEZ73f0CkXaXp7hrann";
 
 function claims(jwt: string | undefined): Record<string, unknown> {
@@ -131,22 +132,42 @@ export const OPENAI_CHATGPT: OAuthMethod = {
   // providers.md §0: OpenAI names some third-party tools as allowed, but its policy is unclear.
   hint: "uses your ChatGPT plan; OpenAI's terms for tools other than Codex are unclear",
   flows: ["loopback", "paste", "device"],
+  source: "openai/codex codex-rs/login/src/{server.rs,device_code_auth.rs,auth/revoke.rs}; badlogic/pi-mono packages/ai/src/utils/oauth/openai-codex.ts",
+  policy: "uncertain (OpenAI's 'Codex for Open Source' names pi, OpenCode and Cline; providers.md §0)",
   oauth: {
+    // openai/codex server.rs: `${issuer}/oauth/authorize` and `/oauth/token`, issuer https://auth.openai.com.
     authorizeUrl: "https://auth.openai.com/oauth/authorize",
     tokenUrl: "https://auth.openai.com/oauth/token",
+    // openai/codex device_code_auth.rs: `${issuer}/api/accounts/deviceauth/usercode` (then …/token).
     deviceAuthorizationUrl: "https://auth.openai.com/api/accounts/deviceauth/usercode",
+    // openai/codex codex-rs/login/src/auth/manager.rs REVOKE_TOKEN_URL; revoke.rs posts it as JSON
+    // {token, token_type_hint, client_id}.
     revocationUrl: "https://auth.openai.com/oauth/revoke",
+    revocationBody: "json",
     clientId: CLIENT_ID,
+    // pi-mono openai-codex.ts SCOPE (codex adds api.connectors.read/invoke for its own connectors).
     scopes: ["openid", "profile", "email", "offline_access"],
+    // openai/codex server.rs: redirect http://localhost:1455/auth/callback, bound on 127.0.0.1.
     redirectHost: "localhost",
     redirectPort: 1455,
     // "Keep in sync with the Codex CLI Hydra redirect URI allow-list": arbitrary ports are refused.
     fallbackPorts: [1457],
     redirectPath: "/auth/callback",
     tokenBody: "form",
+    // openai/codex server.rs build_authorize_url. `originator` names the client: codex sends
+    // codex_cli_rs (default_client.rs DEFAULT_ORIGINATOR), pi sends "pi" (openai-codex.ts), opencode
+    // "opencode"; third-party clients of this client id name themselves and log in, so authctl does too.
     extraAuthorizeParams: { id_token_add_organizations: "true", codex_cli_simplified_flow: "true", originator: "authctl" },
   },
+  // OPENAI_API_KEY: the platform key codex gets from the token-exchange grant (server.rs
+  // obtain_api_key). CHATGPT_ACCESS_TOKEN / CHATGPT_ACCOUNT_ID are authctl's own names (no tool reads
+  // them by default): for scripts that call chatgpt.com/backend-api/codex with `Authorization:
+  // Bearer` and the `chatgpt-account-id` header, as pi does (openai-codex-responses.ts).
   env: { OPENAI_API_KEY: "api_key", CHATGPT_ACCESS_TOKEN: "access_token", CHATGPT_ACCOUNT_ID: "chatgpt_account_id" },
+  variableNotes: {
+    CHATGPT_ACCESS_TOKEN: "authctl's own name, read by no tool by default: the ChatGPT access token for scripts calling chatgpt.com/backend-api/codex (Authorization: Bearer), as pi does",
+    CHATGPT_ACCOUNT_ID: "authctl's own name, read by no tool by default: the chatgpt-account-id header value for the same scripts",
+  },
   conflictVars: ["CODEX_API_KEY"],
   hooks: { afterTokens, explainError, customDevice: startDevice },
 };

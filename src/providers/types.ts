@@ -164,6 +164,8 @@ export interface OAuthMethod {
   regionOAuth?: Record<string, Partial<OAuthSettings>>;
   /** Whose client this login follows (repository and file): `providers --json` shows it. */
   source?: string;
+  /** Variables that no tool reads by that name: who they are meant for (`providers --json`). */
+  variableNotes?: Record<string, string>;
   /**
    * The provider's stance on third-party use of this login (providers.md §0), shown by
    * `providers --json`: "supported", "first-party client only", "uncertain", "retired".
@@ -188,6 +190,8 @@ export interface ProviderDefinition {
    * them, so a stale ambient key cannot silently win (openai/codex#40871).
    */
   conflictVars?: string[];
+  /** Variables that no tool reads by that name: who they are meant for (`providers --json`). */
+  variableNotes?: Record<string, string>;
   /** Key prefixes that fit this provider; anything else gets a warning, not a refusal. */
   keyPrefixes?: string[];
   apiUrl: string;

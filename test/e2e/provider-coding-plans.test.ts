@@ -1,5 +1,5 @@
 import { afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "smol-toml";
 import { startGoogleFake } from "../fakes/google.ts";
@@ -40,13 +40,18 @@ describe("kimi (device flow with X-Msh headers, rotating refresh)", () => {
     expect(login.code).toBe(0);
     const before = store(box).kimi!;
     expect(before).toMatchObject({ method: "device", type: "oauth" });
-    expect(fake.requests.every((r) => r.headers["x-msh-platform"] === "kimi_cli" && Boolean(r.headers["x-msh-device-id"]))).toBe(true);
+    // kimi-cli's device id: a random uuid4 hex kept per install (0600), sent with every request.
+    const deviceId = readFileSync(join(box.home, "kimi-device-id"), "utf8").trim();
+    expect(deviceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(statSync(join(box.home, "kimi-device-id")).mode & 0o777).toBe(0o600);
+    expect(fake.requests.every((r) => r.headers["x-msh-platform"] === "kimi_cli" && r.headers["x-msh-device-id"] === deviceId)).toBe(true);
     expect((await box.run(["env", "kimi"])).stdout).toBe(`export KIMI_API_KEY='${before.access_token}'\n`);
     await Bun.sleep(2100);
     const token = await box.run(["token", "kimi"]);
     expectOk(token);
     expect(store(box).kimi!.refresh_token).not.toBe(before.refresh_token);
     expect(fake.counts.refresh).toBe(1);
+    expect(fake.requests.at(-1)!.headers["x-msh-device-id"]).toBe(deviceId);
   }, 30_000);
 });
 

@@ -47,9 +47,15 @@ describe("openai --method chatgpt", () => {
     expectOk(await box.run(["login", "openai", "--method", "chatgpt"], { env }));
     const status = JSON.parse((await box.run(["status", "openai", "--json"])).stdout).providers[0];
     expect(status).toMatchObject({ method: "chatgpt", type: "oauth", variables: ["OPENAI_API_KEY", "CHATGPT_ACCESS_TOKEN", "CHATGPT_ACCOUNT_ID"] });
+    const refreshToken = String(store(box).openai!.refresh_token);
     const logout = await box.run(["logout", "openai"]);
     expectOk(logout);
+    expect(logout.stderr).toContain("revoked the OpenAI grant");
     expect(fake.counts.revoke).toBe(1);
+    // As codex sends it (auth/revoke.rs): JSON, the refresh token with its hint and the client id.
+    const revoke = fake.requests.find((r) => r.path === "/oauth/revoke")!;
+    expect(revoke.contentType).toStartWith("application/json");
+    expect(revoke.body).toMatchObject({ token: refreshToken, token_type_hint: "refresh_token", client_id: "app_EMoamEEZ73f0CkXaXp7hrann" });
     expect(store(box).openai).toBeUndefined();
   });
 

@@ -10,7 +10,9 @@
  *   POST /oauth/token       form: authorization_code → {id_token, access_token, refresh_token, expires_in}
  *                           JSON or form: refresh_token → {id_token, access_token, refresh_token}
  *                           form: urn:ietf:params:oauth:grant-type:token-exchange → {access_token:"sk-proj-…"}
- *   POST /oauth/revoke      JSON or form {token} → 200
+ *   POST /oauth/revoke      JSON {token, token_type_hint, client_id?} → 200, as openai/codex
+ *                           codex-rs/login/src/auth/revoke.rs sends it; a form body → 400 and
+ *                           nothing revoked (codex is the only source, and it sends JSON)
  *   POST /api/accounts/deviceauth/usercode  JSON {client_id} → {device_auth_id, user_code, interval:"5"}
  *   POST /api/accounts/deviceauth/token     JSON {device_auth_id, user_code} → 403 pending,
  *                           then 200 {authorization_code, code_challenge, code_verifier}
@@ -300,7 +302,8 @@ export function startOpenAIFake(initial: OpenAIFakeOptions = {}): OpenAIFake {
     return oauthError(400, "unsupported_grant_type", `unsupported grant_type: ${String(grant)}`);
   }
 
-  function revoke(body: Record<string, unknown>): Response {
+  function revoke(contentType: string | null, body: Record<string, unknown>): Response {
+    if (!isJson(contentType)) return oauthError(400, "invalid_request", "body must be JSON");
     const record = typeof body.token === "string" ? tokens.get(body.token) : undefined;
     if (record) record.dead = "refresh_token_invalidated";
     return new Response(null, { status: 200 });
@@ -362,9 +365,9 @@ export function startOpenAIFake(initial: OpenAIFakeOptions = {}): OpenAIFake {
         else counts.token += 1;
         return token(contentType, body);
       },
-      "POST /oauth/revoke": ({ body }) => {
+      "POST /oauth/revoke": ({ contentType, body }) => {
         counts.revoke += 1;
-        return revoke(body);
+        return revoke(contentType, body);
       },
       "POST /api/accounts/deviceauth/usercode": ({ contentType, body }) => {
         counts.usercode += 1;

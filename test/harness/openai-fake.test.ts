@@ -206,14 +206,16 @@ describe("OpenAI fake: refresh", () => {
     }
     f.options.refresh = undefined;
 
-    const revoked = await form(f, "/oauth/revoke", { token: tokens.refresh_token, client_id: OPENAI_CLIENT_ID });
+    // Form-encoded (RFC 7009's default) is not what codex sends: refused, nothing revoked.
+    expect((await form(f, "/oauth/revoke", { token: tokens.refresh_token, client_id: OPENAI_CLIENT_ID })).status).toBe(400);
+    const revoked = await json(f, "/oauth/revoke", { token: tokens.refresh_token, token_type_hint: "refresh_token", client_id: OPENAI_CLIENT_ID });
     expect(revoked.status).toBe(200);
     expect(await refreshJson(f, tokens.refresh_token)).toMatchObject({
       status: 401,
       json: { error: { code: "refresh_token_invalidated" } },
     });
     expect((await json(f, "/oauth/revoke", { token: "unknown" })).status).toBe(200);
-    expect(f.counts.revoke).toBe(2);
+    expect(f.counts.revoke).toBe(3);
   });
 
   test("wrong client_id and a text/plain body are refused", async () => {

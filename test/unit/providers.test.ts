@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { createRegistry } from "../../src/providers/registry.ts";
-import { normalizeGitHubHost, GITHUB_COPILOT } from "../../src/providers/github-copilot.ts";
+import { githubApiBase, normalizeGitHubHost, GITHUB_COPILOT } from "../../src/providers/github-copilot.ts";
 import { AuthctlError } from "../../src/errors.ts";
 
 const registry = createRegistry({ path: "/nonexistent/config.toml", providers: {} });
@@ -45,6 +45,39 @@ describe("the built-in provider table", () => {
   });
 });
 
+describe("built-in account logins follow their sources", () => {
+  const method = (provider: string, id: string) => {
+    const m = registry.require(provider).methods.find((x) => x.id === id);
+    if (m?.kind !== "oauth") throw new Error(`expected ${provider} --method ${id}`);
+    return m;
+  };
+
+  test("Anthropic's console login authorizes at platform.claude.com with the localhost:53692 redirect pi uses", () => {
+    expect(method("anthropic", "console").oauth).toMatchObject({
+      authorizeUrl: "https://platform.claude.com/oauth/authorize",
+      tokenUrl: "https://platform.claude.com/v1/oauth/token",
+      redirectHost: "localhost",
+      redirectPort: 53692,
+      redirectPath: "/callback",
+    });
+  });
+
+  test("OpenAI's revocation is sent as JSON, as codex's revoke.rs does", () => {
+    expect(method("openai", "chatgpt").oauth).toMatchObject({ revocationUrl: "https://auth.openai.com/oauth/revoke", revocationBody: "json" });
+  });
+
+  test("every built-in account login names its source and policy", () => {
+    for (const provider of registry.list()) {
+      for (const m of provider.methods) {
+        if (m.kind !== "oauth") continue;
+        expect(m.source, `${provider.id} ${m.id}`).toBeString();
+        expect(m.policy, `${provider.id} ${m.id}`).toBeString();
+      }
+      if (provider.validation) expect(provider.validation.source, provider.id).toBeString();
+    }
+  });
+});
+
 describe("regions", () => {
   const coding = (providers: Record<string, Record<string, unknown>>) => {
     const method = createRegistry({ path: "/x/config.toml", providers }).require("minimax").methods.find((m) => m.id === "coding-plan");
@@ -82,6 +115,18 @@ describe("GitHub Enterprise hosts", () => {
       deviceAuthorizationUrl: "https://company.ghe.com/login/device/code",
       tokenUrl: "https://company.ghe.com/login/oauth/access_token",
     });
+  });
+
+  test("GHE.com tenants exchange at api.<host>, GitHub Enterprise Server at https://<host>/api/v3", () => {
+    expect(githubApiBase("github.com")).toBe("https://api.github.com");
+    expect(githubApiBase("company.ghe.com")).toBe("https://api.company.ghe.com");
+    expect(githubApiBase("github.example.org")).toBe("https://github.example.org/api/v3");
+    expect(githubApiBase("https://ghes.internal:8443/")).toBe("https://ghes.internal:8443/api/v3");
+  });
+
+  test("classic ghp_ tokens are not listed as a Copilot key prefix", () => {
+    expect(GITHUB_COPILOT.keyPrefixes).not.toContain("ghp_");
+    expect(GITHUB_COPILOT.keyPrefixes).toContain("github_pat_");
   });
 
   test("that are not host names are refused", () => {
