@@ -42,7 +42,7 @@ export function createClackPrompter(): Prompter {
     },
     async select<T extends string>(message: string, options: SelectOption<T>[], settings?: { initial?: T; search?: boolean }) {
       if (settings?.search) {
-        return unwrap(
+        const picked = unwrap(
           await p.autocomplete<T>({
             message,
             options: clackOptions(options),
@@ -50,9 +50,13 @@ export function createClackPrompter(): Prompter {
             placeholder: "type to filter",
             maxItems: 10,
             filter: (search, option) => matchesSearch(search, `${option.label ?? ""} ${String(option.value)}`),
+            // Enter on an empty list submitted nothing, and the login crashed on it.
+            validate: (value) => (value === undefined || (Array.isArray(value) && value.length === 0) ? "nothing matches: delete a few letters" : undefined),
             output,
           }),
         );
+        if (picked === undefined) throw new AuthctlError("CANCELLED", "nothing was picked");
+        return picked;
       }
       return unwrap(await p.select<T>({ message, options: clackOptions(options), initialValue: settings?.initial, output }));
     },

@@ -89,6 +89,25 @@ describe.skipIf(!hasTmux)("in a real terminal", () => {
     expect(stored()).toContain(KEY);
   });
 
+  test("Enter on a filter that matches nothing says so and keeps the list; a better filter goes on", async () => {
+    term = openTerminal(`${BINARY} login`, box.env, box.root);
+    await term.waitFor("How do you want to log in?");
+    term.type("Down", "Enter");
+    await term.waitFor("Which provider is the key for?");
+    term.type("-l", "zzz");
+    await term.waitFor("0 matches");
+    term.type("Enter");
+    await term.waitFor("nothing matches: delete a few letters");
+    term.type("BSpace", "BSpace", "BSpace");
+    term.type("-l", "groq");
+    await term.waitFor("1 match");
+    term.type("Enter");
+    await term.waitFor("Groq API key");
+    term.type("C-c");
+    expect(await term.exitCode()).toBe(2);
+    expect(term.screen()).not.toContain("internal error");
+  });
+
   test("a key pasted across a line break is read whole (bracketed paste) and joined as --with-key does", async () => {
     term = openTerminal(`${BINARY} login openrouter --method key && echo AFTER-OK`, box.env, box.root);
     await term.waitFor("OpenRouter API key");
