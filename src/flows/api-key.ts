@@ -73,10 +73,35 @@ function cleanKey(ctx: Context, provider: ProviderDefinition, raw: string): stri
       hint: `check what you pasted and run 'authctl login ${provider.id}' again`,
     });
   }
-  if (provider.keyPrefixes?.length && !provider.keyPrefixes.some((prefix) => key.startsWith(prefix))) {
-    deps.ui.warn(`${provider.name} keys usually start with ${provider.keyPrefixes.map((p) => `'${p}'`).join(" or ")}; this one does not`);
-  }
+  const mismatch = describePrefixMismatch(ctx.registry.list(), provider, key);
+  if (mismatch) deps.ui.warn(mismatch);
   return key;
+}
+
+/**
+ * What the key looks like when it does not fit the provider: "this looks like an Anthropic key"
+ * when another provider's (longer) prefix matches, so `sk-ant-…` pasted for OpenAI (`sk-`) is
+ * caught too. Only the documented prefix is quoted, never a character of the key itself.
+ */
+export function describePrefixMismatch(all: ProviderDefinition[], provider: ProviderDefinition, key: string): string | undefined {
+  const own = provider.keyPrefixes ?? [];
+  const ownMatch = Math.max(-1, ...own.filter((p) => key.startsWith(p)).map((p) => p.length));
+  let best: { provider: ProviderDefinition; prefix: string } | undefined;
+  for (const other of all) {
+    if (other.id === provider.id) continue;
+    for (const prefix of other.keyPrefixes ?? []) {
+      if (key.startsWith(prefix) && prefix.length > ownMatch && prefix.length > (best?.prefix.length ?? 0)) best = { provider: other, prefix };
+    }
+  }
+  const expected = own.length ? `${provider.name} keys start with ${own.map((p) => `'${p}'`).join(" or ")}` : "";
+  if (best && own.length === 0 && best.prefix.length < 4) return undefined; // 'sk-' alone says little
+  if (best) return `this looks like ${article(best.provider.name)} ${best.provider.name} key (it starts with '${best.prefix}')${expected ? `; ${expected}` : ""}`;
+  if (own.length && ownMatch < 0) return `${expected}; this one does not`;
+  return undefined;
+}
+
+function article(name: string): string {
+  return /^[aeiou]/i.test(name) ? "an" : "a";
 }
 
 /**
@@ -85,14 +110,17 @@ function cleanKey(ctx: Context, provider: ProviderDefinition, raw: string): stri
  */
 export function normalizeKey(raw: string): { key: string; notes: string[] } {
   const notes: string[] = [];
-  let key = raw.replace(/\s+/g, "");
-  if (key.length !== raw.trim().length) notes.push("removed whitespace inside the key (a wrapped paste?)");
-  const assignment = /^(?:export)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(key);
+  let value = raw.trim();
+  // The line's own spaces (`export NAME=value`, `NAME = "value"`) are not part of the key: only
+  // whitespace left inside the value is worth a note.
+  const assignment = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(?!=)([\s\S]+)$/.exec(value);
   if (assignment && assignment[2]) {
-    notes.push(`took the value of the pasted ${assignment[1]}=… assignment`);
-    key = assignment[2];
+    notes.push(`took the value of the pasted ${assignment[1]}=… line`);
+    value = assignment[2].trim();
   }
-  const quoted = /^(['"])(.*)\1$/.exec(key);
-  if (quoted && quoted[2] !== undefined) key = quoted[2];
+  const quoted = /^(['"])([\s\S]*)\1;?$/.exec(value);
+  if (quoted && quoted[2] !== undefined) value = quoted[2];
+  const key = value.replace(/\s+/g, "");
+  if (key.length !== value.length) notes.push("removed whitespace inside the key (a wrapped paste?)");
   return { key, notes };
 }

@@ -149,7 +149,31 @@ describe("login --with-key", () => {
     const odd = secret("zz-0123456789abcdef0123456789good");
     const result = await box.run(["login", "openrouter", "--with-key"], { stdin: odd });
     expectOk(result);
-    expect(result.stderr).toContain("OpenRouter keys usually start with 'sk-or-'");
+    expect(result.stderr).toContain("OpenRouter keys start with 'sk-or-'; this one does not");
+  });
+
+  test("a pasted `export NAME=value` line is reduced to the value without a whitespace note", async () => {
+    for (const line of [`export OPENROUTER_API_KEY=${GOOD}\n`, `OPENROUTER_API_KEY = "${GOOD}"\n`]) {
+      const result = await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: line });
+      expectOk(result);
+      expect(result.stderr).toContain("took the value of the pasted OPENROUTER_API_KEY=… line");
+      expect(result.stderr).not.toContain("whitespace");
+      expect(readStore().openrouter?.key).toBe(GOOD);
+    }
+  });
+
+  test("a key that fits another provider says which one it looks like", async () => {
+    const anthropicKey = secret("sk-ant-api03-lookalike0123456789abcdef0123456789");
+    const forOpenRouter = await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: anthropicKey });
+    expectOk(forOpenRouter);
+    expect(forOpenRouter.stderr).toContain("this looks like an Anthropic key (it starts with 'sk-ant-'); OpenRouter keys start with 'sk-or-'");
+    // OpenAI's own prefix 'sk-' matches too: the longer, more specific one wins.
+    const forOpenAI = await box.run(["login", "openai", "--with-key", "--no-verify"], { stdin: anthropicKey });
+    expectOk(forOpenAI);
+    expect(forOpenAI.stderr).toContain("this looks like an Anthropic key (it starts with 'sk-ant-')");
+    // A key that fits its provider gets no warning.
+    const fits = await box.run(["login", "anthropic", "--with-key", "--no-verify"], { stdin: anthropicKey });
+    expect(fits.stderr).not.toContain("looks like");
   });
 
   test("Anthropic keys are checked with x-api-key and anthropic-version, not Bearer", async () => {
