@@ -1,16 +1,14 @@
+import { describeProvider } from "../providers/describe.ts";
 import type { Context } from "./context.ts";
 
 export function providers(ctx: Context, options: { json: boolean }): void {
   const list = ctx.registry.list();
   const stored = ctx.store.read().credentials;
   if (options.json) {
+    // The audit view (src/providers/describe.ts), plus what the short list shows.
     const out = list.map((p) => ({
-      id: p.id,
-      name: p.name,
-      methods: p.methods.map((m) => ({ id: m.id, kind: m.kind, label: m.label, ...(m.kind === "oauth" ? { flows: m.flows } : {}) })),
+      ...describeProvider(p),
       variables: p.keyVars,
-      api_url: p.apiUrl || null,
-      custom: Boolean(p.custom),
       logged_in: Boolean(stored[p.id]),
       notes: p.hint ?? null,
     }));

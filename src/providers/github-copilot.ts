@@ -68,6 +68,7 @@ export const GITHUB_COPILOT: ProviderDefinition = {
   hint: "device login with your GitHub account; --host for GitHub Enterprise",
   methods: [COPILOT_DEVICE, { id: "key", kind: "api_key", label: "GitHub token (fine-grained PAT with Copilot Requests)" }],
   keyVars: ["COPILOT_GITHUB_TOKEN"],
+  keySource: "https://docs.github.com/en/enterprise-cloud@latest/copilot/how-tos/copilot-cli/set-up-copilot-cli/authenticate-copilot-cli",
   // OAuth (gho_), GitHub App user (ghu_) and fine-grained (github_pat_) tokens. Classic ghp_ PATs
   // are not accepted by Copilot: the Copilot CLI docs (link above) name fine-grained PATs with the
   // "Copilot Requests" permission (github/copilot-cli#1609).

@@ -128,6 +128,7 @@ export const KEY_PROVIDERS: ProviderDefinition[] = [
     name: "Cohere",
     // The official SDK reads CO_API_KEY, models.dev and the AI SDK COHERE_API_KEY.
     keyVars: ["CO_API_KEY", "COHERE_API_KEY"],
+    keySource: "cohere-ai/cohere-python README (CO_API_KEY); anomalyco/models.dev providers/cohere/provider.toml (COHERE_API_KEY)",
     apiUrl: "https://api.cohere.com",
     validation: { path: "/v1/check-api-key", method: "POST", body: "", auth: bearer, source: "https://docs.cohere.com/reference/check-api-key" },
   }),
@@ -149,6 +150,7 @@ export const KEY_PROVIDERS: ProviderDefinition[] = [
     name: "Z.ai (Zhipu)",
     hint: "key only: Z.ai's coding plan has no OAuth login",
     keyVars: ["ZAI_API_KEY", "ZHIPU_API_KEY"],
+    keySource: "badlogic/pi-mono packages/ai/src/env-api-keys.ts (ZAI_API_KEY); anomalyco/models.dev providers/zhipuai/provider.toml (ZHIPU_API_KEY)",
     aliasVars: ["ZHIPUAI_API_KEY"],
     conflictVars: ["ZHIPUAI_API_KEY"],
     apiUrl: "https://api.z.ai/api/paas/v4",
@@ -232,6 +234,10 @@ export const KEY_PROVIDERS: ProviderDefinition[] = [
     id: "yi",
     name: "01.AI Yi",
     keyVars: ["YI_API_KEY"],
+    keySource: "authctl's own variable name; base URL from https://platform.lingyiwanwu.com/docs",
+    variableNotes: {
+      YI_API_KEY: "authctl's own name (no tool found that reads it): OpenAI-compatible tools take the key as OPENAI_API_KEY with OPENAI_BASE_URL=https://api.lingyiwanwu.com/v1",
+    },
     apiUrl: "https://api.lingyiwanwu.com/v1",
     validation: { path: "/models", auth: bearer, source: "https://platform.lingyiwanwu.com/docs (List models: GET https://api.lingyiwanwu.com/v1/models)" },
   }),

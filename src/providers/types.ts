@@ -192,6 +192,8 @@ export interface ProviderDefinition {
   conflictVars?: string[];
   /** Variables that no tool reads by that name: who they are meant for (`providers --json`). */
   variableNotes?: Record<string, string>;
+  /** Where the key variables and API base come from, when not models.dev (`providers --json`). */
+  keySource?: string;
   /** Key prefixes that fit this provider; anything else gets a warning, not a refusal. */
   keyPrefixes?: string[];
   apiUrl: string;
