@@ -124,7 +124,7 @@ export async function obtainAuthorizationCode(
       state: stateInPath ? undefined : state,
       pkce,
       nonce,
-      extraParams: settings.extraAuthorizeParams,
+      extraParams: offlineConsent(settings, options.expectedIssuer),
       responseType: options.authorize?.responseType,
       redirectUriParam: options.authorize?.redirectUriParam,
     });
@@ -182,6 +182,17 @@ export async function obtainAuthorizationCode(
  * asked again, up to PROMPT_TRIES times; then the login ends as an authentication failure (exit 4).
  * A provider's `error=` in the pasted URL, or an issuer mix-up, ends it at once.
  */
+/**
+ * OIDC Core §11: a server grants `offline_access` from the authorization endpoint only when the
+ * request says `prompt=consent` (oidc-provider drops it otherwise, and with it the refresh token).
+ * Added for OpenID providers (known issuer) unless the provider set its own prompt.
+ */
+function offlineConsent(settings: OAuthSettings, expectedIssuer: ExpectedIssuer | undefined): Record<string, string> | undefined {
+  const extra = settings.extraAuthorizeParams;
+  if (!expectedIssuer || !settings.scopes.includes("offline_access") || extra?.prompt !== undefined) return extra;
+  return { ...extra, prompt: "consent" };
+}
+
 async function promptForPaste(
   ctx: Context,
   state: string,

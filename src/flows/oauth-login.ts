@@ -88,6 +88,7 @@ export async function loginWithOAuth(ctx: Context, provider: ProviderDefinition,
         headers,
       });
       checkIdToken(ctx, provider, tokens, settings);
+      reportGrant(ctx, provider, settings, tokens);
       result = hooks.afterTokens ? await hooks.afterTokens(hd, tokens, settings) : { kind: "tokens", tokens };
     } else {
       if (!settings.authorizeUrl) throw missing(provider, "authorize_url");
@@ -123,6 +124,7 @@ export async function loginWithOAuth(ctx: Context, provider: ProviderDefinition,
           { now: deps.now() },
         );
         checkIdToken(ctx, provider, tokens, settings, grant.nonce);
+        reportGrant(ctx, provider, settings, tokens);
         result = hooks.afterTokens ? await hooks.afterTokens(hd, tokens, settings) : { kind: "tokens", tokens };
       }
     }
@@ -148,6 +150,23 @@ function checkIdToken(ctx: Context, provider: ProviderDefinition, tokens: TokenS
   if (!tokens.id_token || !settings.expectedIssuer) return;
   registerSecret(tokens.id_token);
   validateIdToken(tokens.id_token, { issuer: settings.expectedIssuer.issuer, clientId: settings.clientId, nonce, now: ctx.deps.now() });
+}
+
+/**
+ * Says what the server granted less than asked (RFC 6749 §3.3: it may narrow the scope, and then
+ * must say so in `scope`): missing scopes, and a missing refresh token when offline_access was
+ * asked for — the login then ends when the access token does.
+ */
+function reportGrant(ctx: Context, provider: ProviderDefinition, settings: OAuthSettings, tokens: TokenSet): void {
+  if (tokens.scope !== undefined) {
+    const granted = new Set(tokens.scope.split(" ").filter(Boolean));
+    const missing = settings.scopes.filter((scope) => !granted.has(scope));
+    if (missing.length > 0) ctx.deps.ui.warn(`${provider.name} did not grant ${missing.length > 1 ? "these scopes" : "the scope"}: ${terminalSafe(missing.join(" "))}`);
+  }
+  if (!tokens.refresh_token && settings.scopes.includes("offline_access")) {
+    const until = tokens.expires_at ? ` (the access token lasts until ${new Date(tokens.expires_at).toISOString()})` : "";
+    ctx.deps.ui.warn(`${provider.name} sent no refresh token although offline_access was asked for: log in again when the access token expires${until}`);
+  }
 }
 
 /**

@@ -80,6 +80,10 @@ export interface OAuthFakeOptions {
    * The id_token sent beside the tokens (none by default). `nonce` is what /authorize was sent
    * for this grant; `fakeIdToken` builds one with any header and claims.
    */
+  /** The scope granted for a requested one (default: all of it), as servers narrow grants. */
+  grantedScope?: (requested: string) => string;
+  /** default true; false: answers carry no refresh_token */
+  issueRefreshToken?: boolean;
   idToken?: (context: { grant: "authorization_code" | "refresh_token" | "device_code"; nonce?: string; issuer: string; clientId: string }) => string | undefined;
 }
 
@@ -178,6 +182,7 @@ export function startOAuthFake(initial: OAuthFakeOptions = {}): OAuthFake {
   /** Issue tokens for a grant; `refreshToken` is kept instead of a new one when not rotating. */
   function issueTokens(grant: number, scope: string, refreshToken?: string, idContext?: { grant: "authorization_code" | "refresh_token" | "device_code"; nonce?: string }): Response {
     const ttl = options.accessTokenTtl ?? 3600;
+    scope = options.grantedScope ? options.grantedScope(scope) : scope;
     const accessToken = random("fake-at");
     tokens.set(accessToken, { kind: "access", grant, scope, expiresAt: Date.now() + ttl * 1000, dead: false });
     issued.accessTokens.push(accessToken);
@@ -191,7 +196,7 @@ export function startOAuthFake(initial: OAuthFakeOptions = {}): OAuthFake {
       access_token: accessToken,
       token_type: "Bearer",
       expires_in: ttl,
-      refresh_token: refreshToken,
+      ...(options.issueRefreshToken === false ? {} : { refresh_token: refreshToken }),
       scope,
       ...(idToken ? { id_token: idToken } : {}),
     });

@@ -82,6 +82,12 @@ export interface StartOidcServerOptions {
   refreshTokenTtl?: number;
   /** device code lifetime in seconds (default 600) */
   deviceCodeTtl?: number;
+  /**
+   * "always" (default): every grant gets a refresh token. "offline_access": oidc-provider's own
+   * default, a refresh token only when offline_access was granted, which the authorization
+   * endpoint grants only with prompt=consent (OIDC Core §11).
+   */
+  refreshTokens?: "always" | "offline_access";
 }
 
 // ---------------------------------------------------------------------------
@@ -439,7 +445,8 @@ export async function startOidcServer(options: StartOidcServerOptions = {}): Pro
     // Refresh tokens for this client always. By default only with offline_access, and the
     // authorization endpoint drops offline_access unless the request says prompt=consent
     // (the device authorization endpoint keeps it).
-    async issueRefreshToken(_ctx: unknown, client: { grantTypeAllowed(t: string): boolean }) {
+    async issueRefreshToken(_ctx: unknown, client: { grantTypeAllowed(t: string): boolean }, code: { scopes: Set<string> }) {
+      if (options.refreshTokens === "offline_access") return client.grantTypeAllowed("refresh_token") && code.scopes.has("offline_access");
       return client.grantTypeAllowed("refresh_token");
     },
     // Refresh tokens issued without offline_access would otherwise die with the (browser) session.

@@ -1,0 +1,98 @@
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "smol-toml";
+import { FAKE_CLIENT_ID, startOAuthFake, type OAuthFake, type OAuthFakeOptions } from "../fakes/oauth-fake.ts";
+import { startOidcServer, TEST_CLIENT_ID, type OidcServer, type StartOidcServerOptions } from "../fakes/oidc-server.ts";
+import { createSandbox, ensureBinary, ROOT, writeScript, type Sandbox } from "../helpers/binary.ts";
+
+/**
+ * What the OAuth client does with what servers grant and advertise (issue 14.4, 14.6, 14.10,
+ * 11.16), through the binary, against oidc-provider and the configurable fake.
+ */
+const boxes: Sandbox[] = [];
+const stops: Array<() => unknown> = [];
+afterEach(() => {
+  for (const b of boxes.splice(0)) b.cleanup();
+});
+afterAll(async () => {
+  for (const stop of stops.splice(0)) await stop();
+});
+beforeAll(() => ensureBinary());
+
+function sandbox(config: string) {
+  const box = createSandbox();
+  boxes.push(box);
+  box.writeConfig(config);
+  const browser = writeScript(box.root, "browser.sh", `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`);
+  return { box, env: { BROWSER: browser } };
+}
+
+const providerConfig = (issuer: string, clientId: string, scopes: string[], extra = "") =>
+  `[providers.mycorp]\nname = "MyCorp"\nissuer = "${issuer}"\nclient_id = "${clientId}"\nscopes = ${JSON.stringify(scopes)}\n${extra}env = { MYCORP_TOKEN = "access_token" }\n`;
+
+async function oidc(options: StartOidcServerOptions = {}): Promise<OidcServer> {
+  const server = await startOidcServer(options);
+  stops.push(() => server.stop());
+  return server;
+}
+
+function fake(options: OAuthFakeOptions = {}): OAuthFake {
+  const f = startOAuthFake(options);
+  stops.push(() => f.stop());
+  return f;
+}
+
+const stored = (box: Sandbox) =>
+  existsSync(join(box.home, "credentials.toml")) ? (parse(readFileSync(join(box.home, "credentials.toml"), "utf8")) as Record<string, Record<string, unknown>>) : {};
+
+describe("offline_access and what comes back (14.4)", () => {
+  test("offline_access asks for consent (OIDC Core §11), so oidc-provider grants it and a refresh token comes back", async () => {
+    const server = await oidc({ refreshTokens: "offline_access" });
+    const { box, env } = sandbox(providerConfig(server.issuer, TEST_CLIENT_ID, ["openid", "offline_access"]));
+    const login = await box.run(["login", "mycorp"], { env });
+    expect(login.code).toBe(0);
+    expect(login.stderr).toContain("refreshable");
+    expect(login.stderr).not.toContain("did not grant");
+    expect(typeof stored(box).mycorp!.refresh_token).toBe("string");
+  }, 30_000);
+
+  test("a narrowed scope and a missing refresh token are said out loud", async () => {
+    const f = fake({ grantedScope: () => "openid", issueRefreshToken: false });
+    const { box, env } = sandbox(providerConfig(f.url, FAKE_CLIENT_ID, ["openid", "offline_access", "files.read"]));
+    const login = await box.run(["login", "mycorp"], { env });
+    expect(login.code).toBe(0);
+    expect(login.stderr).toContain("MyCorp did not grant these scopes: offline_access files.read");
+    expect(login.stderr).toContain("MyCorp sent no refresh token although offline_access was asked for: log in again when the access token expires");
+    const authorize = f.requests.find((r) => r.path === "/authorize")!;
+    expect(authorize.query.prompt).toBe("consent");
+  });
+});
+
+describe("an https issuer keeps its endpoints on https (14.6)", () => {
+  test("metadata from an https issuer that moves the token endpoint to http on loopback is refused before anything is sent", async () => {
+    const f = fake();
+    const tls = join(ROOT, "test/fakes/tls");
+    let issuer = "";
+    const metadata = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      tls: { cert: Bun.file(join(tls, "server.pem")), key: Bun.file(join(tls, "server.key")) },
+      fetch: () =>
+        Response.json({
+          issuer,
+          authorization_endpoint: `${f.url}/authorize`,
+          token_endpoint: `${f.url}/token`,
+          response_types_supported: ["code"],
+        }),
+    });
+    stops.push(() => metadata.stop(true));
+    issuer = `https://127.0.0.1:${metadata.port}`;
+    const { box, env } = sandbox(providerConfig(issuer, FAKE_CLIENT_ID, ["openid"]));
+    const login = await box.run(["login", "mycorp"], { env: { ...env, NODE_EXTRA_CA_CERTS: join(tls, "ca.pem") } });
+    expect(login.stderr).toContain(`discovery endpoint answered an invalid "authorization_endpoint" (expected an https URL)`);
+    expect(login.code).toBe(1);
+    expect(f.counts.authorize).toBe(0);
+    expect(f.counts.token).toBe(0);
+  });
+});
