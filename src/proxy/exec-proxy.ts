@@ -3,6 +3,7 @@ import type { ResolvedCredential } from "../actions/resolve.ts";
 import { AuthctlError } from "../errors.ts";
 import type { ProviderDefinition } from "../providers/types.ts";
 import { createProxyCredential, type ProxyCredential } from "./credentials.ts";
+import { applyClientGlue } from "./clients.ts";
 import { buildChildEnv, buildRoutes } from "./routes.ts";
 import { startProxyServer, type ProxyServer } from "./server.ts";
 
@@ -26,9 +27,10 @@ export async function execWithProxy(
   } catch (error) {
     throw new AuthctlError("INTERNAL", `the proxy could not start on 127.0.0.1 (${(error as Error).message}); the command was not run`, { cause: error });
   }
-  const env = buildChildEnv(baseEnv, routes, server.origin);
+  const glue = applyClientGlue(command.argv, buildChildEnv(baseEnv, routes, server.origin), routes);
+  for (const note of glue.notes) deps.ui.info(note);
   try {
-    return await deps.spawnInherit(command.file, command.argv, env);
+    return await deps.spawnInherit(command.file, glue.argv, glue.env);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const name = command.argv[0] ?? command.file;
@@ -36,6 +38,7 @@ export async function execWithProxy(
     if (code === "EACCES") throw new AuthctlError("COMMAND_NOT_FOUND", `cannot run ${name}: permission denied`, { hint: "check that it is executable (chmod +x)" });
     throw new AuthctlError("INTERNAL", `could not start ${name}: ${(error as Error).message}`, { cause: error });
   } finally {
+    glue.cleanup();
     await server.stop();
   }
 }

@@ -1,9 +1,10 @@
 import { timingSafeEqual } from "node:crypto";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import { Readable } from "node:stream";
+import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { Readable, type Duplex } from "node:stream";
 import type { ProxyCredential } from "./credentials.ts";
 import type { ProxyRoute } from "./routes.ts";
+import { relayUpgrade } from "./upgrade.ts";
 
 /**
  * The session's reverse proxy. node:http rather than Bun.serve: Bun.serve resolves dot segments
@@ -25,19 +26,33 @@ export interface ProxyServerOptions {
   warn(message: string): void;
 }
 
-/** RFC 9110 §7.6.1: connection-specific fields are not forwarded. */
+/** RFC 9110 §7.6.1: connection-specific fields are not forwarded (a WebSocket handshake puts Upgrade back itself). */
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"]);
 /** Where SDKs put the key: the placeholder is accepted in any of them, and all are replaced. */
 const CREDENTIAL_HEADERS = new Set(["authorization", "x-api-key", "x-goog-api-key"]);
+/** A new connection must have sent a request's headers within this time. */
+const HEADER_TIMEOUT_MS = 10_000;
+/** A kept-alive connection with no request in flight is closed after this time. */
+const IDLE_TIMEOUT_MS = 15_000;
 /** Bodies up to this size are buffered, so a request rejected with 401 can be sent again after a refresh. */
 const REPLAY_LIMIT = 1 << 20;
 
 type Target = { route: ProxyRoute; url: string } | { status: number; message: string };
+type Admission = { route: ProxyRoute; url: string; credential: ProxyCredential; secret: string } | { status: number; message: string };
 
 /**
- * Only origin-form targets (`/id/path?query`), RFC 9112 §3.2.1. Any segment that is, or decodes
- * to, `.` or `..`, or hides a slash or backslash, is refused outright rather than normalised: the
- * upstream's idea of normalisation may differ from ours, and no SDK sends such paths.
+ * A path segment as model APIs spell them (`v1beta`, `gemini-2.5-flash:generateContent`,
+ * `msgbatch_01…`): RFC 3986 pchar without `;` (path parameters: Tomcat reads `..;x` as `..`) and
+ * `%` (double encoding), ASCII only (U+FF0E, a full-width dot, becomes `.` under NFKC), and not
+ * made of dots alone (`.`, `..`, `...`). Checked after percent-decoding.
+ */
+const PLAIN_SEGMENT = /^(?!\.+$)[A-Za-z0-9._~:@!$&'()*+,=-]*$/;
+
+/**
+ * Only origin-form targets (`/id/path?query`), RFC 9112 §3.2.1. Any segment that is not plain
+ * after decoding — a dot segment however spelled, an encoded slash or backslash, whitespace or
+ * control characters, `;` parameters, non-ASCII look-alikes — is refused outright rather than
+ * normalised: the upstream's idea of normalisation may differ from ours, and no SDK sends such paths.
  */
 export function parseTarget(raw: string, routes: Map<string, ProxyRoute>): Target {
   if (!raw.startsWith("/") || raw.startsWith("//")) return { status: 400, message: "only origin-form request targets (/provider/path) are accepted" };
@@ -50,8 +65,8 @@ export function parseTarget(raw: string, routes: Map<string, ProxyRoute>): Targe
     } catch {
       return { status: 400, message: "malformed percent-encoding in the path" };
     }
-    if (decoded === "." || decoded === ".." || /[/\\]/.test(decoded) || /%(?:2e|2f|5c)/i.test(decoded)) {
-      return { status: 400, message: "dot segments and encoded slashes are refused" };
+    if (!PLAIN_SEGMENT.test(decoded)) {
+      return { status: 400, message: "path segments must be plain (no dot segments, encoded slashes, ';', whitespace or non-ASCII)" };
     }
   }
   const route = routes.get(segments[0] ?? "");
@@ -126,10 +141,20 @@ function upstreamHeaders(req: IncomingMessage, route: ProxyRoute, secret: string
   return headers;
 }
 
+function refusalBody(message: string): string {
+  return JSON.stringify({ error: { type: "authctl_proxy", message: `authctl proxy: ${message}` } });
+}
+
 function refuse(res: ServerResponse, status: number, message: string): void {
-  const body = JSON.stringify({ error: { type: "authctl_proxy", message: `authctl proxy: ${message}` } });
+  const body = refusalBody(message);
   res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
   res.end(body);
+}
+
+/** A refusal written straight to a socket that never became an HTTP response (an upgrade request). */
+function refuseRaw(socket: Duplex, status: number, message: string): void {
+  const body = refusalBody(message);
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -182,25 +207,34 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
   const routes = new Map(options.routes.map((r) => [r.provider.id, r]));
   let allowedHosts = new Set<string>();
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /**
+   * Everything a request must pass before anything is sent upstream, for plain requests and
+   * WebSocket handshakes alike: the Host, the target, the placeholder, a current credential.
+   */
+  async function admit(req: IncomingMessage): Promise<Admission> {
     // A browser page on another origin can reach 127.0.0.1 through DNS rebinding: it cannot set
     // Host to 127.0.0.1, so anything else is refused.
-    if (!allowedHosts.has(String(req.headers.host ?? "").toLowerCase())) return refuse(res, 403, "unexpected Host header");
+    if (!allowedHosts.has(String(req.headers.host ?? "").toLowerCase())) return { status: 403, message: "unexpected Host header" };
     const target = parseTarget(req.url ?? "", routes);
-    if (!("route" in target)) return refuse(res, target.status, target.message);
+    if (!("route" in target)) return target;
     const { route } = target;
     const { url, key: queryKey } = takeQueryKey(target.url, route);
     if (!presentsPlaceholder(req, route.placeholder, queryKey)) {
-      return refuse(res, 401, `send the session's placeholder from ${route.provider.keyVars[0] ?? "the key variable"} (Authorization: Bearer, x-api-key or x-goog-api-key)`);
+      return { status: 401, message: `send the session's placeholder from ${route.provider.keyVars[0] ?? "the key variable"} (Authorization: Bearer, x-api-key or x-goog-api-key)` };
     }
     const credential = options.credentials.get(route.provider.id)!;
-    let secret: string;
     try {
-      secret = await credential.current();
+      return { route, url, credential, secret: await credential.current() };
     } catch (error) {
       options.warn(`proxy: could not refresh ${route.provider.name}: ${(error as Error).message}`);
-      return refuse(res, 401, `could not refresh the ${route.provider.name} login; run 'authctl login ${route.provider.id}'`);
+      return { status: 401, message: `could not refresh the ${route.provider.name} login; run 'authctl login ${route.provider.id}'` };
     }
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const admitted = await admit(req);
+    if ("status" in admitted) return refuse(res, admitted.status, admitted.message);
+    const { route, url, credential, secret } = admitted;
     const method = req.method ?? "GET";
     const length = Number(req.headers["content-length"] ?? Number.NaN);
     const hasBody = method !== "GET" && method !== "HEAD" && (length > 0 || req.headers["transfer-encoding"] !== undefined);
@@ -258,9 +292,48 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
       else res.destroy();
     });
   });
-  // Streams may stay quiet for minutes while a model thinks: no request or idle time limits.
+  // Streams may stay quiet for minutes while a model thinks: no limit while a request is being
+  // answered. Before a request's headers have arrived (after connecting, or after the previous
+  // answer on a kept-alive connection) the proxy keeps its own clock, because Bun's node:http
+  // ignores headersTimeout and keepAliveTimeout: a connection that is slow to send its headers, or
+  // idle, is reset. resetAndDestroy, because destroy() leaves a kept-alive socket open in Bun.
   server.requestTimeout = 0;
   server.timeout = 0;
+  const clocks = new WeakMap<Socket, ReturnType<typeof setTimeout>>();
+  const busy = new WeakMap<Socket, number>();
+  const arm = (socket: Socket, ms: number) => {
+    clearTimeout(clocks.get(socket));
+    clocks.set(socket, setTimeout(() => (socket.resetAndDestroy?.() ?? socket.destroy()), ms).unref());
+  };
+  server.on("connection", (socket: Socket) => {
+    arm(socket, HEADER_TIMEOUT_MS);
+    socket.once("close", () => clearTimeout(clocks.get(socket)));
+  });
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket;
+    clearTimeout(clocks.get(socket));
+    busy.set(socket, (busy.get(socket) ?? 0) + 1);
+    res.once("close", () => {
+      const left = (busy.get(socket) ?? 1) - 1;
+      busy.set(socket, left);
+      if (left === 0 && !socket.destroyed) arm(socket, IDLE_TIMEOUT_MS);
+    });
+  });
+  // WebSocket handshakes get the same admission, then src/proxy/upgrade.ts splices the sockets.
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // The handshake has arrived: from here the connection belongs to the WebSocket.
+    clearTimeout(clocks.get(socket as Socket));
+    admit(req)
+      .then((admitted) => {
+        if ("status" in admitted) return refuseRaw(socket, admitted.status, admitted.message);
+        // The one upgrade a provider API offers; another protocol switch (h2c) would leave the
+        // proxy relaying bytes it cannot check.
+        if (String(req.headers.upgrade ?? "").toLowerCase() !== "websocket") return refuseRaw(socket, 400, "only WebSocket upgrades are forwarded");
+        const headers = upstreamHeaders(req, admitted.route, admitted.secret);
+        relayUpgrade(socket, head, { url: admitted.url, headers, providerName: admitted.route.provider.name }, refuseRaw);
+      })
+      .catch(() => socket.destroy());
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => {

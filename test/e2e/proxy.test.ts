@@ -76,7 +76,37 @@ if (process.env.CHILD_MODE === "key") {
     siblingPrefix: await raw("GET /openrouter/api/v1x/echo HTTP/1.1", host),
     unknownProvider: await raw("GET /openai/v1/echo HTTP/1.1", host),
   };
+  // Segments that are not plain after decoding: each a way some server reads as a dot segment.
+  report.notPlain = {
+    dotdotSemicolon: await raw("GET " + pathname + "/..;/evil HTTP/1.1", host),
+    encodedSemicolon: await raw("GET " + pathname + "/%2e%2e%3b/evil HTTP/1.1", host),
+    tabDots: await raw("GET " + pathname + "/%09../evil HTTP/1.1", host),
+    threeDots: await raw("GET " + pathname + "/.../evil HTTP/1.1", host),
+    fullWidthDots: await raw("GET " + pathname + "/%EF%BC%8E%EF%BC%8E/evil HTTP/1.1", host),
+    doubleEncoded: await raw("GET " + pathname + "/%252e%252e/evil HTTP/1.1", host),
+  };
   report.rawOk = await raw("GET " + pathname + "/echo HTTP/1.1", host);
+}
+
+if (process.env.CHILD_MODE === "slowloris") {
+  // 200 connections that never finish their headers (half send a partial request, half nothing),
+  // one kept alive and idle after a request, and one legitimate stream quiet for 12 s.
+  const { hostname, port, pathname } = at(base);
+  const started = Date.now();
+  const open = (first) => new Promise((resolve) => {
+    const socket = connect(Number(port), hostname, () => first && socket.write(first));
+    socket.on("data", () => {});
+    socket.on("error", () => {});
+    socket.on("close", () => resolve(Date.now() - started));
+  });
+  const slow = [];
+  for (let i = 0; i < 200; i++) slow.push(open(i % 2 ? "GET " + pathname + "/echo HTTP/1.1\\r\\nHost: " + at(base).host + "\\r\\n" : ""));
+  const idle = open("GET " + pathname + "/echo HTTP/1.1\\r\\nHost: " + at(base).host + "\\r\\nAuthorization: Bearer " + key + "\\r\\n\\r\\n");
+  const stream = fetch(base + "/stream?events=2&delay=12000", { headers: auth }).then((r) => r.text());
+  const closed = await Promise.all(slow);
+  report.slowClosedWithinMs = Math.max(...closed);
+  report.idleClosedAtMs = await idle;
+  report.stream = await stream;
 }
 
 if (process.env.CHILD_MODE === "calls") {
@@ -165,6 +195,7 @@ describe("exec --proxy with an API key", () => {
     expect(report.refusals.otherHost).toBe(403);
     expect(report.refusals.absolute).toBe(400);
     expect(report.refusals.outsideBase).toBe(403);
+    expect(report.notPlain).toEqual({ dotdotSemicolon: 400, encodedSemicolon: 400, tabDots: 400, threeDots: 400, fullWidthDots: 400, doubleEncoded: 400 });
 
     // The proxy lives exactly as long as the child.
     await expect(fetch(report.env.OPENROUTER_BASE_URL + "/echo")).rejects.toThrow();
@@ -240,6 +271,45 @@ describe("exec --proxy with an API key", () => {
     );
   });
 
+  test("a WebSocket handshake passes with the placeholder, reaches the provider with the key, and frames flow both ways", async () => {
+    const seen: Array<{ path: string; authorization: string | null }> = [];
+    const server = Bun.serve<undefined>({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch(req, srv) {
+        seen.push({ path: new URL(req.url).pathname, authorization: req.headers.get("authorization") });
+        if (req.headers.get("authorization") !== `Bearer ${KEY}`) return new Response("no", { status: 401 });
+        return srv.upgrade(req) ? undefined : new Response("not a websocket", { status: 400 });
+      },
+      websocket: { message: (ws, message) => void ws.send(`echo:${message}`) },
+    });
+    cleanups.push(() => void server.stop(true));
+    const box = sandbox();
+    box.writeConfig(`[providers.openrouter]\napi_url = "http://127.0.0.1:${server.port}/api/v1"\n`);
+    expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY }));
+    const script = writeScript(box.root, "ws.mjs", `
+      const base = process.env.OPENROUTER_BASE_URL.replace(/^http/, "ws"), key = process.env.OPENROUTER_API_KEY;
+      function talk(headers) {
+        return new Promise((resolve) => {
+          const ws = new WebSocket(base + "/responses", { headers });
+          const out = [];
+          ws.onopen = () => ws.send("hello");
+          ws.onmessage = (e) => { out.push(String(e.data)); ws.close(); };
+          ws.onclose = () => resolve(out);
+          ws.onerror = () => out.push("error");
+        });
+      }
+      console.log(JSON.stringify({ good: await talk({ authorization: "Bearer " + key }), wrong: await talk({ authorization: "Bearer nope" }) }));
+    `);
+    const result = await box.run(["exec", "--proxy", "-p", "openrouter", "--", process.execPath, script], { timeoutMs: 40_000 });
+    expectOk(result);
+    const report = JSON.parse(result.stdout);
+    expect(report.good).toEqual(["echo:hello"]);
+    expect(report.wrong).toEqual(["error"]);
+    // Only the admitted handshake reached the provider, with the real key and the route's path.
+    expect(seen).toEqual([{ path: "/api/v1/responses", authorization: `Bearer ${KEY}` }]);
+  });
+
   test("bodies pass through byte for byte: no decompression, no redirects followed, large bodies intact", async () => {
     const gzipped = Bun.gzipSync(new TextEncoder().encode('{"compressed":true}'));
     const big = new Uint8Array(8 * 1024 * 1024).map((_, i) => (i * 31 + (i >> 13)) & 0xff);
@@ -283,6 +353,20 @@ describe("exec --proxy with an API key", () => {
     expect(result.stderr).toContain("must use https");
     expect(existsSync(marker)).toBe(false);
   });
+
+  test("header and idle time are bounded: 200 slowloris connections and an idle kept-alive one are closed, a quiet stream is not", async () => {
+    const up = upstream();
+    const box = sandbox();
+    box.writeConfig(`[providers.openrouter]\napi_url = "${up.url}/api/v1"\n`);
+    expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY }));
+    const result = await child(box, "slowloris", "OPENROUTER_API_KEY", "OPENROUTER_BASE_URL");
+    expectOk(result);
+    const report = JSON.parse(result.stdout);
+    // Headers within 10 s of connecting; 15 s idle after an answer (generous slack for a loaded machine).
+    expect(report.slowClosedWithinMs).toBeLessThan(20_000);
+    expect(report.idleClosedAtMs).toBeLessThan(25_000);
+    expect(report.stream).toContain("data: [DONE]");
+  }, 60_000);
 
   test("the child's exit code is authctl's", async () => {
     const up = upstream();
