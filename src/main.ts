@@ -1,6 +1,7 @@
 import { hostname, homedir } from "node:os";
 import { isatty } from "node:tty";
 import { resolveHome } from "./config/paths.ts";
+import { passwdHome } from "./store/trust.ts";
 import type { Deps } from "./deps.ts";
 import { exitCodeFor, isAuthctlError } from "./errors.ts";
 import { redact } from "./redact.ts";
@@ -38,7 +39,7 @@ function createDeps(): Deps {
   const ui = createUi(writeStderr, writeStdout, { color: wantsColor(env, stderrIsTTY), unicode: wantsUnicode(env, process.platform) });
   return {
     env,
-    home: resolveHome(env, process.platform, homedir()),
+    home: resolveHome(env, process.platform, () => (process.getuid ? passwdHome(process.getuid()) : undefined) ?? homedir()),
     platform: process.platform,
     interactive: stdinIsTTY && stderrIsTTY && env.CI !== "true",
     stdinIsTTY,

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { appendFileSync } from "node:fs";
+import { describeLocation } from "../store/trust.ts";
 import { AuthctlError } from "../errors.ts";
 import { formatEnv, formatGithubEnv, type EnvFormat } from "../format/env-format.ts";
 import type { Context } from "./context.ts";
@@ -14,7 +15,7 @@ export interface EnvOptions {
 export async function resolveMany(ctx: Context, providerIds: string[]): Promise<ResolvedCredential[]> {
   const ids = providerIds.length ? providerIds : storedProviders(ctx).map((p) => p.id);
   if (ids.length === 0) {
-    throw new AuthctlError("NOT_LOGGED_IN", "no provider is logged in", { hint: "run 'authctl login' to add one" });
+    throw new AuthctlError("NOT_LOGGED_IN", `no provider is logged in (nothing stored in ${describeLocation(ctx.store.path)})`, { hint: "run 'authctl login' to add one" });
   }
   const unique = [...new Set(ids)];
   const prefetched = unique.length > 1 ? prefetchKeyringSecrets(ctx, unique) : undefined;

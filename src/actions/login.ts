@@ -21,6 +21,8 @@ export interface LoginOptions {
 export async function login(ctx: Context, options: LoginOptions): Promise<void> {
   const provider = options.providerId ? ctx.registry.require(options.providerId) : await pickProvider(ctx, options);
   const method = await chooseMethod(ctx, provider, options);
+  // Before any provider is contacted: a grant approved and then not saved is left at the provider.
+  ctx.store.assertWritable();
   if (method.kind === "api_key") {
     rejectAccountOptions(provider, method, options);
     await loginWithKey(ctx, provider, options);

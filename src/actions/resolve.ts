@@ -1,4 +1,5 @@
 import type { Env } from "../deps.ts";
+import { describeLocation } from "../store/trust.ts";
 import { AuthctlError } from "../errors.ts";
 import type { ProviderDefinition } from "../providers/types.ts";
 import { registerSecret } from "../redact.ts";
@@ -59,8 +60,9 @@ export function findInEnvironment(provider: ProviderDefinition, env: Env): { nam
   return undefined;
 }
 
-export function notLoggedIn(providerId: string): AuthctlError {
-  return new AuthctlError("NOT_LOGGED_IN", `${providerId} is not logged in`, { hint: `run 'authctl login ${providerId}'` });
+export function notLoggedIn(providerId: string, storePath?: string): AuthctlError {
+  const where = storePath ? ` (nothing for it in ${describeLocation(storePath)})` : "";
+  return new AuthctlError("NOT_LOGGED_IN", `${providerId} is not logged in${where}`, { hint: `run 'authctl login ${providerId}'` });
 }
 
 /**
@@ -127,13 +129,13 @@ export async function resolveForUse(
     if (resolved?.credential?.needs_login) {
       throw new AuthctlError("NOT_LOGGED_IN", `the ${provider.name} login has expired`, { hint: `run 'authctl login ${provider.id}'` });
     }
-    throw notLoggedIn(provider.id);
+    throw notLoggedIn(provider.id, ctx.store.path);
   }
   ctx.deps.ui.info(`${provider.name} is not logged in yet: logging in first.`);
   const { login } = await import("./login.ts");
   await login(ctx, { providerId: provider.id });
   const after = await resolveStoredWithSecrets(ctx, provider);
-  if (!after) throw notLoggedIn(provider.id);
+  if (!after) throw notLoggedIn(provider.id, ctx.store.path);
   return after;
 }
 

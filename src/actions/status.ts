@@ -1,3 +1,4 @@
+import { describeLocation } from "../store/trust.ts";
 import { AuthctlError, isAuthctlError } from "../errors.ts";
 import type { BackendName, StoreSnapshot, StoredCredential } from "../store/types.ts";
 import type { ProviderDefinition } from "../providers/types.ts";
@@ -195,7 +196,9 @@ export async function status(ctx: Context, options: StatusOptions): Promise<numb
     throw new AuthctlError("STORE_IO", `the stored secret of ${broken.map((s) => s.id).join(", ")} cannot be read`, { hint: first.hint });
   }
   if (statuses.length === 0) {
-    throw new AuthctlError("NOT_LOGGED_IN", "not logged in to any provider", { hint: "run 'authctl login' (or 'authctl login <provider>')" });
+    throw new AuthctlError("NOT_LOGGED_IN", `not logged in to any provider (nothing in ${describeLocation(ctx.store.path)})`, {
+      hint: "run 'authctl login' (or 'authctl login <provider>')",
+    });
   }
   // The report already says, per provider, what is wrong and what to run: no second message.
   return statuses.every((s) => s.usable) ? 0 : 4;

@@ -82,12 +82,17 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
     ],
   },
   store: {
-    description: "Move every credential's secrets to another backend",
-    usage: "store migrate --to keyring|encrypted|file",
-    options: [["migrate --to <backend>", "keyring, encrypted or file; each secret is read back before its old copy goes"]],
+    description: "Move secrets between backends, change what seals them, or start a new store",
+    usage: "store migrate --to keyring|encrypted|file | store seal --with passphrase|key-file | store reset [--yes]",
+    options: [
+      ["migrate --to <backend>", "keyring, encrypted or file; each secret is read back before its old copy goes"],
+      ["seal --with <source>", "passphrase (AUTHCTL_PASSPHRASE) or key-file: re-seal the encrypted store with it"],
+      ["reset [--yes]", "start a new, empty store (the old file is kept aside); the way out of a lost key or passphrase"],
+    ],
     examples: [
       ["authctl store migrate --to keyring", "into the OS keyring"],
-      ["AUTHCTL_PASSPHRASE=… authctl store migrate --to encrypted", "sealed in credentials.toml"],
+      ["AUTHCTL_PASSPHRASE=… authctl store seal --with passphrase", "seal with a passphrase instead of the key file"],
+      ["authctl store reset", "lists what is lost and asks first"],
     ],
   },
   upgrade: {

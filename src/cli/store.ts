@@ -4,41 +4,82 @@ import { parseBackendName } from "../store/select-backend.ts";
 import type { BackendName } from "../store/types.ts";
 import type { GetContext } from "./commands.ts";
 
-export type StoreOptions = { action: "migrate"; to: BackendName };
+export type StoreOptions =
+  | { action: "migrate"; to: BackendName }
+  | { action: "seal"; with: "file" | "passphrase" }
+  | { action: "reset"; yes: boolean };
 
-const USAGE_HINT = "authctl store migrate --to keyring|encrypted|file";
+const USAGE_HINT = "authctl store migrate --to keyring|encrypted|file · store seal --with passphrase|key-file · store reset [--yes]";
+const SEAL_WITH: Record<string, "file" | "passphrase"> = { passphrase: "passphrase", "key-file": "file" };
 
-/** `store migrate --to <backend>`; anything else (another sub-command, an unknown flag) is a usage error. */
+/** The value of `--name value` / `--name=value`; a missing value is a usage error naming the choices. */
+function optionValue(rest: string[], i: number, name: string, choices: string): { value: string; next: number } | undefined {
+  const token = rest[i]!;
+  if (token.startsWith(`${name}=`)) return { value: token.slice(name.length + 1), next: i };
+  if (token !== name) return undefined;
+  const value = rest[i + 1];
+  if (value === undefined || value.startsWith("-")) {
+    throw new AuthctlError("USAGE", `${name} needs a value: ${choices}`, { hint: USAGE_HINT });
+  }
+  return { value, next: i + 1 };
+}
+
+/**
+ * `store migrate --to <backend>`, `store seal --with passphrase|key-file`, `store reset [--yes]`;
+ * anything else (another sub-command, an unknown flag, a missing value) is a usage error.
+ */
 export function parseStoreArgs(rawArgs: string[]): StoreOptions {
   const [action, ...rest] = rawArgs;
-  if (action !== "migrate") {
-    throw new AuthctlError("USAGE", action === undefined ? "store needs a sub-command" : `unknown store sub-command '${action}'`, { hint: USAGE_HINT });
+  if (action !== "migrate" && action !== "seal" && action !== "reset") {
+    throw new AuthctlError("USAGE", action === undefined ? "store needs a sub-command: migrate, seal or reset" : `unknown store sub-command '${action}'`, {
+      hint: USAGE_HINT,
+    });
   }
-  let to: string | undefined;
+  const flag = action === "migrate" ? "--to" : action === "seal" ? "--with" : "--yes";
+  const choices = action === "migrate" ? "keyring, encrypted or file" : "passphrase or key-file";
+  let value: string | undefined;
+  let yes = false;
   for (let i = 0; i < rest.length; i++) {
     const token = rest[i]!;
-    if (token === "--to" && i + 1 < rest.length) to = rest[++i];
-    else if (token.startsWith("--to=")) to = token.slice(5);
-    else if (token.startsWith("-")) throw new AuthctlError("USAGE", `unknown option '${token.split("=")[0]}' for 'store migrate'`, { hint: USAGE_HINT });
-    else throw new AuthctlError("USAGE", `store migrate takes no argument '${token}'`, { hint: USAGE_HINT });
+    if (action === "reset" && token === "--yes") {
+      yes = true;
+      continue;
+    }
+    const found = action === "reset" ? undefined : optionValue(rest, i, flag, choices);
+    if (found) {
+      value = found.value;
+      i = found.next;
+    } else if (token.startsWith("-")) {
+      throw new AuthctlError("USAGE", `unknown option '${token.split("=")[0]}' for 'store ${action}'`, { hint: USAGE_HINT });
+    } else {
+      throw new AuthctlError("USAGE", `store ${action} takes no argument '${token}'`, { hint: USAGE_HINT });
+    }
   }
-  if (to === undefined) throw new AuthctlError("USAGE", "store migrate needs --to <backend>", { hint: USAGE_HINT });
+  if (action === "reset") return { action, yes };
+  if (value === undefined) throw new AuthctlError("USAGE", `store ${action} needs ${flag}: ${choices}`, { hint: USAGE_HINT });
+  if (action === "seal") {
+    const source = SEAL_WITH[value];
+    if (!source) throw new AuthctlError("USAGE", `--with must be passphrase or key-file, not '${value}'`, { hint: USAGE_HINT });
+    return { action, with: source };
+  }
   try {
-    return { action, to: parseBackendName(to, "--to") };
+    return { action, to: parseBackendName(value, "--to") };
   } catch {
-    throw new AuthctlError("USAGE", `--to must be keyring, encrypted or file, not '${to}'`, { hint: USAGE_HINT });
+    throw new AuthctlError("USAGE", `--to must be keyring, encrypted or file, not '${value}'`, { hint: USAGE_HINT });
   }
 }
 
-/** `authctl store migrate --to <backend>`: moves every credential's secrets to one backend. */
+/** `authctl store …`: move secrets between backends, change what seals them, or start over. */
 export function createStoreCommand(getContext: GetContext, rawArgs: string[]): CommandDef<any> {
   return defineCommand({
-    meta: { name: "store", description: "Move credentials between backends: store migrate --to keyring|encrypted|file" },
+    meta: { name: "store", description: "Move credentials between backends, change how they are sealed, or start a new store" },
     args: {},
     async run() {
       const options = parseStoreArgs(rawArgs);
-      const { storeMigrate } = await import("../actions/store-migrate.ts");
-      await storeMigrate(getContext(), options.to);
+      const actions = await import("../actions/store-migrate.ts");
+      if (options.action === "migrate") await actions.storeMigrate(getContext(), options.to);
+      else if (options.action === "seal") await actions.storeSeal(getContext(), options.with);
+      else await actions.storeReset(getContext(), options.yes);
     },
   });
 }

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { parse, TomlError } from "smol-toml";
 import { didYouMean } from "../did-you-mean.ts";
 import { AuthctlError } from "../errors.ts";
+import { assertTrusted } from "../store/trust.ts";
 
 /**
  * config.toml: settings and provider overrides, never secrets. Read on every command (it decides
@@ -52,6 +53,9 @@ const STRING_KEYS = [
 
 export function loadConfig(home: string): Config {
   const path = join(home, "config.toml");
+  // Settings decide where keys are sent: another user's (or a world-writable) file is not taken.
+  assertTrusted(home, "authctl's directory");
+  assertTrusted(path, "config.toml");
   let text: string;
   try {
     text = readFileSync(path, "utf8");

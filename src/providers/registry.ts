@@ -1,6 +1,7 @@
 import type { Config, ProviderOverrides } from "../config/config.ts";
 import { didYouMean } from "../did-you-mean.ts";
 import { AuthctlError } from "../errors.ts";
+import { describeLocation } from "../store/trust.ts";
 import { BUILTIN_OAUTH_METHODS, OAUTH_ONLY_PROVIDERS } from "./builtin-oauth.ts";
 import { KEY_PROVIDERS } from "./key-providers.ts";
 import type { OAuthSettings, ProviderDefinition } from "./types.ts";
@@ -34,7 +35,8 @@ export function createRegistry(config: Config): Registry {
       const provider = byId.get(id.toLowerCase());
       if (!provider) {
         const guess = didYouMean(id, byId.keys());
-        throw new AuthctlError("UNKNOWN_PROVIDER", `unknown provider '${id}'${guess ? `; ${guess}` : ""}`, {
+        // Where authctl looked: a HOME kept by sudo or an XDG_CONFIG_HOME elsewhere is the usual surprise.
+        throw new AuthctlError("UNKNOWN_PROVIDER", `unknown provider '${id}' (not built in, not in ${describeLocation(config.path)})${guess ? `; ${guess}` : ""}`, {
           hint: "run 'authctl providers' to list them, or define it in config.toml",
         });
       }

@@ -30,6 +30,7 @@ import {
 } from "./_secret-fields.ts";
 import type { CredentialsDocument } from "./credentials-file.ts";
 import {
+  checkPassphraseStrength,
   isSealed,
   KEY_PARAM_FIELDS,
   type KeyOptions,
@@ -75,6 +76,14 @@ export interface BackendStore extends CredentialStore {
    * seals them now (`store seal --with …`). Returns how many were re-sealed and what sealed them before.
    */
   reseal(to: "file" | "passphrase"): Promise<{ count: number; before: "file" | "passphrase" | undefined }>;
+  /**
+   * Throws unless a login could be saved, before any provider is contacted: the store is this
+   * user's and writable, and a sealed store's key (key file or AUTHCTL_PASSPHRASE) opens it, or a
+   * passphrase that would seal it first is strong enough. Writes nothing.
+   */
+  assertWritable(): void;
+  /** `store reset`: moves the store aside (it is not read: it may not open) and returns its new name. */
+  reset(now: Date): Promise<string | undefined>;
 }
 
 /** How a document's records are read: its format, generation, and whether it has a key at all. */
@@ -544,6 +553,16 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
         }
       }
       return (await write(() => undefined, to)).moves;
+    },
+    assertWritable() {
+      file.assertWritable();
+      const { document } = file.readDocument();
+      const info = documentInfo(document);
+      if (info.keyed) openingKeyFor(keyParams(document), info);
+      else if (passphrase && guessBackend(options.choice, keyring) === "encrypted") checkPassphraseStrength(passphrase);
+    },
+    reset(now) {
+      return file.moveAside(now);
     },
     async reseal(to) {
       const { document } = file.readDocument();

@@ -282,8 +282,20 @@ function isWeakDerivation(params: KeyParams): boolean {
   return params.kdf_n === undefined || params.kdf_n < SCRYPT_DEFAULT.N || (params.kdf_r ?? 0) < SCRYPT_DEFAULT.r;
 }
 
-function newPassphraseKey(passphrase: string): SealingKey {
-  checkPassphraseStrength(passphrase);
+/**
+ * A fresh salt and today's parameters. A new seal (a first login, `store seal`) refuses a weak
+ * passphrase; re-deriving an existing store's key with stronger parameters only says it is weak,
+ * so that a refresh never fails on a rule the store was created before.
+ */
+function newPassphraseKey(passphrase: string, strict: boolean, warn: (message: string) => void): SealingKey {
+  if (strict) checkPassphraseStrength(passphrase);
+  else {
+    try {
+      checkPassphraseStrength(passphrase);
+    } catch (error) {
+      warn(`${(error as Error).message}; run 'authctl store seal --with key-file', then 'authctl store seal --with passphrase' with a stronger one`);
+    }
+  }
   const salt = randomBytes(16);
   const key = deriveFromPassphrase(passphrase, salt, SCRYPT_DEFAULT);
   return withCheck("passphrase", key, {
@@ -306,8 +318,10 @@ export function loadSealingKey(params: KeyParams, options: KeyOptions, opening?:
     if (!passphrase) {
       throw new AuthctlError("USAGE", "sealing the store with a passphrase needs AUTHCTL_PASSPHRASE", { hint: `set AUTHCTL_PASSPHRASE (${PASSPHRASE_RULE})` });
     }
-    if (current === "passphrase" && opening && !change && !isWeakDerivation(opening.params)) return withCheck("passphrase", opening.key, opening.params);
-    return newPassphraseKey(passphrase);
+    if (current === "passphrase" && opening && !change) {
+      return isWeakDerivation(opening.params) ? newPassphraseKey(passphrase, false, options.warn) : withCheck("passphrase", opening.key, opening.params);
+    }
+    return newPassphraseKey(passphrase, true, options.warn);
   }
   if (passphrase && !change) throw mismatch(storePath, keyPath);
   if (current === "file" && opening) return withCheck("file", opening.key, params);

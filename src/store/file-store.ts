@@ -4,12 +4,13 @@
  * whole old or whole new file); every change is a locked read-modify-write, so concurrent
  * authctl processes neither lose each other's changes nor refresh a rotating token twice.
  */
-import { readFileSync, statSync } from "node:fs";
+import { accessSync, chmodSync, closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readFileSync, renameSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { AuthctlError, errorCode } from "../errors.ts";
 import { describeIoError, ensurePrivateDirectory, removeLeftoverTempFiles, writeFileAtomic } from "./atomic-write.ts";
 import { type CredentialsDocument, parseCredentialsFile, serializeCredentialsFile } from "./credentials-file.ts";
 import { acquireLock, isProcessAlive } from "./lock.ts";
+import { assertMayCreateIn, assertTrusted, ownerOfNearest } from "./trust.ts";
 import type { Credentials, CredentialStore, FileStoreOptions, StoreSnapshot } from "./types.ts";
 
 export const CREDENTIALS_FILE = "credentials.toml";
@@ -23,11 +24,24 @@ function ioError(action: string, path: string, error: unknown): AuthctlError {
 /** The store's text, or undefined when there is no store. Bytes that are not UTF-8 are refused, not replaced. */
 function readStoreText(path: string): string | undefined {
   let bytes: Uint8Array;
+  let fd: number;
   try {
-    bytes = readFileSync(path);
+    // Non-blocking: a FIFO put in the store's place is refused below instead of hanging the read.
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
     if (errorCode(error) === "ENOENT") return undefined;
     throw ioError("read credentials store", path, error);
+  }
+  try {
+    if (!fstatSync(fd).isFile()) {
+      throw new AuthctlError("STORE_CORRUPT", `credentials store ${path} is not a regular file`, { hint: `move it aside (authctl will not use it): mv ${path} ${path}.moved` });
+    }
+    bytes = readFileSync(fd);
+  } catch (error) {
+    if (error instanceof AuthctlError) throw error;
+    throw ioError("read credentials store", path, error);
+  } finally {
+    closeSync(fd);
   }
   try {
     return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
@@ -44,25 +58,45 @@ function octal(mode: number): string {
   return `0${(mode & 0o777).toString(8).padStart(3, "0")}`;
 }
 
-/** Warnings for a store other users could read or change. The file's mode is fixed by the next write. */
-function modeWarnings(path: string): string[] {
+/**
+ * A store other users could read: the file and the directory are tightened (0600, 0700) when they
+ * are ours, with one warning saying so, so that the next command has nothing to say. Files other
+ * users may write never get here (trust.ts refuses them).
+ */
+function fixModes(path: string): string[] {
   if (process.platform === "win32") return [];
   const warnings: string[] = [];
+  const me = process.getuid?.();
+  const tighten = (target: string, mode: number, wanted: number, what: string) => {
+    if (!(mode & 0o077)) return;
+    const was = octal(mode);
+    try {
+      if (statSync(target).uid !== me) throw new Error("not ours");
+      chmodSync(target, wanted);
+      warnings.push(`${what} was open to other users (mode ${was}): changed to ${octal(wanted)}`);
+    } catch {
+      warnings.push(`${what} is open to other users (mode ${was}): run chmod ${wanted.toString(8)} ${target}`);
+    }
+  };
   try {
-    const mode = statSync(path).mode;
-    if (mode & 0o077) {
-      const how = mode & 0o044 ? "readable" : "writable";
-      warnings.push(`${basename(path)} is ${how} by other users (mode ${octal(mode)}): run chmod 600 ${path}`);
-    }
+    tighten(path, statSync(path).mode, 0o600, path);
     const dir = dirname(path);
-    const dirMode = statSync(dir).mode;
-    if (dirMode & 0o077) {
-      warnings.push(`${dir} is open to other users (mode ${octal(dirMode)}): run chmod 700 ${dir}`);
-    }
+    tighten(dir, statSync(dir).mode, 0o700, dir);
   } catch {
     // Gone since it was read: nothing to warn about.
   }
   return warnings;
+}
+
+/** The lock must be a file authctl can create and remove: a FIFO there would hang every waiter. */
+function assertRegularOrAbsent(lockPath: string): void {
+  try {
+    if (lstatSync(lockPath).isFile()) return;
+  } catch (error) {
+    if (errorCode(error) === "ENOENT") return;
+    throw ioError("check the lock", lockPath, error);
+  }
+  throw new AuthctlError("STORE_IO", `the store's lock ${lockPath} is not a regular file; authctl will not wait on it`, { hint: `remove it: rm ${lockPath}` });
 }
 
 function emptyDocument(): CredentialsDocument {
@@ -91,6 +125,17 @@ export interface StoreFile {
   readonly home: string;
   readDocument(): { document: CredentialsDocument; exists: boolean; warnings: string[] };
   withLock<T>(fn: (locked: LockedStoreFile) => T | Promise<T>): Promise<T>;
+  /**
+   * Throws unless a write could succeed, without taking the lock or writing anything: the store
+   * and its directory are this user's and not writable by others, the directory (or the parent it
+   * would be created in) is writable, and the lock is not something other than a file.
+   */
+  assertWritable(): void;
+  /**
+   * Under the lock, renames the store to `credentials.toml.reset-<time>` without reading it (it may
+   * not open or even parse): `store reset`. Returns the new name, undefined when there was no store.
+   */
+  moveAside(now: Date): Promise<string | undefined>;
 }
 
 export function createStoreFile(home: string, options: FileStoreOptions = {}): StoreFile {
@@ -103,12 +148,53 @@ export function createStoreFile(home: string, options: FileStoreOptions = {}): S
     path,
     home,
     readDocument() {
+      assertTrusted(home, "authctl's directory");
+      assertTrusted(path, "credentials.toml");
       const text = readStoreText(path);
       if (text === undefined) return { document: emptyDocument(), exists: false, warnings: [] };
-      return { document: parseCredentialsFile(text, path), exists: true, warnings: modeWarnings(path) };
+      return { document: parseCredentialsFile(text, path), exists: true, warnings: fixModes(path) };
+    },
+
+    assertWritable() {
+      assertTrusted(home, "authctl's directory");
+      assertTrusted(path, "credentials.toml");
+      assertMayCreateIn(home, "authctl's directory");
+      const target = existsSync(home) ? home : ownerOfNearest(home)?.path;
+      if (target) {
+        try {
+          accessSync(target, constants.W_OK);
+        } catch (error) {
+          throw new AuthctlError("STORE_IO", `cannot save credentials: ${target} is not writable (${describeIoError(error)})`, {
+            hint: existsSync(home) ? `check the permissions of ${home}, or set AUTHCTL_HOME to a writable directory` : `set AUTHCTL_HOME to a writable directory`,
+            cause: error,
+          });
+        }
+      }
+      assertRegularOrAbsent(lockPath);
+    },
+
+    async moveAside(now: Date): Promise<string | undefined> {
+      if (!existsSync(path)) return undefined;
+      const lock = await acquireLock(lockPath, { timeoutMs: lockTimeoutMs, staleMs: staleLockMs });
+      try {
+        const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+        const aside = `${path}.reset-${stamp}`;
+        try {
+          renameSync(path, aside);
+        } catch (error) {
+          if (errorCode(error) === "ENOENT") return undefined;
+          throw ioError("move aside", path, error);
+        }
+        return aside;
+      } finally {
+        lock.release();
+      }
     },
 
     async withLock<T>(fn: (locked: LockedStoreFile) => T | Promise<T>): Promise<T> {
+      assertTrusted(home, "authctl's directory");
+      assertTrusted(path, "credentials.toml");
+      assertMayCreateIn(home, "authctl's directory");
       try {
         ensurePrivateDirectory(home);
       } catch (error) {

@@ -10,7 +10,7 @@
  * slow holder cannot delete a lock someone else took after breaking its own. The guard is held for
  * a few system calls; one left by a crash is itself broken after five seconds.
  */
-import { closeSync, fstatSync, openSync, readFileSync, unlinkSync, utimesSync, writeSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readFileSync, unlinkSync, utimesSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { AuthctlError, errorCode } from "../errors.ts";
 import { describeIoError } from "./atomic-write.ts";
@@ -66,18 +66,26 @@ function parseOwner(raw: string): LockOwner | undefined {
 export function readLock(path: string): LockInfo | undefined {
   let fd: number;
   try {
-    fd = openSync(path, "r");
+    // Non-blocking and not through a link: a FIFO (or anything but a file) put at the lock's path
+    // is refused below; opened plainly, it would block every authctl until someone writes to it.
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
   } catch (error) {
     if (errorCode(error) === "ENOENT") return undefined;
+    if (errorCode(error) === "ELOOP") throw notAFile(path);
     throw new AuthctlError("STORE_IO", `could not read lock ${path}: ${describeIoError(error)}`, { cause: error });
   }
   try {
     const stat = fstatSync(fd);
+    if (!stat.isFile()) throw notAFile(path);
     const raw = readFileSync(fd, "utf8");
     return { raw, owner: parseOwner(raw), mtimeMs: stat.mtimeMs, ino: stat.ino };
   } finally {
     closeSync(fd);
   }
+}
+
+function notAFile(path: string): AuthctlError {
+  return new AuthctlError("STORE_IO", `the store's lock ${path} is not a regular file; authctl will not wait on it`, { hint: `remove it: rm ${path}` });
 }
 
 /**

@@ -308,7 +308,7 @@ test("an invalid provider id is refused before anything is written", async () =>
   expect(existsSync(store.path)).toBe(false);
 });
 
-test("a store readable by group or others yields warnings for the file and the directory", async () => {
+test("a store readable by group or others is tightened to 0600/0700 once, with one warning each (issue 15.10)", async () => {
   const home = freshHome();
   const store = createFileStore(home);
   await store.update((credentials) => void (credentials.openrouter = apiKey("sk-1")));
@@ -316,12 +316,26 @@ test("a store readable by group or others yields warnings for the file and the d
   chmodSync(store.path, 0o640);
   chmodSync(home, 0o750);
   expect(store.read().warnings).toEqual([
-    `credentials.toml is readable by other users (mode 0640): run chmod 600 ${store.path}`,
-    `${home} is open to other users (mode 0750): run chmod 700 ${home}`,
+    `${store.path} was open to other users (mode 0640): changed to 0600`,
+    `${home} was open to other users (mode 0750): changed to 0700`,
   ]);
-  // The next write replaces the file with a 0600 one.
-  await store.update((credentials) => void (credentials.anthropic = apiKey("sk-2")));
   expect(mode(store.path)).toBe(0o600);
+  expect(mode(home)).toBe(0o700);
+  // Said once: the next command has nothing to say.
+  expect(store.read().warnings).toEqual([]);
+});
+
+test("a store, or its directory, that other users may write is refused with the fix, not used (issue 13.11)", async () => {
+  const home = freshHome();
+  const store = createFileStore(home);
+  await store.update((credentials) => void (credentials.openrouter = apiKey("sk-1")));
+  chmodSync(store.path, 0o622);
+  expect(() => store.read()).toThrow(`credentials.toml ${store.path} is writable by other users (mode 0622); authctl will not use it`);
+  chmodSync(store.path, 0o600);
+  chmodSync(home, 0o777);
+  expect(() => store.read()).toThrow(`authctl's directory ${home} is writable by other users (mode 0777); authctl will not use it`);
+  const error = await rejection(store.update(() => undefined));
+  expect(error.hint).toBe(`run chmod 700 ${home}, and check that nobody changed it`);
 });
 
 test("20 writer processes at once all land in one valid file", async () => {
