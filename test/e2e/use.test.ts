@@ -65,10 +65,11 @@ describe("status", () => {
     empty.cleanup();
   });
 
-  test("warns when the store is readable by other users", async () => {
+  test("a store readable by other users is tightened to 0600, with one warning", async () => {
     require("node:fs").chmodSync(join(box.home, "credentials.toml"), 0o644);
     const result = await box.run(["status"]);
-    expect(result.stderr).toContain("readable by other users");
+    expect(result.stderr).toContain(`${join(box.home, "credentials.toml")} was open to other users (mode 0644): changed to 0600`);
+    expect((await box.run(["status"])).stderr).not.toContain("open to other users");
   });
 });
 
