@@ -4,10 +4,14 @@ import { join } from "node:path";
 import { parse } from "smol-toml";
 import { startOpenAIFake, type OpenAIFake } from "../fakes/openai.ts";
 import { BINARY, createSandbox, ensureBinary, expectOk, readUntil, ROOT, writeScript, type Sandbox } from "../helpers/binary.ts";
+import { requirePortFree } from "../helpers/ports.ts";
 
 /** ChatGPT sign-in: the fake, like OpenAI's allow-list, accepts only localhost:1455 and :1457. */
 const cleanups: Array<() => void> = [];
-beforeAll(() => ensureBinary());
+beforeAll(() => {
+  requirePortFree(1455, "the ChatGPT sign-in tests need OpenAI's registered redirect port");
+  return ensureBinary();
+});
 afterEach(() => {
   for (const c of cleanups.splice(0)) c();
 });
