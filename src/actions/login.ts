@@ -95,7 +95,10 @@ function methodNote(provider: ProviderDefinition, method: ProviderMethod): strin
   if (method.kind === "api_key") {
     return provider.keysPage ? `a key from ${new URL(provider.keysPage).host}, billed per use` : "a key from the provider's dashboard";
   }
-  return method.hint ?? method.hooks?.notice ?? (method.flows.includes("loopback") ? "your account, in the browser" : "your account, with a code shown here");
+  const what = method.hint ?? method.hooks?.notice ?? (method.flows.includes("loopback") ? "your account, in the browser" : "your account, with a code shown here");
+  // The stance's first words ("supported", "uncertain", "first-party client only"); `providers --json` has the rest.
+  const policy = method.policy?.split(" (")[0];
+  return policy ? `${what} · policy: ${policy}` : what;
 }
 
 /**

@@ -170,6 +170,7 @@ describe.skipIf(!hasTmux)("in a real terminal", () => {
     term.type("Down", "Down");
     const claude = await term.waitFor("only inside");
     expect(joined(claude)).toContain("Anthropic allows Claude Pro/Max tokens only inside Claude Code");
+    expect(joined(claude)).toContain("policy: first-party client only");
     term.type("Enter");
     const waiting = await term.waitFor("Waiting for the browser");
     expect(joined(waiting)).toContain("https://claude.ai/oauth/authorize?");
