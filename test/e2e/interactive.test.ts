@@ -293,7 +293,9 @@ describe.skipIf(!hasTmux)("in a real terminal", () => {
       expect(stored()).toBe("");
     });
 
-    test("while the provider checks the key", async () => {
+    // The terminal's SIGINT reaches the shell too here (no prompt holds the terminal raw): only a
+    // shell that waits for its child, as bash does, lets authctl's exit 2 through.
+    test.skipIf(!Bun.which("bash"))("while the provider checks the key", async () => {
       let arrived = 0;
       const hanging = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => (arrived++, new Promise<Response>(() => {})) });
       cleanups.push(() => hanging.stop(true));
