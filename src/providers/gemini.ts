@@ -4,22 +4,72 @@ import type { HookDeps, LoginResult, OAuthMethod } from "./types.ts";
 /**
  * Gemini Code Assist (providers.md §7): Google's installed-app flow. The client secret is public
  * by design ("ok to save this in git because this is an installed application"). After login,
- * loadCodeAssist names the Cloud project the token is used with.
+ * the Code Assist setup of gemini-cli (google-gemini/gemini-cli packages/core/src/code_assist/setup.ts)
+ * names the Cloud project the token is used with: loadCodeAssist, and for an account without a
+ * tier yet onboardUser with the default allowed tier, whose long-running operation carries the
+ * project. Without it a new account would get no project at all.
  */
+// gemini-cli server.ts CODE_ASSIST_ENDPOINT and CODE_ASSIST_API_VERSION.
+const CODE_ASSIST_ENDPOINT = "https://cloudcode-pa.googleapis.com";
+const CODE_ASSIST_API_VERSION = "v1internal";
+// gemini-cli setup.ts polls the onboarding operation every 5 s; authctl gives it a minute.
+const ONBOARD_POLL_MS = 5_000;
+const ONBOARD_WAIT_MS = 60_000;
+
+type Json = Record<string, unknown>;
+
+async function codeAssistSetup(deps: HookDeps, accessToken: string): Promise<string | undefined> {
+  // Gemini CLI's own overrides of the Code Assist host and version, honoured the same way (server.ts getBaseUrl).
+  const endpoint = (deps.env.CODE_ASSIST_ENDPOINT ?? CODE_ASSIST_ENDPOINT).replace(/\/+$/, "");
+  const base = `${endpoint}/${deps.env.CODE_ASSIST_API_VERSION || CODE_ASSIST_API_VERSION}`;
+  const headers = { authorization: `Bearer ${accessToken}`, "content-type": "application/json" };
+  const call = async (url: string, body?: unknown): Promise<Json> => {
+    const response = await deps.fetch(url, {
+      method: body === undefined ? "GET" : "POST",
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(20_000),
+    });
+    return (await response.json().catch(() => ({}))) as Json;
+  };
+  // setup.ts: the project named in the environment, if any, goes with every request.
+  const envProject = deps.env.GOOGLE_CLOUD_PROJECT || deps.env.GOOGLE_CLOUD_PROJECT_ID || undefined;
+  const metadata = { ideType: "IDE_UNSPECIFIED", platform: "PLATFORM_UNSPECIFIED", pluginType: "GEMINI" };
+  const load = await call(`${base}:loadCodeAssist`, { cloudaicompanionProject: envProject, metadata: { ...metadata, duetProject: envProject } });
+  if (load.currentTier) return typeof load.cloudaicompanionProject === "string" ? load.cloudaicompanionProject : envProject;
+  // setup.ts getOnboardTier: the allowed tier marked isDefault, else the legacy tier.
+  const tiers = Array.isArray(load.allowedTiers) ? (load.allowedTiers as Json[]) : [];
+  const tierId = String(tiers.find((tier) => tier.isDefault)?.id ?? "legacy-tier");
+  // setup.ts: the free tier uses a managed project; naming one there fails with "Precondition Failed".
+  const request =
+    tierId === "free-tier" ? { tierId, metadata } : { tierId, cloudaicompanionProject: envProject, metadata: { ...metadata, duetProject: envProject } };
+  let operation = await call(`${base}:onboardUser`, request);
+  const deadline = deps.now() + ONBOARD_WAIT_MS;
+  while (!operation.done && typeof operation.name === "string" && deps.now() < deadline) {
+    await pause(ONBOARD_POLL_MS, deps.signal);
+    operation = await call(`${base}/${operation.name}`);
+  }
+  const project = ((operation.response as Json | undefined)?.cloudaicompanionProject as Json | undefined)?.id;
+  return typeof project === "string" ? project : envProject;
+}
+
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    }, { once: true });
+  });
+}
+
 async function loadProject(deps: HookDeps, tokens: TokenSet): Promise<LoginResult> {
   const extra: Record<string, string> = {};
   try {
-    // Gemini CLI's own override of the Code Assist host, honoured the same way (providers.md §7).
-    const endpoint = (deps.env.CODE_ASSIST_ENDPOINT ?? "https://cloudcode-pa.googleapis.com").replace(/\/+$/, "");
-    const response = await deps.fetch(`${endpoint}/v1internal:loadCodeAssist`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${tokens.access_token}`, "content-type": "application/json" },
-      body: JSON.stringify({ metadata: { ideType: "IDE_UNSPECIFIED", platform: "PLATFORM_UNSPECIFIED", pluginType: "GEMINI" } }),
-      signal: AbortSignal.timeout(20_000),
-    });
-    const json = (await response.json().catch(() => ({}))) as Record<string, unknown>;
-    if (typeof json.cloudaicompanionProject === "string") extra.project = json.cloudaicompanionProject;
-  } catch {
+    const project = await codeAssistSetup(deps, tokens.access_token);
+    if (project) extra.project = project;
+  } catch (error) {
+    if (deps.signal?.aborted) throw error;
     // The project is a convenience for GOOGLE_CLOUD_PROJECT; Workspace users set their own.
   }
   return { kind: "tokens", tokens, extra };

@@ -171,6 +171,30 @@ describe("gemini --method code-assist (Google installed-app flow)", () => {
     );
   });
 
+  test("a new account without a tier is onboarded (onboardUser on the default free tier, no project sent) and gets its project", async () => {
+    const fake = startGoogleFake({ onboarded: false, project: "managed-proj-7" });
+    cleanups.push(() => fake.stop());
+    const box = sandbox(`[providers.gemini]\nauthorize_url = "${fake.url}/o/oauth2/v2/auth"\ntoken_url = "${fake.url}/token"\n`);
+    const browser = writeScript(box.root, "browser.sh", `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`);
+    expectOk(await box.run(["login", "gemini", "--method", "code-assist"], { env: { BROWSER: browser, CODE_ASSIST_ENDPOINT: fake.url } }));
+    expect(fake.counts.onboardUser).toBe(1);
+    const onboard = fake.requests.find((r) => r.path === "/v1internal:onboardUser")!;
+    expect(onboard.body.tierId).toBe("free-tier");
+    expect(onboard.body.cloudaicompanionProject).toBeUndefined();
+    expect((await box.run(["env", "gemini"])).stdout).toContain("export GOOGLE_CLOUD_PROJECT='managed-proj-7'\n");
+  });
+
+  test("an onboarding that is not done at once is polled until its operation carries the project", async () => {
+    const fake = startGoogleFake({ onboarded: false, onboardPending: true, project: "managed-proj-8" });
+    cleanups.push(() => fake.stop());
+    const box = sandbox(`[providers.gemini]\nauthorize_url = "${fake.url}/o/oauth2/v2/auth"\ntoken_url = "${fake.url}/token"\n`);
+    const browser = writeScript(box.root, "browser.sh", `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`);
+    // gemini-cli polls the operation every 5 s: this test waits one interval.
+    expectOk(await box.run(["login", "gemini", "--method", "code-assist"], { env: { BROWSER: browser, CODE_ASSIST_ENDPOINT: fake.url }, timeoutMs: 40_000 }));
+    expect(fake.counts.operation).toBe(1);
+    expect(store(box).gemini!.extra).toMatchObject({ project: "managed-proj-8" });
+  }, 45_000);
+
   test("refresh keeps the refresh token Google does not resend", async () => {
     const fake = startGoogleFake({ accessTokenTtl: 1 });
     cleanups.push(() => fake.stop());

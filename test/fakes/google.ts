@@ -40,7 +40,16 @@
  *   {error: {code: 403, status: "PERMISSION_DENIED", message: GOOGLE_INELIGIBLE_MESSAGE,
  *            details: [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
  *                       reason: "IneligibleTierError", domain: "cloudcode-pa.googleapis.com"}]}}
- * onboardUser and the long-running operation are not served.
+ * With `options.onboarded: false` the account has no Code Assist tier yet, as gemini-cli's setup.ts
+ * (google-gemini/gemini-cli packages/core/src/code_assist/setup.ts) expects for a new account:
+ * loadCodeAssist answers {allowedTiers: [{id: "free-tier", isDefault: true, …}]} with no currentTier
+ * and no project; POST /v1internal:onboardUser (Bearer, JSON {tierId, metadata[, cloudaicompanionProject]})
+ * answers a long-running operation {name: "operations/…", done} (done at once unless
+ * `options.onboardPending` is set), and GET /v1internal/operations/<id> answers it done with
+ * response.cloudaicompanionProject.id = options.project. The free tier uses a managed project:
+ * a cloudaicompanionProject in a free-tier onboardUser is refused with 400 FAILED_PRECONDITION
+ * (setup.ts: "Setting a project in the `onboardUser` request causes a `Precondition Failed` error").
+ * After onboarding, loadCodeAssist answers as for an onboarded account.
  */
 import {
   b64url,
@@ -87,6 +96,10 @@ export interface GoogleFakeOptions {
   tier?: string;
   /** default false; true: loadCodeAssist answers the 403 above */
   ineligible?: boolean;
+  /** default true; false: a new account, onboarded through onboardUser (see the header) */
+  onboarded?: boolean;
+  /** default false; true: onboardUser's operation is not done at first (poll the operation) */
+  onboardPending?: boolean;
 }
 
 export interface GoogleFakeRequest extends RecordedRequest<Record<string, string>, "contentType" | "query" | "headers"> {
@@ -98,7 +111,7 @@ export interface GoogleFake {
   url: string;
   options: GoogleFakeOptions;
   requests: GoogleFakeRequest[];
-  counts: { authorize: number; token: number; refresh: number; loadCodeAssist: number };
+  counts: { authorize: number; token: number; refresh: number; loadCodeAssist: number; onboardUser: number; operation: number };
   issued: { accessTokens: string[]; refreshTokens: string[] };
   /** revoke a refresh token (the user removed the app's access): its refreshes get invalid_grant */
   revoke(refreshToken: string): void;
@@ -138,7 +151,7 @@ const random = (prefix: string) => `${prefix}${b64url(24)}`;
 export function startGoogleFake(initial: GoogleFakeOptions = {}): GoogleFake {
   const options: GoogleFakeOptions = { ...initial };
   const requests: GoogleFakeRequest[] = [];
-  const counts = { authorize: 0, token: 0, refresh: 0, loadCodeAssist: 0 };
+  const counts = { authorize: 0, token: 0, refresh: 0, loadCodeAssist: 0, onboardUser: 0, operation: 0 };
   const issued = { accessTokens: [] as string[], refreshTokens: [] as string[] };
   const codes = new Map<string, CodeRecord>();
   /** refresh token → {live, scope} */
@@ -233,12 +246,35 @@ export function startGoogleFake(initial: GoogleFakeOptions = {}): GoogleFake {
     return oauthError(400, "unsupported_grant_type", `Invalid grant_type: ${body.grant_type ?? ""}`);
   }
 
-  function loadCodeAssist(req: Request, contentType: string | null, body: Record<string, string>): Response {
+  const unauthenticated = (req: Request) => {
     const bearer = bearerOf(req);
     const expiry = bearer === undefined ? undefined : accessTokens.get(bearer);
-    if (expiry === undefined || Date.now() >= expiry) {
-      return apiError(401, "UNAUTHENTICATED", "Request had invalid authentication credentials.");
+    return expiry === undefined || Date.now() >= expiry ? apiError(401, "UNAUTHENTICATED", "Request had invalid authentication credentials.") : undefined;
+  };
+  const onboardedProject = () => ({ cloudaicompanionProject: { id: options.project ?? "proj-123", name: options.project ?? "proj-123" } });
+
+  function onboardUser(req: Request, contentType: string | null, body: Record<string, string>): Response {
+    const denied = unauthenticated(req);
+    if (denied) return denied;
+    if (!isJson(contentType) || !body.tierId || !body.metadata) return apiError(400, "INVALID_ARGUMENT", "Invalid JSON payload: tierId and metadata are required.");
+    if (body.tierId === "free-tier" && body.cloudaicompanionProject) {
+      return apiError(400, "FAILED_PRECONDITION", "Precondition check failed.");
     }
+    options.onboarded = true;
+    const name = `operations/onboard-${b64url(6)}`;
+    if (options.onboardPending) return Response.json({ name, done: false });
+    return Response.json({ name, done: true, response: onboardedProject() });
+  }
+
+  function operation(req: Request, name: string): Response {
+    const denied = unauthenticated(req);
+    if (denied) return denied;
+    return Response.json({ name, done: true, response: onboardedProject() });
+  }
+
+  function loadCodeAssist(req: Request, contentType: string | null, body: Record<string, string>): Response {
+    const denied = unauthenticated(req);
+    if (denied) return denied;
     let metadata: unknown;
     try {
       metadata = body.metadata === undefined ? undefined : JSON.parse(body.metadata);
@@ -256,6 +292,14 @@ export function startGoogleFake(initial: GoogleFakeOptions = {}): GoogleFake {
           domain: "cloudcode-pa.googleapis.com",
         },
       ]);
+    }
+    if (options.onboarded === false) {
+      return Response.json({
+        allowedTiers: [
+          { id: "free-tier", name: "Gemini Code Assist for individuals", isDefault: true, userDefinedCloudaicompanionProject: false },
+          { id: "standard-tier", name: "Gemini Code Assist", userDefinedCloudaicompanionProject: true },
+        ],
+      });
     }
     return Response.json({
       cloudaicompanionProject: options.project ?? "proj-123",
@@ -285,8 +329,19 @@ export function startGoogleFake(initial: GoogleFakeOptions = {}): GoogleFake {
         counts.loadCodeAssist += 1;
         return loadCodeAssist(req, contentType, body);
       },
+      "POST /v1internal:onboardUser": ({ req, contentType, body }) => {
+        counts.onboardUser += 1;
+        return onboardUser(req, contentType, body);
+      },
     },
-    notFound: () => apiError(404, "NOT_FOUND", "Not Found"),
+    notFound: ({ req }: { req: Request }) => {
+      const path = new URL(req.url).pathname;
+      if (req.method === "GET" && path.startsWith("/v1internal/operations/")) {
+        counts.operation += 1;
+        return operation(req, path.slice("/v1internal/".length));
+      }
+      return apiError(404, "NOT_FOUND", "Not Found");
+    },
   });
 
   return {

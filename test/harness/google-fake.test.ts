@@ -198,7 +198,7 @@ describe("Google fake: token endpoint", () => {
       status: 400,
       json: { error: "invalid_grant", error_description: "Token has been expired or revoked." },
     });
-    expect(f.counts).toEqual({ authorize: 1, token: 1, refresh: 4, loadCodeAssist: 0 });
+    expect(f.counts).toEqual({ authorize: 1, token: 1, refresh: 4, loadCodeAssist: 0, onboardUser: 0, operation: 0 });
   });
 });
 
