@@ -148,7 +148,9 @@ export const KEY_PROVIDERS: ProviderDefinition[] = [
   keyProvider({
     id: "zai",
     name: "Z.ai (Zhipu)",
-    hint: "key only: Z.ai's coding plan has no OAuth login",
+    // No OAuth login has a source: Z.ai's own @z_ai/coding-helper stores an API key
+    // (`coding-helper auth glm_coding_plan_china <API-Key>`), as do the other clients read (providers.md §8, Z1).
+    hint: "key only: the GLM Coding Plan uses an API key (Z.ai's coding-helper stores one; no OAuth login has a source)",
     keyVars: ["ZAI_API_KEY", "ZHIPU_API_KEY"],
     keySource: "badlogic/pi-mono packages/ai/src/env-api-keys.ts (ZAI_API_KEY); anomalyco/models.dev providers/zhipuai/provider.toml (ZHIPU_API_KEY)",
     aliasVars: ["ZHIPUAI_API_KEY"],

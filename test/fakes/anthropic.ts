@@ -1,6 +1,8 @@
 /**
  * Anthropic's Claude Pro/Max OAuth (the Claude Code client) and the Console → API key path on
- * 127.0.0.1, written from providers.md §3 (not from authctl's code). One server stands for every
+ * 127.0.0.1, written from providers.md §3 (its sources: badlogic/pi-mono
+ * packages/ai/src/utils/oauth/anthropic.ts and anomalyco/opencode's anthropic plugin), not from
+ * authctl's code. One server stands for every
  * Anthropic host; the path tells them apart:
  *
  *   GET  /oauth/authorize        claude.ai (also console.anthropic.com, platform.claude.com,

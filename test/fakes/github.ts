@@ -1,6 +1,8 @@
 /**
  * GitHub's OAuth device flow and the Copilot token exchange on 127.0.0.1, written from
- * providers.md §5 (not from authctl's code). One server plays both hosts, told apart by path:
+ * providers.md §5 (its sources: badlogic/pi-mono packages/ai/src/utils/oauth/github-copilot.ts,
+ * anomalyco/opencode packages/opencode/src/plugin/copilot.ts, GitHub's device-flow docs), not from
+ * authctl's code. One server plays both hosts, told apart by path:
  * the real hosts are `https://<domain>` (github.com or an enterprise domain) for the device flow
  * and `https://api.<domain>` for the API; here the API lives under `apiUrl` = `${url}/api`.
  *

@@ -1,6 +1,7 @@
 /**
  * Google's installed-app OAuth as Gemini CLI uses it, plus Code Assist's `loadCodeAssist`, on
- * 127.0.0.1, written from providers.md §7 (not from authctl's code). One server plays three
+ * 127.0.0.1, written from providers.md §7 (its source: google-gemini/gemini-cli
+ * packages/core/src/code_assist/{oauth2.ts,setup.ts,server.ts}), not from authctl's code. One server plays three
  * hosts, told apart by path: accounts.google.com (`/o/oauth2/v2/auth`), oauth2.googleapis.com
  * (`/token`) and cloudcode-pa.googleapis.com (`/v1internal:loadCodeAssist`).
  *

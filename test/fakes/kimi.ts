@@ -1,6 +1,6 @@
 /**
- * Kimi Code's OAuth device flow (auth.kimi.com) on 127.0.0.1, written from providers.md §8 (not
- * from authctl's code).
+ * Kimi Code's OAuth device flow (auth.kimi.com) on 127.0.0.1, written from providers.md §8, whose
+ * source is MoonshotAI/kimi-cli src/kimi_cli/auth/oauth.py (not from authctl's code).
  *
  *   const fake = startKimiFake({ interval: 1 });
  *   const { device_code, user_code } = …POST /api/oauth/device_authorization…;

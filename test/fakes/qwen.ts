@@ -1,6 +1,6 @@
 /**
- * Qwen's device flow with PKCE (chat.qwen.ai) on 127.0.0.1, written from providers.md §6 (not
- * from authctl's code). The real service stopped new logins on 2026-04-15; `discontinued: true`
+ * Qwen's device flow with PKCE (chat.qwen.ai) on 127.0.0.1, written from providers.md §6, whose
+ * source is QwenLM/qwen-code packages/core/src/qwen/qwenOAuth2.ts (not from authctl's code). The real service stopped new logins on 2026-04-15; `discontinued: true`
  * makes the device endpoint refuse as §6 reports, while refresh keeps working ("keep only for
  * legacy refresh").
  *
