@@ -226,6 +226,23 @@ describe("Google fake: loadCodeAssist", () => {
     expect((await loadCodeAssist(f, token, {})).status).toBe(400);
   });
 
+  test("a new account: no tier, onboardUser as gemini-cli setup.ts (free tier without a project), then the operation", async () => {
+    const f = fake({ onboarded: false, onboardPending: true, project: "managed-1" });
+    const token = await accessToken(f);
+    const load = await loadCodeAssist(f, token);
+    expect(load.json.currentTier).toBeUndefined();
+    expect(load.json.allowedTiers.find((t: { isDefault?: boolean }) => t.isDefault).id).toBe("free-tier");
+    const auth = { authorization: `Bearer ${token}` };
+    const metadata = { ideType: "IDE_UNSPECIFIED", platform: "PLATFORM_UNSPECIFIED", pluginType: "GEMINI" };
+    const refused = await postJson(`${f.url}/v1internal:onboardUser`, { tierId: "free-tier", cloudaicompanionProject: "mine", metadata }, auth);
+    expect(refused.json.error.status).toBe("FAILED_PRECONDITION");
+    const op = await postJson(`${f.url}/v1internal:onboardUser`, { tierId: "free-tier", metadata }, auth);
+    expect(op.json).toEqual({ name: expect.stringMatching(/^operations\//), done: false });
+    const done = await fetch(`${f.url}/v1internal/${op.json.name}`, { headers: auth }).then((r) => r.json());
+    expect(done).toEqual({ name: op.json.name, done: true, response: { cloudaicompanionProject: { id: "managed-1", name: "managed-1" } } });
+    expect((await loadCodeAssist(f, token)).json).toMatchObject({ cloudaicompanionProject: "managed-1", currentTier: { id: "standard-tier" } });
+  });
+
   test("ineligible: 403 with an IneligibleTierError body", async () => {
     const f = fake({ ineligible: true });
     const answer = await loadCodeAssist(f, await accessToken(f));
