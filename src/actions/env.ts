@@ -11,16 +11,38 @@ export interface EnvOptions {
   format: EnvFormat;
 }
 
-/** Named providers, or every stored one; "nothing at all" says how to start. */
+/**
+ * Named providers, or every stored one; "nothing at all" says how to start. Named providers are
+ * all-or-nothing: the caller asked for each of them. Without names, one login that cannot be used
+ * (its server down, its grant dead) must not cost the others: every credential that works is
+ * handed out, and each one that does not gets one warning naming it, why, and what to run.
+ */
 export async function resolveMany(ctx: Context, providerIds: string[]): Promise<ResolvedCredential[]> {
-  const ids = providerIds.length ? providerIds : storedProviders(ctx).map((p) => p.id);
+  const named = providerIds.length > 0;
+  const ids = named ? providerIds : storedProviders(ctx).map((p) => p.id);
   if (ids.length === 0) {
     throw new AuthctlError("NOT_LOGGED_IN", `no provider is logged in (nothing stored in ${describeLocation(ctx.store.path)})`, { hint: "run 'authctl login' to add one" });
   }
   const unique = [...new Set(ids)];
   const prefetched = unique.length > 1 ? prefetchKeyringSecrets(ctx, unique) : undefined;
   const out: ResolvedCredential[] = [];
-  for (const id of unique) out.push(await resolveForUse(ctx, id, { prefetched: prefetched?.get(id) }));
+  const failures: unknown[] = [];
+  for (const id of unique) {
+    try {
+      out.push(await resolveForUse(ctx, id, { prefetched: prefetched?.get(id) }));
+    } catch (error) {
+      // Ctrl-C during a login started for one of them ends the whole command.
+      if (named || unique.length === 1 || (error instanceof AuthctlError && error.code === "CANCELLED")) throw error;
+      failures.push(error);
+      const why = error instanceof Error ? error.message : String(error);
+      const hint = error instanceof AuthctlError && error.hint ? ` (${error.hint})` : "";
+      ctx.deps.ui.warn(`skipped ${id}: ${why}${hint}`);
+    }
+  }
+  if (out.length === 0) {
+    const first = failures[0];
+    throw new AuthctlError(first instanceof AuthctlError ? first.code : "INTERNAL", "none of the logged-in providers could be used (see above)", { cause: first });
+  }
   return out;
 }
 

@@ -5,7 +5,7 @@ import type { ProviderDefinition } from "../providers/types.ts";
 import { registerSecret } from "../redact.ts";
 import type { StoredCredential } from "../store/types.ts";
 import type { Context } from "./context.ts";
-import { needsRefresh } from "./expiry.ts";
+import { needsRefresh, stillSatisfies } from "./expiry.ts";
 
 /** A credential ready to hand out, and where it came from. */
 export interface ResolvedCredential {
@@ -143,6 +143,12 @@ export async function resolveForUse(
  * OAuth credentials are refreshed before they are handed out. The refresh code (HTTP, the OAuth
  * core) is loaded only when a refresh is due, so the hot path of a fresh token stays import-free.
  * Returns undefined when the login is dead and a new login is the only way on (with a terminal).
+ *
+ * A refresh is due minutes before the token expires, so a refresh that fails for a reason that is
+ * not the grant's (the identity provider is down, the store is read-only) must not take down every
+ * program that still has a valid token: while the current token satisfies what was asked
+ * (`--min-ttl`, or unexpired), it is handed out with one warning. Only a dead grant or an expired
+ * token is an error.
  */
 async function ensureFresh(ctx: Context, provider: ProviderDefinition, credential: StoredCredential, minTtlMs = 0): Promise<ResolvedCredential | undefined> {
   let current = credential;
@@ -151,20 +157,33 @@ async function ensureFresh(ctx: Context, provider: ProviderDefinition, credentia
     throw new AuthctlError("NOT_LOGGED_IN", `the ${provider.name} login needs renewing`, { hint: `run 'authctl login ${provider.id}'` });
   }
   if (needsRefresh(current, ctx.deps.now(), minTtlMs)) {
+    const { refreshCredential, RefreshOutage } = await import("./refresh.ts");
     try {
-      const { refreshCredential } = await import("./refresh.ts");
-      current = await refreshCredential(ctx, provider, minTtlMs);
+      current = await refreshCredential(ctx, provider, { minTtlMs, held: current.access_token });
     } catch (error) {
-      if (ctx.deps.interactive && error instanceof AuthctlError && error.code === "NOT_LOGGED_IN") {
+      const now = ctx.deps.now();
+      if (error instanceof RefreshOutage && stillSatisfies(current, now, minTtlMs)) {
+        const left = current.expires_at === undefined ? "" : `, valid for another ${formatDuration(current.expires_at - now)}`;
+        ctx.deps.ui.warn(`${error.message}; using the current token${left}`);
+      } else if (ctx.deps.interactive && error instanceof AuthctlError && error.code === "NOT_LOGGED_IN") {
         ctx.deps.ui.warn(error.message);
         return undefined;
+      } else {
+        throw error;
       }
-      throw error;
     }
   }
   const secret = credentialSecret(current)!;
   registerSecret(secret);
   return { provider, source: "store", credential: current, secret, vars: credentialVars(provider, current) };
+}
+
+/** "25 s", "4 min", "3 h": how long a token has left, for warnings. */
+export function formatDuration(ms: number): string {
+  const seconds = Math.max(0, Math.floor(ms / 1000));
+  if (seconds < 120) return `${seconds} s`;
+  if (seconds < 2 * 3600) return `${Math.floor(seconds / 60)} min`;
+  return `${Math.floor(seconds / 3600)} h`;
 }
 
 /** Every provider with a stored credential, in registry order; unknown ids in the store are skipped with a warning. */

@@ -98,6 +98,12 @@ export interface ProcessTokenOptions {
   now: number;
   /** Names the endpoint in messages (default "token endpoint"). */
   what?: string;
+  /**
+   * Called with the refresh token of a success answer before any other field is checked: the
+   * server has already rotated, so the caller must keep it even when the rest of the answer is
+   * refused, or the next refresh would replay a spent token (RFC 9700 §4.14.2).
+   */
+  onRefreshToken?: (refreshToken: string) => void;
 }
 
 /**
@@ -111,6 +117,7 @@ export async function processTokenResponse(response: Response, options: ProcessT
   const oauthError = oauthErrorIn(json, response.status, what);
   if (oauthError) throw oauthError;
   assertSuccessStatus(json, response.status, [200, 201], what);
+  if (typeof json.refresh_token === "string" && json.refresh_token !== "") options.onRefreshToken?.(json.refresh_token);
   return parseTokenSet(json, options.now, what);
 }
 

@@ -1,5 +1,7 @@
 import type { Context } from "../actions/context.ts";
 import { credentialSecret, type ResolvedCredential } from "../actions/resolve.ts";
+import { stillSatisfies } from "../actions/expiry.ts";
+import type { RefreshOptions } from "../actions/refresh.ts";
 import type { StoredCredential } from "../store/types.ts";
 
 /**
@@ -21,6 +23,9 @@ export interface ProxyCredential {
  */
 const PROXY_MARGIN_MS = 60_000;
 
+/** How long the proxy waits before trying again after a refresh failed for a reason not the grant's. */
+const OUTAGE_RETRY_MS = 15_000;
+
 function dueSoon(credential: StoredCredential, now: number): boolean {
   if (credential.expires_at === undefined) return false;
   const lifetime = credential.expires_at - (credential.obtained_at ?? credential.updated_at);
@@ -36,12 +41,15 @@ export function createProxyCredential(ctx: Context, resolved: ResolvedCredential
   let credential: StoredCredential = stored;
   // Single flight inside this process; refreshCredential adds the store lock across processes.
   let inflight: Promise<StoredCredential> | undefined;
+  // After a refresh that failed for a reason not the grant's: when to try again, and one warning.
+  let retryAt = 0;
+  let warned = false;
 
-  function refresh(minTtlMs: number): Promise<StoredCredential> {
+  function refresh(options: RefreshOptions): Promise<StoredCredential> {
     inflight ??= (async () => {
       try {
         const { refreshCredential } = await import("../actions/refresh.ts");
-        credential = await refreshCredential(ctx, resolved.provider, minTtlMs);
+        credential = await refreshCredential(ctx, resolved.provider, options);
         return credential;
       } finally {
         inflight = undefined;
@@ -55,18 +63,31 @@ export function createProxyCredential(ctx: Context, resolved: ResolvedCredential
     async current() {
       // A failed forced renewal is that request's business; this one still gets a fresh token.
       if (inflight) await inflight.catch(() => undefined);
-      if (dueSoon(credential, ctx.deps.now())) await refresh(0);
+      const now = ctx.deps.now();
+      if (dueSoon(credential, now) && now >= retryAt) {
+        try {
+          await refresh({ held: credentialSecret(credential) });
+        } catch (error) {
+          // The identity provider is down or the store is read-only: the token still works until
+          // it expires, so requests keep flowing, and the refresh is tried again a little later
+          // rather than making every request wait for a token endpoint that does not answer.
+          const { RefreshOutage } = await import("../actions/refresh.ts");
+          if (!(error instanceof RefreshOutage) || !stillSatisfies(credential, ctx.deps.now())) throw error;
+          retryAt = ctx.deps.now() + OUTAGE_RETRY_MS;
+          if (!warned) ctx.deps.ui.warn(`proxy: ${error.message}; using the current token until it expires`);
+          warned = true;
+        }
+      }
       return credentialSecret(credential)!;
     },
     async renew(rejected) {
       try {
         if (inflight) await inflight.catch(() => undefined);
         if (credentialSecret(credential) !== rejected) return credentialSecret(credential);
-        if (credential.expires_at === undefined) return undefined;
-        // refreshCredential refreshes only what needsRefresh(); asking for one millisecond more
-        // than the rejected token has left forces a new token, unless the store already holds a
-        // newer one (another process refreshed), which is then used without a token request.
-        const next = await refresh(Math.max(1, credential.expires_at - ctx.deps.now() + 1));
+        // The provider's 401 is the proof that this token is no good, whatever its expiry says
+        // (or does not say): refresh without comparing lifetimes, unless the store already holds
+        // a newer token (another process refreshed), which is then used without a token request.
+        const next = await refresh({ held: rejected, force: true });
         const secret = credentialSecret(next);
         return secret && secret !== rejected ? secret : undefined;
       } catch {

@@ -48,6 +48,7 @@ const FIELDS: ReadonlyArray<readonly [name: string, kind: FieldKind, required: b
   ["scope", "string", false],
   ["expires_at", "integer", false],
   ["obtained_at", "integer", false],
+  ["rotated_at", "integer", false],
   ["needs_login", "boolean", false],
   ["created_at", "integer", true],
   ["updated_at", "integer", true],

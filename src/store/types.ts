@@ -18,6 +18,8 @@ export interface StoredCredential {
   expires_at?: number;
   /** Epoch ms. */
   obtained_at?: number;
+  /** Epoch ms: when a refresh last brought a new refresh token (the server rotates them). */
+  rotated_at?: number;
   account?: string;
   label?: string;
   /** Set when a refresh was rejected; the secret is kept so that `status` can still show it. */

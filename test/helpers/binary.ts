@@ -53,7 +53,8 @@ export interface Sandbox {
   home: string;
   root: string;
   env: Record<string, string>;
-  run(args: string[], options?: { stdin?: string; env?: Record<string, string | undefined>; timeoutMs?: number }): Promise<RunResult>;
+  /** `prefix`: a command put before the binary and its arguments (`unshare -m sh -c '… && exec "$@"' sh`). */
+  run(args: string[], options?: { stdin?: string; env?: Record<string, string | undefined>; timeoutMs?: number; prefix?: string[] }): Promise<RunResult>;
   writeConfig(text: string): void;
   cleanup(): void;
 }
@@ -84,7 +85,7 @@ export function createSandbox(): Sandbox {
         if (value === undefined) delete runEnv[name];
         else runEnv[name] = value;
       }
-      const proc = Bun.spawn([BINARY, ...args], {
+      const proc = Bun.spawn([...(options.prefix ?? []), BINARY, ...args], {
         env: runEnv,
         stdin: options.stdin === undefined ? "ignore" : new Blob([options.stdin]),
         stdout: "pipe",
