@@ -185,6 +185,7 @@ export async function refreshCredential(ctx: Context, provider: ProviderDefiniti
         };
         const tokens = processAnswer ? await processAnswer(answer, deps.now()) : await processTokenResponse(answer, { now: deps.now(), onRefreshToken });
         registerSecret(tokens.access_token);
+        registerSecret(tokens.refresh_token);
         const now = deps.now();
         const next: StoredCredential = {
           ...current,
