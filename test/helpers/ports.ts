@@ -5,7 +5,7 @@
  * tell), and what to do.
  */
 export function requirePortFree(port: number, why: string): void {
-  let server: ReturnType<typeof Bun.listen> | undefined;
+  let server: { stop(closeActiveConnections?: boolean): void } | undefined;
   try {
     server = Bun.listen({ hostname: "127.0.0.1", port, socket: { data() {} } });
   } catch (error) {
