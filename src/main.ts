@@ -8,6 +8,7 @@ import { redact } from "./redact.ts";
 import { asciiFallback, createUi, wantsColor, wantsUnicode } from "./io/ui.ts";
 import { replaceProcess, replaceProcessAvailable, spawnInherit, which } from "./io/process.ts";
 import { runCli } from "./cli/index.ts";
+import { hardenProcess } from "./io/harden.ts";
 
 const LOOPBACK_NO_PROXY = ["localhost", "127.0.0.0/8", "::1"];
 
@@ -103,9 +104,20 @@ function report(error: unknown): void {
   if (env.AUTHCTL_DEBUG) write(withoutReceived(String((error as Error)?.stack)));
 }
 
+/**
+ * `env`, `token` and `exec` run before every agent launch and hold a secret for milliseconds: they
+ * skip the ~8 ms of bun:ffi (exec hardens itself when it stays the parent of its child). Every
+ * other command (a login waiting for the browser, logout, status, store migrate) is kept out of
+ * core dumps from the start (io/harden.ts).
+ */
+const HOT_PATH = new Set(["env", "token", "exec"]);
+
 async function main(): Promise<number> {
   try {
-    return await runCli(process.argv.slice(2), createDeps());
+    const argv = process.argv.slice(2);
+    const command = argv.find((arg) => !arg.startsWith("-"));
+    if (!command || !HOT_PATH.has(command)) await hardenProcess();
+    return await runCli(argv, createDeps());
   } catch (error) {
     report(error);
     return exitCodeFor(error);

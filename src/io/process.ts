@@ -1,6 +1,7 @@
 import { constants } from "node:os";
 import { isatty } from "node:tty";
 import type { Subprocess } from "bun";
+import { hardenProcess, restoreCoreLimit } from "./harden.ts";
 
 /**
  * Child processes. `exec` prefers execve (the child becomes this process: signals, exit status
@@ -15,12 +16,17 @@ export function replaceProcessAvailable(): boolean {
 
 export function replaceProcess(file: string, argv: string[], env: Record<string, string>): never {
   const execve = (process as ExecveProcess).execve!;
+  restoreCoreLimit();
   return execve(file, argv, env);
 }
 
 const FORWARDED: NodeJS.Signals[] = ["SIGTERM", "SIGHUP", "SIGINT", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"];
 
 export async function spawnInherit(file: string, argv: string[], env: Record<string, string>): Promise<number> {
+  // authctl stays the parent, holding the credential (and with --proxy, every provider's) for as
+  // long as the child runs: no core dump of it. The child gets the core-file limit it would have had.
+  await hardenProcess();
+  restoreCoreLimit();
   // A terminal delivers Ctrl-C and Ctrl-\ to the whole foreground process group, so the child has
   // them already; forwarding would deliver them twice (DopplerHQ/cli#142). Without a terminal
   // (docker stop, systemd, CI) only authctl gets the signal, and it must pass it on.
