@@ -83,13 +83,21 @@ export function withoutSecrets(credential: StoredCredential): StoredCredential {
  */
 export const ITEM_OWNER_FIELD = "authctl_home";
 
-/** The secret fields as the JSON a keyring item holds: `{"key":"…","authctl_home":"…"}`. */
-export function secretsJson(credential: StoredCredential, owner: string): string {
-  return JSON.stringify({ ...Object.fromEntries(listSecrets(credential)), [ITEM_OWNER_FIELD]: owner });
+/**
+ * The field of a keyring item holding a digest of the record credentials.toml keeps beside it
+ * (endpoints, hosts, method, expiry): the file can be edited by whoever can write it, the item
+ * only through the keyring, so a record changed behind authctl's back no longer matches its item
+ * and its secrets are not handed out to wherever it now points.
+ */
+export const ITEM_META_FIELD = "authctl_meta";
+
+/** The secret fields as the JSON a keyring item holds: `{"key":"…","authctl_home":"…","authctl_meta":"…"}`. */
+export function secretsJson(credential: StoredCredential, owner: string, meta?: string): string {
+  return JSON.stringify({ ...Object.fromEntries(listSecrets(credential)), [ITEM_OWNER_FIELD]: owner, ...(meta ? { [ITEM_META_FIELD]: meta } : {}) });
 }
 
 /** A keyring item's secrets and the store that wrote it (none for items written before owners were recorded). */
-export function parseSecretsJson(json: string, id: string): { secrets: Record<string, string>; owner?: string } {
+export function parseSecretsJson(json: string, id: string): { secrets: Record<string, string>; owner?: string; meta?: string } {
   let value: unknown;
   try {
     value = JSON.parse(json);
@@ -101,8 +109,8 @@ export function parseSecretsJson(json: string, id: string): { secrets: Record<st
       hint: `run 'authctl login ${id}' to store it again`,
     });
   }
-  const { [ITEM_OWNER_FIELD]: owner, ...secrets } = value as Record<string, string>;
-  return { secrets, owner };
+  const { [ITEM_OWNER_FIELD]: owner, [ITEM_META_FIELD]: meta, ...secrets } = value as Record<string, string>;
+  return { secrets, owner, meta };
 }
 
 /** Puts parsed keyring secrets back into a credential. */

@@ -12,6 +12,7 @@
  * keyring item still has to go are listed in `keyring_cleanup` first, so an interrupted delete is
  * finished by the next write.
  */
+import { createHash } from "node:crypto";
 import { resolve } from "node:path";
 import { AuthctlError } from "../errors.ts";
 import { MAC_FIELD, recordMac, unauthenticated, verifyRecordMac } from "./_integrity.ts";
@@ -123,6 +124,14 @@ function metadataOf(raw: StoredCredential): StoredCredential {
   return copy;
 }
 
+/** The digest of a keyring record's metadata that its item carries (see ITEM_META_FIELD). */
+function metaDigest(credential: StoredCredential): string {
+  const copy = withoutSecrets(credential) as unknown as Record<string, unknown>;
+  delete copy[MAC_FIELD];
+  delete copy.secret_store;
+  return `sha256:${createHash("sha256").update(`authctl:keyring-record\n${canonicalJson(copy as unknown as StoredCredential)}`).digest("base64")}`;
+}
+
 function documentInfo(document: CredentialsDocument): DocumentInfo {
   const params = document.preserved as KeyParams;
   const generation = typeof document.preserved.generation === "number" ? document.preserved.generation : 0;
@@ -148,6 +157,10 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
    * keyring marker removed (secrets not fetched), its routing fields checked. Anything that does
    * not hold up makes this credential alone unusable (a `damaged` error).
    */
+  function alteredRecord(id: string): AuthctlError {
+    return unauthenticated(path, id, `does not match its keyring item authctl/${id} (it was altered behind authctl's back)`);
+  }
+
   function openCredential(
     id: string,
     raw: StoredCredential,
@@ -280,11 +293,13 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
    * Puts the keyring item's secrets into `credential`. "missing": the keyring has no such item;
    * `foreign`: another store (another AUTHCTL_HOME) has written its own login there since.
    */
-  async function fetchKeyringSecrets(id: string, credential: StoredCredential): Promise<"found" | "missing" | { foreign: string }> {
+  async function fetchKeyringSecrets(id: string, credential: StoredCredential): Promise<"found" | "missing" | "altered" | { foreign: string }> {
     const json = await keyring.get(id);
     if (json === null) return "missing";
     const item = parseSecretsJson(json, id);
     if (item.owner !== undefined && item.owner !== owner) return { foreign: item.owner };
+    // Items written before digests were recorded have none: they are checked from their next write on.
+    if (item.meta !== undefined && item.meta !== metaDigest(credential)) return "altered";
     mergeSecrets(credential, item.secrets);
     return "found";
   }
@@ -355,7 +370,12 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
             unreadable.add(id);
             found = "found";
           }
-          if (found !== "found") {
+          if (found === "altered") {
+            // Like a damaged sealed value: kept byte for byte unless replaced or deleted.
+            if (forceTo) throw alteredRecord(id);
+            dangling.add(id);
+            damagedIds.add(id);
+          } else if (found !== "found") {
             if (forceTo) throw found === "missing" ? missingItem(id) : foreignItem(id, found.foreign);
             dangling.add(id);
             if (found !== "missing") foreign.add(id);
@@ -417,7 +437,7 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
           const other = await foreignOwnerOf(id);
           if (other) notify(`replaced the keyring item authctl/${id}, which held the ${id} login of the authctl store at ${other} (it will ask to log in again)`);
         }
-        const json = secretsJson(plain[id]!, owner);
+        const json = secretsJson(plain[id]!, owner, metaDigest(plain[id]!));
         await keyring.set(id, json);
         if ((await keyring.get(id)) !== json) {
           throw new AuthctlError("STORE_IO", `the keyring did not return what was stored for ${id}; nothing was moved`);
@@ -534,6 +554,7 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
       if (credential && snapshot.backends[id] === "keyring") {
         const found = await fetchKeyringSecrets(id, credential);
         if (found === "missing") throw missingItem(id);
+        if (found === "altered") throw alteredRecord(id);
         if (found !== "found") throw foreignItem(id, found.foreign);
       }
       return credential;

@@ -23,6 +23,14 @@ const AUTO = { AUTHCTL_STORE: undefined };
 let box: Sandbox;
 /** A keyring item as this sandbox's store writes it: the secrets, and which store wrote them. */
 const item = (key: string) => JSON.stringify({ key, authctl_home: box.home });
+/** A keyring item as stored, without the digest of its record (checked to be there). */
+function stored(service: SecretService, id: string): string | null {
+  const value = lookup(service, id);
+  if (value === null) return null;
+  const { authctl_meta: meta, ...rest } = JSON.parse(value) as Record<string, string>;
+  expect(meta).toMatch(/^sha256:/);
+  return JSON.stringify(rest);
+}
 beforeAll(() => ensureBinary());
 beforeEach(() => {
   box = createSandbox();
@@ -131,16 +139,32 @@ describe.skipIf(missing.length > 0)("with a real Secret Service (gnome-keyring)"
   });
   afterAll(() => service?.stop());
 
+  test("a record edited in credentials.toml no longer matches its item: its secret is not handed out (issue 13.2)", async () => {
+    const env = { ...service.env, ...AUTO };
+    expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY, env }));
+    expectOk(await box.run(["login", "anthropic", "--with-key", "--no-verify"], { stdin: ANT, env }));
+    // An endpoint the key would be sent to, added to the record without touching the keyring.
+    writeFileSync(join(box.home, "credentials.toml"), `${storeText()}\n[openrouter.extra]\napi_url = "https://127.0.0.1:9/v1"\n`);
+    const token = await box.run(["token", "openrouter"], { env });
+    expect(token.code).toBe(1);
+    expect(token.stdout).toBe("");
+    expect(token.stderr).toContain("the record of openrouter does not match its keyring item authctl/openrouter (it was altered behind authctl's back)");
+    expect((await box.run(["token", "anthropic"], { env })).stdout).toBe(`${ANT}\n`);
+    // Logging in again mends it.
+    expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY, env }));
+    expect((await box.run(["token", "openrouter"], { env })).stdout).toBe(`${KEY}\n`);
+  });
+
   test("store, read, overwrite, list and delete: the item really is in the keyring", async () => {
     const env = { ...service.env, ...AUTO };
     expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY, env }));
-    expect(lookup(service, "openrouter")).toBe(item(KEY));
+    expect(stored(service, "openrouter")).toBe(item(KEY));
     expect(storeText()).not.toContain(KEY);
     expect(storeText()).toContain('secret_store = "keyring"');
     expect((await box.run(["env", "openrouter"], { env })).stdout).toBe(`export OPENROUTER_API_KEY='${KEY}'\n`);
 
     expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY2, env }));
-    expect(lookup(service, "openrouter")).toBe(item(KEY2));
+    expect(stored(service, "openrouter")).toBe(item(KEY2));
     expect((await box.run(["token", "openrouter"], { env })).stdout).toBe(`${KEY2}\n`);
 
     expectOk(await box.run(["login", "anthropic", "--with-key", "--no-verify"], { stdin: ANT, env }));
@@ -163,7 +187,7 @@ describe.skipIf(missing.length > 0)("with a real Secret Service (gnome-keyring)"
 
     expectOk(await box.run(["logout", "openrouter"], { env }));
     expect(lookup(service, "openrouter")).toBeNull();
-    expect(lookup(service, "anthropic")).toBe(item(ANT));
+    expect(stored(service, "anthropic")).toBe(item(ANT));
     expectOk(await box.run(["logout", "anthropic"], { env }));
     expect(lookup(service, "anthropic")).toBeNull();
   });
@@ -209,7 +233,7 @@ describe.skipIf(missing.length > 0)("with a real Secret Service (gnome-keyring)"
       expect(mine.stderr).not.toContain(KEY2);
       const logout = await box.run(["logout", "openrouter"], { env });
       expectOk(logout);
-      expect(lookup(service, "openrouter")).toBe(JSON.stringify({ key: KEY2, authctl_home: other.home }));
+      expect(stored(service, "openrouter")).toBe(JSON.stringify({ key: KEY2, authctl_home: other.home }));
       expect((await other.run(["token", "openrouter"], { env })).stdout).toBe(`${KEY2}\n`);
       expectOk(await other.run(["logout", "openrouter"], { env }));
       expect(lookup(service, "openrouter")).toBeNull();
@@ -244,7 +268,7 @@ describe.skipIf(missing.length > 0)("with a real Secret Service (gnome-keyring)"
     expect(logout.stderr).toContain("openrouter: the keyring is not available: no D-Bus session bus; its keyring item is deleted once the keyring answers");
     expect(storeText()).not.toContain("[openrouter]");
     expect(storeText()).toContain('keyring_cleanup = [ "openrouter" ]');
-    expect(lookup(service, "openrouter")).toBe(item(KEY));
+    expect(stored(service, "openrouter")).toBe(item(KEY));
     // The next write that reaches the keyring finishes the job.
     expectOk(await box.run(["login", "anthropic", "--with-key", "--no-verify"], { stdin: ANT, env }));
     expect(lookup(service, "openrouter")).toBeNull();
@@ -264,7 +288,7 @@ describe.skipIf(missing.length > 0)("with a real Secret Service (gnome-keyring)"
     expectOk(toKeyring);
     expect(toKeyring.stderr).toContain("moved openrouter from the encrypted file to the keyring");
     expect(toKeyring.stderr).toContain(`${join(box.home, "key")} no longer seals anything here; keep it only while old backups of credentials.toml may need it`);
-    expect(lookup(service, "openrouter")).toBe(item(KEY));
+    expect(stored(service, "openrouter")).toBe(item(KEY));
     expect((await box.run(["token", "anthropic"], { env })).stdout).toBe(`${ANT}\n`);
     expectOk(await box.run(["store", "migrate", "--to", "file"], { env }));
     expect(storeText()).toBe(original);

@@ -333,7 +333,7 @@ describe("keyring backend (in-memory Secret Service)", () => {
     await store.update((c) => {
       c.openrouter = credentials().openrouter!;
     });
-    expect(JSON.parse(keyring.items.get("openrouter")!)).toEqual({ key: KEY, authctl_home: home });
+    expect(JSON.parse(keyring.items.get("openrouter")!)).toEqual({ key: KEY, authctl_home: home, authctl_meta: expect.stringMatching(/^sha256:/) });
   });
 
   test("an item in this store's keyring_cleanup that another store has taken over since is not deleted", async () => {
@@ -369,8 +369,8 @@ describe("keyring backend (in-memory Secret Service)", () => {
     for (const secret of SECRETS) expect(text).not.toContain(secret);
     expect(text).toContain('secret_store = "keyring"');
     expect(text).toContain('host = "github.com"');
-    expect(JSON.parse(keyring.items.get("openrouter")!)).toEqual({ key: KEY, authctl_home: home });
-    expect(JSON.parse(keyring.items.get("github-copilot")!)).toEqual({ access_token: ACCESS, refresh_token: REFRESH, "extra.copilot_token": COPILOT, authctl_home: home });
+    expect(JSON.parse(keyring.items.get("openrouter")!)).toEqual({ key: KEY, authctl_home: home, authctl_meta: expect.stringMatching(/^sha256:/) });
+    expect(JSON.parse(keyring.items.get("github-copilot")!)).toEqual({ access_token: ACCESS, refresh_token: REFRESH, "extra.copilot_token": COPILOT, authctl_home: home, authctl_meta: expect.stringMatching(/^sha256:/) });
     const calls = keyring.calls;
     const snapshot = store.read();
     expect(keyring.calls).toBe(calls);
