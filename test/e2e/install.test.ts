@@ -511,8 +511,18 @@ describe("authctl upgrade", () => {
     expect(server.requests).toEqual([]);
   });
 
-  test("a binary in /usr/bin (the system package manager's) is refused before any download", async () => {
-    const result = await run([copy, "upgrade"], { ...baseEnv, AUTHCTL_UPGRADE_TARGET: "/usr/bin/env" });
+  // As root, /usr/bin is a scratch directory in a private mount namespace: were the refusal ever
+  // lost (a regression, a mutant), the upgrade would otherwise replace the machine's own
+  // /usr/bin/env with the fake release (a script that prints its version), and every test and
+  // process that runs `env` meanwhile gets no environment back (shell-roundtrip.test.ts did).
+  // Any other user cannot write /usr/bin and runs against the real one.
+  const isRoot = process.getuid?.() === 0;
+  test.skipIf(isRoot && !CAN_UNSHARE)("a binary in /usr/bin (the system package manager's) is refused before any download", async () => {
+    const usrBin = join(tmp, "usr-bin");
+    mkdirSync(usrBin, { recursive: true });
+    writeScript(usrBin, "env", fakeBinary("0.0.9"));
+    const env = { ...baseEnv, AUTHCTL_UPGRADE_TARGET: "/usr/bin/env" };
+    const result = isRoot ? await inMountNamespace(`mount --bind ${usrBin} /usr/bin`, [copy, "upgrade"], env) : await run([copy, "upgrade"], env);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain("/usr/bin/env was installed by the system package manager");
     expect(result.stderr).toContain("apt, dnf, pacman, apk");
