@@ -77,7 +77,12 @@ export async function processDiscoveryResponse(
       `the discovery document names issuer "${issuer.slice(0, 200)}" instead of "${expected}"`,
     );
   }
-  const endpoint = (key: string) => optionalUrl(json, key, WHAT, isSecureEndpoint);
+  // The loopback exception is for loopback issuers (local servers, tests): an https issuer's
+  // metadata may not move an endpoint to plain http, even on loopback, where the code and
+  // verifier would travel in clear to whatever listens there (issue 14.6).
+  const httpsIssuer = new URL(expected).protocol === "https:";
+  const check = httpsIssuer ? (url: string) => URL.canParse(url) && new URL(url).protocol === "https:" : isSecureEndpoint;
+  const endpoint = (key: string) => optionalUrl(json, key, WHAT, check);
   const metadata: AuthorizationServerMetadata = {
     issuer,
     authorization_endpoint: required(endpoint("authorization_endpoint"), "authorization_endpoint"),
