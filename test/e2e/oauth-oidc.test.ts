@@ -114,6 +114,10 @@ describe("custom OIDC provider", () => {
     const { server, box, browserEnv } = await setup({ accessTokenTtl: 2 });
     expectOk(await box.run(["login", "mycorp"], { env: browserEnv }));
     await Bun.sleep(2200);
+    // The refreshed token must outlive the slowest of the 20 callers: a 2-second one is due again
+    // after 1 second (half its lifetime), and 20 processes on two loaded cores take longer than
+    // that, so a late caller rightly refreshed a second time.
+    server.setAccessTokenTtl(3600);
     const results = await Promise.all(Array.from({ length: 20 }, () => box.run(["token", "mycorp"])));
     for (const r of results) expectOk(r);
     const tokens = new Set(results.map((r) => r.stdout.trim()));
@@ -123,9 +127,9 @@ describe("custom OIDC provider", () => {
     expect(await userinfo(server, only!)).toBe(200);
     expect(store(box).mycorp!.access_token).toBe(only);
     // The stored refresh token is the latest: oidc-provider revokes the whole grant on replay, so
-    // a second refresh after the next expiry only succeeds if the stored one is current.
-    await Bun.sleep(2200);
-    expectOk(await box.run(["token", "mycorp"]));
+    // a second refresh (forced by --min-ttl) only succeeds if the stored one is current.
+    server.setAccessTokenTtl(3 * 3600);
+    expectOk(await box.run(["token", "mycorp", "--min-ttl", "2h"]));
     expect(server.counts.refresh).toBe(2);
   }, 60_000);
 
@@ -141,15 +145,17 @@ describe("custom OIDC provider", () => {
         expect(text()).toContain('secret_store = "keyring"');
         expect(text()).not.toContain("refresh_token");
         await Bun.sleep(2200);
+        // Long enough to outlive the slowest caller (see the test above).
+        server.setAccessTokenTtl(3600);
         const results = await Promise.all(Array.from({ length: 10 }, () => box.run(["token", "mycorp"], { env })));
         for (const r of results) expectOk(r);
         expect(new Set(results.map((r) => r.stdout.trim())).size).toBe(1);
         expect(server.counts.refresh).toBe(1);
         expect(await userinfo(server, results[0]!.stdout.trim())).toBe(200);
-        // oidc-provider revokes the grant when a refresh token is replayed: a second refresh works
-        // only if the keyring holds the rotated one.
-        await Bun.sleep(2200);
-        expectOk(await box.run(["token", "mycorp"], { env }));
+        // oidc-provider revokes the grant when a refresh token is replayed: a second refresh
+        // (forced by --min-ttl) works only if the keyring holds the rotated one.
+        server.setAccessTokenTtl(3 * 3600);
+        expectOk(await box.run(["token", "mycorp", "--min-ttl", "2h"], { env }));
         expect(server.counts.refresh).toBe(2);
         expect(text()).not.toContain("refresh_token");
       } finally {

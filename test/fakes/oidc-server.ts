@@ -68,6 +68,8 @@ export interface OidcServer {
   approveDevice(userCode: string): Promise<void>;
   /** Deny ("Abort") a pending device authorization; polling then yields access_denied. */
   denyDevice(userCode: string): Promise<void>;
+  /** Lifetime in seconds of the access tokens issued from now on (logins and refreshes). */
+  setAccessTokenTtl(seconds: number): void;
   stop(): Promise<void>;
 }
 
@@ -346,7 +348,7 @@ async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
 // ---------------------------------------------------------------------------
 
 export async function startOidcServer(options: StartOidcServerOptions = {}): Promise<OidcServer> {
-  const accessTokenTtl = options.accessTokenTtl ?? 3600;
+  let accessTokenTtl = options.accessTokenTtl ?? 3600;
   const autoApprove = options.autoApprove ?? true;
   const rotate = options.rotateRefreshToken ?? true;
   const refreshTokenTtl = options.refreshTokenTtl ?? 14 * 24 * 3600;
@@ -453,7 +455,8 @@ export async function startOidcServer(options: StartOidcServerOptions = {}): Pro
     expiresWithSession: async () => false,
     rotateRefreshToken: () => rotate,
     ttl: {
-      AccessToken: accessTokenTtl,
+      // Read at every issue, so a test can log in with a short-lived token and refresh to a long one.
+      AccessToken: () => accessTokenTtl,
       AuthorizationCode: 60,
       ClientCredentials: 600,
       DeviceCode: deviceCodeTtl,
@@ -640,6 +643,9 @@ export async function startOidcServer(options: StartOidcServerOptions = {}): Pro
     requests,
     approveDevice: (userCode) => runDevice(userCode, "allow"),
     denyDevice: (userCode) => runDevice(userCode, "deny"),
+    setAccessTokenTtl(seconds) {
+      accessTokenTtl = seconds;
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
