@@ -10,6 +10,8 @@ import type { Context } from "./context.ts";
  * under the store lock so parallel callers make one request.
  */
 const MARGIN_MS = 5 * 60_000;
+// The VS Code Copilot Chat identity the exchange expects (badlogic/pi-mono
+// packages/ai/src/utils/oauth/github-copilot.ts COPILOT_HEADERS; providers.md §5b variant a).
 const HEADERS = {
   accept: "application/json",
   "user-agent": "GitHubCopilotChat/0.35.0",

@@ -41,6 +41,7 @@ async function afterTokens(deps: HookDeps, tokens: TokenSet, settings: OAuthSett
         method: "POST",
         headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
         body: new URLSearchParams({
+          // openai/codex server.rs obtain_api_key: the token-exchange grant for an openai-api-key.
           grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
           client_id: settings.clientId ?? CLIENT_ID,
           requested_token: "openai-api-key",
@@ -90,6 +91,7 @@ async function startDevice(deps: HookDeps, settings: OAuthSettings): Promise<Cus
   const interval = Number(json.interval);
   return {
     userCode,
+    // openai/codex device_code_auth.rs: the user visits ${issuer}/codex/device; the code lives 15 minutes.
     verificationUri: `${origin}/codex/device`,
     expiresAt: deps.now() + 15 * 60_000,
     interval: Number.isFinite(interval) && interval > 0 ? interval : 5,
@@ -114,6 +116,7 @@ async function startDevice(deps: HookDeps, settings: OAuthSettings): Promise<Cus
           tokenUrl: settings.tokenUrl!,
           clientId: settings.clientId,
           code: grant.access_token,
+          // openai/codex device_code_auth.rs: the device code's redirect_uri.
           redirectUri: `${origin}/deviceauth/callback`,
           codeVerifier: String(grant.raw.code_verifier),
           body: "form",
