@@ -1,5 +1,6 @@
 import type { Context } from "../actions/context.ts";
 import { isAuthctlError } from "../errors.ts";
+import { terminalSafe } from "../format/terminal-text.ts";
 import { canOpenBrowser } from "../io/browser.ts";
 import {
   classifyDeviceTokenResponse,
@@ -36,6 +37,7 @@ export async function runDeviceFlow(
     await deviceAuthorizationRequest(deps.fetch, {
       url: settings.deviceAuthorizationUrl,
       clientId: settings.clientId ?? "",
+      clientSecret: settings.clientSecret,
       scopes: settings.scopes,
       pkce,
       body: settings.tokenBody,
@@ -57,6 +59,7 @@ export async function runDeviceFlow(
         deviceTokenRequest(deps.fetch, {
           tokenUrl: settings.tokenUrl,
           clientId: settings.clientId ?? "",
+          clientSecret: settings.clientSecret,
           deviceCode: authorization.device_code,
           codeVerifier: pkce?.verifier,
           body: settings.tokenBody,
@@ -65,8 +68,20 @@ export async function runDeviceFlow(
         }),
       classify: options.classify ?? ((response) => classifyDeviceTokenResponse(response, { now: deps.now() })),
     },
-    options,
+    { ...options, trustedHosts: trustedHosts(settings) },
   );
+}
+
+/**
+ * The hosts a login may open in the browser without asking: those of the provider's own
+ * endpoints (its data, config.toml, or discovery from its issuer), never one a server named.
+ */
+export function trustedHosts(settings: OAuthSettings): string[] {
+  const hosts: string[] = [];
+  for (const url of [settings.issuer, settings.authorizeUrl, settings.deviceAuthorizationUrl, settings.tokenUrl]) {
+    if (url && URL.canParse(url)) hosts.push(new URL(url).host.toLowerCase());
+  }
+  return hosts;
 }
 
 /**
@@ -79,13 +94,21 @@ export async function runCustomDeviceFlow(
   ctx: Context,
   provider: ProviderDefinition,
   started: CustomDeviceStart,
-  options: { signal: AbortSignal; noBrowser: boolean },
+  options: { signal: AbortSignal; noBrowser: boolean; trustedHosts?: string[] },
 ): Promise<TokenSet> {
   const { deps } = ctx;
-  deps.ui.info(`To log in to ${provider.name}, open ${started.verificationUri} and enter the code:`);
-  deps.ui.line(`\n    ${started.userCode}\n`);
+  // Server-chosen text: no terminal escapes (a user_code that clears the screen and prints a
+  // fake notice, issue 14.8).
+  deps.ui.info(`To log in to ${provider.name}, open ${terminalSafe(started.verificationUri)} and enter the code:`);
+  deps.ui.line(`\n    ${terminalSafe(started.userCode)}\n`);
   const complete = started.verificationUriComplete;
-  if (complete && !options.noBrowser && canOpenBrowser(deps.env, deps.platform)) {
+  // A complete URI on a host the provider does not own could be a phishing page with the code
+  // filled in: show it for the person to judge, never open it (RFC 8628 §5.4).
+  const completeHost = complete !== undefined && URL.canParse(complete) ? new URL(complete).host.toLowerCase() : undefined;
+  const foreign = complete !== undefined && (completeHost === undefined || (options.trustedHosts !== undefined && !options.trustedHosts.includes(completeHost)));
+  if (complete && foreign) {
+    deps.ui.warn(`the server also offers ${terminalSafe(complete)}, on a host that is not ${provider.name}'s own; it is not opened`);
+  } else if (complete && !options.noBrowser && canOpenBrowser(deps.env, deps.platform)) {
     if (await deps.openBrowser(complete)) deps.ui.info("opened the page in your browser, with the code filled in");
   }
   const spinner = deps.interactive ? await deps.spinner() : undefined;

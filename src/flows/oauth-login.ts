@@ -16,7 +16,7 @@ import type { HookDeps, LoginResult, OAuthMethod, OAuthSettings, ProviderDefinit
 import { maskSecret, registerSecret } from "../redact.ts";
 import type { StoredCredential } from "../store/types.ts";
 import { createFlowSignal } from "./_cancel.ts";
-import { runCustomDeviceFlow, runDeviceFlow } from "./device.ts";
+import { runCustomDeviceFlow, runDeviceFlow, trustedHosts } from "./device.ts";
 import { obtainAuthorizationCode } from "./loopback.ts";
 
 /** Settings with every endpoint known, and the issuer authorization responses must name. */
@@ -73,7 +73,7 @@ export async function loginWithOAuth(ctx: Context, provider: ProviderDefinition,
       }
       if (hooks.customDevice) {
         const started = await hooks.customDevice(hd, settings);
-        const tokens = await runCustomDeviceFlow(ctx, provider, started, { signal: flowSignal.signal, noBrowser: Boolean(options.noBrowser) });
+        const tokens = await runCustomDeviceFlow(ctx, provider, started, { signal: flowSignal.signal, noBrowser: Boolean(options.noBrowser), trustedHosts: trustedHosts(settings) });
         result = started.finish ? await started.finish(tokens) : { kind: "tokens", tokens };
         await storeLogin(ctx, provider, method, settings, result, options.host);
         return;

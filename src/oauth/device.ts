@@ -28,6 +28,8 @@ const SLOW_DOWN_STEP_MS = 5_000;
 export interface DeviceAuthorizationInput extends HttpOptions {
   url: string | URL;
   clientId: string;
+  /** Confidential clients authenticate here too (RFC 8628 §3.1 refers to RFC 6749 §2.3). */
+  clientSecret?: string;
   scopes?: readonly string[];
   /** Qwen and MiniMax add PKCE to the device flow. */
   pkce?: Pick<Pkce, "challenge" | "method">;
@@ -55,6 +57,7 @@ export async function deviceAuthorizationRequest(
   const url = assertSecureEndpoint(input.url, DEVICE_WHAT);
   const core = {
     client_id: input.clientId,
+    client_secret: input.clientSecret,
     scope: input.scopes && input.scopes.length > 0 ? input.scopes.join(" ") : undefined,
     code_challenge: input.pkce?.challenge,
     code_challenge_method: input.pkce?.method,
@@ -82,7 +85,10 @@ export async function processDeviceAuthorizationResponse(
   }
   const complete = optionalUrl(json, "verification_uri_complete", DEVICE_WHAT, isSecureEndpoint);
   const expires_in = requireSeconds(json, "expires_in", DEVICE_WHAT);
-  const interval = optionalSeconds(json, "interval", DEVICE_WHAT) ?? DEFAULT_DEVICE_INTERVAL_SECONDS;
+  // `interval: 0` is not an instruction to poll without pause: treat it as absent (RFC 8628 §3.2's
+  // default of 5 s) rather than refusing a login the server otherwise answered correctly.
+  const sentInterval = json.interval === 0 || json.interval === "0" ? undefined : optionalSeconds(json, "interval", DEVICE_WHAT);
+  const interval = sentInterval ?? DEFAULT_DEVICE_INTERVAL_SECONDS;
   const result: DeviceAuthorization = {
     device_code,
     user_code,
@@ -99,6 +105,7 @@ export async function processDeviceAuthorizationResponse(
 export interface DeviceTokenInput extends HttpOptions {
   tokenUrl: string | URL;
   clientId: string;
+  clientSecret?: string;
   deviceCode: string;
   codeVerifier?: string;
   body: BodyEncoding;
@@ -111,6 +118,7 @@ export async function deviceTokenRequest(fetchFn: typeof fetch, input: DeviceTok
     grant_type: DEVICE_CODE_GRANT_TYPE,
     device_code: input.deviceCode,
     client_id: input.clientId,
+    client_secret: input.clientSecret,
     code_verifier: input.codeVerifier,
   };
   const params = withExtraParams(core, input.extra, "device token");

@@ -80,6 +80,14 @@ export interface OAuthFakeOptions {
    * The id_token sent beside the tokens (none by default). `nonce` is what /authorize was sent
    * for this grant; `fakeIdToken` builds one with any header and claims.
    */
+  /**
+   * A confidential client: every form endpoint then requires this secret, sent as `clientAuth`
+   * says (default: either way), and the metadata lists that method alone.
+   */
+  clientSecret?: string;
+  clientAuth?: "client_secret_post" | "client_secret_basic";
+  /** Rewrites the device authorization answer (hostile user codes, foreign URIs, interval 0). */
+  deviceAnswer?: (standard: Record<string, unknown>) => Record<string, unknown>;
   /** The scope granted for a requested one (default: all of it), as servers narrow grants. */
   grantedScope?: (requested: string) => string;
   /** default true; false: answers carry no refresh_token */
@@ -357,14 +365,15 @@ export function startOAuthFake(initial: OAuthFakeOptions = {}): OAuthFake {
       grant: ++grants,
       used: false,
     });
-    return tokenJson(200, {
+    const standard = {
       device_code: deviceCode,
       user_code: FAKE_USER_CODE,
       verification_uri: `${http.url}/device`,
       verification_uri_complete: `${http.url}/device?user_code=${FAKE_USER_CODE}`,
       expires_in: expiresIn,
       ...(interval ? { interval } : {}),
-    });
+    };
+    return tokenJson(200, options.deviceAnswer ? options.deviceAnswer(standard) : standard);
   }
 
   /** RFC 7009 §2.2: 200 whether or not the token was known; a refresh token takes its grant along. */
@@ -401,7 +410,7 @@ export function startOAuthFake(initial: OAuthFakeOptions = {}): OAuthFake {
       userinfo_endpoint: `${url}/userinfo`,
       response_types_supported: ["code"],
       grant_types_supported: ["authorization_code", "refresh_token", DEVICE_CODE_GRANT],
-      token_endpoint_auth_methods_supported: ["none"],
+      token_endpoint_auth_methods_supported: options.clientSecret ? (options.clientAuth ? [options.clientAuth] : ["client_secret_basic", "client_secret_post"]) : ["none"],
       code_challenge_methods_supported: ["S256"],
     });
   }
@@ -412,7 +421,18 @@ export function startOAuthFake(initial: OAuthFakeOptions = {}): OAuthFake {
    */
   const checked = ({ req, contentType, body }: Incoming<Record<string, string>>, endpoint: () => Response | Promise<Response>) =>
     requireForm(contentType, oauthError) ??
-    (clientIdOf(req, body) !== clientId() ? oauthError(401, "invalid_client", "client authentication failed") : endpoint());
+    (clientIdOf(req, body) !== clientId() || !secretOk(req, body) ? oauthError(401, "invalid_client", "client authentication failed") : endpoint());
+
+  /** RFC 6749 §2.3.1: the secret in Basic auth (form-encoded) or in the body, as configured. */
+  function secretOk(req: Request, body: Record<string, string>): boolean {
+    if (!options.clientSecret) return true;
+    const basic = basicCredentials(req);
+    const viaBasic = basic !== undefined && formDecode(basic[1]) === options.clientSecret;
+    const viaPost = body.client_secret === options.clientSecret;
+    if (options.clientAuth === "client_secret_basic") return viaBasic && body.client_secret === undefined;
+    if (options.clientAuth === "client_secret_post") return viaPost;
+    return viaBasic || viaPost;
+  }
 
   const http = serveFake({
     body: bodyReader({ form: isForm, json: mentionsJson, strings: true }),

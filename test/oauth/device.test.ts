@@ -121,8 +121,8 @@ describe("processDeviceAuthorizationResponse", () => {
       'device authorization endpoint answered without "expires_in"',
     ],
     [
-      "a zero interval",
-      { ...GITHUB_ANSWER, interval: 0 },
+      "a negative interval",
+      { ...GITHUB_ANSWER, interval: -1 },
       'device authorization endpoint answered an invalid "interval" (expected a positive number of seconds)',
     ],
   ];
@@ -131,6 +131,10 @@ describe("processDeviceAuthorizationResponse", () => {
       await expectAuthctlError(processAuth(jsonResponse(200, body)), "PROTOCOL", message);
     });
   }
+});
+
+test("a zero interval is taken as absent: the RFC 8628 §3.2 default of 5 s", async () => {
+  expect((await processAuth(jsonResponse(200, { ...GITHUB_ANSWER, interval: 0 }))).interval).toBe(5);
 });
 
 describe("deviceTokenRequest", () => {
