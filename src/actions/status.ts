@@ -226,13 +226,12 @@ function printHuman(ctx: Context, statuses: ProviderStatus[]): void {
       ui.result(`    add it back to config.toml to use it, or run 'authctl logout ${s.id}' to remove it`);
       continue;
     }
-    const mark = s.usable ? "✓" : "✗";
-    ui.result(`  ${mark} logged in with ${how} ${secret}${who}`);
+    ui.result(s.usable ? `  ✓ logged in with ${how} ${secret}${who}` : `  ✗ logged in with ${how} ${secret}${who}, but it cannot be used now:`);
+    if (s.needs_login) ui.result(`    ✗ needs a new login: the provider refused the last refresh — run 'authctl login ${s.id}'`);
+    else if (s.expires_at) ui.result(`    ${describeExpiry(s, Date.parse(s.expires_at), now)}`);
     ui.result(`    stored ${describeBackend(s.backend, ctx.store.path)}`);
     if (s.check?.ok) ui.result("    secret read back: ok");
     else if (s.check) ui.result(`    ✗ secret cannot be read: ${s.check.error}${s.check.hint ? ` (${s.check.hint})` : ""}`);
-    if (s.needs_login) ui.result(`    ✗ needs a new login: the provider refused the last refresh — run 'authctl login ${s.id}'`);
-    else if (s.expires_at) ui.result(`    ${describeExpiry(s, Date.parse(s.expires_at), now)}`);
     ui.result(`    exports ${s.variables.join(", ")}`);
     if (s.shadowed_by) {
       ui.warn(

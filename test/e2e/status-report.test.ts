@@ -80,7 +80,7 @@ describe("expired and unusable credentials", () => {
     storeOAuth("anthropic", "claude", { expiresIn: -2 * HOUR });
     const dead = await box.run(["status"]);
     expect(dead.code).toBe(4);
-    expect(dead.stdout).not.toContain("✓ logged in with an account login (claude)");
+    expect(dead.stdout).toContain(`✗ logged in with an account login (claude) …${ACCESS.slice(-4)}, but it cannot be used now:`);
     expect(dead.stdout).toContain("✗ expired 2 h ago and cannot be refreshed (no refresh token) — run 'authctl login anthropic'");
     const json = JSON.parse((await box.run(["status", "anthropic", "--json"])).stdout).providers[0];
     expect(json).toMatchObject({ id: "anthropic", expired: true, refreshable: false, usable: false });
