@@ -41,6 +41,10 @@ export async function runCli(argv: string[], deps: Deps): Promise<number> {
   }
   // `authctl help login` is `authctl login --help`, as in git and gh.
   if (name === "help") return runCli([rest[0]!, "--help"], deps);
+  if (name.startsWith("-")) {
+    const guess = didYouMean(name, ["--help", "--version"]);
+    throw new AuthctlError("USAGE", `unknown option '${name}'${guess ? `; ${guess}` : ""}`, { usage: "authctl <command> [options]", hint: "run 'authctl --help'" });
+  }
   const factory = FACTORIES[name];
   if (!factory) {
     const guess = didYouMean(name, Object.keys(FACTORIES));

@@ -88,6 +88,7 @@ describe("did you mean", () => {
       [["env", "--fromat", "sh"], "did you mean '--format'?"],
       [["env", "--format", "jsno"], "did you mean 'json'?"],
       [["exec", "--proxxy", "--", "true"], "did you mean '--proxy'?"],
+      [["--verison"], "unknown option '--verison'; did you mean '--version'?"],
     ];
     for (const [args, guess] of cases) {
       const result = await box.run(args);
