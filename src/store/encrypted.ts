@@ -26,7 +26,7 @@ const TAG_BYTES = 16;
 /** Format 1 (no record MACs) checked the key with this; format 2 with its own, so a file cannot be passed off as the other. */
 const KEY_CHECK = { 1: { text: "authctl key check v1", aad: "authctl:v1:key-check" }, 2: { text: "authctl key check v2", aad: "authctl:v2:key-check" } } as const;
 /**
- * RFC 7914 §2 parameters for new stores: N = 2^17, r = 8, p = 1 (128 MiB, about 0.3 s), OWASP's
+ * RFC 7914 §2 parameters for new stores: N = 2^17, r = 8, p = 1 (128 MiB; four times the work of 2^15), OWASP's
  * minimum for scrypt (Password Storage Cheat Sheet). Stores record theirs; files written before
  * they were recorded used N = 2^15 and keep opening with it, and are re-derived with these at
  * their next write.
@@ -34,7 +34,7 @@ const KEY_CHECK = { 1: { text: "authctl key check v1", aad: "authctl:v1:key-chec
 const SCRYPT_DEFAULT = { N: 131_072, r: 8, p: 1 } as const;
 const SCRYPT_LEGACY = { N: 32_768, r: 8, p: 1 } as const;
 type ScryptParams = { N: number; r: number; p: number };
-/** The weakest passphrase that seals a store: long enough that an offline guesser at 0.3 s per try gets nowhere. */
+/** The weakest passphrase that seals a store: long enough that an offline guesser paying one scrypt derivation per try gets nowhere. */
 export const PASSPHRASE_RULE = "at least 12 characters, with at least 5 different ones";
 
 /** The store-level fields of credentials.toml that describe the key (top-level, beside `version`). */
