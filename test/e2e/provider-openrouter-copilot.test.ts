@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "smol-toml";
 import { startGitHubFake, GITHUB_USER_CODE, type GitHubFake } from "../fakes/github.ts";
+import { TEST_TLS } from "../fakes/key-api.ts";
 import { startOpenRouterFake, type OpenRouterFake } from "../fakes/openrouter.ts";
 import { hasTmux, openTerminal } from "../helpers/tmux.ts";
 import { BINARY, createSandbox, ensureBinary, expectOk, readUntil, ROOT, writeScript, type Sandbox } from "../helpers/binary.ts";
@@ -166,6 +167,26 @@ describe("github-copilot", () => {
     expect(result.code).toBe(4);
     expect(result.stderr).toContain("no Copilot access");
   });
+
+  test("--host names a GitHub Enterprise Server: the device flow on the host, the Copilot exchange at https://<host>/api/v3", async () => {
+    // The fake serves HTTPS with the test CA's 127.0.0.1 certificate; nothing in config.toml moves an endpoint.
+    const fake = startGitHubFake({ interval: 1, tls: true });
+    cleanups.push(() => fake.stop());
+    const box = createSandbox();
+    cleanups.push(() => box.cleanup());
+    const host = new URL(fake.url).host;
+    const env = { ...box.env, NODE_EXTRA_CA_CERTS: TEST_TLS.caPath };
+    const proc = Bun.spawn([BINARY, "login", "github-copilot", "--host", host], { env, stdout: "pipe", stderr: "pipe" });
+    const { match } = await readUntil(proc.stderr, new RegExp(`(${GITHUB_USER_CODE})`));
+    expect(match).toBe(GITHUB_USER_CODE);
+    fake.approve(GITHUB_USER_CODE);
+    expect(await proc.exited).toBe(0);
+    expect(fake.requests.filter((r) => r.path === "/login/device/code")).toHaveLength(1);
+    const exchanged = await box.run(["token", "github-copilot", "--copilot"], { env: { NODE_EXTRA_CA_CERTS: TEST_TLS.caPath } });
+    expectOk(exchanged);
+    expect(exchanged.stdout.trim()).toBe(fake.issued.copilotTokens[0]!);
+    expect(fake.requests.filter((r) => r.path.endsWith("copilot_internal/v2/token")).map((r) => r.path)).toEqual(["/api/v3/copilot_internal/v2/token"]);
+  }, 30_000);
 
   test("--device is implied: without a terminal the code still goes to stderr", async () => {
     const { fake, box } = setup();

@@ -226,11 +226,14 @@ export function serveFake<B, K extends Recorded>(spec: {
   /** by "METHOD /path"; "* /path" takes every method */
   routes: Record<string, Handler<B>>;
   notFound: Handler<B>;
+  /** Serve HTTPS with this certificate and key (files), e.g. the test CA's 127.0.0.1 certificate. */
+  tls?: { cert: string; key: string };
 }): FakeServer {
   const routes = new Map(Object.entries(spec.routes));
   const server = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
+    tls: spec.tls ? { cert: Bun.file(spec.tls.cert), key: Bun.file(spec.tls.key) } : undefined,
     async fetch(req, srv) {
       const { pathname, searchParams } = new URL(req.url);
       const contentType = req.headers.get("content-type");
@@ -254,7 +257,7 @@ export function serveFake<B, K extends Recorded>(spec: {
   });
   const host = `127.0.0.1:${server.port}`;
   return {
-    url: `http://${host}`,
+    url: `${spec.tls ? "https" : "http"}://${host}`,
     host,
     stop() {
       void server.stop(true);

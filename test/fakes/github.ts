@@ -16,6 +16,10 @@
  *   POST /login/oauth/access_token   client_id, device_code, grant_type (form or JSON)
  *   GET  /api/copilot_internal/v2/token   Authorization: Bearer|token <GitHub token>
  *   GET  /api/user                   Authorization: Bearer|token <GitHub token>
+ *   GET  /api/v3/copilot_internal/v2/token, GET /api/v3/user   the same, where a GitHub Enterprise
+ *        Server serves its REST API (https://<host>/api/v3: docs.github.com enterprise-server rest/quickstart)
+ * `tls: true` serves HTTPS with the test CA's 127.0.0.1 certificate (test/fakes/tls), so the
+ * fake can stand for a GHES host named by `--host 127.0.0.1:<port>`.
  *
  * As GitHub does, the /login endpoints answer JSON only when `Accept: application/json` was sent,
  * and application/x-www-form-urlencoded text otherwise; and the access_token endpoint answers
@@ -35,6 +39,7 @@
  * `requests` holds every request, in order; `counts` counts requests per endpoint whatever the
  * answer (`poll` = access_token requests, `copilot` = token exchanges).
  */
+import { TEST_TLS } from "./key-api.ts";
 import {
   b64url,
   bareHtmlPage,
@@ -67,6 +72,8 @@ export interface GitHubFakeOptions {
   interval?: number;
   /** default true; false: the account has no Copilot seat, the exchange answers 404 */
   seat?: boolean;
+  /** serve HTTPS with the test certificate (fixed at start) */
+  tls?: boolean;
   /** lifetime of a Copilot token, seconds, default 1800 */
   copilotTokenTtl?: number;
   /** proxy-ep inside the Copilot token (default "proxy.individual.githubcopilot.com") */
@@ -233,8 +240,17 @@ export function startGitHubFake(initial: GitHubFakeOptions = {}): GitHubFake {
         counts.user += 1;
         return user(req);
       },
+      "GET /api/v3/copilot_internal/v2/token": ({ req }) => {
+        counts.copilot += 1;
+        return copilotToken(req);
+      },
+      "GET /api/v3/user": ({ req }) => {
+        counts.user += 1;
+        return user(req);
+      },
     },
     notFound: () => apiMessage(404, "Not Found"),
+    tls: options.tls ? { cert: TEST_TLS.cert, key: TEST_TLS.key } : undefined,
   });
 
   return {
