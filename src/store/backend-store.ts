@@ -198,9 +198,9 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
 
   /**
    * Format 1 of a sealed store authenticated only the sealed values. Reading one, a plaintext value
-   * where format 1 sealed one is refused, and the plaintext hosts and revocation endpoints it kept
-   * are not trusted: the host only when it is GitHub's own, the revocation endpoint only on the
-   * origin of the (sealed) token endpoint. The next write turns the file into format 2 without them.
+   * where format 1 sealed one is refused, and the plaintext hosts and endpoints it kept are not
+   * trusted: the host only when it is GitHub's own, the revocation endpoint only on the origin of
+   * the (sealed) token endpoint, an api_url or resource_url not at all. The next write turns the file into format 2 without them.
    */
   function openLegacy(id: string, raw: StoredCredential, credential: StoredCredential, warnings: string[]): void {
     for (const [field, value] of listStrings(raw)) {
@@ -213,6 +213,12 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
     if (extra.host !== undefined && extra.host !== "github.com") {
       delete extra.host;
       warnings.push(`${id}: the host recorded before this version of authctl cannot be verified in a sealed store and is not used; log in again with --host`);
+    }
+    // The API base programs are given (a regional api_url, Qwen's resource_url): the key goes there.
+    for (const name of ["api_url", "resource_url"]) {
+      if (extra[name] === undefined) continue;
+      delete extra[name];
+      warnings.push(`${id}: the ${name} recorded before this version of authctl cannot be verified in a sealed store and is not used; log in again`);
     }
     if (extra.revocation_url !== undefined) {
       let sameOrigin = false;

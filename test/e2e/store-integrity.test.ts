@@ -220,12 +220,15 @@ describe("stores written before record MACs (format 1)", () => {
     expect((await box.run(["token", "mycorp"], { env: ENCRYPTED })).stdout).toBe(`${V1_SECRETS.access}\n`);
   }, 30_000);
 
-  test("a plaintext revocation_url or host in an old-format file is not trusted, and not carried into the new format", async () => {
-    writeV1(V1_KEY_FILE_STORE.replace('revocation_url = "https://sso.example/revoke"', `revocation_url = "${origin}/revoke"`), true);
+  test("a plaintext revocation_url, host or api_url in an old-format file is not trusted, and not carried into the new format", async () => {
+    const injected = V1_KEY_FILE_STORE.replace('revocation_url = "https://sso.example/revoke"', `revocation_url = "${origin}/revoke"`);
+    writeV1(`${injected}\n[openrouter.extra]\napi_url = "https://evil.example/v1"\n`, true);
     const logout = await box.run(["logout", "mycorp"], { env: ENCRYPTED });
     expectOk(logout);
     expect(hits).toEqual([]);
     expect(logout.stderr).toContain("mycorp: the revocation endpoint recorded before this version of authctl cannot be verified");
+    expect(logout.stderr).toContain("openrouter: the api_url recorded before this version of authctl cannot be verified");
+    expect(storeText()).not.toContain("evil.example");
     expect(storeText()).not.toContain("ghe.example.com");
     expect(storeText()).not.toContain(origin);
   }, 30_000);
