@@ -34,6 +34,10 @@ export async function logout(ctx: Context, options: LogoutOptions): Promise<void
   // Keyring-held secrets are not in the lock-free snapshot: fetch them for the revocation. A
   // keyring that cannot give them (locked, or the item deleted behind authctl's back) must not
   // keep the user from logging out: the record goes, and the item (if any) follows later.
+  // Logins whose revocation failed for a reason that may pass (5xx, 429, no answer): the refresh
+  // token is the only handle on the grant, so it is kept for a retry instead of being forgotten
+  // while the grant lives on at the provider (issue 14.9).
+  const unrevoked: string[] = [];
   for (const id of ids) {
     let credential: StoredCredential;
     try {
@@ -53,11 +57,12 @@ export async function logout(ctx: Context, options: LogoutOptions): Promise<void
       }
       continue;
     }
-    await revokeIfPossible(ctx, id, credential);
+    if (!(await revokeIfPossible(ctx, id, credential))) unrevoked.push(id);
   }
   const removed = await ctx.store.update((credentials) => {
     const out: Array<[string, string]> = [];
     for (const id of ids) {
+      if (unrevoked.includes(id)) continue;
       const credential = credentials[id];
       if (!credential) continue;
       const secret = credentialSecret(credential);
@@ -70,21 +75,29 @@ export async function logout(ctx: Context, options: LogoutOptions): Promise<void
     const name = ctx.registry.get(id)?.name ?? `${id} (a provider no longer in config.toml)`;
     deps.ui.success(`logged out of ${name}${masked ? ` (removed ${masked} from the store)` : ""}`);
   }
+  if (unrevoked.length > 0) {
+    throw new AuthctlError("NETWORK", `${unrevoked.join(", ")} could not be revoked at the provider right now, so ${unrevoked.length > 1 ? "they are" : "it is"} still stored here`, {
+      hint: `run 'authctl logout ${unrevoked.join(" ")}' again to retry`,
+    });
+  }
 }
 
 /**
  * Logging out should end the grant at the provider too, not only forget it here (openai/codex#2557):
- * the refresh token is revoked (RFC 7009) where the provider has a revocation endpoint. A failure
- * is reported and the local credential is removed anyway — the user asked to log out.
+ * the refresh token is revoked (RFC 7009) where the provider has a revocation endpoint. Returns
+ * false when the provider could not be reached or answered 5xx/429: the caller keeps the login so
+ * that running logout again retries (as gh and op report a failed logout rather than pretend). A
+ * refusal (400/401: the token is already dead, or this client may not revoke it) will not change
+ * on a retry: it is reported and the login is removed here.
  */
-async function revokeIfPossible(ctx: Context, id: string, credential: StoredCredential): Promise<void> {
-  if (credential.type !== "oauth") return;
+async function revokeIfPossible(ctx: Context, id: string, credential: StoredCredential): Promise<boolean> {
+  if (credential.type !== "oauth") return true;
   const provider = ctx.registry.get(id);
   const method = provider?.methods.find((m) => m.id === credential.method);
   const settings = method?.kind === "oauth" ? method.oauth : undefined;
   const url = settings?.revocationUrl ?? credential.extra?.revocation_url;
   const token = credential.refresh_token ?? credential.access_token;
-  if (!url || !token) return;
+  if (!url || !token) return true;
   const { processRevocationResponse, revocationRequest } = await import("../oauth/index.ts");
   try {
     const result = await processRevocationResponse(
@@ -98,10 +111,18 @@ async function revokeIfPossible(ctx: Context, id: string, credential: StoredCred
         timeoutMs: 10_000,
       }),
     );
-    if (result.status === "revoked") ctx.deps.ui.info(`revoked the ${provider?.name ?? id} grant at the provider`);
-    else ctx.deps.ui.warn(`${provider?.name ?? id} could not revoke the grant right now; it is removed here only`);
+    if (result.status === "revoked") {
+      ctx.deps.ui.info(`revoked the ${provider?.name ?? id} grant at the provider`);
+      return true;
+    }
+    const later = result.retryAfterSeconds === undefined ? "" : ` (it asks to retry after ${result.retryAfterSeconds} s)`;
+    ctx.deps.ui.warn(`${provider?.name ?? id} could not revoke the grant right now${later}; it is kept here`);
+    return false;
   } catch (error) {
-    ctx.deps.ui.warn(`could not revoke the ${provider?.name ?? id} grant (${(error as Error).message}); it is removed here only`);
+    const status = isAuthctlError(error) ? Number(error.detail?.status ?? 0) : 0;
+    const transient = !isAuthctlError(error) || error.code === "NETWORK" || status >= 500 || status === 429;
+    ctx.deps.ui.warn(`could not revoke the ${provider?.name ?? id} grant (${(error as Error).message}); ${transient ? "it is kept here" : "it is removed here only"}`);
+    return !transient;
   }
 }
 

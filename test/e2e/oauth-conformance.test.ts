@@ -96,3 +96,31 @@ describe("an https issuer keeps its endpoints on https (14.6)", () => {
     expect(f.counts.token).toBe(0);
   });
 });
+
+describe("logout when the provider cannot revoke (14.9)", () => {
+  for (const [behaviour, said] of [
+    ["unavailable_503", "MyCorp could not revoke the grant right now (it asks to retry after 120 s); it is kept here"],
+    ["server_error_500", "could not revoke the MyCorp grant (revocation endpoint refused: server_error (internal failure)); it is kept here"],
+    ["hang", "could not revoke the MyCorp grant (the revocation endpoint at"],
+  ] as const) {
+    test(`${behaviour}: the login is kept, exit 1 names the command that retries, and the retry revokes it`, async () => {
+      const f = fake();
+      const { box, env } = sandbox(providerConfig(f.url, FAKE_CLIENT_ID, ["openid"]));
+      expect((await box.run(["login", "mycorp"], { env })).code).toBe(0);
+      const refreshToken = stored(box).mycorp!.refresh_token;
+      f.options.revoke = behaviour;
+      const failed = await box.run(["logout", "mycorp"], { timeoutMs: 30_000 });
+      expect(failed.stderr).toContain(said);
+      expect(failed.stderr).toContain("mycorp could not be revoked at the provider right now, so it is still stored here");
+      expect(failed.stderr).toContain("run 'authctl logout mycorp' again to retry");
+      expect(failed.code).toBe(1);
+      expect(stored(box).mycorp!.refresh_token).toBe(refreshToken);
+
+      f.options.revoke = "ok";
+      const retried = await box.run(["logout", "mycorp"]);
+      expect(retried.code).toBe(0);
+      expect(retried.stderr).toContain("revoked the MyCorp grant at the provider");
+      expect(stored(box).mycorp).toBeUndefined();
+    }, 40_000);
+  }
+});

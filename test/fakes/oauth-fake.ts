@@ -88,6 +88,8 @@ export interface OAuthFakeOptions {
   clientAuth?: "client_secret_post" | "client_secret_basic";
   /** Rewrites the device authorization answer (hostile user codes, foreign URIs, interval 0). */
   deviceAnswer?: (standard: Record<string, unknown>) => Record<string, unknown>;
+  /** What POST /revoke does (default "ok": RFC 7009 §2.2's 200) */
+  revoke?: "ok" | "server_error_500" | "unavailable_503" | "hang";
   /** The scope granted for a requested one (default: all of it), as servers narrow grants. */
   grantedScope?: (requested: string) => string;
   /** default true; false: answers carry no refresh_token */
@@ -459,6 +461,14 @@ export function startOAuthFake(initial: OAuthFakeOptions = {}): OAuthFake {
       },
       "POST /revoke": (x) => {
         counts.revoke += 1;
+        switch (options.revoke ?? "ok") {
+          case "server_error_500":
+            return oauthError(500, "server_error", "internal failure");
+          case "unavailable_503":
+            return new Response(null, { status: 503, headers: { "retry-after": "120" } });
+          case "hang":
+            return hang(x.req, x.server);
+        }
         return checked(x, () => revoke(x.body));
       },
     },
