@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { createRegistry } from "../../src/providers/registry.ts";
 import { githubApiBase, normalizeGitHubHost, GITHUB_COPILOT } from "../../src/providers/github-copilot.ts";
 import { AuthctlError } from "../../src/errors.ts";
+import { minimaxDeadline, processMiniMaxTokenAnswer } from "../../src/providers/minimax.ts";
 
 const registry = createRegistry({ path: "/nonexistent/config.toml", providers: {} });
 
@@ -131,5 +132,28 @@ describe("GitHub Enterprise hosts", () => {
 
   test("that are not host names are refused", () => {
     expect(() => normalizeGitHubHost("not a host")).toThrow(AuthctlError);
+  });
+});
+
+describe("MiniMax's answers (hand-built responses)", () => {
+  const now = 1_800_000_000_000;
+  test("expired_in: a ms deadline as is, epoch seconds scaled, small numbers as seconds to live", () => {
+    expect(minimaxDeadline(now + 60_000, now)).toBe(now + 60_000);
+    expect(minimaxDeadline(1_800_000_060, now)).toBe(1_800_000_060_000);
+    expect(minimaxDeadline(3600, now)).toBe(now + 3_600_000);
+    expect(minimaxDeadline("nonsense", now)).toBeUndefined();
+    expect(minimaxDeadline(0, now)).toBeUndefined();
+  });
+
+  test("a refresh answer in the base_resp envelope keeps its deadline; a non-zero status_code or a 4xx is refused", async () => {
+    const ok = await processMiniMaxTokenAnswer(
+      Response.json({ base_resp: { status_code: 0, status_msg: "success" }, access_token: "mm-at-1", refresh_token: "mm-rt-1", expired_in: now + 5_000 }),
+      now,
+    );
+    expect(ok).toMatchObject({ access_token: "mm-at-1", refresh_token: "mm-rt-1", expires_at: now + 5_000 });
+    expect(ok.expires_in).toBeUndefined();
+    await expect(processMiniMaxTokenAnswer(Response.json({ base_resp: { status_code: 1004, status_msg: "login fail" } }), now)).rejects.toThrow("login fail (base_resp 1004)");
+    const dead = await processMiniMaxTokenAnswer(Response.json({ status: "error" }, { status: 401 }), now).catch((error) => error);
+    expect(dead).toMatchObject({ code: "OAUTH", detail: { error: "invalid_grant" } });
   });
 });
