@@ -108,7 +108,7 @@ function asOutage(error: unknown, provider: ProviderDefinition): RefreshOutage |
   const serverTrouble =
     (status !== undefined && (status >= 500 || status === 429)) || (error.code === "OAUTH" && SERVER_TROUBLE.has(String(error.detail?.error ?? "")));
   if ((error.code === "OAUTH" || error.code === "PROTOCOL") && serverTrouble) {
-    return new RefreshOutage("server-error", `${what}: ${error.message}`, { hint: "try again later", cause: error });
+    return new RefreshOutage("server-error", `${what}: ${error.message}`, { hint: "run the command again in a few minutes", cause: error });
   }
   return undefined;
 }
@@ -120,7 +120,7 @@ function asUnwritable(error: unknown, ctx: Context, provider: ProviderDefinition
   if (!UNWRITABLE.has(code)) return undefined;
   const why = code === "EROFS" ? "is read-only" : "cannot be written";
   return new RefreshOutage("store-unwritable", `the credential store ${ctx.store.path} ${why} (${code}): the ${provider.name} token was not refreshed`, {
-    hint: "make AUTHCTL_HOME writable (systemd: ReadWritePaths=), or point AUTHCTL_HOME at a writable copy",
+    hint: "let authctl write AUTHCTL_HOME (systemd: ReadWritePaths=) so that it can refresh; a copy elsewhere would spend the same grant",
     cause: error,
   });
 }
