@@ -181,10 +181,17 @@ describe("exec", () => {
     expect(result.stdout).toBe(KEY);
   });
 
-  test("the key is in the child's environment, not in its argv", async () => {
-    const result = await box.run(["exec", "-p", "openrouter", "--", "sh", "-c", "tr '\\0' ' ' < /proc/$$/cmdline"]);
+  test.each([["execve", {}], ["spawn", { AUTHCTL_EXEC_MODE: "spawn" }]])("%s: the key is in the child's environment, and in no argv (the child's, or authctl's as its parent)", async (_mode, env) => {
+    // /proc/<pid>/environ is what the kernel handed the child at execve: the key must be there
+    // (a test that only looked for its absence elsewhere would pass with no key at all).
+    const script = "tr '\\0' '\\n' < /proc/$$/cmdline; echo ---; tr '\\0' '\\n' < /proc/$PPID/cmdline; echo ---; tr '\\0' '\\n' < /proc/$$/environ | grep -c \"^OPENROUTER_API_KEY=$OPENROUTER_API_KEY\\$\"";
+    const result = await box.run(["exec", "-p", "openrouter", "--", "sh", "-c", script], { env });
     expectOk(result);
-    expect(result.stdout).not.toContain(KEY);
+    const [own, parent, inEnviron] = result.stdout.split("---\n");
+    expect(own).toContain("sh\n-c\n");
+    expect(own).not.toContain(KEY.slice(10));
+    expect(parent).not.toContain(KEY.slice(10));
+    expect(inEnviron).toBe("1\n");
   });
 
   test("the injected key overrides an inherited one, and competing variables are removed", async () => {
