@@ -68,7 +68,9 @@ export function exitCodeFor(error: unknown): number {
     case "NOT_LOGGED_IN":
     case "AUTH_FAILED":
     case "OAUTH": // the provider refused: access_denied, invalid_grant, … — authentication failed
-      return 4;
+      // …unless the server is in trouble: the HTTP status decides first (a 500 carrying
+      // invalid_grant, a 503 temporarily_unavailable), and trying again later may work.
+      return serverTrouble(error) ? 1 : 4;
     case "NOT_EXECUTABLE":
       return 126;
     case "COMMAND_NOT_FOUND":
@@ -76,6 +78,13 @@ export function exitCodeFor(error: unknown): number {
     default:
       return 1;
   }
+}
+
+function serverTrouble(error: AuthctlError): boolean {
+  const status = error.detail?.status;
+  if (typeof status === "number" && (status >= 500 || status === 429)) return true;
+  const code = error.detail?.error;
+  return code === "temporarily_unavailable" || code === "server_error";
 }
 
 /** Where a TLS-inspecting proxy (common in companies) is the likely cause, and how to trust it. */

@@ -9,6 +9,7 @@ import {
   deviceTokenRequest,
   pollDeviceToken,
   processDeviceAuthorizationResponse,
+  type ClientAuthMethod,
   type DevicePollOutcome,
   type TokenSet,
 } from "../oauth/index.ts";
@@ -28,7 +29,7 @@ export interface DeviceFlowOptions {
 export async function runDeviceFlow(
   ctx: Context,
   provider: ProviderDefinition,
-  settings: OAuthSettings & { deviceAuthorizationUrl: string; tokenUrl: string },
+  settings: OAuthSettings & { deviceAuthorizationUrl: string; tokenUrl: string; clientAuth?: ClientAuthMethod },
   options: DeviceFlowOptions,
 ): Promise<TokenSet> {
   const { deps } = ctx;
@@ -38,6 +39,7 @@ export async function runDeviceFlow(
       url: settings.deviceAuthorizationUrl,
       clientId: settings.clientId ?? "",
       clientSecret: settings.clientSecret,
+      clientAuth: settings.clientAuth,
       scopes: settings.scopes,
       pkce,
       body: settings.tokenBody,
@@ -60,6 +62,7 @@ export async function runDeviceFlow(
           tokenUrl: settings.tokenUrl,
           clientId: settings.clientId ?? "",
           clientSecret: settings.clientSecret,
+          clientAuth: settings.clientAuth,
           deviceCode: authorization.device_code,
           codeVerifier: pkce?.verifier,
           body: settings.tokenBody,

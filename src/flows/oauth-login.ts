@@ -3,6 +3,7 @@ import type { LoginOptions } from "../actions/login.ts";
 import { AuthctlError } from "../errors.ts";
 import { terminalSafe } from "../format/terminal-text.ts";
 import {
+  type ClientAuthMethod,
   type ExpectedIssuer,
   type TokenSet,
   authorizationCodeGrantRequest,
@@ -20,7 +21,7 @@ import { runCustomDeviceFlow, runDeviceFlow, trustedHosts } from "./device.ts";
 import { obtainAuthorizationCode } from "./loopback.ts";
 
 /** Settings with every endpoint known, and the issuer authorization responses must name. */
-export type ResolvedSettings = OAuthSettings & { expectedIssuer?: ExpectedIssuer };
+export type ResolvedSettings = OAuthSettings & { expectedIssuer?: ExpectedIssuer; clientAuth?: ClientAuthMethod };
 
 /**
  * Fills endpoints the provider left to discovery (RFC 8414 / OpenID Connect Discovery). The
@@ -36,11 +37,21 @@ export async function resolveEndpoints(ctx: Context, settings: OAuthSettings, si
   return {
     ...settings,
     expectedIssuer: { issuer: metadata.issuer, required: metadata.raw.authorization_response_iss_parameter_supported === true },
+    clientAuth: clientAuthFor(metadata.raw.token_endpoint_auth_methods_supported),
     authorizeUrl: settings.authorizeUrl ?? metadata.authorization_endpoint,
     tokenUrl: settings.tokenUrl ?? metadata.token_endpoint,
     deviceAuthorizationUrl: settings.deviceAuthorizationUrl ?? metadata.device_authorization_endpoint,
     revocationUrl: settings.revocationUrl ?? metadata.revocation_endpoint,
   };
+}
+
+/**
+ * client_secret_post (what installed apps use) unless the server lists methods without it and
+ * with client_secret_basic (RFC 8414 §2: token_endpoint_auth_methods_supported).
+ */
+function clientAuthFor(methods: unknown): ClientAuthMethod | undefined {
+  if (!Array.isArray(methods)) return undefined;
+  return !methods.includes("client_secret_post") && methods.includes("client_secret_basic") ? "client_secret_basic" : undefined;
 }
 
 export function hookDeps(ctx: Context, provider: ProviderDefinition, signal?: AbortSignal): HookDeps {
@@ -113,6 +124,7 @@ export async function loginWithOAuth(ctx: Context, provider: ProviderDefinition,
             tokenUrl: settings.tokenUrl,
             clientId: settings.clientId,
             clientSecret: settings.clientSecret,
+            clientAuth: settings.clientAuth,
             code: grant.code,
             redirectUri: grant.redirectUri,
             codeVerifier: grant.verifier,

@@ -11,6 +11,24 @@ export type BodyEncoding = "form" | "json";
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
 /** Options every request function accepts. */
+/**
+ * How a confidential client sends its secret (RFC 6749 §2.3.1): in the body (the default here,
+ * as installed apps do), or as HTTP Basic when the server lists only that method.
+ */
+export type ClientAuthMethod = "client_secret_post" | "client_secret_basic";
+
+/**
+ * Moves client_id/client_secret from the body into an Authorization header for
+ * client_secret_basic; both halves are form-encoded first (RFC 6749 §2.3.1).
+ */
+export function applyClientAuth(params: Params, method: ClientAuthMethod | undefined, headers: Record<string, string> | undefined): { params: Params; headers?: Record<string, string> } {
+  if (method !== "client_secret_basic" || params.client_secret === undefined) return { params, headers };
+  const encode = (value: string) => encodeURIComponent(value).replace(/%20/g, "+");
+  const basic = Buffer.from(`${encode(params.client_id ?? "")}:${encode(params.client_secret)}`).toString("base64");
+  const rest = { ...params, client_id: undefined, client_secret: undefined };
+  return { params: rest, headers: { ...headers, Authorization: `Basic ${basic}` } };
+}
+
 export interface HttpOptions {
   /** Extra request headers for provider quirks (Kimi's `X-Msh-*`); they win over the defaults. */
   headers?: Record<string, string>;

@@ -4,7 +4,7 @@
  */
 import { AuthctlError } from "../errors.ts";
 import { assertSecureEndpoint, isSecureEndpoint } from "./endpoints.ts";
-import { type BodyEncoding, type HttpOptions, postRequest, withExtraParams } from "./_http.ts";
+import { applyClientAuth, type BodyEncoding, type ClientAuthMethod, type HttpOptions, postRequest, withExtraParams } from "./_http.ts";
 import {
   assertSuccessStatus,
   oauthErrorIn,
@@ -30,6 +30,7 @@ export interface DeviceAuthorizationInput extends HttpOptions {
   clientId: string;
   /** Confidential clients authenticate here too (RFC 8628 §3.1 refers to RFC 6749 §2.3). */
   clientSecret?: string;
+  clientAuth?: ClientAuthMethod;
   scopes?: readonly string[];
   /** Qwen and MiniMax add PKCE to the device flow. */
   pkce?: Pick<Pkce, "challenge" | "method">;
@@ -62,8 +63,8 @@ export async function deviceAuthorizationRequest(
     code_challenge: input.pkce?.challenge,
     code_challenge_method: input.pkce?.method,
   };
-  const params = withExtraParams(core, input.extra, "device authorization");
-  return postRequest(fetchFn, url, DEVICE_WHAT, params, input.body, input);
+  const auth = applyClientAuth(withExtraParams(core, input.extra, "device authorization"), input.clientAuth, input.headers);
+  return postRequest(fetchFn, url, DEVICE_WHAT, auth.params, input.body, { ...input, headers: auth.headers });
 }
 
 export async function processDeviceAuthorizationResponse(
@@ -106,6 +107,7 @@ export interface DeviceTokenInput extends HttpOptions {
   tokenUrl: string | URL;
   clientId: string;
   clientSecret?: string;
+  clientAuth?: ClientAuthMethod;
   deviceCode: string;
   codeVerifier?: string;
   body: BodyEncoding;
@@ -121,8 +123,8 @@ export async function deviceTokenRequest(fetchFn: typeof fetch, input: DeviceTok
     client_secret: input.clientSecret,
     code_verifier: input.codeVerifier,
   };
-  const params = withExtraParams(core, input.extra, "device token");
-  return postRequest(fetchFn, url, TOKEN_WHAT, params, input.body, input);
+  const auth = applyClientAuth(withExtraParams(core, input.extra, "device token"), input.clientAuth, input.headers);
+  return postRequest(fetchFn, url, TOKEN_WHAT, auth.params, input.body, { ...input, headers: auth.headers });
 }
 
 /**

@@ -53,5 +53,5 @@ export {
   type RevocationResult,
 } from "./revoke.ts";
 export { decodeIdToken, idTokenAfterRefresh, validateIdToken, type IdTokenClaims, type IdTokenExpectations } from "./id-token.ts";
-export { DEFAULT_TIMEOUT_MS, type BodyEncoding, type HttpOptions } from "./_http.ts";
+export { DEFAULT_TIMEOUT_MS, type BodyEncoding, type ClientAuthMethod, type HttpOptions } from "./_http.ts";
 export { createOAuthError, type OAuthErrorFields } from "./_response.ts";

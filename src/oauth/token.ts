@@ -6,7 +6,7 @@
  */
 import { AuthctlError } from "../errors.ts";
 import { assertSecureEndpoint } from "./endpoints.ts";
-import { type BodyEncoding, type HttpOptions, postRequest, withExtraParams } from "./_http.ts";
+import { applyClientAuth, type BodyEncoding, type ClientAuthMethod, type HttpOptions, postRequest, withExtraParams } from "./_http.ts";
 import {
   assertSuccessStatus,
   type JsonObject,
@@ -37,6 +37,7 @@ export interface AuthorizationCodeGrantInput extends HttpOptions {
   tokenUrl: string | URL;
   clientId?: string;
   clientSecret?: string;
+  clientAuth?: ClientAuthMethod;
   code: string;
   redirectUri: string;
   codeVerifier: string;
@@ -49,6 +50,7 @@ export interface RefreshTokenGrantInput extends HttpOptions {
   tokenUrl: string | URL;
   clientId?: string;
   clientSecret?: string;
+  clientAuth?: ClientAuthMethod;
   refreshToken: string;
   /** Space-separated; left out when undefined. */
   scope?: string;
@@ -89,8 +91,8 @@ async function send(
   core: Record<string, string | undefined>,
 ): Promise<Response> {
   const url = assertSecureEndpoint(input.tokenUrl, WHAT);
-  const params = withExtraParams(core, input.extra, "token request");
-  return postRequest(fetchFn, url, WHAT, params, input.body, input);
+  const auth = applyClientAuth(withExtraParams(core, input.extra, "token request"), input.clientAuth, input.headers);
+  return postRequest(fetchFn, url, WHAT, auth.params, input.body, { ...input, headers: auth.headers });
 }
 
 export interface ProcessTokenOptions {

@@ -124,3 +124,18 @@ describe("logout when the provider cannot revoke (14.9)", () => {
     }, 40_000);
   }
 });
+
+describe("client authentication (14.10)", () => {
+  test("a server that lists only client_secret_basic gets the secret in Basic auth, on the code exchange and the device requests", async () => {
+    const clientSecret = "basic-only-secret-0123456789";
+    const f = fake({ clientSecret, clientAuth: "client_secret_basic", pendingPolls: 0 });
+    const { box, env } = sandbox(providerConfig(f.url, FAKE_CLIENT_ID, ["openid"], `client_secret = "${clientSecret}"\n`));
+    const login = await box.run(["login", "mycorp"], { env });
+    expect(login.stderr).not.toContain("invalid_client");
+    expect(login.code).toBe(0);
+    const device = await box.run(["login", "mycorp", "--device"], { env: { BROWSER: "true" } });
+    expect(device.stderr).not.toContain("invalid_client");
+    expect(device.code).toBe(0);
+    expect(f.requests.filter((r) => r.method === "POST").every((r) => r.body.client_secret === undefined)).toBe(true);
+  }, 30_000);
+});

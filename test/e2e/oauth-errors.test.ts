@@ -59,7 +59,10 @@ describe("loopback login errors", () => {
 
   const tokenCases: Array<[OAuthFakeOptions["token"], number, string]> = [
     ["invalid_grant", 4, "invalid_grant (grant request is invalid)"],
-    ["server_error_500", 4, "server_error (internal failure)"],
+    // The status decides first (issue 14.10): server trouble is not an authentication failure.
+    ["server_error_500", 1, "server_error (internal failure)"],
+    ["unavailable_503", 1, "temporarily_unavailable (down for maintenance)"],
+    ["invalid_grant_500", 1, "invalid_grant (database timeout)"],
     ["invalid_json", 1, "token endpoint"],
     ["html_500", 1, "HTTP 500"],
     ["missing_access_token", 1, "access_token"],

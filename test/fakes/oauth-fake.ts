@@ -43,6 +43,8 @@ export type TokenBehaviour =
   | "ok" // 200 JSON {access_token, token_type: "Bearer", expires_in, refresh_token, scope}
   | "invalid_grant" // 400 {error: "invalid_grant", error_description: "grant request is invalid"}
   | "server_error_500" // 500 JSON {error: "server_error", error_description: "internal failure"}
+  | "unavailable_503" // 503 JSON {error: "temporarily_unavailable"} with Retry-After
+  | "invalid_grant_500" // 500 JSON {error: "invalid_grant"}: a server bug, not a dead grant
   | "html_500" // 500 text/html page
   | "invalid_json" // 200 application/json with a truncated body
   | "missing_access_token" // 200 JSON without access_token
@@ -242,6 +244,10 @@ export function startOAuthFake(initial: OAuthFakeOptions = {}): OAuthFake {
         return oauthError(400, "invalid_grant", "grant request is invalid");
       case "server_error_500":
         return oauthError(500, "server_error", "internal failure");
+      case "unavailable_503":
+        return kitOAuthError(503, "temporarily_unavailable", "down for maintenance", { ...TOKEN_HEADERS, "retry-after": "60" });
+      case "invalid_grant_500":
+        return oauthError(500, "invalid_grant", "database timeout");
       case "html_500":
         return htmlPage(500, "500 Internal Server Error", "The server encountered an internal error.");
       case "invalid_json":
