@@ -1,5 +1,4 @@
-import { hostname, homedir } from "node:os";
-import { isatty } from "node:tty";
+import { writeSync } from "node:fs";
 import { resolveHome } from "./config/paths.ts";
 import { passwdHome } from "./store/trust.ts";
 import type { Deps } from "./deps.ts";
@@ -29,23 +28,80 @@ function neverProxyLoopback(): void {
   env.no_proxy = value;
 }
 
-/** The only file that reads process.* and exits. */
-function createDeps(): Deps {
+/**
+ * Whether a descriptor is a terminal. node:tty costs a compiled binary about 3 MB of memory over
+ * node:fs (measured with /usr/bin/time), and `env` with a stored key never asks: loaded on first use.
+ */
+function isatty(fd: number): boolean {
+  return (require("node:tty") as typeof import("node:tty")).isatty(fd);
+}
+
+/**
+ * Writes the whole text to a descriptor before returning, as `process.stdout.write` appears to on
+ * the hot path, without creating Node's stream objects (about 9 MB of memory in a compiled binary
+ * for the first `process.stdout` or `process.stderr`). Synchronous, so nothing is left buffered
+ * when `exec` replaces the process or main() exits. A descriptor another program left non-blocking
+ * answers EAGAIN when a pipe is full: wait for the reader and go on.
+ */
+function writeAll(fd: number, text: string): void {
+  const bytes = Buffer.from(text);
+  let offset = 0;
+  while (offset < bytes.length) {
+    try {
+      offset += writeSync(fd, bytes, offset, bytes.length - offset);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EAGAIN") throw error;
+      Bun.sleepSync(1);
+    }
+  }
+}
+
+/** A value worked out on first read: the terminal checks cost memory that `env` never needs. */
+function lazy<T>(compute: () => T): () => T {
+  let done = false;
+  let value: T;
+  return () => {
+    if (!done) (value = compute()), (done = true);
+    return value;
+  };
+}
+
+/**
+ * The only file that reads process.* and exits. `hot`: `env`, `token` and `exec` write with
+ * writeAll instead of Node's streams; every other command keeps the streams, which interactive
+ * prompts (clack) also write to, so their output stays in order.
+ */
+function createDeps(hot: boolean): Deps {
   // A copy: what authctl sets in its own environment (NO_PROXY above) never reaches a child.
   const env = { ...process.env } as Record<string, string | undefined>;
-  const writeStderr = (text: string) => void process.stderr.write(text);
-  const writeStdout = (text: string) => void process.stdout.write(text);
-  const stdinIsTTY = Boolean(process.stdin.isTTY);
-  const stderrIsTTY = isatty(2);
-  const ui = createUi(writeStderr, writeStdout, { color: wantsColor(env, stderrIsTTY), unicode: wantsUnicode(env, process.platform) });
+  const writeStderr = hot ? (text: string) => writeAll(2, text) : (text: string) => void process.stderr.write(text);
+  const writeStdout = hot ? (text: string) => writeAll(1, text) : (text: string) => void process.stdout.write(text);
+  // isatty(0) rather than process.stdin.isTTY: creating the stdin stream costs about 9 MB.
+  const stdinIsTTY = lazy(() => isatty(0));
+  const stderrIsTTY = lazy(() => isatty(2));
+  const interactive = lazy(() => stdinIsTTY() && stderrIsTTY() && env.CI !== "true");
+  // isatty(1) rather than process.stdout.isTTY: creating the stdout stream costs the hot path.
+  const stdoutColor = lazy(() => wantsColor(env, isatty(1)));
+  const stderrColor = lazy(() => wantsColor(env, stderrIsTTY()));
+  const ui = createUi(writeStderr, writeStdout, {
+    get color() {
+      return stderrColor();
+    },
+    unicode: wantsUnicode(env, process.platform),
+  });
   return {
     env,
-    home: resolveHome(env, process.platform, () => (process.getuid ? passwdHome(process.getuid()) : undefined) ?? homedir()),
+    home: resolveHome(env, process.platform, () => (process.getuid ? passwdHome(process.getuid()) : undefined) ?? (require("node:os") as typeof import("node:os")).homedir()),
     platform: process.platform,
-    interactive: stdinIsTTY && stderrIsTTY && env.CI !== "true",
-    stdinIsTTY,
-    // isatty(1) rather than process.stdout.isTTY: creating the stdout stream costs the hot path.
-    stdoutColor: wantsColor(env, isatty(1)),
+    get interactive() {
+      return interactive();
+    },
+    get stdinIsTTY() {
+      return stdinIsTTY();
+    },
+    get stdoutColor() {
+      return stdoutColor();
+    },
     writeStdout,
     writeStderr,
     readStdin: () => Bun.stdin.text(),
@@ -65,7 +121,7 @@ function createDeps(): Deps {
       }),
     randomBytes: (n) => crypto.getRandomValues(new Uint8Array(n)),
     openBrowser: async (url) => (await import("./io/browser.ts")).openBrowser(url, env, process.platform),
-    hostname: () => hostname(),
+    hostname: () => (require("node:os") as typeof import("node:os")).hostname(),
     startLoopbackServer: async (options) => (await import("./io/loopback-server.ts")).startLoopbackServer(options),
     onInterrupt(handler) {
       const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
@@ -92,7 +148,7 @@ function withoutReceived(text: string): string {
 function report(error: unknown): void {
   const env = process.env as Record<string, string | undefined>;
   const glyphs = wantsUnicode(env, process.platform) ? (text: string) => text : asciiFallback;
-  const write = (text: string) => void process.stderr.write(glyphs(`${redact(text)}\n`));
+  const write = (text: string) => (hot ? writeAll(2, glyphs(`${redact(text)}\n`)) : void process.stderr.write(glyphs(`${redact(text)}\n`)));
   if (isAuthctlError(error)) {
     write(`authctl: ${error.message}`);
     if (error.usage) write(`usage: ${error.usage}`);
@@ -112,12 +168,15 @@ function report(error: unknown): void {
  */
 const HOT_PATH = new Set(["env", "token", "exec"]);
 
+let hot = false;
+
 async function main(): Promise<number> {
   try {
     const argv = process.argv.slice(2);
     const command = argv.find((arg) => !arg.startsWith("-"));
-    if (!command || !HOT_PATH.has(command)) await hardenProcess();
-    return await runCli(argv, createDeps());
+    hot = command !== undefined && HOT_PATH.has(command);
+    if (!hot) await hardenProcess();
+    return await runCli(argv, createDeps(hot));
   } catch (error) {
     report(error);
     return exitCodeFor(error);
@@ -126,7 +185,8 @@ async function main(): Promise<number> {
 
 // No top-level await: the bytecode build (scripts/build.ts) compiles to CommonJS.
 void main().then(async (code) => {
-  // Flush stdout before exiting: large --json output into a pipe must not be cut off.
-  if (process.stdout.writableNeedDrain) await new Promise((resolve) => process.stdout.once("drain", resolve));
+  // Flush stdout before exiting: large --json output into a pipe must not be cut off. The hot path
+  // wrote synchronously and never created the stream (touching it here would).
+  if (!hot && process.stdout.writableNeedDrain) await new Promise((resolve) => process.stdout.once("drain", resolve));
   process.exit(code);
 });

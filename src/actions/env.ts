@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { appendFileSync } from "node:fs";
 import { describeLocation } from "../store/trust.ts";
 import { AuthctlError } from "../errors.ts";
@@ -66,7 +65,7 @@ export async function env(ctx: Context, options: EnvOptions): Promise<void> {
       hint: "run it inside a GitHub Actions step, or use --format dotenv",
     });
   }
-  const { masks, block } = formatGithubEnv(vars, () => randomBytes(16).toString("hex"));
+  const { masks, block } = formatGithubEnv(vars, () => Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("hex"));
   ctx.deps.writeStdout(masks);
   appendFileSync(file, block, { mode: 0o600 });
   ctx.deps.ui.info(`added ${vars.map(([name]) => name).join(", ")} to $GITHUB_ENV`);

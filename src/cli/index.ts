@@ -1,6 +1,6 @@
 import { runCommand, type ArgsDef, type CommandDef } from "citty";
 import { version } from "../../package.json";
-import { createContext, type Context } from "../actions/context.ts";
+import type { Context } from "../actions/context.ts";
 import type { Deps } from "../deps.ts";
 import { didYouMean } from "../did-you-mean.ts";
 import { AuthctlError, isAuthctlError } from "../errors.ts";
@@ -28,7 +28,9 @@ const FACTORIES: Record<string, Factory> = {
 /** Runs one invocation; returns the exit code. Throws AuthctlError for main.ts to report. */
 export async function runCli(argv: string[], deps: Deps): Promise<number> {
   let context: Context | undefined;
-  const getContext = () => (context ??= createContext(deps));
+  // Loaded on first use: the config, the providers and the store are not needed for --version,
+  // --help or a usage error, and `env` loads them only once its arguments are known to be good.
+  const getContext = () => (context ??= (require("../actions/context.ts") as typeof import("../actions/context.ts")).createContext(deps));
   const [name, ...rest] = argv;
   const writeHelp = (text: string) => deps.writeStdout(deps.ui.glyphs(text));
   if (name === "--version" || name === "-v" || name === "-V" || name === "version") {

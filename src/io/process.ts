@@ -1,5 +1,3 @@
-import { constants } from "node:os";
-import { isatty } from "node:tty";
 import type { Subprocess } from "bun";
 import { hardenProcess, restoreCoreLimit } from "./harden.ts";
 
@@ -30,6 +28,10 @@ export async function spawnInherit(file: string, argv: string[], env: Record<str
   // A terminal delivers Ctrl-C and Ctrl-\ to the whole foreground process group, so the child has
   // them already; forwarding would deliver them twice (DopplerHQ/cli#142). Without a terminal
   // (docker stop, systemd, CI) only authctl gets the signal, and it must pass it on.
+  // node:tty and node:os load here, not at start-up: `exec` usually replaces itself (execve) and
+  // never needs them, and each costs the hot path memory (see main.ts).
+  const { isatty } = require("node:tty") as typeof import("node:tty");
+  const { constants } = require("node:os") as typeof import("node:os");
   const fromTerminal = new Set<NodeJS.Signals>(isatty(0) ? ["SIGINT", "SIGQUIT"] : []);
   // The handlers go in before the child exists: a SIGTERM between the spawn and the handlers
   // would kill authctl with the default action and orphan the child (issue 12). The handlers run

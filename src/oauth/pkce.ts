@@ -4,7 +4,6 @@
  * never equals the verifier: state travels in the authorize URL (browser history, logs), while
  * the verifier must stay secret until the token request.
  */
-import { createHash } from "node:crypto";
 import { AuthctlError } from "../errors.ts";
 
 export type RandomBytes = (length: number) => Uint8Array;
@@ -26,6 +25,9 @@ export function base64url(bytes: Uint8Array): string {
 
 /** The S256 challenge: base64url(SHA-256(ASCII(verifier))) (RFC 7636 §4.2). */
 export function computeS256Challenge(verifier: string): string {
+  // node:crypto on first use: providers/minimax.ts imports this module, and the registry (loaded
+  // by `env`) imports minimax; node:crypto costs a compiled binary about 4 MB of memory.
+  const { createHash } = require("node:crypto") as typeof import("node:crypto");
   return base64url(new Uint8Array(createHash("sha256").update(verifier, "ascii").digest()));
 }
 

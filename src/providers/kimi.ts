@@ -1,5 +1,4 @@
 import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
-import { arch, release, type as osType, version as osVersion } from "node:os";
 import { join } from "node:path";
 import { version } from "../../package.json";
 import { NO_REDIRECT, type HookDeps, type OAuthMethod, type ProviderDefinition } from "./types.ts";
@@ -47,6 +46,9 @@ function deviceId(deps: HookDeps): string {
 const ascii = (value: string) => value.replace(/[^\x20-\x7e]/g, "").trim() || "unknown";
 
 function headers(deps: HookDeps): Record<string, string> {
+  // node:os on first use: the registry, which `env` loads, imports this module (about 2 MB of
+  // memory in a compiled binary).
+  const { arch, release, type: osType, version: osVersion } = require("node:os") as typeof import("node:os");
   return {
     // kimi-cli oauth.py _common_headers. The platform is kimi-cli's, because the auth server knows
     // it; the version is authctl's own: the server accepts other clients' values (third-party

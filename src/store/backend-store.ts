@@ -12,7 +12,6 @@
  * keyring item still has to go are listed in `keyring_cleanup` first, so an interrupted delete is
  * finished by the next write.
  */
-import { createHash } from "node:crypto";
 import { resolve } from "node:path";
 import { AuthctlError } from "../errors.ts";
 import { MAC_FIELD, recordMac, unauthenticated, verifyRecordMac } from "./_integrity.ts";
@@ -46,6 +45,12 @@ import { createStoreFile } from "./file-store.ts";
 import type { Keyring } from "./keyring.ts";
 import { type BackendChoice, guessBackend, resolveBackend } from "./select-backend.ts";
 import type { BackendName, Credentials, CredentialStore, FileStoreOptions, StoreSnapshot, StoredCredential } from "./types.ts";
+
+/**
+ * node:crypto loads on first use: it costs a compiled binary about 4 MB of memory (measured with
+ * /usr/bin/time), and \`env\` on a plain file store never needs it.
+ */
+const nodeCrypto = () => require("node:crypto") as typeof import("node:crypto");
 
 export interface BackendStoreOptions extends FileStoreOptions {
   choice: BackendChoice;
@@ -129,7 +134,7 @@ function metaDigest(credential: StoredCredential): string {
   const copy = withoutSecrets(credential) as unknown as Record<string, unknown>;
   delete copy[MAC_FIELD];
   delete copy.secret_store;
-  return `sha256:${createHash("sha256").update(`authctl:keyring-record\n${canonicalJson(copy as unknown as StoredCredential)}`).digest("base64")}`;
+  return `sha256:${nodeCrypto().createHash("sha256").update(`authctl:keyring-record\n${canonicalJson(copy as unknown as StoredCredential)}`).digest("base64")}`;
 }
 
 function documentInfo(document: CredentialsDocument): DocumentInfo {

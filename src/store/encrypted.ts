@@ -13,11 +13,16 @@
  * Which of the two seals a store is recorded in it (`key_source`); changing it is the explicit
  * `authctl store seal --with …`, never a side effect of AUTHCTL_PASSPHRASE being set.
  */
-import { createCipheriv, createDecipheriv, createHmac, randomBytes, scryptSync } from "node:crypto";
 import { chmodSync, closeSync, constants, fstatSync, fsyncSync, openSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { AuthctlError, errorCode } from "../errors.ts";
 import { describeIoError } from "./atomic-write.ts";
+
+/**
+ * node:crypto loads on first use: it costs a compiled binary about 4 MB of memory (measured with
+ * /usr/bin/time), and \`env\` on a plain file store never needs it.
+ */
+const nodeCrypto = () => require("node:crypto") as typeof import("node:crypto");
 
 export const SEALED_PREFIX = "enc:v1:";
 export const KEY_FILE = "key";
@@ -59,7 +64,7 @@ export interface SealingKey {
 }
 
 function sealingKey(source: "file" | "passphrase", key: Buffer, params: KeyParams): SealingKey {
-  return { source, key, macKey: createHmac("sha256", key).update("authctl:v2:record-mac-key").digest(), params };
+  return { source, key, macKey: nodeCrypto().createHmac("sha256", key).update("authctl:v2:record-mac-key").digest(), params };
 }
 
 export function isSealed(value: unknown): value is string {
@@ -71,8 +76,8 @@ function aad(id: string, field: string): Buffer {
 }
 
 function sealWith(key: Buffer, plaintext: string, additional: Buffer): string {
-  const nonce = randomBytes(NONCE_BYTES);
-  const cipher = createCipheriv("aes-256-gcm", key, nonce);
+  const nonce = nodeCrypto().randomBytes(NONCE_BYTES);
+  const cipher = nodeCrypto().createCipheriv("aes-256-gcm", key, nonce);
   cipher.setAAD(additional);
   const body = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final()]);
   return SEALED_PREFIX + Buffer.concat([nonce, body, cipher.getAuthTag()]).toString("base64");
@@ -83,7 +88,7 @@ function openWith(key: Buffer, sealed: string, additional: Buffer): string | und
   const raw = Buffer.from(sealed.slice(SEALED_PREFIX.length), "base64");
   if (raw.length < NONCE_BYTES + TAG_BYTES) return undefined;
   try {
-    const decipher = createDecipheriv("aes-256-gcm", key, raw.subarray(0, NONCE_BYTES));
+    const decipher = nodeCrypto().createDecipheriv("aes-256-gcm", key, raw.subarray(0, NONCE_BYTES));
     decipher.setAAD(additional);
     decipher.setAuthTag(raw.subarray(raw.length - TAG_BYTES));
     const plain = Buffer.concat([decipher.update(raw.subarray(NONCE_BYTES, raw.length - TAG_BYTES)), decipher.final()]);
@@ -128,7 +133,7 @@ function scryptParams(params: KeyParams, storePath: string): ScryptParams {
 }
 
 function deriveFromPassphrase(passphrase: string, salt: Buffer, params: ScryptParams): Buffer {
-  return scryptSync(passphrase.normalize("NFC"), salt, 32, { ...params, maxmem: 128 * params.r * params.N + 16 * 1024 * 1024 });
+  return nodeCrypto().scryptSync(passphrase.normalize("NFC"), salt, 32, { ...params, maxmem: 128 * params.r * params.N + 16 * 1024 * 1024 });
 }
 
 /** Refuses a passphrase too weak to seal a store with (opening an existing store never checks this). */
@@ -190,7 +195,7 @@ function readKeyFile(keyPath: string, warn: (message: string) => void): Buffer |
 
 /** Creates the key file with O_EXCL, 0600 from birth. Call only under the store's lock. */
 function createKeyFile(keyPath: string): Buffer {
-  const key = randomBytes(32);
+  const key = nodeCrypto().randomBytes(32);
   let fd: number | undefined;
   try {
     fd = openSync(keyPath, "wx", 0o600);
@@ -296,7 +301,7 @@ function newPassphraseKey(passphrase: string, strict: boolean, warn: (message: s
       warn(`${(error as Error).message}; run 'authctl store seal --with key-file', then 'authctl store seal --with passphrase' with a stronger one`);
     }
   }
-  const salt = randomBytes(16);
+  const salt = nodeCrypto().randomBytes(16);
   const key = deriveFromPassphrase(passphrase, salt, SCRYPT_DEFAULT);
   return withCheck("passphrase", key, {
     kdf: "scrypt", kdf_salt: salt.toString("base64"), kdf_n: SCRYPT_DEFAULT.N, kdf_r: SCRYPT_DEFAULT.r, kdf_p: SCRYPT_DEFAULT.p,

@@ -11,7 +11,6 @@
  * a few system calls; one left by a crash is itself broken after five seconds.
  */
 import { closeSync, constants, fstatSync, openSync, readFileSync, unlinkSync, utimesSync, writeSync } from "node:fs";
-import { hostname } from "node:os";
 import { AuthctlError, errorCode } from "../errors.ts";
 import { describeIoError } from "./atomic-write.ts";
 
@@ -36,7 +35,9 @@ const GUARD_WAIT_MS = GUARD_STALE_MS + 1_000;
 const heldLocks = new Map<string, string>();
 let exitHookInstalled = false;
 let host: string | undefined;
-const thisHost = (): string => (host ??= hostname());
+// node:os on first use: only a writer takes the lock, and `env` (which loads this module) never
+// writes; node:os costs a compiled binary about 2 MB of memory.
+const thisHost = (): string => (host ??= (require("node:os") as typeof import("node:os")).hostname());
 
 function removeQuietly(path: string): void {
   try {
