@@ -173,6 +173,12 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
  */
 async function relay(body: ReadableStream<Uint8Array>, res: ServerResponse): Promise<void> {
   const reader = body.getReader();
+  // Headers and the first chunk leave together when the chunk is already there (a small answer:
+  // one write instead of two); otherwise the headers go at once, so an SSE client sees the
+  // response start while the model thinks.
+  let first: ReturnType<typeof reader.read> | undefined = reader.read();
+  const ready = await Promise.race([first.then(() => true, () => true), new Promise<boolean>((resolve) => setImmediate(() => resolve(false)))]);
+  if (!ready) res.flushHeaders();
   let gone = false;
   let wake: (() => void) | undefined;
   const onGone = () => {
@@ -184,7 +190,9 @@ async function relay(body: ReadableStream<Uint8Array>, res: ServerResponse): Pro
   res.on("drain", onDrain);
   try {
     for (;;) {
-      const { done, value } = await reader.read();
+      const next = first ?? reader.read();
+      first = undefined;
+      const { done, value } = await next;
       if (done) break;
       if (gone) throw new Error("the child went away");
       if (!res.write(value) && !gone) {
@@ -282,7 +290,6 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
       res.end();
       return;
     }
-    res.flushHeaders();
     await relay(upstream.body, res);
   }
 
