@@ -2,6 +2,7 @@ import type { Context } from "../actions/context.ts";
 import type { LoginOptions } from "../actions/login.ts";
 import { AuthctlError } from "../errors.ts";
 import { terminalSafe } from "../format/terminal-text.ts";
+import { canOpenBrowser } from "../io/browser.ts";
 import {
   type ClientAuthMethod,
   type ExpectedIssuer,
@@ -74,7 +75,14 @@ export async function loginWithOAuth(ctx: Context, provider: ProviderDefinition,
     const settings = await resolveEndpoints(ctx, base, flowSignal.signal);
     const headers = hooks.headers?.(hd);
     const deviceAvailable = method.flows.includes("device") && Boolean(settings.deviceAuthorizationUrl || hooks.customDevice);
-    const useDevice = options.device || !method.flows.includes("loopback");
+    // Over SSH or without a display no browser can come back to a loopback port here: a device
+    // code, approved on any machine, is the login that works (gh does the same). --no-browser
+    // still asks for the paste flow; providers without a device flow keep it too (issue 15.8).
+    const headless = !options.device && !options.noBrowser && deviceAvailable && !canOpenBrowser(deps.env, deps.platform);
+    if (headless && method.flows.includes("loopback")) {
+      deps.ui.info(`no browser here (SSH or no display): logging in with a device code (--no-browser pastes a redirect URL instead)`);
+    }
+    const useDevice = options.device || headless || !method.flows.includes("loopback");
     let result: LoginResult;
     if (useDevice) {
       if (!deviceAvailable) {

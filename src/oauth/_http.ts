@@ -4,7 +4,11 @@
  * NETWORK errors that name the host and port but never the request body.
  */
 import { AuthctlError, errorCode, isTlsTrustError, TLS_TRUST_HINT } from "../errors.ts";
+import { registerSecret } from "../redact.ts";
 import { hostPort } from "./endpoints.ts";
+
+/** Request parameters that hold secrets (RFC 6749, 7009, 7636, 8628). */
+const SECRET_PARAMS = ["code", "code_verifier", "refresh_token", "client_secret", "device_code", "token", "subject_token"] as const;
 
 export type BodyEncoding = "form" | "json";
 
@@ -74,6 +78,9 @@ export async function postRequest(
   encoding: BodyEncoding,
   options: HttpOptions = {},
 ): Promise<Response> {
+  // Every secret a request carries is known to the redactor before anything can echo it back
+  // (servers quote request bodies in error descriptions; issue 13.9).
+  for (const name of SECRET_PARAMS) registerSecret(params[name]);
   const { body, contentType } = encodeBody(params, encoding);
   const headers = buildHeaders(options.headers, contentType);
   return send(fetchFn, url, what, { method: "POST", headers, body }, options);

@@ -3,6 +3,7 @@
  * device access token request (§3.4) and polling it until the person approves (§3.5).
  */
 import { AuthctlError } from "../errors.ts";
+import { registerSecret } from "../redact.ts";
 import { assertSecureEndpoint, isSecureEndpoint } from "./endpoints.ts";
 import { applyClientAuth, type BodyEncoding, type ClientAuthMethod, type HttpOptions, postRequest, withExtraParams } from "./_http.ts";
 import {
@@ -76,6 +77,7 @@ export async function processDeviceAuthorizationResponse(
   if (oauthError) throw oauthError;
   assertSuccessStatus(json, response.status, [200, 201], DEVICE_WHAT);
   const device_code = requireString(json, "device_code", DEVICE_WHAT);
+  registerSecret(device_code);
   const user_code = requireString(json, "user_code", DEVICE_WHAT);
   // Google and some other servers spell it verification_url (the name from an early draft).
   const uri = json.verification_uri;

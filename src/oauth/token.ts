@@ -5,6 +5,7 @@
  * a retried refresh could replay a refresh token the server already rotated.
  */
 import { AuthctlError } from "../errors.ts";
+import { registerSecret } from "../redact.ts";
 import { assertSecureEndpoint } from "./endpoints.ts";
 import { applyClientAuth, type BodyEncoding, type ClientAuthMethod, type HttpOptions, postRequest, withExtraParams } from "./_http.ts";
 import {
@@ -131,6 +132,9 @@ export function parseTokenSet(json: JsonObject, now: number, what: string = WHAT
   const tokens: TokenSet = { access_token, token_type, raw: json };
   const refresh_token = optionalString(json, "refresh_token", what);
   const id_token = optionalString(json, "id_token", what);
+  // Known to the redactor from the moment they arrive, before any later check can fail and
+  // quote them (issue 13.9).
+  for (const secret of [access_token, refresh_token, id_token]) registerSecret(secret);
   const scope = parseScope(json, what);
   if (refresh_token !== undefined) tokens.refresh_token = refresh_token;
   if (id_token !== undefined) tokens.id_token = id_token;

@@ -139,3 +139,50 @@ describe("client authentication (14.10)", () => {
     expect(f.requests.filter((r) => r.method === "POST").every((r) => r.body.client_secret === undefined)).toBe(true);
   }, 30_000);
 });
+
+describe("secrets a server echoes back are masked (13.9)", () => {
+  test("a revocation endpoint that quotes the refresh token in its error does not get it printed", async () => {
+    const f = fake();
+    const { box, env } = sandbox(providerConfig(f.url, FAKE_CLIENT_ID, ["openid"]));
+    expect((await box.run(["login", "mycorp"], { env })).code).toBe(0);
+    const refreshToken = String(stored(box).mycorp!.refresh_token);
+    f.options.echoSecrets = true;
+    const logout = await box.run(["logout", "mycorp"]);
+    expect(logout.stderr).toContain("could not process token=");
+    expect(logout.stderr).not.toContain(refreshToken);
+    expect(logout.stderr).toContain(`…${refreshToken.slice(-4)}`);
+  });
+
+  test("a token endpoint that quotes the device code in its error does not get it printed", async () => {
+    const f = fake({ pendingPolls: 0 });
+    const { box } = sandbox(providerConfig(f.url, FAKE_CLIENT_ID, ["openid"]));
+    const started = new Promise<void>((resolve) => {
+      const timer = setInterval(() => {
+        if (f.counts.device > 0) {
+          f.options.echoSecrets = true;
+          clearInterval(timer);
+          resolve();
+        }
+      }, 5);
+    });
+    const login = box.run(["login", "mycorp", "--device"], { env: { BROWSER: "true" } });
+    await started;
+    const result = await login;
+    const deviceCode = /device_code=([^&\s)]+)/.exec(f.requests.find((r) => r.path === "/token")?.body ? new URLSearchParams(f.requests.find((r) => r.path === "/token")!.body).toString() : "")?.[1];
+    expect(deviceCode).toBeDefined();
+    expect(result.stderr).toContain("could not process grant_type=");
+    expect(result.stderr).not.toContain(decodeURIComponent(deviceCode!));
+  }, 20_000);
+});
+
+describe("logging in over SSH (15.8)", () => {
+  test("with no display and SSH_CONNECTION set, a provider with a device flow logs in by device code", async () => {
+    const f = fake({ pendingPolls: 0 });
+    const { box } = sandbox(providerConfig(f.url, FAKE_CLIENT_ID, ["openid"]));
+    const login = await box.run(["login", "mycorp"], { env: { SSH_CONNECTION: "10.0.0.2 50000 10.0.0.1 22", BROWSER: undefined, DISPLAY: undefined, WAYLAND_DISPLAY: undefined } });
+    expect(login.stderr).toContain("no browser here (SSH or no display): logging in with a device code");
+    expect(login.code).toBe(0);
+    expect(f.counts.device).toBe(1);
+    expect(f.counts.authorize).toBe(0);
+  }, 20_000);
+});

@@ -242,7 +242,8 @@ describe("custom OIDC provider", () => {
     const squatter = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req) => (seen.push(req.url), new Response("someone else")) });
     const config = readFileSync(join(box.home, "config.toml"), "utf8");
     box.writeConfig(`${config}redirect_port = ${squatter.port}\n`.replace("env = {", `redirect_port = ${squatter.port}\nenv = {`).replace(/\nredirect_port = \d+\n$/, "\n"));
-    const term = openTerminal(`${BINARY} login mycorp`, box.env, box.root);
+    // No display in the pane: --no-browser keeps the paste flow (without it, a device code is used).
+    const term = openTerminal(`${BINARY} login mycorp --no-browser`, box.env, box.root);
     try {
       const screen = await term.waitFor("Paste the redirect URL");
       expect(screen).toContain(`port ${squatter.port} on 127.0.0.1 is in use`);

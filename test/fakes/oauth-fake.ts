@@ -90,6 +90,8 @@ export interface OAuthFakeOptions {
   clientAuth?: "client_secret_post" | "client_secret_basic";
   /** Rewrites the device authorization answer (hostile user codes, foreign URIs, interval 0). */
   deviceAnswer?: (standard: Record<string, unknown>) => Record<string, unknown>;
+  /** true: every form endpoint refuses with the raw request body quoted in error_description (servers that echo secrets) */
+  echoSecrets?: boolean;
   /** What POST /revoke does (default "ok": RFC 7009 §2.2's 200) */
   revoke?: "ok" | "server_error_500" | "unavailable_503" | "hang";
   /** The scope granted for a requested one (default: all of it), as servers narrow grants. */
@@ -427,7 +429,8 @@ export function startOAuthFake(initial: OAuthFakeOptions = {}): OAuthFake {
    * The form endpoints: RFC 6749 §4.1.3, RFC 8628 §3.1, RFC 7009 §2.1 form-encode the parameters;
    * RFC 6749 §5.2: invalid_client, with 401, covers both an unknown and a missing client.
    */
-  const checked = ({ req, contentType, body }: Incoming<Record<string, string>>, endpoint: () => Response | Promise<Response>) =>
+  const checked = ({ req, contentType, body, raw }: Incoming<Record<string, string>>, endpoint: () => Response | Promise<Response>) =>
+    (options.echoSecrets ? oauthError(400, "invalid_request", `could not process ${raw}`) : undefined) ??
     requireForm(contentType, oauthError) ??
     (clientIdOf(req, body) !== clientId() || !secretOk(req, body) ? oauthError(401, "invalid_client", "client authentication failed") : endpoint());
 
