@@ -6,7 +6,7 @@ import { exitCodeFor, isAuthctlError } from "./errors.ts";
 import { redact } from "./redact.ts";
 import { asciiFallback, createUi, wantsColor, wantsUnicode } from "./io/ui.ts";
 import { replaceProcess, replaceProcessAvailable, spawnInherit, which } from "./io/process.ts";
-import { runCli } from "./cli/index.ts";
+import { runHot } from "./cli/hot.ts";
 import { hardenProcess } from "./io/harden.ts";
 
 const LOOPBACK_NO_PROXY = ["localhost", "127.0.0.0/8", "::1"];
@@ -176,7 +176,9 @@ async function main(): Promise<number> {
     const command = argv.find((arg) => !arg.startsWith("-"));
     hot = command !== undefined && HOT_PATH.has(command);
     if (!hot) await hardenProcess();
-    return await runCli(argv, createDeps(hot));
+    const deps = createDeps(hot);
+    // The full CLI (citty, every command, the help) loads only when the hot path hands over.
+    return (hot ? await runHot(argv, deps) : undefined) ?? (await (await import("./cli/index.ts")).runCli(argv, deps));
   } catch (error) {
     report(error);
     return exitCodeFor(error);

@@ -1,9 +1,11 @@
 import { defineCommand, type CommandDef } from "citty";
 import type { Context } from "../actions/context.ts";
 import { parseEnvFormat } from "../format/env-format.ts";
-import { didYouMean } from "../did-you-mean.ts";
 import { AuthctlError } from "../errors.ts";
+import { parseDuration, parseExecArgs } from "./hot.ts";
 import { positionals } from "./shared.ts";
+
+export { parseDuration, parseExecArgs };
 
 /**
  * The commands as citty definitions. Each `run` body only turns parsed args into an options
@@ -26,14 +28,6 @@ export function parseLoginArgs(args: Args) {
     timeoutMs: args.timeout === undefined ? undefined : parsePositiveDuration(String(args.timeout), "--timeout"),
     host: args.host === undefined ? undefined : String(args.host),
   };
-}
-
-export function parseDuration(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (!match) throw new AuthctlError("USAGE", `cannot read '${text}' as a duration`, { hint: "use e.g. 90s, 5m or 1h" });
-  const n = Number(match[1]);
-  const unit = match[2] ?? "s";
-  return Math.round(n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit]!);
 }
 
 /** A time limit of zero would end the login before it starts: a usage error, not a silent failure. */
@@ -173,32 +167,6 @@ export const execArgs = {
   provider: { type: "string", alias: "p", description: "provider to inject (repeatable; default: every logged-in one)" },
   proxy: { type: "boolean", description: "give the child a local proxy and a placeholder instead of the secret" },
 } as const;
-
-/** exec splits its own argv: everything from `--` (or the first non-option word) is the child's. */
-export function parseExecArgs(rawArgs: string[]): { providerIds: string[]; command: string[]; proxy: boolean } {
-  const providerIds: string[] = [];
-  let proxy = false;
-  let i = 0;
-  for (; i < rawArgs.length; i++) {
-    const token = rawArgs[i]!;
-    if (token === "--") {
-      i++;
-      break;
-    }
-    if (token === "--proxy") proxy = true;
-    else if (token === "-p" || token === "--provider") {
-      const value = rawArgs[++i];
-      if (value === undefined || value === "--") throw new AuthctlError("USAGE", `${token} needs a provider id`, { hint: "authctl exec -p openrouter -- command" });
-      providerIds.push(...value.split(","));
-    } else if (token.startsWith("--provider=")) providerIds.push(...token.slice(11).split(","));
-    else if (/^-p./.test(token)) providerIds.push(...token.slice(2).split(","));
-    else if (token.startsWith("-")) {
-      const guess = token.startsWith("--") ? didYouMean(token.split("=")[0]!, ["--provider", "--proxy", "--help"]) : "";
-      throw new AuthctlError("USAGE", `unknown option '${token}' for 'exec'${guess ? `; ${guess}` : ""}`, { hint: "put -- before the command: authctl exec -p openrouter -- command args" });
-    } else break;
-  }
-  return { providerIds: providerIds.filter(Boolean), command: rawArgs.slice(i), proxy };
-}
 
 export function createExecCommand(getContext: GetContext, rawExecArgs: string[]): CommandDef<any> {
   return defineCommand({

@@ -74,7 +74,7 @@ export async function runCli(argv: string[], deps: Deps): Promise<number> {
  * Every argument mistake is a usage error (exit 2) that shows the command's usage line: authctl's
  * own checks, and citty's (a missing positional, a bad enum), which are not AuthctlErrors.
  */
-function withUsage(error: unknown, command: string): unknown {
+export function withUsage(error: unknown, command: string): unknown {
   const usage = usageLine(command);
   const hint = `run 'authctl ${command} --help'`;
   if (error instanceof Error && error.name === "CLIError") {
