@@ -11,9 +11,14 @@ type LoopbackOptions = LoopbackServerOptions;
 /** How long the last page may take to reach the browser before the listener is closed anyway. */
 const STOP_GRACE_MS = 2_000;
 
+/** A random port whose ::1 twin is taken is drawn again, this many times at most. */
+const RANDOM_PORT_TRIES = 5;
+
 export function startLoopbackServer(options: LoopbackOptions): LoopbackServer {
   const busy: number[] = [];
-  for (const port of options.ports) {
+  const busyV6: number[] = [];
+  const ports = options.ports.flatMap((port) => (port === 0 ? Array<number>(RANDOM_PORT_TRIES).fill(0) : [port]));
+  for (const port of ports) {
     let v4: ReturnType<typeof Bun.serve> | undefined;
     try {
       v4 = serveOn("127.0.0.1", port, options);
@@ -27,7 +32,14 @@ export function startLoopbackServer(options: LoopbackOptions): LoopbackServer {
     if (options.dualStack) {
       try {
         v6 = serveOn("::1", actual, options);
-      } catch {
+      } catch (error) {
+        // Someone else holds the port on ::1: a browser that resolves localhost to ::1 would
+        // hand them the code and state (another local user's phishing page). The port is busy.
+        if (isAddrInUse(error)) {
+          void v4.stop(true);
+          busyV6.push(actual);
+          continue;
+        }
         // No IPv6 loopback on this machine: browsers then resolve localhost to 127.0.0.1.
       }
     }
@@ -46,8 +58,11 @@ export function startLoopbackServer(options: LoopbackOptions): LoopbackServer {
       },
     };
   }
-  throw new AuthctlError("PORT_BUSY", `port${busy.length > 1 ? "s" : ""} ${busy.join(", ")} on 127.0.0.1 ${busy.length > 1 ? "are" : "is"} in use, and the provider only accepts ${busy.length > 1 ? "those" : "that one"}`, {
-    detail: { ports: busy },
+  const taken = [...busy.map((port) => ({ port, host: "127.0.0.1" })), ...busyV6.map((port) => ({ port, host: "::1" }))];
+  const hosts = new Set(taken.map((t) => t.host));
+  const named = hosts.size === 1 ? `${taken.map((t) => t.port).join(", ")} on ${[...hosts][0]}` : taken.map((t) => `${t.port} on ${t.host}`).join(", ");
+  throw new AuthctlError("PORT_BUSY", `port${taken.length > 1 ? "s" : ""} ${named} ${taken.length > 1 ? "are" : "is"} in use, and the provider only accepts ${taken.length > 1 ? "those" : "that one"}`, {
+    detail: { ports: [...busy, ...busyV6] },
   });
 }
 

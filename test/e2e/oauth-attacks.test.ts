@@ -152,6 +152,30 @@ describe("answers that do not carry this attempt's state (RFC 9700 §4.7, issue 
   }, 30_000);
 });
 
+describe("a `localhost` redirect and another local user on ::1 (issue 13.4)", () => {
+  test.skipIf(!hasIpv6Loopback())("a port someone holds on ::1 is a busy port: the login does not start, nobody gets the callback", async () => {
+    const server = await honestServer();
+    const seen: string[] = [];
+    const squatter = Bun.serve({ hostname: "::1", port: 0, fetch: (req) => (seen.push(req.url), new Response("phishing page")) });
+    stops.push(() => squatter.stop(true));
+    const { box, browser } = sandbox(providerConfig("mycorp", server.issuer, `redirect_host = "localhost"\nredirect_port = ${squatter.port}\n`));
+    const login = await box.run(["login", "mycorp"], { env: { BROWSER: browser } });
+    expect(login.stderr).toContain(`port ${squatter.port} on ::1 is in use`);
+    expect(login.code).toBe(1);
+    expect(seen).toEqual([]);
+    expect(stored(box).mycorp).toBeUndefined();
+  }, 30_000);
+});
+
+function hasIpv6Loopback(): boolean {
+  try {
+    Bun.serve({ hostname: "::1", port: 0, fetch: () => new Response("") }).stop(true);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** tmux wraps long lines at the pane width; the URL is the only thing printed that long. */
 function joinedScreen(screen: string): string {
   return screen.split("\n").map((l) => l.replace(/\s+$/, "")).join("");
