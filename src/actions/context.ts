@@ -20,8 +20,12 @@ export function createContext(deps: Deps): Context {
     lockTimeoutMs: 30_000,
     choice: chooseBackend(deps.env, config.store),
     keyring: createBunKeyring(deps.env, {
-      // Someone at a terminal on a desktop can answer the keyring's unlock dialog.
-      unlockWaitMs: deps.interactive && (deps.env.DISPLAY || deps.env.WAYLAND_DISPLAY) ? 60_000 : undefined,
+      // Someone at a terminal on a desktop can answer the keyring's unlock dialog. A getter: the
+      // terminal check loads node:tty (about 2 MB of memory in a compiled binary), and only a
+      // locked keyring item asks.
+      get unlockWaitMs() {
+        return deps.interactive && (deps.env.DISPLAY || deps.env.WAYLAND_DISPLAY) ? 60_000 : undefined;
+      },
       notify: (message) => deps.ui.info(message),
     }),
     passphrase: deps.env.AUTHCTL_PASSPHRASE || undefined,

@@ -84,7 +84,14 @@ export function createBunKeyring(env: Env, options: KeyringOptions = {}): Keyrin
   const platform = options.platform ?? process.platform;
   const uid = options.uid ?? process.getuid?.() ?? 0;
   const connect = options.connectBus ?? connectBus;
-  const secrets = options.secrets ?? osSecrets();
+  // Bun.secrets is read on first use: the getter sets up its native side (about 0.6 MB of memory
+  // in a compiled binary), and every command builds this object, `env` on a plain file store too.
+  let secretsApi: SecretsApi | undefined;
+  let secretsRead = false;
+  const secrets = (): SecretsApi | undefined => {
+    if (!secretsRead) (secretsApi = options.secrets ?? osSecrets()), (secretsRead = true);
+    return secretsApi;
+  };
   const call = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
     const reason = quickUnavailableReason();
     if (reason) throw new AuthctlError("STORE_IO", `the keyring is not available: ${reason}`, { hint: "set AUTHCTL_STORE=encrypted" });
@@ -95,7 +102,7 @@ export function createBunKeyring(env: Env, options: KeyringOptions = {}): Keyrin
     }
   };
   function quickUnavailableReason(): string | undefined {
-    if (!secrets) return "this build of Bun has no Bun.secrets";
+    if (!secrets()) return "this build of Bun has no Bun.secrets";
     // libsecret talks to the Secret Service over the session bus; without one it would try to
     // autolaunch a bus through X11, which fails (or worse, starts one nobody unlocks).
     if ((platform === "linux" || platform === "freebsd") && !sessionBusAddress(env)) return "no D-Bus session bus";
@@ -166,7 +173,7 @@ export function createBunKeyring(env: Env, options: KeyringOptions = {}): Keyrin
       if (state === "locked") return "it is locked";
       if (state === "none") return "it has no default collection to store into";
       try {
-        await call("be reached", () => secrets!.get({ service: KEYRING_SERVICE, name: PROBE_NAME }));
+        await call("be reached", () => secrets()!.get({ service: KEYRING_SERVICE, name: PROBE_NAME }));
         return undefined;
       } catch (error) {
         return error instanceof Error ? error.message.replace(/^the keyring (is not available|could not be reached): /, "") : String(error);
@@ -175,7 +182,7 @@ export function createBunKeyring(env: Env, options: KeyringOptions = {}): Keyrin
     async get(id) {
       const direct = await call(`read ${id}`, () => readDirectly(id));
       if (direct !== undefined && direct !== "locked") return direct;
-      const fromLibsecret = () => secrets!.get({ service: KEYRING_SERVICE, name: id });
+      const fromLibsecret = () => secrets()!.get({ service: KEYRING_SERVICE, name: id });
       if (direct === undefined) return call(`read ${id}`, fromLibsecret);
       // Locked. libsecret asks the keyring to unlock, which on a desktop shows its dialog: a person
       // needs longer than the timeout meant for a keyring that does not answer at all.
@@ -197,7 +204,7 @@ export function createBunKeyring(env: Env, options: KeyringOptions = {}): Keyrin
       }
       return value;
     },
-    set: (id, value) => call(`store ${id}`, () => secrets!.set({ service: KEYRING_SERVICE, name: id, value })),
-    delete: (id) => call(`delete ${id}`, () => secrets!.delete({ service: KEYRING_SERVICE, name: id })),
+    set: (id, value) => call(`store ${id}`, () => secrets()!.set({ service: KEYRING_SERVICE, name: id, value })),
+    delete: (id) => call(`delete ${id}`, () => secrets()!.delete({ service: KEYRING_SERVICE, name: id })),
   };
 }
