@@ -315,6 +315,20 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
     return "found";
   }
 
+  /** One credential with its keyring secrets; a record and item that do not belong together come back as the error. */
+  async function readWithSecrets(id: string): Promise<StoredCredential | undefined | AuthctlError> {
+    const snapshot = read();
+    const credential = snapshot.credentials[id];
+    if (snapshot.damaged?.[id]) throw snapshot.damaged[id];
+    if (credential && snapshot.backends[id] === "keyring") {
+      const found = await fetchKeyringSecrets(id, credential);
+      if (found === "missing") return missingItem(id);
+      if (found === "altered") return alteredRecord(id);
+      if (found !== "found") return foreignItem(id, found.foreign);
+    }
+    return credential;
+  }
+
   /**
    * The store that wrote the keyring item `id`, when it is not this one and says so. An item that
    * is not authctl's JSON at all names no owner: it may be overwritten (or deleted if listed).
@@ -559,16 +573,27 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
     read,
     readMetadata,
     async readSecrets(id) {
-      const snapshot = read();
-      const credential = snapshot.credentials[id];
-      if (snapshot.damaged?.[id]) throw snapshot.damaged[id];
-      if (credential && snapshot.backends[id] === "keyring") {
-        const found = await fetchKeyringSecrets(id, credential);
-        if (found === "missing") throw missingItem(id);
-        if (found === "altered") throw alteredRecord(id);
-        if (found !== "found") throw foreignItem(id, found.foreign);
+      // Lock-free, as `env` and `token` must be. But a writer sets the keyring item before it
+      // writes the file (see write()), and deletes it after: a read in between pairs the old
+      // record with the new item (it looks altered) or with no item (missing). Writers hold the
+      // store lock throughout, so a read that does not hold up is repeated under the lock, where
+      // only a real mismatch remains.
+      const first = await readWithSecrets(id);
+      if (!(first instanceof AuthctlError)) return first;
+      let locked = false;
+      let again: Awaited<ReturnType<typeof readWithSecrets>>;
+      try {
+        again = await file.withLock(() => {
+          locked = true;
+          return readWithSecrets(id);
+        });
+      } catch (error) {
+        // No lock to be had (a read-only AUTHCTL_HOME): the first answer stands.
+        if (!locked) throw first;
+        throw error;
       }
-      return credential;
+      if (again instanceof AuthctlError) throw again;
+      return again;
     },
     async update(fn) {
       return (await write(fn)).result;

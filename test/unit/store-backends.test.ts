@@ -361,6 +361,31 @@ describe("keyring backend (in-memory Secret Service)", () => {
   });
 
 
+  test("a read between a refresh's new keyring item and its new file waits for the writer instead of calling the record altered", async () => {
+    // A writer sets the item (with the digest of the new record) before it writes the file. A
+    // lock-free reader that read the file just before gets the old record with the new item: that
+    // pair is the writer's work in progress, not an edit behind authctl's back (seen as `token`
+    // failing with "altered behind authctl's back" while a parallel `token` refreshed).
+    const keyring = fakeKeyring();
+    const home = freshHome();
+    await seed(home, "keyring", keyring);
+    const reader = storeFor(home, "keyring", keyring).store;
+    let during: Promise<StoredCredential | undefined> | undefined;
+    const writer = storeFor(home, "keyring", keyring, {
+      checkpoint: (step) => {
+        if (step === "keyring-set:github-copilot") during ??= reader.readSecrets("github-copilot");
+      },
+    }).store;
+    const renewed = "gho_renewed0123456789abcdefABCDEF";
+    await writer.update((c) => {
+      c["github-copilot"] = { ...c["github-copilot"]!, access_token: renewed, expires_at: 1_900_000_000_000, updated_at: 1_800_000_000_000 };
+    });
+    expect(during).toBeDefined();
+    const seen = await during!;
+    expect(seen!.access_token).toBe(renewed);
+    expect(seen!.expires_at).toBe(1_900_000_000_000);
+  });
+
   test("secrets go to one item per provider as JSON; the file keeps metadata and a marker; read() never calls the keyring", async () => {
     const home = freshHome();
     const keyring = fakeKeyring();
