@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { parse, TomlError } from "smol-toml";
 import { didYouMean } from "../did-you-mean.ts";
@@ -58,6 +58,9 @@ export function loadConfig(home: string): Config {
   assertTrusted(path, "config.toml");
   let text: string;
   try {
+    // No config.toml is the usual case: answered without an exception (see statOrUndefined in
+    // store/trust.ts). A file that goes away before the read still ends up in ENOENT below.
+    if (!statSync(path, { throwIfNoEntry: false })) return { path, providers: {} };
     text = readFileSync(path, "utf8");
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return { path, providers: {} };
