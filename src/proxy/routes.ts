@@ -92,9 +92,21 @@ export function parseUpstream(provider: ProviderDefinition): { origin: string; s
   return { origin: url.origin, scope: url.pathname.replace(/\/+$/, "") };
 }
 
+/**
+ * A regional key (MiniMax, Moonshot, DashScope) goes to the region that accepted it at login: the
+ * key check stored that region's URL as the credential's `api_url`. Only a URL that is one of the
+ * provider's own regions is taken, so an edited record cannot send the key anywhere else; and when
+ * config.toml pins `api_url` (the registry then drops `regions`), the pinned host wins.
+ */
+function upstreamOf(r: ResolvedCredential): ProviderDefinition {
+  const stored = r.credential?.extra?.api_url;
+  const region = stored === undefined ? undefined : r.provider.regions?.find((candidate) => candidate.apiUrl === stored);
+  return region ? { ...r.provider, apiUrl: region.apiUrl } : r.provider;
+}
+
 export function buildRoutes(resolved: ResolvedCredential[], newPlaceholder: (provider: ProviderDefinition) => string): ProxyRoute[] {
   return resolved.map((r) => {
-    const { origin, scope } = parseUpstream(r.provider);
+    const { origin, scope } = parseUpstream(upstreamOf(r));
     const shape = SHAPES[r.provider.id];
     const versions = shape?.versions ?? [];
     const varPath = versions.length ? scope.replace(/\/v\d+(?:alpha|beta)?\d*$/, "") : scope;

@@ -163,3 +163,31 @@ test.skipIf(!canUnshare)("when the proxy cannot listen, the child is never start
   expect(stderr).toContain("the command was not run");
   expect(existsSync(marker)).toBe(false);
 }, 30_000);
+
+describe("exec --proxy with a regional key", () => {
+  test("a China key goes to the region that accepted it at login, not to the default region", async () => {
+    const { startKeyApi } = await import("../fakes/key-api.ts");
+    const global = startKeyApi({ region: "global" });
+    const cn = startKeyApi({ region: "cn" });
+    cleanups.push(() => (global.stop(), cn.stop()));
+    const box = sandbox();
+    box.writeConfig(`[providers.moonshot]\napi_urls = { global = "${global.url}/v1", cn = "${cn.url}/v1" }\n`);
+    // "region-cn" makes the global fake answer 401 (a China key), so the login stores cn's URL.
+    const key = secret("sk-region-cn-proxy0123456789abcdef0123456789abcdef0123");
+    expectOk(await box.run(["login", "moonshot", "--with-key"], { stdin: key }));
+    global.requests.length = 0;
+    cn.requests.length = 0;
+    const script = writeScript(
+      box.root,
+      "child.mjs",
+      `const res = await fetch(process.env.MOONSHOT_BASE_URL + "/models", { headers: { authorization: "Bearer " + process.env.MOONSHOT_API_KEY } });
+console.log(JSON.stringify({ status: res.status }));
+`,
+    );
+    const result = await box.run(["exec", "--proxy", "-p", "moonshot", "--", process.execPath, script], { timeoutMs: 30_000 });
+    expectOk(result);
+    expect(JSON.parse(result.stdout)).toEqual({ status: 200 });
+    expect(global.requests).toHaveLength(0);
+    expect(cn.requests.map((r) => [r.path, r.authorization])).toEqual([["/v1/models", `Bearer ${key}`]]);
+  }, 40_000);
+});
