@@ -41,7 +41,8 @@ function isatty(fd: number): boolean {
  * the hot path, without creating Node's stream objects (about 9 MB of memory in a compiled binary
  * for the first `process.stdout` or `process.stderr`). Synchronous, so nothing is left buffered
  * when `exec` replaces the process or main() exits. A descriptor another program left non-blocking
- * answers EAGAIN when a pipe is full: wait for the reader and go on.
+ * answers EAGAIN when a pipe is full: wait for the reader and go on. Any other failure drops the
+ * rest of this text, as a failed stream write did.
  */
 function writeAll(fd: number, text: string): void {
   const bytes = Buffer.from(text);
@@ -50,7 +51,9 @@ function writeAll(fd: number, text: string): void {
     try {
       offset += writeSync(fd, bytes, offset, bytes.length - offset);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EAGAIN") throw error;
+      // A reader that went away (EPIPE: `authctl env | head -0`) ends the output quietly, with
+      // the exit code the command earned, as Node's streams did here before.
+      if ((error as NodeJS.ErrnoException).code !== "EAGAIN") return;
       Bun.sleepSync(1);
     }
   }

@@ -153,6 +153,13 @@ describe("env", () => {
     expectOk(result);
     expect(result.stdout).toBe(`export ANTHROPIC_API_KEY='${ANT}'\n`);
   });
+  test("a reader that went away (EPIPE) ends the output quietly, with exit 0", async () => {
+    // stdout is a FIFO whose only reader has closed it: the first write gets EPIPE.
+    const prefix = ["sh", "-c", 'mkfifo "$0" && exec 4<>"$0" 5>"$0" 4<&- && exec "$@" >&5', join(box.root, "fifo")];
+    const result = await box.run(["env", "openrouter"], { prefix });
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+  });
 });
 
 describe("token", () => {
