@@ -1,5 +1,5 @@
 import { AuthctlError, errorCode, isAuthctlError } from "../errors.ts";
-import { idTokenAfterRefresh, processTokenResponse, refreshTokenGrantRequest } from "../oauth/index.ts";
+import { discover, idTokenAfterRefresh, processTokenResponse, refreshTokenGrantRequest } from "../oauth/index.ts";
 import type { ProviderDefinition } from "../providers/types.ts";
 import { registerSecret } from "../redact.ts";
 import type { StoredCredential } from "../store/types.ts";
@@ -49,10 +49,24 @@ export class RefreshOutage extends AuthctlError {
   }
 }
 
-function tokenUrlFor(ctx: Context, provider: ProviderDefinition, credential: StoredCredential): string | undefined {
+/**
+ * Endpoints come from the provider's configuration each time (issue 11.16): a token endpoint the
+ * issuer's discovery supplies is looked up again (once per process), so an endpoint the issuer
+ * moved, or an issuer changed in config.toml, takes effect. The URL stored at login is used only
+ * when discovery cannot be reached.
+ */
+async function tokenUrlFor(ctx: Context, provider: ProviderDefinition, credential: StoredCredential): Promise<string | undefined> {
   const method = provider.methods.find((m) => m.id === credential.method);
-  const configured = method?.kind === "oauth" ? method.oauth.tokenUrl : undefined;
-  return configured ?? credential.extra?.token_url;
+  const oauth = method?.kind === "oauth" ? method.oauth : undefined;
+  if (oauth?.tokenUrl) return oauth.tokenUrl;
+  if (oauth?.issuer) {
+    try {
+      return (await discover(ctx.deps.fetch, oauth.issuer, { timeoutMs: 10_000 })).token_endpoint;
+    } catch (error) {
+      if (!isAuthctlError(error) || error.code !== "NETWORK") throw error;
+    }
+  }
+  return credential.extra?.token_url;
 }
 
 /**
@@ -160,7 +174,7 @@ export async function refreshCredential(ctx: Context, provider: ProviderDefiniti
           }),
         };
       }
-      const tokenUrl = tokenUrlFor(ctx, provider, current);
+      const tokenUrl = await tokenUrlFor(ctx, provider, current);
       if (!tokenUrl) throw new AuthctlError("CONFIG_INVALID", `${provider.name} has no token_url to refresh with`, { hint: `run 'authctl login ${provider.id}' again` });
       const method = provider.methods.find((m) => m.id === current.method);
       const settings = method?.kind === "oauth" ? method.oauth : undefined;

@@ -10,8 +10,7 @@ import {
   authorizationCodeGrantRequest,
   decodeIdToken,
   validateIdToken,
-  discoveryRequest,
-  processDiscoveryResponse,
+  discover,
   processTokenResponse,
 } from "../oauth/index.ts";
 import type { HookDeps, LoginResult, OAuthMethod, OAuthSettings, ProviderDefinition } from "../providers/types.ts";
@@ -34,7 +33,7 @@ export async function resolveEndpoints(ctx: Context, settings: OAuthSettings, si
   if (settings.authorizeUrl && settings.tokenUrl && settings.deviceAuthorizationUrl) {
     return { ...settings, expectedIssuer: { issuer: settings.issuer, required: false } };
   }
-  const metadata = await discoveryRequest(ctx.deps.fetch, settings.issuer, { signal }).then((r) => processDiscoveryResponse(r, settings.issuer!));
+  const metadata = await discover(ctx.deps.fetch, settings.issuer, { signal });
   return {
     ...settings,
     expectedIssuer: { issuer: metadata.issuer, required: metadata.raw.authorization_response_iss_parameter_supported === true },

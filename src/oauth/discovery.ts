@@ -98,6 +98,22 @@ export async function processDiscoveryResponse(
   return metadata;
 }
 
+const discovered = new Map<string, Promise<AuthorizationServerMetadata>>();
+
+/**
+ * Discovery for an issuer, once per process (a long-running `exec --proxy` refreshes many times).
+ * A failure is not remembered: the next call asks again.
+ */
+export function discover(fetchFn: typeof fetch, issuer: string, options: HttpOptions = {}): Promise<AuthorizationServerMetadata> {
+  let entry = discovered.get(issuer);
+  if (!entry) {
+    entry = discoveryRequest(fetchFn, issuer, options).then((response) => processDiscoveryResponse(response, issuer));
+    discovered.set(issuer, entry);
+    entry.catch(() => discovered.delete(issuer));
+  }
+  return entry;
+}
+
 function normaliseIssuer(issuer: string): string | undefined {
   try {
     return new URL(issuer).href;

@@ -41,6 +41,7 @@ export {
   type PollDeviceTokenOptions,
 } from "./device.ts";
 export {
+  discover,
   discoveryRequest,
   discoveryUrls,
   processDiscoveryResponse,

@@ -186,3 +186,17 @@ describe("logging in over SSH (15.8)", () => {
     expect(f.counts.authorize).toBe(0);
   }, 20_000);
 });
+
+describe("endpoints come from the configuration each time (11.16)", () => {
+  test("a token endpoint the issuer moved after login is the one the refresh uses", async () => {
+    const f = fake();
+    const { box, env } = sandbox(providerConfig(f.url, FAKE_CLIENT_ID, ["openid"]));
+    expect((await box.run(["login", "mycorp"], { env })).code).toBe(0);
+    f.options.tokenPath = "/v2/token";
+    f.options.accessTokenTtl = 7200;
+    const token = await box.run(["token", "mycorp", "--min-ttl", "90m"]);
+    expect(token.code).toBe(0);
+    const refreshes = f.requests.filter((r) => r.body.grant_type === "refresh_token");
+    expect(refreshes.map((r) => r.path)).toEqual(["/v2/token"]);
+  });
+});

@@ -92,6 +92,8 @@ export interface OAuthFakeOptions {
   deviceAnswer?: (standard: Record<string, unknown>) => Record<string, unknown>;
   /** true: every form endpoint refuses with the raw request body quoted in error_description (servers that echo secrets) */
   echoSecrets?: boolean;
+  /** Where the metadata says the token endpoint is (default "/token"; "/v2/token" is served too) */
+  tokenPath?: "/token" | "/v2/token";
   /** What POST /revoke does (default "ok": RFC 7009 §2.2's 200) */
   revoke?: "ok" | "server_error_500" | "unavailable_503" | "hang";
   /** The scope granted for a requested one (default: all of it), as servers narrow grants. */
@@ -414,7 +416,7 @@ export function startOAuthFake(initial: OAuthFakeOptions = {}): OAuthFake {
     return Response.json({
       issuer: url,
       authorization_endpoint: `${url}/authorize`,
-      token_endpoint: `${url}/token`,
+      token_endpoint: `${url}${options.tokenPath ?? "/token"}`,
       device_authorization_endpoint: `${url}/device/code`,
       revocation_endpoint: `${url}/revoke`,
       userinfo_endpoint: `${url}/userinfo`,
@@ -459,6 +461,12 @@ export function startOAuthFake(initial: OAuthFakeOptions = {}): OAuthFake {
       "GET /userinfo": ({ req }) => userinfo(req),
       "POST /userinfo": ({ req }) => userinfo(req),
       "POST /token": (x) => {
+        if (x.body.grant_type === "authorization_code") counts.token += 1;
+        else if (x.body.grant_type === "refresh_token") counts.refresh += 1;
+        else if (x.body.grant_type === DEVICE_CODE_GRANT) counts.poll += 1;
+        return checked(x, () => tokenEndpoint(x.req, x.body, x.server));
+      },
+      "POST /v2/token": (x) => {
         if (x.body.grant_type === "authorization_code") counts.token += 1;
         else if (x.body.grant_type === "refresh_token") counts.refresh += 1;
         else if (x.body.grant_type === DEVICE_CODE_GRANT) counts.poll += 1;
