@@ -1,5 +1,5 @@
 import { AuthctlError, errorCode, isAuthctlError } from "../errors.ts";
-import { discover, idTokenAfterRefresh, processTokenResponse, refreshTokenGrantRequest } from "../oauth/index.ts";
+import { type ClientAuthMethod, clientAuthFor, discover, idTokenAfterRefresh, processTokenResponse, refreshTokenGrantRequest } from "../oauth/index.ts";
 import type { ProviderDefinition } from "../providers/types.ts";
 import { registerSecret } from "../redact.ts";
 import type { StoredCredential } from "../store/types.ts";
@@ -55,18 +55,20 @@ export class RefreshOutage extends AuthctlError {
  * moved, or an issuer changed in config.toml, takes effect. The URL stored at login is used only
  * when discovery cannot be reached.
  */
-async function tokenUrlFor(ctx: Context, provider: ProviderDefinition, credential: StoredCredential): Promise<string | undefined> {
+async function tokenUrlFor(ctx: Context, provider: ProviderDefinition, credential: StoredCredential): Promise<{ url?: string; clientAuth?: ClientAuthMethod }> {
   const method = provider.methods.find((m) => m.id === credential.method);
   const oauth = method?.kind === "oauth" ? method.oauth : undefined;
-  if (oauth?.tokenUrl) return oauth.tokenUrl;
+  if (oauth?.tokenUrl) return { url: oauth.tokenUrl };
   if (oauth?.issuer) {
     try {
-      return (await discover(ctx.deps.fetch, oauth.issuer, { timeoutMs: 10_000 })).token_endpoint;
+      const metadata = await discover(ctx.deps.fetch, oauth.issuer, { timeoutMs: 10_000 });
+      // With it comes how the server wants the client secret (client_secret_basic, issue 14.10).
+      return { url: metadata.token_endpoint, clientAuth: clientAuthFor(metadata) };
     } catch (error) {
       if (!isAuthctlError(error) || error.code !== "NETWORK") throw error;
     }
   }
-  return credential.extra?.token_url;
+  return { url: credential.extra?.token_url };
 }
 
 /**
@@ -174,7 +176,7 @@ export async function refreshCredential(ctx: Context, provider: ProviderDefiniti
           }),
         };
       }
-      const tokenUrl = await tokenUrlFor(ctx, provider, current);
+      const { url: tokenUrl, clientAuth } = await tokenUrlFor(ctx, provider, current);
       if (!tokenUrl) throw new AuthctlError("CONFIG_INVALID", `${provider.name} has no token_url to refresh with`, { hint: `run 'authctl login ${provider.id}' again` });
       const method = provider.methods.find((m) => m.id === current.method);
       const settings = method?.kind === "oauth" ? method.oauth : undefined;
@@ -188,6 +190,7 @@ export async function refreshCredential(ctx: Context, provider: ProviderDefiniti
           tokenUrl,
           clientId: settings?.clientId,
           clientSecret: settings?.clientSecret,
+          clientAuth,
           refreshToken: used,
           body: settings?.tokenBody ?? "form",
           timeoutMs: REFRESH_TIMEOUT_MS,

@@ -10,6 +10,7 @@ import {
   authorizationCodeGrantRequest,
   decodeIdToken,
   validateIdToken,
+  clientAuthFor,
   discover,
   processTokenResponse,
 } from "../oauth/index.ts";
@@ -37,21 +38,12 @@ export async function resolveEndpoints(ctx: Context, settings: OAuthSettings, si
   return {
     ...settings,
     expectedIssuer: { issuer: metadata.issuer, required: metadata.raw.authorization_response_iss_parameter_supported === true },
-    clientAuth: clientAuthFor(metadata.raw.token_endpoint_auth_methods_supported),
+    clientAuth: clientAuthFor(metadata),
     authorizeUrl: settings.authorizeUrl ?? metadata.authorization_endpoint,
     tokenUrl: settings.tokenUrl ?? metadata.token_endpoint,
     deviceAuthorizationUrl: settings.deviceAuthorizationUrl ?? metadata.device_authorization_endpoint,
     revocationUrl: settings.revocationUrl ?? metadata.revocation_endpoint,
   };
-}
-
-/**
- * client_secret_post (what installed apps use) unless the server lists methods without it and
- * with client_secret_basic (RFC 8414 §2: token_endpoint_auth_methods_supported).
- */
-function clientAuthFor(methods: unknown): ClientAuthMethod | undefined {
-  if (!Array.isArray(methods)) return undefined;
-  return !methods.includes("client_secret_post") && methods.includes("client_secret_basic") ? "client_secret_basic" : undefined;
 }
 
 export function hookDeps(ctx: Context, provider: ProviderDefinition, signal?: AbortSignal): HookDeps {

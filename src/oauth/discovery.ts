@@ -6,7 +6,7 @@
  */
 import { AuthctlError } from "../errors.ts";
 import { assertSecureEndpoint, isSecureEndpoint } from "./endpoints.ts";
-import { getRequest, type HttpOptions } from "./_http.ts";
+import { type ClientAuthMethod, getRequest, type HttpOptions } from "./_http.ts";
 import {
   assertSuccessStatus,
   type JsonObject,
@@ -96,6 +96,16 @@ export async function processDiscoveryResponse(
   if (revocation !== undefined) metadata.revocation_endpoint = revocation;
   if (methods !== undefined) metadata.code_challenge_methods_supported = methods;
   return metadata;
+}
+
+/**
+ * client_secret_post (what installed apps use) unless the server lists methods without it and
+ * with client_secret_basic (RFC 8414 §2: token_endpoint_auth_methods_supported).
+ */
+export function clientAuthFor(metadata: AuthorizationServerMetadata): ClientAuthMethod | undefined {
+  const methods = metadata.raw.token_endpoint_auth_methods_supported;
+  if (!Array.isArray(methods)) return undefined;
+  return !methods.includes("client_secret_post") && methods.includes("client_secret_basic") ? "client_secret_basic" : undefined;
 }
 
 const discovered = new Map<string, Promise<AuthorizationServerMetadata>>();

@@ -41,6 +41,7 @@ export {
   type PollDeviceTokenOptions,
 } from "./device.ts";
 export {
+  clientAuthFor,
   discover,
   discoveryRequest,
   discoveryUrls,

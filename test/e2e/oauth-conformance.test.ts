@@ -126,7 +126,7 @@ describe("logout when the provider cannot revoke (14.9)", () => {
 });
 
 describe("client authentication (14.10)", () => {
-  test("a server that lists only client_secret_basic gets the secret in Basic auth, on the code exchange and the device requests", async () => {
+  test("a server that lists only client_secret_basic gets the secret in Basic auth, on the code exchange, the device requests and the refresh", async () => {
     const clientSecret = "basic-only-secret-0123456789";
     const f = fake({ clientSecret, clientAuth: "client_secret_basic", pendingPolls: 0 });
     const { box, env } = sandbox(providerConfig(f.url, FAKE_CLIENT_ID, ["openid"], `client_secret = "${clientSecret}"\n`));
@@ -136,6 +136,11 @@ describe("client authentication (14.10)", () => {
     const device = await box.run(["login", "mycorp", "--device"], { env: { BROWSER: "true" } });
     expect(device.stderr).not.toContain("invalid_client");
     expect(device.code).toBe(0);
+    f.options.accessTokenTtl = 7200;
+    const refreshed = await box.run(["token", "mycorp", "--min-ttl", "90m"]);
+    expect(refreshed.stderr).not.toContain("invalid_client");
+    expect(refreshed.code).toBe(0);
+    expect(f.counts.refresh).toBe(1);
     expect(f.requests.filter((r) => r.method === "POST").every((r) => r.body.client_secret === undefined)).toBe(true);
   }, 30_000);
 });
