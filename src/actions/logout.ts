@@ -95,16 +95,26 @@ async function revokeIfPossible(ctx: Context, id: string, credential: StoredCred
   const provider = ctx.registry.get(id);
   const method = provider?.methods.find((m) => m.id === credential.method);
   const settings = method?.kind === "oauth" ? method.oauth : undefined;
-  const url = settings?.revocationUrl ?? credential.extra?.revocation_url;
   const token = credential.refresh_token ?? credential.access_token;
+  const { clientAuthFor, discover, processRevocationResponse, revocationRequest } = await import("../oauth/index.ts");
+  // As for refresh (issue 11.16): a discovered endpoint, and how the server wants the client
+  // secret, come from the issuer's metadata now; the URL stored at login only when it is unreachable.
+  let url = settings?.revocationUrl;
+  let clientAuth: import("../oauth/index.ts").ClientAuthMethod | undefined;
+  if (!url && settings?.issuer && token) {
+    const metadata = await discover(ctx.deps.fetch, settings.issuer, { timeoutMs: 10_000 }).catch(() => undefined);
+    url = metadata?.revocation_endpoint;
+    clientAuth = metadata && clientAuthFor(metadata);
+  }
+  url ??= credential.extra?.revocation_url;
   if (!url || !token) return true;
-  const { processRevocationResponse, revocationRequest } = await import("../oauth/index.ts");
   try {
     const result = await processRevocationResponse(
       await revocationRequest(ctx.deps.fetch, {
         url,
         clientId: settings?.clientId,
         clientSecret: settings?.clientSecret,
+        clientAuth,
         token,
         tokenTypeHint: credential.refresh_token ? "refresh_token" : "access_token",
         body: settings?.revocationBody,

@@ -3,7 +3,7 @@
  * and also "that token was already invalid" (§2.2), so the body is ignored.
  */
 import { assertSecureEndpoint } from "./endpoints.ts";
-import { type BodyEncoding, type HttpOptions, postRequest } from "./_http.ts";
+import { applyClientAuth, type BodyEncoding, type ClientAuthMethod, type HttpOptions, postRequest } from "./_http.ts";
 import { oauthErrorIn, readJsonObject, unexpectedStatus } from "./_response.ts";
 
 const WHAT = "revocation endpoint";
@@ -13,6 +13,7 @@ export interface RevocationInput extends HttpOptions {
   clientId?: string;
   /** Only for installed-app clients that ship one (client_secret_post). */
   clientSecret?: string;
+  clientAuth?: ClientAuthMethod;
   token: string;
   tokenTypeHint?: "access_token" | "refresh_token";
   /** RFC 7009 §2.1 says form (the default); OpenAI's endpoint takes JSON (openai/codex codex-rs/login/src/auth/revoke.rs). */
@@ -32,7 +33,8 @@ export async function revocationRequest(fetchFn: typeof fetch, input: Revocation
     client_id: input.clientId,
     client_secret: input.clientSecret,
   };
-  return postRequest(fetchFn, url, WHAT, params, input.body ?? "form", input);
+  const auth = applyClientAuth(params, input.clientAuth, input.headers);
+  return postRequest(fetchFn, url, WHAT, auth.params, input.body ?? "form", { ...input, headers: auth.headers });
 }
 
 /**

@@ -126,7 +126,7 @@ describe("logout when the provider cannot revoke (14.9)", () => {
 });
 
 describe("client authentication (14.10)", () => {
-  test("a server that lists only client_secret_basic gets the secret in Basic auth, on the code exchange, the device requests and the refresh", async () => {
+  test("a server that lists only client_secret_basic gets the secret in Basic auth, on the code exchange, the device requests, the refresh and the revocation", async () => {
     const clientSecret = "basic-only-secret-0123456789";
     const f = fake({ clientSecret, clientAuth: "client_secret_basic", pendingPolls: 0 });
     const { box, env } = sandbox(providerConfig(f.url, FAKE_CLIENT_ID, ["openid"], `client_secret = "${clientSecret}"\n`));
@@ -141,6 +141,9 @@ describe("client authentication (14.10)", () => {
     expect(refreshed.stderr).not.toContain("invalid_client");
     expect(refreshed.code).toBe(0);
     expect(f.counts.refresh).toBe(1);
+    const logout = await box.run(["logout", "mycorp"]);
+    expect(logout.stderr).toContain("revoked the MyCorp grant at the provider");
+    expect(logout.code).toBe(0);
     expect(f.requests.filter((r) => r.method === "POST").every((r) => r.body.client_secret === undefined)).toBe(true);
   }, 30_000);
 });
