@@ -222,8 +222,11 @@ export function startOpenAIFake(initial: OpenAIFakeOptions = {}): OpenAIFake {
     return redirect(to);
   }
 
+  // OpenAI's ID tokens are RS256-signed JWTs (auth.openai.com's JWKS); authctl reads their claims
+  // without checking the signature (they come straight from the token endpoint over TLS), so
+  // random bytes stand in for it. An `alg: none` header would be refused as it should be.
   function jwt(payload: Record<string, unknown>): string {
-    return `${b64json({ alg: "none", typ: "JWT" })}.${b64json(payload)}.${b64(32)}`;
+    return `${b64json({ alg: "RS256", typ: "JWT", kid: "fake-openai" })}.${b64json(payload)}.${b64(32)}`;
   }
 
   function mintTokens(withExpiresIn: boolean): Response {
