@@ -100,6 +100,9 @@ describe("custom OIDC provider", () => {
     expectOk(await box.run(["login", "mycorp"], { env: browserEnv }));
     const before = store(box).mycorp!;
     await Bun.sleep(2200);
+    // The refreshed token must still be live when /me is asked below: a 2-second one had expired
+    // by then on two loaded cores.
+    server.setAccessTokenTtl(3600);
     const token = await box.run(["token", "mycorp"]);
     expectOk(token);
     const after = store(box).mycorp!;
