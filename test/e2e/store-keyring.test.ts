@@ -314,8 +314,12 @@ await store.migrate(to);
 `,
       );
       const env = { ...service.env, AUTHCTL_STORE: "file" };
-      const drive = (to: string, stopAt: number) =>
-        Bun.spawnSync([process.execPath, script, box.home, to, String(stopAt)], { env: { ...process.env, ...service.env }, stderr: "pipe" });
+      const drive = (to: string, stopAt: number) => {
+        const run = Bun.spawnSync([process.execPath, script, box.home, to, String(stopAt)], { env: { ...process.env, ...service.env }, stderr: "pipe" });
+        // Say why a run that should have finished did not (once seen as a bare exit 1 under load).
+        if (stopAt === -1 && run.exitCode !== 0) console.error(`migrate --to ${to} exited ${run.exitCode}: ${run.stderr.toString().slice(-2000)}`);
+        return run;
+      };
       const check = async () => {
         expect((await box.run(["token", "openrouter"], { env })).stdout).toBe(`${KEY}\n`);
         expect((await box.run(["token", "anthropic"], { env })).stdout).toBe(`${ANT}\n`);
