@@ -26,7 +26,9 @@ const bigRuns = Number(arg("big") ?? 5);
 let binary = arg("binary");
 if (!binary) {
   binary = "/tmp/dist-proxy/authctl";
-  const build = Bun.spawnSync([process.execPath, join(root, "scripts/build.ts"), `--outfile=${binary}`], { stdio: ["ignore", "ignore", "inherit"] });
+  const build = Bun.spawnSync([process.execPath, join(root, "scripts/build.ts"), `--outfile=${binary}`], {
+    stdio: ["ignore", "ignore", "inherit"],
+  });
   if (build.exitCode !== 0) process.exit(1);
 }
 for (const tool of ["nginx", "curl"]) {
@@ -68,23 +70,46 @@ const proxyConf = nginxConf(
   `  upstream provider { server 127.0.0.1:${staticPort}; keepalive 16; }\n  server {\n    listen 127.0.0.1:${nginxPort};\n    location / { proxy_pass http://provider; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off; }\n  }`,
 );
 const nginxBin = Bun.which("nginx", { PATH: `${process.env.PATH}:/usr/sbin` })!;
-const nginxes = [staticConf, proxyConf].map((conf) => Bun.spawn([nginxBin, "-c", conf, "-p", work, "-g", "daemon off;"], { stderr: "inherit" }));
+const nginxes = [staticConf, proxyConf].map((conf) =>
+  Bun.spawn([nginxBin, "-c", conf, "-p", work, "-g", "daemon off;"], { stderr: "inherit" }),
+);
 
-const env = { PATH: process.env.PATH ?? "", HOME: work, AUTHCTL_HOME: join(work, "home"), AUTHCTL_STORE: "file" };
+const env = {
+  PATH: process.env.PATH ?? "",
+  HOME: work,
+  AUTHCTL_HOME: join(work, "home"),
+  AUTHCTL_STORE: "file",
+};
 Bun.spawnSync(["mkdir", "-p", env.AUTHCTL_HOME]);
-writeFileSync(join(env.AUTHCTL_HOME, "config.toml"), `[providers.openrouter]\napi_url = "http://127.0.0.1:${staticPort}/api/v1"\n`);
+writeFileSync(
+  join(env.AUTHCTL_HOME, "config.toml"),
+  `[providers.openrouter]\napi_url = "http://127.0.0.1:${staticPort}/api/v1"\n`,
+);
 const login = Bun.spawnSync([binary, "login", "openrouter", "--with-key", "--no-verify"], {
   env,
   stdin: new Blob(["sk-or-v1-bench0123456789abcdef0123456789abcdef0123456789abcdef01234567"]),
 });
 if (login.exitCode !== 0) throw new Error(login.stderr.toString());
 // The child prints what it was given and waits; curl then talks to the proxy from here.
-const session = Bun.spawn([binary, "exec", "--proxy", "-p", "openrouter", "--", "sh", "-c", 'echo "$OPENROUTER_BASE_URL $OPENROUTER_API_KEY"; read _'], {
-  env,
-  stdin: "pipe",
-  stdout: "pipe",
-  stderr: "inherit",
-});
+const session = Bun.spawn(
+  [
+    binary,
+    "exec",
+    "--proxy",
+    "-p",
+    "openrouter",
+    "--",
+    "sh",
+    "-c",
+    'echo "$OPENROUTER_BASE_URL $OPENROUTER_API_KEY"; read _',
+  ],
+  {
+    env,
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "inherit",
+  },
+);
 
 async function firstLine(stream: ReadableStream<Uint8Array>): Promise<string> {
   const reader = stream.getReader();
@@ -105,7 +130,8 @@ function curl(urls: string[], auth: string, format: string): number[] {
   return out.stdout.toString().trim().split("\n").map(Number);
 }
 
-const pct = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((values.length * p) / 100))]!;
+const pct = (values: number[], p: number) =>
+  [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((values.length * p) / 100))]!;
 
 try {
   const [authctlBase, placeholder] = (await firstLine(session.stdout)).split(" ") as [string, string];
@@ -117,35 +143,58 @@ try {
   type Name = keyof typeof targets;
   const names = Object.keys(targets) as Name[];
   for (const name of names) {
-    const probe = Bun.spawnSync(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", `Authorization: Bearer ${targets[name].auth}`, `${targets[name].base}/echo`]);
-    if (probe.stdout.toString() !== "200") throw new Error(`${name} answered ${probe.stdout.toString()} (is nginx running?)`);
+    const probe = Bun.spawnSync([
+      "curl",
+      "-s",
+      "-o",
+      "/dev/null",
+      "-w",
+      "%{http_code}",
+      "-H",
+      `Authorization: Bearer ${targets[name].auth}`,
+      `${targets[name].base}/echo`,
+    ]);
+    if (probe.stdout.toString() !== "200")
+      throw new Error(`${name} answered ${probe.stdout.toString()} (is nginx running?)`);
   }
   const latency: Record<Name, number[]> = { direct: [], nginx: [], authctl: [] };
   const perRound = Math.max(1, Math.floor(requests / rounds));
   // Warm-up, then rounds in a rotating order so every target sees the same machine load.
-  for (const name of names) curl(Array(200).fill(`${targets[name].base}/echo`), targets[name].auth, "%{time_total}");
+  for (const name of names)
+    curl(Array(200).fill(`${targets[name].base}/echo`), targets[name].auth, "%{time_total}");
   for (let r = 0; r < rounds; r++) {
     for (let i = 0; i < names.length; i++) {
       const name = names[(r + i) % names.length]!;
-      latency[name].push(...curl(Array(perRound).fill(`${targets[name].base}/echo`), targets[name].auth, "%{time_total}").map((s) => s * 1000));
+      latency[name].push(
+        ...curl(Array(perRound).fill(`${targets[name].base}/echo`), targets[name].auth, "%{time_total}").map(
+          (s) => s * 1000,
+        ),
+      );
     }
   }
   const speed: Record<Name, number[]> = { direct: [], nginx: [], authctl: [] };
   for (let r = 0; r < bigRuns; r++) {
     for (let i = 0; i < names.length; i++) {
       const name = names[(r + i) % names.length]!;
-      speed[name].push(...curl([`${targets[name].base}/bytes`], targets[name].auth, "%{speed_download}").map((b) => b / 1e6));
+      speed[name].push(
+        ...curl([`${targets[name].base}/bytes`], targets[name].auth, "%{speed_download}").map((b) => b / 1e6),
+      );
     }
   }
   const d50 = pct(latency.direct, 50);
   const d99 = pct(latency.direct, 99);
-  console.log(`${latency.direct.length} keep-alive requests per target (200-byte body), ${bigRuns} × 50 MB; ms, MB/s`);
+  console.log(
+    `${latency.direct.length} keep-alive requests per target (200-byte body), ${bigRuns} × 50 MB; ms, MB/s`,
+  );
   console.log("target    p50      p99      added p50  added p99  50 MB throughput (median)");
   for (const name of names) {
     const p50 = pct(latency[name], 50);
     const p99 = pct(latency[name], 99);
-    const added = name === "direct" ? "" : `${(p50 - d50).toFixed(3).padStart(9)}  ${(p99 - d99).toFixed(3).padStart(9)}`;
-    console.log(`${name.padEnd(8)}  ${p50.toFixed(3).padStart(7)}  ${p99.toFixed(3).padStart(7)}  ${added.padEnd(20)} ${pct(speed[name], 50).toFixed(0).padStart(6)}`);
+    const added =
+      name === "direct" ? "" : `${(p50 - d50).toFixed(3).padStart(9)}  ${(p99 - d99).toFixed(3).padStart(9)}`;
+    console.log(
+      `${name.padEnd(8)}  ${p50.toFixed(3).padStart(7)}  ${p99.toFixed(3).padStart(7)}  ${added.padEnd(20)} ${pct(speed[name], 50).toFixed(0).padStart(6)}`,
+    );
   }
   const addedP50 = pct(latency.authctl, 50) - d50;
   const addedP99 = pct(latency.authctl, 99) - d99;

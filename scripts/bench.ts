@@ -22,13 +22,27 @@ const runs = Number(process.argv.find((a) => a.startsWith("--runs="))?.slice(7) 
 const work = mkdtempSync(join(tmpdir(), "authctl-bench-"));
 const binary = join(root, "dist", "authctl");
 
-const build = Bun.spawnSync([process.execPath, join(root, "scripts/build.ts")], { stdio: ["ignore", "ignore", "inherit"] });
+const build = Bun.spawnSync([process.execPath, join(root, "scripts/build.ts")], {
+  stdio: ["ignore", "ignore", "inherit"],
+});
 if (build.exitCode !== 0) process.exit(1);
 function compileHello(name: string, source: string): string {
   writeFileSync(join(work, `${name}.ts`), source);
-  const built = Bun.spawnSync([process.execPath, "build", "--compile", "--minify", "--bytecode", join(work, `${name}.ts`), "--outfile", join(work, name)], {
-    stdio: ["ignore", "ignore", "inherit"],
-  });
+  const built = Bun.spawnSync(
+    [
+      process.execPath,
+      "build",
+      "--compile",
+      "--minify",
+      "--bytecode",
+      join(work, `${name}.ts`),
+      "--outfile",
+      join(work, name),
+    ],
+    {
+      stdio: ["ignore", "ignore", "inherit"],
+    },
+  );
   if (built.exitCode !== 0) process.exit(1);
   return join(work, name);
 }
@@ -39,15 +53,24 @@ const helloStream = compileHello("hello-stream", `process.stdout.write("export H
 const home = join(work, "home");
 // The main home is a plain file (as before backends existed); the storage cases below add one
 // home per backend.
-const env: Record<string, string> = { PATH: process.env.PATH ?? "", HOME: work, AUTHCTL_HOME: home, AUTHCTL_STORE: "file" };
+const env: Record<string, string> = {
+  PATH: process.env.PATH ?? "",
+  HOME: work,
+  AUTHCTL_HOME: home,
+  AUTHCTL_STORE: "file",
+};
 const login = Bun.spawnSync([binary, "login", "openrouter", "--with-key", "--no-verify"], {
-  env, stdin: new Blob(["sk-or-v1-bench0123456789abcdef0123456789abcdef0123456789abcdef01234567"]),
+  env,
+  stdin: new Blob(["sk-or-v1-bench0123456789abcdef0123456789abcdef0123456789abcdef01234567"]),
 });
 if (login.exitCode !== 0) throw new Error(login.stderr.toString());
 
 // An OAuth credential that is fresh (no refresh due): the hot path must not load the HTTP or OAuth code.
 const now = Date.now();
-writeFileSync(join(home, "config.toml"), '[providers.mycorp]\nissuer = "https://sso.example.com"\nclient_id = "authctl"\n');
+writeFileSync(
+  join(home, "config.toml"),
+  '[providers.mycorp]\nissuer = "https://sso.example.com"\nclient_id = "authctl"\n',
+);
 const storeText = readFileSync(join(home, "credentials.toml"), "utf8");
 writeFileSync(
   join(home, "credentials.toml"),
@@ -69,7 +92,11 @@ const backendEnvs: Record<string, Record<string, string>> = {};
 // "passphrase": the encrypted file keyed by AUTHCTL_PASSPHRASE. Its scrypt costs ~0.1 s by design,
 // so no target applies; what matters is that three providers cost no more than one.
 for (const backend of ["encrypted", "keyring", "passphrase"]) {
-  const backendEnv: Record<string, string> = { ...env, AUTHCTL_HOME: join(work, backend), AUTHCTL_STORE: backend === "passphrase" ? "encrypted" : backend };
+  const backendEnv: Record<string, string> = {
+    ...env,
+    AUTHCTL_HOME: join(work, backend),
+    AUTHCTL_STORE: backend === "passphrase" ? "encrypted" : backend,
+  };
   if (backend === "passphrase") backendEnv.AUTHCTL_PASSPHRASE = "bench passphrase";
   if (backend === "keyring") {
     if (!secretService) {
@@ -79,7 +106,10 @@ for (const backend of ["encrypted", "keyring", "passphrase"]) {
     backendEnv.DBUS_SESSION_BUS_ADDRESS = secretService.env.DBUS_SESSION_BUS_ADDRESS;
   }
   for (const [provider, key] of Object.entries(BENCH_KEYS)) {
-    const stored = Bun.spawnSync([binary, "login", provider, "--with-key", "--no-verify"], { env: backendEnv, stdin: new Blob([key]) });
+    const stored = Bun.spawnSync([binary, "login", provider, "--with-key", "--no-verify"], {
+      env: backendEnv,
+      stdin: new Blob([key]),
+    });
     if (stored.exitCode !== 0) throw new Error(stored.stderr.toString());
   }
   backendEnvs[backend] = backendEnv;
@@ -107,7 +137,12 @@ const cases: Record<string, string[]> = {
 // A trailing element names the storage backend's home (see backendEnvs).
 for (const backend of Object.keys(backendEnvs)) {
   cases[`env openrouter (${backend})`] = [binary, "env", "openrouter", `@${backend}`];
-  cases[`env openrouter anthropic openai (${backend})`] = [binary, "env", ...Object.keys(BENCH_KEYS), `@${backend}`];
+  cases[`env openrouter anthropic openai (${backend})`] = [
+    binary,
+    "env",
+    ...Object.keys(BENCH_KEYS),
+    `@${backend}`,
+  ];
   if (backend === "encrypted") {
     cases[`token openrouter (${backend})`] = [binary, "token", "openrouter", `@${backend}`];
     cases[`exec -- true (${backend})`] = [binary, "exec", "-p", "openrouter", "--", "true", `@${backend}`];
@@ -119,7 +154,10 @@ const ghPath = Bun.which("gh");
 if (ghPath) {
   const ghConfig = join(work, "gh");
   mkdirSync(ghConfig);
-  writeFileSync(join(ghConfig, "hosts.yml"), "github.com:\n    oauth_token: gho_bench0123456789abcdef0123456789abcd\n    user: bench\n    git_protocol: https\n");
+  writeFileSync(
+    join(ghConfig, "hosts.yml"),
+    "github.com:\n    oauth_token: gho_bench0123456789abcdef0123456789abcd\n    user: bench\n    git_protocol: https\n",
+  );
   backendEnvs.gh = { ...env, GH_CONFIG_DIR: ghConfig };
   cases["gh auth token (peer)"] = [ghPath, "auth", "token", "@gh"];
 }
@@ -141,7 +179,10 @@ function split(cmd: string[]): [string[], Record<string, string>] {
 // Peak memory through /usr/bin/time: its own fork is small, so the child's max RSS is its own.
 const gnuTime = existsSync("/usr/bin/time") ? "/usr/bin/time" : undefined;
 function peakKiB(cmd: string[], runEnv: Record<string, string>): number {
-  const result = Bun.spawnSync([gnuTime!, "-f", "%M", ...cmd], { env: runEnv, stdio: ["ignore", "pipe", "pipe"] });
+  const result = Bun.spawnSync([gnuTime!, "-f", "%M", ...cmd], {
+    env: runEnv,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   if (result.exitCode !== 0) throw new Error(`${cmd.join(" ")} failed: ${result.stderr.toString()}`);
   return Number(result.stderr.toString().trim().split("\n").at(-1));
 }
@@ -165,7 +206,9 @@ if (gnuTime) {
 
 const base = median(baseline);
 const baseMiB = gnuTime ? median(baseMemory) / 1024 : 0;
-console.log(`hello-world (console.log, same bun, compiled): median ${base.toFixed(2)} ms${gnuTime ? `, peak ${baseMiB.toFixed(1)} MiB` : ""} over ${runs} runs`);
+console.log(
+  `hello-world (console.log, same bun, compiled): median ${base.toFixed(2)} ms${gnuTime ? `, peak ${baseMiB.toFixed(1)} MiB` : ""} over ${runs} runs`,
+);
 if (!gnuTime) console.log("peak memory: skipped, /usr/bin/time is not installed (apt: time)");
 let missed = 0;
 for (const [name, values] of Object.entries(samples)) {
@@ -174,12 +217,19 @@ for (const [name, values] of Object.entries(samples)) {
   const target = targetFor(name);
   let verdict = "";
   if (target) {
-    const met = ratio <= target.wall && (target.memory === undefined || memRatio === undefined || memRatio <= target.memory);
+    const met =
+      ratio <= target.wall &&
+      (target.memory === undefined || memRatio === undefined || memRatio <= target.memory);
     if (!met) missed++;
     verdict = ` (target ≤ ${target.wall}×${target.memory ? ` and ≤ ${target.memory}× memory` : ""}: ${met ? "met" : "NOT met"})`;
   }
-  const mem = memRatio === undefined ? "" : `, peak ${(median(memory[name]!) / 1024).toFixed(1)} MiB (${memRatio.toFixed(2)}×)`;
-  console.log(`${name.startsWith("gh") || name.startsWith("hello") ? "" : "authctl "}${name}: median ${median(values).toFixed(2)} ms, ratio ${ratio.toFixed(2)}×${mem}${verdict}`);
+  const mem =
+    memRatio === undefined
+      ? ""
+      : `, peak ${(median(memory[name]!) / 1024).toFixed(1)} MiB (${memRatio.toFixed(2)}×)`;
+  console.log(
+    `${name.startsWith("gh") || name.startsWith("hello") ? "" : "authctl "}${name}: median ${median(values).toFixed(2)} ms, ratio ${ratio.toFixed(2)}×${mem}${verdict}`,
+  );
 }
 console.log(missed ? `${missed} target(s) not met` : "every target met");
 secretService?.stop();

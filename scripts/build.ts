@@ -9,7 +9,9 @@ import { dirname, join } from "node:path";
 const root = join(import.meta.dir, "..");
 const args = process.argv.slice(2);
 const target = args.find((a) => a.startsWith("--target="))?.slice(9);
-const outfile = args.find((a) => a.startsWith("--outfile="))?.slice(10) ?? join(root, "dist", process.platform === "win32" ? "authctl.exe" : "authctl");
+const outfile =
+  args.find((a) => a.startsWith("--outfile="))?.slice(10) ??
+  join(root, "dist", process.platform === "win32" ? "authctl.exe" : "authctl");
 mkdirSync(dirname(outfile), { recursive: true });
 
 const result = await Bun.build({

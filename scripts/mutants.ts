@@ -27,10 +27,12 @@ if (selected.length === 0) {
 }
 
 const scratch = join(tmpdir(), `authctl-mutants-${process.pid}`);
-const git = (...args: string[]) => Bun.spawnSync(["git", ...args], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+const git = (...args: string[]) =>
+  Bun.spawnSync(["git", ...args], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
 const added = git("worktree", "add", "--detach", scratch, "HEAD");
 if (added.exitCode !== 0) throw new Error(`git worktree add failed: ${added.stderr}`);
-if (!existsSync(join(scratch, "node_modules"))) symlinkSync(join(root, "node_modules"), join(scratch, "node_modules"));
+if (!existsSync(join(scratch, "node_modules")))
+  symlinkSync(join(root, "node_modules"), join(scratch, "node_modules"));
 const binary = join(scratch, ".tmp", "authctl-mutant");
 
 function run(cmd: string[], timeoutMs: number): number {
@@ -55,7 +57,10 @@ try {
       continue;
     }
     // A function replacement: `$&` and friends in a mutant are code, not replacement patterns.
-    writeFileSync(path, original.replace(mutant.from, () => mutant.to));
+    writeFileSync(
+      path,
+      original.replace(mutant.from, () => mutant.to),
+    );
     try {
       // A mutant that breaks the build is caught by the build, but that says nothing about the
       // tests: the list holds only mutants that compile.

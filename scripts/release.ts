@@ -40,14 +40,17 @@ const jobs = Math.max(1, Number(option("jobs") ?? 2));
 const wanted = option("targets")?.split(",").filter(Boolean) ?? Object.keys(TARGETS);
 const unknown = wanted.filter((name) => !(name in TARGETS));
 if (unknown.length) {
-  console.error(`release: unknown target(s): ${unknown.join(", ")} (known: ${Object.keys(TARGETS).join(", ")})`);
+  console.error(
+    `release: unknown target(s): ${unknown.join(", ")} (known: ${Object.keys(TARGETS).join(", ")})`,
+  );
   process.exit(2);
 }
 
 // A stale binary from an earlier run must not end up in SHA256SUMS or next to it.
 mkdirSync(outdir, { recursive: true });
 for (const entry of readdirSync(outdir)) {
-  if (entry.startsWith("authctl-") || entry === "SHA256SUMS" || entry === "install.sh") rmSync(join(outdir, entry), { force: true });
+  if (entry.startsWith("authctl-") || entry === "SHA256SUMS" || entry === "install.sh")
+    rmSync(join(outdir, entry), { force: true });
 }
 
 const started = performance.now();
@@ -57,12 +60,23 @@ async function worker(): Promise<void> {
   for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
     const t0 = performance.now();
     const outfile = join(outdir, releaseFileName(name));
-    const proc = Bun.spawn([process.execPath, join(root, "scripts", "build.ts"), `--target=${TARGETS[name]}`, `--outfile=${outfile}`], {
-      cwd: root,
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    const [stdout, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+    const proc = Bun.spawn(
+      [
+        process.execPath,
+        join(root, "scripts", "build.ts"),
+        `--target=${TARGETS[name]}`,
+        `--outfile=${outfile}`,
+      ],
+      {
+        cwd: root,
+        stdout: "pipe",
+        stderr: "pipe",
+      },
+    );
+    const [stdout, stderr] = await Promise.all([
+      new Response(proc.stdout).text(),
+      new Response(proc.stderr).text(),
+    ]);
     if ((await proc.exited) !== 0) {
       failures.push(name);
       console.error(`release: ${name} failed:\n${stdout}${stderr}`);
@@ -86,4 +100,6 @@ for (const file of files) {
   lines.push(`${hasher.digest("hex")}  ${file}`);
 }
 writeFileSync(join(outdir, "SHA256SUMS"), `${lines.join("\n")}\n`);
-console.error(`release: ${files.length} files and SHA256SUMS in ${outdir} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+console.error(
+  `release: ${files.length} files and SHA256SUMS in ${outdir} (${((performance.now() - started) / 1000).toFixed(1)} s)`,
+);

@@ -32,7 +32,12 @@ if (built) {
   // reads a suite-wide default. Tests that need more still say so in their own third argument.
   const args = [bun, "test", "--timeout", "60000", ...process.argv.slice(2)];
   process.stderr.write(`\n== tests: ${args.join(" ")}\n`);
-  const proc = Bun.spawn(args, { cwd: root, stdout: "pipe", stderr: "pipe", env: { ...process.env, FORCE_COLOR: "0" } });
+  const proc = Bun.spawn(args, {
+    cwd: root,
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, FORCE_COLOR: "0" },
+  });
   const tee = async (stream: ReadableStream<Uint8Array>, out: NodeJS.WriteStream, sink: string[]) => {
     const decoder = new TextDecoder();
     for await (const chunk of stream) {

@@ -18,7 +18,11 @@ export interface Prompter {
   text(message: string, options?: { placeholder?: string; signal?: AbortSignal }): Promise<string>;
   confirm(message: string, initial?: boolean): Promise<boolean>;
   /** `search`: the list filters as the person types (long lists: providers). */
-  select<T extends string>(message: string, options: SelectOption<T>[], settings?: { initial?: T; search?: boolean }): Promise<T>;
+  select<T extends string>(
+    message: string,
+    options: SelectOption<T>[],
+    settings?: { initial?: T; search?: boolean },
+  ): Promise<T>;
   multiselect<T extends string>(message: string, options: SelectOption<T>[]): Promise<T[]>;
 }
 

@@ -27,7 +27,11 @@ export function closestMatch(word: string, candidates: Iterable<string>): string
 }
 
 /** ` (did you mean 'x'?)`-style suffix, or "" when nothing is close. */
-export function didYouMean(word: string, candidates: Iterable<string>, quote = (s: string) => `'${s}'`): string {
+export function didYouMean(
+  word: string,
+  candidates: Iterable<string>,
+  quote = (s: string) => `'${s}'`,
+): string {
   const match = closestMatch(word, candidates);
   return match === undefined ? "" : `did you mean ${quote(match)}?`;
 }
@@ -36,12 +40,15 @@ function editDistance(a: string, b: string): number {
   if (a === b) return 0;
   const rows = a.length + 1;
   const cols = b.length + 1;
-  const d: number[][] = Array.from({ length: rows }, (_, i) => Array.from({ length: cols }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const d: number[][] = Array.from({ length: rows }, (_, i) =>
+    Array.from({ length: cols }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   for (let i = 1; i < rows; i++) {
     for (let j = 1; j < cols; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
       d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
     }
   }
   return d[a.length]![b.length]!;

@@ -21,7 +21,10 @@ const LOOPBACK_NO_PROXY = ["localhost", "127.0.0.0/8", "::1"];
 function neverProxyLoopback(): void {
   const env = process.env;
   if (!(env.HTTP_PROXY || env.http_proxy || env.HTTPS_PROXY || env.https_proxy)) return;
-  const entries = [env.NO_PROXY, env.no_proxy].flatMap((list) => (list ?? "").split(",")).map((entry) => entry.trim()).filter(Boolean);
+  const entries = [env.NO_PROXY, env.no_proxy]
+    .flatMap((list) => (list ?? "").split(","))
+    .map((entry) => entry.trim())
+    .filter(Boolean);
   if (entries.includes("*")) return;
   const value = [...new Set([...entries, ...LOOPBACK_NO_PROXY])].join(",");
   env.NO_PROXY = value;
@@ -77,8 +80,12 @@ function lazy<T>(compute: () => T): () => T {
 function createDeps(hot: boolean): Deps {
   // A copy: what authctl sets in its own environment (NO_PROXY above) never reaches a child.
   const env = { ...process.env } as Record<string, string | undefined>;
-  const writeStderr = hot ? (text: string) => writeAll(2, text) : (text: string) => void process.stderr.write(text);
-  const writeStdout = hot ? (text: string) => writeAll(1, text) : (text: string) => void process.stdout.write(text);
+  const writeStderr = hot
+    ? (text: string) => writeAll(2, text)
+    : (text: string) => void process.stderr.write(text);
+  const writeStdout = hot
+    ? (text: string) => writeAll(1, text)
+    : (text: string) => void process.stdout.write(text);
   // isatty(0) rather than process.stdin.isTTY: creating the stdin stream costs about 9 MB.
   const stdinIsTTY = lazy(() => isatty(0));
   const stderrIsTTY = lazy(() => isatty(2));
@@ -94,7 +101,13 @@ function createDeps(hot: boolean): Deps {
   });
   return {
     env,
-    home: resolveHome(env, process.platform, () => (process.getuid ? passwdHome(process.getuid()) : undefined) ?? (require("node:os") as typeof import("node:os")).homedir()),
+    home: resolveHome(
+      env,
+      process.platform,
+      () =>
+        (process.getuid ? passwdHome(process.getuid()) : undefined) ??
+        (require("node:os") as typeof import("node:os")).homedir(),
+    ),
     platform: process.platform,
     get interactive() {
       return interactive();
@@ -125,7 +138,8 @@ function createDeps(hot: boolean): Deps {
     randomBytes: (n) => crypto.getRandomValues(new Uint8Array(n)),
     openBrowser: async (url) => (await import("./io/browser.ts")).openBrowser(url, env, process.platform),
     hostname: () => (require("node:os") as typeof import("node:os")).hostname(),
-    startLoopbackServer: async (options) => (await import("./io/loopback-server.ts")).startLoopbackServer(options),
+    startLoopbackServer: async (options) =>
+      (await import("./io/loopback-server.ts")).startLoopbackServer(options),
     onInterrupt(handler) {
       const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
       for (const signal of signals) process.on(signal, handler);
@@ -151,12 +165,14 @@ function withoutReceived(text: string): string {
 function report(error: unknown): void {
   const env = process.env as Record<string, string | undefined>;
   const glyphs = wantsUnicode(env, process.platform) ? (text: string) => text : asciiFallback;
-  const write = (text: string) => (hot ? writeAll(2, glyphs(`${redact(text)}\n`)) : void process.stderr.write(glyphs(`${redact(text)}\n`)));
+  const write = (text: string) =>
+    hot ? writeAll(2, glyphs(`${redact(text)}\n`)) : void process.stderr.write(glyphs(`${redact(text)}\n`));
   if (isAuthctlError(error)) {
     write(`authctl: ${error.message}`);
     if (error.usage) write(`usage: ${error.usage}`);
     if (error.hint) write(`  → ${error.hint}`);
-    if (env.AUTHCTL_DEBUG && error.cause) write(withoutReceived(String((error.cause as Error).stack ?? error.cause)));
+    if (env.AUTHCTL_DEBUG && error.cause)
+      write(withoutReceived(String((error.cause as Error).stack ?? error.cause)));
     return;
   }
   write(`authctl: internal error: ${withoutReceived((error as Error)?.message ?? String(error))}`);
@@ -181,7 +197,10 @@ async function main(): Promise<number> {
     if (!hot) await hardenProcess();
     const deps = createDeps(hot);
     // The full CLI (citty, every command, the help) loads only when the hot path hands over.
-    return (hot ? await runHot(argv, deps) : undefined) ?? (await (await import("./cli/index.ts")).runCli(argv, deps));
+    return (
+      (hot ? await runHot(argv, deps) : undefined) ??
+      (await (await import("./cli/index.ts")).runCli(argv, deps))
+    );
   } catch (error) {
     report(error);
     return exitCodeFor(error);
@@ -192,6 +211,7 @@ async function main(): Promise<number> {
 void main().then(async (code) => {
   // Flush stdout before exiting: large --json output into a pipe must not be cut off. The hot path
   // wrote synchronously and never created the stream (touching it here would).
-  if (!hot && process.stdout.writableNeedDrain) await new Promise((resolve) => process.stdout.once("drain", resolve));
+  if (!hot && process.stdout.writableNeedDrain)
+    await new Promise((resolve) => process.stdout.once("drain", resolve));
   process.exit(code);
 });

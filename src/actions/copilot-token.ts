@@ -27,7 +27,9 @@ function exchangeUrl(provider: ProviderDefinition, host: string | undefined): st
     // URL built from it has exactly that host, so "x@evil" can never become user info here.
     // GHE.com: https://api.<host>; GitHub Enterprise Server: https://<host>/api/v3 (githubApiBase).
     const corrupt = () =>
-      new AuthctlError("STORE_CORRUPT", "the stored GitHub host of github-copilot is not a host name", { hint: "run 'authctl login github-copilot --host <host>'" });
+      new AuthctlError("STORE_CORRUPT", "the stored GitHub host of github-copilot is not a host name", {
+        hint: "run 'authctl login github-copilot --host <host>'",
+      });
     let url: URL;
     try {
       url = new URL(`${githubApiBase(host)}/`);
@@ -35,7 +37,8 @@ function exchangeUrl(provider: ProviderDefinition, host: string | undefined): st
       throw corrupt();
     }
     const expected = host.toLowerCase();
-    if (url.username || url.password || (url.host !== `api.${expected}` && url.host !== expected)) throw corrupt();
+    if (url.username || url.password || (url.host !== `api.${expected}` && url.host !== expected))
+      throw corrupt();
     return new URL("copilot_internal/v2/token", url).toString();
   }
   base.pathname = `${base.pathname.replace(/\/+$/, "")}/copilot_internal/v2/token`;
@@ -48,7 +51,9 @@ export async function copilotToken(ctx: Context, provider: ProviderDefinition): 
     const credential = credentials[provider.id];
     const github = credential?.type === "oauth" ? credential.access_token : credential?.key;
     if (!credential || !github) {
-      throw new AuthctlError("NOT_LOGGED_IN", "github-copilot is not logged in", { hint: "run 'authctl login github-copilot'" });
+      throw new AuthctlError("NOT_LOGGED_IN", "github-copilot is not logged in", {
+        hint: "run 'authctl login github-copilot'",
+      });
     }
     const cached = credential.extra?.copilot_token;
     const expires = Number(credential.extra?.copilot_expires_at ?? 0);
@@ -56,32 +61,54 @@ export async function copilotToken(ctx: Context, provider: ProviderDefinition): 
     const url = exchangeUrl(provider, credential.extra?.host);
     let response: Response;
     try {
-      response = await deps.fetch(url, { headers: { ...HEADERS, authorization: `token ${github}` }, signal: AbortSignal.timeout(20_000), redirect: "manual" });
+      response = await deps.fetch(url, {
+        headers: { ...HEADERS, authorization: `token ${github}` },
+        signal: AbortSignal.timeout(20_000),
+        redirect: "manual",
+      });
     } catch (error) {
-      throw new AuthctlError("NETWORK", `could not reach ${new URL(url).host} for a Copilot token`, { cause: error });
+      throw new AuthctlError("NETWORK", `could not reach ${new URL(url).host} for a Copilot token`, {
+        cause: error,
+      });
     }
     const text = await response.text();
     if (response.status === 401) {
-      throw new AuthctlError("AUTH_FAILED", "GitHub rejected the stored token (HTTP 401: Bad credentials)", { hint: "run 'authctl login github-copilot'" });
+      throw new AuthctlError("AUTH_FAILED", "GitHub rejected the stored token (HTTP 401: Bad credentials)", {
+        hint: "run 'authctl login github-copilot'",
+      });
     }
     if (response.status === 403 || response.status === 404) {
-      throw new AuthctlError("AUTH_FAILED", `this GitHub account has no Copilot access (HTTP ${response.status})`, {
-        hint: "check the Copilot seat at github.com/settings/copilot",
-      });
+      throw new AuthctlError(
+        "AUTH_FAILED",
+        `this GitHub account has no Copilot access (HTTP ${response.status})`,
+        {
+          hint: "check the Copilot seat at github.com/settings/copilot",
+        },
+      );
     }
     let json: Record<string, unknown>;
     try {
       json = JSON.parse(text) as Record<string, unknown>;
     } catch {
-      throw new AuthctlError("PROTOCOL", `the Copilot token exchange answered HTTP ${response.status} with no JSON`);
+      throw new AuthctlError(
+        "PROTOCOL",
+        `the Copilot token exchange answered HTTP ${response.status} with no JSON`,
+      );
     }
     if (!response.ok || typeof json.token !== "string" || typeof json.expires_at !== "number") {
-      throw new AuthctlError("PROTOCOL", `the Copilot token exchange answered HTTP ${response.status} without a token`);
+      throw new AuthctlError(
+        "PROTOCOL",
+        `the Copilot token exchange answered HTTP ${response.status} without a token`,
+      );
     }
     registerSecret(json.token);
     credentials[provider.id] = {
       ...credential,
-      extra: { ...credential.extra, copilot_token: json.token, copilot_expires_at: String(json.expires_at * 1000) },
+      extra: {
+        ...credential.extra,
+        copilot_token: json.token,
+        copilot_expires_at: String(json.expires_at * 1000),
+      },
       updated_at: deps.now(),
     };
     return json.token;

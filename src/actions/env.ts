@@ -3,7 +3,12 @@ import { describeLocation } from "../store/trust.ts";
 import { AuthctlError } from "../errors.ts";
 import { formatEnv, formatGithubEnv, type EnvFormat } from "../format/env-format.ts";
 import type { Context } from "./context.ts";
-import { prefetchKeyringSecrets, resolveForUse, storedProviders, type ResolvedCredential } from "./resolve.ts";
+import {
+  prefetchKeyringSecrets,
+  resolveForUse,
+  storedProviders,
+  type ResolvedCredential,
+} from "./resolve.ts";
 
 export interface EnvOptions {
   providerIds: string[];
@@ -20,7 +25,11 @@ export async function resolveMany(ctx: Context, providerIds: string[]): Promise<
   const named = providerIds.length > 0;
   const ids = named ? providerIds : storedProviders(ctx).map((p) => p.id);
   if (ids.length === 0) {
-    throw new AuthctlError("NOT_LOGGED_IN", `no provider is logged in (nothing stored in ${describeLocation(ctx.store.path)})`, { hint: "run 'authctl login' to add one" });
+    throw new AuthctlError(
+      "NOT_LOGGED_IN",
+      `no provider is logged in (nothing stored in ${describeLocation(ctx.store.path)})`,
+      { hint: "run 'authctl login' to add one" },
+    );
   }
   const unique = [...new Set(ids)];
   const prefetched = unique.length > 1 ? prefetchKeyringSecrets(ctx, unique) : undefined;
@@ -31,7 +40,8 @@ export async function resolveMany(ctx: Context, providerIds: string[]): Promise<
       out.push(await resolveForUse(ctx, id, { prefetched: prefetched?.get(id) }));
     } catch (error) {
       // Ctrl-C during a login started for one of them ends the whole command.
-      if (named || unique.length === 1 || (error instanceof AuthctlError && error.code === "CANCELLED")) throw error;
+      if (named || unique.length === 1 || (error instanceof AuthctlError && error.code === "CANCELLED"))
+        throw error;
       failures.push(error);
       const why = error instanceof Error ? error.message : String(error);
       const hint = error instanceof AuthctlError && error.hint ? ` (${error.hint})` : "";
@@ -40,7 +50,11 @@ export async function resolveMany(ctx: Context, providerIds: string[]): Promise<
   }
   if (out.length === 0) {
     const first = failures[0];
-    throw new AuthctlError(first instanceof AuthctlError ? first.code : "INTERNAL", "none of the logged-in providers could be used (see above)", { cause: first });
+    throw new AuthctlError(
+      first instanceof AuthctlError ? first.code : "INTERNAL",
+      "none of the logged-in providers could be used (see above)",
+      { cause: first },
+    );
   }
   return out;
 }
@@ -65,7 +79,9 @@ export async function env(ctx: Context, options: EnvOptions): Promise<void> {
       hint: "run it inside a GitHub Actions step, or use --format dotenv",
     });
   }
-  const { masks, block } = formatGithubEnv(vars, () => Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("hex"));
+  const { masks, block } = formatGithubEnv(vars, () =>
+    Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("hex"),
+  );
   ctx.deps.writeStdout(masks);
   appendFileSync(file, block, { mode: 0o600 });
   ctx.deps.ui.info(`added ${vars.map(([name]) => name).join(", ")} to $GITHUB_ENV`);

@@ -25,7 +25,9 @@ export async function exec(ctx: Context, options: ExecOptions): Promise<number> 
   const { deps } = ctx;
   const [command, ...args] = options.command;
   if (!command) {
-    throw new AuthctlError("USAGE", "no command to run", { hint: "authctl exec [-p provider]… -- command [args…]" });
+    throw new AuthctlError("USAGE", "no command to run", {
+      hint: "authctl exec [-p provider]… -- command [args…]",
+    });
   }
   const resolved = await resolveMany(ctx, options.providerIds);
   for (const r of resolved) checkVars(r.provider.id, r.vars);
@@ -37,7 +39,8 @@ export async function exec(ctx: Context, options: ExecOptions): Promise<number> 
   const injected = collectVars(resolved);
   const injectedNames = new Set(injected.map(([name]) => name));
   for (const r of resolved) {
-    for (const name of competingVars(r.provider, r.credential?.method)) if (!injectedNames.has(name)) delete childEnv[name];
+    for (const name of competingVars(r.provider, r.credential?.method))
+      if (!injectedNames.has(name)) delete childEnv[name];
   }
   for (const [name, value] of injected) childEnv[name] = value;
 
@@ -84,21 +87,37 @@ export function isAuthctlSecretVar(name: string): boolean {
 function checkVars(providerId: string, vars: Array<[string, string]>): void {
   for (const [name, value] of vars) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
-      throw new AuthctlError("CONFIG_INVALID", `${providerId}: '${name}' is not a variable name; nothing was run`);
+      throw new AuthctlError(
+        "CONFIG_INVALID",
+        `${providerId}: '${name}' is not a variable name; nothing was run`,
+      );
     }
     if (typeof value !== "string" || value.includes("\0")) {
-      throw new AuthctlError("STORE_CORRUPT", `the ${providerId} credential for ${name} ${typeof value === "string" ? "holds a NUL byte, which no environment variable can carry" : "is not a text value"}; nothing was run`, {
-        hint: `log in again: authctl login ${providerId}`,
-      });
+      throw new AuthctlError(
+        "STORE_CORRUPT",
+        `the ${providerId} credential for ${name} ${typeof value === "string" ? "holds a NUL byte, which no environment variable can carry" : "is not a text value"}; nothing was run`,
+        {
+          hint: `log in again: authctl login ${providerId}`,
+        },
+      );
     }
   }
 }
 
 function execFailure(command: string, error: unknown): AuthctlError {
   const code = errorCode(error);
-  if (code === "ENOENT") return new AuthctlError("COMMAND_NOT_FOUND", `command not found: ${command}`, { hint: "check the name, or give its full path" });
-  if (code === "EACCES" || code === "ENOEXEC" || code === "EISDIR") return new AuthctlError("NOT_EXECUTABLE", `cannot run ${command}: permission denied`, { hint: "check that it is executable (chmod +x)" });
+  if (code === "ENOENT")
+    return new AuthctlError("COMMAND_NOT_FOUND", `command not found: ${command}`, {
+      hint: "check the name, or give its full path",
+    });
+  if (code === "EACCES" || code === "ENOEXEC" || code === "EISDIR")
+    return new AuthctlError("NOT_EXECUTABLE", `cannot run ${command}: permission denied`, {
+      hint: "check that it is executable (chmod +x)",
+    });
   // Never the runtime's message: for an argument error it quotes the whole environment, which
   // holds the credentials (issue 13.3). The code alone says what went wrong.
-  return new AuthctlError("INTERNAL", `could not start ${command} (${code ?? (error as Error)?.name ?? "unknown error"})`);
+  return new AuthctlError(
+    "INTERNAL",
+    `could not start ${command} (${code ?? (error as Error)?.name ?? "unknown error"})`,
+  );
 }

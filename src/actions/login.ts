@@ -19,7 +19,9 @@ export interface LoginOptions {
 }
 
 export async function login(ctx: Context, options: LoginOptions): Promise<void> {
-  const provider = options.providerId ? ctx.registry.require(options.providerId) : await pickProvider(ctx, options);
+  const provider = options.providerId
+    ? ctx.registry.require(options.providerId)
+    : await pickProvider(ctx, options);
   const method = await chooseMethod(ctx, provider, options);
   // Before any provider is contacted: a grant approved and then not saved is left at the provider.
   ctx.store.assertWritable();
@@ -38,19 +40,33 @@ export async function login(ctx: Context, options: LoginOptions): Promise<void> 
 }
 
 /** --device and --host shape an account login; with a key they would be silently ignored. */
-function rejectAccountOptions(provider: ProviderDefinition, method: ProviderMethod, options: LoginOptions): void {
+function rejectAccountOptions(
+  provider: ProviderDefinition,
+  method: ProviderMethod,
+  options: LoginOptions,
+): void {
   const flag = options.device ? "--device" : options.host !== undefined ? "--host" : undefined;
   if (!flag) return;
   const methods = provider.methods.map((m) => m.id).join(", ");
-  const fitting = provider.methods.filter((m) => m.kind === "oauth" && (flag === "--device" ? m.flows.includes("device") : m.hooks?.forHost));
+  const fitting = provider.methods.filter(
+    (m) => m.kind === "oauth" && (flag === "--device" ? m.flows.includes("device") : m.hooks?.forHost),
+  );
   if (fitting.length === 0) {
-    throw new AuthctlError("USAGE", `${flag} does not apply to ${provider.name}, which logs in with: ${methods}`, {
-      hint: `run 'authctl login ${provider.id}' without ${flag}`,
-    });
+    throw new AuthctlError(
+      "USAGE",
+      `${flag} does not apply to ${provider.name}, which logs in with: ${methods}`,
+      {
+        hint: `run 'authctl login ${provider.id}' without ${flag}`,
+      },
+    );
   }
-  throw new AuthctlError("USAGE", `${flag} needs an account login, not ${provider.name}'s '${method.id}' method (methods: ${methods})`, {
-    hint: `run 'authctl login ${provider.id} --method ${fitting[0]!.id} ${flag}${flag === "--host" ? " <host>" : ""}'`,
-  });
+  throw new AuthctlError(
+    "USAGE",
+    `${flag} needs an account login, not ${provider.name}'s '${method.id}' method (methods: ${methods})`,
+    {
+      hint: `run 'authctl login ${provider.id} --method ${fitting[0]!.id} ${flag}${flag === "--host" ? " <host>" : ""}'`,
+    },
+  );
 }
 
 /**
@@ -58,7 +74,11 @@ function rejectAccountOptions(provider: ProviderDefinition, method: ProviderMeth
  * methods — key, account, subscription — each with its policy note, since they differ in more than
  * mechanics (gh asks "How would you like to authenticate?"). Scripts get the first, the default.
  */
-async function chooseMethod(ctx: Context, provider: ProviderDefinition, options: LoginOptions): Promise<ProviderMethod> {
+async function chooseMethod(
+  ctx: Context,
+  provider: ProviderDefinition,
+  options: LoginOptions,
+): Promise<ProviderMethod> {
   const wanted = options.method ?? (options.withKey ? "key" : undefined);
   if (!wanted) {
     // --device and --host already say which kind of login is wanted: no question then.
@@ -79,7 +99,11 @@ async function chooseMethod(ctx: Context, provider: ProviderDefinition, options:
   return method;
 }
 
-async function pickMethod(ctx: Context, provider: ProviderDefinition, methods: ProviderMethod[]): Promise<ProviderMethod> {
+async function pickMethod(
+  ctx: Context,
+  provider: ProviderDefinition,
+  methods: ProviderMethod[],
+): Promise<ProviderMethod> {
   if (methods.length === 1) return methods[0]!;
   const prompter = await ctx.deps.prompter();
   const id = await prompter.select(
@@ -93,9 +117,16 @@ async function pickMethod(ctx: Context, provider: ProviderDefinition, methods: P
 /** What a person should know before choosing a method: what it gives, and what the provider allows. */
 function methodNote(provider: ProviderDefinition, method: ProviderMethod): string {
   if (method.kind === "api_key") {
-    return provider.keysPage ? `a key from ${new URL(provider.keysPage).host}, billed per use` : "a key from the provider's dashboard";
+    return provider.keysPage
+      ? `a key from ${new URL(provider.keysPage).host}, billed per use`
+      : "a key from the provider's dashboard";
   }
-  const what = method.hint ?? method.hooks?.notice ?? (method.flows.includes("loopback") ? "your account, in the browser" : "your account, with a code shown here");
+  const what =
+    method.hint ??
+    method.hooks?.notice ??
+    (method.flows.includes("loopback")
+      ? "your account, in the browser"
+      : "your account, with a code shown here");
   // The stance's first words ("supported", "uncertain", "first-party client only"); `providers --json` has the rest.
   const policy = method.policy?.split(" (")[0];
   return policy ? `${what} · policy: ${policy}` : what;
@@ -118,27 +149,56 @@ async function pickProvider(ctx: Context, options: LoginOptions): Promise<Provid
   const how = options.withKey
     ? "key"
     : await prompter.select("How do you want to log in?", [
-        { value: "oauth", label: "Log in with your account", hint: "a browser or device login; no key to copy" },
-        { value: "key", label: "Paste an API key", hint: "from the provider's dashboard; stored, never echoed" },
+        {
+          value: "oauth",
+          label: "Log in with your account",
+          hint: "a browser or device login; no key to copy",
+        },
+        {
+          value: "key",
+          label: "Paste an API key",
+          hint: "from the provider's dashboard; stored, never echoed",
+        },
       ]);
   const kind = how === "oauth" ? "oauth" : "api_key";
-  const candidates = providers.filter((p) => p.methods.some((m) => m.kind === kind)).sort((a, b) => a.name.localeCompare(b.name));
+  const candidates = providers
+    .filter((p) => p.methods.some((m) => m.kind === kind))
+    .sort((a, b) => a.name.localeCompare(b.name));
   const id = await prompter.select(
     how === "oauth" ? "Log in to which provider?" : "Which provider is the key for?",
     candidates.map((p) => {
       const methods = p.methods.filter((m) => m.kind === kind);
       const hint =
-        how !== "oauth" ? p.hint : methods.length > 1 ? methods.map((m) => m.label.replace(/\s*\(.*\)$/, "")).join(" or ") : methodNote(p, methods[0]!);
-      return { value: p.id, label: p.name, hint: [stored[p.id] ? "logged in" : "", hint ?? ""].filter(Boolean).join(" · ") || undefined };
+        how !== "oauth"
+          ? p.hint
+          : methods.length > 1
+            ? methods.map((m) => m.label.replace(/\s*\(.*\)$/, "")).join(" or ")
+            : methodNote(p, methods[0]!);
+      return {
+        value: p.id,
+        label: p.name,
+        hint: [stored[p.id] ? "logged in" : "", hint ?? ""].filter(Boolean).join(" · ") || undefined,
+      };
     }),
     { search: true },
   );
   const provider = ctx.registry.require(id);
-  if (!options.method) options.method = (await pickMethod(ctx, provider, provider.methods.filter((m) => m.kind === kind))).id;
+  if (!options.method)
+    options.method = (
+      await pickMethod(
+        ctx,
+        provider,
+        provider.methods.filter((m) => m.kind === kind),
+      )
+    ).id;
   return provider;
 }
 
-async function loginWithKey(ctx: Context, provider: ProviderDefinition, options: LoginOptions): Promise<void> {
+async function loginWithKey(
+  ctx: Context,
+  provider: ProviderDefinition,
+  options: LoginOptions,
+): Promise<void> {
   const { deps } = ctx;
   let apiUrl: string | undefined;
   const key = await readKey(ctx, provider, options, async (candidate) => {
@@ -149,15 +209,20 @@ async function loginWithKey(ctx: Context, provider: ProviderDefinition, options:
     }
     // Ctrl-C while the provider is asked is a cancel (exit 2), not a death by SIGINT (130).
     const controller = new AbortController();
-    const unsubscribe = deps.onInterrupt(() => controller.abort(new AuthctlError("CANCELLED", "login cancelled")));
+    const unsubscribe = deps.onInterrupt(() =>
+      controller.abort(new AuthctlError("CANCELLED", "login cancelled")),
+    );
     try {
       const verdict = await verifyKey(deps, provider, candidate, controller.signal);
       // A regional provider's key works only at the region that accepted it: keep that host.
       if (verdict.kind === "valid" && verdict.apiUrl) {
         apiUrl = verdict.apiUrl;
-        deps.ui.success(`${provider.name} accepted the key (region ${verdict.region}: ${new URL(verdict.apiUrl).host})`);
+        deps.ui.success(
+          `${provider.name} accepted the key (region ${verdict.region}: ${new URL(verdict.apiUrl).host})`,
+        );
       } else if (verdict.kind === "valid") deps.ui.success(`${provider.name} accepted the key`);
-      else if (verdict.kind === "unknown") deps.ui.warn(`could not verify the key (${verdict.reason}); storing it anyway`);
+      else if (verdict.kind === "unknown")
+        deps.ui.warn(`could not verify the key (${verdict.reason}); storing it anyway`);
       else deps.ui.info(`${verdict.reason}; stored without verification`);
     } finally {
       unsubscribe();
@@ -178,7 +243,10 @@ async function loginWithKey(ctx: Context, provider: ProviderDefinition, options:
     return before;
   });
   if (previous) {
-    const what = previous.type === "api_key" && previous.key ? `key ${maskSecret(previous.key)}` : `${previous.method} login`;
+    const what =
+      previous.type === "api_key" && previous.key
+        ? `key ${maskSecret(previous.key)}`
+        : `${previous.method} login`;
     deps.ui.info(`replaced the stored ${provider.name} ${what}`);
   }
   deps.ui.success(`logged in to ${provider.name} with key ${maskSecret(key)} (${ctx.store.path})`);

@@ -23,7 +23,10 @@ export async function logout(ctx: Context, options: LogoutOptions): Promise<void
   for (const id of missing) {
     const provider = ctx.registry.get(id);
     const env = provider && findInEnvironment(provider, deps.env);
-    if (env) deps.ui.warn(`${id} comes from ${env.name} in your environment, which authctl did not set: unset it where your shell sets it`);
+    if (env)
+      deps.ui.warn(
+        `${id} comes from ${env.name} in your environment, which authctl did not set: unset it where your shell sets it`,
+      );
   }
   if (missing.length) {
     if (!ctx.registry.get(missing[0]!)) ctx.registry.require(missing[0]!);
@@ -46,7 +49,9 @@ export async function logout(ctx: Context, options: LogoutOptions): Promise<void
       if (isAuthctlError(error) && error.detail?.keyringItemMissing) {
         deps.ui.info(`${id}: its keyring item authctl/${id} was already gone`);
       } else if (isAuthctlError(error) && error.detail?.keyringItemForeign) {
-        deps.ui.info(`${id}: the keyring item authctl/${id} now holds the login of the authctl store at ${error.detail.owner}; it is left alone`);
+        deps.ui.info(
+          `${id}: the keyring item authctl/${id} now holds the login of the authctl store at ${error.detail.owner}; it is left alone`,
+        );
       } else if (isAuthctlError(error) && error.detail?.damaged) {
         const revoke = stored[id]!.type === "oauth" ? "; it is not revoked at the provider" : "";
         deps.ui.warn(`${id}: ${error.message}${revoke}`);
@@ -76,9 +81,13 @@ export async function logout(ctx: Context, options: LogoutOptions): Promise<void
     deps.ui.success(`logged out of ${name}${masked ? ` (removed ${masked} from the store)` : ""}`);
   }
   if (unrevoked.length > 0) {
-    throw new AuthctlError("NETWORK", `${unrevoked.join(", ")} could not be revoked at the provider right now, so ${unrevoked.length > 1 ? "they are" : "it is"} still stored here`, {
-      hint: `run 'authctl logout ${unrevoked.join(" ")}' again to retry`,
-    });
+    throw new AuthctlError(
+      "NETWORK",
+      `${unrevoked.join(", ")} could not be revoked at the provider right now, so ${unrevoked.length > 1 ? "they are" : "it is"} still stored here`,
+      {
+        hint: `run 'authctl logout ${unrevoked.join(" ")}' again to retry`,
+      },
+    );
   }
 }
 
@@ -96,13 +105,17 @@ async function revokeIfPossible(ctx: Context, id: string, credential: StoredCred
   const method = provider?.methods.find((m) => m.id === credential.method);
   const settings = method?.kind === "oauth" ? method.oauth : undefined;
   const token = credential.refresh_token ?? credential.access_token;
-  const { clientAuthFor, discover, processRevocationResponse, revocationRequest } = await import("../oauth/index.ts");
+  const { clientAuthFor, discover, processRevocationResponse, revocationRequest } = await import(
+    "../oauth/index.ts"
+  );
   // As for refresh (issue 11.16): a discovered endpoint, and how the server wants the client
   // secret, come from the issuer's metadata now; the URL stored at login only when it is unreachable.
   let url = settings?.revocationUrl;
   let clientAuth: import("../oauth/index.ts").ClientAuthMethod | undefined;
   if (!url && settings?.issuer && token) {
-    const metadata = await discover(ctx.deps.fetch, settings.issuer, { timeoutMs: 10_000 }).catch(() => undefined);
+    const metadata = await discover(ctx.deps.fetch, settings.issuer, { timeoutMs: 10_000 }).catch(
+      () => undefined,
+    );
     url = metadata?.revocation_endpoint;
     clientAuth = metadata && clientAuthFor(metadata);
   }
@@ -125,13 +138,16 @@ async function revokeIfPossible(ctx: Context, id: string, credential: StoredCred
       ctx.deps.ui.info(`revoked the ${provider?.name ?? id} grant at the provider`);
       return true;
     }
-    const later = result.retryAfterSeconds === undefined ? "" : ` (it asks to retry after ${result.retryAfterSeconds} s)`;
+    const later =
+      result.retryAfterSeconds === undefined ? "" : ` (it asks to retry after ${result.retryAfterSeconds} s)`;
     ctx.deps.ui.warn(`${provider?.name ?? id} could not revoke the grant right now${later}; it is kept here`);
     return false;
   } catch (error) {
     const status = isAuthctlError(error) ? Number(error.detail?.status ?? 0) : 0;
     const transient = !isAuthctlError(error) || error.code === "NETWORK" || status >= 500 || status === 429;
-    ctx.deps.ui.warn(`could not revoke the ${provider?.name ?? id} grant (${(error as Error).message}); ${transient ? "it is kept here" : "it is removed here only"}`);
+    ctx.deps.ui.warn(
+      `could not revoke the ${provider?.name ?? id} grant (${(error as Error).message}); ${transient ? "it is kept here" : "it is removed here only"}`,
+    );
     return !transient;
   }
 }
@@ -154,7 +170,12 @@ async function pickLoggedIn(ctx: Context, stored: string[]): Promise<string[]> {
   const credentials = ctx.store.read().credentials;
   const rows = stored.map((id) => {
     const credential = credentials[id];
-    const how = credential?.type === "api_key" ? (credential.method === "key" ? "API key" : `key from the ${credential.method} login`) : `${credential?.method ?? "account"} login`;
+    const how =
+      credential?.type === "api_key"
+        ? credential.method === "key"
+          ? "API key"
+          : `key from the ${credential.method} login`
+        : `${credential?.method ?? "account"} login`;
     const who = credential?.account ? ` as ${credential.account}` : "";
     return { value: id, label: ctx.registry.get(id)?.name ?? id, hint: `${how}${who}` };
   });

@@ -19,6 +19,8 @@ export function providers(ctx: Context, options: { json: boolean }): void {
   for (const p of list) {
     const methods = p.methods.map((m) => m.id).join(", ");
     const mark = stored[p.id] ? "✓" : " ";
-    ctx.deps.ui.result(`${mark} ${p.id.padEnd(width)}  ${p.name} — ${methods} → ${p.keyVars.join(", ")}${p.hint ? ` (${p.hint})` : ""}`);
+    ctx.deps.ui.result(
+      `${mark} ${p.id.padEnd(width)}  ${p.name} — ${methods} → ${p.keyVars.join(", ")}${p.hint ? ` (${p.hint})` : ""}`,
+    );
   }
 }

@@ -1,5 +1,12 @@
 import { AuthctlError, errorCode, isAuthctlError } from "../errors.ts";
-import { type ClientAuthMethod, clientAuthFor, discover, idTokenAfterRefresh, processTokenResponse, refreshTokenGrantRequest } from "../oauth/index.ts";
+import {
+  type ClientAuthMethod,
+  clientAuthFor,
+  discover,
+  idTokenAfterRefresh,
+  processTokenResponse,
+  refreshTokenGrantRequest,
+} from "../oauth/index.ts";
 import type { ProviderDefinition } from "../providers/types.ts";
 import { registerSecret } from "../redact.ts";
 import type { StoredCredential } from "../store/types.ts";
@@ -9,11 +16,18 @@ import { needsRefresh } from "./expiry.ts";
 /** Below the store's stale-lock age by a wide margin: a refresh never outlives its lock. */
 const REFRESH_TIMEOUT_MS = 20_000;
 /** Server answers that mean the refresh token itself is dead (RFC 6749 §5.2, Codex's variants). */
-const DEAD_GRANT = new Set(["invalid_grant", "refresh_token_reused", "refresh_token_expired", "refresh_token_invalidated", "invalid_token"]);
+const DEAD_GRANT = new Set([
+  "invalid_grant",
+  "refresh_token_reused",
+  "refresh_token_expired",
+  "refresh_token_invalidated",
+  "invalid_token",
+]);
 /** OAuth errors that say the server is struggling, not that the grant is bad (RFC 6749 §5.2, §4.1.2.1). */
 const SERVER_TROUBLE = new Set(["temporarily_unavailable", "server_error"]);
 /** Fetch failures that happen before a request can have reached the server: nothing was spent. */
-const NOT_SENT = /^(ECONNREFUSED|ConnectionRefused|ENOTFOUND|EAI_AGAIN|EAI_NONAME|EHOSTUNREACH|ENETUNREACH|.*CERT.*|.*SSL.*|.*TLS.*|SELF_SIGNED.*|UNABLE_TO_.*)$/;
+const NOT_SENT =
+  /^(ECONNREFUSED|ConnectionRefused|ENOTFOUND|EAI_AGAIN|EAI_NONAME|EHOSTUNREACH|ENETUNREACH|.*CERT.*|.*SSL.*|.*TLS.*|SELF_SIGNED.*|UNABLE_TO_.*)$/;
 /** File-system errors that mean this store cannot be written at all (read-only mount, someone else's files). */
 const UNWRITABLE = new Set(["EROFS", "EACCES", "EPERM"]);
 
@@ -55,7 +69,11 @@ export class RefreshOutage extends AuthctlError {
  * moved, or an issuer changed in config.toml, takes effect. The URL stored at login is used only
  * when discovery cannot be reached.
  */
-async function tokenUrlFor(ctx: Context, provider: ProviderDefinition, credential: StoredCredential): Promise<{ url?: string; clientAuth?: ClientAuthMethod }> {
+async function tokenUrlFor(
+  ctx: Context,
+  provider: ProviderDefinition,
+  credential: StoredCredential,
+): Promise<{ url?: string; clientAuth?: ClientAuthMethod }> {
   const method = provider.methods.find((m) => m.id === credential.method);
   const oauth = method?.kind === "oauth" ? method.oauth : undefined;
   if (oauth?.tokenUrl) return { url: oauth.tokenUrl };
@@ -77,10 +95,15 @@ async function tokenUrlFor(ctx: Context, provider: ProviderDefinition, credentia
  * that lifetime again, so the token is still refreshed in time. Without any known lifetime it stays
  * unknown (handed out as it is; `--min-ttl` and a proxy 401 refresh it).
  */
-function expiryOf(tokens: { expires_at?: number }, previous: StoredCredential, now: number): number | undefined {
+function expiryOf(
+  tokens: { expires_at?: number },
+  previous: StoredCredential,
+  now: number,
+): number | undefined {
   if (tokens.expires_at !== undefined) {
     // Beyond what the store can hold exactly (expires_in: 1e13): a broken answer, not a lifetime.
-    if (!Number.isSafeInteger(tokens.expires_at)) throw new AuthctlError("PROTOCOL", 'token endpoint answered an invalid "expires_in" (out of range)');
+    if (!Number.isSafeInteger(tokens.expires_at))
+      throw new AuthctlError("PROTOCOL", 'token endpoint answered an invalid "expires_in" (out of range)');
     return tokens.expires_at;
   }
   if (previous.expires_at === undefined) return undefined;
@@ -110,21 +133,37 @@ function asOutage(error: unknown, provider: ProviderDefinition): RefreshOutage |
     const cause = error.cause;
     const code = errorCode(cause) ?? errorCode((cause as { cause?: unknown } | null)?.cause) ?? "";
     if (error.detail?.timeoutMs === undefined && NOT_SENT.test(code)) {
-      return new RefreshOutage("unreachable", `${what}: ${error.message}`, { hint: error.hint, cause: error });
+      return new RefreshOutage("unreachable", `${what}: ${error.message}`, {
+        hint: error.hint,
+        cause: error,
+      });
     }
     // The request may have arrived and the server may have rotated the refresh token: say so
     // rather than "nothing changed". Not retried: a replay now could revoke the whole grant.
-    const host = typeof error.detail?.host === "string" && error.detail.timeoutMs === undefined ? error.detail.host : undefined;
-    const lost = host ? `the connection to the token endpoint at ${host} ended before its answer arrived` : error.message;
-    return new RefreshOutage("lost-answer", `${what}: ${lost}; the server may have refreshed without authctl receiving the answer`, {
-      hint: `run the command again; if the refresh is then refused, run 'authctl login ${provider.id}'`,
-      cause: error,
-    });
+    const host =
+      typeof error.detail?.host === "string" && error.detail.timeoutMs === undefined
+        ? error.detail.host
+        : undefined;
+    const lost = host
+      ? `the connection to the token endpoint at ${host} ended before its answer arrived`
+      : error.message;
+    return new RefreshOutage(
+      "lost-answer",
+      `${what}: ${lost}; the server may have refreshed without authctl receiving the answer`,
+      {
+        hint: `run the command again; if the refresh is then refused, run 'authctl login ${provider.id}'`,
+        cause: error,
+      },
+    );
   }
   const serverTrouble =
-    (status !== undefined && (status >= 500 || status === 429)) || (error.code === "OAUTH" && SERVER_TROUBLE.has(String(error.detail?.error ?? "")));
+    (status !== undefined && (status >= 500 || status === 429)) ||
+    (error.code === "OAUTH" && SERVER_TROUBLE.has(String(error.detail?.error ?? "")));
   if ((error.code === "OAUTH" || error.code === "PROTOCOL") && serverTrouble) {
-    return new RefreshOutage("server-error", `${what}: ${error.message}`, { hint: "run the command again in a few minutes", cause: error });
+    return new RefreshOutage("server-error", `${what}: ${error.message}`, {
+      hint: "run the command again in a few minutes",
+      cause: error,
+    });
   }
   return undefined;
 }
@@ -135,10 +174,14 @@ function asUnwritable(error: unknown, ctx: Context, provider: ProviderDefinition
   const code = errorCode(error.cause) ?? "";
   if (!UNWRITABLE.has(code)) return undefined;
   const why = code === "EROFS" ? "is read-only" : "cannot be written";
-  return new RefreshOutage("store-unwritable", `the credential store ${ctx.store.path} ${why} (${code}): the ${provider.name} token was not refreshed`, {
-    hint: "let authctl write AUTHCTL_HOME (systemd: ReadWritePaths=) so that it can refresh; a copy elsewhere would spend the same grant",
-    cause: error,
-  });
+  return new RefreshOutage(
+    "store-unwritable",
+    `the credential store ${ctx.store.path} ${why} (${code}): the ${provider.name} token was not refreshed`,
+    {
+      hint: "let authctl write AUTHCTL_HOME (systemd: ReadWritePaths=) so that it can refresh; a copy elsewhere would spend the same grant",
+      cause: error,
+    },
+  );
 }
 
 /**
@@ -151,10 +194,17 @@ function asUnwritable(error: unknown, ctx: Context, provider: ProviderDefinition
  * server may have rotated already, and replaying the old token would revoke the whole grant. No
  * failure blanks a credential.
  */
-export async function refreshCredential(ctx: Context, provider: ProviderDefinition, options: RefreshOptions = {}): Promise<StoredCredential> {
+export async function refreshCredential(
+  ctx: Context,
+  provider: ProviderDefinition,
+  options: RefreshOptions = {},
+): Promise<StoredCredential> {
   const { deps } = ctx;
   const minTtlMs = options.minTtlMs ?? 0;
-  type Outcome = { kind: "ok"; credential: StoredCredential } | { kind: "failed"; error: unknown } | { kind: "gone" };
+  type Outcome =
+    | { kind: "ok"; credential: StoredCredential }
+    | { kind: "failed"; error: unknown }
+    | { kind: "gone" };
   let locked = false;
   let outcome: Outcome;
   try {
@@ -171,13 +221,20 @@ export async function refreshCredential(ctx: Context, provider: ProviderDefiniti
       if (!current.refresh_token) {
         return {
           kind: "failed",
-          error: new AuthctlError("NOT_LOGGED_IN", `the ${provider.name} access token has expired and there is no refresh token`, {
-            hint: `run 'authctl login ${provider.id}'`,
-          }),
+          error: new AuthctlError(
+            "NOT_LOGGED_IN",
+            `the ${provider.name} access token has expired and there is no refresh token`,
+            {
+              hint: `run 'authctl login ${provider.id}'`,
+            },
+          ),
         };
       }
       const { url: tokenUrl, clientAuth } = await tokenUrlFor(ctx, provider, current);
-      if (!tokenUrl) throw new AuthctlError("CONFIG_INVALID", `${provider.name} has no token_url to refresh with`, { hint: `run 'authctl login ${provider.id}' again` });
+      if (!tokenUrl)
+        throw new AuthctlError("CONFIG_INVALID", `${provider.name} has no token_url to refresh with`, {
+          hint: `run 'authctl login ${provider.id}' again`,
+        });
       const method = provider.methods.find((m) => m.id === current.method);
       const settings = method?.kind === "oauth" ? method.oauth : undefined;
       const used = current.refresh_token;
@@ -194,13 +251,26 @@ export async function refreshCredential(ctx: Context, provider: ProviderDefiniti
           refreshToken: used,
           body: settings?.tokenBody ?? "form",
           timeoutMs: REFRESH_TIMEOUT_MS,
-          headers: method?.kind === "oauth" ? method.hooks?.headers?.({ apiUrl: provider.apiUrl, env: deps.env, home: deps.home, fetch: deps.fetch, now: deps.now, hostname: deps.hostname, randomBytes: deps.randomBytes }) : undefined,
+          headers:
+            method?.kind === "oauth"
+              ? method.hooks?.headers?.({
+                  apiUrl: provider.apiUrl,
+                  env: deps.env,
+                  home: deps.home,
+                  fetch: deps.fetch,
+                  now: deps.now,
+                  hostname: deps.hostname,
+                  randomBytes: deps.randomBytes,
+                })
+              : undefined,
         });
         const onRefreshToken = (token: string) => {
           registerSecret(token);
           rotated = token;
         };
-        const tokens = processAnswer ? await processAnswer(answer, deps.now()) : await processTokenResponse(answer, { now: deps.now(), onRefreshToken });
+        const tokens = processAnswer
+          ? await processAnswer(answer, deps.now())
+          : await processTokenResponse(answer, { now: deps.now(), onRefreshToken });
         registerSecret(tokens.access_token);
         registerSecret(tokens.refresh_token);
         const now = deps.now();
@@ -224,13 +294,22 @@ export async function refreshCredential(ctx: Context, provider: ProviderDefiniti
         if (rotated !== undefined && rotated !== used) {
           // The server has spent the old refresh token; the new one is all the grant has left.
           // Keep it (and the access token that is still ours) before reporting the bad answer.
-          credentials[provider.id] = { ...current, refresh_token: rotated, rotated_at: deps.now(), updated_at: deps.now() };
+          credentials[provider.id] = {
+            ...current,
+            refresh_token: rotated,
+            rotated_at: deps.now(),
+            updated_at: deps.now(),
+          };
           return {
             kind: "failed",
-            error: new AuthctlError(isAuthctlError(error) ? error.code : "PROTOCOL", `${provider.name} refreshed, but its answer was refused: ${(error as Error).message}; the new refresh token was kept`, {
-              hint: "run the command again",
-              cause: error,
-            }),
+            error: new AuthctlError(
+              isAuthctlError(error) ? error.code : "PROTOCOL",
+              `${provider.name} refreshed, but its answer was refused: ${(error as Error).message}; the new refresh token was kept`,
+              {
+                hint: "run the command again",
+                cause: error,
+              },
+            ),
           };
         }
         const dead = deadGrantError(error);
@@ -238,7 +317,11 @@ export async function refreshCredential(ctx: Context, provider: ProviderDefiniti
         // Another writer outside this lock (an older authctl, a restored backup) may have stored a
         // newer grant meanwhile: prefer it over declaring the login dead.
         const onDisk = ctx.store.read().credentials[provider.id];
-        if (onDisk?.refresh_token && onDisk.refresh_token !== used && !needsRefresh(onDisk, deps.now(), minTtlMs)) {
+        if (
+          onDisk?.refresh_token &&
+          onDisk.refresh_token !== used &&
+          !needsRefresh(onDisk, deps.now(), minTtlMs)
+        ) {
           credentials[provider.id] = onDisk;
           return { kind: "ok", credential: onDisk };
         }
@@ -246,28 +329,47 @@ export async function refreshCredential(ctx: Context, provider: ProviderDefiniti
         credentials[provider.id] = { ...current, needs_login: true, updated_at: deps.now() };
         // A server that rotates refresh tokens spends each one on use: a copy of this store that
         // refreshed first (a restored backup, a synced home) leaves this one holding a spent token.
-        const copies = current.rotated_at !== undefined ? "; another copy of this store (a restored backup, a synced home directory) probably refreshed first" : "";
+        const copies =
+          current.rotated_at !== undefined
+            ? "; another copy of this store (a restored backup, a synced home directory) probably refreshed first"
+            : "";
         return {
           kind: "failed",
-          error: new AuthctlError("NOT_LOGGED_IN", `${provider.name} refused to refresh the login (${(error as AuthctlError).message})${copies}`, {
-            hint: `run 'authctl login ${provider.id}'`,
-            cause: error,
-          }),
+          error: new AuthctlError(
+            "NOT_LOGGED_IN",
+            `${provider.name} refused to refresh the login (${(error as AuthctlError).message})${copies}`,
+            {
+              hint: `run 'authctl login ${provider.id}'`,
+              cause: error,
+            },
+          ),
         };
       }
     });
   } catch (error) {
     throw (!locked && asUnwritable(error, ctx, provider)) || error;
   }
-  if (outcome.kind === "gone") throw new AuthctlError("NOT_LOGGED_IN", `${provider.id} was logged out meanwhile`, { hint: `run 'authctl login ${provider.id}'` });
+  if (outcome.kind === "gone")
+    throw new AuthctlError("NOT_LOGGED_IN", `${provider.id} was logged out meanwhile`, {
+      hint: `run 'authctl login ${provider.id}'`,
+    });
   if (outcome.kind === "failed") throw outcome.error;
   // A token refreshed just now is the freshest there is, whatever its (unknown) lifetime; a known
   // one must meet --min-ttl. A forced refresh promises nothing about lifetimes.
   const credential = outcome.credential;
-  if (!options.force && minTtlMs && credential.expires_at !== undefined && credential.expires_at - deps.now() < minTtlMs) {
-    throw new AuthctlError("AUTH_FAILED", `${provider.name} issues tokens that live less than the requested --min-ttl`, {
-      hint: "ask for a shorter --min-ttl",
-    });
+  if (
+    !options.force &&
+    minTtlMs &&
+    credential.expires_at !== undefined &&
+    credential.expires_at - deps.now() < minTtlMs
+  ) {
+    throw new AuthctlError(
+      "AUTH_FAILED",
+      `${provider.name} issues tokens that live less than the requested --min-ttl`,
+      {
+        hint: "ask for a shorter --min-ttl",
+      },
+    );
   }
   return credential;
 }

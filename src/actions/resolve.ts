@@ -24,7 +24,10 @@ export function credentialSecret(credential: StoredCredential): string | undefin
   return credential.type === "api_key" ? credential.key : credential.access_token;
 }
 
-export function credentialVars(provider: ProviderDefinition, credential: StoredCredential): Array<[string, string]> {
+export function credentialVars(
+  provider: ProviderDefinition,
+  credential: StoredCredential,
+): Array<[string, string]> {
   const secret = credentialSecret(credential);
   if (!secret) return [];
   const method = provider.methods.find((m) => m.id === credential.method);
@@ -52,7 +55,10 @@ function fieldValue(credential: StoredCredential, field: string): string | undef
 }
 
 /** The provider's variables that are set (non-empty) in an environment, primary ones first. */
-export function findInEnvironment(provider: ProviderDefinition, env: Env): { name: string; value: string } | undefined {
+export function findInEnvironment(
+  provider: ProviderDefinition,
+  env: Env,
+): { name: string; value: string } | undefined {
   for (const name of [...provider.keyVars, ...(provider.aliasVars ?? [])]) {
     const value = env[name];
     if (value) return { name, value };
@@ -62,7 +68,9 @@ export function findInEnvironment(provider: ProviderDefinition, env: Env): { nam
 
 export function notLoggedIn(providerId: string, storePath?: string): AuthctlError {
   const where = storePath ? ` (nothing for it in ${describeLocation(storePath)})` : "";
-  return new AuthctlError("NOT_LOGGED_IN", `${providerId} is not logged in${where}`, { hint: `run 'authctl login ${providerId}'` });
+  return new AuthctlError("NOT_LOGGED_IN", `${providerId} is not logged in${where}`, {
+    hint: `run 'authctl login ${providerId}'`,
+  });
 }
 
 /**
@@ -70,7 +78,11 @@ export function notLoggedIn(providerId: string, storePath?: string): AuthctlErro
  * this provider's credential, and an ambient variable is exactly what surprises people
  * (openai/codex#40871). The environment is the fallback when nothing is stored.
  */
-export function resolveStored(ctx: Context, provider: ProviderDefinition, credentials = ctx.store.read().credentials): ResolvedCredential | undefined {
+export function resolveStored(
+  ctx: Context,
+  provider: ProviderDefinition,
+  credentials = ctx.store.read().credentials,
+): ResolvedCredential | undefined {
   const credential = credentials[provider.id];
   if (credential) {
     const secret = credentialSecret(credential);
@@ -127,7 +139,9 @@ export async function resolveForUse(
   } else if (resolved) return resolved;
   if (!ctx.deps.interactive) {
     if (resolved?.credential?.needs_login) {
-      throw new AuthctlError("NOT_LOGGED_IN", `the ${provider.name} login has expired`, { hint: `run 'authctl login ${provider.id}'` });
+      throw new AuthctlError("NOT_LOGGED_IN", `the ${provider.name} login has expired`, {
+        hint: `run 'authctl login ${provider.id}'`,
+      });
     }
     throw notLoggedIn(provider.id, ctx.store.path);
   }
@@ -150,11 +164,18 @@ export async function resolveForUse(
  * (`--min-ttl`, or unexpired), it is handed out with one warning. Only a dead grant or an expired
  * token is an error.
  */
-async function ensureFresh(ctx: Context, provider: ProviderDefinition, credential: StoredCredential, minTtlMs = 0): Promise<ResolvedCredential | undefined> {
+async function ensureFresh(
+  ctx: Context,
+  provider: ProviderDefinition,
+  credential: StoredCredential,
+  minTtlMs = 0,
+): Promise<ResolvedCredential | undefined> {
   let current = credential;
   if (current.needs_login) {
     if (ctx.deps.interactive) return undefined;
-    throw new AuthctlError("NOT_LOGGED_IN", `the ${provider.name} login needs renewing`, { hint: `run 'authctl login ${provider.id}'` });
+    throw new AuthctlError("NOT_LOGGED_IN", `the ${provider.name} login needs renewing`, {
+      hint: `run 'authctl login ${provider.id}'`,
+    });
   }
   if (needsRefresh(current, ctx.deps.now(), minTtlMs)) {
     const { refreshCredential, RefreshOutage } = await import("./refresh.ts");
@@ -163,7 +184,10 @@ async function ensureFresh(ctx: Context, provider: ProviderDefinition, credentia
     } catch (error) {
       const now = ctx.deps.now();
       if (error instanceof RefreshOutage && stillSatisfies(current, now, minTtlMs)) {
-        const left = current.expires_at === undefined ? "" : `, valid for another ${formatDuration(current.expires_at - now)}`;
+        const left =
+          current.expires_at === undefined
+            ? ""
+            : `, valid for another ${formatDuration(current.expires_at - now)}`;
         ctx.deps.ui.warn(`${error.message}; using the current token${left}`);
       } else if (ctx.deps.interactive && error instanceof AuthctlError && error.code === "NOT_LOGGED_IN") {
         ctx.deps.ui.warn(error.message);
@@ -194,7 +218,8 @@ export function storedProviders(ctx: Context): ProviderDefinition[] {
   for (const id of Object.keys(snapshot.credentials)) {
     const provider = ctx.registry.get(id);
     if (provider) out.push(provider);
-    else ctx.deps.ui.warn(`the store holds a credential for '${id}', which this authctl does not know: skipped`);
+    else
+      ctx.deps.ui.warn(`the store holds a credential for '${id}', which this authctl does not know: skipped`);
   }
   return out;
 }
@@ -204,7 +229,10 @@ export function storedProviders(ctx: Context): ProviderDefinition[] {
  * over one connection the reads travel together instead of one after another. Failures surface
  * when (and only if) the caller awaits that provider's promise.
  */
-export function prefetchKeyringSecrets(ctx: Context, providerIds: string[]): Map<string, Promise<StoredCredential | undefined>> {
+export function prefetchKeyringSecrets(
+  ctx: Context,
+  providerIds: string[],
+): Map<string, Promise<StoredCredential | undefined>> {
   const prefetched = new Map<string, Promise<StoredCredential | undefined>>();
   const backends = ctx.store.read().backends;
   for (const id of providerIds) {

@@ -54,12 +54,17 @@ function readForStatus(ctx: Context): StoreSnapshot {
     return ctx.store.read();
   } catch (error) {
     const snapshot = ctx.store.readMetadata(); // a file that does not parse throws here too
-    const why = isAuthctlError(error) ? `${error.message}${error.hint ? ` (${error.hint})` : ""}` : String(error);
+    const why = isAuthctlError(error)
+      ? `${error.message}${error.hint ? ` (${error.hint})` : ""}`
+      : String(error);
     return { ...snapshot, warnings: [...snapshot.warnings, `sealed secrets are not shown: ${why}`] };
   }
 }
 
-export function collectStatus(ctx: Context, options: StatusOptions): { statuses: ProviderStatus[]; warnings: string[] } {
+export function collectStatus(
+  ctx: Context,
+  options: StatusOptions,
+): { statuses: ProviderStatus[]; warnings: string[] } {
   const snapshot = readForStatus(ctx);
   const env = ctx.deps.env;
   const now = ctx.deps.now();
@@ -69,28 +74,43 @@ export function collectStatus(ctx: Context, options: StatusOptions): { statuses:
   const orphans = Object.keys(stored).filter((id) => !ctx.registry.get(id));
   let wanted: Array<ProviderDefinition | string>;
   if (options.providerIds.length) {
-    wanted = options.providerIds.map((id) => (stored[id.toLowerCase()] && !ctx.registry.get(id.toLowerCase()) ? id.toLowerCase() : ctx.registry.require(id)));
+    wanted = options.providerIds.map((id) =>
+      stored[id.toLowerCase()] && !ctx.registry.get(id.toLowerCase())
+        ? id.toLowerCase()
+        : ctx.registry.require(id),
+    );
   } else {
     const listed = ctx.registry.list().filter((p) => stored[p.id] || findInEnvironment(p, env));
     wanted = [...listed, ...orphans].sort((a, b) => idOf(a).localeCompare(idOf(b)));
   }
   const statuses = wanted.map((provider): ProviderStatus => {
-    if (typeof provider === "string") return orphanStatus(provider, stored[provider]!, snapshot.backends[provider] ?? "file", now);
+    if (typeof provider === "string")
+      return orphanStatus(provider, stored[provider]!, snapshot.backends[provider] ?? "file", now);
     const credential = stored[provider.id];
     const fromEnv = findInEnvironment(provider, env);
     if (fromEnv) registerSecret(fromEnv.value);
     const secret = credential ? credentialSecret(credential) : undefined;
     if (secret) registerSecret(secret);
     const base = {
-      id: provider.id, name: provider.name, variables: provider.keyVars, account: null, expired: false,
-      refreshable: null, configured: true, usable: false,
+      id: provider.id,
+      name: provider.name,
+      variables: provider.keyVars,
+      account: null,
+      expired: false,
+      refreshable: null,
+      configured: true,
+      usable: false,
     };
     // A keyring secret is not fetched: status never calls (or prompts for) the keyring.
     const backend = credential ? (snapshot.backends[provider.id] ?? "file") : null;
     if (credential && (secret || backend === "keyring" || backend === "encrypted")) {
       // An account login exports its own variables (CLAUDE_CODE_OAUTH_TOKEN, CHATGPT_ACCESS_TOKEN, …).
       if (secret) base.variables = credentialVars(provider, credential).map(([name]) => name);
-      const shadow = secret ? [...provider.keyVars, ...(provider.aliasVars ?? [])].find((name) => env[name] && env[name] !== secret) : undefined;
+      const shadow = secret
+        ? [...provider.keyVars, ...(provider.aliasVars ?? [])].find(
+            (name) => env[name] && env[name] !== secret,
+          )
+        : undefined;
       const health = healthOf(credential, Boolean(secret), now);
       return {
         ...base,
@@ -110,17 +130,38 @@ export function collectStatus(ctx: Context, options: StatusOptions): { statuses:
     }
     if (fromEnv) {
       return {
-        ...base, logged_in: true, source: "environment", method: "environment", type: "api_key",
-        secret: maskSecret(fromEnv.value), expires_at: null, needs_login: false, updated_at: null,
-        shadowed_by: null, backend: null, variables: [fromEnv.name], usable: true,
+        ...base,
+        logged_in: true,
+        source: "environment",
+        method: "environment",
+        type: "api_key",
+        secret: maskSecret(fromEnv.value),
+        expires_at: null,
+        needs_login: false,
+        updated_at: null,
+        shadowed_by: null,
+        backend: null,
+        variables: [fromEnv.name],
+        usable: true,
       };
     }
     return {
-      ...base, logged_in: false, source: null, method: null, type: null, secret: null, expires_at: null,
-      needs_login: false, updated_at: null, shadowed_by: null, backend: null,
+      ...base,
+      logged_in: false,
+      source: null,
+      method: null,
+      type: null,
+      secret: null,
+      expires_at: null,
+      needs_login: false,
+      updated_at: null,
+      shadowed_by: null,
+      backend: null,
     };
   });
-  const damaged = Object.values(snapshot.damaged ?? {}).map((error) => `${error.message}; its secret is not shown`);
+  const damaged = Object.values(snapshot.damaged ?? {}).map(
+    (error) => `${error.message}; its secret is not shown`,
+  );
   return { statuses, warnings: [...snapshot.warnings, ...damaged] };
 }
 
@@ -129,25 +170,46 @@ function idOf(entry: ProviderDefinition | string): string {
 }
 
 /** Expired, refreshable, usable: what a stored credential can still do, from its metadata. */
-function healthOf(credential: StoredCredential, secretVisible: boolean, now: number): Pick<ProviderStatus, "expired" | "refreshable" | "usable"> {
-  const expired = credential.type === "oauth" && credential.expires_at !== undefined && credential.expires_at <= now;
+function healthOf(
+  credential: StoredCredential,
+  secretVisible: boolean,
+  now: number,
+): Pick<ProviderStatus, "expired" | "refreshable" | "usable"> {
+  const expired =
+    credential.type === "oauth" && credential.expires_at !== undefined && credential.expires_at <= now;
   // A refresh token in the keyring (or a sealed file that did not open) is not read by status.
-  const refreshable = credential.type !== "oauth" ? false : credential.refresh_token ? true : secretVisible ? false : null;
+  const refreshable =
+    credential.type !== "oauth" ? false : credential.refresh_token ? true : secretVisible ? false : null;
   const usable = !credential.needs_login && (!expired || refreshable !== false);
   return { expired, refreshable, usable };
 }
 
-function orphanStatus(id: string, credential: StoredCredential, backend: BackendName, now: number): ProviderStatus {
+function orphanStatus(
+  id: string,
+  credential: StoredCredential,
+  backend: BackendName,
+  now: number,
+): ProviderStatus {
   const secret = credentialSecret(credential);
   if (secret) registerSecret(secret);
   return {
-    id, name: id, logged_in: !credential.needs_login, source: "store", method: credential.method, type: credential.type,
-    secret: secret ? maskSecret(secret) : null, variables: [],
+    id,
+    name: id,
+    logged_in: !credential.needs_login,
+    source: "store",
+    method: credential.method,
+    type: credential.type,
+    secret: secret ? maskSecret(secret) : null,
+    variables: [],
     expires_at: credential.expires_at ? new Date(credential.expires_at).toISOString() : null,
-    needs_login: Boolean(credential.needs_login), updated_at: new Date(credential.updated_at).toISOString(),
-    shadowed_by: null, backend, account: credential.account ?? null,
+    needs_login: Boolean(credential.needs_login),
+    updated_at: new Date(credential.updated_at).toISOString(),
+    shadowed_by: null,
+    backend,
+    account: credential.account ?? null,
     ...healthOf(credential, Boolean(secret), now),
-    configured: false, usable: false,
+    configured: false,
+    usable: false,
   };
 }
 
@@ -162,7 +224,10 @@ async function checkSecrets(ctx: Context, statuses: ProviderStatus[]): Promise<v
       try {
         const credential = await ctx.store.readSecrets(s.id);
         const secret = credential ? credentialSecret(credential) : undefined;
-        if (!secret) throw new AuthctlError("STORE_CORRUPT", `the stored ${s.id} credential holds no secret`, { hint: `run 'authctl login ${s.id}'` });
+        if (!secret)
+          throw new AuthctlError("STORE_CORRUPT", `the stored ${s.id} credential holds no secret`, {
+            hint: `run 'authctl login ${s.id}'`,
+          });
         registerSecret(secret);
         s.secret = maskSecret(secret);
         s.check = { ok: true };
@@ -186,19 +251,29 @@ export async function status(ctx: Context, options: StatusOptions): Promise<numb
   if (options.check) await checkSecrets(ctx, statuses);
   for (const warning of warnings) deps.ui.warn(warning);
   if (options.json) {
-    deps.writeStdout(`${JSON.stringify({ store: { path: ctx.store.path, backend: ctx.store.backend }, providers: statuses }, null, 2)}\n`);
+    deps.writeStdout(
+      `${JSON.stringify({ store: { path: ctx.store.path, backend: ctx.store.backend }, providers: statuses }, null, 2)}\n`,
+    );
   } else {
     printHuman(ctx, statuses);
   }
   const broken = statuses.filter((s) => s.check && !s.check.ok);
   if (broken.length > 0) {
     const first = broken[0]!.check as { hint?: string };
-    throw new AuthctlError("STORE_IO", `the stored secret of ${broken.map((s) => s.id).join(", ")} cannot be read`, { hint: first.hint });
+    throw new AuthctlError(
+      "STORE_IO",
+      `the stored secret of ${broken.map((s) => s.id).join(", ")} cannot be read`,
+      { hint: first.hint },
+    );
   }
   if (statuses.length === 0) {
-    throw new AuthctlError("NOT_LOGGED_IN", `not logged in to any provider (nothing in ${describeLocation(ctx.store.path)})`, {
-      hint: "run 'authctl login' (or 'authctl login <provider>')",
-    });
+    throw new AuthctlError(
+      "NOT_LOGGED_IN",
+      `not logged in to any provider (nothing in ${describeLocation(ctx.store.path)})`,
+      {
+        hint: "run 'authctl login' (or 'authctl login <provider>')",
+      },
+    );
   }
   // The report already says, per provider, what is wrong and what to run: no second message.
   return statuses.every((s) => s.usable) ? 0 : 4;
@@ -222,16 +297,26 @@ function printHuman(ctx: Context, statuses: ProviderStatus[]): void {
     const secret = s.secret ?? (s.backend === "keyring" ? "(secret in the keyring)" : "(secret sealed)");
     const who = s.account ? ` as ${s.account}` : "";
     if (!s.configured) {
-      ui.result(`  ✗ provider no longer configured: ${how} ${secret}${who} is stored, but config.toml defines no [providers.${s.id}]`);
+      ui.result(
+        `  ✗ provider no longer configured: ${how} ${secret}${who} is stored, but config.toml defines no [providers.${s.id}]`,
+      );
       ui.result(`    add it back to config.toml to use it, or run 'authctl logout ${s.id}' to remove it`);
       continue;
     }
-    ui.result(s.usable ? `  ✓ logged in with ${how} ${secret}${who}` : `  ✗ logged in with ${how} ${secret}${who}, but it cannot be used now:`);
-    if (s.needs_login) ui.result(`    ✗ needs a new login: the provider refused the last refresh — run 'authctl login ${s.id}'`);
+    ui.result(
+      s.usable
+        ? `  ✓ logged in with ${how} ${secret}${who}`
+        : `  ✗ logged in with ${how} ${secret}${who}, but it cannot be used now:`,
+    );
+    if (s.needs_login)
+      ui.result(
+        `    ✗ needs a new login: the provider refused the last refresh — run 'authctl login ${s.id}'`,
+      );
     else if (s.expires_at) ui.result(`    ${describeExpiry(s, Date.parse(s.expires_at), now)}`);
     ui.result(`    stored ${describeBackend(s.backend, ctx.store.path)}`);
     if (s.check?.ok) ui.result("    secret read back: ok");
-    else if (s.check) ui.result(`    ✗ secret cannot be read: ${s.check.error}${s.check.hint ? ` (${s.check.hint})` : ""}`);
+    else if (s.check)
+      ui.result(`    ✗ secret cannot be read: ${s.check.error}${s.check.hint ? ` (${s.check.hint})` : ""}`);
     ui.result(`    exports ${s.variables.join(", ")}`);
     if (s.shadowed_by) {
       ui.warn(
@@ -243,10 +328,12 @@ function printHuman(ctx: Context, statuses: ProviderStatus[]): void {
 
 function describeExpiry(s: ProviderStatus, expiresAt: number, now: number): string {
   if (!s.expired) {
-    const refresh = s.refreshable === false ? "; cannot be refreshed, log in again then" : "; refreshed automatically";
+    const refresh =
+      s.refreshable === false ? "; cannot be refreshed, log in again then" : "; refreshed automatically";
     return `access token expires ${relativeTime(expiresAt, now)}${refresh}`;
   }
-  if (s.refreshable === false) return `✗ expired ${relativeTime(expiresAt, now)} and cannot be refreshed (no refresh token) — run 'authctl login ${s.id}'`;
+  if (s.refreshable === false)
+    return `✗ expired ${relativeTime(expiresAt, now)} and cannot be refreshed (no refresh token) — run 'authctl login ${s.id}'`;
   return `access token expired ${relativeTime(expiresAt, now)}; refreshed on next use`;
 }
 
@@ -255,10 +342,13 @@ export function relativeTime(at: number, now: number): string {
   const delta = at - now;
   const abs = Math.abs(delta);
   const text =
-    abs < 60_000 ? "less than a minute"
-    : abs < 3_600_000 ? `${Math.round(abs / 60_000)} min`
-    : abs < 48 * 3_600_000 ? `${Math.round(abs / 3_600_000)} h`
-    : `${Math.round(abs / 86_400_000)} days`;
+    abs < 60_000
+      ? "less than a minute"
+      : abs < 3_600_000
+        ? `${Math.round(abs / 60_000)} min`
+        : abs < 48 * 3_600_000
+          ? `${Math.round(abs / 3_600_000)} h`
+          : `${Math.round(abs / 86_400_000)} days`;
   return delta >= 0 ? `in ${text}` : `${text} ago`;
 }
 

@@ -5,7 +5,11 @@ import { KEY_FILE } from "../store/encrypted.ts";
 import type { BackendName } from "../store/types.ts";
 import type { Context } from "./context.ts";
 
-const LABEL: Record<BackendName, string> = { keyring: "the keyring", encrypted: "the encrypted file", file: "the plain file" };
+const LABEL: Record<BackendName, string> = {
+  keyring: "the keyring",
+  encrypted: "the encrypted file",
+  file: "the plain file",
+};
 
 /**
  * `authctl store migrate --to <backend>`. Every write is read back before its source is removed,
@@ -18,15 +22,22 @@ export async function storeMigrate(ctx: Context, to: BackendName): Promise<void>
   for (const move of moves) ui.info(`moved ${move.id} from ${LABEL[move.from]} to ${LABEL[move.to]}`);
   const stayed = ids.length - moves.length;
   if (ids.length === 0) ui.info("nothing is stored: nothing to migrate");
-  else ui.success(`${ids.length} credential${ids.length === 1 ? "" : "s"} in ${LABEL[to]}${stayed ? ` (${stayed} already there)` : ""}`);
+  else
+    ui.success(
+      `${ids.length} credential${ids.length === 1 ? "" : "s"} in ${LABEL[to]}${stayed ? ` (${stayed} already there)` : ""}`,
+    );
   if (ctx.store.backend !== to) {
-    ui.info(`new secrets still go to ${LABEL[ctx.store.backend]}: set AUTHCTL_STORE=${to} (or store = "${to}" in config.toml) to keep them in ${LABEL[to]}`);
+    ui.info(
+      `new secrets still go to ${LABEL[ctx.store.backend]}: set AUTHCTL_STORE=${to} (or store = "${to}" in config.toml) to keep them in ${LABEL[to]}`,
+    );
   }
   if (to === "file") ui.warn(`secrets are now in clear in ${ctx.store.path} (mode 0600)`);
   // Kept, not deleted: an old backup of credentials.toml is sealed with it.
   const keyFile = join(ctx.deps.home, KEY_FILE);
   if (to !== "encrypted" && moves.length > 0 && existsSync(keyFile)) {
-    ui.info(`${keyFile} no longer seals anything here; keep it only while old backups of credentials.toml may need it`);
+    ui.info(
+      `${keyFile} no longer seals anything here; keep it only while old backups of credentials.toml may need it`,
+    );
   }
 }
 
@@ -43,16 +54,22 @@ export async function storeSeal(ctx: Context, to: "file" | "passphrase"): Promis
   const { ui } = ctx.deps;
   const { count, before } = await ctx.store.reseal(to);
   if (before === undefined) {
-    ui.info("nothing is sealed yet: the first sealed login uses AUTHCTL_PASSPHRASE when it is set, else the key file");
+    ui.info(
+      "nothing is sealed yet: the first sealed login uses AUTHCTL_PASSPHRASE when it is set, else the key file",
+    );
     return;
   }
   if (before === to) {
     ui.info(`the store is already sealed with ${sealLabel(ctx, to)}`);
     return;
   }
-  ui.success(`re-sealed ${count} credential${count === 1 ? "" : "s"} with ${sealLabel(ctx, to)} (they were sealed with ${sealLabel(ctx, before)})`);
+  ui.success(
+    `re-sealed ${count} credential${count === 1 ? "" : "s"} with ${sealLabel(ctx, to)} (they were sealed with ${sealLabel(ctx, before)})`,
+  );
   if (to === "passphrase") {
-    ui.info(`${join(ctx.deps.home, KEY_FILE)} no longer seals anything here; keep it only while old backups of credentials.toml may need it`);
+    ui.info(
+      `${join(ctx.deps.home, KEY_FILE)} no longer seals anything here; keep it only while old backups of credentials.toml may need it`,
+    );
   } else {
     ui.info("unset AUTHCTL_PASSPHRASE: the store no longer uses it, and it being set is now an error");
   }
@@ -77,15 +94,29 @@ export async function storeReset(ctx: Context, yes: boolean): Promise<void> {
     ui.info(`nothing is stored in ${ctx.store.path}: nothing to reset`);
     return;
   }
-  const what = ids === undefined ? "everything in it" : ids.length ? `the logins of ${ids.join(", ")}` : "nothing (it holds no login)";
+  const what =
+    ids === undefined
+      ? "everything in it"
+      : ids.length
+        ? `the logins of ${ids.join(", ")}`
+        : "nothing (it holds no login)";
   if (!yes) {
     if (!ctx.deps.interactive) {
-      throw new AuthctlError("USAGE", `store reset starts a new, empty store in place of ${ctx.store.path}: ${what} would be lost`, {
-        hint: "run 'authctl store reset --yes' to do it (the old file is kept aside)",
-      });
+      throw new AuthctlError(
+        "USAGE",
+        `store reset starts a new, empty store in place of ${ctx.store.path}: ${what} would be lost`,
+        {
+          hint: "run 'authctl store reset --yes' to do it (the old file is kept aside)",
+        },
+      );
     }
     const prompter = await ctx.deps.prompter();
-    if (!(await prompter.confirm(`Start a new, empty store? ${what[0]!.toUpperCase()}${what.slice(1)} will be lost.`, false))) {
+    if (
+      !(await prompter.confirm(
+        `Start a new, empty store? ${what[0]!.toUpperCase()}${what.slice(1)} will be lost.`,
+        false,
+      ))
+    ) {
       throw new AuthctlError("CANCELLED", "nothing was reset");
     }
   }

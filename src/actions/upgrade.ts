@@ -1,10 +1,27 @@
 import { createHash, randomBytes } from "node:crypto";
-import { closeSync, createReadStream, fsyncSync, openSync, realpathSync, renameSync, rmSync, writeSync, chmodSync } from "node:fs";
+import {
+  closeSync,
+  createReadStream,
+  fsyncSync,
+  openSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  writeSync,
+  chmodSync,
+} from "node:fs";
 import { basename, dirname, join, sep } from "node:path";
 import { version as currentVersion } from "../../package.json";
 import type { Deps, Env } from "../deps.ts";
 import { AuthctlError } from "../errors.ts";
-import { createPlatformProbe, detectTarget, isCompiledBinary, readBinaryVersion, releaseAssetName, upgradeTargetPath } from "../io/platform.ts";
+import {
+  createPlatformProbe,
+  detectTarget,
+  isCompiledBinary,
+  readBinaryVersion,
+  releaseAssetName,
+  upgradeTargetPath,
+} from "../io/platform.ts";
 import { describeIoError } from "../store/atomic-write.ts";
 
 /**
@@ -21,11 +38,13 @@ const INSTALL_HINT = "curl -fsSL https://github.com/authctl/authctl/releases/lat
 
 /** How to reinstall from where this upgrade downloads: a mirror set in AUTHCTL_DOWNLOAD_URL holds install.sh too. */
 export function installHint(env: Env): string {
-  const quote = (text: string) => (/^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`);
+  const quote = (text: string) =>
+    /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
   const mirror = env.AUTHCTL_DOWNLOAD_URL?.replace(/\/+$/, "");
   if (mirror) return `curl -fsSL ${quote(`${mirror}/install.sh`)} | AUTHCTL_DOWNLOAD_URL=${quote(mirror)} sh`;
   const releases = env.AUTHCTL_RELEASES_URL?.replace(/\/+$/, "");
-  if (releases) return `curl -fsSL ${quote(`${releases}/latest/download/install.sh`)} | AUTHCTL_RELEASES_URL=${quote(releases)} sh`;
+  if (releases)
+    return `curl -fsSL ${quote(`${releases}/latest/download/install.sh`)} | AUTHCTL_RELEASES_URL=${quote(releases)} sh`;
   return INSTALL_HINT;
 }
 
@@ -39,7 +58,8 @@ export function resolveDownloadBase(env: Env, version: string | undefined): stri
       : `${releases}/latest/download`;
   // The checksum proves only that the file matches SHA256SUMS from the same server: both must come
   // over TLS. Plain http is accepted for loopback mirrors (tests, local caches).
-  if (!safeHop(base)) throw new AuthctlError("USAGE", `AUTHCTL_DOWNLOAD_URL must be an https:// URL (got: ${base})`);
+  if (!safeHop(base))
+    throw new AuthctlError("USAGE", `AUTHCTL_DOWNLOAD_URL must be an https:// URL (got: ${base})`);
   return base;
 }
 
@@ -57,18 +77,28 @@ export function safeHop(url: string | URL): boolean {
     return false;
   }
   if (parsed.protocol === "https:") return true;
-  return parsed.protocol === "http:" && !parsed.username && !parsed.password && LOOPBACK_HOSTS.has(parsed.hostname);
+  return (
+    parsed.protocol === "http:" && !parsed.username && !parsed.password && LOOPBACK_HOSTS.has(parsed.hostname)
+  );
 }
 
 /** Where a package manager put the binary; it must upgrade it, or its records go stale. */
 export function packageManagerOf(path: string): { name: string; hint: string } | undefined {
   const p = path.split(sep).join("/");
-  if (p.includes("/Cellar/") || p.startsWith("/opt/homebrew/")) return { name: "Homebrew", hint: "brew upgrade authctl" };
-  if (p.includes("/node_modules/")) return { name: "npm (a node_modules directory)", hint: "npm update -g authctl (or your project's package manager)" };
+  if (p.includes("/Cellar/") || p.startsWith("/opt/homebrew/"))
+    return { name: "Homebrew", hint: "brew upgrade authctl" };
+  if (p.includes("/node_modules/"))
+    return {
+      name: "npm (a node_modules directory)",
+      hint: "npm update -g authctl (or your project's package manager)",
+    };
   if (p.startsWith("/nix/store/")) return { name: "Nix", hint: "upgrade it through Nix" };
   if (p.startsWith("/snap/")) return { name: "snap", hint: "snap refresh authctl" };
   if (/^\/(usr\/)?(s?bin|lib|lib64|libexec|share)\//.test(p)) {
-    return { name: "the system package manager", hint: "upgrade it with your system's package manager (apt, dnf, pacman, apk, …)" };
+    return {
+      name: "the system package manager",
+      hint: "upgrade it with your system's package manager (apt, dnf, pacman, apk, …)",
+    };
   }
   return undefined;
 }
@@ -102,7 +132,11 @@ async function get(deps: Deps, url: string, what: string, version: string | unde
     try {
       response = await deps.fetch(current, { redirect: "manual", signal });
     } catch (error) {
-      throw new AuthctlError("NETWORK", `could not download ${what} from ${current}: ${(error as Error).message}`, { cause: error });
+      throw new AuthctlError(
+        "NETWORK",
+        `could not download ${what} from ${current}: ${(error as Error).message}`,
+        { cause: error },
+      );
     }
     if ([301, 302, 303, 307, 308].includes(response.status)) {
       await response.body?.cancel();
@@ -111,22 +145,40 @@ async function get(deps: Deps, url: string, what: string, version: string | unde
       try {
         next = location ? new URL(location, current) : undefined;
       } catch {}
-      if (!next) throw new AuthctlError("PROTOCOL", `could not download ${what}: ${current} answered HTTP ${response.status} without a usable Location`);
+      if (!next)
+        throw new AuthctlError(
+          "PROTOCOL",
+          `could not download ${what}: ${current} answered HTTP ${response.status} without a usable Location`,
+        );
       if (!safeHop(next)) {
-        throw new AuthctlError("PROTOCOL", `refusing ${what}: ${current} redirected to ${next.href}, which is not https; nothing was changed`, {
-          hint: "try again on another network; a redirect must never leave https",
-        });
+        throw new AuthctlError(
+          "PROTOCOL",
+          `refusing ${what}: ${current} redirected to ${next.href}, which is not https; nothing was changed`,
+          {
+            hint: "try again on another network; a redirect must never leave https",
+          },
+        );
       }
-      if (hops >= MAX_REDIRECTS) throw new AuthctlError("PROTOCOL", `could not download ${what}: more than ${MAX_REDIRECTS} redirects from ${url}`);
+      if (hops >= MAX_REDIRECTS)
+        throw new AuthctlError(
+          "PROTOCOL",
+          `could not download ${what}: more than ${MAX_REDIRECTS} redirects from ${url}`,
+        );
       current = next.href;
       continue;
     }
     if (!response.ok) {
       await response.body?.cancel();
-      throw new AuthctlError("PROTOCOL", `could not download ${what}: ${current} answered HTTP ${response.status}`, {
-        hint: version ? `is ${version} a released version? see ${DEFAULT_RELEASES}` : `see ${DEFAULT_RELEASES}`,
-        detail: { status: response.status },
-      });
+      throw new AuthctlError(
+        "PROTOCOL",
+        `could not download ${what}: ${current} answered HTTP ${response.status}`,
+        {
+          hint: version
+            ? `is ${version} a released version? see ${DEFAULT_RELEASES}`
+            : `see ${DEFAULT_RELEASES}`,
+          detail: { status: response.status },
+        },
+      );
     }
     return response;
   }
@@ -139,20 +191,32 @@ export async function upgrade(deps: Deps, options: UpgradeOptions): Promise<void
   const version = pinned === "latest" ? undefined : pinned;
 
   if (!env.AUTHCTL_UPGRADE_TARGET && !isCompiledBinary()) {
-    throw new AuthctlError("USAGE", "upgrade replaces an installed authctl binary; this one runs from source under bun", {
-      hint: `install the binary: ${installHint(env)}`,
-    });
+    throw new AuthctlError(
+      "USAGE",
+      "upgrade replaces an installed authctl binary; this one runs from source under bun",
+      {
+        hint: `install the binary: ${installHint(env)}`,
+      },
+    );
   }
   const target = upgradeTargetPath(env);
   let real: string;
   try {
     real = realpathSync(target);
   } catch (error) {
-    throw new AuthctlError("STORE_IO", `cannot find the binary to replace (${target}): ${describeIoError(error)}`, { cause: error });
+    throw new AuthctlError(
+      "STORE_IO",
+      `cannot find the binary to replace (${target}): ${describeIoError(error)}`,
+      { cause: error },
+    );
   }
   const manager = packageManagerOf(real) ?? packageManagerOf(target);
   if (manager) {
-    throw new AuthctlError("USAGE", `${real} was installed by ${manager.name}; authctl will not replace it behind its back`, { hint: manager.hint });
+    throw new AuthctlError(
+      "USAGE",
+      `${real} was installed by ${manager.name}; authctl will not replace it behind its back`,
+      { hint: manager.hint },
+    );
   }
 
   let asset: string;
@@ -175,19 +239,26 @@ export async function upgrade(deps: Deps, options: UpgradeOptions): Promise<void
   try {
     fd = openSync(staged, "wx", 0o700);
   } catch (error) {
-    unwritable = new AuthctlError("STORE_IO", `cannot replace ${real}: ${dir} is not writable (${describeIoError(error)})`, {
-      hint: `run upgrade as the user who owns ${dir} (e.g. with sudo), or reinstall: ${installHint(env)}`,
-      cause: error,
-    });
+    unwritable = new AuthctlError(
+      "STORE_IO",
+      `cannot replace ${real}: ${dir} is not writable (${describeIoError(error)})`,
+      {
+        hint: `run upgrade as the user who owns ${dir} (e.g. with sudo), or reinstall: ${installHint(env)}`,
+        cause: error,
+      },
+    );
   }
   let replaced = false;
   try {
     const sums = await (await get(deps, `${base}/SHA256SUMS`, "SHA256SUMS", version)).text();
     const expected = parseSha256Sums(sums, asset);
-    if (!expected) throw new AuthctlError("PROTOCOL", `${base}/SHA256SUMS has no entry for ${asset}; nothing was changed`);
+    if (!expected)
+      throw new AuthctlError("PROTOCOL", `${base}/SHA256SUMS has no entry for ${asset}; nothing was changed`);
 
     if ((await sha256File(real)) === expected) {
-      deps.ui.success(`authctl ${currentVersion} is already ${version ? `version ${version}` : "the newest release"} (${real})`);
+      deps.ui.success(
+        `authctl ${currentVersion} is already ${version ? `version ${version}` : "the newest release"} (${real})`,
+      );
       return;
     }
     if (unwritable) throw unwritable;
@@ -203,22 +274,34 @@ export async function upgrade(deps: Deps, options: UpgradeOptions): Promise<void
       }
       fsyncSync(fd);
     } catch (error) {
-      throw new AuthctlError("NETWORK", `downloading ${asset} failed: ${describeIoError(error)}; nothing was changed`, { cause: error });
+      throw new AuthctlError(
+        "NETWORK",
+        `downloading ${asset} failed: ${describeIoError(error)}; nothing was changed`,
+        { cause: error },
+      );
     }
     closeSync(fd);
     fd = -1;
     const actual = hash.digest("hex");
     if (actual !== expected) {
-      throw new AuthctlError("PROTOCOL", `checksum mismatch for ${asset}: expected ${expected}, got ${actual}; nothing was changed`, {
-        hint: "the download was corrupted or tampered with; try again, and report it if it persists",
-      });
+      throw new AuthctlError(
+        "PROTOCOL",
+        `checksum mismatch for ${asset}: expected ${expected}, got ${actual}; nothing was changed`,
+        {
+          hint: "the download was corrupted or tampered with; try again, and report it if it persists",
+        },
+      );
     }
     chmodSync(staged, 0o755);
     const newVersion = readBinaryVersion(staged);
     if (newVersion === undefined) {
-      throw new AuthctlError("PROTOCOL", `the downloaded ${asset} does not run on this machine; nothing was changed`, {
-        hint: "AUTHCTL_TARGET picks another build (e.g. linux-x64-baseline, linux-x64-musl)",
-      });
+      throw new AuthctlError(
+        "PROTOCOL",
+        `the downloaded ${asset} does not run on this machine; nothing was changed`,
+        {
+          hint: "AUTHCTL_TARGET picks another build (e.g. linux-x64-baseline, linux-x64-musl)",
+        },
+      );
     }
     swap(staged, real, deps.platform);
     replaced = true;
@@ -247,6 +330,10 @@ function swap(staged: string, target: string, platform: NodeJS.Platform): void {
       }
     } else renameSync(staged, target);
   } catch (error) {
-    throw new AuthctlError("STORE_IO", `cannot replace ${target}: ${describeIoError(error)}; the old binary is still in place`, { cause: error });
+    throw new AuthctlError(
+      "STORE_IO",
+      `cannot replace ${target}: ${describeIoError(error)}; the old binary is still in place`,
+      { cause: error },
+    );
   }
 }

@@ -17,7 +17,8 @@ type Args = Record<string, unknown> & { _: string[] };
 
 export function parseLoginArgs(args: Args) {
   const [providerId, ...rest] = positionals(args);
-  if (rest.length) throw new AuthctlError("USAGE", `login takes one provider, got: ${[providerId, ...rest].join(" ")}`);
+  if (rest.length)
+    throw new AuthctlError("USAGE", `login takes one provider, got: ${[providerId, ...rest].join(" ")}`);
   return {
     providerId,
     method: args.method === undefined ? undefined : String(args.method),
@@ -25,7 +26,8 @@ export function parseLoginArgs(args: Args) {
     verify: args.verify !== false,
     device: Boolean(args.device),
     noBrowser: args.browser === false,
-    timeoutMs: args.timeout === undefined ? undefined : parsePositiveDuration(String(args.timeout), "--timeout"),
+    timeoutMs:
+      args.timeout === undefined ? undefined : parsePositiveDuration(String(args.timeout), "--timeout"),
     host: args.host === undefined ? undefined : String(args.host),
   };
 }
@@ -33,7 +35,8 @@ export function parseLoginArgs(args: Args) {
 /** A time limit of zero would end the login before it starts: a usage error, not a silent failure. */
 export function parsePositiveDuration(text: string, flag: string): number {
   const ms = parseDuration(text);
-  if (ms <= 0) throw new AuthctlError("USAGE", `${flag} must be longer than 0`, { hint: `e.g. ${flag} 90s, 5m or 1h` });
+  if (ms <= 0)
+    throw new AuthctlError("USAGE", `${flag} must be longer than 0`, { hint: `e.g. ${flag} 90s, 5m or 1h` });
   return ms;
 }
 
@@ -41,9 +44,19 @@ export const loginArgs = {
   provider: { type: "positional", required: false, description: "provider id (a picker when omitted)" },
   method: { type: "string", valueHint: "method", description: "login method (see 'authctl providers')" },
   "with-key": { type: "boolean", description: "read an API key from stdin" },
-  verify: { type: "boolean", default: true, description: "check the key with the provider", negativeDescription: "store the key without checking it with the provider" },
+  verify: {
+    type: "boolean",
+    default: true,
+    description: "check the key with the provider",
+    negativeDescription: "store the key without checking it with the provider",
+  },
   device: { type: "boolean", description: "use the device-code flow (headless servers)" },
-  browser: { type: "boolean", default: true, description: "open a browser", negativeDescription: "print the URL instead of opening a browser, and accept a pasted code" },
+  browser: {
+    type: "boolean",
+    default: true,
+    description: "open a browser",
+    negativeDescription: "print the URL instead of opening a browser, and accept a pasted code",
+  },
   timeout: { type: "string", valueHint: "duration", description: "give up after this long (default 5m)" },
   host: { type: "string", description: "the provider's host, e.g. company.ghe.com for GitHub Enterprise" },
 } as const;
@@ -91,7 +104,10 @@ export function createLogoutCommand(getContext: GetContext): CommandDef<any> {
 export const statusArgs = {
   provider: { type: "positional", required: false, description: "provider ids (default: all)" },
   json: { type: "boolean", description: "machine-readable output on stdout" },
-  check: { type: "boolean", description: "also read every stored secret (keyring, encrypted file) to prove it can be had" },
+  check: {
+    type: "boolean",
+    description: "also read every stored secret (keyring, encrypted file) to prove it can be had",
+  },
 } as const;
 
 export function createStatusCommand(getContext: GetContext): CommandDef<any> {
@@ -100,14 +116,28 @@ export function createStatusCommand(getContext: GetContext): CommandDef<any> {
     args: statusArgs,
     async run({ args }) {
       const { status } = await import("../actions/status.ts");
-      return status(getContext(), { providerIds: positionals(args as Args), json: Boolean(args.json), check: Boolean(args.check) });
+      return status(getContext(), {
+        providerIds: positionals(args as Args),
+        json: Boolean(args.json),
+        check: Boolean(args.check),
+      });
     },
   });
 }
 
 export const envArgs = {
-  provider: { type: "positional", required: false, description: "provider ids (default: every logged-in one)" },
-  format: { type: "string", alias: "f", default: "sh", valueHint: "format", description: "sh (default), fish, powershell, dotenv, json or github-env" },
+  provider: {
+    type: "positional",
+    required: false,
+    description: "provider ids (default: every logged-in one)",
+  },
+  format: {
+    type: "string",
+    alias: "f",
+    default: "sh",
+    valueHint: "format",
+    description: "sh (default), fish, powershell, dotenv, json or github-env",
+  },
 } as const;
 
 export function createEnvCommand(getContext: GetContext): CommandDef<any> {
@@ -125,7 +155,11 @@ export function createEnvCommand(getContext: GetContext): CommandDef<any> {
 export const tokenArgs = {
   // Not `required`: citty's own message for a missing positional is not a usage error; run() says it.
   provider: { type: "positional", required: false, description: "provider id" },
-  "min-ttl": { type: "string", valueHint: "duration", description: "the token must stay valid at least this long (e.g. 10m)" },
+  "min-ttl": {
+    type: "string",
+    valueHint: "duration",
+    description: "the token must stay valid at least this long (e.g. 10m)",
+  },
   copilot: { type: "boolean", description: "github-copilot: print the short-lived Copilot API token" },
 } as const;
 
@@ -135,8 +169,14 @@ export function createTokenCommand(getContext: GetContext): CommandDef<any> {
     args: tokenArgs,
     async run({ args }) {
       const ids = positionals(args as Args);
-      if (ids.length === 0) throw new AuthctlError("USAGE", "token needs a provider", { hint: "e.g. authctl token openrouter ('authctl status' lists yours)" });
-      if (ids.length > 1) throw new AuthctlError("USAGE", `token takes one provider, got: ${ids.join(" ")}`, { hint: `run 'authctl token ${ids[0]}'` });
+      if (ids.length === 0)
+        throw new AuthctlError("USAGE", "token needs a provider", {
+          hint: "e.g. authctl token openrouter ('authctl status' lists yours)",
+        });
+      if (ids.length > 1)
+        throw new AuthctlError("USAGE", `token takes one provider, got: ${ids.join(" ")}`, {
+          hint: `run 'authctl token ${ids[0]}'`,
+        });
       const { token } = await import("../actions/token.ts");
       const minTtl = args["min-ttl"];
       await token(getContext(), {
@@ -164,8 +204,15 @@ export function createProvidersCommand(getContext: GetContext): CommandDef<any> 
 }
 
 export const execArgs = {
-  provider: { type: "string", alias: "p", description: "provider to inject (repeatable; default: every logged-in one)" },
-  proxy: { type: "boolean", description: "give the child a local proxy and a placeholder instead of the secret" },
+  provider: {
+    type: "string",
+    alias: "p",
+    description: "provider to inject (repeatable; default: every logged-in one)",
+  },
+  proxy: {
+    type: "boolean",
+    description: "give the child a local proxy and a placeholder instead of the secret",
+  },
 } as const;
 
 export function createExecCommand(getContext: GetContext, rawExecArgs: string[]): CommandDef<any> {
@@ -178,4 +225,3 @@ export function createExecCommand(getContext: GetContext, rawExecArgs: string[])
     },
   });
 }
-

@@ -18,7 +18,8 @@ export interface CommandHelp {
 export const COMMAND_HELP: Record<string, CommandHelp> = {
   login: {
     description: "Log in to a provider and store the credential",
-    usage: "login [provider] [--method <method>] [--with-key] [--no-verify] [--device] [--no-browser] [--timeout <duration>] [--host <host>]",
+    usage:
+      "login [provider] [--method <method>] [--with-key] [--no-verify] [--device] [--no-browser] [--timeout <duration>] [--host <host>]",
     examples: [
       ["authctl login openrouter", "an account login in the browser (a picker without a provider)"],
       ["pass show groq | authctl login groq --with-key", "a key from stdin, never from argv"],
@@ -55,7 +56,10 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
     description: "Run a command with the credentials in its environment",
     usage: "exec [-p <provider>]… [--proxy] -- <command> [args…]",
     options: [
-      ["-p, --provider <provider>", "provider to inject (repeatable, or comma-separated; default: every logged-in one)"],
+      [
+        "-p, --provider <provider>",
+        "provider to inject (repeatable, or comma-separated; default: every logged-in one)",
+      ],
       ["--proxy", "give the command a local proxy and a placeholder instead of the secret"],
       ["-- <command> [args…]", "the command to run, found on PATH; everything after -- is its own"],
     ],
@@ -83,15 +87,28 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
   },
   store: {
     description: "Move secrets between backends, change what seals them, or start a new store",
-    usage: "store migrate --to keyring|encrypted|file | store seal --with passphrase|key-file | store reset [--yes]",
+    usage:
+      "store migrate --to keyring|encrypted|file | store seal --with passphrase|key-file | store reset [--yes]",
     options: [
-      ["migrate --to <backend>", "keyring, encrypted or file; each secret is read back before its old copy goes"],
-      ["seal --with <source>", "passphrase (AUTHCTL_PASSPHRASE) or key-file: re-seal the encrypted store with it"],
-      ["reset [--yes]", "start a new, empty store (the old file is kept aside); the way out of a lost key or passphrase"],
+      [
+        "migrate --to <backend>",
+        "keyring, encrypted or file; each secret is read back before its old copy goes",
+      ],
+      [
+        "seal --with <source>",
+        "passphrase (AUTHCTL_PASSPHRASE) or key-file: re-seal the encrypted store with it",
+      ],
+      [
+        "reset [--yes]",
+        "start a new, empty store (the old file is kept aside); the way out of a lost key or passphrase",
+      ],
     ],
     examples: [
       ["authctl store migrate --to keyring", "into the OS keyring"],
-      ["AUTHCTL_PASSPHRASE=… authctl store seal --with passphrase", "seal with a passphrase instead of the key file"],
+      [
+        "AUTHCTL_PASSPHRASE=… authctl store seal --with passphrase",
+        "seal with a passphrase instead of the key file",
+      ],
       ["authctl store reset", "lists what is lost and asks first"],
     ],
   },
@@ -106,7 +123,10 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
 };
 
 type Paint = (code: string, text: string) => string;
-const painter = (color: boolean): Paint => (code, text) => (color ? `\x1b[${code}m${text}\x1b[0m` : text);
+const painter =
+  (color: boolean): Paint =>
+  (code, text) =>
+    color ? `\x1b[${code}m${text}\x1b[0m` : text;
 
 export function usageLine(command: string): string {
   const help = COMMAND_HELP[command];
@@ -144,10 +164,17 @@ export function renderCommandHelp(command: string, args: ArgsDef, color: boolean
   const width = Math.max(0, ...options.map(([flags]) => flags.length));
   const lines = [help.description, "", `${paint("1", "Usage:")} authctl ${help.usage}`, ""];
   if (options.length) {
-    lines.push(paint("1", "Options:"), ...options.map(([flags, text]) => `  ${paint("36", flags.padEnd(width))}  ${text}`), "");
+    lines.push(
+      paint("1", "Options:"),
+      ...options.map(([flags, text]) => `  ${paint("36", flags.padEnd(width))}  ${text}`),
+      "",
+    );
   }
   lines.push(paint("1", "Examples:"));
-  const column = Math.max(...help.examples.filter(([example]) => example.length <= 48).map(([example]) => example.length), 0);
+  const column = Math.max(
+    ...help.examples.filter(([example]) => example.length <= 48).map(([example]) => example.length),
+    0,
+  );
   for (const [example, comment] of help.examples) {
     lines.push(comment ? `  ${example.padEnd(column)}   ${paint("2", `# ${comment}`)}` : `  ${example}`);
   }
@@ -159,7 +186,14 @@ export function renderCommandHelp(command: string, args: ArgsDef, color: boolean
 function optionsFrom(args: ArgsDef): Array<[string, string]> {
   const out: Array<[string, string]> = [];
   for (const [name, raw] of Object.entries(args)) {
-    const def = raw as { type?: string; alias?: string | string[]; description?: string; negativeDescription?: string; default?: unknown; valueHint?: string };
+    const def = raw as {
+      type?: string;
+      alias?: string | string[];
+      description?: string;
+      negativeDescription?: string;
+      default?: unknown;
+      valueHint?: string;
+    };
     if (def.type === "positional") continue;
     const alias = Array.isArray(def.alias) ? def.alias[0] : def.alias;
     const short = alias && alias.length === 1 ? `-${alias}, ` : "";

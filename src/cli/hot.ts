@@ -16,7 +16,12 @@ export async function runHot(argv: string[], deps: Deps): Promise<number | undef
   const [name, ...rest] = argv;
   if (name === "exec") {
     // cli/index.ts shows exec's help for --help before `--` or as its first word.
-    if (rest[0] === "--help" || rest[0] === "-h" || rest.slice(0, Math.max(0, rest.indexOf("--"))).some((arg) => arg === "--help" || arg === "-h")) return undefined;
+    if (
+      rest[0] === "--help" ||
+      rest[0] === "-h" ||
+      rest.slice(0, Math.max(0, rest.indexOf("--"))).some((arg) => arg === "--help" || arg === "-h")
+    )
+      return undefined;
     return guarded(name, async () => {
       const { exec } = await import("../actions/exec.ts");
       // The context before the arguments, as in cli/commands.ts: the same error comes first.
@@ -40,8 +45,14 @@ export async function runHot(argv: string[], deps: Deps): Promise<number | undef
     if (!parsed) return undefined;
     return guarded(name, async () => {
       const ids = parsed.positionals;
-      if (ids.length === 0) throw new AuthctlError("USAGE", "token needs a provider", { hint: "e.g. authctl token openrouter ('authctl status' lists yours)" });
-      if (ids.length > 1) throw new AuthctlError("USAGE", `token takes one provider, got: ${ids.join(" ")}`, { hint: `run 'authctl token ${ids[0]}'` });
+      if (ids.length === 0)
+        throw new AuthctlError("USAGE", "token needs a provider", {
+          hint: "e.g. authctl token openrouter ('authctl status' lists yours)",
+        });
+      if (ids.length > 1)
+        throw new AuthctlError("USAGE", `token takes one provider, got: ${ids.join(" ")}`, {
+          hint: `run 'authctl token ${ids[0]}'`,
+        });
       const { token } = await import("../actions/token.ts");
       const minTtl = parsed.strings["min-ttl"];
       await token(context(deps), {
@@ -105,15 +116,21 @@ function splitOnce(text: string): [string, string | undefined] {
 
 export function parseDuration(text: string): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (!match) throw new AuthctlError("USAGE", `cannot read '${text}' as a duration`, { hint: "use e.g. 90s, 5m or 1h" });
+  if (!match)
+    throw new AuthctlError("USAGE", `cannot read '${text}' as a duration`, {
+      hint: "use e.g. 90s, 5m or 1h",
+    });
   const n = Number(match[1]);
   const unit = match[2] ?? "s";
   return Math.round(n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit]!);
 }
 
-
 /** exec splits its own argv: everything from `--` (or the first non-option word) is the child's. */
-export function parseExecArgs(rawArgs: string[]): { providerIds: string[]; command: string[]; proxy: boolean } {
+export function parseExecArgs(rawArgs: string[]): {
+  providerIds: string[];
+  command: string[];
+  proxy: boolean;
+} {
   const providerIds: string[] = [];
   let proxy = false;
   let i = 0;
@@ -126,15 +143,21 @@ export function parseExecArgs(rawArgs: string[]): { providerIds: string[]; comma
     if (token === "--proxy") proxy = true;
     else if (token === "-p" || token === "--provider") {
       const value = rawArgs[++i];
-      if (value === undefined || value === "--") throw new AuthctlError("USAGE", `${token} needs a provider id`, { hint: "authctl exec -p openrouter -- command" });
+      if (value === undefined || value === "--")
+        throw new AuthctlError("USAGE", `${token} needs a provider id`, {
+          hint: "authctl exec -p openrouter -- command",
+        });
       providerIds.push(...value.split(","));
     } else if (token.startsWith("--provider=")) providerIds.push(...token.slice(11).split(","));
     else if (/^-p./.test(token)) providerIds.push(...token.slice(2).split(","));
     else if (token.startsWith("-")) {
-      const guess = token.startsWith("--") ? didYouMean(token.split("=")[0]!, ["--provider", "--proxy", "--help"]) : "";
-      throw new AuthctlError("USAGE", `unknown option '${token}' for 'exec'${guess ? `; ${guess}` : ""}`, { hint: "put -- before the command: authctl exec -p openrouter -- command args" });
+      const guess = token.startsWith("--")
+        ? didYouMean(token.split("=")[0]!, ["--provider", "--proxy", "--help"])
+        : "";
+      throw new AuthctlError("USAGE", `unknown option '${token}' for 'exec'${guess ? `; ${guess}` : ""}`, {
+        hint: "put -- before the command: authctl exec -p openrouter -- command args",
+      });
     } else break;
   }
   return { providerIds: providerIds.filter(Boolean), command: rawArgs.slice(i), proxy };
 }
-

@@ -30,7 +30,10 @@ export async function runCli(argv: string[], deps: Deps): Promise<number> {
   let context: Context | undefined;
   // Loaded on first use: the config, the providers and the store are not needed for --version,
   // --help or a usage error, and `env` loads them only once its arguments are known to be good.
-  const getContext = () => (context ??= (require("../actions/context.ts") as typeof import("../actions/context.ts")).createContext(deps));
+  const getContext = () =>
+    (context ??= (require("../actions/context.ts") as typeof import("../actions/context.ts")).createContext(
+      deps,
+    ));
   const [name, ...rest] = argv;
   const writeHelp = (text: string) => deps.writeStdout(deps.ui.glyphs(text));
   if (name === "--version" || name === "-v" || name === "-V" || name === "version") {
@@ -45,7 +48,10 @@ export async function runCli(argv: string[], deps: Deps): Promise<number> {
   if (name === "help") return runCli([rest[0]!, "--help"], deps);
   if (name.startsWith("-")) {
     const guess = didYouMean(name, ["--help", "--version"]);
-    throw new AuthctlError("USAGE", `unknown option '${name}'${guess ? `; ${guess}` : ""}`, { usage: "authctl <command> [options]", hint: "run 'authctl --help'" });
+    throw new AuthctlError("USAGE", `unknown option '${name}'${guess ? `; ${guess}` : ""}`, {
+      usage: "authctl <command> [options]",
+      hint: "run 'authctl --help'",
+    });
   }
   const factory = FACTORIES[name];
   if (!factory) {
@@ -55,8 +61,15 @@ export async function runCli(argv: string[], deps: Deps): Promise<number> {
     });
   }
   const cmd = factory(getContext, rest, deps);
-  const ownArgs = name === "exec" ? rest.slice(0, Math.max(0, rest.indexOf("--"))) : rest.slice(0, rest.includes("--") ? rest.indexOf("--") : undefined);
-  if (ownArgs.includes("--help") || ownArgs.includes("-h") || (name === "exec" && (rest[0] === "--help" || rest[0] === "-h"))) {
+  const ownArgs =
+    name === "exec"
+      ? rest.slice(0, Math.max(0, rest.indexOf("--")))
+      : rest.slice(0, rest.includes("--") ? rest.indexOf("--") : undefined);
+  if (
+    ownArgs.includes("--help") ||
+    ownArgs.includes("-h") ||
+    (name === "exec" && (rest[0] === "--help" || rest[0] === "-h"))
+  ) {
     writeHelp(renderCommandHelp(name, (cmd.args ?? {}) as ArgsDef, deps.stdoutColor));
     return 0;
   }
@@ -78,10 +91,22 @@ export function withUsage(error: unknown, command: string): unknown {
   const usage = usageLine(command);
   const hint = `run 'authctl ${command} --help'`;
   if (error instanceof Error && error.name === "CLIError") {
-    return new AuthctlError("USAGE", error.message.replace(/^Missing required positional argument: (\w+)$/, (_, arg: string) => `${command} needs a ${arg.toLowerCase()}`), { usage, hint });
+    return new AuthctlError(
+      "USAGE",
+      error.message.replace(
+        /^Missing required positional argument: (\w+)$/,
+        (_, arg: string) => `${command} needs a ${arg.toLowerCase()}`,
+      ),
+      { usage, hint },
+    );
   }
   if (isAuthctlError(error) && error.code === "USAGE" && !error.usage) {
-    return new AuthctlError("USAGE", error.message, { usage, hint: error.hint ?? hint, detail: error.detail, cause: error.cause });
+    return new AuthctlError("USAGE", error.message, {
+      usage,
+      hint: error.hint ?? hint,
+      detail: error.detail,
+      cause: error.cause,
+    });
   }
   return error;
 }

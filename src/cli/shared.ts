@@ -21,9 +21,13 @@ export function rejectUnknownFlags(rawArgs: string[], args: ArgsDef, command: st
     if (!known.has(name) && !(name.startsWith("no-") && known.has(name.slice(3)))) {
       const longNames = [...known].filter((k) => k.length > 1).map((k) => `--${k}`);
       const guess = token.startsWith("--") ? didYouMean(token.split("=")[0]!, longNames) : "";
-      throw new AuthctlError("USAGE", `unknown option '${token.split("=")[0]}' for '${command}'${guess ? `; ${guess}` : ""}`, {
-        hint: `run 'authctl ${command} --help'`,
-      });
+      throw new AuthctlError(
+        "USAGE",
+        `unknown option '${token.split("=")[0]}' for '${command}'${guess ? `; ${guess}` : ""}`,
+        {
+          hint: `run 'authctl ${command} --help'`,
+        },
+      );
     }
   }
 }

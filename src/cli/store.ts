@@ -9,11 +9,17 @@ export type StoreOptions =
   | { action: "seal"; with: "file" | "passphrase" }
   | { action: "reset"; yes: boolean };
 
-const USAGE_HINT = "authctl store migrate --to keyring|encrypted|file · store seal --with passphrase|key-file · store reset [--yes]";
+const USAGE_HINT =
+  "authctl store migrate --to keyring|encrypted|file · store seal --with passphrase|key-file · store reset [--yes]";
 const SEAL_WITH: Record<string, "file" | "passphrase"> = { passphrase: "passphrase", "key-file": "file" };
 
 /** The value of `--name value` / `--name=value`; a missing value is a usage error naming the choices. */
-function optionValue(rest: string[], i: number, name: string, choices: string): { value: string; next: number } | undefined {
+function optionValue(
+  rest: string[],
+  i: number,
+  name: string,
+  choices: string,
+): { value: string; next: number } | undefined {
   const token = rest[i]!;
   if (token.startsWith(`${name}=`)) return { value: token.slice(name.length + 1), next: i };
   if (token !== name) return undefined;
@@ -31,9 +37,15 @@ function optionValue(rest: string[], i: number, name: string, choices: string): 
 export function parseStoreArgs(rawArgs: string[]): StoreOptions {
   const [action, ...rest] = rawArgs;
   if (action !== "migrate" && action !== "seal" && action !== "reset") {
-    throw new AuthctlError("USAGE", action === undefined ? "store needs a sub-command: migrate, seal or reset" : `unknown store sub-command '${action}'`, {
-      hint: USAGE_HINT,
-    });
+    throw new AuthctlError(
+      "USAGE",
+      action === undefined
+        ? "store needs a sub-command: migrate, seal or reset"
+        : `unknown store sub-command '${action}'`,
+      {
+        hint: USAGE_HINT,
+      },
+    );
   }
   const flag = action === "migrate" ? "--to" : action === "seal" ? "--with" : "--yes";
   const choices = action === "migrate" ? "keyring, encrypted or file" : "passphrase or key-file";
@@ -50,29 +62,40 @@ export function parseStoreArgs(rawArgs: string[]): StoreOptions {
       value = found.value;
       i = found.next;
     } else if (token.startsWith("-")) {
-      throw new AuthctlError("USAGE", `unknown option '${token.split("=")[0]}' for 'store ${action}'`, { hint: USAGE_HINT });
+      throw new AuthctlError("USAGE", `unknown option '${token.split("=")[0]}' for 'store ${action}'`, {
+        hint: USAGE_HINT,
+      });
     } else {
       throw new AuthctlError("USAGE", `store ${action} takes no argument '${token}'`, { hint: USAGE_HINT });
     }
   }
   if (action === "reset") return { action, yes };
-  if (value === undefined) throw new AuthctlError("USAGE", `store ${action} needs ${flag}: ${choices}`, { hint: USAGE_HINT });
+  if (value === undefined)
+    throw new AuthctlError("USAGE", `store ${action} needs ${flag}: ${choices}`, { hint: USAGE_HINT });
   if (action === "seal") {
     const source = SEAL_WITH[value];
-    if (!source) throw new AuthctlError("USAGE", `--with must be passphrase or key-file, not '${value}'`, { hint: USAGE_HINT });
+    if (!source)
+      throw new AuthctlError("USAGE", `--with must be passphrase or key-file, not '${value}'`, {
+        hint: USAGE_HINT,
+      });
     return { action, with: source };
   }
   try {
     return { action, to: parseBackendName(value, "--to") };
   } catch {
-    throw new AuthctlError("USAGE", `--to must be keyring, encrypted or file, not '${value}'`, { hint: USAGE_HINT });
+    throw new AuthctlError("USAGE", `--to must be keyring, encrypted or file, not '${value}'`, {
+      hint: USAGE_HINT,
+    });
   }
 }
 
 /** `authctl store …`: move secrets between backends, change what seals them, or start over. */
 export function createStoreCommand(getContext: GetContext, rawArgs: string[]): CommandDef<any> {
   return defineCommand({
-    meta: { name: "store", description: "Move credentials between backends, change how they are sealed, or start a new store" },
+    meta: {
+      name: "store",
+      description: "Move credentials between backends, change how they are sealed, or start a new store",
+    },
     args: {},
     async run() {
       const options = parseStoreArgs(rawArgs);

@@ -4,20 +4,29 @@ import type { Deps } from "../deps.ts";
 import type { GetContext } from "./commands.ts";
 
 export const upgradeArgs = {
-  version: { type: "string", description: "install this version instead of the newest (also: AUTHCTL_VERSION)" },
+  version: {
+    type: "string",
+    description: "install this version instead of the newest (also: AUTHCTL_VERSION)",
+  },
 } as const;
 
 export function parseUpgradeArgs(args: Record<string, unknown>): { version?: string } {
   if (args.version === undefined) return {};
   const version = String(args.version).trim().replace(/^v/, "");
   if (!/^(latest|\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?)$/.test(version)) {
-    throw new AuthctlError("USAGE", `'${args.version}' is not a version`, { hint: "authctl upgrade --version 1.2.3" });
+    throw new AuthctlError("USAGE", `'${args.version}' is not a version`, {
+      hint: "authctl upgrade --version 1.2.3",
+    });
   }
   return { version };
 }
 
 /** `authctl upgrade`: replaces this binary with the newest (or `--version`) release, checksum-verified. */
-export function createUpgradeCommand(_getContext: GetContext, _rawArgs: string[], deps: Deps): CommandDef<any> {
+export function createUpgradeCommand(
+  _getContext: GetContext,
+  _rawArgs: string[],
+  deps: Deps,
+): CommandDef<any> {
   return defineCommand({
     meta: { name: "upgrade", description: "Replace this binary with the newest release" },
     args: upgradeArgs,

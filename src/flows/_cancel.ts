@@ -7,12 +7,25 @@ export const DEFAULT_LOGIN_TIMEOUT_MS = 5 * 60_000;
  * One signal for everything that ends a login early: Ctrl-C (or SIGTERM) and the deadline. Every
  * flow passes it down, so the loopback server, the paste prompt and the polling loop all stop.
  */
-export function createFlowSignal(deps: Deps, timeoutMs = DEFAULT_LOGIN_TIMEOUT_MS): { signal: AbortSignal; dispose(): void } {
+export function createFlowSignal(
+  deps: Deps,
+  timeoutMs = DEFAULT_LOGIN_TIMEOUT_MS,
+): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();
-  const unsubscribe = deps.onInterrupt(() => controller.abort(new AuthctlError("CANCELLED", "login cancelled")));
-  const minutes = timeoutMs >= 60_000 ? `${Math.round(timeoutMs / 60_000)} minutes` : `${Math.round(timeoutMs / 1000)} seconds`;
+  const unsubscribe = deps.onInterrupt(() =>
+    controller.abort(new AuthctlError("CANCELLED", "login cancelled")),
+  );
+  const minutes =
+    timeoutMs >= 60_000
+      ? `${Math.round(timeoutMs / 60_000)} minutes`
+      : `${Math.round(timeoutMs / 1000)} seconds`;
   const timer = setTimeout(
-    () => controller.abort(new AuthctlError("TIMEOUT", `no answer from the browser within ${minutes}`, { hint: "run the login again (--timeout gives more time)" })),
+    () =>
+      controller.abort(
+        new AuthctlError("TIMEOUT", `no answer from the browser within ${minutes}`, {
+          hint: "run the login again (--timeout gives more time)",
+        }),
+      ),
     timeoutMs,
   );
   return {

@@ -37,7 +37,11 @@ export async function readKey(
   if (provider.keysPage) deps.ui.info(`Create a key at ${provider.keysPage}`);
   const prompter = await deps.prompter();
   for (let attempt = 1; ; attempt++) {
-    const raw = await prompter.password(attempt === 1 ? `${provider.name} API key` : `${provider.name} API key (try ${attempt} of ${PROMPT_TRIES})`);
+    const raw = await prompter.password(
+      attempt === 1
+        ? `${provider.name} API key`
+        : `${provider.name} API key (try ${attempt} of ${PROMPT_TRIES})`,
+    );
     try {
       if (!raw.trim()) throw new AuthctlError("USAGE", "nothing was pasted");
       const key = cleanKey(ctx, provider, raw);
@@ -46,9 +50,13 @@ export async function readKey(
     } catch (error) {
       if (!isAuthctlError(error) || (error.code !== "USAGE" && error.code !== "AUTH_FAILED")) throw error;
       if (attempt >= PROMPT_TRIES) {
-        throw new AuthctlError("AUTH_FAILED", `no ${provider.name} key after ${PROMPT_TRIES} tries (${error.message})`, {
-          hint: `nothing was stored; check the key${provider.keysPage ? ` at ${provider.keysPage}` : ""} and run 'authctl login ${provider.id}' again`,
-        });
+        throw new AuthctlError(
+          "AUTH_FAILED",
+          `no ${provider.name} key after ${PROMPT_TRIES} tries (${error.message})`,
+          {
+            hint: `nothing was stored; check the key${provider.keysPage ? ` at ${provider.keysPage}` : ""} and run 'authctl login ${provider.id}' again`,
+          },
+        );
       }
       // At a prompt the fix is to paste again, not a flag: the error's own hint is for the shell.
       deps.ui.warn(`${error.message}: paste the key again, or press Ctrl-C to stop`);
@@ -64,14 +72,22 @@ function cleanKey(ctx: Context, provider: ProviderDefinition, raw: string): stri
   // A NUL or another control character is never part of a key, and an environment variable
   // cannot carry a NUL at all: `exec` would fail on it later (issue 13.3).
   if (/[\u0000-\u001f\u007f]/.test(key)) {
-    throw new AuthctlError("USAGE", `that does not look like a ${provider.name} key (it holds a control character); nothing was stored`, {
-      hint: `check what you pasted and run 'authctl login ${provider.id}' again`,
-    });
+    throw new AuthctlError(
+      "USAGE",
+      `that does not look like a ${provider.name} key (it holds a control character); nothing was stored`,
+      {
+        hint: `check what you pasted and run 'authctl login ${provider.id}' again`,
+      },
+    );
   }
   if (key.length < 8) {
-    throw new AuthctlError("USAGE", `that does not look like a ${provider.name} key (${key.length} characters)`, {
-      hint: `check what you pasted and run 'authctl login ${provider.id}' again`,
-    });
+    throw new AuthctlError(
+      "USAGE",
+      `that does not look like a ${provider.name} key (${key.length} characters)`,
+      {
+        hint: `check what you pasted and run 'authctl login ${provider.id}' again`,
+      },
+    );
   }
   const mismatch = describePrefixMismatch(ctx.registry.list(), provider, key);
   if (mismatch) deps.ui.warn(mismatch);
@@ -83,19 +99,27 @@ function cleanKey(ctx: Context, provider: ProviderDefinition, raw: string): stri
  * when another provider's (longer) prefix matches, so `sk-ant-…` pasted for OpenAI (`sk-`) is
  * caught too. Only the documented prefix is quoted, never a character of the key itself.
  */
-export function describePrefixMismatch(all: ProviderDefinition[], provider: ProviderDefinition, key: string): string | undefined {
+export function describePrefixMismatch(
+  all: ProviderDefinition[],
+  provider: ProviderDefinition,
+  key: string,
+): string | undefined {
   const own = provider.keyPrefixes ?? [];
   const ownMatch = Math.max(-1, ...own.filter((p) => key.startsWith(p)).map((p) => p.length));
   let best: { provider: ProviderDefinition; prefix: string } | undefined;
   for (const other of all) {
     if (other.id === provider.id) continue;
     for (const prefix of other.keyPrefixes ?? []) {
-      if (key.startsWith(prefix) && prefix.length > ownMatch && prefix.length > (best?.prefix.length ?? 0)) best = { provider: other, prefix };
+      if (key.startsWith(prefix) && prefix.length > ownMatch && prefix.length > (best?.prefix.length ?? 0))
+        best = { provider: other, prefix };
     }
   }
-  const expected = own.length ? `${provider.name} keys start with ${own.map((p) => `'${p}'`).join(" or ")}` : "";
+  const expected = own.length
+    ? `${provider.name} keys start with ${own.map((p) => `'${p}'`).join(" or ")}`
+    : "";
   if (best && own.length === 0 && best.prefix.length < 4) return undefined; // 'sk-' alone says little
-  if (best) return `this looks like ${article(best.provider.name)} ${best.provider.name} key (it starts with '${best.prefix}')${expected ? `; ${expected}` : ""}`;
+  if (best)
+    return `this looks like ${article(best.provider.name)} ${best.provider.name} key (it starts with '${best.prefix}')${expected ? `; ${expected}` : ""}`;
   if (own.length && ownMatch < 0) return `${expected}; this one does not`;
   return undefined;
 }

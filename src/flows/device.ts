@@ -29,7 +29,11 @@ export interface DeviceFlowOptions {
 export async function runDeviceFlow(
   ctx: Context,
   provider: ProviderDefinition,
-  settings: OAuthSettings & { deviceAuthorizationUrl: string; tokenUrl: string; clientAuth?: ClientAuthMethod },
+  settings: OAuthSettings & {
+    deviceAuthorizationUrl: string;
+    tokenUrl: string;
+    clientAuth?: ClientAuthMethod;
+  },
   options: DeviceFlowOptions,
 ): Promise<TokenSet> {
   const { deps } = ctx;
@@ -69,7 +73,8 @@ export async function runDeviceFlow(
           signal,
           headers: options.headers,
         }),
-      classify: options.classify ?? ((response) => classifyDeviceTokenResponse(response, { now: deps.now() })),
+      classify:
+        options.classify ?? ((response) => classifyDeviceTokenResponse(response, { now: deps.now() })),
     },
     { ...options, trustedHosts: trustedHosts(settings) },
   );
@@ -81,7 +86,12 @@ export async function runDeviceFlow(
  */
 export function trustedHosts(settings: OAuthSettings): string[] {
   const hosts: string[] = [];
-  for (const url of [settings.issuer, settings.authorizeUrl, settings.deviceAuthorizationUrl, settings.tokenUrl]) {
+  for (const url of [
+    settings.issuer,
+    settings.authorizeUrl,
+    settings.deviceAuthorizationUrl,
+    settings.tokenUrl,
+  ]) {
     if (url && URL.canParse(url)) hosts.push(new URL(url).host.toLowerCase());
   }
   return hosts;
@@ -102,17 +112,26 @@ export async function runCustomDeviceFlow(
   const { deps } = ctx;
   // Server-chosen text: no terminal escapes (a user_code that clears the screen and prints a
   // fake notice, issue 14.8).
-  deps.ui.info(`To log in to ${provider.name}, open ${terminalSafe(started.verificationUri)} and enter the code:`);
+  deps.ui.info(
+    `To log in to ${provider.name}, open ${terminalSafe(started.verificationUri)} and enter the code:`,
+  );
   deps.ui.line(`\n    ${terminalSafe(started.userCode)}\n`);
   const complete = started.verificationUriComplete;
   // A complete URI on a host the provider does not own could be a phishing page with the code
   // filled in: show it for the person to judge, never open it (RFC 8628 §5.4).
-  const completeHost = complete !== undefined && URL.canParse(complete) ? new URL(complete).host.toLowerCase() : undefined;
-  const foreign = complete !== undefined && (completeHost === undefined || (options.trustedHosts !== undefined && !options.trustedHosts.includes(completeHost)));
+  const completeHost =
+    complete !== undefined && URL.canParse(complete) ? new URL(complete).host.toLowerCase() : undefined;
+  const foreign =
+    complete !== undefined &&
+    (completeHost === undefined ||
+      (options.trustedHosts !== undefined && !options.trustedHosts.includes(completeHost)));
   if (complete && foreign) {
-    deps.ui.warn(`the server also offers ${terminalSafe(complete)}, on a host that is not ${provider.name}'s own; it is not opened`);
+    deps.ui.warn(
+      `the server also offers ${terminalSafe(complete)}, on a host that is not ${provider.name}'s own; it is not opened`,
+    );
   } else if (complete && !options.noBrowser && canOpenBrowser(deps.env, deps.platform)) {
-    if (await deps.openBrowser(complete)) deps.ui.info("opened the page in your browser, with the code filled in");
+    if (await deps.openBrowser(complete))
+      deps.ui.info("opened the page in your browser, with the code filled in");
   }
   const spinner = deps.interactive ? await deps.spinner() : undefined;
   const left = () => Math.max(0, Math.round((started.expiresAt - deps.now()) / 1000));

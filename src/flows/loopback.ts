@@ -57,7 +57,8 @@ export async function obtainAuthorizationCode(
   const state = createState(deps.randomBytes);
   // A nonce binds the ID token to this request (OIDC Core §3.1.2.1), for the OpenID providers
   // whose tokens authctl validates (those with a known issuer).
-  const nonce = options.expectedIssuer && settings.scopes.includes("openid") ? createState(deps.randomBytes) : undefined;
+  const nonce =
+    options.expectedIssuer && settings.scopes.includes("openid") ? createState(deps.randomBytes) : undefined;
   let settle!: { resolve: (code: AuthorizationCode) => void; reject: (error: unknown) => void };
   const fromCallback = new Promise<AuthorizationCode>((resolve, reject) => (settle = { resolve, reject }));
   // The browser may answer while the opener is still running, before anything awaits this promise:
@@ -70,10 +71,16 @@ export async function obtainAuthorizationCode(
   // packages/ai/src/auth/oauth/openrouter.ts, /oauth/callback/<uuid>), so the callback URL has no
   // query of its own and only this attempt's path reaches the handler.
   const stateInPath = Boolean(options.authorize?.stateInRedirectPath);
-  const callbackPath = stateInPath ? `${settings.redirectPath.replace(/\/+$/, "")}/${state}` : settings.redirectPath;
+  const callbackPath = stateInPath
+    ? `${settings.redirectPath.replace(/\/+$/, "")}/${state}`
+    : settings.redirectPath;
 
   const handle = (url: URL) => {
-    if (done) return { status: 409, html: page("Already done", "This login has already finished. You can close this tab.") };
+    if (done)
+      return {
+        status: 409,
+        html: page("Already done", "This login has already finished. You can close this tab."),
+      };
     let answer = url;
     if (stateInPath) {
       // The listener matched the whole path, state included: that is the state check.
@@ -84,23 +91,50 @@ export async function obtainAuthorizationCode(
     switch (result.kind) {
       case "bad-state":
         // Another page (or a stale tab from an earlier attempt) cannot complete or end this login.
-        return { status: 400, html: page("Not this login", "This link does not belong to the login authctl is waiting for. Start the login again from the terminal if it is stuck.") };
+        return {
+          status: 400,
+          html: page(
+            "Not this login",
+            "This link does not belong to the login authctl is waiting for. Start the login again from the terminal if it is stuck.",
+          ),
+        };
       case "bad-issuer":
         // This attempt's state, from another server: a mix-up (RFC 9207). The code is burnt.
         done = true;
         settle.reject(issuerMismatchError(options.expectedIssuer!, result.iss));
-        return { status: 400, html: page("Login refused", "The answer came from another server than the one this login started with. authctl did not use it. You can close this tab.") };
+        return {
+          status: 400,
+          html: page(
+            "Login refused",
+            "The answer came from another server than the one this login started with. authctl did not use it. You can close this tab.",
+          ),
+        };
       case "missing-code":
-        return { status: 400, html: page("No code", "The provider's redirect carried no authorization code.") };
+        return {
+          status: 400,
+          html: page("No code", "The provider's redirect carried no authorization code."),
+        };
       case "error":
         done = true;
-        const error = createOAuthError("authorization server", { error: result.error, error_description: result.description });
+        const error = createOAuthError("authorization server", {
+          error: result.error,
+          error_description: result.description,
+        });
         settle.reject(options.explainError ? options.explainError(error) : error);
-        return { status: 200, html: page("Login failed", `${result.error}${result.description ? `: ${result.description}` : ""}. You can close this tab.`) };
+        return {
+          status: 200,
+          html: page(
+            "Login failed",
+            `${result.error}${result.description ? `: ${result.description}` : ""}. You can close this tab.`,
+          ),
+        };
       case "code":
         done = true;
         settle.resolve({ code: result.code, state, redirectUri, verifier: pkce.verifier, nonce });
-        return { status: 200, html: page("Logged in", `authctl has your ${provider.name} login. You can close this tab.`) };
+        return {
+          status: 200,
+          html: page("Logged in", `authctl has your ${provider.name} login. You can close this tab.`),
+        };
     }
   };
 
@@ -108,7 +142,12 @@ export async function obtainAuthorizationCode(
   let server: Awaited<ReturnType<typeof deps.startLoopbackServer>> | undefined;
   let portBusy: AuthctlError | undefined;
   try {
-    server = await deps.startLoopbackServer({ ports, path: callbackPath, dualStack: settings.redirectHost === "localhost", handle });
+    server = await deps.startLoopbackServer({
+      ports,
+      path: callbackPath,
+      dualStack: settings.redirectHost === "localhost",
+      handle,
+    });
   } catch (error) {
     if (!isAuthctlError(error) || error.code !== "PORT_BUSY") throw error;
     portBusy = error;
@@ -132,18 +171,32 @@ export async function obtainAuthorizationCode(
     if (portBusy) {
       // Never a silent wait (gethouston/houston#945): say which port, and what else works.
       if (!deps.interactive) {
-        throw new AuthctlError("PORT_BUSY", `${portBusy.message}; the browser could not come back to authctl`, {
-          hint: `free the port, or use a terminal and paste the redirect URL${deviceHint}`,
-        });
+        throw new AuthctlError(
+          "PORT_BUSY",
+          `${portBusy.message}; the browser could not come back to authctl`,
+          {
+            hint: `free the port, or use a terminal and paste the redirect URL${deviceHint}`,
+          },
+        );
       }
-      deps.ui.warn(`${portBusy.message}. After logging in, copy the address the browser ends on and paste it here${deviceHint}.`);
+      deps.ui.warn(
+        `${portBusy.message}. After logging in, copy the address the browser ends on and paste it here${deviceHint}.`,
+      );
     }
     const browserPossible = !options.noBrowser && !portBusy && canOpenBrowser(deps.env, deps.platform);
     if (!browserPossible && !deps.interactive) {
       // Nobody to paste and no browser to come back: waiting would only be a silent hang.
-      throw new AuthctlError("NEEDS_TTY", `no browser can be opened here and no terminal to paste the code into`, {
-        hint: options.alternativeHint ?? (options.deviceAvailable ? `use 'authctl login ${provider.id} --device'` : `run the login in a terminal, or set BROWSER`),
-      });
+      throw new AuthctlError(
+        "NEEDS_TTY",
+        `no browser can be opened here and no terminal to paste the code into`,
+        {
+          hint:
+            options.alternativeHint ??
+            (options.deviceAvailable
+              ? `use 'authctl login ${provider.id} --device'`
+              : `run the login in a terminal, or set BROWSER`),
+        },
+      );
     }
     deps.ui.info(`Log in to ${provider.name} in your browser:`);
     deps.ui.line(`  ${url.href}`);
@@ -162,7 +215,18 @@ export async function obtainAuthorizationCode(
         opened && !portBusy
           ? "Waiting for the browser… paste the redirect URL here if it does not come back · Ctrl-C to cancel"
           : "Paste the redirect URL (or the code) here, or wait for the browser · Ctrl-C to cancel";
-      contenders.push(promptForPaste(ctx, state, options.expectedIssuer, redirectUri, pkce.verifier, nonce, pasteController.signal, message));
+      contenders.push(
+        promptForPaste(
+          ctx,
+          state,
+          options.expectedIssuer,
+          redirectUri,
+          pkce.verifier,
+          nonce,
+          pasteController.signal,
+          message,
+        ),
+      );
     } else if (!opened) deps.ui.info(`waiting for the browser to come back to ${redirectUri}`);
     else deps.ui.info("waiting for the browser to come back (Ctrl-C to cancel)");
     try {
@@ -187,9 +251,13 @@ export async function obtainAuthorizationCode(
  * request says `prompt=consent` (oidc-provider drops it otherwise, and with it the refresh token).
  * Added for OpenID providers (known issuer) unless the provider set its own prompt.
  */
-function offlineConsent(settings: OAuthSettings, expectedIssuer: ExpectedIssuer | undefined): Record<string, string> | undefined {
+function offlineConsent(
+  settings: OAuthSettings,
+  expectedIssuer: ExpectedIssuer | undefined,
+): Record<string, string> | undefined {
   const extra = settings.extraAuthorizeParams;
-  if (!expectedIssuer || !settings.scopes.includes("offline_access") || extra?.prompt !== undefined) return extra;
+  if (!expectedIssuer || !settings.scopes.includes("offline_access") || extra?.prompt !== undefined)
+    return extra;
   return { ...extra, prompt: "consent" };
 }
 
@@ -207,7 +275,10 @@ async function promptForPaste(
   for (let attempt = 1; ; attempt++) {
     let input: string;
     try {
-      input = await prompter.text(attempt === 1 ? message : `Paste the redirect URL (try ${attempt} of ${PROMPT_TRIES})`, { placeholder: redirectUri, signal });
+      input = await prompter.text(
+        attempt === 1 ? message : `Paste the redirect URL (try ${attempt} of ${PROMPT_TRIES})`,
+        { placeholder: redirectUri, signal },
+      );
     } catch (error) {
       // The callback won and aborted the prompt: this contender simply never finishes.
       if (signal.aborted) return new Promise<never>(() => {});
@@ -221,12 +292,18 @@ async function promptForPaste(
       const otherAttempt = isAuthctlError(error) && error.message === STATE_MISMATCH_MESSAGE;
       if (!isAuthctlError(error) || (error.code !== "USAGE" && !otherAttempt)) throw error;
       if (attempt >= PROMPT_TRIES) {
-        throw new AuthctlError("AUTH_FAILED", `no usable redirect URL after ${PROMPT_TRIES} tries (${error.message})`, {
-          hint: "run the login again and paste the address the browser ends on for that attempt",
-        });
+        throw new AuthctlError(
+          "AUTH_FAILED",
+          `no usable redirect URL after ${PROMPT_TRIES} tries (${error.message})`,
+          {
+            hint: "run the login again and paste the address the browser ends on for that attempt",
+          },
+        );
       }
       // The oauth core's mismatch message says "start again": at this prompt, pasting again is the way.
-      const why = otherAttempt ? "that URL belongs to another login attempt (its state does not match)" : error.message;
+      const why = otherAttempt
+        ? "that URL belongs to another login attempt (its state does not match)"
+        : error.message;
       ctx.deps.ui.warn(`${why}: paste the redirect URL of this login, or press Ctrl-C to stop`);
     }
   }

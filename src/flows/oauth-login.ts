@@ -14,7 +14,13 @@ import {
   discover,
   processTokenResponse,
 } from "../oauth/index.ts";
-import type { HookDeps, LoginResult, OAuthMethod, OAuthSettings, ProviderDefinition } from "../providers/types.ts";
+import type {
+  HookDeps,
+  LoginResult,
+  OAuthMethod,
+  OAuthSettings,
+  ProviderDefinition,
+} from "../providers/types.ts";
 import { maskSecret, registerSecret } from "../redact.ts";
 import type { StoredCredential } from "../store/types.ts";
 import { createFlowSignal } from "./_cancel.ts";
@@ -22,14 +28,21 @@ import { runCustomDeviceFlow, runDeviceFlow, trustedHosts } from "./device.ts";
 import { obtainAuthorizationCode } from "./loopback.ts";
 
 /** Settings with every endpoint known, and the issuer authorization responses must name. */
-export type ResolvedSettings = OAuthSettings & { expectedIssuer?: ExpectedIssuer; clientAuth?: ClientAuthMethod };
+export type ResolvedSettings = OAuthSettings & {
+  expectedIssuer?: ExpectedIssuer;
+  clientAuth?: ClientAuthMethod;
+};
 
 /**
  * Fills endpoints the provider left to discovery (RFC 8414 / OpenID Connect Discovery). The
  * issuer is what the authorization response's `iss` is checked against (RFC 9207): the metadata's
  * own `issuer` when discovery ran, else the configured one.
  */
-export async function resolveEndpoints(ctx: Context, settings: OAuthSettings, signal?: AbortSignal): Promise<ResolvedSettings> {
+export async function resolveEndpoints(
+  ctx: Context,
+  settings: OAuthSettings,
+  signal?: AbortSignal,
+): Promise<ResolvedSettings> {
   if (!settings.issuer) return settings;
   if (settings.authorizeUrl && settings.tokenUrl && settings.deviceAuthorizationUrl) {
     return { ...settings, expectedIssuer: { issuer: settings.issuer, required: false } };
@@ -37,7 +50,10 @@ export async function resolveEndpoints(ctx: Context, settings: OAuthSettings, si
   const metadata = await discover(ctx.deps.fetch, settings.issuer, { signal });
   return {
     ...settings,
-    expectedIssuer: { issuer: metadata.issuer, required: metadata.raw.authorization_response_iss_parameter_supported === true },
+    expectedIssuer: {
+      issuer: metadata.issuer,
+      required: metadata.raw.authorization_response_iss_parameter_supported === true,
+    },
     clientAuth: clientAuthFor(metadata),
     authorizeUrl: settings.authorizeUrl ?? metadata.authorization_endpoint,
     tokenUrl: settings.tokenUrl ?? metadata.token_endpoint,
@@ -48,10 +64,24 @@ export async function resolveEndpoints(ctx: Context, settings: OAuthSettings, si
 
 export function hookDeps(ctx: Context, provider: ProviderDefinition, signal?: AbortSignal): HookDeps {
   const { deps } = ctx;
-  return { apiUrl: provider.apiUrl, env: deps.env, home: deps.home, fetch: deps.fetch, now: deps.now, hostname: deps.hostname, randomBytes: deps.randomBytes, signal };
+  return {
+    apiUrl: provider.apiUrl,
+    env: deps.env,
+    home: deps.home,
+    fetch: deps.fetch,
+    now: deps.now,
+    hostname: deps.hostname,
+    randomBytes: deps.randomBytes,
+    signal,
+  };
 }
 
-export async function loginWithOAuth(ctx: Context, provider: ProviderDefinition, method: OAuthMethod, options: LoginOptions): Promise<void> {
+export async function loginWithOAuth(
+  ctx: Context,
+  provider: ProviderDefinition,
+  method: OAuthMethod,
+  options: LoginOptions,
+): Promise<void> {
   const { deps } = ctx;
   const hooks = method.hooks ?? {};
   if (hooks.notice) deps.ui.warn(hooks.notice);
@@ -65,13 +95,17 @@ export async function loginWithOAuth(ctx: Context, provider: ProviderDefinition,
     }
     const settings = await resolveEndpoints(ctx, base, flowSignal.signal);
     const headers = hooks.headers?.(hd);
-    const deviceAvailable = method.flows.includes("device") && Boolean(settings.deviceAuthorizationUrl || hooks.customDevice);
+    const deviceAvailable =
+      method.flows.includes("device") && Boolean(settings.deviceAuthorizationUrl || hooks.customDevice);
     // Over SSH or without a display no browser can come back to a loopback port here: a device
     // code, approved on any machine, is the login that works (gh does the same). --no-browser
     // still asks for the paste flow; providers without a device flow keep it too (issue 15.8).
-    const headless = !options.device && !options.noBrowser && deviceAvailable && !canOpenBrowser(deps.env, deps.platform);
+    const headless =
+      !options.device && !options.noBrowser && deviceAvailable && !canOpenBrowser(deps.env, deps.platform);
     if (headless && method.flows.includes("loopback")) {
-      deps.ui.info(`no browser here (SSH or no display): logging in with a device code (--no-browser pastes a redirect URL instead)`);
+      deps.ui.info(
+        `no browser here (SSH or no display): logging in with a device code (--no-browser pastes a redirect URL instead)`,
+      );
     }
     const useDevice = options.device || headless || !method.flows.includes("loopback");
     let result: LoginResult;
@@ -83,37 +117,61 @@ export async function loginWithOAuth(ctx: Context, provider: ProviderDefinition,
       }
       if (hooks.customDevice) {
         const started = await hooks.customDevice(hd, settings);
-        const tokens = await runCustomDeviceFlow(ctx, provider, started, { signal: flowSignal.signal, noBrowser: Boolean(options.noBrowser), trustedHosts: trustedHosts(settings) });
+        const tokens = await runCustomDeviceFlow(ctx, provider, started, {
+          signal: flowSignal.signal,
+          noBrowser: Boolean(options.noBrowser),
+          trustedHosts: trustedHosts(settings),
+        });
         result = started.finish ? await started.finish(tokens) : { kind: "tokens", tokens };
         await storeLogin(ctx, provider, method, settings, result, options.host);
         return;
       }
       if (!settings.tokenUrl) throw missing(provider, "token_url");
       const classify = hooks.device?.classify;
-      const tokens = await runDeviceFlow(ctx, provider, { ...settings, deviceAuthorizationUrl: settings.deviceAuthorizationUrl!, tokenUrl: settings.tokenUrl }, {
-        signal: flowSignal.signal,
-        noBrowser: Boolean(options.noBrowser),
-        pkce: hooks.device?.pkce,
-        classify: classify ? (response) => classify(response, deps.now()) : undefined,
-        headers,
-      });
+      const tokens = await runDeviceFlow(
+        ctx,
+        provider,
+        {
+          ...settings,
+          deviceAuthorizationUrl: settings.deviceAuthorizationUrl!,
+          tokenUrl: settings.tokenUrl,
+        },
+        {
+          signal: flowSignal.signal,
+          noBrowser: Boolean(options.noBrowser),
+          pkce: hooks.device?.pkce,
+          classify: classify ? (response) => classify(response, deps.now()) : undefined,
+          headers,
+        },
+      );
       checkIdToken(ctx, provider, tokens, settings);
       reportGrant(ctx, provider, settings, tokens);
       result = hooks.afterTokens ? await hooks.afterTokens(hd, tokens, settings) : { kind: "tokens", tokens };
     } else {
       if (!settings.authorizeUrl) throw missing(provider, "authorize_url");
-      const grant = await obtainAuthorizationCode(ctx, provider, { ...settings, authorizeUrl: settings.authorizeUrl }, {
-        explainError: hooks.explainError,
-        noBrowser: Boolean(options.noBrowser),
-        deviceAvailable,
-        signal: flowSignal.signal,
-        authorize: hooks.authorize,
-        expectedIssuer: settings.expectedIssuer,
-        alternativeHint: provider.methods.some((m) => m.kind === "api_key")
-          ? `use 'authctl login ${provider.id} --with-key' with the key on stdin${deviceAvailable ? `, or --device` : ""}`
-          : undefined,
-      });
-      const input = { code: grant.code, state: grant.state, verifier: grant.verifier, redirectUri: grant.redirectUri, settings };
+      const grant = await obtainAuthorizationCode(
+        ctx,
+        provider,
+        { ...settings, authorizeUrl: settings.authorizeUrl },
+        {
+          explainError: hooks.explainError,
+          noBrowser: Boolean(options.noBrowser),
+          deviceAvailable,
+          signal: flowSignal.signal,
+          authorize: hooks.authorize,
+          expectedIssuer: settings.expectedIssuer,
+          alternativeHint: provider.methods.some((m) => m.kind === "api_key")
+            ? `use 'authctl login ${provider.id} --with-key' with the key on stdin${deviceAvailable ? `, or --device` : ""}`
+            : undefined,
+        },
+      );
+      const input = {
+        code: grant.code,
+        state: grant.state,
+        verifier: grant.verifier,
+        redirectUri: grant.redirectUri,
+        settings,
+      };
       if (hooks.exchangeCode) {
         result = await hooks.exchangeCode(hd, input);
       } else {
@@ -136,7 +194,9 @@ export async function loginWithOAuth(ctx: Context, provider: ProviderDefinition,
         );
         checkIdToken(ctx, provider, tokens, settings, grant.nonce);
         reportGrant(ctx, provider, settings, tokens);
-        result = hooks.afterTokens ? await hooks.afterTokens(hd, tokens, settings) : { kind: "tokens", tokens };
+        result = hooks.afterTokens
+          ? await hooks.afterTokens(hd, tokens, settings)
+          : { kind: "tokens", tokens };
       }
     }
     await storeLogin(ctx, provider, method, settings, result, options.host);
@@ -146,9 +206,13 @@ export async function loginWithOAuth(ctx: Context, provider: ProviderDefinition,
 }
 
 function missing(provider: ProviderDefinition, key: string): AuthctlError {
-  return new AuthctlError("CONFIG_INVALID", `${provider.name} has no ${key} (and discovery did not supply one)`, {
-    hint: `set ${key} or issuer under [providers.${provider.id}] in config.toml`,
-  });
+  return new AuthctlError(
+    "CONFIG_INVALID",
+    `${provider.name} has no ${key} (and discovery did not supply one)`,
+    {
+      hint: `set ${key} or issuer under [providers.${provider.id}] in config.toml`,
+    },
+  );
 }
 
 /**
@@ -157,10 +221,21 @@ function missing(provider: ProviderDefinition, key: string): AuthctlError {
  * included, and a bad token ends the login. Providers without an issuer get `keepIdToken` at
  * storing time instead.
  */
-function checkIdToken(ctx: Context, provider: ProviderDefinition, tokens: TokenSet, settings: ResolvedSettings, nonce?: string): void {
+function checkIdToken(
+  ctx: Context,
+  provider: ProviderDefinition,
+  tokens: TokenSet,
+  settings: ResolvedSettings,
+  nonce?: string,
+): void {
   if (!tokens.id_token || !settings.expectedIssuer) return;
   registerSecret(tokens.id_token);
-  validateIdToken(tokens.id_token, { issuer: settings.expectedIssuer.issuer, clientId: settings.clientId, nonce, now: ctx.deps.now() });
+  validateIdToken(tokens.id_token, {
+    issuer: settings.expectedIssuer.issuer,
+    clientId: settings.clientId,
+    nonce,
+    now: ctx.deps.now(),
+  });
 }
 
 /**
@@ -168,15 +243,27 @@ function checkIdToken(ctx: Context, provider: ProviderDefinition, tokens: TokenS
  * must say so in `scope`): missing scopes, and a missing refresh token when offline_access was
  * asked for — the login then ends when the access token does.
  */
-function reportGrant(ctx: Context, provider: ProviderDefinition, settings: OAuthSettings, tokens: TokenSet): void {
+function reportGrant(
+  ctx: Context,
+  provider: ProviderDefinition,
+  settings: OAuthSettings,
+  tokens: TokenSet,
+): void {
   if (tokens.scope !== undefined) {
     const granted = new Set(tokens.scope.split(" ").filter(Boolean));
     const missing = settings.scopes.filter((scope) => !granted.has(scope));
-    if (missing.length > 0) ctx.deps.ui.warn(`${provider.name} did not grant ${missing.length > 1 ? "these scopes" : "the scope"}: ${terminalSafe(missing.join(" "))}`);
+    if (missing.length > 0)
+      ctx.deps.ui.warn(
+        `${provider.name} did not grant ${missing.length > 1 ? "these scopes" : "the scope"}: ${terminalSafe(missing.join(" "))}`,
+      );
   }
   if (!tokens.refresh_token && settings.scopes.includes("offline_access")) {
-    const until = tokens.expires_at ? ` (the access token lasts until ${new Date(tokens.expires_at).toISOString()})` : "";
-    ctx.deps.ui.warn(`${provider.name} sent no refresh token although offline_access was asked for: log in again when the access token expires${until}`);
+    const until = tokens.expires_at
+      ? ` (the access token lasts until ${new Date(tokens.expires_at).toISOString()})`
+      : "";
+    ctx.deps.ui.warn(
+      `${provider.name} sent no refresh token although offline_access was asked for: log in again when the access token expires${until}`,
+    );
   }
 }
 
@@ -187,7 +274,11 @@ function reportGrant(ctx: Context, provider: ProviderDefinition, settings: OAuth
  * whose access token may be fine. (Provider hooks may have read it already: they only send it
  * back to the provider that issued it.)
  */
-function keepIdToken(ctx: Context, provider: ProviderDefinition, idToken: string | undefined): string | undefined {
+function keepIdToken(
+  ctx: Context,
+  provider: ProviderDefinition,
+  idToken: string | undefined,
+): string | undefined {
   if (!idToken) return undefined;
   try {
     validateIdToken(idToken, { now: ctx.deps.now() });
@@ -232,7 +323,16 @@ export async function storeLogin(
   let credential: StoredCredential;
   if (result.kind === "key") {
     registerSecret(result.key);
-    credential = { method: method.id, type: "api_key", key: result.key, account: safeAccount(result.account), label: result.label, extra, created_at: now, updated_at: now };
+    credential = {
+      method: method.id,
+      type: "api_key",
+      key: result.key,
+      account: safeAccount(result.account),
+      label: result.label,
+      extra,
+      created_at: now,
+      updated_at: now,
+    };
   } else {
     const { tokens } = result;
     registerSecret(tokens.access_token);
@@ -259,15 +359,22 @@ export async function storeLogin(
     };
   }
   if (Object.keys(extra).length === 0) delete credential.extra;
-  for (const key of Object.keys(credential) as Array<keyof StoredCredential>) if (credential[key] === undefined) delete credential[key];
+  for (const key of Object.keys(credential) as Array<keyof StoredCredential>)
+    if (credential[key] === undefined) delete credential[key];
   await ctx.store.update((credentials) => {
     credentials[provider.id] = credential;
   });
   const who = credential.account ? ` as ${credential.account}` : "";
   if (credential.type === "api_key") {
-    deps.ui.success(`logged in to ${provider.name}${who}: stored key ${maskSecret(credential.key!)}${credential.label ? ` (${credential.label})` : ""}`);
+    deps.ui.success(
+      `logged in to ${provider.name}${who}: stored key ${maskSecret(credential.key!)}${credential.label ? ` (${credential.label})` : ""}`,
+    );
     return;
   }
-  const expiry = credential.expires_at ? `, access token valid until ${new Date(credential.expires_at).toISOString()}` : "";
-  deps.ui.success(`logged in to ${provider.name}${who} (token ${maskSecret(credential.access_token!)}${expiry}${credential.refresh_token ? ", refreshable" : ""})`);
+  const expiry = credential.expires_at
+    ? `, access token valid until ${new Date(credential.expires_at).toISOString()}`
+    : "";
+  deps.ui.success(
+    `logged in to ${provider.name}${who} (token ${maskSecret(credential.access_token!)}${expiry}${credential.refresh_token ? ", refreshable" : ""})`,
+  );
 }

@@ -25,18 +25,27 @@ type Attempt =
  * asks the next one before calling the key wrong: a China key is unknown to the global host and
  * the other way round (MiniMax's own CLI probes both: MiniMax-AI/cli src/config/detect-region.ts).
  */
-export async function verifyKey(deps: Deps, provider: ProviderDefinition, key: string, cancel?: AbortSignal): Promise<KeyVerdict> {
+export async function verifyKey(
+  deps: Deps,
+  provider: ProviderDefinition,
+  key: string,
+  cancel?: AbortSignal,
+): Promise<KeyVerdict> {
   const validation = provider.validation;
-  if (!validation) return { kind: "unverifiable", reason: `${provider.name} has no endpoint that checks a key` };
+  if (!validation)
+    return { kind: "unverifiable", reason: `${provider.name} has no endpoint that checks a key` };
   const absolute = /^https?:\/\//.test(validation.path);
-  const candidates = !absolute && provider.regions?.length ? provider.regions : [{ id: undefined, apiUrl: provider.apiUrl }];
+  const candidates =
+    !absolute && provider.regions?.length ? provider.regions : [{ id: undefined, apiUrl: provider.apiUrl }];
   const rejections: Array<Extract<Attempt, { kind: "rejected" }>> = [];
   let unknown: string | undefined;
   for (const candidate of candidates) {
     const url = new URL(absolute ? validation.path : candidate.apiUrl.replace(/\/+$/, "") + validation.path);
     const attempt = await check(deps, provider, validation, url, key, cancel);
     if (attempt.kind === "valid") {
-      return candidate.id === undefined ? { kind: "valid" } : { kind: "valid", apiUrl: candidate.apiUrl, region: candidate.id };
+      return candidate.id === undefined
+        ? { kind: "valid" }
+        : { kind: "valid", apiUrl: candidate.apiUrl, region: candidate.id };
     }
     if (attempt.kind === "unknown") {
       unknown ??= attempt.reason;
@@ -51,14 +60,25 @@ export async function verifyKey(deps: Deps, provider: ProviderDefinition, key: s
   if (unknown !== undefined) return { kind: "unknown", reason: unknown };
   const first = rejections[0]!;
   const where = rejections.length > 1 ? ` at ${rejections.map((r) => r.host).join(" and ")}` : "";
-  throw new AuthctlError("AUTH_FAILED", `${provider.name} rejected the key (HTTP ${first.status}${first.detail ? `: ${first.detail}` : ""})${where}`, {
-    hint: `nothing was stored; check the key${provider.keysPage ? ` at ${provider.keysPage}` : ""}, or pass --no-verify to store it anyway`,
-    detail: { status: first.status },
-  });
+  throw new AuthctlError(
+    "AUTH_FAILED",
+    `${provider.name} rejected the key (HTTP ${first.status}${first.detail ? `: ${first.detail}` : ""})${where}`,
+    {
+      hint: `nothing was stored; check the key${provider.keysPage ? ` at ${provider.keysPage}` : ""}, or pass --no-verify to store it anyway`,
+      detail: { status: first.status },
+    },
+  );
 }
 
 /** `cancel`: Ctrl-C while the provider is asked ends the check with its reason (a cancel), not "could not connect". */
-async function check(deps: Deps, provider: ProviderDefinition, validation: KeyValidation, url: URL, key: string, cancel?: AbortSignal): Promise<Attempt> {
+async function check(
+  deps: Deps,
+  provider: ProviderDefinition,
+  validation: KeyValidation,
+  url: URL,
+  key: string,
+  cancel?: AbortSignal,
+): Promise<Attempt> {
   if (url.protocol !== "https:" && !isLoopback(url.hostname)) {
     throw new AuthctlError("CONFIG_INVALID", `refusing to send the key to ${url.origin} without HTTPS`, {
       hint: `fix api_url for ${provider.id} in config.toml, or pass --no-verify`,
@@ -76,21 +96,34 @@ async function check(deps: Deps, provider: ProviderDefinition, validation: KeyVa
       method: validation.method ?? "GET",
       headers,
       body: validation.method === "POST" ? (validation.body ?? "") : undefined,
-      signal: cancel ? AbortSignal.any([AbortSignal.timeout(VERIFY_TIMEOUT_MS), cancel]) : AbortSignal.timeout(VERIFY_TIMEOUT_MS),
+      signal: cancel
+        ? AbortSignal.any([AbortSignal.timeout(VERIFY_TIMEOUT_MS), cancel])
+        : AbortSignal.timeout(VERIFY_TIMEOUT_MS),
       redirect: "manual",
     });
   } catch (error) {
     if (cancel?.aborted) throw cancel.reason;
-    if (isTlsTrustError(error)) return { kind: "unknown", reason: `${url.host}'s TLS certificate is not trusted here; ${TLS_TRUST_HINT}` };
+    if (isTlsTrustError(error))
+      return {
+        kind: "unknown",
+        reason: `${url.host}'s TLS certificate is not trusted here; ${TLS_TRUST_HINT}`,
+      };
     const why = (error as Error).name === "TimeoutError" ? "timed out" : "could not connect";
     return { kind: "unknown", reason: `${why} to ${url.host}` };
   }
   const detail = await errorDetail(response);
   if (response.ok) return { kind: "valid" };
-  if (response.status === 401 || response.status === 403 || validation.rejectStatuses?.includes(response.status)) {
+  if (
+    response.status === 401 ||
+    response.status === 403 ||
+    validation.rejectStatuses?.includes(response.status)
+  ) {
     return { kind: "rejected", status: response.status, detail, host: url.host };
   }
-  return { kind: "unknown", reason: `${url.host} answered HTTP ${response.status}${detail ? `: ${detail}` : ""}` };
+  return {
+    kind: "unknown",
+    reason: `${url.host} answered HTTP ${response.status}${detail ? `: ${detail}` : ""}`,
+  };
 }
 
 /**

@@ -35,19 +35,20 @@ export function formatEnv(vars: EnvVars, format: Exclude<EnvFormat, "github-env"
   return vars.map(([name, value]) => `${writeLine(name, value)}\n`).join("");
 }
 
-const LINE_WRITERS: Record<"sh" | "fish" | "powershell" | "dotenv", (name: string, value: string) => string> = {
-  // POSIX single quotes have no escapes at all, so a quote is written by closing the string,
-  // adding an escaped quote and reopening it. Every other byte, newlines included, stays literal;
-  // the round-trip test checks bash, dash, zsh and busybox sh, and ksh follows the same POSIX rule.
-  sh: (name, value) => `export ${name}='${value.replaceAll("'", `'\\''`)}'`,
-  // Inside fish single quotes exactly two escapes exist, `\\` and `\'`; anything else, newlines
-  // included, is literal.
-  fish: (name, value) => `set -gx ${name} '${value.replace(/[\\']/g, "\\$&")}'`,
-  // PowerShell ends a single-quoted string at any of five quote characters (its tokenizer's
-  // IsSingleQuote), not only U+0027, and reads a doubled one as that character.
-  powershell: (name, value) => `$env:${name} = '${value.replace(/['\u2018\u2019\u201A\u201B]/g, "$&$&")}'`,
-  dotenv: (name, value) => `${name}=${quoteDotenv(name, value)}`,
-};
+const LINE_WRITERS: Record<"sh" | "fish" | "powershell" | "dotenv", (name: string, value: string) => string> =
+  {
+    // POSIX single quotes have no escapes at all, so a quote is written by closing the string,
+    // adding an escaped quote and reopening it. Every other byte, newlines included, stays literal;
+    // the round-trip test checks bash, dash, zsh and busybox sh, and ksh follows the same POSIX rule.
+    sh: (name, value) => `export ${name}='${value.replaceAll("'", `'\\''`)}'`,
+    // Inside fish single quotes exactly two escapes exist, `\\` and `\'`; anything else, newlines
+    // included, is literal.
+    fish: (name, value) => `set -gx ${name} '${value.replace(/[\\']/g, "\\$&")}'`,
+    // PowerShell ends a single-quoted string at any of five quote characters (its tokenizer's
+    // IsSingleQuote), not only U+0027, and reads a doubled one as that character.
+    powershell: (name, value) => `$env:${name} = '${value.replace(/['\u2018\u2019\u201A\u201B]/g, "$&$&")}'`,
+    dotenv: (name, value) => `${name}=${quoteDotenv(name, value)}`,
+  };
 
 /**
  * Written for npm `dotenv`'s `parse` (both its default regex parser and its `fast` one), whose

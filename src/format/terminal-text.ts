@@ -6,7 +6,8 @@
  * prints a server's text). Newlines and tabs become spaces: these strings are shown on one line.
  */
 // biome-ignore lint: control characters are the point of this pattern.
-const CONTROLS = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const CONTROLS =
+  /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 export function terminalSafe(text: string): string {
   return text.replace(CONTROLS, (match) => (match === "\n" || match === "\t" || match === "\r" ? " " : ""));

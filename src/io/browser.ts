@@ -20,13 +20,22 @@ function isWsl(env: Env): boolean {
 function openers(env: Env, platform: NodeJS.Platform, url: string): string[][] {
   if (env.BROWSER) {
     // BROWSER may be a colon-separated list (the xdg convention) and may contain %s.
-    return env.BROWSER.split(":").filter(Boolean).map((cmd) =>
-      cmd.includes("%s") ? ["sh", "-c", cmd.replaceAll("%s", "\"$1\""), "sh", url] : ["sh", "-c", `${cmd} "$1"`, "sh", url],
-    );
+    return env.BROWSER.split(":")
+      .filter(Boolean)
+      .map((cmd) =>
+        cmd.includes("%s")
+          ? ["sh", "-c", cmd.replaceAll("%s", '"$1"'), "sh", url]
+          : ["sh", "-c", `${cmd} "$1"`, "sh", url],
+      );
   }
   if (platform === "darwin") return [["open", url]];
   if (platform === "win32") return [["cmd.exe", "/c", "start", "", url.replaceAll("&", "^&")]];
-  if (isWsl(env)) return [["wslview", url], ["explorer.exe", url], ["xdg-open", url]];
+  if (isWsl(env))
+    return [
+      ["wslview", url],
+      ["explorer.exe", url],
+      ["xdg-open", url],
+    ];
   return [["xdg-open", url]];
 }
 
@@ -35,7 +44,10 @@ export async function openBrowser(url: string, env: Env, platform: NodeJS.Platfo
   if (!canOpenBrowser(env, platform)) return false;
   for (const cmd of openers(env, platform, url)) {
     try {
-      const child = Bun.spawn(cmd, { stdio: ["ignore", "ignore", "ignore"], env: env as Record<string, string> });
+      const child = Bun.spawn(cmd, {
+        stdio: ["ignore", "ignore", "ignore"],
+        env: env as Record<string, string>,
+      });
       const timeout = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), 5000).unref());
       const result = await Promise.race([child.exited, timeout]);
       // An opener that is still running after 5 s has most likely handed the URL to a browser.

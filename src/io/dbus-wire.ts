@@ -16,7 +16,25 @@ export interface DBusVariant {
 
 export class DBusWireError extends Error {}
 
-const ALIGN: Record<string, number> = { y: 1, b: 4, n: 2, q: 2, i: 4, u: 4, x: 8, t: 8, d: 8, h: 4, s: 4, o: 4, g: 1, a: 4, "(": 8, "{": 8, v: 1 };
+const ALIGN: Record<string, number> = {
+  y: 1,
+  b: 4,
+  n: 2,
+  q: 2,
+  i: 4,
+  u: 4,
+  x: 8,
+  t: 8,
+  d: 8,
+  h: 4,
+  s: 4,
+  o: 4,
+  g: 1,
+  a: 4,
+  "(": 8,
+  "{": 8,
+  v: 1,
+};
 const FIXED = new Set(["y", "b", "n", "q", "i", "u", "x", "t", "d", "h"]);
 const MAX_ARRAY_BYTES = 1 << 26; // the spec's limit
 const utf8 = new TextEncoder();
@@ -162,7 +180,8 @@ export class WireWriter {
         this.align(8);
         const members = splitSignature(type.slice(1, -1));
         const items = value as DBusValue[];
-        if (items.length !== members.length) throw new DBusWireError(`a ${type} needs ${members.length} members, not ${items.length}`);
+        if (items.length !== members.length)
+          throw new DBusWireError(`a ${type} needs ${members.length} members, not ${items.length}`);
         members.forEach((member, i) => this.write(member, items[i]!));
         return;
       }
@@ -173,7 +192,8 @@ export class WireWriter {
 
   writeAll(signature: string, values: DBusValue[]): void {
     const types = splitSignature(signature);
-    if (types.length !== values.length) throw new DBusWireError(`signature "${signature}" needs ${types.length} values, not ${values.length}`);
+    if (types.length !== values.length)
+      throw new DBusWireError(`signature "${signature}" needs ${types.length} values, not ${values.length}`);
     types.forEach((type, i) => this.write(type, values[i]!));
   }
 
@@ -187,7 +207,11 @@ export class WireReader {
   offset: number;
 
   /** `origin` is where alignment is counted from: the start of the message. */
-  constructor(private readonly data: Uint8Array, offset = 0, private readonly origin = 0) {
+  constructor(
+    private readonly data: Uint8Array,
+    offset = 0,
+    private readonly origin = 0,
+  ) {
     this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
     this.offset = offset;
   }
@@ -218,7 +242,8 @@ export class WireReader {
     } catch {
       throw new DBusWireError("a D-Bus string is not valid UTF-8");
     }
-    if (this.data[this.offset + length] !== 0) throw new DBusWireError("a D-Bus string is not NUL-terminated");
+    if (this.data[this.offset + length] !== 0)
+      throw new DBusWireError("a D-Bus string is not NUL-terminated");
     this.offset += length + 1;
     return value;
   }
@@ -245,7 +270,8 @@ export class WireReader {
       case "q": {
         this.align(2);
         this.need(2);
-        const value = c === "n" ? this.view.getInt16(this.offset, true) : this.view.getUint16(this.offset, true);
+        const value =
+          c === "n" ? this.view.getInt16(this.offset, true) : this.view.getUint16(this.offset, true);
         this.offset += 2;
         return value;
       }
@@ -253,7 +279,8 @@ export class WireReader {
       case "t": {
         this.align(8);
         this.need(8);
-        const value = c === "x" ? this.view.getBigInt64(this.offset, true) : this.view.getBigUint64(this.offset, true);
+        const value =
+          c === "x" ? this.view.getBigInt64(this.offset, true) : this.view.getBigUint64(this.offset, true);
         this.offset += 8;
         return value;
       }
@@ -272,7 +299,8 @@ export class WireReader {
         return this.text(this.data[this.offset++]!);
       case "v": {
         const signature = this.read("g") as string;
-        if (splitSignature(signature).length !== 1) throw new DBusWireError(`a variant holds "${signature}", not one type`);
+        if (splitSignature(signature).length !== 1)
+          throw new DBusWireError(`a variant holds "${signature}", not one type`);
         return { signature, value: this.read(signature) };
       }
       case "a": {
@@ -308,8 +336,27 @@ export class WireReader {
 }
 
 export const MESSAGE_TYPE = { methodCall: 1, methodReturn: 2, error: 3, signal: 4 } as const;
-const FIELD = { path: 1, interface: 2, member: 3, errorName: 4, replySerial: 5, destination: 6, sender: 7, signature: 8 } as const;
-const FIELD_TYPE: Record<number, string> = { 1: "o", 2: "s", 3: "s", 4: "s", 5: "u", 6: "s", 7: "s", 8: "g", 9: "u" };
+const FIELD = {
+  path: 1,
+  interface: 2,
+  member: 3,
+  errorName: 4,
+  replySerial: 5,
+  destination: 6,
+  sender: 7,
+  signature: 8,
+} as const;
+const FIELD_TYPE: Record<number, string> = {
+  1: "o",
+  2: "s",
+  3: "s",
+  4: "s",
+  5: "u",
+  6: "s",
+  7: "s",
+  8: "g",
+  9: "u",
+};
 
 export interface MethodCall {
   serial: number;
@@ -353,7 +400,8 @@ export function encodeMethodCall(call: MethodCall): Uint8Array {
 /** The length of the first whole message in `data`, or undefined when more bytes are needed. */
 export function messageLength(data: Uint8Array): number | undefined {
   if (data.length < 16) return undefined;
-  if (data[0] !== 0x6c) throw new DBusWireError("the bus sent a big-endian message, which authctl does not read");
+  if (data[0] !== 0x6c)
+    throw new DBusWireError("the bus sent a big-endian message, which authctl does not read");
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const bodyLength = view.getUint32(4, true);
   const fieldsLength = view.getUint32(12, true);
@@ -365,18 +413,28 @@ export function messageLength(data: Uint8Array): number | undefined {
 
 export function decodeMessage(data: Uint8Array): Message {
   const reader = new WireReader(data);
-  const [, type, , version, bodyLength, serial, fields] = reader.readAll("yyyyuua(yv)") as [number, number, number, number, number, number, [number, DBusVariant][]];
+  const [, type, , version, bodyLength, serial, fields] = reader.readAll("yyyyuua(yv)") as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    [number, DBusVariant][],
+  ];
   if (version !== 1) throw new DBusWireError(`the bus speaks protocol version ${version}`);
   const header: Record<number, DBusValue> = {};
   for (const [code, variant] of fields) {
-    if (FIELD_TYPE[code] && variant.signature !== FIELD_TYPE[code]) throw new DBusWireError(`header field ${code} has type "${variant.signature}"`);
+    if (FIELD_TYPE[code] && variant.signature !== FIELD_TYPE[code])
+      throw new DBusWireError(`header field ${code} has type "${variant.signature}"`);
     header[code] = variant.value;
   }
   reader.align(8);
   const signature = (header[FIELD.signature] as string | undefined) ?? "";
   const bodyReader = new WireReader(data.subarray(reader.offset, reader.offset + bodyLength));
   const body = bodyReader.readAll(signature);
-  if (bodyReader.offset !== bodyLength) throw new DBusWireError("a D-Bus message body is longer than its signature");
+  if (bodyReader.offset !== bodyLength)
+    throw new DBusWireError("a D-Bus message body is longer than its signature");
   return {
     type,
     serial,

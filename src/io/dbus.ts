@@ -6,10 +6,21 @@
  * Spec: https://dbus.freedesktop.org/doc/dbus-specification.html (Authentication Protocol,
  * Message Bus Specification).
  */
-import { decodeMessage, encodeMethodCall, type Message, MESSAGE_TYPE, messageLength, type MethodCall, DBusWireError } from "./dbus-wire.ts";
+import {
+  decodeMessage,
+  encodeMethodCall,
+  type Message,
+  MESSAGE_TYPE,
+  messageLength,
+  type MethodCall,
+  DBusWireError,
+} from "./dbus-wire.ts";
 
 export class DBusCallError extends Error {
-  constructor(readonly dbusName: string, message: string) {
+  constructor(
+    readonly dbusName: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -29,10 +40,13 @@ export function socketPathsOf(address: string): string[] {
     const colon = entry.indexOf(":");
     if (entry.slice(0, colon) !== "unix") continue;
     const params = new Map(
-      entry.slice(colon + 1).split(",").map((pair) => {
-        const eq = pair.indexOf("=");
-        return [pair.slice(0, eq), decodeURIComponent(pair.slice(eq + 1))] as [string, string];
-      }),
+      entry
+        .slice(colon + 1)
+        .split(",")
+        .map((pair) => {
+          const eq = pair.indexOf("=");
+          return [pair.slice(0, eq), decodeURIComponent(pair.slice(eq + 1))] as [string, string];
+        }),
     );
     if (params.get("path")) paths.push(params.get("path")!);
     else if (params.get("abstract")) paths.push(`\0${params.get("abstract")}`);
@@ -134,8 +148,15 @@ export async function connectBus(address: string, uid: number): Promise<DBusConn
   // connection fails; one that accepts answers OK and then treats the rest as messages in order.
   // Method calls may follow at once: Hello's reply comes first and the rest queue behind it.
   send(`\0AUTH EXTERNAL ${Buffer.from(String(uid)).toString("hex")}\r\nBEGIN\r\n`);
-  connection.call({ destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", interface: "org.freedesktop.DBus", member: "Hello" }).catch(() => {
-    // The error reaches every later call too; the caller hears of it there.
-  });
+  connection
+    .call({
+      destination: "org.freedesktop.DBus",
+      path: "/org/freedesktop/DBus",
+      interface: "org.freedesktop.DBus",
+      member: "Hello",
+    })
+    .catch(() => {
+      // The error reaches every later call too; the caller hears of it there.
+    });
   return connection;
 }

@@ -37,7 +37,14 @@ async function harden(platform: NodeJS.Platform): Promise<boolean> {
   const symbols = {
     getrlimit: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
     setrlimit: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
-    ...(platform === "linux" ? { prctl: { args: [FFIType.i32, FFIType.u64, FFIType.u64, FFIType.u64, FFIType.u64], returns: FFIType.i32 } } : {}),
+    ...(platform === "linux"
+      ? {
+          prctl: {
+            args: [FFIType.i32, FFIType.u64, FFIType.u64, FFIType.u64, FFIType.u64],
+            returns: FFIType.i32,
+          },
+        }
+      : {}),
   } as const;
   const lib = dlopen(libc, symbols);
   const call = lib.symbols as unknown as {
@@ -69,6 +76,12 @@ function linuxLibc(): string | undefined {
   try {
     musl = readdirSync("/lib").find((name) => /^ld-musl-.*\.so\.1$/.test(name));
   } catch {}
-  if (musl && !["/lib64/ld-linux-x86-64.so.2", "/lib/ld-linux-aarch64.so.1", "/lib/ld-linux-x86-64.so.2"].some((path) => existsSync(path))) return `/lib/${musl}`;
+  if (
+    musl &&
+    !["/lib64/ld-linux-x86-64.so.2", "/lib/ld-linux-aarch64.so.1", "/lib/ld-linux-x86-64.so.2"].some((path) =>
+      existsSync(path),
+    )
+  )
+    return `/lib/${musl}`;
   return "libc.so.6";
 }

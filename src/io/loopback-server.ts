@@ -17,7 +17,9 @@ const RANDOM_PORT_TRIES = 5;
 export function startLoopbackServer(options: LoopbackOptions): LoopbackServer {
   const busy: number[] = [];
   const busyV6: number[] = [];
-  const ports = options.ports.flatMap((port) => (port === 0 ? Array<number>(RANDOM_PORT_TRIES).fill(0) : [port]));
+  const ports = options.ports.flatMap((port) =>
+    port === 0 ? Array<number>(RANDOM_PORT_TRIES).fill(0) : [port],
+  );
   for (const port of ports) {
     let v4: ReturnType<typeof Bun.serve> | undefined;
     try {
@@ -58,12 +60,22 @@ export function startLoopbackServer(options: LoopbackOptions): LoopbackServer {
       },
     };
   }
-  const taken = [...busy.map((port) => ({ port, host: "127.0.0.1" })), ...busyV6.map((port) => ({ port, host: "::1" }))];
+  const taken = [
+    ...busy.map((port) => ({ port, host: "127.0.0.1" })),
+    ...busyV6.map((port) => ({ port, host: "::1" })),
+  ];
   const hosts = new Set(taken.map((t) => t.host));
-  const named = hosts.size === 1 ? `${taken.map((t) => t.port).join(", ")} on ${[...hosts][0]}` : taken.map((t) => `${t.port} on ${t.host}`).join(", ");
-  throw new AuthctlError("PORT_BUSY", `port${taken.length > 1 ? "s" : ""} ${named} ${taken.length > 1 ? "are" : "is"} in use, and the provider only accepts ${taken.length > 1 ? "those" : "that one"}`, {
-    detail: { ports: [...busy, ...busyV6] },
-  });
+  const named =
+    hosts.size === 1
+      ? `${taken.map((t) => t.port).join(", ")} on ${[...hosts][0]}`
+      : taken.map((t) => `${t.port} on ${t.host}`).join(", ");
+  throw new AuthctlError(
+    "PORT_BUSY",
+    `port${taken.length > 1 ? "s" : ""} ${named} ${taken.length > 1 ? "are" : "is"} in use, and the provider only accepts ${taken.length > 1 ? "those" : "that one"}`,
+    {
+      detail: { ports: [...busy, ...busyV6] },
+    },
+  );
 }
 
 function serveOn(hostname: string, port: number, options: LoopbackOptions) {
@@ -73,11 +85,16 @@ function serveOn(hostname: string, port: number, options: LoopbackOptions) {
     reusePort: false,
     fetch(request) {
       const url = new URL(request.url);
-      if (request.method !== "GET" || url.pathname !== options.path) return new Response("Not found", { status: 404 });
+      if (request.method !== "GET" || url.pathname !== options.path)
+        return new Response("Not found", { status: 404 });
       const { status, html } = options.handle(url);
       return new Response(html, {
         status,
-        headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-store", "referrer-policy": "no-referrer" },
+        headers: {
+          "content-type": "text/html; charset=utf-8",
+          "cache-control": "no-store",
+          "referrer-policy": "no-referrer",
+        },
       });
     },
   });

@@ -63,7 +63,11 @@ export function createPlatformProbe(): PlatformProbe {
   };
 }
 
-const GLIBC_LOADERS = ["/lib64/ld-linux-x86-64.so.2", "/lib/ld-linux-x86-64.so.2", "/lib/ld-linux-aarch64.so.1"];
+const GLIBC_LOADERS = [
+  "/lib64/ld-linux-x86-64.so.2",
+  "/lib/ld-linux-x86-64.so.2",
+  "/lib/ld-linux-aarch64.so.1",
+];
 
 /** The loader on disk names the libc; when both or neither are there, musl's ldd names itself. */
 export function isMusl(probe: PlatformProbe): boolean {
@@ -77,15 +81,23 @@ export function detectTarget(env: Env, probe: PlatformProbe): ReleaseTarget {
   const forced = env.AUTHCTL_TARGET;
   if (forced) {
     if (!(RELEASE_TARGETS as readonly string[]).includes(forced)) {
-      throw new Error(`AUTHCTL_TARGET=${forced} is not a release target (one of: ${RELEASE_TARGETS.join(", ")})`);
+      throw new Error(
+        `AUTHCTL_TARGET=${forced} is not a release target (one of: ${RELEASE_TARGETS.join(", ")})`,
+      );
     }
     return forced as ReleaseTarget;
   }
   const os = probe.platform === "win32" ? "windows" : probe.platform;
-  if (os !== "linux" && os !== "darwin" && os !== "windows") throw new Error(`unsupported operating system: ${probe.platform}`);
+  if (os !== "linux" && os !== "darwin" && os !== "windows")
+    throw new Error(`unsupported operating system: ${probe.platform}`);
   let arch = probe.arch;
   if (arch !== "x64" && arch !== "arm64") throw new Error(`unsupported CPU architecture: ${arch}`);
-  if (os === "darwin" && arch === "x64" && probe.run(["sysctl", "-n", "sysctl.proc_translated"])?.trim() === "1") arch = "arm64";
+  if (
+    os === "darwin" &&
+    arch === "x64" &&
+    probe.run(["sysctl", "-n", "sysctl.proc_translated"])?.trim() === "1"
+  )
+    arch = "arm64";
   if (os === "windows") return "windows-x64";
   if (os === "darwin") return `darwin-${arch}` as ReleaseTarget;
   if (isMusl(probe)) return `linux-${arch}-musl` as ReleaseTarget;

@@ -6,7 +6,9 @@ import { hardenProcess, restoreCoreLimit } from "./harden.ts";
  * and the terminal are its own, as with aws-vault exec and direnv exec); spawning is the fallback
  * for platforms without execve and for launches that must be outlived.
  */
-type ExecveProcess = NodeJS.Process & { execve?: (file: string, args: string[], env: Record<string, string>) => never };
+type ExecveProcess = NodeJS.Process & {
+  execve?: (file: string, args: string[], env: Record<string, string>) => never;
+};
 
 export function replaceProcessAvailable(): boolean {
   return typeof (process as ExecveProcess).execve === "function" && process.platform !== "win32";
@@ -18,9 +20,21 @@ export function replaceProcess(file: string, argv: string[], env: Record<string,
   return execve(file, argv, env);
 }
 
-const FORWARDED: NodeJS.Signals[] = ["SIGTERM", "SIGHUP", "SIGINT", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"];
+const FORWARDED: NodeJS.Signals[] = [
+  "SIGTERM",
+  "SIGHUP",
+  "SIGINT",
+  "SIGQUIT",
+  "SIGUSR1",
+  "SIGUSR2",
+  "SIGWINCH",
+];
 
-export async function spawnInherit(file: string, argv: string[], env: Record<string, string>): Promise<number> {
+export async function spawnInherit(
+  file: string,
+  argv: string[],
+  env: Record<string, string>,
+): Promise<number> {
   // authctl stays the parent, holding the credential (and with --proxy, every provider's) for as
   // long as the child runs: no core dump of it. The child gets the core-file limit it would have had.
   await hardenProcess();

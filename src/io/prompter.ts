@@ -24,14 +24,23 @@ export function createClackPrompter(): Prompter {
     async password(message) {
       // A line break inside a pasted key joins as a space: normalizeKey removes it and says so,
       // exactly as for a key piped to --with-key.
-      return unwrap(await withBracketedPaste(" ", (input) => p.password({ message, mask: "•", input, output })));
+      return unwrap(
+        await withBracketedPaste(" ", (input) => p.password({ message, mask: "•", input, output })),
+      );
     },
     async text(message, options) {
       const signal = options?.signal;
       // A redirect URL copied from a narrow window may carry the wrap as a line break: drop it.
       const value = await withBracketedPaste(
         "",
-        (input, filtered) => p.text({ message, placeholder: options?.placeholder, input, output, signal: filtered ? undefined : signal }),
+        (input, filtered) =>
+          p.text({
+            message,
+            placeholder: options?.placeholder,
+            input,
+            output,
+            signal: filtered ? undefined : signal,
+          }),
         signal,
       );
       if (signal?.aborted) throw new AuthctlError("CANCELLED", "cancelled");
@@ -40,7 +49,11 @@ export function createClackPrompter(): Prompter {
     async confirm(message, initial = true) {
       return unwrap(await p.confirm({ message, initialValue: initial, output }));
     },
-    async select<T extends string>(message: string, options: SelectOption<T>[], settings?: { initial?: T; search?: boolean }) {
+    async select<T extends string>(
+      message: string,
+      options: SelectOption<T>[],
+      settings?: { initial?: T; search?: boolean },
+    ) {
       if (settings?.search) {
         const picked = unwrap(
           await p.autocomplete<T>({
@@ -49,19 +62,32 @@ export function createClackPrompter(): Prompter {
             initialValue: settings.initial,
             placeholder: "type to filter",
             maxItems: 10,
-            filter: (search, option) => matchesSearch(search, `${option.label ?? ""} ${String(option.value)}`),
+            filter: (search, option) =>
+              matchesSearch(search, `${option.label ?? ""} ${String(option.value)}`),
             // Enter on an empty list submitted nothing, and the login crashed on it.
-            validate: (value) => (value === undefined || (Array.isArray(value) && value.length === 0) ? "nothing matches: delete a few letters" : undefined),
+            validate: (value) =>
+              value === undefined || (Array.isArray(value) && value.length === 0)
+                ? "nothing matches: delete a few letters"
+                : undefined,
             output,
           }),
         );
         if (picked === undefined) throw new AuthctlError("CANCELLED", "nothing was picked");
         return picked;
       }
-      return unwrap(await p.select<T>({ message, options: clackOptions(options), initialValue: settings?.initial, output }));
+      return unwrap(
+        await p.select<T>({
+          message,
+          options: clackOptions(options),
+          initialValue: settings?.initial,
+          output,
+        }),
+      );
     },
     async multiselect<T extends string>(message: string, options: SelectOption<T>[]) {
-      return unwrap(await p.multiselect<T>({ message, options: clackOptions(options), required: false, output }));
+      return unwrap(
+        await p.multiselect<T>({ message, options: clackOptions(options), required: false, output }),
+      );
     },
   };
 }
@@ -89,7 +115,11 @@ const PASTE_END = "\x1b[201~";
  * turns line breaks inside a paste into `joinWith` and drops the other control characters of a
  * paste, so a pasted Ctrl-C or Enter never acts; typed keys pass through unchanged.
  */
-async function withBracketedPaste<T>(joinWith: string, run: (input: Readable, filtered: boolean) => Promise<T>, signal?: AbortSignal): Promise<T> {
+async function withBracketedPaste<T>(
+  joinWith: string,
+  run: (input: Readable, filtered: boolean) => Promise<T>,
+  signal?: AbortSignal,
+): Promise<T> {
   const stdin = process.stdin;
   if (!stdin.isTTY) return run(stdin, false);
   const input = new PassThrough();
@@ -101,7 +131,8 @@ async function withBracketedPaste<T>(joinWith: string, run: (input: Readable, fi
   let inPaste = false;
   let pending = "";
   let flushTimer: ReturnType<typeof setTimeout> | undefined;
-  const clean = (pasted: string) => pasted.replace(/\r\n|[\r\n\t]/g, joinWith).replace(/[\x00-\x1f\x7f]/g, "");
+  const clean = (pasted: string) =>
+    pasted.replace(/\r\n|[\r\n\t]/g, joinWith).replace(/[\x00-\x1f\x7f]/g, "");
   const emit = (text: string) => {
     if (text) input.write(text);
   };
@@ -219,7 +250,10 @@ export function createClackSpinner(): Spinner {
       release();
       process.off("exit", release);
       if (!running) return;
-      const mark = outcome === "done" ? styleText("green", p.S_STEP_SUBMIT) : styleText("red", outcome === "cancelled" ? p.S_STEP_CANCEL : p.S_STEP_ERROR);
+      const mark =
+        outcome === "done"
+          ? styleText("green", p.S_STEP_SUBMIT)
+          : styleText("red", outcome === "cancelled" ? p.S_STEP_CANCEL : p.S_STEP_ERROR);
       output.write(`${mark}  ${message}\n`);
     },
   };

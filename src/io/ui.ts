@@ -13,7 +13,11 @@ export interface UiOptions {
  * stdout (`status`, `providers`). Deliberately not consola: this runs on the hot path (a warning
  * from `env` about file modes) and must not pay for a logging library.
  */
-export function createUi(writeStderr: (text: string) => void, writeStdout: (text: string) => void, options: UiOptions): Ui {
+export function createUi(
+  writeStderr: (text: string) => void,
+  writeStdout: (text: string) => void,
+  options: UiOptions,
+): Ui {
   const paint = (code: string, text: string) => (options.color ? `\x1b[${code}m${text}\x1b[0m` : text);
   const glyphs = (text: string) => (options.unicode ? text : asciiFallback(text));
   const emit = (prefix: string, message: string) => writeStderr(glyphs(`${prefix}${redact(message)}\n`));
@@ -53,8 +57,22 @@ export function wantsUnicode(env: Record<string, string | undefined>, platform: 
 }
 
 const ASCII: Record<string, string> = {
-  "✓": "+", "✗": "x", "•": "*", "·": "-", "→": "->", "←": "<-", "—": "-", "–": "-", "…": "...",
-  "‘": "'", "’": "'", "“": '"', "”": '"', "≥": ">=", "≤": "<=", "×": "x",
+  "✓": "+",
+  "✗": "x",
+  "•": "*",
+  "·": "-",
+  "→": "->",
+  "←": "<-",
+  "—": "-",
+  "–": "-",
+  "…": "...",
+  "‘": "'",
+  "’": "'",
+  "“": '"',
+  "”": '"',
+  "≥": ">=",
+  "≤": "<=",
+  "×": "x",
 };
 const ASCII_PATTERN = new RegExp(`[${Object.keys(ASCII).join("")}]`, "g");
 

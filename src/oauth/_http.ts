@@ -8,7 +8,15 @@ import { registerSecret } from "../redact.ts";
 import { hostPort } from "./endpoints.ts";
 
 /** Request parameters that hold secrets (RFC 6749, 7009, 7636, 8628). */
-const SECRET_PARAMS = ["code", "code_verifier", "refresh_token", "client_secret", "device_code", "token", "subject_token"] as const;
+const SECRET_PARAMS = [
+  "code",
+  "code_verifier",
+  "refresh_token",
+  "client_secret",
+  "device_code",
+  "token",
+  "subject_token",
+] as const;
 
 export type BodyEncoding = "form" | "json";
 
@@ -25,10 +33,16 @@ export type ClientAuthMethod = "client_secret_post" | "client_secret_basic";
  * Moves client_id/client_secret from the body into an Authorization header for
  * client_secret_basic; both halves are form-encoded first (RFC 6749 §2.3.1).
  */
-export function applyClientAuth(params: Params, method: ClientAuthMethod | undefined, headers: Record<string, string> | undefined): { params: Params; headers?: Record<string, string> } {
+export function applyClientAuth(
+  params: Params,
+  method: ClientAuthMethod | undefined,
+  headers: Record<string, string> | undefined,
+): { params: Params; headers?: Record<string, string> } {
   if (method !== "client_secret_basic" || params.client_secret === undefined) return { params, headers };
   const encode = (value: string) => encodeURIComponent(value).replace(/%20/g, "+");
-  const basic = Buffer.from(`${encode(params.client_id ?? "")}:${encode(params.client_secret)}`).toString("base64");
+  const basic = Buffer.from(`${encode(params.client_id ?? "")}:${encode(params.client_secret)}`).toString(
+    "base64",
+  );
   const rest = { ...params, client_id: undefined, client_secret: undefined };
   return { params: rest, headers: { ...headers, Authorization: `Basic ${basic}` } };
 }
@@ -49,7 +63,11 @@ export type Params = Record<string, string | undefined>;
  * Adds provider-specific parameters after the standard ones. An extra parameter may not replace a
  * standard one: that would silently change the grant (or drop the PKCE verifier).
  */
-export function withExtraParams(core: Params, extra: Record<string, string> | undefined, what: string): Params {
+export function withExtraParams(
+  core: Params,
+  extra: Record<string, string> | undefined,
+  what: string,
+): Params {
   if (!extra) return core;
   const out: Params = { ...core };
   for (const [key, value] of Object.entries(extra)) {
@@ -121,16 +139,24 @@ async function send(
     if (options.signal?.aborted) throw cancelled(what, error);
     const where = hostPort(url);
     if (timeout.aborted) {
-      throw new AuthctlError("NETWORK", `the ${what} at ${where} did not answer within ${formatSeconds(timeoutMs)}`, {
-        cause: error,
-        detail: { host: where, timeoutMs },
-      });
+      throw new AuthctlError(
+        "NETWORK",
+        `the ${what} at ${where} did not answer within ${formatSeconds(timeoutMs)}`,
+        {
+          cause: error,
+          detail: { host: where, timeoutMs },
+        },
+      );
     }
-    throw new AuthctlError("NETWORK", `could not reach the ${what} at ${where} (${describeFetchError(error)})`, {
-      cause: error,
-      detail: { host: where },
-      hint: isTlsTrustError(error) ? TLS_TRUST_HINT : undefined,
-    });
+    throw new AuthctlError(
+      "NETWORK",
+      `could not reach the ${what} at ${where} (${describeFetchError(error)})`,
+      {
+        cause: error,
+        detail: { host: where },
+        hint: isTlsTrustError(error) ? TLS_TRUST_HINT : undefined,
+      },
+    );
   }
 }
 

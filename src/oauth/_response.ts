@@ -38,9 +38,13 @@ function mediaType(response: Response): string {
 
 function notJson(response: Response, what: string): AuthctlError {
   const type = mediaType(response) || "no content type";
-  return new AuthctlError("PROTOCOL", `${what} answered HTTP ${response.status} (${type}), not a JSON object`, {
-    detail: { status: response.status, contentType: type },
-  });
+  return new AuthctlError(
+    "PROTOCOL",
+    `${what} answered HTTP ${response.status} (${type}), not a JSON object`,
+    {
+      detail: { status: response.status, contentType: type },
+    },
+  );
 }
 
 /**
@@ -72,7 +76,8 @@ export async function readJsonObject(response: Response, what: string): Promise<
 /** The OAuth error in a body (RFC 6749 §5.2), if it carries one, whatever the HTTP status. */
 export function oauthErrorIn(json: JsonObject, status: number, what: string): AuthctlError | undefined {
   // OpenAI's auth server nests its codes: {error: {code: "refresh_token_reused", message}}.
-  const nested = typeof json.error === "object" && json.error !== null ? (json.error as JsonObject) : undefined;
+  const nested =
+    typeof json.error === "object" && json.error !== null ? (json.error as JsonObject) : undefined;
   if (nested && typeof nested.code === "string" && nested.code !== "" && status >= 400) {
     const message = typeof nested.message === "string" ? nested.message : undefined;
     return createOAuthError(what, { error: nested.code, error_description: message, status });
@@ -83,7 +88,12 @@ export function oauthErrorIn(json: JsonObject, status: number, what: string): Au
 }
 
 /** Throws `unexpectedStatus` unless the status is one of `ok`. */
-export function assertSuccessStatus(json: JsonObject, status: number, ok: readonly number[], what: string): void {
+export function assertSuccessStatus(
+  json: JsonObject,
+  status: number,
+  ok: readonly number[],
+  what: string,
+): void {
   if (!ok.includes(status)) throw unexpectedStatus(json, status, what);
 }
 
@@ -92,8 +102,10 @@ export function assertSuccessStatus(json: JsonObject, status: number, ok: readon
  * the shape many non-OAuth APIs use) is quoted so the person sees the server's reason.
  */
 export function unexpectedStatus(json: JsonObject, status: number, what: string): AuthctlError {
-  const nested = typeof json.error === "object" && json.error !== null ? (json.error as JsonObject).message : undefined;
-  const message = typeof json.message === "string" ? json.message : typeof nested === "string" ? nested : undefined;
+  const nested =
+    typeof json.error === "object" && json.error !== null ? (json.error as JsonObject).message : undefined;
+  const message =
+    typeof json.message === "string" ? json.message : typeof nested === "string" ? nested : undefined;
   const text = message
     ? `${what} answered HTTP ${status}: ${oneLine(message)}`
     : `${what} answered HTTP ${status} without an OAuth error`;
@@ -106,7 +118,8 @@ function invalid(what: string, key: string, expected: string): AuthctlError {
 
 export function requireString(json: JsonObject, key: string, what: string): string {
   const value = json[key];
-  if (value === undefined || value === null) throw new AuthctlError("PROTOCOL", `${what} answered without "${key}"`);
+  if (value === undefined || value === null)
+    throw new AuthctlError("PROTOCOL", `${what} answered without "${key}"`);
   if (typeof value !== "string" || value === "") throw invalid(what, key, "a non-empty string");
   return value;
 }

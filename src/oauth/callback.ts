@@ -46,13 +46,18 @@ function param(params: URLSearchParams, name: string): string | undefined {
  * on the terminal. With `expectedIssuer`, an `iss` naming another server is a mix-up (RFC 9207,
  * RFC 9700 §4.4): the code must not go to this attempt's token endpoint.
  */
-export function parseCallback(url: URL, expectedState?: string, expectedIssuer?: ExpectedIssuer): CallbackResult {
+export function parseCallback(
+  url: URL,
+  expectedState?: string,
+  expectedIssuer?: ExpectedIssuer,
+): CallbackResult {
   const params = url.searchParams;
   const state = param(params, "state");
   const error = param(params, "error");
   if (expectedState !== undefined && state !== expectedState) return { kind: "bad-state" };
   const iss = param(params, "iss");
-  if (issuerMismatch(iss, expectedIssuer)) return iss === undefined ? { kind: "bad-issuer" } : { kind: "bad-issuer", iss };
+  if (issuerMismatch(iss, expectedIssuer))
+    return iss === undefined ? { kind: "bad-issuer" } : { kind: "bad-issuer", iss };
   if (error !== undefined) {
     const description = param(params, "error_description");
     return description === undefined ? { kind: "error", error } : { kind: "error", error, description };
@@ -73,7 +78,10 @@ export function issuerMismatchError(expected: ExpectedIssuer, iss: string | unde
   return new AuthctlError(
     "AUTH_FAILED",
     `the authorization response ${named}, but this login went to ${expected.issuer}; the code was not used (a possible mix-up attack, RFC 9207)`,
-    { hint: "check the provider's issuer in config.toml, then log in again", detail: { iss, expected: expected.issuer } },
+    {
+      hint: "check the provider's issuer in config.toml, then log in again",
+      detail: { iss, expected: expected.issuer },
+    },
   );
 }
 
@@ -82,9 +90,14 @@ export function issuerMismatchError(expected: ExpectedIssuer, iss: string | unde
  * `code=…&state=…` with or without a leading `?`, or a bare code. Whitespace around the input is
  * ignored. The state is checked whenever the input carries one; a bare code has none to check.
  */
-export function parsePastedInput(input: string, expectedState?: string, expectedIssuer?: ExpectedIssuer): PastedCode {
+export function parsePastedInput(
+  input: string,
+  expectedState?: string,
+  expectedIssuer?: ExpectedIssuer,
+): PastedCode {
   const text = input.trim();
-  if (text === "") throw new AuthctlError("USAGE", "nothing was pasted; paste the code or the whole redirect URL");
+  if (text === "")
+    throw new AuthctlError("USAGE", "nothing was pasted; paste the code or the whole redirect URL");
 
   const parts = splitPasted(text);
   if (parts.state !== undefined && expectedState !== undefined && parts.state !== expectedState) {
@@ -93,16 +106,26 @@ export function parsePastedInput(input: string, expectedState?: string, expected
   // An error must prove it belongs to this attempt before its text is believed or shown (the
   // listener ignores such answers the same way); the person can paste the right one.
   if (parts.error !== undefined && expectedState !== undefined && parts.state === undefined) {
-    throw new AuthctlError("USAGE", "the pasted error does not carry this login's state, so it is ignored; paste the redirect URL of this attempt");
+    throw new AuthctlError(
+      "USAGE",
+      "the pasted error does not carry this login's state, so it is ignored; paste the redirect URL of this attempt",
+    );
   }
   if (expectedIssuer) {
     if (parts.bare && expectedIssuer.required) {
-      throw new AuthctlError("USAGE", "this provider names itself in its answer (iss): paste the whole redirect URL, not only the code");
+      throw new AuthctlError(
+        "USAGE",
+        "this provider names itself in its answer (iss): paste the whole redirect URL, not only the code",
+      );
     }
-    if (!parts.bare && issuerMismatch(parts.iss, expectedIssuer)) throw issuerMismatchError(expectedIssuer, parts.iss);
+    if (!parts.bare && issuerMismatch(parts.iss, expectedIssuer))
+      throw issuerMismatchError(expectedIssuer, parts.iss);
   }
   if (parts.error !== undefined) {
-    throw createOAuthError("authorization server", { error: parts.error, error_description: parts.description });
+    throw createOAuthError("authorization server", {
+      error: parts.error,
+      error_description: parts.description,
+    });
   }
   if (parts.code === undefined) {
     throw new AuthctlError("USAGE", "the pasted text has no code; paste the whole redirect URL or the code");
@@ -139,7 +162,10 @@ function splitPasted(text: string): PastedParts {
     try {
       url = new URL(text);
     } catch {
-      throw new AuthctlError("USAGE", "the pasted URL is not valid; paste the whole redirect URL or the code");
+      throw new AuthctlError(
+        "USAGE",
+        "the pasted URL is not valid; paste the whole redirect URL or the code",
+      );
     }
     const query = fromParams(url.searchParams);
     // Some servers answer in the fragment instead of the query; look there only when the query is silent.

@@ -5,7 +5,14 @@
 import { AuthctlError } from "../errors.ts";
 import { registerSecret } from "../redact.ts";
 import { assertSecureEndpoint, isSecureEndpoint } from "./endpoints.ts";
-import { applyClientAuth, type BodyEncoding, type ClientAuthMethod, type HttpOptions, postRequest, withExtraParams } from "./_http.ts";
+import {
+  applyClientAuth,
+  type BodyEncoding,
+  type ClientAuthMethod,
+  type HttpOptions,
+  postRequest,
+  withExtraParams,
+} from "./_http.ts";
 import {
   assertSuccessStatus,
   oauthErrorIn,
@@ -64,7 +71,11 @@ export async function deviceAuthorizationRequest(
     code_challenge: input.pkce?.challenge,
     code_challenge_method: input.pkce?.method,
   };
-  const auth = applyClientAuth(withExtraParams(core, input.extra, "device authorization"), input.clientAuth, input.headers);
+  const auth = applyClientAuth(
+    withExtraParams(core, input.extra, "device authorization"),
+    input.clientAuth,
+    input.headers,
+  );
   return postRequest(fetchFn, url, DEVICE_WHAT, auth.params, input.body, { ...input, headers: auth.headers });
 }
 
@@ -90,7 +101,8 @@ export async function processDeviceAuthorizationResponse(
   const expires_in = requireSeconds(json, "expires_in", DEVICE_WHAT);
   // `interval: 0` is not an instruction to poll without pause: treat it as absent (RFC 8628 §3.2's
   // default of 5 s) rather than refusing a login the server otherwise answered correctly.
-  const sentInterval = json.interval === 0 || json.interval === "0" ? undefined : optionalSeconds(json, "interval", DEVICE_WHAT);
+  const sentInterval =
+    json.interval === 0 || json.interval === "0" ? undefined : optionalSeconds(json, "interval", DEVICE_WHAT);
   const interval = sentInterval ?? DEFAULT_DEVICE_INTERVAL_SECONDS;
   const result: DeviceAuthorization = {
     device_code,
@@ -125,7 +137,11 @@ export async function deviceTokenRequest(fetchFn: typeof fetch, input: DeviceTok
     client_secret: input.clientSecret,
     code_verifier: input.codeVerifier,
   };
-  const auth = applyClientAuth(withExtraParams(core, input.extra, "device token"), input.clientAuth, input.headers);
+  const auth = applyClientAuth(
+    withExtraParams(core, input.extra, "device token"),
+    input.clientAuth,
+    input.headers,
+  );
   return postRequest(fetchFn, url, TOKEN_WHAT, auth.params, input.body, { ...input, headers: auth.headers });
 }
 
@@ -209,7 +225,8 @@ export interface PollDeviceTokenOptions {
  */
 export async function pollDeviceToken(options: PollDeviceTokenOptions): Promise<TokenSet> {
   const { request, now, sleep, signal, onPoll } = options;
-  const classify = options.classify ?? ((response: Response) => classifyDeviceTokenResponse(response, { now: now() }));
+  const classify =
+    options.classify ?? ((response: Response) => classifyDeviceTokenResponse(response, { now: now() }));
   const valid = Number.isFinite(options.interval) && options.interval > 0;
   let intervalMs = Math.round((valid ? options.interval : DEFAULT_DEVICE_INTERVAL_SECONDS) * 1000);
 
@@ -218,7 +235,9 @@ export async function pollDeviceToken(options: PollDeviceTokenOptions): Promise<
     if (now() >= options.expiresAt) throw timedOut();
     // Never sleep past the code's expiry: a slow_down storm would otherwise keep the user
     // waiting long after the code is dead.
-    await whileListening(signal, () => sleep(Math.min(intervalMs, Math.max(0, options.expiresAt - now())), signal));
+    await whileListening(signal, () =>
+      sleep(Math.min(intervalMs, Math.max(0, options.expiresAt - now())), signal),
+    );
     if (now() >= options.expiresAt) throw timedOut();
 
     const outcome = await classify(await whileListening(signal, () => request(signal)));
@@ -236,7 +255,10 @@ export async function pollDeviceToken(options: PollDeviceTokenOptions): Promise<
       case "token":
         return outcome.token;
       case "expired":
-        throw new AuthctlError("AUTH_FAILED", "the device code expired before it was approved; run the login again");
+        throw new AuthctlError(
+          "AUTH_FAILED",
+          "the device code expired before it was approved; run the login again",
+        );
       case "denied":
         throw new AuthctlError("AUTH_FAILED", "the login was denied in the browser");
       case "error":
@@ -269,5 +291,8 @@ function cancelled(cause?: unknown): AuthctlError {
 
 /** An expired device code is an authentication outcome like a denial (exit 4), not a local fault. */
 function timedOut(): AuthctlError {
-  return new AuthctlError("AUTH_FAILED", "the login was not approved before the device code expired; run the login again");
+  return new AuthctlError(
+    "AUTH_FAILED",
+    "the login was not approved before the device code expired; run the login again",
+  );
 }

@@ -81,7 +81,9 @@ export async function processDiscoveryResponse(
   // metadata may not move an endpoint to plain http, even on loopback, where the code and
   // verifier would travel in clear to whatever listens there (issue 14.6).
   const httpsIssuer = new URL(expected).protocol === "https:";
-  const check = httpsIssuer ? (url: string) => URL.canParse(url) && new URL(url).protocol === "https:" : isSecureEndpoint;
+  const check = httpsIssuer
+    ? (url: string) => URL.canParse(url) && new URL(url).protocol === "https:"
+    : isSecureEndpoint;
   const endpoint = (key: string) => optionalUrl(json, key, WHAT, check);
   const metadata: AuthorizationServerMetadata = {
     issuer,
@@ -105,7 +107,9 @@ export async function processDiscoveryResponse(
 export function clientAuthFor(metadata: AuthorizationServerMetadata): ClientAuthMethod | undefined {
   const methods = metadata.raw.token_endpoint_auth_methods_supported;
   if (!Array.isArray(methods)) return undefined;
-  return !methods.includes("client_secret_post") && methods.includes("client_secret_basic") ? "client_secret_basic" : undefined;
+  return !methods.includes("client_secret_post") && methods.includes("client_secret_basic")
+    ? "client_secret_basic"
+    : undefined;
 }
 
 const discovered = new Map<string, Promise<AuthorizationServerMetadata>>();
@@ -114,10 +118,16 @@ const discovered = new Map<string, Promise<AuthorizationServerMetadata>>();
  * Discovery for an issuer, once per process (a long-running `exec --proxy` refreshes many times).
  * A failure is not remembered: the next call asks again.
  */
-export function discover(fetchFn: typeof fetch, issuer: string, options: HttpOptions = {}): Promise<AuthorizationServerMetadata> {
+export function discover(
+  fetchFn: typeof fetch,
+  issuer: string,
+  options: HttpOptions = {},
+): Promise<AuthorizationServerMetadata> {
   let entry = discovered.get(issuer);
   if (!entry) {
-    entry = discoveryRequest(fetchFn, issuer, options).then((response) => processDiscoveryResponse(response, issuer));
+    entry = discoveryRequest(fetchFn, issuer, options).then((response) =>
+      processDiscoveryResponse(response, issuer),
+    );
     discovered.set(issuer, entry);
     entry.catch(() => discovered.delete(issuer));
   }

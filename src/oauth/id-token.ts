@@ -46,12 +46,16 @@ function decodeSegment(segment: string | undefined, what: string): Record<string
   } catch {
     throw refuse(`its ${what} is not JSON`);
   }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw refuse(`its ${what} is not a JSON object`);
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    throw refuse(`its ${what} is not a JSON object`);
   return value as Record<string, unknown>;
 }
 
 /** The header and claims, unchecked. */
-export function decodeIdToken(token: string): { header: Record<string, unknown>; claims: Record<string, unknown> } {
+export function decodeIdToken(token: string): {
+  header: Record<string, unknown>;
+  claims: Record<string, unknown>;
+} {
   const parts = token.split(".");
   if (parts.length !== 3) throw refuse("it is not a JWT (expected three parts)");
   return { header: decodeSegment(parts[0], "header"), claims: decodeSegment(parts[1], "payload") };
@@ -87,17 +91,28 @@ export function validateIdToken(token: string, expected: IdTokenExpectations): I
     throw refuse(`it was issued by "${oneLine(iss).slice(0, 120)}", not by ${expected.issuer}`);
   }
   const aud = claims.aud;
-  const audiences = typeof aud === "string" ? [aud] : Array.isArray(aud) && aud.every((a) => typeof a === "string") ? (aud as string[]) : undefined;
+  const audiences =
+    typeof aud === "string"
+      ? [aud]
+      : Array.isArray(aud) && aud.every((a) => typeof a === "string")
+        ? (aud as string[])
+        : undefined;
   if (!audiences || audiences.length === 0) throw refuse('the "aud" claim is missing');
   if (expected.clientId !== undefined) {
-    if (!audiences.includes(expected.clientId)) throw refuse(`it was issued to another client, not to ${expected.clientId}`);
-    if (claims.azp !== undefined && claims.azp !== expected.clientId) throw refuse(`its "azp" names another client, not ${expected.clientId}`);
+    if (!audiences.includes(expected.clientId))
+      throw refuse(`it was issued to another client, not to ${expected.clientId}`);
+    if (claims.azp !== undefined && claims.azp !== expected.clientId)
+      throw refuse(`its "azp" names another client, not ${expected.clientId}`);
   }
   if (typeof claims.exp !== "number") throw refuse('the "exp" claim is missing');
   if (expired(claims, expected.now)) throw refuse("it has expired");
   if (typeof claims.iat !== "number") throw refuse('the "iat" claim is missing');
   if (expected.nonce !== undefined && claims.nonce !== expected.nonce) {
-    throw refuse(claims.nonce === undefined ? "it carries no nonce, and this login sent one" : "its nonce is not this login's (a replayed token)");
+    throw refuse(
+      claims.nonce === undefined
+        ? "it carries no nonce, and this login sent one"
+        : "its nonce is not this login's (a replayed token)",
+    );
   }
   return claims as IdTokenClaims;
 }
@@ -107,7 +122,11 @@ export function validateIdToken(token: string, expected: IdTokenExpectations): I
  * has none, the old one is kept only while it is still current: an expired ID token is never
  * handed to a program as if it were fresh.
  */
-export function idTokenAfterRefresh(returned: string | undefined, previous: string | undefined, now: number): string | undefined {
+export function idTokenAfterRefresh(
+  returned: string | undefined,
+  previous: string | undefined,
+  now: number,
+): string | undefined {
   for (const candidate of [returned, previous]) {
     if (candidate === undefined) continue;
     try {

@@ -3,7 +3,14 @@
  * store, no server. Hot-path callers (a refresh inside `authctl token`) may import `./token.ts`
  * directly to load less.
  */
-export { base64url, computeS256Challenge, createPkce, createState, type Pkce, type RandomBytes } from "./pkce.ts";
+export {
+  base64url,
+  computeS256Challenge,
+  createPkce,
+  createState,
+  type Pkce,
+  type RandomBytes,
+} from "./pkce.ts";
 export { assertSecureEndpoint, hostPort, isLoopbackHost, isSecureEndpoint } from "./endpoints.ts";
 export { buildAuthorizeUrl, type AuthorizeUrlInput } from "./authorize-url.ts";
 export {
@@ -54,6 +61,12 @@ export {
   type RevocationInput,
   type RevocationResult,
 } from "./revoke.ts";
-export { decodeIdToken, idTokenAfterRefresh, validateIdToken, type IdTokenClaims, type IdTokenExpectations } from "./id-token.ts";
+export {
+  decodeIdToken,
+  idTokenAfterRefresh,
+  validateIdToken,
+  type IdTokenClaims,
+  type IdTokenExpectations,
+} from "./id-token.ts";
 export { DEFAULT_TIMEOUT_MS, type BodyEncoding, type ClientAuthMethod, type HttpOptions } from "./_http.ts";
 export { createOAuthError, type OAuthErrorFields } from "./_response.ts";

@@ -44,7 +44,10 @@ function draw(randomBytes: RandomBytes): Uint8Array {
   const bytes = randomBytes(RANDOM_LENGTH);
   // A short read would silently weaken the verifier and state; refuse it.
   if (bytes.length !== RANDOM_LENGTH) {
-    throw new AuthctlError("INTERNAL", `the random source returned ${bytes.length} bytes instead of ${RANDOM_LENGTH}`);
+    throw new AuthctlError(
+      "INTERNAL",
+      `the random source returned ${bytes.length} bytes instead of ${RANDOM_LENGTH}`,
+    );
   }
   return bytes;
 }

@@ -3,7 +3,13 @@
  * and also "that token was already invalid" (§2.2), so the body is ignored.
  */
 import { assertSecureEndpoint } from "./endpoints.ts";
-import { applyClientAuth, type BodyEncoding, type ClientAuthMethod, type HttpOptions, postRequest } from "./_http.ts";
+import {
+  applyClientAuth,
+  type BodyEncoding,
+  type ClientAuthMethod,
+  type HttpOptions,
+  postRequest,
+} from "./_http.ts";
 import { oauthErrorIn, readJsonObject, unexpectedStatus } from "./_response.ts";
 
 const WHAT = "revocation endpoint";
@@ -34,7 +40,10 @@ export async function revocationRequest(fetchFn: typeof fetch, input: Revocation
     client_secret: input.clientSecret,
   };
   const auth = applyClientAuth(params, input.clientAuth, input.headers);
-  return postRequest(fetchFn, url, WHAT, auth.params, input.body ?? "form", { ...input, headers: auth.headers });
+  return postRequest(fetchFn, url, WHAT, auth.params, input.body ?? "form", {
+    ...input,
+    headers: auth.headers,
+  });
 }
 
 /**
@@ -50,7 +59,9 @@ export async function processRevocationResponse(response: Response): Promise<Rev
     await response.body?.cancel().catch(() => {});
     const retryAfter = response.headers.get("retry-after");
     const seconds = retryAfter !== null && /^\d+$/.test(retryAfter.trim()) ? Number(retryAfter) : undefined;
-    return seconds === undefined ? { status: "unavailable" } : { status: "unavailable", retryAfterSeconds: seconds };
+    return seconds === undefined
+      ? { status: "unavailable" }
+      : { status: "unavailable", retryAfterSeconds: seconds };
   }
   const json = await readJsonObject(response, WHAT);
   const oauthError = oauthErrorIn(json, response.status, WHAT);

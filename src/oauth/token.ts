@@ -7,7 +7,14 @@
 import { AuthctlError } from "../errors.ts";
 import { registerSecret } from "../redact.ts";
 import { assertSecureEndpoint } from "./endpoints.ts";
-import { applyClientAuth, type BodyEncoding, type ClientAuthMethod, type HttpOptions, postRequest, withExtraParams } from "./_http.ts";
+import {
+  applyClientAuth,
+  type BodyEncoding,
+  type ClientAuthMethod,
+  type HttpOptions,
+  postRequest,
+  withExtraParams,
+} from "./_http.ts";
 import {
   assertSuccessStatus,
   type JsonObject,
@@ -92,7 +99,11 @@ async function send(
   core: Record<string, string | undefined>,
 ): Promise<Response> {
   const url = assertSecureEndpoint(input.tokenUrl, WHAT);
-  const auth = applyClientAuth(withExtraParams(core, input.extra, "token request"), input.clientAuth, input.headers);
+  const auth = applyClientAuth(
+    withExtraParams(core, input.extra, "token request"),
+    input.clientAuth,
+    input.headers,
+  );
   return postRequest(fetchFn, url, WHAT, auth.params, input.body, { ...input, headers: auth.headers });
 }
 
@@ -114,13 +125,17 @@ export interface ProcessTokenOptions {
  * a bearer token_type, and well-typed optional fields. OAuth errors become OAUTH errors whatever
  * the status, because some servers (GitHub) send them with HTTP 200.
  */
-export async function processTokenResponse(response: Response, options: ProcessTokenOptions): Promise<TokenSet> {
+export async function processTokenResponse(
+  response: Response,
+  options: ProcessTokenOptions,
+): Promise<TokenSet> {
   const what = options.what ?? WHAT;
   const json = await readJsonObject(response, what);
   const oauthError = oauthErrorIn(json, response.status, what);
   if (oauthError) throw oauthError;
   assertSuccessStatus(json, response.status, [200, 201], what);
-  if (typeof json.refresh_token === "string" && json.refresh_token !== "") options.onRefreshToken?.(json.refresh_token);
+  if (typeof json.refresh_token === "string" && json.refresh_token !== "")
+    options.onRefreshToken?.(json.refresh_token);
   return parseTokenSet(json, options.now, what);
 }
 
@@ -160,7 +175,10 @@ function parseTokenType(json: JsonObject, what: string): string {
   }
   if (value.toLowerCase() !== "bearer") {
     const type = value.slice(0, 40);
-    throw new AuthctlError("PROTOCOL", `${what} issued a token of type "${type}"; authctl uses only bearer tokens`);
+    throw new AuthctlError(
+      "PROTOCOL",
+      `${what} issued a token of type "${type}"; authctl uses only bearer tokens`,
+    );
   }
   return "Bearer";
 }

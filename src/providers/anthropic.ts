@@ -36,17 +36,26 @@ async function createApiKey(deps: HookDeps, tokens: TokenSet): Promise<LoginResu
   try {
     response = await deps.fetch(url, {
       method: "POST",
-      headers: { authorization: `Bearer ${tokens.access_token}`, "content-type": "application/json", accept: "application/json" },
+      headers: {
+        authorization: `Bearer ${tokens.access_token}`,
+        "content-type": "application/json",
+        accept: "application/json",
+      },
       body: "{}",
       signal: AbortSignal.timeout(30_000),
       redirect: "manual",
     });
   } catch (error) {
-    throw new AuthctlError("NETWORK", `could not reach ${new URL(url).host} to create the API key`, { cause: error });
+    throw new AuthctlError("NETWORK", `could not reach ${new URL(url).host} to create the API key`, {
+      cause: error,
+    });
   }
   const json = (await response.json().catch(() => ({}))) as Record<string, unknown>;
   if (!response.ok || typeof json.raw_key !== "string") {
-    const message = typeof (json.error as { message?: unknown })?.message === "string" ? (json.error as { message: string }).message : `HTTP ${response.status}`;
+    const message =
+      typeof (json.error as { message?: unknown })?.message === "string"
+        ? (json.error as { message: string }).message
+        : `HTTP ${response.status}`;
     throw new AuthctlError("AUTH_FAILED", `Anthropic did not create an API key (${message})`, {
       hint: "your account may lack permission to create keys; use 'authctl login anthropic --method key'",
     });
@@ -61,7 +70,8 @@ export const ANTHROPIC_CONSOLE: OAuthMethod = {
   // providers.md §0: yields a normal pay-as-you-go key; no current first-party doc of the flow.
   hint: "a pay-as-you-go API key made for you; billed like any key",
   flows: ["loopback", "paste"],
-  source: "Claude Code PROD_OAUTH_CONFIG (CONSOLE_AUTHORIZE_URL, as read by third-party analyses, providers.md A5); badlogic/pi-mono packages/ai/src/utils/oauth/anthropic.ts (token URL, redirect)",
+  source:
+    "Claude Code PROD_OAUTH_CONFIG (CONSOLE_AUTHORIZE_URL, as read by third-party analyses, providers.md A5); badlogic/pi-mono packages/ai/src/utils/oauth/anthropic.ts (token URL, redirect)",
   policy: "uncertain (yields a normal pay-as-you-go API key; no first-party document)",
   oauth: {
     ...base,
@@ -87,13 +97,21 @@ export const ANTHROPIC_CLAUDE: OAuthMethod = {
     // pi-mono anthropic.ts AUTHORIZE_URL (current Claude Code uses claude.com/cai/oauth/authorize, which redirects to claude.ai).
     authorizeUrl: "https://claude.ai/oauth/authorize",
     // pi-mono anthropic.ts SCOPES.
-    scopes: ["org:create_api_key", "user:profile", "user:inference", "user:sessions:claude_code", "user:mcp_servers", "user:file_upload"],
+    scopes: [
+      "org:create_api_key",
+      "user:profile",
+      "user:inference",
+      "user:sessions:claude_code",
+      "user:mcp_servers",
+      "user:file_upload",
+    ],
   },
   env: { CLAUDE_CODE_OAUTH_TOKEN: "access_token", ANTHROPIC_OAUTH_TOKEN: "access_token" },
   // Claude Code bills the API instead of the subscription when an API key is present (§10).
   conflictVars: ["ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"],
   hooks: {
     exchangeExtra,
-    notice: "Anthropic allows Claude Pro/Max tokens only inside Claude Code: use them with 'authctl exec -p anthropic -- claude'.",
+    notice:
+      "Anthropic allows Claude Pro/Max tokens only inside Claude Code: use them with 'authctl exec -p anthropic -- claude'.",
   },
 };

@@ -17,7 +17,9 @@ export function describeProvider(provider: ProviderDefinition) {
     regions: provider.regions?.map((r) => ({ id: r.id, api_url: r.apiUrl, source: r.source })) ?? null,
     key_check: provider.validation
       ? {
-          url: /^https?:\/\//.test(provider.validation.path) ? provider.validation.path : `${provider.apiUrl.replace(/\/+$/, "")}${provider.validation.path}`,
+          url: /^https?:\/\//.test(provider.validation.path)
+            ? provider.validation.path
+            : `${provider.apiUrl.replace(/\/+$/, "")}${provider.validation.path}`,
           method: provider.validation.method ?? "GET",
           auth: describeAuth(provider.validation.auth),
           refused_on: [401, 403, ...(provider.validation.rejectStatuses ?? [])],
@@ -32,7 +34,11 @@ function describeAuth(auth: HeaderStyle): string {
   return auth.kind === "bearer" ? "Authorization: Bearer <key>" : `${auth.name}: <key>`;
 }
 
-function exportsOf(names: string[], fields: Record<string, string>, notes: Record<string, string> | undefined) {
+function exportsOf(
+  names: string[],
+  fields: Record<string, string>,
+  notes: Record<string, string> | undefined,
+) {
   return names.map((name) => ({ name, field: fields[name] ?? "key", note: notes?.[name] ?? null }));
 }
 
@@ -45,7 +51,9 @@ function describeMethod(provider: ProviderDefinition, method: ProviderMethod, is
       default: isDefault,
       policy: provider.custom ? "configured by you" : "supported (the provider's own API key)",
       // Where the variable names and API base come from.
-      source: provider.custom ? null : (provider.keySource ?? `anomalyco/models.dev providers/${provider.id}/provider.toml (env, api)`),
+      source: provider.custom
+        ? null
+        : (provider.keySource ?? `anomalyco/models.dev providers/${provider.id}/provider.toml (env, api)`),
       exports: exportsOf(provider.keyVars, {}, provider.variableNotes),
     };
   }
@@ -67,13 +75,19 @@ function describeOAuth(method: OAuthMethod) {
       issuer: o.issuer ?? null,
       authorize: o.authorizeUrl ?? null,
       token: o.tokenUrl ?? null,
-      device_authorization: o.deviceAuthorizationUrl ?? (method.hooks?.customDevice ? "(provider-specific device flow)" : null),
+      device_authorization:
+        o.deviceAuthorizationUrl ?? (method.hooks?.customDevice ? "(provider-specific device flow)" : null),
       revocation: o.revocationUrl ?? null,
     },
     client_id: o.clientId ?? null,
     scopes: o.scopes,
     redirect: hasRedirect
-      ? { host: o.redirectHost, port: o.redirectPort === 0 ? "any" : o.redirectPort, fallback_ports: o.fallbackPorts, path: `${o.redirectPath}${statePath}` }
+      ? {
+          host: o.redirectHost,
+          port: o.redirectPort === 0 ? "any" : o.redirectPort,
+          fallback_ports: o.fallbackPorts,
+          path: `${o.redirectPath}${statePath}`,
+        }
       : null,
     exports: exportsOf(Object.keys(method.env), method.env, method.variableNotes),
   };

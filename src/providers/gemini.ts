@@ -35,14 +35,20 @@ async function codeAssistSetup(deps: HookDeps, accessToken: string): Promise<str
   // setup.ts: the project named in the environment, if any, goes with every request.
   const envProject = deps.env.GOOGLE_CLOUD_PROJECT || deps.env.GOOGLE_CLOUD_PROJECT_ID || undefined;
   const metadata = { ideType: "IDE_UNSPECIFIED", platform: "PLATFORM_UNSPECIFIED", pluginType: "GEMINI" };
-  const load = await call(`${base}:loadCodeAssist`, { cloudaicompanionProject: envProject, metadata: { ...metadata, duetProject: envProject } });
-  if (load.currentTier) return typeof load.cloudaicompanionProject === "string" ? load.cloudaicompanionProject : envProject;
+  const load = await call(`${base}:loadCodeAssist`, {
+    cloudaicompanionProject: envProject,
+    metadata: { ...metadata, duetProject: envProject },
+  });
+  if (load.currentTier)
+    return typeof load.cloudaicompanionProject === "string" ? load.cloudaicompanionProject : envProject;
   // setup.ts getOnboardTier: the allowed tier marked isDefault, else the legacy tier.
   const tiers = Array.isArray(load.allowedTiers) ? (load.allowedTiers as Json[]) : [];
   const tierId = String(tiers.find((tier) => tier.isDefault)?.id ?? "legacy-tier");
   // setup.ts: the free tier uses a managed project; naming one there fails with "Precondition Failed".
   const request =
-    tierId === "free-tier" ? { tierId, metadata } : { tierId, cloudaicompanionProject: envProject, metadata: { ...metadata, duetProject: envProject } };
+    tierId === "free-tier"
+      ? { tierId, metadata }
+      : { tierId, cloudaicompanionProject: envProject, metadata: { ...metadata, duetProject: envProject } };
   let operation = await call(`${base}:onboardUser`, request);
   const deadline = deps.now() + ONBOARD_WAIT_MS;
   while (!operation.done && typeof operation.name === "string" && deps.now() < deadline) {
@@ -56,10 +62,14 @@ async function codeAssistSetup(deps: HookDeps, accessToken: string): Promise<str
 function pause(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    }, { once: true });
+    signal?.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
   });
 }
 
@@ -81,7 +91,8 @@ export const GEMINI_CODE_ASSIST: OAuthMethod = {
   label: "Google account (Gemini Code Assist Standard / Workspace)",
   flows: ["loopback", "paste"],
   source: "google-gemini/gemini-cli packages/core/src/code_assist/{oauth2.ts,setup.ts,server.ts}",
-  policy: "first-party client only (Google forbids Gemini CLI's login in other tools for consumer accounts; retired for individuals 2026-06-18)",
+  policy:
+    "first-party client only (Google forbids Gemini CLI's login in other tools for consumer accounts; retired for individuals 2026-06-18)",
   oauth: {
     // google-auth-library's endpoints as gemini-cli oauth2.ts uses them (pi-mono google-gemini-cli.ts names them).
     authorizeUrl: "https://accounts.google.com/o/oauth2/v2/auth",
@@ -106,10 +117,15 @@ export const GEMINI_CODE_ASSIST: OAuthMethod = {
     // A refresh token only comes with offline access and a fresh consent.
     extraAuthorizeParams: { access_type: "offline", prompt: "consent" },
   },
-  env: { GOOGLE_CLOUD_ACCESS_TOKEN: "access_token", GOOGLE_GENAI_USE_GCA: "literal:true", GOOGLE_CLOUD_PROJECT: "project" },
+  env: {
+    GOOGLE_CLOUD_ACCESS_TOKEN: "access_token",
+    GOOGLE_GENAI_USE_GCA: "literal:true",
+    GOOGLE_CLOUD_PROJECT: "project",
+  },
   conflictVars: ["GEMINI_API_KEY", "GOOGLE_API_KEY"],
   hooks: {
     afterTokens: loadProject,
-    notice: "Google forbids using Gemini CLI's login in other tools for consumer accounts; this is for Workspace / Code Assist Standard. Prefer 'authctl login gemini --method key'.",
+    notice:
+      "Google forbids using Gemini CLI's login in other tools for consumer accounts; this is for Workspace / Code Assist Standard. Prefer 'authctl login gemini --method key'.",
   },
 };

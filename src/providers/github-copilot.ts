@@ -22,9 +22,15 @@ export function githubApiBase(host: string): string {
 }
 
 export function normalizeGitHubHost(host: string): string {
-  const bare = host.trim().replace(/^https?:\/\//, "").replace(/\/.*$/, "").toLowerCase();
+  const bare = host
+    .trim()
+    .replace(/^https?:\/\//, "")
+    .replace(/\/.*$/, "")
+    .toLowerCase();
   if (!/^[a-z0-9.-]+(:\d+)?$/.test(bare)) {
-    throw new AuthctlError("USAGE", `'${host}' is not a host name`, { hint: "use e.g. --host company.ghe.com" });
+    throw new AuthctlError("USAGE", `'${host}' is not a host name`, {
+      hint: "use e.g. --host company.ghe.com",
+    });
   }
   return bare;
 }
@@ -45,7 +51,8 @@ const COPILOT_DEVICE: OAuthMethod = {
   kind: "oauth",
   label: "Log in with GitHub (device code)",
   flows: ["device"],
-  source: "badlogic/pi-mono packages/ai/src/utils/oauth/github-copilot.ts; anomalyco/opencode packages/opencode/src/plugin/copilot.ts",
+  source:
+    "badlogic/pi-mono packages/ai/src/utils/oauth/github-copilot.ts; anomalyco/opencode packages/opencode/src/plugin/copilot.ts",
   policy: "supported (GitHub documents the device flow and COPILOT_GITHUB_TOKEN)",
   oauth: {
     // https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/authorizing-oauth-apps#device-flow
@@ -66,9 +73,13 @@ export const GITHUB_COPILOT: ProviderDefinition = {
   id: "github-copilot",
   name: "GitHub Copilot",
   hint: "device login with your GitHub account; --host for GitHub Enterprise",
-  methods: [COPILOT_DEVICE, { id: "key", kind: "api_key", label: "GitHub token (fine-grained PAT with Copilot Requests)" }],
+  methods: [
+    COPILOT_DEVICE,
+    { id: "key", kind: "api_key", label: "GitHub token (fine-grained PAT with Copilot Requests)" },
+  ],
   keyVars: ["COPILOT_GITHUB_TOKEN"],
-  keySource: "https://docs.github.com/en/enterprise-cloud@latest/copilot/how-tos/copilot-cli/set-up-copilot-cli/authenticate-copilot-cli",
+  keySource:
+    "https://docs.github.com/en/enterprise-cloud@latest/copilot/how-tos/copilot-cli/set-up-copilot-cli/authenticate-copilot-cli",
   // OAuth (gho_), GitHub App user (ghu_) and fine-grained (github_pat_) tokens. Classic ghp_ PATs
   // are not accepted by Copilot: the Copilot CLI docs (link above) name fine-grained PATs with the
   // "Copilot Requests" permission (github/copilot-cli#1609).
@@ -76,5 +87,9 @@ export const GITHUB_COPILOT: ProviderDefinition = {
   apiUrl: "https://api.github.com",
   // A GitHub token is checked with GET /user (providers.md §5b, "Validate"); the Copilot seat only
   // shows at the token exchange (`authctl token github-copilot --copilot`).
-  validation: { path: "/user", auth: { kind: "bearer" }, source: "https://docs.github.com/en/rest/users/users#get-the-authenticated-user" },
+  validation: {
+    path: "/user",
+    auth: { kind: "bearer" },
+    source: "https://docs.github.com/en/rest/users/users#get-the-authenticated-user",
+  },
 };

@@ -9,7 +9,9 @@ import type { ProviderDefinition } from "./types.ts";
 const bearer = { kind: "bearer" } as const;
 const KEY = [{ id: "key", kind: "api_key", label: "API key" }] as const;
 
-function keyProvider(p: Omit<ProviderDefinition, "methods"> & { methods?: ProviderDefinition["methods"] }): ProviderDefinition {
+function keyProvider(
+  p: Omit<ProviderDefinition, "methods"> & { methods?: ProviderDefinition["methods"] },
+): ProviderDefinition {
   return { methods: [...KEY], ...p };
 }
 
@@ -23,7 +25,11 @@ export const KEY_PROVIDERS: ProviderDefinition[] = [
     keyVars: ["OPENAI_API_KEY", "CODEX_API_KEY"],
     keyPrefixes: ["sk-"],
     apiUrl: "https://api.openai.com/v1",
-    validation: { path: "/models", auth: bearer, source: "https://platform.openai.com/docs/api-reference/models/list" },
+    validation: {
+      path: "/models",
+      auth: bearer,
+      source: "https://platform.openai.com/docs/api-reference/models/list",
+    },
     keysPage: "https://platform.openai.com/api-keys",
   }),
   keyProvider({
@@ -68,7 +74,11 @@ export const KEY_PROVIDERS: ProviderDefinition[] = [
     keyPrefixes: ["sk-or-"],
     apiUrl: "https://openrouter.ai/api/v1",
     // /models answers 200 without a key; /key needs one (providers.md §9).
-    validation: { path: "/key", auth: bearer, source: "https://openrouter.ai/docs/api/api-reference/api-keys/get-current-key" },
+    validation: {
+      path: "/key",
+      auth: bearer,
+      source: "https://openrouter.ai/docs/api/api-reference/api-keys/get-current-key",
+    },
     keysPage: "https://openrouter.ai/settings/keys",
   }),
   keyProvider({
@@ -84,7 +94,11 @@ export const KEY_PROVIDERS: ProviderDefinition[] = [
     keyVars: ["GROQ_API_KEY"],
     keyPrefixes: ["gsk_"],
     apiUrl: "https://api.groq.com/openai/v1",
-    validation: { path: "/models", auth: bearer, source: "https://console.groq.com/docs/api-reference#models-list" },
+    validation: {
+      path: "/models",
+      auth: bearer,
+      source: "https://console.groq.com/docs/api-reference#models-list",
+    },
   }),
   keyProvider({
     id: "xai",
@@ -94,7 +108,12 @@ export const KEY_PROVIDERS: ProviderDefinition[] = [
     apiUrl: "https://api.x.ai/v1",
     // xAI answers an unknown key with 400 "Incorrect API key provided" (continuedev/continue#10778,
     // openai/codex#1352), not 401: without 400 here a wrong key would be stored.
-    validation: { path: "/api-key", auth: bearer, rejectStatuses: [400], source: "api-evangelist/xai xai-api-key-api-openapi.yml (GET /v1/api-key)" },
+    validation: {
+      path: "/api-key",
+      auth: bearer,
+      rejectStatuses: [400],
+      source: "api-evangelist/xai xai-api-key-api-openapi.yml (GET /v1/api-key)",
+    },
   }),
   keyProvider({
     id: "deepseek",
@@ -111,7 +130,11 @@ export const KEY_PROVIDERS: ProviderDefinition[] = [
     aliasVars: ["TOGETHERAI_API_KEY"],
     conflictVars: ["TOGETHERAI_API_KEY"],
     apiUrl: "https://api.together.xyz/v1",
-    validation: { path: "/models", auth: bearer, source: "https://docs.together.ai/reference/models-1 (GET /v1/models)" },
+    validation: {
+      path: "/models",
+      auth: bearer,
+      source: "https://docs.together.ai/reference/models-1 (GET /v1/models)",
+    },
   }),
   keyProvider({
     id: "fireworks",
@@ -121,16 +144,28 @@ export const KEY_PROVIDERS: ProviderDefinition[] = [
     apiUrl: "https://api.fireworks.ai/inference/v1",
     // Fireworks documents its OpenAI-compatible API under /inference/v1; the listing is what
     // LibreChat and pipecat call with the key (providers.md V6). UNCERTAIN: no first-party page read.
-    validation: { path: "/models", auth: bearer, source: "https://librechat.ai/docs/configuration/librechat_yaml/ai_endpoints/fireworks (fetches /inference/v1/models)" },
+    validation: {
+      path: "/models",
+      auth: bearer,
+      source:
+        "https://librechat.ai/docs/configuration/librechat_yaml/ai_endpoints/fireworks (fetches /inference/v1/models)",
+    },
   }),
   keyProvider({
     id: "cohere",
     name: "Cohere",
     // The official SDK reads CO_API_KEY, models.dev and the AI SDK COHERE_API_KEY.
     keyVars: ["CO_API_KEY", "COHERE_API_KEY"],
-    keySource: "cohere-ai/cohere-python README (CO_API_KEY); anomalyco/models.dev providers/cohere/provider.toml (COHERE_API_KEY)",
+    keySource:
+      "cohere-ai/cohere-python README (CO_API_KEY); anomalyco/models.dev providers/cohere/provider.toml (COHERE_API_KEY)",
     apiUrl: "https://api.cohere.com",
-    validation: { path: "/v1/check-api-key", method: "POST", body: "", auth: bearer, source: "https://docs.cohere.com/reference/check-api-key" },
+    validation: {
+      path: "/v1/check-api-key",
+      method: "POST",
+      body: "",
+      auth: bearer,
+      source: "https://docs.cohere.com/reference/check-api-key",
+    },
   }),
   keyProvider({
     id: "moonshot",
@@ -140,10 +175,22 @@ export const KEY_PROVIDERS: ProviderDefinition[] = [
     apiUrl: "https://api.moonshot.ai/v1",
     regions: [
       // MoonshotAI/kimi-cli src/kimi_cli/auth/platforms.py ("moonshot-ai" and "moonshot-cn" platforms).
-      { id: "global", apiUrl: "https://api.moonshot.ai/v1", source: "MoonshotAI/kimi-cli src/kimi_cli/auth/platforms.py" },
-      { id: "cn", apiUrl: "https://api.moonshot.cn/v1", source: "MoonshotAI/kimi-cli src/kimi_cli/auth/platforms.py" },
+      {
+        id: "global",
+        apiUrl: "https://api.moonshot.ai/v1",
+        source: "MoonshotAI/kimi-cli src/kimi_cli/auth/platforms.py",
+      },
+      {
+        id: "cn",
+        apiUrl: "https://api.moonshot.cn/v1",
+        source: "MoonshotAI/kimi-cli src/kimi_cli/auth/platforms.py",
+      },
     ],
-    validation: { path: "/models", auth: bearer, source: "https://platform.moonshot.ai/docs/api/chat (GET /v1/models)" },
+    validation: {
+      path: "/models",
+      auth: bearer,
+      source: "https://platform.moonshot.ai/docs/api/chat (GET /v1/models)",
+    },
   }),
   keyProvider({
     id: "zai",
@@ -152,7 +199,8 @@ export const KEY_PROVIDERS: ProviderDefinition[] = [
     // (`coding-helper auth glm_coding_plan_china <API-Key>`), as do the other clients read (providers.md §8, Z1).
     hint: "key only: the GLM Coding Plan uses an API key (Z.ai's coding-helper stores one; no OAuth login has a source)",
     keyVars: ["ZAI_API_KEY", "ZHIPU_API_KEY"],
-    keySource: "badlogic/pi-mono packages/ai/src/env-api-keys.ts (ZAI_API_KEY); anomalyco/models.dev providers/zhipuai/provider.toml (ZHIPU_API_KEY)",
+    keySource:
+      "badlogic/pi-mono packages/ai/src/env-api-keys.ts (ZAI_API_KEY); anomalyco/models.dev providers/zhipuai/provider.toml (ZHIPU_API_KEY)",
     aliasVars: ["ZHIPUAI_API_KEY"],
     conflictVars: ["ZHIPUAI_API_KEY"],
     apiUrl: "https://api.z.ai/api/paas/v4",
@@ -166,8 +214,17 @@ export const KEY_PROVIDERS: ProviderDefinition[] = [
     regions: [
       // Global and China accounts are separate; MiniMax's own CLI probes both with a key
       // (MiniMax-AI/cli src/config/detect-region.ts).
-      { id: "global", apiUrl: "https://api.minimax.io/anthropic/v1", source: "https://platform.minimax.io/docs/api-reference/models/anthropic/list-models" },
-      { id: "cn", apiUrl: "https://api.minimaxi.com/anthropic/v1", source: "anomalyco/opencode packages/opencode/src/plugin/minimax/minimax.ts (minimax-cn-coding-plan resource URL)" },
+      {
+        id: "global",
+        apiUrl: "https://api.minimax.io/anthropic/v1",
+        source: "https://platform.minimax.io/docs/api-reference/models/anthropic/list-models",
+      },
+      {
+        id: "cn",
+        apiUrl: "https://api.minimaxi.com/anthropic/v1",
+        source:
+          "anomalyco/opencode packages/opencode/src/plugin/minimax/minimax.ts (minimax-cn-coding-plan resource URL)",
+      },
     ],
     validation: {
       path: "/models",
@@ -184,7 +241,11 @@ export const KEY_PROVIDERS: ProviderDefinition[] = [
     keyPrefixes: ["pplx-"],
     apiUrl: "https://api.perplexity.ai",
     // Perplexity has historically had no /models; the router listing is the documented check.
-    validation: { path: "/router/v1/models", auth: bearer, source: "https://docs.perplexity.ai/api-reference/gateway-models-get" },
+    validation: {
+      path: "/router/v1/models",
+      auth: bearer,
+      source: "https://docs.perplexity.ai/api-reference/gateway-models-get",
+    },
   }),
   keyProvider({
     id: "cerebras",
@@ -192,7 +253,11 @@ export const KEY_PROVIDERS: ProviderDefinition[] = [
     keyVars: ["CEREBRAS_API_KEY"],
     keyPrefixes: ["csk-"],
     apiUrl: "https://api.cerebras.ai/v1",
-    validation: { path: "/models", auth: bearer, source: "https://inference-docs.cerebras.ai/api-reference/models" },
+    validation: {
+      path: "/models",
+      auth: bearer,
+      source: "https://inference-docs.cerebras.ai/api-reference/models",
+    },
   }),
   keyProvider({
     id: "dashscope",
@@ -202,10 +267,22 @@ export const KEY_PROVIDERS: ProviderDefinition[] = [
     apiUrl: "https://dashscope-intl.aliyuncs.com/compatible-mode/v1",
     regions: [
       // Alibaba Model Studio: Singapore (international) and Beijing (China) keys are not interchangeable.
-      { id: "intl", apiUrl: "https://dashscope-intl.aliyuncs.com/compatible-mode/v1", source: "https://www.alibabacloud.com/help/en/model-studio/compatibility-of-openai-with-dashscope" },
-      { id: "cn", apiUrl: "https://dashscope.aliyuncs.com/compatible-mode/v1", source: "https://www.alibabacloud.com/help/en/model-studio/compatibility-of-openai-with-dashscope" },
+      {
+        id: "intl",
+        apiUrl: "https://dashscope-intl.aliyuncs.com/compatible-mode/v1",
+        source: "https://www.alibabacloud.com/help/en/model-studio/compatibility-of-openai-with-dashscope",
+      },
+      {
+        id: "cn",
+        apiUrl: "https://dashscope.aliyuncs.com/compatible-mode/v1",
+        source: "https://www.alibabacloud.com/help/en/model-studio/compatibility-of-openai-with-dashscope",
+      },
     ],
-    validation: { path: "/models", auth: bearer, source: "https://www.alibabacloud.com/help/en/model-studio/list-models (401 without a valid key)" },
+    validation: {
+      path: "/models",
+      auth: bearer,
+      source: "https://www.alibabacloud.com/help/en/model-studio/list-models (401 without a valid key)",
+    },
   }),
   keyProvider({
     id: "huggingface",
@@ -230,7 +307,11 @@ export const KEY_PROVIDERS: ProviderDefinition[] = [
     apiUrl: "https://api.baichuan-ai.com/v1",
     // UNCERTAIN: no first-party page read; third-party key checkers call this OpenAI-style listing.
     // A 404 here only means "could not verify" (the key is stored with a warning), never a refusal.
-    validation: { path: "/models", auth: bearer, source: "third-party clients only (e.g. key checkers calling api.baichuan-ai.com/v1/models); UNCERTAIN" },
+    validation: {
+      path: "/models",
+      auth: bearer,
+      source: "third-party clients only (e.g. key checkers calling api.baichuan-ai.com/v1/models); UNCERTAIN",
+    },
   }),
   keyProvider({
     id: "yi",
@@ -238,9 +319,15 @@ export const KEY_PROVIDERS: ProviderDefinition[] = [
     keyVars: ["YI_API_KEY"],
     keySource: "authctl's own variable name; base URL from https://platform.lingyiwanwu.com/docs",
     variableNotes: {
-      YI_API_KEY: "authctl's own name (no tool found that reads it): OpenAI-compatible tools take the key as OPENAI_API_KEY with OPENAI_BASE_URL=https://api.lingyiwanwu.com/v1",
+      YI_API_KEY:
+        "authctl's own name (no tool found that reads it): OpenAI-compatible tools take the key as OPENAI_API_KEY with OPENAI_BASE_URL=https://api.lingyiwanwu.com/v1",
     },
     apiUrl: "https://api.lingyiwanwu.com/v1",
-    validation: { path: "/models", auth: bearer, source: "https://platform.lingyiwanwu.com/docs (List models: GET https://api.lingyiwanwu.com/v1/models)" },
+    validation: {
+      path: "/models",
+      auth: bearer,
+      source:
+        "https://platform.lingyiwanwu.com/docs (List models: GET https://api.lingyiwanwu.com/v1/models)",
+    },
   }),
 ];

@@ -92,8 +92,13 @@ export const KIMI: ProviderDefinition = {
   hint: "Kimi Code plan: device login, or a KIMI_API_KEY",
   methods: [KIMI_DEVICE, { id: "key", kind: "api_key", label: "API key" }],
   keyVars: ["KIMI_API_KEY"],
-  keySource: "anomalyco/models.dev providers/kimi-for-coding/provider.toml; badlogic/pi-mono packages/ai/src/env-api-keys.ts",
+  keySource:
+    "anomalyco/models.dev providers/kimi-for-coding/provider.toml; badlogic/pi-mono packages/ai/src/env-api-keys.ts",
   // kimi-cli platforms.py _kimi_code_base_url().
   apiUrl: "https://api.kimi.com/coding/v1",
-  validation: { path: "/models", auth: { kind: "bearer" }, source: "MoonshotAI/kimi-cli src/kimi_cli/auth/platforms.py (list_models: GET {base_url}/models)" },
+  validation: {
+    path: "/models",
+    auth: { kind: "bearer" },
+    source: "MoonshotAI/kimi-cli src/kimi_cli/auth/platforms.py (list_models: GET {base_url}/models)",
+  },
 };

@@ -2,7 +2,14 @@ import { AuthctlError } from "../errors.ts";
 import { parseTokenSet, type TokenSet } from "../oauth/token.ts";
 import { createPkce, createState } from "../oauth/pkce.ts";
 import type { DevicePollOutcome } from "../oauth/device.ts";
-import { NO_REDIRECT, withResourceUrl, type CustomDeviceStart, type HookDeps, type OAuthMethod, type OAuthSettings } from "./types.ts";
+import {
+  NO_REDIRECT,
+  withResourceUrl,
+  type CustomDeviceStart,
+  type HookDeps,
+  type OAuthMethod,
+  type OAuthSettings,
+} from "./types.ts";
 
 /**
  * MiniMax coding plan: a device flow of MiniMax's own, on the account host of the user's region
@@ -39,9 +46,13 @@ function readEnvelope(body: Record<string, unknown>): Envelope {
   const base = body.base_resp as { status_code?: unknown; status_msg?: unknown } | undefined;
   if (body.status === undefined && base && typeof base.status_code === "number") {
     if (base.status_code === 0) return { kind: "success" };
-    return { kind: "error", message: `${typeof base.status_msg === "string" ? base.status_msg : "error"} (base_resp ${base.status_code})` };
+    return {
+      kind: "error",
+      message: `${typeof base.status_msg === "string" ? base.status_msg : "error"} (base_resp ${base.status_code})`,
+    };
   }
-  const error = typeof body.error === "string" ? body.error : typeof body.status === "string" ? body.status : "no status";
+  const error =
+    typeof body.error === "string" ? body.error : typeof body.status === "string" ? body.status : "no status";
   return { kind: "error", message: error };
 }
 
@@ -62,18 +73,25 @@ export async function processMiniMaxTokenAnswer(response: Response, now: number)
   let body: Record<string, unknown> = {};
   try {
     const parsed = JSON.parse(text) as unknown;
-    if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) body = parsed as Record<string, unknown>;
+    if (parsed && typeof parsed === "object" && !Array.isArray(parsed))
+      body = parsed as Record<string, unknown>;
   } catch {
     // Judged by the status below.
   }
   if (response.status >= 400 && response.status < 500) {
     const error = typeof body.error === "string" ? body.error : "invalid_grant";
-    throw new AuthctlError("OAUTH", `MiniMax refused the refresh (HTTP ${response.status}: ${error})`, { detail: { error: "invalid_grant", status: response.status } });
+    throw new AuthctlError("OAUTH", `MiniMax refused the refresh (HTTP ${response.status}: ${error})`, {
+      detail: { error: "invalid_grant", status: response.status },
+    });
   }
-  if (!response.ok) throw new AuthctlError("PROTOCOL", `MiniMax's token endpoint answered HTTP ${response.status}`);
+  if (!response.ok)
+    throw new AuthctlError("PROTOCOL", `MiniMax's token endpoint answered HTTP ${response.status}`);
   const envelope = readEnvelope(body);
   if (envelope.kind !== "success") {
-    throw new AuthctlError("PROTOCOL", `MiniMax's token endpoint did not refresh the login (${envelope.kind === "error" ? envelope.message : "pending"})`);
+    throw new AuthctlError(
+      "PROTOCOL",
+      `MiniMax's token endpoint did not refresh the login (${envelope.kind === "error" ? envelope.message : "pending"})`,
+    );
   }
   return tokensFrom(body, now);
 }
@@ -87,15 +105,27 @@ async function start(deps: HookDeps, settings: OAuthSettings): Promise<CustomDev
     body: new URLSearchParams(params).toString(),
   });
   const response = await deps.fetch(settings.deviceAuthorizationUrl!, {
-    ...form({ client_id: settings.clientId!, scope: settings.scopes.join(" "), code_challenge: pkce.challenge, code_challenge_method: "S256", state }),
+    ...form({
+      client_id: settings.clientId!,
+      scope: settings.scopes.join(" "),
+      code_challenge: pkce.challenge,
+      code_challenge_method: "S256",
+      state,
+    }),
     signal: deps.signal,
   });
   const json = (await response.json().catch(() => ({}))) as Record<string, unknown>;
   if (!response.ok || typeof json.user_code !== "string" || typeof json.verification_uri !== "string") {
-    throw new AuthctlError("PROTOCOL", `MiniMax's device authorization answered HTTP ${response.status} without a user code`);
+    throw new AuthctlError(
+      "PROTOCOL",
+      `MiniMax's device authorization answered HTTP ${response.status} without a user code`,
+    );
   }
   if (json.state !== state) {
-    throw new AuthctlError("AUTH_FAILED", "MiniMax echoed a different state: this answer does not belong to this login");
+    throw new AuthctlError(
+      "AUTH_FAILED",
+      "MiniMax echoed a different state: this answer does not belong to this login",
+    );
   }
   const expiresAt = minimaxDeadline(json.expired_in, deps.now());
   const intervalMs = Number(json.interval);
@@ -122,10 +152,17 @@ async function start(deps: HookDeps, settings: OAuthSettings): Promise<CustomDev
       const error = typeof body.error === "string" ? body.error : undefined;
       if (error === "expired_token") return { kind: "expired" };
       if (error === "access_denied") return { kind: "denied" };
-      const envelope = answer.ok ? readEnvelope(body) : { kind: "error" as const, message: error ?? `HTTP ${answer.status}` };
+      const envelope = answer.ok
+        ? readEnvelope(body)
+        : { kind: "error" as const, message: error ?? `HTTP ${answer.status}` };
       if (envelope.kind === "pending") return { kind: "pending" };
       if (envelope.kind === "success") return { kind: "token", token: tokensFrom(body, deps.now()) };
-      return { kind: "error", error: new AuthctlError("OAUTH", `MiniMax refused the login: ${envelope.message}`, { detail: { error: error ?? envelope.message } }) };
+      return {
+        kind: "error",
+        error: new AuthctlError("OAUTH", `MiniMax refused the login: ${envelope.message}`, {
+          detail: { error: error ?? envelope.message },
+        }),
+      };
     },
     finish: async (tokens) => withResourceUrl(tokens),
   };
@@ -136,7 +173,8 @@ export const MINIMAX_CODING_PLAN: OAuthMethod = {
   kind: "oauth",
   label: "MiniMax coding plan account (device code)",
   flows: ["device"],
-  source: "anomalyco/opencode packages/opencode/src/plugin/minimax/minimax.ts (MinimaxAuthPlugin, MinimaxCnAuthPlugin)",
+  source:
+    "anomalyco/opencode packages/opencode/src/plugin/minimax/minimax.ts (MinimaxAuthPlugin, MinimaxCnAuthPlugin)",
   policy: "uncertain (MiniMax's login as shipped in opencode; no MiniMax document read)",
   oauth: {
     // Global accounts (opencode MinimaxAuthPlugin authBaseUrl "https://account.minimax.io").
@@ -151,7 +189,10 @@ export const MINIMAX_CODING_PLAN: OAuthMethod = {
   },
   regionOAuth: {
     // China accounts (opencode MinimaxCnAuthPlugin authBaseUrl "https://account.minimaxi.com").
-    cn: { deviceAuthorizationUrl: "https://account.minimaxi.com/oauth2/device/code", tokenUrl: "https://account.minimaxi.com/oauth2/token" },
+    cn: {
+      deviceAuthorizationUrl: "https://account.minimaxi.com/oauth2/device/code",
+      tokenUrl: "https://account.minimaxi.com/oauth2/token",
+    },
   },
   // The coding-plan token is the API key of the Anthropic-compatible endpoint (opencode's loader: apiKey = access token).
   env: { MINIMAX_API_KEY: "access_token" },

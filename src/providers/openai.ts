@@ -61,7 +61,10 @@ async function afterTokens(deps: HookDeps, tokens: TokenSet, settings: OAuthSett
 }
 
 function explainError(error: unknown): unknown {
-  if (isAuthctlError(error) && String(error.detail?.error_description ?? error.message).includes("missing_codex_entitlement")) {
+  if (
+    isAuthctlError(error) &&
+    String(error.detail?.error_description ?? error.message).includes("missing_codex_entitlement")
+  ) {
     return new AuthctlError("AUTH_FAILED", "Codex is not enabled for this ChatGPT workspace", {
       hint: "ask the workspace admin to enable Codex, or use 'authctl login openai --method key'",
       cause: error,
@@ -75,7 +78,12 @@ async function startDevice(deps: HookDeps, settings: OAuthSettings): Promise<Cus
   const usercodeUrl = settings.deviceAuthorizationUrl!;
   const origin = new URL(settings.tokenUrl!).origin;
   const post = (url: string, body: unknown, signal?: AbortSignal) =>
-    deps.fetch(url, { method: "POST", headers: { "content-type": "application/json", accept: "application/json" }, body: JSON.stringify(body), signal });
+    deps.fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json" },
+      body: JSON.stringify(body),
+      signal,
+    });
   const response = await post(usercodeUrl, { client_id: settings.clientId }, deps.signal);
   if (response.status === 404) {
     throw new AuthctlError("AUTH_FAILED", "device-code login is not enabled for this ChatGPT account", {
@@ -85,7 +93,10 @@ async function startDevice(deps: HookDeps, settings: OAuthSettings): Promise<Cus
   const json = (await response.json().catch(() => ({}))) as Record<string, unknown>;
   const userCode = (json.user_code ?? json.usercode) as unknown;
   if (!response.ok || typeof json.device_auth_id !== "string" || typeof userCode !== "string") {
-    throw new AuthctlError("PROTOCOL", `OpenAI's device login answered HTTP ${response.status} without a user code`);
+    throw new AuthctlError(
+      "PROTOCOL",
+      `OpenAI's device login answered HTTP ${response.status} without a user code`,
+    );
   }
   const deviceAuthId = json.device_auth_id;
   const interval = Number(json.interval);
@@ -95,20 +106,35 @@ async function startDevice(deps: HookDeps, settings: OAuthSettings): Promise<Cus
     verificationUri: `${origin}/codex/device`,
     expiresAt: deps.now() + 15 * 60_000,
     interval: Number.isFinite(interval) && interval > 0 ? interval : 5,
-    poll: (signal) => post(usercodeUrl.replace(/usercode$/, "token"), { device_auth_id: deviceAuthId, user_code: userCode }, signal),
+    poll: (signal) =>
+      post(
+        usercodeUrl.replace(/usercode$/, "token"),
+        { device_auth_id: deviceAuthId, user_code: userCode },
+        signal,
+      ),
     async classify(answer): Promise<DevicePollOutcome> {
       if (answer.status === 403 || answer.status === 404) {
         await answer.body?.cancel();
         return { kind: "pending" };
       }
       const body = (await answer.json().catch(() => ({}))) as Record<string, unknown>;
-      if (answer.ok && typeof body.authorization_code === "string" && typeof body.code_verifier === "string") {
+      if (
+        answer.ok &&
+        typeof body.authorization_code === "string" &&
+        typeof body.code_verifier === "string"
+      ) {
         // Not tokens yet: `finish` exchanges this code with the server-supplied verifier.
-        return { kind: "token", token: { access_token: body.authorization_code, token_type: "Bearer", raw: body } };
+        return {
+          kind: "token",
+          token: { access_token: body.authorization_code, token_type: "Bearer", raw: body },
+        };
       }
       if (body.error === "deviceauth_authorization_pending") return { kind: "pending" };
       if (body.error === "slow_down") return { kind: "slow_down" };
-      return { kind: "error", error: new AuthctlError("PROTOCOL", `OpenAI's device login answered HTTP ${answer.status}`) };
+      return {
+        kind: "error",
+        error: new AuthctlError("PROTOCOL", `OpenAI's device login answered HTTP ${answer.status}`),
+      };
     },
     async finish(grant) {
       const tokens = await processTokenResponse(
@@ -135,7 +161,8 @@ export const OPENAI_CHATGPT: OAuthMethod = {
   // providers.md §0: OpenAI names some third-party tools as allowed, but its policy is unclear.
   hint: "uses your ChatGPT plan; OpenAI's terms for tools other than Codex are unclear",
   flows: ["loopback", "paste", "device"],
-  source: "openai/codex codex-rs/login/src/{server.rs,device_code_auth.rs,auth/revoke.rs}; badlogic/pi-mono packages/ai/src/utils/oauth/openai-codex.ts",
+  source:
+    "openai/codex codex-rs/login/src/{server.rs,device_code_auth.rs,auth/revoke.rs}; badlogic/pi-mono packages/ai/src/utils/oauth/openai-codex.ts",
   policy: "uncertain (OpenAI's 'Codex for Open Source' names pi, OpenCode and Cline; providers.md §0)",
   oauth: {
     // openai/codex server.rs: `${issuer}/oauth/authorize` and `/oauth/token`, issuer https://auth.openai.com.
@@ -160,16 +187,26 @@ export const OPENAI_CHATGPT: OAuthMethod = {
     // openai/codex server.rs build_authorize_url. `originator` names the client: codex sends
     // codex_cli_rs (default_client.rs DEFAULT_ORIGINATOR), pi sends "pi" (openai-codex.ts), opencode
     // "opencode"; third-party clients of this client id name themselves and log in, so authctl does too.
-    extraAuthorizeParams: { id_token_add_organizations: "true", codex_cli_simplified_flow: "true", originator: "authctl" },
+    extraAuthorizeParams: {
+      id_token_add_organizations: "true",
+      codex_cli_simplified_flow: "true",
+      originator: "authctl",
+    },
   },
   // OPENAI_API_KEY: the platform key codex gets from the token-exchange grant (server.rs
   // obtain_api_key). CHATGPT_ACCESS_TOKEN / CHATGPT_ACCOUNT_ID are authctl's own names (no tool reads
   // them by default): for scripts that call chatgpt.com/backend-api/codex with `Authorization:
   // Bearer` and the `chatgpt-account-id` header, as pi does (openai-codex-responses.ts).
-  env: { OPENAI_API_KEY: "api_key", CHATGPT_ACCESS_TOKEN: "access_token", CHATGPT_ACCOUNT_ID: "chatgpt_account_id" },
+  env: {
+    OPENAI_API_KEY: "api_key",
+    CHATGPT_ACCESS_TOKEN: "access_token",
+    CHATGPT_ACCOUNT_ID: "chatgpt_account_id",
+  },
   variableNotes: {
-    CHATGPT_ACCESS_TOKEN: "authctl's own name, read by no tool by default: the ChatGPT access token for scripts calling chatgpt.com/backend-api/codex (Authorization: Bearer), as pi does",
-    CHATGPT_ACCOUNT_ID: "authctl's own name, read by no tool by default: the chatgpt-account-id header value for the same scripts",
+    CHATGPT_ACCESS_TOKEN:
+      "authctl's own name, read by no tool by default: the ChatGPT access token for scripts calling chatgpt.com/backend-api/codex (Authorization: Bearer), as pi does",
+    CHATGPT_ACCOUNT_ID:
+      "authctl's own name, read by no tool by default: the chatgpt-account-id header value for the same scripts",
   },
   conflictVars: ["CODEX_API_KEY"],
   hooks: { afterTokens, explainError, customDevice: startDevice },

@@ -24,8 +24,14 @@ async function exchangeForKey(deps: HookDeps, input: CodeExchangeInput): Promise
       method: "POST",
       headers: { "content-type": "application/json", accept: "application/json" },
       // The documented body (https://openrouter.ai/docs/api/api-reference/o-auth/exchange-auth-code-for-api-key).
-      body: JSON.stringify({ code: input.code, code_verifier: input.verifier, code_challenge_method: "S256" }),
-      signal: deps.signal ? AbortSignal.any([deps.signal, AbortSignal.timeout(EXCHANGE_TIMEOUT_MS)]) : AbortSignal.timeout(EXCHANGE_TIMEOUT_MS),
+      body: JSON.stringify({
+        code: input.code,
+        code_verifier: input.verifier,
+        code_challenge_method: "S256",
+      }),
+      signal: deps.signal
+        ? AbortSignal.any([deps.signal, AbortSignal.timeout(EXCHANGE_TIMEOUT_MS)])
+        : AbortSignal.timeout(EXCHANGE_TIMEOUT_MS),
       redirect: "manual",
     });
   } catch (error) {
@@ -40,17 +46,34 @@ async function exchangeForKey(deps: HookDeps, input: CodeExchangeInput): Promise
   }
   if (!response.ok) {
     const err = json.error as { message?: unknown } | string | undefined;
-    const message = typeof err === "string" ? err : typeof err?.message === "string" ? err.message : `HTTP ${response.status}`;
+    const message =
+      typeof err === "string"
+        ? err
+        : typeof err?.message === "string"
+          ? err.message
+          : `HTTP ${response.status}`;
     // OpenRouter's own words (providers.md §2: 400 method mismatch, 403 bad code or verifier).
-    throw new AuthctlError("AUTH_FAILED", `OpenRouter refused the key exchange (HTTP ${response.status}: ${message})`, {
-      hint: "run 'authctl login openrouter' again",
-      detail: { status: response.status },
-    });
+    throw new AuthctlError(
+      "AUTH_FAILED",
+      `OpenRouter refused the key exchange (HTTP ${response.status}: ${message})`,
+      {
+        hint: "run 'authctl login openrouter' again",
+        detail: { status: response.status },
+      },
+    );
   }
   if (typeof json.key !== "string" || !json.key) {
-    throw new AuthctlError("PROTOCOL", `OpenRouter's key exchange answered HTTP ${response.status} without a key`);
+    throw new AuthctlError(
+      "PROTOCOL",
+      `OpenRouter's key exchange answered HTTP ${response.status} without a key`,
+    );
   }
-  return { kind: "key", key: json.key, label, account: typeof json.user_id === "string" ? json.user_id : undefined };
+  return {
+    kind: "key",
+    key: json.key,
+    label,
+    account: typeof json.user_id === "string" ? json.user_id : undefined,
+  };
 }
 
 export const OPENROUTER_OAUTH: OAuthMethod = {
@@ -58,7 +81,8 @@ export const OPENROUTER_OAUTH: OAuthMethod = {
   kind: "oauth",
   label: "Log in with OpenRouter (creates a key)",
   flows: ["loopback", "paste"],
-  source: "https://openrouter.ai/docs/guides/overview/auth/oauth; earendil-works/pi packages/ai/src/auth/oauth/openrouter.ts",
+  source:
+    "https://openrouter.ai/docs/guides/overview/auth/oauth; earendil-works/pi packages/ai/src/auth/oauth/openrouter.ts",
   policy: "supported (documented by OpenRouter)",
   oauth: {
     // https://openrouter.ai/docs/guides/overview/auth/oauth ("send your user to OpenRouter's /auth URL").

@@ -33,15 +33,20 @@ const QWEN_DEVICE: OAuthMethod = {
   env: { QWEN_ACCESS_TOKEN: "access_token", QWEN_RESOURCE_URL: "resource_url" },
   // qwen-code reads ~/.qwen/oauth_creds.json, not variables (qwenOAuth2.ts); these names are authctl's own.
   variableNotes: {
-    QWEN_ACCESS_TOKEN: "authctl's own name, read by no tool: the bearer key for an OpenAI-compatible client (OPENAI_API_KEY), with base https://<QWEN_RESOURCE_URL>/v1 (qwen-code qwenContentGenerator.ts)",
-    QWEN_RESOURCE_URL: "authctl's own name, read by no tool: the account's API host from the token answer (resource_url)",
+    QWEN_ACCESS_TOKEN:
+      "authctl's own name, read by no tool: the bearer key for an OpenAI-compatible client (OPENAI_API_KEY), with base https://<QWEN_RESOURCE_URL>/v1 (qwen-code qwenContentGenerator.ts)",
+    QWEN_RESOURCE_URL:
+      "authctl's own name, read by no tool: the account's API host from the token answer (resource_url)",
   },
   hooks: {
     device: { pkce: true, classify },
     // qwenOAuth2.ts sends x-request-id: <uuid> with the device request.
-    headers: (deps) => ({ "x-request-id": crypto.randomUUID?.() ?? Buffer.from(deps.randomBytes(16)).toString("hex") }),
+    headers: (deps) => ({
+      "x-request-id": crypto.randomUUID?.() ?? Buffer.from(deps.randomBytes(16)).toString("hex"),
+    }),
     afterTokens: async (_deps, tokens) => withResourceUrl(tokens),
-    notice: "Qwen OAuth is legacy (free tier closed 2026-04-15): for new setups use 'authctl login dashscope'.",
+    notice:
+      "Qwen OAuth is legacy (free tier closed 2026-04-15): for new setups use 'authctl login dashscope'.",
   },
 };
 

@@ -21,8 +21,17 @@ export function createRegistry(config: Config): Registry {
   const byId = new Map<string, ProviderDefinition>();
   for (const builtin of [...KEY_PROVIDERS, ...OAUTH_ONLY_PROVIDERS]) {
     const extra = BUILTIN_OAUTH_METHODS[builtin.id] ?? {};
-    const withOAuth = { ...builtin, methods: [...(extra.first ?? []), ...builtin.methods, ...(extra.after ?? [])] };
-    byId.set(builtin.id, applyOverrides(withRegion(withOAuth, config.providers[builtin.id], config.path), config.providers[builtin.id]));
+    const withOAuth = {
+      ...builtin,
+      methods: [...(extra.first ?? []), ...builtin.methods, ...(extra.after ?? [])],
+    };
+    byId.set(
+      builtin.id,
+      applyOverrides(
+        withRegion(withOAuth, config.providers[builtin.id], config.path),
+        config.providers[builtin.id],
+      ),
+    );
   }
   for (const [id, entry] of Object.entries(config.providers)) {
     if (byId.has(id)) continue;
@@ -36,9 +45,13 @@ export function createRegistry(config: Config): Registry {
       if (!provider) {
         const guess = didYouMean(id, byId.keys());
         // Where authctl looked: a HOME kept by sudo or an XDG_CONFIG_HOME elsewhere is the usual surprise.
-        throw new AuthctlError("UNKNOWN_PROVIDER", `unknown provider '${id}' (not built in, not in ${describeLocation(config.path)})${guess ? `; ${guess}` : ""}`, {
-          hint: "run 'authctl providers' to list them, or define it in config.toml",
-        });
+        throw new AuthctlError(
+          "UNKNOWN_PROVIDER",
+          `unknown provider '${id}' (not built in, not in ${describeLocation(config.path)})${guess ? `; ${guess}` : ""}`,
+          {
+            hint: "run 'authctl providers' to list them, or define it in config.toml",
+          },
+        );
       }
       return provider;
     },
@@ -51,7 +64,11 @@ export function createRegistry(config: Config): Registry {
  * `api_urls` (region → URL) applied; its api_url and region-specific OAuth endpoints follow the
  * preferred region. `api_url` pins one host: the key check then tries no other region.
  */
-function withRegion(provider: ProviderDefinition, overrides: ProviderOverrides | undefined, configPath: string): ProviderDefinition {
+function withRegion(
+  provider: ProviderDefinition,
+  overrides: ProviderOverrides | undefined,
+  configPath: string,
+): ProviderDefinition {
   if (!provider.regions) return provider;
   const urls = (overrides?.api_urls ?? {}) as Record<string, string>;
   let regions = provider.regions.map((region) => ({ ...region, apiUrl: urls[region.id] ?? region.apiUrl }));
@@ -59,9 +76,13 @@ function withRegion(provider: ProviderDefinition, overrides: ProviderOverrides |
   if (wanted !== undefined) {
     const chosen = regions.find((region) => region.id === wanted);
     if (!chosen) {
-      throw new AuthctlError("CONFIG_INVALID", `${configPath}: providers.${provider.id}.region must be one of ${regions.map((r) => `"${r.id}"`).join(", ")}`, {
-        hint: "fix the file, or remove the key to use the default",
-      });
+      throw new AuthctlError(
+        "CONFIG_INVALID",
+        `${configPath}: providers.${provider.id}.region must be one of ${regions.map((r) => `"${r.id}"`).join(", ")}`,
+        {
+          hint: "fix the file, or remove the key to use the default",
+        },
+      );
     }
     regions = [chosen, ...regions.filter((region) => region !== chosen)];
   }
@@ -71,21 +92,31 @@ function withRegion(provider: ProviderDefinition, overrides: ProviderOverrides |
     apiUrl: first.apiUrl,
     regions: overrides?.api_url ? undefined : regions,
     methods: provider.methods.map((method) =>
-      method.kind === "oauth" && method.regionOAuth?.[first.id] ? { ...method, oauth: { ...method.oauth, ...method.regionOAuth[first.id] } } : method,
+      method.kind === "oauth" && method.regionOAuth?.[first.id]
+        ? { ...method, oauth: { ...method.oauth, ...method.regionOAuth[first.id] } }
+        : method,
     ),
   };
 }
 
 /** config.toml wins over every built-in endpoint, client id and port (proxies, enterprise hosts, tests). */
-function applyOverrides(provider: ProviderDefinition, overrides: ProviderOverrides | undefined): ProviderDefinition {
+function applyOverrides(
+  provider: ProviderDefinition,
+  overrides: ProviderOverrides | undefined,
+): ProviderDefinition {
   if (!overrides) return provider;
   const validationUrl = overrides.validation_url;
   return {
     ...provider,
     name: overrides.name ?? provider.name,
     apiUrl: overrides.api_url ?? provider.apiUrl,
-    validation: provider.validation && validationUrl ? { ...provider.validation, path: validationUrl } : provider.validation,
-    methods: provider.methods.map((method) => (method.kind === "oauth" ? { ...method, oauth: oauthSettingsFrom(overrides, method.oauth) } : method)),
+    validation:
+      provider.validation && validationUrl
+        ? { ...provider.validation, path: validationUrl }
+        : provider.validation,
+    methods: provider.methods.map((method) =>
+      method.kind === "oauth" ? { ...method, oauth: oauthSettingsFrom(overrides, method.oauth) } : method,
+    ),
   };
 }
 
@@ -96,21 +127,40 @@ function applyOverrides(provider: ProviderDefinition, overrides: ProviderOverrid
  */
 function customProvider(id: string, entry: ProviderOverrides, configPath: string): ProviderDefinition {
   const isOAuth = Boolean(entry.issuer || entry.authorize_url || entry.device_authorization_url);
-  const keyVars = Object.entries(entry.env ?? {}).filter(([, field]) => field === "key").map(([name]) => name);
+  const keyVars = Object.entries(entry.env ?? {})
+    .filter(([, field]) => field === "key")
+    .map(([name]) => name);
   if (!isOAuth && keyVars.length === 0) {
-    throw new AuthctlError("CONFIG_INVALID", `${configPath}: [providers.${id}] is not a built-in provider and defines no way to log in`, {
-      hint: `add issuer = "https://…" for an OAuth provider, or env = { ${id.toUpperCase().replaceAll("-", "_")}_API_KEY = "key" } for an API-key one`,
-    });
+    throw new AuthctlError(
+      "CONFIG_INVALID",
+      `${configPath}: [providers.${id}] is not a built-in provider and defines no way to log in`,
+      {
+        hint: `add issuer = "https://…" for an OAuth provider, or env = { ${id.toUpperCase().replaceAll("-", "_")}_API_KEY = "key" } for an API-key one`,
+      },
+    );
   }
   if (!isOAuth) {
-    return { id, name: entry.name ?? id, custom: true, methods: [{ id: "key", kind: "api_key", label: "API key" }], keyVars, apiUrl: entry.api_url ?? "" };
+    return {
+      id,
+      name: entry.name ?? id,
+      custom: true,
+      methods: [{ id: "key", kind: "api_key", label: "API key" }],
+      keyVars,
+      apiUrl: entry.api_url ?? "",
+    };
   }
-  const env = Object.keys(entry.env ?? {}).length ? { ...entry.env } : { [`${id.toUpperCase().replaceAll("-", "_")}_TOKEN`]: "access_token" };
+  const env = Object.keys(entry.env ?? {}).length
+    ? { ...entry.env }
+    : { [`${id.toUpperCase().replaceAll("-", "_")}_TOKEN`]: "access_token" };
   for (const [name, field] of Object.entries(env)) {
     if (field === "refresh_token") {
-      throw new AuthctlError("CONFIG_INVALID", `${configPath}: providers.${id}.env.${name} may not export the refresh token`, {
-        hint: "export access_token or id_token: programs get short-lived tokens, authctl keeps the refresh token",
-      });
+      throw new AuthctlError(
+        "CONFIG_INVALID",
+        `${configPath}: providers.${id}.env.${name} may not export the refresh token`,
+        {
+          hint: "export access_token or id_token: programs get short-lived tokens, authctl keeps the refresh token",
+        },
+      );
     }
   }
   const flows: Array<"loopback" | "device" | "paste"> = [];
@@ -120,7 +170,9 @@ function customProvider(id: string, entry: ProviderOverrides, configPath: string
     id,
     name: entry.name ?? id,
     custom: true,
-    methods: [{ id: "oauth", kind: "oauth", label: "OAuth login", flows, env, oauth: oauthSettingsFrom(entry) }],
+    methods: [
+      { id: "oauth", kind: "oauth", label: "OAuth login", flows, env, oauth: oauthSettingsFrom(entry) },
+    ],
     keyVars: Object.keys(env),
     apiUrl: entry.api_url ?? "",
   };
@@ -137,7 +189,8 @@ export function oauthSettingsFrom(entry: ProviderOverrides, base?: OAuthSettings
     clientId: entry.client_id ?? base?.clientId,
     clientSecret: entry.client_secret ?? base?.clientSecret,
     scopes: entry.scopes ?? base?.scopes ?? ["openid", "offline_access"],
-    redirectHost: (entry.redirect_host as "127.0.0.1" | "localhost" | undefined) ?? base?.redirectHost ?? "127.0.0.1",
+    redirectHost:
+      (entry.redirect_host as "127.0.0.1" | "localhost" | undefined) ?? base?.redirectHost ?? "127.0.0.1",
     redirectPort: entry.redirect_port ?? base?.redirectPort ?? 0,
     fallbackPorts: entry.redirect_port !== undefined ? [] : (base?.fallbackPorts ?? []),
     redirectPath: entry.redirect_path ?? base?.redirectPath ?? "/callback",

@@ -78,7 +78,12 @@ export interface HookDeps {
 
 /** What a login produced: OAuth tokens to keep refreshing, or a permanent API key (OpenRouter). */
 export type LoginResult =
-  | { kind: "tokens"; tokens: import("../oauth/token.ts").TokenSet; account?: string; extra?: Record<string, string> }
+  | {
+      kind: "tokens";
+      tokens: import("../oauth/token.ts").TokenSet;
+      account?: string;
+      extra?: Record<string, string>;
+    }
   | { kind: "key"; key: string; account?: string; label?: string; extra?: Record<string, string> };
 
 export interface CodeExchangeInput {
@@ -107,7 +112,11 @@ export interface OAuthHooks {
   /** Replaces the standard code exchange entirely (OpenRouter's key exchange). */
   exchangeCode?: (deps: HookDeps, input: CodeExchangeInput) => Promise<LoginResult>;
   /** Runs after the tokens arrive: turn them into an API key, read an account claim. */
-  afterTokens?: (deps: HookDeps, tokens: import("../oauth/token.ts").TokenSet, settings: OAuthSettings) => Promise<LoginResult>;
+  afterTokens?: (
+    deps: HookDeps,
+    tokens: import("../oauth/token.ts").TokenSet,
+    settings: OAuthSettings,
+  ) => Promise<LoginResult>;
   /** Device-flow quirks: PKCE, headers, non-standard poll answers. */
   device?: {
     pkce?: boolean;
@@ -218,7 +227,9 @@ export function withResourceUrl(tokens: import("../oauth/token.ts").TokenSet): L
 }
 
 /** The redirect settings of a method that has no redirect at all (device-only logins). */
-export const NO_REDIRECT = { redirectHost: "127.0.0.1", redirectPort: 0, fallbackPorts: [], redirectPath: "/callback" } satisfies Pick<
-  OAuthSettings,
-  "redirectHost" | "redirectPort" | "fallbackPorts" | "redirectPath"
->;
+export const NO_REDIRECT = {
+  redirectHost: "127.0.0.1",
+  redirectPort: 0,
+  fallbackPorts: [],
+  redirectPath: "/callback",
+} satisfies Pick<OAuthSettings, "redirectHost" | "redirectPort" | "fallbackPorts" | "redirectPath">;

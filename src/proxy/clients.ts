@@ -1,4 +1,13 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import type { ProxyRoute } from "./routes.ts";
@@ -44,7 +53,12 @@ export const CLIENT_GLUE: Record<string, ClientGlue> = {
   },
   gemini: {
     provider: "gemini",
-    settings: { homeVar: "GEMINI_CLI_HOME", dir: ".gemini", file: "settings.json", set: { "security.auth.selectedType": "gemini-api-key" } },
+    settings: {
+      homeVar: "GEMINI_CLI_HOME",
+      dir: ".gemini",
+      file: "settings.json",
+      set: { "security.auth.selectedType": "gemini-api-key" },
+    },
     note: "gemini-cli needs its API-key login with a base URL: this run uses a copy of ~/.gemini whose settings.json selects gemini-api-key (GEMINI_CLI_HOME)",
   },
 };
@@ -58,7 +72,11 @@ export interface AppliedGlue {
 }
 
 /** `env` is the child's environment, base-URL variables already pointing at the proxy. */
-export function applyClientGlue(argv: string[], env: Record<string, string>, routes: ProxyRoute[]): AppliedGlue {
+export function applyClientGlue(
+  argv: string[],
+  env: Record<string, string>,
+  routes: ProxyRoute[],
+): AppliedGlue {
   const name = basename(argv[0] ?? "");
   const glue = Object.hasOwn(CLIENT_GLUE, name) ? CLIENT_GLUE[name] : undefined;
   const none = { argv, env, notes: [], cleanup: () => undefined };
@@ -76,17 +94,25 @@ export function applyClientGlue(argv: string[], env: Record<string, string>, rou
   return out;
 }
 
-function copySettings(spec: SettingsCopy, env: Record<string, string>): { home: string } | { problem: string } {
+function copySettings(
+  spec: SettingsCopy,
+  env: Record<string, string>,
+): { home: string } | { problem: string } {
   const source = join(env[spec.homeVar] || env.HOME || homedir(), spec.dir);
   let settings: Record<string, unknown> = {};
   const settingsPath = join(source, spec.file);
   if (existsSync(settingsPath)) {
     try {
       const parsed: unknown = JSON.parse(readFileSync(settingsPath, "utf8"));
-      if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error("not an object");
+      if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+        throw new Error("not an object");
       settings = parsed as Record<string, unknown>;
     } catch {
-      return { problem: `${settingsPath} is not plain JSON (comments?); set ${Object.entries(spec.set).map(([k, v]) => `${k} = "${v}"`).join(", ")} there yourself` };
+      return {
+        problem: `${settingsPath} is not plain JSON (comments?); set ${Object.entries(spec.set)
+          .map(([k, v]) => `${k} = "${v}"`)
+          .join(", ")} there yourself`,
+      };
     }
   }
   for (const [path, value] of Object.entries(spec.set)) setPath(settings, path.split("."), value);
@@ -94,7 +120,9 @@ function copySettings(spec: SettingsCopy, env: Record<string, string>): { home: 
   const home = mkdtempSync(join(tmpdir(), "authctl-client-home-"));
   const target = join(home, spec.dir);
   mkdirSync(target);
-  if (existsSync(source)) for (const entry of readdirSync(source)) if (entry !== spec.file) symlinkSync(join(source, entry), join(target, entry));
+  if (existsSync(source))
+    for (const entry of readdirSync(source))
+      if (entry !== spec.file) symlinkSync(join(source, entry), join(target, entry));
   writeFileSync(join(target, spec.file), `${JSON.stringify(settings, null, 2)}\n`, { mode: 0o600 });
   return { home };
 }

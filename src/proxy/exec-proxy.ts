@@ -20,12 +20,23 @@ export async function execWithProxy(
 ): Promise<number> {
   const { deps } = ctx;
   const routes = buildRoutes(resolved, (provider) => newPlaceholder(provider, deps.randomBytes(32)));
-  const credentials = new Map<string, ProxyCredential>(resolved.map((r) => [r.provider.id, createProxyCredential(ctx, r)]));
+  const credentials = new Map<string, ProxyCredential>(
+    resolved.map((r) => [r.provider.id, createProxyCredential(ctx, r)]),
+  );
   let server: ProxyServer;
   try {
-    server = await startProxyServer({ routes, credentials, fetch: deps.fetch, warn: (message) => deps.ui.warn(message) });
+    server = await startProxyServer({
+      routes,
+      credentials,
+      fetch: deps.fetch,
+      warn: (message) => deps.ui.warn(message),
+    });
   } catch (error) {
-    throw new AuthctlError("INTERNAL", `the proxy could not start on 127.0.0.1 (${(error as Error).message}); the command was not run`, { cause: error });
+    throw new AuthctlError(
+      "INTERNAL",
+      `the proxy could not start on 127.0.0.1 (${(error as Error).message}); the command was not run`,
+      { cause: error },
+    );
   }
   const glue = applyClientGlue(command.argv, buildChildEnv(baseEnv, routes, server.origin), routes);
   for (const note of glue.notes) deps.ui.info(note);
@@ -34,9 +45,17 @@ export async function execWithProxy(
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const name = command.argv[0] ?? command.file;
-    if (code === "ENOENT") throw new AuthctlError("COMMAND_NOT_FOUND", `command not found: ${name}`, { hint: "check the name, or give its full path" });
-    if (code === "EACCES") throw new AuthctlError("COMMAND_NOT_FOUND", `cannot run ${name}: permission denied`, { hint: "check that it is executable (chmod +x)" });
-    throw new AuthctlError("INTERNAL", `could not start ${name}: ${(error as Error).message}`, { cause: error });
+    if (code === "ENOENT")
+      throw new AuthctlError("COMMAND_NOT_FOUND", `command not found: ${name}`, {
+        hint: "check the name, or give its full path",
+      });
+    if (code === "EACCES")
+      throw new AuthctlError("COMMAND_NOT_FOUND", `cannot run ${name}: permission denied`, {
+        hint: "check that it is executable (chmod +x)",
+      });
+    throw new AuthctlError("INTERNAL", `could not start ${name}: ${(error as Error).message}`, {
+      cause: error,
+    });
   } finally {
     glue.cleanup();
     await server.stop();

@@ -37,7 +37,11 @@ const SHAPES: Record<string, RouteShape> = {
   // The official SDK appends /v1/messages to ANTHROPIC_BASE_URL; @ai-sdk/anthropic reads the same
   // variable as ending in /v1 and appends /messages, /messages/count_tokens, /models
   // (@ai-sdk/anthropic 4.0 anthropic-provider.ts, default baseURL https://api.anthropic.com/v1).
-  anthropic: { baseVar: "ANTHROPIC_BASE_URL", versions: ["/v1"], unversioned: ["messages", "models", "complete"] },
+  anthropic: {
+    baseVar: "ANTHROPIC_BASE_URL",
+    versions: ["/v1"],
+    unversioned: ["messages", "models", "complete"],
+  },
   // Gemini API versions (ai.google.dev/gemini-api/docs/api-versions): @google/genai ≥ 3.1 defaults
   // to v1, older ones and gemini-cli to v1beta; v1alpha carries preview features.
   gemini: { baseVar: "GOOGLE_GEMINI_BASE_URL", versions: ["/v1beta", "/v1", "/v1alpha"] },
@@ -74,20 +78,34 @@ function isLoopbackHost(hostname: string): boolean {
 export function parseUpstream(provider: ProviderDefinition): { origin: string; scope: string } {
   const hint = `set [providers.${provider.id}] api_url in config.toml`;
   if (!provider.apiUrl) {
-    throw new AuthctlError("CONFIG_INVALID", `${provider.name} has no api_url, so the proxy has nowhere to forward to`, { hint });
+    throw new AuthctlError(
+      "CONFIG_INVALID",
+      `${provider.name} has no api_url, so the proxy has nowhere to forward to`,
+      { hint },
+    );
   }
   let url: URL;
   try {
     url = new URL(provider.apiUrl);
   } catch {
-    throw new AuthctlError("CONFIG_INVALID", `${provider.name}'s api_url is not a URL: ${provider.apiUrl}`, { hint });
+    throw new AuthctlError("CONFIG_INVALID", `${provider.name}'s api_url is not a URL: ${provider.apiUrl}`, {
+      hint,
+    });
   }
   const loopbackHttp = url.protocol === "http:" && isLoopbackHost(url.hostname);
   if (url.protocol !== "https:" && !loopbackHttp) {
-    throw new AuthctlError("CONFIG_INVALID", `${provider.name}'s api_url must use https (plain http only for 127.0.0.1): ${provider.apiUrl}`, { hint });
+    throw new AuthctlError(
+      "CONFIG_INVALID",
+      `${provider.name}'s api_url must use https (plain http only for 127.0.0.1): ${provider.apiUrl}`,
+      { hint },
+    );
   }
   if (url.search || url.hash || url.username || url.password) {
-    throw new AuthctlError("CONFIG_INVALID", `${provider.name}'s api_url may not carry a query, fragment or user info`, { hint });
+    throw new AuthctlError(
+      "CONFIG_INVALID",
+      `${provider.name}'s api_url may not carry a query, fragment or user info`,
+      { hint },
+    );
   }
   return { origin: url.origin, scope: url.pathname.replace(/\/+$/, "") };
 }
@@ -100,11 +118,15 @@ export function parseUpstream(provider: ProviderDefinition): { origin: string; s
  */
 function upstreamOf(r: ResolvedCredential): ProviderDefinition {
   const stored = r.credential?.extra?.api_url;
-  const region = stored === undefined ? undefined : r.provider.regions?.find((candidate) => candidate.apiUrl === stored);
+  const region =
+    stored === undefined ? undefined : r.provider.regions?.find((candidate) => candidate.apiUrl === stored);
   return region ? { ...r.provider, apiUrl: region.apiUrl } : r.provider;
 }
 
-export function buildRoutes(resolved: ResolvedCredential[], newPlaceholder: (provider: ProviderDefinition) => string): ProxyRoute[] {
+export function buildRoutes(
+  resolved: ResolvedCredential[],
+  newPlaceholder: (provider: ProviderDefinition) => string,
+): ProxyRoute[] {
   return resolved.map((r) => {
     const { origin, scope } = parseUpstream(upstreamOf(r));
     const shape = SHAPES[r.provider.id];
@@ -116,7 +138,10 @@ export function buildRoutes(resolved: ResolvedCredential[], newPlaceholder: (pro
       resolved: r,
       origin,
       scopes: [...new Set([scope, ...versions.map((v) => varPath + v)])],
-      unversioned: shape?.unversioned && versions[0] ? { segments: new Set(shape.unversioned), version: versions[0] } : undefined,
+      unversioned:
+        shape?.unversioned && versions[0]
+          ? { segments: new Set(shape.unversioned), version: versions[0] }
+          : undefined,
       baseVar: baseVarFor(r.provider.id),
       varPath,
       auth: oauth ? { kind: "bearer" } : (r.provider.validation?.auth ?? { kind: "bearer" }),
@@ -127,8 +152,13 @@ export function buildRoutes(resolved: ResolvedCredential[], newPlaceholder: (pro
 
 /** Every variable that could carry a real credential of these providers: none reaches the child. */
 export function credentialVarNames(provider: ProviderDefinition): string[] {
-  const names = new Set([...provider.keyVars, ...(provider.aliasVars ?? []), ...(provider.conflictVars ?? [])]);
-  for (const method of provider.methods) if (method.kind === "oauth") for (const name of Object.keys(method.env)) names.add(name);
+  const names = new Set([
+    ...provider.keyVars,
+    ...(provider.aliasVars ?? []),
+    ...(provider.conflictVars ?? []),
+  ]);
+  for (const method of provider.methods)
+    if (method.kind === "oauth") for (const name of Object.keys(method.env)) names.add(name);
   return [...names];
 }
 
@@ -136,7 +166,11 @@ export function credentialVarNames(provider: ProviderDefinition): string[] {
  * The child's environment: the real credential variables removed, the placeholder where the
  * credential was, the base URL pointing at the proxy. Non-secret companions (an account id) stay.
  */
-export function buildChildEnv(baseEnv: Record<string, string>, routes: ProxyRoute[], proxyOrigin: string): Record<string, string> {
+export function buildChildEnv(
+  baseEnv: Record<string, string>,
+  routes: ProxyRoute[],
+  proxyOrigin: string,
+): Record<string, string> {
   const env = { ...baseEnv };
   for (const route of routes) for (const name of credentialVarNames(route.provider)) delete env[name];
   for (const route of routes) {

@@ -27,7 +27,17 @@ export interface ProxyServerOptions {
 }
 
 /** RFC 9110 §7.6.1: connection-specific fields are not forwarded (a WebSocket handshake puts Upgrade back itself). */
-const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"]);
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
 /** Where SDKs put the key: the placeholder is accepted in any of them, and all are replaced. */
 const CREDENTIAL_HEADERS = new Set(["authorization", "x-api-key", "x-goog-api-key"]);
 /** A new connection must have sent a request's headers within this time. */
@@ -38,7 +48,9 @@ const IDLE_TIMEOUT_MS = 15_000;
 const REPLAY_LIMIT = 1 << 20;
 
 type Target = { route: ProxyRoute; url: string } | { status: number; message: string };
-type Admission = { route: ProxyRoute; url: string; credential: ProxyCredential; secret: string } | { status: number; message: string };
+type Admission =
+  | { route: ProxyRoute; url: string; credential: ProxyCredential; secret: string }
+  | { status: number; message: string };
 
 /**
  * A path segment as model APIs spell them (`v1beta`, `gemini-2.5-flash:generateContent`,
@@ -55,7 +67,8 @@ const PLAIN_SEGMENT = /^(?!\.+$)[A-Za-z0-9._~:@!$&'()*+,=-]*$/;
  * normalised: the upstream's idea of normalisation may differ from ours, and no SDK sends such paths.
  */
 export function parseTarget(raw: string, routes: Map<string, ProxyRoute>): Target {
-  if (!raw.startsWith("/") || raw.startsWith("//")) return { status: 400, message: "only origin-form request targets (/provider/path) are accepted" };
+  if (!raw.startsWith("/") || raw.startsWith("//"))
+    return { status: 400, message: "only origin-form request targets (/provider/path) are accepted" };
   const q = raw.indexOf("?");
   const segments = (q < 0 ? raw : raw.slice(0, q)).split("/").slice(1);
   for (const segment of segments) {
@@ -66,18 +79,33 @@ export function parseTarget(raw: string, routes: Map<string, ProxyRoute>): Targe
       return { status: 400, message: "malformed percent-encoding in the path" };
     }
     if (!PLAIN_SEGMENT.test(decoded)) {
-      return { status: 400, message: "path segments must be plain (no dot segments, encoded slashes, ';', whitespace or non-ASCII)" };
+      return {
+        status: 400,
+        message:
+          "path segments must be plain (no dot segments, encoded slashes, ';', whitespace or non-ASCII)",
+      };
     }
   }
   const route = routes.get(segments[0] ?? "");
-  if (!route) return { status: 404, message: `no provider at /${segments[0] ?? ""}; the proxy serves ${[...routes.keys()].map((id) => `/${id}`).join(", ")}` };
+  if (!route)
+    return {
+      status: 404,
+      message: `no provider at /${segments[0] ?? ""}; the proxy serves ${[...routes.keys()].map((id) => `/${id}`).join(", ")}`,
+    };
   let path = `/${segments.slice(1).join("/")}`;
   const bare = route.unversioned;
-  if (bare && path.startsWith(`${route.varPath}/`) && bare.segments.has(path.slice(route.varPath.length + 1).split("/")[0]!)) {
+  if (
+    bare &&
+    path.startsWith(`${route.varPath}/`) &&
+    bare.segments.has(path.slice(route.varPath.length + 1).split("/")[0]!)
+  ) {
     path = route.varPath + bare.version + path.slice(route.varPath.length);
   }
   if (!route.scopes.some((scope) => scope === "" || path === scope || path.startsWith(`${scope}/`))) {
-    return { status: 403, message: `only paths under ${route.scopes.join(", ")} are forwarded for ${route.provider.id}` };
+    return {
+      status: 403,
+      message: `only paths under ${route.scopes.join(", ")} are forwarded for ${route.provider.id}`,
+    };
   }
   return { route, url: route.origin + path + (q < 0 ? "" : raw.slice(q)) };
 }
@@ -101,16 +129,19 @@ export function takeQueryKey(url: string, route: ProxyRoute): { url: string; key
   const q = url.indexOf("?");
   if (q < 0) return { url };
   let key: string | undefined;
-  const kept = url.slice(q + 1).split("&").filter((pair) => {
-    const [name, value = ""] = pair.split("=", 2) as [string, string?];
-    if (name !== param) return true;
-    try {
-      key = decodeURIComponent(value.replace(/\+/g, " "));
-    } catch {
-      key = value;
-    }
-    return false;
-  });
+  const kept = url
+    .slice(q + 1)
+    .split("&")
+    .filter((pair) => {
+      const [name, value = ""] = pair.split("=", 2) as [string, string?];
+      if (name !== param) return true;
+      try {
+        key = decodeURIComponent(value.replace(/\+/g, " "));
+      } catch {
+        key = value;
+      }
+      return false;
+    });
   return { url: url.slice(0, q) + (kept.length ? `?${kept.join("&")}` : ""), key };
 }
 
@@ -123,7 +154,12 @@ function presentsPlaceholder(req: IncomingMessage, placeholder: string, queryKey
 }
 
 function upstreamHeaders(req: IncomingMessage, route: ProxyRoute, secret: string): Headers {
-  const named = new Set(String(req.headers.connection ?? "").toLowerCase().split(",").map((s) => s.trim()));
+  const named = new Set(
+    String(req.headers.connection ?? "")
+      .toLowerCase()
+      .split(",")
+      .map((s) => s.trim()),
+  );
   const headers = new Headers();
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
@@ -136,7 +172,8 @@ function upstreamHeaders(req: IncomingMessage, route: ProxyRoute, secret: string
   if (route.auth.kind === "bearer") headers.set("authorization", `Bearer ${secret}`);
   else {
     headers.set(route.auth.name, secret);
-    for (const [name, value] of Object.entries(route.auth.extra ?? {})) if (!headers.has(name)) headers.set(name, value);
+    for (const [name, value] of Object.entries(route.auth.extra ?? {}))
+      if (!headers.has(name)) headers.set(name, value);
   }
   return headers;
 }
@@ -154,7 +191,9 @@ function refuse(res: ServerResponse, status: number, message: string): void {
 /** A refusal written straight to a socket that never became an HTTP response (an upgrade request). */
 function refuseRaw(socket: Duplex, status: number, message: string): void {
   const body = refusalBody(message);
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -177,7 +216,13 @@ async function relay(body: ReadableStream<Uint8Array>, res: ServerResponse): Pro
   // one write instead of two); otherwise the headers go at once, so an SSE client sees the
   // response start while the model thinks.
   let first: ReturnType<typeof reader.read> | undefined = reader.read();
-  const ready = await Promise.race([first.then(() => true, () => true), new Promise<boolean>((resolve) => setImmediate(() => resolve(false)))]);
+  const ready = await Promise.race([
+    first.then(
+      () => true,
+      () => true,
+    ),
+    new Promise<boolean>((resolve) => setImmediate(() => resolve(false))),
+  ]);
   if (!ready) res.flushHeaders();
   let gone = false;
   let wake: (() => void) | undefined;
@@ -222,20 +267,27 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
   async function admit(req: IncomingMessage): Promise<Admission> {
     // A browser page on another origin can reach 127.0.0.1 through DNS rebinding: it cannot set
     // Host to 127.0.0.1, so anything else is refused.
-    if (!allowedHosts.has(String(req.headers.host ?? "").toLowerCase())) return { status: 403, message: "unexpected Host header" };
+    if (!allowedHosts.has(String(req.headers.host ?? "").toLowerCase()))
+      return { status: 403, message: "unexpected Host header" };
     const target = parseTarget(req.url ?? "", routes);
     if (!("route" in target)) return target;
     const { route } = target;
     const { url, key: queryKey } = takeQueryKey(target.url, route);
     if (!presentsPlaceholder(req, route.placeholder, queryKey)) {
-      return { status: 401, message: `send the session's placeholder from ${route.provider.keyVars[0] ?? "the key variable"} (Authorization: Bearer, x-api-key or x-goog-api-key)` };
+      return {
+        status: 401,
+        message: `send the session's placeholder from ${route.provider.keyVars[0] ?? "the key variable"} (Authorization: Bearer, x-api-key or x-goog-api-key)`,
+      };
     }
     const credential = options.credentials.get(route.provider.id)!;
     try {
       return { route, url, credential, secret: await credential.current() };
     } catch (error) {
       options.warn(`proxy: could not refresh ${route.provider.name}: ${(error as Error).message}`);
-      return { status: 401, message: `could not refresh the ${route.provider.name} login; run 'authctl login ${route.provider.id}'` };
+      return {
+        status: 401,
+        message: `could not refresh the ${route.provider.name} login; run 'authctl login ${route.provider.id}'`,
+      };
     }
   }
 
@@ -245,9 +297,14 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
     const { route, url, credential, secret } = admitted;
     const method = req.method ?? "GET";
     const length = Number(req.headers["content-length"] ?? Number.NaN);
-    const hasBody = method !== "GET" && method !== "HEAD" && (length > 0 || req.headers["transfer-encoding"] !== undefined);
+    const hasBody =
+      method !== "GET" && method !== "HEAD" && (length > 0 || req.headers["transfer-encoding"] !== undefined);
     const buffered = !hasBody || length <= REPLAY_LIMIT;
-    const body = !hasBody ? undefined : buffered ? await readBody(req) : (Readable.toWeb(req) as ReadableStream<Uint8Array>);
+    const body = !hasBody
+      ? undefined
+      : buffered
+        ? await readBody(req)
+        : (Readable.toWeb(req) as ReadableStream<Uint8Array>);
 
     const abort = new AbortController();
     res.once("close", () => {
@@ -310,7 +367,7 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
   const busy = new WeakMap<Socket, number>();
   const arm = (socket: Socket, ms: number) => {
     clearTimeout(clocks.get(socket));
-    clocks.set(socket, setTimeout(() => (socket.resetAndDestroy?.() ?? socket.destroy()), ms).unref());
+    clocks.set(socket, setTimeout(() => socket.resetAndDestroy?.() ?? socket.destroy(), ms).unref());
   };
   server.on("connection", (socket: Socket) => {
     arm(socket, HEADER_TIMEOUT_MS);
@@ -335,9 +392,15 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
         if ("status" in admitted) return refuseRaw(socket, admitted.status, admitted.message);
         // The one upgrade a provider API offers; another protocol switch (h2c) would leave the
         // proxy relaying bytes it cannot check.
-        if (String(req.headers.upgrade ?? "").toLowerCase() !== "websocket") return refuseRaw(socket, 400, "only WebSocket upgrades are forwarded");
+        if (String(req.headers.upgrade ?? "").toLowerCase() !== "websocket")
+          return refuseRaw(socket, 400, "only WebSocket upgrades are forwarded");
         const headers = upstreamHeaders(req, admitted.route, admitted.secret);
-        relayUpgrade(socket, head, { url: admitted.url, headers, providerName: admitted.route.provider.name }, refuseRaw);
+        relayUpgrade(
+          socket,
+          head,
+          { url: admitted.url, headers, providerName: admitted.route.provider.name },
+          refuseRaw,
+        );
       })
       .catch(() => socket.destroy());
   });

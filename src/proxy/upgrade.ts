@@ -26,7 +26,12 @@ export function relayUpgrade(
     ? connectTls({ host: target.hostname, port, servername: target.hostname, ALPNProtocols: ["http/1.1"] })
     : connectTcp(port, target.hostname);
 
-  const lines = [`GET ${target.pathname}${target.search} HTTP/1.1`, `host: ${target.host}`, "connection: Upgrade", "upgrade: websocket"];
+  const lines = [
+    `GET ${target.pathname}${target.search} HTTP/1.1`,
+    `host: ${target.host}`,
+    "connection: Upgrade",
+    "upgrade: websocket",
+  ];
   request.headers.forEach((value, name) => lines.push(`${name}: ${value}`));
   const handshake = `${lines.join("\r\n")}\r\n\r\n`;
 

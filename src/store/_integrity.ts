@@ -27,10 +27,21 @@ function macInput(id: string, generation: number, record: StoredCredential): str
 }
 
 export function recordMac(macKey: Buffer, id: string, generation: number, record: StoredCredential): string {
-  return MAC_PREFIX + nodeCrypto().createHmac("sha256", macKey).update(macInput(id, generation, record)).digest("base64");
+  return (
+    MAC_PREFIX +
+    nodeCrypto()
+      .createHmac("sha256", macKey)
+      .update(macInput(id, generation, record))
+      .digest("base64")
+  );
 }
 
-export function verifyRecordMac(macKey: Buffer, id: string, generation: number, record: StoredCredential): boolean {
+export function verifyRecordMac(
+  macKey: Buffer,
+  id: string,
+  generation: number,
+  record: StoredCredential,
+): boolean {
   const found = (record as unknown as Record<string, unknown>)[MAC_FIELD];
   if (typeof found !== "string") return false;
   const expected = Buffer.from(recordMac(macKey, id, generation, record));

@@ -8,10 +8,17 @@
  */
 import type { StoredCredential } from "./types.ts";
 
-export const ROUTING_EXTRA_FIELDS: readonly string[] = ["host", "token_url", "revocation_url", "api_url", "resource_url"];
+export const ROUTING_EXTRA_FIELDS: readonly string[] = [
+  "host",
+  "token_url",
+  "revocation_url",
+  "api_url",
+  "resource_url",
+];
 
 /** A DNS name (RFC 1123 labels), optionally with a port: what `login --host` accepts. */
-const HOST = /^(?=.{1,253}(:|$))[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*(?::(\d{1,5}))?$/;
+const HOST =
+  /^(?=.{1,253}(:|$))[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*(?::(\d{1,5}))?$/;
 const LOOPBACK = new Set(["127.0.0.1", "[::1]", "localhost"]);
 
 /** Why `host` cannot be used as a host name, or undefined when it can. */
@@ -37,7 +44,9 @@ export function findEndpointProblem(value: string): string | undefined {
 }
 
 /** The first routing field of `credential` that cannot be used, as `[field, problem]`. */
-export function findRoutingProblem(credential: StoredCredential): [field: string, problem: string] | undefined {
+export function findRoutingProblem(
+  credential: StoredCredential,
+): [field: string, problem: string] | undefined {
   const extra = credential.extra ?? {};
   if (typeof extra.host === "string") {
     const problem = findHostProblem(extra.host);

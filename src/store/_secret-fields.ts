@@ -26,7 +26,8 @@ export type SecretEntry = [field: string, value: string];
 export function listSecrets(credential: StoredCredential): SecretEntry[] {
   const source = credential as unknown as Record<string, unknown>;
   const out: SecretEntry[] = [];
-  for (const name of SECRET_FIELDS) if (typeof source[name] === "string") out.push([name, source[name] as string]);
+  for (const name of SECRET_FIELDS)
+    if (typeof source[name] === "string") out.push([name, source[name] as string]);
   for (const [name, value] of Object.entries(credential.extra ?? {})) {
     if (SECRET_EXTRA_FIELDS.has(name) && typeof value === "string") out.push([`extra.${name}`, value]);
   }
@@ -51,8 +52,10 @@ export function setSecret(credential: StoredCredential, field: string, value: st
 /** Every string value of a credential, top level and `extra`, as `[field, value]` (`extra.host`). */
 export function listStrings(credential: StoredCredential): SecretEntry[] {
   const out: SecretEntry[] = [];
-  for (const [name, value] of Object.entries(credential)) if (typeof value === "string") out.push([name, value]);
-  for (const [name, value] of Object.entries(credential.extra ?? {})) if (typeof value === "string") out.push([`extra.${name}`, value]);
+  for (const [name, value] of Object.entries(credential))
+    if (typeof value === "string") out.push([name, value]);
+  for (const [name, value] of Object.entries(credential.extra ?? {}))
+    if (typeof value === "string") out.push([`extra.${name}`, value]);
   return out;
 }
 
@@ -93,21 +96,37 @@ export const ITEM_META_FIELD = "authctl_meta";
 
 /** The secret fields as the JSON a keyring item holds: `{"key":"…","authctl_home":"…","authctl_meta":"…"}`. */
 export function secretsJson(credential: StoredCredential, owner: string, meta?: string): string {
-  return JSON.stringify({ ...Object.fromEntries(listSecrets(credential)), [ITEM_OWNER_FIELD]: owner, ...(meta ? { [ITEM_META_FIELD]: meta } : {}) });
+  return JSON.stringify({
+    ...Object.fromEntries(listSecrets(credential)),
+    [ITEM_OWNER_FIELD]: owner,
+    ...(meta ? { [ITEM_META_FIELD]: meta } : {}),
+  });
 }
 
 /** A keyring item's secrets and the store that wrote it (none for items written before owners were recorded). */
-export function parseSecretsJson(json: string, id: string): { secrets: Record<string, string>; owner?: string; meta?: string } {
+export function parseSecretsJson(
+  json: string,
+  id: string,
+): { secrets: Record<string, string>; owner?: string; meta?: string } {
   let value: unknown;
   try {
     value = JSON.parse(json);
   } catch {
     value = undefined;
   }
-  if (typeof value !== "object" || value === null || Array.isArray(value) || !Object.values(value).every((v) => typeof v === "string")) {
-    throw new AuthctlError("STORE_CORRUPT", `the keyring item authctl/${id} is not what authctl stored there`, {
-      hint: `run 'authctl login ${id}' to store it again`,
-    });
+  if (
+    typeof value !== "object" ||
+    value === null ||
+    Array.isArray(value) ||
+    !Object.values(value).every((v) => typeof v === "string")
+  ) {
+    throw new AuthctlError(
+      "STORE_CORRUPT",
+      `the keyring item authctl/${id} is not what authctl stored there`,
+      {
+        hint: `run 'authctl login ${id}' to store it again`,
+      },
+    );
   }
   const { [ITEM_OWNER_FIELD]: owner, [ITEM_META_FIELD]: meta, ...secrets } = value as Record<string, string>;
   return { secrets, owner, meta };

@@ -122,7 +122,10 @@ export function writeFileAtomic(target: string, data: string): void {
  * gets the writer's pid from the name and the file's age; call this only while holding the store's
  * lock, so that no live writer is using one of them.
  */
-export function removeLeftoverTempFiles(target: string, isLeftover: (pid: number, ageMs: number) => boolean): void {
+export function removeLeftoverTempFiles(
+  target: string,
+  isLeftover: (pid: number, ageMs: number) => boolean,
+): void {
   const finalPath = resolveTarget(target);
   const dir = dirname(finalPath);
   const prefix = tempPrefix(finalPath);

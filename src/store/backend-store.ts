@@ -44,7 +44,14 @@ import {
 import { createStoreFile } from "./file-store.ts";
 import type { Keyring } from "./keyring.ts";
 import { type BackendChoice, guessBackend, resolveBackend } from "./select-backend.ts";
-import type { BackendName, Credentials, CredentialStore, FileStoreOptions, StoreSnapshot, StoredCredential } from "./types.ts";
+import type {
+  BackendName,
+  Credentials,
+  CredentialStore,
+  FileStoreOptions,
+  StoreSnapshot,
+  StoredCredential,
+} from "./types.ts";
 
 /**
  * node:crypto loads on first use: it costs a compiled binary about 4 MB of memory (measured with
@@ -101,17 +108,25 @@ interface DocumentInfo {
 }
 
 function missingItem(id: string): AuthctlError {
-  return new AuthctlError("STORE_CORRUPT", `credentials.toml says ${id}'s secrets are in the keyring, but the keyring has no item authctl/${id}`, {
-    hint: `run 'authctl login ${id}' to store it again`,
-    detail: { keyringItemMissing: true },
-  });
+  return new AuthctlError(
+    "STORE_CORRUPT",
+    `credentials.toml says ${id}'s secrets are in the keyring, but the keyring has no item authctl/${id}`,
+    {
+      hint: `run 'authctl login ${id}' to store it again`,
+      detail: { keyringItemMissing: true },
+    },
+  );
 }
 
 function foreignItem(id: string, owner: string): AuthctlError {
-  return new AuthctlError("STORE_CORRUPT", `the keyring item authctl/${id} now holds the ${id} login of the authctl store at ${owner}`, {
-    hint: `run 'authctl login ${id}' to log in here again (keyring items are shared by every AUTHCTL_HOME of a user; AUTHCTL_STORE=encrypted keeps stores apart)`,
-    detail: { keyringItemForeign: true, owner },
-  });
+  return new AuthctlError(
+    "STORE_CORRUPT",
+    `the keyring item authctl/${id} now holds the ${id} login of the authctl store at ${owner}`,
+    {
+      hint: `run 'authctl login ${id}' to log in here again (keyring items are shared by every AUTHCTL_HOME of a user; AUTHCTL_STORE=encrypted keeps stores apart)`,
+      detail: { keyringItemForeign: true, owner },
+    },
+  );
 }
 
 /** One sealed value does not open with the store's (right) key: that credential alone is lost. */
@@ -134,7 +149,10 @@ function metaDigest(credential: StoredCredential): string {
   const copy = withoutSecrets(credential) as unknown as Record<string, unknown>;
   delete copy[MAC_FIELD];
   delete copy.secret_store;
-  return `sha256:${nodeCrypto().createHash("sha256").update(`authctl:keyring-record\n${canonicalJson(copy as unknown as StoredCredential)}`).digest("base64")}`;
+  return `sha256:${nodeCrypto()
+    .createHash("sha256")
+    .update(`authctl:keyring-record\n${canonicalJson(copy as unknown as StoredCredential)}`)
+    .digest("base64")}`;
 }
 
 function documentInfo(document: CredentialsDocument): DocumentInfo {
@@ -148,7 +166,11 @@ function documentInfo(document: CredentialsDocument): DocumentInfo {
 }
 
 function backendLabel(backend: BackendName): string {
-  return backend === "keyring" ? "the keyring" : backend === "encrypted" ? "the encrypted file" : "the plain file";
+  return backend === "keyring"
+    ? "the keyring"
+    : backend === "encrypted"
+      ? "the encrypted file"
+      : "the plain file";
 }
 
 export function createBackendStore(home: string, options: BackendStoreOptions): BackendStore {
@@ -163,7 +185,11 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
    * not hold up makes this credential alone unusable (a `damaged` error).
    */
   function alteredRecord(id: string): AuthctlError {
-    return unauthenticated(path, id, `does not match its keyring item authctl/${id} (it was altered behind authctl's back)`);
+    return unauthenticated(
+      path,
+      id,
+      `does not match its keyring item authctl/${id} (it was altered behind authctl's back)`,
+    );
   }
 
   function openCredential(
@@ -178,7 +204,9 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
       throw unauthenticated(
         path,
         id,
-        hasMac ? "does not authenticate (it was altered, or put back from another copy of the store)" : "is not authenticated (it was added or altered without the store's key)",
+        hasMac
+          ? "does not authenticate (it was altered, or put back from another copy of the store)"
+          : "is not authenticated (it was added or altered without the store's key)",
       );
     }
     const credential = copyCredential(raw);
@@ -207,7 +235,12 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
    * trusted: the host only when it is GitHub's own, the revocation endpoint only on the origin of
    * the (sealed) token endpoint, an api_url or resource_url not at all. The next write turns the file into format 2 without them.
    */
-  function openLegacy(id: string, raw: StoredCredential, credential: StoredCredential, warnings: string[]): void {
+  function openLegacy(
+    id: string,
+    raw: StoredCredential,
+    credential: StoredCredential,
+    warnings: string[],
+  ): void {
     for (const [field, value] of listStrings(raw)) {
       if (isLegacySecretField(field) && !isSealed(value)) {
         throw unauthenticated(path, id, `holds ${field} in clear where this store seals it (it was altered)`);
@@ -217,24 +250,32 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
     if (!extra) return;
     if (extra.host !== undefined && extra.host !== "github.com") {
       delete extra.host;
-      warnings.push(`${id}: the host recorded before this version of authctl cannot be verified in a sealed store and is not used; log in again with --host`);
+      warnings.push(
+        `${id}: the host recorded before this version of authctl cannot be verified in a sealed store and is not used; log in again with --host`,
+      );
     }
     // The API base programs are given (a regional api_url, Qwen's resource_url): the key goes there.
     for (const name of ["api_url", "resource_url"]) {
       if (extra[name] === undefined) continue;
       delete extra[name];
-      warnings.push(`${id}: the ${name} recorded before this version of authctl cannot be verified in a sealed store and is not used; log in again`);
+      warnings.push(
+        `${id}: the ${name} recorded before this version of authctl cannot be verified in a sealed store and is not used; log in again`,
+      );
     }
     if (extra.revocation_url !== undefined) {
       let sameOrigin = false;
       try {
-        sameOrigin = extra.token_url !== undefined && new URL(extra.revocation_url).origin === new URL(extra.token_url).origin;
+        sameOrigin =
+          extra.token_url !== undefined &&
+          new URL(extra.revocation_url).origin === new URL(extra.token_url).origin;
       } catch {
         sameOrigin = false;
       }
       if (!sameOrigin) {
         delete extra.revocation_url;
-        warnings.push(`${id}: the revocation endpoint recorded before this version of authctl cannot be verified in a sealed store and is not used`);
+        warnings.push(
+          `${id}: the revocation endpoint recorded before this version of authctl cannot be verified in a sealed store and is not used`,
+        );
       }
     }
     if (Object.keys(extra).length === 0) delete credential.extra;
@@ -252,7 +293,8 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
   }
   function openingKeyFor(params: KeyParams, info: DocumentInfo, change?: "file" | "passphrase"): SealingKey {
     const id = JSON.stringify([info.format, change, ...KEY_PARAM_FIELDS.map((name) => params[name])]);
-    if (cachedKey?.params !== id) cachedKey = { params: id, key: loadOpeningKey(params, keyOptions(info, change)) };
+    if (cachedKey?.params !== id)
+      cachedKey = { params: id, key: loadOpeningKey(params, keyOptions(info, change)) };
     return cachedKey.key;
   }
 
@@ -276,7 +318,14 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
         damaged[id] = error;
       }
     }
-    return { credentials, backends, path, exists, warnings, ...(Object.keys(damaged).length ? { damaged } : {}) };
+    return {
+      credentials,
+      backends,
+      path,
+      exists,
+      warnings,
+      ...(Object.keys(damaged).length ? { damaged } : {}),
+    };
   }
 
   function readMetadata(): StoreSnapshot {
@@ -304,7 +353,10 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
    * Puts the keyring item's secrets into `credential`. "missing": the keyring has no such item;
    * `foreign`: another store (another AUTHCTL_HOME) has written its own login there since.
    */
-  async function fetchKeyringSecrets(id: string, credential: StoredCredential): Promise<"found" | "missing" | "altered" | { foreign: string }> {
+  async function fetchKeyringSecrets(
+    id: string,
+    credential: StoredCredential,
+  ): Promise<"found" | "missing" | "altered" | { foreign: string }> {
     const json = await keyring.get(id);
     if (json === null) return "missing";
     const item = parseSecretsJson(json, id);
@@ -418,15 +470,21 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
         if (!changed.has(id)) unreadable.add(id);
         // Replacing (a new login) is the way out; a change that keeps the lost secret lost is not.
         else if (listSecrets(plain[id]!).length === 0) {
-          throw new AuthctlError("STORE_IO", `cannot change ${id}: its stored secret cannot be read`, { hint: `run 'authctl login ${id}' to store it again` });
+          throw new AuthctlError("STORE_IO", `cannot change ${id}: its stored secret cannot be read`, {
+            hint: `run 'authctl login ${id}' to store it again`,
+          });
         }
       }
       for (const id of unreadable) {
         // Deleting is allowed: the item goes on keyring_cleanup, deleted once the keyring answers.
         if (changed.has(id)) {
-          throw new AuthctlError("STORE_IO", `cannot change ${id}: its secrets are in the keyring, which is not available`, {
-            hint: "unlock the keyring (or start a D-Bus session) and run the command again",
-          });
+          throw new AuthctlError(
+            "STORE_IO",
+            `cannot change ${id}: its secrets are in the keyring, which is not available`,
+            {
+              hint: "unlock the keyring (or start a D-Bus session) and run the command again",
+            },
+          );
         }
       }
       const hasPlainFile = ids.some((id) => origin[id] === "file" && listSecrets(plain[id]!).length > 0);
@@ -460,12 +518,18 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
         // An item this store does not own yet may hold another store's login: say so, not silently.
         if (origin[id] !== "keyring" || dangling.has(id)) {
           const other = await foreignOwnerOf(id);
-          if (other) notify(`replaced the keyring item authctl/${id}, which held the ${id} login of the authctl store at ${other} (it will ask to log in again)`);
+          if (other)
+            notify(
+              `replaced the keyring item authctl/${id}, which held the ${id} login of the authctl store at ${other} (it will ask to log in again)`,
+            );
         }
         const json = secretsJson(plain[id]!, owner, metaDigest(plain[id]!));
         await keyring.set(id, json);
         if ((await keyring.get(id)) !== json) {
-          throw new AuthctlError("STORE_IO", `the keyring did not return what was stored for ${id}; nothing was moved`);
+          throw new AuthctlError(
+            "STORE_IO",
+            `the keyring did not return what was stored for ${id}; nothing was moved`,
+          );
         }
         checkpoint(`keyring-set:${id}`);
       }
@@ -474,7 +538,11 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
       const needsSealing = ids.some((id) => dest[id] === "encrypted");
       if (needsSealing && info.keyed) openingKey();
       const sealing = needsSealing ? loadSealingKey(params, keyOptions(info, change), opening) : undefined;
-      const next: CredentialsDocument = { version: sealing ? 2 : 1, credentials: Object.create(null), preserved: { ...document.preserved } };
+      const next: CredentialsDocument = {
+        version: sealing ? 2 : 1,
+        credentials: Object.create(null),
+        preserved: { ...document.preserved },
+      };
       const preserved = next.preserved as Record<string, unknown>;
       for (const id of ids) {
         const credential = plain[id]!;
@@ -482,17 +550,31 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
           next.credentials[id] = document.credentials[id]!;
         } else if (unreadable.has(id) || dest[id] === "keyring") {
           // An unreadable keyring record is unchanged (see above): its metadata is all it has here.
-          next.credentials[id] = { ...withoutSecrets(credential), secret_store: "keyring" } as StoredCredential;
+          next.credentials[id] = {
+            ...withoutSecrets(credential),
+            secret_store: "keyring",
+          } as StoredCredential;
         } else if (dest[id] === "encrypted") {
           const raw = document.credentials[id];
           const sealed = copyCredential(credential);
-          const reuse = origin[id] === "encrypted" && !dangling.has(id) && opening !== undefined && sealing!.key.equals(opening.key);
+          const reuse =
+            origin[id] === "encrypted" &&
+            !dangling.has(id) &&
+            opening !== undefined &&
+            sealing!.key.equals(opening.key);
           const original = reuse && raw ? new Map(listSecrets(raw)) : undefined;
-          const openedBefore = reuse && raw ? new Map(listSecrets(openCredential(id, raw, openingKey, info, []).credential)) : undefined;
+          const openedBefore =
+            reuse && raw
+              ? new Map(listSecrets(openCredential(id, raw, openingKey, info, []).credential))
+              : undefined;
           for (const [field, value] of listSecrets(credential)) {
             // An unchanged value keeps its sealed text, so a no-op update does not rewrite the file.
             const old = original?.get(field);
-            setSecret(sealed, field, old && openedBefore?.get(field) === value ? old : sealValue(sealing!, id, field, value));
+            setSecret(
+              sealed,
+              field,
+              old && openedBefore?.get(field) === value ? old : sealValue(sealing!, id, field, value),
+            );
           }
           next.credentials[id] = sealed;
         } else {
@@ -501,7 +583,11 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
       }
       for (const name of KEY_PARAM_FIELDS) delete preserved[name];
       if (sealing) Object.assign(preserved, sealing.params);
-      const cleanup = new Set(Array.isArray(preserved.keyring_cleanup) ? (preserved.keyring_cleanup as unknown[]).filter((v) => typeof v === "string") as string[] : []);
+      const cleanup = new Set(
+        Array.isArray(preserved.keyring_cleanup)
+          ? ((preserved.keyring_cleanup as unknown[]).filter((v) => typeof v === "string") as string[])
+          : [],
+      );
       for (const [id, from] of Object.entries(origin)) {
         if (from === "keyring" && dest[id] !== "keyring" && !foreign.has(id)) cleanup.add(id);
       }
@@ -516,9 +602,15 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
         const seal = (generation: number) => {
           preserved.generation = generation;
           for (const id of vouched) {
-            const { [MAC_FIELD]: _old, ...record } = next.credentials[id] as unknown as Record<string, unknown>;
+            const { [MAC_FIELD]: _old, ...record } = next.credentials[id] as unknown as Record<
+              string,
+              unknown
+            >;
             const body = record as unknown as StoredCredential;
-            next.credentials[id] = { ...body, [MAC_FIELD]: recordMac(sealing.macKey, id, generation, body) } as StoredCredential;
+            next.credentials[id] = {
+              ...body,
+              [MAC_FIELD]: recordMac(sealing.macKey, id, generation, body),
+            } as StoredCredential;
           }
         };
         seal(info.generation);
@@ -526,7 +618,9 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
       }
       for (const warning of legacyWarnings) notify(warning);
       if (fellThrough && preserved.keyring_notice !== true) {
-        notify(`the keyring is not available (${fellThrough}): secrets go to the encrypted file ${path} instead`);
+        notify(
+          `the keyring is not available (${fellThrough}): secrets go to the encrypted file ${path} instead`,
+        );
         preserved.keyring_notice = true;
       }
       locked.write(next);
@@ -538,7 +632,10 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
         for (const id of ids) {
           if (dest[id] === "keyring" || unreadable.has(id)) continue;
           if (canonicalJson(check.credentials[id]) !== canonicalJson(plain[id])) {
-            throw new AuthctlError("INTERNAL", `${id} did not read back from ${path} as written; its keyring item is kept`);
+            throw new AuthctlError(
+              "INTERNAL",
+              `${id} did not read back from ${path} as written; its keyring item is kept`,
+            );
           }
         }
       }
@@ -616,7 +713,8 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
       const { document } = file.readDocument();
       const info = documentInfo(document);
       if (info.keyed) openingKeyFor(keyParams(document), info);
-      else if (passphrase && guessBackend(options.choice, keyring) === "encrypted") checkPassphraseStrength(passphrase);
+      else if (passphrase && guessBackend(options.choice, keyring) === "encrypted")
+        checkPassphraseStrength(passphrase);
     },
     reset(now) {
       return file.moveAside(now);
@@ -627,7 +725,9 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
       const before = info.keyed ? (keyParams(document).key_source ?? "file") : undefined;
       if (before === to) return { count: 0, before };
       await write(() => undefined, undefined, to);
-      const count = Object.values(readMetadata().backends).filter((backend) => backend === "encrypted").length;
+      const count = Object.values(readMetadata().backends).filter(
+        (backend) => backend === "encrypted",
+      ).length;
       return { count, before };
     },
   };

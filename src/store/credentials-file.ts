@@ -95,7 +95,10 @@ function fitsKind(value: unknown, kind: FieldKind): boolean {
 }
 
 /** The problem with one credential, as "openrouter.expires_at must be …", or undefined. */
-export function findCredentialProblem(id: string, credential: unknown): { field?: string; problem: string } | undefined {
+export function findCredentialProblem(
+  id: string,
+  credential: unknown,
+): { field?: string; problem: string } | undefined {
   if (!isTable(credential)) return { problem: `[${id}] must be a table, found ${describe(credential)}` };
   for (const [name, kind, required] of FIELDS) {
     const value = credential[name];
@@ -166,7 +169,10 @@ export function parseCredentialsFile(text: string, path: string): CredentialsDoc
       throw new AuthctlError(
         "STORE_CORRUPT",
         `credentials store ${path} does not parse (line ${error.line}, column ${error.column}): ${tomlReason(error)}`,
-        { hint: "fix or move the file aside; authctl will not overwrite it", detail: { path, line: error.line } },
+        {
+          hint: "fix or move the file aside; authctl will not overwrite it",
+          detail: { path, line: error.line },
+        },
       );
     }
     throw corrupt(path, "the TOML parser failed", undefined, error);
@@ -180,7 +186,10 @@ export function parseCredentialsFile(text: string, path: string): CredentialsDoc
     throw new AuthctlError(
       "STORE_CORRUPT",
       `credentials store ${path} has format version ${version} (line ${findLine(text, undefined, "version") ?? 1}); this authctl reads version ${STORE_FORMAT_VERSION}`,
-      { hint: "upgrade authctl; it will not overwrite a store written by a newer version", detail: { path, version } },
+      {
+        hint: "upgrade authctl; it will not overwrite a store written by a newer version",
+        detail: { path, version },
+      },
     );
   }
 
@@ -193,7 +202,11 @@ export function parseCredentialsFile(text: string, path: string): CredentialsDoc
       continue;
     }
     if (!isValidProviderId(id)) {
-      throw corrupt(path, `[${id}] is not a provider id (lower-case letters, digits and '-')`, findLine(text, id));
+      throw corrupt(
+        path,
+        `[${id}] is not a provider id (lower-case letters, digits and '-')`,
+        findLine(text, id),
+      );
     }
     const problem = findCredentialProblem(id, value);
     if (problem) {
@@ -213,14 +226,16 @@ function orderCredential(id: string, credential: StoredCredential): Record<strin
     let value = source[name];
     // A computed expiry (`now + expires_in * 1000`) can be fractional; TOML would store a float
     // that the next read rejects, so whole milliseconds are kept.
-    if (EPOCH_FIELDS.includes(name) && typeof value === "number" && Number.isFinite(value)) value = Math.round(value);
+    if (EPOCH_FIELDS.includes(name) && typeof value === "number" && Number.isFinite(value))
+      value = Math.round(value);
     if (value !== undefined && value !== null) out[name] = value;
   }
   for (const [name, value] of Object.entries(source)) {
     if (!KNOWN_FIELDS.has(name) && value !== undefined && value !== null) out[name] = value;
   }
   const problem = findCredentialProblem(id, out);
-  if (problem) throw new AuthctlError("INTERNAL", `refusing to store an invalid credential: ${problem.problem}`);
+  if (problem)
+    throw new AuthctlError("INTERNAL", `refusing to store an invalid credential: ${problem.problem}`);
   return out;
 }
 

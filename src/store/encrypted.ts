@@ -13,7 +13,16 @@
  * Which of the two seals a store is recorded in it (`key_source`); changing it is the explicit
  * `authctl store seal --with …`, never a side effect of AUTHCTL_PASSPHRASE being set.
  */
-import { chmodSync, closeSync, constants, fstatSync, fsyncSync, openSync, readFileSync, writeSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  fstatSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 import { AuthctlError, errorCode } from "../errors.ts";
 import { describeIoError } from "./atomic-write.ts";
@@ -29,7 +38,10 @@ export const KEY_FILE = "key";
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 /** Format 1 (no record MACs) checked the key with this; format 2 with its own, so a file cannot be passed off as the other. */
-const KEY_CHECK = { 1: { text: "authctl key check v1", aad: "authctl:v1:key-check" }, 2: { text: "authctl key check v2", aad: "authctl:v2:key-check" } } as const;
+const KEY_CHECK = {
+  1: { text: "authctl key check v1", aad: "authctl:v1:key-check" },
+  2: { text: "authctl key check v2", aad: "authctl:v2:key-check" },
+} as const;
 /**
  * RFC 7914 §2 parameters for new stores: N = 2^17, r = 8, p = 1 (128 MiB; four times the work of 2^15), OWASP's
  * minimum for scrypt (Password Storage Cheat Sheet). Stores record theirs; files written before
@@ -52,7 +64,15 @@ export interface KeyParams {
   kdf_p?: number;
   key_check?: string;
 }
-export const KEY_PARAM_FIELDS = ["key_source", "kdf", "kdf_salt", "kdf_n", "kdf_r", "kdf_p", "key_check"] as const;
+export const KEY_PARAM_FIELDS = [
+  "key_source",
+  "kdf",
+  "kdf_salt",
+  "kdf_n",
+  "kdf_r",
+  "kdf_p",
+  "key_check",
+] as const;
 
 export interface SealingKey {
   source: "file" | "passphrase";
@@ -64,7 +84,12 @@ export interface SealingKey {
 }
 
 function sealingKey(source: "file" | "passphrase", key: Buffer, params: KeyParams): SealingKey {
-  return { source, key, macKey: nodeCrypto().createHmac("sha256", key).update("authctl:v2:record-mac-key").digest(), params };
+  return {
+    source,
+    key,
+    macKey: nodeCrypto().createHmac("sha256", key).update("authctl:v2:record-mac-key").digest(),
+    params,
+  };
 }
 
 export function isSealed(value: unknown): value is string {
@@ -91,7 +116,10 @@ function openWith(key: Buffer, sealed: string, additional: Buffer): string | und
     const decipher = nodeCrypto().createDecipheriv("aes-256-gcm", key, raw.subarray(0, NONCE_BYTES));
     decipher.setAAD(additional);
     decipher.setAuthTag(raw.subarray(raw.length - TAG_BYTES));
-    const plain = Buffer.concat([decipher.update(raw.subarray(NONCE_BYTES, raw.length - TAG_BYTES)), decipher.final()]);
+    const plain = Buffer.concat([
+      decipher.update(raw.subarray(NONCE_BYTES, raw.length - TAG_BYTES)),
+      decipher.final(),
+    ]);
     // Authenticated, so these are the bytes that were sealed; fatal decoding is a last guard.
     return new TextDecoder("utf-8", { fatal: true }).decode(plain);
   } catch {
@@ -104,13 +132,22 @@ export function sealValue(key: SealingKey, id: string, field: string, plaintext:
 }
 
 /** Opens one sealed value; a value that does not authenticate is an error naming the file and field, never garbage. */
-export function openValue(key: SealingKey, id: string, field: string, sealed: string, storePath: string): string {
+export function openValue(
+  key: SealingKey,
+  id: string,
+  field: string,
+  sealed: string,
+  storePath: string,
+): string {
   const plain = openWith(key.key, sealed, aad(id, field));
   if (plain === undefined) {
     throw new AuthctlError(
       "STORE_CORRUPT",
       `credentials store ${storePath}: the sealed value of ${id}.${field} does not authenticate (it was altered or damaged)`,
-      { hint: `run 'authctl login ${id}' to store it again`, detail: { path: storePath, provider: id, field, damaged: true } },
+      {
+        hint: `run 'authctl login ${id}' to store it again`,
+        detail: { path: storePath, provider: id, field, damaged: true },
+      },
     );
   }
   return plain;
@@ -118,31 +155,52 @@ export function openValue(key: SealingKey, id: string, field: string, sealed: st
 
 /** The recorded scrypt parameters (format-1 files without them: the old defaults), refused when out of bounds. */
 function scryptParams(params: KeyParams, storePath: string): ScryptParams {
-  if (params.kdf_n === undefined && params.kdf_r === undefined && params.kdf_p === undefined) return SCRYPT_LEGACY;
+  if (params.kdf_n === undefined && params.kdf_r === undefined && params.kdf_p === undefined)
+    return SCRYPT_LEGACY;
   const { kdf_n: N, kdf_r: r, kdf_p: p } = params;
   // Bounds keep an altered file from asking for gigabytes or hours (a denial of service, not a key).
   const ok =
-    Number.isSafeInteger(N) && N! >= 16_384 && N! <= 1_048_576 && (N! & (N! - 1)) === 0 &&
-    Number.isSafeInteger(r) && r! >= 1 && r! <= 32 && Number.isSafeInteger(p) && p! >= 1 && p! <= 16 && 128 * r! * N! <= 512 * 1024 * 1024;
+    Number.isSafeInteger(N) &&
+    N! >= 16_384 &&
+    N! <= 1_048_576 &&
+    (N! & (N! - 1)) === 0 &&
+    Number.isSafeInteger(r) &&
+    r! >= 1 &&
+    r! <= 32 &&
+    Number.isSafeInteger(p) &&
+    p! >= 1 &&
+    p! <= 16 &&
+    128 * r! * N! <= 512 * 1024 * 1024;
   if (!ok) {
-    throw new AuthctlError("STORE_CORRUPT", `credentials store ${storePath} records scrypt parameters out of bounds (kdf_n, kdf_r, kdf_p)`, {
-      hint: "restore the file from a backup",
-    });
+    throw new AuthctlError(
+      "STORE_CORRUPT",
+      `credentials store ${storePath} records scrypt parameters out of bounds (kdf_n, kdf_r, kdf_p)`,
+      {
+        hint: "restore the file from a backup",
+      },
+    );
   }
   return { N: N!, r: r!, p: p! };
 }
 
 function deriveFromPassphrase(passphrase: string, salt: Buffer, params: ScryptParams): Buffer {
-  return nodeCrypto().scryptSync(passphrase.normalize("NFC"), salt, 32, { ...params, maxmem: 128 * params.r * params.N + 16 * 1024 * 1024 });
+  return nodeCrypto().scryptSync(passphrase.normalize("NFC"), salt, 32, {
+    ...params,
+    maxmem: 128 * params.r * params.N + 16 * 1024 * 1024,
+  });
 }
 
 /** Refuses a passphrase too weak to seal a store with (opening an existing store never checks this). */
 export function checkPassphraseStrength(passphrase: string): void {
   const chars = [...passphrase.normalize("NFC")];
   if (chars.length < 12 || new Set(chars).size < 5) {
-    throw new AuthctlError("CONFIG_INVALID", `AUTHCTL_PASSPHRASE is too weak to seal the credential store: use ${PASSPHRASE_RULE}`, {
-      hint: "a few random words make a good passphrase",
-    });
+    throw new AuthctlError(
+      "CONFIG_INVALID",
+      `AUTHCTL_PASSPHRASE is too weak to seal the credential store: use ${PASSPHRASE_RULE}`,
+      {
+        hint: "a few random words make a good passphrase",
+      },
+    );
   }
 }
 
@@ -157,20 +215,26 @@ function readKeyFile(keyPath: string, warn: (message: string) => void): Buffer |
     fd = openSync(keyPath, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
     if (errorCode(error) === "ENOENT") return undefined;
-    throw new AuthctlError("STORE_IO", `could not read key file ${keyPath}: ${describeIoError(error)}`, { cause: error });
+    throw new AuthctlError("STORE_IO", `could not read key file ${keyPath}: ${describeIoError(error)}`, {
+      cause: error,
+    });
   }
   let bytes: Buffer;
   try {
     const stat = fstatSync(fd);
     if (!stat.isFile()) {
-      throw new AuthctlError("STORE_CORRUPT", `key file ${keyPath} is not a regular file`, { hint: "move it aside and restore the key file" });
+      throw new AuthctlError("STORE_CORRUPT", `key file ${keyPath} is not a regular file`, {
+        hint: "move it aside and restore the key file",
+      });
     }
     if (process.platform !== "win32" && stat.mode & 0o077) {
       const mode = `0${(stat.mode & 0o777).toString(8)}`;
       if (stat.uid === process.getuid?.()) {
         try {
           chmodSync(keyPath, 0o600);
-          warn(`key file ${keyPath} was open to other users (mode ${mode}): changed to 0600. Anyone who read it can open the sealed values; log in again to replace them`);
+          warn(
+            `key file ${keyPath} was open to other users (mode ${mode}): changed to 0600. Anyone who read it can open the sealed values; log in again to replace them`,
+          );
         } catch {
           warn(`key file ${keyPath} is open to other users (mode ${mode}): run chmod 600 ${keyPath}`);
         }
@@ -181,14 +245,20 @@ function readKeyFile(keyPath: string, warn: (message: string) => void): Buffer |
     bytes = readFileSync(fd);
   } catch (error) {
     if (error instanceof AuthctlError) throw error;
-    throw new AuthctlError("STORE_IO", `could not read key file ${keyPath}: ${describeIoError(error)}`, { cause: error });
+    throw new AuthctlError("STORE_IO", `could not read key file ${keyPath}: ${describeIoError(error)}`, {
+      cause: error,
+    });
   } finally {
     closeSync(fd);
   }
   if (bytes.length !== 32) {
-    throw new AuthctlError("STORE_CORRUPT", `key file ${keyPath} is not a 32-byte key (${bytes.length} bytes)`, {
-      hint: "restore the key file from where you keep it; without it the sealed values cannot be opened ('authctl store reset' starts over)",
-    });
+    throw new AuthctlError(
+      "STORE_CORRUPT",
+      `key file ${keyPath} is not a 32-byte key (${bytes.length} bytes)`,
+      {
+        hint: "restore the key file from where you keep it; without it the sealed values cannot be opened ('authctl store reset' starts over)",
+      },
+    );
   }
   return bytes;
 }
@@ -202,7 +272,9 @@ function createKeyFile(keyPath: string): Buffer {
     writeSync(fd, key);
     fsyncSync(fd);
   } catch (error) {
-    throw new AuthctlError("STORE_IO", `could not create key file ${keyPath}: ${describeIoError(error)}`, { cause: error });
+    throw new AuthctlError("STORE_IO", `could not create key file ${keyPath}: ${describeIoError(error)}`, {
+      cause: error,
+    });
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
@@ -220,15 +292,26 @@ function withCheck(source: "file" | "passphrase", key: Buffer, params: KeyParams
   const reuse = params.key_source === source && checkKey(key, params, 2);
   const check = reuse ? params.key_check! : sealWith(key, KEY_CHECK[2].text, Buffer.from(KEY_CHECK[2].aad));
   const out: KeyParams = { key_source: source };
-  if (source === "passphrase") Object.assign(out, { kdf: params.kdf, kdf_salt: params.kdf_salt, kdf_n: params.kdf_n, kdf_r: params.kdf_r, kdf_p: params.kdf_p });
+  if (source === "passphrase")
+    Object.assign(out, {
+      kdf: params.kdf,
+      kdf_salt: params.kdf_salt,
+      kdf_n: params.kdf_n,
+      kdf_r: params.kdf_r,
+      kdf_p: params.kdf_p,
+    });
   out.key_check = check;
   return sealingKey(source, key, out);
 }
 
 function mismatch(storePath: string, keyPath: string): AuthctlError {
-  return new AuthctlError("CONFIG_INVALID", `credentials store ${storePath} is sealed with the key file ${keyPath}, but AUTHCTL_PASSPHRASE is set`, {
-    hint: "unset AUTHCTL_PASSPHRASE to keep using the key file, or run 'authctl store seal --with passphrase' to seal the store with the passphrase instead",
-  });
+  return new AuthctlError(
+    "CONFIG_INVALID",
+    `credentials store ${storePath} is sealed with the key file ${keyPath}, but AUTHCTL_PASSPHRASE is set`,
+    {
+      hint: "unset AUTHCTL_PASSPHRASE to keep using the key file, or run 'authctl store seal --with passphrase' to seal the store with the passphrase instead",
+    },
+  );
 }
 
 export interface KeyOptions {
@@ -257,34 +340,55 @@ export function loadOpeningKey(params: KeyParams, options: KeyOptions): SealingK
       });
     }
     if (typeof params.kdf_salt !== "string" || params.kdf !== "scrypt") {
-      throw new AuthctlError("STORE_CORRUPT", `credentials store ${storePath} names no usable key derivation (kdf, kdf_salt)`);
+      throw new AuthctlError(
+        "STORE_CORRUPT",
+        `credentials store ${storePath} names no usable key derivation (kdf, kdf_salt)`,
+      );
     }
-    const key = deriveFromPassphrase(passphrase, Buffer.from(params.kdf_salt, "base64"), scryptParams(params, storePath));
+    const key = deriveFromPassphrase(
+      passphrase,
+      Buffer.from(params.kdf_salt, "base64"),
+      scryptParams(params, storePath),
+    );
     if (!checkKey(key, params, format)) {
-      throw new AuthctlError("STORE_CORRUPT", `AUTHCTL_PASSPHRASE does not open credentials store ${storePath} (wrong passphrase)`, {
-        hint: "set AUTHCTL_PASSPHRASE to the passphrase the store was sealed with",
-      });
+      throw new AuthctlError(
+        "STORE_CORRUPT",
+        `AUTHCTL_PASSPHRASE does not open credentials store ${storePath} (wrong passphrase)`,
+        {
+          hint: "set AUTHCTL_PASSPHRASE to the passphrase the store was sealed with",
+        },
+      );
     }
     return sealingKey("passphrase", key, params);
   }
   if (passphrase && !options.change) throw mismatch(storePath, keyPath);
   const key = readKeyFile(keyPath, options.warn);
   if (!key) {
-    throw new AuthctlError("STORE_CORRUPT", `credentials store ${storePath} holds sealed values but the key file ${keyPath} is missing`, {
-      hint: "restore the key file; if it is lost, 'authctl store reset' starts a new store (it lists what is lost) and 'authctl login' stores them again",
-    });
+    throw new AuthctlError(
+      "STORE_CORRUPT",
+      `credentials store ${storePath} holds sealed values but the key file ${keyPath} is missing`,
+      {
+        hint: "restore the key file; if it is lost, 'authctl store reset' starts a new store (it lists what is lost) and 'authctl login' stores them again",
+      },
+    );
   }
   if (!checkKey(key, params, format)) {
-    throw new AuthctlError("STORE_CORRUPT", `key file ${keyPath} does not open credentials store ${storePath} (wrong key)`, {
-      hint: "restore the key file the store was sealed with (or 'authctl store reset' to start over)",
-    });
+    throw new AuthctlError(
+      "STORE_CORRUPT",
+      `key file ${keyPath} does not open credentials store ${storePath} (wrong key)`,
+      {
+        hint: "restore the key file the store was sealed with (or 'authctl store reset' to start over)",
+      },
+    );
   }
   return sealingKey("file", key, params);
 }
 
 /** True when the store's passphrase derivation is weaker than what new stores get. */
 function isWeakDerivation(params: KeyParams): boolean {
-  return params.kdf_n === undefined || params.kdf_n < SCRYPT_DEFAULT.N || (params.kdf_r ?? 0) < SCRYPT_DEFAULT.r;
+  return (
+    params.kdf_n === undefined || params.kdf_n < SCRYPT_DEFAULT.N || (params.kdf_r ?? 0) < SCRYPT_DEFAULT.r
+  );
 }
 
 /**
@@ -298,13 +402,19 @@ function newPassphraseKey(passphrase: string, strict: boolean, warn: (message: s
     try {
       checkPassphraseStrength(passphrase);
     } catch (error) {
-      warn(`${(error as Error).message}; run 'authctl store seal --with key-file', then 'authctl store seal --with passphrase' with a stronger one`);
+      warn(
+        `${(error as Error).message}; run 'authctl store seal --with key-file', then 'authctl store seal --with passphrase' with a stronger one`,
+      );
     }
   }
   const salt = nodeCrypto().randomBytes(16);
   const key = deriveFromPassphrase(passphrase, salt, SCRYPT_DEFAULT);
   return withCheck("passphrase", key, {
-    kdf: "scrypt", kdf_salt: salt.toString("base64"), kdf_n: SCRYPT_DEFAULT.N, kdf_r: SCRYPT_DEFAULT.r, kdf_p: SCRYPT_DEFAULT.p,
+    kdf: "scrypt",
+    kdf_salt: salt.toString("base64"),
+    kdf_n: SCRYPT_DEFAULT.N,
+    kdf_r: SCRYPT_DEFAULT.r,
+    kdf_p: SCRYPT_DEFAULT.p,
   });
 }
 
@@ -321,10 +431,14 @@ export function loadSealingKey(params: KeyParams, options: KeyOptions, opening?:
   const source = change ?? current ?? (passphrase ? "passphrase" : "file");
   if (source === "passphrase") {
     if (!passphrase) {
-      throw new AuthctlError("USAGE", "sealing the store with a passphrase needs AUTHCTL_PASSPHRASE", { hint: `set AUTHCTL_PASSPHRASE (${PASSPHRASE_RULE})` });
+      throw new AuthctlError("USAGE", "sealing the store with a passphrase needs AUTHCTL_PASSPHRASE", {
+        hint: `set AUTHCTL_PASSPHRASE (${PASSPHRASE_RULE})`,
+      });
     }
     if (current === "passphrase" && opening && !change) {
-      return isWeakDerivation(opening.params) ? newPassphraseKey(passphrase, false, options.warn) : withCheck("passphrase", opening.key, opening.params);
+      return isWeakDerivation(opening.params)
+        ? newPassphraseKey(passphrase, false, options.warn)
+        : withCheck("passphrase", opening.key, opening.params);
     }
     return newPassphraseKey(passphrase, true, options.warn);
   }

@@ -4,11 +4,32 @@
  * whole old or whole new file); every change is a locked read-modify-write, so concurrent
  * authctl processes neither lose each other's changes nor refresh a rotating token twice.
  */
-import { accessSync, chmodSync, closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readFileSync, renameSync, statSync } from "node:fs";
+import {
+  accessSync,
+  chmodSync,
+  closeSync,
+  constants,
+  existsSync,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+} from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { AuthctlError, errorCode } from "../errors.ts";
-import { describeIoError, ensurePrivateDirectory, removeLeftoverTempFiles, writeFileAtomic } from "./atomic-write.ts";
-import { type CredentialsDocument, parseCredentialsFile, serializeCredentialsFile } from "./credentials-file.ts";
+import {
+  describeIoError,
+  ensurePrivateDirectory,
+  removeLeftoverTempFiles,
+  writeFileAtomic,
+} from "./atomic-write.ts";
+import {
+  type CredentialsDocument,
+  parseCredentialsFile,
+  serializeCredentialsFile,
+} from "./credentials-file.ts";
 import { acquireLock, isProcessAlive } from "./lock.ts";
 import { assertMayCreateIn, assertTrusted, ownerOfNearest } from "./trust.ts";
 import type { Credentials, CredentialStore, FileStoreOptions, StoreSnapshot } from "./types.ts";
@@ -18,7 +39,9 @@ const DEFAULT_LOCK_TIMEOUT_MS = 15_000;
 const DEFAULT_STALE_LOCK_MS = 120_000;
 
 function ioError(action: string, path: string, error: unknown): AuthctlError {
-  return new AuthctlError("STORE_IO", `could not ${action} ${path}: ${describeIoError(error)}`, { cause: error });
+  return new AuthctlError("STORE_IO", `could not ${action} ${path}: ${describeIoError(error)}`, {
+    cause: error,
+  });
 }
 
 /** The store's text, or undefined when there is no store. Bytes that are not UTF-8 are refused, not replaced. */
@@ -34,7 +57,9 @@ function readStoreText(path: string): string | undefined {
   }
   try {
     if (!fstatSync(fd).isFile()) {
-      throw new AuthctlError("STORE_CORRUPT", `credentials store ${path} is not a regular file`, { hint: `move it aside (authctl will not use it): mv ${path} ${path}.moved` });
+      throw new AuthctlError("STORE_CORRUPT", `credentials store ${path} is not a regular file`, {
+        hint: `move it aside (authctl will not use it): mv ${path} ${path}.moved`,
+      });
     }
     bytes = readFileSync(fd);
   } catch (error) {
@@ -75,7 +100,9 @@ function fixModes(path: string): string[] {
       chmodSync(target, wanted);
       warnings.push(`${what} was open to other users (mode ${was}): changed to ${octal(wanted)}`);
     } catch {
-      warnings.push(`${what} is open to other users (mode ${was}): run chmod ${wanted.toString(8)} ${target}`);
+      warnings.push(
+        `${what} is open to other users (mode ${was}): run chmod ${wanted.toString(8)} ${target}`,
+      );
     }
   };
   try {
@@ -96,7 +123,11 @@ function assertRegularOrAbsent(lockPath: string): void {
     if (errorCode(error) === "ENOENT") return;
     throw ioError("check the lock", lockPath, error);
   }
-  throw new AuthctlError("STORE_IO", `the store's lock ${lockPath} is not a regular file; authctl will not wait on it`, { hint: `remove it: rm ${lockPath}` });
+  throw new AuthctlError(
+    "STORE_IO",
+    `the store's lock ${lockPath} is not a regular file; authctl will not wait on it`,
+    { hint: `remove it: rm ${lockPath}` },
+  );
 }
 
 function emptyDocument(): CredentialsDocument {
@@ -164,10 +195,16 @@ export function createStoreFile(home: string, options: FileStoreOptions = {}): S
         try {
           accessSync(target, constants.W_OK);
         } catch (error) {
-          throw new AuthctlError("STORE_IO", `cannot save credentials: ${target} is not writable (${describeIoError(error)})`, {
-            hint: existsSync(home) ? `check the permissions of ${home}, or set AUTHCTL_HOME to a writable directory` : `set AUTHCTL_HOME to a writable directory`,
-            cause: error,
-          });
+          throw new AuthctlError(
+            "STORE_IO",
+            `cannot save credentials: ${target} is not writable (${describeIoError(error)})`,
+            {
+              hint: existsSync(home)
+                ? `check the permissions of ${home}, or set AUTHCTL_HOME to a writable directory`
+                : `set AUTHCTL_HOME to a writable directory`,
+              cause: error,
+            },
+          );
         }
       }
       assertRegularOrAbsent(lockPath);
@@ -177,7 +214,10 @@ export function createStoreFile(home: string, options: FileStoreOptions = {}): S
       if (!existsSync(path)) return undefined;
       const lock = await acquireLock(lockPath, { timeoutMs: lockTimeoutMs, staleMs: staleLockMs });
       try {
-        const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+        const stamp = now
+          .toISOString()
+          .replace(/[-:]/g, "")
+          .replace(/\.\d+Z$/, "Z");
         const aside = `${path}.reset-${stamp}`;
         try {
           renameSync(path, aside);
@@ -205,7 +245,8 @@ export function createStoreFile(home: string, options: FileStoreOptions = {}): S
         // Re-read under the lock: the snapshot the caller decided on may be out of date.
         const text = readStoreText(path);
         const document = text === undefined ? emptyDocument() : parseCredentialsFile(text, path);
-        let onDisk = text === undefined ? serializeCredentialsFile(emptyDocument()) : serializeCredentialsFile(document);
+        let onDisk =
+          text === undefined ? serializeCredentialsFile(emptyDocument()) : serializeCredentialsFile(document);
         const write = (next: CredentialsDocument): void => {
           const after = serializeCredentialsFile(next);
           if (after === onDisk) return;
@@ -213,15 +254,26 @@ export function createStoreFile(home: string, options: FileStoreOptions = {}): S
           try {
             parseCredentialsFile(after, path);
           } catch (error) {
-            throw new AuthctlError("INTERNAL", "the credential store would not read back; nothing was written", { cause: error });
+            throw new AuthctlError(
+              "INTERNAL",
+              "the credential store would not read back; nothing was written",
+              { cause: error },
+            );
           }
           if (!lock.isHeld()) {
-            throw new AuthctlError("STORE_LOCKED", `lost the lock on ${path} (another process judged it stale); nothing was written`, {
-              hint: "run the command again",
-            });
+            throw new AuthctlError(
+              "STORE_LOCKED",
+              `lost the lock on ${path} (another process judged it stale); nothing was written`,
+              {
+                hint: "run the command again",
+              },
+            );
           }
           // Any temporary file present while we hold the lock belongs to a writer that died.
-          removeLeftoverTempFiles(path, (pid, ageMs) => pid === process.pid || ageMs > staleLockMs || !isProcessAlive(pid));
+          removeLeftoverTempFiles(
+            path,
+            (pid, ageMs) => pid === process.pid || ageMs > staleLockMs || !isProcessAlive(pid),
+          );
           writeFileAtomic(path, after);
           onDisk = after;
         };

@@ -15,7 +15,12 @@ import type { Env } from "../deps.ts";
 import { AuthctlError, errorCode } from "../errors.ts";
 import { connectBus, type DBusConnection } from "../io/dbus.ts";
 import { osSecrets, type SecretsApi } from "../io/os-secrets.ts";
-import { bunSecretAttributes, defaultCollectionState, openSecretReader, type SecretReader } from "./secret-service.ts";
+import {
+  bunSecretAttributes,
+  defaultCollectionState,
+  openSecretReader,
+  type SecretReader,
+} from "./secret-service.ts";
 
 export const KEYRING_SERVICE = "authctl";
 const PROBE_NAME = "__authctl_probe__";
@@ -35,7 +40,10 @@ export interface Keyring {
 export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new AuthctlError("TIMEOUT", `${what} did not answer within ${ms / 1000}s`)), ms);
+    timer = setTimeout(
+      () => reject(new AuthctlError("TIMEOUT", `${what} did not answer within ${ms / 1000}s`)),
+      ms,
+    );
   });
   try {
     return await Promise.race([promise, timeout]);
@@ -94,7 +102,10 @@ export function createBunKeyring(env: Env, options: KeyringOptions = {}): Keyrin
   };
   const call = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
     const reason = quickUnavailableReason();
-    if (reason) throw new AuthctlError("STORE_IO", `the keyring is not available: ${reason}`, { hint: "set AUTHCTL_STORE=encrypted" });
+    if (reason)
+      throw new AuthctlError("STORE_IO", `the keyring is not available: ${reason}`, {
+        hint: "set AUTHCTL_STORE=encrypted",
+      });
     try {
       return await withTimeout(run(), timeoutMs, "the keyring");
     } catch (error) {
@@ -105,7 +116,8 @@ export function createBunKeyring(env: Env, options: KeyringOptions = {}): Keyrin
     if (!secrets()) return "this build of Bun has no Bun.secrets";
     // libsecret talks to the Secret Service over the session bus; without one it would try to
     // autolaunch a bus through X11, which fails (or worse, starts one nobody unlocks).
-    if ((platform === "linux" || platform === "freebsd") && !sessionBusAddress(env)) return "no D-Bus session bus";
+    if ((platform === "linux" || platform === "freebsd") && !sessionBusAddress(env))
+      return "no D-Bus session bus";
     return undefined;
   }
   /** `use` run on a direct connection to the session bus; undefined when that fails in any way. */
@@ -127,7 +139,10 @@ export function createBunKeyring(env: Env, options: KeyringOptions = {}): Keyrin
   let reading = 0;
   let idle: ReturnType<typeof setTimeout> | undefined;
   const dropReader = () => {
-    reader?.then((r) => r.close(), () => {});
+    reader?.then(
+      (r) => r.close(),
+      () => {},
+    );
     reader = undefined;
   };
   /** The item's value, null when there is none, "locked", or undefined when only libsecret can tell. */
@@ -176,7 +191,9 @@ export function createBunKeyring(env: Env, options: KeyringOptions = {}): Keyrin
         await call("be reached", () => secrets()!.get({ service: KEYRING_SERVICE, name: PROBE_NAME }));
         return undefined;
       } catch (error) {
-        return error instanceof Error ? error.message.replace(/^the keyring (is not available|could not be reached): /, "") : String(error);
+        return error instanceof Error
+          ? error.message.replace(/^the keyring (is not available|could not be reached): /, "")
+          : String(error);
       }
     },
     async get(id) {
@@ -187,7 +204,9 @@ export function createBunKeyring(env: Env, options: KeyringOptions = {}): Keyrin
       // Locked. libsecret asks the keyring to unlock, which on a desktop shows its dialog: a person
       // needs longer than the timeout meant for a keyring that does not answer at all.
       if (options.unlockWaitMs !== undefined) {
-        options.notify?.(`the keyring is locked: unlock it in its dialog to go on (waiting up to ${options.unlockWaitMs / 1000} s)`);
+        options.notify?.(
+          `the keyring is locked: unlock it in its dialog to go on (waiting up to ${options.unlockWaitMs / 1000} s)`,
+        );
       }
       let value: string | null;
       try {
@@ -204,7 +223,8 @@ export function createBunKeyring(env: Env, options: KeyringOptions = {}): Keyrin
       }
       return value;
     },
-    set: (id, value) => call(`store ${id}`, () => secrets()!.set({ service: KEYRING_SERVICE, name: id, value })),
+    set: (id, value) =>
+      call(`store ${id}`, () => secrets()!.set({ service: KEYRING_SERVICE, name: id, value })),
     delete: (id) => call(`delete ${id}`, () => secrets()!.delete({ service: KEYRING_SERVICE, name: id })),
   };
 }

@@ -10,7 +10,16 @@
  * slow holder cannot delete a lock someone else took after breaking its own. The guard is held for
  * a few system calls; one left by a crash is itself broken after five seconds.
  */
-import { closeSync, constants, fstatSync, openSync, readFileSync, unlinkSync, utimesSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  openSync,
+  readFileSync,
+  unlinkSync,
+  utimesSync,
+  writeSync,
+} from "node:fs";
 import { AuthctlError, errorCode } from "../errors.ts";
 import { describeIoError } from "./atomic-write.ts";
 
@@ -56,7 +65,8 @@ function parseOwner(raw: string): LockOwner | undefined {
     const value = JSON.parse(raw) as Partial<LockOwner> | null;
     // A pid of 0 or below would make kill(pid, 0) probe a whole process group.
     if (!value || !Number.isSafeInteger(value.pid) || (value.pid ?? 0) <= 0) return undefined;
-    if (typeof value.host !== "string" || typeof value.nonce !== "string" || typeof value.time !== "number") return undefined;
+    if (typeof value.host !== "string" || typeof value.nonce !== "string" || typeof value.time !== "number")
+      return undefined;
     return value as LockOwner;
   } catch {
     return undefined;
@@ -73,7 +83,9 @@ export function readLock(path: string): LockInfo | undefined {
   } catch (error) {
     if (errorCode(error) === "ENOENT") return undefined;
     if (errorCode(error) === "ELOOP") throw notAFile(path);
-    throw new AuthctlError("STORE_IO", `could not read lock ${path}: ${describeIoError(error)}`, { cause: error });
+    throw new AuthctlError("STORE_IO", `could not read lock ${path}: ${describeIoError(error)}`, {
+      cause: error,
+    });
   }
   try {
     const stat = fstatSync(fd);
@@ -86,7 +98,11 @@ export function readLock(path: string): LockInfo | undefined {
 }
 
 function notAFile(path: string): AuthctlError {
-  return new AuthctlError("STORE_IO", `the store's lock ${path} is not a regular file; authctl will not wait on it`, { hint: `remove it: rm ${path}` });
+  return new AuthctlError(
+    "STORE_IO",
+    `the store's lock ${path} is not a regular file; authctl will not wait on it`,
+    { hint: `remove it: rm ${path}` },
+  );
 }
 
 /**
@@ -210,7 +226,9 @@ function tryCreate(path: string, staleMs: number): LockHandle | undefined {
     fd = openSync(path, "wx", 0o600);
   } catch (error) {
     if (errorCode(error) === "EEXIST") return undefined;
-    throw new AuthctlError("STORE_IO", `could not create lock ${path}: ${describeIoError(error)}`, { cause: error });
+    throw new AuthctlError("STORE_IO", `could not create lock ${path}: ${describeIoError(error)}`, {
+      cause: error,
+    });
   }
   const owner = newOwner();
   try {
@@ -218,7 +236,9 @@ function tryCreate(path: string, staleMs: number): LockHandle | undefined {
   } catch (error) {
     // Left behind, an empty lock would be judged stale after two seconds; removing it is quicker.
     removeQuietly(path);
-    throw new AuthctlError("STORE_IO", `could not write lock ${path}: ${describeIoError(error)}`, { cause: error });
+    throw new AuthctlError("STORE_IO", `could not write lock ${path}: ${describeIoError(error)}`, {
+      cause: error,
+    });
   } finally {
     closeSync(fd);
   }
@@ -273,7 +293,10 @@ export async function acquireLock(path: string, options: LockOptions): Promise<L
     const info = readLock(path);
     if (info) last = info;
     // Released or broken just now: try again without sleeping, a few times.
-    if ((!info || (isStale(info, options.staleMs) && breakStaleLock(path, info, options.staleMs))) && quickRetries++ < 3) {
+    if (
+      (!info || (isStale(info, options.staleMs) && breakStaleLock(path, info, options.staleMs))) &&
+      quickRetries++ < 3
+    ) {
       continue;
     }
     quickRetries = 0;

@@ -11,7 +11,11 @@
 import { DBusCallError, type DBusConnection } from "../io/dbus.ts";
 
 export const BUN_SECRET_SCHEMA = "com.oven-sh.bun.Secret";
-const SERVICE = { destination: "org.freedesktop.secrets", path: "/org/freedesktop/secrets", interface: "org.freedesktop.Secret.Service" };
+const SERVICE = {
+  destination: "org.freedesktop.secrets",
+  path: "/org/freedesktop/secrets",
+  interface: "org.freedesktop.Secret.Service",
+};
 
 export type SecretLookup = { status: "found"; value: string } | { status: "absent" } | { status: "locked" };
 
@@ -33,20 +37,40 @@ export function openSecretReader(bus: DBusConnection): SecretReader {
   // OpenSession is sent now and awaited only when a secret is fetched, so it travels with the
   // first search: every round trip through the bus daemon to the keyring daemon costs a shell
   // start-up most of a millisecond.
-  const session = bus.call({ ...SERVICE, member: "OpenSession", signature: "sv", body: ["plain", { signature: "s", value: "" }] }).then((opened) => {
-    const path = opened.body[1];
-    if (opened.signature !== "vo" || typeof path !== "string") throw new Error(`OpenSession answered "${opened.signature}"`);
-    return path;
-  });
+  const session = bus
+    .call({
+      ...SERVICE,
+      member: "OpenSession",
+      signature: "sv",
+      body: ["plain", { signature: "s", value: "" }],
+    })
+    .then((opened) => {
+      const path = opened.body[1];
+      if (opened.signature !== "vo" || typeof path !== "string")
+        throw new Error(`OpenSession answered "${opened.signature}"`);
+      return path;
+    });
   session.catch(() => {}); // a lookup that needs it hears of the failure
   return {
     async lookup(attributes) {
-      const found = await bus.call({ ...SERVICE, member: "SearchItems", signature: "a{ss}", body: [Object.entries(attributes)] });
+      const found = await bus.call({
+        ...SERVICE,
+        member: "SearchItems",
+        signature: "a{ss}",
+        body: [Object.entries(attributes)],
+      });
       if (found.signature !== "aoao") throw new Error(`SearchItems answered "${found.signature}"`);
       const [unlocked, locked] = found.body as [string[], string[]];
       if (unlocked.length === 0) return locked.length > 0 ? { status: "locked" } : { status: "absent" };
       const item = [...unlocked].sort()[0]!;
-      const reply = await bus.call({ destination: SERVICE.destination, path: item, interface: "org.freedesktop.Secret.Item", member: "GetSecret", signature: "o", body: [await session] });
+      const reply = await bus.call({
+        destination: SERVICE.destination,
+        path: item,
+        interface: "org.freedesktop.Secret.Item",
+        member: "GetSecret",
+        signature: "o",
+        body: [await session],
+      });
       if (reply.signature !== "(oayays)") throw new Error(`GetSecret answered "${reply.signature}"`);
       const [, , value] = reply.body[0] as [string, Uint8Array, Uint8Array, string];
       return { status: "found", value: new TextDecoder("utf-8", { fatal: true }).decode(value) };
@@ -63,17 +87,23 @@ export function openSecretReader(bus: DBusConnection): SecretReader {
 export async function defaultCollectionState(bus: DBusConnection): Promise<"none" | "locked" | "unlocked"> {
   const alias = await bus.call({ ...SERVICE, member: "ReadAlias", signature: "s", body: ["default"] });
   const path = alias.body[0];
-  if (alias.signature !== "o" || typeof path !== "string") throw new Error(`ReadAlias answered "${alias.signature}"`);
+  if (alias.signature !== "o" || typeof path !== "string")
+    throw new Error(`ReadAlias answered "${alias.signature}"`);
   if (path === "/") return "none";
   let locked;
   try {
     locked = await bus.call({
-      destination: SERVICE.destination, path, interface: "org.freedesktop.DBus.Properties",
-      member: "Get", signature: "ss", body: ["org.freedesktop.Secret.Collection", "Locked"],
+      destination: SERVICE.destination,
+      path,
+      interface: "org.freedesktop.DBus.Properties",
+      member: "Get",
+      signature: "ss",
+      body: ["org.freedesktop.Secret.Collection", "Locked"],
     });
   } catch (error) {
     // An alias left pointing at a collection that is gone.
-    if (error instanceof DBusCallError && /NoSuchObject|UnknownObject|UnknownMethod/.test(error.dbusName)) return "none";
+    if (error instanceof DBusCallError && /NoSuchObject|UnknownObject|UnknownMethod/.test(error.dbusName))
+      return "none";
     throw error;
   }
   const value = (locked.body[0] as { value?: unknown } | undefined)?.value;

@@ -52,7 +52,11 @@ function statOrUndefined(path: string): ReturnType<typeof statSync> | undefined 
     return statSync(path, { throwIfNoEntry: false });
   } catch (error) {
     if (errorCode(error) === "ENOENT" || errorCode(error) === "ENOTDIR") return undefined;
-    throw new AuthctlError("STORE_IO", `could not check ${path}: ${(error as Error).message.split(",", 1)[0]}`, { cause: error });
+    throw new AuthctlError(
+      "STORE_IO",
+      `could not check ${path}: ${(error as Error).message.split(",", 1)[0]}`,
+      { cause: error },
+    );
   }
 }
 
@@ -67,13 +71,21 @@ export function ownerOfNearest(path: string): { path: string; uid: number } | un
 
 /** `subject` reads before "belongs to alice": "credentials.toml /home/alice/.config/authctl/credentials.toml". */
 function foreignOwner(subject: string, path: string, owner: number, me: number): AuthctlError {
-  const sudo = me === 0 ? " (HOME or AUTHCTL_HOME probably points at their home: sudo without -H, su -m, a cron job)" : "";
-  return new AuthctlError("STORE_IO", `${subject} belongs to ${userName(owner)}, not to you (${userName(me)})${sudo}; authctl will not use it`, {
-    hint: me === 0
-      ? `run authctl as ${userName(owner)} (sudo -u ${userName(owner)} …), or with 'sudo -H' / AUTHCTL_HOME set to a store of your own`
-      : `set AUTHCTL_HOME to a directory of your own, or have ${userName(owner)} hand it over (chown)`,
-    detail: { path, owner, foreign: true },
-  });
+  const sudo =
+    me === 0
+      ? " (HOME or AUTHCTL_HOME probably points at their home: sudo without -H, su -m, a cron job)"
+      : "";
+  return new AuthctlError(
+    "STORE_IO",
+    `${subject} belongs to ${userName(owner)}, not to you (${userName(me)})${sudo}; authctl will not use it`,
+    {
+      hint:
+        me === 0
+          ? `run authctl as ${userName(owner)} (sudo -u ${userName(owner)} …), or with 'sudo -H' / AUTHCTL_HOME set to a store of your own`
+          : `set AUTHCTL_HOME to a directory of your own, or have ${userName(owner)} hand it over (chown)`,
+      detail: { path, owner, foreign: true },
+    },
+  );
 }
 
 /**
@@ -91,10 +103,14 @@ export function assertTrusted(path: string, what: string): void {
   // root is accepted for other users only as ssh does, for files nobody else can write.
   if (Number(stat.mode) & 0o022) {
     const fix = stat.isDirectory() ? `chmod 700 ${path}` : `chmod go-w ${path}`;
-    throw new AuthctlError("STORE_IO", `${what} ${path} is writable by other users (mode ${octal(Number(stat.mode))}); authctl will not use it`, {
-      hint: owner === me ? `run ${fix}, and check that nobody changed it` : `have root run ${fix}`,
-      detail: { path, writableByOthers: true },
-    });
+    throw new AuthctlError(
+      "STORE_IO",
+      `${what} ${path} is writable by other users (mode ${octal(Number(stat.mode))}); authctl will not use it`,
+      {
+        hint: owner === me ? `run ${fix}, and check that nobody changed it` : `have root run ${fix}`,
+        detail: { path, writableByOthers: true },
+      },
+    );
   }
 }
 
@@ -107,7 +123,8 @@ export function assertMayCreateIn(dir: string, what: string): void {
   if (me === undefined) return;
   const nearest = ownerOfNearest(dir);
   if (!nearest || nearest.path === dir) return;
-  if (nearest.uid !== me && nearest.uid !== 0) throw foreignOwner(`${what} ${dir} would be created in ${nearest.path}, which`, dir, nearest.uid, me);
+  if (nearest.uid !== me && nearest.uid !== 0)
+    throw foreignOwner(`${what} ${dir} would be created in ${nearest.path}, which`, dir, nearest.uid, me);
 }
 
 /** Where authctl looked, for "not logged in" and "unknown provider": the path, and whose home it is in when not this user's. */
@@ -121,7 +138,9 @@ export function foreignNote(path: string): string {
   if (me === undefined) return "";
   try {
     const nearest = ownerOfNearest(path);
-    return nearest && nearest.uid !== me && nearest.uid !== 0 ? `, which belongs to ${userName(nearest.uid)}` : "";
+    return nearest && nearest.uid !== me && nearest.uid !== 0
+      ? `, which belongs to ${userName(nearest.uid)}`
+      : "";
   } catch {
     return "";
   }

@@ -24,9 +24,11 @@ const CLIENT_BIN = join(DIR, "node_modules/.bin");
 const PROGRAMS = join(DIR, "programs");
 
 function isolationProblem(): string | undefined {
-  if (!existsSync(join(NODE_BIN, "node"))) return "the client suite is not installed (npm ci --prefix test/clients)";
+  if (!existsSync(join(NODE_BIN, "node")))
+    return "the client suite is not installed (npm ci --prefix test/clients)";
   const probe = Bun.spawnSync(["unshare", "-n", "ip", "link", "set", "lo", "up"], { stderr: "pipe" });
-  if (probe.exitCode !== 0) return `no network namespace for the clients (unshare -n needs root): ${probe.stderr.toString().trim()}`;
+  if (probe.exitCode !== 0)
+    return `no network namespace for the clients (unshare -n needs root): ${probe.stderr.toString().trim()}`;
   return undefined;
 }
 const problem = isolationProblem();
@@ -41,9 +43,23 @@ beforeAll(() => ensureBinary());
 
 async function runCase(input: CaseInput): Promise<CaseReport> {
   const proc = Bun.spawn(
-    ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", process.execPath, join(DIR, "run-case.ts"), JSON.stringify(input)],
+    [
+      "unshare",
+      "-n",
+      "sh",
+      "-c",
+      'ip link set lo up && exec "$@"',
+      "sh",
+      process.execPath,
+      join(DIR, "run-case.ts"),
+      JSON.stringify(input),
+    ],
     {
-      env: { ...process.env, AUTHCTL_BINARY: BINARY, PATH: `${NODE_BIN}:${CLIENT_BIN}:${process.env.PATH ?? "/usr/bin:/bin"}` },
+      env: {
+        ...process.env,
+        AUTHCTL_BINARY: BINARY,
+        PATH: `${NODE_BIN}:${CLIENT_BIN}:${process.env.PATH ?? "/usr/bin:/bin"}`,
+      },
       stdout: "pipe",
       stderr: "pipe",
       timeout: (input.timeoutMs ?? 90_000) + 15_000,
@@ -73,22 +89,73 @@ interface Client {
 }
 
 const node = (script: string, ...args: string[]) => ["node", join(PROGRAMS, script), ...args];
-const AI_SDK_BASES = { OPENAI_BASE_URL: "{FAKE}/v1", ANTHROPIC_BASE_URL: "{FAKE}/v1", GOOGLE_GEMINI_BASE_URL: "{FAKE}", OPENROUTER_BASE_URL: "{FAKE}/api/v1" };
+const AI_SDK_BASES = {
+  OPENAI_BASE_URL: "{FAKE}/v1",
+  ANTHROPIC_BASE_URL: "{FAKE}/v1",
+  GOOGLE_GEMINI_BASE_URL: "{FAKE}",
+  OPENROUTER_BASE_URL: "{FAKE}/api/v1",
+};
 
 const CLIENTS: Client[] = [
-  { name: "openai (chat completions and responses)", provider: "openai", command: node("openai.mjs"), replies: 4, plainEnv: { OPENAI_BASE_URL: "{FAKE}/v1" } },
-  { name: "@anthropic-ai/sdk", provider: "anthropic", command: node("anthropic.mjs"), replies: 2, plainEnv: { ANTHROPIC_BASE_URL: "{FAKE}" } },
-  { name: "@google/genai (v1 default and v1beta)", provider: "gemini", command: node("genai.mjs"), replies: 3, plainEnv: { GOOGLE_GEMINI_BASE_URL: "{FAKE}" } },
-  { name: "ai + @ai-sdk/openai", provider: "openai", command: node("ai-sdk.mjs", "openai"), replies: 2, plainEnv: AI_SDK_BASES },
-  { name: "ai + @ai-sdk/anthropic (base URL ending in /v1)", provider: "anthropic", command: node("ai-sdk.mjs", "anthropic"), replies: 2, plainEnv: AI_SDK_BASES },
-  { name: "ai + @ai-sdk/google", provider: "gemini", command: node("ai-sdk.mjs", "google"), replies: 2, plainEnv: AI_SDK_BASES },
-  { name: "ai + @openrouter/ai-sdk-provider", provider: "openrouter", command: node("ai-sdk.mjs", "openrouter"), replies: 2, plainEnv: AI_SDK_BASES },
+  {
+    name: "openai (chat completions and responses)",
+    provider: "openai",
+    command: node("openai.mjs"),
+    replies: 4,
+    plainEnv: { OPENAI_BASE_URL: "{FAKE}/v1" },
+  },
+  {
+    name: "@anthropic-ai/sdk",
+    provider: "anthropic",
+    command: node("anthropic.mjs"),
+    replies: 2,
+    plainEnv: { ANTHROPIC_BASE_URL: "{FAKE}" },
+  },
+  {
+    name: "@google/genai (v1 default and v1beta)",
+    provider: "gemini",
+    command: node("genai.mjs"),
+    replies: 3,
+    plainEnv: { GOOGLE_GEMINI_BASE_URL: "{FAKE}" },
+  },
+  {
+    name: "ai + @ai-sdk/openai",
+    provider: "openai",
+    command: node("ai-sdk.mjs", "openai"),
+    replies: 2,
+    plainEnv: AI_SDK_BASES,
+  },
+  {
+    name: "ai + @ai-sdk/anthropic (base URL ending in /v1)",
+    provider: "anthropic",
+    command: node("ai-sdk.mjs", "anthropic"),
+    replies: 2,
+    plainEnv: AI_SDK_BASES,
+  },
+  {
+    name: "ai + @ai-sdk/google",
+    provider: "gemini",
+    command: node("ai-sdk.mjs", "google"),
+    replies: 2,
+    plainEnv: AI_SDK_BASES,
+  },
+  {
+    name: "ai + @openrouter/ai-sdk-provider",
+    provider: "openrouter",
+    command: node("ai-sdk.mjs", "openrouter"),
+    replies: 2,
+    plainEnv: AI_SDK_BASES,
+  },
   {
     name: "claude (@anthropic-ai/claude-code)",
     provider: "anthropic",
     command: ["claude", "-p", "say pong"],
     replies: 1,
-    env: { CLAUDE_CONFIG_DIR: "{HOME}/.claude", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1", DISABLE_AUTOUPDATER: "1" },
+    env: {
+      CLAUDE_CONFIG_DIR: "{HOME}/.claude",
+      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
+      DISABLE_AUTOUPDATER: "1",
+    },
     plainEnv: { ANTHROPIC_BASE_URL: "{FAKE}" },
   },
   {
@@ -114,28 +181,41 @@ const CLIENTS: Client[] = [
   },
 ];
 
-describe.skipIf(problem !== undefined)("real clients under exec and exec --proxy, network namespace with loopback only", () => {
-  for (const client of CLIENTS) {
-    for (const proxy of [false, true]) {
-      test(`${client.name}: ${proxy ? "exec --proxy" : "exec"}`, async () => {
-        const report = await runCase({
-          provider: client.provider,
-          proxy,
-          command: client.command,
-          env: { ...client.env, ...(proxy ? {} : client.plainEnv) },
-          files: { ...client.files, ...(proxy ? {} : client.plainFiles) },
-          timeoutMs: 90_000,
-        });
-        const context = { code: report.code, stdout: report.stdout.slice(-1500), stderr: report.stderr.slice(-1500), requests: report.requests };
-        expect({ ...context, code: report.code }).toEqual({ ...context, code: 0 });
-        expect(report.stdout.split(REPLY).length - 1).toBeGreaterThanOrEqual(client.replies);
-        expect(report.requests.length).toBeGreaterThan(0);
-        for (const r of report.requests) expect({ path: r.path, credentialIsKey: r.credentialIsKey, status: r.status }).toMatchObject({ credentialIsKey: true });
-        if (client.websocket) expect(report.requests.some((r) => r.websocket && r.status === 101)).toBe(true);
-        expect(report.processesSeen).toBeGreaterThan(0);
-        expect(report.keyInChildEnvironment).toBe(!proxy);
-        if (proxy && (client.command[0] === "codex" || client.command[0] === "gemini")) expect(report.stderr).toContain(`${client.command[0] === "codex" ? "codex" : "gemini-cli"} `);
-      }, 120_000);
+describe.skipIf(problem !== undefined)(
+  "real clients under exec and exec --proxy, network namespace with loopback only",
+  () => {
+    for (const client of CLIENTS) {
+      for (const proxy of [false, true]) {
+        test(`${client.name}: ${proxy ? "exec --proxy" : "exec"}`, async () => {
+          const report = await runCase({
+            provider: client.provider,
+            proxy,
+            command: client.command,
+            env: { ...client.env, ...(proxy ? {} : client.plainEnv) },
+            files: { ...client.files, ...(proxy ? {} : client.plainFiles) },
+            timeoutMs: 90_000,
+          });
+          const context = {
+            code: report.code,
+            stdout: report.stdout.slice(-1500),
+            stderr: report.stderr.slice(-1500),
+            requests: report.requests,
+          };
+          expect({ ...context, code: report.code }).toEqual({ ...context, code: 0 });
+          expect(report.stdout.split(REPLY).length - 1).toBeGreaterThanOrEqual(client.replies);
+          expect(report.requests.length).toBeGreaterThan(0);
+          for (const r of report.requests)
+            expect({ path: r.path, credentialIsKey: r.credentialIsKey, status: r.status }).toMatchObject({
+              credentialIsKey: true,
+            });
+          if (client.websocket)
+            expect(report.requests.some((r) => r.websocket && r.status === 101)).toBe(true);
+          expect(report.processesSeen).toBeGreaterThan(0);
+          expect(report.keyInChildEnvironment).toBe(!proxy);
+          if (proxy && (client.command[0] === "codex" || client.command[0] === "gemini"))
+            expect(report.stderr).toContain(`${client.command[0] === "codex" ? "codex" : "gemini-cli"} `);
+        }, 120_000);
+      }
     }
-  }
-});
+  },
+);

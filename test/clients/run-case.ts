@@ -28,7 +28,15 @@ export interface CaseReport {
   code: number | null;
   stdout: string;
   stderr: string;
-  requests: Array<{ method: string; path: string; credentialIsKey: boolean; credential?: string; stream: boolean; websocket?: boolean; status: number }>;
+  requests: Array<{
+    method: string;
+    path: string;
+    credentialIsKey: boolean;
+    credential?: string;
+    stream: boolean;
+    websocket?: boolean;
+    status: number;
+  }>;
   /** Processes seen under authctl while requests were served, and whether any held a real key in its environment. */
   processesSeen: number;
   keyInChildEnvironment: boolean;
@@ -73,7 +81,9 @@ async function main(input: CaseInput): Promise<CaseReport> {
   try {
     writeFileSync(
       join(authctlHome, "config.toml"),
-      Object.entries(API_PATHS).map(([id, path]) => `[providers.${id}]\napi_url = "${fake.url}${path}"\n`).join("\n"),
+      Object.entries(API_PATHS)
+        .map(([id, path]) => `[providers.${id}]\napi_url = "${fake.url}${path}"\n`)
+        .join("\n"),
     );
     const baseEnv: Record<string, string> = {
       PATH: process.env.PATH ?? "/usr/bin:/bin",
@@ -85,7 +95,11 @@ async function main(input: CaseInput): Promise<CaseReport> {
       TERM: "dumb",
     };
     for (const [id, key] of Object.entries(KEYS)) {
-      const login = Bun.spawnSync([binary, "login", id, "--with-key", "--no-verify"], { env: baseEnv, stdin: new Blob([key]), stderr: "pipe" });
+      const login = Bun.spawnSync([binary, "login", id, "--with-key", "--no-verify"], {
+        env: baseEnv,
+        stdin: new Blob([key]),
+        stderr: "pipe",
+      });
       if (login.exitCode !== 0) throw new Error(`login ${id}: ${login.stderr}`);
     }
     for (const [name, text] of Object.entries(input.files ?? {})) {
@@ -95,9 +109,24 @@ async function main(input: CaseInput): Promise<CaseReport> {
     }
     const env = { ...baseEnv };
     for (const [name, value] of Object.entries(input.env ?? {})) env[name] = fill(value);
-    const args = [binary, "exec", ...(input.proxy ? ["--proxy"] : []), "-p", input.provider, "--", ...input.command.map(fill)];
+    const args = [
+      binary,
+      "exec",
+      ...(input.proxy ? ["--proxy"] : []),
+      "-p",
+      input.provider,
+      "--",
+      ...input.command.map(fill),
+    ];
     const started = performance.now();
-    const proc = Bun.spawn(args, { env, cwd: home, stdin: "ignore", stdout: "pipe", stderr: "pipe", timeout: input.timeoutMs ?? 90_000 });
+    const proc = Bun.spawn(args, {
+      env,
+      cwd: home,
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+      timeout: input.timeoutMs ?? 90_000,
+    });
     let processesSeen = 0;
     let keyInChildEnvironment = false;
     fake.onRequest = () => {
@@ -109,7 +138,10 @@ async function main(input: CaseInput): Promise<CaseReport> {
         } catch {}
       }
     };
-    const [stdout, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+    const [stdout, stderr] = await Promise.all([
+      new Response(proc.stdout).text(),
+      new Response(proc.stderr).text(),
+    ]);
     const code = await proc.exited;
     return {
       code,

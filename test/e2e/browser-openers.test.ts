@@ -20,15 +20,25 @@ afterEach(() => {
 function setup(): { follow: string } {
   fake = startOAuthFake({ accessTokenTtl: 3600 });
   box = createSandbox();
-  box.writeConfig(`[providers.fake]\nname = "Fake"\nissuer = "${fake.url}"\nclient_id = "${FAKE_CLIENT_ID}"\nscopes = ["openid"]\nenv = { FAKE_TOKEN = "access_token" }\n`);
+  box.writeConfig(
+    `[providers.fake]\nname = "Fake"\nissuer = "${fake.url}"\nclient_id = "${FAKE_CLIENT_ID}"\nscopes = ["openid"]\nenv = { FAKE_TOKEN = "access_token" }\n`,
+  );
   // Follows the authorize URL like a browser that approves at once, and records that it ran.
-  const follow = writeScript(box.root, "follow.sh", `#!/bin/sh\necho "$1" > "${join(box.root, "opened-by-follow")}"\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`);
+  const follow = writeScript(
+    box.root,
+    "follow.sh",
+    `#!/bin/sh\necho "$1" > "${join(box.root, "opened-by-follow")}"\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`,
+  );
   return { follow };
 }
 
 test("$BROWSER is a list: an opener that fails is skipped and the next one is used", async () => {
   const { follow } = setup();
-  const failing = writeScript(box.root, "failing.sh", `#!/bin/sh\ntouch "${join(box.root, "tried-failing")}"\nexit 3\n`);
+  const failing = writeScript(
+    box.root,
+    "failing.sh",
+    `#!/bin/sh\ntouch "${join(box.root, "tried-failing")}"\nexit 3\n`,
+  );
   expectOk(await box.run(["login", "fake"], { env: { BROWSER: `${failing}:${follow}` }, timeoutMs: 30_000 }));
   expect(existsSync(join(box.root, "tried-failing"))).toBe(true);
   expect(readFileSync(join(box.root, "opened-by-follow"), "utf8")).toStartWith(`${fake.url}/`);
@@ -49,7 +59,13 @@ test("without $BROWSER on a Linux desktop (DISPLAY set), xdg-open from PATH is u
   const bin = join(box.root, "bin");
   mkdirSync(bin);
   writeScript(bin, "xdg-open", `#!/bin/sh\nexec "${follow}" "$1"\n`);
-  const env = { BROWSER: undefined, DISPLAY: ":0", SSH_CONNECTION: undefined, SSH_TTY: undefined, PATH: `${bin}:${process.env.PATH}` };
+  const env = {
+    BROWSER: undefined,
+    DISPLAY: ":0",
+    SSH_CONNECTION: undefined,
+    SSH_TTY: undefined,
+    PATH: `${bin}:${process.env.PATH}`,
+  };
   expectOk(await box.run(["login", "fake"], { env, timeoutMs: 30_000 }));
   expect(readFileSync(join(box.root, "opened-by-follow"), "utf8")).toStartWith(`${fake.url}/`);
 }, 40_000);

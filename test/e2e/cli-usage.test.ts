@@ -25,7 +25,12 @@ async function onTerminal(args: string[], env: Record<string, string | undefined
     else runEnv[name] = value;
   }
   const command = [BINARY, ...args].map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(" ");
-  const proc = Bun.spawn(["script", "-qec", command, "/dev/null"], { env: runEnv, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const proc = Bun.spawn(["script", "-qec", command, "/dev/null"], {
+    env: runEnv,
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const text = await new Response(proc.stdout).text();
   await proc.exited;
   return text;
@@ -72,7 +77,9 @@ describe("usage errors exit 2 with the command's usage line", () => {
     expect(host.stderr).toContain("--host does not apply to Groq");
     const keyMethod = await box.run(["login", "kimi", "--method", "key", "--device"], { stdin: KEY });
     expect(keyMethod.code).toBe(2);
-    expect(keyMethod.stderr).toMatch(/--device needs an account login, not Kimi.*'key' method \(methods: device, key\)/);
+    expect(keyMethod.stderr).toMatch(
+      /--device needs an account login, not Kimi.*'key' method \(methods: device, key\)/,
+    );
     expect(keyMethod.stderr).toContain("authctl login kimi --method device --device");
     const zero = await box.run(["login", "openrouter", "--timeout", "0"]);
     expect(zero.code).toBe(2);
@@ -107,12 +114,26 @@ describe("help", () => {
     expect(viaHelp.stdout).toBe((await box.run(["login", "--help"])).stdout);
     expect(viaHelp.stdout).toContain("--no-verify");
     expect(viaHelp.stdout).not.toMatch(/--verify\b/);
-    expect((await box.run(["exec", "--help"])).stdout).toContain("authctl exec [-p <provider>]… [--proxy] -- <command> [args…]");
-    expect((await box.run(["store", "--help"])).stdout).toContain("authctl store migrate --to keyring|encrypted|file");
+    expect((await box.run(["exec", "--help"])).stdout).toContain(
+      "authctl exec [-p <provider>]… [--proxy] -- <command> [args…]",
+    );
+    expect((await box.run(["store", "--help"])).stdout).toContain(
+      "authctl store migrate --to keyring|encrypted|file",
+    );
   });
 
   test("every command's help has two or three examples", async () => {
-    for (const command of ["login", "logout", "status", "env", "exec", "token", "providers", "store", "upgrade"]) {
+    for (const command of [
+      "login",
+      "logout",
+      "status",
+      "env",
+      "exec",
+      "token",
+      "providers",
+      "store",
+      "upgrade",
+    ]) {
       const { stdout } = await box.run([command, "--help"]);
       const examples = stdout.split("Examples:\n")[1]?.trim().split("\n") ?? [];
       expect(examples.length, command).toBeGreaterThanOrEqual(2);
@@ -132,23 +153,33 @@ describe("colour and characters", () => {
     expect(forced.stdout).toContain(ESC);
   });
 
-  test.skipIf(!hasScript)("on a terminal: colour, unless FORCE_COLOR=0, NO_COLOR or TERM=dumb", async () => {
-    const coloured = await onTerminal(["logout", "--all"], { NO_COLOR: undefined });
-    expect(coloured).toContain(`${ESC}36m•`);
-    expect(await onTerminal(["--help"], { NO_COLOR: undefined })).toContain(ESC);
-    for (const env of [{ FORCE_COLOR: "0" }, { NO_COLOR: "1" }, { TERM: "dumb" }]) {
-      const text = (await onTerminal(["--help"], { NO_COLOR: undefined, ...env })) + (await onTerminal(["logout", "--all"], { NO_COLOR: undefined, ...env }));
-      expect(text, JSON.stringify(env)).not.toContain(ESC);
-    }
-  }, 30_000);
+  test.skipIf(!hasScript)(
+    "on a terminal: colour, unless FORCE_COLOR=0, NO_COLOR or TERM=dumb",
+    async () => {
+      const coloured = await onTerminal(["logout", "--all"], { NO_COLOR: undefined });
+      expect(coloured).toContain(`${ESC}36m•`);
+      expect(await onTerminal(["--help"], { NO_COLOR: undefined })).toContain(ESC);
+      for (const env of [{ FORCE_COLOR: "0" }, { NO_COLOR: "1" }, { TERM: "dumb" }]) {
+        const text =
+          (await onTerminal(["--help"], { NO_COLOR: undefined, ...env })) +
+          (await onTerminal(["logout", "--all"], { NO_COLOR: undefined, ...env }));
+        expect(text, JSON.stringify(env)).not.toContain(ESC);
+      }
+    },
+    30_000,
+  );
 
   test("without a UTF-8 locale (env -i) bullets and arrows fall back to ASCII", async () => {
     const noLocale = { LANG: undefined, LC_ALL: undefined, LC_CTYPE: undefined };
-    const login = await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY, env: noLocale });
+    const login = await box.run(["login", "openrouter", "--with-key", "--no-verify"], {
+      stdin: KEY,
+      env: noLocale,
+    });
     expectOk(login);
     const bad = await box.run(["env", "--format", "jsn"], { env: noLocale });
     const status = await box.run(["status"], { env: noLocale });
-    for (const text of [login.stderr, bad.stderr, status.stdout, status.stderr]) expect(text).toMatch(/^[\x00-\x7f]*$/);
+    for (const text of [login.stderr, bad.stderr, status.stdout, status.stderr])
+      expect(text).toMatch(/^[\x00-\x7f]*$/);
     expect(bad.stderr).toContain("  -> use one of");
     // With a UTF-8 locale the same output keeps its symbols.
     expect((await box.run(["env", "--format", "jsn"])).stderr).toContain("  → use one of");

@@ -1,7 +1,14 @@
 import { afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createSandbox, ensureBinary, expectOk, secret, writeScript, type Sandbox } from "../helpers/binary.ts";
+import {
+  createSandbox,
+  ensureBinary,
+  expectOk,
+  secret,
+  writeScript,
+  type Sandbox,
+} from "../helpers/binary.ts";
 
 /**
  * What `exec --proxy` adds for the agent CLIs that need more than the variables
@@ -17,26 +24,33 @@ afterEach(() => box?.cleanup());
 
 async function setup(): Promise<{ bin: string }> {
   box = createSandbox();
-  box.writeConfig(`[providers.openai]\napi_url = "http://127.0.0.1:9/v1"\n\n[providers.gemini]\napi_url = "http://127.0.0.1:9/v1beta"\n`);
+  box.writeConfig(
+    `[providers.openai]\napi_url = "http://127.0.0.1:9/v1"\n\n[providers.gemini]\napi_url = "http://127.0.0.1:9/v1beta"\n`,
+  );
   expectOk(await box.run(["login", "openai", "--with-key", "--no-verify"], { stdin: OPENAI }));
   expectOk(await box.run(["login", "gemini", "--with-key", "--no-verify"], { stdin: GEMINI }));
   const bin = join(box.root, "bin");
   mkdirSync(bin);
   const report = `console.log(JSON.stringify({ argv: process.argv.slice(2), home: process.env.GEMINI_CLI_HOME ?? null, settings: process.env.GEMINI_CLI_HOME ? JSON.parse(require("node:fs").readFileSync(process.env.GEMINI_CLI_HOME + "/.gemini/settings.json", "utf8")) : null, entries: process.env.GEMINI_CLI_HOME ? require("node:fs").readdirSync(process.env.GEMINI_CLI_HOME + "/.gemini").sort() : null, memory: process.env.GEMINI_CLI_HOME ? require("node:fs").readFileSync(process.env.GEMINI_CLI_HOME + "/.gemini/GEMINI.md", "utf8") : null }));`;
-  for (const name of ["codex", "gemini", "other"]) writeScript(bin, name, `#!${process.execPath}\n${report}\n`);
+  for (const name of ["codex", "gemini", "other"])
+    writeScript(bin, name, `#!${process.execPath}\n${report}\n`);
   return { bin };
 }
 
 describe("exec --proxy: per-client additions", () => {
   test("codex gets -c openai_base_url=<the proxy's OpenAI route> before its own arguments, and one line says so", async () => {
     const { bin } = await setup();
-    const result = await box.run(["exec", "--proxy", "-p", "openai", "--", "codex", "exec", "hi"], { env: { PATH: `${bin}:${box.env.PATH}` } });
+    const result = await box.run(["exec", "--proxy", "-p", "openai", "--", "codex", "exec", "hi"], {
+      env: { PATH: `${bin}:${box.env.PATH}` },
+    });
     expectOk(result);
     const out = JSON.parse(result.stdout);
     expect(out.argv.slice(0, 1)).toEqual(["-c"]);
     expect(out.argv[1]).toMatch(/^openai_base_url="http:\/\/127\.0\.0\.1:\d+\/openai\/v1"$/);
     expect(out.argv.slice(2)).toEqual(["exec", "hi"]);
-    expect(result.stderr).toContain("codex reads no OPENAI_BASE_URL: this run adds -c openai_base_url=<proxy>");
+    expect(result.stderr).toContain(
+      "codex reads no OPENAI_BASE_URL: this run adds -c openai_base_url=<proxy>",
+    );
   });
 
   test("gemini gets a private copy of ~/.gemini: the user's settings plus selectedType, links to the rest, removed afterwards", async () => {
@@ -46,11 +60,16 @@ describe("exec --proxy: per-client additions", () => {
     const userSettings = '{"ui":{"theme":"Dracula"},"security":{"auth":{"selectedType":"oauth-personal"}}}';
     writeFileSync(join(userGemini, "settings.json"), userSettings);
     writeFileSync(join(userGemini, "GEMINI.md"), "remember this");
-    const result = await box.run(["exec", "--proxy", "-p", "gemini", "--", "gemini", "-p", "hi"], { env: { PATH: `${bin}:${box.env.PATH}` } });
+    const result = await box.run(["exec", "--proxy", "-p", "gemini", "--", "gemini", "-p", "hi"], {
+      env: { PATH: `${bin}:${box.env.PATH}` },
+    });
     expectOk(result);
     const out = JSON.parse(result.stdout);
     expect(out.argv).toEqual(["-p", "hi"]);
-    expect(out.settings).toEqual({ ui: { theme: "Dracula" }, security: { auth: { selectedType: "gemini-api-key" } } });
+    expect(out.settings).toEqual({
+      ui: { theme: "Dracula" },
+      security: { auth: { selectedType: "gemini-api-key" } },
+    });
     expect(out.entries).toEqual(["GEMINI.md", "settings.json"]);
     expect(out.memory).toBe("remember this");
     expect(result.stderr).toContain("gemini-cli needs its API-key login with a base URL");
@@ -63,10 +82,12 @@ describe("exec --proxy: per-client additions", () => {
     const { bin } = await setup();
     mkdirSync(join(box.env.HOME!, ".gemini"), { recursive: true });
     writeFileSync(join(box.env.HOME!, ".gemini", "settings.json"), '{ // mine\n "ui": {} }');
-    const result = await box.run(["exec", "--proxy", "-p", "gemini", "--", "gemini"], { env: { PATH: `${bin}:${box.env.PATH}` } });
+    const result = await box.run(["exec", "--proxy", "-p", "gemini", "--", "gemini"], {
+      env: { PATH: `${bin}:${box.env.PATH}` },
+    });
     expectOk(result);
     expect(JSON.parse(result.stdout).home).toBeNull();
-    expect(result.stderr).toContain('not done: ');
+    expect(result.stderr).toContain("not done: ");
     expect(result.stderr).toContain('security.auth.selectedType = "gemini-api-key"');
   });
 

@@ -16,16 +16,25 @@ describe("config.toml", () => {
   test("a value that is not a URL names the file, the table and the key, for every command", async () => {
     box.writeConfig('[providers.openrouter]\napi_url = "not a url"\n');
     const path = join(box.home, "config.toml");
-    for (const args of [["status"], ["login", "openrouter", "--with-key"], ["env", "openrouter"], ["providers"]]) {
+    for (const args of [
+      ["status"],
+      ["login", "openrouter", "--with-key"],
+      ["env", "openrouter"],
+      ["providers"],
+    ]) {
       const result = await box.run(args, { stdin: KEY });
       expect(result.code, args.join(" ")).toBe(1);
-      expect(result.stderr).toContain(`authctl: ${path}: [providers.openrouter] api_url = "not a url" is not an http:// or https:// URL`);
+      expect(result.stderr).toContain(
+        `authctl: ${path}: [providers.openrouter] api_url = "not a url" is not an http:// or https:// URL`,
+      );
       expect(result.stderr).not.toContain("internal error");
     }
     box.writeConfig('[providers.minimax.api_urls]\ncn = "ftp://example.com"\n');
     const region = await box.run(["providers"]);
     expect(region.code).toBe(1);
-    expect(region.stderr).toContain('[providers.minimax.api_urls] cn = "ftp://example.com" is not an http:// or https:// URL');
+    expect(region.stderr).toContain(
+      '[providers.minimax.api_urls] cn = "ftp://example.com" is not an http:// or https:// URL',
+    );
   });
 
   test("an unknown key is ignored with a warning and a did-you-mean; the command still works", async () => {
@@ -34,7 +43,9 @@ describe("config.toml", () => {
     const result = await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY });
     expectOk(result);
     expect(result.stderr).toContain(`${path}: unknown key 'stor' is ignored; did you mean 'store'?`);
-    expect(result.stderr).toContain(`${path}: unknown key 'api_ur' in [providers.openrouter] is ignored; did you mean 'api_url'?`);
+    expect(result.stderr).toContain(
+      `${path}: unknown key 'api_ur' in [providers.openrouter] is ignored; did you mean 'api_url'?`,
+    );
     // Once per command, also on the hot path.
     const env = await box.run(["env", "openrouter"]);
     expectOk(env);

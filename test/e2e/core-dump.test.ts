@@ -23,7 +23,13 @@ function chownTree(path: string): void {
 
 /** As nobody, with an unlimited soft core limit to start from (what a developer's shell may have). */
 function asNobody(argv: string[]): string[] {
-  return ["sh", "-c", 'ulimit -S -c unlimited && exec setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"', "sh", ...argv];
+  return [
+    "sh",
+    "-c",
+    'ulimit -S -c unlimited && exec setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"',
+    "sh",
+    ...argv,
+  ];
 }
 
 /** Polls (bounded) until the condition holds; returns whether it did. */
@@ -38,8 +44,12 @@ async function eventually(condition: () => boolean, ms = 10_000): Promise<boolea
 
 /** Whether another process of the same user (nobody) can read the process's environment. */
 const readableByItsUser = (pid: number) =>
-  Bun.spawnSync(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", "cat", `/proc/${pid}/environ`], { stdout: "ignore", stderr: "ignore" }).exitCode === 0;
-const coreLimit = (pid: number | string) => /^Max core file size\s+(\S+)/m.exec(readFileSync(`/proc/${pid}/limits`, "utf8"))?.[1];
+  Bun.spawnSync(
+    ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", "cat", `/proc/${pid}/environ`],
+    { stdout: "ignore", stderr: "ignore" },
+  ).exitCode === 0;
+const coreLimit = (pid: number | string) =>
+  /^Max core file size\s+(\S+)/m.exec(readFileSync(`/proc/${pid}/limits`, "utf8"))?.[1];
 
 let box: Sandbox;
 beforeAll(() => ensureBinary());
@@ -51,7 +61,12 @@ afterEach(() => box.cleanup());
 describe.skipIf(!canDrop)("core dumps", () => {
   test("a login waiting for its key is non-dumpable with a core limit of 0, and still logs in", async () => {
     chownTree(box.root);
-    const proc = Bun.spawn(asNobody([BINARY, "login", "openrouter", "--with-key", "--no-verify"]), { env: box.env, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    const proc = Bun.spawn(asNobody([BINARY, "login", "openrouter", "--with-key", "--no-verify"]), {
+      env: box.env,
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     try {
       const hardened = await eventually(() => {
         try {
@@ -68,14 +83,25 @@ describe.skipIf(!canDrop)("core dumps", () => {
     expect(await proc.exited).toBe(0);
   }, 30_000);
 
-  test.each([["exec --proxy", { args: ["exec", "--proxy"], env: {} }], ["spawn-mode exec", { args: ["exec"], env: { AUTHCTL_EXEC_MODE: "spawn" } }]])(
+  test.each([
+    ["exec --proxy", { args: ["exec", "--proxy"], env: {} }],
+    ["spawn-mode exec", { args: ["exec"], env: { AUTHCTL_EXEC_MODE: "spawn" } }],
+  ])(
     "the parent of %s is non-dumpable (its child cannot read its memory or environment); the child keeps the caller's core limit",
     async (_name, mode) => {
       expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY }));
       chownTree(box.root);
-      const report = 'cat /proc/$PPID/environ >/dev/null 2>&1 && p=readable || p=denied; printf "%s %s" "$p" "$(sed -n "s/^Max core file size *\\([^ ]*\\).*/\\1/p" /proc/$$/limits)"';
-      const proc = Bun.spawn(asNobody([BINARY, ...mode.args, "-p", "openrouter", "--", "sh", "-c", report]), { env: { ...box.env, ...mode.env }, stdout: "pipe", stderr: "pipe" });
-      const [stdout, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+      const report =
+        'cat /proc/$PPID/environ >/dev/null 2>&1 && p=readable || p=denied; printf "%s %s" "$p" "$(sed -n "s/^Max core file size *\\([^ ]*\\).*/\\1/p" /proc/$$/limits)"';
+      const proc = Bun.spawn(asNobody([BINARY, ...mode.args, "-p", "openrouter", "--", "sh", "-c", report]), {
+        env: { ...box.env, ...mode.env },
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const [stdout, stderr] = await Promise.all([
+        new Response(proc.stdout).text(),
+        new Response(proc.stderr).text(),
+      ]);
       expect({ code: await proc.exited, stderr }).toEqual({ code: 0, stderr: "" });
       expect(stdout).toBe("denied unlimited");
     },

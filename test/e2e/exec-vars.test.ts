@@ -1,5 +1,12 @@
 import { afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { createSandbox, ensureBinary, expectOk, secret, writeScript, type Sandbox } from "../helpers/binary.ts";
+import {
+  createSandbox,
+  ensureBinary,
+  expectOk,
+  secret,
+  writeScript,
+  type Sandbox,
+} from "../helpers/binary.ts";
 
 /**
  * Which variables a child of `authctl exec` (and `exec --proxy`) gets for a provider: the names
@@ -31,27 +38,39 @@ interface Row {
 const ROWS: Row[] = [
   {
     name: "exec -p openai sets CODEX_API_KEY beside OPENAI_API_KEY (codex exec reads only CODEX_API_KEY), over an ambient one",
-    provider: "openai", key: OPENAI, proxy: false,
+    provider: "openai",
+    key: OPENAI,
+    proxy: false,
     ambient: { CODEX_API_KEY: AMBIENT },
-    set: { OPENAI_API_KEY: "key", CODEX_API_KEY: "key" }, unset: [],
+    set: { OPENAI_API_KEY: "key", CODEX_API_KEY: "key" },
+    unset: [],
   },
   {
     name: "exec --proxy -p openai gives CODEX_API_KEY the placeholder too",
-    provider: "openai", key: OPENAI, proxy: true,
+    provider: "openai",
+    key: OPENAI,
+    proxy: true,
     ambient: { CODEX_API_KEY: AMBIENT },
-    set: { OPENAI_API_KEY: "placeholder", CODEX_API_KEY: "placeholder" }, unset: [],
+    set: { OPENAI_API_KEY: "placeholder", CODEX_API_KEY: "placeholder" },
+    unset: [],
   },
   {
     name: "exec -p gemini sets GEMINI_API_KEY and GOOGLE_GENERATIVE_AI_API_KEY (@ai-sdk/google), and removes an inherited GOOGLE_API_KEY (@google/genai would prefer it)",
-    provider: "gemini", key: GEMINI, proxy: false,
+    provider: "gemini",
+    key: GEMINI,
+    proxy: false,
     ambient: { GOOGLE_API_KEY: AMBIENT, GOOGLE_GENERATIVE_AI_API_KEY: AMBIENT },
-    set: { GEMINI_API_KEY: "key", GOOGLE_GENERATIVE_AI_API_KEY: "key" }, unset: ["GOOGLE_API_KEY"],
+    set: { GEMINI_API_KEY: "key", GOOGLE_GENERATIVE_AI_API_KEY: "key" },
+    unset: ["GOOGLE_API_KEY"],
   },
   {
     name: "exec --proxy -p gemini: the same names hold the placeholder",
-    provider: "gemini", key: GEMINI, proxy: true,
+    provider: "gemini",
+    key: GEMINI,
+    proxy: true,
     ambient: { GOOGLE_API_KEY: AMBIENT },
-    set: { GEMINI_API_KEY: "placeholder", GOOGLE_GENERATIVE_AI_API_KEY: "placeholder" }, unset: ["GOOGLE_API_KEY"],
+    set: { GEMINI_API_KEY: "placeholder", GOOGLE_GENERATIVE_AI_API_KEY: "placeholder" },
+    unset: ["GOOGLE_API_KEY"],
   },
 ];
 
@@ -63,7 +82,15 @@ describe("exec: the variables each provider's clients read", () => {
       box.writeConfig(`[providers.${row.provider}]\napi_url = "http://127.0.0.1:9/v1"\n`);
       expectOk(await box.run(["login", row.provider, "--with-key", "--no-verify"], { stdin: row.key }));
       const script = writeScript(box.root, "env.mjs", PRINT_ENV);
-      const args = ["exec", ...(row.proxy ? ["--proxy"] : []), "-p", row.provider, "--", process.execPath, script];
+      const args = [
+        "exec",
+        ...(row.proxy ? ["--proxy"] : []),
+        "-p",
+        row.provider,
+        "--",
+        process.execPath,
+        script,
+      ];
       const result = await box.run(args, { env: row.ambient });
       expectOk(result);
       const env = JSON.parse(result.stdout) as Record<string, string>;

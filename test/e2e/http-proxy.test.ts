@@ -49,19 +49,30 @@ beforeEach(() => {
 afterEach(() => box.cleanup());
 
 describe("a proxy set in the environment", () => {
-  test.each([["HTTP_PROXY"], ["http_proxy"]])("%s is not used for a loopback api_url: the key check goes direct, the proxy sees nothing", async (variable) => {
-    box.writeConfig(`[providers.openrouter]\napi_url = "${api.url}/api/v1"\n`);
-    const result = await box.run(["login", "openrouter", "--with-key"], { stdin: KEY, env: { [variable]: proxyUrl } });
-    expectOk(result);
-    expect(result.stderr).toContain("OpenRouter accepted the key");
-    expect(recorded).toEqual([]);
-    expect(api.requests).toHaveLength(1);
-  });
+  test.each([["HTTP_PROXY"], ["http_proxy"]])(
+    "%s is not used for a loopback api_url: the key check goes direct, the proxy sees nothing",
+    async (variable) => {
+      box.writeConfig(`[providers.openrouter]\napi_url = "${api.url}/api/v1"\n`);
+      const result = await box.run(["login", "openrouter", "--with-key"], {
+        stdin: KEY,
+        env: { [variable]: proxyUrl },
+      });
+      expectOk(result);
+      expect(result.stderr).toContain("OpenRouter accepted the key");
+      expect(recorded).toEqual([]);
+      expect(api.requests).toHaveLength(1);
+    },
+  );
 
   test("localhost is loopback too, whatever NO_PROXY the user set", async () => {
     const port = new URL(api.url).port;
     box.writeConfig(`[providers.openrouter]\napi_url = "http://localhost:${port}/api/v1"\n`);
-    expectOk(await box.run(["login", "openrouter", "--with-key"], { stdin: KEY, env: { HTTP_PROXY: proxyUrl, NO_PROXY: "internal.example,.corp.example" } }));
+    expectOk(
+      await box.run(["login", "openrouter", "--with-key"], {
+        stdin: KEY,
+        env: { HTTP_PROXY: proxyUrl, NO_PROXY: "internal.example,.corp.example" },
+      }),
+    );
     expect(recorded).toEqual([]);
     expect(api.requests).toHaveLength(1);
   });

@@ -25,7 +25,9 @@ beforeAll(async () => {
 });
 beforeEach(() => {
   box = createSandbox();
-  box.writeConfig(`[providers.openrouter]\napi_url = "${api.url}/api/v1"\n[providers.groq]\napi_url = "${api.url}/openai/v1"\n`);
+  box.writeConfig(
+    `[providers.openrouter]\napi_url = "${api.url}/api/v1"\n[providers.groq]\napi_url = "${api.url}/openai/v1"\n`,
+  );
 });
 afterEach(() => {
   term?.kill();
@@ -37,7 +39,11 @@ afterEach(() => {
 const credentialsPath = () => join(box.home, "credentials.toml");
 const stored = () => (existsSync(credentialsPath()) ? readFileSync(credentialsPath(), "utf8") : "");
 /** tmux wraps long lines at the pane width; joining the lines gives back long URLs. */
-const joined = (screen: string) => screen.split("\n").map((l) => l.replace(/\s+$/, "")).join("");
+const joined = (screen: string) =>
+  screen
+    .split("\n")
+    .map((l) => l.replace(/\s+$/, ""))
+    .join("");
 
 async function expectCancelled(t: Terminal): Promise<void> {
   const code = await t.exitCode();
@@ -49,7 +55,9 @@ async function expectCancelled(t: Terminal): Promise<void> {
 function openRouterLogin(): { fake: OpenRouterFake; opened: string } {
   const fake = startOpenRouterFake();
   cleanups.push(() => fake.stop());
-  box.writeConfig(`[providers.openrouter]\nauthorize_url = "${fake.url}/auth"\ntoken_url = "${fake.url}/api/v1/auth/keys"\napi_url = "${fake.url}/api/v1"\n`);
+  box.writeConfig(
+    `[providers.openrouter]\nauthorize_url = "${fake.url}/auth"\ntoken_url = "${fake.url}/api/v1/auth/keys"\napi_url = "${fake.url}/api/v1"\n`,
+  );
   const opened = join(box.root, "opened-url");
   box.env.BROWSER = writeScript(box.root, "record-browser.sh", `#!/bin/sh\nprintf %s "$1" > '${opened}'\n`);
   return { fake, opened };
@@ -160,7 +168,11 @@ describe.skipIf(!hasTmux)("in a real terminal", () => {
   });
 
   test("login <provider> with several methods offers them, each with its note; the choice is the method used", async () => {
-    term = openTerminal(`${BINARY} login anthropic && echo AFTER-OK`, { ...box.env, BROWSER: "/bin/true" }, box.root);
+    term = openTerminal(
+      `${BINARY} login anthropic && echo AFTER-OK`,
+      { ...box.env, BROWSER: "/bin/true" },
+      box.root,
+    );
     const screen = await term.waitFor("How do you want to log in to Anthropic?");
     expect(screen).toContain("API key");
     expect(screen).toContain("Log in to the Anthropic Console");
@@ -198,7 +210,9 @@ describe.skipIf(!hasTmux)("in a real terminal", () => {
     const { fake, opened } = openRouterLogin();
     term = openTerminal(`${BINARY} login openrouter --method oauth && echo AFTER-OK`, box.env, box.root);
     const screen = await term.waitFor("Waiting for the browser");
-    expect(joined(screen)).toContain("Waiting for the browser… paste the redirect URL here if it does not come back · Ctrl-C to cancel");
+    expect(joined(screen)).toContain(
+      "Waiting for the browser… paste the redirect URL here if it does not come back · Ctrl-C to cancel",
+    );
     term.paste(await redirectFromProvider(opened));
     term.type("Enter");
     const code = await term.exitCode(20_000);
@@ -209,7 +223,9 @@ describe.skipIf(!hasTmux)("in a real terminal", () => {
   test("a pasted redirect URL from another attempt (state differs) is asked again; three of them end with exit 4", async () => {
     const fake = startAnthropicFake();
     cleanups.push(() => fake.stop());
-    box.writeConfig(`[providers.anthropic]\nauthorize_url = "${fake.url}/oauth/authorize"\ntoken_url = "${fake.url}/v1/oauth/token"\napi_url = "${fake.url}"\nredirect_port = 0\n`);
+    box.writeConfig(
+      `[providers.anthropic]\nauthorize_url = "${fake.url}/oauth/authorize"\ntoken_url = "${fake.url}/v1/oauth/token"\napi_url = "${fake.url}"\nredirect_port = 0\n`,
+    );
     const opened = join(box.root, "opened-url");
     box.env.BROWSER = writeScript(box.root, "record-browser.sh", `#!/bin/sh\nprintf %s "$1" > '${opened}'\n`);
     term = openTerminal(`${BINARY} login anthropic --method console && echo AFTER-OK`, box.env, box.root);
@@ -222,7 +238,9 @@ describe.skipIf(!hasTmux)("in a real terminal", () => {
       term.paste(landing.href);
       term.type("Enter");
       const screen = await term.waitFor(`try ${attempt} of 3`);
-      expect(joined(screen)).toContain("that URL belongs to another login attempt (its state does not match)");
+      expect(joined(screen)).toContain(
+        "that URL belongs to another login attempt (its state does not match)",
+      );
     }
     term.paste(landing.href);
     term.type("Enter");
@@ -297,7 +315,11 @@ describe.skipIf(!hasTmux)("in a real terminal", () => {
     // shell that waits for its child, as bash does, lets authctl's exit 2 through.
     test.skipIf(!Bun.which("bash"))("while the provider checks the key", async () => {
       let arrived = 0;
-      const hanging = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => (arrived++, new Promise<Response>(() => {})) });
+      const hanging = Bun.serve({
+        hostname: "127.0.0.1",
+        port: 0,
+        fetch: () => (arrived++, new Promise<Response>(() => {})),
+      });
       cleanups.push(() => hanging.stop(true));
       box.writeConfig(`[providers.groq]\napi_url = "http://127.0.0.1:${hanging.port}/openai/v1"\n`);
       term = openTerminal(`${BINARY} login groq && echo AFTER-OK`, box.env, box.root);
@@ -317,7 +339,11 @@ describe.skipIf(!hasTmux)("in a real terminal", () => {
       box.writeConfig(
         `[providers.github-copilot]\ndevice_authorization_url = "${fake.url}/login/device/code"\ntoken_url = "${fake.url}/login/oauth/access_token"\napi_url = "${fake.apiUrl}"\n`,
       );
-      term = openTerminal(`${BINARY} login github-copilot --method github && echo AFTER-OK`, box.env, box.root);
+      term = openTerminal(
+        `${BINARY} login github-copilot --method github && echo AFTER-OK`,
+        box.env,
+        box.root,
+      );
       await term.waitFor(GITHUB_USER_CODE);
       await term.waitFor("waiting for approval");
       term.type("C-c");
@@ -349,8 +375,12 @@ describe.skipIf(!hasTmux)("in a real terminal", () => {
     });
   });
 
-  test("eval \"$(authctl env groq)\" for a provider not yet logged in runs its login on the terminal first; only the export reaches the eval", async () => {
-    term = openTerminal(`eval "$(${BINARY} env groq)" && printf 'GOT[%s]\\n' "$GROQ_API_KEY" | sed 's/gsk_tty0123456789/REDACTED/'`, box.env, box.root);
+  test('eval "$(authctl env groq)" for a provider not yet logged in runs its login on the terminal first; only the export reaches the eval', async () => {
+    term = openTerminal(
+      `eval "$(${BINARY} env groq)" && printf 'GOT[%s]\\n' "$GROQ_API_KEY" | sed 's/gsk_tty0123456789/REDACTED/'`,
+      box.env,
+      box.root,
+    );
     await term.waitFor("Groq API key");
     term.type("-l", GROQ_KEY);
     term.type("Enter");
@@ -383,4 +413,3 @@ describe.skipIf(!hasTmux)("in a real terminal", () => {
     expect(stored()).not.toContain("[groq]");
   });
 });
-

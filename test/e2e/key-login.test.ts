@@ -18,7 +18,9 @@ beforeAll(async () => {
 afterAll(() => api.stop());
 beforeEach(() => {
   box = createSandbox();
-  box.writeConfig(`[providers.openrouter]\napi_url = "${api.url}/api/v1"\n[providers.anthropic]\napi_url = "${api.url}"\n`);
+  box.writeConfig(
+    `[providers.openrouter]\napi_url = "${api.url}/api/v1"\n[providers.anthropic]\napi_url = "${api.url}"\n`,
+  );
   api.requests.length = 0;
 });
 afterEach(() => box.cleanup());
@@ -34,7 +36,11 @@ describe("login --with-key", () => {
     expect(result.stderr).toContain("OpenRouter accepted the key");
     expect(result.stderr).toContain(`…${GOOD.slice(-4)}`);
     expect(api.requests).toHaveLength(1);
-    expect(api.requests[0]).toMatchObject({ method: "GET", path: "/api/v1/key", authorization: `Bearer ${GOOD}` });
+    expect(api.requests[0]).toMatchObject({
+      method: "GET",
+      path: "/api/v1/key",
+      authorization: `Bearer ${GOOD}`,
+    });
     expect(statSync(box.home).mode & 0o777).toBe(0o700);
     expect(statSync(storePath()).mode & 0o777).toBe(0o600);
     expect(readStore().openrouter).toMatchObject({ method: "key", type: "api_key", key: GOOD });
@@ -108,7 +114,9 @@ describe("login --with-key", () => {
   test("Hugging Face keys are checked at whoami-v2, not at the router's public model list", async () => {
     const hf = startKeyApi({ publicPaths: ["/v1/models"] });
     try {
-      box.writeConfig(`[providers.huggingface]\napi_url = "${hf.url}/v1"\nvalidation_url = "${hf.url}/api/whoami-v2"\n`);
+      box.writeConfig(
+        `[providers.huggingface]\napi_url = "${hf.url}/v1"\nvalidation_url = "${hf.url}/api/whoami-v2"\n`,
+      );
       const revoked = secret("hf_revoked0123456789abcdef0123456789abcd");
       const refused = await box.run(["login", "huggingface", "--with-key"], { stdin: revoked });
       expect(refused.code).toBe(4);
@@ -164,11 +172,17 @@ describe("login --with-key", () => {
 
   test("a key that fits another provider says which one it looks like", async () => {
     const anthropicKey = secret("sk-ant-api03-lookalike0123456789abcdef0123456789");
-    const forOpenRouter = await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: anthropicKey });
+    const forOpenRouter = await box.run(["login", "openrouter", "--with-key", "--no-verify"], {
+      stdin: anthropicKey,
+    });
     expectOk(forOpenRouter);
-    expect(forOpenRouter.stderr).toContain("this looks like an Anthropic key (it starts with 'sk-ant-'); OpenRouter keys start with 'sk-or-'");
+    expect(forOpenRouter.stderr).toContain(
+      "this looks like an Anthropic key (it starts with 'sk-ant-'); OpenRouter keys start with 'sk-or-'",
+    );
     // OpenAI's own prefix 'sk-' matches too: the longer, more specific one wins.
-    const forOpenAI = await box.run(["login", "openai", "--with-key", "--no-verify"], { stdin: anthropicKey });
+    const forOpenAI = await box.run(["login", "openai", "--with-key", "--no-verify"], {
+      stdin: anthropicKey,
+    });
     expectOk(forOpenAI);
     expect(forOpenAI.stderr).toContain("this looks like an Anthropic key (it starts with 'sk-ant-')");
     // A key that fits its provider gets no warning.
@@ -244,7 +258,9 @@ describe("regional key checks (MiniMax, Moonshot, DashScope)", () => {
     cn.requests.length = 0;
   });
   const regional = (id: string, extra = "") =>
-    box.writeConfig(`[providers.${id}]\napi_urls = { global = "${global.url}/v1", cn = "${cn.url}/v1" }\n${extra}`);
+    box.writeConfig(
+      `[providers.${id}]\napi_urls = { global = "${global.url}/v1", cn = "${cn.url}/v1" }\n${extra}`,
+    );
 
   test("a China key that the global host answers 401 is tried at the China host and stored with that api_url", async () => {
     regional("moonshot");
@@ -275,7 +291,7 @@ describe("regional key checks (MiniMax, Moonshot, DashScope)", () => {
     expect(existsSync(storePath())).toBe(false);
   });
 
-  test("region = \"cn\" in config.toml asks the China host first (one request for a China key)", async () => {
+  test('region = "cn" in config.toml asks the China host first (one request for a China key)', async () => {
     regional("moonshot", `region = "cn"\n`);
     const key = secret("sk-region-cn-fedcba9876543210fedcba9876543210fedcba98");
     expectOk(await box.run(["login", "moonshot", "--with-key"], { stdin: key }));
@@ -304,7 +320,13 @@ describe("a corrupt store", () => {
     const corrupt = `version = 1\n\n[openrouter]\nkey = "${GOOD}"\nmethod = = "key"\n`;
     require("node:fs").mkdirSync(box.home, { recursive: true });
     writeFileSync(storePath(), corrupt, { mode: 0o600 });
-    for (const args of [["login", "openrouter", "--with-key"], ["env", "openrouter"], ["status"], ["logout", "openrouter"], ["token", "openrouter"]]) {
+    for (const args of [
+      ["login", "openrouter", "--with-key"],
+      ["env", "openrouter"],
+      ["status"],
+      ["logout", "openrouter"],
+      ["token", "openrouter"],
+    ]) {
       const result = await box.run(args, { stdin: GOOD });
       expect(result.code).toBe(1);
       expect(result.stderr).toContain(storePath());

@@ -2,8 +2,18 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "smol-toml";
-import { FAKE_CLIENT_ID, startOAuthFake, type OAuthFake, type OAuthFakeOptions } from "../fakes/oauth-fake.ts";
-import { startOidcServer, TEST_CLIENT_ID, type OidcServer, type StartOidcServerOptions } from "../fakes/oidc-server.ts";
+import {
+  FAKE_CLIENT_ID,
+  startOAuthFake,
+  type OAuthFake,
+  type OAuthFakeOptions,
+} from "../fakes/oauth-fake.ts";
+import {
+  startOidcServer,
+  TEST_CLIENT_ID,
+  type OidcServer,
+  type StartOidcServerOptions,
+} from "../fakes/oidc-server.ts";
 import { createSandbox, ensureBinary, ROOT, writeScript, type Sandbox } from "../helpers/binary.ts";
 
 /**
@@ -24,7 +34,11 @@ function sandbox(config: string) {
   const box = createSandbox();
   boxes.push(box);
   box.writeConfig(config);
-  const browser = writeScript(box.root, "browser.sh", `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`);
+  const browser = writeScript(
+    box.root,
+    "browser.sh",
+    `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`,
+  );
   return { box, env: { BROWSER: browser } };
 }
 
@@ -44,7 +58,12 @@ function fake(options: OAuthFakeOptions = {}): OAuthFake {
 }
 
 const stored = (box: Sandbox) =>
-  existsSync(join(box.home, "credentials.toml")) ? (parse(readFileSync(join(box.home, "credentials.toml"), "utf8")) as Record<string, Record<string, unknown>>) : {};
+  existsSync(join(box.home, "credentials.toml"))
+    ? (parse(readFileSync(join(box.home, "credentials.toml"), "utf8")) as Record<
+        string,
+        Record<string, unknown>
+      >)
+    : {};
 
 describe("offline_access and what comes back (14.4)", () => {
   test("offline_access asks for consent (OIDC Core §11), so oidc-provider grants it and a refresh token comes back", async () => {
@@ -59,11 +78,15 @@ describe("offline_access and what comes back (14.4)", () => {
 
   test("a narrowed scope and a missing refresh token are said out loud", async () => {
     const f = fake({ grantedScope: () => "openid", issueRefreshToken: false });
-    const { box, env } = sandbox(providerConfig(f.url, FAKE_CLIENT_ID, ["openid", "offline_access", "files.read"]));
+    const { box, env } = sandbox(
+      providerConfig(f.url, FAKE_CLIENT_ID, ["openid", "offline_access", "files.read"]),
+    );
     const login = await box.run(["login", "mycorp"], { env });
     expect(login.code).toBe(0);
     expect(login.stderr).toContain("MyCorp did not grant these scopes: offline_access files.read");
-    expect(login.stderr).toContain("MyCorp sent no refresh token although offline_access was asked for: log in again when the access token expires");
+    expect(login.stderr).toContain(
+      "MyCorp sent no refresh token although offline_access was asked for: log in again when the access token expires",
+    );
     const authorize = f.requests.find((r) => r.path === "/authorize")!;
     expect(authorize.query.prompt).toBe("consent");
   });
@@ -89,8 +112,12 @@ describe("an https issuer keeps its endpoints on https (14.6)", () => {
     stops.push(() => metadata.stop(true));
     issuer = `https://127.0.0.1:${metadata.port}`;
     const { box, env } = sandbox(providerConfig(issuer, FAKE_CLIENT_ID, ["openid"]));
-    const login = await box.run(["login", "mycorp"], { env: { ...env, NODE_EXTRA_CA_CERTS: join(tls, "ca.pem") } });
-    expect(login.stderr).toContain(`discovery endpoint answered an invalid "authorization_endpoint" (expected an https URL)`);
+    const login = await box.run(["login", "mycorp"], {
+      env: { ...env, NODE_EXTRA_CA_CERTS: join(tls, "ca.pem") },
+    });
+    expect(login.stderr).toContain(
+      `discovery endpoint answered an invalid "authorization_endpoint" (expected an https URL)`,
+    );
     expect(login.code).toBe(1);
     expect(f.counts.authorize).toBe(0);
     expect(f.counts.token).toBe(0);
@@ -99,8 +126,14 @@ describe("an https issuer keeps its endpoints on https (14.6)", () => {
 
 describe("logout when the provider cannot revoke (14.9)", () => {
   for (const [behaviour, said] of [
-    ["unavailable_503", "MyCorp could not revoke the grant right now (it asks to retry after 120 s); it is kept here"],
-    ["server_error_500", "could not revoke the MyCorp grant (revocation endpoint refused: server_error (internal failure)); it is kept here"],
+    [
+      "unavailable_503",
+      "MyCorp could not revoke the grant right now (it asks to retry after 120 s); it is kept here",
+    ],
+    [
+      "server_error_500",
+      "could not revoke the MyCorp grant (revocation endpoint refused: server_error (internal failure)); it is kept here",
+    ],
     ["hang", "could not revoke the MyCorp grant (the revocation endpoint at"],
   ] as const) {
     test(`${behaviour}: the login is kept, exit 1 names the command that retries, and the retry revokes it`, async () => {
@@ -111,7 +144,9 @@ describe("logout when the provider cannot revoke (14.9)", () => {
       f.options.revoke = behaviour;
       const failed = await box.run(["logout", "mycorp"], { timeoutMs: 30_000 });
       expect(failed.stderr).toContain(said);
-      expect(failed.stderr).toContain("mycorp could not be revoked at the provider right now, so it is still stored here");
+      expect(failed.stderr).toContain(
+        "mycorp could not be revoked at the provider right now, so it is still stored here",
+      );
       expect(failed.stderr).toContain("run 'authctl logout mycorp' again to retry");
       expect(failed.code).toBe(1);
       expect(stored(box).mycorp!.refresh_token).toBe(refreshToken);
@@ -129,7 +164,9 @@ describe("client authentication (14.10)", () => {
   test("a server that lists only client_secret_basic gets the secret in Basic auth, on the code exchange, the device requests, the refresh and the revocation", async () => {
     const clientSecret = "basic-only-secret-0123456789";
     const f = fake({ clientSecret, clientAuth: "client_secret_basic", pendingPolls: 0 });
-    const { box, env } = sandbox(providerConfig(f.url, FAKE_CLIENT_ID, ["openid"], `client_secret = "${clientSecret}"\n`));
+    const { box, env } = sandbox(
+      providerConfig(f.url, FAKE_CLIENT_ID, ["openid"], `client_secret = "${clientSecret}"\n`),
+    );
     const login = await box.run(["login", "mycorp"], { env });
     expect(login.stderr).not.toContain("invalid_client");
     expect(login.code).toBe(0);
@@ -144,7 +181,9 @@ describe("client authentication (14.10)", () => {
     const logout = await box.run(["logout", "mycorp"]);
     expect(logout.stderr).toContain("revoked the MyCorp grant at the provider");
     expect(logout.code).toBe(0);
-    expect(f.requests.filter((r) => r.method === "POST").every((r) => r.body.client_secret === undefined)).toBe(true);
+    expect(
+      f.requests.filter((r) => r.method === "POST").every((r) => r.body.client_secret === undefined),
+    ).toBe(true);
   }, 30_000);
 });
 
@@ -176,7 +215,11 @@ describe("secrets a server echoes back are masked (13.9)", () => {
     const login = box.run(["login", "mycorp", "--device"], { env: { BROWSER: "true" } });
     await started;
     const result = await login;
-    const deviceCode = /device_code=([^&\s)]+)/.exec(f.requests.find((r) => r.path === "/token")?.body ? new URLSearchParams(f.requests.find((r) => r.path === "/token")!.body).toString() : "")?.[1];
+    const deviceCode = /device_code=([^&\s)]+)/.exec(
+      f.requests.find((r) => r.path === "/token")?.body
+        ? new URLSearchParams(f.requests.find((r) => r.path === "/token")!.body).toString()
+        : "",
+    )?.[1];
     expect(deviceCode).toBeDefined();
     expect(result.stderr).toContain("could not process grant_type=");
     expect(result.stderr).not.toContain(decodeURIComponent(deviceCode!));
@@ -187,7 +230,14 @@ describe("logging in over SSH (15.8)", () => {
   test("with no display and SSH_CONNECTION set, a provider with a device flow logs in by device code", async () => {
     const f = fake({ pendingPolls: 0 });
     const { box } = sandbox(providerConfig(f.url, FAKE_CLIENT_ID, ["openid"]));
-    const login = await box.run(["login", "mycorp"], { env: { SSH_CONNECTION: "10.0.0.2 50000 10.0.0.1 22", BROWSER: undefined, DISPLAY: undefined, WAYLAND_DISPLAY: undefined } });
+    const login = await box.run(["login", "mycorp"], {
+      env: {
+        SSH_CONNECTION: "10.0.0.2 50000 10.0.0.1 22",
+        BROWSER: undefined,
+        DISPLAY: undefined,
+        WAYLAND_DISPLAY: undefined,
+      },
+    });
     expect(login.stderr).toContain("no browser here (SSH or no display): logging in with a device code");
     expect(login.code).toBe(0);
     expect(f.counts.device).toBe(1);

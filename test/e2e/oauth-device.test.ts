@@ -1,7 +1,12 @@
 import { afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { FAKE_CLIENT_ID, startOAuthFake, type OAuthFake, type OAuthFakeOptions } from "../fakes/oauth-fake.ts";
+import {
+  FAKE_CLIENT_ID,
+  startOAuthFake,
+  type OAuthFake,
+  type OAuthFakeOptions,
+} from "../fakes/oauth-fake.ts";
 import { createSandbox, ensureBinary, secret, writeScript, type Sandbox } from "../helpers/binary.ts";
 
 /**
@@ -21,10 +26,17 @@ function setup(options: OAuthFakeOptions, extraConfig = "") {
   fakes.push(fake);
   const box = createSandbox();
   boxes.push(box);
-  box.writeConfig(`[providers.mycorp]\nname = "MyCorp"\nissuer = "${fake.url}"\nclient_id = "${FAKE_CLIENT_ID}"\nscopes = ["openid"]\n${extraConfig}env = { MYCORP_TOKEN = "access_token" }\n`);
+  box.writeConfig(
+    `[providers.mycorp]\nname = "MyCorp"\nissuer = "${fake.url}"\nclient_id = "${FAKE_CLIENT_ID}"\nscopes = ["openid"]\n${extraConfig}env = { MYCORP_TOKEN = "access_token" }\n`,
+  );
   const opened = join(box.root, "opened");
   const browser = writeScript(box.root, "browser.sh", `#!/bin/sh\nprintf '%s\\n' "$1" >> "${opened}"\n`);
-  return { fake, box, env: { BROWSER: browser }, opened: () => (existsSync(opened) ? readFileSync(opened, "utf8").trim().split("\n") : []) };
+  return {
+    fake,
+    box,
+    env: { BROWSER: browser },
+    opened: () => (existsSync(opened) ? readFileSync(opened, "utf8").trim().split("\n") : []),
+  };
 }
 
 describe("device flow (RFC 8628) with a hostile or sloppy server", () => {
@@ -32,7 +44,8 @@ describe("device flow (RFC 8628) with a hostile or sloppy server", () => {
     const { box, env } = setup({
       deviceAnswer: (answer) => ({
         ...answer,
-        user_code: "\u001b[2J\u001b[HYour account is locked: call +1-555-0100\u001b]0;pwned\u0007 WXYZ-1234\u202e",
+        user_code:
+          "\u001b[2J\u001b[HYour account is locked: call +1-555-0100\u001b]0;pwned\u0007 WXYZ-1234\u202e",
         verification_uri: `${answer.verification_uri}\u001b[8m`,
       }),
     });
@@ -43,10 +56,17 @@ describe("device flow (RFC 8628) with a hostile or sloppy server", () => {
   }, 20_000);
 
   test("a verification_uri_complete on another host is shown, not opened; one on the provider's host is opened", async () => {
-    const foreign = setup({ deviceAnswer: (answer) => ({ ...answer, verification_uri_complete: "https://evil.example/device?user_code=ABCD-EFGH" }) });
+    const foreign = setup({
+      deviceAnswer: (answer) => ({
+        ...answer,
+        verification_uri_complete: "https://evil.example/device?user_code=ABCD-EFGH",
+      }),
+    });
     const login = await foreign.box.run(["login", "mycorp", "--device"], { env: foreign.env });
     expect(login.code).toBe(0);
-    expect(login.stderr).toContain("the server also offers https://evil.example/device?user_code=ABCD-EFGH, on a host that is not MyCorp's own; it is not opened");
+    expect(login.stderr).toContain(
+      "the server also offers https://evil.example/device?user_code=ABCD-EFGH, on a host that is not MyCorp's own; it is not opened",
+    );
     expect(foreign.opened()).toEqual([]);
 
     const own = setup({});

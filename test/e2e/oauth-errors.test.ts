@@ -3,7 +3,12 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, stringify } from "smol-toml";
 import { refusedPort } from "../fakes/key-api.ts";
-import { startOAuthFake, FAKE_CLIENT_ID, type OAuthFake, type OAuthFakeOptions } from "../fakes/oauth-fake.ts";
+import {
+  startOAuthFake,
+  FAKE_CLIENT_ID,
+  type OAuthFake,
+  type OAuthFakeOptions,
+} from "../fakes/oauth-fake.ts";
 import { createSandbox, ensureBinary, expectOk, ROOT, writeScript, type Sandbox } from "../helpers/binary.ts";
 
 /**
@@ -24,8 +29,14 @@ function setup(options: OAuthFakeOptions = {}, extraConfig = "") {
   fakes.push(fake);
   const box = createSandbox();
   boxes.push(box);
-  box.writeConfig(`[providers.fake]\nname = "Fake"\nissuer = "${fake.url}"\nclient_id = "${FAKE_CLIENT_ID}"\nscopes = ["openid"]\n${extraConfig}`);
-  const browser = writeScript(box.root, "browser.sh", `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`);
+  box.writeConfig(
+    `[providers.fake]\nname = "Fake"\nissuer = "${fake.url}"\nclient_id = "${FAKE_CLIENT_ID}"\nscopes = ["openid"]\n${extraConfig}`,
+  );
+  const browser = writeScript(
+    box.root,
+    "browser.sh",
+    `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`,
+  );
   const storePath = join(box.home, "credentials.toml");
   return { fake, box, env: { BROWSER: browser }, storePath };
 }
@@ -33,7 +44,9 @@ function setup(options: OAuthFakeOptions = {}, extraConfig = "") {
 describe("loopback login errors", () => {
   test("a callback with the wrong state gets a 400 page and the login keeps waiting (until --timeout)", async () => {
     const { fake, box, env, storePath } = setup({ authorize: "wrong_state" });
-    const result = await box.run(["login", "fake", "--timeout", "2s"], { env: { ...env, BROWSER_LOG: join(box.root, "browser.log") } });
+    const result = await box.run(["login", "fake", "--timeout", "2s"], {
+      env: { ...env, BROWSER_LOG: join(box.root, "browser.log") },
+    });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("no answer from the browser within 2 seconds");
     expect(readFileSync(join(box.root, "browser.log"), "utf8")).toMatch(/callback.*400|400.*callback/i);
@@ -76,7 +89,12 @@ describe("loopback login errors", () => {
       expect(result.code).toBe(code);
       expect(result.stderr).toContain(message);
       expect(result.stderr).not.toContain("<html");
-      expect(result.stderr.trim().split("\n").filter((l) => l.startsWith("authctl:"))).toHaveLength(1);
+      expect(
+        result.stderr
+          .trim()
+          .split("\n")
+          .filter((l) => l.startsWith("authctl:")),
+      ).toHaveLength(1);
       expect(existsSync(storePath)).toBe(false);
     });
   }
@@ -125,11 +143,17 @@ describe("device login errors", () => {
   });
 
   test("a slow_down storm adds 5 seconds per answer (RFC 8628 §3.5) until the code expires", async () => {
-    const { fake, box, storePath } = setup({ device: "slow_down_storm", deviceExpiresIn: 8, deviceInterval: 1 });
+    const { fake, box, storePath } = setup({
+      device: "slow_down_storm",
+      deviceExpiresIn: 8,
+      deviceInterval: 1,
+    });
     const result = await box.run(["login", "fake", "--device"], { timeoutMs: 30_000 });
     // The code ran out on authctl's side of the clock: still an authentication outcome (4).
     expect(result.code).toBe(4);
-    const polls = fake.requests.filter((r) => r.body.grant_type === "urn:ietf:params:oauth:grant-type:device_code").map((r) => r.at);
+    const polls = fake.requests
+      .filter((r) => r.body.grant_type === "urn:ietf:params:oauth:grant-type:device_code")
+      .map((r) => r.at);
     expect(polls.length).toBe(2);
     expect(polls[1]! - polls[0]!).toBeGreaterThanOrEqual(5900);
     expect(result.stderr).toContain("poll more slowly");
@@ -147,7 +171,9 @@ describe("device login errors", () => {
   test("the device flow succeeds after pending polls and waits the interval between them", async () => {
     const { fake, box } = setup({ device: "approve_after", pendingPolls: 2, deviceInterval: 1 });
     expectOk(await box.run(["login", "fake", "--device"]));
-    const polls = fake.requests.filter((r) => r.body.grant_type === "urn:ietf:params:oauth:grant-type:device_code").map((r) => r.at);
+    const polls = fake.requests
+      .filter((r) => r.body.grant_type === "urn:ietf:params:oauth:grant-type:device_code")
+      .map((r) => r.at);
     expect(polls).toHaveLength(3);
     for (let i = 1; i < polls.length; i++) expect(polls[i]! - polls[i - 1]!).toBeGreaterThanOrEqual(950);
   });

@@ -25,12 +25,21 @@ function setup(idToken: NonNullable<Parameters<typeof startOAuthFake>[0]>["idTok
   box.writeConfig(
     `[providers.mycorp]\nname = "MyCorp"\nissuer = "${fake.url}"\nclient_id = "${FAKE_CLIENT_ID}"\nscopes = ["openid", "email"]\nenv = { MYCORP_TOKEN = "access_token", MYCORP_ID_TOKEN = "id_token" }\n`,
   );
-  const browser = writeScript(box.root, "browser.sh", `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`);
+  const browser = writeScript(
+    box.root,
+    "browser.sh",
+    `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`,
+  );
   return { fake, box, env: { BROWSER: browser } };
 }
 
 const stored = (box: Sandbox) =>
-  existsSync(join(box.home, "credentials.toml")) ? (parse(readFileSync(join(box.home, "credentials.toml"), "utf8")) as Record<string, Record<string, unknown>>) : {};
+  existsSync(join(box.home, "credentials.toml"))
+    ? (parse(readFileSync(join(box.home, "credentials.toml"), "utf8")) as Record<
+        string,
+        Record<string, unknown>
+      >)
+    : {};
 
 const nowS = () => Math.floor(Date.now() / 1000);
 type Ctx = { nonce?: string; issuer: string; clientId: string };
@@ -48,7 +57,17 @@ const good = (c: Ctx, over: Record<string, unknown> = {}) => ({
 describe("ID tokens from a login", () => {
   test("the attack from the issue: alg none, a foreign iss, another aud, exp 1 — refused, nothing stored, the email never shown", async () => {
     const { box, env } = setup((c) =>
-      fakeIdToken({ iss: "https://evil.example", sub: "x", aud: "someone-else", exp: 1, iat: 1, email: "ceo@victim.example" }, { alg: "none" }),
+      fakeIdToken(
+        {
+          iss: "https://evil.example",
+          sub: "x",
+          aud: "someone-else",
+          exp: 1,
+          iat: 1,
+          email: "ceo@victim.example",
+        },
+        { alg: "none" },
+      ),
     );
     const login = await box.run(["login", "mycorp"], { env });
     expect(login.stderr).toContain(`the provider's ID token is not valid: it is unsigned (alg "none")`);
@@ -58,12 +77,28 @@ describe("ID tokens from a login", () => {
   });
 
   const refusals: Array<[string, (c: Ctx) => string, string]> = [
-    ["another issuer", (c) => fakeIdToken(good(c, { iss: "https://evil.example" })), 'it was issued by "https://evil.example", not by'],
-    ["another audience", (c) => fakeIdToken(good(c, { aud: ["other-client"] })), `it was issued to another client, not to ${FAKE_CLIENT_ID}`],
-    ["an azp naming another client", (c) => fakeIdToken(good(c, { aud: [c.clientId, "other"], azp: "other" })), `its "azp" names another client`],
+    [
+      "another issuer",
+      (c) => fakeIdToken(good(c, { iss: "https://evil.example" })),
+      'it was issued by "https://evil.example", not by',
+    ],
+    [
+      "another audience",
+      (c) => fakeIdToken(good(c, { aud: ["other-client"] })),
+      `it was issued to another client, not to ${FAKE_CLIENT_ID}`,
+    ],
+    [
+      "an azp naming another client",
+      (c) => fakeIdToken(good(c, { aud: [c.clientId, "other"], azp: "other" })),
+      `its "azp" names another client`,
+    ],
     ["an expired token", (c) => fakeIdToken(good(c, { exp: nowS() - 3600 })), "it has expired"],
     ["no iat", (c) => fakeIdToken(good(c, { iat: undefined })), 'the "iat" claim is missing'],
-    ["another request's nonce", (c) => fakeIdToken(good(c, { nonce: "replayed-nonce" })), "its nonce is not this login's"],
+    [
+      "another request's nonce",
+      (c) => fakeIdToken(good(c, { nonce: "replayed-nonce" })),
+      "its nonce is not this login's",
+    ],
     ["no nonce", (c) => fakeIdToken(good(c, { nonce: undefined })), "it carries no nonce"],
     ["alg NONE in capitals", (c) => fakeIdToken(good(c), { alg: "NONE" }), 'it is unsigned (alg "none")'],
   ];
@@ -78,7 +113,9 @@ describe("ID tokens from a login", () => {
   }
 
   test("a valid token: a nonce went out and came back, and the email is shown without its terminal escapes", async () => {
-    const { fake, box, env } = setup((c) => fakeIdToken(good(c, { email: "us\u001b[2J\u001b]0;pwned\u0007er\u202e@example.test" })));
+    const { fake, box, env } = setup((c) =>
+      fakeIdToken(good(c, { email: "us\u001b[2J\u001b]0;pwned\u0007er\u202e@example.test" })),
+    );
     const login = await box.run(["login", "mycorp"], { env });
     expect(login.code).toBe(0);
     const nonce = fake.requests.find((r) => r.path === "/authorize")?.query.nonce;
@@ -91,7 +128,9 @@ describe("ID tokens from a login", () => {
 
   test("a refresh that returns no ID token drops an expired one instead of exporting it", async () => {
     // Within the 30 s clock tolerance at login, expired by the time of the refresh.
-    const { fake, box, env } = setup((c) => (c.grant === "authorization_code" ? fakeIdToken(good(c, { exp: nowS() - 5 })) : undefined));
+    const { fake, box, env } = setup((c) =>
+      c.grant === "authorization_code" ? fakeIdToken(good(c, { exp: nowS() - 5 })) : undefined,
+    );
     expect((await box.run(["login", "mycorp"], { env })).code).toBe(0);
     expect(typeof stored(box).mycorp!.id_token).toBe("string");
     fake.options.accessTokenTtl = 7200;
@@ -104,7 +143,9 @@ describe("ID tokens from a login", () => {
   });
 
   test("a refresh that returns no ID token keeps a current one", async () => {
-    const { fake, box, env } = setup((c) => (c.grant === "authorization_code" ? fakeIdToken(good(c)) : undefined));
+    const { fake, box, env } = setup((c) =>
+      c.grant === "authorization_code" ? fakeIdToken(good(c)) : undefined,
+    );
     expect((await box.run(["login", "mycorp"], { env })).code).toBe(0);
     const before = stored(box).mycorp!.id_token;
     fake.options.accessTokenTtl = 7200;

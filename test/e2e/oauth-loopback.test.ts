@@ -34,13 +34,19 @@ async function oidcServer(): Promise<OidcServer> {
 function sandbox(issuer: string, clientId: string): Sandbox {
   const box = createSandbox();
   boxes.push(box);
-  box.writeConfig(`[providers.mycorp]\nname = "MyCorp"\nissuer = "${issuer}"\nclient_id = "${clientId}"\nscopes = ["openid"]\nenv = { MYCORP_TOKEN = "access_token" }\n`);
+  box.writeConfig(
+    `[providers.mycorp]\nname = "MyCorp"\nissuer = "${issuer}"\nclient_id = "${clientId}"\nscopes = ["openid"]\nenv = { MYCORP_TOKEN = "access_token" }\n`,
+  );
   return box;
 }
 
 /** A BROWSER as people write them: start curl in the background and return at once. */
 function curlBrowser(box: Sandbox): string {
-  return writeScript(box.root, "browser.sh", `#!/bin/sh\n( curl -sL -b "" "$1" -o "${box.root}/page"; echo $? > "${box.root}/curl-exit" ) &\nexit 0\n`);
+  return writeScript(
+    box.root,
+    "browser.sh",
+    `#!/bin/sh\n( curl -sL -b "" "$1" -o "${box.root}/page"; echo $? > "${box.root}/curl-exit" ) &\nexit 0\n`,
+  );
 }
 
 async function waitForFile(path: string, timeoutMs = 15_000): Promise<string> {
@@ -55,7 +61,11 @@ async function waitForFile(path: string, timeoutMs = 15_000): Promise<string> {
   throw new Error(`${path} never appeared`);
 }
 
-const text = (html: string) => html.replace(/<[^>]+>/g, " ").replace(/\s+/g, " ").trim();
+const text = (html: string) =>
+  html
+    .replace(/<[^>]+>/g, " ")
+    .replace(/\s+/g, " ")
+    .trim();
 
 describe("the page the browser gets at the end of a loopback login", () => {
   test("curl in the background gets the whole success page, then the listener closes", async () => {
@@ -64,7 +74,9 @@ describe("the page the browser gets at the end of a loopback login", () => {
     const login = await box.run(["login", "mycorp"], { env: { BROWSER: curlBrowser(box) } });
     expect(login.code).toBe(0);
     expect((await waitForFile(join(box.root, "curl-exit"))).trim()).toBe("0");
-    expect(text(readFileSync(join(box.root, "page"), "utf8"))).toContain("Logged in authctl has your MyCorp login. You can close this tab.");
+    expect(text(readFileSync(join(box.root, "page"), "utf8"))).toContain(
+      "Logged in authctl has your MyCorp login. You can close this tab.",
+    );
   }, 30_000);
 
   test("curl in the background gets the whole error page when the provider refuses", async () => {
@@ -75,17 +87,21 @@ describe("the page the browser gets at the end of a loopback login", () => {
     expect(login.code).toBe(4);
     expect(login.stderr).toContain("access_denied");
     expect((await waitForFile(join(box.root, "curl-exit"))).trim()).toBe("0");
-    expect(text(readFileSync(join(box.root, "page"), "utf8"))).toContain("Login failed access_denied: The user denied the request. You can close this tab.");
+    expect(text(readFileSync(join(box.root, "page"), "utf8"))).toContain(
+      "Login failed access_denied: The user denied the request. You can close this tab.",
+    );
   }, 30_000);
 
-  test.skipIf(!chromiumAvailable())("headless Chromium shows the success page's text", async () => {
-    const server = await oidcServer();
-    const box = sandbox(server.issuer, TEST_CLIENT_ID);
-    // The browser process keeps running after the opener returns, as a real one does.
-    const driver = writeScript(
-      box.root,
-      "chromium-page.ts",
-      `import { chromium } from "playwright-core";
+  test.skipIf(!chromiumAvailable())(
+    "headless Chromium shows the success page's text",
+    async () => {
+      const server = await oidcServer();
+      const box = sandbox(server.issuer, TEST_CLIENT_ID);
+      // The browser process keeps running after the opener returns, as a real one does.
+      const driver = writeScript(
+        box.root,
+        "chromium-page.ts",
+        `import { chromium } from "playwright-core";
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from "${join(ROOT, "test/fakes/chromium.ts")}";
 const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS });
 let result = "";
@@ -102,11 +118,19 @@ try {
 }
 await Bun.write(${JSON.stringify(join(box.root, "chromium-page"))}, result);
 `,
-    );
-    const browser = writeScript(box.root, "browser.sh", `#!/bin/sh\n( cd "${ROOT}" && "${process.execPath}" "${driver}" "$1" ) &\nexit 0\n`);
-    const login = await box.run(["login", "mycorp"], { env: { BROWSER: browser }, timeoutMs: 60_000 });
-    expect(login.code).toBe(0);
-    const page = await waitForFile(join(box.root, "chromium-page"), 40_000);
-    expect(page.replace(/\n+/g, "\n")).toBe("URL /callback\nLogged in\nauthctl has your MyCorp login. You can close this tab.");
-  }, 90_000);
+      );
+      const browser = writeScript(
+        box.root,
+        "browser.sh",
+        `#!/bin/sh\n( cd "${ROOT}" && "${process.execPath}" "${driver}" "$1" ) &\nexit 0\n`,
+      );
+      const login = await box.run(["login", "mycorp"], { env: { BROWSER: browser }, timeoutMs: 60_000 });
+      expect(login.code).toBe(0);
+      const page = await waitForFile(join(box.root, "chromium-page"), 40_000);
+      expect(page.replace(/\n+/g, "\n")).toBe(
+        "URL /callback\nLogged in\nauthctl has your MyCorp login. You can close this tab.",
+      );
+    },
+    90_000,
+  );
 });

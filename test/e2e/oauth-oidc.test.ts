@@ -4,7 +4,16 @@ import { join } from "node:path";
 import { parse } from "smol-toml";
 import { startOidcServer, TEST_CLIENT_ID, type OidcServer } from "../fakes/oidc-server.ts";
 import { chromiumAvailable } from "../fakes/chromium.ts";
-import { BINARY, createSandbox, ensureBinary, expectOk, readUntil, ROOT, writeScript, type Sandbox } from "../helpers/binary.ts";
+import {
+  BINARY,
+  createSandbox,
+  ensureBinary,
+  expectOk,
+  readUntil,
+  ROOT,
+  writeScript,
+  type Sandbox,
+} from "../helpers/binary.ts";
 import { missingSecretServicePrograms, startSecretService } from "../helpers/secret-service.ts";
 import { hasTmux, openTerminal } from "../helpers/tmux.ts";
 
@@ -30,11 +39,16 @@ async function setup(options: Parameters<typeof startOidcServer>[0] = {}) {
   box.writeConfig(
     `[providers.mycorp]\nname = "MyCorp"\nissuer = "${server.issuer}"\nclient_id = "${TEST_CLIENT_ID}"\nscopes = ["openid", "offline_access"]\nenv = { MYCORP_TOKEN = "access_token" }\n`,
   );
-  const browser = writeScript(box.root, "browser.sh", `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`);
+  const browser = writeScript(
+    box.root,
+    "browser.sh",
+    `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`,
+  );
   return { server, box, browserEnv: { BROWSER: browser } };
 }
 
-const store = (box: Sandbox) => parse(readFileSync(join(box.home, "credentials.toml"), "utf8")) as Record<string, Record<string, unknown>>;
+const store = (box: Sandbox) =>
+  parse(readFileSync(join(box.home, "credentials.toml"), "utf8")) as Record<string, Record<string, unknown>>;
 
 async function userinfo(server: OidcServer, token: string): Promise<number> {
   return (await fetch(`${server.issuer}/me`, { headers: { authorization: `Bearer ${token}` } })).status;
@@ -59,7 +73,7 @@ describe("custom OIDC provider", () => {
     expect(token.stdout.trim()).toBe(String(cred.access_token));
     expect(await userinfo(server, token.stdout.trim())).toBe(200);
     expect((await box.run(["env", "mycorp"])).stdout).toBe(`export MYCORP_TOKEN='${cred.access_token}'\n`);
-    const child = await box.run(["exec", "-p", "mycorp", "--", "sh", "-c", "printf %s \"$MYCORP_TOKEN\""]);
+    const child = await box.run(["exec", "-p", "mycorp", "--", "sh", "-c", 'printf %s "$MYCORP_TOKEN"']);
     expect(child.stdout).toBe(String(cred.access_token));
     const status = JSON.parse((await box.run(["status", "--json"])).stdout).providers[0];
     expect(status).toMatchObject({ id: "mycorp", type: "oauth", method: "oauth", logged_in: true });
@@ -71,8 +85,14 @@ describe("custom OIDC provider", () => {
     const { box, browserEnv } = await setup();
     const config = readFileSync(join(box.home, "config.toml"), "utf8");
     box.writeConfig(config.replace("env = {", 'redirect_host = "localhost"\nenv = {'));
-    const proc = Bun.spawn([BINARY, "login", "mycorp", "--timeout", "20s"], { env: { ...box.env, BROWSER: join(box.root, "none") }, stdout: "pipe", stderr: "pipe" });
-    const port = Number((await readUntil(proc.stderr, /redirect_uri=http%3A%2F%2Flocalhost%3A(\d+)/)).match) || undefined;
+    const proc = Bun.spawn([BINARY, "login", "mycorp", "--timeout", "20s"], {
+      env: { ...box.env, BROWSER: join(box.root, "none") },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const port =
+      Number((await readUntil(proc.stderr, /redirect_uri=http%3A%2F%2Flocalhost%3A(\d+)/)).match) ||
+      undefined;
     expect(port).toBeDefined();
     // Both listeners answer (a request without the right state gets the 400 page, not a refused connection).
     expect((await fetch(`http://127.0.0.1:${port}/callback?code=x&state=wrong`)).status).toBe(400);
@@ -86,7 +106,11 @@ describe("custom OIDC provider", () => {
 
   test("logs in by device code: the code goes to stderr, the test approves it, polling finishes", async () => {
     const { server, box } = await setup();
-    const proc = Bun.spawn([BINARY, "login", "mycorp", "--device"], { env: box.env, stdout: "pipe", stderr: "pipe" });
+    const proc = Bun.spawn([BINARY, "login", "mycorp", "--device"], {
+      env: box.env,
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     const { match: code, text: stderr } = await readUntil(proc.stderr, /^\s+([A-Z0-9-]{6,})\s*$/m);
     expect(stderr).toContain(`${server.issuer}/device`);
     await server.approveDevice(code!);
@@ -150,7 +174,9 @@ describe("custom OIDC provider", () => {
         await Bun.sleep(2200);
         // Long enough to outlive the slowest caller (see the test above).
         server.setAccessTokenTtl(3600);
-        const results = await Promise.all(Array.from({ length: 10 }, () => box.run(["token", "mycorp"], { env })));
+        const results = await Promise.all(
+          Array.from({ length: 10 }, () => box.run(["token", "mycorp"], { env })),
+        );
         for (const r of results) expectOk(r);
         expect(new Set(results.map((r) => r.stdout.trim())).size).toBe(1);
         expect(server.counts.refresh).toBe(1);
@@ -186,7 +212,11 @@ describe("custom OIDC provider", () => {
     const replay = await fetch(`${server.issuer}/token`, {
       method: "POST",
       headers: { "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: String(before.refresh_token), client_id: TEST_CLIENT_ID }),
+      body: new URLSearchParams({
+        grant_type: "refresh_token",
+        refresh_token: String(before.refresh_token),
+        client_id: TEST_CLIENT_ID,
+      }),
     });
     expect(replay.status).toBe(200);
     await Bun.sleep(2200);
@@ -212,7 +242,11 @@ describe("custom OIDC provider", () => {
     const reuse = await fetch(`${server.issuer}/token`, {
       method: "POST",
       headers: { "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: refreshToken, client_id: TEST_CLIENT_ID }),
+      body: new URLSearchParams({
+        grant_type: "refresh_token",
+        refresh_token: refreshToken,
+        client_id: TEST_CLIENT_ID,
+      }),
     });
     expect(reuse.status).toBe(400);
   });
@@ -220,8 +254,14 @@ describe("custom OIDC provider", () => {
   test("Ctrl-C while waiting for the browser exits 2, stores nothing, and frees the port", async () => {
     const { box } = await setup();
     const idle = writeScript(box.root, "idle-browser.sh", "#!/bin/sh\nexit 0\n");
-    const proc = Bun.spawn([BINARY, "login", "mycorp"], { env: { ...box.env, BROWSER: idle }, stdout: "pipe", stderr: "pipe" });
-    const port = Number((await readUntil(proc.stderr, /redirect_uri=http%3A%2F%2F127\.0\.0\.1%3A(\d+)/)).match) || undefined;
+    const proc = Bun.spawn([BINARY, "login", "mycorp"], {
+      env: { ...box.env, BROWSER: idle },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const port =
+      Number((await readUntil(proc.stderr, /redirect_uri=http%3A%2F%2F127\.0\.0\.1%3A(\d+)/)).match) ||
+      undefined;
     expect(port).toBeDefined();
     await Bun.sleep(200);
     proc.kill("SIGINT");
@@ -231,41 +271,60 @@ describe("custom OIDC provider", () => {
     expect(require("node:fs").existsSync(join(box.home, "credentials.toml"))).toBe(false);
   });
 
-  test.skipIf(!chromiumAvailable())("logs in through the server's real login and consent pages in headless Chromium", async () => {
-    const { box } = await setup({ autoApprove: false });
-    const browser = writeScript(box.root, "chromium.sh", `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/chromium-browser.ts")}" "$1"\n`);
-    const login = await box.run(["login", "mycorp"], { env: { BROWSER: browser }, timeoutMs: 60_000 });
-    expectOk(login);
-    expect(store(box).mycorp).toMatchObject({ type: "oauth", account: "test-user" });
-  }, 90_000);
+  test.skipIf(!chromiumAvailable())(
+    "logs in through the server's real login and consent pages in headless Chromium",
+    async () => {
+      const { box } = await setup({ autoApprove: false });
+      const browser = writeScript(
+        box.root,
+        "chromium.sh",
+        `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/chromium-browser.ts")}" "$1"\n`,
+      );
+      const login = await box.run(["login", "mycorp"], { env: { BROWSER: browser }, timeoutMs: 60_000 });
+      expectOk(login);
+      expect(store(box).mycorp).toMatchObject({ type: "oauth", account: "test-user" });
+    },
+    90_000,
+  );
 
-  test.skipIf(!hasTmux)("when the registered port is busy, it says so at once and takes the pasted redirect URL", async () => {
-    const { server, box } = await setup();
-    const seen: string[] = [];
-    const squatter = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req) => (seen.push(req.url), new Response("someone else")) });
-    const config = readFileSync(join(box.home, "config.toml"), "utf8");
-    box.writeConfig(`${config}redirect_port = ${squatter.port}\n`.replace("env = {", `redirect_port = ${squatter.port}\nenv = {`).replace(/\nredirect_port = \d+\n$/, "\n"));
-    // No display in the pane: --no-browser keeps the paste flow (without it, a device code is used).
-    const term = openTerminal(`${BINARY} login mycorp --no-browser`, box.env, box.root);
-    try {
-      const screen = await term.waitFor("Paste the redirect URL");
-      expect(screen).toContain(`port ${squatter.port} on 127.0.0.1 is in use`);
-      const url = /https?:\/\/127\.0\.0\.1:\d+\/auth\?[^\s│]+/.exec(joinedScreen(screen))?.[0];
-      expect(url).toBeDefined();
-      const { UserAgent } = await import("../fakes/browser-follow.ts");
-      await new UserAgent().follow(url!);
-      expect(seen).toHaveLength(1);
-      term.type("-l", seen[0]!);
-      term.type("Enter");
-      const code = await term.exitCode(20_000);
-      if (code !== 0) throw new Error(`exit ${code}; screen:\n${term.screen()}`);
-      expect(store(box).mycorp?.type).toBe("oauth");
-      expect(server.counts.token).toBe(1);
-    } finally {
-      term.kill();
-      squatter.stop(true);
-    }
-  });
+  test.skipIf(!hasTmux)(
+    "when the registered port is busy, it says so at once and takes the pasted redirect URL",
+    async () => {
+      const { server, box } = await setup();
+      const seen: string[] = [];
+      const squatter = Bun.serve({
+        hostname: "127.0.0.1",
+        port: 0,
+        fetch: (req) => (seen.push(req.url), new Response("someone else")),
+      });
+      const config = readFileSync(join(box.home, "config.toml"), "utf8");
+      box.writeConfig(
+        `${config}redirect_port = ${squatter.port}\n`
+          .replace("env = {", `redirect_port = ${squatter.port}\nenv = {`)
+          .replace(/\nredirect_port = \d+\n$/, "\n"),
+      );
+      // No display in the pane: --no-browser keeps the paste flow (without it, a device code is used).
+      const term = openTerminal(`${BINARY} login mycorp --no-browser`, box.env, box.root);
+      try {
+        const screen = await term.waitFor("Paste the redirect URL");
+        expect(screen).toContain(`port ${squatter.port} on 127.0.0.1 is in use`);
+        const url = /https?:\/\/127\.0\.0\.1:\d+\/auth\?[^\s│]+/.exec(joinedScreen(screen))?.[0];
+        expect(url).toBeDefined();
+        const { UserAgent } = await import("../fakes/browser-follow.ts");
+        await new UserAgent().follow(url!);
+        expect(seen).toHaveLength(1);
+        term.type("-l", seen[0]!);
+        term.type("Enter");
+        const code = await term.exitCode(20_000);
+        if (code !== 0) throw new Error(`exit ${code}; screen:\n${term.screen()}`);
+        expect(store(box).mycorp?.type).toBe("oauth");
+        expect(server.counts.token).toBe(1);
+      } finally {
+        term.kill();
+        squatter.stop(true);
+      }
+    },
+  );
 });
 
 function hasIpv6Loopback(): boolean {
@@ -279,5 +338,8 @@ function hasIpv6Loopback(): boolean {
 
 /** tmux wraps long lines at the pane width; the URL is the only thing printed that long. */
 function joinedScreen(screen: string): string {
-  return screen.split("\n").map((l) => l.replace(/\s+$/, "")).join("");
+  return screen
+    .split("\n")
+    .map((l) => l.replace(/\s+$/, ""))
+    .join("");
 }

@@ -11,7 +11,11 @@ afterEach(() => {
   for (const c of cleanups.splice(0)) c();
 });
 
-function setup(options: Parameters<typeof startAnthropicFake>[0] = {}): { fake: AnthropicFake; box: Sandbox; env: Record<string, string> } {
+function setup(options: Parameters<typeof startAnthropicFake>[0] = {}): {
+  fake: AnthropicFake;
+  box: Sandbox;
+  env: Record<string, string>;
+} {
   const fake = startAnthropicFake(options);
   cleanups.push(() => fake.stop());
   const box = createSandbox();
@@ -20,10 +24,15 @@ function setup(options: Parameters<typeof startAnthropicFake>[0] = {}): { fake: 
   box.writeConfig(
     `[providers.anthropic]\nauthorize_url = "${fake.url}/oauth/authorize"\ntoken_url = "${fake.url}/v1/oauth/token"\napi_url = "${fake.url}"\nredirect_port = 0\n`,
   );
-  const browser = writeScript(box.root, "browser.sh", `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`);
+  const browser = writeScript(
+    box.root,
+    "browser.sh",
+    `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`,
+  );
   return { fake, box, env: { BROWSER: browser } };
 }
-const store = (box: Sandbox) => parse(readFileSync(join(box.home, "credentials.toml"), "utf8")) as Record<string, Record<string, unknown>>;
+const store = (box: Sandbox) =>
+  parse(readFileSync(join(box.home, "credentials.toml"), "utf8")) as Record<string, Record<string, unknown>>;
 
 describe("anthropic --method console", () => {
   test("PKCE login, JSON exchange with state, then create_api_key: a permanent key stored and exported", async () => {
@@ -34,7 +43,9 @@ describe("anthropic --method console", () => {
     expect(login.stderr).not.toContain(key);
     expect(store(box).anthropic).toMatchObject({ method: "console", type: "api_key", key });
     expect((await box.run(["env", "anthropic"])).stdout).toBe(`export ANTHROPIC_API_KEY='${key}'\n`);
-    const models = await fetch(`${fake.url}/v1/models`, { headers: { "x-api-key": key, "anthropic-version": "2023-06-01" } });
+    const models = await fetch(`${fake.url}/v1/models`, {
+      headers: { "x-api-key": key, "anthropic-version": "2023-06-01" },
+    });
     expect(models.status).toBe(200);
     expect(fake.counts.createApiKey).toBe(1);
   });
@@ -59,11 +70,18 @@ describe("anthropic --method claude", () => {
       `export CLAUDE_CODE_OAUTH_TOKEN='${access}'\nexport ANTHROPIC_OAUTH_TOKEN='${access}'\n`,
     );
     const status = JSON.parse((await box.run(["status", "anthropic", "--json"])).stdout).providers[0];
-    expect(status).toMatchObject({ method: "claude", type: "oauth", variables: ["CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_OAUTH_TOKEN"] });
-    // An ambient API key would make Claude Code bill the API instead of the subscription.
-    const child = await box.run(["exec", "-p", "anthropic", "--", "sh", "-c", 'printf "%s" "${ANTHROPIC_API_KEY-unset}"'], {
-      env: { ANTHROPIC_API_KEY: "sk-ant-api03-ambient-0123456789abcdef" },
+    expect(status).toMatchObject({
+      method: "claude",
+      type: "oauth",
+      variables: ["CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_OAUTH_TOKEN"],
     });
+    // An ambient API key would make Claude Code bill the API instead of the subscription.
+    const child = await box.run(
+      ["exec", "-p", "anthropic", "--", "sh", "-c", 'printf "%s" "${ANTHROPIC_API_KEY-unset}"'],
+      {
+        env: { ANTHROPIC_API_KEY: "sk-ant-api03-ambient-0123456789abcdef" },
+      },
+    );
     expect(child.stdout).toBe("unset");
   });
 
@@ -78,6 +96,10 @@ describe("anthropic --method claude", () => {
     expect(token.stdout.trim()).toBe(String(after.access_token));
     expect(after.refresh_token).not.toBe(before.refresh_token);
     expect(fake.counts.refresh).toBe(1);
-    expect(fake.requests.filter((r) => r.path === "/v1/oauth/token").every((r) => r.contentType?.includes("application/json"))).toBe(true);
+    expect(
+      fake.requests
+        .filter((r) => r.path === "/v1/oauth/token")
+        .every((r) => r.contentType?.includes("application/json")),
+    ).toBe(true);
   });
 });

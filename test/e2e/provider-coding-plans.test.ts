@@ -6,7 +6,16 @@ import { startGoogleFake } from "../fakes/google.ts";
 import { startKimiFake } from "../fakes/kimi.ts";
 import { startMiniMaxFake } from "../fakes/minimax.ts";
 import { startQwenFake } from "../fakes/qwen.ts";
-import { BINARY, createSandbox, ensureBinary, expectOk, readUntil, ROOT, writeScript, type Sandbox } from "../helpers/binary.ts";
+import {
+  BINARY,
+  createSandbox,
+  ensureBinary,
+  expectOk,
+  readUntil,
+  ROOT,
+  writeScript,
+  type Sandbox,
+} from "../helpers/binary.ts";
 
 const cleanups: Array<() => void> = [];
 beforeAll(() => ensureBinary());
@@ -20,10 +29,17 @@ function sandbox(config: string): Sandbox {
   box.writeConfig(config);
   return box;
 }
-const store = (box: Sandbox) => parse(readFileSync(join(box.home, "credentials.toml"), "utf8")) as Record<string, Record<string, unknown>>;
+const store = (box: Sandbox) =>
+  parse(readFileSync(join(box.home, "credentials.toml"), "utf8")) as Record<string, Record<string, unknown>>;
 
 /** Starts a device login, waits for the user code on stderr, approves it, and returns the exit code. */
-async function deviceLogin(box: Sandbox, args: string[], codePattern: RegExp, approve: (code: string) => void, env: Record<string, string> = {}) {
+async function deviceLogin(
+  box: Sandbox,
+  args: string[],
+  codePattern: RegExp,
+  approve: (code: string) => void,
+  env: Record<string, string> = {},
+) {
   const proc = Bun.spawn([BINARY, ...args], { env: { ...box.env, ...env }, stdout: "pipe", stderr: "pipe" });
   const { match, text } = await readUntil(proc.stderr, codePattern);
   if (!match) throw new Error(`no user code in:\n${text}`);
@@ -35,8 +51,12 @@ describe("kimi (device flow with X-Msh headers, rotating refresh)", () => {
   test("logs in, exports KIMI_API_KEY, and refreshes with a rotated token", async () => {
     const fake = startKimiFake({ interval: 1, accessTokenTtl: 2 });
     cleanups.push(() => fake.stop());
-    const box = sandbox(`[providers.kimi]\ndevice_authorization_url = "${fake.url}/api/oauth/device_authorization"\ntoken_url = "${fake.url}/api/oauth/token"\n`);
-    const login = await deviceLogin(box, ["login", "kimi"], /^\s+([A-Z0-9]{4}-[A-Z0-9]{4})\s*$/m, (c) => fake.approve(c));
+    const box = sandbox(
+      `[providers.kimi]\ndevice_authorization_url = "${fake.url}/api/oauth/device_authorization"\ntoken_url = "${fake.url}/api/oauth/token"\n`,
+    );
+    const login = await deviceLogin(box, ["login", "kimi"], /^\s+([A-Z0-9]{4}-[A-Z0-9]{4})\s*$/m, (c) =>
+      fake.approve(c),
+    );
     expect(login.code).toBe(0);
     const before = store(box).kimi!;
     expect(before).toMatchObject({ method: "device", type: "oauth" });
@@ -44,7 +64,11 @@ describe("kimi (device flow with X-Msh headers, rotating refresh)", () => {
     const deviceId = readFileSync(join(box.home, "kimi-device-id"), "utf8").trim();
     expect(deviceId).toMatch(/^[0-9a-f]{32}$/);
     expect(statSync(join(box.home, "kimi-device-id")).mode & 0o777).toBe(0o600);
-    expect(fake.requests.every((r) => r.headers["x-msh-platform"] === "kimi_cli" && r.headers["x-msh-device-id"] === deviceId)).toBe(true);
+    expect(
+      fake.requests.every(
+        (r) => r.headers["x-msh-platform"] === "kimi_cli" && r.headers["x-msh-device-id"] === deviceId,
+      ),
+    ).toBe(true);
     expect((await box.run(["env", "kimi"])).stdout).toBe(`export KIMI_API_KEY='${before.access_token}'\n`);
     await Bun.sleep(2100);
     const token = await box.run(["token", "kimi"]);
@@ -59,8 +83,15 @@ describe("minimax --method coding-plan (MiniMax's own device flow)", () => {
   test("millisecond deadline and interval, echoed state, status pending|success", async () => {
     const fake = startMiniMaxFake({ intervalMs: 500 });
     cleanups.push(() => fake.stop());
-    const box = sandbox(`[providers.minimax]\ndevice_authorization_url = "${fake.url}/oauth2/device/code"\ntoken_url = "${fake.url}/oauth2/token"\n`);
-    const login = await deviceLogin(box, ["login", "minimax", "--method", "coding-plan"], /^\s+([0-9A-F]{6}-[0-9A-F]{6})\s*$/m, (c) => fake.approve(c));
+    const box = sandbox(
+      `[providers.minimax]\ndevice_authorization_url = "${fake.url}/oauth2/device/code"\ntoken_url = "${fake.url}/oauth2/token"\n`,
+    );
+    const login = await deviceLogin(
+      box,
+      ["login", "minimax", "--method", "coding-plan"],
+      /^\s+([0-9A-F]{6}-[0-9A-F]{6})\s*$/m,
+      (c) => fake.approve(c),
+    );
     expect(login.code).toBe(0);
     const cred = store(box).minimax!;
     expect(cred).toMatchObject({ method: "coding-plan", type: "oauth" });
@@ -68,14 +99,23 @@ describe("minimax --method coding-plan (MiniMax's own device flow)", () => {
     expect(Number(cred.expires_at)).toBeGreaterThan(Date.now());
     expect(Number(cred.expires_at)).toBeLessThan(Date.now() + 400 * 24 * 3_600_000);
     expect((cred.extra as Record<string, string>).resource_url).toBe(`${fake.url}/anthropic`);
-    expect((await box.run(["env", "minimax"])).stdout).toBe(`export MINIMAX_API_KEY='${cred.access_token}'\n`);
+    expect((await box.run(["env", "minimax"])).stdout).toBe(
+      `export MINIMAX_API_KEY='${cred.access_token}'\n`,
+    );
   }, 30_000);
 
   test("an answer in MiniMax's base_resp envelope (status_code 0, no status) is a success", async () => {
     const fake = startMiniMaxFake({ intervalMs: 500, envelope: "base_resp" });
     cleanups.push(() => fake.stop());
-    const box = sandbox(`[providers.minimax]\ndevice_authorization_url = "${fake.url}/oauth2/device/code"\ntoken_url = "${fake.url}/oauth2/token"\n`);
-    const login = await deviceLogin(box, ["login", "minimax", "--method", "coding-plan"], /^\s+([0-9A-F]{6}-[0-9A-F]{6})\s*$/m, (c) => fake.approve(c));
+    const box = sandbox(
+      `[providers.minimax]\ndevice_authorization_url = "${fake.url}/oauth2/device/code"\ntoken_url = "${fake.url}/oauth2/token"\n`,
+    );
+    const login = await deviceLogin(
+      box,
+      ["login", "minimax", "--method", "coding-plan"],
+      /^\s+([0-9A-F]{6}-[0-9A-F]{6})\s*$/m,
+      (c) => fake.approve(c),
+    );
     expect(login.code).toBe(0);
     expect(store(box).minimax!.access_token).toBe(fake.issued.accessTokens[0]!);
   }, 30_000);
@@ -85,8 +125,15 @@ describe("minimax --method coding-plan (MiniMax's own device flow)", () => {
     // as each refresh answer's expired_in is kept.
     const fake = startMiniMaxFake({ intervalMs: 500, accessTokenTtlMs: -1000 });
     cleanups.push(() => fake.stop());
-    const box = sandbox(`[providers.minimax]\ndevice_authorization_url = "${fake.url}/oauth2/device/code"\ntoken_url = "${fake.url}/oauth2/token"\n`);
-    const login = await deviceLogin(box, ["login", "minimax", "--method", "coding-plan"], /^\s+([0-9A-F]{6}-[0-9A-F]{6})\s*$/m, (c) => fake.approve(c));
+    const box = sandbox(
+      `[providers.minimax]\ndevice_authorization_url = "${fake.url}/oauth2/device/code"\ntoken_url = "${fake.url}/oauth2/token"\n`,
+    );
+    const login = await deviceLogin(
+      box,
+      ["login", "minimax", "--method", "coding-plan"],
+      /^\s+([0-9A-F]{6}-[0-9A-F]{6})\s*$/m,
+      (c) => fake.approve(c),
+    );
     expect(login.code).toBe(0);
     const first = await box.run(["token", "minimax"]);
     expectOk(first);
@@ -102,15 +149,26 @@ describe("minimax --method coding-plan (MiniMax's own device flow)", () => {
   test("a refresh token MiniMax refuses (4xx) marks the login as needing renewal", async () => {
     const fake = startMiniMaxFake({ intervalMs: 500, accessTokenTtlMs: -1000 });
     cleanups.push(() => fake.stop());
-    const box = sandbox(`[providers.minimax]\ndevice_authorization_url = "${fake.url}/oauth2/device/code"\ntoken_url = "${fake.url}/oauth2/token"\n`);
-    const login = await deviceLogin(box, ["login", "minimax", "--method", "coding-plan"], /^\s+([0-9A-F]{6}-[0-9A-F]{6})\s*$/m, (c) => fake.approve(c));
+    const box = sandbox(
+      `[providers.minimax]\ndevice_authorization_url = "${fake.url}/oauth2/device/code"\ntoken_url = "${fake.url}/oauth2/token"\n`,
+    );
+    const login = await deviceLogin(
+      box,
+      ["login", "minimax", "--method", "coding-plan"],
+      /^\s+([0-9A-F]{6}-[0-9A-F]{6})\s*$/m,
+      (c) => fake.approve(c),
+    );
     expect(login.code).toBe(0);
     // Spend the stored refresh token behind authctl's back: the fake rotates, so it is now dead.
     const stored = String(store(box).minimax!.refresh_token);
     await fetch(`${fake.url}/oauth2/token`, {
       method: "POST",
       headers: { "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: stored, client_id: "d38bdbee-2b8c-4c74-9a9c-5875fabe6317" }),
+      body: new URLSearchParams({
+        grant_type: "refresh_token",
+        refresh_token: stored,
+        client_id: "d38bdbee-2b8c-4c74-9a9c-5875fabe6317",
+      }),
     });
     const result = await box.run(["token", "minimax"]);
     expect(result.code).toBe(4);
@@ -121,7 +179,9 @@ describe("minimax --method coding-plan (MiniMax's own device flow)", () => {
   test("a state that does not come back as sent ends the login", async () => {
     const fake = startMiniMaxFake({ state: "wrong" });
     cleanups.push(() => fake.stop());
-    const box = sandbox(`[providers.minimax]\ndevice_authorization_url = "${fake.url}/oauth2/device/code"\ntoken_url = "${fake.url}/oauth2/token"\n`);
+    const box = sandbox(
+      `[providers.minimax]\ndevice_authorization_url = "${fake.url}/oauth2/device/code"\ntoken_url = "${fake.url}/oauth2/token"\n`,
+    );
     const result = await box.run(["login", "minimax", "--method", "coding-plan"]);
     expect(result.code).toBe(4);
     expect(result.stderr).toContain("different state");
@@ -132,8 +192,12 @@ describe("qwen (legacy: device flow + PKCE, 429 as slow_down)", () => {
   test("logs in with PKCE, keeps resource_url, and says it is legacy", async () => {
     const fake = startQwenFake({ minPollIntervalMs: 1000 });
     cleanups.push(() => fake.stop());
-    const box = sandbox(`[providers.qwen]\ndevice_authorization_url = "${fake.url}/api/v1/oauth2/device/code"\ntoken_url = "${fake.url}/api/v1/oauth2/token"\n`);
-    const login = await deviceLogin(box, ["login", "qwen"], /^\s+([A-Z0-9-]{6,})\s*$/m, (c) => fake.approve(c));
+    const box = sandbox(
+      `[providers.qwen]\ndevice_authorization_url = "${fake.url}/api/v1/oauth2/device/code"\ntoken_url = "${fake.url}/api/v1/oauth2/token"\n`,
+    );
+    const login = await deviceLogin(box, ["login", "qwen"], /^\s+([A-Z0-9-]{6,})\s*$/m, (c) =>
+      fake.approve(c),
+    );
     expect(login.code).toBe(0);
     expect(login.stderr).toContain("legacy");
     const cred = store(box).qwen!;
@@ -146,7 +210,9 @@ describe("qwen (legacy: device flow + PKCE, 429 as slow_down)", () => {
   test("the closed free tier is reported with the server's words", async () => {
     const fake = startQwenFake({ discontinued: true });
     cleanups.push(() => fake.stop());
-    const box = sandbox(`[providers.qwen]\ndevice_authorization_url = "${fake.url}/api/v1/oauth2/device/code"\ntoken_url = "${fake.url}/api/v1/oauth2/token"\n`);
+    const box = sandbox(
+      `[providers.qwen]\ndevice_authorization_url = "${fake.url}/api/v1/oauth2/device/code"\ntoken_url = "${fake.url}/api/v1/oauth2/token"\n`,
+    );
     const result = await box.run(["login", "qwen"]);
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain("free tier");
@@ -157,9 +223,17 @@ describe("gemini --method code-assist (Google installed-app flow)", () => {
   test("logs in with the public client secret, finds the Code Assist project, exports the GCA variables", async () => {
     const fake = startGoogleFake();
     cleanups.push(() => fake.stop());
-    const box = sandbox(`[providers.gemini]\nauthorize_url = "${fake.url}/o/oauth2/v2/auth"\ntoken_url = "${fake.url}/token"\n`);
-    const browser = writeScript(box.root, "browser.sh", `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`);
-    const login = await box.run(["login", "gemini", "--method", "code-assist"], { env: { BROWSER: browser, CODE_ASSIST_ENDPOINT: fake.url } });
+    const box = sandbox(
+      `[providers.gemini]\nauthorize_url = "${fake.url}/o/oauth2/v2/auth"\ntoken_url = "${fake.url}/token"\n`,
+    );
+    const browser = writeScript(
+      box.root,
+      "browser.sh",
+      `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`,
+    );
+    const login = await box.run(["login", "gemini", "--method", "code-assist"], {
+      env: { BROWSER: browser, CODE_ASSIST_ENDPOINT: fake.url },
+    });
     expectOk(login);
     expect(login.stderr).toContain("Google forbids");
     const cred = store(box).gemini!;
@@ -174,23 +248,46 @@ describe("gemini --method code-assist (Google installed-app flow)", () => {
   test("a new account without a tier is onboarded (onboardUser on the default free tier, no project sent) and gets its project", async () => {
     const fake = startGoogleFake({ onboarded: false, project: "managed-proj-7" });
     cleanups.push(() => fake.stop());
-    const box = sandbox(`[providers.gemini]\nauthorize_url = "${fake.url}/o/oauth2/v2/auth"\ntoken_url = "${fake.url}/token"\n`);
-    const browser = writeScript(box.root, "browser.sh", `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`);
-    expectOk(await box.run(["login", "gemini", "--method", "code-assist"], { env: { BROWSER: browser, CODE_ASSIST_ENDPOINT: fake.url } }));
+    const box = sandbox(
+      `[providers.gemini]\nauthorize_url = "${fake.url}/o/oauth2/v2/auth"\ntoken_url = "${fake.url}/token"\n`,
+    );
+    const browser = writeScript(
+      box.root,
+      "browser.sh",
+      `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`,
+    );
+    expectOk(
+      await box.run(["login", "gemini", "--method", "code-assist"], {
+        env: { BROWSER: browser, CODE_ASSIST_ENDPOINT: fake.url },
+      }),
+    );
     expect(fake.counts.onboardUser).toBe(1);
     const onboard = fake.requests.find((r) => r.path === "/v1internal:onboardUser")!;
     expect(onboard.body.tierId).toBe("free-tier");
     expect(onboard.body.cloudaicompanionProject).toBeUndefined();
-    expect((await box.run(["env", "gemini"])).stdout).toContain("export GOOGLE_CLOUD_PROJECT='managed-proj-7'\n");
+    expect((await box.run(["env", "gemini"])).stdout).toContain(
+      "export GOOGLE_CLOUD_PROJECT='managed-proj-7'\n",
+    );
   });
 
   test("an onboarding that is not done at once is polled until its operation carries the project", async () => {
     const fake = startGoogleFake({ onboarded: false, onboardPending: true, project: "managed-proj-8" });
     cleanups.push(() => fake.stop());
-    const box = sandbox(`[providers.gemini]\nauthorize_url = "${fake.url}/o/oauth2/v2/auth"\ntoken_url = "${fake.url}/token"\n`);
-    const browser = writeScript(box.root, "browser.sh", `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`);
+    const box = sandbox(
+      `[providers.gemini]\nauthorize_url = "${fake.url}/o/oauth2/v2/auth"\ntoken_url = "${fake.url}/token"\n`,
+    );
+    const browser = writeScript(
+      box.root,
+      "browser.sh",
+      `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`,
+    );
     // gemini-cli polls the operation every 5 s: this test waits one interval.
-    expectOk(await box.run(["login", "gemini", "--method", "code-assist"], { env: { BROWSER: browser, CODE_ASSIST_ENDPOINT: fake.url }, timeoutMs: 40_000 }));
+    expectOk(
+      await box.run(["login", "gemini", "--method", "code-assist"], {
+        env: { BROWSER: browser, CODE_ASSIST_ENDPOINT: fake.url },
+        timeoutMs: 40_000,
+      }),
+    );
     expect(fake.counts.operation).toBe(1);
     expect(store(box).gemini!.extra).toMatchObject({ project: "managed-proj-8" });
   }, 45_000);
@@ -198,9 +295,19 @@ describe("gemini --method code-assist (Google installed-app flow)", () => {
   test("refresh keeps the refresh token Google does not resend", async () => {
     const fake = startGoogleFake({ accessTokenTtl: 1 });
     cleanups.push(() => fake.stop());
-    const box = sandbox(`[providers.gemini]\nauthorize_url = "${fake.url}/o/oauth2/v2/auth"\ntoken_url = "${fake.url}/token"\n`);
-    const browser = writeScript(box.root, "browser.sh", `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`);
-    expectOk(await box.run(["login", "gemini", "--method", "code-assist"], { env: { BROWSER: browser, CODE_ASSIST_ENDPOINT: fake.url } }));
+    const box = sandbox(
+      `[providers.gemini]\nauthorize_url = "${fake.url}/o/oauth2/v2/auth"\ntoken_url = "${fake.url}/token"\n`,
+    );
+    const browser = writeScript(
+      box.root,
+      "browser.sh",
+      `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`,
+    );
+    expectOk(
+      await box.run(["login", "gemini", "--method", "code-assist"], {
+        env: { BROWSER: browser, CODE_ASSIST_ENDPOINT: fake.url },
+      }),
+    );
     const before = store(box).gemini!;
     await Bun.sleep(1100);
     expectOk(await box.run(["token", "gemini"]));

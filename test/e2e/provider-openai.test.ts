@@ -3,7 +3,16 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "smol-toml";
 import { startOpenAIFake, type OpenAIFake } from "../fakes/openai.ts";
-import { BINARY, createSandbox, ensureBinary, expectOk, readUntil, ROOT, writeScript, type Sandbox } from "../helpers/binary.ts";
+import {
+  BINARY,
+  createSandbox,
+  ensureBinary,
+  expectOk,
+  readUntil,
+  ROOT,
+  writeScript,
+  type Sandbox,
+} from "../helpers/binary.ts";
 import { requirePortFree } from "../helpers/ports.ts";
 
 /** ChatGPT sign-in: the fake, like OpenAI's allow-list, accepts only localhost:1455 and :1457. */
@@ -16,7 +25,11 @@ afterEach(() => {
   for (const c of cleanups.splice(0)) c();
 });
 
-function setup(options: Parameters<typeof startOpenAIFake>[0] = {}): { fake: OpenAIFake; box: Sandbox; env: Record<string, string> } {
+function setup(options: Parameters<typeof startOpenAIFake>[0] = {}): {
+  fake: OpenAIFake;
+  box: Sandbox;
+  env: Record<string, string>;
+} {
   const fake = startOpenAIFake(options);
   cleanups.push(() => fake.stop());
   const box = createSandbox();
@@ -25,10 +38,15 @@ function setup(options: Parameters<typeof startOpenAIFake>[0] = {}): { fake: Ope
     `[providers.openai]\nauthorize_url = "${fake.url}/oauth/authorize"\ntoken_url = "${fake.url}/oauth/token"\n` +
       `device_authorization_url = "${fake.url}/api/accounts/deviceauth/usercode"\nrevocation_url = "${fake.url}/oauth/revoke"\n`,
   );
-  const browser = writeScript(box.root, "browser.sh", `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`);
+  const browser = writeScript(
+    box.root,
+    "browser.sh",
+    `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`,
+  );
   return { fake, box, env: { BROWSER: browser } };
 }
-const store = (box: Sandbox) => parse(readFileSync(join(box.home, "credentials.toml"), "utf8")) as Record<string, Record<string, unknown>>;
+const store = (box: Sandbox) =>
+  parse(readFileSync(join(box.home, "credentials.toml"), "utf8")) as Record<string, Record<string, unknown>>;
 
 describe("openai --method chatgpt", () => {
   test("logs in on localhost:1455, keeps the account id claim and the exchanged API key, and exports both kinds", async () => {
@@ -36,10 +54,16 @@ describe("openai --method chatgpt", () => {
     expectOk(await box.run(["login", "openai", "--method", "chatgpt"], { env }));
     const cred = store(box).openai!;
     const extra = cred.extra as Record<string, string>;
-    expect(cred).toMatchObject({ method: "chatgpt", type: "oauth", access_token: fake.issued.accessTokens[0] });
+    expect(cred).toMatchObject({
+      method: "chatgpt",
+      type: "oauth",
+      access_token: fake.issued.accessTokens[0],
+    });
     expect(extra.chatgpt_account_id).toBe("acct_123");
     expect(extra.api_key).toBe(fake.issued.apiKeys[0]!);
-    expect(fake.requests.find((r) => r.path === "/oauth/authorize")?.query?.redirect_uri).toBe("http://localhost:1455/auth/callback");
+    expect(fake.requests.find((r) => r.path === "/oauth/authorize")?.query?.redirect_uri).toBe(
+      "http://localhost:1455/auth/callback",
+    );
     const out = (await box.run(["env", "openai"])).stdout;
     expect(out).toContain(`export OPENAI_API_KEY='${extra.api_key}'`);
     expect(out).toContain(`export CHATGPT_ACCESS_TOKEN='${cred.access_token}'`);
@@ -50,7 +74,11 @@ describe("openai --method chatgpt", () => {
     const { fake, box, env } = setup();
     expectOk(await box.run(["login", "openai", "--method", "chatgpt"], { env }));
     const status = JSON.parse((await box.run(["status", "openai", "--json"])).stdout).providers[0];
-    expect(status).toMatchObject({ method: "chatgpt", type: "oauth", variables: ["OPENAI_API_KEY", "CHATGPT_ACCESS_TOKEN", "CHATGPT_ACCOUNT_ID"] });
+    expect(status).toMatchObject({
+      method: "chatgpt",
+      type: "oauth",
+      variables: ["OPENAI_API_KEY", "CHATGPT_ACCESS_TOKEN", "CHATGPT_ACCOUNT_ID"],
+    });
     const refreshToken = String(store(box).openai!.refresh_token);
     const logout = await box.run(["logout", "openai"]);
     expectOk(logout);
@@ -59,7 +87,11 @@ describe("openai --method chatgpt", () => {
     // As codex sends it (auth/revoke.rs): JSON, the refresh token with its hint and the client id.
     const revoke = fake.requests.find((r) => r.path === "/oauth/revoke")!;
     expect(revoke.contentType).toStartWith("application/json");
-    expect(revoke.body).toMatchObject({ token: refreshToken, token_type_hint: "refresh_token", client_id: "app_EMoamEEZ73f0CkXaXp7hrann" });
+    expect(revoke.body).toMatchObject({
+      token: refreshToken,
+      token_type_hint: "refresh_token",
+      client_id: "app_EMoamEEZ73f0CkXaXp7hrann",
+    });
     expect(store(box).openai).toBeUndefined();
   });
 
@@ -73,7 +105,9 @@ describe("openai --method chatgpt", () => {
     try {
       const { fake, box, env } = setup();
       expectOk(await box.run(["login", "openai", "--method", "chatgpt"], { env }));
-      expect(fake.requests.find((r) => r.path === "/oauth/authorize")?.query?.redirect_uri).toBe("http://localhost:1457/auth/callback");
+      expect(fake.requests.find((r) => r.path === "/oauth/authorize")?.query?.redirect_uri).toBe(
+        "http://localhost:1457/auth/callback",
+      );
     } finally {
       squatter?.stop(true);
     }
@@ -96,7 +130,11 @@ describe("openai --method chatgpt", () => {
 
   test("OpenAI's own device variant: user code on stderr, approval, code exchange with the server's verifier", async () => {
     const { fake, box } = setup({ deviceInterval: "1" });
-    const proc = Bun.spawn([BINARY, "login", "openai", "--method", "chatgpt", "--device"], { env: box.env, stdout: "pipe", stderr: "pipe" });
+    const proc = Bun.spawn([BINARY, "login", "openai", "--method", "chatgpt", "--device"], {
+      env: box.env,
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     const { match: code, text } = await readUntil(proc.stderr, /^\s+([A-Z0-9]{4,}-?[A-Z0-9]*)\s*$/m);
     expect(text).toContain(`${fake.url}/codex/device`);
     expect(fake.approve(code!)).toBe(true);
@@ -118,7 +156,11 @@ describe("openai --method chatgpt", () => {
     const stolen = await fetch(`${fake.url}/oauth/token`, {
       method: "POST",
       headers: { "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: String(before.refresh_token), client_id: "app_EMoamEEZ73f0CkXaXp7hrann" }),
+      body: new URLSearchParams({
+        grant_type: "refresh_token",
+        refresh_token: String(before.refresh_token),
+        client_id: "app_EMoamEEZ73f0CkXaXp7hrann",
+      }),
     });
     expect(stolen.status).toBe(200);
     await Bun.sleep(1100);

@@ -6,7 +6,16 @@ import { startGitHubFake, GITHUB_USER_CODE, type GitHubFake } from "../fakes/git
 import { TEST_TLS } from "../fakes/key-api.ts";
 import { startOpenRouterFake, type OpenRouterFake } from "../fakes/openrouter.ts";
 import { hasTmux, openTerminal } from "../helpers/tmux.ts";
-import { BINARY, createSandbox, ensureBinary, expectOk, readUntil, ROOT, writeScript, type Sandbox } from "../helpers/binary.ts";
+import {
+  BINARY,
+  createSandbox,
+  ensureBinary,
+  expectOk,
+  readUntil,
+  ROOT,
+  writeScript,
+  type Sandbox,
+} from "../helpers/binary.ts";
 
 const cleanups: Array<() => void> = [];
 beforeAll(() => ensureBinary());
@@ -18,10 +27,15 @@ function sandbox(config: string): { box: Sandbox; browser: Record<string, string
   const box = createSandbox();
   cleanups.push(() => box.cleanup());
   box.writeConfig(config);
-  const script = writeScript(box.root, "browser.sh", `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`);
+  const script = writeScript(
+    box.root,
+    "browser.sh",
+    `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`,
+  );
   return { box, browser: { BROWSER: script } };
 }
-const store = (box: Sandbox) => parse(readFileSync(join(box.home, "credentials.toml"), "utf8")) as Record<string, Record<string, unknown>>;
+const store = (box: Sandbox) =>
+  parse(readFileSync(join(box.home, "credentials.toml"), "utf8")) as Record<string, Record<string, unknown>>;
 
 describe("openrouter --method oauth (the default)", () => {
   function setup(): { fake: OpenRouterFake; box: Sandbox; browser: Record<string, string> } {
@@ -52,7 +66,9 @@ describe("openrouter --method oauth (the default)", () => {
     expect((await box.run(["token", "openrouter"])).stdout).toBe(`${issued.key}\n`);
     expect((await box.run(["env", "openrouter"])).stdout).toBe(`export OPENROUTER_API_KEY='${issued.key}'\n`);
     // The key really works against the provider's authenticated endpoint.
-    const check = await fetch(`${fake.url}/api/v1/key`, { headers: { authorization: `Bearer ${issued.key}` } });
+    const check = await fetch(`${fake.url}/api/v1/key`, {
+      headers: { authorization: `Bearer ${issued.key}` },
+    });
     expect(check.status).toBe(200);
     expectOk(await box.run(["logout", "openrouter"]));
   });
@@ -80,29 +96,41 @@ describe("openrouter --method oauth (the default)", () => {
     expect(fake.counts.exchange).toBe(0);
   });
 
-  test.skipIf(!hasTmux)("over SSH it shows the URL and a paste prompt at once, and takes the pasted redirect URL", async () => {
-    const { fake, box } = setup();
-    const term = openTerminal(`${BINARY} login openrouter --method oauth`, { ...box.env, SSH_TTY: "/dev/pts/9", SSH_CONNECTION: "10.0.0.2 5000 10.0.0.1 22" }, box.root);
-    try {
-      const screen = await term.waitFor("Paste the redirect URL");
-      expect(screen).toContain("no browser here (SSH or no display)");
-      const url = /https?:\/\/127\.0\.0\.1:\d+\/auth\?[\w%.~:/?#@!$&'()*+,;=-]+/.exec(screen.split("\n").map((l) => l.trimEnd()).join(""))?.[0];
-      expect(url).toBeDefined();
-      // The browser on the user's laptop lands on a localhost URL it cannot reach: what it shows
-      // in the address bar is what the user pastes.
-      const answer = await fetch(url!, { redirect: "manual" });
-      const landing = answer.headers.get("location");
-      if (!landing) throw new Error(`no redirect (${answer.status}) for ${url}; screen:\n${screen}`);
-      expect(landing).toContain("code=");
-      term.type("-l", landing!);
-      term.type("Enter");
-      const code = await term.exitCode(20_000);
-      if (code !== 0) throw new Error(`exit ${code}; screen:\n${term.screen()}`);
-      expect(store(box).openrouter).toMatchObject({ type: "api_key", key: fake.issuedKeys[0]!.key });
-    } finally {
-      term.kill();
-    }
-  });
+  test.skipIf(!hasTmux)(
+    "over SSH it shows the URL and a paste prompt at once, and takes the pasted redirect URL",
+    async () => {
+      const { fake, box } = setup();
+      const term = openTerminal(
+        `${BINARY} login openrouter --method oauth`,
+        { ...box.env, SSH_TTY: "/dev/pts/9", SSH_CONNECTION: "10.0.0.2 5000 10.0.0.1 22" },
+        box.root,
+      );
+      try {
+        const screen = await term.waitFor("Paste the redirect URL");
+        expect(screen).toContain("no browser here (SSH or no display)");
+        const url = /https?:\/\/127\.0\.0\.1:\d+\/auth\?[\w%.~:/?#@!$&'()*+,;=-]+/.exec(
+          screen
+            .split("\n")
+            .map((l) => l.trimEnd())
+            .join(""),
+        )?.[0];
+        expect(url).toBeDefined();
+        // The browser on the user's laptop lands on a localhost URL it cannot reach: what it shows
+        // in the address bar is what the user pastes.
+        const answer = await fetch(url!, { redirect: "manual" });
+        const landing = answer.headers.get("location");
+        if (!landing) throw new Error(`no redirect (${answer.status}) for ${url}; screen:\n${screen}`);
+        expect(landing).toContain("code=");
+        term.type("-l", landing!);
+        term.type("Enter");
+        const code = await term.exitCode(20_000);
+        if (code !== 0) throw new Error(`exit ${code}; screen:\n${term.screen()}`);
+        expect(store(box).openrouter).toMatchObject({ type: "api_key", key: fake.issuedKeys[0]!.key });
+      } finally {
+        term.kill();
+      }
+    },
+  );
 
   test("a denied login ends with the provider's error and stores nothing", async () => {
     const { fake, box, browser } = setup();
@@ -115,7 +143,11 @@ describe("openrouter --method oauth (the default)", () => {
 
   test("--method key still takes a pasted key", async () => {
     const { box } = setup();
-    expectOk(await box.run(["login", "openrouter", "--method", "key", "--with-key", "--no-verify"], { stdin: "sk-or-v1-0123456789abcdef0123456789" }));
+    expectOk(
+      await box.run(["login", "openrouter", "--method", "key", "--with-key", "--no-verify"], {
+        stdin: "sk-or-v1-0123456789abcdef0123456789",
+      }),
+    );
     expect(store(box).openrouter).toMatchObject({ method: "key", type: "api_key" });
   });
 });
@@ -131,7 +163,11 @@ describe("github-copilot", () => {
   }
 
   async function deviceLogin(fake: GitHubFake, box: Sandbox, approveAfterMs = 0): Promise<void> {
-    const proc = Bun.spawn([BINARY, "login", "github-copilot"], { env: box.env, stdout: "pipe", stderr: "pipe" });
+    const proc = Bun.spawn([BINARY, "login", "github-copilot"], {
+      env: box.env,
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     const { match } = await readUntil(proc.stderr, new RegExp(`(${GITHUB_USER_CODE})`));
     expect(match).toBe(GITHUB_USER_CODE);
     await Bun.sleep(approveAfterMs);
@@ -143,8 +179,14 @@ describe("github-copilot", () => {
     const { fake, box } = setup();
     await deviceLogin(fake, box, 1500);
     const token = fake.issued.githubTokens[0]!;
-    expect(store(box)["github-copilot"]).toMatchObject({ method: "github", type: "oauth", access_token: token });
-    expect((await box.run(["env", "github-copilot"])).stdout).toBe(`export COPILOT_GITHUB_TOKEN='${token}'\n`);
+    expect(store(box)["github-copilot"]).toMatchObject({
+      method: "github",
+      type: "oauth",
+      access_token: token,
+    });
+    expect((await box.run(["env", "github-copilot"])).stdout).toBe(
+      `export COPILOT_GITHUB_TOKEN='${token}'\n`,
+    );
     expect(fake.counts.poll).toBeGreaterThanOrEqual(2);
   });
 
@@ -176,16 +218,24 @@ describe("github-copilot", () => {
     cleanups.push(() => box.cleanup());
     const host = new URL(fake.url).host;
     const env = { ...box.env, NODE_EXTRA_CA_CERTS: TEST_TLS.caPath };
-    const proc = Bun.spawn([BINARY, "login", "github-copilot", "--host", host], { env, stdout: "pipe", stderr: "pipe" });
+    const proc = Bun.spawn([BINARY, "login", "github-copilot", "--host", host], {
+      env,
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     const { match } = await readUntil(proc.stderr, new RegExp(`(${GITHUB_USER_CODE})`));
     expect(match).toBe(GITHUB_USER_CODE);
     fake.approve(GITHUB_USER_CODE);
     expect(await proc.exited).toBe(0);
     expect(fake.requests.filter((r) => r.path === "/login/device/code")).toHaveLength(1);
-    const exchanged = await box.run(["token", "github-copilot", "--copilot"], { env: { NODE_EXTRA_CA_CERTS: TEST_TLS.caPath } });
+    const exchanged = await box.run(["token", "github-copilot", "--copilot"], {
+      env: { NODE_EXTRA_CA_CERTS: TEST_TLS.caPath },
+    });
     expectOk(exchanged);
     expect(exchanged.stdout.trim()).toBe(fake.issued.copilotTokens[0]!);
-    expect(fake.requests.filter((r) => r.path.endsWith("copilot_internal/v2/token")).map((r) => r.path)).toEqual(["/api/v3/copilot_internal/v2/token"]);
+    expect(
+      fake.requests.filter((r) => r.path.endsWith("copilot_internal/v2/token")).map((r) => r.path),
+    ).toEqual(["/api/v3/copilot_internal/v2/token"]);
   }, 30_000);
 
   test("--device is implied: without a terminal the code still goes to stderr", async () => {

@@ -35,7 +35,8 @@ describe("providers --json", () => {
         expect(m).toHaveProperty("endpoints.token");
         expect(m).toHaveProperty("client_id");
         expect(Array.isArray(m.scopes)).toBe(true);
-        if (m.flows.includes("loopback")) expect(m.redirect).toMatchObject({ host: expect.any(String), path: expect.stringMatching(/^\//) });
+        if (m.flows.includes("loopback"))
+          expect(m.redirect).toMatchObject({ host: expect.any(String), path: expect.stringMatching(/^\//) });
         else expect(m.redirect).toBeNull();
       }
       if (provider.key_check) expect(typeof provider.key_check.source).toBe("string");
@@ -52,22 +53,40 @@ describe("providers --json", () => {
       client_id: "9d1c250a-e61b-44d9-88ed-5944d1962f5e",
       redirect: { host: "localhost", port: 53692, path: "/callback" },
     });
-    expect(method(list, "openai", "chatgpt").redirect).toEqual({ host: "localhost", port: 1455, fallback_ports: [1457], path: "/auth/callback" });
-    expect(method(list, "openai", "chatgpt").exports).toContainEqual({ name: "CHATGPT_ACCESS_TOKEN", field: "access_token", note: expect.stringContaining("authctl's own name") });
-    expect(method(list, "minimax", "coding-plan").endpoints).toMatchObject({ device_authorization: "https://account.minimax.io/oauth2/device/code" });
-    expect(find(list, "huggingface").key_check).toMatchObject({ url: "https://huggingface.co/api/whoami-v2" });
+    expect(method(list, "openai", "chatgpt").redirect).toEqual({
+      host: "localhost",
+      port: 1455,
+      fallback_ports: [1457],
+      path: "/auth/callback",
+    });
+    expect(method(list, "openai", "chatgpt").exports).toContainEqual({
+      name: "CHATGPT_ACCESS_TOKEN",
+      field: "access_token",
+      note: expect.stringContaining("authctl's own name"),
+    });
+    expect(method(list, "minimax", "coding-plan").endpoints).toMatchObject({
+      device_authorization: "https://account.minimax.io/oauth2/device/code",
+    });
+    expect(find(list, "huggingface").key_check).toMatchObject({
+      url: "https://huggingface.co/api/whoami-v2",
+    });
     expect(find(list, "xai").key_check.refused_on).toEqual([401, 403, 400]);
     expect(find(list, "moonshot").regions.map((r: Json) => r.id)).toEqual(["global", "cn"]);
   });
 
   test("config.toml is applied: region cn moves MiniMax's account host and API, an override shows as is", async () => {
-    box.writeConfig(`[providers.minimax]\nregion = "cn"\n[providers.openrouter]\napi_url = "https://gateway.example/api/v1"\n`);
+    box.writeConfig(
+      `[providers.minimax]\nregion = "cn"\n[providers.openrouter]\napi_url = "https://gateway.example/api/v1"\n`,
+    );
     const list = await audit();
     expect(method(list, "minimax", "coding-plan").endpoints).toMatchObject({
       device_authorization: "https://account.minimaxi.com/oauth2/device/code",
       token: "https://account.minimaxi.com/oauth2/token",
     });
-    expect(find(list, "minimax")).toMatchObject({ api_url: "https://api.minimaxi.com/anthropic/v1", regions: [{ id: "cn" }, { id: "global" }] });
+    expect(find(list, "minimax")).toMatchObject({
+      api_url: "https://api.minimaxi.com/anthropic/v1",
+      regions: [{ id: "cn" }, { id: "global" }],
+    });
     expect(find(list, "openrouter").key_check.url).toBe("https://gateway.example/api/v1/key");
   });
 });

@@ -9,7 +9,15 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { FAKE_CLIENT_ID, startOAuthFake } from "../fakes/oauth-fake.ts";
 import { startUpstream, type Upstream } from "../fakes/upstream.ts";
-import { createSandbox, ensureBinary, expectOk, ROOT, secret, writeScript, type Sandbox } from "../helpers/binary.ts";
+import {
+  createSandbox,
+  ensureBinary,
+  expectOk,
+  ROOT,
+  secret,
+  writeScript,
+  type Sandbox,
+} from "../helpers/binary.ts";
 
 const OPENROUTER_KEY = secret("sk-or-v1-contract0123456789abcdef0123456789abcdef0123456789abcdef0123");
 // No recognisable shape: only the harness's known-secret check stands between it and stderr.
@@ -69,7 +77,10 @@ console.log(JSON.stringify({
 }));
 `,
     );
-    const result = await box.run(["exec", "--proxy", "-p", "openrouter", "-p", "acme", "--", process.execPath, script], { timeoutMs: 30_000 });
+    const result = await box.run(
+      ["exec", "--proxy", "-p", "openrouter", "-p", "acme", "--", process.execPath, script],
+      { timeoutMs: 30_000 },
+    );
     expectOk(result);
     const report = JSON.parse(result.stdout);
     expect(report.own).toEqual([200, 200]);
@@ -106,9 +117,18 @@ console.log(JSON.stringify({
 }));
 `,
     );
-    const result = await box.run(["exec", "--proxy", "-p", "openrouter", "--", process.execPath, script], { timeoutMs: 30_000 });
+    const result = await box.run(["exec", "--proxy", "-p", "openrouter", "--", process.execPath, script], {
+      timeoutMs: 30_000,
+    });
     expectOk(result);
-    expect(JSON.parse(result.stdout)).toEqual({ noHost11: 400, noHost10: 403, dotdot: 400, encodedDots: 400, encodedSlash: 400, ok: 200 });
+    expect(JSON.parse(result.stdout)).toEqual({
+      noHost11: 400,
+      noHost10: 403,
+      dotdot: 400,
+      encodedDots: 400,
+      encodedSlash: 400,
+      ok: 200,
+    });
     expect(up.requests).toHaveLength(1);
   }, 40_000);
 
@@ -120,7 +140,11 @@ console.log(JSON.stringify({
     box.writeConfig(
       `[providers.fake]\nname = "Fake"\nissuer = "${fake.url}"\nclient_id = "${FAKE_CLIENT_ID}"\nscopes = ["openid"]\napi_url = "${up.url}/api/v1"\nenv = { FAKE_TOKEN = "access_token" }\n`,
     );
-    const browser = writeScript(box.root, "browser.sh", `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`);
+    const browser = writeScript(
+      box.root,
+      "browser.sh",
+      `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`,
+    );
     expectOk(await box.run(["login", "fake"], { env: { BROWSER: browser } }));
     up.rejectNext = 1;
     const script = writeScript(
@@ -133,7 +157,9 @@ const small = await fetch(base + "/me", { method: "POST", headers, body: "ping" 
 console.log(JSON.stringify({ big: big.status, small: small.status, smallBody: (await small.json()).body }));
 `,
     );
-    const result = await box.run(["exec", "--proxy", "-p", "fake", "--", process.execPath, script], { timeoutMs: 30_000 });
+    const result = await box.run(["exec", "--proxy", "-p", "fake", "--", process.execPath, script], {
+      timeoutMs: 30_000,
+    });
     expectOk(result);
     // The big body went once and its 401 came back to the child as it was: no refresh, no replay.
     // Had it been replayed, the upstream would have seen it twice and the child a 200.
@@ -146,23 +172,34 @@ console.log(JSON.stringify({ big: big.status, small: small.status, smallBody: (a
 // A new network namespace whose loopback has lost 127.0.0.1: the proxy cannot bind it. Needs root
 // (CI runs as root), util-linux's unshare and iproute2's ip.
 const canUnshare =
-  process.getuid?.() === 0 && Bun.which("unshare") !== null && Bun.which("ip") !== null && Bun.spawnSync(["unshare", "-n", "true"]).exitCode === 0;
-test.skipIf(!canUnshare)("when the proxy cannot listen, the child is never started and the exit is non-zero", async () => {
-  const up = upstream();
-  const box = sandbox();
-  box.writeConfig(`[providers.openrouter]\napi_url = "${up.url}/api/v1"\n`);
-  expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: OPENROUTER_KEY }));
-  const marker = join(box.root, "child-ran");
-  const { BINARY } = await import("../helpers/binary.ts");
-  const inner = `ip link set lo up && ip addr del 127.0.0.1/8 dev lo && exec "$0" exec --proxy -p openrouter -- touch "$1"`;
-  const proc = Bun.spawn(["unshare", "-n", "sh", "-c", inner, BINARY, marker], { env: box.env, stdout: "pipe", stderr: "pipe" });
-  const code = await proc.exited;
-  const stderr = await new Response(proc.stderr).text();
-  expect(code).toBe(1);
-  expect(stderr).toContain("the proxy could not start on 127.0.0.1");
-  expect(stderr).toContain("the command was not run");
-  expect(existsSync(marker)).toBe(false);
-}, 30_000);
+  process.getuid?.() === 0 &&
+  Bun.which("unshare") !== null &&
+  Bun.which("ip") !== null &&
+  Bun.spawnSync(["unshare", "-n", "true"]).exitCode === 0;
+test.skipIf(!canUnshare)(
+  "when the proxy cannot listen, the child is never started and the exit is non-zero",
+  async () => {
+    const up = upstream();
+    const box = sandbox();
+    box.writeConfig(`[providers.openrouter]\napi_url = "${up.url}/api/v1"\n`);
+    expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: OPENROUTER_KEY }));
+    const marker = join(box.root, "child-ran");
+    const { BINARY } = await import("../helpers/binary.ts");
+    const inner = `ip link set lo up && ip addr del 127.0.0.1/8 dev lo && exec "$0" exec --proxy -p openrouter -- touch "$1"`;
+    const proc = Bun.spawn(["unshare", "-n", "sh", "-c", inner, BINARY, marker], {
+      env: box.env,
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const code = await proc.exited;
+    const stderr = await new Response(proc.stderr).text();
+    expect(code).toBe(1);
+    expect(stderr).toContain("the proxy could not start on 127.0.0.1");
+    expect(stderr).toContain("the command was not run");
+    expect(existsSync(marker)).toBe(false);
+  },
+  30_000,
+);
 
 describe("exec --proxy with a regional key", () => {
   test("a China key goes to the region that accepted it at login, not to the default region", async () => {
@@ -171,7 +208,9 @@ describe("exec --proxy with a regional key", () => {
     const cn = startKeyApi({ region: "cn" });
     cleanups.push(() => (global.stop(), cn.stop()));
     const box = sandbox();
-    box.writeConfig(`[providers.moonshot]\napi_urls = { global = "${global.url}/v1", cn = "${cn.url}/v1" }\n`);
+    box.writeConfig(
+      `[providers.moonshot]\napi_urls = { global = "${global.url}/v1", cn = "${cn.url}/v1" }\n`,
+    );
     // "region-cn" makes the global fake answer 401 (a China key), so the login stores cn's URL.
     const key = secret("sk-region-cn-proxy0123456789abcdef0123456789abcdef0123");
     expectOk(await box.run(["login", "moonshot", "--with-key"], { stdin: key }));
@@ -184,7 +223,9 @@ describe("exec --proxy with a regional key", () => {
 console.log(JSON.stringify({ status: res.status }));
 `,
     );
-    const result = await box.run(["exec", "--proxy", "-p", "moonshot", "--", process.execPath, script], { timeoutMs: 30_000 });
+    const result = await box.run(["exec", "--proxy", "-p", "moonshot", "--", process.execPath, script], {
+      timeoutMs: 30_000,
+    });
     expectOk(result);
     expect(JSON.parse(result.stdout)).toEqual({ status: 200 });
     expect(global.requests).toHaveLength(0);

@@ -3,7 +3,15 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { FAKE_CLIENT_ID, startOAuthFake, type OAuthFake } from "../fakes/oauth-fake.ts";
 import { startUpstream, type Upstream } from "../fakes/upstream.ts";
-import { createSandbox, ensureBinary, expectOk, ROOT, secret, writeScript, type Sandbox } from "../helpers/binary.ts";
+import {
+  createSandbox,
+  ensureBinary,
+  expectOk,
+  ROOT,
+  secret,
+  writeScript,
+  type Sandbox,
+} from "../helpers/binary.ts";
 
 /**
  * `authctl exec --proxy` through the compiled binary: a fake provider API on 127.0.0.1 (declared
@@ -139,12 +147,29 @@ if (process.env.CHILD_MODE === "passthrough") {
 console.log(JSON.stringify(report));
 `;
 
-function child(box: Sandbox, mode: string, keyVar: string, baseVar: string, extraEnv: Record<string, string> = {}) {
+function child(
+  box: Sandbox,
+  mode: string,
+  keyVar: string,
+  baseVar: string,
+  extraEnv: Record<string, string> = {},
+) {
   const script = writeScript(box.root, "child.mjs", CHILD);
-  return box.run(["exec", "--proxy", "-p", baseVar === "OPENROUTER_BASE_URL" ? "openrouter" : "fake", "--", process.execPath, script], {
-    env: { CHILD_MODE: mode, KEY_VAR: keyVar, BASE_VAR: baseVar, ...extraEnv },
-    timeoutMs: 40_000,
-  });
+  return box.run(
+    [
+      "exec",
+      "--proxy",
+      "-p",
+      baseVar === "OPENROUTER_BASE_URL" ? "openrouter" : "fake",
+      "--",
+      process.execPath,
+      script,
+    ],
+    {
+      env: { CHILD_MODE: mode, KEY_VAR: keyVar, BASE_VAR: baseVar, ...extraEnv },
+      timeoutMs: 40_000,
+    },
+  );
 }
 
 describe("exec --proxy with an API key", () => {
@@ -155,7 +180,9 @@ describe("exec --proxy with an API key", () => {
     expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY }));
 
     // An ambient key must not reach the child either.
-    const result = await child(box, "key", "OPENROUTER_API_KEY", "OPENROUTER_BASE_URL", { OPENROUTER_API_KEY: "sk-or-v1-ambient-should-vanish" });
+    const result = await child(box, "key", "OPENROUTER_API_KEY", "OPENROUTER_BASE_URL", {
+      OPENROUTER_API_KEY: "sk-or-v1-ambient-should-vanish",
+    });
     expectOk(result);
     const report = JSON.parse(result.stdout);
 
@@ -173,7 +200,10 @@ describe("exec --proxy with an API key", () => {
     expect(report.firstChunkAt).toBeLessThan(up.streamFinishedAt! - 600);
 
     // The upstream saw the real key, its own Host, and the body unchanged.
-    expect(report.post).toEqual({ status: 200, json: { method: "POST", path: "/api/v1/echo", body: '{"hello":1}' } });
+    expect(report.post).toEqual({
+      status: 200,
+      json: { method: "POST", path: "/api/v1/echo", body: '{"hello":1}' },
+    });
     const seen = up.requests;
     expect(seen.length).toBe(4); // stream, post, x-api-key, rawOk
     for (const r of seen) {
@@ -195,7 +225,14 @@ describe("exec --proxy with an API key", () => {
     expect(report.refusals.otherHost).toBe(403);
     expect(report.refusals.absolute).toBe(400);
     expect(report.refusals.outsideBase).toBe(403);
-    expect(report.notPlain).toEqual({ dotdotSemicolon: 400, encodedSemicolon: 400, tabDots: 400, threeDots: 400, fullWidthDots: 400, doubleEncoded: 400 });
+    expect(report.notPlain).toEqual({
+      dotdotSemicolon: 400,
+      encodedSemicolon: 400,
+      tabDots: 400,
+      threeDots: 400,
+      fullWidthDots: 400,
+      doubleEncoded: 400,
+    });
 
     // The proxy lives exactly as long as the child.
     await expect(fetch(report.env.OPENROUTER_BASE_URL + "/echo")).rejects.toThrow();
@@ -207,15 +244,21 @@ describe("exec --proxy with an API key", () => {
     const box = sandbox();
     box.writeConfig(`[providers.gemini]\napi_url = "${up.url}/v1beta"\n`);
     expectOk(await box.run(["login", "gemini", "--with-key", "--no-verify"], { stdin: GEMINI }));
-    const script = writeScript(box.root, "gemini-child.mjs", `
+    const script = writeScript(
+      box.root,
+      "gemini-child.mjs",
+      `
       const base = process.env.GOOGLE_GEMINI_BASE_URL, key = process.env.GEMINI_API_KEY;
       const path = "/v1beta/models/gemini-pro:streamGenerateContent";
       const q = (await fetch(base + path + "/echo?alt=sse&key=" + encodeURIComponent(key) + "&x=a%2Bb+c", { method: "POST", body: "{}" })).status;
       const h = (await fetch(base + path + "/echo?alt=sse", { method: "POST", body: "{}", headers: { "x-goog-api-key": key } })).status;
       const wrong = (await fetch(base + path + "/echo?key=AIzaWrong", { method: "POST", body: "{}" })).status;
       console.log(JSON.stringify({ q, h, wrong, env: process.env }));
-    `);
-    const result = await box.run(["exec", "--proxy", "-p", "gemini", "--", process.execPath, script], { timeoutMs: 40_000 });
+    `,
+    );
+    const result = await box.run(["exec", "--proxy", "-p", "gemini", "--", process.execPath, script], {
+      timeoutMs: 40_000,
+    });
     expectOk(result);
     const report = JSON.parse(result.stdout);
     expect(JSON.stringify(report.env)).not.toContain(GEMINI);
@@ -232,15 +275,21 @@ describe("exec --proxy with an API key", () => {
     const box = sandbox();
     box.writeConfig(`[providers.gemini]\napi_url = "${up.url}/v1beta"\n`);
     expectOk(await box.run(["login", "gemini", "--with-key", "--no-verify"], { stdin: GEMINI }));
-    const script = writeScript(box.root, "versions.mjs", `
+    const script = writeScript(
+      box.root,
+      "versions.mjs",
+      `
       const base = process.env.GOOGLE_GEMINI_BASE_URL, key = process.env.GEMINI_API_KEY;
       const out = {};
       for (const v of ["v1", "v1beta", "v1alpha", "v2", "v1betax"]) {
         out[v] = (await fetch(base + "/" + v + "/models/gemini-pro:generateContent/echo", { method: "POST", body: "{}", headers: { "x-goog-api-key": key } })).status;
       }
       console.log(JSON.stringify(out));
-    `);
-    const result = await box.run(["exec", "--proxy", "-p", "gemini", "--", process.execPath, script], { timeoutMs: 40_000 });
+    `,
+    );
+    const result = await box.run(["exec", "--proxy", "-p", "gemini", "--", process.execPath, script], {
+      timeoutMs: 40_000,
+    });
     expectOk(result);
     expect(JSON.parse(result.stdout)).toEqual({ v1: 200, v1beta: 200, v1alpha: 200, v2: 403, v1betax: 403 });
     expect(up.requests.map((r) => [r.path, r.headers["x-goog-api-key"]])).toEqual(
@@ -254,20 +303,33 @@ describe("exec --proxy with an API key", () => {
     const box = sandbox();
     box.writeConfig(`[providers.anthropic]\napi_url = "${up.url}"\n`);
     expectOk(await box.run(["login", "anthropic", "--with-key", "--no-verify"], { stdin: ANTHROPIC }));
-    const script = writeScript(box.root, "shapes.mjs", `
+    const script = writeScript(
+      box.root,
+      "shapes.mjs",
+      `
       const base = process.env.ANTHROPIC_BASE_URL, key = process.env.ANTHROPIC_API_KEY;
       const out = {};
       for (const p of ["/v1/messages/echo", "/messages/echo", "/messages/count_tokens/echo", "/models/echo", "/v1/models/echo", "/other/echo"]) {
         out[p] = (await fetch(base + p, { method: "POST", body: "{}", headers: { "x-api-key": key } })).status;
       }
       console.log(JSON.stringify(out));
-    `);
-    const result = await box.run(["exec", "--proxy", "-p", "anthropic", "--", process.execPath, script], { timeoutMs: 40_000 });
+    `,
+    );
+    const result = await box.run(["exec", "--proxy", "-p", "anthropic", "--", process.execPath, script], {
+      timeoutMs: 40_000,
+    });
     expectOk(result);
     const statuses = JSON.parse(result.stdout);
     expect(statuses["/other/echo"]).toBe(200); // the api_url has no path: the whole origin is the base
     expect(up.requests.map((r) => [r.path, r.headers["x-api-key"]])).toEqual(
-      ["/v1/messages/echo", "/v1/messages/echo", "/v1/messages/count_tokens/echo", "/v1/models/echo", "/v1/models/echo", "/other/echo"].map((p) => [p, ANTHROPIC]),
+      [
+        "/v1/messages/echo",
+        "/v1/messages/echo",
+        "/v1/messages/count_tokens/echo",
+        "/v1/models/echo",
+        "/v1/models/echo",
+        "/other/echo",
+      ].map((p) => [p, ANTHROPIC]),
     );
   });
 
@@ -287,7 +349,10 @@ describe("exec --proxy with an API key", () => {
     const box = sandbox();
     box.writeConfig(`[providers.openrouter]\napi_url = "http://127.0.0.1:${server.port}/api/v1"\n`);
     expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY }));
-    const script = writeScript(box.root, "ws.mjs", `
+    const script = writeScript(
+      box.root,
+      "ws.mjs",
+      `
       const base = process.env.OPENROUTER_BASE_URL.replace(/^http/, "ws"), key = process.env.OPENROUTER_API_KEY;
       function talk(headers) {
         return new Promise((resolve) => {
@@ -300,8 +365,11 @@ describe("exec --proxy with an API key", () => {
         });
       }
       console.log(JSON.stringify({ good: await talk({ authorization: "Bearer " + key }), wrong: await talk({ authorization: "Bearer nope" }) }));
-    `);
-    const result = await box.run(["exec", "--proxy", "-p", "openrouter", "--", process.execPath, script], { timeoutMs: 40_000 });
+    `,
+    );
+    const result = await box.run(["exec", "--proxy", "-p", "openrouter", "--", process.execPath, script], {
+      timeoutMs: 40_000,
+    });
     expectOk(result);
     const report = JSON.parse(result.stdout);
     expect(report.good).toEqual(["echo:hello"]);
@@ -320,9 +388,17 @@ describe("exec --proxy with an API key", () => {
       fetch(req) {
         const path = new URL(req.url).pathname;
         seen.push(`${path} ${req.headers.get("authorization")}`);
-        if (path.endsWith("/gz")) return new Response(gzipped, { headers: { "content-encoding": "gzip", "content-type": "application/json" } });
-        if (path.endsWith("/redir")) return new Response(null, { status: 302, headers: { location: "https://elsewhere.example/steal" } });
-        if (path.endsWith("/big")) return new Response(big, { headers: { "content-type": "application/octet-stream" } });
+        if (path.endsWith("/gz"))
+          return new Response(gzipped, {
+            headers: { "content-encoding": "gzip", "content-type": "application/json" },
+          });
+        if (path.endsWith("/redir"))
+          return new Response(null, {
+            status: 302,
+            headers: { location: "https://elsewhere.example/steal" },
+          });
+        if (path.endsWith("/big"))
+          return new Response(big, { headers: { "content-type": "application/octet-stream" } });
         return new Response("not found", { status: 404 });
       },
     });
@@ -384,13 +460,18 @@ describe("exec --proxy with an OAuth login", () => {
     // The API accepts exactly the tokens the authorization server considers live.
     const up = upstream({
       authorize: async (authorization) =>
-        authorization !== null && (await fetch(`${fake.url}/userinfo`, { headers: { authorization } })).status === 200,
+        authorization !== null &&
+        (await fetch(`${fake.url}/userinfo`, { headers: { authorization } })).status === 200,
     });
     const box = sandbox();
     box.writeConfig(
       `[providers.fake]\nname = "Fake"\nissuer = "${fake.url}"\nclient_id = "${FAKE_CLIENT_ID}"\nscopes = ["openid"]\napi_url = "${up.url}/api/v1"\nenv = { FAKE_TOKEN = "access_token" }\n`,
     );
-    const browser = writeScript(box.root, "browser.sh", `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`);
+    const browser = writeScript(
+      box.root,
+      "browser.sh",
+      `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`,
+    );
     expectOk(await box.run(["login", "fake"], { env: { BROWSER: browser } }));
     return { fake, up, box };
   }
@@ -417,7 +498,10 @@ describe("exec --proxy with an OAuth login", () => {
   test("an upstream 401 triggers one refresh and the request is replayed with its body", async () => {
     const { fake, up, box } = await oauthSetup(3600);
     up.rejectNext = 1;
-    const result = await child(box, "calls", "FAKE_TOKEN", "FAKE_BASE_URL", { CALL_MS: "1", CALL_GAP_MS: "0" });
+    const result = await child(box, "calls", "FAKE_TOKEN", "FAKE_BASE_URL", {
+      CALL_MS: "1",
+      CALL_GAP_MS: "0",
+    });
     expectOk(result);
     const report = JSON.parse(result.stdout);
     expect(report.statuses).toEqual({ "200": 1 });

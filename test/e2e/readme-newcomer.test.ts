@@ -26,7 +26,9 @@ describe("README for a newcomer", () => {
     expect(firstBlock).toContain("./dist/authctl login openrouter");
     expect(PACKAGE.bin.authctl).toBe("dist/authctl");
     for (const script of ["build", "test", "bench"]) {
-      expect(section).toContain(`npm ${script === "build" ? "run build" : script === "test" ? "test" : "run bench"}`);
+      expect(section).toContain(
+        `npm ${script === "build" ? "run build" : script === "test" ? "test" : "run bench"}`,
+      );
       expect(PACKAGE.scripts[script]).toBeDefined();
     }
     // How to put it on PATH, and that bun itself is not on PATH after npm ci.

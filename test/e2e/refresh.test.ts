@@ -2,10 +2,23 @@ import { afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, stringify } from "smol-toml";
-import { REFRESH_FAKE_CLIENT_ID, startRefreshFake, type RefreshAnswer, type RefreshFake } from "../fakes/refresh-fake.ts";
+import {
+  REFRESH_FAKE_CLIENT_ID,
+  startRefreshFake,
+  type RefreshAnswer,
+  type RefreshFake,
+} from "../fakes/refresh-fake.ts";
 import { startUpstream, type Upstream } from "../fakes/upstream.ts";
 import { startOidcServer, TEST_CLIENT_ID } from "../fakes/oidc-server.ts";
-import { createSandbox, ensureBinary, expectOk, ROOT, secret, writeScript, type Sandbox } from "../helpers/binary.ts";
+import {
+  createSandbox,
+  ensureBinary,
+  expectOk,
+  ROOT,
+  secret,
+  writeScript,
+  type Sandbox,
+} from "../helpers/binary.ts";
 
 /**
  * The refresh rules (src/actions/refresh.ts, expiry.ts, the proxy's renew) through the compiled
@@ -70,7 +83,8 @@ function login(s: Setup, options: { expiresInMs?: number; lifetimeMs?: number; t
   return { accessToken, refreshToken };
 }
 
-const stored = (s: Setup) => (parse(readFileSync(s.storePath, "utf8")) as Record<string, Record<string, unknown>>).fake!;
+const stored = (s: Setup) =>
+  (parse(readFileSync(s.storePath, "utf8")) as Record<string, Record<string, unknown>>).fake!;
 
 /** A child that calls the API `CALLS` times through the proxy and prints the statuses as JSON. */
 const CHILD = `
@@ -85,7 +99,10 @@ console.log(JSON.stringify(statuses));
 
 async function proxyCalls(s: Setup, calls: number) {
   const script = writeScript(s.box.root, "child.mjs", CHILD);
-  const result = await s.box.run(["exec", "--proxy", "-p", "fake", "--", process.execPath, script], { env: { CALLS: String(calls) }, timeoutMs: 40_000 });
+  const result = await s.box.run(["exec", "--proxy", "-p", "fake", "--", process.execPath, script], {
+    env: { CALLS: String(calls) },
+    timeoutMs: 40_000,
+  });
   expectOk(result);
   return JSON.parse(result.stdout) as number[];
 }
@@ -182,7 +199,10 @@ describe("exec --proxy refreshes", () => {
     const { accessToken } = login(s, { expiresInMs: 30_000, lifetimeMs: 60 * MIN });
     s.fake.script.push("unavailable", "unavailable", "unavailable", "unavailable");
     const script = writeScript(s.box.root, "child.mjs", CHILD);
-    const result = await s.box.run(["exec", "--proxy", "-p", "fake", "--", process.execPath, script], { env: { CALLS: "3" }, timeoutMs: 40_000 });
+    const result = await s.box.run(["exec", "--proxy", "-p", "fake", "--", process.execPath, script], {
+      env: { CALLS: "3" },
+      timeoutMs: 40_000,
+    });
     expectOk(result);
     expect(JSON.parse(result.stdout)).toEqual([200, 200, 200]);
     expect(bearers(s.up)).toEqual([accessToken, accessToken, accessToken]);
@@ -216,7 +236,9 @@ describe("a refresh that fails for a reason that is not the grant's", () => {
     expect(s.fake.refreshes).toBe(1);
     const warnings = result.stderr.trim().split("\n");
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatch(/^! could not refresh the Fake login: .*temporarily_unavailable.*; using the current token, valid for another 2\d s$/);
+    expect(warnings[0]).toMatch(
+      /^! could not refresh the Fake login: .*temporarily_unavailable.*; using the current token, valid for another 2\d s$/,
+    );
     expect(readFileSync(s.storePath).equals(before)).toBe(true);
   });
 
@@ -226,8 +248,14 @@ describe("a refresh that fails for a reason that is not the grant's", () => {
     cleanups.push(() => (stopped ? undefined : server.stop()));
     const box = createSandbox();
     cleanups.push(() => box.cleanup());
-    box.writeConfig(`[providers.mycorp]\nname = "MyCorp"\nissuer = "${server.issuer}"\nclient_id = "${TEST_CLIENT_ID}"\nscopes = ["openid", "offline_access"]\n`);
-    const browser = writeScript(box.root, "browser.sh", `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`);
+    box.writeConfig(
+      `[providers.mycorp]\nname = "MyCorp"\nissuer = "${server.issuer}"\nclient_id = "${TEST_CLIENT_ID}"\nscopes = ["openid", "offline_access"]\n`,
+    );
+    const browser = writeScript(
+      box.root,
+      "browser.sh",
+      `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`,
+    );
     expectOk(await box.run(["login", "mycorp"], { env: { BROWSER: browser } }));
     const path = join(box.home, "credentials.toml");
     const doc = parse(readFileSync(path, "utf8")) as Record<string, Record<string, unknown>>;
@@ -242,7 +270,9 @@ describe("a refresh that fails for a reason that is not the grant's", () => {
     const token = await box.run(["token", "mycorp", "--min-ttl", "1s"]);
     expectOk(token);
     expect(token.stdout.trim()).toBe(accessToken);
-    expect(token.stderr).toMatch(/^! could not refresh the MyCorp login: could not reach the token endpoint at 127\.0\.0\.1:\d+ \(connection refused\); using the current token, valid for another 2\d s\n$/);
+    expect(token.stderr).toMatch(
+      /^! could not refresh the MyCorp login: could not reach the token endpoint at 127\.0\.0\.1:\d+ \(connection refused\); using the current token, valid for another 2\d s\n$/,
+    );
     const exec = await box.run(["exec", "-p", "mycorp", "--", "sh", "-c", 'printf %s "$MYCORP_TOKEN"']);
     expectOk(exec);
     expect(exec.stdout).toBe(accessToken);
@@ -323,11 +353,24 @@ describe("a 200 that rotates the refresh token but is otherwise refused", () => 
 
 /** `unshare -m` and a read-only bind mount (root in a mount namespace of its own) are available. */
 const canMountReadOnly = (() => {
-  const probe = Bun.spawnSync(["unshare", "-m", "sh", "-c", 'd=$(mktemp -d) && mount --bind -o ro "$d" "$d" && ! touch "$d/x" 2>/dev/null; s=$?; rmdir "$d"; exit $s']);
+  const probe = Bun.spawnSync([
+    "unshare",
+    "-m",
+    "sh",
+    "-c",
+    'd=$(mktemp -d) && mount --bind -o ro "$d" "$d" && ! touch "$d/x" 2>/dev/null; s=$?; rmdir "$d"; exit $s',
+  ]);
   return probe.exitCode === 0;
 })();
 /** Runs the binary with AUTHCTL_HOME mounted read-only (as under systemd's ProtectHome=read-only), in its own mount namespace. */
-const READ_ONLY_HOME = ["unshare", "-m", "sh", "-c", 'mount --bind -o ro "$AUTHCTL_HOME" "$AUTHCTL_HOME" && exec "$@"', "sh"];
+const READ_ONLY_HOME = [
+  "unshare",
+  "-m",
+  "sh",
+  "-c",
+  'mount --bind -o ro "$AUTHCTL_HOME" "$AUTHCTL_HOME" && exec "$@"',
+  "sh",
+];
 
 describe.skipIf(!canMountReadOnly)("a read-only store (a read-only bind mount of AUTHCTL_HOME)", () => {
   test("a token inside the refresh window is handed out with a warning naming the store; nothing is requested", async () => {
@@ -341,7 +384,9 @@ describe.skipIf(!canMountReadOnly)("a read-only store (a read-only bind mount of
     ]);
     // No rotation was asked for that could not have been saved.
     expect(s.fake.refreshes).toBe(0);
-    const exec = await s.box.run(["exec", "--", "sh", "-c", 'printf %s "$FAKE_TOKEN"'], { prefix: READ_ONLY_HOME });
+    const exec = await s.box.run(["exec", "--", "sh", "-c", 'printf %s "$FAKE_TOKEN"'], {
+      prefix: READ_ONLY_HOME,
+    });
     expectOk(exec);
     expect(exec.stdout).toBe(accessToken);
   });
@@ -381,7 +426,9 @@ describe("copies of a store and rotating refresh tokens", () => {
     const result = await copy.run(["token", "fake"]);
     expect(result.code).toBe(4);
     expect(result.stderr).toContain("invalid_grant");
-    expect(result.stderr).toContain("another copy of this store (a restored backup, a synced home directory) probably refreshed first");
+    expect(result.stderr).toContain(
+      "another copy of this store (a restored backup, a synced home directory) probably refreshed first",
+    );
     expect(result.stderr).toContain("authctl login fake");
   });
 
@@ -416,7 +463,13 @@ describe("env and exec without named providers", () => {
     expect(warnings[0]).toStartWith("! skipped fake: could not refresh the Fake login: ");
     expect(warnings[0]).toContain("temporarily_unavailable");
 
-    const exec = await s.box.run(["exec", "--", "sh", "-c", 'printf "%s|%s" "$OPENROUTER_API_KEY" "${FAKE_TOKEN-unset}"']);
+    const exec = await s.box.run([
+      "exec",
+      "--",
+      "sh",
+      "-c",
+      'printf "%s|%s" "$OPENROUTER_API_KEY" "${FAKE_TOKEN-unset}"',
+    ]);
     expectOk(exec);
     expect(exec.stdout).toBe(`${KEY}|unset`);
     expect(exec.stderr).toContain("skipped fake");

@@ -1,9 +1,23 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, openSync, readdirSync, readFileSync, readSync, closeSync, rmSync, statSync } from "node:fs";
+import {
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  closeSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { version } from "../../package.json";
-import { createPlatformProbe, detectTarget, RELEASE_TARGETS, releaseAssetName } from "../../src/io/platform.ts";
+import {
+  createPlatformProbe,
+  detectTarget,
+  RELEASE_TARGETS,
+  releaseAssetName,
+} from "../../src/io/platform.ts";
 import { sha256 } from "../fakes/release-server.ts";
 import { ROOT } from "../helpers/binary.ts";
 
@@ -18,8 +32,15 @@ let buildSeconds = 0;
 beforeAll(async () => {
   outdir = mkdtempSync(join(tmpdir(), "authctl-release-"));
   const started = performance.now();
-  const proc = Bun.spawn([process.execPath, join(ROOT, "scripts", "release.ts"), `--outdir=${outdir}`], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+  const proc = Bun.spawn([process.execPath, join(ROOT, "scripts", "release.ts"), `--outdir=${outdir}`], {
+    cwd: ROOT,
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stdout, stderr] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+  ]);
   if ((await proc.exited) !== 0) throw new Error(`release.ts failed:\n${stdout}${stderr}`);
   buildSeconds = (performance.now() - started) / 1000;
   process.stderr.write(`release.ts: ${RELEASE_TARGETS.length} targets in ${buildSeconds.toFixed(1)} s\n`);
@@ -62,18 +83,31 @@ describe("scripts/release.ts", () => {
     const host = detectTarget({}, createPlatformProbe());
     const runnable = new Set([host, ...(host === "linux-x64" ? (["linux-x64-baseline"] as const) : [])]);
     for (const target of runnable) {
-      const proc = Bun.spawnSync([join(outdir, releaseAssetName(target)), "--version"], { stdout: "pipe", stderr: "pipe" });
-      expect({ target, code: proc.exitCode, out: proc.stdout.toString() }).toEqual({ target, code: 0, out: `${version}\n` });
+      const proc = Bun.spawnSync([join(outdir, releaseAssetName(target)), "--version"], {
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      expect({ target, code: proc.exitCode, out: proc.stdout.toString() }).toEqual({
+        target,
+        code: 0,
+        out: `${version}\n`,
+      });
     }
   });
 
   test("SHA256SUMS lists every other file with its real hash, and sha256sum -c agrees", () => {
     const lines = readFileSync(join(outdir, "SHA256SUMS"), "utf8").trimEnd().split("\n");
-    const listed = lines.map((line) => /^([0-9a-f]{64}) {2}(\S+)$/.exec(line)!).map((m) => [m[2]!, m[1]!] as const);
+    const listed = lines
+      .map((line) => /^([0-9a-f]{64}) {2}(\S+)$/.exec(line)!)
+      .map((m) => [m[2]!, m[1]!] as const);
     expect(listed.map(([file]) => file)).toEqual(EXPECTED.filter((f) => f !== "SHA256SUMS"));
     for (const [file, hash] of listed) expect(sha256(readFileSync(join(outdir, file)))).toBe(hash);
     if (Bun.which("sha256sum")) {
-      const check = Bun.spawnSync(["sha256sum", "-c", "SHA256SUMS"], { cwd: outdir, stdout: "pipe", stderr: "pipe" });
+      const check = Bun.spawnSync(["sha256sum", "-c", "SHA256SUMS"], {
+        cwd: outdir,
+        stdout: "pipe",
+        stderr: "pipe",
+      });
       expect(check.exitCode).toBe(0);
     }
   });
@@ -92,7 +126,12 @@ describe("scripts/release.ts", () => {
       const base = `http://127.0.0.1:${server.port}`;
       const script = await (await fetch(`${base}/install.sh`)).text();
       const proc = Bun.spawn(["sh"], {
-        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir, AUTHCTL_DOWNLOAD_URL: base, AUTHCTL_INSTALL_DIR: join(dir, "bin") },
+        env: {
+          PATH: process.env.PATH ?? "/usr/bin:/bin",
+          HOME: dir,
+          AUTHCTL_DOWNLOAD_URL: base,
+          AUTHCTL_INSTALL_DIR: join(dir, "bin"),
+        },
         stdin: new Blob([script]),
         stdout: "pipe",
         stderr: "pipe",
@@ -109,7 +148,15 @@ describe("scripts/release.ts", () => {
   });
 
   test("an unknown --targets name is a usage error that builds nothing", () => {
-    const proc = Bun.spawnSync([process.execPath, join(ROOT, "scripts", "release.ts"), "--targets=linux-mips", `--outdir=${join(outdir, "unused")}`], { cwd: ROOT, stderr: "pipe" });
+    const proc = Bun.spawnSync(
+      [
+        process.execPath,
+        join(ROOT, "scripts", "release.ts"),
+        "--targets=linux-mips",
+        `--outdir=${join(outdir, "unused")}`,
+      ],
+      { cwd: ROOT, stderr: "pipe" },
+    );
     expect(proc.exitCode).toBe(2);
     expect(proc.stderr.toString()).toContain("unknown target(s): linux-mips");
   });

@@ -20,7 +20,11 @@ afterEach(() => box.cleanup());
 
 const storePath = () => join(box.home, "credentials.toml");
 /** An OAuth credential written as the file store keeps it, with an expiry relative to now. */
-function storeOAuth(id: string, method: string, fields: { expiresIn: number; refresh?: boolean; needsLogin?: boolean; account?: string }): void {
+function storeOAuth(
+  id: string,
+  method: string,
+  fields: { expiresIn: number; refresh?: boolean; needsLogin?: boolean; account?: string },
+): void {
   const now = Date.now();
   appendFileSync(
     storePath(),
@@ -46,7 +50,9 @@ describe("results go to stdout", () => {
   test("`providers | grep` and `status | less` see the result; stderr stays empty", async () => {
     const providers = await box.run(["providers"]);
     expectOk(providers);
-    expect(providers.stdout.split("\n").some((line) => /^\s*\S*\s*groq\s/.test(line) || line.includes(" groq "))).toBe(true);
+    expect(
+      providers.stdout.split("\n").some((line) => /^\s*\S*\s*groq\s/.test(line) || line.includes(" groq ")),
+    ).toBe(true);
     expect(providers.stdout).toMatch(/✓ openrouter/);
     expect(providers.stderr).toBe("");
     const status = await box.run(["status"]);
@@ -58,13 +64,21 @@ describe("results go to stdout", () => {
 
 describe("status reads like a person wrote it", () => {
   test("a key, an account name, a relative expiry, alphabetical order", async () => {
-    storeOAuth("openai", "chatgpt", { expiresIn: 3 * HOUR + 60_000, refresh: true, account: "alice@example.com" });
+    storeOAuth("openai", "chatgpt", {
+      expiresIn: 3 * HOUR + 60_000,
+      refresh: true,
+      account: "alice@example.com",
+    });
     const result = await box.run(["status"]);
     expectOk(result);
     expect(result.stdout).toContain(`✓ logged in with a key …${KEY.slice(-4)}`);
-    expect(result.stdout).toContain(`✓ logged in with an account login (chatgpt) …${ACCESS.slice(-4)} as alice@example.com`);
+    expect(result.stdout).toContain(
+      `✓ logged in with an account login (chatgpt) …${ACCESS.slice(-4)} as alice@example.com`,
+    );
     expect(result.stdout).toContain("access token expires in 3 h; refreshed automatically");
-    expect(result.stdout.indexOf("OpenAI (openai)")).toBeLessThan(result.stdout.indexOf("OpenRouter (openrouter)"));
+    expect(result.stdout.indexOf("OpenAI (openai)")).toBeLessThan(
+      result.stdout.indexOf("OpenRouter (openrouter)"),
+    );
   });
 
   test("a provider that is not logged in is said once", async () => {
@@ -80,8 +94,12 @@ describe("expired and unusable credentials", () => {
     storeOAuth("anthropic", "claude", { expiresIn: -2 * HOUR });
     const dead = await box.run(["status"]);
     expect(dead.code).toBe(4);
-    expect(dead.stdout).toContain(`✗ logged in with an account login (claude) …${ACCESS.slice(-4)}, but it cannot be used now:`);
-    expect(dead.stdout).toContain("✗ expired 2 h ago and cannot be refreshed (no refresh token) — run 'authctl login anthropic'");
+    expect(dead.stdout).toContain(
+      `✗ logged in with an account login (claude) …${ACCESS.slice(-4)}, but it cannot be used now:`,
+    );
+    expect(dead.stdout).toContain(
+      "✗ expired 2 h ago and cannot be refreshed (no refresh token) — run 'authctl login anthropic'",
+    );
     const json = JSON.parse((await box.run(["status", "anthropic", "--json"])).stdout).providers[0];
     expect(json).toMatchObject({ id: "anthropic", expired: true, refreshable: false, usable: false });
 
@@ -95,9 +113,15 @@ describe("expired and unusable credentials", () => {
     storeOAuth("anthropic", "claude", { expiresIn: HOUR, refresh: true, needsLogin: true });
     const result = await box.run(["status"]);
     expect(result.code).toBe(4);
-    expect(result.stdout).toContain("✗ needs a new login: the provider refused the last refresh — run 'authctl login anthropic'");
+    expect(result.stdout).toContain(
+      "✗ needs a new login: the provider refused the last refresh — run 'authctl login anthropic'",
+    );
     expect(result.stdout).toContain("✓ logged in with a key"); // the other one is still fine
-    expect(JSON.parse((await box.run(["status", "--json"])).stdout).providers.map((p: { id: string; usable: boolean }) => [p.id, p.usable])).toEqual([
+    expect(
+      JSON.parse((await box.run(["status", "--json"])).stdout).providers.map(
+        (p: { id: string; usable: boolean }) => [p.id, p.usable],
+      ),
+    ).toEqual([
       ["anthropic", false],
       ["openrouter", true],
     ]);
@@ -114,11 +138,18 @@ describe("a credential whose provider was removed from config.toml", () => {
   test("status lists it as no longer configured (exit 4), by name too", async () => {
     const all = await box.run(["status"]);
     expect(all.code).toBe(4);
-    expect(all.stdout).toContain(`mycorp\n  ✗ provider no longer configured: a key …${CORP.slice(-4)} is stored`);
+    expect(all.stdout).toContain(
+      `mycorp\n  ✗ provider no longer configured: a key …${CORP.slice(-4)} is stored`,
+    );
     expect(all.stdout).toContain("run 'authctl logout mycorp' to remove it");
     const named = await box.run(["status", "mycorp", "--json"]);
     expect(named.code).toBe(4);
-    expect(JSON.parse(named.stdout).providers[0]).toMatchObject({ id: "mycorp", configured: false, usable: false, secret: `…${CORP.slice(-4)}` });
+    expect(JSON.parse(named.stdout).providers[0]).toMatchObject({
+      id: "mycorp",
+      configured: false,
+      usable: false,
+      secret: `…${CORP.slice(-4)}`,
+    });
   });
 
   test("logout <id> removes it; logout --all removes it with the rest and says which it was", async () => {

@@ -11,7 +11,13 @@ import { createBackendStore } from "../../src/store/backend-store.ts";
 import type { Keyring } from "../../src/store/keyring.ts";
 import type { Credentials } from "../../src/store/types.ts";
 import { createSandbox, ensureBinary, expectOk, secret, type Sandbox } from "../helpers/binary.ts";
-import { V1_KEY_FILE_BASE64, V1_KEY_FILE_STORE, V1_PASSPHRASE, V1_PASSPHRASE_STORE, V1_SECRETS } from "../unit/fixtures/store-v1.ts";
+import {
+  V1_KEY_FILE_BASE64,
+  V1_KEY_FILE_STORE,
+  V1_PASSPHRASE,
+  V1_PASSPHRASE_STORE,
+  V1_SECRETS,
+} from "../unit/fixtures/store-v1.ts";
 
 const KEY = secret("sk-or-v1-integrity0123456789abcdef0123456789abcdef0123456789abcd");
 const OLD_KEY = secret("sk-or-v1-previous0123456789abcdef0123456789abcdef0123456789abcd");
@@ -40,8 +46,16 @@ beforeAll(async () => {
     hostname: "127.0.0.1",
     port: 0,
     async fetch(request) {
-      hits.push(`${request.method} ${new URL(request.url).pathname} ${request.headers.get("authorization") ?? ""} ${await request.text()}`);
-      return Response.json({ access_token: "stolen", token_type: "bearer", expires_in: 3600, token: "stolen", expires_at: 2_000_000_000 });
+      hits.push(
+        `${request.method} ${new URL(request.url).pathname} ${request.headers.get("authorization") ?? ""} ${await request.text()}`,
+      );
+      return Response.json({
+        access_token: "stolen",
+        token_type: "bearer",
+        expires_in: 3600,
+        token: "stolen",
+        expires_at: 2_000_000_000,
+      });
     },
   });
   origin = `http://127.0.0.1:${server.port}`;
@@ -60,15 +74,32 @@ const writeStore = (text: string) => writeFileSync(storePath(), text);
 
 /** Seeds the store as a login would: mycorp's tokens expire in an hour unless told otherwise. */
 async function seed(change: (credentials: Credentials) => void = () => {}, passphrase?: string) {
-  const store = createBackendStore(box.home, { choice: { backend: "encrypted", from: "AUTHCTL_STORE" }, keyring: noKeyring, notify: () => {}, passphrase });
+  const store = createBackendStore(box.home, {
+    choice: { backend: "encrypted", from: "AUTHCTL_STORE" },
+    keyring: noKeyring,
+    notify: () => {},
+    passphrase,
+  });
   const now = Date.now();
   await store.update((c) => {
     c.openrouter = { method: "key", type: "api_key", key: KEY, created_at: now, updated_at: now };
     c.mycorp = {
-      method: "oauth", type: "oauth", access_token: ACCESS, refresh_token: REFRESH, expires_at: now + 3_600_000,
-      extra: { token_url: "https://sso.mycorp.example/token" }, created_at: now, updated_at: now,
+      method: "oauth",
+      type: "oauth",
+      access_token: ACCESS,
+      refresh_token: REFRESH,
+      expires_at: now + 3_600_000,
+      extra: { token_url: "https://sso.mycorp.example/token" },
+      created_at: now,
+      updated_at: now,
     };
-    c["github-copilot"] = { method: "github", type: "oauth", access_token: GITHUB, created_at: now, updated_at: now };
+    c["github-copilot"] = {
+      method: "github",
+      type: "oauth",
+      access_token: GITHUB,
+      created_at: now,
+      updated_at: now,
+    };
     change(c);
   });
 }
@@ -117,7 +148,10 @@ describe("an encrypted store edited without its key", () => {
     await seed();
     const now = Date.now();
     writeStore(
-      storeText().replace(/\[openrouter\][^[]+/, `[openrouter]\nmethod = "key"\ntype = "api_key"\nkey = "${ATTACKER_KEY}"\ncreated_at = ${now}\nupdated_at = ${now}\n\n`),
+      storeText().replace(
+        /\[openrouter\][^[]+/,
+        `[openrouter]\nmethod = "key"\ntype = "api_key"\nkey = "${ATTACKER_KEY}"\ncreated_at = ${now}\nupdated_at = ${now}\n\n`,
+      ),
     );
     const token = await box.run(["token", "openrouter"], { env: ENCRYPTED });
     expect(token.stdout).toBe("");
@@ -143,7 +177,10 @@ describe("an encrypted store edited without its key", () => {
     await seed();
     expect((await box.run(["token", "openrouter"], { env: ENCRYPTED })).stdout).toBe(`${KEY}\n`);
     const current = storeText();
-    for (const rolledBack of [current.replace(/\nkey = "enc:v1:[^"]+"/, `\nkey = "${oldKey}"`), current.replace(/\[openrouter\][^[]+/, oldRecord)]) {
+    for (const rolledBack of [
+      current.replace(/\nkey = "enc:v1:[^"]+"/, `\nkey = "${oldKey}"`),
+      current.replace(/\[openrouter\][^[]+/, oldRecord),
+    ]) {
       writeStore(rolledBack);
       const token = await box.run(["token", "openrouter"], { env: ENCRYPTED });
       expect(token.stdout).toBe("");
@@ -153,7 +190,12 @@ describe("an encrypted store edited without its key", () => {
 
   test("turning the file back into the old format (version 1, no MACs) does not open with the key", async () => {
     await seed();
-    writeStore(storeText().replace("version = 2", "version = 1").replace(/\nmac = "[^"]+"/g, "").replace(/\ngeneration = \d+/, ""));
+    writeStore(
+      storeText()
+        .replace("version = 2", "version = 1")
+        .replace(/\nmac = "[^"]+"/g, "")
+        .replace(/\ngeneration = \d+/, ""),
+    );
     const token = await box.run(["token", "openrouter"], { env: ENCRYPTED });
     expect(token.stdout).toBe("");
     expect(token.stderr).toContain("(wrong key)");
@@ -161,7 +203,10 @@ describe("an encrypted store edited without its key", () => {
 
   test("token_url is metadata, not a secret: written plain (and authenticated), while the Copilot token stays sealed", async () => {
     await seed((c) => {
-      c["github-copilot"]!.extra = { copilot_token: secret("tid=integrity0123456789"), copilot_expires_at: "1900000000000" };
+      c["github-copilot"]!.extra = {
+        copilot_token: secret("tid=integrity0123456789"),
+        copilot_expires_at: "1900000000000",
+      };
     });
     const text = storeText();
     expect(text).toContain('token_url = "https://sso.mycorp.example/token"');
@@ -178,19 +223,36 @@ describe("hosts and URLs from any store are parsed, never concatenated", () => {
     writeStore(
       [
         "version = 1",
-        "[github-copilot]", 'method = "github"', 'type = "oauth"', `access_token = "${GITHUB}"`, `created_at = ${now}`, `updated_at = ${now}`,
-        "[github-copilot.extra]", `host = "x@127.0.0.1:${server.port}"`,
-        "[mycorp]", 'method = "oauth"', 'type = "oauth"', `access_token = "${ACCESS}"`, `refresh_token = "${REFRESH}"`, `created_at = ${now}`, `updated_at = ${now}`,
-        "[mycorp.extra]", 'revocation_url = "http://sso.mycorp.example/revoke"',
+        "[github-copilot]",
+        'method = "github"',
+        'type = "oauth"',
+        `access_token = "${GITHUB}"`,
+        `created_at = ${now}`,
+        `updated_at = ${now}`,
+        "[github-copilot.extra]",
+        `host = "x@127.0.0.1:${server.port}"`,
+        "[mycorp]",
+        'method = "oauth"',
+        'type = "oauth"',
+        `access_token = "${ACCESS}"`,
+        `refresh_token = "${REFRESH}"`,
+        `created_at = ${now}`,
+        `updated_at = ${now}`,
+        "[mycorp.extra]",
+        'revocation_url = "http://sso.mycorp.example/revoke"',
         "",
       ].join("\n"),
     );
     const token = await box.run(["token", "github-copilot"]);
     expect(hits).toEqual([]);
     expect(token.stdout).toBe("");
-    expect(token.stderr).toContain("the record of github-copilot has an unusable extra.host (it is not a host name)");
+    expect(token.stderr).toContain(
+      "the record of github-copilot has an unusable extra.host (it is not a host name)",
+    );
     const logout = await box.run(["token", "mycorp"]);
-    expect(logout.stderr).toContain("the record of mycorp has an unusable extra.revocation_url (it is neither https nor http on loopback)");
+    expect(logout.stderr).toContain(
+      "the record of mycorp has an unusable extra.revocation_url (it is neither https nor http on loopback)",
+    );
   }, 30_000);
 });
 
@@ -199,7 +261,8 @@ describe("stores written before record MACs (format 1)", () => {
     box.writeConfig(`[providers.mycorp]\nissuer = "https://sso.example"\nclient_id = "authctl"\n`);
     // The fixture's tokens expired an hour after it was made: not what these tests are about.
     writeStore(text.replace(/expires_at = \d+/g, `expires_at = ${Date.now() + 86_400_000}`));
-    if (withKey) writeFileSync(join(box.home, "key"), Buffer.from(V1_KEY_FILE_BASE64, "base64"), { mode: 0o600 });
+    if (withKey)
+      writeFileSync(join(box.home, "key"), Buffer.from(V1_KEY_FILE_BASE64, "base64"), { mode: 0o600 });
   }
 
   test("a key-file store opens, its unverifiable host is not used, and the next write makes it format 2", async () => {
@@ -216,30 +279,47 @@ describe("stores written before record MACs (format 1)", () => {
     expect(text).toContain('token_url = "https://sso.example/token"');
     // Same origin as the (sealed, so authentic) token endpoint: kept.
     expect(text).toContain('revocation_url = "https://sso.example/revoke"');
-    expect((await box.run(["token", "openrouter"], { env: ENCRYPTED })).stdout).toBe(`${V1_SECRETS.openrouter}\n`);
+    expect((await box.run(["token", "openrouter"], { env: ENCRYPTED })).stdout).toBe(
+      `${V1_SECRETS.openrouter}\n`,
+    );
     expect((await box.run(["token", "mycorp"], { env: ENCRYPTED })).stdout).toBe(`${V1_SECRETS.access}\n`);
   }, 30_000);
 
   test("a plaintext revocation_url, host or api_url in an old-format file is not trusted, and not carried into the new format", async () => {
-    const injected = V1_KEY_FILE_STORE.replace('revocation_url = "https://sso.example/revoke"', `revocation_url = "${origin}/revoke"`);
+    const injected = V1_KEY_FILE_STORE.replace(
+      'revocation_url = "https://sso.example/revoke"',
+      `revocation_url = "${origin}/revoke"`,
+    );
     writeV1(`${injected}\n[openrouter.extra]\napi_url = "https://evil.example/v1"\n`, true);
     const logout = await box.run(["logout", "mycorp"], { env: ENCRYPTED });
     expectOk(logout);
     expect(hits).toEqual([]);
-    expect(logout.stderr).toContain("mycorp: the revocation endpoint recorded before this version of authctl cannot be verified");
-    expect(logout.stderr).toContain("openrouter: the api_url recorded before this version of authctl cannot be verified");
+    expect(logout.stderr).toContain(
+      "mycorp: the revocation endpoint recorded before this version of authctl cannot be verified",
+    );
+    expect(logout.stderr).toContain(
+      "openrouter: the api_url recorded before this version of authctl cannot be verified",
+    );
     expect(storeText()).not.toContain("evil.example");
     expect(storeText()).not.toContain("ghe.example.com");
     expect(storeText()).not.toContain(origin);
   }, 30_000);
 
   test("a plaintext value where the old format sealed one is refused", async () => {
-    writeV1(V1_KEY_FILE_STORE.replace(/token_url = "enc:v1:[^"]+"/, `token_url = "${origin}/token"`).replace(/\nkey = "enc:v1:[^"]+"/, `\nkey = "${ATTACKER_KEY}"`), true);
+    writeV1(
+      V1_KEY_FILE_STORE.replace(/token_url = "enc:v1:[^"]+"/, `token_url = "${origin}/token"`).replace(
+        /\nkey = "enc:v1:[^"]+"/,
+        `\nkey = "${ATTACKER_KEY}"`,
+      ),
+      true,
+    );
     const token = await box.run(["token", "openrouter"], { env: ENCRYPTED });
     expect(token.stdout).toBe("");
     expect(token.stderr).toContain("the record of openrouter holds key in clear where this store seals it");
     const mycorp = await box.run(["token", "mycorp"], { env: ENCRYPTED });
-    expect(mycorp.stderr).toContain("the record of mycorp holds extra.token_url in clear where this store seals it");
+    expect(mycorp.stderr).toContain(
+      "the record of mycorp holds extra.token_url in clear where this store seals it",
+    );
     expect(hits).toEqual([]);
   }, 30_000);
 

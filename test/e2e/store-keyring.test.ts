@@ -7,14 +7,22 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createSandbox, ensureBinary, expectOk, ROOT, secret, type Sandbox } from "../helpers/binary.ts";
-import { lookupWithSecretTool, missingSecretServicePrograms, type SecretService, startSecretService } from "../helpers/secret-service.ts";
+import {
+  lookupWithSecretTool,
+  missingSecretServicePrograms,
+  type SecretService,
+  startSecretService,
+} from "../helpers/secret-service.ts";
 
 const KEY = secret("sk-or-v1-keyring0123456789abcdef0123456789abcdef0123456789abcdef01");
 const KEY2 = secret("sk-or-v1-rotated0123456789abcdef0123456789abcdef0123456789abcdef01");
 const ANT = secret("sk-ant-api03-keyring0123456789abcdef0123456789abcdef0123");
 
 const missing = missingSecretServicePrograms;
-if (missing.length) console.warn(`SKIPPED: real Secret Service tests need ${missing.join(", ")} (apt: dbus gnome-keyring libsecret-tools)`);
+if (missing.length)
+  console.warn(
+    `SKIPPED: real Secret Service tests need ${missing.join(", ")} (apt: dbus gnome-keyring libsecret-tools)`,
+  );
 const lookup = lookupWithSecretTool;
 
 /** The sandbox may pin a backend for other suites; these runs use authctl's own choice. */
@@ -41,12 +49,20 @@ const storeText = () => readFileSync(join(box.home, "credentials.toml"), "utf8")
 describe("without a D-Bus session", () => {
   test("the default falls back to the encrypted file within the timeout, with a notice; no secret in clear", async () => {
     const started = Date.now();
-    const login = await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY, env: AUTO });
+    const login = await box.run(["login", "openrouter", "--with-key", "--no-verify"], {
+      stdin: KEY,
+      env: AUTO,
+    });
     expectOk(login);
     expect(Date.now() - started).toBeLessThan(5_000);
-    expect(login.stderr).toContain("the keyring is not available (no D-Bus session bus): secrets go to the encrypted file");
+    expect(login.stderr).toContain(
+      "the keyring is not available (no D-Bus session bus): secrets go to the encrypted file",
+    );
     expect(storeText()).not.toContain(KEY);
-    const again = await box.run(["login", "anthropic", "--with-key", "--no-verify"], { stdin: ANT, env: AUTO });
+    const again = await box.run(["login", "anthropic", "--with-key", "--no-verify"], {
+      stdin: ANT,
+      env: AUTO,
+    });
     expect(again.stderr).not.toContain("the keyring is not available");
     expect(storeText()).not.toContain(ANT);
     expect((await box.run(["env", "openrouter"])).stdout).toBe(`export OPENROUTER_API_KEY='${KEY}'\n`);
@@ -56,13 +72,23 @@ describe("without a D-Bus session", () => {
   });
 
   test("AUTHCTL_STORE=keyring without a keyring is an error that names the way out", async () => {
-    const login = await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY, env: { AUTHCTL_STORE: "keyring" } });
+    const login = await box.run(["login", "openrouter", "--with-key", "--no-verify"], {
+      stdin: KEY,
+      env: { AUTHCTL_STORE: "keyring" },
+    });
     expect(login.code).toBe(1);
-    expect(login.stderr).toContain("the keyring is not available (no D-Bus session bus), and AUTHCTL_STORE asks for it");
+    expect(login.stderr).toContain(
+      "the keyring is not available (no D-Bus session bus), and AUTHCTL_STORE asks for it",
+    );
   });
 
   test("a tampered sealed value is an error naming the file, with nothing on stdout, for that provider only", async () => {
-    expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY, env: { AUTHCTL_STORE: "encrypted" } }));
+    expectOk(
+      await box.run(["login", "openrouter", "--with-key", "--no-verify"], {
+        stdin: KEY,
+        env: { AUTHCTL_STORE: "encrypted" },
+      }),
+    );
     const text = storeText();
     const sealed = /key = "enc:v1:([^"]+)"/.exec(text)![1]!;
     const bytes = Buffer.from(sealed, "base64");
@@ -71,30 +97,61 @@ describe("without a D-Bus session", () => {
     const env = await box.run(["env", "openrouter"]);
     expect(env.code).toBe(1);
     expect(env.stdout).toBe("");
-    expect(env.stderr).toContain(`credentials store ${join(box.home, "credentials.toml")}: the record of openrouter does not authenticate`);
+    expect(env.stderr).toContain(
+      `credentials store ${join(box.home, "credentials.toml")}: the record of openrouter does not authenticate`,
+    );
     expect(env.stderr).toContain("→ run 'authctl login openrouter' to store it again");
 
     // The damage is that credential's alone, and the hint mends it.
-    expectOk(await box.run(["login", "anthropic", "--with-key", "--no-verify"], { stdin: ANT, env: { AUTHCTL_STORE: "encrypted" } }));
+    expectOk(
+      await box.run(["login", "anthropic", "--with-key", "--no-verify"], {
+        stdin: ANT,
+        env: { AUTHCTL_STORE: "encrypted" },
+      }),
+    );
     expect((await box.run(["env", "anthropic"])).stdout).toBe(`export ANTHROPIC_API_KEY='${ANT}'\n`);
-    expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY, env: { AUTHCTL_STORE: "encrypted" } }));
-    expect((await box.run(["env", "openrouter", "anthropic"])).stdout).toBe(`export OPENROUTER_API_KEY='${KEY}'\nexport ANTHROPIC_API_KEY='${ANT}'\n`);
+    expectOk(
+      await box.run(["login", "openrouter", "--with-key", "--no-verify"], {
+        stdin: KEY,
+        env: { AUTHCTL_STORE: "encrypted" },
+      }),
+    );
+    expect((await box.run(["env", "openrouter", "anthropic"])).stdout).toBe(
+      `export OPENROUTER_API_KEY='${KEY}'\nexport ANTHROPIC_API_KEY='${ANT}'\n`,
+    );
   });
 
   test("status lists a sealed store it cannot open (no passphrase, a damaged value) from its metadata, and says why", async () => {
     const sealedWith = { AUTHCTL_STORE: "encrypted", AUTHCTL_PASSPHRASE: "correct horse battery" };
-    expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY, env: sealedWith }));
-    expectOk(await box.run(["login", "anthropic", "--with-key", "--no-verify"], { stdin: ANT, env: sealedWith }));
+    expectOk(
+      await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY, env: sealedWith }),
+    );
+    expectOk(
+      await box.run(["login", "anthropic", "--with-key", "--no-verify"], { stdin: ANT, env: sealedWith }),
+    );
     const opened = await box.run(["status"], { env: sealedWith });
     expectOk(opened);
     expect(opened.stdout).toContain(`✓ logged in with a key …${KEY.slice(-4)}\n    stored encrypted in`);
 
     for (const passphrase of [undefined, "wrong"]) {
-      const status = await box.run(["status", "--json"], { env: { AUTHCTL_STORE: "encrypted", AUTHCTL_PASSPHRASE: passphrase } });
+      const status = await box.run(["status", "--json"], {
+        env: { AUTHCTL_STORE: "encrypted", AUTHCTL_PASSPHRASE: passphrase },
+      });
       expectOk(status);
-      expect(status.stderr).toContain(passphrase ? "sealed secrets are not shown: AUTHCTL_PASSPHRASE does not open" : "sealed secrets are not shown: credentials store");
+      expect(status.stderr).toContain(
+        passphrase
+          ? "sealed secrets are not shown: AUTHCTL_PASSPHRASE does not open"
+          : "sealed secrets are not shown: credentials store",
+      );
       const json = JSON.parse(status.stdout);
-      expect(json.providers.map((p: { id: string; logged_in: boolean; secret: null; backend: string }) => [p.id, p.logged_in, p.secret, p.backend])).toEqual([
+      expect(
+        json.providers.map((p: { id: string; logged_in: boolean; secret: null; backend: string }) => [
+          p.id,
+          p.logged_in,
+          p.secret,
+          p.backend,
+        ]),
+      ).toEqual([
         ["anthropic", true, null, "encrypted"],
         ["openrouter", true, null, "encrypted"],
       ]);
@@ -115,8 +172,15 @@ describe("without a D-Bus session", () => {
     writeFileSync(join(box.home, "credentials.toml"), text.replace(sealed, bytes.toString("base64")));
     const damaged = await box.run(["status", "--json"], { env: sealedWith });
     expectOk(damaged);
-    expect(damaged.stderr).toContain("the record of openrouter does not authenticate (it was altered, or put back from another copy of the store); its secret is not shown");
-    expect(JSON.parse(damaged.stdout).providers.map((p: { id: string; secret: string | null }) => [p.id, p.secret])).toEqual([
+    expect(damaged.stderr).toContain(
+      "the record of openrouter does not authenticate (it was altered, or put back from another copy of the store); its secret is not shown",
+    );
+    expect(
+      JSON.parse(damaged.stdout).providers.map((p: { id: string; secret: string | null }) => [
+        p.id,
+        p.secret,
+      ]),
+    ).toEqual([
       ["anthropic", `…${ANT.slice(-4)}`],
       ["openrouter", null],
     ]);
@@ -144,11 +208,16 @@ describe.skipIf(missing.length > 0)("with a real Secret Service (gnome-keyring)"
     expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY, env }));
     expectOk(await box.run(["login", "anthropic", "--with-key", "--no-verify"], { stdin: ANT, env }));
     // An endpoint the key would be sent to, added to the record without touching the keyring.
-    writeFileSync(join(box.home, "credentials.toml"), `${storeText()}\n[openrouter.extra]\napi_url = "https://127.0.0.1:9/v1"\n`);
+    writeFileSync(
+      join(box.home, "credentials.toml"),
+      `${storeText()}\n[openrouter.extra]\napi_url = "https://127.0.0.1:9/v1"\n`,
+    );
     const token = await box.run(["token", "openrouter"], { env });
     expect(token.code).toBe(1);
     expect(token.stdout).toBe("");
-    expect(token.stderr).toContain("the record of openrouter does not match its keyring item authctl/openrouter (it was altered behind authctl's back)");
+    expect(token.stderr).toContain(
+      "the record of openrouter does not match its keyring item authctl/openrouter (it was altered behind authctl's back)",
+    );
     expect((await box.run(["token", "anthropic"], { env })).stdout).toBe(`${ANT}\n`);
     // Logging in again mends it.
     expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY, env }));
@@ -161,7 +230,9 @@ describe.skipIf(missing.length > 0)("with a real Secret Service (gnome-keyring)"
     expect(stored(service, "openrouter")).toBe(item(KEY));
     expect(storeText()).not.toContain(KEY);
     expect(storeText()).toContain('secret_store = "keyring"');
-    expect((await box.run(["env", "openrouter"], { env })).stdout).toBe(`export OPENROUTER_API_KEY='${KEY}'\n`);
+    expect((await box.run(["env", "openrouter"], { env })).stdout).toBe(
+      `export OPENROUTER_API_KEY='${KEY}'\n`,
+    );
 
     expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY2, env }));
     expect(stored(service, "openrouter")).toBe(item(KEY2));
@@ -169,19 +240,29 @@ describe.skipIf(missing.length > 0)("with a real Secret Service (gnome-keyring)"
 
     expectOk(await box.run(["login", "anthropic", "--with-key", "--no-verify"], { stdin: ANT, env }));
     // Several providers are read together over one connection, and printed in the order asked.
-    expect((await box.run(["env", "anthropic", "openrouter"], { env })).stdout).toBe(`export ANTHROPIC_API_KEY='${ANT}'\nexport OPENROUTER_API_KEY='${KEY2}'\n`);
+    expect((await box.run(["env", "anthropic", "openrouter"], { env })).stdout).toBe(
+      `export ANTHROPIC_API_KEY='${ANT}'\nexport OPENROUTER_API_KEY='${KEY2}'\n`,
+    );
     // status lists every credential and its backend without touching the keyring: it works with no bus at all.
-    const status = await box.run(["status", "--json"], { env: { ...AUTO, DBUS_SESSION_BUS_ADDRESS: "unix:path=/nonexistent" } });
+    const status = await box.run(["status", "--json"], {
+      env: { ...AUTO, DBUS_SESSION_BUS_ADDRESS: "unix:path=/nonexistent" },
+    });
     expectOk(status);
     const json = JSON.parse(status.stdout);
-    expect(Object.fromEntries(json.providers.map((p: { id: string; backend: string }) => [p.id, p.backend]))).toEqual({ anthropic: "keyring", openrouter: "keyring" });
+    expect(
+      Object.fromEntries(json.providers.map((p: { id: string; backend: string }) => [p.id, p.backend])),
+    ).toEqual({ anthropic: "keyring", openrouter: "keyring" });
 
     // A shell that outlived its desktop session keeps a bus address nobody listens on.
     const before = storeText();
-    const stale = await box.run(["env", "openrouter"], { env: { ...AUTO, DBUS_SESSION_BUS_ADDRESS: "unix:path=/nonexistent/bus" } });
+    const stale = await box.run(["env", "openrouter"], {
+      env: { ...AUTO, DBUS_SESSION_BUS_ADDRESS: "unix:path=/nonexistent/bus" },
+    });
     expect(stale.code).toBe(1);
     expect(stale.stdout).toBe("");
-    expect(stale.stderr).toContain("authctl: the keyring's session bus (unix:path=/nonexistent/bus) is not there (ENOENT)");
+    expect(stale.stderr).toContain(
+      "authctl: the keyring's session bus (unix:path=/nonexistent/bus) is not there (ENOENT)",
+    );
     expect(stale.stderr).toContain("DBUS_SESSION_BUS_ADDRESS may be stale");
     expect(storeText()).toBe(before);
 
@@ -197,19 +278,34 @@ describe.skipIf(missing.length > 0)("with a real Secret Service (gnome-keyring)"
     expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY, env }));
     expectOk(await box.run(["login", "anthropic", "--with-key", "--no-verify"], { stdin: ANT, env }));
     const plain = JSON.parse((await box.run(["status", "--json"], { env })).stdout);
-    expect(plain.providers.map((p: { secret: string | null; check?: unknown }) => [p.secret, p.check])).toEqual([[null, undefined], [null, undefined]]);
+    expect(
+      plain.providers.map((p: { secret: string | null; check?: unknown }) => [p.secret, p.check]),
+    ).toEqual([
+      [null, undefined],
+      [null, undefined],
+    ]);
 
     const good = await box.run(["status", "--check", "--json"], { env });
     expectOk(good);
-    expect(JSON.parse(good.stdout).providers.map((p: { id: string; secret: string; check: unknown }) => [p.id, p.secret, p.check])).toEqual([
+    expect(
+      JSON.parse(good.stdout).providers.map((p: { id: string; secret: string; check: unknown }) => [
+        p.id,
+        p.secret,
+        p.check,
+      ]),
+    ).toEqual([
       ["anthropic", `…${ANT.slice(-4)}`, { ok: true }],
       ["openrouter", `…${KEY.slice(-4)}`, { ok: true }],
     ]);
 
-    Bun.spawnSync(["secret-tool", "clear", "service", "authctl", "account", "anthropic"], { env: { ...process.env, ...service.env } });
+    Bun.spawnSync(["secret-tool", "clear", "service", "authctl", "account", "anthropic"], {
+      env: { ...process.env, ...service.env },
+    });
     const bad = await box.run(["status", "--check"], { env });
     expect(bad.code).toBe(1);
-    expect(bad.stdout).toContain("\n    ✗ secret cannot be read: credentials.toml says anthropic's secrets are in the keyring, but the keyring has no item authctl/anthropic");
+    expect(bad.stdout).toContain(
+      "\n    ✗ secret cannot be read: credentials.toml says anthropic's secrets are in the keyring, but the keyring has no item authctl/anthropic",
+    );
     expect(bad.stdout).toContain("secret read back: ok");
     expect(bad.stderr).not.toContain("!     ✗");
     expect(bad.stderr).toContain("authctl: the stored secret of anthropic cannot be read");
@@ -223,13 +319,20 @@ describe.skipIf(missing.length > 0)("with a real Secret Service (gnome-keyring)"
     try {
       const env = { ...service.env, ...AUTO };
       expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY, env }));
-      const taken = await other.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY2, env });
+      const taken = await other.run(["login", "openrouter", "--with-key", "--no-verify"], {
+        stdin: KEY2,
+        env,
+      });
       expectOk(taken);
-      expect(taken.stderr).toContain(`replaced the keyring item authctl/openrouter, which held the openrouter login of the authctl store at ${box.home}`);
+      expect(taken.stderr).toContain(
+        `replaced the keyring item authctl/openrouter, which held the openrouter login of the authctl store at ${box.home}`,
+      );
       const mine = await box.run(["env", "openrouter"], { env });
       expect(mine.code).toBe(1);
       expect(mine.stdout).toBe("");
-      expect(mine.stderr).toContain(`the keyring item authctl/openrouter now holds the openrouter login of the authctl store at ${other.home}`);
+      expect(mine.stderr).toContain(
+        `the keyring item authctl/openrouter now holds the openrouter login of the authctl store at ${other.home}`,
+      );
       expect(mine.stderr).not.toContain(KEY2);
       const logout = await box.run(["logout", "openrouter"], { env });
       expectOk(logout);
@@ -245,15 +348,21 @@ describe.skipIf(missing.length > 0)("with a real Secret Service (gnome-keyring)"
   test("an item deleted behind authctl's back (a dangling pointer) blocks neither login nor logout", async () => {
     const env = { ...service.env, ...AUTO };
     expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY, env }));
-    Bun.spawnSync(["secret-tool", "clear", "service", "authctl", "account", "openrouter"], { env: { ...process.env, ...service.env } });
+    Bun.spawnSync(["secret-tool", "clear", "service", "authctl", "account", "openrouter"], {
+      env: { ...process.env, ...service.env },
+    });
     const broken = await box.run(["env", "openrouter"], { env });
     expect(broken.code).toBe(1);
     expect(broken.stderr).toContain("the keyring has no item authctl/openrouter");
     expect(broken.stderr).toContain("run 'authctl login openrouter' to store it again");
     // The hint works: login replaces the record.
     expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY2, env }));
-    expect((await box.run(["env", "openrouter"], { env })).stdout).toBe(`export OPENROUTER_API_KEY='${KEY2}'\n`);
-    Bun.spawnSync(["secret-tool", "clear", "service", "authctl", "account", "openrouter"], { env: { ...process.env, ...service.env } });
+    expect((await box.run(["env", "openrouter"], { env })).stdout).toBe(
+      `export OPENROUTER_API_KEY='${KEY2}'\n`,
+    );
+    Bun.spawnSync(["secret-tool", "clear", "service", "authctl", "account", "openrouter"], {
+      env: { ...process.env, ...service.env },
+    });
     const logout = await box.run(["logout", "openrouter"], { env });
     expectOk(logout);
     expect(logout.stderr).toContain("openrouter: its keyring item authctl/openrouter was already gone");
@@ -263,9 +372,13 @@ describe.skipIf(missing.length > 0)("with a real Secret Service (gnome-keyring)"
   test("logout without the keyring forgets the record; the item is deleted once the keyring answers", async () => {
     const env = { ...service.env, ...AUTO };
     expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY, env }));
-    const logout = await box.run(["logout", "openrouter"], { env: { ...AUTO, DBUS_SESSION_BUS_ADDRESS: undefined, XDG_RUNTIME_DIR: undefined } });
+    const logout = await box.run(["logout", "openrouter"], {
+      env: { ...AUTO, DBUS_SESSION_BUS_ADDRESS: undefined, XDG_RUNTIME_DIR: undefined },
+    });
     expectOk(logout);
-    expect(logout.stderr).toContain("openrouter: the keyring is not available: no D-Bus session bus; its keyring item is deleted once the keyring answers");
+    expect(logout.stderr).toContain(
+      "openrouter: the keyring is not available: no D-Bus session bus; its keyring item is deleted once the keyring answers",
+    );
     expect(storeText()).not.toContain("[openrouter]");
     expect(storeText()).toContain('keyring_cleanup = [ "openrouter" ]');
     expect(stored(service, "openrouter")).toBe(item(KEY));
@@ -287,7 +400,9 @@ describe.skipIf(missing.length > 0)("with a real Secret Service (gnome-keyring)"
     const toKeyring = await box.run(["store", "migrate", "--to", "keyring"], { env });
     expectOk(toKeyring);
     expect(toKeyring.stderr).toContain("moved openrouter from the encrypted file to the keyring");
-    expect(toKeyring.stderr).toContain(`${join(box.home, "key")} no longer seals anything here; keep it only while old backups of credentials.toml may need it`);
+    expect(toKeyring.stderr).toContain(
+      `${join(box.home, "key")} no longer seals anything here; keep it only while old backups of credentials.toml may need it`,
+    );
     expect(stored(service, "openrouter")).toBe(item(KEY));
     expect((await box.run(["token", "anthropic"], { env })).stdout).toBe(`${ANT}\n`);
     expectOk(await box.run(["store", "migrate", "--to", "file"], { env }));
@@ -317,9 +432,13 @@ await store.migrate(to);
       );
       const env = { ...service.env, AUTHCTL_STORE: "file" };
       const drive = (to: string, stopAt: number) => {
-        const run = Bun.spawnSync([process.execPath, script, box.home, to, String(stopAt)], { env: { ...process.env, ...service.env }, stderr: "pipe" });
+        const run = Bun.spawnSync([process.execPath, script, box.home, to, String(stopAt)], {
+          env: { ...process.env, ...service.env },
+          stderr: "pipe",
+        });
         // Say why a run that should have finished did not (once seen as a bare exit 1 under load).
-        if (run.exitCode !== 0 && run.signalCode !== "SIGKILL") console.error(`migrate --to ${to} exited ${run.exitCode}: ${run.stderr.toString().slice(-2000)}`);
+        if (run.exitCode !== 0 && run.signalCode !== "SIGKILL")
+          console.error(`migrate --to ${to} exited ${run.exitCode}: ${run.stderr.toString().slice(-2000)}`);
         return run;
       };
       const check = async () => {
@@ -329,7 +448,12 @@ await store.migrate(to);
       expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY, env }));
       expectOk(await box.run(["login", "anthropic", "--with-key", "--no-verify"], { stdin: ANT, env }));
       let killed = 0;
-      for (const [from, to] of [["file", "keyring"], ["keyring", "encrypted"], ["encrypted", "keyring"], ["keyring", "file"]] as const) {
+      for (const [from, to] of [
+        ["file", "keyring"],
+        ["keyring", "encrypted"],
+        ["encrypted", "keyring"],
+        ["keyring", "file"],
+      ] as const) {
         const steps = drive(to, -1);
         expect(steps.exitCode).toBe(0);
         const count = steps.stdout.toString().trim().split("\n").length;

@@ -26,8 +26,26 @@ describe.skipIf(!hasStrace)("the store write, as system calls (strace)", () => {
   test("temp file O_EXCL 0600 → write → fsync → rename onto credentials.toml", async () => {
     const log = join(box.root, "strace.log");
     const proc = Bun.spawn(
-      ["strace", "-f", "-qq", "-o", log, "-e", "trace=openat,fsync,fdatasync,rename,renameat,renameat2", BINARY, "login", "openrouter", "--with-key", "--no-verify"],
-      { env: box.env, stdin: new Blob([secret("sk-or-v1-strace0123456789abcdef0123456789abcdef0123456789abcdef0123")]), stdout: "pipe", stderr: "pipe" },
+      [
+        "strace",
+        "-f",
+        "-qq",
+        "-o",
+        log,
+        "-e",
+        "trace=openat,fsync,fdatasync,rename,renameat,renameat2",
+        BINARY,
+        "login",
+        "openrouter",
+        "--with-key",
+        "--no-verify",
+      ],
+      {
+        env: box.env,
+        stdin: new Blob([secret("sk-or-v1-strace0123456789abcdef0123456789abcdef0123456789abcdef0123")]),
+        stdout: "pipe",
+        stderr: "pipe",
+      },
     );
     expect(await proc.exited).toBe(0);
     const lines = readFileSync(log, "utf8").split("\n");
@@ -38,8 +56,12 @@ describe.skipIf(!hasStrace)("the store write, as system calls (strace)", () => {
     expect(open).toMatch(/, 0600\)/);
     const [pid, fd] = [/^(\d+)/.exec(open!)![1], / = (\d+)$/.exec(open!)![1]];
     const openAt = lines.indexOf(open!);
-    const fsyncAt = lines.findIndex((l, i) => i > openAt && l.startsWith(`${pid} `) && new RegExp(`f(?:data)?sync\\(${fd}\\)`).test(l));
-    const renameAt = lines.findIndex((l, i) => i > openAt && /rename(?:at2?)?\(.*credentials\.toml\.tmp-.*credentials\.toml"/.test(l));
+    const fsyncAt = lines.findIndex(
+      (l, i) => i > openAt && l.startsWith(`${pid} `) && new RegExp(`f(?:data)?sync\\(${fd}\\)`).test(l),
+    );
+    const renameAt = lines.findIndex(
+      (l, i) => i > openAt && /rename(?:at2?)?\(.*credentials\.toml\.tmp-.*credentials\.toml"/.test(l),
+    );
     expect(fsyncAt).toBeGreaterThan(openAt);
     expect(renameAt).toBeGreaterThan(fsyncAt);
   }, 30_000);

@@ -2,7 +2,15 @@ import { afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:te
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseDotenv } from "dotenv";
-import { createSandbox, ensureBinary, expectOk, secret, writeScript, BINARY, type Sandbox } from "../helpers/binary.ts";
+import {
+  createSandbox,
+  ensureBinary,
+  expectOk,
+  secret,
+  writeScript,
+  BINARY,
+  type Sandbox,
+} from "../helpers/binary.ts";
 
 const KEY = secret("sk-or-v1-use0123456789abcdef0123456789abcdef0123456789abcdef0123456789");
 const ANT = secret("sk-ant-api03-use0123456789abcdef0123456789abcdef0123");
@@ -34,24 +42,41 @@ describe("status", () => {
     expect(json.store).toEqual({ path: join(box.home, "credentials.toml"), backend: "file" });
     expect(json.providers).toHaveLength(1);
     expect(json.providers[0]).toMatchObject({
-      id: "openrouter", logged_in: true, source: "store", method: "key", type: "api_key",
-      secret: `…${KEY.slice(-4)}`, variables: ["OPENROUTER_API_KEY"], shadowed_by: null,
+      id: "openrouter",
+      logged_in: true,
+      source: "store",
+      method: "key",
+      type: "api_key",
+      secret: `…${KEY.slice(-4)}`,
+      variables: ["OPENROUTER_API_KEY"],
+      shadowed_by: null,
     });
   });
 
   test("warns when the shell's variable shadows the stored key with a different value", async () => {
     const result = await box.run(["status"], { env: { OPENROUTER_API_KEY: AMBIENT } });
     expectOk(result);
-    expect(result.stderr).toContain(`OPENROUTER_API_KEY in this shell holds a different value (…${AMBIENT.slice(-4)})`);
-    const json = JSON.parse((await box.run(["status", "--json"], { env: { OPENROUTER_API_KEY: AMBIENT } })).stdout);
-    expect(json.providers[0].shadowed_by).toEqual({ variable: "OPENROUTER_API_KEY", secret: `…${AMBIENT.slice(-4)}` });
+    expect(result.stderr).toContain(
+      `OPENROUTER_API_KEY in this shell holds a different value (…${AMBIENT.slice(-4)})`,
+    );
+    const json = JSON.parse(
+      (await box.run(["status", "--json"], { env: { OPENROUTER_API_KEY: AMBIENT } })).stdout,
+    );
+    expect(json.providers[0].shadowed_by).toEqual({
+      variable: "OPENROUTER_API_KEY",
+      secret: `…${AMBIENT.slice(-4)}`,
+    });
     expect(json.providers[0].source).toBe("store");
   });
 
   test("reports a provider found only in the environment as coming from there", async () => {
     const result = await box.run(["status", "anthropic", "--json"], { env: { ANTHROPIC_API_KEY: ANT } });
     expectOk(result);
-    expect(JSON.parse(result.stdout).providers[0]).toMatchObject({ id: "anthropic", source: "environment", secret: `…${ANT.slice(-4)}` });
+    expect(JSON.parse(result.stdout).providers[0]).toMatchObject({
+      id: "anthropic",
+      source: "environment",
+      secret: `…${ANT.slice(-4)}`,
+    });
   });
 
   test("exits 4 for a named provider that is not logged in, and when nothing is", async () => {
@@ -68,7 +93,9 @@ describe("status", () => {
   test("a store readable by other users is tightened to 0600, with one warning", async () => {
     require("node:fs").chmodSync(join(box.home, "credentials.toml"), 0o644);
     const result = await box.run(["status"]);
-    expect(result.stderr).toContain(`${join(box.home, "credentials.toml")} was open to other users (mode 0644): changed to 0600`);
+    expect(result.stderr).toContain(
+      `${join(box.home, "credentials.toml")} was open to other users (mode 0644): changed to 0600`,
+    );
     expect((await box.run(["status"])).stderr).not.toContain("open to other users");
   });
 });
@@ -99,7 +126,12 @@ describe("env", () => {
     const fishPath = Bun.which("fish");
     if (fishPath) {
       const fish = await box.run(["env", "openrouter", "--format", "fish"]);
-      const f = Bun.spawnSync([fishPath, "-c", `eval $argv[1]; printf '%s' "$OPENROUTER_API_KEY"`, fish.stdout]);
+      const f = Bun.spawnSync([
+        fishPath,
+        "-c",
+        `eval $argv[1]; printf '%s' "$OPENROUTER_API_KEY"`,
+        fish.stdout,
+      ]);
       expect(f.stdout.toString()).toBe(tricky);
     }
     const ps = await box.run(["env", "openrouter", "--format", "powershell"]);
@@ -115,7 +147,9 @@ describe("env", () => {
   test("github-env appends a heredoc block to $GITHUB_ENV and prints only masks on stdout", async () => {
     const file = join(box.root, "github_env");
     writeFileSync(file, "EXISTING=1\n");
-    const result = await box.run(["env", "openrouter", "--format", "github-env"], { env: { GITHUB_ENV: file } });
+    const result = await box.run(["env", "openrouter", "--format", "github-env"], {
+      env: { GITHUB_ENV: file },
+    });
     expectOk(result);
     expect(result.stdout).toBe(`::add-mask::${KEY}\n`);
     const written = readFileSync(file, "utf8");
@@ -155,7 +189,12 @@ describe("env", () => {
   });
   test("a reader that went away (EPIPE) ends the output quietly, with exit 0", async () => {
     // stdout is a FIFO whose only reader has closed it: the first write gets EPIPE.
-    const prefix = ["sh", "-c", 'mkfifo "$0" && exec 4<>"$0" 5>"$0" 4<&- && exec "$@" >&5', join(box.root, "fifo")];
+    const prefix = [
+      "sh",
+      "-c",
+      'mkfifo "$0" && exec 4<>"$0" 5>"$0" 4<&- && exec "$@" >&5',
+      join(box.root, "fifo"),
+    ];
     const result = await box.run(["env", "openrouter"], { prefix });
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
@@ -170,8 +209,12 @@ describe("token", () => {
   });
 
   test("the store wins over an ambient variable; the environment is the fallback", async () => {
-    expect((await box.run(["token", "openrouter"], { env: { OPENROUTER_API_KEY: AMBIENT } })).stdout).toBe(`${KEY}\n`);
-    expect((await box.run(["token", "anthropic"], { env: { ANTHROPIC_API_KEY: ANT } })).stdout).toBe(`${ANT}\n`);
+    expect((await box.run(["token", "openrouter"], { env: { OPENROUTER_API_KEY: AMBIENT } })).stdout).toBe(
+      `${KEY}\n`,
+    );
+    expect((await box.run(["token", "anthropic"], { env: { ANTHROPIC_API_KEY: ANT } })).stdout).toBe(
+      `${ANT}\n`,
+    );
   });
 
   test("a provider that is not logged in exits 4", async () => {
@@ -188,24 +231,42 @@ describe("exec", () => {
     expect(result.stdout).toBe(KEY);
   });
 
-  test.each([["execve", {}], ["spawn", { AUTHCTL_EXEC_MODE: "spawn" }]])("%s: the key is in the child's environment, and in no argv (the child's, or authctl's as its parent)", async (_mode, env) => {
-    // /proc/<pid>/environ is what the kernel handed the child at execve: the key must be there
-    // (a test that only looked for its absence elsewhere would pass with no key at all).
-    const script = "tr '\\0' '\\n' < /proc/$$/cmdline; echo ---; tr '\\0' '\\n' < /proc/$PPID/cmdline; echo ---; tr '\\0' '\\n' < /proc/$$/environ | grep -c \"^OPENROUTER_API_KEY=$OPENROUTER_API_KEY\\$\"";
-    const result = await box.run(["exec", "-p", "openrouter", "--", "sh", "-c", script], { env });
-    expectOk(result);
-    const [own, parent, inEnviron] = result.stdout.split("---\n");
-    expect(own).toContain("sh\n-c\n");
-    expect(own).not.toContain(KEY.slice(10));
-    expect(parent).not.toContain(KEY.slice(10));
-    expect(inEnviron).toBe("1\n");
-  });
+  test.each([
+    ["execve", {}],
+    ["spawn", { AUTHCTL_EXEC_MODE: "spawn" }],
+  ])(
+    "%s: the key is in the child's environment, and in no argv (the child's, or authctl's as its parent)",
+    async (_mode, env) => {
+      // /proc/<pid>/environ is what the kernel handed the child at execve: the key must be there
+      // (a test that only looked for its absence elsewhere would pass with no key at all).
+      const script =
+        "tr '\\0' '\\n' < /proc/$$/cmdline; echo ---; tr '\\0' '\\n' < /proc/$PPID/cmdline; echo ---; tr '\\0' '\\n' < /proc/$$/environ | grep -c \"^OPENROUTER_API_KEY=$OPENROUTER_API_KEY\\$\"";
+      const result = await box.run(["exec", "-p", "openrouter", "--", "sh", "-c", script], { env });
+      expectOk(result);
+      const [own, parent, inEnviron] = result.stdout.split("---\n");
+      expect(own).toContain("sh\n-c\n");
+      expect(own).not.toContain(KEY.slice(10));
+      expect(parent).not.toContain(KEY.slice(10));
+      expect(inEnviron).toBe("1\n");
+    },
+  );
 
   test("the injected key overrides an inherited one, and competing variables are removed", async () => {
     expectOk(await box.run(["login", "anthropic", "--with-key", "--no-verify"], { stdin: ANT }));
-    const result = await box.run(["exec", "-p", "anthropic", "--", "sh", "-c", "printf '%s|%s' \"$ANTHROPIC_API_KEY\" \"${ANTHROPIC_AUTH_TOKEN-unset}\""], {
-      env: { ANTHROPIC_API_KEY: AMBIENT, ANTHROPIC_AUTH_TOKEN: secret("stale-bearer-token-0123456789") },
-    });
+    const result = await box.run(
+      [
+        "exec",
+        "-p",
+        "anthropic",
+        "--",
+        "sh",
+        "-c",
+        'printf \'%s|%s\' "$ANTHROPIC_API_KEY" "${ANTHROPIC_AUTH_TOKEN-unset}"',
+      ],
+      {
+        env: { ANTHROPIC_API_KEY: AMBIENT, ANTHROPIC_AUTH_TOKEN: secret("stale-bearer-token-0123456789") },
+      },
+    );
     expectOk(result);
     expect(result.stdout).toBe(`${ANT}|unset`);
   });
@@ -216,12 +277,17 @@ describe("exec", () => {
   });
 
   test("a child killed by SIGTERM gives 143 to the calling shell (authctl became the child)", async () => {
-    const result = Bun.spawnSync(["sh", "-c", `"$0" exec -- sh -c 'kill -TERM $$'; echo "status=$?"`, BINARY], { env: box.env });
+    const result = Bun.spawnSync(
+      ["sh", "-c", `"$0" exec -- sh -c 'kill -TERM $$'; echo "status=$?"`, BINARY],
+      { env: box.env },
+    );
     expect(result.stdout.toString()).toContain("status=143");
   });
 
   test("authctl is replaced by the child (same pid), so signals reach it directly", async () => {
-    const result = Bun.spawnSync(["sh", "-c", `"$0" exec -- sh -c 'echo $$' & wait; echo "bg=$!"`, BINARY], { env: box.env });
+    const result = Bun.spawnSync(["sh", "-c", `"$0" exec -- sh -c 'echo $$' & wait; echo "bg=$!"`, BINARY], {
+      env: box.env,
+    });
     const [childPid, bg] = result.stdout.toString().trim().split("\n");
     expect(`bg=${childPid}`).toBe(bg!);
   });
@@ -230,9 +296,21 @@ describe("exec", () => {
     const env = { AUTHCTL_EXEC_MODE: "spawn" };
     expect((await box.run(["exec", "--", "sh", "-c", "exit 9"], { env })).code).toBe(9);
     expect((await box.run(["exec", "--", "sh", "-c", "kill -TERM $$"], { env })).code).toBe(143);
-    const proc = Bun.spawn([BINARY, "exec", "--", "sh", "-c", "trap 'echo got-term; exit 42' TERM; echo ready; while :; do sleep 0.05; done"], {
-      env: { ...box.env, ...env }, stdout: "pipe", stderr: "pipe",
-    });
+    const proc = Bun.spawn(
+      [
+        BINARY,
+        "exec",
+        "--",
+        "sh",
+        "-c",
+        "trap 'echo got-term; exit 42' TERM; echo ready; while :; do sleep 0.05; done",
+      ],
+      {
+        env: { ...box.env, ...env },
+        stdout: "pipe",
+        stderr: "pipe",
+      },
+    );
     const reader = proc.stdout.getReader();
     const first = await reader.read();
     expect(new TextDecoder().decode(first.value)).toContain("ready");
@@ -245,7 +323,10 @@ describe("exec", () => {
     // the signal handlers when those are installed after it (about 1 run in 10 on 2 cores).
     for (let i = 0; i < 40; i++) {
       const proc = Bun.spawn([BINARY, "exec", "--", "sh", "-c", "kill -TERM $PPID; sleep 5"], {
-        env: { ...box.env, AUTHCTL_EXEC_MODE: "spawn" }, stdin: "ignore", stdout: "ignore", stderr: "pipe",
+        env: { ...box.env, AUTHCTL_EXEC_MODE: "spawn" },
+        stdin: "ignore",
+        stdout: "ignore",
+        stderr: "pipe",
       });
       const code = await proc.exited;
       expect({ run: i, code, signal: proc.signalCode }).toEqual({ run: i, code: 143, signal: null });
@@ -261,7 +342,10 @@ describe("exec", () => {
   test("commands are resolved on PATH, and an explicit path works", async () => {
     const script = writeScript(box.root, "child.sh", "#!/bin/sh\nprintf 'ran:%s' \"$1\"\n");
     expect((await box.run(["exec", "--", script, "x"])).stdout).toBe("ran:x");
-    expect((await box.run(["exec", "--", "child.sh", "y"], { env: { PATH: `${box.root}:${box.env.PATH}` } })).stdout).toBe("ran:y");
+    expect(
+      (await box.run(["exec", "--", "child.sh", "y"], { env: { PATH: `${box.root}:${box.env.PATH}` } }))
+        .stdout,
+    ).toBe("ran:y");
   });
 
   test("a named provider that is not logged in exits 4 and does not run the command", async () => {
@@ -275,16 +359,36 @@ describe("exec", () => {
     expect((await box.run(["exec", "-p", "openrouter"])).code).toBe(2);
   });
 
-  test.each([[[] as string[]], [["--proxy"]]])("exec %p: authctl's own secrets (AUTHCTL_PASSPHRASE, AUTHCTL_*_PASSWORD/_KEY) never reach the child", async (flags) => {
-    const passphrase = secret("correct horse battery staple 0123456789");
-    const env = { AUTHCTL_STORE: "encrypted", AUTHCTL_PASSPHRASE: passphrase, AUTHCTL_ETCD_PASSWORD: secret("etcd-password-0123456789"), AUTHCTL_ETCD_KEY: secret("etcd-key-0123456789") };
-    expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY, env }));
-    const result = await box.run(["exec", ...flags, "-p", "openrouter", "--", "sh", "-c", "env | grep ^AUTHCTL_ | cut -d= -f1 | sort | tr '\\n' ' '; printf '|%s' \"${#OPENROUTER_API_KEY}\""], { env });
-    expectOk(result);
-    const [names, keyLength] = result.stdout.split("|");
-    expect(names).toBe("AUTHCTL_HOME AUTHCTL_STORE ");
-    expect(Number(keyLength)).toBeGreaterThan(0);
-  });
+  test.each([[[] as string[]], [["--proxy"]]])(
+    "exec %p: authctl's own secrets (AUTHCTL_PASSPHRASE, AUTHCTL_*_PASSWORD/_KEY) never reach the child",
+    async (flags) => {
+      const passphrase = secret("correct horse battery staple 0123456789");
+      const env = {
+        AUTHCTL_STORE: "encrypted",
+        AUTHCTL_PASSPHRASE: passphrase,
+        AUTHCTL_ETCD_PASSWORD: secret("etcd-password-0123456789"),
+        AUTHCTL_ETCD_KEY: secret("etcd-key-0123456789"),
+      };
+      expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY, env }));
+      const result = await box.run(
+        [
+          "exec",
+          ...flags,
+          "-p",
+          "openrouter",
+          "--",
+          "sh",
+          "-c",
+          "env | grep ^AUTHCTL_ | cut -d= -f1 | sort | tr '\\n' ' '; printf '|%s' \"${#OPENROUTER_API_KEY}\"",
+        ],
+        { env },
+      );
+      expectOk(result);
+      const [names, keyLength] = result.stdout.split("|");
+      expect(names).toBe("AUTHCTL_HOME AUTHCTL_STORE ");
+      expect(Number(keyLength)).toBeGreaterThan(0);
+    },
+  );
 
   describe("values an environment cannot carry (issue 13.3)", () => {
     // Values the harness checks stderr for: the key's tail and an unrelated variable standing for
@@ -292,38 +396,69 @@ describe("exec", () => {
     const NUL_TAIL = secret("defghijklmnopqrstuvwxyz0123456789nul");
     const AMBIENT_MARK = secret("ambient-value-0123456789abcdef");
     function storeRaw(provider: string, body: string, tables = "") {
-      writeFileSync(join(box.home, "credentials.toml"), `version = 1\n\n[${provider}]\n${body}created_at = 1\nupdated_at = 1\n${tables}`);
+      writeFileSync(
+        join(box.home, "credentials.toml"),
+        `version = 1\n\n[${provider}]\n${body}created_at = 1\nupdated_at = 1\n${tables}`,
+      );
     }
 
-    test.each([[[] as string[]], [["--proxy"]]])("a stored key holding a NUL: exec %p refuses, naming the variable, quoting neither key nor environment", async (flags) => {
-      storeRaw("openrouter", `method = "key"\ntype = "api_key"\nkey = "sk-or-v1-abc\\u0000${NUL_TAIL}"\n`);
-      const marker = join(box.root, "ran");
-      const result = await box.run(["exec", ...flags, "-p", "openrouter", "--", "touch", marker], { env: { SOME_SETTING: AMBIENT_MARK, AUTHCTL_DEBUG: "1" } });
-      expect(result.code).toBe(1);
-      expect(result.stderr).toContain("authctl: the openrouter credential for OPENROUTER_API_KEY holds a NUL byte, which no environment variable can carry; nothing was run");
-      expect(result.stderr).toContain("authctl login openrouter");
-      expect(result.stderr).not.toContain("Received");
-      expect(result.stderr).not.toContain("u0000");
-      expect(require("node:fs").existsSync(marker)).toBe(false);
-    });
+    test.each([[[] as string[]], [["--proxy"]]])(
+      "a stored key holding a NUL: exec %p refuses, naming the variable, quoting neither key nor environment",
+      async (flags) => {
+        storeRaw("openrouter", `method = "key"\ntype = "api_key"\nkey = "sk-or-v1-abc\\u0000${NUL_TAIL}"\n`);
+        const marker = join(box.root, "ran");
+        const result = await box.run(["exec", ...flags, "-p", "openrouter", "--", "touch", marker], {
+          env: { SOME_SETTING: AMBIENT_MARK, AUTHCTL_DEBUG: "1" },
+        });
+        expect(result.code).toBe(1);
+        expect(result.stderr).toContain(
+          "authctl: the openrouter credential for OPENROUTER_API_KEY holds a NUL byte, which no environment variable can carry; nothing was run",
+        );
+        expect(result.stderr).toContain("authctl login openrouter");
+        expect(result.stderr).not.toContain("Received");
+        expect(result.stderr).not.toContain("u0000");
+        expect(require("node:fs").existsSync(marker)).toBe(false);
+      },
+    );
 
     test("a key with a NUL is refused at login, and nothing is stored", async () => {
       const fresh = createSandbox();
       try {
-        const result = await fresh.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: `sk-or-v1-abc\0${NUL_TAIL}` });
+        const result = await fresh.run(["login", "openrouter", "--with-key", "--no-verify"], {
+          stdin: `sk-or-v1-abc\0${NUL_TAIL}`,
+        });
         expect(result.code).toBe(2);
-        expect(result.stderr).toContain("that does not look like a OpenRouter key (it holds a control character); nothing was stored");
+        expect(result.stderr).toContain(
+          "that does not look like a OpenRouter key (it holds a control character); nothing was stored",
+        );
         expect(require("node:fs").existsSync(join(fresh.home, "credentials.toml"))).toBe(false);
       } finally {
         fresh.cleanup();
       }
     });
 
-    test("env = { X = \"constructor\" } names no field: X is not set, and the environment is not printed", async () => {
+    test('env = { X = "constructor" } names no field: X is not set, and the environment is not printed', async () => {
       const TOKEN = secret("mycorp-access-token-0123456789abcdef");
-      box.writeConfig(`[providers.mycorp]\nissuer = "https://127.0.0.1:9"\nclient_id = "authctl"\nenv = { MYCORP_TOKEN = "access_token", X = "constructor", Y = "toString" }\n`);
-      storeRaw("mycorp", `method = "oauth"\ntype = "oauth"\naccess_token = "${TOKEN}"\nexpires_at = ${Date.now() + 3_600_000}\n`, `[mycorp.extra]\ntenant = "t1"\n`);
-      const result = await box.run(["exec", "-p", "mycorp", "--", "sh", "-c", "printf '%s|%s|%s' \"${X-unset}\" \"${Y-unset}\" \"${#MYCORP_TOKEN}\""], { env: { SOME_SETTING: AMBIENT_MARK } });
+      box.writeConfig(
+        `[providers.mycorp]\nissuer = "https://127.0.0.1:9"\nclient_id = "authctl"\nenv = { MYCORP_TOKEN = "access_token", X = "constructor", Y = "toString" }\n`,
+      );
+      storeRaw(
+        "mycorp",
+        `method = "oauth"\ntype = "oauth"\naccess_token = "${TOKEN}"\nexpires_at = ${Date.now() + 3_600_000}\n`,
+        `[mycorp.extra]\ntenant = "t1"\n`,
+      );
+      const result = await box.run(
+        [
+          "exec",
+          "-p",
+          "mycorp",
+          "--",
+          "sh",
+          "-c",
+          'printf \'%s|%s|%s\' "${X-unset}" "${Y-unset}" "${#MYCORP_TOKEN}"',
+        ],
+        { env: { SOME_SETTING: AMBIENT_MARK } },
+      );
       expect(result.stderr).not.toContain("Received");
       expectOk(result);
       expect(result.stdout).toBe(`unset|unset|${TOKEN.length}`);

@@ -24,7 +24,8 @@ export const b64url = (bytes = 32) => randomBytes(bytes).toString("base64url");
 
 export const s256 = (verifier: string) => createHash("sha256").update(verifier).digest("base64url");
 /** §4.2: the challenge `verifier` stands for under `method` ("plain": the verifier itself). */
-export const pkceChallenge = (verifier: string, method: string) => (method === "S256" ? s256(verifier) : verifier);
+export const pkceChallenge = (verifier: string, method: string) =>
+  method === "S256" ? s256(verifier) : verifier;
 /** §4.2: an S256 challenge is the unpadded base64url of a SHA-256 digest, 43 characters. */
 export const isS256Challenge = (value: string | undefined) => /^[A-Za-z0-9_-]{43}$/.test(value ?? "");
 /** §4.1: 43–128 unreserved characters (what a verifier, or a plain challenge, looks like). */
@@ -39,11 +40,13 @@ export const FORM = "application/x-www-form-urlencoded";
 export const JSON_TYPE = "application/json";
 
 /** The media type of a Content-Type header, lower-cased, without parameters ("" if none). */
-export const mediaType = (contentType: string | null) => contentType?.split(";")[0]?.trim().toLowerCase() ?? "";
+export const mediaType = (contentType: string | null) =>
+  contentType?.split(";")[0]?.trim().toLowerCase() ?? "";
 export const isForm = (contentType: string | null) => mediaType(contentType) === FORM;
 export const isJson = (contentType: string | null) => mediaType(contentType) === JSON_TYPE;
 /** Any JSON flavour (application/json, text/json, application/vnd.x+json, …): lenient servers. */
-export const mentionsJson = (contentType: string | null) => contentType?.toLowerCase().includes("json") ?? false;
+export const mentionsJson = (contentType: string | null) =>
+  contentType?.toLowerCase().includes("json") ?? false;
 
 export const formBody = (raw: string): Record<string, string> => Object.fromEntries(new URLSearchParams(raw));
 
@@ -60,16 +63,30 @@ export function jsonObject(raw: string): Record<string, unknown> | undefined {
 
 /** A JSON object's values as strings (non-strings JSON-encoded), to read it like a form. */
 export const stringValues = (value: Record<string, unknown>): Record<string, string> =>
-  Object.fromEntries(Object.entries(value).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
+  Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]),
+  );
 
 type ContentTypeTest = (contentType: string | null) => boolean;
 /**
  * How a fake reads bodies: a form when `form` says so, else a JSON object when `json` says so
  * (its values as strings with `strings`), else {}.
  */
-export function bodyReader(how: { form?: ContentTypeTest; json?: ContentTypeTest; strings: true }): BodyParser<Record<string, string>>;
-export function bodyReader(how: { form?: ContentTypeTest; json?: ContentTypeTest; strings?: false }): BodyParser<Record<string, unknown>>;
-export function bodyReader(how: { form?: ContentTypeTest; json?: ContentTypeTest; strings?: boolean }): BodyParser<Record<string, unknown>> {
+export function bodyReader(how: {
+  form?: ContentTypeTest;
+  json?: ContentTypeTest;
+  strings: true;
+}): BodyParser<Record<string, string>>;
+export function bodyReader(how: {
+  form?: ContentTypeTest;
+  json?: ContentTypeTest;
+  strings?: false;
+}): BodyParser<Record<string, unknown>>;
+export function bodyReader(how: {
+  form?: ContentTypeTest;
+  json?: ContentTypeTest;
+  strings?: boolean;
+}): BodyParser<Record<string, unknown>> {
   return (raw, contentType) => {
     if (how.form?.(contentType)) return formBody(raw);
     const value = how.json?.(contentType) ? jsonObject(raw) : undefined;
@@ -83,8 +100,16 @@ export function bodyReader(how: { form?: ContentTypeTest; json?: ContentTypeTest
 export const NO_STORE = { "cache-control": "no-store" };
 
 /** RFC 6749 §5.2: {error, error_description}; token answers are never cached (§5.1). */
-export function oauthError(status: number, error: string, description?: string, headers: Record<string, string> = NO_STORE): Response {
-  return Response.json(description === undefined ? { error } : { error, error_description: description }, { status, headers });
+export function oauthError(
+  status: number,
+  error: string,
+  description?: string,
+  headers: Record<string, string> = NO_STORE,
+): Response {
+  return Response.json(description === undefined ? { error } : { error, error_description: description }, {
+    status,
+    headers,
+  });
 }
 
 /** How a fake words an error; oauthError unless the provider has its own shape. */
@@ -92,7 +117,9 @@ export type ErrorReply = (status: number, error: string, description: string) =>
 
 /** RFC 6749 §4.1.3, RFC 8628 §3.1: parameters are form-encoded, else 400 invalid_request. */
 export const requireForm = (contentType: string | null, reply: ErrorReply = oauthError) =>
-  isForm(contentType) ? undefined : reply(400, "invalid_request", "the body must be application/x-www-form-urlencoded");
+  isForm(contentType)
+    ? undefined
+    : reply(400, "invalid_request", "the body must be application/x-www-form-urlencoded");
 
 /** A public client names itself with client_id; any other (or none) gets 401 invalid_client. */
 export const requireClient = (clientId: unknown, expected: string, reply: ErrorReply = oauthError) =>
@@ -119,11 +146,15 @@ export function htmlDocument(status: number, title: string, bodyHtml: string): R
 }
 
 /** htmlDocument with one paragraph of text. */
-export const htmlPage = (status: number, title: string, text: string) => htmlDocument(status, title, `<p>${esc(text)}</p>`);
+export const htmlPage = (status: number, title: string, text: string) =>
+  htmlDocument(status, title, `<p>${esc(text)}</p>`);
 
 /** A one-line page with a heading and, if given, a paragraph of text (a device page, an error). */
 export const bareHtmlPage = (title: string, text?: string, status = 200) =>
-  html(status, `<!DOCTYPE html><html><body><h1>${esc(title)}</h1>${text === undefined ? "" : `<p>${esc(text)}</p>`}</body></html>`);
+  html(
+    status,
+    `<!DOCTYPE html><html><body><h1>${esc(title)}</h1>${text === undefined ? "" : `<p>${esc(text)}</p>`}</body></html>`,
+  );
 
 export const redirect = (to: URL) => new Response(null, { status: 302, headers: { location: to.href } });
 
@@ -178,7 +209,10 @@ export function deviceDecisions(
     }
     if (!found) throw new Error(missing(userCode));
   };
-  return { approve: (userCode) => decide(userCode, "approved"), deny: (userCode) => decide(userCode, "denied") };
+  return {
+    approve: (userCode) => decide(userCode, "approved"),
+    deny: (userCode) => decide(userCode, "denied"),
+  };
 }
 
 // --------------------------------------------------------------------------- the server
@@ -250,7 +284,9 @@ export function serveFake<B, K extends Recorded>(spec: {
         headers: Object.fromEntries(req.headers),
         at: Date.now(),
       };
-      spec.record.into.push(Object.fromEntries(spec.record.fields.map((k) => [k, x[k]])) as Pick<Incoming<B>, K>);
+      spec.record.into.push(
+        Object.fromEntries(spec.record.fields.map((k) => [k, x[k]])) as Pick<Incoming<B>, K>,
+      );
       const handler = routes.get(`${req.method} ${pathname}`) ?? routes.get(`* ${pathname}`) ?? spec.notFound;
       return handler(x);
     },

@@ -93,7 +93,8 @@ export interface AnthropicFakeOptions {
   apiError?: "expired" | "invalid" | "claude_code_only";
 }
 
-export interface AnthropicFakeRequest extends RecordedRequest<Record<string, unknown>, "contentType" | "query" | "headers"> {
+export interface AnthropicFakeRequest
+  extends RecordedRequest<Record<string, unknown>, "contentType" | "query" | "headers"> {
   /** the JSON object body as sent; the parsed form for a form body; {} otherwise */
   body: Record<string, unknown>;
 }
@@ -106,7 +107,15 @@ export interface AnthropicFake {
   /** mutable: tests change behaviour between steps */
   options: AnthropicFakeOptions;
   requests: AnthropicFakeRequest[];
-  counts: { authorize: number; codePage: number; token: number; refresh: number; createApiKey: number; profile: number; models: number };
+  counts: {
+    authorize: number;
+    codePage: number;
+    token: number;
+    refresh: number;
+    createApiKey: number;
+    profile: number;
+    models: number;
+  };
   issued: { codes: string[]; accessTokens: string[]; refreshTokens: string[]; apiKeys: string[] };
   stop(): void;
 }
@@ -132,21 +141,33 @@ function apiError(status: number, type: string, message: string): Response {
 /** §3 "Redirect (loopback)": http://localhost:PORT/callback. Any port: UNCERTAIN upstream. */
 function isLoopbackCallback(value: string): boolean {
   const url = parseUrl(value);
-  return url?.protocol === "http:" && url.hostname === "localhost" && url.pathname === "/callback" && !url.search && !url.hash;
+  return (
+    url?.protocol === "http:" &&
+    url.hostname === "localhost" &&
+    url.pathname === "/callback" &&
+    !url.search &&
+    !url.hash
+  );
 }
 
 export function startAnthropicFake(initial: AnthropicFakeOptions = {}): AnthropicFake {
   const options: AnthropicFakeOptions = { ...initial };
   const requests: AnthropicFakeRequest[] = [];
   const counts = { authorize: 0, codePage: 0, token: 0, refresh: 0, createApiKey: 0, profile: 0, models: 0 };
-  const issued = { codes: [] as string[], accessTokens: [] as string[], refreshTokens: [] as string[], apiKeys: [] as string[] };
+  const issued = {
+    codes: [] as string[],
+    accessTokens: [] as string[],
+    refreshTokens: [] as string[],
+    apiKeys: [] as string[],
+  };
   const codes = new Map<string, CodeRecord>();
   const tokens = new Map<string, TokenRecord>();
   const apiKeys = new Set<string>();
 
   function authorize(query: Record<string, string>): Response {
     const bad = (text: string) => htmlPage(400, "Invalid authorization request", text);
-    if (query.client_id !== ANTHROPIC_CLIENT_ID) return bad(`unknown client_id: ${query.client_id ?? "(none)"}`);
+    if (query.client_id !== ANTHROPIC_CLIENT_ID)
+      return bad(`unknown client_id: ${query.client_id ?? "(none)"}`);
     const redirectUri = query.redirect_uri ?? "";
     if (redirectUri !== pasteRedirectUri() && !isLoopbackCallback(redirectUri)) {
       return bad("redirect_uri must be http://localhost:<port>/callback or the code page");
@@ -158,7 +179,8 @@ export function startAnthropicFake(initial: AnthropicFakeOptions = {}): Anthropi
     const unknown = scopes.filter((s) => !(ANTHROPIC_SCOPES as readonly string[]).includes(s));
     if (unknown.length) return bad(`unknown scope: ${unknown.join(" ")}`);
     if (query.code_challenge_method !== "S256") return bad("code_challenge_method must be S256");
-    if (!isS256Challenge(query.code_challenge)) return bad("code_challenge must be a base64url SHA-256 digest");
+    if (!isS256Challenge(query.code_challenge))
+      return bad("code_challenge must be a base64url SHA-256 digest");
     if (!query.state) return bad("state is required");
 
     const to = new URL(redirectUri);
@@ -167,7 +189,13 @@ export function startAnthropicFake(initial: AnthropicFakeOptions = {}): Anthropi
       to.searchParams.set("error_description", "The user denied the authorization request");
     } else {
       const code = b64();
-      codes.set(code, { redirectUri, challenge: query.code_challenge!, state: query.state, scope: scopes.join(" "), used: false });
+      codes.set(code, {
+        redirectUri,
+        challenge: query.code_challenge!,
+        state: query.state,
+        scope: scopes.join(" "),
+        used: false,
+      });
       issued.codes.push(code);
       to.searchParams.set("code", code);
     }
@@ -178,7 +206,11 @@ export function startAnthropicFake(initial: AnthropicFakeOptions = {}): Anthropi
   /** §3 "Redirect (paste)": the page shows `code#state` for the user to copy. */
   function codePage(query: Record<string, string>): Response {
     if (query.error) {
-      return htmlDocument(200, "Authorization failed", `<p id="error">${esc(query.error)}: ${esc(query.error_description ?? "")}</p>`);
+      return htmlDocument(
+        200,
+        "Authorization failed",
+        `<p id="error">${esc(query.error)}: ${esc(query.error_description ?? "")}</p>`,
+      );
     }
     if (!query.code || !query.state) return htmlPage(400, "Invalid request", "code and state are required");
     return htmlDocument(
@@ -204,13 +236,16 @@ export function startAnthropicFake(initial: AnthropicFakeOptions = {}): Anthropi
 
   function token(contentType: string | null, body: Record<string, unknown>): Response {
     // §3 "Token request": JSON, not form.
-    if (!isJson(contentType)) return oauthError(400, "invalid_request", "Content-Type must be application/json");
+    if (!isJson(contentType))
+      return oauthError(400, "invalid_request", "Content-Type must be application/json");
     if (body.client_id !== ANTHROPIC_CLIENT_ID) return oauthError(401, "invalid_client", "Invalid client_id");
     if (body.grant_type === "authorization_code") {
       const code = typeof body.code === "string" ? codes.get(body.code) : undefined;
-      if (!code || code.used) return oauthError(400, "invalid_grant", "Invalid or expired authorization code");
+      if (!code || code.used)
+        return oauthError(400, "invalid_grant", "Invalid or expired authorization code");
       if (body.state !== code.state) return oauthError(400, "invalid_grant", "Invalid state");
-      if (body.redirect_uri !== code.redirectUri) return oauthError(400, "invalid_grant", "Redirect URI mismatch");
+      if (body.redirect_uri !== code.redirectUri)
+        return oauthError(400, "invalid_grant", "Redirect URI mismatch");
       const verifier = typeof body.code_verifier === "string" ? body.code_verifier : "";
       if (!verifierMatches(verifier, code.challenge)) {
         return oauthError(400, "invalid_grant", "Invalid code_verifier");
@@ -246,7 +281,8 @@ export function startAnthropicFake(initial: AnthropicFakeOptions = {}): Anthropi
   function bearer(req: Request): TokenRecord | Response {
     const value = bearerOf(req);
     const record = value === undefined ? undefined : tokens.get(value);
-    if (!record || record.kind !== "access" || record.dead) return apiError(401, "authentication_error", INVALID_CREDENTIALS_MESSAGE);
+    if (!record || record.kind !== "access" || record.dead)
+      return apiError(401, "authentication_error", INVALID_CREDENTIALS_MESSAGE);
     if (Date.now() >= record.expiresAt) return apiError(401, "authentication_error", EXPIRED_MESSAGE);
     return record;
   }
@@ -255,7 +291,11 @@ export function startAnthropicFake(initial: AnthropicFakeOptions = {}): Anthropi
     const record = forced() ?? bearer(req);
     if (record instanceof Response) return record;
     if (!record.scope.split(" ").includes("org:create_api_key")) {
-      return apiError(403, "permission_error", "OAuth token does not meet scope requirement org:create_api_key");
+      return apiError(
+        403,
+        "permission_error",
+        "OAuth token does not meet scope requirement org:create_api_key",
+      );
     }
     const key = `sk-ant-api03-${b64(64)}`;
     apiKeys.add(key);
@@ -275,7 +315,12 @@ export function startAnthropicFake(initial: AnthropicFakeOptions = {}): Anthropi
     const apiKey = req.headers.get("x-api-key");
     if (apiKey !== null) {
       if (!apiKeys.has(apiKey)) return apiError(401, "authentication_error", INVALID_CREDENTIALS_MESSAGE);
-      const model = { type: "model", id: "claude-fake-1", display_name: "Claude Fake 1", created_at: "2026-01-01T00:00:00Z" };
+      const model = {
+        type: "model",
+        id: "claude-fake-1",
+        display_name: "Claude Fake 1",
+        created_at: "2026-01-01T00:00:00Z",
+      };
       return Response.json({ data: [model], has_more: false, first_id: model.id, last_id: model.id });
     }
     const record = bearer(req);
@@ -285,7 +330,10 @@ export function startAnthropicFake(initial: AnthropicFakeOptions = {}): Anthropi
 
   const http = serveFake({
     // JSON is what the token endpoint takes; a form body is only recorded
-    body: bodyReader({ json: isJson, form: (contentType) => contentType?.toLowerCase().startsWith(FORM) ?? false }),
+    body: bodyReader({
+      json: isJson,
+      form: (contentType) => contentType?.toLowerCase().startsWith(FORM) ?? false,
+    }),
     record: { into: requests, fields: ["method", "path", "contentType", "body", "query", "headers", "at"] },
     routes: {
       "GET /oauth/authorize": ({ query }) => {

@@ -188,7 +188,9 @@ function parseAttrs(src: string): Record<string, string> {
 }
 
 function stripTags(s: string): string {
-  return decodeEntities(s.replace(/<[^>]*>/g, " ")).replace(/\s+/g, " ").trim();
+  return decodeEntities(s.replace(/<[^>]*>/g, " "))
+    .replace(/\s+/g, " ")
+    .trim();
 }
 
 function submitterFrom(attrs: Record<string, string>, inner: string): FormSubmitter {
@@ -213,7 +215,10 @@ export function parseForms(html: string): ParsedForm[] {
       const type = (a.type ?? "text").toLowerCase();
       if (type === "submit" || type === "image") {
         form.submitters.push(submitterFrom(a, ""));
-      } else if (a.name && (type === "hidden" || ((type === "checkbox" || type === "radio") && "checked" in a))) {
+      } else if (
+        a.name &&
+        (type === "hidden" || ((type === "checkbox" || type === "radio") && "checked" in a))
+      ) {
         form.fields.push([a.name, a.value ?? (type === "hidden" ? "" : "on")]);
       } else if (a.name && ["text", "email", "password", "search", "tel"].includes(type)) {
         form.textInputs.push(a.name);
@@ -277,7 +282,9 @@ export function chooseSubmission(
   }
   // deny on a page without a deny button (login page, auto-posting page): go on
   if (!chosen && decision === "deny") {
-    const form = forms.find((f) => f.submitters.some((s) => !isDenySubmitter(s)) || f.submitters.length === 0);
+    const form = forms.find(
+      (f) => f.submitters.some((s) => !isDenySubmitter(s)) || f.submitters.length === 0,
+    );
     if (form) chosen = { form, submitter: form.submitters.find((s) => !isDenySubmitter(s)) };
   }
   if (!chosen) return undefined;
@@ -296,7 +303,9 @@ export function chooseSubmission(
   const description = `form ${form.id ?? form.action ?? "(anonymous)"} via ${
     submitter ? `"${submitter.label || submitter.name}"` : "auto-submit"
   }`;
-  const key = [form.method, url.origin + url.pathname, form.id ?? "", submitter?.label ?? "", ...filled].join(" ");
+  const key = [form.method, url.origin + url.pathname, form.id ?? "", submitter?.label ?? "", ...filled].join(
+    " ",
+  );
   const denies = submitter ? isDenySubmitter(submitter) : false;
   if (form.method === "GET") {
     url.search = params.toString();
@@ -311,12 +320,7 @@ export class UserAgent {
   readonly jar = new CookieJar();
   userAgent = "authctl-test-browser-follow/1.0";
 
-  async request(
-    method: string,
-    url: URL,
-    body?: URLSearchParams,
-    signal?: AbortSignal,
-  ): Promise<Response> {
+  async request(method: string, url: URL, body?: URLSearchParams, signal?: AbortSignal): Promise<Response> {
     const headers: Record<string, string> = {
       "user-agent": this.userAgent,
       accept: "text/html,application/xhtml+xml,*/*;q=0.8",
@@ -383,7 +387,9 @@ export class UserAgent {
         } else if (sub) {
           submitted.add(sub.key);
           denied ||= sub.denies;
-          log(`submitting ${sub.description}: ${sub.method} ${sub.url.href}${sub.body ? ` ${sub.body}` : ""}`);
+          log(
+            `submitting ${sub.description}: ${sub.method} ${sub.url.href}${sub.body ? ` ${sub.body}` : ""}`,
+          );
           method = sub.method;
           url = sub.url;
           body = sub.body;
@@ -437,7 +443,7 @@ async function main(): Promise<number> {
     }
     return 0;
   } catch (err) {
-    log(`error: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+    log(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     if (!logFile) console.error("browser-follow:", err);
     return 2;
   }

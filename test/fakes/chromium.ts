@@ -63,7 +63,10 @@ export interface OpenInChromiumResult {
   visited: string[];
 }
 
-export async function openInChromium(url: string, options: OpenInChromiumOptions): Promise<OpenInChromiumResult> {
+export async function openInChromium(
+  url: string,
+  options: OpenInChromiumOptions,
+): Promise<OpenInChromiumResult> {
   const timeoutMs = options.timeoutMs ?? 15_000;
   const deadline = Date.now() + timeoutMs;
   const username = options.username ?? "test-user";
@@ -101,7 +104,10 @@ export async function openInChromium(url: string, options: OpenInChromiumOptions
           .locator('input[name="username"], button:has-text("Allow"), button:has-text("Deny")')
           .first()
           .waitFor({ state: "visible", timeout: 1_000 })
-          .then(() => "form" as const, () => "wait" as const),
+          .then(
+            () => "form" as const,
+            () => "wait" as const,
+          ),
       ]);
       if (step === "callback") break;
       if (step === "wait" || handled.has(current)) {
@@ -119,7 +125,10 @@ export async function openInChromium(url: string, options: OpenInChromiumOptions
         continue;
       }
       const button = page.getByRole("button", { name: options.approve ? "Allow" : "Deny", exact: true });
-      await Promise.all([page.waitForURL((u) => u.href !== current, { waitUntil: "commit" }), button.click()]);
+      await Promise.all([
+        page.waitForURL((u) => u.href !== current, { waitUntil: "commit" }),
+        button.click(),
+      ]);
     }
     await reachedCallback;
     return { callbackUrl: page.url(), visited };

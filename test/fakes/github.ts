@@ -82,7 +82,8 @@ export interface GitHubFakeOptions {
   login?: string;
 }
 
-export interface GitHubFakeRequest extends RecordedRequest<Record<string, string>, "contentType" | "query" | "headers"> {
+export interface GitHubFakeRequest
+  extends RecordedRequest<Record<string, string>, "contentType" | "query" | "headers"> {
   /** parsed form or JSON object body (values as strings); {} otherwise */
   body: Record<string, string>;
 }
@@ -116,9 +117,14 @@ interface DeviceRecord {
 
 /** The /login endpoints: JSON if asked for with Accept, form-encoded text otherwise. */
 function loginAnswer(req: Request, body: Record<string, string | number>): Response {
-  if ((req.headers.get("accept") ?? "").toLowerCase().includes("application/json")) return Response.json(body);
-  const text = new URLSearchParams(Object.entries(body).map(([k, v]): [string, string] => [k, String(v)])).toString();
-  return new Response(text, { headers: { "content-type": "application/x-www-form-urlencoded; charset=utf-8" } });
+  if ((req.headers.get("accept") ?? "").toLowerCase().includes("application/json"))
+    return Response.json(body);
+  const text = new URLSearchParams(
+    Object.entries(body).map(([k, v]): [string, string] => [k, String(v)]),
+  ).toString();
+  return new Response(text, {
+    headers: { "content-type": "application/x-www-form-urlencoded; charset=utf-8" },
+  });
 }
 
 /** The GitHub token from `Authorization: Bearer …` or `Authorization: token …`. */
@@ -140,7 +146,11 @@ export function startGitHubFake(initial: GitHubFakeOptions = {}): GitHubFake {
 
   function deviceCode(req: Request, body: Record<string, string>): Response {
     if (body.client_id !== clientId()) {
-      return error(req, "incorrect_client_credentials", "The client_id and/or client_secret passed are incorrect.");
+      return error(
+        req,
+        "incorrect_client_credentials",
+        "The client_id and/or client_secret passed are incorrect.",
+      );
     }
     const expiresIn = options.expiresIn ?? 899;
     const interval = options.interval ?? 5;
@@ -165,7 +175,11 @@ export function startGitHubFake(initial: GitHubFakeOptions = {}): GitHubFake {
 
   function poll(req: Request, body: Record<string, string>): Response {
     if (body.client_id !== clientId()) {
-      return error(req, "incorrect_client_credentials", "The client_id and/or client_secret passed are incorrect.");
+      return error(
+        req,
+        "incorrect_client_credentials",
+        "The client_id and/or client_secret passed are incorrect.",
+      );
     }
     if (body.grant_type !== DEVICE_CODE_GRANT) {
       return error(req, "unsupported_grant_type", `The grant type must be ${DEVICE_CODE_GRANT}.`);
@@ -184,7 +198,8 @@ export function startGitHubFake(initial: GitHubFakeOptions = {}): GitHubFake {
         interval: device.interval,
       });
     }
-    if (device.state === "denied") return error(req, "access_denied", "The authorization request was denied.");
+    if (device.state === "denied")
+      return error(req, "access_denied", "The authorization request was denied.");
     if (device.state === "approved") {
       device.state = "used";
       const token = `gho_${b64url(18).replace(/[-_]/g, "0")}`;
@@ -261,7 +276,11 @@ export function startGitHubFake(initial: GitHubFakeOptions = {}): GitHubFake {
     counts,
     issued,
     // GITHUB_USER_CODE is shared by every device code: a decision applies to all pending ones
-    ...deviceDecisions(devices, (userCode) => `github fake: no pending device code has user code ${userCode}`, true),
+    ...deviceDecisions(
+      devices,
+      (userCode) => `github fake: no pending device code has user code ${userCode}`,
+      true,
+    ),
     stop: http.stop,
   };
 }

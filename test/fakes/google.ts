@@ -103,7 +103,8 @@ export interface GoogleFakeOptions {
   onboardPending?: boolean;
 }
 
-export interface GoogleFakeRequest extends RecordedRequest<Record<string, string>, "contentType" | "query" | "headers"> {
+export interface GoogleFakeRequest
+  extends RecordedRequest<Record<string, string>, "contentType" | "query" | "headers"> {
   /** form body, or a JSON object body (values as strings, objects JSON-encoded); {} otherwise */
   body: Record<string, string>;
 }
@@ -112,7 +113,14 @@ export interface GoogleFake {
   url: string;
   options: GoogleFakeOptions;
   requests: GoogleFakeRequest[];
-  counts: { authorize: number; token: number; refresh: number; loadCodeAssist: number; onboardUser: number; operation: number };
+  counts: {
+    authorize: number;
+    token: number;
+    refresh: number;
+    loadCodeAssist: number;
+    onboardUser: number;
+    operation: number;
+  };
   issued: { accessTokens: string[]; refreshTokens: string[] };
   /** revoke a refresh token (the user removed the app's access): its refreshes get invalid_grant */
   revoke(refreshToken: string): void;
@@ -130,14 +138,22 @@ interface CodeRecord {
 
 /** Google's API error shape (google.rpc.Status in JSON). */
 function apiError(code: number, status: string, message: string, details?: unknown[]): Response {
-  return Response.json({ error: { code, message, status, ...(details ? { details } : {}) } }, { status: code });
+  return Response.json(
+    { error: { code, message, status, ...(details ? { details } : {}) } },
+    { status: code },
+  );
 }
 
 const htmlError = (text: string) => bareHtmlPage("Error 400", text, 400);
 
 function isLoopbackCallback(value: string | undefined): boolean {
   const url = parseUrl(value);
-  return url?.protocol === "http:" && LOOPBACK_HOSTS.includes(url.hostname) && url.pathname === "/oauth2callback" && !url.hash;
+  return (
+    url?.protocol === "http:" &&
+    LOOPBACK_HOSTS.includes(url.hostname) &&
+    url.pathname === "/oauth2callback" &&
+    !url.hash
+  );
 }
 
 /** client_id and client_secret from the body, or from HTTP Basic (form-encoded, RFC 6749 §2.3.1). */
@@ -190,13 +206,15 @@ export function startGoogleFake(initial: GoogleFakeOptions = {}): GoogleFake {
     if (!isLoopbackCallback(query.redirect_uri)) {
       return htmlError("redirect_uri_mismatch: expected http://127.0.0.1:<port>/oauth2callback");
     }
-    if (query.response_type !== "code") return htmlError("unsupported_response_type: response_type must be code");
+    if (query.response_type !== "code")
+      return htmlError("unsupported_response_type: response_type must be code");
     const scopes = (query.scope ?? "").split(/\s+/).filter(Boolean);
     const missing = GOOGLE_SCOPES.filter((s) => !scopes.includes(s));
     if (missing.length) return htmlError(`invalid_scope: missing ${missing.join(" ")}`);
     const method = query.code_challenge_method ?? "plain";
     if (query.code_challenge !== undefined) {
-      if (method !== "S256" && method !== "plain") return htmlError("invalid_request: unsupported code_challenge_method");
+      if (method !== "S256" && method !== "plain")
+        return htmlError("invalid_request: unsupported code_challenge_method");
       if (!isVerifier(query.code_challenge)) return htmlError("invalid_request: bad code_challenge");
     } else if (query.code_challenge_method !== undefined) {
       return htmlError("invalid_request: code_challenge_method without code_challenge");
@@ -230,7 +248,8 @@ export function startGoogleFake(initial: GoogleFakeOptions = {}): GoogleFake {
     if (body.grant_type === "authorization_code") {
       const code = body.code === undefined ? undefined : codes.get(body.code);
       if (!code || code.used) return oauthError(400, "invalid_grant", "Malformed auth code.");
-      if (body.redirect_uri !== code.redirectUri) return oauthError(400, "redirect_uri_mismatch", "Bad Request");
+      if (body.redirect_uri !== code.redirectUri)
+        return oauthError(400, "redirect_uri_mismatch", "Bad Request");
       if (code.challenge !== undefined) {
         if (!verifierMatches(body.code_verifier ?? "", code.challenge, code.method)) {
           return oauthError(400, "invalid_grant", "Invalid code verifier.");
@@ -250,14 +269,19 @@ export function startGoogleFake(initial: GoogleFakeOptions = {}): GoogleFake {
   const unauthenticated = (req: Request) => {
     const bearer = bearerOf(req);
     const expiry = bearer === undefined ? undefined : accessTokens.get(bearer);
-    return expiry === undefined || Date.now() >= expiry ? apiError(401, "UNAUTHENTICATED", "Request had invalid authentication credentials.") : undefined;
+    return expiry === undefined || Date.now() >= expiry
+      ? apiError(401, "UNAUTHENTICATED", "Request had invalid authentication credentials.")
+      : undefined;
   };
-  const onboardedProject = () => ({ cloudaicompanionProject: { id: options.project ?? "proj-123", name: options.project ?? "proj-123" } });
+  const onboardedProject = () => ({
+    cloudaicompanionProject: { id: options.project ?? "proj-123", name: options.project ?? "proj-123" },
+  });
 
   function onboardUser(req: Request, contentType: string | null, body: Record<string, string>): Response {
     const denied = unauthenticated(req);
     if (denied) return denied;
-    if (!isJson(contentType) || !body.tierId || !body.metadata) return apiError(400, "INVALID_ARGUMENT", "Invalid JSON payload: tierId and metadata are required.");
+    if (!isJson(contentType) || !body.tierId || !body.metadata)
+      return apiError(400, "INVALID_ARGUMENT", "Invalid JSON payload: tierId and metadata are required.");
     if (body.tierId === "free-tier" && body.cloudaicompanionProject) {
       return apiError(400, "FAILED_PRECONDITION", "Precondition check failed.");
     }
@@ -297,7 +321,12 @@ export function startGoogleFake(initial: GoogleFakeOptions = {}): GoogleFake {
     if (options.onboarded === false) {
       return Response.json({
         allowedTiers: [
-          { id: "free-tier", name: "Gemini Code Assist for individuals", isDefault: true, userDefinedCloudaicompanionProject: false },
+          {
+            id: "free-tier",
+            name: "Gemini Code Assist for individuals",
+            isDefault: true,
+            userDefinedCloudaicompanionProject: false,
+          },
           { id: "standard-tier", name: "Gemini Code Assist", userDefinedCloudaicompanionProject: true },
         ],
       });

@@ -58,37 +58,74 @@ export function startKeyApi(options: KeyApiOptions = {}): KeyApi {
       const url = new URL(req.url);
       const authorization = req.headers.get("authorization");
       const apiKeyHeader = req.headers.get("x-api-key") ?? req.headers.get("x-goog-api-key");
-      requests.push({ method: req.method, path: url.pathname, authorization, apiKeyHeader, headers: Object.fromEntries(req.headers) });
+      requests.push({
+        method: req.method,
+        path: url.pathname,
+        authorization,
+        apiKeyHeader,
+        headers: Object.fromEntries(req.headers),
+      });
       const key = authorization?.replace(/^Bearer /, "") ?? apiKeyHeader ?? "";
-      if (options.publicPaths?.includes(url.pathname)) return Response.json({ object: "list", data: [{ id: "public-model", object: "model" }] });
+      if (options.publicPaths?.includes(url.pathname))
+        return Response.json({ object: "list", data: [{ id: "public-model", object: "model" }] });
       if (url.pathname.endsWith("/api-key") && (!key || key.includes("revoked"))) {
         const shown = key ? `${key.slice(0, 2)}***${key.slice(-2)}` : "";
         return Response.json(
-          { code: "Client specified an invalid argument", error: `Incorrect API key provided: ${shown}. You can obtain an API key from https://console.x.ai.` },
+          {
+            code: "Client specified an invalid argument",
+            error: `Incorrect API key provided: ${shown}. You can obtain an API key from https://console.x.ai.`,
+          },
           { status: 400 },
         );
       }
-      if (!key) return Response.json({ error: { message: "No auth credentials found", code: 401 } }, { status: 401 });
+      if (!key)
+        return Response.json({ error: { message: "No auth credentials found", code: 401 } }, { status: 401 });
       const tagged = /region-([a-z]+)/.exec(key)?.[1];
       if (options.region && tagged && tagged !== options.region) {
-        return Response.json({ error: { message: "Invalid Authentication", type: "invalid_authentication_error" } }, { status: 401 });
+        return Response.json(
+          { error: { message: "Invalid Authentication", type: "invalid_authentication_error" } },
+          { status: 401 },
+        );
       }
       // A hostile server: terminal escapes (retitle, clear screen), a bidi override, and the key echoed back.
       if (key.includes("hostile")) {
-        return Response.json({ error: { message: `\x1b]0;pwned\x07\x1b[2Jwrong key ${key}\u202e done` } }, { status: 401 });
+        return Response.json(
+          { error: { message: `\x1b]0;pwned\x07\x1b[2Jwrong key ${key}\u202e done` } },
+          { status: 401 },
+        );
       }
-      if (key.includes("revoked")) return Response.json({ error: { message: "User not found.", code: 401 } }, { status: 401 });
-      if (key.includes("forbidden")) return Response.json({ error: { message: "Key disabled", code: 403 } }, { status: 403 });
-      if (key.includes("outage")) return new Response("<html><body>502 Bad Gateway</body></html>", { status: 500, headers: { "content-type": "text/html" } });
-      if (key.includes("ratelimited")) return Response.json({ error: { message: "Rate limit exceeded", code: 429 } }, { status: 429 });
-      if (url.pathname.endsWith("/whoami-v2")) return Response.json({ type: "user", name: "test-user", auth: { type: "access_token" } });
+      if (key.includes("revoked"))
+        return Response.json({ error: { message: "User not found.", code: 401 } }, { status: 401 });
+      if (key.includes("forbidden"))
+        return Response.json({ error: { message: "Key disabled", code: 403 } }, { status: 403 });
+      if (key.includes("outage"))
+        return new Response("<html><body>502 Bad Gateway</body></html>", {
+          status: 500,
+          headers: { "content-type": "text/html" },
+        });
+      if (key.includes("ratelimited"))
+        return Response.json({ error: { message: "Rate limit exceeded", code: 429 } }, { status: 429 });
+      if (url.pathname.endsWith("/whoami-v2"))
+        return Response.json({ type: "user", name: "test-user", auth: { type: "access_token" } });
       if (url.pathname.endsWith("/key")) {
-        return Response.json({ data: { label: "sk-or-v1-abc...xyz", usage: 0, limit: null, is_free_tier: false, rate_limit: { requests: 10, interval: "10s" } } });
+        return Response.json({
+          data: {
+            label: "sk-or-v1-abc...xyz",
+            usage: 0,
+            limit: null,
+            is_free_tier: false,
+            rate_limit: { requests: 10, interval: "10s" },
+          },
+        });
       }
       return Response.json({ object: "list", data: [{ id: "fake-model", object: "model" }] });
     },
   });
-  return { url: `${options.tls ? "https" : "http"}://127.0.0.1:${server.port}`, requests, stop: () => server.stop(true) };
+  return {
+    url: `${options.tls ? "https" : "http"}://127.0.0.1:${server.port}`,
+    requests,
+    stop: () => server.stop(true),
+  };
 }
 
 /** A port that refuses connections: bound, noted, released. */

@@ -165,7 +165,8 @@ export function startKimiFake(initial: KimiFakeOptions = {}): KimiFake {
     if (mode === "server_error_500") return oauthError(500, "server_error", "internal failure");
     const device = body.device_code === undefined ? undefined : devices.get(body.device_code);
     if (!device || device.state === "used") return oauthError(400, "invalid_grant", "device code is invalid");
-    if (Date.now() >= device.expiresAt) return oauthError(400, "expired_token", "the device code has expired");
+    if (Date.now() >= device.expiresAt)
+      return oauthError(400, "expired_token", "the device code has expired");
     if (device.state === "denied") return oauthError(400, "access_denied", "the user denied the request");
     if (device.state === "approved") {
       device.state = "used";
@@ -195,11 +196,19 @@ export function startKimiFake(initial: KimiFakeOptions = {}): KimiFake {
   }
 
   /** Both POST endpoints: a form, the X-Msh-* headers, the client; then the endpoint itself. */
-  function checked(req: Request, contentType: string | null, body: Record<string, string>, endpoint: () => Response) {
+  function checked(
+    req: Request,
+    contentType: string | null,
+    body: Record<string, string>,
+    endpoint: () => Response,
+  ) {
     const notForm = requireForm(contentType);
     if (notForm) return notForm;
     // UNCERTAIN: kimi-cli always sends these; the real server's strictness is not documented.
-    if ((options.requireMshHeaders ?? true) && (!req.headers.get("x-msh-platform") || !req.headers.get("x-msh-device-id"))) {
+    if (
+      (options.requireMshHeaders ?? true) &&
+      (!req.headers.get("x-msh-platform") || !req.headers.get("x-msh-device-id"))
+    ) {
       return oauthError(400, "invalid_request", "X-Msh-Platform and X-Msh-Device-Id headers are required");
     }
     return requireClient(body.client_id, options.clientId ?? KIMI_CLIENT_ID) ?? endpoint();

@@ -79,7 +79,8 @@ export interface MiniMaxFakeOptions {
   envelope?: "status" | "base_resp";
 }
 
-export interface MiniMaxFakeRequest extends RecordedRequest<Record<string, string>, "contentType" | "headers"> {}
+export interface MiniMaxFakeRequest
+  extends RecordedRequest<Record<string, string>, "contentType" | "headers"> {}
 
 export interface MiniMaxFake {
   url: string;
@@ -121,7 +122,10 @@ export function startMiniMaxFake(initial: MiniMaxFakeOptions = {}): MiniMaxFake 
       refreshTokens.set(refreshToken, true);
     }
     const resourceUrl = options.resourceUrl === undefined ? `${http.url}/anthropic` : options.resourceUrl;
-    const envelope = options.envelope === "base_resp" ? { base_resp: { status_code: 0, status_msg: "success" } } : { status: "success" };
+    const envelope =
+      options.envelope === "base_resp"
+        ? { base_resp: { status_code: 0, status_msg: "success" } }
+        : { status: "success" };
     return Response.json({
       ...envelope,
       access_token: accessToken,
@@ -153,7 +157,8 @@ export function startMiniMaxFake(initial: MiniMaxFakeOptions = {}): MiniMaxFake 
   function poll(body: Record<string, string>): Response {
     const device = body.user_code === undefined ? undefined : devices.get(body.user_code);
     if (!device || device.state === "used") return fail(400, "invalid_grant", "user_code is invalid");
-    if (s256(body.code_verifier ?? "") !== device.challenge) return fail(400, "invalid_grant", "code_verifier does not match code_challenge");
+    if (s256(body.code_verifier ?? "") !== device.challenge)
+      return fail(400, "invalid_grant", "code_verifier does not match code_challenge");
     if (Date.now() >= device.deadline) return fail(400, "expired_token", "the user code has expired");
     if (device.state === "denied") return fail(400, "access_denied", "the user denied the request");
     if (device.state === "pending") return Response.json({ status: "pending" });
@@ -175,7 +180,9 @@ export function startMiniMaxFake(initial: MiniMaxFakeOptions = {}): MiniMaxFake 
 
   /** Both POST endpoints: a form and the client; then the endpoint itself. */
   const checked = (contentType: string | null, body: Record<string, string>, endpoint: () => Response) =>
-    requireForm(contentType, fail) ?? requireClient(body.client_id, options.clientId ?? MINIMAX_CLIENT_ID, fail) ?? endpoint();
+    requireForm(contentType, fail) ??
+    requireClient(body.client_id, options.clientId ?? MINIMAX_CLIENT_ID, fail) ??
+    endpoint();
 
   const http = serveFake({
     body: (raw, contentType) => (isForm(contentType) ? formBody(raw) : {}),

@@ -100,7 +100,12 @@ export interface OAuthFakeOptions {
   grantedScope?: (requested: string) => string;
   /** default true; false: answers carry no refresh_token */
   issueRefreshToken?: boolean;
-  idToken?: (context: { grant: "authorization_code" | "refresh_token" | "device_code"; nonce?: string; issuer: string; clientId: string }) => string | undefined;
+  idToken?: (context: {
+    grant: "authorization_code" | "refresh_token" | "device_code";
+    nonce?: string;
+    issuer: string;
+    clientId: string;
+  }) => string | undefined;
 }
 
 /**
@@ -108,7 +113,10 @@ export interface OAuthFakeOptions {
  * claims of an id_token it got straight from the token endpoint over TLS (OIDC Core §3.1.3.7 6),
  * so no key is needed to test them.
  */
-export function fakeIdToken(claims: Record<string, unknown>, header: Record<string, unknown> = { alg: "RS256", typ: "JWT" }): string {
+export function fakeIdToken(
+  claims: Record<string, unknown>,
+  header: Record<string, unknown> = { alg: "RS256", typ: "JWT" },
+): string {
   const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
   return `${part(header)}.${part(claims)}.${String(header.alg).toLowerCase() === "none" ? "" : Buffer.from(hex(32)).toString("base64url")}`;
 }
@@ -196,11 +204,22 @@ export function startOAuthFake(initial: OAuthFakeOptions = {}): OAuthFake {
   };
 
   /** Issue tokens for a grant; `refreshToken` is kept instead of a new one when not rotating. */
-  function issueTokens(grant: number, scope: string, refreshToken?: string, idContext?: { grant: "authorization_code" | "refresh_token" | "device_code"; nonce?: string }): Response {
+  function issueTokens(
+    grant: number,
+    scope: string,
+    refreshToken?: string,
+    idContext?: { grant: "authorization_code" | "refresh_token" | "device_code"; nonce?: string },
+  ): Response {
     const ttl = options.accessTokenTtl ?? 3600;
     scope = options.grantedScope ? options.grantedScope(scope) : scope;
     const accessToken = random("fake-at");
-    tokens.set(accessToken, { kind: "access", grant, scope, expiresAt: Date.now() + ttl * 1000, dead: false });
+    tokens.set(accessToken, {
+      kind: "access",
+      grant,
+      scope,
+      expiresAt: Date.now() + ttl * 1000,
+      dead: false,
+    });
     issued.accessTokens.push(accessToken);
     if (refreshToken === undefined) {
       refreshToken = random("fake-rt");
@@ -249,7 +268,10 @@ export function startOAuthFake(initial: OAuthFakeOptions = {}): OAuthFake {
       case "server_error_500":
         return oauthError(500, "server_error", "internal failure");
       case "unavailable_503":
-        return kitOAuthError(503, "temporarily_unavailable", "down for maintenance", { ...TOKEN_HEADERS, "retry-after": "60" });
+        return kitOAuthError(503, "temporarily_unavailable", "down for maintenance", {
+          ...TOKEN_HEADERS,
+          "retry-after": "60",
+        });
       case "invalid_grant_500":
         return oauthError(500, "invalid_grant", "database timeout");
       case "html_500":
@@ -260,7 +282,11 @@ export function startOAuthFake(initial: OAuthFakeOptions = {}): OAuthFake {
           headers: { "content-type": "application/json", "cache-control": "no-store" },
         });
       case "missing_access_token":
-        return tokenJson(200, { token_type: "Bearer", expires_in: options.accessTokenTtl ?? 3600, scope: "" });
+        return tokenJson(200, {
+          token_type: "Bearer",
+          expires_in: options.accessTokenTtl ?? 3600,
+          scope: "",
+        });
       case "error_with_200":
         return tokenJson(200, { error: "invalid_grant" });
       case "hang":
@@ -280,7 +306,8 @@ export function startOAuthFake(initial: OAuthFakeOptions = {}): OAuthFake {
       return bad("PKCE is required: code_challenge with code_challenge_method=S256 (RFC 7636)");
     }
     // An S256 challenge is the unpadded base64url of a SHA-256 digest: always 43 characters.
-    if (!isS256Challenge(query.code_challenge)) return bad("code_challenge is not a base64url SHA-256 digest");
+    if (!isS256Challenge(query.code_challenge))
+      return bad("code_challenge is not a base64url SHA-256 digest");
 
     const to = new URL(query.redirect_uri!);
     const params = to.searchParams;
@@ -324,7 +351,10 @@ export function startOAuthFake(initial: OAuthFakeOptions = {}): OAuthFake {
         }
         return answer(options.token ?? "ok", req, server, () => {
           code.used = true;
-          return issueTokens(code.grant, code.scope, undefined, { grant: "authorization_code", nonce: code.nonce });
+          return issueTokens(code.grant, code.scope, undefined, {
+            grant: "authorization_code",
+            nonce: code.nonce,
+          });
         });
       }
       case "refresh_token": {
@@ -335,15 +365,19 @@ export function startOAuthFake(initial: OAuthFakeOptions = {}): OAuthFake {
         const rotate = options.rotateRefreshToken ?? true;
         return answer(options.refresh ?? options.token ?? "ok", req, server, () => {
           if (rotate) record.dead = true;
-          return issueTokens(record.grant, record.scope, rotate ? undefined : body.refresh_token, { grant: "refresh_token" });
+          return issueTokens(record.grant, record.scope, rotate ? undefined : body.refresh_token, {
+            grant: "refresh_token",
+          });
         });
       }
       case DEVICE_CODE_GRANT: {
         const device = body.device_code === undefined ? undefined : deviceCodes.get(body.device_code);
-        if (!device || device.used) return oauthError(400, "invalid_grant", "device code is invalid or was already used");
+        if (!device || device.used)
+          return oauthError(400, "invalid_grant", "device code is invalid or was already used");
         device.polls += 1;
         // RFC 8628 §3.5: the error codes of a device access token request, all with HTTP 400.
-        if (Date.now() >= device.expiresAt) return oauthError(400, "expired_token", "the device code has expired");
+        if (Date.now() >= device.expiresAt)
+          return oauthError(400, "expired_token", "the device code has expired");
         switch (options.device ?? "approve_after") {
           case "slow_down_storm":
             return oauthError(400, "slow_down", "polling too fast");
@@ -422,7 +456,11 @@ export function startOAuthFake(initial: OAuthFakeOptions = {}): OAuthFake {
       userinfo_endpoint: `${url}/userinfo`,
       response_types_supported: ["code"],
       grant_types_supported: ["authorization_code", "refresh_token", DEVICE_CODE_GRANT],
-      token_endpoint_auth_methods_supported: options.clientSecret ? (options.clientAuth ? [options.clientAuth] : ["client_secret_basic", "client_secret_post"]) : ["none"],
+      token_endpoint_auth_methods_supported: options.clientSecret
+        ? options.clientAuth
+          ? [options.clientAuth]
+          : ["client_secret_basic", "client_secret_post"]
+        : ["none"],
       code_challenge_methods_supported: ["S256"],
     });
   }
@@ -431,10 +469,15 @@ export function startOAuthFake(initial: OAuthFakeOptions = {}): OAuthFake {
    * The form endpoints: RFC 6749 §4.1.3, RFC 8628 §3.1, RFC 7009 §2.1 form-encode the parameters;
    * RFC 6749 §5.2: invalid_client, with 401, covers both an unknown and a missing client.
    */
-  const checked = ({ req, contentType, body, raw }: Incoming<Record<string, string>>, endpoint: () => Response | Promise<Response>) =>
+  const checked = (
+    { req, contentType, body, raw }: Incoming<Record<string, string>>,
+    endpoint: () => Response | Promise<Response>,
+  ) =>
     (options.echoSecrets ? oauthError(400, "invalid_request", `could not process ${raw}`) : undefined) ??
     requireForm(contentType, oauthError) ??
-    (clientIdOf(req, body) !== clientId() || !secretOk(req, body) ? oauthError(401, "invalid_client", "client authentication failed") : endpoint());
+    (clientIdOf(req, body) !== clientId() || !secretOk(req, body)
+      ? oauthError(401, "invalid_client", "client authentication failed")
+      : endpoint());
 
   /** RFC 6749 §2.3.1: the secret in Basic auth (form-encoded) or in the body, as configured. */
   function secretOk(req: Request, body: Record<string, string>): boolean {
@@ -457,7 +500,8 @@ export function startOAuthFake(initial: OAuthFakeOptions = {}): OAuthFake {
         counts.authorize += 1;
         return authorize(query);
       },
-      "GET /device": ({ query }) => htmlPage(200, "Device login", `Enter the code ${query.user_code ?? ""} to continue.`),
+      "GET /device": ({ query }) =>
+        htmlPage(200, "Device login", `Enter the code ${query.user_code ?? ""} to continue.`),
       "GET /userinfo": ({ req }) => userinfo(req),
       "POST /userinfo": ({ req }) => userinfo(req),
       "POST /token": (x) => {
@@ -523,7 +567,10 @@ export interface MixUpAttacker {
  * `code`, `state` and its own `iss`; a client that does not check `iss` then posts the code and
  * verifier to this server's token endpoint, which redeems them at the honest one.
  */
-export function startMixUpAttacker(honest: { authorizeUrl: string; tokenUrl: string }, options: { advertiseIss?: boolean } = {}): MixUpAttacker {
+export function startMixUpAttacker(
+  honest: { authorizeUrl: string; tokenUrl: string },
+  options: { advertiseIss?: boolean } = {},
+): MixUpAttacker {
   const counts = { authorize: 0, token: 0 };
   const stolen: Array<Record<string, unknown>> = [];
   let url = "";
@@ -532,7 +579,10 @@ export function startMixUpAttacker(honest: { authorizeUrl: string; tokenUrl: str
     port: 0,
     async fetch(req) {
       const { pathname, search } = new URL(req.url);
-      if (pathname === "/.well-known/openid-configuration" || pathname === "/.well-known/oauth-authorization-server") {
+      if (
+        pathname === "/.well-known/openid-configuration" ||
+        pathname === "/.well-known/oauth-authorization-server"
+      ) {
         return Response.json({
           issuer: url,
           authorization_endpoint: `${url}/authorize`,
@@ -548,12 +598,19 @@ export function startMixUpAttacker(honest: { authorizeUrl: string; tokenUrl: str
       }
       if (pathname === "/token" && req.method === "POST") {
         counts.token++;
-        const relayed = await fetch(honest.tokenUrl, { method: "POST", headers: { "content-type": req.headers.get("content-type") ?? FORM_TYPE }, body: await req.text() });
+        const relayed = await fetch(honest.tokenUrl, {
+          method: "POST",
+          headers: { "content-type": req.headers.get("content-type") ?? FORM_TYPE },
+          body: await req.text(),
+        });
         const text = await relayed.text();
         try {
           stolen.push(JSON.parse(text) as Record<string, unknown>);
         } catch {}
-        return new Response(text, { status: relayed.status, headers: { "content-type": "application/json", ...NO_STORE } });
+        return new Response(text, {
+          status: relayed.status,
+          headers: { "content-type": "application/json", ...NO_STORE },
+        });
       }
       return new Response("not found", { status: 404 });
     },

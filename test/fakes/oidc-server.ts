@@ -165,7 +165,8 @@ function loadProvider(): Promise<ProviderConstructor> {
   providerModule ??= (async () => {
     const warn = console.warn;
     console.warn = (...args: unknown[]) => {
-      if (typeof args[0] === "string" && args[0].includes("oidc-provider WARNING: Unsupported runtime")) return;
+      if (typeof args[0] === "string" && args[0].includes("oidc-provider WARNING: Unsupported runtime"))
+        return;
       warn.apply(console, args);
     };
     try {
@@ -222,7 +223,12 @@ function getSigningKeys(): { keys: Record<string, unknown>[] } {
 
 /** In-memory storage adapter (oidc-provider's own one prints a "development-only" warning). */
 function createMemoryAdapter() {
-  type Payload = Record<string, unknown> & { grantId?: string; userCode?: string; uid?: string; consumed?: number };
+  type Payload = Record<string, unknown> & {
+    grantId?: string;
+    userCode?: string;
+    uid?: string;
+    consumed?: number;
+  };
   // Keep entries a little past their expiry: the models check `exp` themselves (and need the
   // expired record to tell "expired" from "not found", e.g. for device codes).
   const GRACE_MS = 60_000;
@@ -414,15 +420,30 @@ export async function startOidcServer(options: StartOidcServerOptions = {}): Pro
       devInteractions: { enabled: false },
       deviceFlow: {
         enabled: true,
-        async userCodeInputSource(ctx: KoaContext, form: string, _out: unknown, err?: { name?: string; userCode?: string }) {
+        async userCodeInputSource(
+          ctx: KoaContext,
+          form: string,
+          _out: unknown,
+          err?: { name?: string; userCode?: string },
+        ) {
           let msg = "Enter the code displayed on your device";
           if (err?.name === "AbortedError") msg = "The Sign-in request was interrupted";
-          else if (err && (err.userCode || err.name === "NoCodeError")) msg = "The code you entered is incorrect. Try again";
+          else if (err && (err.userCode || err.name === "NoCodeError"))
+            msg = "The code you entered is incorrect. Try again";
           else if (err) msg = "There was an error processing your request";
           const marker = err ? `id="device-error" data-error="${esc(err.name)}"` : `id="device-input"`;
-          ctx.body = page("Device sign-in", `<p ${marker}>${esc(msg)}</p>${form}<button type="submit" form="op.deviceInputForm">Continue</button>`);
+          ctx.body = page(
+            "Device sign-in",
+            `<p ${marker}>${esc(msg)}</p>${form}<button type="submit" form="op.deviceInputForm">Continue</button>`,
+          );
         },
-        async userCodeConfirmSource(ctx: KoaContext, form: string, _client: unknown, _info: unknown, userCode: string) {
+        async userCodeConfirmSource(
+          ctx: KoaContext,
+          form: string,
+          _client: unknown,
+          _info: unknown,
+          userCode: string,
+        ) {
           ctx.body = page(
             "Confirm device",
             `<p>Code <code id="user-code">${esc(userCode)}</code> should be displayed on your device.</p>${form}
@@ -431,7 +452,10 @@ export async function startOidcServer(options: StartOidcServerOptions = {}): Pro
           );
         },
         async successSource(ctx: KoaContext) {
-          ctx.body = page("Sign-in success", `<p id="device-success">Your device sign-in was successful, you can close this page.</p>`);
+          ctx.body = page(
+            "Sign-in success",
+            `<p id="device-success">Your device sign-in was successful, you can close this page.</p>`,
+          );
         },
       },
       revocation: {
@@ -447,8 +471,13 @@ export async function startOidcServer(options: StartOidcServerOptions = {}): Pro
     // Refresh tokens for this client always. By default only with offline_access, and the
     // authorization endpoint drops offline_access unless the request says prompt=consent
     // (the device authorization endpoint keeps it).
-    async issueRefreshToken(_ctx: unknown, client: { grantTypeAllowed(t: string): boolean }, code: { scopes: Set<string> }) {
-      if (options.refreshTokens === "offline_access") return client.grantTypeAllowed("refresh_token") && code.scopes.has("offline_access");
+    async issueRefreshToken(
+      _ctx: unknown,
+      client: { grantTypeAllowed(t: string): boolean },
+      code: { scopes: Set<string> },
+    ) {
+      if (options.refreshTokens === "offline_access")
+        return client.grantTypeAllowed("refresh_token") && code.scopes.has("offline_access");
       return client.grantTypeAllowed("refresh_token");
     },
     // Refresh tokens issued without offline_access would otherwise die with the (browser) session.
@@ -527,7 +556,9 @@ export async function startOidcServer(options: StartOidcServerOptions = {}): Pro
 
   // 2. interactions (login + consent), the part an OpenID Provider deployment writes itself
   const finish = async (ctx: KoaContext, result: Record<string, unknown>, merge: boolean) => {
-    const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
+    const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, {
+      mergeWithLastSubmission: merge,
+    });
     ctx.set("cache-control", "no-store");
     ctx.redirect(returnTo);
     ctx.status = 303;
@@ -558,7 +589,8 @@ export async function startOidcServer(options: StartOidcServerOptions = {}): Pro
 
       if (ctx.method === "GET" && !action) {
         if (autoApprove) {
-          if (prompt === "login") return await finish(ctx, { login: { accountId: TEST_USER.accountId } }, false);
+          if (prompt === "login")
+            return await finish(ctx, { login: { accountId: TEST_USER.accountId } }, false);
           if (prompt === "consent") return await finish(ctx, await consentResult(details), true);
         }
         ctx.type = "html";
@@ -586,22 +618,36 @@ export async function startOidcServer(options: StartOidcServerOptions = {}): Pro
       if (ctx.method === "POST" && action === "confirm" && prompt === "consent") {
         const form = await readForm(ctx.req);
         if (form.get("decision") === "deny") {
-          return await finish(ctx, { error: "access_denied", error_description: "End-User denied the request" }, false);
+          return await finish(
+            ctx,
+            { error: "access_denied", error_description: "End-User denied the request" },
+            false,
+          );
         }
         return await finish(ctx, await consentResult(details), true);
       }
 
       if (action === "abort") {
-        return await finish(ctx, { error: "access_denied", error_description: "End-User aborted interaction" }, false);
+        return await finish(
+          ctx,
+          { error: "access_denied", error_description: "End-User aborted interaction" },
+          false,
+        );
       }
 
       ctx.status = 400;
       ctx.type = "html";
-      ctx.body = page("Bad interaction request", `<p>${esc(ctx.method)} ${esc(action ?? "")} during ${esc(prompt)}</p>`);
+      ctx.body = page(
+        "Bad interaction request",
+        `<p>${esc(ctx.method)} ${esc(action ?? "")} during ${esc(prompt)}</p>`,
+      );
     } catch (err) {
       ctx.status = 400;
       ctx.type = "html";
-      ctx.body = page("Interaction error", `<p id="interaction-error">${esc(err instanceof Error ? err.message : err)}</p>`);
+      ctx.body = page(
+        "Interaction error",
+        `<p id="interaction-error">${esc(err instanceof Error ? err.message : err)}</p>`,
+      );
     }
   });
 
@@ -630,7 +676,11 @@ export async function startOidcServer(options: StartOidcServerOptions = {}): Pro
     if (!body.includes(expected)) {
       throw new Error(
         `device ${decision} for ${userCode} did not complete (ended at ${result.finalUrl} ${result.finalStatus}):\n` +
-          `${steps.join("\n")}\n${body.replace(/<[^>]+>/g, " ").replace(/\s+/g, " ").trim().slice(0, 500)}`,
+          `${steps.join("\n")}\n${body
+            .replace(/<[^>]+>/g, " ")
+            .replace(/\s+/g, " ")
+            .trim()
+            .slice(0, 500)}`,
       );
     }
   };

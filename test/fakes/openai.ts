@@ -74,9 +74,19 @@ import {
 } from "./_kit.ts";
 
 export const OPENAI_CLIENT_ID = "app_EMoamEEZ73f0CkXaXp7hrann";
-export const OPENAI_REDIRECT_URIS = ["http://localhost:1455/auth/callback", "http://localhost:1457/auth/callback"] as const;
+export const OPENAI_REDIRECT_URIS = [
+  "http://localhost:1455/auth/callback",
+  "http://localhost:1457/auth/callback",
+] as const;
 /** §4 "Scopes": pi/llxprt's set and openai/codex's larger one. */
-export const OPENAI_SCOPES = ["openid", "profile", "email", "offline_access", "api.connectors.read", "api.connectors.invoke"] as const;
+export const OPENAI_SCOPES = [
+  "openid",
+  "profile",
+  "email",
+  "offline_access",
+  "api.connectors.read",
+  "api.connectors.invoke",
+] as const;
 export const TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange";
 export const ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token";
 export const AUTH_CLAIM = "https://api.openai.com/auth";
@@ -107,7 +117,8 @@ export interface OpenAIFakeOptions {
   email?: string;
 }
 
-export interface OpenAIFakeRequest extends RecordedRequest<Record<string, unknown>, "contentType" | "query" | "headers"> {
+export interface OpenAIFakeRequest
+  extends RecordedRequest<Record<string, unknown>, "contentType" | "query" | "headers"> {
   /** the JSON object body as sent, or the parsed form; {} otherwise */
   body: Record<string, unknown>;
 }
@@ -161,7 +172,12 @@ interface DeviceRecord {
 }
 
 const b64json = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
-const EXTRA_PARAMS = ["id_token_add_organizations", "codex_cli_simplified_flow", "originator", "allowed_workspace_id"];
+const EXTRA_PARAMS = [
+  "id_token_add_organizations",
+  "codex_cli_simplified_flow",
+  "originator",
+  "allowed_workspace_id",
+];
 
 /** Decodes the payload of a JWT-shaped string (for tests). */
 export function decodeJwtPayload(jwt: string): Record<string, unknown> {
@@ -198,9 +214,12 @@ export function startOpenAIFake(initial: OpenAIFakeOptions = {}): OpenAIFake {
     const unknown = scopes.filter((s) => !(OPENAI_SCOPES as readonly string[]).includes(s));
     if (!scopes.includes("openid") || unknown.length) return bad(`invalid scope: ${query.scope ?? "(none)"}`);
     if (query.code_challenge_method !== "S256") return bad("code_challenge_method must be S256");
-    if (!isS256Challenge(query.code_challenge)) return bad("code_challenge must be a base64url SHA-256 digest");
+    if (!isS256Challenge(query.code_challenge))
+      return bad("code_challenge must be a base64url SHA-256 digest");
     if (!query.state) return bad("state is required");
-    authorizations.push(Object.fromEntries(EXTRA_PARAMS.filter((k) => k in query).map((k) => [k, query[k]!])));
+    authorizations.push(
+      Object.fromEntries(EXTRA_PARAMS.filter((k) => k in query).map((k) => [k, query[k]!])),
+    );
 
     const to = new URL(redirectUri);
     const mode = options.authorize ?? "approve";
@@ -232,10 +251,25 @@ export function startOpenAIFake(initial: OpenAIFakeOptions = {}): OpenAIFake {
   function mintTokens(withExpiresIn: boolean): Response {
     const ttl = options.expiresIn ?? 3600;
     const now = Math.floor(Date.now() / 1000);
-    const auth = { chatgpt_account_id: options.accountId ?? "acct_123", chatgpt_plan_type: options.planType ?? "plus" };
-    const common = { iss: http.url, sub: "user-fake", email: options.email ?? "user@example.com", iat: now, exp: now + ttl, [AUTH_CLAIM]: auth };
+    const auth = {
+      chatgpt_account_id: options.accountId ?? "acct_123",
+      chatgpt_plan_type: options.planType ?? "plus",
+    };
+    const common = {
+      iss: http.url,
+      sub: "user-fake",
+      email: options.email ?? "user@example.com",
+      iat: now,
+      exp: now + ttl,
+      [AUTH_CLAIM]: auth,
+    };
     const idToken = jwt({ ...common, aud: OPENAI_CLIENT_ID });
-    const accessToken = jwt({ ...common, aud: ["https://api.openai.com/v1"], client_id: OPENAI_CLIENT_ID, jti: b64(12) });
+    const accessToken = jwt({
+      ...common,
+      aud: ["https://api.openai.com/v1"],
+      client_id: OPENAI_CLIENT_ID,
+      jti: b64(12),
+    });
     const refreshToken = `rt_${b64(32)}`;
     tokens.set(idToken, { kind: "id", expiresAt: (now + ttl) * 1000 });
     tokens.set(accessToken, { kind: "access", expiresAt: (now + ttl) * 1000 });
@@ -243,14 +277,20 @@ export function startOpenAIFake(initial: OpenAIFakeOptions = {}): OpenAIFake {
     issued.idTokens.push(idToken);
     issued.accessTokens.push(accessToken);
     issued.refreshTokens.push(refreshToken);
-    const body = { id_token: idToken, access_token: accessToken, refresh_token: refreshToken, ...(withExpiresIn ? { expires_in: ttl } : {}) };
+    const body = {
+      id_token: idToken,
+      access_token: accessToken,
+      refresh_token: refreshToken,
+      ...(withExpiresIn ? { expires_in: ttl } : {}),
+    };
     return Response.json(body, { headers: NO_STORE });
   }
 
   function refreshError(code: RefreshErrorCode): Response {
     const message = {
       refresh_token_expired: "Your refresh token has expired. Please sign in again.",
-      refresh_token_reused: "Your refresh token has already been used to generate a new access token. Please sign in again.",
+      refresh_token_reused:
+        "Your refresh token has already been used to generate a new access token. Please sign in again.",
       refresh_token_invalidated: "Your refresh token has been invalidated. Please sign in again.",
     }[code];
     if ((options.refreshErrorStyle ?? "nested_401") === "flat_400") return oauthError(400, code, message);
@@ -263,15 +303,21 @@ export function startOpenAIFake(initial: OpenAIFakeOptions = {}): OpenAIFake {
     // §4: the code exchange and the token exchange are form-encoded; refresh takes JSON or form.
     const formOnly = grant !== "refresh_token";
     if (formOnly ? type !== FORM : type !== FORM && type !== JSON_TYPE) {
-      return oauthError(400, "invalid_request", formOnly ? "body must be form-urlencoded" : "body must be JSON or form-urlencoded");
+      return oauthError(
+        400,
+        "invalid_request",
+        formOnly ? "body must be form-urlencoded" : "body must be JSON or form-urlencoded",
+      );
     }
     const wrongClient = requireClient(body.client_id, OPENAI_CLIENT_ID);
     if (wrongClient) return wrongClient;
 
     if (grant === "authorization_code") {
       const code = typeof body.code === "string" ? codes.get(body.code) : undefined;
-      if (!code || code.used) return oauthError(400, "invalid_grant", "authorization code is invalid or was already used");
-      if (body.redirect_uri !== code.redirectUri) return oauthError(400, "invalid_grant", "redirect_uri does not match");
+      if (!code || code.used)
+        return oauthError(400, "invalid_grant", "authorization code is invalid or was already used");
+      if (body.redirect_uri !== code.redirectUri)
+        return oauthError(400, "invalid_grant", "redirect_uri does not match");
       const verifier = typeof body.code_verifier === "string" ? body.code_verifier : "";
       if (!verifierMatches(verifier, code.challenge)) {
         return oauthError(400, "invalid_grant", "code_verifier does not match code_challenge");
@@ -290,10 +336,13 @@ export function startOpenAIFake(initial: OpenAIFakeOptions = {}): OpenAIFake {
     }
 
     if (grant === TOKEN_EXCHANGE_GRANT) {
-      if (body.requested_token !== "openai-api-key") return oauthError(400, "invalid_request", "requested_token must be openai-api-key");
-      if (body.subject_token_type !== ID_TOKEN_TYPE) return oauthError(400, "invalid_request", `subject_token_type must be ${ID_TOKEN_TYPE}`);
+      if (body.requested_token !== "openai-api-key")
+        return oauthError(400, "invalid_request", "requested_token must be openai-api-key");
+      if (body.subject_token_type !== ID_TOKEN_TYPE)
+        return oauthError(400, "invalid_request", `subject_token_type must be ${ID_TOKEN_TYPE}`);
       const subject = typeof body.subject_token === "string" ? tokens.get(body.subject_token) : undefined;
-      if (!subject || subject.kind !== "id") return oauthError(400, "invalid_grant", "subject_token is not a valid id_token");
+      if (!subject || subject.kind !== "id")
+        return oauthError(400, "invalid_grant", "subject_token is not a valid id_token");
       if ((options.apiKeyExchange ?? "ok") === "fail") {
         return oauthError(400, "invalid_grant", "this account cannot be exchanged for an API key");
       }
@@ -313,7 +362,8 @@ export function startOpenAIFake(initial: OpenAIFakeOptions = {}): OpenAIFake {
   }
 
   function usercode(contentType: string | null, body: Record<string, unknown>): Response {
-    if (options.deviceEnabled === false) return Response.json({ error: { code: "not_found", message: "Not found" } }, { status: 404 });
+    if (options.deviceEnabled === false)
+      return Response.json({ error: { code: "not_found", message: "Not found" } }, { status: 404 });
     if (!isJson(contentType)) return oauthError(400, "invalid_request", "body must be JSON");
     const wrongClient = requireClient(body.client_id, OPENAI_CLIENT_ID);
     if (wrongClient) return wrongClient;
@@ -338,7 +388,12 @@ export function startOpenAIFake(initial: OpenAIFakeOptions = {}): OpenAIFake {
     }
     if (!device.approved) {
       return Response.json(
-        { error: { code: "deviceauth_authorization_pending", message: "The user has not authorized the device yet" } },
+        {
+          error: {
+            code: "deviceauth_authorization_pending",
+            message: "The user has not authorized the device yet",
+          },
+        },
         { status: options.pendingStatus ?? 403 },
       );
     }
@@ -349,7 +404,11 @@ export function startOpenAIFake(initial: OpenAIFakeOptions = {}): OpenAIFake {
       const authorizationCode = b64();
       codes.set(authorizationCode, { redirectUri: deviceRedirectUri(), challenge, used: false });
       issued.codes.push(authorizationCode);
-      device.code = { authorization_code: authorizationCode, code_challenge: challenge, code_verifier: verifier };
+      device.code = {
+        authorization_code: authorizationCode,
+        code_challenge: challenge,
+        code_verifier: verifier,
+      };
     }
     return Response.json(device.code);
   }
@@ -380,7 +439,8 @@ export function startOpenAIFake(initial: OpenAIFakeOptions = {}): OpenAIFake {
         counts.poll += 1;
         return poll(contentType, body);
       },
-      "GET /codex/device": () => htmlPage(200, "Enter your one-time code", "Enter the code shown in your terminal."),
+      "GET /codex/device": () =>
+        htmlPage(200, "Enter your one-time code", "Enter the code shown in your terminal."),
       "GET /deviceauth/callback": () => htmlPage(200, "Signed in", "You may close this page."),
     },
     notFound: () => new Response("not found", { status: 404 }),

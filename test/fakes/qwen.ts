@@ -136,10 +136,15 @@ export function startQwenFake(initial: QwenFakeOptions = {}): QwenFake {
 
   function deviceCode(req: Request, body: Record<string, string>): Response {
     if (options.discontinued) return oauthError(403, "access_denied", QWEN_FREE_TIER_ERROR);
-    if (!req.headers.get("x-request-id")) return oauthError(400, "invalid_request", "x-request-id header is required");
+    if (!req.headers.get("x-request-id"))
+      return oauthError(400, "invalid_request", "x-request-id header is required");
     if (!body.scope) return oauthError(400, "invalid_request", "scope is required");
     if (body.code_challenge_method !== "S256" || !isS256Challenge(body.code_challenge)) {
-      return oauthError(400, "invalid_request", "PKCE is required: code_challenge with code_challenge_method=S256");
+      return oauthError(
+        400,
+        "invalid_request",
+        "PKCE is required: code_challenge with code_challenge_method=S256",
+      );
     }
     const expiresIn = options.expiresIn ?? 600;
     const device_code = hex(20);
@@ -166,7 +171,8 @@ export function startQwenFake(initial: QwenFakeOptions = {}): QwenFake {
     if (!device || device.state === "used") return oauthError(401, "invalid_grant", "device code is invalid");
     const now = Date.now();
     if (now >= device.expiresAt) return oauthError(401, "expired_token", "the device code has expired");
-    if (s256(body.code_verifier ?? "") !== device.challenge) return oauthError(400, "invalid_grant", "code_verifier does not match code_challenge");
+    if (s256(body.code_verifier ?? "") !== device.challenge)
+      return oauthError(400, "invalid_grant", "code_verifier does not match code_challenge");
     const previous = device.lastPoll;
     device.lastPoll = now;
     if (previous !== undefined && now - previous < (options.minPollIntervalMs ?? 2000)) {
@@ -200,7 +206,9 @@ export function startQwenFake(initial: QwenFakeOptions = {}): QwenFake {
 
   /** Both POST endpoints: a form and the client; then the endpoint itself. */
   const checked = (contentType: string | null, body: Record<string, string>, endpoint: () => Response) =>
-    requireForm(contentType) ?? requireClient(body.client_id, options.clientId ?? QWEN_CLIENT_ID) ?? endpoint();
+    requireForm(contentType) ??
+    requireClient(body.client_id, options.clientId ?? QWEN_CLIENT_ID) ??
+    endpoint();
 
   const http = serveFake({
     body: (raw, contentType) => (isForm(contentType) ? formBody(raw) : {}),

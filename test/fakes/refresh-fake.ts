@@ -105,15 +105,19 @@ export function startRefreshFake(): Promise<RefreshFake> {
 
   function token(body: URLSearchParams, res: ServerResponse): void {
     if (body.get("client_id") !== REFRESH_FAKE_CLIENT_ID) return json(res, 401, { error: "invalid_client" });
-    if (body.get("grant_type") !== "refresh_token") return json(res, 400, { error: "unsupported_grant_type" });
+    if (body.get("grant_type") !== "refresh_token")
+      return json(res, 400, { error: "unsupported_grant_type" });
     fake.refreshes += 1;
     const presented = body.get("refresh_token") ?? "";
     fake.presented.push(presented);
     const answer = fake.script.shift() ?? {};
-    if (answer === "unavailable") return json(res, 503, { error: "temporarily_unavailable", error_description: "try again later" });
-    if (answer === "invalid_grant") return json(res, 400, { error: "invalid_grant", error_description: "grant request is invalid" });
+    if (answer === "unavailable")
+      return json(res, 503, { error: "temporarily_unavailable", error_description: "try again later" });
+    if (answer === "invalid_grant")
+      return json(res, 400, { error: "invalid_grant", error_description: "grant request is invalid" });
     const record = refresh.get(presented);
-    if (!record || record.grant.revoked) return json(res, 400, { error: "invalid_grant", error_description: "grant request is invalid" });
+    if (!record || record.grant.revoked)
+      return json(res, 400, { error: "invalid_grant", error_description: "grant request is invalid" });
     if (record.spent) {
       // Replay of a rotated refresh token: the grant is compromised, revoke all of it.
       record.grant.revoked = true;
@@ -122,13 +126,18 @@ export function startRefreshFake(): Promise<RefreshFake> {
     const rotate = answer === "reset" || answer.rotate !== false;
     if (rotate) record.spent = true;
     const nextRefresh = rotate ? newRefresh(record.grant) : presented;
-    const expiresIn = answer === "reset" || answer.expiresIn === undefined ? record.grant.ttl : answer.expiresIn;
+    const expiresIn =
+      answer === "reset" || answer.expiresIn === undefined ? record.grant.ttl : answer.expiresIn;
     const accessToken = newAccess(record.grant, expiresIn ?? record.grant.ttl);
     if (answer === "reset") {
       res.socket?.destroy();
       return;
     }
-    const out: Record<string, unknown> = { access_token: accessToken, token_type: answer.tokenType ?? "Bearer", refresh_token: nextRefresh };
+    const out: Record<string, unknown> = {
+      access_token: accessToken,
+      token_type: answer.tokenType ?? "Bearer",
+      refresh_token: nextRefresh,
+    };
     if (expiresIn !== null) out.expires_in = expiresIn;
     json(res, 200, out);
   }
@@ -138,10 +147,13 @@ export function startRefreshFake(): Promise<RefreshFake> {
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", () => {
       const path = new URL(req.url ?? "/", "http://x").pathname;
-      if (req.method === "POST" && path === "/token") return token(new URLSearchParams(Buffer.concat(chunks).toString()), res);
+      if (req.method === "POST" && path === "/token")
+        return token(new URLSearchParams(Buffer.concat(chunks).toString()), res);
       if (path === "/me") {
         const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1];
-        return bearer && fake.isLive(bearer) ? json(res, 200, { sub: "fake-user" }) : json(res, 401, { error: "invalid_token" });
+        return bearer && fake.isLive(bearer)
+          ? json(res, 200, { sub: "fake-user" })
+          : json(res, 401, { error: "invalid_token" });
       }
       json(res, 404, { error: "not_found" });
     });

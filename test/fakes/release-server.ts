@@ -66,7 +66,11 @@ export interface ReleaseServerOptions {
   hostname?: string;
 }
 
-export function startReleaseServer(latest: string, releases: Record<string, ReleaseFiles> = {}, options: ReleaseServerOptions = {}): ReleaseServer {
+export function startReleaseServer(
+  latest: string,
+  releases: Record<string, ReleaseFiles> = {},
+  options: ReleaseServerOptions = {},
+): ReleaseServer {
   const requests: { path: string; userAgent: string }[] = [];
   const redirects = new Map<string, string>();
   const state = { latest, releases: new Map(Object.entries(releases)) };
@@ -81,7 +85,11 @@ export function startReleaseServer(latest: string, releases: Record<string, Rele
       const hop = redirects.get(path);
       if (hop) return Response.redirect(hop, 302);
       const latestMatch = /^\/releases\/latest\/download\/([^/]+)$/.exec(path);
-      if (latestMatch) return Response.redirect(new URL(`/releases/download/v${state.latest}/${latestMatch[1]}`, req.url).href, 302);
+      if (latestMatch)
+        return Response.redirect(
+          new URL(`/releases/download/v${state.latest}/${latestMatch[1]}`, req.url).href,
+          302,
+        );
       const match = /^\/releases\/download\/v([^/]+)\/([^/]+)$/.exec(path);
       const body = match ? state.releases.get(match[1]!)?.[match[2]!] : undefined;
       if (body === undefined) return new Response("Not Found", { status: 404 });

@@ -61,7 +61,9 @@ export function startUpstream(options: UpstreamOptions = {}): Upstream {
         }
       },
     });
-    return new Response(body, { headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } });
+    return new Response(body, {
+      headers: { "content-type": "text/event-stream", "cache-control": "no-cache" },
+    });
   }
 
   const server = Bun.serve({
@@ -71,18 +73,29 @@ export function startUpstream(options: UpstreamOptions = {}): Upstream {
     async fetch(req) {
       const url = new URL(req.url);
       if (!options.quiet) {
-        state.requests.push({ method: req.method, path: url.pathname + url.search, headers: Object.fromEntries(req.headers), at: Date.now() });
+        state.requests.push({
+          method: req.method,
+          path: url.pathname + url.search,
+          headers: Object.fromEntries(req.headers),
+          at: Date.now(),
+        });
       }
       const last = url.pathname.split("/").pop();
       if (last === "me") {
-        const allowed = state.rejectNext > 0 ? ((state.rejectNext -= 1), false) : await (options.authorize?.(req.headers.get("authorization"), req) ?? true);
+        const allowed =
+          state.rejectNext > 0
+            ? ((state.rejectNext -= 1), false)
+            : await (options.authorize?.(req.headers.get("authorization"), req) ?? true);
         if (!allowed) return Response.json({ error: { message: "invalid credential" } }, { status: 401 });
       }
-      if (last === "stream") return sse(Number(url.searchParams.get("events") ?? 5), Number(url.searchParams.get("delay") ?? 200));
+      if (last === "stream")
+        return sse(Number(url.searchParams.get("events") ?? 5), Number(url.searchParams.get("delay") ?? 200));
       if (last === "bytes") {
         const size = Number(url.searchParams.get("size") ?? 1024);
         if (big.length < size) big = new Uint8Array(size).fill(97);
-        return new Response(big.subarray(0, size), { headers: { "content-type": "application/octet-stream" } });
+        return new Response(big.subarray(0, size), {
+          headers: { "content-type": "application/octet-stream" },
+        });
       }
       if (last === "echo" || last === "me") {
         const body = req.method === "GET" || req.method === "HEAD" ? "" : await req.text();

@@ -44,12 +44,20 @@ export function pkce(): { verifier: string; challenge: string } {
 // --------------------------------------------------------------------------- requests
 
 /** POST `params` as a form body; `init` can add headers, a signal... */
-export function sendForm(url: string, params: Record<string, string>, init: RequestInit = {}): Promise<Response> {
+export function sendForm(
+  url: string,
+  params: Record<string, string>,
+  init: RequestInit = {},
+): Promise<Response> {
   return fetch(url, { method: "POST", body: new URLSearchParams(params), ...init });
 }
 
 /** POST `body` as JSON; a string is sent as it is. */
-export function sendJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+export function sendJson(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<Response> {
   return fetch(url, {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },
@@ -68,7 +76,11 @@ export async function jsonOrNullAnswer(res: Response): Promise<JsonAnswer> {
   return { status: res.status, json: (text ? JSON.parse(text) : null) as Json };
 }
 
-export async function postForm(url: string, params: Record<string, string>, headers: Record<string, string> = {}) {
+export async function postForm(
+  url: string,
+  params: Record<string, string>,
+  headers: Record<string, string> = {},
+) {
   return jsonAnswer(await sendForm(url, params, { headers }));
 }
 
@@ -100,9 +112,18 @@ export async function redirectTarget(url: string): Promise<URL> {
  * A PKCE login at an authorize endpoint: `paramsFor(challenge)` builds the query, the answer must
  * redirect (302). The verifier, the params sent, the redirect and its code and state.
  */
-export async function pkceLogin(endpoint: (params: Record<string, string>) => string, paramsFor: (challenge: string) => Record<string, string>) {
+export async function pkceLogin(
+  endpoint: (params: Record<string, string>) => string,
+  paramsFor: (challenge: string) => Record<string, string>,
+) {
   const { verifier, challenge } = pkce();
   const params = paramsFor(challenge);
   const location = await redirectTarget(endpoint(params));
-  return { verifier, params, location, code: location.searchParams.get("code")!, state: location.searchParams.get("state")! };
+  return {
+    verifier,
+    params,
+    location,
+    code: location.searchParams.get("code")!,
+    state: location.searchParams.get("state")!,
+  };
 }

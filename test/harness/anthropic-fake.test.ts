@@ -19,7 +19,8 @@ import {
 import { cleanupAfterEach, getJson, pkce, pkceLogin, postJson, sendForm, withQuery } from "./_helpers.ts";
 
 const LOOPBACK = "http://localhost:53692/callback";
-const SCOPE = "org:create_api_key user:profile user:inference user:sessions:claude_code user:mcp_servers user:file_upload";
+const SCOPE =
+  "org:create_api_key user:profile user:inference user:sessions:claude_code user:mcp_servers user:file_upload";
 
 const { started } = cleanupAfterEach();
 const fake = (options?: AnthropicFakeOptions): AnthropicFake => started(startAnthropicFake(options));
@@ -38,16 +39,22 @@ function authorizeParams(challenge: string, extra: Record<string, string> = {}):
   };
 }
 
-const authorizeUrl = (f: AnthropicFake, params: Record<string, string>) => withQuery(f.url, "/oauth/authorize", params);
-const authorize = (f: AnthropicFake, params: Record<string, string>) => fetch(authorizeUrl(f, params), { redirect: "manual" });
+const authorizeUrl = (f: AnthropicFake, params: Record<string, string>) =>
+  withQuery(f.url, "/oauth/authorize", params);
+const authorize = (f: AnthropicFake, params: Record<string, string>) =>
+  fetch(authorizeUrl(f, params), { redirect: "manual" });
 
 /** A valid /authorize; the code and state of its redirect. */
 const login = (f: AnthropicFake, extra: Record<string, string> = {}) =>
-  pkceLogin((params) => authorizeUrl(f, params), (challenge) => authorizeParams(challenge, extra));
+  pkceLogin(
+    (params) => authorizeUrl(f, params),
+    (challenge) => authorizeParams(challenge, extra),
+  );
 
 const post = (f: AnthropicFake, path: string, body: unknown, headers: Record<string, string> = {}) =>
   postJson(`${f.url}${path}`, body, headers);
-const get = (f: AnthropicFake, path: string, headers: Record<string, string>) => getJson(`${f.url}${path}`, headers);
+const get = (f: AnthropicFake, path: string, headers: Record<string, string>) =>
+  getJson(`${f.url}${path}`, headers);
 
 async function loginAndExchange(f: AnthropicFake, extra: Record<string, string> = {}) {
   const { verifier, params, code, state } = await login(f, extra);
@@ -60,7 +67,13 @@ async function loginAndExchange(f: AnthropicFake, extra: Record<string, string> 
     code_verifier: verifier,
   });
   expect(res.status).toBe(200);
-  return res.json as { access_token: string; refresh_token: string; expires_in: number; scope: string; token_type: string };
+  return res.json as {
+    access_token: string;
+    refresh_token: string;
+    expires_in: number;
+    scope: string;
+    token_type: string;
+  };
 }
 
 const apiError = (type: string, message: string) => ({ type: "error", error: { type, message } });
@@ -188,24 +201,46 @@ describe("Anthropic fake: POST /v1/oauth/token", () => {
     expect(((await form.json()) as { error: string }).error).toBe("invalid_request");
 
     const bad = async (change: Record<string, unknown>) => post(f, "/v1/oauth/token", { ...good, ...change });
-    expect(await bad({ client_id: "other" })).toMatchObject({ status: 401, json: { error: "invalid_client" } });
+    expect(await bad({ client_id: "other" })).toMatchObject({
+      status: 401,
+      json: { error: "invalid_client" },
+    });
     expect(await bad({ state: undefined })).toMatchObject({ status: 400, json: { error: "invalid_grant" } });
     expect(await bad({ state: "wrong" })).toMatchObject({ status: 400, json: { error: "invalid_grant" } });
-    expect(await bad({ redirect_uri: "http://localhost:1/callback" })).toMatchObject({ status: 400, json: { error: "invalid_grant" } });
-    expect(await bad({ code_verifier: pkce().verifier })).toMatchObject({ status: 400, json: { error: "invalid_grant" } });
-    expect(await bad({ code_verifier: undefined })).toMatchObject({ status: 400, json: { error: "invalid_grant" } });
-    expect(await bad({ grant_type: "password" })).toMatchObject({ status: 400, json: { error: "unsupported_grant_type" } });
+    expect(await bad({ redirect_uri: "http://localhost:1/callback" })).toMatchObject({
+      status: 400,
+      json: { error: "invalid_grant" },
+    });
+    expect(await bad({ code_verifier: pkce().verifier })).toMatchObject({
+      status: 400,
+      json: { error: "invalid_grant" },
+    });
+    expect(await bad({ code_verifier: undefined })).toMatchObject({
+      status: 400,
+      json: { error: "invalid_grant" },
+    });
+    expect(await bad({ grant_type: "password" })).toMatchObject({
+      status: 400,
+      json: { error: "unsupported_grant_type" },
+    });
 
     // failed attempts did not use the code up; success does
     expect((await post(f, "/v1/oauth/token", good)).status).toBe(200);
-    expect(await post(f, "/v1/oauth/token", good)).toMatchObject({ status: 400, json: { error: "invalid_grant" } });
+    expect(await post(f, "/v1/oauth/token", good)).toMatchObject({
+      status: 400,
+      json: { error: "invalid_grant" },
+    });
   });
 
   test("refresh rotates: the new pair works, the old refresh token is dead", async () => {
     const f = fake();
     const first = await loginAndExchange(f);
     const refresh = (token: string) =>
-      post(f, "/v1/oauth/token", { grant_type: "refresh_token", client_id: ANTHROPIC_CLIENT_ID, refresh_token: token });
+      post(f, "/v1/oauth/token", {
+        grant_type: "refresh_token",
+        client_id: ANTHROPIC_CLIENT_ID,
+        refresh_token: token,
+      });
 
     const second = await refresh(first.refresh_token);
     expect(second.status).toBe(200);
@@ -240,7 +275,10 @@ describe("Anthropic fake: API endpoints", () => {
     expect(created.status).toBe(200);
     expect(created.json.raw_key).toStartWith("sk-ant-api03-");
 
-    const models = await get(f, "/v1/models", { "x-api-key": created.json.raw_key, "anthropic-version": "2023-06-01" });
+    const models = await get(f, "/v1/models", {
+      "x-api-key": created.json.raw_key,
+      "anthropic-version": "2023-06-01",
+    });
     expect(models.status).toBe(200);
     expect(models.json.data).toBeArray();
     expect(f.counts).toMatchObject({ profile: 1, createApiKey: 1, models: 1 });
@@ -258,7 +296,12 @@ describe("Anthropic fake: API endpoints", () => {
   test("create_api_key needs the org:create_api_key scope", async () => {
     const f = fake();
     const { access_token } = await loginAndExchange(f, { scope: "user:profile user:inference" });
-    const res = await post(f, "/api/oauth/claude_cli/create_api_key", {}, { authorization: `Bearer ${access_token}` });
+    const res = await post(
+      f,
+      "/api/oauth/claude_cli/create_api_key",
+      {},
+      { authorization: `Bearer ${access_token}` },
+    );
     expect(res.status).toBe(403);
     expect(res.json.error.type).toBe("permission_error");
     expect(f.issued.apiKeys).toHaveLength(0);
@@ -267,9 +310,13 @@ describe("Anthropic fake: API endpoints", () => {
   test("unknown credentials get 401 Invalid authentication credentials", async () => {
     const f = fake();
     const invalid = { status: 401, json: apiError("authentication_error", INVALID_CREDENTIALS_MESSAGE) };
-    expect(await get(f, "/api/oauth/profile", { authorization: "Bearer sk-ant-oat01-nope" })).toEqual(invalid);
+    expect(await get(f, "/api/oauth/profile", { authorization: "Bearer sk-ant-oat01-nope" })).toEqual(
+      invalid,
+    );
     expect(await get(f, "/api/oauth/profile", {})).toEqual(invalid);
-    expect(await post(f, "/api/oauth/claude_cli/create_api_key", {}, { authorization: "Bearer x" })).toEqual(invalid);
+    expect(await post(f, "/api/oauth/claude_cli/create_api_key", {}, { authorization: "Bearer x" })).toEqual(
+      invalid,
+    );
     expect(await get(f, "/v1/models", { "x-api-key": "sk-ant-api03-nope" })).toEqual(invalid);
   });
 
@@ -294,7 +341,10 @@ describe("Anthropic fake: API endpoints", () => {
     for (const [mode, [status, type, message]] of Object.entries(expected)) {
       f.options.apiError = mode as keyof typeof expected;
       expect(await get(f, "/api/oauth/profile", bearer)).toEqual({ status, json: apiError(type, message) });
-      expect(await post(f, "/api/oauth/claude_cli/create_api_key", {}, bearer)).toEqual({ status, json: apiError(type, message) });
+      expect(await post(f, "/api/oauth/claude_cli/create_api_key", {}, bearer)).toEqual({
+        status,
+        json: apiError(type, message),
+      });
     }
     f.options.apiError = undefined;
     expect((await get(f, "/api/oauth/profile", bearer)).status).toBe(200);

@@ -5,7 +5,12 @@
 import { describe, expect, test } from "bun:test";
 
 import { KIMI_CLIENT_ID, KIMI_MSH_HEADERS, startKimiFake, type KimiFakeOptions } from "../fakes/kimi.ts";
-import { MINIMAX_CLIENT_ID, MINIMAX_SCOPE, startMiniMaxFake, type MiniMaxFakeOptions } from "../fakes/minimax.ts";
+import {
+  MINIMAX_CLIENT_ID,
+  MINIMAX_SCOPE,
+  startMiniMaxFake,
+  type MiniMaxFakeOptions,
+} from "../fakes/minimax.ts";
 import {
   QWEN_CLIENT_ID,
   QWEN_FREE_TIER_ERROR,
@@ -51,7 +56,10 @@ describe("Kimi fake (§8)", () => {
       interval: 5,
     });
     const pending = await poll(f.url, start.json.device_code);
-    expect(pending).toEqual({ status: 400, json: expect.objectContaining({ error: "authorization_pending" }) });
+    expect(pending).toEqual({
+      status: 400,
+      json: expect.objectContaining({ error: "authorization_pending" }),
+    });
     f.approve(start.json.user_code);
     const done = await poll(f.url, start.json.device_code);
     expect(done.status).toBe(200);
@@ -72,9 +80,17 @@ describe("Kimi fake (§8)", () => {
     const { "X-Msh-Device-Id": _, ...noDeviceId } = KIMI_MSH_HEADERS;
     expect((await device(f.url, noDeviceId)).status).toBe(400);
     expect((await device(f.url, { "X-Msh-Device-Id": "abc" })).status).toBe(400);
-    const json = await sendJson(`${f.url}/api/oauth/device_authorization`, { client_id: KIMI_CLIENT_ID }, KIMI_MSH_HEADERS);
+    const json = await sendJson(
+      `${f.url}/api/oauth/device_authorization`,
+      { client_id: KIMI_CLIENT_ID },
+      KIMI_MSH_HEADERS,
+    );
     expect(json.status).toBe(400);
-    const other = await postForm(`${f.url}/api/oauth/device_authorization`, { client_id: "other" }, KIMI_MSH_HEADERS);
+    const other = await postForm(
+      `${f.url}/api/oauth/device_authorization`,
+      { client_id: "other" },
+      KIMI_MSH_HEADERS,
+    );
     expect(other).toEqual({ status: 401, json: expect.objectContaining({ error: "invalid_client" }) });
     f.options.requireMshHeaders = false;
     expect((await device(f.url, {})).status).toBe(200);
@@ -150,7 +166,10 @@ describe("MiniMax fake (opencode minimax.ts, global and China account hosts)", (
     expect(start.json.expired_in).toBeGreaterThanOrEqual(before + 600_000);
     expect(start.json.expired_in).toBeLessThanOrEqual(Date.now() + 600_000);
 
-    expect(await poll(f.url, start.json.user_code, verifier)).toEqual({ status: 200, json: { status: "pending" } });
+    expect(await poll(f.url, start.json.user_code, verifier)).toEqual({
+      status: 200,
+      json: { status: "pending" },
+    });
     f.approve(start.json.user_code);
     const done = await poll(f.url, start.json.user_code, verifier);
     expect(done.status).toBe(200);
@@ -171,12 +190,19 @@ describe("MiniMax fake (opencode minimax.ts, global and China account hosts)", (
     const start = await code(f.url, challenge);
     f.approve(start.json.user_code);
     const wrong = await poll(f.url, start.json.user_code, pkce().verifier);
-    expect(wrong).toEqual({ status: 400, json: expect.objectContaining({ status: "error", error: "invalid_grant" }) });
+    expect(wrong).toEqual({
+      status: 400,
+      json: expect.objectContaining({ status: "error", error: "invalid_grant" }),
+    });
     expect((await code(f.url, challenge, { code_challenge_method: "plain" })).status).toBe(400);
     expect((await code(f.url, "short")).status).toBe(400);
     expect((await code(f.url, challenge, { state: "" })).status).toBe(400);
     expect((await code(f.url, challenge, { client_id: "other" })).status).toBe(401);
-    const json = await sendJson(`${f.url}/oauth2/device/code`, { client_id: MINIMAX_CLIENT_ID, scope: MINIMAX_SCOPE, code_challenge: challenge });
+    const json = await sendJson(`${f.url}/oauth2/device/code`, {
+      client_id: MINIMAX_CLIENT_ID,
+      scope: MINIMAX_SCOPE,
+      code_challenge: challenge,
+    });
     expect(json.status).toBe(400);
   });
 
@@ -204,7 +230,10 @@ describe("MiniMax fake (opencode minimax.ts, global and China account hosts)", (
     const start = await code(f.url, challenge);
     f.approve(start.json.user_code);
     const done = await poll(f.url, start.json.user_code, verifier);
-    expect(done.json).toMatchObject({ base_resp: { status_code: 0 }, access_token: f.issued.accessTokens[0] });
+    expect(done.json).toMatchObject({
+      base_resp: { status_code: 0 },
+      access_token: f.issued.accessTokens[0],
+    });
     expect(done.json).not.toHaveProperty("status");
   });
 
@@ -216,7 +245,11 @@ describe("MiniMax fake (opencode minimax.ts, global and China account hosts)", (
     const first = (await poll(f.url, start.json.user_code, verifier)).json;
     expect(first).not.toHaveProperty("resource_url");
     const refresh = (token: string) =>
-      postForm(`${f.url}/oauth2/token`, { grant_type: "refresh_token", refresh_token: token, client_id: MINIMAX_CLIENT_ID });
+      postForm(`${f.url}/oauth2/token`, {
+        grant_type: "refresh_token",
+        refresh_token: token,
+        client_id: MINIMAX_CLIENT_ID,
+      });
     const second = await refresh(first.refresh_token);
     expect(second.json).toMatchObject({ status: "success", access_token: expect.any(String) });
     expect(second.json.refresh_token).not.toBe(first.refresh_token);
@@ -231,10 +264,19 @@ describe("MiniMax fake (opencode minimax.ts, global and China account hosts)", (
 
 describe("Qwen fake (§6)", () => {
   const qwen = (o: QwenFakeOptions = {}) => started(startQwenFake(o));
-  const device = (url: string, challenge: string, headers: Record<string, string> = { "x-request-id": crypto.randomUUID() }) =>
+  const device = (
+    url: string,
+    challenge: string,
+    headers: Record<string, string> = { "x-request-id": crypto.randomUUID() },
+  ) =>
     postForm(
       `${url}/api/v1/oauth2/device/code`,
-      { client_id: QWEN_CLIENT_ID, scope: QWEN_SCOPE, code_challenge: challenge, code_challenge_method: "S256" },
+      {
+        client_id: QWEN_CLIENT_ID,
+        scope: QWEN_SCOPE,
+        code_challenge: challenge,
+        code_challenge_method: "S256",
+      },
       headers,
     );
   const poll = (url: string, deviceCode: string, verifier: string) =>
@@ -245,7 +287,11 @@ describe("Qwen fake (§6)", () => {
       code_verifier: verifier,
     });
   const refresh = (url: string, token: string) =>
-    postForm(`${url}/api/v1/oauth2/token`, { grant_type: "refresh_token", refresh_token: token, client_id: QWEN_CLIENT_ID });
+    postForm(`${url}/api/v1/oauth2/token`, {
+      grant_type: "refresh_token",
+      refresh_token: token,
+      client_id: QWEN_CLIENT_ID,
+    });
 
   test("device flow with PKCE: 400 pending, 429 slow_down when too fast, then the token with resource_url", async () => {
     const f = qwen();

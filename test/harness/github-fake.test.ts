@@ -16,16 +16,23 @@ import {
 import { cleanupAfterEach, getJson, sendForm, sendJson, type Json } from "./_helpers.ts";
 
 const { started } = cleanupAfterEach();
-const fake = (options: GitHubFakeOptions = {}): GitHubFake => started(startGitHubFake({ interval: 1, ...options }));
+const fake = (options: GitHubFakeOptions = {}): GitHubFake =>
+  started(startGitHubFake({ interval: 1, ...options }));
 
 const JSON_ACCEPT = { accept: "application/json" };
 
-async function postForm(url: string, params: Record<string, string>, headers: Record<string, string> = JSON_ACCEPT) {
+async function postForm(
+  url: string,
+  params: Record<string, string>,
+  headers: Record<string, string> = JSON_ACCEPT,
+) {
   const res = await sendForm(url, params, { headers });
   return { status: res.status, contentType: res.headers.get("content-type"), text: await res.text() };
 }
 
-async function startDevice(f: GitHubFake): Promise<{ device_code: string; user_code: string; interval: number }> {
+async function startDevice(
+  f: GitHubFake,
+): Promise<{ device_code: string; user_code: string; interval: number }> {
   const params = { client_id: GITHUB_COPILOT_CLIENT_ID, scope: "read:user" };
   const answer = await postForm(`${f.url}/login/device/code`, params);
   expect(answer.status).toBe(200);
@@ -76,7 +83,11 @@ describe("GitHub fake: device flow", () => {
 
     const pending = await postForm(
       `${f.url}/login/oauth/access_token`,
-      { client_id: GITHUB_COPILOT_CLIENT_ID, device_code: params.get("device_code")!, grant_type: DEVICE_CODE_GRANT },
+      {
+        client_id: GITHUB_COPILOT_CLIENT_ID,
+        device_code: params.get("device_code")!,
+        grant_type: DEVICE_CODE_GRANT,
+      },
       {},
     );
     expect(pending.status).toBe(200);
@@ -85,7 +96,11 @@ describe("GitHub fake: device flow", () => {
 
   test("a JSON request body is accepted too", async () => {
     const f = fake();
-    const res = await sendJson(`${f.url}/login/device/code`, { client_id: GITHUB_COPILOT_CLIENT_ID, scope: "read:user" }, JSON_ACCEPT);
+    const res = await sendJson(
+      `${f.url}/login/device/code`,
+      { client_id: GITHUB_COPILOT_CLIENT_ID, scope: "read:user" },
+      JSON_ACCEPT,
+    );
     expect(((await res.json()) as Json).user_code).toBe(GITHUB_USER_CODE);
   });
 
@@ -140,8 +155,16 @@ describe("GitHub fake: device flow", () => {
 
   const badPolls: Array<{ name: string; params: Record<string, string>; error: string }> = [
     { name: "an unknown device code", params: { device_code: "nope" }, error: "incorrect_device_code" },
-    { name: "another grant_type", params: { grant_type: "authorization_code" }, error: "unsupported_grant_type" },
-    { name: "another client_id", params: { client_id: "Ov23li8tweQw6odWQebz" }, error: "incorrect_client_credentials" },
+    {
+      name: "another grant_type",
+      params: { grant_type: "authorization_code" },
+      error: "unsupported_grant_type",
+    },
+    {
+      name: "another client_id",
+      params: { client_id: "Ov23li8tweQw6odWQebz" },
+      error: "incorrect_client_credentials",
+    },
   ];
   for (const { name, params, error } of badPolls) {
     test(`a poll with ${name} gets HTTP 200 ${error}`, async () => {
@@ -205,7 +228,10 @@ describe("GitHub fake: Copilot token exchange and /user", () => {
   test("GET /api/user with the GitHub token names the user", async () => {
     const f = fake();
     const gho = await githubToken(f);
-    expect(await get(`${f.apiUrl}/user`, `Bearer ${gho}`)).toEqual({ status: 200, json: { login: "octocat" } });
+    expect(await get(`${f.apiUrl}/user`, `Bearer ${gho}`)).toEqual({
+      status: 200,
+      json: { login: "octocat" },
+    });
     expect((await get(`${f.apiUrl}/user`, "Bearer gho_unknown")).status).toBe(401);
   });
 });

@@ -39,7 +39,11 @@ function authUrl(f: GoogleFake, params: Record<string, string> = {}): string {
 async function authorize(f: GoogleFake, params: Record<string, string> = {}) {
   const res = await fetch(authUrl(f, params), { redirect: "manual" });
   const location = res.headers.get("location");
-  return { status: res.status, location: location === null ? null : new URL(location), text: await res.text() };
+  return {
+    status: res.status,
+    location: location === null ? null : new URL(location),
+    text: await res.text(),
+  };
 }
 
 const exchange = (f: GoogleFake, code: string, extra: Record<string, string> = {}) =>
@@ -61,7 +65,11 @@ const refresh = (f: GoogleFake, refreshToken: string, extra: Record<string, stri
   });
 
 const loadCodeAssist = (f: GoogleFake, accessToken: string | undefined, body: unknown = defaultLoadBody) =>
-  postJson(`${f.url}/v1internal:loadCodeAssist`, body, accessToken ? { authorization: `Bearer ${accessToken}` } : {});
+  postJson(
+    `${f.url}/v1internal:loadCodeAssist`,
+    body,
+    accessToken ? { authorization: `Bearer ${accessToken}` } : {},
+  );
 const defaultLoadBody = {
   metadata: { ideType: "IDE_UNSPECIFIED", platform: "PLATFORM_UNSPECIFIED", pluginType: "GEMINI" },
 };
@@ -140,7 +148,11 @@ describe("Google fake: token endpoint", () => {
   test("HTTP Basic client authentication works; a JSON body does not", async () => {
     const f = fake();
     const code = (await authorize(f)).location!.searchParams.get("code")!;
-    const json = await sendJson(`${f.url}/token`, { grant_type: "authorization_code", code, redirect_uri: REDIRECT });
+    const json = await sendJson(`${f.url}/token`, {
+      grant_type: "authorization_code",
+      code,
+      redirect_uri: REDIRECT,
+    });
     expect(json.status).toBe(400);
     const basic = Buffer.from(`${GOOGLE_CLIENT_ID}:${GOOGLE_CLIENT_SECRET}`).toString("base64");
     const answer = await postForm(
@@ -155,7 +167,9 @@ describe("Google fake: token endpoint", () => {
     const f = fake();
     const codeFor = async (params: Record<string, string>) =>
       (await authorize(f, params)).location!.searchParams.get("code")!;
-    expect((await exchange(f, await codeFor({ access_type: "online" }))).json).not.toHaveProperty("refresh_token");
+    expect((await exchange(f, await codeFor({ access_type: "online" }))).json).not.toHaveProperty(
+      "refresh_token",
+    );
     expect((await exchange(f, await codeFor({ access_type: "" }))).json).not.toHaveProperty("refresh_token");
     expect((await exchange(f, await codeFor({}))).json).toHaveProperty("refresh_token"); // first consent
     expect((await exchange(f, await codeFor({}))).json).not.toHaveProperty("refresh_token"); // consent remembered
@@ -172,9 +186,9 @@ describe("Google fake: token endpoint", () => {
     const pkce = { code_challenge: challenge, code_challenge_method: "S256" };
     const code = (await authorize(f, pkce)).location!.searchParams.get("code")!;
     expect((await exchange(f, code)).json.error).toBe("invalid_grant");
-    expect((await exchange(f, code, { code_verifier: randomBytes(32).toString("base64url") })).json.error).toBe(
-      "invalid_grant",
-    );
+    expect(
+      (await exchange(f, code, { code_verifier: randomBytes(32).toString("base64url") })).json.error,
+    ).toBe("invalid_grant");
     expect((await exchange(f, code, { code_verifier: verifier })).status).toBe(200);
   });
 
@@ -198,7 +212,14 @@ describe("Google fake: token endpoint", () => {
       status: 400,
       json: { error: "invalid_grant", error_description: "Token has been expired or revoked." },
     });
-    expect(f.counts).toEqual({ authorize: 1, token: 1, refresh: 4, loadCodeAssist: 0, onboardUser: 0, operation: 0 });
+    expect(f.counts).toEqual({
+      authorize: 1,
+      token: 1,
+      refresh: 4,
+      loadCodeAssist: 0,
+      onboardUser: 0,
+      operation: 0,
+    });
   });
 });
 
@@ -234,13 +255,24 @@ describe("Google fake: loadCodeAssist", () => {
     expect(load.json.allowedTiers.find((t: { isDefault?: boolean }) => t.isDefault).id).toBe("free-tier");
     const auth = { authorization: `Bearer ${token}` };
     const metadata = { ideType: "IDE_UNSPECIFIED", platform: "PLATFORM_UNSPECIFIED", pluginType: "GEMINI" };
-    const refused = await postJson(`${f.url}/v1internal:onboardUser`, { tierId: "free-tier", cloudaicompanionProject: "mine", metadata }, auth);
+    const refused = await postJson(
+      `${f.url}/v1internal:onboardUser`,
+      { tierId: "free-tier", cloudaicompanionProject: "mine", metadata },
+      auth,
+    );
     expect(refused.json.error.status).toBe("FAILED_PRECONDITION");
     const op = await postJson(`${f.url}/v1internal:onboardUser`, { tierId: "free-tier", metadata }, auth);
     expect(op.json).toEqual({ name: expect.stringMatching(/^operations\//), done: false });
     const done = await fetch(`${f.url}/v1internal/${op.json.name}`, { headers: auth }).then((r) => r.json());
-    expect(done).toEqual({ name: op.json.name, done: true, response: { cloudaicompanionProject: { id: "managed-1", name: "managed-1" } } });
-    expect((await loadCodeAssist(f, token)).json).toMatchObject({ cloudaicompanionProject: "managed-1", currentTier: { id: "standard-tier" } });
+    expect(done).toEqual({
+      name: op.json.name,
+      done: true,
+      response: { cloudaicompanionProject: { id: "managed-1", name: "managed-1" } },
+    });
+    expect((await loadCodeAssist(f, token)).json).toMatchObject({
+      cloudaicompanionProject: "managed-1",
+      currentTier: { id: "standard-tier" },
+    });
   });
 
   test("ineligible: 403 with an IneligibleTierError body", async () => {

@@ -42,7 +42,11 @@ async function read(res: Response): Promise<Answer> {
   return { status: res.status, contentType: res.headers.get("content-type"), text, json };
 }
 
-async function postForm(url: string, params: Record<string, string>, init: RequestInit = {}): Promise<Answer> {
+async function postForm(
+  url: string,
+  params: Record<string, string>,
+  init: RequestInit = {},
+): Promise<Answer> {
   return read(await sendForm(url, params, init));
 }
 
@@ -64,7 +68,8 @@ function authorizeUrl(f: OAuthFake, params: Record<string, string> = {}): string
 }
 
 /** GET /authorize without following the redirect; returns the callback URL it points at. */
-const authorize = (f: OAuthFake, params: Record<string, string> = {}): Promise<URL> => redirectTarget(authorizeUrl(f, params));
+const authorize = (f: OAuthFake, params: Record<string, string> = {}): Promise<URL> =>
+  redirectTarget(authorizeUrl(f, params));
 
 /** A fresh, valid authorization code and the verifier that goes with it. */
 async function codeAndVerifier(f: OAuthFake): Promise<{ code: string; verifier: string }> {
@@ -73,8 +78,18 @@ async function codeAndVerifier(f: OAuthFake): Promise<{ code: string; verifier: 
   return { code: callback.searchParams.get("code")!, verifier };
 }
 
-function exchange(f: OAuthFake, code: string, verifier: string, redirectUri = REDIRECT_URI, init?: RequestInit) {
-  return token(f, { grant_type: "authorization_code", code, redirect_uri: redirectUri, code_verifier: verifier }, init);
+function exchange(
+  f: OAuthFake,
+  code: string,
+  verifier: string,
+  redirectUri = REDIRECT_URI,
+  init?: RequestInit,
+) {
+  return token(
+    f,
+    { grant_type: "authorization_code", code, redirect_uri: redirectUri, code_verifier: verifier },
+    init,
+  );
 }
 
 function refresh(f: OAuthFake, refreshToken: string): Promise<Answer> {
@@ -128,12 +143,32 @@ describe("OAuth fake: discovery and /authorize", () => {
 
   const invalidAuthorizeRequests: Array<{ name: string; params: Record<string, string>; message: string }> = [
     { name: "another client_id", params: { client_id: "someone-else" }, message: "unknown client_id" },
-    { name: "an https redirect_uri", params: { redirect_uri: "https://127.0.0.1/callback" }, message: "loopback" },
-    { name: "a non-loopback redirect_uri", params: { redirect_uri: "http://example.com/callback" }, message: "loopback" },
-    { name: "response_type=token", params: { response_type: "token" }, message: "response_type must be code" },
+    {
+      name: "an https redirect_uri",
+      params: { redirect_uri: "https://127.0.0.1/callback" },
+      message: "loopback",
+    },
+    {
+      name: "a non-loopback redirect_uri",
+      params: { redirect_uri: "http://example.com/callback" },
+      message: "loopback",
+    },
+    {
+      name: "response_type=token",
+      params: { response_type: "token" },
+      message: "response_type must be code",
+    },
     { name: "no code_challenge", params: { code_challenge: "" }, message: "PKCE is required" },
-    { name: "code_challenge_method=plain", params: { code_challenge_method: "plain" }, message: "PKCE is required" },
-    { name: "a padded base64 challenge", params: { code_challenge: `${"a".repeat(43)}=` }, message: "not a base64url" },
+    {
+      name: "code_challenge_method=plain",
+      params: { code_challenge_method: "plain" },
+      message: "PKCE is required",
+    },
+    {
+      name: "a padded base64 challenge",
+      params: { code_challenge: `${"a".repeat(43)}=` },
+      message: "not a base64url",
+    },
   ];
   for (const { name, params, message } of invalidAuthorizeRequests) {
     test(`an authorize request with ${name} gets a 400 page, not a redirect`, async () => {
@@ -153,18 +188,41 @@ describe("OAuth fake: discovery and /authorize", () => {
       expect(callback.origin + callback.pathname).toBe(redirect.replace(/\?.*$/, ""));
       expect(callback.searchParams.get("code")).toStartWith("fake-code-");
     }
-    expect((await authorize(f, { redirect_uri: "http://localhost:8080/cb?x=1" })).searchParams.get("x")).toBe("1");
+    expect((await authorize(f, { redirect_uri: "http://localhost:8080/cb?x=1" })).searchParams.get("x")).toBe(
+      "1",
+    );
   });
 
-  const authorizeModes: Array<{ name: string; mode: OAuthFakeOptions["authorize"]; expected: Record<string, string | null> }> = [
-    { name: "redirect sends code and state", mode: "redirect", expected: { code: "fake-code-", state: "the-state", error: null } },
+  const authorizeModes: Array<{
+    name: string;
+    mode: OAuthFakeOptions["authorize"];
+    expected: Record<string, string | null>;
+  }> = [
+    {
+      name: "redirect sends code and state",
+      mode: "redirect",
+      expected: { code: "fake-code-", state: "the-state", error: null },
+    },
     {
       name: "deny sends access_denied with the state",
       mode: "deny",
-      expected: { code: null, state: "the-state", error: "access_denied", error_description: "The user denied the request" },
+      expected: {
+        code: null,
+        state: "the-state",
+        error: "access_denied",
+        error_description: "The user denied the request",
+      },
     },
-    { name: "missing_code sends only the state", mode: "missing_code", expected: { code: null, state: "the-state", error: null } },
-    { name: "wrong_state sends a code and another state", mode: "wrong_state", expected: { code: "fake-code-", error: null } },
+    {
+      name: "missing_code sends only the state",
+      mode: "missing_code",
+      expected: { code: null, state: "the-state", error: null },
+    },
+    {
+      name: "wrong_state sends a code and another state",
+      mode: "wrong_state",
+      expected: { code: "fake-code-", error: null },
+    },
   ];
   for (const { name, mode, expected } of authorizeModes) {
     test(`authorize: ${name}`, async () => {
@@ -177,7 +235,11 @@ describe("OAuth fake: discovery and /authorize", () => {
       }
       if (mode === "wrong_state") expect(params.get("state")).not.toBe("the-state");
       expect(f.counts.authorize).toBe(1);
-      expect(f.requests[0]).toMatchObject({ method: "GET", path: "/authorize", query: { state: "the-state" } });
+      expect(f.requests[0]).toMatchObject({
+        method: "GET",
+        path: "/authorize",
+        query: { state: "the-state" },
+      });
     });
   }
 });
@@ -201,15 +263,24 @@ describe("OAuth fake: authorization code exchange", () => {
 
     // A replayed code is refused, and what it was exchanged for is revoked (RFC 6749 §4.1.2).
     const replay = await exchange(f, code, verifier);
-    expect(replay.json).toEqual({ error: "invalid_grant", error_description: "authorization code was already used" });
+    expect(replay.json).toEqual({
+      error: "invalid_grant",
+      error_description: "authorization code was already used",
+    });
     expect(await userinfo(f, answer.json!.access_token as string)).toBe(401);
     expect(f.counts).toMatchObject({ authorize: 1, token: 2 });
   });
 
   const wrongVerifiers: Array<{ name: string; verifier: (right: string) => string }> = [
     { name: "another valid verifier", verifier: () => pkce().verifier },
-    { name: "the right verifier with one character changed", verifier: (right) => `${right.slice(0, -1)}${right.endsWith("A") ? "B" : "A"}` },
-    { name: "the challenge instead of the verifier", verifier: (right) => createHash("sha256").update(right).digest("base64url") },
+    {
+      name: "the right verifier with one character changed",
+      verifier: (right) => `${right.slice(0, -1)}${right.endsWith("A") ? "B" : "A"}`,
+    },
+    {
+      name: "the challenge instead of the verifier",
+      verifier: (right) => createHash("sha256").update(right).digest("base64url"),
+    },
     { name: "no verifier", verifier: () => "" },
   ];
   for (const { name, verifier } of wrongVerifiers) {
@@ -239,7 +310,10 @@ describe("OAuth fake: authorization code exchange", () => {
   test("an unknown code, another client, a JSON body and an unknown grant_type are refused", async () => {
     const f = fake();
     const { code, verifier } = await codeAndVerifier(f);
-    expect(errorOf(await exchange(f, "fake-code-unknown", verifier))).toEqual({ status: 400, error: "invalid_grant" });
+    expect(errorOf(await exchange(f, "fake-code-unknown", verifier))).toEqual({
+      status: 400,
+      error: "invalid_grant",
+    });
     const otherClient = await postForm(`${f.url}/token`, {
       client_id: "someone-else",
       grant_type: "authorization_code",
@@ -250,12 +324,19 @@ describe("OAuth fake: authorization code exchange", () => {
     expect(errorOf(otherClient)).toEqual({ status: 401, error: "invalid_client" });
     const noClient = await postForm(`${f.url}/token`, { grant_type: "authorization_code", code });
     expect(errorOf(noClient)).toEqual({ status: 401, error: "invalid_client" });
-    const json = await read(await sendJson(`${f.url}/token`, { client_id: FAKE_CLIENT_ID, grant_type: "authorization_code", code }));
+    const json = await read(
+      await sendJson(`${f.url}/token`, { client_id: FAKE_CLIENT_ID, grant_type: "authorization_code", code }),
+    );
     expect(errorOf(json)).toEqual({ status: 400, error: "invalid_request" });
-    expect(errorOf(await token(f, { grant_type: "password" }))).toEqual({ status: 400, error: "unsupported_grant_type" });
+    expect(errorOf(await token(f, { grant_type: "password" }))).toEqual({
+      status: 400,
+      error: "unsupported_grant_type",
+    });
     // None of these consumed the code; the JSON body was recorded as sent.
     expect((await exchange(f, code, verifier)).status).toBe(200);
-    expect(f.requests.find((r) => r.contentType === "application/json")?.body).toMatchObject({ grant_type: "authorization_code" });
+    expect(f.requests.find((r) => r.contentType === "application/json")?.body).toMatchObject({
+      grant_type: "authorization_code",
+    });
     expect(f.counts.token).toBe(5); // the password grant counts as none of token/refresh/poll
   });
 
@@ -264,26 +345,47 @@ describe("OAuth fake: authorization code exchange", () => {
     const { verifier, challenge } = pkce();
     const callback = await authorize(f, { client_id: "basic client", code_challenge: challenge });
     const basic = `Basic ${Buffer.from("basic+client:").toString("base64")}`;
-    const body = { grant_type: "authorization_code", code: callback.searchParams.get("code")!, code_verifier: verifier };
-    const answer = await postForm(`${f.url}/token`, { ...body, redirect_uri: REDIRECT_URI }, { headers: { authorization: basic } });
+    const body = {
+      grant_type: "authorization_code",
+      code: callback.searchParams.get("code")!,
+      code_verifier: verifier,
+    };
+    const answer = await postForm(
+      `${f.url}/token`,
+      { ...body, redirect_uri: REDIRECT_URI },
+      { headers: { authorization: basic } },
+    );
     expect(answer.status).toBe(200);
   });
 });
 
 describe("OAuth fake: token behaviours", () => {
   const JSON_TYPE = "application/json";
-  const behaviours: Array<{ behaviour: TokenBehaviour; status: number; contentType: string; check: (a: Answer) => void }> = [
+  const behaviours: Array<{
+    behaviour: TokenBehaviour;
+    status: number;
+    contentType: string;
+    check: (a: Answer) => void;
+  }> = [
     {
       behaviour: "ok",
       status: 200,
       contentType: JSON_TYPE,
-      check: (a) => expect(Object.keys(a.json!).sort()).toEqual(["access_token", "expires_in", "refresh_token", "scope", "token_type"]),
+      check: (a) =>
+        expect(Object.keys(a.json!).sort()).toEqual([
+          "access_token",
+          "expires_in",
+          "refresh_token",
+          "scope",
+          "token_type",
+        ]),
     },
     {
       behaviour: "invalid_grant",
       status: 400,
       contentType: JSON_TYPE,
-      check: (a) => expect(a.json).toEqual({ error: "invalid_grant", error_description: "grant request is invalid" }),
+      check: (a) =>
+        expect(a.json).toEqual({ error: "invalid_grant", error_description: "grant request is invalid" }),
     },
     {
       behaviour: "server_error_500",
@@ -291,12 +393,21 @@ describe("OAuth fake: token behaviours", () => {
       contentType: JSON_TYPE,
       check: (a) => expect(a.json).toEqual({ error: "server_error", error_description: "internal failure" }),
     },
-    { behaviour: "html_500", status: 500, contentType: "text/html", check: (a) => expect(a.text).toStartWith("<!DOCTYPE html>") },
+    {
+      behaviour: "html_500",
+      status: 500,
+      contentType: "text/html",
+      check: (a) => expect(a.text).toStartWith("<!DOCTYPE html>"),
+    },
     {
       behaviour: "invalid_json",
       status: 200,
       contentType: JSON_TYPE,
-      check: (a) => expect({ json: a.json, start: a.text.slice(0, 15) }).toEqual({ json: undefined, start: '{"access_token"' }),
+      check: (a) =>
+        expect({ json: a.json, start: a.text.slice(0, 15) }).toEqual({
+          json: undefined,
+          start: '{"access_token"',
+        }),
     },
     {
       behaviour: "missing_access_token",
@@ -304,7 +415,12 @@ describe("OAuth fake: token behaviours", () => {
       contentType: JSON_TYPE,
       check: (a) => expect(a.json).toEqual({ token_type: "Bearer", expires_in: 3600, scope: "" }),
     },
-    { behaviour: "error_with_200", status: 200, contentType: JSON_TYPE, check: (a) => expect(a.json).toEqual({ error: "invalid_grant" }) },
+    {
+      behaviour: "error_with_200",
+      status: 200,
+      contentType: JSON_TYPE,
+      check: (a) => expect(a.json).toEqual({ error: "invalid_grant" }),
+    },
   ];
 
   for (const { behaviour, status, contentType, check } of behaviours) {
@@ -321,7 +437,9 @@ describe("OAuth fake: token behaviours", () => {
       }
       // Only "ok" consumes the code and the refresh token; after a failure both still work.
       f.options.token = "ok";
-      const retried = [await exchange(f, code, verifier), await refresh(f, refreshToken)].map((a) => a.status);
+      const retried = [await exchange(f, code, verifier), await refresh(f, refreshToken)].map(
+        (a) => a.status,
+      );
       expect(retried).toEqual(behaviour === "ok" ? [400, 400] : [200, 200]);
     });
   }
@@ -334,7 +452,9 @@ describe("OAuth fake: token behaviours", () => {
       () => "answered",
       () => "failed",
     );
-    const outcome = await exchange(f, code, verifier, REDIRECT_URI, { signal: AbortSignal.timeout(300) }).then(
+    const outcome = await exchange(f, code, verifier, REDIRECT_URI, {
+      signal: AbortSignal.timeout(300),
+    }).then(
       () => "answered",
       (error: Error) => error.name,
     );
@@ -365,9 +485,16 @@ describe("OAuth fake: token behaviours", () => {
     expect(rotated).not.toBe(first.refresh_token);
 
     const replay = await refresh(f, first.refresh_token);
-    expect(replay.json).toEqual({ error: "invalid_grant", error_description: "refresh token is invalid or was already used" });
+    expect(replay.json).toEqual({
+      error: "invalid_grant",
+      error_description: "refresh token is invalid or was already used",
+    });
     expect((await refresh(f, rotated)).status).toBe(200);
-    expect(f.issued.refreshTokens).toEqual([first.refresh_token, rotated, expect.stringMatching(/^fake-rt-/)]);
+    expect(f.issued.refreshTokens).toEqual([
+      first.refresh_token,
+      rotated,
+      expect.stringMatching(/^fake-rt-/),
+    ]);
     expect(f.issued.accessTokens).toHaveLength(3);
     expect(f.counts).toMatchObject({ token: 1, refresh: 3 });
   });
@@ -427,9 +554,21 @@ describe("OAuth fake: device authorization (RFC 8628)", () => {
   });
 
   const pollOutcomes: Array<{ name: string; options: OAuthFakeOptions; expected: string[] }> = [
-    { name: "slow_down_storm answers slow_down to every poll", options: { device: "slow_down_storm" }, expected: ["slow_down", "slow_down", "slow_down"] },
-    { name: "deny answers access_denied from the first poll", options: { device: "deny" }, expected: ["access_denied", "access_denied"] },
-    { name: "approve_after then the token behaviour decides the answer", options: { pendingPolls: 0, token: "error_with_200" }, expected: ["invalid_grant"] },
+    {
+      name: "slow_down_storm answers slow_down to every poll",
+      options: { device: "slow_down_storm" },
+      expected: ["slow_down", "slow_down", "slow_down"],
+    },
+    {
+      name: "deny answers access_denied from the first poll",
+      options: { device: "deny" },
+      expected: ["access_denied", "access_denied"],
+    },
+    {
+      name: "approve_after then the token behaviour decides the answer",
+      options: { pendingPolls: 0, token: "error_with_200" },
+      expected: ["invalid_grant"],
+    },
   ];
   for (const { name, options, expected } of pollOutcomes) {
     test(`device: ${name}`, async () => {
@@ -460,7 +599,9 @@ describe("OAuth fake: userinfo and revocation", () => {
     expect(await userinfo(f)).toBe(401);
     expect(await userinfo(f, "fake-at-unknown")).toBe(401);
     await Bun.sleep(1_050);
-    const expired = await fetch(`${f.url}/userinfo`, { headers: { authorization: `Bearer ${access_token}` } });
+    const expired = await fetch(`${f.url}/userinfo`, {
+      headers: { authorization: `Bearer ${access_token}` },
+    });
     expect(expired.status).toBe(401);
     expect(expired.headers.get("www-authenticate")).toBe('Bearer error="invalid_token"');
   });

@@ -11,7 +11,15 @@ import { join, resolve } from "node:path";
 
 import { chromiumAvailable, openInChromium } from "../fakes/chromium.ts";
 import { DEVICE_CODE_GRANT, startOidcServer, type OidcServer } from "../fakes/oidc-server.ts";
-import { cleanupAfterEach, pkce, postForm as postFormJson, sendForm, sendJson, withQuery, type Json } from "./_helpers.ts";
+import {
+  cleanupAfterEach,
+  pkce,
+  postForm as postFormJson,
+  sendForm,
+  sendJson,
+  withQuery,
+  type Json,
+} from "./_helpers.ts";
 
 const BROWSER_FOLLOW = resolve(import.meta.dir, "../fakes/browser-follow.ts");
 const SCOPE = "openid offline_access";
@@ -61,7 +69,10 @@ function authorizeUrl(s: OidcServer, redirectUri: string, challenge: string, sta
   });
 }
 
-async function postForm(url: string, params: Record<string, string>): Promise<{ status: number; body: Json }> {
+async function postForm(
+  url: string,
+  params: Record<string, string>,
+): Promise<{ status: number; body: Json }> {
   const { status, json } = await postFormJson(url, params);
   return { status, body: json };
 }
@@ -175,7 +186,11 @@ describe("fake OIDC server (oidc-provider)", () => {
     expect(again.body.error).toBe("invalid_grant");
 
     // JSON bodies are refused by the token endpoint (and counted as tokenOther)
-    const json = await sendJson(`${s.issuer}/token`, { grant_type: "refresh_token", refresh_token: "x", client_id: s.clientId });
+    const json = await sendJson(`${s.issuer}/token`, {
+      grant_type: "refresh_token",
+      refresh_token: "x",
+      client_id: s.clientId,
+    });
     expect(json.status).toBe(400);
     expect(((await json.json()) as Json).error).toBe("invalid_request");
 
@@ -199,7 +214,9 @@ describe("fake OIDC server (oidc-provider)", () => {
     const t2 = await codeFlowTokens(s, await cb2.received, "st2", cb2.redirectUri, p2.verifier);
     expect(t2.scope).toBe(SCOPE);
 
-    const bad = await fetch(authorizeUrl(s, "http://127.0.0.1:9/elsewhere", challenge, "st"), { redirect: "manual" });
+    const bad = await fetch(authorizeUrl(s, "http://127.0.0.1:9/elsewhere", challenge, "st"), {
+      redirect: "manual",
+    });
     expect(bad.status).toBe(400);
     expect(await bad.text()).toContain("redirect_uri did not match");
   }, 20_000);
@@ -208,7 +225,10 @@ describe("fake OIDC server (oidc-provider)", () => {
     const s = await server();
     const auth = await postForm(`${s.issuer}/device/auth`, { client_id: s.clientId, scope: SCOPE });
     expect(auth.status).toBe(200);
-    const { device_code, user_code, verification_uri, verification_uri_complete } = auth.body as Record<string, string>;
+    const { device_code, user_code, verification_uri, verification_uri_complete } = auth.body as Record<
+      string,
+      string
+    >;
     expect(verification_uri).toBe(`${s.issuer}/device`);
     expect(verification_uri_complete).toContain("user_code=");
     expect(auth.body.interval).toBeUndefined(); // oidc-provider sends none: clients default to 5 s
@@ -231,19 +251,29 @@ describe("fake OIDC server (oidc-provider)", () => {
   test("(b') device flow with the form-based pages, and denyDevice", async () => {
     const s = await server({ autoApprove: false });
     const start = async () =>
-      (await postForm(`${s.issuer}/device/auth`, { client_id: s.clientId, scope: SCOPE })).body as Record<string, string>;
+      (await postForm(`${s.issuer}/device/auth`, { client_id: s.clientId, scope: SCOPE })).body as Record<
+        string,
+        string
+      >;
 
     const ok = await start();
     await s.approveDevice(ok.user_code!);
     const granted = await tokenRequest(s, { grant_type: DEVICE_CODE_GRANT, device_code: ok.device_code! });
     expect(granted.status).toBe(200);
     // approveDevice went through the real login form and consent page
-    expect(s.requests.some((r) => r.method === "POST" && /^\/interaction\/[^/]+\/login$/.test(r.path))).toBe(true);
-    expect(s.requests.some((r) => r.method === "POST" && /^\/interaction\/[^/]+\/confirm$/.test(r.path))).toBe(true);
+    expect(s.requests.some((r) => r.method === "POST" && /^\/interaction\/[^/]+\/login$/.test(r.path))).toBe(
+      true,
+    );
+    expect(
+      s.requests.some((r) => r.method === "POST" && /^\/interaction\/[^/]+\/confirm$/.test(r.path)),
+    ).toBe(true);
 
     const denied = await start();
     await s.denyDevice(denied.user_code!);
-    const refused = await tokenRequest(s, { grant_type: DEVICE_CODE_GRANT, device_code: denied.device_code! });
+    const refused = await tokenRequest(s, {
+      grant_type: DEVICE_CODE_GRANT,
+      device_code: denied.device_code!,
+    });
     expect(refused.status).toBe(400);
     expect(refused.body.error).toBe("access_denied");
 
@@ -252,10 +282,8 @@ describe("fake OIDC server (oidc-provider)", () => {
 
   test("(c) an expired access token is rejected by userinfo", async () => {
     const s = await server({ accessTokenTtl: 2 });
-    const auth = (await postForm(`${s.issuer}/device/auth`, { client_id: s.clientId, scope: SCOPE })).body as Record<
-      string,
-      string
-    >;
+    const auth = (await postForm(`${s.issuer}/device/auth`, { client_id: s.clientId, scope: SCOPE }))
+      .body as Record<string, string>;
     await s.approveDevice(auth.user_code!);
     const tokens = await tokenRequest(s, { grant_type: DEVICE_CODE_GRANT, device_code: auth.device_code! });
     expect(tokens.body.expires_in).toBe(2);
@@ -279,12 +307,11 @@ describe("fake OIDC server (oidc-provider)", () => {
 
   test("revocation endpoint, and rotateRefreshToken: false", async () => {
     const s = await server({ rotateRefreshToken: false });
-    const auth = (await postForm(`${s.issuer}/device/auth`, { client_id: s.clientId, scope: SCOPE })).body as Record<
-      string,
-      string
-    >;
+    const auth = (await postForm(`${s.issuer}/device/auth`, { client_id: s.clientId, scope: SCOPE }))
+      .body as Record<string, string>;
     await s.approveDevice(auth.user_code!);
-    const tokens = (await tokenRequest(s, { grant_type: DEVICE_CODE_GRANT, device_code: auth.device_code! })).body;
+    const tokens = (await tokenRequest(s, { grant_type: DEVICE_CODE_GRANT, device_code: auth.device_code! }))
+      .body;
     const rt = tokens.refresh_token as string;
 
     for (let i = 0; i < 2; i++) {
@@ -293,7 +320,11 @@ describe("fake OIDC server (oidc-provider)", () => {
       expect(r.body.refresh_token).toBe(rt); // not rotated
     }
 
-    const revoke = await sendForm(`${s.issuer}/token/revocation`, { client_id: s.clientId, token: rt, token_type_hint: "refresh_token" });
+    const revoke = await sendForm(`${s.issuer}/token/revocation`, {
+      client_id: s.clientId,
+      token: rt,
+      token_type_hint: "refresh_token",
+    });
     expect(revoke.status).toBe(200);
     const after = await tokenRequest(s, { grant_type: "refresh_token", refresh_token: rt });
     expect(after.body.error).toBe("invalid_grant");
@@ -341,7 +372,9 @@ describe("fake OIDC server (oidc-provider)", () => {
       const state = randomBytes(16).toString("base64url");
 
       const started = performance.now();
-      const result = await openInChromium(authorizeUrl(s, cb.redirectUri, challenge, state), { approve: true });
+      const result = await openInChromium(authorizeUrl(s, cb.redirectUri, challenge, state), {
+        approve: true,
+      });
       const chromiumMs = performance.now() - started;
       expect(new URL(result.callbackUrl).origin).toBe(new URL(cb.redirectUri).origin);
       expect(result.visited.some((u) => u.includes("/interaction/"))).toBe(true);

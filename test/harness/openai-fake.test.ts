@@ -18,7 +18,15 @@ import {
   type OpenAIFake,
   type OpenAIFakeOptions,
 } from "../fakes/openai.ts";
-import { cleanupAfterEach, jsonOrNullAnswer, pkce, pkceLogin, sendForm, sendJson, withQuery } from "./_helpers.ts";
+import {
+  cleanupAfterEach,
+  jsonOrNullAnswer,
+  pkce,
+  pkceLogin,
+  sendForm,
+  sendJson,
+  withQuery,
+} from "./_helpers.ts";
 
 const REDIRECT = "http://localhost:1455/auth/callback";
 
@@ -41,20 +49,29 @@ function authorizeParams(challenge: string, extra: Record<string, string> = {}):
   };
 }
 
-const authorizeUrl = (f: OpenAIFake, params: Record<string, string>) => withQuery(f.url, "/oauth/authorize", params);
-const authorize = (f: OpenAIFake, params: Record<string, string>) => fetch(authorizeUrl(f, params), { redirect: "manual" });
+const authorizeUrl = (f: OpenAIFake, params: Record<string, string>) =>
+  withQuery(f.url, "/oauth/authorize", params);
+const authorize = (f: OpenAIFake, params: Record<string, string>) =>
+  fetch(authorizeUrl(f, params), { redirect: "manual" });
 
 /** A valid /authorize; the code and state of its redirect. */
 const login = (f: OpenAIFake, extra: Record<string, string> = {}) =>
-  pkceLogin((params) => authorizeUrl(f, params), (challenge) => authorizeParams(challenge, extra));
+  pkceLogin(
+    (params) => authorizeUrl(f, params),
+    (challenge) => authorizeParams(challenge, extra),
+  );
 
 async function form(f: OpenAIFake, path: string, body: Record<string, string | undefined>) {
-  const clean = Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined)) as Record<string, string>;
+  const clean = Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined)) as Record<
+    string,
+    string
+  >;
   const headers = { "content-type": "application/x-www-form-urlencoded" };
   return jsonOrNullAnswer(await sendForm(`${f.url}${path}`, clean, { headers }));
 }
 
-const json = async (f: OpenAIFake, path: string, body: unknown) => jsonOrNullAnswer(await sendJson(`${f.url}${path}`, body));
+const json = async (f: OpenAIFake, path: string, body: unknown) =>
+  jsonOrNullAnswer(await sendJson(`${f.url}${path}`, body));
 
 async function loginAndExchange(f: OpenAIFake) {
   const { verifier, code } = await login(f);
@@ -153,17 +170,45 @@ describe("OpenAI fake: code exchange", () => {
   test("each check: form only, client_id, redirect_uri, PKCE; a code is single-use", async () => {
     const f = fake();
     const { verifier, code } = await login(f);
-    const good = { grant_type: "authorization_code", code, redirect_uri: REDIRECT, client_id: OPENAI_CLIENT_ID, code_verifier: verifier };
-    expect(await json(f, "/oauth/token", good)).toMatchObject({ status: 400, json: { error: "invalid_request" } });
-    const bad = (change: Record<string, string | undefined>) => form(f, "/oauth/token", { ...good, ...change });
-    expect(await bad({ client_id: "app_other" })).toMatchObject({ status: 401, json: { error: "invalid_client" } });
-    expect(await bad({ redirect_uri: "http://localhost:1457/auth/callback" })).toMatchObject({ status: 400, json: { error: "invalid_grant" } });
-    expect(await bad({ code_verifier: pkce().verifier })).toMatchObject({ status: 400, json: { error: "invalid_grant" } });
-    expect(await bad({ code_verifier: undefined })).toMatchObject({ status: 400, json: { error: "invalid_grant" } });
+    const good = {
+      grant_type: "authorization_code",
+      code,
+      redirect_uri: REDIRECT,
+      client_id: OPENAI_CLIENT_ID,
+      code_verifier: verifier,
+    };
+    expect(await json(f, "/oauth/token", good)).toMatchObject({
+      status: 400,
+      json: { error: "invalid_request" },
+    });
+    const bad = (change: Record<string, string | undefined>) =>
+      form(f, "/oauth/token", { ...good, ...change });
+    expect(await bad({ client_id: "app_other" })).toMatchObject({
+      status: 401,
+      json: { error: "invalid_client" },
+    });
+    expect(await bad({ redirect_uri: "http://localhost:1457/auth/callback" })).toMatchObject({
+      status: 400,
+      json: { error: "invalid_grant" },
+    });
+    expect(await bad({ code_verifier: pkce().verifier })).toMatchObject({
+      status: 400,
+      json: { error: "invalid_grant" },
+    });
+    expect(await bad({ code_verifier: undefined })).toMatchObject({
+      status: 400,
+      json: { error: "invalid_grant" },
+    });
     expect(await bad({ code: "nope" })).toMatchObject({ status: 400, json: { error: "invalid_grant" } });
-    expect(await bad({ grant_type: "password" })).toMatchObject({ status: 400, json: { error: "unsupported_grant_type" } });
+    expect(await bad({ grant_type: "password" })).toMatchObject({
+      status: 400,
+      json: { error: "unsupported_grant_type" },
+    });
     expect((await form(f, "/oauth/token", good)).status).toBe(200);
-    expect(await form(f, "/oauth/token", good)).toMatchObject({ status: 400, json: { error: "invalid_grant" } });
+    expect(await form(f, "/oauth/token", good)).toMatchObject({
+      status: 400,
+      json: { error: "invalid_grant" },
+    });
   });
 });
 
@@ -202,13 +247,22 @@ describe("OpenAI fake: refresh", () => {
     const tokens = await loginAndExchange(f);
     for (const code of ["refresh_token_expired", "refresh_token_invalidated"] as const) {
       f.options.refresh = code;
-      expect(await refreshJson(f, tokens.refresh_token)).toMatchObject({ status: 401, json: { error: { code } } });
+      expect(await refreshJson(f, tokens.refresh_token)).toMatchObject({
+        status: 401,
+        json: { error: { code } },
+      });
     }
     f.options.refresh = undefined;
 
     // Form-encoded (RFC 7009's default) is not what codex sends: refused, nothing revoked.
-    expect((await form(f, "/oauth/revoke", { token: tokens.refresh_token, client_id: OPENAI_CLIENT_ID })).status).toBe(400);
-    const revoked = await json(f, "/oauth/revoke", { token: tokens.refresh_token, token_type_hint: "refresh_token", client_id: OPENAI_CLIENT_ID });
+    expect(
+      (await form(f, "/oauth/revoke", { token: tokens.refresh_token, client_id: OPENAI_CLIENT_ID })).status,
+    ).toBe(400);
+    const revoked = await json(f, "/oauth/revoke", {
+      token: tokens.refresh_token,
+      token_type_hint: "refresh_token",
+      client_id: OPENAI_CLIENT_ID,
+    });
     expect(revoked.status).toBe(200);
     expect(await refreshJson(f, tokens.refresh_token)).toMatchObject({
       status: 401,
@@ -221,12 +275,20 @@ describe("OpenAI fake: refresh", () => {
   test("wrong client_id and a text/plain body are refused", async () => {
     const f = fake();
     const tokens = await loginAndExchange(f);
-    const wrongClient = await json(f, "/oauth/token", { client_id: "x", grant_type: "refresh_token", refresh_token: tokens.refresh_token });
+    const wrongClient = await json(f, "/oauth/token", {
+      client_id: "x",
+      grant_type: "refresh_token",
+      refresh_token: tokens.refresh_token,
+    });
     expect(wrongClient).toMatchObject({ status: 401, json: { error: "invalid_client" } });
     const res = await fetch(`${f.url}/oauth/token`, {
       method: "POST",
       headers: { "content-type": "text/plain" },
-      body: JSON.stringify({ client_id: OPENAI_CLIENT_ID, grant_type: "refresh_token", refresh_token: tokens.refresh_token }),
+      body: JSON.stringify({
+        client_id: OPENAI_CLIENT_ID,
+        grant_type: "refresh_token",
+        refresh_token: tokens.refresh_token,
+      }),
     });
     expect(res.status).toBe(400);
     expect((await refreshJson(f, tokens.refresh_token)).status).toBe(200);
@@ -259,7 +321,10 @@ describe("OpenAI fake: API-key token exchange", () => {
     const { id_token, access_token } = await loginAndExchange(f);
     expect((await exchange(f, access_token)).status).toBe(400);
     expect((await exchange(f, id_token, { requested_token: "something" })).status).toBe(400);
-    expect((await exchange(f, id_token, { subject_token_type: "urn:ietf:params:oauth:token-type:access_token" })).status).toBe(400);
+    expect(
+      (await exchange(f, id_token, { subject_token_type: "urn:ietf:params:oauth:token-type:access_token" }))
+        .status,
+    ).toBe(400);
     f.options.apiKeyExchange = "fail";
     expect(await exchange(f, id_token)).toMatchObject({ status: 400, json: { error: "invalid_grant" } });
     expect(f.issued.apiKeys).toHaveLength(0);
@@ -298,16 +363,25 @@ describe("OpenAI fake: device-code variant", () => {
     expect((await exchange(REDIRECT)).status).toBe(400); // a device code belongs to the device redirect
     const tokens = await exchange(f.deviceRedirectUri);
     expect(tokens.status).toBe(200);
-    expect(decodeJwtPayload(tokens.json.id_token)[AUTH_CLAIM]).toMatchObject({ chatgpt_account_id: "acct_123" });
+    expect(decodeJwtPayload(tokens.json.id_token)[AUTH_CLAIM]).toMatchObject({
+      chatgpt_account_id: "acct_123",
+    });
     expect(f.counts).toMatchObject({ usercode: 1, poll: 2 });
     expect((await fetch(`${f.url}/codex/device`)).status).toBe(200);
   });
 
   test("deviceEnabled false → 404; usercode field, interval and pending status are switchable", async () => {
     const f = fake({ deviceEnabled: false });
-    expect((await json(f, "/api/accounts/deviceauth/usercode", { client_id: OPENAI_CLIENT_ID })).status).toBe(404);
+    expect((await json(f, "/api/accounts/deviceauth/usercode", { client_id: OPENAI_CLIENT_ID })).status).toBe(
+      404,
+    );
 
-    Object.assign(f.options, { deviceEnabled: true, userCodeField: "usercode", deviceInterval: "1", pendingStatus: 404 });
+    Object.assign(f.options, {
+      deviceEnabled: true,
+      userCodeField: "usercode",
+      deviceInterval: "1",
+      pendingStatus: 404,
+    });
     const start = await json(f, "/api/accounts/deviceauth/usercode", { client_id: OPENAI_CLIENT_ID });
     expect(start.status).toBe(200);
     expect(start.json.user_code).toBeUndefined();
@@ -322,11 +396,22 @@ describe("OpenAI fake: device-code variant", () => {
 
   test("bad device requests: form body, wrong client, unknown id or mismatched user_code → 400/401", async () => {
     const f = fake();
-    expect((await form(f, "/api/accounts/deviceauth/usercode", { client_id: OPENAI_CLIENT_ID })).status).toBe(400);
+    expect((await form(f, "/api/accounts/deviceauth/usercode", { client_id: OPENAI_CLIENT_ID })).status).toBe(
+      400,
+    );
     expect((await json(f, "/api/accounts/deviceauth/usercode", { client_id: "app_other" })).status).toBe(401);
     const start = await json(f, "/api/accounts/deviceauth/usercode", { client_id: OPENAI_CLIENT_ID });
     const { device_auth_id } = start.json as Record<string, string>;
-    expect((await json(f, "/api/accounts/deviceauth/token", { device_auth_id, user_code: "XXXX-XXXX" })).status).toBe(400);
-    expect((await json(f, "/api/accounts/deviceauth/token", { device_auth_id: "nope", user_code: start.json.user_code })).status).toBe(400);
+    expect(
+      (await json(f, "/api/accounts/deviceauth/token", { device_auth_id, user_code: "XXXX-XXXX" })).status,
+    ).toBe(400);
+    expect(
+      (
+        await json(f, "/api/accounts/deviceauth/token", {
+          device_auth_id: "nope",
+          user_code: start.json.user_code,
+        })
+      ).status,
+    ).toBe(400);
   });
 });

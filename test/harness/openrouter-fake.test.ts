@@ -13,20 +13,33 @@ const CALLBACK = "http://127.0.0.1:3000/callback";
 const { started } = cleanupAfterEach();
 const fake = (options?: OpenRouterFakeOptions): OpenRouterFake => started(startOpenRouterFake(options));
 
-const authUrl = (f: OpenRouterFake, params: Record<string, string>): string => withQuery(f.url, "/auth", params);
+const authUrl = (f: OpenRouterFake, params: Record<string, string>): string =>
+  withQuery(f.url, "/auth", params);
 
 /** GET /auth without following the redirect; the callback URL it points at. */
-const auth = (f: OpenRouterFake, params: Record<string, string>): Promise<URL> => redirectTarget(authUrl(f, params));
+const auth = (f: OpenRouterFake, params: Record<string, string>): Promise<URL> =>
+  redirectTarget(authUrl(f, params));
 
-async function codeFor(f: OpenRouterFake, challenge: string, method = "S256", extra: Record<string, string> = {}) {
-  const params = { callback_url: CALLBACK, code_challenge: challenge, code_challenge_method: method, ...extra };
+async function codeFor(
+  f: OpenRouterFake,
+  challenge: string,
+  method = "S256",
+  extra: Record<string, string> = {},
+) {
+  const params = {
+    callback_url: CALLBACK,
+    code_challenge: challenge,
+    code_challenge_method: method,
+    ...extra,
+  };
   const callback = await auth(f, params);
   return callback.searchParams.get("code")!;
 }
 
 const exchange = (f: OpenRouterFake, body: unknown) => postJson(`${f.url}/api/v1/auth/keys`, body);
 
-const currentKey = (f: OpenRouterFake, key: string) => getJson(`${f.url}/api/v1/key`, { authorization: `Bearer ${key}` });
+const currentKey = (f: OpenRouterFake, key: string) =>
+  getJson(`${f.url}/api/v1/key`, { authorization: `Bearer ${key}` });
 
 const INVALID_CODE = { error: { message: "Invalid code or code_verifier", code: 403 } };
 
@@ -87,7 +100,11 @@ describe("OpenRouter fake: /auth", () => {
 
   test("https callbacks and loopback callbacks on any port are accepted", async () => {
     const f = fake();
-    for (const callback_url of ["https://app.example.com/cb", "http://127.0.0.1:1/cb", "http://localhost:65000/"]) {
+    for (const callback_url of [
+      "https://app.example.com/cb",
+      "http://127.0.0.1:1/cb",
+      "http://localhost:65000/",
+    ]) {
       expect((await auth(f, { callback_url })).searchParams.get("code")).toBeTruthy();
     }
   });
@@ -109,7 +126,14 @@ describe("OpenRouter fake: POST /api/v1/auth/keys and GET /api/v1/key", () => {
     expect(await currentKey(f, answer.json.key as string)).toEqual({
       status: 200,
       json: {
-        data: { label: "authctl", limit: null, limit_remaining: null, usage: 0, is_free_tier: false, expires_at: null },
+        data: {
+          label: "authctl",
+          limit: null,
+          limit_remaining: null,
+          usage: 0,
+          is_free_tier: false,
+          expires_at: null,
+        },
       },
     });
     expect(f.counts).toEqual({ auth: 1, exchange: 1, key: 1 });
@@ -118,7 +142,12 @@ describe("OpenRouter fake: POST /api/v1/auth/keys and GET /api/v1/key", () => {
   test("plain method: the verifier is the challenge; key_label in the body wins", async () => {
     const f = fake({ userId: null });
     const code = await codeFor(f, "the-plain-verifier", "plain", { key_label: "from-query" });
-    const body = { code, code_verifier: "the-plain-verifier", code_challenge_method: "plain", key_label: "from-body" };
+    const body = {
+      code,
+      code_verifier: "the-plain-verifier",
+      code_challenge_method: "plain",
+      key_label: "from-body",
+    };
     const answer = await exchange(f, body);
     expect(answer.status).toBe(200);
     expect(answer.json.user_id).toBeNull();
@@ -139,7 +168,9 @@ describe("OpenRouter fake: POST /api/v1/auth/keys and GET /api/v1/key", () => {
     const f = fake();
     const { challenge } = pkce();
     const code = await codeFor(f, challenge);
-    expect(await exchange(f, { code, code_verifier: pkce().verifier, code_challenge_method: "S256" })).toEqual({
+    expect(
+      await exchange(f, { code, code_verifier: pkce().verifier, code_challenge_method: "S256" }),
+    ).toEqual({
       status: 403,
       json: INVALID_CODE,
     });

@@ -26,10 +26,15 @@ export function ensureBinary(): Promise<void> {
   built ??= (async () => {
     let stale = true;
     try {
-      stale = statSync(BINARY).mtimeMs < Math.max(newestMtime(join(ROOT, "src")), statSync(join(ROOT, "package.json")).mtimeMs);
+      stale =
+        statSync(BINARY).mtimeMs <
+        Math.max(newestMtime(join(ROOT, "src")), statSync(join(ROOT, "package.json")).mtimeMs);
     } catch {}
     if (!stale) return;
-    const proc = Bun.spawnSync([BUN, join(ROOT, "scripts", "build.ts"), `--outfile=${BINARY}`], { cwd: ROOT, stderr: "pipe" });
+    const proc = Bun.spawnSync([BUN, join(ROOT, "scripts", "build.ts"), `--outfile=${BINARY}`], {
+      cwd: ROOT,
+      stderr: "pipe",
+    });
     if (proc.exitCode !== 0) throw new Error(`build failed: ${proc.stderr.toString()}`);
   })();
   return built;
@@ -54,7 +59,15 @@ export interface Sandbox {
   root: string;
   env: Record<string, string>;
   /** `prefix`: a command put before the binary and its arguments (`unshare -m sh -c '… && exec "$@"' sh`). */
-  run(args: string[], options?: { stdin?: string; env?: Record<string, string | undefined>; timeoutMs?: number; prefix?: string[] }): Promise<RunResult>;
+  run(
+    args: string[],
+    options?: {
+      stdin?: string;
+      env?: Record<string, string | undefined>;
+      timeoutMs?: number;
+      prefix?: string[];
+    },
+  ): Promise<RunResult>;
   writeConfig(text: string): void;
   cleanup(): void;
 }
@@ -92,12 +105,21 @@ export function createSandbox(): Sandbox {
         stderr: "pipe",
         timeout: options.timeoutMs ?? 30_000,
       });
-      const [stdout, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+      const [stdout, stderr] = await Promise.all([
+        new Response(proc.stdout).text(),
+        new Response(proc.stderr).text(),
+      ]);
       await proc.exited;
       for (const s of testSecrets) {
-        if (stderr.includes(s)) throw new Error(`a secret reached stderr of 'authctl ${args.join(" ")}': …${s.slice(-4)}`);
+        if (stderr.includes(s))
+          throw new Error(`a secret reached stderr of 'authctl ${args.join(" ")}': …${s.slice(-4)}`);
       }
-      return { code: proc.exitCode, signal: proc.signalCode === null ? null : String(proc.signalCode), stdout, stderr };
+      return {
+        code: proc.exitCode,
+        signal: proc.signalCode === null ? null : String(proc.signalCode),
+        stdout,
+        stderr,
+      };
     },
     writeConfig(text) {
       mkdirSync(home, { recursive: true, mode: 0o700 });
@@ -123,7 +145,10 @@ export function expectOk(result: RunResult): void {
 }
 
 /** Reads a running process's stream until `pattern` matches; returns the first capture group. */
-export async function readUntil(stream: ReadableStream<Uint8Array>, pattern: RegExp): Promise<{ match: string | undefined; text: string }> {
+export async function readUntil(
+  stream: ReadableStream<Uint8Array>,
+  pattern: RegExp,
+): Promise<{ match: string | undefined; text: string }> {
   const reader = stream.getReader();
   const decoder = new TextDecoder();
   let text = "";

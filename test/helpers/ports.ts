@@ -9,7 +9,11 @@ export function requirePortFree(port: number, why: string): void {
   try {
     server = Bun.listen({ hostname: "127.0.0.1", port, socket: { data() {} } });
   } catch (error) {
-    const ss = Bun.which("ss") ? Bun.spawnSync(["ss", "-Hltnp", `sport = :${port}`]).stdout.toString().trim() : "";
+    const ss = Bun.which("ss")
+      ? Bun.spawnSync(["ss", "-Hltnp", `sport = :${port}`])
+          .stdout.toString()
+          .trim()
+      : "";
     const holder = /users:\(\("([^"]+)",pid=(\d+)/.exec(ss);
     throw new Error(
       `port ${port} on 127.0.0.1 is taken${holder ? ` by ${holder[1]} (pid ${holder[2]})` : ""} (${(error as Error).message}); ` +

@@ -29,10 +29,18 @@ export async function startSecretService(options: { activated?: boolean } = {}):
   // so keyring tests failed with "the keyring did not answer within 2s".
   const dir = mkdtempSync(join(isWritableDir("/dev/shm") ? "/dev/shm" : tmpdir(), "authctl-keyring-"));
   // The bus passes its environment to the daemons it activates: keep them out of the real HOME.
-  const home = { HOME: dir, XDG_DATA_HOME: join(dir, "data"), XDG_CONFIG_HOME: join(dir, "config"), PATH: process.env.PATH ?? "/usr/bin:/bin" };
+  const home = {
+    HOME: dir,
+    XDG_DATA_HOME: join(dir, "data"),
+    XDG_CONFIG_HOME: join(dir, "config"),
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+  };
   // dbus-run-session starts the bus and ends it when its command ends: the command reports the
   // address and its pid, then waits to be killed by stop().
-  const session = Bun.spawn(["dbus-run-session", "--", "sh", "-c", 'echo "$$ $DBUS_SESSION_BUS_ADDRESS"; exec sleep 3600'], { env: home, stdout: "pipe", stderr: "ignore" });
+  const session = Bun.spawn(
+    ["dbus-run-session", "--", "sh", "-c", 'echo "$$ $DBUS_SESSION_BUS_ADDRESS"; exec sleep 3600'],
+    { env: home, stdout: "pipe", stderr: "ignore" },
+  );
   const reader = session.stdout.getReader();
   let first = "";
   while (!first.includes("\n")) {
@@ -50,13 +58,25 @@ export async function startSecretService(options: { activated?: boolean } = {}):
     rmSync(dir, { recursive: true, force: true });
   };
   if (options.activated) return { env: { DBUS_SESSION_BUS_ADDRESS: address }, stop };
-  const daemon = Bun.spawn(["gnome-keyring-daemon", "--unlock", "--components=secrets"], { env, stdin: new Blob(["test-password"]), stdout: "pipe", stderr: "ignore" });
+  const daemon = Bun.spawn(["gnome-keyring-daemon", "--unlock", "--components=secrets"], {
+    env,
+    stdin: new Blob(["test-password"]),
+    stdout: "pipe",
+    stderr: "ignore",
+  });
   await daemon.exited;
   // The daemon forks and its first process leaves before the name is surely on the bus.
   const client = await connectBus(address, process.getuid!());
   try {
     for (let waited = 0; ; waited += 20) {
-      const owned = await client.call({ destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", interface: "org.freedesktop.DBus", member: "NameHasOwner", signature: "s", body: ["org.freedesktop.secrets"] });
+      const owned = await client.call({
+        destination: "org.freedesktop.DBus",
+        path: "/org/freedesktop/DBus",
+        interface: "org.freedesktop.DBus",
+        member: "NameHasOwner",
+        signature: "s",
+        body: ["org.freedesktop.secrets"],
+      });
       if (owned.body[0] === true) break;
       if (waited > 5_000) throw new Error("gnome-keyring-daemon did not take org.freedesktop.secrets");
       await Bun.sleep(20);
@@ -69,7 +89,9 @@ export async function startSecretService(options: { activated?: boolean } = {}):
 
 /** What `secret-tool` (libsecret) finds under service authctl, account `id`; null when nothing. */
 export function lookupWithSecretTool(service: SecretService, id: string): string | null {
-  const result = Bun.spawnSync(["secret-tool", "lookup", "service", "authctl", "account", id], { env: { ...process.env, ...service.env } });
+  const result = Bun.spawnSync(["secret-tool", "lookup", "service", "authctl", "account", id], {
+    env: { ...process.env, ...service.env },
+  });
   return result.exitCode === 0 ? result.stdout.toString() : null;
 }
 

@@ -26,13 +26,28 @@ let counter = 0;
 export function openTerminal(command: string, env: Record<string, string>, dir: string): Terminal {
   const name = `authctl-test-${process.pid}-${++counter}`;
   const statusFile = join(dir, `${name}.status`);
-  const envArgs = Object.entries(env).map(([k, v]) => `${k}=${shellQuote(v)}`).join(" ");
+  const envArgs = Object.entries(env)
+    .map(([k, v]) => `${k}=${shellQuote(v)}`)
+    .join(" ");
   // bash, not dash: a Ctrl-C that authctl handles (exit 2) must not kill the shell around it. bash
   // waits for the child and goes on unless the child died of SIGINT, as an interactive shell does;
   // dash dies of the terminal's SIGINT itself, and the exit status would never be written.
   const inner = `env -i ${envArgs} TERM=xterm-256color ${shell} -c ${shellQuote(command)}; echo $? > ${shellQuote(statusFile)}; sleep 30`;
   const script = `exec ${shell} -c ${shellQuote(inner)}`;
-  const started = Bun.spawnSync(["tmux", "-L", name, "new-session", "-d", "-s", name, "-x", "120", "-y", "40", script]);
+  const started = Bun.spawnSync([
+    "tmux",
+    "-L",
+    name,
+    "new-session",
+    "-d",
+    "-s",
+    name,
+    "-x",
+    "120",
+    "-y",
+    "40",
+    script,
+  ]);
   if (started.exitCode !== 0) throw new Error(`tmux failed: ${started.stderr.toString()}`);
   const tmux = (...args: string[]) => Bun.spawnSync(["tmux", "-L", name, ...args]);
   const screen = () => tmux("capture-pane", "-p", "-t", name).stdout.toString();

@@ -16,7 +16,10 @@ type Answer = Response | ((request: RecordedRequest) => Response | Promise<Respo
  * A fetch that records every request and answers from a script, in order. Running out of
  * answers fails the test, like an unexpected network request would.
  */
-export function createRecordingFetch(...answers: Answer[]): { fetch: typeof fetch; requests: RecordedRequest[] } {
+export function createRecordingFetch(...answers: Answer[]): {
+  fetch: typeof fetch;
+  requests: RecordedRequest[];
+} {
   const requests: RecordedRequest[] = [];
   const queue = [...answers];
   const fake = async (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
@@ -43,7 +46,9 @@ export function createHangingFetch(): typeof fetch {
     new Promise<Response>((_resolve, reject) => {
       const signal = init.signal;
       if (!signal) return;
-      signal.addEventListener("abort", () => reject(new DOMException("The operation was aborted.", "AbortError")));
+      signal.addEventListener("abort", () =>
+        reject(new DOMException("The operation was aborted.", "AbortError")),
+      );
     });
   return fake as unknown as typeof fetch;
 }
@@ -55,7 +60,10 @@ export function jsonResponse(status: number, body: unknown, headers: Record<stri
   });
 }
 
-export function htmlResponse(status: number, html = "<html><body><h1>Bad gateway</h1></body></html>"): Response {
+export function htmlResponse(
+  status: number,
+  html = "<html><body><h1>Bad gateway</h1></body></html>",
+): Response {
   return new Response(html, { status, headers: { "Content-Type": "text/html; charset=utf-8" } });
 }
 

@@ -1,5 +1,10 @@
 import { describe, expect, test } from "bun:test";
-import { type CallbackResult, parseCallback, parsePastedInput, type PastedCode } from "../../src/oauth/callback.ts";
+import {
+  type CallbackResult,
+  parseCallback,
+  parsePastedInput,
+  type PastedCode,
+} from "../../src/oauth/callback.ts";
 import { expectAuthctlError } from "./_fakes.ts";
 
 const STATE = "expected-state";
@@ -22,8 +27,18 @@ describe("parseCallback", () => {
       STATE,
       { kind: "error", error: "access_denied", description: "User said no" },
     ],
-    ["an error without any state (anyone can send one to a loopback port)", "?error=access_denied", STATE, { kind: "bad-state" }],
-    ["an error with another attempt's state", "?error=access_denied&state=other", STATE, { kind: "bad-state" }],
+    [
+      "an error without any state (anyone can send one to a loopback port)",
+      "?error=access_denied",
+      STATE,
+      { kind: "bad-state" },
+    ],
+    [
+      "an error with another attempt's state",
+      "?error=access_denied&state=other",
+      STATE,
+      { kind: "bad-state" },
+    ],
     ["the right state but no code", "?state=expected-state", STATE, { kind: "missing-code" }],
     ["an empty code", "?code=&state=expected-state", STATE, { kind: "missing-code" }],
     ["a stray request (favicon)", "", undefined, { kind: "missing-code" }],
@@ -36,13 +51,43 @@ describe("parseCallback", () => {
 
   const ISS = "https://as.example";
   const issCases: [string, string, boolean, CallbackResult][] = [
-    ["the right iss", `?code=abc&state=${STATE}&iss=https%3A%2F%2Fas.example`, true, { kind: "code", code: "abc", state: STATE }],
-    ["another iss", `?code=abc&state=${STATE}&iss=https%3A%2F%2Fevil.example`, false, { kind: "bad-issuer", iss: "https://evil.example" }],
-    ["iss with a trailing slash the issuer does not have", `?code=abc&state=${STATE}&iss=https%3A%2F%2Fas.example%2F`, false, { kind: "bad-issuer", iss: "https://as.example/" }],
+    [
+      "the right iss",
+      `?code=abc&state=${STATE}&iss=https%3A%2F%2Fas.example`,
+      true,
+      { kind: "code", code: "abc", state: STATE },
+    ],
+    [
+      "another iss",
+      `?code=abc&state=${STATE}&iss=https%3A%2F%2Fevil.example`,
+      false,
+      { kind: "bad-issuer", iss: "https://evil.example" },
+    ],
+    [
+      "iss with a trailing slash the issuer does not have",
+      `?code=abc&state=${STATE}&iss=https%3A%2F%2Fas.example%2F`,
+      false,
+      { kind: "bad-issuer", iss: "https://as.example/" },
+    ],
     ["no iss where the metadata promises one", `?code=abc&state=${STATE}`, true, { kind: "bad-issuer" }],
-    ["no iss where none was promised", `?code=abc&state=${STATE}`, false, { kind: "code", code: "abc", state: STATE }],
-    ["an error with another iss", `?error=access_denied&state=${STATE}&iss=https%3A%2F%2Fevil.example`, false, { kind: "bad-issuer", iss: "https://evil.example" }],
-    ["another iss and another state: the state decides first", `?code=abc&state=old&iss=https%3A%2F%2Fevil.example`, true, { kind: "bad-state" }],
+    [
+      "no iss where none was promised",
+      `?code=abc&state=${STATE}`,
+      false,
+      { kind: "code", code: "abc", state: STATE },
+    ],
+    [
+      "an error with another iss",
+      `?error=access_denied&state=${STATE}&iss=https%3A%2F%2Fevil.example`,
+      false,
+      { kind: "bad-issuer", iss: "https://evil.example" },
+    ],
+    [
+      "another iss and another state: the state decides first",
+      `?code=abc&state=old&iss=https%3A%2F%2Fevil.example`,
+      true,
+      { kind: "bad-state" },
+    ],
   ];
   for (const [name, query, required, result] of issCases) {
     test(`iss: ${name}`, () => {
@@ -72,12 +117,32 @@ describe("parsePastedInput", () => {
       { code: "abc", state: STATE },
     ],
     ["code#state (Anthropic's code page)", "abc#expected-state", STATE, { code: "abc", state: STATE }],
-    ["a query string with a leading ?", "?code=abc&state=expected-state", STATE, { code: "abc", state: STATE }],
-    ["a query string without a leading ?", "code=abc&state=expected-state", STATE, { code: "abc", state: STATE }],
-    ["a query string with the state first", "state=expected-state&code=abc", STATE, { code: "abc", state: STATE }],
+    [
+      "a query string with a leading ?",
+      "?code=abc&state=expected-state",
+      STATE,
+      { code: "abc", state: STATE },
+    ],
+    [
+      "a query string without a leading ?",
+      "code=abc&state=expected-state",
+      STATE,
+      { code: "abc", state: STATE },
+    ],
+    [
+      "a query string with the state first",
+      "state=expected-state&code=abc",
+      STATE,
+      { code: "abc", state: STATE },
+    ],
     ["a bare code", "\tabc-123_XYZ \n", STATE, { code: "abc-123_XYZ" }],
     ["a bare code ending in padding", "abc==", STATE, { code: "abc==" }],
-    ["code#state when no state is expected", "abc#their-state", undefined, { code: "abc", state: "their-state" }],
+    [
+      "code#state when no state is expected",
+      "abc#their-state",
+      undefined,
+      { code: "abc", state: "their-state" },
+    ],
     [
       "a URL-encoded code in a query string",
       "code=a%2Fb%2Bc&state=expected-state",
@@ -126,7 +191,12 @@ describe("parsePastedInput", () => {
       "USAGE",
       "the pasted text has no code; paste the whole redirect URL or the code",
     ],
-    ["a sentence", "I could not log in", "USAGE", "the pasted text does not look like a code or a redirect URL"],
+    [
+      "a sentence",
+      "I could not log in",
+      "USAGE",
+      "the pasted text does not look like a code or a redirect URL",
+    ],
   ];
   for (const [name, input, code, message] of refused) {
     test(`refuses ${name}`, async () => {
@@ -146,17 +216,32 @@ describe("parsePastedInput", () => {
   test("iss: a pasted URL naming another issuer is a mix-up; a bare code is refused where the issuer sends iss", async () => {
     const expected = { issuer: "https://as.example", required: true };
     await expectAuthctlError(
-      () => parsePastedInput(`https://x/cb?code=abc&state=${STATE}&iss=https%3A%2F%2Fevil.example`, STATE, expected),
+      () =>
+        parsePastedInput(
+          `https://x/cb?code=abc&state=${STATE}&iss=https%3A%2F%2Fevil.example`,
+          STATE,
+          expected,
+        ),
       "AUTH_FAILED",
       'the authorization response comes from issuer "https://evil.example", but this login went to https://as.example; the code was not used (a possible mix-up attack, RFC 9207)',
     );
-    await expectAuthctlError(() => parsePastedInput("abc", STATE, expected), "USAGE", "this provider names itself in its answer (iss): paste the whole redirect URL, not only the code");
+    await expectAuthctlError(
+      () => parsePastedInput("abc", STATE, expected),
+      "USAGE",
+      "this provider names itself in its answer (iss): paste the whole redirect URL, not only the code",
+    );
     expect(parsePastedInput("abc", STATE, { ...expected, required: false })).toEqual({ code: "abc" });
-    expect(parsePastedInput(`https://x/cb?code=abc&state=${STATE}&iss=https%3A%2F%2Fas.example`, STATE, expected)).toEqual({ code: "abc", state: STATE });
+    expect(
+      parsePastedInput(`https://x/cb?code=abc&state=${STATE}&iss=https%3A%2F%2Fas.example`, STATE, expected),
+    ).toEqual({ code: "abc", state: STATE });
   });
 
   test("a mismatch message never contains the pasted code", async () => {
-    const error = await expectAuthctlError(() => parsePastedInput("secret-code-value#old", STATE), "AUTH_FAILED", mismatch);
+    const error = await expectAuthctlError(
+      () => parsePastedInput("secret-code-value#old", STATE),
+      "AUTH_FAILED",
+      mismatch,
+    );
     expect(error.message).not.toContain("secret-code-value");
   });
 });

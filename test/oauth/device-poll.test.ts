@@ -11,14 +11,19 @@ import { parseTokenSet } from "../../src/oauth/token.ts";
 import { expectAuthctlError, jsonResponse } from "./_fakes.ts";
 
 const PENDING = () => jsonResponse(400, { error: "authorization_pending" });
-const SLOW_DOWN = (interval?: number) => jsonResponse(400, interval === undefined ? { error: "slow_down" } : { error: "slow_down", interval });
-const SUCCESS = () => jsonResponse(200, { access_token: "gho_token", token_type: "bearer", expires_in: 28800 });
+const SLOW_DOWN = (interval?: number) =>
+  jsonResponse(400, interval === undefined ? { error: "slow_down" } : { error: "slow_down", interval });
+const SUCCESS = () =>
+  jsonResponse(200, { access_token: "gho_token", token_type: "bearer", expires_in: 28800 });
 
 /**
  * A fake clock and a scripted token endpoint. Every sleep and poll is logged with the time it
  * started; each poll takes `requestMs`, so the log shows whether waits start after answers.
  */
-function createHarness(answers: (() => Response)[], options: { requestMs?: number; expiresAt?: number } = {}) {
+function createHarness(
+  answers: (() => Response)[],
+  options: { requestMs?: number; expiresAt?: number } = {},
+) {
   let time = 0;
   const log: string[] = [];
   const waits: number[] = [];
@@ -42,7 +47,14 @@ function createHarness(answers: (() => Response)[], options: { requestMs?: numbe
     },
     onPoll: (event) => events.push(event),
   };
-  return { base, log, waits, events, polls: () => log.filter((line) => line.startsWith("poll")).length, time: () => time };
+  return {
+    base,
+    log,
+    waits,
+    events,
+    polls: () => log.filter((line) => line.startsWith("poll")).length,
+    time: () => time,
+  };
 }
 
 describe("pollDeviceToken", () => {
@@ -107,7 +119,9 @@ describe("pollDeviceToken", () => {
   });
 
   test("access_denied ends the login as AUTH_FAILED, also when sent with HTTP 200", async () => {
-    const h = createHarness([() => jsonResponse(200, { error: "access_denied", error_description: "denied" })]);
+    const h = createHarness([
+      () => jsonResponse(200, { error: "access_denied", error_description: "denied" }),
+    ]);
     await expectAuthctlError(pollDeviceToken(h.base), "AUTH_FAILED", "the login was denied in the browser");
   });
 
@@ -123,12 +137,22 @@ describe("pollDeviceToken", () => {
       "AUTH_FAILED",
       "the login was not approved before the device code expired; run the login again",
     );
-    expect(h.log).toEqual(["sleep 5000 at 0", "poll at 5000", "sleep 5000 at 5000", "poll at 10000", "sleep 2000 at 10000"]);
+    expect(h.log).toEqual([
+      "sleep 5000 at 0",
+      "poll at 5000",
+      "sleep 5000 at 5000",
+      "poll at 10000",
+      "sleep 2000 at 10000",
+    ]);
   });
 
   test("a deadline already past polls nothing", async () => {
     const h = createHarness([], { expiresAt: 0 });
-    await expectAuthctlError(pollDeviceToken(h.base), "AUTH_FAILED", "the login was not approved before the device code expired; run the login again");
+    await expectAuthctlError(
+      pollDeviceToken(h.base),
+      "AUTH_FAILED",
+      "the login was not approved before the device code expired; run the login again",
+    );
     expect(h.log).toEqual([]);
   });
 
@@ -153,7 +177,11 @@ describe("pollDeviceToken", () => {
 
   test("an already-aborted signal polls nothing", async () => {
     const h = createHarness([SUCCESS]);
-    await expectAuthctlError(pollDeviceToken({ ...h.base, signal: AbortSignal.abort() }), "CANCELLED", "the login was cancelled");
+    await expectAuthctlError(
+      pollDeviceToken({ ...h.base, signal: AbortSignal.abort() }),
+      "CANCELLED",
+      "the login was cancelled",
+    );
     expect(h.log).toEqual([]);
   });
 
@@ -174,7 +202,10 @@ describe("pollDeviceToken", () => {
 
   test("a request failure (NETWORK) ends polling; nothing is retried", async () => {
     const h = createHarness([]);
-    const failure = new AuthctlError("NETWORK", "could not reach the token endpoint at github.com:443 (connection refused)");
+    const failure = new AuthctlError(
+      "NETWORK",
+      "could not reach the token endpoint at github.com:443 (connection refused)",
+    );
     await expectAuthctlError(
       pollDeviceToken({ ...h.base, request: async () => Promise.reject(failure) }),
       "NETWORK",
@@ -189,7 +220,9 @@ describe("pollDeviceToken", () => {
       SUCCESS,
     ]);
     const classify = async (response: Response): Promise<DevicePollOutcome> =>
-      response.status === 429 ? { kind: "slow_down" } : classifyDeviceTokenResponse(response, { now: h.time() });
+      response.status === 429
+        ? { kind: "slow_down" }
+        : classifyDeviceTokenResponse(response, { now: h.time() });
     await pollDeviceToken({ ...h.base, classify });
     expect(h.waits).toEqual([5000, 10000, 15000]);
   });
@@ -197,7 +230,8 @@ describe("pollDeviceToken", () => {
   test("a classify hook maps MiniMax's status field", async () => {
     const h = createHarness([
       () => jsonResponse(200, { status: "pending" }),
-      () => jsonResponse(200, { status: "success", access_token: "mm", refresh_token: "mr", expired_in: 123 }),
+      () =>
+        jsonResponse(200, { status: "success", access_token: "mm", refresh_token: "mr", expired_in: 123 }),
     ]);
     const classify = async (response: Response): Promise<DevicePollOutcome> => {
       const json = (await response.json()) as Record<string, unknown>;

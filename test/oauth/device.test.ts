@@ -157,24 +157,37 @@ describe("classifyDeviceTokenResponse", () => {
   const classify = (response: Response) => classifyDeviceTokenResponse(response, { now: NOW });
 
   test("pending, slow_down (with and without an interval), expired and denied, with HTTP 200 or 400", async () => {
-    expect(await classify(jsonResponse(200, { error: "authorization_pending" }))).toEqual({ kind: "pending" });
-    expect(await classify(jsonResponse(400, { error: "authorization_pending" }))).toEqual({ kind: "pending" });
+    expect(await classify(jsonResponse(200, { error: "authorization_pending" }))).toEqual({
+      kind: "pending",
+    });
+    expect(await classify(jsonResponse(400, { error: "authorization_pending" }))).toEqual({
+      kind: "pending",
+    });
     expect(await classify(jsonResponse(400, { error: "slow_down" }))).toEqual({ kind: "slow_down" });
-    expect(await classify(jsonResponse(200, { error: "slow_down", interval: 10 }))).toEqual({ kind: "slow_down", interval: 10 });
-    expect(await classify(jsonResponse(200, { error: "slow_down", interval: "soon" }))).toEqual({ kind: "slow_down" });
+    expect(await classify(jsonResponse(200, { error: "slow_down", interval: 10 }))).toEqual({
+      kind: "slow_down",
+      interval: 10,
+    });
+    expect(await classify(jsonResponse(200, { error: "slow_down", interval: "soon" }))).toEqual({
+      kind: "slow_down",
+    });
     expect(await classify(jsonResponse(400, { error: "expired_token" }))).toEqual({ kind: "expired" });
     expect(await classify(jsonResponse(200, { error: "access_denied" }))).toEqual({ kind: "denied" });
   });
 
   test("another OAuth error is returned as an OAUTH error", async () => {
-    const outcome = await classify(jsonResponse(200, { error: "incorrect_device_code", error_description: "bad code" }));
+    const outcome = await classify(
+      jsonResponse(200, { error: "incorrect_device_code", error_description: "bad code" }),
+    );
     expect(outcome.kind).toBe("error");
     if (outcome.kind !== "error") throw new Error("unreachable");
     expect(outcome.error.message).toBe("token endpoint refused: incorrect_device_code (bad code)");
   });
 
   test("a token answer is checked like any token answer", async () => {
-    const outcome = await classify(jsonResponse(200, { access_token: "gho_x", token_type: "bearer", scope: "read:user" }));
+    const outcome = await classify(
+      jsonResponse(200, { access_token: "gho_x", token_type: "bearer", scope: "read:user" }),
+    );
     expect(outcome).toEqual({
       kind: "token",
       token: {
@@ -184,10 +197,18 @@ describe("classifyDeviceTokenResponse", () => {
         raw: { access_token: "gho_x", token_type: "bearer", scope: "read:user" },
       },
     });
-    await expectAuthctlError(classify(jsonResponse(200, { token_type: "bearer" })), "PROTOCOL", 'token endpoint answered without "access_token"');
+    await expectAuthctlError(
+      classify(jsonResponse(200, { token_type: "bearer" })),
+      "PROTOCOL",
+      'token endpoint answered without "access_token"',
+    );
   });
 
   test("an HTML page while polling is a PROTOCOL error", async () => {
-    await expectAuthctlError(classify(htmlResponse(502)), "PROTOCOL", "token endpoint answered HTTP 502 (text/html), not a JSON object");
+    await expectAuthctlError(
+      classify(htmlResponse(502)),
+      "PROTOCOL",
+      "token endpoint answered HTTP 502 (text/html), not a JSON object",
+    );
   });
 });

@@ -33,7 +33,9 @@ describe("discoveryUrls", () => {
       "USAGE",
       "the issuer must use https (plain http is allowed only for 127.0.0.1, ::1 and localhost): http://auth.example.com",
     );
-    expect(String(discoveryUrls("http://127.0.0.1:4000")[0])).toBe("http://127.0.0.1:4000/.well-known/openid-configuration");
+    expect(String(discoveryUrls("http://127.0.0.1:4000")[0])).toBe(
+      "http://127.0.0.1:4000/.well-known/openid-configuration",
+    );
   });
 
   test("an issuer with a query is refused", async () => {
@@ -72,7 +74,10 @@ describe("discoveryRequest", () => {
   });
 
   test("a catch-all HTML page with HTTP 200 also falls back", async () => {
-    const { fetch, requests } = createRecordingFetch(htmlResponse(200, "<html>app</html>"), jsonResponse(200, METADATA));
+    const { fetch, requests } = createRecordingFetch(
+      htmlResponse(200, "<html>app</html>"),
+      jsonResponse(200, METADATA),
+    );
     await discoveryRequest(fetch, "https://auth.example.com");
     expect(requests).toHaveLength(2);
   });
@@ -98,7 +103,10 @@ describe("processDiscoveryResponse", () => {
 
   test("another issuer is refused", async () => {
     await expectAuthctlError(
-      processDiscoveryResponse(jsonResponse(200, { ...METADATA, issuer: "https://evil.example.com" }), "https://auth.example.com"),
+      processDiscoveryResponse(
+        jsonResponse(200, { ...METADATA, issuer: "https://evil.example.com" }),
+        "https://auth.example.com",
+      ),
       "PROTOCOL",
       'the discovery document names issuer "https://evil.example.com" instead of "https://auth.example.com/"',
     );
@@ -106,7 +114,10 @@ describe("processDiscoveryResponse", () => {
 
   test("a different path is another issuer", async () => {
     await expectAuthctlError(
-      processDiscoveryResponse(jsonResponse(200, { ...METADATA, issuer: "https://auth.example.com/other" }), "https://auth.example.com/tenant"),
+      processDiscoveryResponse(
+        jsonResponse(200, { ...METADATA, issuer: "https://auth.example.com/other" }),
+        "https://auth.example.com/tenant",
+      ),
       "PROTOCOL",
       'the discovery document names issuer "https://auth.example.com/other" instead of "https://auth.example.com/tenant"',
     );
@@ -125,17 +136,26 @@ describe("processDiscoveryResponse", () => {
 
   test("missing endpoints and malformed fields are refused", async () => {
     await expectAuthctlError(
-      processDiscoveryResponse(jsonResponse(200, { ...METADATA, token_endpoint: undefined }), "https://auth.example.com"),
+      processDiscoveryResponse(
+        jsonResponse(200, { ...METADATA, token_endpoint: undefined }),
+        "https://auth.example.com",
+      ),
       "PROTOCOL",
       'discovery endpoint answered without "token_endpoint"',
     );
     await expectAuthctlError(
-      processDiscoveryResponse(jsonResponse(200, { ...METADATA, code_challenge_methods_supported: "S256" }), "https://auth.example.com"),
+      processDiscoveryResponse(
+        jsonResponse(200, { ...METADATA, code_challenge_methods_supported: "S256" }),
+        "https://auth.example.com",
+      ),
       "PROTOCOL",
       'discovery endpoint answered an invalid "code_challenge_methods_supported" (expected an array of strings)',
     );
     await expectAuthctlError(
-      processDiscoveryResponse(jsonResponse(200, { ...METADATA, issuer: undefined }), "https://auth.example.com"),
+      processDiscoveryResponse(
+        jsonResponse(200, { ...METADATA, issuer: undefined }),
+        "https://auth.example.com",
+      ),
       "PROTOCOL",
       'discovery endpoint answered without "issuer"',
     );

@@ -46,7 +46,11 @@ describe("network failures", () => {
 
   test("every request carries a timeout signal, 30 s by default", async () => {
     const { fetch: fake, requests } = createRecordingFetch(new Response("{}"));
-    await deviceAuthorizationRequest(fake, { url: "https://github.com/login/device/code", clientId: "c", body: "form" });
+    await deviceAuthorizationRequest(fake, {
+      url: "https://github.com/login/device/code",
+      clientId: "c",
+      body: "form",
+    });
     expect(DEFAULT_TIMEOUT_MS).toBe(30_000);
     expect(requests[0]!.signal).toBeInstanceOf(AbortSignal);
     expect(requests[0]!.signal?.aborted).toBe(false);

@@ -41,7 +41,11 @@ beforeAll(async () => {
         redirect_uris: ["http://127.0.0.1/callback"],
       },
     ],
-    features: { deviceFlow: { enabled: true }, revocation: { enabled: true }, devInteractions: { enabled: false } },
+    features: {
+      deviceFlow: { enabled: true },
+      revocation: { enabled: true },
+      devInteractions: { enabled: false },
+    },
     ttl: { DeviceCode: 600 },
   });
   server.on("request", provider.callback());
@@ -54,7 +58,10 @@ afterAll(() => {
 
 describe("against oidc-provider", () => {
   test("discovery, device authorization, a pending poll, a refused refresh and a revocation", async () => {
-    const metadata = await oauth.processDiscoveryResponse(await oauth.discoveryRequest(fetch, issuer), issuer);
+    const metadata = await oauth.processDiscoveryResponse(
+      await oauth.discoveryRequest(fetch, issuer),
+      issuer,
+    );
     expect(metadata.token_endpoint).toBe(`${issuer}/token`);
     expect(metadata.code_challenge_methods_supported).toEqual(["S256"]);
 

@@ -4,8 +4,8 @@ import { createCountingRandom, expectAuthctlError } from "./_fakes.ts";
 
 // RFC 7636 Appendix B: the octets, the verifier they encode to, and its S256 challenge.
 const RFC_7636_OCTETS = [
-  116, 24, 223, 180, 151, 153, 224, 37, 79, 250, 96, 125, 216, 173, 187, 186, 22, 212, 37, 77, 105, 214, 191, 240,
-  91, 88, 5, 88, 83, 132, 141, 121,
+  116, 24, 223, 180, 151, 153, 224, 37, 79, 250, 96, 125, 216, 173, 187, 186, 22, 212, 37, 77, 105, 214, 191,
+  240, 91, 88, 5, 88, 83, 132, 141, 121,
 ];
 const RFC_7636_VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const RFC_7636_CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
@@ -34,7 +34,9 @@ describe("PKCE", () => {
   test("state is the random source's 32 bytes, fresh on every call", () => {
     const bytes = Uint8Array.from({ length: 32 }, (_, i) => 255 - i);
     expect(createState(() => bytes)).toBe(base64url(bytes));
-    const seen = new Set(Array.from({ length: 8 }, () => createState((n) => crypto.getRandomValues(new Uint8Array(n)))));
+    const seen = new Set(
+      Array.from({ length: 8 }, () => createState((n) => crypto.getRandomValues(new Uint8Array(n)))),
+    );
     expect(seen.size).toBe(8);
   });
 

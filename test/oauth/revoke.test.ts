@@ -31,15 +31,21 @@ describe("revocationRequest", () => {
 describe("processRevocationResponse", () => {
   test("200 is revoked, whatever the body", async () => {
     expect(await processRevocationResponse(htmlResponse(200, "<p>ok</p>"))).toEqual({ status: "revoked" });
-    expect(await processRevocationResponse(new Response(null, { status: 204 }))).toEqual({ status: "revoked" });
+    expect(await processRevocationResponse(new Response(null, { status: 204 }))).toEqual({
+      status: "revoked",
+    });
   });
 
   test("503 is unavailable, with Retry-After when sent", async () => {
-    expect(await processRevocationResponse(new Response(null, { status: 503, headers: { "Retry-After": "30" } }))).toEqual({
+    expect(
+      await processRevocationResponse(new Response(null, { status: 503, headers: { "Retry-After": "30" } })),
+    ).toEqual({
       status: "unavailable",
       retryAfterSeconds: 30,
     });
-    expect(await processRevocationResponse(new Response(null, { status: 503 }))).toEqual({ status: "unavailable" });
+    expect(await processRevocationResponse(new Response(null, { status: 503 }))).toEqual({
+      status: "unavailable",
+    });
   });
 
   test("an OAuth error is OAUTH; anything else is PROTOCOL", async () => {

@@ -11,7 +11,9 @@ const processAnswer = (response: Response) => processTokenResponse(response, { n
 
 describe("authorizationCodeGrantRequest", () => {
   test("a form body carries the exact bytes, the form Content-Type and Accept: application/json", async () => {
-    const { fetch, requests } = createRecordingFetch(jsonResponse(200, { access_token: "at", token_type: "Bearer" }));
+    const { fetch, requests } = createRecordingFetch(
+      jsonResponse(200, { access_token: "at", token_type: "Bearer" }),
+    );
     await authorizationCodeGrantRequest(fetch, {
       tokenUrl: "https://auth.openai.com/oauth/token",
       clientId: "app_test",
@@ -69,7 +71,9 @@ describe("authorizationCodeGrantRequest", () => {
     });
     const [request] = requests;
     expect(new URLSearchParams(request!.body).get("client_secret")).toBe("GOCSPX-public");
-    expect(request!.body).toContain("&client_id=681255809395.apps.googleusercontent.com&client_secret=GOCSPX-public&");
+    expect(request!.body).toContain(
+      "&client_id=681255809395.apps.googleusercontent.com&client_secret=GOCSPX-public&",
+    );
     expect(request!.headers.get("authorization")).toBeNull();
   });
 
@@ -131,7 +135,9 @@ describe("refreshTokenGrantRequest", () => {
       scope: "openid profile",
       body: "form",
     });
-    expect(requests[0]!.body).toBe("grant_type=refresh_token&refresh_token=rt-1&client_id=17e5f671&scope=openid+profile");
+    expect(requests[0]!.body).toBe(
+      "grant_type=refresh_token&refresh_token=rt-1&client_id=17e5f671&scope=openid+profile",
+    );
   });
 
   test("a JSON refresh leaves out the scope when none is given", async () => {
@@ -142,7 +148,9 @@ describe("refreshTokenGrantRequest", () => {
       refreshToken: "rt-1",
       body: "json",
     });
-    expect(requests[0]!.body).toBe('{"grant_type":"refresh_token","refresh_token":"rt-1","client_id":"9d1c250a"}');
+    expect(requests[0]!.body).toBe(
+      '{"grant_type":"refresh_token","refresh_token":"rt-1","client_id":"9d1c250a"}',
+    );
     expect(requests[0]!.headers.get("content-type")).toBe("application/json");
   });
 });
@@ -190,7 +198,13 @@ describe("processTokenResponse", () => {
 
   test("null optional fields count as absent, and a scope array is joined", async () => {
     const tokens = await processAnswer(
-      jsonResponse(200, { access_token: "at", refresh_token: null, id_token: null, expires_in: null, scope: ["a", "b"] }),
+      jsonResponse(200, {
+        access_token: "at",
+        refresh_token: null,
+        id_token: null,
+        expires_in: null,
+        scope: ["a", "b"],
+      }),
     );
     expect(tokens.refresh_token).toBeUndefined();
     expect(tokens.expires_at).toBeUndefined();
@@ -199,20 +213,35 @@ describe("processTokenResponse", () => {
 
   test("400 invalid_grant with a description is an OAUTH error showing both verbatim", async () => {
     const error = await expectAuthctlError(
-      processAnswer(jsonResponse(400, { error: "invalid_grant", error_description: "grant request is invalid" })),
+      processAnswer(
+        jsonResponse(400, { error: "invalid_grant", error_description: "grant request is invalid" }),
+      ),
       "OAUTH",
       "token endpoint refused: invalid_grant (grant request is invalid)",
     );
-    expect(error.detail).toEqual({ error: "invalid_grant", error_description: "grant request is invalid", status: 400 });
+    expect(error.detail).toEqual({
+      error: "invalid_grant",
+      error_description: "grant request is invalid",
+      status: 400,
+    });
   });
 
   test("401 invalid_client without a description", async () => {
-    await expectAuthctlError(processAnswer(jsonResponse(401, { error: "invalid_client" })), "OAUTH", "token endpoint refused: invalid_client");
+    await expectAuthctlError(
+      processAnswer(jsonResponse(401, { error: "invalid_client" })),
+      "OAUTH",
+      "token endpoint refused: invalid_client",
+    );
   });
 
   test("an error sent with HTTP 200 is still an OAUTH error", async () => {
     const error = await expectAuthctlError(
-      processAnswer(jsonResponse(200, { error: "bad_verification_code", error_description: "The code passed is incorrect or expired." })),
+      processAnswer(
+        jsonResponse(200, {
+          error: "bad_verification_code",
+          error_description: "The code passed is incorrect or expired.",
+        }),
+      ),
       "OAUTH",
       "token endpoint refused: bad_verification_code (The code passed is incorrect or expired.)",
     );
@@ -221,7 +250,9 @@ describe("processTokenResponse", () => {
 
   test("a multi-line error description is folded to one line", async () => {
     await expectAuthctlError(
-      processAnswer(jsonResponse(400, { error: "invalid_request", error_description: "line one\n\tline two\r\n" })),
+      processAnswer(
+        jsonResponse(400, { error: "invalid_request", error_description: "line one\n\tline two\r\n" }),
+      ),
       "OAUTH",
       "token endpoint refused: invalid_request (line one line two)",
     );
@@ -244,12 +275,19 @@ describe("processTokenResponse", () => {
   });
 
   test("JSON labelled text/plain is parsed (some servers mislabel it)", async () => {
-    const response = new Response('{"access_token":"at"}', { status: 200, headers: { "Content-Type": "text/plain" } });
+    const response = new Response('{"access_token":"at"}', {
+      status: 200,
+      headers: { "Content-Type": "text/plain" },
+    });
     expect((await processAnswer(response)).access_token).toBe("at");
   });
 
   test("a JSON array is not a token answer", async () => {
-    await expectAuthctlError(processAnswer(jsonResponse(200, [])), "PROTOCOL", "token endpoint answered HTTP 200 (application/json), not a JSON object");
+    await expectAuthctlError(
+      processAnswer(jsonResponse(200, [])),
+      "PROTOCOL",
+      "token endpoint answered HTTP 200 (application/json), not a JSON object",
+    );
   });
 
   test("a non-success status without an OAuth error is a PROTOCOL error quoting the server's message", async () => {
@@ -258,7 +296,11 @@ describe("processTokenResponse", () => {
       "PROTOCOL",
       "token endpoint answered HTTP 403: Invalid code or code_verifier",
     );
-    await expectAuthctlError(processAnswer(jsonResponse(502, {})), "PROTOCOL", "token endpoint answered HTTP 502 without an OAuth error");
+    await expectAuthctlError(
+      processAnswer(jsonResponse(502, {})),
+      "PROTOCOL",
+      "token endpoint answered HTTP 502 without an OAuth error",
+    );
   });
 
   const malformed: [string, Record<string, unknown>, string][] = [

@@ -31,9 +31,24 @@ function concat(...parts: Uint8Array[]): Uint8Array {
 }
 
 /** A whole little-endian message: `yyyyuua(yv)` header, padding to 8, then the body bytes as given. */
-function buildMessage(opts: { type: number; serial: number; fields: DBusValue[]; body: Uint8Array; version?: number; bodyLength?: number }): Uint8Array {
+function buildMessage(opts: {
+  type: number;
+  serial: number;
+  fields: DBusValue[];
+  body: Uint8Array;
+  version?: number;
+  bodyLength?: number;
+}): Uint8Array {
   const header = new WireWriter();
-  header.writeAll("yyyyuua(yv)", [0x6c, opts.type, 0, opts.version ?? 1, opts.bodyLength ?? opts.body.length, opts.serial, opts.fields]);
+  header.writeAll("yyyyuua(yv)", [
+    0x6c,
+    opts.type,
+    0,
+    opts.version ?? 1,
+    opts.bodyLength ?? opts.body.length,
+    opts.serial,
+    opts.fields,
+  ]);
   header.align(8);
   return concat(header.result(), opts.body);
 }
@@ -46,12 +61,28 @@ function bodyOf(signature: string, values: DBusValue[]): Uint8Array {
 
 describe("typeEnd and splitSignature", () => {
   const splits: { name: string; signature: string; types: string[] }[] = [
-    { name: "a dict array followed by a string array splits in two", signature: "a{sv}as", types: ["a{sv}", "as"] },
+    {
+      name: "a dict array followed by a string array splits in two",
+      signature: "a{sv}as",
+      types: ["a{sv}", "as"],
+    },
     { name: "a struct with byte arrays inside is one type", signature: "(oayays)", types: ["(oayays)"] },
-    { name: "an array of structs holding a dict array is one type", signature: "a(ya{sv})", types: ["a(ya{sv})"] },
-    { name: "basic types each stand alone", signature: "ybnqiuxtdhsogv", types: ["y", "b", "n", "q", "i", "u", "x", "t", "d", "h", "s", "o", "g", "v"] },
+    {
+      name: "an array of structs holding a dict array is one type",
+      signature: "a(ya{sv})",
+      types: ["a(ya{sv})"],
+    },
+    {
+      name: "basic types each stand alone",
+      signature: "ybnqiuxtdhsogv",
+      types: ["y", "b", "n", "q", "i", "u", "x", "t", "d", "h", "s", "o", "g", "v"],
+    },
     { name: "arrays of arrays nest", signature: "aayaas", types: ["aay", "aas"] },
-    { name: "the header signature has six fixed parts and a field array", signature: "yyyyuua(yv)", types: ["y", "y", "y", "y", "u", "u", "a(yv)"] },
+    {
+      name: "the header signature has six fixed parts and a field array",
+      signature: "yyyyuua(yv)",
+      types: ["y", "y", "y", "y", "u", "u", "a(yv)"],
+    },
     { name: "an empty signature has no types", signature: "", types: [] },
   ];
   for (const { name, signature, types } of splits) {
@@ -64,7 +95,12 @@ describe("typeEnd and splitSignature", () => {
     { name: "a basic type ends one past its letter", signature: "su", start: 1, end: 2 },
     { name: "an array ends after its element type", signature: "a{sv}as", start: 0, end: 5 },
     { name: "a struct ends after its closing parenthesis", signature: "y(oayays)u", start: 1, end: 9 },
-    { name: "a nested struct inside an array ends at the outer close", signature: "a(ya{sv})", start: 0, end: 9 },
+    {
+      name: "a nested struct inside an array ends at the outer close",
+      signature: "a(ya{sv})",
+      start: 0,
+      end: 9,
+    },
     { name: "a dict entry ends after its brace", signature: "a{ss}", start: 1, end: 5 },
   ];
   for (const { name, signature, start, end } of ends) {
@@ -97,12 +133,42 @@ describe("typeEnd and splitSignature", () => {
 
 describe("WireWriter produces the exact bytes the spec requires", () => {
   const cases: { name: string; signature: string; values: DBusValue[]; bytes: number[] }[] = [
-    { name: "a string after a byte is aligned to 4, with its length and NUL", signature: "ys", values: [1, "ab"], bytes: [1, 0, 0, 0, 2, 0, 0, 0, 0x61, 0x62, 0] },
-    { name: "a uint64 after a byte is padded to offset 8", signature: "yt", values: [7, 1n], bytes: [7, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0] },
-    { name: "an int64 is written little-endian in two's complement", signature: "x", values: [-2n], bytes: [0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff] },
-    { name: "a byte array is a length and the raw bytes", signature: "ay", values: [Uint8Array.of(1, 2, 3)], bytes: [3, 0, 0, 0, 1, 2, 3] },
-    { name: "an empty byte array is just a zero length", signature: "ay", values: [new Uint8Array(0)], bytes: [0, 0, 0, 0] },
-    { name: "an empty struct array still pads to 8 after its length", signature: "a(yv)", values: [[]], bytes: [0, 0, 0, 0, 0, 0, 0, 0] },
+    {
+      name: "a string after a byte is aligned to 4, with its length and NUL",
+      signature: "ys",
+      values: [1, "ab"],
+      bytes: [1, 0, 0, 0, 2, 0, 0, 0, 0x61, 0x62, 0],
+    },
+    {
+      name: "a uint64 after a byte is padded to offset 8",
+      signature: "yt",
+      values: [7, 1n],
+      bytes: [7, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0],
+    },
+    {
+      name: "an int64 is written little-endian in two's complement",
+      signature: "x",
+      values: [-2n],
+      bytes: [0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+    },
+    {
+      name: "a byte array is a length and the raw bytes",
+      signature: "ay",
+      values: [Uint8Array.of(1, 2, 3)],
+      bytes: [3, 0, 0, 0, 1, 2, 3],
+    },
+    {
+      name: "an empty byte array is just a zero length",
+      signature: "ay",
+      values: [new Uint8Array(0)],
+      bytes: [0, 0, 0, 0],
+    },
+    {
+      name: "an empty struct array still pads to 8 after its length",
+      signature: "a(yv)",
+      values: [[]],
+      bytes: [0, 0, 0, 0, 0, 0, 0, 0],
+    },
     {
       name: "a struct array's length excludes the padding before its first element",
       signature: "a(yv)",
@@ -115,27 +181,82 @@ describe("WireWriter produces the exact bytes the spec requires", () => {
       values: [[["k", "v"]]],
       bytes: [14, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0x6b, 0, 0, 0, 1, 0, 0, 0, 0x76, 0],
     },
-    { name: "a variant holding a string is a signature then the aligned string", signature: "v", values: [{ signature: "s", value: "hi" }], bytes: [1, 0x73, 0, 0, 2, 0, 0, 0, 0x68, 0x69, 0] },
-    { name: "a variant holding a uint32 after a byte pads only the value", signature: "yv", values: [9, { signature: "u", value: 5 }], bytes: [9, 1, 0x75, 0, 5, 0, 0, 0] },
-    { name: "a boolean true is a uint32 one", signature: "yb", values: [1, true], bytes: [1, 0, 0, 0, 1, 0, 0, 0] },
+    {
+      name: "a variant holding a string is a signature then the aligned string",
+      signature: "v",
+      values: [{ signature: "s", value: "hi" }],
+      bytes: [1, 0x73, 0, 0, 2, 0, 0, 0, 0x68, 0x69, 0],
+    },
+    {
+      name: "a variant holding a uint32 after a byte pads only the value",
+      signature: "yv",
+      values: [9, { signature: "u", value: 5 }],
+      bytes: [9, 1, 0x75, 0, 5, 0, 0, 0],
+    },
+    {
+      name: "a boolean true is a uint32 one",
+      signature: "yb",
+      values: [1, true],
+      bytes: [1, 0, 0, 0, 1, 0, 0, 0],
+    },
     { name: "a boolean false is a uint32 zero", signature: "b", values: [false], bytes: [0, 0, 0, 0] },
-    { name: "a signature is a byte length, the bytes and a NUL, unaligned", signature: "yg", values: [3, "a{sv}"], bytes: [3, 5, 0x61, 0x7b, 0x73, 0x76, 0x7d, 0] },
-    { name: "an int16 after a byte is aligned to 2", signature: "yn", values: [1, -2], bytes: [1, 0, 0xfe, 0xff] },
+    {
+      name: "a signature is a byte length, the bytes and a NUL, unaligned",
+      signature: "yg",
+      values: [3, "a{sv}"],
+      bytes: [3, 5, 0x61, 0x7b, 0x73, 0x76, 0x7d, 0],
+    },
+    {
+      name: "an int16 after a byte is aligned to 2",
+      signature: "yn",
+      values: [1, -2],
+      bytes: [1, 0, 0xfe, 0xff],
+    },
     { name: "a uint16 is little-endian", signature: "q", values: [0x1234], bytes: [0x34, 0x12] },
     { name: "an int32 minus one is all ones", signature: "i", values: [-1], bytes: [0xff, 0xff, 0xff, 0xff] },
     { name: "a uint32 is little-endian", signature: "u", values: [0x01020304], bytes: [4, 3, 2, 1] },
-    { name: "a double after a byte is aligned to 8 and stored as IEEE 754", signature: "yd", values: [1, 1.0], bytes: [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f] },
-    { name: "an object path is written like a string", signature: "o", values: ["/a"], bytes: [2, 0, 0, 0, 0x2f, 0x61, 0] },
-    { name: "an empty string is a zero length and a NUL", signature: "s", values: [""], bytes: [0, 0, 0, 0, 0] },
-    { name: "a struct after a byte is aligned to 8", signature: "y(yy)", values: [1, [2, 3]], bytes: [1, 0, 0, 0, 0, 0, 0, 0, 2, 3] },
-    { name: "a uint32 array pads nothing after its length", signature: "au", values: [[1, 2]], bytes: [8, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0] },
+    {
+      name: "a double after a byte is aligned to 8 and stored as IEEE 754",
+      signature: "yd",
+      values: [1, 1.0],
+      bytes: [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f],
+    },
+    {
+      name: "an object path is written like a string",
+      signature: "o",
+      values: ["/a"],
+      bytes: [2, 0, 0, 0, 0x2f, 0x61, 0],
+    },
+    {
+      name: "an empty string is a zero length and a NUL",
+      signature: "s",
+      values: [""],
+      bytes: [0, 0, 0, 0, 0],
+    },
+    {
+      name: "a struct after a byte is aligned to 8",
+      signature: "y(yy)",
+      values: [1, [2, 3]],
+      bytes: [1, 0, 0, 0, 0, 0, 0, 0, 2, 3],
+    },
+    {
+      name: "a uint32 array pads nothing after its length",
+      signature: "au",
+      values: [[1, 2]],
+      bytes: [8, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0],
+    },
     {
       name: "a uint64 array after a byte pads to 4 for the length and to 8 for the elements",
       signature: "yat",
       values: [1, [3n]],
       bytes: [1, 0, 0, 0, 8, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0],
     },
-    { name: "a string containing multi-byte UTF-8 counts bytes, not characters", signature: "s", values: ["é"], bytes: [2, 0, 0, 0, 0xc3, 0xa9, 0] },
+    {
+      name: "a string containing multi-byte UTF-8 counts bytes, not characters",
+      signature: "s",
+      values: ["é"],
+      bytes: [2, 0, 0, 0, 0xc3, 0xa9, 0],
+    },
   ];
   for (const { name, signature, values, bytes } of cases) {
     test(name, () => {
@@ -176,31 +297,96 @@ describe("WireWriter to WireReader round trips", () => {
     { name: "uint64 extremes survive", signature: "tt", values: [0n, 2n ** 64n - 1n] },
     { name: "doubles survive, including negative fractions", signature: "dd", values: [1.5, -0.25] },
     { name: "unix fd indices survive", signature: "h", values: [3] },
-    { name: "strings, including unicode and empty ones, survive", signature: "sss", values: ["hello", "päss 🔑 ключ", ""] },
+    {
+      name: "strings, including unicode and empty ones, survive",
+      signature: "sss",
+      values: ["hello", "päss 🔑 ключ", ""],
+    },
     { name: "object paths survive", signature: "o", values: ["/org/freedesktop/secrets/collection/login"] },
     { name: "signatures survive", signature: "gg", values: ["a{sv}", ""] },
     { name: "a variant holding a string survives", signature: "v", values: [{ signature: "s", value: "x" }] },
-    { name: "a variant holding a variant survives", signature: "v", values: [{ signature: "v", value: { signature: "t", value: 9n } }] },
-    { name: "a variant holding a dict survives", signature: "v", values: [{ signature: "a{ss}", value: [["a", "b"]] }] },
-    { name: "byte arrays survive as Uint8Array", signature: "ayay", values: [Uint8Array.of(0, 1, 254, 255), new Uint8Array(0)] },
+    {
+      name: "a variant holding a variant survives",
+      signature: "v",
+      values: [{ signature: "v", value: { signature: "t", value: 9n } }],
+    },
+    {
+      name: "a variant holding a dict survives",
+      signature: "v",
+      values: [{ signature: "a{ss}", value: [["a", "b"]] }],
+    },
+    {
+      name: "byte arrays survive as Uint8Array",
+      signature: "ayay",
+      values: [Uint8Array.of(0, 1, 254, 255), new Uint8Array(0)],
+    },
     { name: "string arrays survive", signature: "as", values: [["a", "bc", ""]] },
     { name: "an empty string array survives", signature: "as", values: [[]] },
-    { name: "a dict of strings survives", signature: "a{ss}", values: [[["xdg:schema", "org.example"], ["user", "me"]]] },
+    {
+      name: "a dict of strings survives",
+      signature: "a{ss}",
+      values: [
+        [
+          ["xdg:schema", "org.example"],
+          ["user", "me"],
+        ],
+      ],
+    },
     {
       name: "a dict of variants survives",
       signature: "a{sv}",
-      values: [[["Label", { signature: "s", value: "Login" }], ["Locked", { signature: "b", value: false }], ["Created", { signature: "t", value: 1700000000n }]]],
+      values: [
+        [
+          ["Label", { signature: "s", value: "Login" }],
+          ["Locked", { signature: "b", value: false }],
+          ["Created", { signature: "t", value: 1700000000n }],
+        ],
+      ],
     },
-    { name: "a Secret Service secret struct survives", signature: "(oayays)", values: [["/s/1", Uint8Array.of(1, 2), Uint8Array.of(0x73, 0x65, 0x63), "text/plain"]] },
+    {
+      name: "a Secret Service secret struct survives",
+      signature: "(oayays)",
+      values: [["/s/1", Uint8Array.of(1, 2), Uint8Array.of(0x73, 0x65, 0x63), "text/plain"]],
+    },
     {
       name: "arrays of structs with nested dict arrays survive",
       signature: "a(ya{sv})",
-      values: [[[1, [["k", { signature: "i", value: -7 }]]], [2, []]]],
+      values: [
+        [
+          [1, [["k", { signature: "i", value: -7 }]]],
+          [2, []],
+        ],
+      ],
     },
-    { name: "nested arrays survive", signature: "aasaay", values: [[["a"], [], ["b", "c"]], [Uint8Array.of(1), new Uint8Array(0)]] },
-    { name: "a dict with a uint64 value after a byte survives alignment", signature: "ya{yt}", values: [1, [[2, 3n], [4, 5n]]] },
-    { name: "mixed alignments in sequence survive", signature: "yqyuyxyd(y)ys", values: [1, 2, 3, 4, 5, -6n, 7, 8.5, [9], 10, "end"] },
-    { name: "negative numbers in every signed type survive", signature: "nixd", values: [-1, -100000, -(2n ** 40n), -1e-300] },
+    {
+      name: "nested arrays survive",
+      signature: "aasaay",
+      values: [
+        [["a"], [], ["b", "c"]],
+        [Uint8Array.of(1), new Uint8Array(0)],
+      ],
+    },
+    {
+      name: "a dict with a uint64 value after a byte survives alignment",
+      signature: "ya{yt}",
+      values: [
+        1,
+        [
+          [2, 3n],
+          [4, 5n],
+        ],
+      ],
+    },
+    {
+      name: "mixed alignments in sequence survive",
+      signature: "yqyuyxyd(y)ys",
+      values: [1, 2, 3, 4, 5, -6n, 7, 8.5, [9], 10, "end"],
+    },
+    {
+      name: "negative numbers in every signed type survive",
+      signature: "nixd",
+      values: [-1, -100000, -(2n ** 40n), -1e-300],
+    },
   ];
   for (const { name, signature, values } of cases) {
     test(name, () => {
@@ -233,15 +419,39 @@ describe("WireReader rejects malformed data", () => {
     { name: "a uint64 cut short is rejected", signature: "t", bytes: [1, 0, 0, 0, 0, 0, 0] },
     { name: "a missing byte is rejected", signature: "y", bytes: [] },
     { name: "padding cut short before a uint32 is rejected", signature: "yu", bytes: [1, 0] },
-    { name: "a string whose bytes are cut short is rejected", signature: "s", bytes: [5, 0, 0, 0, 0x61, 0x62] },
+    {
+      name: "a string whose bytes are cut short is rejected",
+      signature: "s",
+      bytes: [5, 0, 0, 0, 0x61, 0x62],
+    },
     { name: "a string missing only its NUL is rejected", signature: "s", bytes: [2, 0, 0, 0, 0x61, 0x62] },
-    { name: "a string whose terminator is not NUL is rejected", signature: "s", bytes: [1, 0, 0, 0, 0x61, 0x62] },
+    {
+      name: "a string whose terminator is not NUL is rejected",
+      signature: "s",
+      bytes: [1, 0, 0, 0, 0x61, 0x62],
+    },
     { name: "a signature whose terminator is not NUL is rejected", signature: "g", bytes: [1, 0x73, 0x73] },
     { name: "a byte array longer than the buffer is rejected", signature: "ay", bytes: [4, 0, 0, 0, 1, 2] },
-    { name: "an array whose declared length is shorter than its element is rejected", signature: "au", bytes: [2, 0, 0, 0, 1, 0, 0, 0] },
-    { name: "a string array whose last element overruns its length is rejected", signature: "as", bytes: [5, 0, 0, 0, 1, 0, 0, 0, 0x61, 0, 0, 0] },
-    { name: "an array longer than the spec's 64 MiB limit is rejected", signature: "au", bytes: [0x01, 0, 0, 0x04] },
-    { name: "a variant holding two types is rejected", signature: "v", bytes: [2, 0x73, 0x73, 0, 1, 0, 0, 0, 0x61, 0, 0, 0, 1, 0, 0, 0, 0x62, 0] },
+    {
+      name: "an array whose declared length is shorter than its element is rejected",
+      signature: "au",
+      bytes: [2, 0, 0, 0, 1, 0, 0, 0],
+    },
+    {
+      name: "a string array whose last element overruns its length is rejected",
+      signature: "as",
+      bytes: [5, 0, 0, 0, 1, 0, 0, 0, 0x61, 0, 0, 0],
+    },
+    {
+      name: "an array longer than the spec's 64 MiB limit is rejected",
+      signature: "au",
+      bytes: [0x01, 0, 0, 0x04],
+    },
+    {
+      name: "a variant holding two types is rejected",
+      signature: "v",
+      bytes: [2, 0x73, 0x73, 0, 1, 0, 0, 0, 0x61, 0, 0, 0, 1, 0, 0, 0, 0x62, 0],
+    },
     { name: "a variant holding no type is rejected", signature: "v", bytes: [0, 0] },
     { name: "a variant with an unknown type letter is rejected", signature: "v", bytes: [1, 0x7a, 0, 0] },
   ];
@@ -284,13 +494,26 @@ describe("method calls and messages", () => {
     interface: "org.freedesktop.Secret.Service",
     member: "SearchItems",
     signature: "a{ss}u",
-    body: [[["xdg:schema", "org.example.Password"], ["user", "ünïcode"]], 7] as DBusValue[],
+    body: [
+      [
+        ["xdg:schema", "org.example.Password"],
+        ["user", "ünïcode"],
+      ],
+      7,
+    ] as DBusValue[],
   };
 
   test("an encoded method call decodes back with its type, serial, signature and body", () => {
     const bytes = encodeMethodCall(call);
     const message = decodeMessage(bytes);
-    expect(message).toEqual({ type: 1, serial: 42, replySerial: undefined, errorName: undefined, signature: "a{ss}u", body: call.body });
+    expect(message).toEqual({
+      type: 1,
+      serial: 42,
+      replySerial: undefined,
+      errorName: undefined,
+      signature: "a{ss}u",
+      body: call.body,
+    });
   });
 
   test("an encoded method call declares its body length and pads its header to 8", () => {
@@ -306,8 +529,21 @@ describe("method calls and messages", () => {
   });
 
   test("a method call without a signature has an empty body and no signature field", () => {
-    const bytes = encodeMethodCall({ serial: 3, destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", interface: "org.freedesktop.DBus", member: "Hello" });
-    expect(decodeMessage(bytes)).toEqual({ type: 1, serial: 3, replySerial: undefined, errorName: undefined, signature: "", body: [] });
+    const bytes = encodeMethodCall({
+      serial: 3,
+      destination: "org.freedesktop.DBus",
+      path: "/org/freedesktop/DBus",
+      interface: "org.freedesktop.DBus",
+      member: "Hello",
+    });
+    expect(decodeMessage(bytes)).toEqual({
+      type: 1,
+      serial: 3,
+      replySerial: undefined,
+      errorName: undefined,
+      signature: "",
+      body: [],
+    });
     expect(bytes.length % 8).toBe(0);
   });
 
@@ -379,7 +615,14 @@ describe("method calls and messages", () => {
       body,
     });
     expect(messageLength(bytes)).toBe(bytes.length);
-    expect(decodeMessage(bytes)).toEqual({ type: 3, serial: 10, replySerial: 77, errorName: "org.x.Err", signature: "s", body: ["no such item"] });
+    expect(decodeMessage(bytes)).toEqual({
+      type: 3,
+      serial: 10,
+      replySerial: 77,
+      errorName: "org.x.Err",
+      signature: "s",
+      body: ["no such item"],
+    });
   });
 
   test("a message with an unknown header field still decodes", () => {
@@ -415,7 +658,13 @@ describe("method calls and messages", () => {
   });
 
   test("a hand-built message with protocol version 2 makes decodeMessage throw", () => {
-    const bytes = buildMessage({ type: 2, serial: 1, version: 2, fields: [[5, { signature: "u", value: 1 }]], body: new Uint8Array(0) });
+    const bytes = buildMessage({
+      type: 2,
+      serial: 1,
+      version: 2,
+      fields: [[5, { signature: "u", value: 1 }]],
+      body: new Uint8Array(0),
+    });
     expect(() => decodeMessage(bytes)).toThrow(DBusWireError);
   });
 
@@ -427,7 +676,12 @@ describe("method calls and messages", () => {
   ];
   for (const { name, code, signature, value } of wrongFieldTypes) {
     test(name, () => {
-      const bytes = buildMessage({ type: 2, serial: 1, fields: [[code, { signature, value }]], body: new Uint8Array(0) });
+      const bytes = buildMessage({
+        type: 2,
+        serial: 1,
+        fields: [[code, { signature, value }]],
+        body: new Uint8Array(0),
+      });
       expect(() => decodeMessage(bytes)).toThrow(DBusWireError);
     });
   }
@@ -446,7 +700,12 @@ describe("method calls and messages", () => {
   });
 
   test("a body with no signature field but some bytes makes decodeMessage throw", () => {
-    const bytes = buildMessage({ type: 2, serial: 1, fields: [[5, { signature: "u", value: 1 }]], body: bodyOf("u", [1]) });
+    const bytes = buildMessage({
+      type: 2,
+      serial: 1,
+      fields: [[5, { signature: "u", value: 1 }]],
+      body: bodyOf("u", [1]),
+    });
     expect(() => decodeMessage(bytes)).toThrow(DBusWireError);
   });
 
@@ -466,15 +725,43 @@ describe("method calls and messages", () => {
 
 describe("socketPathsOf", () => {
   const cases: { name: string; address: string; paths: string[] }[] = [
-    { name: "a plain unix path is returned as is", address: "unix:path=/run/user/1000/bus", paths: ["/run/user/1000/bus"] },
-    { name: "a guid after the path is ignored", address: "unix:path=/run/user/1000/bus,guid=abc", paths: ["/run/user/1000/bus"] },
-    { name: "a guid before the path is ignored", address: "unix:guid=abc,path=/run/bus", paths: ["/run/bus"] },
-    { name: "an abstract socket gets a leading NUL", address: "unix:abstract=/tmp/dbus-XYZ,guid=1", paths: ["\0/tmp/dbus-XYZ"] },
+    {
+      name: "a plain unix path is returned as is",
+      address: "unix:path=/run/user/1000/bus",
+      paths: ["/run/user/1000/bus"],
+    },
+    {
+      name: "a guid after the path is ignored",
+      address: "unix:path=/run/user/1000/bus,guid=abc",
+      paths: ["/run/user/1000/bus"],
+    },
+    {
+      name: "a guid before the path is ignored",
+      address: "unix:guid=abc,path=/run/bus",
+      paths: ["/run/bus"],
+    },
+    {
+      name: "an abstract socket gets a leading NUL",
+      address: "unix:abstract=/tmp/dbus-XYZ,guid=1",
+      paths: ["\0/tmp/dbus-XYZ"],
+    },
     { name: "a percent-escaped path is unescaped", address: "unix:path=/tmp/a%20b", paths: ["/tmp/a b"] },
-    { name: "a tcp entry is skipped in favour of a later unix one", address: "tcp:host=localhost,port=1;unix:path=/x", paths: ["/x"] },
-    { name: "several unix entries are returned in order", address: "unix:path=/a;unix:abstract=b", paths: ["/a", "\0b"] },
+    {
+      name: "a tcp entry is skipped in favour of a later unix one",
+      address: "tcp:host=localhost,port=1;unix:path=/x",
+      paths: ["/x"],
+    },
+    {
+      name: "several unix entries are returned in order",
+      address: "unix:path=/a;unix:abstract=b",
+      paths: ["/a", "\0b"],
+    },
     { name: "an empty address has no paths", address: "", paths: [] },
-    { name: "a unix entry with neither path nor abstract has no paths", address: "unix:tmpdir=/tmp", paths: [] },
+    {
+      name: "a unix entry with neither path nor abstract has no paths",
+      address: "unix:tmpdir=/tmp",
+      paths: [],
+    },
   ];
   for (const { name, address, paths } of cases) {
     test(name, () => {
@@ -496,8 +783,20 @@ describe("decoding hostile bytes", () => {
   test("truncated, bit-flipped and random messages decode or throw DBusWireError, nothing else", () => {
     const next = random(42);
     const valid = encodeMethodCall({
-      serial: 7, destination: "org.freedesktop.secrets", path: "/org/freedesktop/secrets", interface: "org.freedesktop.Secret.Service",
-      member: "SearchItems", signature: "a{ss}v(oayays)", body: [[["service", "authctl"], ["account", "openrouter"]], { signature: "as", value: ["a", "b"] }, ["/s/1", Uint8Array.of(1, 2), Uint8Array.of(3), "text/plain"]],
+      serial: 7,
+      destination: "org.freedesktop.secrets",
+      path: "/org/freedesktop/secrets",
+      interface: "org.freedesktop.Secret.Service",
+      member: "SearchItems",
+      signature: "a{ss}v(oayays)",
+      body: [
+        [
+          ["service", "authctl"],
+          ["account", "openrouter"],
+        ],
+        { signature: "as", value: ["a", "b"] },
+        ["/s/1", Uint8Array.of(1, 2), Uint8Array.of(3), "text/plain"],
+      ],
     });
     let decoded = 0;
     let refused = 0;
@@ -508,7 +807,10 @@ describe("decoding hostile bytes", () => {
         decodeMessage(bytes.subarray(0, length));
         decoded++;
       } catch (error) {
-        if (!(error instanceof DBusWireError)) throw new Error(`${(error as Error).name}: ${(error as Error).message} for ${Array.from(bytes).join(",")}`);
+        if (!(error instanceof DBusWireError))
+          throw new Error(
+            `${(error as Error).name}: ${(error as Error).message} for ${Array.from(bytes).join(",")}`,
+          );
         refused++;
       }
     };
@@ -518,7 +820,11 @@ describe("decoding hostile bytes", () => {
       for (let f = 0; f < flips; f++) bytes[Math.floor(next() * bytes.length)] = Math.floor(next() * 256);
       attempt(bytes);
       attempt(valid.subarray(0, Math.floor(next() * valid.length)));
-      attempt(Uint8Array.from({ length: 16 + Math.floor(next() * 64) }, (_, k) => (k === 0 ? 0x6c : Math.floor(next() * 256))));
+      attempt(
+        Uint8Array.from({ length: 16 + Math.floor(next() * 64) }, (_, k) =>
+          k === 0 ? 0x6c : Math.floor(next() * 256),
+        ),
+      );
     }
     expect(decoded).toBeGreaterThan(0);
     expect(refused).toBeGreaterThan(0);

@@ -34,7 +34,8 @@ describe("formatEnv writes each format exactly", () => {
   });
 
   test("nothing to print is an empty string, except JSON's empty object", () => {
-    for (const format of ["sh", "fish", "powershell", "dotenv"] as const) expect(formatEnv([], format)).toBe("");
+    for (const format of ["sh", "fish", "powershell", "dotenv"] as const)
+      expect(formatEnv([], format)).toBe("");
     expect(formatEnv([], "json")).toBe("{}\n");
   });
 
@@ -53,18 +54,34 @@ describe("formatEnv writes each format exactly", () => {
   });
 
   test("json keeps the order of the pairs", () => {
-    expect(formatEnv([["B", "1"], ["A", "2"]], "json")).toBe('{\n  "B": "1",\n  "A": "2"\n}\n');
+    expect(
+      formatEnv(
+        [
+          ["B", "1"],
+          ["A", "2"],
+        ],
+        "json",
+      ),
+    ).toBe('{\n  "B": "1",\n  "A": "2"\n}\n');
   });
 });
 
 describe("dotenv picks the first quoting that keeps the value unchanged: single, double, backticks, bare", () => {
   test.each([
     ["single quotes when there is no single quote", `a "b" \\n $c`, `K='a "b" \\n $c'\n`],
-    ["double quotes when there is a single quote but no double quote or backslash", "it's\nx", `K="it's\nx"\n`],
-    ["backticks when there is a single quote and a double quote", `it's "q"`, "K=`it's \"q\"`\n"],
+    [
+      "double quotes when there is a single quote but no double quote or backslash",
+      "it's\nx",
+      `K="it's\nx"\n`,
+    ],
+    ["backticks when there is a single quote and a double quote", `it's "q"`, 'K=`it\'s "q"`\n'],
     ["backticks when there is a single quote and a backslash", "it's \\n", "K=`it's \\n`\n"],
     ["double quotes with the \\r escape for a carriage return", "a\r\nb", `K="a\\r\nb"\n`],
-    ["bare when the value ends in a backslash (every quoted form would read it as an escaped closing quote)", "sk-trail\\", "K=sk-trail\\\n"],
+    [
+      "bare when the value ends in a backslash (every quoted form would read it as an escaped closing quote)",
+      "sk-trail\\",
+      "K=sk-trail\\\n",
+    ],
     ["bare for two trailing backslashes", "sk-trail\\\\", "K=sk-trail\\\\\n"],
     ["bare when the value holds every kind of quote and a dollar sign", "p'q\"r`s$t", "K=p'q\"r`s$t\n"],
     ["bare for a lone backslash", "\\", "K=\\\n"],
@@ -121,7 +138,15 @@ describe("every format checks names and values", () => {
   });
 
   test("one bad pair fails the whole call before anything is written", () => {
-    expect(() => formatEnv([["GOOD", "v"], ["BAD-NAME", "v"]], "sh")).toThrow(AuthctlError);
+    expect(() =>
+      formatEnv(
+        [
+          ["GOOD", "v"],
+          ["BAD-NAME", "v"],
+        ],
+        "sh",
+      ),
+    ).toThrow(AuthctlError);
   });
 });
 
@@ -138,7 +163,9 @@ describe("formatGithubEnv", () => {
   test("masks each non-blank line once, trimmed and escaped for workflow commands", () => {
     const { masks, block } = formatGithubEnv([["K", "  first line \n\n%0A 100%\r\nfirst line\n"]], counter());
     expect(masks).toBe("::add-mask::first line\n::add-mask::%250A 100%25\n");
-    expect(block).toBe("K<<ghadelimiter_00000000\n  first line \n\n%0A 100%\r\nfirst line\n\nghadelimiter_00000000\n");
+    expect(block).toBe(
+      "K<<ghadelimiter_00000000\n  first line \n\n%0A 100%\r\nfirst line\n\nghadelimiter_00000000\n",
+    );
   });
 
   test("an empty value gets an empty heredoc and no mask", () => {

@@ -12,9 +12,16 @@ import { createBunKeyring, type SecretsApi } from "../../src/store/keyring.ts";
 test("a silent session bus fails a keyring read after the default 2 s", async () => {
   const dir = mkdtempSync(join(tmpdir(), "authctl-silent-bus-"));
   const silent = Bun.listen({ unix: join(dir, "bus"), socket: { data() {} } });
-  const secrets = { get: async () => null, set: async () => {}, delete: async () => false } as unknown as SecretsApi;
+  const secrets = {
+    get: async () => null,
+    set: async () => {},
+    delete: async () => false,
+  } as unknown as SecretsApi;
   try {
-    const keyring = createBunKeyring({ DBUS_SESSION_BUS_ADDRESS: `unix:path=${join(dir, "bus")}` }, { platform: "linux", secrets });
+    const keyring = createBunKeyring(
+      { DBUS_SESSION_BUS_ADDRESS: `unix:path=${join(dir, "bus")}` },
+      { platform: "linux", secrets },
+    );
     const started = Date.now();
     await expect(keyring.get("x")).rejects.toThrow("the keyring did not answer within 2s");
     const elapsed = Date.now() - started;

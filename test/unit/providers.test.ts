@@ -9,8 +9,31 @@ const registry = createRegistry({ path: "/nonexistent/config.toml", providers: {
 describe("the built-in provider table", () => {
   const ids = registry.list().map((p) => p.id);
   test("has every provider the issues name", () => {
-    for (const id of ["openai", "anthropic", "gemini", "openrouter", "mistral", "groq", "xai", "deepseek", "together", "fireworks", "cohere",
-      "moonshot", "zai", "minimax", "perplexity", "cerebras", "dashscope", "huggingface", "baichuan", "yi", "github-copilot", "kimi", "qwen"]) {
+    for (const id of [
+      "openai",
+      "anthropic",
+      "gemini",
+      "openrouter",
+      "mistral",
+      "groq",
+      "xai",
+      "deepseek",
+      "together",
+      "fireworks",
+      "cohere",
+      "moonshot",
+      "zai",
+      "minimax",
+      "perplexity",
+      "cerebras",
+      "dashscope",
+      "huggingface",
+      "baichuan",
+      "yi",
+      "github-copilot",
+      "kimi",
+      "qwen",
+    ]) {
       expect(ids).toContain(id);
     }
   });
@@ -20,18 +43,28 @@ describe("the built-in provider table", () => {
       expect(provider.id).toMatch(/^[a-z0-9][a-z0-9-]*$/);
       const methodIds = provider.methods.map((m) => m.id);
       expect(new Set(methodIds).size).toBe(methodIds.length);
-      for (const name of [...provider.keyVars, ...(provider.aliasVars ?? []), ...(provider.conflictVars ?? [])]) {
+      for (const name of [
+        ...provider.keyVars,
+        ...(provider.aliasVars ?? []),
+        ...(provider.conflictVars ?? []),
+      ]) {
         expect(name).toMatch(/^[A-Z_][A-Z0-9_]*$/);
       }
       expect(provider.apiUrl).toStartWith("https://");
       for (const method of provider.methods) {
         if (method.kind !== "oauth") continue;
-        for (const url of [method.oauth.authorizeUrl, method.oauth.tokenUrl, method.oauth.deviceAuthorizationUrl, method.oauth.revocationUrl]) {
+        for (const url of [
+          method.oauth.authorizeUrl,
+          method.oauth.tokenUrl,
+          method.oauth.deviceAuthorizationUrl,
+          method.oauth.revocationUrl,
+        ]) {
           if (url) expect(url).toStartWith("https://");
         }
         expect(Object.values(method.env)).not.toContain("refresh_token");
         if (method.flows.includes("loopback")) expect(method.oauth.authorizeUrl).toBeDefined();
-        if (method.flows.includes("device")) expect(method.oauth.deviceAuthorizationUrl ?? method.hooks?.customDevice).toBeDefined();
+        if (method.flows.includes("device"))
+          expect(method.oauth.deviceAuthorizationUrl ?? method.hooks?.customDevice).toBeDefined();
       }
     });
   }
@@ -39,10 +72,17 @@ describe("the built-in provider table", () => {
   test("config.toml overrides reach a built-in OAuth method's endpoints and ports", () => {
     const r = createRegistry({
       path: "/x/config.toml",
-      providers: { openai: { token_url: "http://127.0.0.1:9/token", redirect_port: 4000, client_id: "mine" } },
+      providers: {
+        openai: { token_url: "http://127.0.0.1:9/token", redirect_port: 4000, client_id: "mine" },
+      },
     });
     const method = r.require("openai").methods.find((m) => m.id === "chatgpt");
-    expect(method?.kind === "oauth" && method.oauth).toMatchObject({ tokenUrl: "http://127.0.0.1:9/token", redirectPort: 4000, fallbackPorts: [], clientId: "mine" });
+    expect(method?.kind === "oauth" && method.oauth).toMatchObject({
+      tokenUrl: "http://127.0.0.1:9/token",
+      redirectPort: 4000,
+      fallbackPorts: [],
+      clientId: "mine",
+    });
   });
 });
 
@@ -64,7 +104,10 @@ describe("built-in account logins follow their sources", () => {
   });
 
   test("OpenAI's revocation is sent as JSON, as codex's revoke.rs does", () => {
-    expect(method("openai", "chatgpt").oauth).toMatchObject({ revocationUrl: "https://auth.openai.com/oauth/revoke", revocationBody: "json" });
+    expect(method("openai", "chatgpt").oauth).toMatchObject({
+      revocationUrl: "https://auth.openai.com/oauth/revoke",
+      revocationBody: "json",
+    });
   });
 
   test("every built-in account login names its source and policy", () => {
@@ -81,7 +124,9 @@ describe("built-in account logins follow their sources", () => {
 
 describe("regions", () => {
   const coding = (providers: Record<string, Record<string, unknown>>) => {
-    const method = createRegistry({ path: "/x/config.toml", providers }).require("minimax").methods.find((m) => m.id === "coding-plan");
+    const method = createRegistry({ path: "/x/config.toml", providers })
+      .require("minimax")
+      .methods.find((m) => m.id === "coding-plan");
     if (method?.kind !== "oauth") throw new Error("expected the coding-plan method");
     return method.oauth;
   };
@@ -98,10 +143,15 @@ describe("regions", () => {
   });
 
   test("region cn moves the api_url and puts that region first; api_url pins one host", () => {
-    const cn = createRegistry({ path: "/x/config.toml", providers: { moonshot: { region: "cn" } } }).require("moonshot");
+    const cn = createRegistry({ path: "/x/config.toml", providers: { moonshot: { region: "cn" } } }).require(
+      "moonshot",
+    );
     expect(cn.apiUrl).toBe("https://api.moonshot.cn/v1");
     expect(cn.regions?.map((r) => r.id)).toEqual(["cn", "global"]);
-    const pinned = createRegistry({ path: "/x/config.toml", providers: { moonshot: { api_url: "https://gw.example/v1" } } }).require("moonshot");
+    const pinned = createRegistry({
+      path: "/x/config.toml",
+      providers: { moonshot: { api_url: "https://gw.example/v1" } },
+    }).require("moonshot");
     expect(pinned.apiUrl).toBe("https://gw.example/v1");
     expect(pinned.regions).toBeUndefined();
   });
@@ -147,13 +197,26 @@ describe("MiniMax's answers (hand-built responses)", () => {
 
   test("a refresh answer in the base_resp envelope keeps its deadline; a non-zero status_code or a 4xx is refused", async () => {
     const ok = await processMiniMaxTokenAnswer(
-      Response.json({ base_resp: { status_code: 0, status_msg: "success" }, access_token: "mm-at-1", refresh_token: "mm-rt-1", expired_in: now + 5_000 }),
+      Response.json({
+        base_resp: { status_code: 0, status_msg: "success" },
+        access_token: "mm-at-1",
+        refresh_token: "mm-rt-1",
+        expired_in: now + 5_000,
+      }),
       now,
     );
     expect(ok).toMatchObject({ access_token: "mm-at-1", refresh_token: "mm-rt-1", expires_at: now + 5_000 });
     expect(ok.expires_in).toBeUndefined();
-    await expect(processMiniMaxTokenAnswer(Response.json({ base_resp: { status_code: 1004, status_msg: "login fail" } }), now)).rejects.toThrow("login fail (base_resp 1004)");
-    const dead = await processMiniMaxTokenAnswer(Response.json({ status: "error" }, { status: 401 }), now).catch((error) => error);
+    await expect(
+      processMiniMaxTokenAnswer(
+        Response.json({ base_resp: { status_code: 1004, status_msg: "login fail" } }),
+        now,
+      ),
+    ).rejects.toThrow("login fail (base_resp 1004)");
+    const dead = await processMiniMaxTokenAnswer(
+      Response.json({ status: "error" }, { status: 401 }),
+      now,
+    ).catch((error) => error);
     expect(dead).toMatchObject({ code: "OAUTH", detail: { error: "invalid_grant" } });
   });
 });

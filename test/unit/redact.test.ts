@@ -9,7 +9,9 @@ const OPAQUE_REFRESH = "r.3f9a77c1d2e84b6a9c0d5e1f2a3b4c5d";
 describe("redact", () => {
   test("a registered opaque secret is masked wherever it appears, as …last4", () => {
     registerSecret(OPAQUE_KEY);
-    expect(redact(`upstream said: bad key ${OPAQUE_KEY} (twice: ${OPAQUE_KEY})`)).toBe("upstream said: bad key …Sd0F (twice: …Sd0F)");
+    expect(redact(`upstream said: bad key ${OPAQUE_KEY} (twice: ${OPAQUE_KEY})`)).toBe(
+      "upstream said: bad key …Sd0F (twice: …Sd0F)",
+    );
     expect(redact(OPAQUE_KEY)).not.toContain(OPAQUE_KEY.slice(0, 12));
   });
 
@@ -33,11 +35,20 @@ describe("redact", () => {
   });
 
   const shapes: [string, string, string][] = [
-    ["a bearer token in a header dump", "Authorization: Bearer abc.DEF_ghi-123456789", "Authorization: Bearer ****"],
-    ["a refresh_token form field", "grant_type=refresh_token&refresh_token=opaqueRT123456789", "grant_type=refresh_token&refresh_token=****"],
+    [
+      "a bearer token in a header dump",
+      "Authorization: Bearer abc.DEF_ghi-123456789",
+      "Authorization: Bearer ****",
+    ],
+    [
+      "a refresh_token form field",
+      "grant_type=refresh_token&refresh_token=opaqueRT123456789",
+      "grant_type=refresh_token&refresh_token=****",
+    ],
     ["a JSON access_token field", '{"access_token":"opaqueAT123456789"}', '{"access_token":"****"}'],
     ["an sk- key", "key sk-abcdefghijklmnopqrstuvwx", "key …uvwx"],
     ["a JWT", "eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", "…dXJl"],
   ];
-  for (const [name, input, expected] of shapes) test(`by shape: ${name}`, () => expect(redact(input)).toBe(expected));
+  for (const [name, input, expected] of shapes)
+    test(`by shape: ${name}`, () => expect(redact(input)).toBe(expected));
 });

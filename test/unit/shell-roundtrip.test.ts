@@ -76,7 +76,9 @@ function decodeExact(bytes: Uint8Array): string {
 }
 
 function readByLabel(dir: string): Record<string, string> {
-  return Object.fromEntries(NASTY.map(([label], index) => [label, decodeExact(readFileSync(join(dir, NAMES[index]!)))]));
+  return Object.fromEntries(
+    NASTY.map(([label], index) => [label, decodeExact(readFileSync(join(dir, NAMES[index]!)))]),
+  );
 }
 
 /** What a program started from the shell receives: `env -0` separates entries with NUL. */
@@ -86,7 +88,9 @@ function readEnviron(file: string): Record<string, string> {
     const equals = entry.indexOf("=");
     if (equals > 0) environ.set(entry.slice(0, equals), entry.slice(equals + 1));
   }
-  return Object.fromEntries(NASTY.map(([label], index) => [label, environ.get(NAMES[index]!) ?? "<missing>"]));
+  return Object.fromEntries(
+    NASTY.map(([label], index) => [label, environ.get(NAMES[index]!) ?? "<missing>"]),
+  );
 }
 
 interface ShellCase {
@@ -98,11 +102,23 @@ interface ShellCase {
 }
 
 const SHELLS: ShellCase[] = [
-  { name: "bash", command: "bash", argv: (s) => ["--norc", "--noprofile", s], format: "sh", source: (f) => `. '${f}'` },
+  {
+    name: "bash",
+    command: "bash",
+    argv: (s) => ["--norc", "--noprofile", s],
+    format: "sh",
+    source: (f) => `. '${f}'`,
+  },
   { name: "dash", command: "dash", argv: (s) => [s], format: "sh", source: (f) => `. '${f}'` },
   { name: "zsh", command: "zsh", argv: (s) => ["-f", s], format: "sh", source: (f) => `. '${f}'` },
   { name: "busybox sh", command: "busybox", argv: (s) => ["sh", s], format: "sh", source: (f) => `. '${f}'` },
-  { name: "fish", command: "fish", argv: (s) => ["--no-config", s], format: "fish", source: (f) => `source '${f}'` },
+  {
+    name: "fish",
+    command: "fish",
+    argv: (s) => ["--no-config", s],
+    format: "fish",
+    source: (f) => `source '${f}'`,
+  },
 ];
 
 /**
@@ -110,7 +126,10 @@ const SHELLS: ShellCase[] = [
  * child process inherits. `printf '%s' "$NAME"` adds nothing, and the double quotes matter in
  * fish too: unquoted, a PATH-named list would print without its colons.
  */
-function runShell(shell: ShellCase, locale: string): { shell: Record<string, string>; child: Record<string, string> } {
+function runShell(
+  shell: ShellCase,
+  locale: string,
+): { shell: Record<string, string>; child: Record<string, string> } {
   const dir = mkdtempSync(join(WORK, `${shell.command}-`));
   const envFile = join(dir, "env");
   const script = join(dir, "script");
@@ -130,7 +149,11 @@ function runShell(shell: ShellCase, locale: string): { shell: Record<string, str
     stdout: "pipe",
     stderr: "pipe",
   });
-  expect({ exitCode: result.exitCode, stderr: result.stderr.toString(), stdout: result.stdout.toString() }).toEqual({
+  expect({
+    exitCode: result.exitCode,
+    stderr: result.stderr.toString(),
+    stdout: result.stdout.toString(),
+  }).toEqual({
     exitCode: 0,
     stderr: "",
     stdout: "",
@@ -162,11 +185,14 @@ describe("shells read back every value unchanged", () => {
       lines.push(`[IO.File]::WriteAllText('${join(dir, name)}', [string]$env:${name})`);
     }
     writeFileSync(script, `${lines.join("\n")}\n`);
-    const result = Bun.spawnSync([Bun.which("pwsh") ?? "pwsh", "-NoProfile", "-NonInteractive", "-File", script], {
-      env: { PATH: "/usr/bin:/bin", HOME: join(dir, "home") },
-      stdout: "pipe",
-      stderr: "pipe",
-    });
+    const result = Bun.spawnSync(
+      [Bun.which("pwsh") ?? "pwsh", "-NoProfile", "-NonInteractive", "-File", script],
+      {
+        env: { PATH: "/usr/bin:/bin", HOME: join(dir, "home") },
+        stdout: "pipe",
+        stderr: "pipe",
+      },
+    );
     expect(result.stderr.toString()).toBe("");
     expect(result.exitCode).toBe(0);
     expect(readByLabel(dir)).toEqual(EXPECTED);
@@ -215,7 +241,11 @@ describe("dotenv.parse reads back every value the dotenv format accepts", () => 
     test(`each value alone and between neighbours (${fast ? "fast" : "default"} parser)`, () => {
       for (const [label, value] of writable) {
         for (const [, neighbour] of writable) {
-          const vars = [["A", value], ["B", neighbour], ["C", value]] as const;
+          const vars = [
+            ["A", value],
+            ["B", neighbour],
+            ["C", value],
+          ] as const;
           const parsed = parse(formatEnv(vars, "dotenv"), { fast });
           expect({ label, parsed }).toEqual({ label, parsed: Object.fromEntries(vars) });
         }
@@ -253,7 +283,8 @@ describe("GITHUB_ENV heredocs read back every value", () => {
         result[line.slice(0, equals)] = line.slice(equals + 1);
         continue;
       }
-      if (heredoc <= 0 || heredoc + 2 === line.length) throw new Error(`invalid line ${JSON.stringify(line)}`);
+      if (heredoc <= 0 || heredoc + 2 === line.length)
+        throw new Error(`invalid line ${JSON.stringify(line)}`);
       const name = line.slice(0, heredoc);
       const delimiter = line.slice(heredoc + 2);
       const start = index;
@@ -307,7 +338,10 @@ describe("GITHUB_ENV heredocs read back every value", () => {
 
 test("the marker check can fail: the same value, unquoted, does run", () => {
   const control = join(WORK, "control");
-  const value = NASTY.find(([label]) => label === "touch in sh command substitution")![1].replace(MARKER, control);
+  const value = NASTY.find(([label]) => label === "touch in sh command substitution")![1].replace(
+    MARKER,
+    control,
+  );
   const result = Bun.spawnSync(["/bin/sh", "-c", `X="${value}"`], { env: { PATH: "/usr/bin:/bin" } });
   expect(result.exitCode).toBe(0);
   expect(existsSync(control)).toBe(true);

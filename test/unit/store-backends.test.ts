@@ -21,7 +21,9 @@ function freshHome(): string {
 }
 
 /** An in-memory Secret Service: the same contract as Bun.secrets, and a switch to make it vanish. */
-function fakeKeyring(items = new Map<string, string>()): Keyring & { items: Map<string, string>; available: boolean; calls: number } {
+function fakeKeyring(
+  items = new Map<string, string>(),
+): Keyring & { items: Map<string, string>; available: boolean; calls: number } {
   const unavailable = () => {
     throw new AuthctlError("STORE_IO", "the keyring is not available: switched off");
   };
@@ -58,15 +60,34 @@ const SECRETS = [KEY, ACCESS, REFRESH, COPILOT];
 
 function credentials(): Record<string, StoredCredential> {
   return {
-    openrouter: { method: "key", type: "api_key", key: KEY, label: "work", created_at: 1_700_000_000_000, updated_at: 1_700_000_000_000 },
+    openrouter: {
+      method: "key",
+      type: "api_key",
+      key: KEY,
+      label: "work",
+      created_at: 1_700_000_000_000,
+      updated_at: 1_700_000_000_000,
+    },
     "github-copilot": {
-      method: "device", type: "oauth", access_token: ACCESS, refresh_token: REFRESH, expires_at: 1_800_000_000_000,
-      account: "octocat", extra: { host: "github.com", copilot_token: COPILOT }, created_at: 1_700_000_000_000, updated_at: 1_700_000_000_001,
+      method: "device",
+      type: "oauth",
+      access_token: ACCESS,
+      refresh_token: REFRESH,
+      expires_at: 1_800_000_000_000,
+      account: "octocat",
+      extra: { host: "github.com", copilot_token: COPILOT },
+      created_at: 1_700_000_000_000,
+      updated_at: 1_700_000_000_001,
     },
   };
 }
 
-function storeFor(home: string, backend: BackendName | "auto", keyring: Keyring, extra: Partial<BackendStoreOptions> = {}) {
+function storeFor(
+  home: string,
+  backend: BackendName | "auto",
+  keyring: Keyring,
+  extra: Partial<BackendStoreOptions> = {},
+) {
   const notices: string[] = [];
   const store = createBackendStore(home, {
     choice: { backend, from: backend === "auto" ? "default" : "AUTHCTL_STORE" },
@@ -146,9 +167,11 @@ describe("encrypted backend", () => {
       c["github-copilot"] = { ...c["github-copilot"]!, account: "hubot" };
     });
     expect(fileText(home)).toContain(bytes.toString("base64"));
-    await expect(store.update((c) => {
-      c.openrouter = { ...c.openrouter!, label: "relabelled" };
-    })).rejects.toThrow("cannot change openrouter: its stored secret cannot be read");
+    await expect(
+      store.update((c) => {
+        c.openrouter = { ...c.openrouter!, label: "relabelled" };
+      }),
+    ).rejects.toThrow("cannot change openrouter: its stored secret cannot be read");
     await store.update((c) => {
       c.openrouter = credentials().openrouter!;
     });
@@ -165,8 +188,13 @@ describe("encrypted backend", () => {
     const text = fileText(home);
     const access = /access_token = "(enc:v1:[^"]+)"/.exec(text)![1]!;
     const refresh = /refresh_token = "(enc:v1:[^"]+)"/.exec(text)![1]!;
-    writeFileSync(join(home, "credentials.toml"), text.replace(access, "@SWAP@").replace(refresh, access).replace("@SWAP@", refresh));
-    expect(store.read().damaged?.["github-copilot"]?.message).toContain("the record of github-copilot does not authenticate");
+    writeFileSync(
+      join(home, "credentials.toml"),
+      text.replace(access, "@SWAP@").replace(refresh, access).replace("@SWAP@", refresh),
+    );
+    expect(store.read().damaged?.["github-copilot"]?.message).toContain(
+      "the record of github-copilot does not authenticate",
+    );
     expect(store.read().credentials.openrouter!.key).toBe(KEY);
   });
 
@@ -174,9 +202,13 @@ describe("encrypted backend", () => {
     const home = freshHome();
     const store = await seed(home, "encrypted", fakeKeyring());
     writeFileSync(join(home, "key"), Buffer.alloc(32, 7));
-    expect(() => store.read()).toThrow(`key file ${join(home, "key")} does not open credentials store ${join(home, "credentials.toml")} (wrong key)`);
+    expect(() => store.read()).toThrow(
+      `key file ${join(home, "key")} does not open credentials store ${join(home, "credentials.toml")} (wrong key)`,
+    );
     rmSync(join(home, "key"));
-    expect(() => store.read()).toThrow(`holds sealed values but the key file ${join(home, "key")} is missing`);
+    expect(() => store.read()).toThrow(
+      `holds sealed values but the key file ${join(home, "key")} is missing`,
+    );
   });
 
   test("AUTHCTL_PASSPHRASE derives the key with scrypt and a stored salt; a wrong or missing passphrase is refused", async () => {
@@ -190,7 +222,9 @@ describe("encrypted backend", () => {
     expect(text).toMatch(/kdf_salt = "[A-Za-z0-9+/=]{24}"/);
     for (const secret of SECRETS) expect(text).not.toContain(secret);
     expect(store.read().credentials).toEqual(credentials());
-    expect(() => storeFor(home, "encrypted", keyring, { passphrase: "wrong" }).store.read()).toThrow("AUTHCTL_PASSPHRASE does not open credentials store");
+    expect(() => storeFor(home, "encrypted", keyring, { passphrase: "wrong" }).store.read()).toThrow(
+      "AUTHCTL_PASSPHRASE does not open credentials store",
+    );
     expect(() => storeFor(home, "encrypted", keyring).store.read()).toThrow("is sealed with a passphrase");
   });
 
@@ -217,10 +251,15 @@ describe("encrypted backend", () => {
 
 describe("backend selection", () => {
   test("AUTHCTL_STORE wins over config.toml; an unknown name is a config error", () => {
-    expect(chooseBackend({ AUTHCTL_STORE: "file" }, "keyring")).toEqual({ backend: "file", from: "AUTHCTL_STORE" });
+    expect(chooseBackend({ AUTHCTL_STORE: "file" }, "keyring")).toEqual({
+      backend: "file",
+      from: "AUTHCTL_STORE",
+    });
     expect(chooseBackend({}, "encrypted")).toEqual({ backend: "encrypted", from: "config.toml" });
     expect(chooseBackend({}, undefined)).toEqual({ backend: "auto", from: "default" });
-    expect(() => chooseBackend({ AUTHCTL_STORE: "vault" }, undefined)).toThrow('AUTHCTL_STORE must be keyring, encrypted or file, not "vault"');
+    expect(() => chooseBackend({ AUTHCTL_STORE: "vault" }, undefined)).toThrow(
+      'AUTHCTL_STORE must be keyring, encrypted or file, not "vault"',
+    );
   });
 
   test("automatic: the keyring when it answers, else the encrypted file with a notice shown once", async () => {
@@ -230,7 +269,9 @@ describe("backend selection", () => {
     const first = storeFor(home, "auto", keyring);
     expect(first.store.backend).toBe("encrypted");
     await first.store.update((c) => Object.assign(c, { openrouter: credentials().openrouter }));
-    expect(first.notices).toEqual([`the keyring is not available (switched off): secrets go to the encrypted file ${join(home, "credentials.toml")} instead`]);
+    expect(first.notices).toEqual([
+      `the keyring is not available (switched off): secrets go to the encrypted file ${join(home, "credentials.toml")} instead`,
+    ]);
     const second = storeFor(home, "auto", keyring);
     await second.store.update((c) => Object.assign(c, { "github-copilot": credentials()["github-copilot"] }));
     expect(second.notices).toEqual([]);
@@ -250,7 +291,9 @@ describe("backend selection", () => {
     const keyring = fakeKeyring();
     keyring.available = false;
     const { store } = storeFor(freshHome(), "keyring", keyring);
-    await expect(store.update((c) => Object.assign(c, credentials()))).rejects.toThrow("the keyring is not available (switched off), and AUTHCTL_STORE asks for it");
+    await expect(store.update((c) => Object.assign(c, credentials()))).rejects.toThrow(
+      "the keyring is not available (switched off), and AUTHCTL_STORE asks for it",
+    );
   });
 
   test("plain-file secrets move to the better backend on the next write, with a notice", async () => {
@@ -275,8 +318,12 @@ describe("backend selection", () => {
     expect(sessionBusAddress({ XDG_RUNTIME_DIR: runtime })).toBeUndefined();
     writeFileSync(join(runtime, "bus"), ""); // only its existence is checked; connecting is the reader's job
     expect(sessionBusAddress({ XDG_RUNTIME_DIR: runtime })).toBe(`unix:path=${runtime}/bus`);
-    expect(sessionBusAddress({ XDG_RUNTIME_DIR: runtime, DBUS_SESSION_BUS_ADDRESS: "unix:abstract=/tmp/x" })).toBe("unix:abstract=/tmp/x");
-    expect(createBunKeyring({ XDG_RUNTIME_DIR: runtime }, { platform: "linux" }).quickUnavailableReason()).toBeUndefined();
+    expect(
+      sessionBusAddress({ XDG_RUNTIME_DIR: runtime, DBUS_SESSION_BUS_ADDRESS: "unix:abstract=/tmp/x" }),
+    ).toBe("unix:abstract=/tmp/x");
+    expect(
+      createBunKeyring({ XDG_RUNTIME_DIR: runtime }, { platform: "linux" }).quickUnavailableReason(),
+    ).toBeUndefined();
   });
 
   test("a real Bun keyring with no D-Bus session bus is unavailable at once, without calling it", async () => {
@@ -301,12 +348,16 @@ describe("keyring backend (in-memory Secret Service)", () => {
     await login(a.store, "sk-or-v1-store-a");
     expect(a.notices).toEqual([]);
     await login(b.store, "sk-or-v1-store-b");
-    expect(b.notices).toEqual([`replaced the keyring item authctl/openrouter, which held the openrouter login of the authctl store at ${homeA} (it will ask to log in again)`]);
+    expect(b.notices).toEqual([
+      `replaced the keyring item authctl/openrouter, which held the openrouter login of the authctl store at ${homeA} (it will ask to log in again)`,
+    ]);
 
     // A does not hand out B's key as its own.
     const error = await a.store.readSecrets("openrouter").catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AuthctlError);
-    expect((error as AuthctlError).message).toBe(`the keyring item authctl/openrouter now holds the openrouter login of the authctl store at ${homeB}`);
+    expect((error as AuthctlError).message).toBe(
+      `the keyring item authctl/openrouter now holds the openrouter login of the authctl store at ${homeB}`,
+    );
     expect((error as AuthctlError).hint).toStartWith("run 'authctl login openrouter' to log in here again");
     expect((await b.store.readSecrets("openrouter"))!.key).toBe("sk-or-v1-store-b");
 
@@ -323,7 +374,9 @@ describe("keyring backend (in-memory Secret Service)", () => {
 
     // A migration cannot carry a record whose item is another store's.
     await login(a.store, "sk-or-v1-store-a2");
-    expect((await b.store.migrate("encrypted").catch((e: Error) => e.message)) as string).toContain("now holds the openrouter login of the authctl store at");
+    expect((await b.store.migrate("encrypted").catch((e: Error) => e.message)) as string).toContain(
+      "now holds the openrouter login of the authctl store at",
+    );
   });
 
   test("an item that is not authctl's JSON (another program's) does not block a login, which replaces it", async () => {
@@ -333,7 +386,11 @@ describe("keyring backend (in-memory Secret Service)", () => {
     await store.update((c) => {
       c.openrouter = credentials().openrouter!;
     });
-    expect(JSON.parse(keyring.items.get("openrouter")!)).toEqual({ key: KEY, authctl_home: home, authctl_meta: expect.stringMatching(/^sha256:/) });
+    expect(JSON.parse(keyring.items.get("openrouter")!)).toEqual({
+      key: KEY,
+      authctl_home: home,
+      authctl_meta: expect.stringMatching(/^sha256:/),
+    });
   });
 
   test("an item in this store's keyring_cleanup that another store has taken over since is not deleted", async () => {
@@ -352,14 +409,15 @@ describe("keyring backend (in-memory Secret Service)", () => {
       c.openrouter = { ...credentials().openrouter!, key: "sk-or-v1-store-b" };
     });
     // B cannot know that A no longer needs the item, so it says whose it was.
-    expect(b.notices).toEqual([`replaced the keyring item authctl/openrouter, which held the openrouter login of the authctl store at ${homeA} (it will ask to log in again)`]);
+    expect(b.notices).toEqual([
+      `replaced the keyring item authctl/openrouter, which held the openrouter login of the authctl store at ${homeA} (it will ask to log in again)`,
+    ]);
     await a.store.update((c) => {
       c["github-copilot"] = { ...c["github-copilot"]!, account: "hubot" };
     });
     expect(fileText(homeA)).not.toContain("keyring_cleanup");
     expect((await b.store.readSecrets("openrouter"))!.key).toBe("sk-or-v1-store-b");
   });
-
 
   test("a read between a refresh's new keyring item and its new file waits for the writer instead of calling the record altered", async () => {
     // A writer sets the item (with the digest of the new record) before it writes the file. A
@@ -378,7 +436,12 @@ describe("keyring backend (in-memory Secret Service)", () => {
     }).store;
     const renewed = "gho_renewed0123456789abcdefABCDEF";
     await writer.update((c) => {
-      c["github-copilot"] = { ...c["github-copilot"]!, access_token: renewed, expires_at: 1_900_000_000_000, updated_at: 1_800_000_000_000 };
+      c["github-copilot"] = {
+        ...c["github-copilot"]!,
+        access_token: renewed,
+        expires_at: 1_900_000_000_000,
+        updated_at: 1_800_000_000_000,
+      };
     });
     expect(during).toBeDefined();
     const seen = await during!;
@@ -394,8 +457,18 @@ describe("keyring backend (in-memory Secret Service)", () => {
     for (const secret of SECRETS) expect(text).not.toContain(secret);
     expect(text).toContain('secret_store = "keyring"');
     expect(text).toContain('host = "github.com"');
-    expect(JSON.parse(keyring.items.get("openrouter")!)).toEqual({ key: KEY, authctl_home: home, authctl_meta: expect.stringMatching(/^sha256:/) });
-    expect(JSON.parse(keyring.items.get("github-copilot")!)).toEqual({ access_token: ACCESS, refresh_token: REFRESH, "extra.copilot_token": COPILOT, authctl_home: home, authctl_meta: expect.stringMatching(/^sha256:/) });
+    expect(JSON.parse(keyring.items.get("openrouter")!)).toEqual({
+      key: KEY,
+      authctl_home: home,
+      authctl_meta: expect.stringMatching(/^sha256:/),
+    });
+    expect(JSON.parse(keyring.items.get("github-copilot")!)).toEqual({
+      access_token: ACCESS,
+      refresh_token: REFRESH,
+      "extra.copilot_token": COPILOT,
+      authctl_home: home,
+      authctl_meta: expect.stringMatching(/^sha256:/),
+    });
     const calls = keyring.calls;
     const snapshot = store.read();
     expect(keyring.calls).toBe(calls);
@@ -477,7 +550,10 @@ describe("migration", () => {
         expect(await fullCredentials(home, items)).toEqual(credentials());
         await storeFor(home, "file", items).store.migrate(to);
         expect(await fullCredentials(home, items)).toEqual(credentials());
-        expect(storeFor(home, "file", items).store.read().backends).toEqual({ openrouter: to, "github-copilot": to });
+        expect(storeFor(home, "file", items).store.read().backends).toEqual({
+          openrouter: to,
+          "github-copilot": to,
+        });
         if (to !== "keyring") expect(items.items.size).toBe(0);
       }
     });

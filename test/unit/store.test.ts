@@ -56,7 +56,11 @@ function spawnFixture(script: string, args: string[], umask = "022") {
   });
 }
 
-async function waitForOutput(stream: ReadableStream<Uint8Array>, text: string, timeoutMs = 60_000): Promise<void> {
+async function waitForOutput(
+  stream: ReadableStream<Uint8Array>,
+  text: string,
+  timeoutMs = 60_000,
+): Promise<void> {
   const reader = stream.getReader();
   const decoder = new TextDecoder();
   let seen = "";
@@ -79,7 +83,10 @@ async function deadPid(): Promise<number> {
   return child.pid;
 }
 
-function writeLock(home: string, owner: { pid: number; host?: string; time?: number; nonce?: string }): string {
+function writeLock(
+  home: string,
+  owner: { pid: number; host?: string; time?: number; nonce?: string },
+): string {
   const path = join(home, "credentials.toml.lock");
   const lock = { host: hostname(), time: Date.now(), nonce: "someone-else", ...owner };
   writeFileSync(path, JSON.stringify(lock), { mode: 0o600 });
@@ -125,7 +132,7 @@ test("a credential with every field round-trips, numbers stay numbers", async ()
     method: "device",
     type: "oauth",
     key: "sk-unused-but-kept",
-    access_token: "at-\"quoted\"\nnewline",
+    access_token: 'at-"quoted"\nnewline',
     refresh_token: "rt-1",
     id_token: "eyJ.id.token",
     token_type: "Bearer",
@@ -147,7 +154,11 @@ test("a credential with every field round-trips, numbers stay numbers", async ()
   expect({ ...snapshot.credentials["github-copilot"] }).toEqual(full);
   expect(typeof snapshot.credentials["github-copilot"]?.expires_at).toBe("number");
   const text = readFileSync(store.path, "utf8");
-  expect(text.startsWith("# authctl credential store. Managed by authctl: use 'authctl login/logout'.\nversion = 1\n")).toBe(true);
+  expect(
+    text.startsWith(
+      "# authctl credential store. Managed by authctl: use 'authctl login/logout'.\nversion = 1\n",
+    ),
+  ).toBe(true);
   expect(text).toContain("\n[github-copilot]\n");
   expect(text).toContain("\nexpires_at = 1732350000123\n");
 });
@@ -330,10 +341,14 @@ test("a store, or its directory, that other users may write is refused with the 
   const store = createFileStore(home);
   await store.update((credentials) => void (credentials.openrouter = apiKey("sk-1")));
   chmodSync(store.path, 0o622);
-  expect(() => store.read()).toThrow(`credentials.toml ${store.path} is writable by other users (mode 0622); authctl will not use it`);
+  expect(() => store.read()).toThrow(
+    `credentials.toml ${store.path} is writable by other users (mode 0622); authctl will not use it`,
+  );
   chmodSync(store.path, 0o600);
   chmodSync(home, 0o777);
-  expect(() => store.read()).toThrow(`authctl's directory ${home} is writable by other users (mode 0777); authctl will not use it`);
+  expect(() => store.read()).toThrow(
+    `authctl's directory ${home} is writable by other users (mode 0777); authctl will not use it`,
+  );
   const error = await rejection(store.update(() => undefined));
   expect(error.hint).toBe(`run chmod 700 ${home}, and check that nobody changed it`);
 });
@@ -385,7 +400,9 @@ test("kill -9 mid-update never leaves a broken store, and the next update recove
     expect(store.read().credentials.parent?.key).toBe(`sk-round-${round}`);
     expect(readdirSync(home).sort()).toEqual(["credentials.toml"]);
   }
-  console.error(`kill -9: lock left ${locksLeft}/5, temp file left ${tempsLeft}/5, recovery ms ${recoveries.join(", ")}`);
+  console.error(
+    `kill -9: lock left ${locksLeft}/5, temp file left ${tempsLeft}/5, recovery ms ${recoveries.join(", ")}`,
+  );
 }, 180_000);
 
 test("a stale lock whose holder is dead on this host is broken", async () => {
@@ -398,30 +415,42 @@ test("a stale lock whose holder is dead on this host is broken", async () => {
   expect(store.read().credentials.openrouter?.key).toBe("sk-1");
 });
 
-test.skipIf(process.platform !== "linux")("a lock whose holder was killed but not yet reaped (a zombie) is broken", async () => {
-  const home = freshHome();
-  const lock = join(home, "credentials.toml.lock");
-  // `exec sleep` leaves the holder a child of sleep, which never reaps it: once killed it stays a zombie.
-  const script = join(FIXTURES, "store-writer.ts");
-  const parent = Bun.spawn(["sh", "-c", `"$0" "$1" "$2" holder 60000 >/dev/null & exec sleep 60`, BUN, script, home]);
-  try {
-    let pid: number | undefined;
-    for (let i = 0; i < 600 && pid === undefined; i++) {
-      pid = readLock(lock)?.owner?.pid;
-      if (pid === undefined) await Bun.sleep(50);
+test.skipIf(process.platform !== "linux")(
+  "a lock whose holder was killed but not yet reaped (a zombie) is broken",
+  async () => {
+    const home = freshHome();
+    const lock = join(home, "credentials.toml.lock");
+    // `exec sleep` leaves the holder a child of sleep, which never reaps it: once killed it stays a zombie.
+    const script = join(FIXTURES, "store-writer.ts");
+    const parent = Bun.spawn([
+      "sh",
+      "-c",
+      `"$0" "$1" "$2" holder 60000 >/dev/null & exec sleep 60`,
+      BUN,
+      script,
+      home,
+    ]);
+    try {
+      let pid: number | undefined;
+      for (let i = 0; i < 600 && pid === undefined; i++) {
+        pid = readLock(lock)?.owner?.pid;
+        if (pid === undefined) await Bun.sleep(50);
+      }
+      expect(pid).toBeDefined();
+      process.kill(pid!, "SIGKILL");
+      for (let i = 0; i < 100 && !readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z"); i++)
+        await Bun.sleep(20);
+      expect(readFileSync(`/proc/${pid}/stat`, "utf8")).toContain(") Z");
+      const store = createFileStore(home, { lockTimeoutMs: 10_000, staleLockMs: 600_000 });
+      await store.update((credentials) => void (credentials.after = apiKey("sk-1")));
+      expect(Object.keys(store.read().credentials)).toEqual(["after"]);
+    } finally {
+      parent.kill("SIGKILL");
+      await parent.exited;
     }
-    expect(pid).toBeDefined();
-    process.kill(pid!, "SIGKILL");
-    for (let i = 0; i < 100 && !readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z"); i++) await Bun.sleep(20);
-    expect(readFileSync(`/proc/${pid}/stat`, "utf8")).toContain(") Z");
-    const store = createFileStore(home, { lockTimeoutMs: 10_000, staleLockMs: 600_000 });
-    await store.update((credentials) => void (credentials.after = apiKey("sk-1")));
-    expect(Object.keys(store.read().credentials)).toEqual(["after"]);
-  } finally {
-    parent.kill("SIGKILL");
-    await parent.exited;
-  }
-}, 60_000);
+  },
+  60_000,
+);
 
 test("ten processes racing to break the same stale lock all get their turn", async () => {
   const home = freshHome();
@@ -442,7 +471,9 @@ test("a lock left empty by a holder killed before writing it is broken after two
   expect(fresh.code).toBe("STORE_LOCKED");
   const old = new Date(Date.now() - 10_000);
   utimesSync(lock, old, old);
-  await createFileStore(home, { lockTimeoutMs: 30_000 }).update((credentials) => void (credentials.x = apiKey("sk-1")));
+  await createFileStore(home, { lockTimeoutMs: 30_000 }).update(
+    (credentials) => void (credentials.x = apiKey("sk-1")),
+  );
   expect(existsSync(lock)).toBe(false);
 });
 
@@ -483,11 +514,16 @@ test("a guard file left by a process killed while breaking or releasing a lock d
   mkdirSync(home, { mode: 0o700 });
   const lock = writeLock(home, { pid: await deadPid() });
   const guard = `${lock}.break`;
-  writeFileSync(guard, JSON.stringify({ pid: await deadPid(), host: hostname(), time: Date.now(), nonce: "g" }));
+  writeFileSync(
+    guard,
+    JSON.stringify({ pid: await deadPid(), host: hostname(), time: Date.now(), nonce: "g" }),
+  );
   // Dated in the future, so that only the dead pid, not the guard's five-second age limit, can free it.
   const future = new Date(Date.now() + 3_600_000);
   utimesSync(guard, future, future);
-  await createFileStore(home, { lockTimeoutMs: 10_000 }).update((credentials) => void (credentials.x = apiKey("sk-1")));
+  await createFileStore(home, { lockTimeoutMs: 10_000 }).update(
+    (credentials) => void (credentials.x = apiKey("sk-1")),
+  );
   expect(readdirSync(home)).toEqual(["credentials.toml"]);
 });
 
@@ -495,7 +531,9 @@ test("a lock naming this process but not held by it is a dead earlier process's"
   const home = freshHome();
   mkdirSync(home, { mode: 0o700 });
   writeLock(home, { pid: process.pid, nonce: "not-mine" });
-  await createFileStore(home, { lockTimeoutMs: 30_000 }).update((credentials) => void (credentials.x = apiKey("sk-1")));
+  await createFileStore(home, { lockTimeoutMs: 30_000 }).update(
+    (credentials) => void (credentials.x = apiKey("sk-1")),
+  );
   expect(readdirSync(home)).toEqual(["credentials.toml"]);
 });
 
@@ -549,14 +587,18 @@ test("a short lockTimeoutMs gives STORE_LOCKED naming the holder and the lock fi
   await waitForOutput(holder.stdout, "locked");
   const lock = join(home, "credentials.toml.lock");
   let called = false;
-  const error = await rejection(createFileStore(home, { lockTimeoutMs: 300 }).update(() => void (called = true)));
+  const error = await rejection(
+    createFileStore(home, { lockTimeoutMs: 300 }).update(() => void (called = true)),
+  );
   expect(error.code).toBe("STORE_LOCKED");
   expect(error.message).toContain(`pid ${holder.pid} on ${hostname()}`);
   expect(error.hint).toBe(`if no authctl is running, delete ${lock}`);
   expect(called).toBe(false);
   holder.kill("SIGKILL");
   await holder.exited;
-  await createFileStore(home, { lockTimeoutMs: 30_000 }).update((credentials) => void (credentials.after = apiKey("sk-1")));
+  await createFileStore(home, { lockTimeoutMs: 30_000 }).update(
+    (credentials) => void (credentials.after = apiKey("sk-1")),
+  );
   expect(Object.keys(createFileStore(home).read().credentials)).toEqual(["after"]);
 }, 60_000);
 

@@ -18,9 +18,12 @@ describe("packageManagerOf", () => {
     expect(packageManagerOf(path)?.name).toBe(name);
   });
 
-  test.each([["/usr/local/bin/authctl"], ["/home/u/.local/bin/authctl"], ["/opt/authctl/authctl"]])("%s is authctl's own to replace", (path) => {
-    expect(packageManagerOf(path)).toBeUndefined();
-  });
+  test.each([["/usr/local/bin/authctl"], ["/home/u/.local/bin/authctl"], ["/opt/authctl/authctl"]])(
+    "%s is authctl's own to replace",
+    (path) => {
+      expect(packageManagerOf(path)).toBeUndefined();
+    },
+  );
 });
 
 describe("safeHop (every download URL and redirect hop)", () => {
@@ -45,7 +48,9 @@ describe("safeHop (every download URL and redirect hop)", () => {
 
 describe("installHint", () => {
   test("names GitHub by default, and the mirror when AUTHCTL_DOWNLOAD_URL is set (quoted for the shell)", () => {
-    expect(installHint({})).toBe("curl -fsSL https://github.com/authctl/authctl/releases/latest/download/install.sh | sh");
+    expect(installHint({})).toBe(
+      "curl -fsSL https://github.com/authctl/authctl/releases/latest/download/install.sh | sh",
+    );
     expect(installHint({ AUTHCTL_DOWNLOAD_URL: "https://mirror.example/authctl/" })).toBe(
       "curl -fsSL https://mirror.example/authctl/install.sh | AUTHCTL_DOWNLOAD_URL=https://mirror.example/authctl sh",
     );
