@@ -12,6 +12,7 @@ import {
   ROOT,
   writeScript,
   type Sandbox,
+  writeFollowingBrowser,
 } from "../helpers/binary.ts";
 import { hasTmux, openTerminal } from "../helpers/tmux.ts";
 
@@ -43,11 +44,7 @@ function sandbox(config: string) {
   const box = createSandbox();
   boxes.push(box);
   box.writeConfig(config);
-  const browser = writeScript(
-    box.root,
-    "browser.sh",
-    `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`,
-  );
+  const browser = writeFollowingBrowser(box.root);
   return { box, browser };
 }
 

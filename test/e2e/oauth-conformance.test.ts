@@ -14,7 +14,14 @@ import {
   type OidcServer,
   type StartOidcServerOptions,
 } from "../fakes/oidc-server.ts";
-import { createSandbox, ensureBinary, ROOT, writeScript, type Sandbox } from "../helpers/binary.ts";
+import {
+  createSandbox,
+  ensureBinary,
+  ROOT,
+  writeScript,
+  type Sandbox,
+  writeFollowingBrowser,
+} from "../helpers/binary.ts";
 
 /**
  * What the OAuth client does with what servers grant and advertise (issue 14.4, 14.6, 14.10,
@@ -34,11 +41,7 @@ function sandbox(config: string) {
   const box = createSandbox();
   boxes.push(box);
   box.writeConfig(config);
-  const browser = writeScript(
-    box.root,
-    "browser.sh",
-    `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`,
-  );
+  const browser = writeFollowingBrowser(box.root);
   return { box, env: { BROWSER: browser } };
 }
 

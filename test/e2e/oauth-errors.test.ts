@@ -9,7 +9,15 @@ import {
   type OAuthFake,
   type OAuthFakeOptions,
 } from "../fakes/oauth-fake.ts";
-import { createSandbox, ensureBinary, expectOk, ROOT, writeScript, type Sandbox } from "../helpers/binary.ts";
+import {
+  createSandbox,
+  ensureBinary,
+  expectOk,
+  ROOT,
+  writeScript,
+  type Sandbox,
+  writeFollowingBrowser,
+} from "../helpers/binary.ts";
 
 /**
  * Every way a login or a refresh can go wrong, against a fake that misbehaves on request: each
@@ -32,11 +40,7 @@ function setup(options: OAuthFakeOptions = {}, extraConfig = "") {
   box.writeConfig(
     `[providers.fake]\nname = "Fake"\nissuer = "${fake.url}"\nclient_id = "${FAKE_CLIENT_ID}"\nscopes = ["openid"]\n${extraConfig}`,
   );
-  const browser = writeScript(
-    box.root,
-    "browser.sh",
-    `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`,
-  );
+  const browser = writeFollowingBrowser(box.root);
   const storePath = join(box.home, "credentials.toml");
   return { fake, box, env: { BROWSER: browser }, storePath };
 }

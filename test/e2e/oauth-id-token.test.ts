@@ -3,7 +3,14 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "smol-toml";
 import { FAKE_CLIENT_ID, fakeIdToken, startOAuthFake, type OAuthFake } from "../fakes/oauth-fake.ts";
-import { createSandbox, ensureBinary, ROOT, writeScript, type Sandbox } from "../helpers/binary.ts";
+import {
+  createSandbox,
+  ensureBinary,
+  ROOT,
+  writeScript,
+  type Sandbox,
+  writeFollowingBrowser,
+} from "../helpers/binary.ts";
 
 /**
  * ID tokens (issue 14.3, OIDC Core §3.1.3.7) through the binary, from a token endpoint that
@@ -25,11 +32,7 @@ function setup(idToken: NonNullable<Parameters<typeof startOAuthFake>[0]>["idTok
   box.writeConfig(
     `[providers.mycorp]\nname = "MyCorp"\nissuer = "${fake.url}"\nclient_id = "${FAKE_CLIENT_ID}"\nscopes = ["openid", "email"]\nenv = { MYCORP_TOKEN = "access_token", MYCORP_ID_TOKEN = "id_token" }\n`,
   );
-  const browser = writeScript(
-    box.root,
-    "browser.sh",
-    `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`,
-  );
+  const browser = writeFollowingBrowser(box.root);
   return { fake, box, env: { BROWSER: browser } };
 }
 

@@ -13,6 +13,7 @@ import {
   ROOT,
   writeScript,
   type Sandbox,
+  writeFollowingBrowser,
 } from "../helpers/binary.ts";
 import { missingSecretServicePrograms, startSecretService } from "../helpers/secret-service.ts";
 import { hasTmux, openTerminal } from "../helpers/tmux.ts";
@@ -39,11 +40,7 @@ async function setup(options: Parameters<typeof startOidcServer>[0] = {}) {
   box.writeConfig(
     `[providers.mycorp]\nname = "MyCorp"\nissuer = "${server.issuer}"\nclient_id = "${TEST_CLIENT_ID}"\nscopes = ["openid", "offline_access"]\nenv = { MYCORP_TOKEN = "access_token" }\n`,
   );
-  const browser = writeScript(
-    box.root,
-    "browser.sh",
-    `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`,
-  );
+  const browser = writeFollowingBrowser(box.root);
   return { server, box, browserEnv: { BROWSER: browser } };
 }
 

@@ -3,7 +3,15 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "smol-toml";
 import { startAnthropicFake, type AnthropicFake } from "../fakes/anthropic.ts";
-import { createSandbox, ensureBinary, expectOk, ROOT, writeScript, type Sandbox } from "../helpers/binary.ts";
+import {
+  createSandbox,
+  ensureBinary,
+  expectOk,
+  ROOT,
+  writeScript,
+  type Sandbox,
+  writeFollowingBrowser,
+} from "../helpers/binary.ts";
 
 const cleanups: Array<() => void> = [];
 beforeAll(() => ensureBinary());
@@ -24,11 +32,7 @@ function setup(options: Parameters<typeof startAnthropicFake>[0] = {}): {
   box.writeConfig(
     `[providers.anthropic]\nauthorize_url = "${fake.url}/oauth/authorize"\ntoken_url = "${fake.url}/v1/oauth/token"\napi_url = "${fake.url}"\nredirect_port = 0\n`,
   );
-  const browser = writeScript(
-    box.root,
-    "browser.sh",
-    `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`,
-  );
+  const browser = writeFollowingBrowser(box.root);
   return { fake, box, env: { BROWSER: browser } };
 }
 const store = (box: Sandbox) =>

@@ -15,6 +15,7 @@ import {
   ROOT,
   writeScript,
   type Sandbox,
+  writeFollowingBrowser,
 } from "../helpers/binary.ts";
 
 const cleanups: Array<() => void> = [];
@@ -226,11 +227,7 @@ describe("gemini --method code-assist (Google installed-app flow)", () => {
     const box = sandbox(
       `[providers.gemini]\nauthorize_url = "${fake.url}/o/oauth2/v2/auth"\ntoken_url = "${fake.url}/token"\n`,
     );
-    const browser = writeScript(
-      box.root,
-      "browser.sh",
-      `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`,
-    );
+    const browser = writeFollowingBrowser(box.root);
     const login = await box.run(["login", "gemini", "--method", "code-assist"], {
       env: { BROWSER: browser, CODE_ASSIST_ENDPOINT: fake.url },
     });
@@ -251,11 +248,7 @@ describe("gemini --method code-assist (Google installed-app flow)", () => {
     const box = sandbox(
       `[providers.gemini]\nauthorize_url = "${fake.url}/o/oauth2/v2/auth"\ntoken_url = "${fake.url}/token"\n`,
     );
-    const browser = writeScript(
-      box.root,
-      "browser.sh",
-      `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`,
-    );
+    const browser = writeFollowingBrowser(box.root);
     expectOk(
       await box.run(["login", "gemini", "--method", "code-assist"], {
         env: { BROWSER: browser, CODE_ASSIST_ENDPOINT: fake.url },
@@ -276,11 +269,7 @@ describe("gemini --method code-assist (Google installed-app flow)", () => {
     const box = sandbox(
       `[providers.gemini]\nauthorize_url = "${fake.url}/o/oauth2/v2/auth"\ntoken_url = "${fake.url}/token"\n`,
     );
-    const browser = writeScript(
-      box.root,
-      "browser.sh",
-      `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`,
-    );
+    const browser = writeFollowingBrowser(box.root);
     // gemini-cli polls the operation every 5 s: this test waits one interval.
     expectOk(
       await box.run(["login", "gemini", "--method", "code-assist"], {
@@ -298,11 +287,7 @@ describe("gemini --method code-assist (Google installed-app flow)", () => {
     const box = sandbox(
       `[providers.gemini]\nauthorize_url = "${fake.url}/o/oauth2/v2/auth"\ntoken_url = "${fake.url}/token"\n`,
     );
-    const browser = writeScript(
-      box.root,
-      "browser.sh",
-      `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`,
-    );
+    const browser = writeFollowingBrowser(box.root);
     expectOk(
       await box.run(["login", "gemini", "--method", "code-assist"], {
         env: { BROWSER: browser, CODE_ASSIST_ENDPOINT: fake.url },

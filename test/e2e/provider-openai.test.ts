@@ -12,6 +12,7 @@ import {
   ROOT,
   writeScript,
   type Sandbox,
+  writeFollowingBrowser,
 } from "../helpers/binary.ts";
 import { requirePortFree } from "../helpers/ports.ts";
 
@@ -38,11 +39,7 @@ function setup(options: Parameters<typeof startOpenAIFake>[0] = {}): {
     `[providers.openai]\nauthorize_url = "${fake.url}/oauth/authorize"\ntoken_url = "${fake.url}/oauth/token"\n` +
       `device_authorization_url = "${fake.url}/api/accounts/deviceauth/usercode"\nrevocation_url = "${fake.url}/oauth/revoke"\n`,
   );
-  const browser = writeScript(
-    box.root,
-    "browser.sh",
-    `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`,
-  );
+  const browser = writeFollowingBrowser(box.root);
   return { fake, box, env: { BROWSER: browser } };
 }
 const store = (box: Sandbox) =>

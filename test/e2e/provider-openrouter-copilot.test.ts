@@ -15,6 +15,7 @@ import {
   ROOT,
   writeScript,
   type Sandbox,
+  writeFollowingBrowser,
 } from "../helpers/binary.ts";
 
 const cleanups: Array<() => void> = [];
@@ -27,11 +28,7 @@ function sandbox(config: string): { box: Sandbox; browser: Record<string, string
   const box = createSandbox();
   cleanups.push(() => box.cleanup());
   box.writeConfig(config);
-  const script = writeScript(
-    box.root,
-    "browser.sh",
-    `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`,
-  );
+  const script = writeFollowingBrowser(box.root);
   return { box, browser: { BROWSER: script } };
 }
 const store = (box: Sandbox) =>

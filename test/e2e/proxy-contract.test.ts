@@ -17,6 +17,7 @@ import {
   secret,
   writeScript,
   type Sandbox,
+  writeFollowingBrowser,
 } from "../helpers/binary.ts";
 
 const OPENROUTER_KEY = secret("sk-or-v1-contract0123456789abcdef0123456789abcdef0123456789abcdef0123");
@@ -140,11 +141,7 @@ console.log(JSON.stringify({
     box.writeConfig(
       `[providers.fake]\nname = "Fake"\nissuer = "${fake.url}"\nclient_id = "${FAKE_CLIENT_ID}"\nscopes = ["openid"]\napi_url = "${up.url}/api/v1"\nenv = { FAKE_TOKEN = "access_token" }\n`,
     );
-    const browser = writeScript(
-      box.root,
-      "browser.sh",
-      `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`,
-    );
+    const browser = writeFollowingBrowser(box.root);
     expectOk(await box.run(["login", "fake"], { env: { BROWSER: browser } }));
     up.rejectNext = 1;
     const script = writeScript(

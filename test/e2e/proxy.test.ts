@@ -11,6 +11,7 @@ import {
   secret,
   writeScript,
   type Sandbox,
+  writeFollowingBrowser,
 } from "../helpers/binary.ts";
 
 /**
@@ -467,11 +468,7 @@ describe("exec --proxy with an OAuth login", () => {
     box.writeConfig(
       `[providers.fake]\nname = "Fake"\nissuer = "${fake.url}"\nclient_id = "${FAKE_CLIENT_ID}"\nscopes = ["openid"]\napi_url = "${up.url}/api/v1"\nenv = { FAKE_TOKEN = "access_token" }\n`,
     );
-    const browser = writeScript(
-      box.root,
-      "browser.sh",
-      `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`,
-    );
+    const browser = writeFollowingBrowser(box.root);
     expectOk(await box.run(["login", "fake"], { env: { BROWSER: browser } }));
     return { fake, up, box };
   }

@@ -18,6 +18,7 @@ import {
   secret,
   writeScript,
   type Sandbox,
+  writeFollowingBrowser,
 } from "../helpers/binary.ts";
 
 /**
@@ -251,11 +252,7 @@ describe("a refresh that fails for a reason that is not the grant's", () => {
     box.writeConfig(
       `[providers.mycorp]\nname = "MyCorp"\nissuer = "${server.issuer}"\nclient_id = "${TEST_CLIENT_ID}"\nscopes = ["openid", "offline_access"]\n`,
     );
-    const browser = writeScript(
-      box.root,
-      "browser.sh",
-      `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`,
-    );
+    const browser = writeFollowingBrowser(box.root);
     expectOk(await box.run(["login", "mycorp"], { env: { BROWSER: browser } }));
     const path = join(box.home, "credentials.toml");
     const doc = parse(readFileSync(path, "utf8")) as Record<string, Record<string, unknown>>;

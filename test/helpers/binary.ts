@@ -1,4 +1,13 @@
-import { chmodSync, mkdtempSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  mkdtempSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "bun:test";
@@ -52,6 +61,8 @@ export interface RunResult {
   signal: string | null;
   stdout: string;
   stderr: string;
+  /** What the scripted browser did (browser.log in the sandbox), for the failure message. */
+  browserLog?: string;
 }
 
 export interface Sandbox {
@@ -114,11 +125,16 @@ export function createSandbox(): Sandbox {
         if (stderr.includes(s))
           throw new Error(`a secret reached stderr of 'authctl ${args.join(" ")}': …${s.slice(-4)}`);
       }
+      let browserLog: string | undefined;
+      try {
+        browserLog = readFileSync(join(root, "browser.log"), "utf8");
+      } catch {}
       return {
         code: proc.exitCode,
         signal: proc.signalCode === null ? null : String(proc.signalCode),
         stdout,
         stderr,
+        browserLog,
       };
     },
     writeConfig(text) {
@@ -139,8 +155,29 @@ export function writeScript(dir: string, name: string, body: string): string {
   return path;
 }
 
+/**
+ * A `BROWSER` that follows the authorize URL like a person who clicks Allow (test/fakes/browser-follow.ts).
+ * authctl discards its opener's output, so what the browser did goes to `<dir>/browser.log`, which a
+ * failed run in that sandbox prints (expectOk): a login that failed because the browser did is then
+ * explained by the browser's own steps, not only by "the browser exited 1".
+ */
+export function writeFollowingBrowser(dir: string, env: Record<string, string> = {}): string {
+  const vars = Object.entries({ BROWSER_LOG: join(dir, "browser.log"), ...env })
+    .map(([name, value]) => `${name}="${value}" `)
+    .join("");
+  return writeScript(
+    dir,
+    "browser.sh",
+    `#!/bin/sh\n${vars}exec "${BUN}" "${join(ROOT, "test/fakes/browser-follow.ts")}" "$1"\n`,
+  );
+}
+
 export function expectOk(result: RunResult): void {
-  if (result.code !== 0) throw new Error(`expected exit 0, got ${result.code}; stderr:\n${result.stderr}`);
+  if (result.code !== 0)
+    throw new Error(
+      `expected exit 0, got ${result.code}; stderr:\n${result.stderr}` +
+        (result.browserLog ? `\nbrowser.log:\n${result.browserLog}` : ""),
+    );
   expect(result.code).toBe(0);
 }
 
