@@ -6,25 +6,33 @@ export interface TokenOptions {
   providerId: string;
   /** The printed token lives at least this long (refreshing first when needed). */
   minTtlMs?: number;
-  /** GitHub Copilot: print the short-lived Copilot token instead of the GitHub token. */
-  copilot?: boolean;
+  /**
+   * The flag of a provider's exchange at use (`copilot` for `--copilot`): print the token the
+   * stored login buys instead of the login itself (ProviderDefinition.useExchange).
+   */
+  exchange?: string;
 }
 
 export async function token(ctx: Context, options: TokenOptions): Promise<void> {
   const resolved = await resolveForUse(ctx, options.providerId, { minTtlMs: options.minTtlMs });
-  if (options.copilot) {
-    if (resolved.provider.id !== "github-copilot") {
-      throw new AuthctlError("USAGE", "--copilot goes with github-copilot", {
-        hint: "authctl token github-copilot --copilot",
+  if (options.exchange !== undefined) {
+    const { provider } = resolved;
+    const exchange = provider.useExchange;
+    if (exchange?.flag !== options.exchange) {
+      const owner = ctx.registry.list().find((p) => p.useExchange?.flag === options.exchange);
+      throw new AuthctlError("USAGE", `--${options.exchange} goes with ${owner?.id ?? "another provider"}`, {
+        hint: owner ? `authctl token ${owner.id} --${options.exchange}` : undefined,
       });
     }
     if (resolved.source !== "store") {
-      throw new AuthctlError("NOT_LOGGED_IN", "the Copilot exchange needs a stored GitHub login", {
-        hint: "run 'authctl login github-copilot'",
-      });
+      throw new AuthctlError(
+        "NOT_LOGGED_IN",
+        `the ${exchange.label} exchange needs a stored ${provider.name} login`,
+        { hint: `run 'authctl login ${provider.id}'` },
+      );
     }
-    const { copilotToken } = await import("./copilot-token.ts");
-    ctx.deps.writeStdout(`${await copilotToken(ctx, resolved.provider)}\n`);
+    const { exchangeAtUse } = await import("./use-exchange.ts");
+    ctx.deps.writeStdout(`${await exchangeAtUse(ctx, provider, exchange)}\n`);
     return;
   }
   ctx.deps.writeStdout(`${resolved.secret}\n`);

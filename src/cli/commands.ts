@@ -2,6 +2,7 @@ import { defineCommand, type CommandDef } from "citty";
 import type { Context } from "../actions/context.ts";
 import { parseEnvFormat } from "../format/env-format.ts";
 import { AuthctlError } from "../errors.ts";
+import { useExchangeFlags } from "../providers/registry.ts";
 import { parseDuration, parseExecArgs } from "./hot.ts";
 import { positionals } from "./shared.ts";
 
@@ -160,7 +161,10 @@ export const tokenArgs = {
     valueHint: "duration",
     description: "the token must stay valid at least this long (e.g. 10m)",
   },
-  copilot: { type: "boolean", description: "github-copilot: print the short-lived Copilot API token" },
+  // Providers' exchanges at use (github-copilot's --copilot): declared by the providers.
+  ...Object.fromEntries(
+    useExchangeFlags().map(({ flag, description }) => [flag, { type: "boolean", description } as const]),
+  ),
 } as const;
 
 export function createTokenCommand(getContext: GetContext): CommandDef<any> {
@@ -182,10 +186,20 @@ export function createTokenCommand(getContext: GetContext): CommandDef<any> {
       await token(getContext(), {
         providerId: ids[0]!,
         minTtlMs: minTtl === undefined ? undefined : parseDuration(String(minTtl)),
-        copilot: Boolean(args.copilot),
+        exchange: exchangeFlagOf(args),
       });
     },
   });
+}
+
+/** The one exchange flag given (`--copilot`), if any; two at once is a usage error. */
+function exchangeFlagOf(args: Record<string, unknown>): string | undefined {
+  const given = useExchangeFlags()
+    .map(({ flag }) => flag)
+    .filter((flag) => args[flag] === true);
+  if (given.length > 1)
+    throw new AuthctlError("USAGE", `token takes one of ${given.map((f) => `--${f}`).join(", ")}`);
+  return given[0];
 }
 
 export const providersArgs = {

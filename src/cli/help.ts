@@ -1,5 +1,6 @@
 import type { ArgsDef } from "citty";
 import { version } from "../../package.json";
+import { useExchangeFlags } from "../providers/registry.ts";
 
 /**
  * Help text, rendered here rather than by citty: citty colours its help whenever the environment
@@ -71,7 +72,9 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
   },
   token: {
     description: "Print the bare secret (API key or access token), refreshing it first when needed",
-    usage: "token <provider> [--min-ttl <duration>] [--copilot]",
+    usage: `token <provider> [--min-ttl <duration>]${useExchangeFlags()
+      .map(({ flag }) => ` [--${flag}]`)
+      .join("")}`,
     examples: [
       ['curl -H "Authorization: Bearer $(authctl token openrouter)" https://openrouter.ai/api/v1/key', ""],
       ["authctl token mycorp --min-ttl 10m", "a token that stays valid at least 10 minutes"],

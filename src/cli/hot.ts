@@ -41,8 +41,13 @@ export async function runHot(argv: string[], deps: Deps): Promise<number | undef
     });
   }
   if (name === "token") {
-    const parsed = plainArgs(rest, ["min-ttl"], ["copilot"]);
-    if (!parsed) return undefined;
+    // The providers' exchange flags (--copilot): the registry is loaded for the token anyway.
+    const { useExchangeFlags } =
+      require("../providers/registry.ts") as typeof import("../providers/registry.ts");
+    const exchangeFlags = useExchangeFlags().map(({ flag }) => flag);
+    const parsed = plainArgs(rest, ["min-ttl"], exchangeFlags);
+    // Two exchange flags at once: the full CLI says why not.
+    if (!parsed || exchangeFlags.filter((flag) => parsed.booleans.has(flag)).length > 1) return undefined;
     return guarded(name, async () => {
       const ids = parsed.positionals;
       if (ids.length === 0)
@@ -58,7 +63,7 @@ export async function runHot(argv: string[], deps: Deps): Promise<number | undef
       await token(context(deps), {
         providerId: ids[0]!,
         minTtlMs: minTtl === undefined ? undefined : parseDuration(minTtl),
-        copilot: parsed.booleans.has("copilot"),
+        exchange: exchangeFlags.find((flag) => parsed.booleans.has(flag)),
       });
       return 0;
     });

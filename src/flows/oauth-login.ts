@@ -21,6 +21,7 @@ import type {
   OAuthSettings,
   ProviderDefinition,
 } from "../providers/types.ts";
+import { createHookDeps } from "../providers/hook-deps.ts";
 import { maskSecret, registerSecret } from "../redact.ts";
 import type { StoredCredential } from "../store/types.ts";
 import { createFlowSignal } from "./_cancel.ts";
@@ -63,17 +64,7 @@ export async function resolveEndpoints(
 }
 
 export function hookDeps(ctx: Context, provider: ProviderDefinition, signal?: AbortSignal): HookDeps {
-  const { deps } = ctx;
-  return {
-    apiUrl: provider.apiUrl,
-    env: deps.env,
-    home: deps.home,
-    fetch: deps.fetch,
-    now: deps.now,
-    hostname: deps.hostname,
-    randomBytes: deps.randomBytes,
-    signal,
-  };
+  return createHookDeps(ctx.deps, provider, signal);
 }
 
 export async function loginWithOAuth(

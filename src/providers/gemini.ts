@@ -123,6 +123,7 @@ export const GEMINI_CODE_ASSIST: OAuthMethod = {
     GOOGLE_CLOUD_PROJECT: "project",
   },
   conflictVars: ["GEMINI_API_KEY", "GOOGLE_API_KEY"],
+  extra: { project: { secret: false } },
   hooks: {
     afterTokens: loadProject,
     notice:

@@ -92,4 +92,15 @@ export const GITHUB_COPILOT: ProviderDefinition = {
     auth: { kind: "bearer" },
     source: "https://docs.github.com/en/rest/users/users#get-the-authenticated-user",
   },
+  extra: { copilot_token: { secret: true }, copilot_expires_at: { secret: false } },
+  useExchange: {
+    flag: "copilot",
+    description: "github-copilot: print the short-lived Copilot API token",
+    label: "Copilot",
+    cache: { token: "copilot_token", expiresAt: "copilot_expires_at" },
+    // pi-mono github-copilot.ts refreshes 5 minutes before `expires_at`.
+    marginMs: 5 * 60_000,
+    run: async (deps, secret, extra) =>
+      (await import("./github-copilot-token.ts")).exchangeCopilotToken(deps, secret, extra),
+  },
 };

@@ -209,5 +209,7 @@ export const OPENAI_CHATGPT: OAuthMethod = {
       "authctl's own name, read by no tool by default: the chatgpt-account-id header value for the same scripts",
   },
   conflictVars: ["CODEX_API_KEY"],
+  // The platform key from the token-exchange grant is as secret as the tokens; the account id is not.
+  extra: { api_key: { secret: true }, chatgpt_account_id: { secret: false } },
   hooks: { afterTokens, explainError, customDevice: startDevice },
 };

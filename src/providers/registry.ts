@@ -14,7 +14,6 @@ export interface Registry {
   list(): ProviderDefinition[];
   get(id: string): ProviderDefinition | undefined;
   require(id: string): ProviderDefinition;
-  overrides(id: string): ProviderOverrides;
 }
 
 export function createRegistry(config: Config): Registry {
@@ -55,8 +54,25 @@ export function createRegistry(config: Config): Registry {
       }
       return provider;
     },
-    overrides: (id) => config.providers[id] ?? {},
   };
+}
+
+/**
+ * The `authctl token` flags of the built-in providers' exchanges at use (`--copilot`): the CLI
+ * declares them from here, so a provider's exchange needs no command-line code of its own.
+ */
+export function useExchangeFlags(): Array<{ flag: string; description: string; providerId: string }> {
+  return [...KEY_PROVIDERS, ...OAUTH_ONLY_PROVIDERS].flatMap((provider) =>
+    provider.useExchange
+      ? [
+          {
+            flag: provider.useExchange.flag,
+            description: provider.useExchange.description,
+            providerId: provider.id,
+          },
+        ]
+      : [],
+  );
 }
 
 /**

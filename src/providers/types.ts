@@ -173,6 +173,8 @@ export interface OAuthMethod {
   regionOAuth?: Record<string, Partial<OAuthSettings>>;
   /** Whose client this login follows (repository and file): `providers --json` shows it. */
   source?: string;
+  /** The `extra` fields this login's steps store (OpenAI's `api_key`, Gemini's `project`). */
+  extra?: ExtraFields;
   /** Variables that no tool reads by that name: who they are meant for (`providers --json`). */
   variableNotes?: Record<string, string>;
   /**
@@ -183,6 +185,14 @@ export interface OAuthMethod {
 }
 
 export type ProviderMethod = KeyMethod | OAuthMethod;
+
+/**
+ * The `extra` fields a provider's login or exchange keeps beside the credential, each secret or
+ * not. Secret ones are sealed by the encrypted backend and kept in the keyring item with the
+ * tokens (providers/extra-fields.ts collects them for the store); the rest is metadata `status`
+ * reads without unsealing anything.
+ */
+export type ExtraFields = Record<string, { secret: boolean }>;
 
 export interface ProviderDefinition {
   id: string;
@@ -217,7 +227,37 @@ export interface ProviderDefinition {
   regions?: ProviderRegion[];
   /** Set for providers defined in config.toml. */
   custom?: boolean;
-  notes?: string;
+  /** The `extra` fields the provider's exchange at use keeps (its cached token and expiry). */
+  extra?: ExtraFields;
+  /**
+   * A token the provider's API takes instead of the stored login, obtained from it at use (GitHub
+   * Copilot's short-lived token, providers.md §5b): `authctl token <id> --<flag>` prints it.
+   */
+  useExchange?: UseExchange;
+}
+
+/**
+ * An exchange at use: the stored secret buys a short-lived token, cached in the credential's
+ * `extra` until `marginMs` before it expires, under the store lock so parallel callers make one
+ * request. The generic part (lock, cache, flag) is actions/use-exchange.ts; the request is the
+ * provider's, loaded only when asked for.
+ */
+export interface UseExchange {
+  /** The `authctl token` flag that asks for it (`copilot` → `--copilot`). */
+  flag: string;
+  /** The flag's help text. */
+  description: string;
+  /** What the token is called in messages ("Copilot" → "the Copilot exchange"). */
+  label: string;
+  /** The `extra` fields the cached token and its expiry (epoch ms, as a string) are kept in. */
+  cache: { token: string; expiresAt: string };
+  marginMs: number;
+  /** The request itself: the stored secret and the credential's `extra` (its `host`) in, a token out. */
+  run(
+    deps: HookDeps,
+    secret: string,
+    extra: Record<string, string>,
+  ): Promise<{ token: string; expiresAt: number }>;
 }
 
 /** Keeps a provider's `resource_url` (Qwen, MiniMax: the API host for this account) beside the tokens. */

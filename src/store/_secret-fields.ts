@@ -7,12 +7,11 @@ import type { StoredCredential } from "./types.ts";
 
 const SECRET_FIELDS = ["key", "access_token", "refresh_token", "id_token"] as const;
 /**
- * The `extra` entries that hold secrets, declared by name: the Copilot token cached by
- * actions/copilot-token.ts and the API key OpenAI's login exchanges for (providers/openai.ts).
- * Every other entry (hosts, endpoint URLs, account ids, expiries) is metadata. A provider that
- * stores a new secret in `extra` adds its name here.
+ * The `extra` entries that hold secrets are declared by the providers that write them
+ * (`extra: { copilot_token: { secret: true } }` on the definition; providers/extra-fields.ts
+ * collects them). Every other entry (hosts, endpoint URLs, account ids, expiries) is metadata.
  */
-export const SECRET_EXTRA_FIELDS: ReadonlySet<string> = new Set(["copilot_token", "api_key"]);
+import { SECRET_EXTRA_FIELDS } from "../providers/extra-fields.ts";
 /**
  * Format 1 sealed every `extra` entry whose name matched this (so `token_url` and
  * `copilot_expires_at` too). Only used to read such files: a plaintext value where format 1

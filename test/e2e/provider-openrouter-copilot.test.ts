@@ -198,6 +198,25 @@ describe("github-copilot", () => {
     expect(fake.counts.copilot).toBe(1);
   });
 
+  test("--copilot with another provider is a usage error naming the provider it goes with", async () => {
+    const { box } = setup();
+    expectOk(
+      await box.run(["login", "openrouter", "--method", "key", "--with-key", "--no-verify"], {
+        stdin: "sk-or-v1-0123456789abcdef0123456789",
+      }),
+    );
+    // Both parsers: the hot path's plain form, and the full CLI (an option before the provider).
+    for (const argv of [
+      ["token", "openrouter", "--copilot"],
+      ["token", "--copilot", "--min-ttl=1m", "openrouter"],
+    ]) {
+      const result = await box.run(argv);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain("--copilot goes with github-copilot");
+      expect(result.stdout).toBe("");
+    }
+  });
+
   test("an account without a Copilot seat gets a readable refusal", async () => {
     const { fake, box } = setup();
     await deviceLogin(fake, box);

@@ -220,3 +220,25 @@ describe("MiniMax's answers (hand-built responses)", () => {
     expect(dead).toMatchObject({ code: "OAUTH", detail: { error: "invalid_grant" } });
   });
 });
+
+describe("extra fields are declared by the providers that write them", () => {
+  test("the store seals exactly the extra fields a provider declares secret", () => {
+    const { SECRET_EXTRA_FIELDS, declaredExtraFields } = require("../../src/providers/extra-fields.ts");
+    expect([...SECRET_EXTRA_FIELDS].sort()).toEqual(["api_key", "copilot_token"]);
+    const declared = declaredExtraFields();
+    // Endpoints, hosts, expiries and account ids are metadata: status reads them without unsealing.
+    for (const name of ["token_url", "revocation_url", "host", "copilot_expires_at", "chatgpt_account_id"]) {
+      expect(declared[name]).toEqual({ secret: false });
+    }
+  });
+
+  test("an exchange at use caches its token in a field its provider declares secret", () => {
+    const withExchange = registry.list().filter((p) => p.useExchange);
+    expect(withExchange.map((p) => p.id)).toEqual(["github-copilot"]);
+    for (const provider of withExchange) {
+      const { cache } = provider.useExchange!;
+      expect(provider.extra?.[cache.token]).toEqual({ secret: true });
+      expect(provider.extra?.[cache.expiresAt]).toEqual({ secret: false });
+    }
+  });
+});
