@@ -115,9 +115,25 @@ for (const backend of ["encrypted", "keyring", "passphrase"]) {
   backendEnvs[backend] = backendEnv;
 }
 
-function time(cmd: string[], runEnv: Record<string, string> = env): number {
+// Project files (issue 20): `env` without a provider looks for .authctl.toml from the working
+// directory upward. Both cases run eight directories below $HOME: one with no project file at all
+// (the walk up to $HOME finds nothing), one in a project whose allowed file selects openrouter.
+const deepDir = join(work, "a", "b", "c", "d", "e", "f", "g", "h");
+mkdirSync(deepDir, { recursive: true });
+const projectDir = join(work, "project", "a", "b", "c", "d", "e", "f", "g");
+mkdirSync(projectDir, { recursive: true });
+writeFileSync(join(work, "project", ".authctl.toml"), 'providers = ["openrouter"]\n');
+if (Bun.spawnSync([binary, "allow"], { env, cwd: projectDir }).exitCode !== 0)
+  throw new Error("authctl allow failed in the bench's project");
+/** Cases that run in another working directory than the bench's own. */
+const caseCwd: Record<string, string> = {
+  "env (no provider, no project file, 8 levels below $HOME)": deepDir,
+  "env (no provider, an allowed project file 7 levels up)": projectDir,
+};
+
+function time(cmd: string[], runEnv: Record<string, string> = env, cwd?: string): number {
   const start = Bun.nanoseconds();
-  const result = Bun.spawnSync(cmd, { env: runEnv, stdio: ["ignore", "pipe", "pipe"] });
+  const result = Bun.spawnSync(cmd, { env: runEnv, cwd, stdio: ["ignore", "pipe", "pipe"] });
   const elapsed = Bun.nanoseconds() - start;
   if (result.exitCode !== 0) throw new Error(`${cmd.join(" ")} failed: ${result.stderr.toString()}`);
   return elapsed / 1e6;
@@ -133,6 +149,8 @@ const cases: Record<string, string[]> = {
   "token openrouter": [binary, "token", "openrouter"],
   "exec -- true": [binary, "exec", "-p", "openrouter", "--", "true"],
   "env mycorp (fresh OAuth token)": [binary, "env", "mycorp"],
+  "env (no provider, no project file, 8 levels below $HOME)": [binary, "env"],
+  "env (no provider, an allowed project file 7 levels up)": [binary, "env"],
 };
 // A trailing element names the storage backend's home (see backendEnvs).
 for (const backend of Object.keys(backendEnvs)) {
@@ -178,9 +196,10 @@ function split(cmd: string[]): [string[], Record<string, string>] {
 
 // Peak memory through /usr/bin/time: its own fork is small, so the child's max RSS is its own.
 const gnuTime = existsSync("/usr/bin/time") ? "/usr/bin/time" : undefined;
-function peakKiB(cmd: string[], runEnv: Record<string, string>): number {
+function peakKiB(cmd: string[], runEnv: Record<string, string>, cwd?: string): number {
   const result = Bun.spawnSync([gnuTime!, "-f", "%M", ...cmd], {
     env: runEnv,
+    cwd,
     stdio: ["ignore", "pipe", "pipe"],
   });
   if (result.exitCode !== 0) throw new Error(`${cmd.join(" ")} failed: ${result.stderr.toString()}`);
@@ -192,7 +211,7 @@ const samples: Record<string, number[]> = Object.fromEntries(Object.keys(cases).
 for (let i = 0; i < 10; i++) time([hello]); // warm the page cache
 for (let i = 0; i < runs; i++) {
   baseline.push(time([hello]));
-  for (const [name, cmd] of Object.entries(cases)) samples[name]!.push(time(...split(cmd)));
+  for (const [name, cmd] of Object.entries(cases)) samples[name]!.push(time(...split(cmd), caseCwd[name]));
 }
 const memoryRuns = Math.min(runs, 30);
 const baseMemory: number[] = [];
@@ -200,7 +219,8 @@ const memory: Record<string, number[]> = Object.fromEntries(Object.keys(cases).m
 if (gnuTime) {
   for (let i = 0; i < memoryRuns; i++) {
     baseMemory.push(peakKiB([hello], env));
-    for (const [name, cmd] of Object.entries(cases)) memory[name]!.push(peakKiB(...split(cmd)));
+    for (const [name, cmd] of Object.entries(cases))
+      memory[name]!.push(peakKiB(...split(cmd), caseCwd[name]));
   }
 }
 

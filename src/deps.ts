@@ -66,6 +66,8 @@ export interface Deps {
   env: Env;
   /** AUTHCTL_HOME, resolved (see config/paths.ts). */
   home: string;
+  /** The working directory (where project files are looked for); throws when it was deleted. */
+  cwd(): string;
   platform: NodeJS.Platform;
   /** True when stdin and stderr are both terminals: only then may authctl prompt. */
   interactive: boolean;

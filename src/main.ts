@@ -108,6 +108,7 @@ function createDeps(hot: boolean): Deps {
         (process.getuid ? passwdHome(process.getuid()) : undefined) ??
         (require("node:os") as typeof import("node:os")).homedir(),
     ),
+    cwd: () => process.cwd(),
     platform: process.platform,
     get interactive() {
       return interactive();

@@ -3,6 +3,7 @@ import { describeLocation } from "../store/trust.ts";
 import { AuthctlError } from "../errors.ts";
 import { formatEnv, formatGithubEnv, type EnvFormat } from "../format/env-format.ts";
 import type { Context } from "./context.ts";
+import { projectSelection } from "./project.ts";
 import {
   prefetchKeyringSecrets,
   resolveForUse,
@@ -16,14 +17,18 @@ export interface EnvOptions {
 }
 
 /**
- * Named providers, or every stored one; "nothing at all" says how to start. Named providers are
- * all-or-nothing: the caller asked for each of them. Without names, one login that cannot be used
+ * Named providers, else the project file's selection, else every stored one; "nothing at all"
+ * says how to start. Named providers are all-or-nothing: the caller asked for each of them. Without names, one login that cannot be used
  * (its server down, its grant dead) must not cost the others: every credential that works is
  * handed out, and each one that does not gets one warning naming it, why, and what to run.
  */
 export async function resolveMany(ctx: Context, providerIds: string[]): Promise<ResolvedCredential[]> {
-  const named = providerIds.length > 0;
-  const ids = named ? providerIds : storedProviders(ctx).map((p) => p.id);
+  // An explicit provider wins over a project file, which is then not even looked for. The file's
+  // selection is a list of names like any other: all-or-nothing, and exactly those.
+  const selected = providerIds.length > 0 ? providerIds : projectSelection(ctx);
+  if (selected?.length === 0) return [];
+  const named = selected !== undefined;
+  const ids = selected ?? storedProviders(ctx).map((p) => p.id);
   if (ids.length === 0) {
     throw new AuthctlError(
       "NOT_LOGGED_IN",

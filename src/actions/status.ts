@@ -4,6 +4,7 @@ import type { BackendName, StoreSnapshot, StoredCredential } from "../store/type
 import type { ProviderDefinition } from "../providers/types.ts";
 import { maskSecret, registerSecret } from "../redact.ts";
 import type { Context } from "./context.ts";
+import { type ProjectStatus, projectStatus } from "./project.ts";
 import { credentialSecret, credentialVars, findInEnvironment } from "./resolve.ts";
 
 export interface StatusOptions {
@@ -250,11 +251,13 @@ export async function status(ctx: Context, options: StatusOptions): Promise<numb
   const { statuses, warnings } = collectStatus(ctx, options);
   if (options.check) await checkSecrets(ctx, statuses);
   for (const warning of warnings) deps.ui.warn(warning);
+  const project = projectStatus(ctx);
   if (options.json) {
     deps.writeStdout(
-      `${JSON.stringify({ store: { path: ctx.store.path, backend: ctx.store.backend }, providers: statuses }, null, 2)}\n`,
+      `${JSON.stringify({ store: { path: ctx.store.path, backend: ctx.store.backend }, project: project ?? null, providers: statuses }, null, 2)}\n`,
     );
   } else {
+    if (project) printProject(ctx, project);
     printHuman(ctx, statuses);
   }
   const broken = statuses.filter((s) => s.check && !s.check.ok);
@@ -277,6 +280,23 @@ export async function status(ctx: Context, options: StatusOptions): Promise<numb
   }
   // The report already says, per provider, what is wrong and what to run: no second message.
   return statuses.every((s) => s.usable) ? 0 : 4;
+}
+
+/** The project file first: it decides what `env` and `exec` hand out here. */
+function printProject(ctx: Context, project: ProjectStatus): void {
+  const { ui } = ctx.deps;
+  const selects = project.providers.length ? project.providers.join(", ") : "no credentials";
+  if (project.state === "invalid") {
+    ui.result(`Project file ${project.path}: ✗ ${project.error?.replace(/^project file \S+: /, "")}`);
+  } else if (project.state === "allowed") {
+    ui.result(`Project file ${project.path}: ✓ allowed; 'env' and 'exec' hand out ${selects}`);
+  } else {
+    const why = project.state === "changed" ? "changed since it was allowed" : "not allowed";
+    ui.result(
+      `Project file ${project.path}: ✗ ${why}; it selects ${selects} — read it, then run 'authctl allow'`,
+    );
+  }
+  ui.result("");
 }
 
 function printHuman(ctx: Context, statuses: ProviderStatus[]): void {

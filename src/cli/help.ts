@@ -115,6 +115,19 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
       ["authctl store reset", "lists what is lost and asks first"],
     ],
   },
+  allow: {
+    description: "Trust the project file .authctl.toml found from here upward (as it is now)",
+    usage: "allow",
+    examples: [
+      ["cat .authctl.toml && authctl allow", "read what it selects, then trust it"],
+      ["authctl exec -- claude", "then hands out exactly what the project file selects"],
+    ],
+  },
+  deny: {
+    description: "Forget the project file .authctl.toml found from here upward",
+    usage: "deny",
+    examples: [["authctl deny", "env and exec without providers refuse it again"]],
+  },
   upgrade: {
     description: "Replace this binary with the newest release (checksum-verified)",
     usage: "upgrade [--version <version>]",

@@ -6,6 +6,7 @@ import { didYouMean } from "../did-you-mean.ts";
 import { AuthctlError, isAuthctlError } from "../errors.ts";
 import * as commands from "./commands.ts";
 import { renderCommandHelp, renderMainHelp, usageLine } from "./help.ts";
+import { createAllowCommand, createDenyCommand } from "./project.ts";
 import { rejectUnknownFlags } from "./shared.ts";
 import { createStoreCommand } from "./store.ts";
 import { createUpgradeCommand } from "./upgrade.ts";
@@ -23,6 +24,8 @@ const FACTORIES: Record<string, Factory> = {
   providers: commands.createProvidersCommand,
   store: createStoreCommand,
   upgrade: createUpgradeCommand,
+  allow: createAllowCommand,
+  deny: createDenyCommand,
 };
 
 /** Runs one invocation; returns the exit code. Throws AuthctlError for main.ts to report. */

@@ -22,6 +22,11 @@ export interface StoredCredential {
   rotated_at?: number;
   account?: string;
   label?: string;
+  /**
+   * This account is its provider's default (store/accounts.ts). Written only when a provider has
+   * more than one account; absent, the account `default` (else the first by name) is the default.
+   */
+  default?: boolean;
   /** Set when a refresh was rejected; the secret is kept so that `status` can still show it. */
   needs_login?: boolean;
   /** Provider-specific fields (account ids, hosts, …). */

@@ -77,6 +77,8 @@ export interface Sandbox {
       env?: Record<string, string | undefined>;
       timeoutMs?: number;
       prefix?: string[];
+      /** The working directory (project files are looked for from there upward). */
+      cwd?: string;
     },
   ): Promise<RunResult>;
   writeConfig(text: string): void;
@@ -111,6 +113,7 @@ export function createSandbox(): Sandbox {
       }
       const proc = Bun.spawn([...(options.prefix ?? []), BINARY, ...args], {
         env: runEnv,
+        cwd: options.cwd,
         stdin: options.stdin === undefined ? "ignore" : new Blob([options.stdin]),
         stdout: "pipe",
         stderr: "pipe",

@@ -1,0 +1,140 @@
+/**
+ * Project files: `.authctl.toml`, found from the working directory upward, selects the credentials
+ * `env` and `exec` hand out when no provider is named:
+ *
+ *     providers = ["openrouter@work", "anthropic"]
+ *
+ * A cloned repository must not decide which of a person's credentials a command hands out, so a
+ * project file is used only once `authctl allow` recorded its real path and SHA-256 (as `direnv
+ * allow` records an .envrc); a changed file needs a new `allow`. It may select credentials and
+ * nothing else: any other key (an endpoint, an `env` map, a store) is an error, so a project can
+ * never say where a credential goes.
+ *
+ * This runs on the hot path (`env` and `exec` without providers): finding the file is two stat
+ * calls per directory up the tree, and the file, the hash and the allow list are read only when
+ * one is found. SHA-256 comes from Bun.CryptoHasher, which needs no module (node:crypto costs a
+ * compiled binary about 4 MB of memory, see _integrity.ts).
+ */
+import { readFileSync, realpathSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { parse, TomlError } from "smol-toml";
+import { AuthctlError } from "../errors.ts";
+import { parseAccountRef } from "../store/accounts.ts";
+
+export const PROJECT_FILE_NAME = ".authctl.toml";
+
+/** A project file as read: where it is, what it selects, and the digest `allow` records. */
+export interface ProjectFile {
+  /** As found (the working directory's spelling). */
+  path: string;
+  /** With symbolic links resolved: the key of the allow list. */
+  realPath: string;
+  sha256: string;
+  providers: string[];
+}
+
+function statQuietly(path: string): ReturnType<typeof statSync> | undefined {
+  try {
+    return statSync(path, { throwIfNoEntry: false });
+  } catch {
+    // A directory we may not search (EACCES), a loop: nothing to be found there.
+    return undefined;
+  }
+}
+
+/**
+ * The nearest `.authctl.toml` from `cwd` upward, as git looks for `.git`:
+ *  - the search ends at the filesystem root;
+ *  - it does not cross into a parent on another file system (git's default without
+ *    GIT_DISCOVERY_ACROSS_FILESYSTEM): the mount point's own directory is the last one searched,
+ *    so a volume mounted under someone else's tree is not steered by a file above it;
+ *  - when the working directory is inside the user's home, the home directory is the last one
+ *    searched: `/home/.authctl.toml` is not the user's to decide (and is not searched for).
+ * Only a regular file counts (a symbolic link to one included).
+ */
+export function findProjectFile(cwd: string, userHome?: string): string | undefined {
+  const homes = new Set<string>();
+  if (userHome) {
+    homes.add(userHome.replace(/\/+$/, "") || "/");
+    try {
+      homes.add(realpathSync(userHome));
+    } catch {
+      // A HOME that does not exist bounds nothing.
+    }
+  }
+  let dir = cwd;
+  let device = statQuietly(dir)?.dev;
+  for (;;) {
+    const candidate = statQuietly(join(dir, PROJECT_FILE_NAME));
+    if (candidate?.isFile()) return join(dir, PROJECT_FILE_NAME);
+    if (homes.has(dir)) return undefined;
+    const parent = dirname(dir);
+    if (parent === dir) return undefined;
+    const parentDevice = statQuietly(parent)?.dev;
+    if (device !== undefined && parentDevice !== undefined && parentDevice !== device) return undefined;
+    dir = parent;
+    device = parentDevice;
+  }
+}
+
+function invalid(path: string, what: string, hint?: string): AuthctlError {
+  return new AuthctlError("CONFIG_INVALID", `project file ${path}: ${what}`, {
+    hint,
+    detail: { projectFile: path },
+  });
+}
+
+/** Hex SHA-256 of the file's bytes. */
+export function sha256Hex(bytes: Uint8Array): string {
+  return new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
+}
+
+/**
+ * Reads and checks a project file. Throws CONFIG_INVALID naming the file (and the key) for
+ * anything but `providers = [ "<provider>[@<account>]", … ]`.
+ */
+export function readProjectFile(path: string): ProjectFile {
+  let bytes: Buffer;
+  let realPath: string;
+  try {
+    bytes = readFileSync(path);
+    realPath = realpathSync(path);
+  } catch (error) {
+    throw invalid(path, `cannot be read (${(error as Error).message.split(",", 1)[0]})`);
+  }
+  const sha256 = sha256Hex(bytes);
+  let root: Record<string, unknown>;
+  try {
+    root = parse(bytes.toString("utf8").replace(/^\uFEFF/, ""));
+  } catch (error) {
+    const where = error instanceof TomlError ? ` (line ${error.line}, column ${error.column})` : "";
+    throw invalid(path, `does not parse as TOML${where}`, 'it holds one line: providers = ["openrouter"]');
+  }
+  for (const key of Object.keys(root)) {
+    if (key !== "providers")
+      throw invalid(
+        path,
+        `'${key}' is not allowed in a project file (only 'providers'): a project selects credentials, it never says where they go`,
+        `remove '${key}'; endpoints and providers belong in your own config.toml`,
+      );
+  }
+  const list = root.providers;
+  if (!Array.isArray(list) || list.some((entry) => typeof entry !== "string"))
+    throw invalid(
+      path,
+      list === undefined ? "names no providers" : "'providers' must be a list of provider ids",
+      'write providers = ["openrouter@work", "anthropic"]',
+    );
+  const providers: string[] = [];
+  for (const entry of list as string[]) {
+    try {
+      parseAccountRef(entry);
+    } catch (error) {
+      throw invalid(path, `'${entry}' in providers: ${(error as Error).message}`);
+    }
+    if (!/^[A-Za-z0-9][A-Za-z0-9-]*(@|$)/.test(entry))
+      throw invalid(path, `'${entry}' in providers is not a provider id`);
+    if (!providers.includes(entry)) providers.push(entry);
+  }
+  return { path, realPath, sha256, providers };
+}
