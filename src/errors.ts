@@ -26,14 +26,17 @@ export type ErrorCode =
 export interface AuthctlErrorOptions {
   hint?: string;
   cause?: unknown;
-  /** Extra machine-readable detail, e.g. the OAuth `error` code or HTTP status. */
+  /**
+   * Extra machine-readable detail. Left for the store's own errors until they become classes of
+   * their own (src/store/errors.ts); everything else carries typed fields (the classes below).
+   */
   detail?: Record<string, unknown>;
   /** For usage errors: the command's usage line, printed under the message. */
   usage?: string;
 }
 
 export class AuthctlError extends Error {
-  override readonly name = "AuthctlError";
+  override readonly name: string = "AuthctlError";
   readonly code: ErrorCode;
   readonly hint?: string;
   readonly detail?: Record<string, unknown>;
@@ -53,38 +56,132 @@ export function isAuthctlError(error: unknown): error is AuthctlError {
 }
 
 /**
+ * A server refused with an OAuth error (RFC 6749 §5.2, §4.1.2.1; RFC 8628 §3.5): its `error` code,
+ * its `error_description` and the HTTP status it came with (absent for a redirect). Callers branch
+ * on these fields, never on the message. Model: oauth4webapi's `ResponseBodyError`.
+ */
+export class OAuthError extends AuthctlError {
+  readonly error: string;
+  readonly description?: string;
+  readonly status?: number;
+
+  constructor(
+    message: string,
+    fields: { error: string; description?: string; status?: number },
+    options: Omit<AuthctlErrorOptions, "detail" | "usage"> = {},
+  ) {
+    super("OAUTH", message, options);
+    this.error = fields.error;
+    this.description = fields.description;
+    this.status = fields.status;
+  }
+}
+
+/**
+ * A server answered, with a status or a body that is not what the request asked for: `status`,
+ * the body's media type, and its parsed JSON (or text) as `data` for callers that read it. `data`
+ * is never put in the message as a whole: only fields known to be safe are quoted there. The code
+ * is PROTOCOL unless the thrower knows better (AUTH_FAILED: a provider rejected the credential).
+ */
+export class HttpError extends AuthctlError {
+  readonly status: number;
+  readonly contentType?: string;
+  readonly data?: unknown;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    fields: { status: number; contentType?: string; data?: unknown },
+    options: Omit<AuthctlErrorOptions, "detail" | "usage"> = {},
+  ) {
+    super(code, message, options);
+    this.status = fields.status;
+    this.contentType = fields.contentType;
+    this.data = fields.data;
+  }
+}
+
+/**
+ * No answer: the server could not be reached (refused, DNS, TLS), the request timed out
+ * (`timeoutMs` is set), or the answer was cut off while it was read (`host` is absent). Whether a
+ * request may have reached the server decides whether a refresh may be replayed (actions/refresh.ts).
+ */
+export class NetworkError extends AuthctlError {
+  /** host:port of the server that was asked, when the request was sent. */
+  readonly host?: string;
+  /** Set when the request gave up waiting after this long. */
+  readonly timeoutMs?: number;
+
+  constructor(
+    message: string,
+    fields: { host?: string; timeoutMs?: number } = {},
+    options: Omit<AuthctlErrorOptions, "detail" | "usage"> = {},
+  ) {
+    super("NETWORK", message, options);
+    this.host = fields.host;
+    this.timeoutMs = fields.timeoutMs;
+  }
+}
+
+/** The HTTP status an error came with, when it came from an answer. */
+export function httpStatusOf(error: unknown): number | undefined {
+  return error instanceof HttpError || error instanceof OAuthError ? error.status : undefined;
+}
+
+/**
+ * Exit codes (the contract: README "Exit codes"). Only `exitCodeFor` and the few places that
+ * return a code without an error (the bare `authctl` help) read them.
+ */
+export const EXIT = {
+  OK: 0,
+  ERROR: 1,
+  USAGE: 2,
+  AUTH: 4,
+  CANNOT_EXECUTE: 126,
+  NOT_FOUND: 127,
+} as const;
+
+/**
  * The one place exit codes are decided. Contract: 0 ok · 1 error · 2 usage or cancelled · 4 not
  * logged in or authentication failed · exec: 126 cannot be executed, 127 not found (the shells'
- * convention, POSIX 2.8.2). Anything that is not an AuthctlError is an internal error: 1.
+ * convention, POSIX 2.8.2). citty's own argument errors (CLIError, code EARG or E_*) are usage
+ * errors. Anything else that is not an AuthctlError is an internal error: 1.
  */
 export function exitCodeFor(error: unknown): number {
-  if (!isAuthctlError(error)) return 1;
+  if (error instanceof Error && error.name === "CLIError") return EXIT.USAGE;
+  if (!isAuthctlError(error)) return EXIT.ERROR;
   switch (error.code) {
     case "USAGE":
     case "CANCELLED":
     case "NEEDS_TTY":
     case "UNKNOWN_PROVIDER":
-      return 2;
+      return EXIT.USAGE;
     case "NOT_LOGGED_IN":
     case "AUTH_FAILED":
     case "OAUTH": // the provider refused: access_denied, invalid_grant, … — authentication failed
       // …unless the server is in trouble: the HTTP status decides first (a 500 carrying
       // invalid_grant, a 503 temporarily_unavailable), and trying again later may work.
-      return serverTrouble(error) ? 1 : 4;
+      return isServerTrouble(error) ? EXIT.ERROR : EXIT.AUTH;
     case "NOT_EXECUTABLE":
-      return 126;
+      return EXIT.CANNOT_EXECUTE;
     case "COMMAND_NOT_FOUND":
-      return 127;
+      return EXIT.NOT_FOUND;
     default:
-      return 1;
+      return EXIT.ERROR;
   }
 }
 
-function serverTrouble(error: AuthctlError): boolean {
-  const status = error.detail?.status;
-  if (typeof status === "number" && (status >= 500 || status === 429)) return true;
-  const code = error.detail?.error;
-  return code === "temporarily_unavailable" || code === "server_error";
+/** OAuth errors that say the server is struggling, not that the grant is bad (RFC 6749 §5.2, §4.1.2.1). */
+const SERVER_TROUBLE_ERRORS = new Set(["temporarily_unavailable", "server_error"]);
+
+/**
+ * The server is in trouble (5xx, 429, or an OAuth `temporarily_unavailable`/`server_error`):
+ * trying again later may work, so this is not an authentication failure.
+ */
+export function isServerTrouble(error: unknown): boolean {
+  const status = httpStatusOf(error);
+  if (status !== undefined && (status >= 500 || status === 429)) return true;
+  return error instanceof OAuthError && SERVER_TROUBLE_ERRORS.has(error.error);
 }
 
 /** Where a TLS-inspecting proxy (common in companies) is the likely cause, and how to trust it. */

@@ -1,4 +1,4 @@
-import { AuthctlError, isAuthctlError } from "../errors.ts";
+import { AuthctlError, httpStatusOf, isAuthctlError } from "../errors.ts";
 import { maskSecret } from "../redact.ts";
 import type { StoredCredential } from "../store/types.ts";
 import type { Context } from "./context.ts";
@@ -143,7 +143,7 @@ async function revokeIfPossible(ctx: Context, id: string, credential: StoredCred
     ctx.deps.ui.warn(`${provider?.name ?? id} could not revoke the grant right now${later}; it is kept here`);
     return false;
   } catch (error) {
-    const status = isAuthctlError(error) ? Number(error.detail?.status ?? 0) : 0;
+    const status = httpStatusOf(error) ?? 0;
     const transient = !isAuthctlError(error) || error.code === "NETWORK" || status >= 500 || status === 429;
     ctx.deps.ui.warn(
       `could not revoke the ${provider?.name ?? id} grant (${(error as Error).message}); ${transient ? "it is kept here" : "it is removed here only"}`,

@@ -1,4 +1,13 @@
-import { AuthctlError, errorCode, isAuthctlError } from "../errors.ts";
+import {
+  AuthctlError,
+  errorCode,
+  HttpError,
+  httpStatusOf,
+  isAuthctlError,
+  isServerTrouble,
+  NetworkError,
+  OAuthError,
+} from "../errors.ts";
 import {
   type ClientAuthMethod,
   clientAuthFor,
@@ -23,8 +32,6 @@ const DEAD_GRANT = new Set([
   "refresh_token_invalidated",
   "invalid_token",
 ]);
-/** OAuth errors that say the server is struggling, not that the grant is bad (RFC 6749 §5.2, §4.1.2.1). */
-const SERVER_TROUBLE = new Set(["temporarily_unavailable", "server_error"]);
 /** Fetch failures that happen before a request can have reached the server: nothing was spent. */
 const NOT_SENT =
   /^(ECONNREFUSED|ConnectionRefused|ENOTFOUND|EAI_AGAIN|EAI_NONAME|EHOSTUNREACH|ENETUNREACH|.*CERT.*|.*SSL.*|.*TLS.*|SELF_SIGNED.*|UNABLE_TO_.*)$/;
@@ -111,28 +118,21 @@ function expiryOf(
   return lifetime > 0 ? now + lifetime : undefined;
 }
 
-function httpStatus(error: AuthctlError): number | undefined {
-  const status = error.detail?.status;
-  return typeof status === "number" ? status : undefined;
-}
-
 /** The OAuth `error` of a refusal that kills the grant; a 5xx is server trouble whatever it says. */
 function deadGrantError(error: unknown): string | undefined {
-  if (!isAuthctlError(error) || error.code !== "OAUTH") return undefined;
-  const code = String(error.detail?.error ?? "");
-  const status = httpStatus(error);
-  return DEAD_GRANT.has(code) && (status === undefined || status < 500) ? code : undefined;
+  if (!(error instanceof OAuthError)) return undefined;
+  const status = error.status;
+  return DEAD_GRANT.has(error.error) && (status === undefined || status < 500) ? error.error : undefined;
 }
 
 /** A failure of the token request that leaves the grant as it was (or, for a lost answer, unknown). */
 function asOutage(error: unknown, provider: ProviderDefinition): RefreshOutage | undefined {
   if (!isAuthctlError(error)) return undefined;
   const what = `could not refresh the ${provider.name} login`;
-  const status = httpStatus(error);
-  if (error.code === "NETWORK") {
+  if (error instanceof NetworkError) {
     const cause = error.cause;
     const code = errorCode(cause) ?? errorCode((cause as { cause?: unknown } | null)?.cause) ?? "";
-    if (error.detail?.timeoutMs === undefined && NOT_SENT.test(code)) {
+    if (error.timeoutMs === undefined && NOT_SENT.test(code)) {
       return new RefreshOutage("unreachable", `${what}: ${error.message}`, {
         hint: error.hint,
         cause: error,
@@ -140,10 +140,7 @@ function asOutage(error: unknown, provider: ProviderDefinition): RefreshOutage |
     }
     // The request may have arrived and the server may have rotated the refresh token: say so
     // rather than "nothing changed". Not retried: a replay now could revoke the whole grant.
-    const host =
-      typeof error.detail?.host === "string" && error.detail.timeoutMs === undefined
-        ? error.detail.host
-        : undefined;
+    const host = error.timeoutMs === undefined ? error.host : undefined;
     const lost = host
       ? `the connection to the token endpoint at ${host} ended before its answer arrived`
       : error.message;
@@ -156,10 +153,7 @@ function asOutage(error: unknown, provider: ProviderDefinition): RefreshOutage |
       },
     );
   }
-  const serverTrouble =
-    (status !== undefined && (status >= 500 || status === 429)) ||
-    (error.code === "OAUTH" && SERVER_TROUBLE.has(String(error.detail?.error ?? "")));
-  if ((error.code === "OAUTH" || error.code === "PROTOCOL") && serverTrouble) {
+  if ((error instanceof OAuthError || error instanceof HttpError) && isServerTrouble(error)) {
     return new RefreshOutage("server-error", `${what}: ${error.message}`, {
       hint: "run the command again in a few minutes",
       cause: error,

@@ -13,7 +13,7 @@ import {
 import { basename, dirname, join, sep } from "node:path";
 import { version as currentVersion } from "../../package.json";
 import type { Deps, Env } from "../deps.ts";
-import { AuthctlError } from "../errors.ts";
+import { AuthctlError, HttpError, NetworkError } from "../errors.ts";
 import {
   createPlatformProbe,
   detectTarget,
@@ -132,9 +132,9 @@ async function get(deps: Deps, url: string, what: string, version: string | unde
     try {
       response = await deps.fetch(current, { redirect: "manual", signal });
     } catch (error) {
-      throw new AuthctlError(
-        "NETWORK",
+      throw new NetworkError(
         `could not download ${what} from ${current}: ${(error as Error).message}`,
+        { host: new URL(current).host },
         { cause: error },
       );
     }
@@ -169,14 +169,14 @@ async function get(deps: Deps, url: string, what: string, version: string | unde
     }
     if (!response.ok) {
       await response.body?.cancel();
-      throw new AuthctlError(
+      throw new HttpError(
         "PROTOCOL",
         `could not download ${what}: ${current} answered HTTP ${response.status}`,
+        { status: response.status },
         {
           hint: version
             ? `is ${version} a released version? see ${DEFAULT_RELEASES}`
             : `see ${DEFAULT_RELEASES}`,
-          detail: { status: response.status },
         },
       );
     }
@@ -274,9 +274,9 @@ export async function upgrade(deps: Deps, options: UpgradeOptions): Promise<void
       }
       fsyncSync(fd);
     } catch (error) {
-      throw new AuthctlError(
-        "NETWORK",
+      throw new NetworkError(
         `downloading ${asset} failed: ${describeIoError(error)}; nothing was changed`,
+        {},
         { cause: error },
       );
     }

@@ -3,7 +3,7 @@ import { version } from "../../package.json";
 import type { Context } from "../actions/context.ts";
 import type { Deps } from "../deps.ts";
 import { didYouMean } from "../did-you-mean.ts";
-import { AuthctlError, isAuthctlError } from "../errors.ts";
+import { AuthctlError, EXIT, isAuthctlError } from "../errors.ts";
 import * as commands from "./commands.ts";
 import { renderCommandHelp, renderMainHelp, usageLine } from "./help.ts";
 import { createAllowCommand, createDenyCommand } from "./project.ts";
@@ -45,7 +45,7 @@ export async function runCli(argv: string[], deps: Deps): Promise<number> {
   }
   if (name === undefined || name === "--help" || name === "-h" || (name === "help" && rest.length === 0)) {
     writeHelp(renderMainHelp(deps.stdoutColor));
-    return name === undefined ? 2 : 0;
+    return name === undefined ? EXIT.USAGE : EXIT.OK;
   }
   // `authctl help login` is `authctl login --help`, as in git and gh.
   if (name === "help") return runCli([rest[0]!, "--help"], deps);

@@ -1,4 +1,4 @@
-import { AuthctlError, isTlsTrustError, TLS_TRUST_HINT } from "../errors.ts";
+import { HttpError, isTlsTrustError, AuthctlError, TLS_TRUST_HINT } from "../errors.ts";
 import { terminalSafe } from "../format/terminal-text.ts";
 import type { KeyValidation, ProviderDefinition } from "../providers/types.ts";
 import { redact } from "../redact.ts";
@@ -60,12 +60,12 @@ export async function verifyKey(
   if (unknown !== undefined) return { kind: "unknown", reason: unknown };
   const first = rejections[0]!;
   const where = rejections.length > 1 ? ` at ${rejections.map((r) => r.host).join(" and ")}` : "";
-  throw new AuthctlError(
+  throw new HttpError(
     "AUTH_FAILED",
     `${provider.name} rejected the key (HTTP ${first.status}${first.detail ? `: ${first.detail}` : ""})${where}`,
+    { status: first.status },
     {
       hint: `nothing was stored; check the key${provider.keysPage ? ` at ${provider.keysPage}` : ""}, or pass --no-verify to store it anyway`,
-      detail: { status: first.status },
     },
   );
 }

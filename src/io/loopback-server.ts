@@ -72,9 +72,6 @@ export function startLoopbackServer(options: LoopbackOptions): LoopbackServer {
   throw new AuthctlError(
     "PORT_BUSY",
     `port${taken.length > 1 ? "s" : ""} ${named} ${taken.length > 1 ? "are" : "is"} in use, and the provider only accepts ${taken.length > 1 ? "those" : "that one"}`,
-    {
-      detail: { ports: [...busy, ...busyV6] },
-    },
   );
 }
 

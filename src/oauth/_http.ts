@@ -3,7 +3,7 @@
  * application/json`, a timeout, no redirects and no retries, and fetch failures turned into
  * NETWORK errors that name the host and port but never the request body.
  */
-import { AuthctlError, errorCode, isTlsTrustError, TLS_TRUST_HINT } from "../errors.ts";
+import { AuthctlError, errorCode, isTlsTrustError, NetworkError, TLS_TRUST_HINT } from "../errors.ts";
 import { registerSecret } from "../redact.ts";
 import { hostPort } from "./endpoints.ts";
 
@@ -139,23 +139,16 @@ async function send(
     if (options.signal?.aborted) throw cancelled(what, error);
     const where = hostPort(url);
     if (timeout.aborted) {
-      throw new AuthctlError(
-        "NETWORK",
+      throw new NetworkError(
         `the ${what} at ${where} did not answer within ${formatSeconds(timeoutMs)}`,
-        {
-          cause: error,
-          detail: { host: where, timeoutMs },
-        },
+        { host: where, timeoutMs },
+        { cause: error },
       );
     }
-    throw new AuthctlError(
-      "NETWORK",
+    throw new NetworkError(
       `could not reach the ${what} at ${where} (${describeFetchError(error)})`,
-      {
-        cause: error,
-        detail: { host: where },
-        hint: isTlsTrustError(error) ? TLS_TRUST_HINT : undefined,
-      },
+      { host: where },
+      { cause: error, hint: isTlsTrustError(error) ? TLS_TRUST_HINT : undefined },
     );
   }
 }

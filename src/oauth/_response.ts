@@ -3,7 +3,7 @@
  * never quote a field that may hold a secret; server-chosen text (`error`, `error_description`)
  * is shown verbatim but folded to one line, and redaction happens where it reaches stderr.
  */
-import { AuthctlError } from "../errors.ts";
+import { AuthctlError, HttpError, NetworkError, OAuthError } from "../errors.ts";
 
 export type JsonObject = Record<string, unknown>;
 
@@ -23,12 +23,14 @@ export interface OAuthErrorFields {
 }
 
 /** `token endpoint refused: invalid_grant (grant request is invalid)`. */
-export function createOAuthError(what: string, fields: OAuthErrorFields): AuthctlError {
+export function createOAuthError(what: string, fields: OAuthErrorFields): OAuthError {
   const error = oneLine(fields.error);
   const description = fields.error_description === undefined ? undefined : oneLine(fields.error_description);
   const suffix = description ? ` (${description})` : "";
-  return new AuthctlError("OAUTH", `${what} refused: ${error}${suffix}`, {
-    detail: { error: fields.error, error_description: fields.error_description, status: fields.status },
+  return new OAuthError(`${what} refused: ${error}${suffix}`, {
+    error: fields.error,
+    description: fields.error_description,
+    status: fields.status,
   });
 }
 
@@ -36,15 +38,13 @@ function mediaType(response: Response): string {
   return (response.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
 }
 
-function notJson(response: Response, what: string): AuthctlError {
+function notJson(response: Response, what: string, data?: unknown): HttpError {
   const type = mediaType(response) || "no content type";
-  return new AuthctlError(
-    "PROTOCOL",
-    `${what} answered HTTP ${response.status} (${type}), not a JSON object`,
-    {
-      detail: { status: response.status, contentType: type },
-    },
-  );
+  return new HttpError("PROTOCOL", `${what} answered HTTP ${response.status} (${type}), not a JSON object`, {
+    status: response.status,
+    contentType: type,
+    data,
+  });
 }
 
 /**
@@ -61,20 +61,21 @@ export async function readJsonObject(response: Response, what: string): Promise<
   try {
     text = await response.text();
   } catch (error) {
-    throw new AuthctlError("NETWORK", `the answer from the ${what} could not be read`, { cause: error });
+    throw new NetworkError(`the answer from the ${what} could not be read`, {}, { cause: error });
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
-    throw notJson(response, what);
+    throw notJson(response, what, text);
   }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw notJson(response, what);
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+    throw notJson(response, what, parsed);
   return parsed as JsonObject;
 }
 
 /** The OAuth error in a body (RFC 6749 §5.2), if it carries one, whatever the HTTP status. */
-export function oauthErrorIn(json: JsonObject, status: number, what: string): AuthctlError | undefined {
+export function oauthErrorIn(json: JsonObject, status: number, what: string): OAuthError | undefined {
   // OpenAI's auth server nests its codes: {error: {code: "refresh_token_reused", message}}.
   const nested =
     typeof json.error === "object" && json.error !== null ? (json.error as JsonObject) : undefined;
@@ -101,7 +102,7 @@ export function assertSuccessStatus(
  * The error for a non-success status that carries no OAuth error. A `message` (or `error.message`,
  * the shape many non-OAuth APIs use) is quoted so the person sees the server's reason.
  */
-export function unexpectedStatus(json: JsonObject, status: number, what: string): AuthctlError {
+export function unexpectedStatus(json: JsonObject, status: number, what: string): HttpError {
   const nested =
     typeof json.error === "object" && json.error !== null ? (json.error as JsonObject).message : undefined;
   const message =
@@ -109,7 +110,7 @@ export function unexpectedStatus(json: JsonObject, status: number, what: string)
   const text = message
     ? `${what} answered HTTP ${status}: ${oneLine(message)}`
     : `${what} answered HTTP ${status} without an OAuth error`;
-  return new AuthctlError("PROTOCOL", text, { detail: { status } });
+  return new HttpError("PROTOCOL", text, { status, data: json });
 }
 
 function invalid(what: string, key: string, expected: string): AuthctlError {

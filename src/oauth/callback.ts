@@ -80,7 +80,6 @@ export function issuerMismatchError(expected: ExpectedIssuer, iss: string | unde
     `the authorization response ${named}, but this login went to ${expected.issuer}; the code was not used (a possible mix-up attack, RFC 9207)`,
     {
       hint: "check the provider's issuer in config.toml, then log in again",
-      detail: { iss, expected: expected.issuer },
     },
   );
 }

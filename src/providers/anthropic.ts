@@ -1,4 +1,4 @@
-import { AuthctlError } from "../errors.ts";
+import { AuthctlError, NetworkError } from "../errors.ts";
 import type { TokenSet } from "../oauth/token.ts";
 import type { HookDeps, LoginResult, OAuthMethod, OAuthSettings } from "./types.ts";
 
@@ -46,9 +46,8 @@ async function createApiKey(deps: HookDeps, tokens: TokenSet): Promise<LoginResu
       redirect: "manual",
     });
   } catch (error) {
-    throw new AuthctlError("NETWORK", `could not reach ${new URL(url).host} to create the API key`, {
-      cause: error,
-    });
+    const host = new URL(url).host;
+    throw new NetworkError(`could not reach ${host} to create the API key`, { host }, { cause: error });
   }
   const json = (await response.json().catch(() => ({}))) as Record<string, unknown>;
   if (!response.ok || typeof json.raw_key !== "string") {

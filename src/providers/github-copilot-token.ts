@@ -1,4 +1,4 @@
-import { AuthctlError } from "../errors.ts";
+import { AuthctlError, NetworkError } from "../errors.ts";
 import { githubApiBase } from "./github-copilot.ts";
 import type { HookDeps } from "./types.ts";
 
@@ -56,9 +56,8 @@ export async function exchangeCopilotToken(
       redirect: "manual",
     });
   } catch (error) {
-    throw new AuthctlError("NETWORK", `could not reach ${new URL(url).host} for a Copilot token`, {
-      cause: error,
-    });
+    const host = new URL(url).host;
+    throw new NetworkError(`could not reach ${host} for a Copilot token`, { host }, { cause: error });
   }
   const text = await response.text();
   if (response.status === 401) {

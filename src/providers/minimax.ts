@@ -1,4 +1,4 @@
-import { AuthctlError } from "../errors.ts";
+import { AuthctlError, OAuthError } from "../errors.ts";
 import { parseTokenSet, type TokenSet } from "../oauth/token.ts";
 import { createPkce, createState } from "../oauth/pkce.ts";
 import type { DevicePollOutcome } from "../oauth/device.ts";
@@ -80,8 +80,10 @@ export async function processMiniMaxTokenAnswer(response: Response, now: number)
   }
   if (response.status >= 400 && response.status < 500) {
     const error = typeof body.error === "string" ? body.error : "invalid_grant";
-    throw new AuthctlError("OAUTH", `MiniMax refused the refresh (HTTP ${response.status}: ${error})`, {
-      detail: { error: "invalid_grant", status: response.status },
+    // Reported as invalid_grant whatever MiniMax calls it: 4xx means the refresh token is dead.
+    throw new OAuthError(`MiniMax refused the refresh (HTTP ${response.status}: ${error})`, {
+      error: "invalid_grant",
+      status: response.status,
     });
   }
   if (!response.ok)
@@ -159,8 +161,8 @@ async function start(deps: HookDeps, settings: OAuthSettings): Promise<CustomDev
       if (envelope.kind === "success") return { kind: "token", token: tokensFrom(body, deps.now()) };
       return {
         kind: "error",
-        error: new AuthctlError("OAUTH", `MiniMax refused the login: ${envelope.message}`, {
-          detail: { error: error ?? envelope.message },
+        error: new OAuthError(`MiniMax refused the login: ${envelope.message}`, {
+          error: error ?? envelope.message,
         }),
       };
     },

@@ -1,4 +1,4 @@
-import { AuthctlError, isAuthctlError } from "../errors.ts";
+import { AuthctlError, OAuthError } from "../errors.ts";
 import { authorizationCodeGrantRequest, processTokenResponse, type TokenSet } from "../oauth/token.ts";
 import type { DevicePollOutcome } from "../oauth/device.ts";
 import type { CustomDeviceStart, HookDeps, LoginResult, OAuthMethod, OAuthSettings } from "./types.ts";
@@ -60,11 +60,12 @@ async function afterTokens(deps: HookDeps, tokens: TokenSet, settings: OAuthSett
   return { kind: "tokens", tokens, extra, account: typeof email === "string" ? email : undefined };
 }
 
+/**
+ * OpenAI refuses a workspace without Codex with `access_denied` and an error_description that
+ * starts with its own code ("missing_codex_entitlement: …", as Codex's login server reads it).
+ */
 function explainError(error: unknown): unknown {
-  if (
-    isAuthctlError(error) &&
-    String(error.detail?.error_description ?? error.message).includes("missing_codex_entitlement")
-  ) {
+  if (error instanceof OAuthError && error.description?.includes("missing_codex_entitlement")) {
     return new AuthctlError("AUTH_FAILED", "Codex is not enabled for this ChatGPT workspace", {
       hint: "ask the workspace admin to enable Codex, or use 'authctl login openai --method key'",
       cause: error,

@@ -1,4 +1,4 @@
-import { AuthctlError } from "../errors.ts";
+import { AuthctlError, HttpError, NetworkError } from "../errors.ts";
 import type { CodeExchangeInput, HookDeps, LoginResult, OAuthMethod } from "./types.ts";
 
 /**
@@ -35,7 +35,8 @@ async function exchangeForKey(deps: HookDeps, input: CodeExchangeInput): Promise
       redirect: "manual",
     });
   } catch (error) {
-    throw new AuthctlError("NETWORK", `could not reach OpenRouter at ${new URL(url).host}`, { cause: error });
+    const host = new URL(url).host;
+    throw new NetworkError(`could not reach OpenRouter at ${host}`, { host }, { cause: error });
   }
   const text = await response.text();
   let json: Record<string, unknown> = {};
@@ -53,13 +54,11 @@ async function exchangeForKey(deps: HookDeps, input: CodeExchangeInput): Promise
           ? err.message
           : `HTTP ${response.status}`;
     // OpenRouter's own words (providers.md §2: 400 method mismatch, 403 bad code or verifier).
-    throw new AuthctlError(
+    throw new HttpError(
       "AUTH_FAILED",
       `OpenRouter refused the key exchange (HTTP ${response.status}: ${message})`,
-      {
-        hint: "run 'authctl login openrouter' again",
-        detail: { status: response.status },
-      },
+      { status: response.status, data: json },
+      { hint: "run 'authctl login openrouter' again" },
     );
   }
   if (typeof json.key !== "string" || !json.key) {

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { OAuthError } from "../../src/errors.ts";
 import {
   type CallbackResult,
   parseCallback,
@@ -210,7 +211,8 @@ describe("parsePastedInput", () => {
       "OAUTH",
       "authorization server refused: invalid_scope",
     );
-    expect(error.detail).toEqual({ error: "invalid_scope", error_description: undefined, status: undefined });
+    expect(error).toBeInstanceOf(OAuthError);
+    expect(error).toMatchObject({ error: "invalid_scope", description: undefined, status: undefined });
   });
 
   test("iss: a pasted URL naming another issuer is a mix-up; a bare code is refused where the issuer sends iss", async () => {

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { NetworkError } from "../../src/errors.ts";
 import { DEFAULT_TIMEOUT_MS } from "../../src/oauth/_http.ts";
 import { deviceAuthorizationRequest } from "../../src/oauth/device.ts";
 import { discoveryRequest } from "../../src/oauth/discovery.ts";
@@ -19,7 +20,8 @@ describe("network failures", () => {
       `could not reach the token endpoint at 127.0.0.1:${port} (connection refused)`,
     );
     expect(error.message).not.toContain("rt-secret-value");
-    expect(error.detail).toEqual({ host: `127.0.0.1:${port}` });
+    expect(error).toBeInstanceOf(NetworkError);
+    expect(error).toMatchObject({ host: `127.0.0.1:${port}`, timeoutMs: undefined });
   });
 
   test("a refused port during discovery is a NETWORK error too", async () => {

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { OAuthError } from "../../src/errors.ts";
 import {
   authorizationCodeGrantRequest,
   processTokenResponse,
@@ -219,9 +220,10 @@ describe("processTokenResponse", () => {
       "OAUTH",
       "token endpoint refused: invalid_grant (grant request is invalid)",
     );
-    expect(error.detail).toEqual({
+    expect(error).toBeInstanceOf(OAuthError);
+    expect(error).toMatchObject({
       error: "invalid_grant",
-      error_description: "grant request is invalid",
+      description: "grant request is invalid",
       status: 400,
     });
   });
@@ -245,7 +247,8 @@ describe("processTokenResponse", () => {
       "OAUTH",
       "token endpoint refused: bad_verification_code (The code passed is incorrect or expired.)",
     );
-    expect(error.detail?.status).toBe(200);
+    expect(error).toBeInstanceOf(OAuthError);
+    expect((error as OAuthError).status).toBe(200);
   });
 
   test("a multi-line error description is folded to one line", async () => {

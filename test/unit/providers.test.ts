@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { createRegistry } from "../../src/providers/registry.ts";
 import { githubApiBase, normalizeGitHubHost, GITHUB_COPILOT } from "../../src/providers/github-copilot.ts";
-import { AuthctlError } from "../../src/errors.ts";
+import { AuthctlError, OAuthError } from "../../src/errors.ts";
 import { minimaxDeadline, processMiniMaxTokenAnswer } from "../../src/providers/minimax.ts";
 
 const registry = createRegistry({ path: "/nonexistent/config.toml", providers: {} });
@@ -217,7 +217,8 @@ describe("MiniMax's answers (hand-built responses)", () => {
       Response.json({ status: "error" }, { status: 401 }),
       now,
     ).catch((error) => error);
-    expect(dead).toMatchObject({ code: "OAUTH", detail: { error: "invalid_grant" } });
+    expect(dead).toBeInstanceOf(OAuthError);
+    expect(dead).toMatchObject({ code: "OAUTH", error: "invalid_grant", status: 401 });
   });
 });
 
