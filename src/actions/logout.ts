@@ -1,5 +1,6 @@
 import { AuthctlError, httpStatusOf, isAuthctlError } from "../errors.ts";
 import { maskSecret } from "../redact.ts";
+import { KeyringItemError, SealedValueError } from "../store/errors.ts";
 import type { StoredCredential } from "../store/types.ts";
 import type { Context } from "./context.ts";
 import { credentialSecret, findInEnvironment } from "./resolve.ts";
@@ -46,13 +47,13 @@ export async function logout(ctx: Context, options: LogoutOptions): Promise<void
     try {
       credential = (await ctx.store.readSecrets(id)) ?? stored[id]!;
     } catch (error) {
-      if (isAuthctlError(error) && error.detail?.keyringItemMissing) {
+      if (error instanceof KeyringItemError && error.reason === "missing") {
         deps.ui.info(`${id}: its keyring item authctl/${id} was already gone`);
-      } else if (isAuthctlError(error) && error.detail?.keyringItemForeign) {
+      } else if (error instanceof KeyringItemError && error.reason === "foreign") {
         deps.ui.info(
-          `${id}: the keyring item authctl/${id} now holds the login of the authctl store at ${error.detail.owner}; it is left alone`,
+          `${id}: the keyring item authctl/${id} now holds the login of the authctl store at ${error.owner}; it is left alone`,
         );
-      } else if (isAuthctlError(error) && error.detail?.damaged) {
+      } else if (error instanceof SealedValueError) {
         const revoke = stored[id]!.type === "oauth" ? "; it is not revoked at the provider" : "";
         deps.ui.warn(`${id}: ${error.message}${revoke}`);
       } else {

@@ -3,6 +3,7 @@ import { describeLocation } from "../store/trust.ts";
 import { AuthctlError } from "../errors.ts";
 import type { ProviderDefinition } from "../providers/types.ts";
 import { registerSecret } from "../redact.ts";
+import { backendFor } from "../store/backends.ts";
 import type { StoredCredential } from "../store/types.ts";
 import type { Context } from "./context.ts";
 import { needsRefresh, stillSatisfies } from "./expiry.ts";
@@ -117,7 +118,8 @@ async function resolveStoredWithSecrets(
 ): Promise<ResolvedCredential | undefined> {
   const snapshot = ctx.store.read();
   if (snapshot.damaged?.[provider.id]) throw snapshot.damaged[provider.id];
-  if (snapshot.backends[provider.id] !== "keyring") return resolveStored(ctx, provider, snapshot.credentials);
+  const backend = snapshot.backends[provider.id];
+  if (!backend || !backendFor(backend).asyncReads) return resolveStored(ctx, provider, snapshot.credentials);
   const credential = await (prefetched ?? ctx.store.readSecrets(provider.id));
   return resolveStored(ctx, provider, credential ? { [provider.id]: credential } : {});
 }
@@ -237,7 +239,8 @@ export function prefetchKeyringSecrets(
   const backends = ctx.store.read().backends;
   for (const id of providerIds) {
     const provider = ctx.registry.get(id);
-    if (!provider || backends[provider.id] !== "keyring" || prefetched.has(id)) continue;
+    const backend = provider && backends[provider.id];
+    if (!backend || !backendFor(backend).asyncReads || prefetched.has(id)) continue;
     const read = ctx.store.readSecrets(provider.id);
     read.catch(() => {});
     prefetched.set(id, read);

@@ -1,5 +1,6 @@
 import { describeLocation } from "../store/trust.ts";
 import { AuthctlError, isAuthctlError } from "../errors.ts";
+import { backendFor } from "../store/backends.ts";
 import type { BackendName, StoreSnapshot, StoredCredential } from "../store/types.ts";
 import type { ProviderDefinition } from "../providers/types.ts";
 import { maskSecret, registerSecret } from "../redact.ts";
@@ -86,7 +87,7 @@ export function collectStatus(
   }
   const statuses = wanted.map((provider): ProviderStatus => {
     if (typeof provider === "string")
-      return orphanStatus(provider, stored[provider]!, snapshot.backends[provider] ?? "file", now);
+      return orphanStatus(provider, stored[provider]!, snapshot.backends[provider]!, now);
     const credential = stored[provider.id];
     const fromEnv = findInEnvironment(provider, env);
     if (fromEnv) registerSecret(fromEnv.value);
@@ -103,8 +104,9 @@ export function collectStatus(
       usable: false,
     };
     // A keyring secret is not fetched: status never calls (or prompts for) the keyring.
-    const backend = credential ? (snapshot.backends[provider.id] ?? "file") : null;
-    if (credential && (secret || backend === "keyring" || backend === "encrypted")) {
+    // Every stored credential has its backend in the snapshot.
+    const backend = credential ? snapshot.backends[provider.id]! : null;
+    if (credential && backend && (secret || !backendFor(backend).inClear)) {
       // An account login exports its own variables (CLAUDE_CODE_OAUTH_TOKEN, CHATGPT_ACCESS_TOKEN, …).
       if (secret) base.variables = credentialVars(provider, credential).map(([name]) => name);
       const shadow = secret
@@ -314,7 +316,7 @@ function printHuman(ctx: Context, statuses: ProviderStatus[]): void {
       continue;
     }
     const how = s.type === "api_key" ? "a key" : `an account login (${s.method})`;
-    const secret = s.secret ?? (s.backend === "keyring" ? "(secret in the keyring)" : "(secret sealed)");
+    const secret = s.secret ?? (s.backend ? backendFor(s.backend).unreadSecret : "(secret sealed)");
     const who = s.account ? ` as ${s.account}` : "";
     if (!s.configured) {
       ui.result(
@@ -333,7 +335,7 @@ function printHuman(ctx: Context, statuses: ProviderStatus[]): void {
         `    ✗ needs a new login: the provider refused the last refresh — run 'authctl login ${s.id}'`,
       );
     else if (s.expires_at) ui.result(`    ${describeExpiry(s, Date.parse(s.expires_at), now)}`);
-    ui.result(`    stored ${describeBackend(s.backend, ctx.store.path)}`);
+    if (s.backend) ui.result(`    stored ${backendFor(s.backend).describeLocation(ctx.store.path)}`);
     if (s.check?.ok) ui.result("    secret read back: ok");
     else if (s.check)
       ui.result(`    ✗ secret cannot be read: ${s.check.error}${s.check.hint ? ` (${s.check.hint})` : ""}`);
@@ -370,10 +372,4 @@ export function relativeTime(at: number, now: number): string {
           ? `${Math.round(abs / 3_600_000)} h`
           : `${Math.round(abs / 86_400_000)} days`;
   return delta >= 0 ? `in ${text}` : `${text} ago`;
-}
-
-function describeBackend(backend: BackendName | null, path: string): string {
-  if (backend === "keyring") return "in the keyring (service authctl)";
-  if (backend === "encrypted") return `encrypted in ${path}`;
-  return `in the plain file ${path}`;
 }

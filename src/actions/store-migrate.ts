@@ -2,14 +2,11 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { AuthctlError } from "../errors.ts";
 import { KEY_FILE } from "../store/encrypted.ts";
+import { backendFor } from "../store/backends.ts";
 import type { BackendName } from "../store/types.ts";
 import type { Context } from "./context.ts";
 
-const LABEL: Record<BackendName, string> = {
-  keyring: "the keyring",
-  encrypted: "the encrypted file",
-  file: "the plain file",
-};
+const label = (name: BackendName) => backendFor(name).label;
 
 /**
  * `authctl store migrate --to <backend>`. Every write is read back before its source is removed,
@@ -19,22 +16,22 @@ export async function storeMigrate(ctx: Context, to: BackendName): Promise<void>
   const { ui } = ctx.deps;
   const ids = Object.keys(ctx.store.read().credentials);
   const moves = await ctx.store.migrate(to);
-  for (const move of moves) ui.info(`moved ${move.id} from ${LABEL[move.from]} to ${LABEL[move.to]}`);
+  for (const move of moves) ui.info(`moved ${move.id} from ${label(move.from)} to ${label(move.to)}`);
   const stayed = ids.length - moves.length;
   if (ids.length === 0) ui.info("nothing is stored: nothing to migrate");
   else
     ui.success(
-      `${ids.length} credential${ids.length === 1 ? "" : "s"} in ${LABEL[to]}${stayed ? ` (${stayed} already there)` : ""}`,
+      `${ids.length} credential${ids.length === 1 ? "" : "s"} in ${label(to)}${stayed ? ` (${stayed} already there)` : ""}`,
     );
   if (ctx.store.backend !== to) {
     ui.info(
-      `new secrets still go to ${LABEL[ctx.store.backend]}: set AUTHCTL_STORE=${to} (or store = "${to}" in config.toml) to keep them in ${LABEL[to]}`,
+      `new secrets still go to ${label(ctx.store.backend)}: set AUTHCTL_STORE=${to} (or store = "${to}" in config.toml) to keep them in ${label(to)}`,
     );
   }
-  if (to === "file") ui.warn(`secrets are now in clear in ${ctx.store.path} (mode 0600)`);
+  if (backendFor(to).inClear) ui.warn(`secrets are now in clear in ${ctx.store.path} (mode 0600)`);
   // Kept, not deleted: an old backup of credentials.toml is sealed with it.
   const keyFile = join(ctx.deps.home, KEY_FILE);
-  if (to !== "encrypted" && moves.length > 0 && existsSync(keyFile)) {
+  if (!backendFor(to).usesStoreKey && moves.length > 0 && existsSync(keyFile)) {
     ui.info(
       `${keyFile} no longer seals anything here; keep it only while old backups of credentials.toml may need it`,
     );

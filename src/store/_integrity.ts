@@ -8,7 +8,7 @@
  * every write and every record is re-MACed for it, so a record from another generation does not
  * verify. Putting back a whole older file is restoring a backup, which stays possible.
  */
-import { AuthctlError } from "../errors.ts";
+import { SealedValueError } from "./errors.ts";
 import { canonicalJson } from "./_secret-fields.ts";
 import type { StoredCredential } from "./types.ts";
 
@@ -50,9 +50,6 @@ export function verifyRecordMac(
 }
 
 /** The error for a record that does not verify: that credential alone is unusable (`damaged`). */
-export function unauthenticated(storePath: string, id: string, why: string): AuthctlError {
-  return new AuthctlError("STORE_CORRUPT", `credentials store ${storePath}: the record of ${id} ${why}`, {
-    hint: `run 'authctl login ${id}' to store it again`,
-    detail: { path: storePath, provider: id, damaged: true },
-  });
+export function unauthenticated(storePath: string, id: string, why: string): SealedValueError {
+  return new SealedValueError(storePath, id, `credentials store ${storePath}: the record of ${id} ${why}`);
 }

@@ -42,8 +42,11 @@ import {
   sealValue,
 } from "./encrypted.ts";
 import { createStoreFile } from "./file-store.ts";
-import type { Keyring } from "./keyring.ts";
-import { type BackendChoice, guessBackend, resolveBackend } from "./select-backend.ts";
+import type { BackendOpenOptions, SecretVault } from "./backend.ts";
+import { backendFor } from "./backends.ts";
+import { KeyringItemError, SealedValueError } from "./errors.ts";
+import { keyringBackend } from "./keyring-backend.ts";
+import { type Availability, type BackendChoice, guessBackend, resolveBackend } from "./select-backend.ts";
 import type {
   BackendName,
   Credentials,
@@ -61,7 +64,13 @@ const nodeCrypto = () => require("node:crypto") as typeof import("node:crypto");
 
 export interface BackendStoreOptions extends FileStoreOptions {
   choice: BackendChoice;
-  keyring: Keyring;
+  /**
+   * How external backends (the keyring) are opened, on first use; built by the composition root
+   * from Deps. Without it they see an empty environment, that is, none is available.
+   */
+  open?: BackendOpenOptions;
+  /** Stand-ins for external backends (tests: an in-memory keyring), by backend name. */
+  vaults?: Partial<Record<BackendName, SecretVault>>;
   /** AUTHCTL_PASSPHRASE: derive the encryption key from it instead of the key file. */
   passphrase?: string;
   /** Notices for people (a plain-file secret moved, the keyring fell through); go to stderr. */
@@ -107,31 +116,30 @@ interface DocumentInfo {
   keyed: boolean;
 }
 
-function missingItem(id: string): AuthctlError {
-  return new AuthctlError(
-    "STORE_CORRUPT",
+function missingItem(id: string): KeyringItemError {
+  return new KeyringItemError(
+    "missing",
+    id,
     `credentials.toml says ${id}'s secrets are in the keyring, but the keyring has no item authctl/${id}`,
-    {
-      hint: `run 'authctl login ${id}' to store it again`,
-      detail: { keyringItemMissing: true },
-    },
+    { hint: `run 'authctl login ${id}' to store it again` },
   );
 }
 
-function foreignItem(id: string, owner: string): AuthctlError {
-  return new AuthctlError(
-    "STORE_CORRUPT",
+function foreignItem(id: string, owner: string): KeyringItemError {
+  return new KeyringItemError(
+    "foreign",
+    id,
     `the keyring item authctl/${id} now holds the ${id} login of the authctl store at ${owner}`,
     {
       hint: `run 'authctl login ${id}' to log in here again (keyring items are shared by every AUTHCTL_HOME of a user; AUTHCTL_STORE=encrypted keeps stores apart)`,
-      detail: { keyringItemForeign: true, owner },
+      owner,
     },
   );
 }
 
 /** One sealed value does not open with the store's (right) key: that credential alone is lost. */
-function isDamagedValue(error: unknown): error is AuthctlError {
-  return error instanceof AuthctlError && error.detail?.damaged === true;
+function isDamagedValue(error: unknown): error is SealedValueError {
+  return error instanceof SealedValueError;
 }
 
 /** The metadata of a record as stored: sealed values, the keyring marker and the MAC left out. */
@@ -165,18 +173,28 @@ function documentInfo(document: CredentialsDocument): DocumentInfo {
   return { format: 1, generation: 0, keyed };
 }
 
-function backendLabel(backend: BackendName): string {
-  return backend === "keyring"
-    ? "the keyring"
-    : backend === "encrypted"
-      ? "the encrypted file"
-      : "the plain file";
-}
-
 export function createBackendStore(home: string, options: BackendStoreOptions): BackendStore {
   const file = createStoreFile(home, options);
   const { path } = file;
-  const { keyring, passphrase, notify } = options;
+  const { passphrase, notify } = options;
+  const openOptions: BackendOpenOptions = options.open ?? { env: {}, home, notify };
+  const vaults: Partial<Record<BackendName, SecretVault>> = { ...options.vaults };
+  const vaultFor = (name: BackendName): SecretVault | undefined => {
+    const backend = backendFor(name);
+    if (backend.kind !== "external") return undefined;
+    return (vaults[name] ??= backend.open(openOptions));
+  };
+  const available: Availability = {
+    quick: (backend) => vaultFor(backend.name)?.quickUnavailableReason(),
+    probe: async (backend) => vaultFor(backend.name)?.probe(),
+  };
+  // Until the move protocol below is written against any external backend, the keyring is the one.
+  const keyring = {
+    get: (id: string) => vaultFor(keyringBackend.name)!.get(id),
+    put: (id: string, value: string) => vaultFor(keyringBackend.name)!.put(id, value),
+    remove: (id: string) => vaultFor(keyringBackend.name)!.remove(id),
+    quickUnavailableReason: () => vaultFor(keyringBackend.name)!.quickUnavailableReason(),
+  };
   const checkpoint = options.checkpoint ?? (() => {});
 
   /**
@@ -489,9 +507,9 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
       }
       const hasPlainFile = ids.some((id) => origin[id] === "file" && listSecrets(plain[id]!).length > 0);
       let target: BackendName | undefined = forceTo;
-      let fellThrough: string | undefined;
+      let fellThrough: { backend: BackendName; reason: string } | undefined;
       if (!target && (changed.size > 0 || (hasPlainFile && options.choice.backend !== "file"))) {
-        const resolved = await resolveBackend(options.choice, keyring);
+        const resolved = await resolveBackend(options.choice, available);
         target = resolved.backend;
         fellThrough = resolved.fellThrough;
       }
@@ -505,7 +523,7 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
         else if (forceTo || changed.has(id)) to = target!;
         else if (from === "file" && target && target !== "file" && listSecrets(plain[id]!).length > 0) {
           to = target;
-          notify(`moved ${id}'s secret from the plain file to ${backendLabel(target)}`);
+          notify(`moved ${id}'s secret from the plain file to ${backendFor(target).label}`);
         }
         dest[id] = to;
         if (from && from !== to) moves.push({ id, from, to });
@@ -524,7 +542,7 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
             );
         }
         const json = secretsJson(plain[id]!, owner, metaDigest(plain[id]!));
-        await keyring.set(id, json);
+        await keyring.put(id, json);
         if ((await keyring.get(id)) !== json) {
           throw new AuthctlError(
             "STORE_IO",
@@ -619,7 +637,7 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
       for (const warning of legacyWarnings) notify(warning);
       if (fellThrough && preserved.keyring_notice !== true) {
         notify(
-          `the keyring is not available (${fellThrough}): secrets go to the encrypted file ${path} instead`,
+          `${backendFor(fellThrough.backend).label} is not available (${fellThrough.reason}): secrets go to ${backendFor(target!).label} ${path} instead`,
         );
         preserved.keyring_notice = true;
       }
@@ -646,7 +664,7 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
         for (const id of cleanup) {
           try {
             // Listed by this store, but another may have logged in there since.
-            if (!(await foreignOwnerOf(id))) await keyring.delete(id);
+            if (!(await foreignOwnerOf(id))) await keyring.remove(id);
             left.delete(id);
           } catch {
             // Kept in keyring_cleanup: the secret is stored elsewhere already.
@@ -665,7 +683,7 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
   return {
     path,
     get backend() {
-      return guessBackend(options.choice, keyring);
+      return guessBackend(options.choice, available);
     },
     read,
     readMetadata,
@@ -696,15 +714,18 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
       return (await write(fn)).result;
     },
     async migrate(to) {
-      if (to === "keyring") {
-        // Asked for explicitly, so no fall-through: a keyring that cannot take items (locked, no
-        // default collection, no bus) is reported before anything is touched.
-        const reason = keyring.quickUnavailableReason() ?? (await keyring.probe());
-        if (reason) {
-          throw new AuthctlError("STORE_IO", `the keyring is not available (${reason}): nothing was moved`, {
-            hint: "unlock the keyring or start a D-Bus session, then run the migration again",
-          });
-        }
+      // Asked for explicitly, so no fall-through: a keyring that cannot take items (locked, no
+      // default collection, no bus) is reported before anything is touched.
+      const target = backendFor(to);
+      const reason = available.quick(target) ?? (await available.probe(target));
+      if (reason) {
+        throw new AuthctlError(
+          "STORE_IO",
+          `${target.label} is not available (${reason}): nothing was moved`,
+          {
+            hint: `${target.unavailableHint ?? "make it available"}, then run the migration again`,
+          },
+        );
       }
       return (await write(() => undefined, to)).moves;
     },
@@ -713,7 +734,7 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
       const { document } = file.readDocument();
       const info = documentInfo(document);
       if (info.keyed) openingKeyFor(keyParams(document), info);
-      else if (passphrase && guessBackend(options.choice, keyring) === "encrypted")
+      else if (passphrase && backendFor(guessBackend(options.choice, available)).usesStoreKey)
         checkPassphraseStrength(passphrase);
     },
     reset(now) {
@@ -726,7 +747,7 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
       if (before === to) return { count: 0, before };
       await write(() => undefined, undefined, to);
       const count = Object.values(readMetadata().backends).filter(
-        (backend) => backend === "encrypted",
+        (backend) => backendFor(backend).usesStoreKey,
       ).length;
       return { count, before };
     },

@@ -26,6 +26,7 @@ import {
 import { join } from "node:path";
 import { AuthctlError, errorCode } from "../errors.ts";
 import { describeIoError } from "./atomic-write.ts";
+import { SealedValueError, StoreKeyError } from "./errors.ts";
 
 /**
  * node:crypto loads on first use: it costs a compiled binary about 4 MB of memory (measured with
@@ -141,13 +142,11 @@ export function openValue(
 ): string {
   const plain = openWith(key.key, sealed, aad(id, field));
   if (plain === undefined) {
-    throw new AuthctlError(
-      "STORE_CORRUPT",
+    throw new SealedValueError(
+      storePath,
+      id,
       `credentials store ${storePath}: the sealed value of ${id}.${field} does not authenticate (it was altered or damaged)`,
-      {
-        hint: `run 'authctl login ${id}' to store it again`,
-        detail: { path: storePath, provider: id, field, damaged: true },
-      },
+      field,
     );
   }
   return plain;
@@ -335,9 +334,12 @@ export function loadOpeningKey(params: KeyParams, options: KeyOptions): SealingK
   const keyPath = join(home, KEY_FILE);
   if (params.key_source === "passphrase") {
     if (!passphrase) {
-      throw new AuthctlError("STORE_CORRUPT", `credentials store ${storePath} is sealed with a passphrase`, {
-        hint: "set AUTHCTL_PASSPHRASE to it (if it is lost, 'authctl store reset' starts over, and says what that loses)",
-      });
+      throw new StoreKeyError(
+        "passphrase",
+        "missing",
+        `credentials store ${storePath} is sealed with a passphrase`,
+        "set AUTHCTL_PASSPHRASE to it (if it is lost, 'authctl store reset' starts over, and says what that loses)",
+      );
     }
     if (typeof params.kdf_salt !== "string" || params.kdf !== "scrypt") {
       throw new AuthctlError(
@@ -351,12 +353,11 @@ export function loadOpeningKey(params: KeyParams, options: KeyOptions): SealingK
       scryptParams(params, storePath),
     );
     if (!checkKey(key, params, format)) {
-      throw new AuthctlError(
-        "STORE_CORRUPT",
+      throw new StoreKeyError(
+        "passphrase",
+        "wrong",
         `AUTHCTL_PASSPHRASE does not open credentials store ${storePath} (wrong passphrase)`,
-        {
-          hint: "set AUTHCTL_PASSPHRASE to the passphrase the store was sealed with",
-        },
+        "set AUTHCTL_PASSPHRASE to the passphrase the store was sealed with",
       );
     }
     return sealingKey("passphrase", key, params);
@@ -364,21 +365,19 @@ export function loadOpeningKey(params: KeyParams, options: KeyOptions): SealingK
   if (passphrase && !options.change) throw mismatch(storePath, keyPath);
   const key = readKeyFile(keyPath, options.warn);
   if (!key) {
-    throw new AuthctlError(
-      "STORE_CORRUPT",
+    throw new StoreKeyError(
+      "key-file",
+      "missing",
       `credentials store ${storePath} holds sealed values but the key file ${keyPath} is missing`,
-      {
-        hint: "restore the key file; if it is lost, 'authctl store reset' starts a new store (it lists what is lost) and 'authctl login' stores them again",
-      },
+      "restore the key file; if it is lost, 'authctl store reset' starts a new store (it lists what is lost) and 'authctl login' stores them again",
     );
   }
   if (!checkKey(key, params, format)) {
-    throw new AuthctlError(
-      "STORE_CORRUPT",
+    throw new StoreKeyError(
+      "key-file",
+      "wrong",
       `key file ${keyPath} does not open credentials store ${storePath} (wrong key)`,
-      {
-        hint: "restore the key file the store was sealed with (or 'authctl store reset' to start over)",
-      },
+      "restore the key file the store was sealed with (or 'authctl store reset' to start over)",
     );
   }
   return sealingKey("file", key, params);

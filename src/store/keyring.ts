@@ -15,6 +15,8 @@ import type { Env } from "../deps.ts";
 import { AuthctlError, errorCode } from "../errors.ts";
 import { connectBus, type DBusConnection } from "../io/dbus.ts";
 import { osSecrets, type SecretsApi } from "../io/os-secrets.ts";
+import type { SecretVault } from "./backend.ts";
+import { KeyringItemError } from "./errors.ts";
 import {
   bunSecretAttributes,
   defaultCollectionState,
@@ -26,15 +28,8 @@ export const KEYRING_SERVICE = "authctl";
 const PROBE_NAME = "__authctl_probe__";
 export const DEFAULT_KEYRING_TIMEOUT_MS = 2_000;
 
-export interface Keyring {
-  /** Why the keyring cannot be used, found without calling it; undefined when it may work. */
-  quickUnavailableReason(): string | undefined;
-  /** Why the keyring cannot be used (calls it once, bounded); undefined when it works. */
-  probe(): Promise<string | undefined>;
-  get(id: string): Promise<string | null>;
-  set(id: string, value: string): Promise<void>;
-  delete(id: string): Promise<boolean>;
-}
+/** The keyring as the store uses it: an external backend's vault (see backend.ts for the contract). */
+export type Keyring = SecretVault;
 
 /** Rejects with TIMEOUT after `ms`. The call itself may go on in Bun's thread pool; nobody waits for it. */
 export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -217,14 +212,14 @@ export function createBunKeyring(env: Env, options: KeyringOptions = {}): Keyrin
       // Where it cannot unlock, libsecret answers as if there were no item: that must not read as
       // "not logged in".
       if (value === null) {
-        throw new AuthctlError("STORE_IO", `the keyring holding authctl/${id} is locked`, {
+        throw new KeyringItemError("locked", id, `the keyring holding authctl/${id} is locked`, {
           hint: "unlock it (log in to the desktop session, or run gnome-keyring-daemon --unlock), or move to AUTHCTL_STORE=encrypted",
         });
       }
       return value;
     },
-    set: (id, value) =>
+    put: (id, value) =>
       call(`store ${id}`, () => secrets()!.set({ service: KEYRING_SERVICE, name: id, value })),
-    delete: (id) => call(`delete ${id}`, () => secrets()!.delete({ service: KEYRING_SERVICE, name: id })),
+    remove: (id) => call(`delete ${id}`, () => secrets()!.delete({ service: KEYRING_SERVICE, name: id })),
   };
 }

@@ -1,21 +1,35 @@
 /**
  * Which backend new secrets go to: `AUTHCTL_STORE`, else `store = "…"` in config.toml, else the
- * best available one — the keyring when it answers, else the encrypted file. The plain file is
- * only ever used when asked for.
+ * best available one — the automatic backends in their order (the keyring when it answers, else
+ * the encrypted file). The plain file is only ever used when asked for.
  */
 import type { Env } from "../deps.ts";
 import { AuthctlError } from "../errors.ts";
-import type { Keyring } from "./keyring.ts";
-import { BACKEND_NAMES, type BackendName } from "./types.ts";
+import type { StorageBackend } from "./backend.ts";
+import {
+  automaticBackends,
+  type BackendName,
+  backendFor,
+  isBackendName,
+  listBackendNames,
+} from "./backends.ts";
 
 export type BackendChoice = {
   backend: BackendName | "auto";
   from: "AUTHCTL_STORE" | "config.toml" | "default";
 };
 
+/** Whether a backend can be used here: undefined when it can, else why not. */
+export type Availability = {
+  /** Without any I/O (an environment check). */
+  quick(backend: StorageBackend<BackendName>): string | undefined;
+  /** With one bounded call. */
+  probe(backend: StorageBackend<BackendName>): Promise<string | undefined>;
+};
+
 export function parseBackendName(value: string, from: string): BackendName {
-  if ((BACKEND_NAMES as readonly string[]).includes(value)) return value as BackendName;
-  throw new AuthctlError("CONFIG_INVALID", `${from} must be keyring, encrypted or file, not "${value}"`, {
+  if (isBackendName(value)) return value;
+  throw new AuthctlError("CONFIG_INVALID", `${from} must be ${listBackendNames()}, not "${value}"`, {
     hint:
       from === "AUTHCTL_STORE" ? "unset AUTHCTL_STORE to let authctl choose" : "fix `store` in config.toml",
   });
@@ -29,32 +43,43 @@ export function chooseBackend(env: Env, configured: string | undefined): Backend
   return { backend: "auto", from: "default" };
 }
 
-/** The likely backend, decided without calling the keyring (for `status` and `store.backend`). */
-export function guessBackend(choice: BackendChoice, keyring: Keyring): BackendName {
+/** The likely backend, decided without calling anything (for `status` and `store.backend`). */
+export function guessBackend(choice: BackendChoice, available: Availability): BackendName {
   if (choice.backend !== "auto") return choice.backend;
-  return keyring.quickUnavailableReason() === undefined ? "keyring" : "encrypted";
+  const candidates = automaticBackends();
+  return (candidates.find((backend) => available.quick(backend) === undefined) ?? candidates.at(-1)!).name;
 }
 
 /**
- * The backend a write goes to, for certain. An explicitly chosen keyring that does not answer is
- * an error; an automatically chosen one falls through to the encrypted file, with `fellThrough`
- * saying why (the caller shows that once).
+ * The backend a write goes to, for certain. An explicitly chosen backend that does not answer is
+ * an error; an automatically chosen one falls through to the next, with `fellThrough` saying
+ * which did not answer and why (the caller shows that once).
  */
 export async function resolveBackend(
   choice: BackendChoice,
-  keyring: Keyring,
-): Promise<{ backend: BackendName; fellThrough?: string }> {
-  if (choice.backend !== "auto" && choice.backend !== "keyring") return { backend: choice.backend };
-  const reason = keyring.quickUnavailableReason() ?? (await keyring.probe());
-  if (reason === undefined) return { backend: "keyring" };
-  if (choice.backend === "keyring") {
+  available: Availability,
+): Promise<{ backend: BackendName; fellThrough?: { backend: BackendName; reason: string } }> {
+  const reasonFor = async (backend: StorageBackend<BackendName>) =>
+    available.quick(backend) ?? (await available.probe(backend));
+  if (choice.backend !== "auto") {
+    const backend = backendFor(choice.backend);
+    const reason = await reasonFor(backend);
+    if (reason === undefined) return { backend: backend.name };
     throw new AuthctlError(
       "STORE_IO",
-      `the keyring is not available (${reason}), and ${choice.from} asks for it`,
+      `${backend.label} is not available (${reason}), and ${choice.from} asks for it`,
       {
-        hint: "unlock the keyring or start a D-Bus session, or choose AUTHCTL_STORE=encrypted",
+        hint: `${backend.unavailableHint ?? "make it available"}, or choose AUTHCTL_STORE=${automaticBackends().at(-1)!.name}`,
       },
     );
   }
-  return { backend: "encrypted", fellThrough: reason };
+  let fellThrough: { backend: BackendName; reason: string } | undefined;
+  const candidates = automaticBackends();
+  for (const backend of candidates) {
+    const reason = await reasonFor(backend);
+    if (reason === undefined) return { backend: backend.name, ...(fellThrough ? { fellThrough } : {}) };
+    fellThrough ??= { backend: backend.name, reason };
+  }
+  // The last automatic backend (the encrypted file) needs nothing that can be missing.
+  return { backend: candidates.at(-1)!.name, ...(fellThrough ? { fellThrough } : {}) };
 }

@@ -2,6 +2,7 @@
  * The credential store's data model and the interface every backend implements. The plain-file
  * backend (`file-store.ts`) is the reference; keyring and encrypted backends keep the same shape.
  */
+import type { BackendName } from "./backends.ts";
 
 export interface StoredCredential {
   /** How the credential was obtained: "key", "oauth", "device", … (provider-defined). */
@@ -45,9 +46,8 @@ export interface StoredCredential {
  */
 export type Credentials = Record<string, StoredCredential>;
 
-/** Where a credential's secret fields live. Metadata always stays in credentials.toml. */
-export type BackendName = "keyring" | "encrypted" | "file";
-export const BACKEND_NAMES: readonly BackendName[] = ["keyring", "encrypted", "file"];
+/** Where a credential's secret fields live (see backend.ts). Metadata always stays in credentials.toml. */
+export type { BackendName };
 
 export interface StoreSnapshot {
   /**

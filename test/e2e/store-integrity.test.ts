@@ -32,8 +32,8 @@ const noKeyring: Keyring = {
   quickUnavailableReason: () => "none in tests",
   probe: async () => "none in tests",
   get: async () => null,
-  set: async () => {},
-  delete: async () => false,
+  put: async () => {},
+  remove: async () => false,
 };
 
 let box: Sandbox;
@@ -76,7 +76,7 @@ const writeStore = (text: string) => writeFileSync(storePath(), text);
 async function seed(change: (credentials: Credentials) => void = () => {}, passphrase?: string) {
   const store = createBackendStore(box.home, {
     choice: { backend: "encrypted", from: "AUTHCTL_STORE" },
-    keyring: noKeyring,
+    vaults: { keyring: noKeyring },
     notify: () => {},
     passphrase,
   });

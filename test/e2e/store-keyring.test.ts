@@ -424,7 +424,7 @@ let step = 0;
 const store = createBackendStore(home, {
   // Not the 2 s default: under disk load gnome-keyring took longer to answer a write (a TIMEOUT,
   // exit 1, under stress-ng --hdd 1), and what is tested here is a kill, not the keyring's speed.
-  choice: { backend: "file", from: "AUTHCTL_STORE" }, keyring: createBunKeyring(process.env, { timeoutMs: 30_000 }), notify() {},
+  choice: { backend: "file", from: "AUTHCTL_STORE" }, vaults: { keyring: createBunKeyring(process.env, { timeoutMs: 30_000 }) }, notify() {},
   checkpoint(name) { if (step++ === Number(stopAt)) process.kill(process.pid, "SIGKILL"); console.log(name); },
 });
 await store.migrate(to);

@@ -38,12 +38,12 @@ function fakeKeyring(
       if (!k.available) unavailable();
       return items.get(id) ?? null;
     },
-    async set(id: string, value: string) {
+    async put(id: string, value: string) {
       k.calls++;
       if (!k.available) unavailable();
       items.set(id, value);
     },
-    async delete(id: string) {
+    async remove(id: string) {
       k.calls++;
       if (!k.available) unavailable();
       return items.delete(id);
@@ -91,7 +91,7 @@ function storeFor(
   const notices: string[] = [];
   const store = createBackendStore(home, {
     choice: { backend, from: backend === "auto" ? "default" : "AUTHCTL_STORE" },
-    keyring,
+    vaults: { keyring },
     notify: (m) => notices.push(m),
     ...extra,
   });

@@ -1,0 +1,28 @@
+/**
+ * The OS keyring (macOS Keychain, Secret Service on Linux, Windows Credential Manager): one item
+ * per credential, service `authctl`, account = the credential id (see keyring.ts for the reads
+ * and their bounds). The first choice when nothing chooses and it answers.
+ */
+import type { ExternalBackend } from "./backend.ts";
+import { createBunKeyring, KEYRING_SERVICE } from "./keyring.ts";
+
+export const keyringBackend: ExternalBackend<"keyring"> = {
+  kind: "external",
+  name: "keyring",
+  label: "the keyring",
+  describeLocation: () => `in the keyring (service ${KEYRING_SERVICE})`,
+  unreadSecret: "(secret in the keyring)",
+  asyncReads: true,
+  inClear: false,
+  usesStoreKey: false,
+  autoRank: 0,
+  unavailableHint: "unlock the keyring or start a D-Bus session",
+  itemName: (id) => `${KEYRING_SERVICE}/${id}`,
+  open: (options) =>
+    createBunKeyring(options.env, {
+      get unlockWaitMs() {
+        return options.unlockWaitMs;
+      },
+      notify: options.notify,
+    }),
+};
