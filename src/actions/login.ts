@@ -123,7 +123,7 @@ function methodNote(provider: ProviderDefinition, method: ProviderMethod): strin
   }
   const what =
     method.hint ??
-    method.hooks?.notice ??
+    method.notice ??
     (method.flows.includes("loopback")
       ? "your account, in the browser"
       : "your account, with a code shown here");

@@ -13,7 +13,7 @@ import {
   type DevicePollOutcome,
   type TokenSet,
 } from "../oauth/index.ts";
-import type { CustomDeviceStart, OAuthSettings, ProviderDefinition } from "../providers/types.ts";
+import type { DeviceStart, OAuthSettings, ProviderDefinition } from "../providers/types.ts";
 
 export interface DeviceFlowOptions {
   signal: AbortSignal;
@@ -106,7 +106,7 @@ export function trustedHosts(settings: OAuthSettings): string[] {
 export async function runCustomDeviceFlow(
   ctx: Context,
   provider: ProviderDefinition,
-  started: CustomDeviceStart,
+  started: DeviceStart,
   options: { signal: AbortSignal; noBrowser: boolean; trustedHosts?: string[] },
 ): Promise<TokenSet> {
   const { deps } = ctx;

@@ -12,7 +12,7 @@ import {
   parsePastedInput,
   STATE_MISMATCH_MESSAGE,
 } from "../oauth/index.ts";
-import type { OAuthHooks, OAuthSettings, ProviderDefinition } from "../providers/types.ts";
+import type { LoginSteps, OAuthSettings, ProviderDefinition } from "../providers/types.ts";
 import { whenAborted } from "./_cancel.ts";
 import { PROMPT_TRIES } from "./api-key.ts";
 import { page } from "./_pages.ts";
@@ -32,7 +32,7 @@ export interface LoopbackFlowOptions {
   /** The provider also has a device flow: name it when the browser cannot come back here. */
   deviceAvailable: boolean;
   signal: AbortSignal;
-  authorize?: OAuthHooks["authorize"];
+  authorize?: NonNullable<LoginSteps["authorize"]>["request"];
   /** What to suggest when this flow cannot run here (another method, --with-key). */
   alternativeHint?: string;
   explainError?: (error: unknown) => unknown;

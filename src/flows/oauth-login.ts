@@ -2,17 +2,14 @@ import type { Context } from "../actions/context.ts";
 import type { LoginOptions } from "../actions/login.ts";
 import { AuthctlError } from "../errors.ts";
 import { terminalSafe } from "../format/terminal-text.ts";
-import { canOpenBrowser } from "../io/browser.ts";
 import {
   type ClientAuthMethod,
   type ExpectedIssuer,
   type TokenSet,
-  authorizationCodeGrantRequest,
   decodeIdToken,
   validateIdToken,
   clientAuthFor,
   discover,
-  processTokenResponse,
 } from "../oauth/index.ts";
 import type {
   HookDeps,
@@ -25,8 +22,7 @@ import { createHookDeps } from "../providers/hook-deps.ts";
 import { maskSecret, registerSecret } from "../redact.ts";
 import type { StoredCredential } from "../store/types.ts";
 import { createFlowSignal } from "./_cancel.ts";
-import { runCustomDeviceFlow, runDeviceFlow, trustedHosts } from "./device.ts";
-import { obtainAuthorizationCode } from "./loopback.ts";
+import { authorize, exchange, type StepContext } from "./login-steps.ts";
 
 /** Settings with every endpoint known, and the issuer authorization responses must name. */
 export type ResolvedSettings = OAuthSettings & {
@@ -67,6 +63,10 @@ export function hookDeps(ctx: Context, provider: ProviderDefinition, signal?: Ab
   return createHookDeps(ctx.deps, provider, signal);
 }
 
+/**
+ * An account login: authorize → exchange → finish (LoginSteps), each the provider's override or
+ * the default in login-steps.ts, then the checks every set of tokens gets, then the store.
+ */
 export async function loginWithOAuth(
   ctx: Context,
   provider: ProviderDefinition,
@@ -74,136 +74,45 @@ export async function loginWithOAuth(
   options: LoginOptions,
 ): Promise<void> {
   const { deps } = ctx;
-  const hooks = method.hooks ?? {};
-  if (hooks.notice) deps.ui.warn(hooks.notice);
+  if (method.notice) deps.ui.warn(method.notice);
   const flowSignal = createFlowSignal(deps, options.timeoutMs);
   try {
-    const hd = hookDeps(ctx, provider, flowSignal.signal);
     let base = method.oauth;
     if (options.host) {
-      if (!hooks.forHost) throw new AuthctlError("USAGE", `${provider.name} has no --host option`);
-      base = hooks.forHost(options.host, base);
+      if (!method.hooks?.forHost) throw new AuthctlError("USAGE", `${provider.name} has no --host option`);
+      base = method.hooks.forHost(options.host, base);
     }
     const settings = await resolveEndpoints(ctx, base, flowSignal.signal);
-    const headers = hooks.headers?.(hd);
-    const deviceAvailable =
-      method.flows.includes("device") && Boolean(settings.deviceAuthorizationUrl || hooks.customDevice);
-    // Over SSH or without a display no browser can come back to a loopback port here: a device
-    // code, approved on any machine, is the login that works (gh does the same). --no-browser
-    // still asks for the paste flow; providers without a device flow keep it too (issue 15.8).
-    const headless =
-      !options.device && !options.noBrowser && deviceAvailable && !canOpenBrowser(deps.env, deps.platform);
-    if (headless && method.flows.includes("loopback")) {
-      deps.ui.info(
-        `no browser here (SSH or no display): logging in with a device code (--no-browser pastes a redirect URL instead)`,
-      );
-    }
-    const useDevice = options.device || headless || !method.flows.includes("loopback");
-    let result: LoginResult;
-    if (useDevice) {
-      if (!deviceAvailable) {
-        throw new AuthctlError("USAGE", `${provider.name} has no device-code login`, {
-          hint: `run 'authctl login ${provider.id}' (add --no-browser to paste the code instead)`,
-        });
-      }
-      if (hooks.customDevice) {
-        const started = await hooks.customDevice(hd, settings);
-        const tokens = await runCustomDeviceFlow(ctx, provider, started, {
-          signal: flowSignal.signal,
-          noBrowser: Boolean(options.noBrowser),
-          trustedHosts: trustedHosts(settings),
-        });
-        result = started.finish ? await started.finish(tokens) : { kind: "tokens", tokens };
-        await storeLogin(ctx, provider, method, settings, result, options.host);
-        return;
-      }
-      if (!settings.tokenUrl) throw missing(provider, "token_url");
-      const classify = hooks.device?.classify;
-      const tokens = await runDeviceFlow(
+    const hd = hookDeps(ctx, provider, flowSignal.signal);
+    const login: StepContext = {
+      ctx,
+      provider,
+      method,
+      settings,
+      options,
+      signal: flowSignal.signal,
+      hookDeps: hd,
+      headers: method.hooks?.headers?.(hd),
+    };
+    const steps = method.steps ?? {};
+    const grant = await authorize(login);
+    const exchanged = await exchange(login, grant);
+    let result = exchanged;
+    if (exchanged.kind === "tokens") {
+      checkIdToken(
         ctx,
         provider,
-        {
-          ...settings,
-          deviceAuthorizationUrl: settings.deviceAuthorizationUrl!,
-          tokenUrl: settings.tokenUrl,
-        },
-        {
-          signal: flowSignal.signal,
-          noBrowser: Boolean(options.noBrowser),
-          pkce: hooks.device?.pkce,
-          classify: classify ? (response) => classify(response, deps.now()) : undefined,
-          headers,
-        },
-      );
-      checkIdToken(ctx, provider, tokens, settings);
-      reportGrant(ctx, provider, settings, tokens);
-      result = hooks.afterTokens ? await hooks.afterTokens(hd, tokens, settings) : { kind: "tokens", tokens };
-    } else {
-      if (!settings.authorizeUrl) throw missing(provider, "authorize_url");
-      const grant = await obtainAuthorizationCode(
-        ctx,
-        provider,
-        { ...settings, authorizeUrl: settings.authorizeUrl },
-        {
-          explainError: hooks.explainError,
-          noBrowser: Boolean(options.noBrowser),
-          deviceAvailable,
-          signal: flowSignal.signal,
-          authorize: hooks.authorize,
-          expectedIssuer: settings.expectedIssuer,
-          alternativeHint: provider.methods.some((m) => m.kind === "api_key")
-            ? `use 'authctl login ${provider.id} --with-key' with the key on stdin${deviceAvailable ? `, or --device` : ""}`
-            : undefined,
-        },
-      );
-      const input = {
-        code: grant.code,
-        state: grant.state,
-        verifier: grant.verifier,
-        redirectUri: grant.redirectUri,
+        exchanged.tokens,
         settings,
-      };
-      if (hooks.exchangeCode) {
-        result = await hooks.exchangeCode(hd, input);
-      } else {
-        if (!settings.tokenUrl) throw missing(provider, "token_url");
-        const tokens = await processTokenResponse(
-          await authorizationCodeGrantRequest(deps.fetch, {
-            tokenUrl: settings.tokenUrl,
-            clientId: settings.clientId,
-            clientSecret: settings.clientSecret,
-            clientAuth: settings.clientAuth,
-            code: grant.code,
-            redirectUri: grant.redirectUri,
-            codeVerifier: grant.verifier,
-            body: settings.tokenBody,
-            extra: hooks.exchangeExtra?.(input),
-            headers,
-            signal: flowSignal.signal,
-          }),
-          { now: deps.now() },
-        );
-        checkIdToken(ctx, provider, tokens, settings, grant.nonce);
-        reportGrant(ctx, provider, settings, tokens);
-        result = hooks.afterTokens
-          ? await hooks.afterTokens(hd, tokens, settings)
-          : { kind: "tokens", tokens };
-      }
+        grant.kind === "code" ? grant.nonce : undefined,
+      );
+      reportGrant(ctx, provider, settings, exchanged.tokens);
+      if (steps.finish) result = await steps.finish(hd, exchanged.tokens, settings);
     }
     await storeLogin(ctx, provider, method, settings, result, options.host);
   } finally {
     flowSignal.dispose();
   }
-}
-
-function missing(provider: ProviderDefinition, key: string): AuthctlError {
-  return new AuthctlError(
-    "CONFIG_INVALID",
-    `${provider.name} has no ${key} (and discovery did not supply one)`,
-    {
-      hint: `set ${key} or issuer under [providers.${provider.id}] in config.toml`,
-    },
-  );
 }
 
 /**

@@ -1,6 +1,6 @@
 import { AuthctlError, NetworkError } from "../errors.ts";
 import type { TokenSet } from "../oauth/token.ts";
-import type { HookDeps, LoginResult, OAuthMethod, OAuthSettings } from "./types.ts";
+import type { HookDeps, LoginResult, LoginSteps, OAuthMethod, OAuthSettings } from "./types.ts";
 
 /**
  * Anthropic (providers.md §3). Both account logins use the Claude Code client: PKCE, a JSON token
@@ -27,7 +27,11 @@ const base: Omit<OAuthSettings, "authorizeUrl" | "scopes"> = {
   extraAuthorizeParams: { code: "true" },
 };
 
-const exchangeExtra = (input: { state: string }) => ({ state: input.state });
+/** The standard code exchange, with `state` in the JSON body (pi-mono anthropic.ts; providers.md §3). */
+const exchangeWithState: LoginSteps["exchange"] = async (_deps, grant, _settings, standard) => ({
+  kind: "tokens",
+  tokens: await standard({ state: grant.state }),
+});
 
 async function createApiKey(deps: HookDeps, tokens: TokenSet): Promise<LoginResult> {
   // providers.md §3 "Console → API key" (Claude Code's API_KEY_URL; opencode's old "Create an API Key").
@@ -68,7 +72,7 @@ export const ANTHROPIC_CONSOLE: OAuthMethod = {
   label: "Log in to the Anthropic Console (creates an API key)",
   // providers.md §0: yields a normal pay-as-you-go key; no current first-party doc of the flow.
   hint: "a pay-as-you-go API key made for you; billed like any key",
-  flows: ["loopback", "paste"],
+  flows: ["loopback"],
   source:
     "Claude Code PROD_OAUTH_CONFIG (CONSOLE_AUTHORIZE_URL, as read by third-party analyses, providers.md A5); badlogic/pi-mono packages/ai/src/utils/oauth/anthropic.ts (token URL, redirect)",
   policy: "uncertain (yields a normal pay-as-you-go API key; no first-party document)",
@@ -81,14 +85,14 @@ export const ANTHROPIC_CONSOLE: OAuthMethod = {
     scopes: ["org:create_api_key", "user:profile", "user:inference"],
   },
   env: { ANTHROPIC_API_KEY: "key" },
-  hooks: { exchangeExtra, afterTokens: createApiKey },
+  steps: { exchange: exchangeWithState, finish: createApiKey },
 };
 
 export const ANTHROPIC_CLAUDE: OAuthMethod = {
   id: "claude",
   kind: "oauth",
   label: "Claude Pro/Max subscription (for Claude Code only)",
-  flows: ["loopback", "paste"],
+  flows: ["loopback"],
   source: "badlogic/pi-mono packages/ai/src/utils/oauth/anthropic.ts (AUTHORIZE_URL, SCOPES, REDIRECT_URI)",
   policy: "first-party client only (Anthropic allows these tokens only in Claude Code and Claude.ai)",
   oauth: {
@@ -108,9 +112,7 @@ export const ANTHROPIC_CLAUDE: OAuthMethod = {
   env: { CLAUDE_CODE_OAUTH_TOKEN: "access_token", ANTHROPIC_OAUTH_TOKEN: "access_token" },
   // Claude Code bills the API instead of the subscription when an API key is present (§10).
   conflictVars: ["ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"],
-  hooks: {
-    exchangeExtra,
-    notice:
-      "Anthropic allows Claude Pro/Max tokens only inside Claude Code: use them with 'authctl exec -p anthropic -- claude'.",
-  },
+  steps: { exchange: exchangeWithState },
+  notice:
+    "Anthropic allows Claude Pro/Max tokens only inside Claude Code: use them with 'authctl exec -p anthropic -- claude'.",
 };

@@ -63,12 +63,13 @@ function describeMethod(provider: ProviderDefinition, method: ProviderMethod, is
 function describeOAuth(method: OAuthMethod) {
   const o = method.oauth;
   const hasRedirect = method.flows.includes("loopback");
-  const statePath = method.hooks?.authorize?.stateInRedirectPath ? "/<state>" : "";
+  const statePath = method.steps?.authorize?.request?.stateInRedirectPath ? "/<state>" : "";
   return {
     id: method.id,
     kind: method.kind,
     label: method.label,
-    flows: method.flows,
+    // Every loopback login also takes a pasted redirect URL (flows/loopback.ts): listed as its own flow.
+    flows: method.flows.flatMap((flow) => (flow === "loopback" ? ["loopback", "paste"] : [flow])),
     policy: method.policy ?? "configured by you",
     source: method.source ?? null,
     endpoints: {
@@ -76,7 +77,8 @@ function describeOAuth(method: OAuthMethod) {
       authorize: o.authorizeUrl ?? null,
       token: o.tokenUrl ?? null,
       device_authorization:
-        o.deviceAuthorizationUrl ?? (method.hooks?.customDevice ? "(provider-specific device flow)" : null),
+        o.deviceAuthorizationUrl ??
+        (method.steps?.authorize?.startDevice ? "(provider-specific device flow)" : null),
       revocation: o.revocationUrl ?? null,
     },
     client_id: o.clientId ?? null,

@@ -89,7 +89,7 @@ export const GEMINI_CODE_ASSIST: OAuthMethod = {
   id: "code-assist",
   kind: "oauth",
   label: "Google account (Gemini Code Assist Standard / Workspace)",
-  flows: ["loopback", "paste"],
+  flows: ["loopback"],
   source: "google-gemini/gemini-cli packages/core/src/code_assist/{oauth2.ts,setup.ts,server.ts}",
   policy:
     "first-party client only (Google forbids Gemini CLI's login in other tools for consumer accounts; retired for individuals 2026-06-18)",
@@ -124,9 +124,7 @@ export const GEMINI_CODE_ASSIST: OAuthMethod = {
   },
   conflictVars: ["GEMINI_API_KEY", "GOOGLE_API_KEY"],
   extra: { project: { secret: false } },
-  hooks: {
-    afterTokens: loadProject,
-    notice:
-      "Google forbids using Gemini CLI's login in other tools for consumer accounts; this is for Workspace / Code Assist Standard. Prefer 'authctl login gemini --method key'.",
-  },
+  steps: { finish: loadProject },
+  notice:
+    "Google forbids using Gemini CLI's login in other tools for consumer accounts; this is for Workspace / Code Assist Standard. Prefer 'authctl login gemini --method key'.",
 };

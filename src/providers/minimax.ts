@@ -5,7 +5,7 @@ import type { DevicePollOutcome } from "../oauth/device.ts";
 import {
   NO_REDIRECT,
   withResourceUrl,
-  type CustomDeviceStart,
+  type DeviceStart,
   type HookDeps,
   type OAuthMethod,
   type OAuthSettings,
@@ -98,7 +98,7 @@ export async function processMiniMaxTokenAnswer(response: Response, now: number)
   return tokensFrom(body, now);
 }
 
-async function start(deps: HookDeps, settings: OAuthSettings): Promise<CustomDeviceStart> {
+async function start(deps: HookDeps, settings: OAuthSettings): Promise<DeviceStart> {
   const pkce = createPkce(deps.randomBytes);
   const state = createState(deps.randomBytes);
   const form = (params: Record<string, string>) => ({
@@ -166,7 +166,6 @@ async function start(deps: HookDeps, settings: OAuthSettings): Promise<CustomDev
         }),
       };
     },
-    finish: async (tokens) => withResourceUrl(tokens),
   };
 }
 
@@ -198,5 +197,6 @@ export const MINIMAX_CODING_PLAN: OAuthMethod = {
   },
   // The coding-plan token is the API key of the Anthropic-compatible endpoint (opencode's loader: apiKey = access token).
   env: { MINIMAX_API_KEY: "access_token" },
-  hooks: { customDevice: start, processTokenAnswer: processMiniMaxTokenAnswer },
+  steps: { authorize: { startDevice: start }, finish: async (_deps, tokens) => withResourceUrl(tokens) },
+  hooks: { processTokenAnswer: processMiniMaxTokenAnswer },
 };

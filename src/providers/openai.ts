@@ -1,7 +1,7 @@
 import { AuthctlError, OAuthError } from "../errors.ts";
-import { authorizationCodeGrantRequest, processTokenResponse, type TokenSet } from "../oauth/token.ts";
+import type { TokenSet } from "../oauth/token.ts";
 import type { DevicePollOutcome } from "../oauth/device.ts";
-import type { CustomDeviceStart, HookDeps, LoginResult, OAuthMethod, OAuthSettings } from "./types.ts";
+import type { DeviceStart, HookDeps, LoginResult, OAuthMethod, OAuthSettings } from "./types.ts";
 
 /**
  * "Sign in with ChatGPT" through the Codex client (providers.md §4): PKCE on localhost:1455 (1457
@@ -75,7 +75,7 @@ function explainError(error: unknown): unknown {
 }
 
 /** OpenAI's own device variant (not RFC 8628): a user code, then an authorization code to exchange. */
-async function startDevice(deps: HookDeps, settings: OAuthSettings): Promise<CustomDeviceStart> {
+async function startDevice(deps: HookDeps, settings: OAuthSettings): Promise<DeviceStart> {
   const usercodeUrl = settings.deviceAuthorizationUrl!;
   const origin = new URL(settings.tokenUrl!).origin;
   const post = (url: string, body: unknown, signal?: AbortSignal) =>
@@ -124,7 +124,7 @@ async function startDevice(deps: HookDeps, settings: OAuthSettings): Promise<Cus
         typeof body.authorization_code === "string" &&
         typeof body.code_verifier === "string"
       ) {
-        // Not tokens yet: `finish` exchanges this code with the server-supplied verifier.
+        // Not tokens yet: `grant` hands this code on, with the server-supplied verifier.
         return {
           kind: "token",
           token: { access_token: body.authorization_code, token_type: "Bearer", raw: body },
@@ -137,21 +137,15 @@ async function startDevice(deps: HookDeps, settings: OAuthSettings): Promise<Cus
         error: new AuthctlError("PROTOCOL", `OpenAI's device login answered HTTP ${answer.status}`),
       };
     },
-    async finish(grant) {
-      const tokens = await processTokenResponse(
-        await authorizationCodeGrantRequest(deps.fetch, {
-          tokenUrl: settings.tokenUrl!,
-          clientId: settings.clientId,
-          code: grant.access_token,
-          // openai/codex device_code_auth.rs: the device code's redirect_uri.
-          redirectUri: `${origin}/deviceauth/callback`,
-          codeVerifier: String(grant.raw.code_verifier),
-          body: "form",
-        }),
-        { now: deps.now() },
-      );
-      return afterTokens(deps, tokens, settings);
-    },
+    // The approved answer is an authorization code for the standard exchange step, with the
+    // verifier the server chose and the device code's redirect_uri (openai/codex device_code_auth.rs).
+    grant: (answer) => ({
+      kind: "code",
+      code: answer.access_token,
+      state: "",
+      verifier: String(answer.raw.code_verifier),
+      redirectUri: `${origin}/deviceauth/callback`,
+    }),
   };
 }
 
@@ -161,7 +155,7 @@ export const OPENAI_CHATGPT: OAuthMethod = {
   label: "ChatGPT Plus/Pro account (via the Codex client)",
   // providers.md §0: OpenAI names some third-party tools as allowed, but its policy is unclear.
   hint: "uses your ChatGPT plan; OpenAI's terms for tools other than Codex are unclear",
-  flows: ["loopback", "paste", "device"],
+  flows: ["loopback", "device"],
   source:
     "openai/codex codex-rs/login/src/{server.rs,device_code_auth.rs,auth/revoke.rs}; badlogic/pi-mono packages/ai/src/utils/oauth/openai-codex.ts",
   policy: "uncertain (OpenAI's 'Codex for Open Source' names pi, OpenCode and Cline; providers.md §0)",
@@ -212,5 +206,5 @@ export const OPENAI_CHATGPT: OAuthMethod = {
   conflictVars: ["CODEX_API_KEY"],
   // The platform key from the token-exchange grant is as secret as the tokens; the account id is not.
   extra: { api_key: { secret: true }, chatgpt_account_id: { secret: false } },
-  hooks: { afterTokens, explainError, customDevice: startDevice },
+  steps: { authorize: { explainError, startDevice }, finish: afterTokens },
 };

@@ -1,5 +1,5 @@
 import { AuthctlError, HttpError, NetworkError } from "../errors.ts";
-import type { CodeExchangeInput, HookDeps, LoginResult, OAuthMethod } from "./types.ts";
+import type { CodeGrant, HookDeps, LoginResult, OAuthMethod, OAuthSettings } from "./types.ts";
 
 /**
  * OpenRouter's PKCE login yields a permanent API key, not tokens (providers.md §2;
@@ -14,8 +14,12 @@ import type { CodeExchangeInput, HookDeps, LoginResult, OAuthMethod } from "./ty
  */
 const EXCHANGE_TIMEOUT_MS = 30_000;
 
-async function exchangeForKey(deps: HookDeps, input: CodeExchangeInput): Promise<LoginResult> {
-  const url = input.settings.tokenUrl!;
+async function exchangeForKey(
+  deps: HookDeps,
+  grant: CodeGrant,
+  settings: OAuthSettings,
+): Promise<LoginResult> {
+  const url = settings.tokenUrl!;
   // Local metadata only (status shows it); OpenRouter names the key itself.
   const label = `created by authctl login on ${deps.hostname()}`.slice(0, 100);
   let response: Response;
@@ -25,8 +29,8 @@ async function exchangeForKey(deps: HookDeps, input: CodeExchangeInput): Promise
       headers: { "content-type": "application/json", accept: "application/json" },
       // The documented body (https://openrouter.ai/docs/api/api-reference/o-auth/exchange-auth-code-for-api-key).
       body: JSON.stringify({
-        code: input.code,
-        code_verifier: input.verifier,
+        code: grant.code,
+        code_verifier: grant.verifier,
         code_challenge_method: "S256",
       }),
       signal: deps.signal
@@ -79,7 +83,7 @@ export const OPENROUTER_OAUTH: OAuthMethod = {
   id: "oauth",
   kind: "oauth",
   label: "Log in with OpenRouter (creates a key)",
-  flows: ["loopback", "paste"],
+  flows: ["loopback"],
   source:
     "https://openrouter.ai/docs/guides/overview/auth/oauth; earendil-works/pi packages/ai/src/auth/oauth/openrouter.ts",
   policy: "supported (documented by OpenRouter)",
@@ -99,8 +103,11 @@ export const OPENROUTER_OAUTH: OAuthMethod = {
     tokenBody: "json",
   },
   env: { OPENROUTER_API_KEY: "key" },
-  hooks: {
-    authorize: { responseType: null, redirectUriParam: "callback_url", stateInRedirectPath: true },
-    exchangeCode: exchangeForKey,
+  steps: {
+    authorize: {
+      request: { responseType: null, redirectUriParam: "callback_url", stateInRedirectPath: true },
+    },
+    // The code buys a permanent key: there are no tokens to finish.
+    exchange: exchangeForKey,
   },
 };

@@ -38,16 +38,17 @@ const QWEN_DEVICE: OAuthMethod = {
     QWEN_RESOURCE_URL:
       "authctl's own name, read by no tool: the account's API host from the token answer (resource_url)",
   },
+  steps: {
+    authorize: { device: { pkce: true, classify } },
+    finish: async (_deps, tokens) => withResourceUrl(tokens),
+  },
   hooks: {
-    device: { pkce: true, classify },
     // qwenOAuth2.ts sends x-request-id: <uuid> with the device request.
     headers: (deps) => ({
       "x-request-id": crypto.randomUUID?.() ?? Buffer.from(deps.randomBytes(16)).toString("hex"),
     }),
-    afterTokens: async (_deps, tokens) => withResourceUrl(tokens),
-    notice:
-      "Qwen OAuth is legacy (free tier closed 2026-04-15): for new setups use 'authctl login dashscope'.",
   },
+  notice: "Qwen OAuth is legacy (free tier closed 2026-04-15): for new setups use 'authctl login dashscope'.",
 };
 
 export const QWEN: ProviderDefinition = {

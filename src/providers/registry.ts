@@ -179,8 +179,8 @@ function customProvider(id: string, entry: ProviderOverrides, configPath: string
       );
     }
   }
-  const flows: Array<"loopback" | "device" | "paste"> = [];
-  if (entry.issuer || entry.authorize_url) flows.push("loopback", "paste");
+  const flows: Array<"loopback" | "device"> = [];
+  if (entry.issuer || entry.authorize_url) flows.push("loopback");
   if (entry.issuer || entry.device_authorization_url) flows.push("device");
   return {
     id,

@@ -86,42 +86,79 @@ export type LoginResult =
     }
   | { kind: "key"; key: string; account?: string; label?: string; extra?: Record<string, string> };
 
-export interface CodeExchangeInput {
+/** What the authorize step hands on: a code to exchange, or the tokens a device poll already got. */
+export type Grant = CodeGrant | { kind: "tokens"; tokens: import("../oauth/token.ts").TokenSet };
+
+export interface CodeGrant {
+  kind: "code";
   code: string;
+  /** The state that came back with the code (Anthropic wants it in the token request). */
   state: string;
   verifier: string;
   redirectUri: string;
-  settings: OAuthSettings;
+  /** The OpenID nonce sent with the request, when one was (the ID token must carry it back). */
+  nonce?: string;
 }
 
 /**
- * Narrow quirk hooks for providers that bend the standard grants. The flows stay shared: a
- * provider never talks to the terminal or the store.
+ * A login is three steps; flows/login-steps.ts holds the default of each and a provider overrides
+ * only the ones it bends, so a provider reads as data plus those overrides. A provider's step
+ * never talks to the terminal or the store: those stay with the flows.
+ *
+ * 1. authorize: the person approves. Default: the loopback redirect (a paste prompt always races
+ *    it), or RFC 8628's device flow when the method has one and `--device` or a headless machine
+ *    asks for it. Out comes a code, or tokens from the device poll.
+ * 2. exchange: a code becomes tokens (or a key: OpenRouter). Default: the RFC 6749 §4.1.3 code
+ *    grant at token_url; the override is handed that default (`standard`) to call with extra
+ *    body fields. Tokens from a device poll pass through.
+ * 3. finish: tokens become what is stored: a claim read, an API key made with them, a project
+ *    named. Default: the tokens as they are. Skipped when the exchange already gave a key.
+ *
+ * The ID token check and the grant report (scopes, refresh token) run between 2 and 3 for every
+ * login that has tokens.
  */
-export interface OAuthHooks {
+export interface LoginSteps {
   authorize?: {
-    /** null: send no response_type (OpenRouter). */
-    responseType?: string | null;
-    /** OpenRouter calls the redirect URI `callback_url`. */
-    redirectUriParam?: string;
-    /** Carry state as the redirect path's last segment instead of a `state` parameter (OpenRouter echoes none). */
-    stateInRedirectPath?: boolean;
+    /** The authorize request's shape, for servers that are not quite RFC 6749 §4.1.1 (OpenRouter). */
+    request?: {
+      /** null: send no response_type. */
+      responseType?: string | null;
+      /** OpenRouter calls the redirect URI `callback_url`. */
+      redirectUriParam?: string;
+      /** Carry state as the redirect path's last segment instead of a `state` parameter (OpenRouter echoes none). */
+      stateInRedirectPath?: boolean;
+    };
+    /** Turns an error the provider sends back to the redirect into a readable one (OpenAI's missing_codex_entitlement). */
+    explainError?: (error: unknown) => unknown;
+    /** RFC 8628 with quirks: PKCE added (Qwen), poll answers read the provider's way (429 as slow_down). */
+    device?: {
+      pkce?: boolean;
+      classify?: (response: Response, now: number) => Promise<import("../oauth/device.ts").DevicePollOutcome>;
+    };
+    /**
+     * A device flow that is not RFC 8628 on the wire (OpenAI's, MiniMax's): the provider starts it
+     * and says how to poll; showing the code, waiting and polling stay the shared flow's.
+     */
+    startDevice?: (deps: HookDeps, settings: OAuthSettings) => Promise<DeviceStart>;
   };
-  /** Extra body fields for the standard code exchange (Anthropic wants `state`). */
-  exchangeExtra?: (input: CodeExchangeInput) => Record<string, string>;
-  /** Replaces the standard code exchange entirely (OpenRouter's key exchange). */
-  exchangeCode?: (deps: HookDeps, input: CodeExchangeInput) => Promise<LoginResult>;
-  /** Runs after the tokens arrive: turn them into an API key, read an account claim. */
-  afterTokens?: (
+  exchange?: (
+    deps: HookDeps,
+    grant: CodeGrant,
+    settings: OAuthSettings,
+    standard: (extraBody?: Record<string, string>) => Promise<import("../oauth/token.ts").TokenSet>,
+  ) => Promise<LoginResult>;
+  finish?: (
     deps: HookDeps,
     tokens: import("../oauth/token.ts").TokenSet,
     settings: OAuthSettings,
   ) => Promise<LoginResult>;
-  /** Device-flow quirks: PKCE, headers, non-standard poll answers. */
-  device?: {
-    pkce?: boolean;
-    classify?: (response: Response, now: number) => Promise<import("../oauth/device.ts").DevicePollOutcome>;
-  };
+}
+
+/**
+ * Quirks of talking to the provider's auth server that are not login steps: they also apply to
+ * refreshes (actions/refresh.ts) or to the settings before any step runs.
+ */
+export interface OAuthHooks {
   /**
    * Reads a refresh answer the provider shapes its own way (MiniMax: `status`/base_resp and a
    * millisecond `expired_in`), instead of the RFC 6749 §5.1 reading.
@@ -131,18 +168,10 @@ export interface OAuthHooks {
   headers?: (deps: HookDeps) => Record<string, string>;
   /** Settings derived from `--host` (GitHub Enterprise). */
   forHost?: (host: string, settings: OAuthSettings) => OAuthSettings;
-  /** A one-line notice shown before the login starts (policy warnings). */
-  notice?: string;
-  /** Turns a provider error into a readable one (OpenAI's missing_codex_entitlement). */
-  explainError?: (error: unknown) => unknown;
-  /**
-   * A device flow that is not RFC 8628 on the wire (OpenAI's, MiniMax's): the provider starts it
-   * and says how to poll; showing the code, waiting and polling stay the shared flow's.
-   */
-  customDevice?: (deps: HookDeps, settings: OAuthSettings) => Promise<CustomDeviceStart>;
 }
 
-export interface CustomDeviceStart {
+/** A provider's own device flow, started: what the shared flow shows, and how it polls. */
+export interface DeviceStart {
   userCode: string;
   verificationUri: string;
   verificationUriComplete?: string;
@@ -152,8 +181,11 @@ export interface CustomDeviceStart {
   interval: number;
   poll(signal?: AbortSignal): Promise<Response>;
   classify(response: Response): Promise<import("../oauth/device.ts").DevicePollOutcome>;
-  /** Turns the poll's token answer into the login's result (OpenAI exchanges a code first). */
-  finish?(tokens: import("../oauth/token.ts").TokenSet): Promise<LoginResult>;
+  /**
+   * What the approved poll answer grants, when it is not tokens: OpenAI's answer carries an
+   * authorization code and the verifier to exchange it with (the default exchange step does).
+   */
+  grant?(answer: import("../oauth/token.ts").TokenSet): Grant;
 }
 
 export interface OAuthMethod {
@@ -161,14 +193,22 @@ export interface OAuthMethod {
   kind: "oauth";
   label: string;
   hint?: string;
-  /** Flows this method supports; the first is preferred when a browser is available. */
-  flows: Array<"loopback" | "device" | "paste">;
+  /**
+   * Flows this method supports; the first is preferred when a browser is available. `loopback`
+   * always comes with a paste prompt for the redirect URL (flows/loopback.ts): a browser on
+   * another machine, --no-browser, a busy port.
+   */
+  flows: Array<"loopback" | "device">;
   oauth: OAuthSettings;
   /** Variable → credential field (`access_token`, `id_token`, or an `extra` field). Never the refresh token. */
   env: Record<string, string>;
   /** Inherited variables that compete with this method's variables (removed by `exec`). */
   conflictVars?: string[];
+  /** The login steps this method does its own way (LoginSteps); the rest are the defaults. */
+  steps?: LoginSteps;
   hooks?: OAuthHooks;
+  /** A one-line notice shown before the login starts (policy warnings). */
+  notice?: string;
   /** Endpoints that differ by region (MiniMax's account hosts); the first region's are in `oauth`. */
   regionOAuth?: Record<string, Partial<OAuthSettings>>;
   /** Whose client this login follows (repository and file): `providers --json` shows it. */

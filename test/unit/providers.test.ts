@@ -64,7 +64,7 @@ describe("the built-in provider table", () => {
         expect(Object.values(method.env)).not.toContain("refresh_token");
         if (method.flows.includes("loopback")) expect(method.oauth.authorizeUrl).toBeDefined();
         if (method.flows.includes("device"))
-          expect(method.oauth.deviceAuthorizationUrl ?? method.hooks?.customDevice).toBeDefined();
+          expect(method.oauth.deviceAuthorizationUrl ?? method.steps?.authorize?.startDevice).toBeDefined();
       }
     });
   }
