@@ -1,8 +1,9 @@
-import { loadConfig, type Config } from "../config/config.ts";
+import { type Config, loadConfig } from "../config/config.ts";
 import type { Deps } from "../deps.ts";
+import { AuthctlError } from "../errors.ts";
 import { createRegistry, type Registry } from "../providers/registry.ts";
 import { type BackendStore, createBackendStore } from "../store/backend-store.ts";
-import { chooseBackend } from "../store/select-backend.ts";
+import { type BackendChoice, chooseBackend } from "../store/select-backend.ts";
 
 /** What every action needs: the side effects, the config, the providers and the store. */
 export interface Context {
@@ -15,9 +16,29 @@ export interface Context {
 export function createContext(deps: Deps): Context {
   const config = loadConfig(deps.home);
   for (const warning of config.warnings ?? []) deps.ui.warn(warning);
-  const store = createBackendStore(deps.home, {
+  const store = wantsTeamStore(deps, config)
+    ? createTeamStore(deps, config)
+    : createLocalStore(deps, chooseBackend(deps.env, config.store));
+  return { deps, config, registry: createRegistry(config), store };
+}
+
+/** createContext, with the store read once when reading it is a network call (the team store). */
+export async function openContext(deps: Deps): Promise<Context> {
+  const ctx = createContext(deps);
+  await ctx.store.open?.();
+  return ctx;
+}
+
+/** The team store on etcd is chosen: AUTHCTL_STORE wins over `store` in config.toml, as in chooseBackend. */
+export function wantsTeamStore(deps: Deps, config: Config): boolean {
+  return (deps.env.AUTHCTL_STORE || config.store) === "etcd";
+}
+
+/** The store in AUTHCTL_HOME: credentials.toml with the keyring, encrypted or plain backend. */
+export function createLocalStore(deps: Deps, choice: BackendChoice): BackendStore {
+  return createBackendStore(deps.home, {
     lockTimeoutMs: 30_000,
-    choice: chooseBackend(deps.env, config.store),
+    choice,
     open: {
       env: deps.env,
       home: deps.home,
@@ -32,5 +53,28 @@ export function createContext(deps: Deps): Context {
     passphrase: deps.env.AUTHCTL_PASSPHRASE || undefined,
     notify: (message) => deps.ui.info(message),
   });
-  return { deps, config, registry: createRegistry(config), store };
+}
+
+/** The team store on etcd. Its code is loaded only here, so the other stores never pay for it. */
+export function createTeamStore(deps: Deps, config: Config): BackendStore {
+  if (!config.etcd) {
+    throw new AuthctlError(
+      "CONFIG_INVALID",
+      `the team store on etcd needs an [etcd] table in ${config.path}`,
+      {
+        hint: 'add [etcd] with endpoints = ["https://…:2379"] (see the README), or choose another store',
+      },
+    );
+  }
+  const { createEtcdBackendStore } =
+    require("../store/etcd/store.ts") as typeof import("../store/etcd/store.ts");
+  return createEtcdBackendStore({
+    settings: config.etcd,
+    password: deps.env.AUTHCTL_ETCD_PASSWORD || undefined,
+    sealKey: deps.env.AUTHCTL_ETCD_KEY || undefined,
+    fetch: deps.fetch,
+    hostname: deps.hostname(),
+    lockTimeoutMs: 30_000,
+    notify: (message) => deps.ui.info(message),
+  });
 }

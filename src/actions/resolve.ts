@@ -3,7 +3,7 @@ import { describeLocation } from "../store/trust.ts";
 import { AuthctlError } from "../errors.ts";
 import type { ProviderDefinition } from "../providers/types.ts";
 import { registerSecret } from "../redact.ts";
-import { backendFor } from "../store/backends.ts";
+import { describeStore } from "../store/stores.ts";
 import type { StoredCredential } from "../store/types.ts";
 import type { Context } from "./context.ts";
 import { needsRefresh, stillSatisfies } from "./expiry.ts";
@@ -119,7 +119,8 @@ async function resolveStoredWithSecrets(
   const snapshot = ctx.store.read();
   if (snapshot.damaged?.[provider.id]) throw snapshot.damaged[provider.id];
   const backend = snapshot.backends[provider.id];
-  if (!backend || !backendFor(backend).asyncReads) return resolveStored(ctx, provider, snapshot.credentials);
+  if (!backend || !describeStore(backend).asyncReads)
+    return resolveStored(ctx, provider, snapshot.credentials);
   const credential = await (prefetched ?? ctx.store.readSecrets(provider.id));
   return resolveStored(ctx, provider, credential ? { [provider.id]: credential } : {});
 }
@@ -240,7 +241,7 @@ export function prefetchKeyringSecrets(
   for (const id of providerIds) {
     const provider = ctx.registry.get(id);
     const backend = provider && backends[provider.id];
-    if (!backend || !backendFor(backend).asyncReads || prefetched.has(id)) continue;
+    if (!backend || !describeStore(backend).asyncReads || prefetched.has(id)) continue;
     const read = ctx.store.readSecrets(provider.id);
     read.catch(() => {});
     prefetched.set(id, read);

@@ -1,7 +1,7 @@
 import { describeLocation } from "../store/trust.ts";
 import { AuthctlError, isAuthctlError } from "../errors.ts";
-import { backendFor } from "../store/backends.ts";
-import type { BackendName, StoreSnapshot, StoredCredential } from "../store/types.ts";
+import { describeStore } from "../store/stores.ts";
+import type { StoreName, StoreSnapshot, StoredCredential } from "../store/types.ts";
 import type { ProviderDefinition } from "../providers/types.ts";
 import { maskSecret, registerSecret } from "../redact.ts";
 import type { Context } from "./context.ts";
@@ -31,7 +31,7 @@ export interface ProviderStatus {
   /** The shell's own variable holds a different value: programs started directly from it use that one. */
   shadowed_by: { variable: string; secret: string } | null;
   /** Where the stored secret lives; null when nothing is stored. */
-  backend: BackendName | null;
+  backend: StoreName | null;
   /** With --check: whether the stored secret could be read, and if not why. */
   check?: { ok: true } | { ok: false; error: string; hint?: string };
   /** The account the login belongs to (an e-mail, a user id), when the provider said. */
@@ -106,7 +106,7 @@ export function collectStatus(
     // A keyring secret is not fetched: status never calls (or prompts for) the keyring.
     // Every stored credential has its backend in the snapshot.
     const backend = credential ? snapshot.backends[provider.id]! : null;
-    if (credential && backend && (secret || !backendFor(backend).inClear)) {
+    if (credential && backend && (secret || !describeStore(backend).inClear)) {
       // An account login exports its own variables (CLAUDE_CODE_OAUTH_TOKEN, CHATGPT_ACCESS_TOKEN, …).
       if (secret) base.variables = credentialVars(provider, credential).map(([name]) => name);
       const shadow = secret
@@ -190,7 +190,7 @@ function healthOf(
 function orphanStatus(
   id: string,
   credential: StoredCredential,
-  backend: BackendName,
+  backend: StoreName,
   now: number,
 ): ProviderStatus {
   const secret = credentialSecret(credential);
@@ -256,7 +256,7 @@ export async function status(ctx: Context, options: StatusOptions): Promise<numb
   const project = projectStatus(ctx);
   if (options.json) {
     deps.writeStdout(
-      `${JSON.stringify({ store: { path: ctx.store.path, backend: ctx.store.backend }, project: project ?? null, providers: statuses }, null, 2)}\n`,
+      `${JSON.stringify({ store: { path: ctx.store.path, backend: ctx.store.backend, ...answeredBy(ctx) }, project: project ?? null, providers: statuses }, null, 2)}\n`,
     );
   } else {
     if (project) printProject(ctx, project);
@@ -301,8 +301,16 @@ function printProject(ctx: Context, project: ProjectStatus): void {
   ui.result("");
 }
 
+/** The team store says which etcd endpoint answered (the others may be down). */
+function answeredBy(ctx: Context): { endpoint?: string } {
+  const endpoint = (ctx.store as { answered?: string }).answered;
+  return endpoint ? { endpoint } : {};
+}
+
 function printHuman(ctx: Context, statuses: ProviderStatus[]): void {
   const { ui } = ctx.deps;
+  const { endpoint } = answeredBy(ctx);
+  if (endpoint) ui.result(`store: ${ctx.store.path}, answered by ${endpoint}`);
   const now = ctx.deps.now();
   for (const s of statuses) {
     ui.result(s.configured ? `${s.name} (${s.id})` : s.id);
@@ -316,7 +324,7 @@ function printHuman(ctx: Context, statuses: ProviderStatus[]): void {
       continue;
     }
     const how = s.type === "api_key" ? "a key" : `an account login (${s.method})`;
-    const secret = s.secret ?? (s.backend ? backendFor(s.backend).unreadSecret : "(secret sealed)");
+    const secret = s.secret ?? (s.backend ? describeStore(s.backend).unreadSecret : "(secret sealed)");
     const who = s.account ? ` as ${s.account}` : "";
     if (!s.configured) {
       ui.result(
@@ -335,7 +343,7 @@ function printHuman(ctx: Context, statuses: ProviderStatus[]): void {
         `    ✗ needs a new login: the provider refused the last refresh — run 'authctl login ${s.id}'`,
       );
     else if (s.expires_at) ui.result(`    ${describeExpiry(s, Date.parse(s.expires_at), now)}`);
-    if (s.backend) ui.result(`    stored ${backendFor(s.backend).describeLocation(ctx.store.path)}`);
+    if (s.backend) ui.result(`    stored ${describeStore(s.backend).describeLocation(ctx.store.path)}`);
     if (s.check?.ok) ui.result("    secret read back: ok");
     else if (s.check)
       ui.result(`    ✗ secret cannot be read: ${s.check.error}${s.check.hint ? ` (${s.check.hint})` : ""}`);

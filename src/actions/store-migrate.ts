@@ -3,10 +3,11 @@ import { join } from "node:path";
 import { AuthctlError } from "../errors.ts";
 import { KEY_FILE } from "../store/encrypted.ts";
 import { backendFor } from "../store/backends.ts";
-import type { BackendName } from "../store/types.ts";
+import { describeStore } from "../store/stores.ts";
+import type { BackendName, StoreName } from "../store/types.ts";
 import type { Context } from "./context.ts";
 
-const label = (name: BackendName) => backendFor(name).label;
+const label = (name: StoreName) => describeStore(name).label;
 
 /**
  * `authctl store migrate --to <backend>`. Every write is read back before its source is removed,

@@ -13,7 +13,8 @@ export { parseDuration, parseExecArgs };
  * object (the pure `parseXArgs`) and calls the action, loaded lazily so that `env` never
  * evaluates the login wizard's modules.
  */
-export type GetContext = () => Context;
+/** Async: the team store on etcd reads the cluster once before any command uses the store. */
+export type GetContext = () => Promise<Context>;
 type Args = Record<string, unknown> & { _: string[] };
 
 export function parseLoginArgs(args: Args) {
@@ -68,7 +69,7 @@ export function createLoginCommand(getContext: GetContext): CommandDef<any> {
     args: loginArgs,
     async run({ args }) {
       const { login } = await import("../actions/login.ts");
-      await login(getContext(), parseLoginArgs(args as Args));
+      await login(await getContext(), parseLoginArgs(args as Args));
     },
   });
 }
@@ -97,7 +98,7 @@ export function createLogoutCommand(getContext: GetContext): CommandDef<any> {
     async run({ args }) {
       const options = parseLogoutArgs(args as Args);
       const { logout } = await import("../actions/logout.ts");
-      await logout(getContext(), options);
+      await logout(await getContext(), options);
     },
   });
 }
@@ -117,7 +118,7 @@ export function createStatusCommand(getContext: GetContext): CommandDef<any> {
     args: statusArgs,
     async run({ args }) {
       const { status } = await import("../actions/status.ts");
-      return status(getContext(), {
+      return status(await getContext(), {
         providerIds: positionals(args as Args),
         json: Boolean(args.json),
         check: Boolean(args.check),
@@ -148,7 +149,7 @@ export function createEnvCommand(getContext: GetContext): CommandDef<any> {
     async run({ args }) {
       const format = parseEnvFormat(String(args.format));
       const { env } = await import("../actions/env.ts");
-      await env(getContext(), { providerIds: positionals(args as Args), format });
+      await env(await getContext(), { providerIds: positionals(args as Args), format });
     },
   });
 }
@@ -183,7 +184,7 @@ export function createTokenCommand(getContext: GetContext): CommandDef<any> {
         });
       const { token } = await import("../actions/token.ts");
       const minTtl = args["min-ttl"];
-      await token(getContext(), {
+      await token(await getContext(), {
         providerId: ids[0]!,
         minTtlMs: minTtl === undefined ? undefined : parseDuration(String(minTtl)),
         exchange: exchangeFlagOf(args),
@@ -212,7 +213,7 @@ export function createProvidersCommand(getContext: GetContext): CommandDef<any> 
     args: providersArgs,
     async run({ args }) {
       const { providers } = await import("../actions/providers.ts");
-      providers(getContext(), { json: Boolean(args.json) });
+      providers(await getContext(), { json: Boolean(args.json) });
     },
   });
 }
@@ -235,7 +236,7 @@ export function createExecCommand(getContext: GetContext, rawExecArgs: string[])
     args: execArgs,
     async run() {
       const { exec } = await import("../actions/exec.ts");
-      return exec(getContext(), parseExecArgs(rawExecArgs));
+      return exec(await getContext(), parseExecArgs(rawExecArgs));
     },
   });
 }

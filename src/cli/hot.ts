@@ -25,7 +25,7 @@ export async function runHot(argv: string[], deps: Deps): Promise<number | undef
     return guarded(name, async () => {
       const { exec } = await import("../actions/exec.ts");
       // The context before the arguments, as in cli/commands.ts: the same error comes first.
-      return exec(context(deps), parseExecArgs(rest));
+      return exec(await context(deps), parseExecArgs(rest));
     });
   }
   if (name === "env") {
@@ -36,7 +36,7 @@ export async function runHot(argv: string[], deps: Deps): Promise<number | undef
     return guarded(name, async () => {
       const envFormat = parseEnvFormat(format ?? "sh");
       const { env } = await import("../actions/env.ts");
-      await env(context(deps), { providerIds: parsed.positionals, format: envFormat });
+      await env(await context(deps), { providerIds: parsed.positionals, format: envFormat });
       return 0;
     });
   }
@@ -60,7 +60,7 @@ export async function runHot(argv: string[], deps: Deps): Promise<number | undef
         });
       const { token } = await import("../actions/token.ts");
       const minTtl = parsed.strings["min-ttl"];
-      await token(context(deps), {
+      await token(await context(deps), {
         providerId: ids[0]!,
         minTtlMs: minTtl === undefined ? undefined : parseDuration(minTtl),
         exchange: exchangeFlags.find((flag) => parsed.booleans.has(flag)),
@@ -72,8 +72,8 @@ export async function runHot(argv: string[], deps: Deps): Promise<number | undef
 }
 
 /** Loaded on first use, as in cli/index.ts: a usage error needs neither the config nor the store. */
-function context(deps: Deps): Context {
-  return (require("../actions/context.ts") as typeof import("../actions/context.ts")).createContext(deps);
+function context(deps: Deps): Promise<Context> {
+  return (require("../actions/context.ts") as typeof import("../actions/context.ts")).openContext(deps);
 }
 
 /** Errors get the same treatment as in cli/index.ts (the usage line for usage errors). */

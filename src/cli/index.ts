@@ -33,10 +33,10 @@ export async function runCli(argv: string[], deps: Deps): Promise<number> {
   let context: Context | undefined;
   // Loaded on first use: the config, the providers and the store are not needed for --version,
   // --help or a usage error, and `env` loads them only once its arguments are known to be good.
-  const getContext = () =>
-    (context ??= (require("../actions/context.ts") as typeof import("../actions/context.ts")).createContext(
-      deps,
-    ));
+  const getContext = async () =>
+    (context ??= await (
+      require("../actions/context.ts") as typeof import("../actions/context.ts")
+    ).openContext(deps));
   const [name, ...rest] = argv;
   const writeHelp = (text: string) => deps.writeStdout(deps.ui.glyphs(text));
   if (name === "--version" || name === "-v" || name === "-V" || name === "version") {

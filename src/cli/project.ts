@@ -22,7 +22,7 @@ function createProjectCommand(
           hint: `run 'authctl ${name}' in the project's directory or below it`,
         });
       const project = await import("../actions/project.ts");
-      project[name](getContext());
+      project[name](await getContext());
     },
   });
 }

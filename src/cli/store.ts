@@ -100,9 +100,9 @@ export function createStoreCommand(getContext: GetContext, rawArgs: string[]): C
     async run() {
       const options = parseStoreArgs(rawArgs);
       const actions = await import("../actions/store-migrate.ts");
-      if (options.action === "migrate") await actions.storeMigrate(getContext(), options.to);
-      else if (options.action === "seal") await actions.storeSeal(getContext(), options.with);
-      else await actions.storeReset(getContext(), options.yes);
+      if (options.action === "migrate") await actions.storeMigrate(await getContext(), options.to);
+      else if (options.action === "seal") await actions.storeSeal(await getContext(), options.with);
+      else await actions.storeReset(await getContext(), options.yes);
     },
   });
 }

@@ -33,16 +33,43 @@ export interface ProviderOverrides {
   [key: string]: unknown;
 }
 
+/** `[etcd]`: the team store (store/etcd/). Secrets never appear here: the password and seal key come from the environment or a file. */
+export interface EtcdConfig {
+  endpoints: string[];
+  prefix: string;
+  username?: string;
+  ca_file?: string;
+  cert_file?: string;
+  key_file?: string;
+  seal_key_file?: string;
+  /** Seconds a refresh lock lives without renewal: a machine that dies holding it releases it after this. */
+  lock_ttl: number;
+  /** Seconds one request may take over all endpoints before the cluster is reported unreachable. */
+  timeout: number;
+}
+
 export interface Config {
   path: string;
   store?: string;
+  etcd?: EtcdConfig;
   providers: Record<string, ProviderOverrides>;
   /** Keys authctl does not know (typos, most likely): ignored, and each one said once on stderr. */
   warnings?: string[];
 }
 
 /** Top-level keys; a new setting or table must be added here or it is reported as unknown. */
-const TOP_LEVEL_KEYS = ["store", "providers"];
+const TOP_LEVEL_KEYS = ["store", "providers", "etcd"];
+const ETCD_KEYS = [
+  "endpoints",
+  "prefix",
+  "username",
+  "ca_file",
+  "cert_file",
+  "key_file",
+  "seal_key_file",
+  "lock_ttl",
+  "timeout",
+];
 /** Keys whose value is a URL: checked when the file is read, not when a login first uses them. */
 const URL_KEYS = [
   "api_url",
@@ -126,6 +153,7 @@ function validateConfig(path: string, data: Record<string, unknown>): Config {
     if (typeof data.store !== "string") throw fail("`store` must be a string");
     config.store = data.store;
   }
+  if (data.etcd !== undefined) config.etcd = validateEtcd(data.etcd, fail, unknown);
   const providers = data.providers ?? {};
   if (typeof providers !== "object" || providers === null || Array.isArray(providers)) {
     throw fail("[providers] must be a table");
@@ -197,4 +225,62 @@ function validateConfig(path: string, data: Record<string, unknown>): Config {
     config.providers[id] = entry as ProviderOverrides;
   }
   return config;
+}
+
+function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, "");
+  return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+/** `[etcd]`: every problem names the key. http is for loopback only: anything else would carry the etcd password and sealed records in clear. */
+function validateEtcd(
+  raw: unknown,
+  fail: (what: string) => AuthctlError,
+  unknown: (key: string, known: readonly string[], table?: string) => void,
+): EtcdConfig {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw fail("[etcd] must be a table");
+  const entry = raw as Record<string, unknown>;
+  for (const key of Object.keys(entry)) if (!ETCD_KEYS.includes(key)) unknown(key, ETCD_KEYS, "etcd");
+  const endpoints = entry.endpoints;
+  if (!Array.isArray(endpoints) || endpoints.length === 0 || !endpoints.every((e) => typeof e === "string"))
+    throw fail('etcd.endpoints must be a list of URLs, e.g. ["https://etcd-1:2379"]');
+  for (const endpoint of endpoints as string[]) {
+    let url: URL;
+    try {
+      url = new URL(endpoint);
+    } catch {
+      throw fail(`etcd.endpoints: ${JSON.stringify(endpoint)} is not a URL`);
+    }
+    if (url.protocol !== "https:" && url.protocol !== "http:")
+      throw fail(`etcd.endpoints: ${JSON.stringify(endpoint)} is not an http:// or https:// URL`);
+    if (url.protocol === "http:" && !isLoopbackHost(url.hostname))
+      throw fail(`etcd.endpoints: ${JSON.stringify(endpoint)} is http but not loopback; use https`);
+    if (url.pathname !== "/" || url.search || url.username)
+      throw fail(`etcd.endpoints: ${JSON.stringify(endpoint)} must be scheme://host:port only`);
+  }
+  for (const key of ["prefix", "username", "ca_file", "cert_file", "key_file", "seal_key_file"]) {
+    if (entry[key] !== undefined && (typeof entry[key] !== "string" || entry[key] === ""))
+      throw fail(`etcd.${key} must be a non-empty string`);
+  }
+  if ((entry.cert_file === undefined) !== (entry.key_file === undefined))
+    throw fail("etcd.cert_file and etcd.key_file go together (a client certificate and its key)");
+  const seconds = (key: string, fallback: number, min: number, max: number) => {
+    const value = entry[key];
+    if (value === undefined) return fallback;
+    if (typeof value !== "number" || !Number.isFinite(value) || value < min || value > max)
+      throw fail(`etcd.${key} must be a number of seconds from ${min} to ${max}`);
+    return value;
+  };
+  return {
+    endpoints: (endpoints as string[]).map((e) => e.replace(/\/$/, "")),
+    prefix: (entry.prefix as string | undefined) ?? "/authctl/",
+    username: entry.username as string | undefined,
+    ca_file: entry.ca_file as string | undefined,
+    cert_file: entry.cert_file as string | undefined,
+    key_file: entry.key_file as string | undefined,
+    seal_key_file: entry.seal_key_file as string | undefined,
+    // etcd refuses leases shorter than about 1.5 election timeouts; 2 s is the floor here.
+    lock_ttl: Math.round(seconds("lock_ttl", 15, 2, 300)),
+    timeout: seconds("timeout", 10, 1, 120),
+  };
 }

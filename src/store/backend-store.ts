@@ -747,7 +747,8 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
       if (before === to) return { count: 0, before };
       await write(() => undefined, undefined, to);
       const count = Object.values(readMetadata().backends).filter(
-        (backend) => backendFor(backend).usesStoreKey,
+        // A local store's snapshot names only local backends (never the team store).
+        (backend) => backendFor(backend as BackendName).usesStoreKey,
       ).length;
       return { count, before };
     },

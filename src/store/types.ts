@@ -48,6 +48,11 @@ export type Credentials = Record<string, StoredCredential>;
 
 /** Where a credential's secret fields live (see backend.ts). Metadata always stays in credentials.toml. */
 export type { BackendName };
+/**
+ * Where a store keeps everything: the local store (credentials.toml with one of the backends), or
+ * the team store on etcd (store/etcd/, described in stores.ts), which holds whole records.
+ */
+export type StoreName = BackendName | "etcd";
 
 export interface StoreSnapshot {
   /**
@@ -56,7 +61,7 @@ export interface StoreSnapshot {
    */
   credentials: Credentials;
   /** Per credential, where its secret fields live. */
-  backends: Record<string, BackendName>;
+  backends: Record<string, StoreName>;
   path: string;
   /** False when there is no store yet (nothing was ever saved). */
   exists: boolean;
@@ -75,7 +80,7 @@ export interface CredentialStore {
    * The backend new and changed credentials go to. For automatic selection this is the likely
    * choice, found without calling the keyring; the write itself decides for certain.
    */
-  readonly backend: BackendName;
+  readonly backend: StoreName;
   /** Lock-free read for the hot path. Missing file → empty. Unparseable → throws STORE_CORRUPT naming path and line. */
   read(): StoreSnapshot;
   /**
@@ -89,6 +94,8 @@ export interface CredentialStore {
    * by a timeout). Undefined when nothing is stored for `id`.
    */
   readSecrets(id: string): Promise<StoredCredential | undefined>;
+  /** A store read over the network (the team store on etcd) reads once here, before read() is used. */
+  open?(): Promise<void>;
 }
 
 export interface FileStoreOptions {

@@ -1,0 +1,204 @@
+/**
+ * What reaches etcd: each credential as one JSON record whose secret fields (the same fields the
+ * encrypted file seals: _secret-fields.ts) are sealed on this machine with AES-256-GCM under the
+ * team's seal key, a random 96-bit nonce per value (NIST SP 800-38D §8.2.2), and additional data
+ * binding the value to the store's prefix, the provider, the account and the field. A value
+ * copied to another field, credential or team prefix does not open there.
+ *
+ * The rest of the record (method, expiry, and above all the endpoints and hosts that decide where
+ * a secret is sent: token_url, revocation_url, a Copilot host…) is authenticated by an
+ * HMAC-SHA256 (RFC 2104) over the prefix, the id and the whole record as written, under a key
+ * derived from the seal key: whoever can write etcd without the seal key cannot point a secret
+ * elsewhere, or put a plaintext value where a sealed one was.
+ *
+ * The sealed-value text has the encrypted file's shape (`enc:v1:` + base64 of nonce | ciphertext
+ * | tag); the primitives are written out here rather than exported from encrypted.ts because the
+ * additional data differs (prefix and account) and a shared helper would couple two formats.
+ */
+import { AuthctlError } from "../../errors.ts";
+import { canonicalJson, listSecrets, listStrings, setSecret } from "../_secret-fields.ts";
+import type { StoredCredential } from "../types.ts";
+
+const nodeCrypto = () => require("node:crypto") as typeof import("node:crypto");
+
+const SEALED = "enc:v1:";
+const MAC_PREFIX = "hmac-sha256:";
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
+/** The sealed text stored at `<prefix>key-check`: a wrong seal key is told apart from an altered record. */
+const KEY_CHECK_TEXT = "authctl etcd key check v1";
+
+export interface TeamKey {
+  key: Buffer;
+  macKey: Buffer;
+  /** Where it came from, for messages: "AUTHCTL_ETCD_KEY" or "seal_key_file /path". */
+  source: string;
+}
+
+export function createTeamKey(raw: Buffer, source: string): TeamKey {
+  return {
+    key: raw,
+    macKey: nodeCrypto().createHmac("sha256", raw).update("authctl:etcd:v1:record-mac-key").digest(),
+    source,
+  };
+}
+
+/** `<provider>@<account>` ids (accounts) and bare provider ids (the account `default`). */
+export function splitId(id: string): { provider: string; account: string } {
+  const at = id.indexOf("@");
+  return at < 0
+    ? { provider: id, account: "default" }
+    : { provider: id.slice(0, at), account: id.slice(at + 1) };
+}
+
+function aad(prefix: string, id: string, field: string): Buffer {
+  const { provider, account } = splitId(id);
+  return Buffer.from(`authctl:etcd:v1:value\n${prefix}\n${provider}\n${account}\n${field}`, "utf8");
+}
+
+export function seal(key: Buffer, plaintext: string, additional: Buffer): string {
+  const nonce = nodeCrypto().randomBytes(NONCE_BYTES);
+  const cipher = nodeCrypto().createCipheriv("aes-256-gcm", key, nonce);
+  cipher.setAAD(additional);
+  const body = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final()]);
+  return SEALED + Buffer.concat([nonce, body, cipher.getAuthTag()]).toString("base64");
+}
+
+/** The plaintext, or undefined when the value does not authenticate (altered, or another key). */
+export function open(key: Buffer, sealed: string, additional: Buffer): string | undefined {
+  if (!sealed.startsWith(SEALED)) return undefined;
+  const raw = Buffer.from(sealed.slice(SEALED.length), "base64");
+  if (raw.length < NONCE_BYTES + TAG_BYTES) return undefined;
+  try {
+    const decipher = nodeCrypto().createDecipheriv("aes-256-gcm", key, raw.subarray(0, NONCE_BYTES));
+    decipher.setAAD(additional);
+    decipher.setAuthTag(raw.subarray(raw.length - TAG_BYTES));
+    const plain = Buffer.concat([
+      decipher.update(raw.subarray(NONCE_BYTES, raw.length - TAG_BYTES)),
+      decipher.final(),
+    ]);
+    return new TextDecoder("utf-8", { fatal: true }).decode(plain);
+  } catch {
+    return undefined;
+  }
+}
+
+export function sealKeyCheck(key: TeamKey, prefix: string): string {
+  return seal(key.key, KEY_CHECK_TEXT, Buffer.from(`authctl:etcd:v1:key-check\n${prefix}`));
+}
+
+export function opensKeyCheck(key: TeamKey, prefix: string, sealed: string): boolean {
+  return open(key.key, sealed, Buffer.from(`authctl:etcd:v1:key-check\n${prefix}`)) === KEY_CHECK_TEXT;
+}
+
+function recordMac(key: TeamKey, prefix: string, id: string, record: StoredCredential): string {
+  const { mac: _omit, ...rest } = record as unknown as Record<string, unknown>;
+  const input = `authctl:etcd:v1:record\n${prefix}\n${id}\n${canonicalJson(rest as unknown as StoredCredential)}`;
+  return MAC_PREFIX + nodeCrypto().createHmac("sha256", key.macKey).update(input).digest("base64");
+}
+
+/** The JSON text stored for a credential: secrets sealed, the whole record MACed. */
+export function sealRecord(key: TeamKey, prefix: string, id: string, credential: StoredCredential): string {
+  const record = structuredClone(credential) as StoredCredential;
+  for (const [field, value] of listSecrets(credential))
+    setSecret(record, field, seal(key.key, value, aad(prefix, id, field)));
+  (record as unknown as Record<string, unknown>).mac = recordMac(key, prefix, id, record);
+  return JSON.stringify(record);
+}
+
+/** The record without opening anything: metadata only (sealed values and the MAC left out). */
+export function recordMetadata(text: string): StoredCredential | undefined {
+  const record = parseRecord(text);
+  if (!record) return undefined;
+  delete (record as unknown as Record<string, unknown>).mac;
+  for (const [field, value] of listStrings(record))
+    if (value.startsWith(SEALED)) setSecret(record, field, undefined);
+  return record;
+}
+
+function parseRecord(text: string): StoredCredential | undefined {
+  try {
+    const value = JSON.parse(text) as unknown;
+    if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+    return value as StoredCredential;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The credential with its secrets opened. Undefined when the record does not authenticate under
+ * this key (the caller tells a wrong key from an altered record with the key check).
+ */
+export function openRecord(
+  key: TeamKey,
+  prefix: string,
+  id: string,
+  text: string,
+): StoredCredential | undefined {
+  const record = parseRecord(text);
+  if (!record) return undefined;
+  const mac = (record as unknown as Record<string, unknown>).mac;
+  const expected = recordMac(key, prefix, id, record);
+  if (typeof mac !== "string" || mac.length !== expected.length) return undefined;
+  if (!nodeCrypto().timingSafeEqual(Buffer.from(mac), Buffer.from(expected))) return undefined;
+  const credential = structuredClone(record);
+  delete (credential as unknown as Record<string, unknown>).mac;
+  // Every secret field must be sealed: a plaintext value where a secret belongs is not ours.
+  for (const [field, value] of listSecrets(credential)) {
+    const plain = open(key.key, value, aad(prefix, id, field));
+    if (plain === undefined) return undefined;
+    setSecret(credential, field, plain);
+  }
+  return credential;
+}
+
+/**
+ * The team key: AUTHCTL_ETCD_KEY (base64 of 32 bytes), else the file `seal_key_file` names
+ * (the same base64 text, or the 32 raw bytes). Missing or malformed: one line saying where it
+ * comes from.
+ */
+export function loadTeamKey(envValue: string | undefined, file: string | undefined): TeamKey {
+  const where =
+    "set AUTHCTL_ETCD_KEY (base64 of 32 random bytes: head -c 32 /dev/urandom | base64) or [etcd] seal_key_file in config.toml";
+  if (envValue) {
+    const raw = decodeKey(envValue);
+    if (!raw)
+      throw new AuthctlError("CONFIG_INVALID", "AUTHCTL_ETCD_KEY is not the base64 of 32 bytes", {
+        hint: where,
+      });
+    return createTeamKey(raw, "AUTHCTL_ETCD_KEY");
+  }
+  if (file) {
+    let bytes: Buffer;
+    try {
+      bytes = (require("node:fs") as typeof import("node:fs")).readFileSync(file);
+    } catch (error) {
+      throw new AuthctlError(
+        "CONFIG_INVALID",
+        `cannot read the etcd seal key from [etcd] seal_key_file ${file}: ${(error as NodeJS.ErrnoException).code ?? error}`,
+        { hint: where },
+      );
+    }
+    const raw = bytes.length === 32 ? bytes : decodeKey(bytes.toString("utf8"));
+    if (!raw)
+      throw new AuthctlError(
+        "CONFIG_INVALID",
+        `[etcd] seal_key_file ${file} does not hold 32 bytes (raw or base64)`,
+        {
+          hint: where,
+        },
+      );
+    return createTeamKey(raw, `seal_key_file ${file}`);
+  }
+  throw new AuthctlError("CONFIG_INVALID", "the team store on etcd needs its seal key, and none is set", {
+    hint: where,
+  });
+}
+
+function decodeKey(text: string): Buffer | undefined {
+  const trimmed = text.trim();
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(trimmed)) return undefined;
+  const raw = Buffer.from(trimmed, "base64");
+  return raw.length === 32 ? raw : undefined;
+}

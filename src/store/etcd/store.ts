@@ -1,0 +1,361 @@
+/**
+ * The team store on etcd (issue 21): every credential is one key, `<prefix>credentials/<id>`,
+ * holding the whole record (metadata authenticated, secrets sealed: seal.ts), so a login made on
+ * one machine is served on every machine that shares the prefix and the seal key.
+ *
+ * Reads: `open()` is one linearizable range over the prefix (the hot path's only request when
+ * nothing is due); `read()` then answers from it synchronously, like the file store.
+ *
+ * Writes (`update`) are single-flight across machines, the way lock.ts makes them across
+ * processes: a lock key `<prefix>lock` created only if absent (txn `create_revision == 0`) and
+ * attached to a lease, kept alive while the holder works, so a holder that dies releases it when
+ * the lease expires. Inside the lock the store is read again, `fn` runs (a refresh re-checks
+ * whether it is still due there), and the changes are written in one transaction that compares
+ * the mod_revision of every key it read and that the lock is still held by this lease: an older
+ * token never overwrites a newer one, and a holder whose lease expired mid-refresh (so that
+ * another machine may hold the lock now) writes nothing.
+ */
+import { AuthctlError } from "../../errors.ts";
+import { canonicalJson } from "../_secret-fields.ts";
+import type { BackendStore } from "../backend-store.ts";
+import type { Credentials, StoreSnapshot, StoredCredential } from "../types.ts";
+import {
+  type Compare,
+  createEtcdClient,
+  type EtcdClient,
+  type KeyValue,
+  type Operation,
+  prefixEnd,
+} from "./client.ts";
+import {
+  loadTeamKey,
+  openRecord,
+  opensKeyCheck,
+  recordMetadata,
+  sealKeyCheck,
+  sealRecord,
+  type TeamKey,
+} from "./seal.ts";
+
+export interface EtcdSettings {
+  endpoints: string[];
+  prefix: string;
+  username?: string;
+  ca_file?: string;
+  cert_file?: string;
+  key_file?: string;
+  seal_key_file?: string;
+  /** Seconds the lock's lease lives without a keepalive (a dead holder's lock goes after this). */
+  lock_ttl: number;
+  /** Seconds one request may take across all members. */
+  timeout: number;
+}
+
+export interface EtcdStoreOptions {
+  settings: EtcdSettings;
+  password?: string;
+  sealKey?: string;
+  fetch: typeof fetch;
+  hostname: string;
+  /** How long update() waits for another machine's lock. */
+  lockTimeoutMs: number;
+  notify(message: string): void;
+}
+
+interface Loaded {
+  records: Map<string, KeyValue>;
+  keyCheck?: KeyValue;
+}
+
+export interface EtcdStore {
+  readonly path: string;
+  readonly backend: "etcd";
+  /** The endpoint that answered last, for `status`. */
+  readonly answered: string | undefined;
+  readonly prefix: string;
+  open(): Promise<void>;
+  read(): StoreSnapshot;
+  readMetadata(): StoreSnapshot;
+  readSecrets(id: string): Promise<StoredCredential | undefined>;
+  update<T>(fn: (credentials: Credentials) => T | Promise<T>): Promise<T>;
+  assertWritable(): void;
+}
+
+const CREDENTIALS = "credentials/";
+
+export function createEtcdStore(options: EtcdStoreOptions): EtcdStore {
+  const { settings } = options;
+  const prefix = settings.prefix;
+  const lockKey = `${prefix}lock`;
+  const keyCheckKey = `${prefix}key-check`;
+  const credentialsPrefix = `${prefix}${CREDENTIALS}`;
+  const path = `the team store on etcd (prefix ${prefix})`;
+  const timeoutMs = settings.timeout * 1000;
+  const client: EtcdClient = createEtcdClient({
+    endpoints: settings.endpoints,
+    username: settings.username,
+    password: options.password,
+    caFile: settings.ca_file,
+    certFile: settings.cert_file,
+    keyFile: settings.key_file,
+    memberTimeoutMs: Math.min(3000, timeoutMs),
+    totalTimeoutMs: timeoutMs,
+    fetch: options.fetch,
+  });
+  let teamKey: TeamKey | undefined;
+  const key = () => (teamKey ??= loadTeamKey(options.sealKey, settings.seal_key_file));
+  let loaded: Loaded | undefined;
+  let opened: { credentials: Credentials; damaged: Record<string, Error> } | undefined;
+
+  async function fetchAll(): Promise<Loaded> {
+    const { kvs } = await client.range(prefix, prefixEnd(prefix));
+    const records = new Map<string, KeyValue>();
+    let keyCheck: KeyValue | undefined;
+    for (const kv of kvs) {
+      if (kv.key.startsWith(credentialsPrefix)) records.set(kv.key.slice(credentialsPrefix.length), kv);
+      else if (kv.key === keyCheckKey) keyCheck = kv;
+    }
+    return { records, keyCheck };
+  }
+
+  function wrongKey(): AuthctlError {
+    return new AuthctlError(
+      "STORE_CORRUPT",
+      `the etcd seal key from ${key().source} is not the one this team store is sealed with (it does not open ${keyCheckKey})`,
+      { hint: "use the team's seal key (AUTHCTL_ETCD_KEY or [etcd] seal_key_file)" },
+    );
+  }
+
+  /** Every record opened; a record that does not open is damaged unless the key itself is wrong. */
+  function openAll(state: Loaded): { credentials: Credentials; damaged: Record<string, Error> } {
+    const credentials: Credentials = Object.create(null);
+    const damaged: Record<string, Error> = Object.create(null);
+    if (state.records.size === 0) return { credentials, damaged };
+    const k = key();
+    if (state.keyCheck && !opensKeyCheck(k, prefix, state.keyCheck.value)) throw wrongKey();
+    for (const [id, kv] of state.records) {
+      const credential = openRecord(k, prefix, id, kv.value);
+      if (credential) {
+        credentials[id] = credential;
+        continue;
+      }
+      if (!state.keyCheck) throw wrongKey();
+      const metadata = recordMetadata(kv.value);
+      if (metadata) credentials[id] = metadata;
+      damaged[id] = new AuthctlError(
+        "STORE_CORRUPT",
+        `${path}: the record of ${id} does not authenticate with the team's seal key (it was altered or damaged)`,
+        { hint: `run 'authctl login ${id}' to store it again`, detail: { provider: id, damaged: true } },
+      );
+    }
+    return { credentials, damaged };
+  }
+
+  function snapshot(credentials: Credentials, damaged?: Record<string, Error>): StoreSnapshot {
+    const backends: StoreSnapshot["backends"] = Object.create(null);
+    for (const id of Object.keys(credentials)) (backends as Record<string, string>)[id] = "etcd";
+    return {
+      credentials,
+      backends,
+      path,
+      exists: (loaded?.records.size ?? 0) > 0,
+      warnings: [],
+      ...(damaged && Object.keys(damaged).length ? { damaged } : {}),
+    };
+  }
+
+  function requireLoaded(): Loaded {
+    if (!loaded) throw new AuthctlError("INTERNAL", "the etcd store was read before it was opened");
+    return loaded;
+  }
+
+  async function withLock<T>(work: (lease: string, isLost: () => boolean) => Promise<T>): Promise<T> {
+    const ttl = settings.lock_ttl;
+    const lease = await client.leaseGrant(ttl);
+    let lost = false;
+    let stopped = false;
+    // Renewed at a third of its life, so two missed renewals still leave it alive.
+    const renew = async () => {
+      while (!stopped) {
+        await Bun.sleep((ttl * 1000) / 3);
+        if (stopped) return;
+        try {
+          if ((await client.leaseKeepAlive(lease.id)) <= 0) lost = true;
+        } catch {
+          // The next renewal tries again; if the lease expires meanwhile, the write's compare fails.
+        }
+        if (lost) return;
+      }
+    };
+    const renewing = renew();
+    try {
+      const began = Date.now();
+      const owner = JSON.stringify({
+        host: options.hostname,
+        pid: process.pid,
+        at: new Date().toISOString(),
+      });
+      let delay = 50;
+      for (;;) {
+        const took = await client.txn(
+          [{ key: lockKey, target: "CREATE", createRevision: 0 }],
+          [{ put: { key: lockKey, value: owner, lease: lease.id } }],
+          [{ range: { key: lockKey } }],
+        );
+        const holder = took.ranges[0]?.[0];
+        // A retried request whose first attempt did land: the lock is ours already.
+        if (took.succeeded || holder?.lease === lease.id) break;
+        if (Date.now() - began > options.lockTimeoutMs) {
+          let who = "another process";
+          try {
+            const parsed = JSON.parse(holder?.value ?? "{}") as { host?: string; pid?: number };
+            if (parsed.host) who = `pid ${parsed.pid} on ${parsed.host}`;
+          } catch {}
+          throw new AuthctlError(
+            "STORE_LOCKED",
+            `${path} is locked by ${who} for more than ${Math.round(options.lockTimeoutMs / 1000)} s`,
+            { hint: `run the command again; a holder that died releases it within ${ttl} s` },
+          );
+        }
+        await Bun.sleep(delay);
+        delay = Math.min(delay * 2, 500);
+      }
+      return await work(lease.id, () => lost);
+    } finally {
+      stopped = true;
+      // Releasing is revoking the lease: the lock key goes with it. Best effort: it expires anyway.
+      await client.leaseRevoke(lease.id).catch(() => {});
+      void renewing;
+    }
+  }
+
+  return {
+    path,
+    backend: "etcd",
+    prefix,
+    get answered() {
+      return client.answered;
+    },
+    async open() {
+      loaded = await fetchAll();
+      opened = undefined;
+    },
+    read() {
+      opened ??= openAll(requireLoaded());
+      return snapshot(opened.credentials, opened.damaged);
+    },
+    readMetadata() {
+      const credentials: Credentials = Object.create(null);
+      for (const [id, kv] of requireLoaded().records) {
+        const metadata = recordMetadata(kv.value);
+        if (metadata) credentials[id] = metadata;
+      }
+      return snapshot(credentials);
+    },
+    async readSecrets(id) {
+      const { credentials, damaged } = (opened ??= openAll(requireLoaded()));
+      if (damaged[id]) throw damaged[id];
+      return credentials[id];
+    },
+    assertWritable() {
+      key();
+    },
+    async update(fn) {
+      const k = key();
+      return withLock(async (lease, isLost) => {
+        // Inside the lock: what another machine wrote before releasing it is what fn sees.
+        const state = await fetchAll();
+        const { credentials, damaged } = openAll(state);
+        const before = new Map(Object.keys(credentials).map((id) => [id, canonicalJson(credentials[id])]));
+        const result = await fn(credentials);
+        const compares: Compare[] = [{ key: lockKey, target: "LEASE", lease }];
+        const writes: Operation[] = [];
+        const written = new Map<string, string>();
+        for (const [id, credential] of Object.entries(credentials)) {
+          if (credential === undefined || canonicalJson(credential) === before.get(id)) continue;
+          if (!/^[a-z0-9][a-z0-9@_-]*$/.test(id))
+            throw new AuthctlError("INTERNAL", `cannot store the id ${JSON.stringify(id)}`);
+          const text = sealRecord(k, prefix, id, credential);
+          const current = state.records.get(id);
+          compares.push(
+            current
+              ? { key: credentialsPrefix + id, target: "MOD", modRevision: current.modRevision }
+              : { key: credentialsPrefix + id, target: "CREATE", createRevision: 0 },
+          );
+          writes.push({ put: { key: credentialsPrefix + id, value: text } });
+          written.set(id, text);
+        }
+        for (const id of before.keys()) {
+          if (credentials[id] !== undefined) continue;
+          const current = state.records.get(id)!;
+          compares.push({ key: credentialsPrefix + id, target: "MOD", modRevision: current.modRevision });
+          writes.push({ deleteRange: { key: credentialsPrefix + id } });
+        }
+        // A damaged record fn did not replace is left as it is: it compared equal above.
+        void damaged;
+        if (writes.length === 0) return result;
+        if (!state.keyCheck) {
+          compares.push({ key: keyCheckKey, target: "CREATE", createRevision: 0 });
+          writes.push({ put: { key: keyCheckKey, value: sealKeyCheck(k, prefix) } });
+        }
+        if (isLost()) throw lostLock();
+        const done = await client.txn(compares, writes, [{ range: { key: lockKey } }]);
+        if (!done.succeeded) {
+          // A retried transaction whose first attempt landed compares as failed: check what is there.
+          const after = await fetchAll();
+          const landed =
+            written.size > 0 && [...written].every(([id, text]) => after.records.get(id)?.value === text);
+          if (!landed) {
+            const holder = done.ranges[0]?.[0];
+            throw holder?.lease === lease
+              ? new AuthctlError(
+                  "STORE_IO",
+                  `${path} changed while this process held its lock: nothing was written`,
+                  {
+                    hint: "run the command again",
+                  },
+                )
+              : lostLock();
+          }
+          loaded = after;
+        } else {
+          loaded = await fetchAll();
+        }
+        opened = undefined;
+        return result;
+      });
+
+      function lostLock(): AuthctlError {
+        return new AuthctlError(
+          "STORE_LOCKED",
+          `lost the lock of ${path} (its lease of ${settings.lock_ttl} s expired) before writing: nothing was written`,
+          { hint: "run the command again" },
+        );
+      }
+    },
+  };
+}
+
+/**
+ * The team store behind the local store's interface, so actions use it unchanged. What only a
+ * local store can do (re-sealing with a passphrase, moving the file aside) is refused with a
+ * line saying so; migrations to and from it are done by actions/store-migrate.ts.
+ */
+export function createEtcdBackendStore(options: EtcdStoreOptions): BackendStore & EtcdStore {
+  const store = createEtcdStore(options);
+  const notHere = (what: string) =>
+    new AuthctlError("USAGE", `${what} applies to the local store, not to ${store.path}`, {
+      hint: "the team store is sealed with AUTHCTL_ETCD_KEY or [etcd] seal_key_file",
+    });
+  return Object.assign(store, {
+    async migrate(): Promise<never> {
+      throw notHere("this migration");
+    },
+    async reseal(): Promise<never> {
+      throw notHere("store seal");
+    },
+    async reset(): Promise<never> {
+      throw notHere("store reset");
+    },
+  }) as unknown as BackendStore & EtcdStore;
+}
