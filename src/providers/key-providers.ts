@@ -31,6 +31,8 @@ export const KEY_PROVIDERS: ProviderDefinition[] = [
       source: "https://platform.openai.com/docs/api-reference/models/list",
     },
     keysPage: "https://platform.openai.com/api-keys",
+    // The SDK appends /chat/completions, /responses… to OPENAI_BASE_URL, which ends in /v1.
+    proxy: { baseVar: "OPENAI_BASE_URL" },
   }),
   keyProvider({
     id: "anthropic",
@@ -46,6 +48,14 @@ export const KEY_PROVIDERS: ProviderDefinition[] = [
       source: "https://platform.claude.com/docs/en/api/models (List Models: x-api-key + anthropic-version)",
     },
     keysPage: "https://console.anthropic.com/settings/keys",
+    // The official SDK appends /v1/messages to ANTHROPIC_BASE_URL; @ai-sdk/anthropic reads the same
+    // variable as ending in /v1 and appends /messages, /messages/count_tokens, /models
+    // (@ai-sdk/anthropic 4.0 anthropic-provider.ts, default baseURL https://api.anthropic.com/v1).
+    proxy: {
+      baseVar: "ANTHROPIC_BASE_URL",
+      versions: ["/v1"],
+      unversioned: ["messages", "models", "complete"],
+    },
   }),
   keyProvider({
     id: "gemini",
@@ -66,6 +76,9 @@ export const KEY_PROVIDERS: ProviderDefinition[] = [
       source: "https://ai.google.dev/api/rest/v1beta/models/list",
     },
     keysPage: "https://aistudio.google.com/apikey",
+    // Gemini API versions (ai.google.dev/gemini-api/docs/api-versions): @google/genai ≥ 3.1 defaults
+    // to v1, older ones and gemini-cli to v1beta; v1alpha carries preview features.
+    proxy: { baseVar: "GOOGLE_GEMINI_BASE_URL", versions: ["/v1beta", "/v1", "/v1alpha"] },
   }),
   keyProvider({
     id: "openrouter",
@@ -80,6 +93,7 @@ export const KEY_PROVIDERS: ProviderDefinition[] = [
       source: "https://openrouter.ai/docs/api/api-reference/api-keys/get-current-key",
     },
     keysPage: "https://openrouter.ai/settings/keys",
+    proxy: { baseVar: "OPENROUTER_BASE_URL" },
   }),
   keyProvider({
     id: "mistral",

@@ -7,6 +7,29 @@ export type HeaderStyle =
   /** `query`: a URL parameter clients may carry the key in instead (Google's `?key=`). */
   | { kind: "header"; name: string; extra?: Record<string, string>; query?: string };
 
+/**
+ * How `exec --proxy` hands this provider to a child (proxy/routes.ts): the variable that carries
+ * the proxy's base URL, and the path shape of the SDKs that read it. The proxy forwards
+ * `http://127.0.0.1:PORT/<id>/<rest>` to `<origin of api_url>/<rest>` while `<rest>` stays under
+ * the api_url's path or one of `versions`. Without one: `<ID>_BASE_URL`, ending in the api_url's
+ * own path, for SDKs that append OpenAI-style paths to it.
+ */
+export interface ProxyShape {
+  baseVar: string;
+  /**
+   * The SDK adds the API version itself: the variable stops before the version, and each of these
+   * versions is forwarded (the api_url's own one always is).
+   */
+  versions?: string[];
+  /**
+   * First path segments that some clients send without the version, because they read the same
+   * base-URL variable as ending in it: forwarded under `versions[0]`.
+   */
+  unversioned?: string[];
+  /** How a stored key travels upstream; default the key check's header (`validation.auth`). OAuth tokens always go as a bearer token. */
+  keyAuth?: HeaderStyle;
+}
+
 /** A cheap authenticated request that tells a good key from a bad one (providers.md §9). */
 export interface KeyValidation {
   /** Path (or absolute URL) appended to the provider's api_url. config.toml `validation_url` replaces it. */
@@ -265,6 +288,8 @@ export interface ProviderDefinition {
    * credential's api_url. Absent when config.toml pins `api_url`.
    */
   regions?: ProviderRegion[];
+  /** The base-URL shape `exec --proxy` gives a child (default `<ID>_BASE_URL`, OpenAI-style paths). */
+  proxy?: ProxyShape;
   /** Set for providers defined in config.toml. */
   custom?: boolean;
   /** The `extra` fields the provider's exchange at use keeps (its cached token and expiry). */

@@ -5,7 +5,8 @@ import type { HeaderStyle, ProviderDefinition } from "../providers/types.ts";
 /**
  * One route per provider on the session's proxy: `http://127.0.0.1:PORT/<id>/<rest>` is forwarded
  * to `<origin of apiUrl>/<rest>`, and only while `<rest>` stays under the apiUrl's own path (the
- * provider's base URL). The child gets a base-URL variable shaped the way its SDK appends paths:
+ * provider's base URL). The child gets a base-URL variable shaped the way its SDK appends paths;
+ * that shape is provider data (ProviderDefinition.proxy, providers/types.ts ProxyShape):
  *
  * | provider   | variable               | value (after http://127.0.0.1:PORT) | SDK appends          |
  * |------------|------------------------|-------------------------------------|----------------------|
@@ -18,36 +19,6 @@ import type { HeaderStyle, ProviderDefinition } from "../providers/types.ts";
  * Custom providers from config.toml follow the last row (`mycorp` → MYCORP_BASE_URL, dashes
  * become underscores).
  */
-interface RouteShape {
-  baseVar: string;
-  /**
-   * The SDK adds the API version itself: the variable stops before the version, and each of these
-   * versions is forwarded (the api_url's own one always is).
-   */
-  versions?: string[];
-  /**
-   * First path segments that some clients send without the version, because they read the same
-   * base-URL variable as ending in it: forwarded under `versions[0]`.
-   */
-  unversioned?: string[];
-}
-
-const SHAPES: Record<string, RouteShape> = {
-  openai: { baseVar: "OPENAI_BASE_URL" },
-  // The official SDK appends /v1/messages to ANTHROPIC_BASE_URL; @ai-sdk/anthropic reads the same
-  // variable as ending in /v1 and appends /messages, /messages/count_tokens, /models
-  // (@ai-sdk/anthropic 4.0 anthropic-provider.ts, default baseURL https://api.anthropic.com/v1).
-  anthropic: {
-    baseVar: "ANTHROPIC_BASE_URL",
-    versions: ["/v1"],
-    unversioned: ["messages", "models", "complete"],
-  },
-  // Gemini API versions (ai.google.dev/gemini-api/docs/api-versions): @google/genai ≥ 3.1 defaults
-  // to v1, older ones and gemini-cli to v1beta; v1alpha carries preview features.
-  gemini: { baseVar: "GOOGLE_GEMINI_BASE_URL", versions: ["/v1beta", "/v1", "/v1alpha"] },
-  openrouter: { baseVar: "OPENROUTER_BASE_URL" },
-};
-
 export interface ProxyRoute {
   provider: ProviderDefinition;
   resolved: ResolvedCredential;
@@ -65,8 +36,8 @@ export interface ProxyRoute {
   placeholder: string;
 }
 
-export function baseVarFor(providerId: string): string {
-  return SHAPES[providerId]?.baseVar ?? `${providerId.toUpperCase().replaceAll("-", "_")}_BASE_URL`;
+export function baseVarFor(provider: ProviderDefinition): string {
+  return provider.proxy?.baseVar ?? `${provider.id.toUpperCase().replaceAll("-", "_")}_BASE_URL`;
 }
 
 function isLoopbackHost(hostname: string): boolean {
@@ -129,7 +100,7 @@ export function buildRoutes(
 ): ProxyRoute[] {
   return resolved.map((r) => {
     const { origin, scope } = parseUpstream(upstreamOf(r));
-    const shape = SHAPES[r.provider.id];
+    const shape = r.provider.proxy;
     const versions = shape?.versions ?? [];
     const varPath = versions.length ? scope.replace(/\/v\d+(?:alpha|beta)?\d*$/, "") : scope;
     const oauth = r.credential?.type === "oauth";
@@ -142,9 +113,11 @@ export function buildRoutes(
         shape?.unversioned && versions[0]
           ? { segments: new Set(shape.unversioned), version: versions[0] }
           : undefined,
-      baseVar: baseVarFor(r.provider.id),
+      baseVar: baseVarFor(r.provider),
       varPath,
-      auth: oauth ? { kind: "bearer" } : (r.provider.validation?.auth ?? { kind: "bearer" }),
+      auth: oauth
+        ? { kind: "bearer" }
+        : (shape?.keyAuth ?? r.provider.validation?.auth ?? { kind: "bearer" }),
       placeholder: newPlaceholder(r.provider),
     };
   });

@@ -243,3 +243,51 @@ describe("extra fields are declared by the providers that write them", () => {
     }
   });
 });
+
+describe("the proxy's base-URL shape is provider data", () => {
+  const { buildRoutes } = require("../../src/proxy/routes.ts") as typeof import("../../src/proxy/routes.ts");
+  const routeOf = (provider: import("../../src/providers/types.ts").ProviderDefinition) =>
+    buildRoutes(
+      [{ provider, source: "store", secret: "k", vars: [], credential: undefined }],
+      () => "placeholder",
+    )[0]!;
+
+  test("the built-in shapes: variable, versions forwarded, unversioned segments, key header", () => {
+    const anthropic = routeOf(registry.require("anthropic"));
+    expect(anthropic).toMatchObject({ baseVar: "ANTHROPIC_BASE_URL", varPath: "", scopes: ["", "/v1"] });
+    expect(anthropic.unversioned?.version).toBe("/v1");
+    expect([...anthropic.unversioned!.segments]).toEqual(["messages", "models", "complete"]);
+    expect(anthropic.auth).toMatchObject({ kind: "header", name: "x-api-key" });
+    expect(routeOf(registry.require("gemini"))).toMatchObject({
+      baseVar: "GOOGLE_GEMINI_BASE_URL",
+      varPath: "",
+      scopes: ["/v1beta", "/v1", "/v1alpha"],
+    });
+    expect(routeOf(registry.require("openai"))).toMatchObject({
+      baseVar: "OPENAI_BASE_URL",
+      scopes: ["/v1"],
+    });
+    expect(routeOf(registry.require("groq"))).toMatchObject({
+      baseVar: "GROQ_BASE_URL",
+      scopes: ["/openai/v1"],
+      auth: { kind: "bearer" },
+    });
+  });
+
+  test("a provider that declares a shape gets it, whatever its id", () => {
+    const route = routeOf({
+      id: "newcorp",
+      name: "NewCorp",
+      methods: [{ id: "key", kind: "api_key", label: "API key" }],
+      keyVars: ["NEWCORP_API_KEY"],
+      apiUrl: "https://api.newcorp.example/v2",
+      proxy: { baseVar: "NEWCORP_URL", versions: ["/v2", "/v3"], keyAuth: { kind: "header", name: "x-key" } },
+    });
+    expect(route).toMatchObject({
+      baseVar: "NEWCORP_URL",
+      varPath: "",
+      scopes: ["/v2", "/v3"],
+      auth: { kind: "header", name: "x-key" },
+    });
+  });
+});
