@@ -13,7 +13,13 @@ const label = (name: StoreName) => describeStore(name).label;
  * `authctl store migrate --to <backend>`. Every write is read back before its source is removed,
  * and every step leaves each secret in at least one place (see store/backend-store.ts).
  */
-export async function storeMigrate(ctx: Context, to: BackendName): Promise<void> {
+export async function storeMigrate(ctx: Context, to: StoreName): Promise<void> {
+  // Into or out of the team store on etcd: a move between two stores, not between backends.
+  if (to === "etcd" || ctx.store.backend === "etcd") {
+    const team = await import("./store-team.ts");
+    if (to === "etcd") return team.migrateToTeamStore(ctx);
+    return team.migrateFromTeamStore(ctx, to);
+  }
   const { ui } = ctx.deps;
   const ids = Object.keys(ctx.store.read().credentials);
   const moves = await ctx.store.migrate(to);

@@ -95,7 +95,7 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
     options: [
       [
         "migrate --to <backend>",
-        "keyring, encrypted or file; each secret is read back before its old copy goes",
+        "keyring, encrypted or file, or etcd (the team store, [etcd] in config.toml); each secret is read back before its old copy goes",
       ],
       [
         "seal --with <source>",

@@ -275,6 +275,32 @@ describe.skipIf(!HAVE_ETCD)("team store on etcd", () => {
     expect(altered.stdout).toBe("");
   }, 60_000);
 
+  test("store migrate --to etcd moves local logins into the team store, and --to encrypted moves them out", async () => {
+    const [a, b] = [machine(), machine()];
+    const local = { AUTHCTL_STORE: "file" };
+    expectOk(await a.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY, env: local }));
+    const credentialsToml = `${a.home}/credentials.toml`;
+    expect(await Bun.file(credentialsToml).text()).toContain(KEY);
+    const into = await a.run(["store", "migrate", "--to", "etcd"], { env: local });
+    expectOk(into);
+    expect(into.stderr).toContain("moved openrouter from");
+    expect(into.stderr).toContain("1 credential in the team store on etcd");
+    expect(await Bun.file(credentialsToml).text()).not.toContain("openrouter");
+    expect((await b.run(["token", "openrouter"])).stdout).toBe(`${KEY}\n`);
+    expect(await etcdDump()).not.toContain(KEY);
+
+    const out = await b.run(["store", "migrate", "--to", "encrypted"]);
+    expectOk(out);
+    expect(out.stderr).toContain("1 credential in the encrypted file");
+    expect(out.stderr).toContain('set store = "encrypted" in config.toml');
+    expect(await etcdDump()).not.toContain(`${PREFIX}credentials/openrouter`);
+    const mine = await b.run(["token", "openrouter"], { env: { AUTHCTL_STORE: "encrypted" } });
+    expect(mine.stdout).toBe(`${KEY}\n`);
+    expect(await Bun.file(`${b.home}/credentials.toml`).text()).not.toContain(KEY);
+    const gone = await a.run(["token", "openrouter"]);
+    expect(gone.code).toBe(4);
+  }, 60_000);
+
   test("config validation names the key", async () => {
     const box = machine();
     box.writeConfig('store = "etcd"\n[etcd]\nendpoints = ["http://10.1.2.3:2379"]\n');

@@ -1,0 +1,119 @@
+/**
+ * `store migrate --to etcd` (the local store's credentials into the team store) and `--to
+ * keyring|encrypted|file` while the team store is chosen (its credentials into the local store).
+ * The same rule as moves inside the local store: every credential is written to its new place and
+ * read back from there before the old place lets go of it, so an interruption anywhere leaves each
+ * credential in at least one of the two (possibly both, which the next run resolves: an identical
+ * copy is not a conflict).
+ */
+import { AuthctlError } from "../errors.ts";
+import type { BackendStore } from "../store/backend-store.ts";
+import { canonicalJson } from "../store/_secret-fields.ts";
+import { describeStore } from "../store/stores.ts";
+import type { BackendName, Credentials } from "../store/types.ts";
+import { type Context, createLocalStore, createTeamStore } from "./context.ts";
+
+/** Every credential of a store with its secrets (fetched from the keyring where they live there). */
+async function readWhole(store: BackendStore): Promise<Credentials> {
+  const snapshot = store.read();
+  const out: Credentials = Object.create(null);
+  for (const [id, credential] of Object.entries(snapshot.credentials)) {
+    if (snapshot.damaged?.[id]) throw snapshot.damaged[id];
+    const backend = snapshot.backends[id];
+    const whole = backend && describeStore(backend).asyncReads ? await store.readSecrets(id) : credential;
+    if (!whole)
+      throw new AuthctlError("STORE_IO", `${id} could not be read from ${store.path}: nothing was moved`);
+    out[id] = whole;
+  }
+  return out;
+}
+
+/** Copies every credential into `target` (refusing a different one already there), then reads it back. */
+async function copyAll(
+  source: BackendStore,
+  target: BackendStore,
+  credentials: Credentials,
+  reopen: () => Promise<BackendStore>,
+): Promise<string[]> {
+  const ids = Object.keys(credentials);
+  await target.update((existing) => {
+    for (const id of ids) {
+      const there = existing[id];
+      if (there && canonicalJson(there) !== canonicalJson(credentials[id])) {
+        throw new AuthctlError(
+          "STORE_IO",
+          `${target.path} already holds another ${id} login: nothing was moved`,
+          {
+            hint: `keep one of the two: 'authctl logout ${id}' in ${target.path} or in ${source.path}, then migrate again`,
+          },
+        );
+      }
+      existing[id] = credentials[id]!;
+    }
+  });
+  // Read back from a fresh view of the target: what another process would read.
+  const check = await readWhole(await reopen());
+  for (const id of ids) {
+    if (canonicalJson(check[id]) !== canonicalJson(credentials[id])) {
+      throw new AuthctlError(
+        "INTERNAL",
+        `${id} did not read back from ${target.path} as written; it is kept in ${source.path}`,
+      );
+    }
+  }
+  return ids;
+}
+
+async function removeAll(store: BackendStore, ids: string[], copied: Credentials): Promise<void> {
+  await store.update((credentials) => {
+    // Only what was copied: a login changed here meanwhile (a refresh) stays.
+    for (const id of ids)
+      if (canonicalJson(credentials[id]) === canonicalJson(copied[id])) delete credentials[id];
+  });
+}
+
+export async function migrateToTeamStore(ctx: Context): Promise<void> {
+  const { deps, config } = ctx;
+  const local =
+    ctx.store.backend === "etcd" ? createLocalStore(deps, { backend: "auto", from: "default" }) : ctx.store;
+  const openTeam = async () => {
+    const store = createTeamStore(deps, config);
+    await store.open?.();
+    return store;
+  };
+  const team = ctx.store.backend === "etcd" ? ctx.store : await openTeam();
+  team.assertWritable();
+  const credentials = await readWhole(local);
+  const ids = await copyAll(local, team, credentials, openTeam);
+  await removeAll(local, ids, credentials);
+  report(ctx, ids, local, "etcd");
+  if (ctx.store.backend !== "etcd")
+    deps.ui.info(
+      'new logins still go to the local store: set store = "etcd" in config.toml (or AUTHCTL_STORE=etcd) to keep them in the team store',
+    );
+}
+
+export async function migrateFromTeamStore(ctx: Context, to: BackendName): Promise<void> {
+  const { deps } = ctx;
+  const team = ctx.store;
+  const openLocal = async () => createLocalStore(deps, { backend: to, from: "config.toml" });
+  const local = await openLocal();
+  const credentials = await readWhole(team);
+  const ids = await copyAll(team, local, credentials, openLocal);
+  await removeAll(team, ids, credentials);
+  report(ctx, ids, team, to);
+  deps.ui.info(
+    `new logins still go to the team store on etcd: set store = "${to}" in config.toml (and unset AUTHCTL_STORE) to keep them in ${describeStore(to).label}`,
+  );
+  if (describeStore(to).inClear) deps.ui.warn(`secrets are now in clear in ${local.path} (mode 0600)`);
+}
+
+function report(ctx: Context, ids: string[], from: BackendStore, to: BackendName | "etcd"): void {
+  const { ui } = ctx.deps;
+  if (ids.length === 0) {
+    ui.info(`nothing is stored in ${from.path}: nothing to migrate`);
+    return;
+  }
+  for (const id of ids) ui.info(`moved ${id} from ${from.path} to ${describeStore(to).label}`);
+  ui.success(`${ids.length} credential${ids.length === 1 ? "" : "s"} in ${describeStore(to).label}`);
+}
