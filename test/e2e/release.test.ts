@@ -101,16 +101,20 @@ describe("scripts/release.ts", () => {
       .map((line) => /^([0-9a-f]{64}) {2}(\S+)$/.exec(line)!)
       .map((m) => [m[2]!, m[1]!] as const);
     expect(listed.map(([file]) => file)).toEqual(EXPECTED.filter((f) => f !== "SHA256SUMS"));
-    for (const [file, hash] of listed) expect(sha256(readFileSync(join(outdir, file)))).toBe(hash);
     if (Bun.which("sha256sum")) {
       const check = Bun.spawnSync(["sha256sum", "-c", "SHA256SUMS"], {
         cwd: outdir,
         stdout: "pipe",
         stderr: "pipe",
       });
+      expect(check.stdout.toString()).toBe(listed.map(([file]) => `${file}: OK\n`).join(""));
       expect(check.exitCode).toBe(0);
+    } else {
+      for (const [file, hash] of listed) expect(sha256(readFileSync(join(outdir, file)))).toBe(hash);
     }
-  });
+    // About 800 MB of binaries read and hashed: under stress-ng --hdd 1 at load average 25 this
+    // took over 60 s (fresh-clone CI run 1 of session 4), when it hashed everything twice.
+  }, 240_000);
 
   test("install.sh from the release directory, served on 127.0.0.1, installs the real binary", async () => {
     const server = Bun.serve({

@@ -162,7 +162,6 @@ describe("fake OIDC server (oidc-provider)", () => {
     const browser = await runBrowserFollow(authorizeUrl(s, cb.redirectUri, challenge, state));
     expect({ exitCode: browser.exitCode, stderr: browser.stderr }).toEqual({ exitCode: 0, stderr: "" });
     expect(browser.log).toContain("callback reached");
-    expect(browser.ms).toBeLessThan(5_000);
     const callback = await cb.received;
 
     const tokens = await codeFlowTokens(s, callback, state, cb.redirectUri, verifier);
@@ -371,14 +370,11 @@ describe("fake OIDC server (oidc-provider)", () => {
       const { verifier, challenge } = pkce();
       const state = randomBytes(16).toString("base64url");
 
-      const started = performance.now();
       const result = await openInChromium(authorizeUrl(s, cb.redirectUri, challenge, state), {
         approve: true,
       });
-      const chromiumMs = performance.now() - started;
       expect(new URL(result.callbackUrl).origin).toBe(new URL(cb.redirectUri).origin);
       expect(result.visited.some((u) => u.includes("/interaction/"))).toBe(true);
-      expect(chromiumMs).toBeLessThan(15_000);
 
       const tokens = await codeFlowTokens(s, await cb.received, state, cb.redirectUri, verifier);
       await checkRefreshRotation(s, tokens);
@@ -386,6 +382,8 @@ describe("fake OIDC server (oidc-provider)", () => {
       expect(s.requests.some((r) => r.method === "POST" && /\/confirm$/.test(r.path))).toBe(true);
       expect(s.counts).toMatchObject({ token: 1, refresh: 3 });
     },
-    20_000,
+    // Chromium's start and two page loads took 17 s at load average 25 (fresh-clone CI run 1 of
+    // session 4), failing a 15 s bound that timed a browser, not the OAuth server under test.
+    90_000,
   );
 });
