@@ -129,6 +129,13 @@ export interface ExternalBackend<Name extends string = string> extends BackendCo
   readonly kind: "external";
   /** How people find the item: "authctl/openrouter" (keyring service/account). */
   itemName(id: string): string;
+  /**
+   * Set when one item serves every store of the user (the keyring: items are per user, stores per
+   * AUTHCTL_HOME): each item then names the store that wrote it, one that another store wrote since
+   * is neither used nor deleted here, and this says how to keep stores apart. Unset for a backend
+   * whose items belong to one store (or are meant to be shared by many, as a team store's are).
+   */
+  readonly sharedByStores?: string;
   open(options: BackendOpenOptions): SecretVault;
 }
 

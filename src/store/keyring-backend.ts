@@ -18,6 +18,8 @@ export const keyringBackend: ExternalBackend<"keyring"> = {
   autoRank: 0,
   unavailableHint: "unlock the keyring or start a D-Bus session",
   itemName: (id) => `${KEYRING_SERVICE}/${id}`,
+  sharedByStores:
+    "keyring items are shared by every AUTHCTL_HOME of a user; AUTHCTL_STORE=encrypted keeps stores apart",
   open: (options) =>
     createBunKeyring(options.env, {
       get unlockWaitMs() {

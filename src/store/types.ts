@@ -91,9 +91,11 @@ export interface CredentialStore {
   update<T>(fn: (credentials: Credentials) => T | Promise<T>): Promise<T>;
   /**
    * The credential with its secrets, fetching them from the keyring when they live there (bounded
-   * by a timeout). Undefined when nothing is stored for `id`.
+   * by a timeout). Undefined when nothing is stored for `id`. `snapshot`: a read() the caller
+   * already has, so that one command parses the file once (the read is repeated under the lock
+   * only when the record and its item do not match).
    */
-  readSecrets(id: string): Promise<StoredCredential | undefined>;
+  readSecrets(id: string, snapshot?: StoreSnapshot): Promise<StoredCredential | undefined>;
   /** A store read over the network (the team store on etcd) reads once here, before read() is used. */
   open?(): Promise<void>;
 }
