@@ -7,6 +7,7 @@ import { projectSelection } from "./project.ts";
 import {
   prefetchKeyringSecrets,
   resolveForUse,
+  shareSnapshot,
   storedProviders,
   type ResolvedCredential,
 } from "./resolve.ts";
@@ -28,7 +29,9 @@ export async function resolveMany(ctx: Context, providerIds: string[]): Promise<
   const selected = providerIds.length > 0 ? providerIds : projectSelection(ctx);
   if (selected?.length === 0) return [];
   const named = selected !== undefined;
-  const ids = selected ?? storedProviders(ctx).map((p) => p.id);
+  // One parse of credentials.toml serves the list, every record and every keyring read.
+  const shared = shareSnapshot(ctx);
+  const ids = selected ?? storedProviders(ctx, shared.read()).map((p) => p.id);
   if (ids.length === 0) {
     throw new AuthctlError(
       "NOT_LOGGED_IN",
@@ -37,12 +40,12 @@ export async function resolveMany(ctx: Context, providerIds: string[]): Promise<
     );
   }
   const unique = [...new Set(ids)];
-  const prefetched = unique.length > 1 ? prefetchKeyringSecrets(ctx, unique) : undefined;
+  const prefetched = unique.length > 1 ? prefetchKeyringSecrets(ctx, unique, shared.read()) : undefined;
   const out: ResolvedCredential[] = [];
   const failures: unknown[] = [];
   for (const id of unique) {
     try {
-      out.push(await resolveForUse(ctx, id, { prefetched: prefetched?.get(id) }));
+      out.push(await resolveForUse(ctx, id, { prefetched: prefetched?.get(id), snapshot: shared }));
     } catch (error) {
       // Ctrl-C during a login started for one of them ends the whole command.
       if (named || unique.length === 1 || (error instanceof AuthctlError && error.code === "CANCELLED"))

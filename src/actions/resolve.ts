@@ -4,7 +4,7 @@ import { AuthctlError } from "../errors.ts";
 import type { ProviderDefinition } from "../providers/types.ts";
 import { registerSecret } from "../redact.ts";
 import { describeStore } from "../store/stores.ts";
-import type { StoredCredential } from "../store/types.ts";
+import type { StoreSnapshot, StoredCredential } from "../store/types.ts";
 import type { Context } from "./context.ts";
 import { needsRefresh, stillSatisfies } from "./expiry.ts";
 
@@ -107,6 +107,27 @@ export function resolveStored(
 }
 
 /**
+ * One read of the store shared by a whole command: `exec` with a keyring provider parsed
+ * credentials.toml three times (the list of stored providers, the provider's record, the keyring
+ * read) where one snapshot answers all three. Dropped once the command writes the store (a login
+ * or a refresh), so what follows sees the write.
+ */
+export interface SharedSnapshot {
+  read(): StoreSnapshot;
+  drop(): void;
+}
+
+export function shareSnapshot(ctx: Context): SharedSnapshot {
+  let snapshot: StoreSnapshot | undefined;
+  return {
+    read: () => (snapshot ??= ctx.store.read()),
+    drop: () => {
+      snapshot = undefined;
+    },
+  };
+}
+
+/**
  * resolveStored, fetching the secrets from the keyring when that is where this provider's live
  * (the only asynchronous, timeout-bounded step on the hot path; file and encrypted stores are read
  * synchronously).
@@ -114,14 +135,15 @@ export function resolveStored(
 async function resolveStoredWithSecrets(
   ctx: Context,
   provider: ProviderDefinition,
+  shared: SharedSnapshot,
   prefetched?: Promise<StoredCredential | undefined>,
 ): Promise<ResolvedCredential | undefined> {
-  const snapshot = ctx.store.read();
+  const snapshot = shared.read();
   if (snapshot.damaged?.[provider.id]) throw snapshot.damaged[provider.id];
   const backend = snapshot.backends[provider.id];
   if (!backend || !describeStore(backend).asyncReads)
     return resolveStored(ctx, provider, snapshot.credentials);
-  const credential = await (prefetched ?? ctx.store.readSecrets(provider.id));
+  const credential = await (prefetched ?? ctx.store.readSecrets(provider.id, snapshot));
   return resolveStored(ctx, provider, credential ? { [provider.id]: credential } : {});
 }
 
@@ -132,12 +154,17 @@ async function resolveStoredWithSecrets(
 export async function resolveForUse(
   ctx: Context,
   providerId: string,
-  options: { minTtlMs?: number; prefetched?: Promise<StoredCredential | undefined> } = {},
+  options: {
+    minTtlMs?: number;
+    prefetched?: Promise<StoredCredential | undefined>;
+    snapshot?: SharedSnapshot;
+  } = {},
 ): Promise<ResolvedCredential> {
   const provider = ctx.registry.require(providerId);
-  const resolved = await resolveStoredWithSecrets(ctx, provider, options.prefetched);
+  const shared = options.snapshot ?? shareSnapshot(ctx);
+  const resolved = await resolveStoredWithSecrets(ctx, provider, shared, options.prefetched);
   if (resolved?.credential?.type === "oauth") {
-    const fresh = await ensureFresh(ctx, provider, resolved.credential, options.minTtlMs);
+    const fresh = await ensureFresh(ctx, provider, resolved.credential, options.minTtlMs, shared);
     if (fresh) return fresh;
   } else if (resolved) return resolved;
   if (!ctx.deps.interactive) {
@@ -151,7 +178,8 @@ export async function resolveForUse(
   ctx.deps.ui.info(`${provider.name} is not logged in yet: logging in first.`);
   const { login } = await import("./login.ts");
   await login(ctx, { providerId: provider.id });
-  const after = await resolveStoredWithSecrets(ctx, provider);
+  shared.drop();
+  const after = await resolveStoredWithSecrets(ctx, provider, shared);
   if (!after) throw notLoggedIn(provider.id, ctx.store.path);
   return after;
 }
@@ -171,8 +199,10 @@ async function ensureFresh(
   ctx: Context,
   provider: ProviderDefinition,
   credential: StoredCredential,
-  minTtlMs = 0,
+  minTtlMs: number | undefined,
+  shared: SharedSnapshot,
 ): Promise<ResolvedCredential | undefined> {
+  minTtlMs ??= 0;
   let current = credential;
   if (current.needs_login) {
     if (ctx.deps.interactive) return undefined;
@@ -182,6 +212,8 @@ async function ensureFresh(
   }
   if (needsRefresh(current, ctx.deps.now(), minTtlMs)) {
     const { refreshCredential, RefreshOutage } = await import("./refresh.ts");
+    // The refresh writes the store: what the command reads next reads it again.
+    shared.drop();
     try {
       current = await refreshCredential(ctx, provider, { minTtlMs, held: current.access_token });
     } catch (error) {
@@ -214,8 +246,7 @@ export function formatDuration(ms: number): string {
 }
 
 /** Every provider with a stored credential, in registry order; unknown ids in the store are skipped with a warning. */
-export function storedProviders(ctx: Context): ProviderDefinition[] {
-  const snapshot = ctx.store.read();
+export function storedProviders(ctx: Context, snapshot = ctx.store.read()): ProviderDefinition[] {
   for (const warning of snapshot.warnings) ctx.deps.ui.warn(warning);
   const out: ProviderDefinition[] = [];
   for (const id of Object.keys(snapshot.credentials)) {
@@ -235,14 +266,15 @@ export function storedProviders(ctx: Context): ProviderDefinition[] {
 export function prefetchKeyringSecrets(
   ctx: Context,
   providerIds: string[],
+  snapshot = ctx.store.read(),
 ): Map<string, Promise<StoredCredential | undefined>> {
   const prefetched = new Map<string, Promise<StoredCredential | undefined>>();
-  const backends = ctx.store.read().backends;
+  const backends = snapshot.backends;
   for (const id of providerIds) {
     const provider = ctx.registry.get(id);
     const backend = provider && backends[provider.id];
     if (!backend || !describeStore(backend).asyncReads || prefetched.has(id)) continue;
-    const read = ctx.store.readSecrets(provider.id);
+    const read = ctx.store.readSecrets(provider.id, snapshot);
     read.catch(() => {});
     prefetched.set(id, read);
   }

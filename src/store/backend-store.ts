@@ -35,7 +35,7 @@ import {
 } from "./_move.ts";
 import { copyCredential } from "./_secret-fields.ts";
 import type { BackendOpenOptions, ExternalBackend, SecretVault } from "./backend.ts";
-import { backendFor, backendOfRecord } from "./backends.ts";
+import { backendFor, backendOfRecord, isBackendName } from "./backends.ts";
 import type { CredentialsDocument } from "./credentials-file.ts";
 import {
   checkPassphraseStrength,
@@ -189,7 +189,8 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
   ): Promise<StoredCredential | undefined | AuthctlError> {
     if (snapshot.damaged?.[id]) throw snapshot.damaged[id];
     const credential = snapshot.credentials[id];
-    const backend = credential && snapshot.backends[id] ? backendFor(snapshot.backends[id]) : undefined;
+    const name = snapshot.backends[id];
+    const backend = credential && isBackendName(name) ? backendFor(name) : undefined;
     if (!credential || backend?.kind !== "external") return credential;
     // A copy: the snapshot stays as read (its caller may hand it to the next read).
     const withSecrets = copyCredential(credential);

@@ -2,14 +2,17 @@
  * What the store promises at the system-call level, read with strace from the real binary: the
  * temporary file is created with O_CREAT|O_EXCL and mode 0600 (a planted file or symlink cannot be
  * reused), its bytes are flushed with fsync before the rename (a crash cannot leave an empty
- * credentials file), and the rename targets credentials.toml. Also: a key with no recognisable
+ * credentials file), and the rename targets credentials.toml. The hot path opens credentials.toml
+ * once per command, whatever the backend (issue 19.7: `exec` with a keyring provider parsed it
+ * three times: the list of stored providers, the provider's record, the keyring read). Also: a key with no recognisable
  * shape, echoed back by a hostile server, is masked because authctl registered it, not by pattern.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startKeyApi, type KeyApi } from "../fakes/key-api.ts";
-import { BINARY, createSandbox, ensureBinary, secret, type Sandbox } from "../helpers/binary.ts";
+import { BINARY, createSandbox, ensureBinary, expectOk, secret, type Sandbox } from "../helpers/binary.ts";
+import { missingSecretServicePrograms, startSecretService } from "../helpers/secret-service.ts";
 
 const hasStrace = Bun.which("strace") !== null;
 let api: KeyApi;
@@ -65,6 +68,62 @@ describe.skipIf(!hasStrace)("the store write, as system calls (strace)", () => {
     expect(fsyncAt).toBeGreaterThan(openAt);
     expect(renameAt).toBeGreaterThan(fsyncAt);
   }, 30_000);
+});
+
+/** How many times `authctl args…` opens credentials.toml (the lock and temporary files not counted). */
+async function storeOpens(args: string[], env: Record<string, string>): Promise<number> {
+  const log = join(box.root, "strace-opens.log");
+  const proc = Bun.spawn(["strace", "-f", "-qq", "-o", log, "-e", "trace=openat", BINARY, ...args], {
+    env: { ...box.env, ...env },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const stderr = await new Response(proc.stderr).text();
+  expect(await proc.exited, stderr).toBe(0);
+  return readFileSync(log, "utf8")
+    .split("\n")
+    .filter((line) => /credentials\.toml"/.test(line)).length;
+}
+
+const HOT_PATH = [
+  ["exec", "--", "true"],
+  ["exec", "-p", "openrouter", "--", "true"],
+  ["env", "openrouter"],
+  ["token", "openrouter"],
+];
+
+describe.skipIf(!hasStrace)("the hot path reads credentials.toml once (strace)", () => {
+  test("plain file store: env, token and exec open it once each", async () => {
+    const login = await box.run(["login", "openrouter", "--with-key", "--no-verify"], {
+      stdin: secret("sk-or-v1-onceplain0123456789abcdef0123456789abcdef0123456789abcdef"),
+    });
+    expectOk(login);
+    for (const args of HOT_PATH)
+      expect({ args, opens: await storeOpens(args, {}) }).toEqual({ args, opens: 1 });
+  }, 60_000);
+
+  test.skipIf(missingSecretServicePrograms.length > 0)(
+    "keyring store: env, token and exec open it once each (exec parsed it three times)",
+    async () => {
+      const service = await startSecretService();
+      try {
+        const env = { ...service.env, AUTHCTL_STORE: "keyring" };
+        const login = await box.run(["login", "openrouter", "--with-key", "--no-verify"], {
+          stdin: secret("sk-or-v1-oncering0123456789abcdef0123456789abcdef0123456789abcdef0"),
+          env,
+        });
+        expectOk(login);
+        expect(readFileSync(join(box.home, "credentials.toml"), "utf8")).toContain(
+          'secret_store = "keyring"',
+        );
+        for (const args of HOT_PATH)
+          expect({ args, opens: await storeOpens(args, env) }).toEqual({ args, opens: 1 });
+      } finally {
+        service.stop();
+      }
+    },
+    60_000,
+  );
 });
 
 test("a key with no recognisable shape, echoed by a hostile key check, is masked by value", async () => {
