@@ -15,6 +15,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { HAVE_ETCD, startEtcdCluster } from "../test/helpers/etcd-cluster.ts";
 import { missingSecretServicePrograms, startSecretService } from "../test/helpers/secret-service.ts";
 
 const root = join(import.meta.dir, "..");
@@ -115,6 +116,31 @@ for (const backend of ["encrypted", "keyring", "passphrase"]) {
   backendEnvs[backend] = backendEnv;
 }
 
+// The team store on etcd (issue 21): `env` against a three-member cluster on loopback, reported
+// as a ratio to the file store (no target: it is one network round trip, a linearizable read that
+// the leader confirms with a quorum). Only when etcd is installed (apt: etcd-server etcd-client).
+const etcdCluster = HAVE_ETCD ? await startEtcdCluster() : undefined;
+if (etcdCluster) {
+  const etcdHome = join(work, "etcd");
+  mkdirSync(etcdHome, { recursive: true, mode: 0o700 });
+  writeFileSync(
+    join(etcdHome, "config.toml"),
+    `[etcd]\nendpoints = ${JSON.stringify(etcdCluster.endpoints)}\n`,
+  );
+  const etcdEnv = {
+    ...env,
+    AUTHCTL_HOME: etcdHome,
+    AUTHCTL_STORE: "etcd",
+    AUTHCTL_ETCD_KEY: Buffer.alloc(32, 1).toString("base64"),
+  };
+  const stored = Bun.spawnSync([binary, "login", "openrouter", "--with-key", "--no-verify"], {
+    env: etcdEnv,
+    stdin: new Blob([BENCH_KEYS.openrouter]),
+  });
+  if (stored.exitCode !== 0) throw new Error(stored.stderr.toString());
+  backendEnvs.etcd = etcdEnv;
+} else console.log("env (etcd): skipped, etcd is not installed (apt: etcd-server etcd-client)");
+
 // Project files (issue 20): `env` without a provider looks for .authctl.toml from the working
 // directory upward. Both cases run eight directories below $HOME: one with no project file at all
 // (the walk up to $HOME finds nothing), one in a project whose allowed file selects openrouter.
@@ -154,6 +180,10 @@ const cases: Record<string, string[]> = {
 };
 // A trailing element names the storage backend's home (see backendEnvs).
 for (const backend of Object.keys(backendEnvs)) {
+  if (backend === "etcd") {
+    cases["env openrouter (etcd)"] = [binary, "env", "openrouter", "@etcd"];
+    continue;
+  }
   cases[`env openrouter (${backend})`] = [binary, "env", "openrouter", `@${backend}`];
   cases[`env openrouter anthropic openai (${backend})`] = [
     binary,
@@ -185,6 +215,7 @@ cases["hello-world with process.stdout.write (the old baseline)"] = [helloStream
 function targetFor(name: string): { wall: number; memory?: number } | undefined {
   if (name.includes("passphrase") || name.includes("peer") || name.startsWith("hello")) return undefined;
   if (name.includes("keyring")) return { wall: 2 };
+  if (name.includes("etcd")) return undefined;
   if (name.includes("openrouter anthropic openai")) return undefined;
   return { wall: 1.5, memory: 1.3 };
 }
@@ -251,6 +282,11 @@ for (const [name, values] of Object.entries(samples)) {
     `${name.startsWith("gh") || name.startsWith("hello") ? "" : "authctl "}${name}: median ${median(values).toFixed(2)} ms, ratio ${ratio.toFixed(2)}×${mem}${verdict}`,
   );
 }
+if (samples["env openrouter (etcd)"]) {
+  const ratio = median(samples["env openrouter (etcd)"]) / median(samples["env openrouter"]!);
+  console.log(`authctl env openrouter (etcd) against the file store: ${ratio.toFixed(2)}×`);
+}
 console.log(missed ? `${missed} target(s) not met` : "every target met");
 secretService?.stop();
+await etcdCluster?.stop();
 rmSync(work, { recursive: true, force: true });

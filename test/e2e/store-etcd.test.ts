@@ -275,6 +275,41 @@ describe.skipIf(!HAVE_ETCD)("team store on etcd", () => {
     expect(altered.stdout).toBe("");
   }, 60_000);
 
+  test("`token` and `env` with nothing due make one request to etcd; logout on one machine logs out all", async () => {
+    const a = machine();
+    expectOk(await a.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY }));
+    // A counting proxy in front of one member: what a machine's commands ask etcd.
+    const seen: string[] = [];
+    const member = cluster.endpoints[1]!;
+    const proxy = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      async fetch(request) {
+        const path = new URL(request.url).pathname;
+        seen.push(path);
+        return fetch(`${member}${path}`, {
+          method: "POST",
+          headers: request.headers,
+          body: await request.text(),
+        });
+      },
+    });
+    try {
+      const b = machine();
+      b.writeConfig(`[etcd]\nendpoints = ["http://127.0.0.1:${proxy.port}"]\nprefix = "${PREFIX}"\n`);
+      expect((await b.run(["token", "openrouter"])).stdout).toBe(`${KEY}\n`);
+      expect(seen).toEqual(["/v3/kv/range"]);
+      seen.length = 0;
+      expectOk(await b.run(["env", "openrouter"]));
+      expect(seen).toEqual(["/v3/kv/range"]);
+      expectOk(await b.run(["logout", "openrouter"]));
+      expect((await a.run(["token", "openrouter"])).code).toBe(4);
+      expect(await etcdDump()).not.toContain(`${PREFIX}credentials/openrouter`);
+    } finally {
+      proxy.stop(true);
+    }
+  }, 60_000);
+
   test("store migrate --to etcd moves local logins into the team store, and --to encrypted moves them out", async () => {
     const [a, b] = [machine(), machine()];
     const local = { AUTHCTL_STORE: "file" };

@@ -173,21 +173,19 @@ export function createEtcdStore(options: EtcdStoreOptions): EtcdStore {
     const ttl = settings.lock_ttl;
     const lease = await client.leaseGrant(ttl);
     let lost = false;
-    let stopped = false;
-    // Renewed at a third of its life, so two missed renewals still leave it alive.
-    const renew = async () => {
-      while (!stopped) {
-        await Bun.sleep((ttl * 1000) / 3);
-        if (stopped) return;
-        try {
-          if ((await client.leaseKeepAlive(lease.id)) <= 0) lost = true;
-        } catch {
-          // The next renewal tries again; if the lease expires meanwhile, the write's compare fails.
-        }
-        if (lost) return;
-      }
-    };
-    const renewing = renew();
+    // Renewed at a third of its life, so two missed renewals still leave it alive. A renewal that
+    // fails is tried again at the next tick; if the lease expires meanwhile, the write's compare fails.
+    const renewal = setInterval(
+      () => {
+        client.leaseKeepAlive(lease.id).then(
+          (ttlLeft) => {
+            if (ttlLeft <= 0) lost = true;
+          },
+          () => {},
+        );
+      },
+      (ttl * 1000) / 3,
+    );
     try {
       const began = Date.now();
       const owner = JSON.stringify({
@@ -222,10 +220,9 @@ export function createEtcdStore(options: EtcdStoreOptions): EtcdStore {
       }
       return await work(lease.id, () => lost);
     } finally {
-      stopped = true;
+      clearInterval(renewal);
       // Releasing is revoking the lease: the lock key goes with it. Best effort: it expires anyway.
       await client.leaseRevoke(lease.id).catch(() => {});
-      void renewing;
     }
   }
 
@@ -294,9 +291,11 @@ export function createEtcdStore(options: EtcdStoreOptions): EtcdStore {
         // A damaged record fn did not replace is left as it is: it compared equal above.
         void damaged;
         if (writes.length === 0) return result;
-        if (!state.keyCheck) {
+        const keyCheckText = state.keyCheck ? undefined : sealKeyCheck(k, prefix);
+        if (keyCheckText) {
+          // The first write to a prefix records what the team's key looks like (see openAll).
           compares.push({ key: keyCheckKey, target: "CREATE", createRevision: 0 });
-          writes.push({ put: { key: keyCheckKey, value: sealKeyCheck(k, prefix) } });
+          writes.push({ put: { key: keyCheckKey, value: keyCheckText } });
         }
         if (isLost()) throw lostLock();
         const done = await client.txn(compares, writes, [{ range: { key: lockKey } }]);
@@ -319,7 +318,29 @@ export function createEtcdStore(options: EtcdStoreOptions): EtcdStore {
           }
           loaded = after;
         } else {
-          loaded = await fetchAll();
+          // Every key this transaction wrote now has its revision: no second read needed.
+          const records = new Map(state.records);
+          for (const id of before.keys()) if (credentials[id] === undefined) records.delete(id);
+          for (const [id, text] of written) {
+            const old = state.records.get(id);
+            records.set(id, {
+              key: credentialsPrefix + id,
+              value: text,
+              createRevision: old?.createRevision ?? done.revision,
+              modRevision: done.revision,
+              version: (old?.version ?? 0) + 1,
+              lease: "0",
+            });
+          }
+          const keyCheck = state.keyCheck ?? {
+            key: keyCheckKey,
+            value: keyCheckText!,
+            createRevision: done.revision,
+            modRevision: done.revision,
+            version: 1,
+            lease: "0",
+          };
+          loaded = { records, keyCheck };
         }
         opened = undefined;
         return result;
