@@ -265,6 +265,14 @@ export async function startEtcdCluster(options: EtcdClusterOptions = {}): Promis
     for (const member of members) member.proc?.kill("SIGKILL");
   };
   process.on("exit", killAll);
+  // A run stopped by a signal (Ctrl-C, a CI timeout) runs no exit handlers: kill them here too.
+  const onSignal = (signal: NodeJS.Signals) => {
+    killAll();
+    rmSync(root, { recursive: true, force: true });
+    process.exit(signal === "SIGINT" ? 130 : 143);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   const stop = async () => {
     for (const member of members) {
       killed.add(member.name);
@@ -272,6 +280,8 @@ export async function startEtcdCluster(options: EtcdClusterOptions = {}): Promis
     }
     await Promise.all(members.map((m) => m.proc?.exited));
     process.off("exit", killAll);
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
     rmSync(root, { recursive: true, force: true });
   };
   try {
