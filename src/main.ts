@@ -1,4 +1,3 @@
-import { writeSync } from "node:fs";
 import { resolveHome } from "./config/paths.ts";
 import { passwdHome } from "./store/trust.ts";
 import type { Deps } from "./deps.ts";
@@ -43,19 +42,30 @@ function isatty(fd: number): boolean {
  * Writes the whole text to a descriptor before returning, as `process.stdout.write` appears to on
  * the hot path, without creating Node's stream objects (about 9 MB of memory in a compiled binary
  * for the first `process.stdout` or `process.stderr`). Synchronous, so nothing is left buffered
- * when `exec` replaces the process or main() exits. A descriptor another program left non-blocking
- * answers EAGAIN when a pipe is full: wait for the reader and go on. Any other failure drops the
- * rest of this text, as a failed stream write did.
+ * when `exec` replaces the process or main() exits.
+ *
+ * A line (every text the hot path writes ends in a newline) goes through console.log/console.error:
+ * the runtime's own synchronous write, which the smallest Bun program pays for anyway, where
+ * node:fs costs about 5 MiB of memory (scripts/bench.ts). With a single string argument the
+ * console prints it as it is (no format directives), and it waits for a full or non-blocking pipe
+ * and drops the output quietly when the reader went away (EPIPE: `authctl env | head -0`), which
+ * test/e2e/use.test.ts checks. Anything else goes through node:fs writeSync, with the same rules.
  */
-function writeAll(fd: number, text: string): void {
+function writeAll(fd: 1 | 2, text: string): void {
+  if (text.endsWith("\n")) {
+    (fd === 1 ? console.log : console.error)(text.slice(0, -1));
+    return;
+  }
+  const { writeSync } = require("node:fs") as typeof import("node:fs");
   const bytes = Buffer.from(text);
   let offset = 0;
   while (offset < bytes.length) {
     try {
       offset += writeSync(fd, bytes, offset, bytes.length - offset);
     } catch (error) {
-      // A reader that went away (EPIPE: `authctl env | head -0`) ends the output quietly, with
-      // the exit code the command earned, as Node's streams did here before.
+      // A reader that went away (EPIPE) ends the output quietly, with the exit code the command
+      // earned. A descriptor another program left non-blocking answers EAGAIN when a pipe is
+      // full: wait for the reader and go on.
       if ((error as NodeJS.ErrnoException).code !== "EAGAIN") return;
       Bun.sleepSync(1);
     }

@@ -1,4 +1,4 @@
-import { type Config, loadConfig } from "../config/config.ts";
+import { type Config, loadConfig, loadConfigQuickly } from "../config/config.ts";
 import type { Deps } from "../deps.ts";
 import { AuthctlError } from "../errors.ts";
 import { createRegistry, type Registry } from "../providers/registry.ts";
@@ -14,7 +14,10 @@ export interface Context {
 }
 
 export function createContext(deps: Deps): Context {
-  const config = loadConfig(deps.home);
+  return contextWith(deps, loadConfig(deps.home));
+}
+
+function contextWith(deps: Deps, config: Config): Context {
   for (const warning of config.warnings ?? []) deps.ui.warn(warning);
   const store = wantsTeamStore(deps, config)
     ? createTeamStore(deps, config)
@@ -25,6 +28,16 @@ export function createContext(deps: Deps): Context {
 /** createContext, with the store read once when reading it is a network call (the team store). */
 export async function openContext(deps: Deps): Promise<Context> {
   const ctx = createContext(deps);
+  await ctx.store.open?.();
+  return ctx;
+}
+
+/**
+ * openContext for `env`, `token` and `exec`: config.toml is read without node:fs in the usual case
+ * (config/config.ts loadConfigQuickly); node:fs costs a compiled binary about 5 MiB of memory.
+ */
+export async function openContextQuickly(deps: Deps): Promise<Context> {
+  const ctx = contextWith(deps, await loadConfigQuickly(deps.home));
   await ctx.store.open?.();
   return ctx;
 }

@@ -1,4 +1,4 @@
-import { appendFileSync } from "node:fs";
+import { appendFileSync } from "../lazy-fs.ts";
 import { describeLocation } from "../store/trust.ts";
 import { AuthctlError } from "../errors.ts";
 import { formatEnv, formatGithubEnv, type EnvFormat } from "../format/env-format.ts";
@@ -31,7 +31,7 @@ export async function resolveMany(ctx: Context, providerIds: string[]): Promise<
   const named = selected !== undefined;
   // One parse of credentials.toml serves the list, every record and every keyring read.
   const shared = shareSnapshot(ctx);
-  const ids = selected ?? storedProviders(ctx, shared.read()).map((p) => p.id);
+  const ids = selected ?? storedProviders(ctx, await shared.read()).map((p) => p.id);
   if (ids.length === 0) {
     throw new AuthctlError(
       "NOT_LOGGED_IN",
@@ -40,7 +40,7 @@ export async function resolveMany(ctx: Context, providerIds: string[]): Promise<
     );
   }
   const unique = [...new Set(ids)];
-  const prefetched = unique.length > 1 ? prefetchKeyringSecrets(ctx, unique, shared.read()) : undefined;
+  const prefetched = unique.length > 1 ? prefetchKeyringSecrets(ctx, unique, await shared.read()) : undefined;
   const out: ResolvedCredential[] = [];
   const failures: unknown[] = [];
   for (const id of unique) {

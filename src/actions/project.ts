@@ -3,7 +3,7 @@
  * selection `env` and `exec` use when no provider is named, what `status` shows, and `allow` /
  * `deny`. An explicit provider wins and never looks for the file.
  */
-import { dirname } from "node:path";
+import { dirname } from "../lazy-path.ts";
 import {
   findProjectFile,
   PROJECT_FILE_NAME,

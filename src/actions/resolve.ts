@@ -113,18 +113,29 @@ export function resolveStored(
  * or a refresh), so what follows sees the write.
  */
 export interface SharedSnapshot {
-  read(): StoreSnapshot;
+  read(): Promise<StoreSnapshot>;
   drop(): void;
 }
 
 export function shareSnapshot(ctx: Context): SharedSnapshot {
-  let snapshot: StoreSnapshot | undefined;
+  let snapshot: Promise<StoreSnapshot> | undefined;
   return {
-    read: () => (snapshot ??= ctx.store.read()),
+    // Read without node:fs where the store can (store/quick-read.ts). A read that fails is not
+    // kept: the next provider reads again, as it did when every provider read the store itself.
+    read: () =>
+      (snapshot ??= readQuickly(ctx).catch((error: unknown) => {
+        snapshot = undefined;
+        throw error;
+      })),
     drop: () => {
       snapshot = undefined;
     },
   };
+}
+
+/** The store's snapshot, through Bun's file API where the store can (store/quick-read.ts): node:fs costs ~5 MiB. */
+async function readQuickly(ctx: Context): Promise<StoreSnapshot> {
+  return ctx.store.readQuickly ? ctx.store.readQuickly() : ctx.store.read();
 }
 
 /**
@@ -138,7 +149,7 @@ async function resolveStoredWithSecrets(
   shared: SharedSnapshot,
   prefetched?: Promise<StoredCredential | undefined>,
 ): Promise<ResolvedCredential | undefined> {
-  const snapshot = shared.read();
+  const snapshot = await shared.read();
   if (snapshot.damaged?.[provider.id]) throw snapshot.damaged[provider.id];
   const backend = snapshot.backends[provider.id];
   if (!backend || !describeStore(backend).asyncReads)

@@ -73,7 +73,9 @@ export async function runHot(argv: string[], deps: Deps): Promise<number | undef
 
 /** Loaded on first use, as in cli/index.ts: a usage error needs neither the config nor the store. */
 function context(deps: Deps): Promise<Context> {
-  return (require("../actions/context.ts") as typeof import("../actions/context.ts")).openContext(deps);
+  return (require("../actions/context.ts") as typeof import("../actions/context.ts")).openContextQuickly(
+    deps,
+  );
 }
 
 /** Errors get the same treatment as in cli/index.ts (the usage line for usage errors). */

@@ -1,8 +1,9 @@
-import { readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync, statSync } from "../lazy-fs.ts";
+import { join } from "../lazy-path.ts";
 import { parse, TomlError } from "smol-toml";
 import { didYouMean } from "../did-you-mean.ts";
 import { AuthctlError } from "../errors.ts";
+import { readQuickly, USE_NODE_FS } from "../store/quick-read.ts";
 import { assertTrusted } from "../store/trust.ts";
 
 /**
@@ -112,6 +113,23 @@ export function loadConfig(home: string): Config {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return { path, providers: {} };
     throw new AuthctlError("CONFIG_INVALID", `cannot read ${path}: ${(error as Error).message}`);
   }
+  return configFromText(path, text);
+}
+
+/**
+ * loadConfig without node:fs in the usual case (store/quick-read.ts: no config.toml, or one of
+ * this user's that others cannot write), for `env`, `token` and `exec`; loadConfig does the rest.
+ */
+export async function loadConfigQuickly(home: string): Promise<Config> {
+  const path = join(home, "config.toml");
+  // readFileSync(path, "utf8") keeps a byte-order mark, and replaces bytes that are not UTF-8.
+  const read = await readQuickly(home, path, { often: "absent", decode: { ignoreBOM: true } });
+  if (read === USE_NODE_FS) return loadConfig(home);
+  if (read.text === undefined) return { path, providers: {} };
+  return configFromText(path, read.text);
+}
+
+function configFromText(path: string, text: string): Config {
   let data: Record<string, unknown>;
   try {
     data = parse(text) as Record<string, unknown>;

@@ -1,4 +1,4 @@
-import { isAbsolute, join } from "node:path";
+import { isAbsolute, join } from "../lazy-path.ts";
 import type { Env } from "../deps.ts";
 
 /**

@@ -15,8 +15,8 @@
  * one is found. SHA-256 comes from Bun.CryptoHasher, which needs no module (node:crypto costs a
  * compiled binary about 4 MB of memory, see _integrity.ts).
  */
-import { readFileSync, realpathSync, statSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { readFileSync, realpathSync, statSync } from "../lazy-fs.ts";
+import { dirname, join } from "../lazy-path.ts";
 import { parse, TomlError } from "smol-toml";
 import { AuthctlError } from "../errors.ts";
 import { parseAccountRef } from "../store/accounts.ts";

@@ -5,8 +5,8 @@
  * it belongs to someone else or others may write it: whoever can write it decides which
  * credentials a directory gets.
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync } from "../lazy-fs.ts";
+import { join } from "../lazy-path.ts";
 import { AuthctlError, errorCode } from "../errors.ts";
 import { writeFileAtomic } from "../store/atomic-write.ts";
 import { assertMayCreateIn, assertTrusted } from "../store/trust.ts";

@@ -14,7 +14,7 @@
  * run before every agent launch and hold a secret for a few milliseconds. main.ts calls this for
  * every other command, and `exec` before it starts a proxy or stays the parent of its child.
  */
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync } from "../lazy-fs.ts";
 
 const PR_SET_DUMPABLE = 4;
 /** RLIMIT_CORE is 4 on Linux (x86-64 and arm64) and on macOS. */

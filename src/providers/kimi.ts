@@ -1,5 +1,5 @@
-import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "../lazy-fs.ts";
+import { join } from "../lazy-path.ts";
 import { version } from "../../package.json";
 import { NO_REDIRECT, type HookDeps, type OAuthMethod, type ProviderDefinition } from "./types.ts";
 

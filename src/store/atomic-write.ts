@@ -18,8 +18,8 @@ import {
   statSync,
   unlinkSync,
   writeSync,
-} from "node:fs";
-import { basename, dirname, join } from "node:path";
+} from "../lazy-fs.ts";
+import { basename, dirname, join } from "../lazy-path.ts";
 import { AuthctlError, errorCode } from "../errors.ts";
 
 const IS_WINDOWS = process.platform === "win32";

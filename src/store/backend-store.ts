@@ -8,7 +8,7 @@
  * This file is the index and the lock (through file-store.ts); a write is the move protocol of
  * _move.ts (plan, apply, verify, clean up); one record is read by _records.ts.
  */
-import { resolve } from "node:path";
+import { resolve } from "../lazy-path.ts";
 import { AuthctlError } from "../errors.ts";
 import { MAC_FIELD } from "./_integrity.ts";
 import {
@@ -46,7 +46,7 @@ import {
   loadSealingKey,
   type SealingKey,
 } from "./encrypted.ts";
-import { createStoreFile } from "./file-store.ts";
+import { createStoreFile, type StoreFileRead } from "./file-store.ts";
 import { type Availability, type BackendChoice, guessBackend } from "./select-backend.ts";
 import type {
   BackendName,
@@ -82,6 +82,12 @@ export interface BackendStore extends CredentialStore {
    * For `status`, which must work without the passphrase or with a damaged sealed value.
    */
   readMetadata(): StoreSnapshot;
+  /**
+   * read(), for `env`, `token` and `exec`: the file is read through Bun's file API in the usual
+   * case, without loading node:fs (store/quick-read.ts). Same answer, same errors. Stores without
+   * a file (the team store) leave it out: resolve.ts then calls read().
+   */
+  readQuickly?(): Promise<StoreSnapshot>;
   /** Moves every credential to `to`, verifying each write before the source is removed. */
   migrate(to: BackendName): Promise<Move[]>;
   /**
@@ -138,7 +144,10 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
   }
 
   function read(): StoreSnapshot {
-    const { document, exists, warnings } = file.readDocument();
+    return snapshotOf(file.readDocument());
+  }
+
+  function snapshotOf({ document, exists, warnings }: StoreFileRead): StoreSnapshot {
     const info = documentInfo(document);
     const openingKey = () => openingKeyFor(keyParams(document), info.format);
     const credentials: Credentials = Object.create(null);
@@ -244,6 +253,7 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
       return guessBackend(options.choice, available);
     },
     read,
+    readQuickly: async () => snapshotOf(await file.readDocumentQuickly()),
     readMetadata,
     async readSecrets(id, snapshot) {
       // Lock-free, as `env` and `token` must be. But a writer sets an external item before it

@@ -22,8 +22,8 @@ import {
   openSync,
   readFileSync,
   writeSync,
-} from "node:fs";
-import { join } from "node:path";
+} from "../lazy-fs.ts";
+import { join } from "../lazy-path.ts";
 import { AuthctlError, errorCode } from "../errors.ts";
 import { describeIoError } from "./atomic-write.ts";
 import { SealedValueError, StoreKeyError } from "./errors.ts";

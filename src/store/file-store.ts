@@ -16,8 +16,8 @@ import {
   readFileSync,
   renameSync,
   statSync,
-} from "node:fs";
-import { basename, dirname, join } from "node:path";
+} from "../lazy-fs.ts";
+import { basename, dirname, join } from "../lazy-path.ts";
 import { AuthctlError, errorCode } from "../errors.ts";
 import {
   describeIoError,
@@ -31,6 +31,7 @@ import {
   serializeCredentialsFile,
 } from "./credentials-file.ts";
 import { acquireLock, isProcessAlive } from "./lock.ts";
+import { readQuickly, USE_NODE_FS } from "./quick-read.ts";
 import { assertMayCreateIn, assertTrusted, ownerOfNearest } from "./trust.ts";
 import type { Credentials, CredentialStore, FileStoreOptions, StoreSnapshot } from "./types.ts";
 
@@ -146,6 +147,12 @@ export interface LockedStoreFile {
   unchanged(document: CredentialsDocument): boolean;
 }
 
+export interface StoreFileRead {
+  document: CredentialsDocument;
+  exists: boolean;
+  warnings: string[];
+}
+
 /**
  * The file every backend keeps its index in: `credentials.toml`, read lock-free and replaced
  * atomically under the cross-process lock. The plain-file store is this file and nothing more;
@@ -154,7 +161,12 @@ export interface LockedStoreFile {
 export interface StoreFile {
   readonly path: string;
   readonly home: string;
-  readDocument(): { document: CredentialsDocument; exists: boolean; warnings: string[] };
+  readDocument(): StoreFileRead;
+  /**
+   * readDocument without node:fs in the usual case (store/quick-read.ts), for `env`, `token` and
+   * `exec`; anything unusual is read by readDocument itself. Reads the file every time, as readDocument does.
+   */
+  readDocumentQuickly(): Promise<StoreFileRead>;
   withLock<T>(fn: (locked: LockedStoreFile) => T | Promise<T>): Promise<T>;
   /**
    * Throws unless a write could succeed, without taking the lock or writing anything: the store
@@ -175,15 +187,26 @@ export function createStoreFile(home: string, options: FileStoreOptions = {}): S
   const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
   const staleLockMs = options.staleLockMs ?? DEFAULT_STALE_LOCK_MS;
 
+  const readDocument = (): StoreFileRead => {
+    assertTrusted(home, "authctl's directory");
+    assertTrusted(path, "credentials.toml");
+    const text = readStoreText(path);
+    if (text === undefined) return { document: emptyDocument(), exists: false, warnings: [] };
+    return { document: parseCredentialsFile(text, path), exists: true, warnings: fixModes(path) };
+  };
+
   return {
     path,
     home,
-    readDocument() {
-      assertTrusted(home, "authctl's directory");
-      assertTrusted(path, "credentials.toml");
-      const text = readStoreText(path);
-      if (text === undefined) return { document: emptyDocument(), exists: false, warnings: [] };
-      return { document: parseCredentialsFile(text, path), exists: true, warnings: fixModes(path) };
+    readDocument,
+    async readDocumentQuickly() {
+      const read = await readQuickly(home, path, { decode: { fatal: true } });
+      if (read === USE_NODE_FS) return readDocument();
+      if (read.text === undefined) return { document: emptyDocument(), exists: false, warnings: [] };
+      const document = parseCredentialsFile(read.text, path);
+      // Modes to tighten: fixModes does it (and says so) through node:fs, as readDocument would.
+      const open = ((read.fileMode ?? 0) | (read.dirMode ?? 0)) & 0o077;
+      return { document, exists: true, warnings: open ? fixModes(path) : [] };
     },
 
     assertWritable() {

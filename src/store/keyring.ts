@@ -10,7 +10,7 @@
  * cannot afford. Whatever that reader cannot settle (a locked item that needs an unlock prompt, a
  * bus it cannot speak to) goes to `Bun.secrets`, which can. Writes always go through `Bun.secrets`.
  */
-import { existsSync } from "node:fs";
+import { existsSync } from "../lazy-fs.ts";
 import type { Env } from "../deps.ts";
 import { AuthctlError, errorCode } from "../errors.ts";
 import { connectBus, type DBusConnection } from "../io/dbus.ts";

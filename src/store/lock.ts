@@ -19,7 +19,7 @@ import {
   unlinkSync,
   utimesSync,
   writeSync,
-} from "node:fs";
+} from "../lazy-fs.ts";
 import { AuthctlError, errorCode } from "../errors.ts";
 import { describeIoError } from "./atomic-write.ts";
 

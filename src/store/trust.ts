@@ -5,8 +5,8 @@
  * in alice's home (HOME kept by sudo without -H, `su -m`, cron) would be taken from her (issue
  * 15.1). Files of root are accepted, as ssh accepts them: root can change anything anyway.
  */
-import { readFileSync, statSync } from "node:fs";
-import { dirname } from "node:path";
+import { readFileSync, statSync } from "../lazy-fs.ts";
+import { dirname } from "../lazy-path.ts";
 import { AuthctlError, errorCode } from "../errors.ts";
 
 const IS_WINDOWS = process.platform === "win32";
@@ -89,6 +89,17 @@ function foreignOwner(subject: string, path: string, owner: number, me: number):
 }
 
 /**
+ * True when assertTrusted would accept a file with these stats: this user's or root's, and not
+ * writable by group or others. store/quick-read.ts asks it; a false answer goes to assertTrusted.
+ */
+export function isTrustedStat(stat: { uid: number | bigint; mode: number | bigint }): boolean {
+  const me = myUid();
+  if (me === undefined) return true;
+  const owner = Number(stat.uid);
+  return (owner === me || owner === 0) && !(Number(stat.mode) & 0o022);
+}
+
+/**
  * Refuses `path` (when it exists) if it belongs to another user than this one or root, or if
  * group or others may write it. `what` names it in the message: "AUTHCTL_HOME", "credentials.toml".
  */
@@ -97,6 +108,7 @@ export function assertTrusted(path: string, what: string): void {
   if (me === undefined) return;
   const stat = statOrUndefined(path);
   if (!stat) return;
+  if (isTrustedStat(stat)) return;
   const owner = Number(stat.uid);
   if (owner !== me && owner !== 0) throw foreignOwner(`${what} ${path}`, path, owner, me);
   // Root's own store must not be a file of root's that others can write either; an owner of

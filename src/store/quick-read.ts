@@ -1,0 +1,89 @@
+/**
+ * The lock-free reads of `env`, `token` and `exec` (credentials.toml, config.toml and the directory
+ * that holds them) through Bun's own file API. node:fs costs a compiled binary about 5 MiB of
+ * memory, a fifth of the smallest Bun program (scripts/bench.ts); `Bun.file().stat()`, `exists()`
+ * and `bytes()` cost about 3 MiB together.
+ *
+ * Only the usual case is answered here: a file that is absent, or regular, this user's (or
+ * root's) and not writable by others, in a directory of the same kind. For anything else (another
+ * owner, a mode to refuse or to tighten, a FIFO or a directory in a file's place, an I/O error)
+ * these functions return USE_NODE_FS and the caller reads again through node:fs (trust.ts,
+ * file-store.ts, config.ts), which refuses or repairs it with the messages it always had. So
+ * every check keeps one implementation, and only the answer "all is well" is found twice.
+ *
+ * One difference remains, and it is harmless: node:fs opens the store non-blocking and checks the
+ * descriptor it reads (fstat), where Bun reads by name after the stat said "regular file". A
+ * FIFO put there in between would hang the read; only the directory's owner (this user, or root:
+ * the trust checks refuse a directory others may write) can do that.
+ */
+import type { Stats } from "node:fs";
+import { errorCode } from "../errors.ts";
+import { isTrustedStat } from "./trust.ts";
+
+export const USE_NODE_FS: unique symbol = Symbol("use node:fs");
+
+/** Stats of `path`: undefined when nothing is there, USE_NODE_FS for any other failure. */
+async function quickStat(path: string): Promise<Stats | undefined | typeof USE_NODE_FS> {
+  try {
+    return await Bun.file(path).stat();
+  } catch (error) {
+    const code = errorCode(error);
+    return code === "ENOENT" || code === "ENOTDIR" ? undefined : USE_NODE_FS;
+  }
+}
+
+/**
+ * Stats of a file that is usually absent (config.toml), without the rejected promise a stat of a
+ * missing file costs (an exception: about 1.5 MiB more in a compiled binary, measured).
+ * `exists()` is false for a directory too, whose size is not 0.
+ */
+async function quickStatOften(path: string): Promise<Stats | undefined | typeof USE_NODE_FS> {
+  const file = Bun.file(path);
+  if (!(await file.exists()) && file.size === 0) return undefined;
+  return quickStat(path);
+}
+
+/** A trusted directory (or none), and a regular trusted file in it (or none); otherwise USE_NODE_FS. */
+function usable(dir: Stats | undefined | typeof USE_NODE_FS, file: Stats | undefined | typeof USE_NODE_FS) {
+  if (dir === USE_NODE_FS || file === USE_NODE_FS) return false;
+  if (dir && !isTrustedStat(dir)) return false;
+  return !file || (file.isFile() && isTrustedStat(file));
+}
+
+export interface QuickText {
+  /** The file's text; undefined when there is no file. */
+  text: string | undefined;
+  /** The file's and the directory's modes, for the caller's own checks (file-store.ts tightens 0644). */
+  fileMode?: number;
+  dirMode?: number;
+}
+
+/**
+ * credentials.toml or config.toml in `dir`, in the usual case (see above), or USE_NODE_FS. `often`:
+ * the file is usually absent. `decode`: as the node:fs reader decodes the file, so the text is the
+ * same (the store's `fatal` decoder sends bytes that are not UTF-8 to node:fs, which refuses them).
+ */
+export async function readQuickly(
+  dir: string,
+  path: string,
+  options: { often?: "absent"; decode: { fatal?: boolean; ignoreBOM?: boolean } },
+): Promise<QuickText | typeof USE_NODE_FS> {
+  const [dirStat, fileStat] = await Promise.all([
+    quickStat(dir),
+    options.often === "absent" ? quickStatOften(path) : quickStat(path),
+  ]);
+  if (!usable(dirStat, fileStat) || dirStat === USE_NODE_FS || fileStat === USE_NODE_FS) return USE_NODE_FS;
+  if (!fileStat) return { text: undefined };
+  let bytes: Uint8Array;
+  try {
+    bytes = await Bun.file(path).bytes();
+  } catch {
+    return USE_NODE_FS;
+  }
+  try {
+    const text = new TextDecoder("utf-8", options.decode).decode(bytes);
+    return { text, fileMode: Number(fileStat.mode), dirMode: dirStat ? Number(dirStat.mode) : undefined };
+  } catch {
+    return USE_NODE_FS;
+  }
+}
