@@ -5,6 +5,7 @@
  * the refresh then brings 3-hour tokens, which satisfy every later caller.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { refusedPort } from "../fakes/key-api.ts";
 import { startOidcServer, TEST_CLIENT_ID, type OidcServer } from "../fakes/oidc-server.ts";
 import {
   BINARY,
@@ -228,6 +229,37 @@ describe.skipIf(!HAVE_ETCD)("team store on etcd", () => {
       late.stop(true);
     }
   }, 90_000);
+
+  test("a refresh that cannot reach the server changes nothing; a refused one marks the login for every machine", async () => {
+    const oidc = (server = await startOidcServer({ accessTokenTtl: 3600 }));
+    const refusing = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: () =>
+        Response.json({ error: "invalid_grant", error_description: "grant revoked" }, { status: 400 }),
+    });
+    try {
+      const [a, b] = [machine(), machine()];
+      const offline = machine({ provider: `token_url = "http://127.0.0.1:${refusedPort()}/token"\n` });
+      const refused = machine({ provider: `token_url = "http://127.0.0.1:${refusing.port}/token"\n` });
+      await loginMycorp(a);
+      const before = await etcdDump();
+      const down = await offline.run(["token", "mycorp", "--min-ttl", "2h"]);
+      expect(down.code).toBe(1);
+      expect(down.stderr).toContain("could not refresh the MyCorp login");
+      expect(await etcdDump()).toBe(before);
+      const dead = await refused.run(["token", "mycorp", "--min-ttl", "2h"]);
+      expect(dead.code).toBe(4);
+      expect(dead.stderr).toContain("MyCorp refused to refresh the login");
+      // Another machine learns it from the team store, without asking the server.
+      const elsewhere = await b.run(["token", "mycorp"]);
+      expect(elsewhere.code).toBe(4);
+      expect(elsewhere.stderr).toContain("the MyCorp login needs renewing");
+      expect(oidc.counts.refresh).toBe(0);
+    } finally {
+      refusing.stop(true);
+    }
+  }, 60_000);
 
   test("a cluster without quorum: a clear error, exit 1, and nothing changed", async () => {
     const a = machine({ etcd: "timeout = 3\n" });

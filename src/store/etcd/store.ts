@@ -216,7 +216,7 @@ export function createEtcdStore(options: EtcdStoreOptions): EtcdStore {
           );
         }
         await Bun.sleep(delay);
-        delay = Math.min(delay * 2, 500);
+        delay = Math.min(delay * 2, 250);
       }
       return await work(lease.id, () => lost);
     } finally {
