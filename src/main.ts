@@ -83,7 +83,8 @@ function lazy<T>(compute: () => T): () => T {
 }
 
 /**
- * The only file that reads process.* and exits. `hot`: `env`, `token` and `exec` write with
+ * The composition root: the only file that reads process.* and exits, and (with src/compose.ts,
+ * which only it calls) the only place real adapters are built. `hot`: `env`, `token` and `exec` write with
  * writeAll instead of Node's streams; every other command keeps the streams, which interactive
  * prompts (clack) also write to, so their output stays in order.
  */
@@ -207,10 +208,17 @@ async function main(): Promise<number> {
     hot = command !== undefined && HOT_PATH.has(command);
     if (!hot) await hardenProcess();
     const deps = createDeps(hot);
+    // The config, the providers and the store (src/compose.ts), built on first use: --help, a
+    // usage error and `upgrade` never need them. A promise: the team store is read over the network.
+    // `env`, `token` and `exec` read config.toml without node:fs in the usual case.
+    const getContext = lazy(() => {
+      const compose = require("./compose.ts") as typeof import("./compose.ts");
+      return hot ? compose.openContextQuickly(deps) : compose.openContext(deps);
+    });
     // The full CLI (citty, every command, the help) loads only when the hot path hands over.
     return (
-      (hot ? await runHot(argv, deps) : undefined) ??
-      (await (await import("./cli/index.ts")).runCli(argv, deps))
+      (hot ? await runHot(argv, deps, getContext) : undefined) ??
+      (await (await import("./cli/index.ts")).runCli(argv, deps, getContext))
     );
   } catch (error) {
     report(error);

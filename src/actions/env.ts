@@ -2,7 +2,7 @@ import { appendFileSync } from "../lazy-fs.ts";
 import { describeLocation } from "../store/trust.ts";
 import { AuthctlError } from "../errors.ts";
 import { formatEnv, formatGithubEnv, type EnvFormat } from "../format/env-format.ts";
-import type { Context } from "./context.ts";
+import type { Context } from "../context.ts";
 import { projectSelection } from "./project.ts";
 import {
   prefetchKeyringSecrets,

@@ -1,6 +1,6 @@
 import { AuthctlError, errorCode } from "../errors.ts";
 import type { ProviderDefinition } from "../providers/types.ts";
-import type { Context } from "./context.ts";
+import type { Context } from "../context.ts";
 import { collectVars, resolveMany } from "./env.ts";
 
 export interface ExecOptions {

@@ -4,7 +4,7 @@ import { verifyKey } from "../flows/verify-key.ts";
 import type { ProviderDefinition, ProviderMethod } from "../providers/types.ts";
 import { maskSecret, registerSecret } from "../redact.ts";
 import type { StoredCredential } from "../store/types.ts";
-import type { Context } from "./context.ts";
+import type { Context } from "../context.ts";
 
 export interface LoginOptions {
   providerId?: string;

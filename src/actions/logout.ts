@@ -2,7 +2,7 @@ import { AuthctlError, httpStatusOf, isAuthctlError } from "../errors.ts";
 import { maskSecret } from "../redact.ts";
 import { KeyringItemError, SealedValueError } from "../store/errors.ts";
 import type { StoredCredential } from "../store/types.ts";
-import type { Context } from "./context.ts";
+import type { Context } from "../context.ts";
 import { credentialSecret, findInEnvironment } from "./resolve.ts";
 
 export interface LogoutOptions {

@@ -13,7 +13,7 @@ import {
 import { allowProject, denyProject, type ProjectTrust, projectTrust } from "../config/project-trust.ts";
 import { AuthctlError, isAuthctlError } from "../errors.ts";
 import { parseAccountRef } from "../store/accounts.ts";
-import type { Context } from "./context.ts";
+import type { Context } from "../context.ts";
 
 /** Where the search starts; a deleted working directory has no project file above it. */
 function workingDirectory(ctx: Context): string | undefined {

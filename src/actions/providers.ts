@@ -1,5 +1,5 @@
 import { describeProvider } from "../providers/describe.ts";
-import type { Context } from "./context.ts";
+import type { Context } from "../context.ts";
 
 export function providers(ctx: Context, options: { json: boolean }): void {
   const list = ctx.registry.list();

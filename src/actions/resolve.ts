@@ -5,7 +5,7 @@ import type { ProviderDefinition } from "../providers/types.ts";
 import { registerSecret } from "../redact.ts";
 import { describeStore } from "../store/stores.ts";
 import type { StoreSnapshot, StoredCredential } from "../store/types.ts";
-import type { Context } from "./context.ts";
+import type { Context } from "../context.ts";
 import { needsRefresh, stillSatisfies } from "./expiry.ts";
 
 /** A credential ready to hand out, and where it came from. */

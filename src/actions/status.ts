@@ -4,7 +4,7 @@ import { describeStore } from "../store/stores.ts";
 import type { StoreName, StoreSnapshot, StoredCredential } from "../store/types.ts";
 import type { ProviderDefinition } from "../providers/types.ts";
 import { maskSecret, registerSecret } from "../redact.ts";
-import type { Context } from "./context.ts";
+import type { Context } from "../context.ts";
 import { type ProjectStatus, projectStatus } from "./project.ts";
 import { credentialSecret, credentialVars, findInEnvironment } from "./resolve.ts";
 

@@ -5,7 +5,7 @@ import { KEY_FILE } from "../store/encrypted.ts";
 import { backendFor } from "../store/backends.ts";
 import { describeStore } from "../store/stores.ts";
 import type { BackendName, StoreName } from "../store/types.ts";
-import type { Context } from "./context.ts";
+import type { Context } from "../context.ts";
 
 const label = (name: StoreName) => describeStore(name).label;
 

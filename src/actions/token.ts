@@ -1,5 +1,5 @@
 import { AuthctlError } from "../errors.ts";
-import type { Context } from "./context.ts";
+import type { Context } from "../context.ts";
 import { resolveForUse } from "./resolve.ts";
 
 export interface TokenOptions {

@@ -2,7 +2,7 @@ import { AuthctlError } from "../errors.ts";
 import { createHookDeps } from "../providers/hook-deps.ts";
 import type { ProviderDefinition, UseExchange } from "../providers/types.ts";
 import { registerSecret } from "../redact.ts";
-import type { Context } from "./context.ts";
+import type { Context } from "../context.ts";
 
 /**
  * A provider's exchange at use (ProviderDefinition.useExchange): the stored secret buys a

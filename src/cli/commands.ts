@@ -1,5 +1,5 @@
 import { defineCommand, type CommandDef } from "citty";
-import type { Context } from "../actions/context.ts";
+import type { Context } from "../context.ts";
 import { parseEnvFormat } from "../format/env-format.ts";
 import { AuthctlError } from "../errors.ts";
 import { useExchangeFlags } from "../providers/registry.ts";

@@ -1,4 +1,4 @@
-import type { Context } from "../actions/context.ts";
+import type { Context } from "../context.ts";
 import type { Deps } from "../deps.ts";
 import { didYouMean } from "../did-you-mean.ts";
 import { AuthctlError } from "../errors.ts";
@@ -10,9 +10,14 @@ import { parseEnvFormat } from "../format/env-format.ts";
  * a compiled binary about 2 MB of memory before any work is done. Only the plain forms are parsed
  * here, with the meaning citty gives them; anything else (--help, `--`, an unknown or repeated
  * option, a value that looks like an option, `--no-…`) returns undefined and goes through the
- * full CLI (cli/index.ts), so its messages and exit codes stay where they are.
+ * full CLI (cli/index.ts), so its messages and exit codes stay where they are. `context` comes
+ * from main.ts and is built on first call: a usage error needs neither the config nor the store.
  */
-export async function runHot(argv: string[], deps: Deps): Promise<number | undefined> {
+export async function runHot(
+  argv: string[],
+  deps: Deps,
+  context: () => Promise<Context>,
+): Promise<number | undefined> {
   const [name, ...rest] = argv;
   if (name === "exec") {
     // cli/index.ts shows exec's help for --help before `--` or as its first word.
@@ -25,7 +30,7 @@ export async function runHot(argv: string[], deps: Deps): Promise<number | undef
     return guarded(name, async () => {
       const { exec } = await import("../actions/exec.ts");
       // The context before the arguments, as in cli/commands.ts: the same error comes first.
-      return exec(await context(deps), parseExecArgs(rest));
+      return exec(await context(), parseExecArgs(rest));
     });
   }
   if (name === "env") {
@@ -36,7 +41,7 @@ export async function runHot(argv: string[], deps: Deps): Promise<number | undef
     return guarded(name, async () => {
       const envFormat = parseEnvFormat(format ?? "sh");
       const { env } = await import("../actions/env.ts");
-      await env(await context(deps), { providerIds: parsed.positionals, format: envFormat });
+      await env(await context(), { providerIds: parsed.positionals, format: envFormat });
       return 0;
     });
   }
@@ -60,7 +65,7 @@ export async function runHot(argv: string[], deps: Deps): Promise<number | undef
         });
       const { token } = await import("../actions/token.ts");
       const minTtl = parsed.strings["min-ttl"];
-      await token(await context(deps), {
+      await token(await context(), {
         providerId: ids[0]!,
         minTtlMs: minTtl === undefined ? undefined : parseDuration(minTtl),
         exchange: exchangeFlags.find((flag) => parsed.booleans.has(flag)),
@@ -69,13 +74,6 @@ export async function runHot(argv: string[], deps: Deps): Promise<number | undef
     });
   }
   return undefined;
-}
-
-/** Loaded on first use, as in cli/index.ts: a usage error needs neither the config nor the store. */
-function context(deps: Deps): Promise<Context> {
-  return (require("../actions/context.ts") as typeof import("../actions/context.ts")).openContextQuickly(
-    deps,
-  );
 }
 
 /** Errors get the same treatment as in cli/index.ts (the usage line for usage errors). */

@@ -1,6 +1,6 @@
 import { runCommand, type ArgsDef, type CommandDef } from "citty";
 import { version } from "../../package.json";
-import type { Context } from "../actions/context.ts";
+import type { Context } from "../context.ts";
 import type { Deps } from "../deps.ts";
 import { didYouMean } from "../did-you-mean.ts";
 import { AuthctlError, EXIT, isAuthctlError } from "../errors.ts";
@@ -28,15 +28,17 @@ const FACTORIES: Record<string, Factory> = {
   deny: createDenyCommand,
 };
 
-/** Runs one invocation; returns the exit code. Throws AuthctlError for main.ts to report. */
-export async function runCli(argv: string[], deps: Deps): Promise<number> {
-  let context: Context | undefined;
-  // Loaded on first use: the config, the providers and the store are not needed for --version,
-  // --help or a usage error, and `env` loads them only once its arguments are known to be good.
-  const getContext = async () =>
-    (context ??= await (
-      require("../actions/context.ts") as typeof import("../actions/context.ts")
-    ).openContext(deps));
+/**
+ * Runs one invocation; returns the exit code. Throws AuthctlError for main.ts to report.
+ * `getContext` comes from main.ts and builds the config, the providers and the store on first
+ * call: --version, --help and usage errors never need them, and `env` asks only once its
+ * arguments are known to be good.
+ */
+export async function runCli(
+  argv: string[],
+  deps: Deps,
+  getContext: () => Promise<Context>,
+): Promise<number> {
   const [name, ...rest] = argv;
   const writeHelp = (text: string) => deps.writeStdout(deps.ui.glyphs(text));
   if (name === "--version" || name === "-v" || name === "-V" || name === "version") {
@@ -48,7 +50,7 @@ export async function runCli(argv: string[], deps: Deps): Promise<number> {
     return name === undefined ? EXIT.USAGE : EXIT.OK;
   }
   // `authctl help login` is `authctl login --help`, as in git and gh.
-  if (name === "help") return runCli([rest[0]!, "--help"], deps);
+  if (name === "help") return runCli([rest[0]!, "--help"], deps, getContext);
   if (name.startsWith("-")) {
     const guess = didYouMean(name, ["--help", "--version"]);
     throw new AuthctlError("USAGE", `unknown option '${name}'${guess ? `; ${guess}` : ""}`, {

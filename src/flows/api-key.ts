@@ -1,6 +1,6 @@
 import { AuthctlError, isAuthctlError } from "../errors.ts";
 import type { ProviderDefinition } from "../providers/types.ts";
-import type { Context } from "../actions/context.ts";
+import type { Context } from "../context.ts";
 
 /** Mistakes a person may make at a prompt before the login ends (exit 4). */
 export const PROMPT_TRIES = 3;

@@ -1,4 +1,4 @@
-import type { Context } from "../actions/context.ts";
+import type { Context } from "../context.ts";
 import { isAuthctlError } from "../errors.ts";
 import { terminalSafe } from "../format/terminal-text.ts";
 import { canOpenBrowser } from "../io/browser.ts";

@@ -1,4 +1,4 @@
-import type { Context } from "../actions/context.ts";
+import type { Context } from "../context.ts";
 import type { LoginOptions } from "../actions/login.ts";
 import { AuthctlError } from "../errors.ts";
 import { canOpenBrowser } from "../io/browser.ts";

@@ -1,4 +1,4 @@
-import type { Context } from "../actions/context.ts";
+import type { Context } from "../context.ts";
 import { credentialSecret, type ResolvedCredential } from "../actions/resolve.ts";
 import { stillSatisfies } from "../actions/expiry.ts";
 import type { RefreshOptions } from "../actions/refresh.ts";

@@ -1,4 +1,4 @@
-import type { Context } from "../actions/context.ts";
+import type { Context } from "../context.ts";
 import type { ResolvedCredential } from "../actions/resolve.ts";
 import { AuthctlError } from "../errors.ts";
 import type { ProviderDefinition } from "../providers/types.ts";

@@ -1,33 +1,39 @@
-import { type Config, loadConfig, loadConfigQuickly } from "../config/config.ts";
-import type { Deps } from "../deps.ts";
-import { AuthctlError } from "../errors.ts";
-import { createRegistry, type Registry } from "../providers/registry.ts";
-import { type BackendStore, createBackendStore } from "../store/backend-store.ts";
-import { type BackendChoice, chooseBackend } from "../store/select-backend.ts";
+import { type Config, loadConfig, loadConfigQuickly } from "./config/config.ts";
+import type { Context } from "./context.ts";
+import type { Deps } from "./deps.ts";
+import { AuthctlError } from "./errors.ts";
+import { createRegistry } from "./providers/registry.ts";
+import type { SecretVault } from "./store/backend.ts";
+import { type BackendStore, createBackendStore } from "./store/backend-store.ts";
+import { type BackendChoice, chooseBackend } from "./store/select-backend.ts";
+import type { BackendName } from "./store/types.ts";
 
-/** What every action needs: the side effects, the config, the providers and the store. */
-export interface Context {
-  deps: Deps;
-  config: Config;
-  registry: Registry;
-  store: BackendStore;
+/**
+ * The composition root's second half: the config, the providers and the store, built on the
+ * `Deps` main.ts made. Only main.ts calls it (lazily: `--help` or a usage error needs none of it);
+ * tests call it with their own Deps and stand-in `vaults` (an in-memory keyring:
+ * test/helpers/deps.ts).
+ */
+export interface ContextParts {
+  /** Stand-ins for external backends (tests: an in-memory keyring), by backend name. */
+  vaults?: Partial<Record<BackendName, SecretVault>>;
 }
 
-export function createContext(deps: Deps): Context {
-  return contextWith(deps, loadConfig(deps.home));
+export function createContext(deps: Deps, parts: ContextParts = {}): Context {
+  return contextWith(deps, loadConfig(deps.home), parts);
 }
 
-function contextWith(deps: Deps, config: Config): Context {
+function contextWith(deps: Deps, config: Config, parts: ContextParts): Context {
   for (const warning of config.warnings ?? []) deps.ui.warn(warning);
   const store = wantsTeamStore(deps, config)
     ? createTeamStore(deps, config)
-    : createLocalStore(deps, chooseBackend(deps.env, config.store));
+    : createLocalStore(deps, chooseBackend(deps.env, config.store), parts);
   return { deps, config, registry: createRegistry(config), store };
 }
 
 /** createContext, with the store read once when reading it is a network call (the team store). */
-export async function openContext(deps: Deps): Promise<Context> {
-  const ctx = createContext(deps);
+export async function openContext(deps: Deps, parts: ContextParts = {}): Promise<Context> {
+  const ctx = createContext(deps, parts);
   await ctx.store.open?.();
   return ctx;
 }
@@ -36,8 +42,8 @@ export async function openContext(deps: Deps): Promise<Context> {
  * openContext for `env`, `token` and `exec`: config.toml is read without node:fs in the usual case
  * (config/config.ts loadConfigQuickly); node:fs costs a compiled binary about 5 MiB of memory.
  */
-export async function openContextQuickly(deps: Deps): Promise<Context> {
-  const ctx = contextWith(deps, await loadConfigQuickly(deps.home));
+export async function openContextQuickly(deps: Deps, parts: ContextParts = {}): Promise<Context> {
+  const ctx = contextWith(deps, await loadConfigQuickly(deps.home), parts);
   await ctx.store.open?.();
   return ctx;
 }
@@ -48,7 +54,7 @@ export function wantsTeamStore(deps: Deps, config: Config): boolean {
 }
 
 /** The store in AUTHCTL_HOME: credentials.toml with the keyring, encrypted or plain backend. */
-export function createLocalStore(deps: Deps, choice: BackendChoice): BackendStore {
+export function createLocalStore(deps: Deps, choice: BackendChoice, parts: ContextParts = {}): BackendStore {
   return createBackendStore(deps.home, {
     lockTimeoutMs: 30_000,
     choice,
@@ -63,6 +69,7 @@ export function createLocalStore(deps: Deps, choice: BackendChoice): BackendStor
       },
       notify: (message) => deps.ui.info(message),
     },
+    vaults: parts.vaults,
     passphrase: deps.env.AUTHCTL_PASSPHRASE || undefined,
     notify: (message) => deps.ui.info(message),
   });
@@ -80,7 +87,7 @@ export function createTeamStore(deps: Deps, config: Config): BackendStore {
     );
   }
   const { createEtcdBackendStore } =
-    require("../store/etcd/store.ts") as typeof import("../store/etcd/store.ts");
+    require("./store/etcd/store.ts") as typeof import("./store/etcd/store.ts");
   return createEtcdBackendStore({
     settings: config.etcd,
     password: deps.env.AUTHCTL_ETCD_PASSWORD || undefined,
