@@ -85,7 +85,15 @@ export interface Deps {
   fetch: typeof fetch;
   now(): number;
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * A signal that aborts after `ms` (a TimeoutError), as `AbortSignal.timeout` does; it does not
+   * keep the process alive. Timeouts come from here rather than from timers of their own, so that
+   * a test's fake clock fires them (test/helpers/deps.ts).
+   */
+  timeoutSignal(ms: number): AbortSignal;
   randomBytes(length: number): Uint8Array;
+  /** Whether a browser could be opened here at all (not over SSH, not without a display). */
+  canOpenBrowser(): boolean;
   /** Opens a URL in the user's browser; resolves false when no opener worked. */
   openBrowser(url: string): Promise<boolean>;
   hostname(): string;

@@ -147,7 +147,10 @@ function createDeps(hot: boolean): Deps {
         const timer = setTimeout(resolve, ms);
         signal?.addEventListener("abort", () => (clearTimeout(timer), reject(signal.reason)), { once: true });
       }),
+    timeoutSignal: (ms) => AbortSignal.timeout(ms),
     randomBytes: (n) => crypto.getRandomValues(new Uint8Array(n)),
+    canOpenBrowser: () =>
+      (require("./io/browser.ts") as typeof import("./io/browser.ts")).canOpenBrowser(env, process.platform),
     openBrowser: async (url) => (await import("./io/browser.ts")).openBrowser(url, env, process.platform),
     hostname: () => (require("node:os") as typeof import("node:os")).hostname(),
     startLoopbackServer: async (options) =>

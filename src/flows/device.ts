@@ -1,7 +1,6 @@
 import type { Context } from "../context.ts";
 import { isAuthctlError } from "../errors.ts";
 import { terminalSafe } from "../format/terminal-text.ts";
-import { canOpenBrowser } from "../io/browser.ts";
 import {
   classifyDeviceTokenResponse,
   createPkce,
@@ -129,7 +128,7 @@ export async function runCustomDeviceFlow(
     deps.ui.warn(
       `the server also offers ${terminalSafe(complete)}, on a host that is not ${provider.name}'s own; it is not opened`,
     );
-  } else if (complete && !options.noBrowser && canOpenBrowser(deps.env, deps.platform)) {
+  } else if (complete && !options.noBrowser && deps.canOpenBrowser()) {
     if (await deps.openBrowser(complete))
       deps.ui.info("opened the page in your browser, with the code filled in");
   }

@@ -1,7 +1,6 @@
 import type { Context } from "../context.ts";
 import type { LoginOptions } from "../actions/login.ts";
 import { AuthctlError } from "../errors.ts";
-import { canOpenBrowser } from "../io/browser.ts";
 import { authorizationCodeGrantRequest, processTokenResponse, type TokenSet } from "../oauth/index.ts";
 import type {
   CodeGrant,
@@ -44,8 +43,7 @@ export async function authorize(login: StepContext): Promise<Grant> {
   // Over SSH or without a display no browser can come back to a loopback port here: a device
   // code, approved on any machine, is the login that works (gh does the same). --no-browser
   // still asks for the paste flow; providers without a device flow keep it too (issue 15.8).
-  const headless =
-    !options.device && !options.noBrowser && deviceAvailable && !canOpenBrowser(deps.env, deps.platform);
+  const headless = !options.device && !options.noBrowser && deviceAvailable && !deps.canOpenBrowser();
   if (headless && method.flows.includes("loopback")) {
     deps.ui.info(
       `no browser here (SSH or no display): logging in with a device code (--no-browser pastes a redirect URL instead)`,

@@ -1,6 +1,5 @@
 import type { Context } from "../context.ts";
 import { AuthctlError, isAuthctlError } from "../errors.ts";
-import { canOpenBrowser } from "../io/browser.ts";
 import {
   buildAuthorizeUrl,
   createOAuthError,
@@ -183,7 +182,7 @@ export async function obtainAuthorizationCode(
         `${portBusy.message}. After logging in, copy the address the browser ends on and paste it here${deviceHint}.`,
       );
     }
-    const browserPossible = !options.noBrowser && !portBusy && canOpenBrowser(deps.env, deps.platform);
+    const browserPossible = !options.noBrowser && !portBusy && deps.canOpenBrowser();
     if (!browserPossible && !deps.interactive) {
       // Nobody to paste and no browser to come back: waiting would only be a silent hang.
       throw new AuthctlError(
