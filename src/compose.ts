@@ -28,7 +28,16 @@ function contextWith(deps: Deps, config: Config, parts: ContextParts): Context {
   const store = wantsTeamStore(deps, config)
     ? createTeamStore(deps, config)
     : createLocalStore(deps, chooseBackend(deps.env, config.store), parts);
-  return { deps, config, registry: createRegistry(config), store };
+  return {
+    deps,
+    config,
+    registry: createRegistry(config),
+    store,
+    stores: {
+      local: (choice) => createLocalStore(deps, choice, parts),
+      team: () => createTeamStore(deps, config),
+    },
+  };
 }
 
 /** createContext, with the store read once when reading it is a network call (the team store). */

@@ -2,6 +2,7 @@ import type { Config } from "./config/config.ts";
 import type { Deps } from "./deps.ts";
 import type { Registry } from "./providers/registry.ts";
 import type { BackendStore } from "./store/backend-store.ts";
+import type { BackendChoice } from "./store/select-backend.ts";
 
 /**
  * What every action and flow needs: the side effects, the config, the providers and the store.
@@ -13,4 +14,6 @@ export interface Context {
   config: Config;
   registry: Registry;
   store: BackendStore;
+  /** Other stores than `store`, built the same way (store migrate between the local and the team store). */
+  stores: { local(choice: BackendChoice): BackendStore; team(): BackendStore };
 }

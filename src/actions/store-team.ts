@@ -11,7 +11,7 @@ import type { BackendStore } from "../store/backend-store.ts";
 import { canonicalJson } from "../store/_secret-fields.ts";
 import { describeStore } from "../store/stores.ts";
 import type { BackendName, Credentials } from "../store/types.ts";
-import { type Context, createLocalStore, createTeamStore } from "./context.ts";
+import type { Context } from "../context.ts";
 
 /** Every credential of a store with its secrets (fetched from the keyring where they live there). */
 async function readWhole(store: BackendStore): Promise<Credentials> {
@@ -75,9 +75,9 @@ async function removeAll(store: BackendStore, ids: string[], copied: Credentials
 export async function migrateToTeamStore(ctx: Context): Promise<void> {
   const { deps, config } = ctx;
   const local =
-    ctx.store.backend === "etcd" ? createLocalStore(deps, { backend: "auto", from: "default" }) : ctx.store;
+    ctx.store.backend === "etcd" ? ctx.stores.local({ backend: "auto", from: "default" }) : ctx.store;
   const openTeam = async () => {
-    const store = createTeamStore(deps, config);
+    const store = ctx.stores.team();
     await store.open?.();
     return store;
   };
@@ -96,7 +96,7 @@ export async function migrateToTeamStore(ctx: Context): Promise<void> {
 export async function migrateFromTeamStore(ctx: Context, to: BackendName): Promise<void> {
   const { deps } = ctx;
   const team = ctx.store;
-  const openLocal = async () => createLocalStore(deps, { backend: to, from: "config.toml" });
+  const openLocal = async () => ctx.stores.local({ backend: to, from: "config.toml" });
   const local = await openLocal();
   const credentials = await readWhole(team);
   const ids = await copyAll(team, local, credentials, openLocal);
