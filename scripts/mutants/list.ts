@@ -150,15 +150,15 @@ export const MUTANTS: Mutant[] = [
   // The exec proxy.
   {
     id: "proxy-host-check",
-    file: "src/proxy/server.ts",
-    from: 'if (!allowedHosts.has(String(req.headers.host ?? "").toLowerCase()))',
-    to: "if (req.headers.host && !allowedHosts.has(String(req.headers.host).toLowerCase()))",
+    file: "src/proxy/admission.ts",
+    from: 'if (!allowedHosts.has(host.toLowerCase())) return { status: 403, message: "unexpected Host header" };',
+    to: 'if (host && !allowedHosts.has(host.toLowerCase())) return { status: 403, message: "unexpected Host header" };',
     tests: ["test/e2e/proxy-contract.test.ts"],
     why: "a request without Host (HTTP/1.0) is forwarded",
   },
   {
     id: "proxy-any-header-key",
-    file: "src/proxy/server.ts",
+    file: "src/proxy/admission.ts",
     from: 'for (const value of candidates) if (typeof value === "string" && sameSecret(value, placeholder)) ok = true;',
     to: 'for (const value of candidates) if (typeof value === "string" && value.length > 0) ok = true;',
     tests: ["test/e2e/proxy-contract.test.ts", "test/e2e/proxy.test.ts"],
@@ -171,6 +171,38 @@ export const MUTANTS: Mutant[] = [
     to: "const REPLAY_LIMIT = 1 << 30;",
     tests: ["test/e2e/proxy-contract.test.ts"],
     why: "bodies of any size are buffered in memory for a replay",
+  },
+  {
+    id: "proxy-cl-and-te",
+    file: "src/proxy/http1.ts",
+    from: 'if (length !== undefined) throw new WireError(400, "both Content-Length and Transfer-Encoding");',
+    to: 'if (length !== undefined) framing = { kind: "none" };',
+    tests: ["test/e2e/proxy-wire.test.ts"],
+    why: "Content-Length next to Transfer-Encoding is accepted (request smuggling: CL.TE / TE.CL)",
+  },
+  {
+    id: "proxy-duplicate-cl",
+    file: "src/proxy/http1.ts",
+    from: 'if (all.length > 1 || !/^\\d{1,15}$/.test(all[0]!)) throw new WireError(400, "invalid Content-Length");',
+    to: 'if (!/^\\d{1,15}$/.test(all[0]!)) throw new WireError(400, "invalid Content-Length");',
+    tests: ["test/e2e/proxy-wire.test.ts"],
+    why: "a second Content-Length is ignored (request smuggling)",
+  },
+  {
+    id: "proxy-obs-fold",
+    file: "src/proxy/http1.ts",
+    from: 'if (first === 32 || first === 9) throw new WireError(400, "obsolete line folding");',
+    to: 'if (first === 9) throw new WireError(400, "obsolete line folding");',
+    tests: ["test/e2e/proxy-wire.test.ts"],
+    why: "a folded header line is accepted",
+  },
+  {
+    id: "proxy-head-limit",
+    file: "src/proxy/server.ts",
+    from: "if (end > MAX_HEAD_BYTES || (end < 0 && this.buf.length > MAX_HEAD_BYTES))",
+    to: "if (end < 0 && this.buf.length > MAX_HEAD_BYTES)",
+    tests: ["test/e2e/proxy-wire.test.ts"],
+    why: "a head over the limit that arrives in one read is forwarded",
   },
   // Refresh timing and bounds.
   {

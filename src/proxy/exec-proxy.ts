@@ -28,8 +28,8 @@ export async function execWithProxy(
     server = await startProxyServer({
       routes,
       credentials,
-      fetch: deps.fetch,
       warn: (message) => deps.ui.warn(message),
+      env: deps.env,
     });
   } catch (error) {
     throw new AuthctlError(
