@@ -184,8 +184,11 @@ describe.skipIf(!hasTmux)("in a real terminal", () => {
     expect(joined(claude)).toContain("Anthropic allows Claude Pro/Max tokens only inside Claude Code");
     expect(joined(claude)).toContain("policy: first-party client only");
     term.type("Enter");
-    const waiting = await term.waitFor("Waiting for the browser");
-    expect(joined(waiting)).toContain("https://claude.ai/oauth/authorize?");
+    // The subscription login's authorize URL: shown whether the login then waits on port 53692
+    // or, when another program holds that port, asks for the address to be pasted (both are
+    // this method's behaviour; a parallel test run held the port once).
+    const waiting = await term.waitFor("https://claude.ai/oauth/authorize?");
+    expect(joined(waiting)).toContain("client_id=9d1c250a-e61b-44d9-88ed-5944d1962f5e");
     term.type("C-c");
     await expectCancelled(term);
   });
