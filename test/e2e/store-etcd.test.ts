@@ -178,6 +178,52 @@ describe.skipIf(!HAVE_ETCD)("team store on etcd", () => {
     }
   }, 90_000);
 
+  test("a refresh that outlives the lock's TTL keeps its lease alive: the next caller waits and uses its token", async () => {
+    const oidc = (server = await startOidcServer({ accessTokenTtl: 3600 }));
+    let arrived!: () => void;
+    const reached = new Promise<void>((resolve) => (arrived = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const SLOW = secret("slow-but-alive-access-token");
+    const slowServer = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      async fetch() {
+        arrived();
+        await released;
+        return Response.json({
+          access_token: SLOW,
+          token_type: "Bearer",
+          expires_in: 3 * 3600,
+          refresh_token: secret("slow-but-alive-refresh-token"),
+        });
+      },
+    });
+    try {
+      const [a, b] = [machine(), machine()];
+      const slow = machine({ provider: `token_url = "http://127.0.0.1:${slowServer.port}/token"\n` });
+      await loginMycorp(a);
+      const proc = Bun.spawn([BINARY, "token", "mycorp", "--min-ttl", "2h"], {
+        env: slow.env,
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      await reached;
+      const waiting = b.run(["token", "mycorp", "--min-ttl", "2h"]);
+      // Twice the lock's 2 s TTL: without renewals the lease would be gone and b would refresh.
+      await Bun.sleep(4500);
+      release();
+      expect(await proc.exited).toBe(0);
+      expect((await new Response(proc.stdout).text()).trim()).toBe(SLOW);
+      const next = await waiting;
+      expectOk(next);
+      expect(next.stdout.trim()).toBe(SLOW);
+      expect(oidc.counts.refresh).toBe(0);
+    } finally {
+      slowServer.stop(true);
+    }
+  }, 60_000);
+
   test("a refresher whose lease expired mid-refresh writes nothing: the newer token stays", async () => {
     const oidc = (server = await startOidcServer({ accessTokenTtl: 3600 }));
     // Answers the paused machine's refresh, once released, with tokens that must never be stored.

@@ -48,6 +48,9 @@ export interface EtcdCluster {
   restart(index: number): Promise<void>;
   /** Kills two members: the one left has no quorum. */
   loseQuorum(): Promise<void>;
+  /** SIGSTOP / SIGCONT one member: a member that accepts connections and never answers (a slow one). */
+  pause(index: number): void;
+  resume(index: number): void;
   /** Runs etcdctl (as root when auth is on) against the live members. */
   etcdctl(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }>;
   /** Waits until a linearizable read succeeds on every live member. */
@@ -325,6 +328,12 @@ export async function startEtcdCluster(options: EtcdClusterOptions = {}): Promis
     async loseQuorum() {
       await kill(1);
       await kill(2);
+    },
+    pause(index) {
+      members[index]!.proc?.kill("SIGSTOP");
+    },
+    resume(index) {
+      members[index]!.proc?.kill("SIGCONT");
     },
     etcdctl,
     waitHealthy,

@@ -70,6 +70,28 @@ describe.skipIf(!HAVE_ETCD)("etcd gateway client", () => {
     expect(notMine.succeeded).toBe(false);
   }, 30_000);
 
+  test("a member that accepts connections but does not answer is skipped within the per-member bound", async () => {
+    await client.put("/slow", "1");
+    cluster.pause(0);
+    try {
+      const fresh = createEtcdClient({
+        endpoints: cluster.endpoints,
+        memberTimeoutMs: 1500,
+        totalTimeoutMs: 10_000,
+        fetch,
+      });
+      const began = Date.now();
+      expect((await fresh.range("/slow")).kvs[0]!.value).toBe("1");
+      expect(fresh.answered).not.toBe(cluster.endpoints[0]);
+      // One bound for the paused member, then an answer from the next (an election, when the
+      // paused one led, is waited out by the member asked).
+      expect(Date.now() - began).toBeLessThan(10_000);
+    } finally {
+      cluster.resume(0);
+    }
+    await cluster.waitHealthy();
+  }, 60_000);
+
   test("a member that is down is skipped; without quorum the error says so within the bound", async () => {
     await client.put("/f", "1");
     await cluster.kill(0);
