@@ -2,9 +2,11 @@ import { type Config, loadConfig, loadConfigQuickly } from "./config/config.ts";
 import type { Context } from "./context.ts";
 import type { Deps } from "./deps.ts";
 import { AuthctlError } from "./errors.ts";
+import { processEffects } from "./io/process-probe.ts";
 import { createRegistry } from "./providers/registry.ts";
 import type { SecretVault } from "./store/backend.ts";
 import { type BackendStore, createBackendStore } from "./store/backend-store.ts";
+import type { StoreEffects } from "./store/effects.ts";
 import { type BackendChoice, chooseBackend } from "./store/select-backend.ts";
 import type { BackendName } from "./store/types.ts";
 
@@ -17,6 +19,8 @@ import type { BackendName } from "./store/types.ts";
 export interface ContextParts {
   /** Stand-ins for external backends (tests: an in-memory keyring), by backend name. */
   vaults?: Partial<Record<BackendName, SecretVault>>;
+  /** The store lock's clock, pid, host, liveness probe and exit hook; by default storeEffects(deps). */
+  effects?: StoreEffects;
 }
 
 export function createContext(deps: Deps, parts: ContextParts = {}): Context {
@@ -66,6 +70,7 @@ export function wantsTeamStore(deps: Deps, config: Config): boolean {
 export function createLocalStore(deps: Deps, choice: BackendChoice, parts: ContextParts = {}): BackendStore {
   return createBackendStore(deps.home, {
     lockTimeoutMs: 30_000,
+    effects: parts.effects ?? storeEffects(deps),
     choice,
     open: {
       env: deps.env,
@@ -82,6 +87,11 @@ export function createLocalStore(deps: Deps, choice: BackendChoice, parts: Conte
     passphrase: deps.env.AUTHCTL_PASSPHRASE || undefined,
     notify: (message) => deps.ui.info(message),
   });
+}
+
+/** The store lock's effects: the clock and host from Deps, the process probes from the process adapter. */
+export function storeEffects(deps: Deps): StoreEffects {
+  return { ...processEffects(), now: () => deps.now(), hostname: () => deps.hostname() };
 }
 
 /** The team store on etcd. Its code is loaded only here, so the other stores never pay for it. */

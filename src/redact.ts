@@ -47,8 +47,3 @@ export function redact(text: string): string {
   }
   return out;
 }
-
-/** For tests: forget every registered secret. */
-export function clearSecrets(): void {
-  knownSecrets.clear();
-}

@@ -75,7 +75,7 @@ export const MUTANTS: Mutant[] = [
   {
     id: "lock-other-host-broken",
     file: "src/store/lock.ts",
-    from: "  if (info.owner.host !== thisHost()) return false;\n",
+    from: "  if (info.owner.host !== fx.hostname()) return false;\n",
     to: "",
     tests: ["test/unit/store.test.ts"],
     why: "a lock held by another host on a shared home is broken when its pid is unknown here",
@@ -83,8 +83,8 @@ export const MUTANTS: Mutant[] = [
   {
     id: "lock-own-pid-alive",
     file: "src/store/lock.ts",
-    from: "if (info.owner.pid === process.pid) return !heldLocks.has(info.owner.nonce);",
-    to: "if (info.owner.pid === process.pid) return false;",
+    from: "if (info.owner.pid === fx.pid) return !heldLocks.has(info.owner.nonce);",
+    to: "if (info.owner.pid === fx.pid) return false;",
     tests: ["test/unit/store.test.ts"],
     why: "a dead process's lock with our recycled pid is never broken",
   },

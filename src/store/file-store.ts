@@ -30,10 +30,11 @@ import {
   parseCredentialsFile,
   serializeCredentialsFile,
 } from "./credentials-file.ts";
-import { acquireLock, isProcessAlive } from "./lock.ts";
+import { processEffects } from "../io/process-probe.ts";
+import { acquireLock } from "./lock.ts";
 import { readQuickly, USE_NODE_FS } from "./quick-read.ts";
 import { assertMayCreateIn, assertTrusted, ownerOfNearest } from "./trust.ts";
-import type { Credentials, CredentialStore, FileStoreOptions, StoreSnapshot } from "./types.ts";
+import type { FileStoreOptions } from "./types.ts";
 
 export const CREDENTIALS_FILE = "credentials.toml";
 const DEFAULT_LOCK_TIMEOUT_MS = 15_000;
@@ -139,8 +140,6 @@ function emptyDocument(): CredentialsDocument {
 export interface LockedStoreFile {
   /** The document read under the lock (a fresh copy: the caller may change it). */
   document: CredentialsDocument;
-  /** True when the file existed when the lock was taken. */
-  existed: boolean;
   /** Atomically replaces the file with `document`; does nothing when the text would not change. */
   write(document: CredentialsDocument): void;
   /** True when writing `document` would leave the file as it is. */
@@ -186,6 +185,9 @@ export function createStoreFile(home: string, options: FileStoreOptions = {}): S
   const lockPath = `${path}.lock`;
   const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
   const staleLockMs = options.staleLockMs ?? DEFAULT_STALE_LOCK_MS;
+  let fx = options.effects;
+  const effects = () => (fx ??= processEffects());
+  const lockOptions = () => ({ timeoutMs: lockTimeoutMs, staleMs: staleLockMs, effects: effects() });
 
   const readDocument = (): StoreFileRead => {
     assertTrusted(home, "authctl's directory");
@@ -235,7 +237,7 @@ export function createStoreFile(home: string, options: FileStoreOptions = {}): S
 
     async moveAside(now: Date): Promise<string | undefined> {
       if (!existsSync(path)) return undefined;
-      const lock = await acquireLock(lockPath, { timeoutMs: lockTimeoutMs, staleMs: staleLockMs });
+      const lock = await acquireLock(lockPath, lockOptions());
       try {
         const stamp = now
           .toISOString()
@@ -263,7 +265,7 @@ export function createStoreFile(home: string, options: FileStoreOptions = {}): S
       } catch (error) {
         throw ioError("create", home, error);
       }
-      const lock = await acquireLock(lockPath, { timeoutMs: lockTimeoutMs, staleMs: staleLockMs });
+      const lock = await acquireLock(lockPath, lockOptions());
       try {
         // Re-read under the lock: the snapshot the caller decided on may be out of date.
         const text = readStoreText(path);
@@ -295,42 +297,16 @@ export function createStoreFile(home: string, options: FileStoreOptions = {}): S
           // Any temporary file present while we hold the lock belongs to a writer that died.
           removeLeftoverTempFiles(
             path,
-            (pid, ageMs) => pid === process.pid || ageMs > staleLockMs || !isProcessAlive(pid),
+            (pid, ageMs) => pid === effects().pid || ageMs > staleLockMs || !effects().isProcessAlive(pid),
           );
           writeFileAtomic(path, after);
           onDisk = after;
         };
         const unchanged = (next: CredentialsDocument): boolean => serializeCredentialsFile(next) === onDisk;
-        return await fn({ document, existed: text !== undefined, write, unchanged });
+        return await fn({ document, write, unchanged });
       } finally {
         lock.release();
       }
-    },
-  };
-}
-
-/** The plain-file store: secrets in clear in a 0600 file. */
-export function createFileStore(home: string, options: FileStoreOptions = {}): CredentialStore {
-  const file = createStoreFile(home, options);
-  const read = (): StoreSnapshot => {
-    const { document, exists, warnings } = file.readDocument();
-    const backends: Record<string, "file"> = Object.create(null);
-    for (const id of Object.keys(document.credentials)) backends[id] = "file";
-    return { credentials: document.credentials, backends, path: file.path, exists, warnings };
-  };
-  return {
-    path: file.path,
-    backend: "file",
-    read,
-    async readSecrets(id: string) {
-      return read().credentials[id];
-    },
-    update<T>(fn: (credentials: Credentials) => T | Promise<T>): Promise<T> {
-      return file.withLock(async (locked) => {
-        const result = await fn(locked.document.credentials);
-        locked.write(locked.document);
-        return result;
-      });
     },
   };
 }

@@ -21,9 +21,16 @@ import {
   writeSync,
 } from "../lazy-fs.ts";
 import { AuthctlError, errorCode } from "../errors.ts";
+import { processEffects } from "../io/process-probe.ts";
 import { describeIoError } from "./atomic-write.ts";
+import type { StoreEffects } from "./effects.ts";
 
-export type LockOptions = { timeoutMs: number; staleMs: number };
+export type LockOptions = {
+  timeoutMs: number;
+  staleMs: number;
+  /** The clock, pid, host, liveness probe and exit hook; the real ones unless a test gives its own. */
+  effects?: StoreEffects;
+};
 
 export interface LockHandle {
   readonly path: string;
@@ -43,10 +50,9 @@ const GUARD_WAIT_MS = GUARD_STALE_MS + 1_000;
 /** Nonces of the locks this process holds, with their paths: released on exit, and our own pid is not proof of life for others. */
 const heldLocks = new Map<string, string>();
 let exitHookInstalled = false;
-let host: string | undefined;
-// node:os on first use: only a writer takes the lock, and `env` (which loads this module) never
-// writes; node:os costs a compiled binary about 2 MB of memory.
-const thisHost = (): string => (host ??= (require("node:os") as typeof import("node:os")).hostname());
+let realEffects: StoreEffects | undefined;
+const effectsOf = (options: { effects?: StoreEffects }): StoreEffects =>
+  options.effects ?? (realEffects ??= processEffects());
 
 function removeQuietly(path: string): void {
   try {
@@ -105,43 +111,18 @@ function notAFile(path: string): AuthctlError {
   );
 }
 
-/**
- * A killed process stays a zombie until its parent reaps it, and kill(pid, 0) still finds it. In a
- * container whose pid 1 does not reap orphans that lasts forever, so Linux zombies count as dead.
- */
-function isZombie(pid: number): boolean {
-  if (process.platform !== "linux") return false;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
-  } catch {
-    return false;
-  }
-}
-
-/** True unless `pid` provably does not exist on this host (or is a zombie). */
-export function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    // EPERM: the process exists but belongs to someone else.
-    return errorCode(error) !== "ESRCH";
-  }
-  return !isZombie(pid);
-}
-
-function isStale(info: LockInfo, staleMs: number): boolean {
-  const age = Date.now() - info.mtimeMs;
+function isStale(info: LockInfo, staleMs: number, fx: StoreEffects): boolean {
+  const age = fx.now() - info.mtimeMs;
   if (!info.owner) return age > EMPTY_LOCK_STALE_MS;
   if (age > staleMs) return true;
-  if (info.owner.host !== thisHost()) return false;
+  if (info.owner.host !== fx.hostname()) return false;
   // Our own pid in a lock we do not hold is a dead earlier process whose pid we inherited.
-  if (info.owner.pid === process.pid) return !heldLocks.has(info.owner.nonce);
-  return !isProcessAlive(info.owner.pid);
+  if (info.owner.pid === fx.pid) return !heldLocks.has(info.owner.nonce);
+  return !fx.isProcessAlive(info.owner.pid);
 }
 
-function newOwner(): LockOwner {
-  return { pid: process.pid, host: thisHost(), time: Date.now(), nonce: crypto.randomUUID() };
+function newOwner(fx: StoreEffects): LockOwner {
+  return { pid: fx.pid, host: fx.hostname(), time: fx.now(), nonce: crypto.randomUUID() };
 }
 
 /**
@@ -149,14 +130,14 @@ function newOwner(): LockOwner {
  * whose holder died (same rules as the lock, five seconds by age) is removed without re-checking
  * under a further guard: that needs a crash inside a few system calls and two racing waiters.
  */
-function withGuard<T>(lockPath: string, fn: () => T): { value: T } | undefined {
+function withGuard<T>(lockPath: string, fn: () => T, fx: StoreEffects): { value: T } | undefined {
   const guard = `${lockPath}.break`;
-  const deadline = Date.now() + GUARD_WAIT_MS;
+  const deadline = fx.now() + GUARD_WAIT_MS;
   for (;;) {
     let fd: number | undefined;
     try {
       fd = openSync(guard, "wx", 0o600);
-      writeSync(fd, JSON.stringify(newOwner()));
+      writeSync(fd, JSON.stringify(newOwner(fx)));
       closeSync(fd);
       break;
     } catch (error) {
@@ -168,12 +149,12 @@ function withGuard<T>(lockPath: string, fn: () => T): { value: T } | undefined {
     }
     try {
       const info = readLock(guard);
-      if (info && isStale(info, GUARD_STALE_MS)) unlinkSync(guard);
+      if (info && isStale(info, GUARD_STALE_MS, fx)) unlinkSync(guard);
       else if (info) sleepSync(2);
     } catch {
       // Gone between the calls, or unreadable: try again.
     }
-    if (Date.now() >= deadline) return undefined;
+    if (fx.now() >= deadline) return undefined;
   }
   try {
     return { value: fn() };
@@ -183,22 +164,32 @@ function withGuard<T>(lockPath: string, fn: () => T): { value: T } | undefined {
 }
 
 /** Removes the lock if it is still the stale file we looked at. True when the caller should retry at once. */
-export function breakStaleLock(path: string, observed: LockInfo, staleMs: number): boolean {
-  const outcome = withGuard(path, () => {
-    const now = readLock(path);
-    if (!now) return true;
-    if (now.ino !== observed.ino || now.raw !== observed.raw || !isStale(now, staleMs)) return false;
-    unlinkSync(path);
-    return true;
-  });
+export function breakStaleLock(
+  path: string,
+  observed: LockInfo,
+  staleMs: number,
+  effects?: StoreEffects,
+): boolean {
+  const fx = effectsOf({ effects });
+  const outcome = withGuard(
+    path,
+    () => {
+      const now = readLock(path);
+      if (!now) return true;
+      if (now.ino !== observed.ino || now.raw !== observed.raw || !isStale(now, staleMs, fx)) return false;
+      unlinkSync(path);
+      return true;
+    },
+    fx,
+  );
   return outcome?.value ?? false;
 }
 
-function installExitHook(): void {
+function installExitHook(fx: StoreEffects): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   // Covers process.exit() while an update is in flight. SIGKILL cannot be covered; staleness handles it.
-  process.on("exit", () => {
+  fx.onExit(() => {
     for (const [nonce, path] of heldLocks) {
       try {
         if (readLock(path)?.owner?.nonce === nonce) unlinkSync(path);
@@ -209,10 +200,10 @@ function installExitHook(): void {
   });
 }
 
-function lockedError(path: string, info: LockInfo | undefined): AuthctlError {
+function lockedError(path: string, info: LockInfo | undefined, now: number): AuthctlError {
   const owner = info?.owner;
   const by = owner
-    ? `another authctl process (pid ${owner.pid} on ${owner.host}, for ${Math.max(0, Math.round((Date.now() - owner.time) / 1000))}s)`
+    ? `another authctl process (pid ${owner.pid} on ${owner.host}, for ${Math.max(0, Math.round((now - owner.time) / 1000))}s)`
     : "another process";
   return new AuthctlError("STORE_LOCKED", `credentials store lock ${path} is held by ${by}`, {
     hint: `if no authctl is running, delete ${path}`,
@@ -220,7 +211,7 @@ function lockedError(path: string, info: LockInfo | undefined): AuthctlError {
   });
 }
 
-function tryCreate(path: string, staleMs: number): LockHandle | undefined {
+function tryCreate(path: string, staleMs: number, fx: StoreEffects): LockHandle | undefined {
   let fd: number;
   try {
     fd = openSync(path, "wx", 0o600);
@@ -230,7 +221,7 @@ function tryCreate(path: string, staleMs: number): LockHandle | undefined {
       cause: error,
     });
   }
-  const owner = newOwner();
+  const owner = newOwner(fx);
   try {
     writeSync(fd, JSON.stringify(owner));
   } catch (error) {
@@ -243,13 +234,13 @@ function tryCreate(path: string, staleMs: number): LockHandle | undefined {
     closeSync(fd);
   }
   heldLocks.set(owner.nonce, path);
-  installExitHook();
+  installExitHook(fx);
 
   const isHeld = () => readLock(path)?.owner?.nonce === owner.nonce;
   // Touching the lock while fn runs (a slow refresh) keeps it from looking abandoned to other hosts.
   const beat = () => {
     try {
-      if (isHeld()) utimesSync(path, new Date(), new Date());
+      if (isHeld()) utimesSync(path, new Date(fx.now()), new Date(fx.now()));
     } catch {
       // A missed beat only matters after staleMs.
     }
@@ -273,7 +264,7 @@ function tryCreate(path: string, staleMs: number): LockHandle | undefined {
       try {
         // Under the guard, so that a waiter breaking our lock (we were slow) and taking a new one
         // cannot have its lock removed by us. Without the guard, check-then-unlink is the fallback.
-        if (!withGuard(path, removeIfOurs)) removeIfOurs();
+        if (!withGuard(path, removeIfOurs, fx)) removeIfOurs();
       } catch {
         // Failing here would hide fn's outcome; a lock left behind is broken once we have exited.
       }
@@ -283,25 +274,26 @@ function tryCreate(path: string, staleMs: number): LockHandle | undefined {
 
 /** Takes the lock at `path`, waiting up to `timeoutMs` (then STORE_LOCKED) and breaking stale locks. */
 export async function acquireLock(path: string, options: LockOptions): Promise<LockHandle> {
-  const deadline = Date.now() + options.timeoutMs;
+  const fx = effectsOf(options);
+  const deadline = fx.now() + options.timeoutMs;
   let delay = 5;
   let last: LockInfo | undefined;
   let quickRetries = 0;
   for (;;) {
-    const handle = tryCreate(path, options.staleMs);
+    const handle = tryCreate(path, options.staleMs, fx);
     if (handle) return handle;
     const info = readLock(path);
     if (info) last = info;
     // Released or broken just now: try again without sleeping, a few times.
     if (
-      (!info || (isStale(info, options.staleMs) && breakStaleLock(path, info, options.staleMs))) &&
+      (!info || (isStale(info, options.staleMs, fx) && breakStaleLock(path, info, options.staleMs, fx))) &&
       quickRetries++ < 3
     ) {
       continue;
     }
     quickRetries = 0;
-    if (Date.now() >= deadline) throw lockedError(path, last);
-    const wait = Math.min(delay, deadline - Date.now()) * (0.75 + Math.random() / 2);
+    if (fx.now() >= deadline) throw lockedError(path, last, fx.now());
+    const wait = Math.min(delay, deadline - fx.now()) * (0.75 + Math.random() / 2);
     await new Promise((resolve) => setTimeout(resolve, Math.max(1, wait)));
     delay = Math.min(50, delay * 1.5);
   }

@@ -1,8 +1,9 @@
 /**
- * The credential store's data model and the interface every backend implements. The plain-file
- * backend (`file-store.ts`) is the reference; keyring and encrypted backends keep the same shape.
+ * The credential store's data model and the interface the store implements (backend-store.ts,
+ * with the backends of backend.ts; the team store on etcd).
  */
 import type { BackendName } from "./backends.ts";
+import type { StoreEffects } from "./effects.ts";
 
 export interface StoredCredential {
   /** How the credential was obtained: "key", "oauth", "device", … (provider-defined). */
@@ -109,4 +110,6 @@ export interface FileStoreOptions {
    * must only exceed the heartbeat interval (a quarter of it) by a margin. Default 120000.
    */
   staleLockMs?: number;
+  /** The lock's clock, pid, host, liveness probe and exit hook (see effects.ts); the real ones by default. */
+  effects?: StoreEffects;
 }

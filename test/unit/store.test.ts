@@ -15,14 +15,24 @@ import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { AuthctlError } from "../../src/errors.ts";
 import { writeFileAtomic } from "../../src/store/atomic-write.ts";
-import { createFileStore } from "../../src/store/file-store.ts";
+import { createBackendStore } from "../../src/store/backend-store.ts";
 import { breakStaleLock, readLock } from "../../src/store/lock.ts";
-import type { StoredCredential } from "../../src/store/types.ts";
+import type { StoreEffects } from "../../src/store/effects.ts";
+import type { FileStoreOptions, StoredCredential } from "../../src/store/types.ts";
 
 const FIXTURES = join(import.meta.dir, "fixtures");
 const BUN = process.execPath;
 const LOOPER_TOKEN_PAD = 512 * 1024;
 const TMP_PREFIX = "credentials.toml.tmp-";
+
+/** The store on the plain-file backend, as with AUTHCTL_STORE=file. */
+function fileStore(home: string, options: FileStoreOptions = {}) {
+  return createBackendStore(home, {
+    choice: { backend: "file", from: "AUTHCTL_STORE" },
+    notify: () => {},
+    ...options,
+  });
+}
 
 const scratch: string[] = [];
 afterEach(() => {
@@ -119,7 +129,7 @@ function mode(path: string): number {
 
 test("a missing store reads as empty and creates nothing", () => {
   const home = freshHome();
-  const snapshot = createFileStore(home).read();
+  const snapshot = fileStore(home).read();
   expect(Object.keys(snapshot.credentials)).toEqual([]);
   expect(snapshot).toMatchObject({ exists: false, warnings: [], path: join(home, "credentials.toml") });
   expect(existsSync(home)).toBe(false);
@@ -127,7 +137,7 @@ test("a missing store reads as empty and creates nothing", () => {
 
 test("a credential with every field round-trips, numbers stay numbers", async () => {
   const home = freshHome();
-  const store = createFileStore(home);
+  const store = fileStore(home);
   const full: StoredCredential = {
     method: "device",
     type: "oauth",
@@ -164,7 +174,7 @@ test("a credential with every field round-trips, numbers stay numbers", async ()
 });
 
 test("a fractional expiry is stored as whole milliseconds", async () => {
-  const store = createFileStore(freshHome());
+  const store = fileStore(freshHome());
   await store.update((credentials) => {
     credentials.openai = { ...apiKey("sk-1"), type: "oauth", expires_at: 1_732_350_000_123.6 };
   });
@@ -188,7 +198,7 @@ test("fields and top-level keys this version does not know are preserved on rewr
       "",
     ].join("\n"),
   );
-  const store = createFileStore(home);
+  const store = fileStore(home);
   await store.update((credentials) => {
     credentials.anthropic = apiKey("sk-ant-1");
     const openrouter = credentials.openrouter;
@@ -277,7 +287,7 @@ const corruptStores: { name: string; text: string; line: number; says: string; h
 for (const corrupt of corruptStores) {
   test(`a store with ${corrupt.name} is left byte-for-byte untouched, and the error names file and line but no secret`, async () => {
     const home = homeWithStore(corrupt.text);
-    const store = createFileStore(home);
+    const store = fileStore(home);
     const before = readFileSync(store.path);
     let called = false;
     const error = await rejection(
@@ -303,7 +313,7 @@ for (const corrupt of corruptStores) {
 
 test("a store that is not UTF-8 is refused, not rewritten", async () => {
   const bytes = new Uint8Array([0x76, 0x3d, 0x22, 0xff, 0xfe, 0x22, 0x0a]);
-  const store = createFileStore(homeWithStore(bytes));
+  const store = fileStore(homeWithStore(bytes));
   const error = await rejection(store.update(() => undefined));
   expect(error.code).toBe("STORE_CORRUPT");
   expect(error.message).toContain(store.path);
@@ -311,7 +321,7 @@ test("a store that is not UTF-8 is refused, not rewritten", async () => {
 });
 
 test("an invalid provider id is refused before anything is written", async () => {
-  const store = createFileStore(freshHome());
+  const store = fileStore(freshHome());
   for (const id of ["version", "Bad_Id", "-x"]) {
     const error = await rejection(store.update((credentials) => void (credentials[id] = apiKey("sk-1"))));
     expect(error.code).toBe("INTERNAL");
@@ -321,7 +331,7 @@ test("an invalid provider id is refused before anything is written", async () =>
 
 test("a store readable by group or others is tightened to 0600/0700 once, with one warning each (issue 15.10)", async () => {
   const home = freshHome();
-  const store = createFileStore(home);
+  const store = fileStore(home);
   await store.update((credentials) => void (credentials.openrouter = apiKey("sk-1")));
   expect(store.read().warnings).toEqual([]);
   chmodSync(store.path, 0o640);
@@ -338,7 +348,7 @@ test("a store readable by group or others is tightened to 0600/0700 once, with o
 
 test("a store, or its directory, that other users may write is refused with the fix, not used (issue 13.11)", async () => {
   const home = freshHome();
-  const store = createFileStore(home);
+  const store = fileStore(home);
   await store.update((credentials) => void (credentials.openrouter = apiKey("sk-1")));
   chmodSync(store.path, 0o622);
   expect(() => store.read()).toThrow(
@@ -363,7 +373,7 @@ test("20 writer processes at once all land in one valid file", async () => {
   const errors = await Promise.all(children.map((child) => new Response(child.stderr).text()));
   expect(errors.filter(Boolean)).toEqual([]);
   expect(codes).toEqual(providers.map(() => 0));
-  const snapshot = createFileStore(home).read();
+  const snapshot = fileStore(home).read();
   expect(Object.keys(snapshot.credentials).sort()).toEqual([...providers].sort());
   for (const id of providers) expect(snapshot.credentials[id]?.key).toBe(`sk-test-${id}`);
   expect(readdirSync(home)).toEqual(["credentials.toml"]);
@@ -372,7 +382,7 @@ test("20 writer processes at once all land in one valid file", async () => {
 
 test("kill -9 mid-update never leaves a broken store, and the next update recovers from the dead lock", async () => {
   const home = freshHome();
-  const store = createFileStore(home, { lockTimeoutMs: 60_000, staleLockMs: 600_000 });
+  const store = fileStore(home, { lockTimeoutMs: 60_000, staleLockMs: 600_000 });
   const recoveries: number[] = [];
   let locksLeft = 0;
   let tempsLeft = 0;
@@ -409,7 +419,7 @@ test("a stale lock whose holder is dead on this host is broken", async () => {
   const home = freshHome();
   mkdirSync(home, { mode: 0o700 });
   const lock = writeLock(home, { pid: await deadPid() });
-  const store = createFileStore(home, { lockTimeoutMs: 30_000 });
+  const store = fileStore(home, { lockTimeoutMs: 30_000 });
   await store.update((credentials) => void (credentials.openrouter = apiKey("sk-1")));
   expect(existsSync(lock)).toBe(false);
   expect(store.read().credentials.openrouter?.key).toBe("sk-1");
@@ -441,7 +451,7 @@ test.skipIf(process.platform !== "linux")(
       for (let i = 0; i < 100 && !readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z"); i++)
         await Bun.sleep(20);
       expect(readFileSync(`/proc/${pid}/stat`, "utf8")).toContain(") Z");
-      const store = createFileStore(home, { lockTimeoutMs: 10_000, staleLockMs: 600_000 });
+      const store = fileStore(home, { lockTimeoutMs: 10_000, staleLockMs: 600_000 });
       await store.update((credentials) => void (credentials.after = apiKey("sk-1")));
       expect(Object.keys(store.read().credentials)).toEqual(["after"]);
     } finally {
@@ -459,7 +469,7 @@ test("ten processes racing to break the same stale lock all get their turn", asy
   const providers = Array.from({ length: 10 }, (_, i) => `racer-${i}`);
   const children = providers.map((id) => spawnFixture("store-writer.ts", [home, id]));
   expect(await Promise.all(children.map((child) => child.exited))).toEqual(providers.map(() => 0));
-  expect(Object.keys(createFileStore(home).read().credentials).sort()).toEqual([...providers].sort());
+  expect(Object.keys(fileStore(home).read().credentials).sort()).toEqual([...providers].sort());
 }, 120_000);
 
 test("a lock left empty by a holder killed before writing it is broken after two seconds", async () => {
@@ -467,11 +477,11 @@ test("a lock left empty by a holder killed before writing it is broken after two
   mkdirSync(home, { mode: 0o700 });
   const lock = join(home, "credentials.toml.lock");
   writeFileSync(lock, "", { mode: 0o600 });
-  const fresh = await rejection(createFileStore(home, { lockTimeoutMs: 200 }).update(() => undefined));
+  const fresh = await rejection(fileStore(home, { lockTimeoutMs: 200 }).update(() => undefined));
   expect(fresh.code).toBe("STORE_LOCKED");
   const old = new Date(Date.now() - 10_000);
   utimesSync(lock, old, old);
-  await createFileStore(home, { lockTimeoutMs: 30_000 }).update(
+  await fileStore(home, { lockTimeoutMs: 30_000 }).update(
     (credentials) => void (credentials.x = apiKey("sk-1")),
   );
   expect(existsSync(lock)).toBe(false);
@@ -481,7 +491,7 @@ test("a lock from another host is broken only once it is older than staleLockMs,
   const home = freshHome();
   mkdirSync(home, { mode: 0o700 });
   const lock = writeLock(home, { pid: 1, host: "elsewhere.example" });
-  const error = await rejection(createFileStore(home, { lockTimeoutMs: 200 }).update(() => undefined));
+  const error = await rejection(fileStore(home, { lockTimeoutMs: 200 }).update(() => undefined));
   expect(error.code).toBe("STORE_LOCKED");
   expect(error.message).toContain("pid 1 on elsewhere.example");
   expect(error.hint).toBe(`if no authctl is running, delete ${lock}`);
@@ -491,7 +501,7 @@ test("a lock from another host is broken only once it is older than staleLockMs,
   const guard = `${lock}.break`;
   writeFileSync(guard, "");
   utimesSync(guard, old, old);
-  const store = createFileStore(home, { lockTimeoutMs: 30_000, staleLockMs: 30_000 });
+  const store = fileStore(home, { lockTimeoutMs: 30_000, staleLockMs: 30_000 });
   await store.update((credentials) => void (credentials.x = apiKey("sk-1")));
   expect(readdirSync(home)).toEqual(["credentials.toml"]);
 });
@@ -504,7 +514,7 @@ test("a young lock from another host is kept even when its pid does not exist on
   mkdirSync(home, { mode: 0o700 });
   const pid = await deadPid();
   writeLock(home, { pid, host: "elsewhere.example" });
-  const error = await rejection(createFileStore(home, { lockTimeoutMs: 300 }).update(() => undefined));
+  const error = await rejection(fileStore(home, { lockTimeoutMs: 300 }).update(() => undefined));
   expect(error.code).toBe("STORE_LOCKED");
   expect(error.message).toContain(`pid ${pid} on elsewhere.example`);
 });
@@ -521,7 +531,7 @@ test("a guard file left by a process killed while breaking or releasing a lock d
   // Dated in the future, so that only the dead pid, not the guard's five-second age limit, can free it.
   const future = new Date(Date.now() + 3_600_000);
   utimesSync(guard, future, future);
-  await createFileStore(home, { lockTimeoutMs: 10_000 }).update(
+  await fileStore(home, { lockTimeoutMs: 10_000 }).update(
     (credentials) => void (credentials.x = apiKey("sk-1")),
   );
   expect(readdirSync(home)).toEqual(["credentials.toml"]);
@@ -531,7 +541,7 @@ test("a lock naming this process but not held by it is a dead earlier process's"
   const home = freshHome();
   mkdirSync(home, { mode: 0o700 });
   writeLock(home, { pid: process.pid, nonce: "not-mine" });
-  await createFileStore(home, { lockTimeoutMs: 30_000 }).update(
+  await fileStore(home, { lockTimeoutMs: 30_000 }).update(
     (credentials) => void (credentials.x = apiKey("sk-1")),
   );
   expect(readdirSync(home)).toEqual(["credentials.toml"]);
@@ -552,7 +562,7 @@ test("a waiter that judged a lock stale does not delete the live lock that repla
 
 test("a holder whose lock was taken over writes nothing and leaves the new lock alone", async () => {
   const home = freshHome();
-  const store = createFileStore(home);
+  const store = fileStore(home);
   await store.update((credentials) => void (credentials.openrouter = apiKey("sk-1")));
   const before = readFileSync(store.path);
   const error = await rejection(
@@ -571,7 +581,7 @@ test("a lock held by a live process makes a second process wait for it", async (
   const home = freshHome();
   const holder = spawnFixture("store-writer.ts", [home, "holder", "1500"]);
   await waitForOutput(holder.stdout, "locked");
-  const store = createFileStore(home, { lockTimeoutMs: 60_000 });
+  const store = fileStore(home, { lockTimeoutMs: 60_000 });
   const asked = Date.now();
   const seen = await store.update((credentials) => ({ holder: credentials.holder, at: Date.now() }));
   expect(await holder.exited).toBe(0);
@@ -587,23 +597,21 @@ test("a short lockTimeoutMs gives STORE_LOCKED naming the holder and the lock fi
   await waitForOutput(holder.stdout, "locked");
   const lock = join(home, "credentials.toml.lock");
   let called = false;
-  const error = await rejection(
-    createFileStore(home, { lockTimeoutMs: 300 }).update(() => void (called = true)),
-  );
+  const error = await rejection(fileStore(home, { lockTimeoutMs: 300 }).update(() => void (called = true)));
   expect(error.code).toBe("STORE_LOCKED");
   expect(error.message).toContain(`pid ${holder.pid} on ${hostname()}`);
   expect(error.hint).toBe(`if no authctl is running, delete ${lock}`);
   expect(called).toBe(false);
   holder.kill("SIGKILL");
   await holder.exited;
-  await createFileStore(home, { lockTimeoutMs: 30_000 }).update(
+  await fileStore(home, { lockTimeoutMs: 30_000 }).update(
     (credentials) => void (credentials.after = apiKey("sk-1")),
   );
-  expect(Object.keys(createFileStore(home).read().credentials)).toEqual(["after"]);
+  expect(Object.keys(fileStore(home).read().credentials)).toEqual(["after"]);
 }, 60_000);
 
 test("concurrent updates within one process are serialised too", async () => {
-  const store = createFileStore(freshHome());
+  const store = fileStore(freshHome());
   const ids = Array.from({ length: 10 }, (_, i) => `same-${i}`);
   await Promise.all(
     ids.map((id) =>
@@ -618,7 +626,7 @@ test("concurrent updates within one process are serialised too", async () => {
 
 test("an update whose fn throws writes nothing and releases the lock", async () => {
   const home = freshHome();
-  const store = createFileStore(home);
+  const store = fileStore(home);
   const boom = new Error("boom");
   await expect(store.update(() => Promise.reject(boom))).rejects.toBe(boom);
   expect(existsSync(home) ? readdirSync(home) : []).toEqual([]);
@@ -639,7 +647,7 @@ test("an update whose fn throws writes nothing and releases the lock", async () 
 
 test("an update whose fn changes nothing does not rewrite the file", async () => {
   const home = freshHome();
-  const store = createFileStore(home);
+  const store = fileStore(home);
   expect(await store.update(() => "nothing")).toBe("nothing");
   expect(existsSync(store.path)).toBe(false);
 
@@ -654,4 +662,45 @@ test("an update whose fn changes nothing does not rewrite the file", async () =>
   const after = statSync(store.path);
   expect(after.ino).toBe(before.ino);
   expect(after.mtimeMs).toBe(before.mtimeMs);
+});
+
+/** Lock effects for a test: its own clock, host and liveness answers; exit hooks are recorded, not installed. */
+function fakeEffects(overrides: Partial<StoreEffects> = {}): StoreEffects & { exitHooks: Array<() => void> } {
+  const exitHooks: Array<() => void> = [];
+  return {
+    now: () => Date.now(),
+    hostname: () => "test-host.example",
+    pid: process.pid,
+    isProcessAlive: () => true,
+    onExit: (fn) => void exitHooks.push(fn),
+    exitHooks,
+    ...overrides,
+  };
+}
+
+test("the lock asks the injected effects, not the process: liveness, host and clock", async () => {
+  const home = freshHome();
+  mkdirSync(home, { mode: 0o700 });
+  // pid 1 is alive on every real host: only the injected probe can call it dead.
+  writeLock(home, { pid: 1, host: "test-host.example" });
+  const alive = fakeEffects();
+  const held = await rejection(
+    fileStore(home, { lockTimeoutMs: 200, effects: alive }).update(() => undefined),
+  );
+  expect(held.code).toBe("STORE_LOCKED");
+  const probed: number[] = [];
+  const dead = fakeEffects({ isProcessAlive: (pid) => (probed.push(pid), false) });
+  await fileStore(home, { lockTimeoutMs: 30_000, effects: dead }).update(
+    (credentials) => void (credentials.x = apiKey("sk-1")),
+  );
+  expect(probed).toContain(1);
+  expect(readLock(join(home, "credentials.toml.lock"))).toBeUndefined();
+
+  // A lock of another host is freed by age alone: a clock ten minutes ahead makes it stale at once.
+  writeLock(home, { pid: 1, host: "elsewhere.example" });
+  const later = fakeEffects({ now: () => Date.now() + 600_000 });
+  await fileStore(home, { lockTimeoutMs: 30_000, staleLockMs: 120_000, effects: later }).update(
+    (credentials) => void (credentials.y = apiKey("sk-2")),
+  );
+  expect(Object.keys(fileStore(home).read().credentials).sort()).toEqual(["x", "y"]);
 });
