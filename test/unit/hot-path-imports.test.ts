@@ -10,7 +10,7 @@ const ROOT = join(import.meta.dir, "../..");
 const HOT_ENTRIES = [
   "src/main.ts",
   "src/cli/hot.ts",
-  "src/actions/context.ts",
+  "src/compose.ts",
   "src/actions/env.ts",
   "src/actions/token.ts",
   "src/actions/exec.ts",
