@@ -3,13 +3,14 @@ import { describeLocation } from "../store/trust.ts";
 import { AuthctlError } from "../errors.ts";
 import { formatEnv, formatGithubEnv, type EnvFormat } from "../format/env-format.ts";
 import type { Context } from "../context.ts";
-import { projectSelection } from "./project.ts";
 import {
+  accountTarget,
   prefetchKeyringSecrets,
   resolveForUse,
   shareSnapshot,
   storedProviders,
   type ResolvedCredential,
+  type SharedSnapshot,
 } from "./resolve.ts";
 
 export interface EnvOptions {
@@ -19,14 +20,19 @@ export interface EnvOptions {
 
 /**
  * Named providers, else the project file's selection, else every stored one; "nothing at all"
- * says how to start. Named providers are all-or-nothing: the caller asked for each of them. Without names, one login that cannot be used
- * (its server down, its grant dead) must not cost the others: every credential that works is
- * handed out, and each one that does not gets one warning naming it, why, and what to run.
+ * says how to start. Named providers are all-or-nothing: the caller asked for each of them.
+ * Without names, one login that cannot be used (its server down, its grant dead) must not cost
+ * the others: every credential that works is handed out, and each one that does not gets one
+ * warning naming it, why, and what to run.
  */
 export async function resolveMany(ctx: Context, providerIds: string[]): Promise<ResolvedCredential[]> {
-  // An explicit provider wins over a project file, which is then not even looked for. The file's
-  // selection is a list of names like any other: all-or-nothing, and exactly those.
-  const selected = providerIds.length > 0 ? providerIds : projectSelection(ctx);
+  // An explicit provider wins over a project file, which is then not even looked for (nor its
+  // module loaded). The file's selection is a list of names like any other: all-or-nothing, and
+  // exactly those.
+  const selected =
+    providerIds.length > 0
+      ? providerIds
+      : (require("./project.ts") as typeof import("./project.ts")).projectSelection(ctx);
   if (selected?.length === 0) return [];
   const named = selected !== undefined;
   // One parse of credentials.toml serves the list, every record and every keyring read.
@@ -39,7 +45,7 @@ export async function resolveMany(ctx: Context, providerIds: string[]): Promise<
       { hint: "run 'authctl login' to add one" },
     );
   }
-  const unique = [...new Set(ids)];
+  const unique = await oneAccountPerProvider(ctx, [...new Set(ids)], shared);
   const prefetched = unique.length > 1 ? prefetchKeyringSecrets(ctx, unique, await shared.read()) : undefined;
   const out: ResolvedCredential[] = [];
   const failures: unknown[] = [];
@@ -63,6 +69,33 @@ export async function resolveMany(ctx: Context, providerIds: string[]): Promise<
       "none of the logged-in providers could be used (see above)",
       { cause: first },
     );
+  }
+  return out;
+}
+
+/**
+ * Two accounts of one provider would fight over the same variables (the last one silently
+ * winning): a usage error, before anything is resolved. The same account named twice
+ * (`openrouter` and the default `openrouter@work`) counts once.
+ */
+async function oneAccountPerProvider(ctx: Context, ids: string[], shared: SharedSnapshot): Promise<string[]> {
+  // One name cannot clash: nothing more to read.
+  if (ids.length < 2) return ids;
+  const { credentials } = await shared.read();
+  const byProvider = new Map<string, { key: string; id: string }>();
+  const out: string[] = [];
+  for (const id of ids) {
+    const target = accountTarget(ctx, id, credentials);
+    const seen = byProvider.get(target.provider.id);
+    if (seen && seen.key !== target.key)
+      throw new AuthctlError(
+        "USAGE",
+        `${seen.id} and ${id} are two accounts of ${target.provider.id}: both would set ${target.provider.keyVars.join(", ") || "the same variables"}`,
+        { hint: `name one account per provider, e.g. -p ${seen.id}` },
+      );
+    if (seen) continue;
+    byProvider.set(target.provider.id, { key: target.key, id });
+    out.push(id);
   }
   return out;
 }

@@ -3,6 +3,13 @@ import { readKey } from "../flows/api-key.ts";
 import { verifyKey } from "../flows/verify-key.ts";
 import type { ProviderDefinition, ProviderMethod } from "../providers/types.ts";
 import { maskSecret, registerSecret } from "../redact.ts";
+import {
+  accountNote,
+  DEFAULT_ACCOUNT,
+  defaultAccountOf,
+  parseAccountRef,
+  putAccount,
+} from "../store/accounts.ts";
 import type { StoredCredential } from "../store/types.ts";
 import type { Context } from "../context.ts";
 
@@ -16,12 +23,18 @@ export interface LoginOptions {
   timeoutMs?: number;
   /** GitHub Enterprise and similar: the provider's host. */
   host?: string;
+  /**
+   * The account the login is stored as (store/accounts.ts). Set by login() from `providerId`
+   * (`openrouter@work`); a bare provider is its default account, `default` for the first one.
+   */
+  account?: string;
 }
 
 export async function login(ctx: Context, options: LoginOptions): Promise<void> {
-  const provider = options.providerId
-    ? ctx.registry.require(options.providerId)
-    : await pickProvider(ctx, options);
+  const ref = options.providerId ? parseAccountRef(options.providerId) : undefined;
+  const provider = ref ? ctx.registry.require(ref.provider) : await pickProvider(ctx, options);
+  options.account =
+    ref?.account ?? defaultAccountOf(ctx.store.readMetadata().credentials, provider.id) ?? DEFAULT_ACCOUNT;
   const method = await chooseMethod(ctx, provider, options);
   // Before any provider is contacted: a grant approved and then not saved is left at the provider.
   ctx.store.assertWritable();
@@ -229,8 +242,8 @@ async function loginWithKey(
     }
   });
   const now = deps.now();
+  const account = options.account ?? DEFAULT_ACCOUNT;
   const previous = await ctx.store.update((credentials) => {
-    const before = credentials[provider.id];
     const credential: StoredCredential = {
       method: "key",
       type: "api_key",
@@ -239,15 +252,16 @@ async function loginWithKey(
       updated_at: now,
     };
     if (apiUrl) credential.extra = { api_url: apiUrl };
-    credentials[provider.id] = credential;
-    return before;
+    return putAccount(credentials, provider.id, account, credential);
   });
   if (previous) {
     const what =
       previous.type === "api_key" && previous.key
         ? `key ${maskSecret(previous.key)}`
         : `${previous.method} login`;
-    deps.ui.info(`replaced the stored ${provider.name} ${what}`);
+    deps.ui.info(`replaced the stored ${provider.name}${accountNote(account)} ${what}`);
   }
-  deps.ui.success(`logged in to ${provider.name} with key ${maskSecret(key)} (${ctx.store.path})`);
+  deps.ui.success(
+    `logged in to ${provider.name}${accountNote(account)} with key ${maskSecret(key)} (${ctx.store.path})`,
+  );
 }

@@ -1,7 +1,18 @@
 import { AuthctlError, httpStatusOf, isAuthctlError } from "../errors.ts";
 import { maskSecret } from "../redact.ts";
 import { KeyringItemError, SealedValueError } from "../store/errors.ts";
-import type { StoredCredential } from "../store/types.ts";
+import {
+  lowerProvider,
+  accountNote,
+  accountsOf,
+  DEFAULT_ACCOUNT,
+  defaultAccountOf,
+  markDefault,
+  parseAccountRef,
+  splitStoreKey,
+  storeKey,
+} from "../store/accounts.ts";
+import type { Credentials, StoredCredential } from "../store/types.ts";
 import type { Context } from "../context.ts";
 import { credentialSecret, findInEnvironment } from "./resolve.ts";
 
@@ -10,19 +21,43 @@ export interface LogoutOptions {
   all: boolean;
 }
 
+/**
+ * The store keys a logout names: `p@a` that account; `p` the provider's default account; with
+ * --all, every account of the named providers (or of every provider when none is named).
+ */
+function keysToLogOut(ctx: Context, options: LogoutOptions, stored: Credentials): string[] {
+  if (options.all && options.providerIds.length === 0) return Object.keys(stored);
+  const keys: string[] = [];
+  for (const text of options.providerIds) {
+    const ref = lowerProvider(parseAccountRef(text));
+    const provider = ctx.registry.get(ref.provider)?.id ?? ref.provider;
+    if (options.all) {
+      if (ref.account !== undefined)
+        throw new AuthctlError("USAGE", `--all logs out every account of a provider, not of ${text}`, {
+          hint: `run 'authctl logout ${text}' for that account, or 'authctl logout ${provider} --all'`,
+        });
+      const accounts = accountsOf(stored, provider);
+      keys.push(...(accounts.length ? accounts.map((a) => storeKey(provider, a)) : [provider]));
+      continue;
+    }
+    const account = ref.account ?? defaultAccountOf(stored, provider) ?? DEFAULT_ACCOUNT;
+    keys.push(storeKey(provider, account));
+  }
+  return [...new Set(keys)];
+}
+
 export async function logout(ctx: Context, options: LogoutOptions): Promise<void> {
   const { deps } = ctx;
   const stored = ctx.store.read().credentials;
-  let ids = options.providerIds.map((id) => ctx.registry.get(id.toLowerCase())?.id ?? id.toLowerCase());
-  if (options.all) ids = Object.keys(stored);
-  else if (ids.length === 0) ids = await pickLoggedIn(ctx, Object.keys(stored));
+  let ids = keysToLogOut(ctx, options, stored);
+  if (!options.all && ids.length === 0) ids = await pickLoggedIn(ctx, Object.keys(stored));
   if (ids.length === 0) {
     if (options.all) deps.ui.info("nothing is stored: nothing to log out of");
     return;
   }
   const missing = ids.filter((id) => !stored[id]);
   for (const id of missing) {
-    const provider = ctx.registry.get(id);
+    const provider = id.includes("@") ? undefined : ctx.registry.get(id);
     const env = provider && findInEnvironment(provider, deps.env);
     if (env)
       deps.ui.warn(
@@ -30,7 +65,8 @@ export async function logout(ctx: Context, options: LogoutOptions): Promise<void
       );
   }
   if (missing.length) {
-    if (!ctx.registry.get(missing[0]!)) ctx.registry.require(missing[0]!);
+    const first = splitStoreKey(missing[0]!).provider;
+    if (!ctx.registry.get(first)) ctx.registry.require(first);
     throw new AuthctlError("NOT_LOGGED_IN", `not logged in to ${missing.join(", ")}: nothing was removed`, {
       hint: "run 'authctl status' to see what is stored",
     });
@@ -65,22 +101,41 @@ export async function logout(ctx: Context, options: LogoutOptions): Promise<void
     }
     if (!(await revokeIfPossible(ctx, id, credential))) unrevoked.push(id);
   }
-  const removed = await ctx.store.update((credentials) => {
+  const { removed, promoted } = await ctx.store.update((credentials) => {
     const out: Array<[string, string]> = [];
+    const defaultsBefore = new Map<string, string | undefined>();
     for (const id of ids) {
       if (unrevoked.includes(id)) continue;
       const credential = credentials[id];
       if (!credential) continue;
+      const { provider } = splitStoreKey(id);
+      if (!defaultsBefore.has(provider))
+        defaultsBefore.set(provider, defaultAccountOf(credentials, provider));
       const secret = credentialSecret(credential);
       out.push([id, secret ? maskSecret(secret) : ""]);
       delete credentials[id];
     }
-    return out;
+    // The default went and other accounts remain: the first of them by name takes over, marked so
+    // that it stays the default whatever is added later.
+    const next: Array<[string, string, string]> = [];
+    for (const [provider, before] of defaultsBefore) {
+      if (before === undefined || credentials[storeKey(provider, before)]) continue;
+      const first = accountsOf(credentials, provider)[0];
+      if (first === undefined) continue;
+      markDefault(credentials, provider, first);
+      next.push([provider, before, first]);
+    }
+    return { removed: out, promoted: next };
   });
   for (const [id, masked] of removed) {
-    const name = ctx.registry.get(id)?.name ?? `${id} (a provider no longer in config.toml)`;
-    deps.ui.success(`logged out of ${name}${masked ? ` (removed ${masked} from the store)` : ""}`);
+    const { provider, account } = splitStoreKey(id);
+    const name = ctx.registry.get(provider)?.name ?? `${provider} (a provider no longer in config.toml)`;
+    deps.ui.success(
+      `logged out of ${name}${accountNote(account)}${masked ? ` (removed ${masked} from the store)` : ""}`,
+    );
   }
+  for (const [provider, before, now] of promoted)
+    deps.ui.info(`${provider}@${now} is now the default ${provider} account (it was ${provider}@${before})`);
   if (unrevoked.length > 0) {
     throw new AuthctlError(
       "NETWORK",
@@ -100,8 +155,9 @@ export async function logout(ctx: Context, options: LogoutOptions): Promise<void
  * refusal (400/401: the token is already dead, or this client may not revoke it) will not change
  * on a retry: it is reported and the login is removed here.
  */
-async function revokeIfPossible(ctx: Context, id: string, credential: StoredCredential): Promise<boolean> {
+async function revokeIfPossible(ctx: Context, key: string, credential: StoredCredential): Promise<boolean> {
   if (credential.type !== "oauth") return true;
+  const id = splitStoreKey(key).provider;
   const provider = ctx.registry.get(id);
   const method = provider?.methods.find((m) => m.id === credential.method);
   const settings = method?.kind === "oauth" ? method.oauth : undefined;
@@ -178,7 +234,9 @@ async function pickLoggedIn(ctx: Context, stored: string[]): Promise<string[]> {
           : `key from the ${credential.method} login`
         : `${credential?.method ?? "account"} login`;
     const who = credential?.account ? ` as ${credential.account}` : "";
-    return { value: id, label: ctx.registry.get(id)?.name ?? id, hint: `${how}${who}` };
+    const { provider, account } = splitStoreKey(id);
+    const name = ctx.registry.get(provider)?.name ?? provider;
+    return { value: id, label: `${name}${accountNote(account)}`, hint: `${how}${who}` };
   });
   const ALL = "\u0000all";
   if (rows.length > 1) rows.push({ value: ALL, label: "All of them", hint: stored.join(", ") });

@@ -52,6 +52,8 @@ export interface RefreshOptions {
    * had left is still the answer.
    */
   force?: boolean;
+  /** The account's store key (store/accounts.ts); the provider id (its account `default`) when absent. */
+  key?: string;
 }
 
 /**
@@ -195,6 +197,8 @@ export async function refreshCredential(
 ): Promise<StoredCredential> {
   const { deps } = ctx;
   const minTtlMs = options.minTtlMs ?? 0;
+  // One account's record: `openrouter` (the account `default`) or `openrouter@work`.
+  const key = options.key ?? provider.id;
   type Outcome =
     | { kind: "ok"; credential: StoredCredential }
     | { kind: "failed"; error: unknown }
@@ -204,7 +208,7 @@ export async function refreshCredential(
   try {
     outcome = await ctx.store.update(async (credentials): Promise<Outcome> => {
       locked = true;
-      const current = credentials[provider.id];
+      const current = credentials[key];
       if (!current) return { kind: "gone" };
       const due = needsRefresh(current, deps.now(), minTtlMs);
       const replaced = options.held !== undefined && current.access_token !== options.held;
@@ -219,7 +223,7 @@ export async function refreshCredential(
             "NOT_LOGGED_IN",
             `the ${provider.name} access token has expired and there is no refresh token`,
             {
-              hint: `run 'authctl login ${provider.id}'`,
+              hint: `run 'authctl login ${key}'`,
             },
           ),
         };
@@ -227,7 +231,7 @@ export async function refreshCredential(
       const { url: tokenUrl, clientAuth } = await tokenUrlFor(ctx, provider, current);
       if (!tokenUrl)
         throw new AuthctlError("CONFIG_INVALID", `${provider.name} has no token_url to refresh with`, {
-          hint: `run 'authctl login ${provider.id}' again`,
+          hint: `run 'authctl login ${key}' again`,
         });
       const method = provider.methods.find((m) => m.id === current.method);
       const settings = method?.kind === "oauth" ? method.oauth : undefined;
@@ -282,13 +286,13 @@ export async function refreshCredential(
         delete next.needs_login;
         if (next.id_token === undefined) delete next.id_token;
         if (next.expires_at === undefined) delete next.expires_at;
-        credentials[provider.id] = next;
+        credentials[key] = next;
         return { kind: "ok", credential: next };
       } catch (error) {
         if (rotated !== undefined && rotated !== used) {
           // The server has spent the old refresh token; the new one is all the grant has left.
           // Keep it (and the access token that is still ours) before reporting the bad answer.
-          credentials[provider.id] = {
+          credentials[key] = {
             ...current,
             refresh_token: rotated,
             rotated_at: deps.now(),
@@ -310,17 +314,17 @@ export async function refreshCredential(
         if (!dead) throw asOutage(error, provider) ?? error;
         // Another writer outside this lock (an older authctl, a restored backup) may have stored a
         // newer grant meanwhile: prefer it over declaring the login dead.
-        const onDisk = ctx.store.read().credentials[provider.id];
+        const onDisk = ctx.store.read().credentials[key];
         if (
           onDisk?.refresh_token &&
           onDisk.refresh_token !== used &&
           !needsRefresh(onDisk, deps.now(), minTtlMs)
         ) {
-          credentials[provider.id] = onDisk;
+          credentials[key] = onDisk;
           return { kind: "ok", credential: onDisk };
         }
         // Keep every secret: the user may still want to inspect or revoke it. Only mark it.
-        credentials[provider.id] = { ...current, needs_login: true, updated_at: deps.now() };
+        credentials[key] = { ...current, needs_login: true, updated_at: deps.now() };
         // A server that rotates refresh tokens spends each one on use: a copy of this store that
         // refreshed first (a restored backup, a synced home) leaves this one holding a spent token.
         const copies =
@@ -333,7 +337,7 @@ export async function refreshCredential(
             "NOT_LOGGED_IN",
             `${provider.name} refused to refresh the login (${(error as AuthctlError).message})${copies}`,
             {
-              hint: `run 'authctl login ${provider.id}'`,
+              hint: `run 'authctl login ${key}'`,
               cause: error,
             },
           ),
@@ -344,8 +348,8 @@ export async function refreshCredential(
     throw (!locked && asUnwritable(error, ctx, provider)) || error;
   }
   if (outcome.kind === "gone")
-    throw new AuthctlError("NOT_LOGGED_IN", `${provider.id} was logged out meanwhile`, {
-      hint: `run 'authctl login ${provider.id}'`,
+    throw new AuthctlError("NOT_LOGGED_IN", `${key} was logged out meanwhile`, {
+      hint: `run 'authctl login ${key}'`,
     });
   if (outcome.kind === "failed") throw outcome.error;
   // A token refreshed just now is the freshest there is, whatever its (unknown) lifetime; a known

@@ -4,13 +4,25 @@ import { AuthctlError } from "../errors.ts";
 import type { ProviderDefinition } from "../providers/types.ts";
 import { registerSecret } from "../redact.ts";
 import { describeStore } from "../store/stores.ts";
-import type { StoreSnapshot, StoredCredential } from "../store/types.ts";
+import {
+  accountLabel,
+  DEFAULT_ACCOUNT,
+  defaultAccountOf,
+  parseAccountRef,
+  splitStoreKey,
+  storeKey,
+} from "../store/accounts.ts";
+import type { Credentials, StoreSnapshot, StoredCredential } from "../store/types.ts";
 import type { Context } from "../context.ts";
 import { needsRefresh, stillSatisfies } from "./expiry.ts";
 
 /** A credential ready to hand out, and where it came from. */
 export interface ResolvedCredential {
   provider: ProviderDefinition;
+  /** The account (store/accounts.ts): `default` for credentials stored without a name. */
+  account: string;
+  /** Where it is stored: the provider id for the account `default`, else `provider@account`. */
+  key: string;
   source: "store" | "environment";
   credential?: StoredCredential;
   /** What `authctl token` prints: the API key or the current access token. */
@@ -67,6 +79,29 @@ export function findInEnvironment(
   return undefined;
 }
 
+/** One account of a provider, as a command names it: what to read, and whether the environment may stand in. */
+export interface AccountTarget {
+  provider: ProviderDefinition;
+  account: string;
+  key: string;
+  /** `provider@account` was written: the environment's variable is no account's, so it does not count. */
+  named: boolean;
+}
+
+/**
+ * `openrouter` (its default account: the one marked, else `default`, else the first by name) or
+ * `openrouter@work`. Throws USAGE for a bad account name, UNKNOWN_PROVIDER for a bad provider.
+ */
+export function accountTarget(ctx: Context, ref: string, credentials?: Credentials): AccountTarget {
+  const parsed = parseAccountRef(ref);
+  const provider = ctx.registry.require(parsed.provider);
+  const account =
+    parsed.account ??
+    defaultAccountOf(credentials ?? ctx.store.read().credentials, provider.id) ??
+    DEFAULT_ACCOUNT;
+  return { provider, account, key: storeKey(provider.id, account), named: parsed.account !== undefined };
+}
+
 export function notLoggedIn(providerId: string, storePath?: string): AuthctlError {
   const where = storePath ? ` (nothing for it in ${describeLocation(storePath)})` : "";
   return new AuthctlError("NOT_LOGGED_IN", `${providerId} is not logged in${where}`, {
@@ -83,20 +118,36 @@ export function resolveStored(
   ctx: Context,
   provider: ProviderDefinition,
   credentials = ctx.store.read().credentials,
+  target: Pick<AccountTarget, "account" | "key" | "named"> = {
+    account: DEFAULT_ACCOUNT,
+    key: provider.id,
+    named: false,
+  },
 ): ResolvedCredential | undefined {
-  const credential = credentials[provider.id];
+  const { account, key } = target;
+  const credential = credentials[key];
   if (credential) {
     const secret = credentialSecret(credential);
     if (secret) {
       registerSecret(secret);
-      return { provider, source: "store", credential, secret, vars: credentialVars(provider, credential) };
+      return {
+        provider,
+        account,
+        key,
+        source: "store",
+        credential,
+        secret,
+        vars: credentialVars(provider, credential),
+      };
     }
   }
-  const found = findInEnvironment(provider, ctx.deps.env);
+  const found = target.named ? undefined : findInEnvironment(provider, ctx.deps.env);
   if (found) {
     registerSecret(found.value);
     return {
       provider,
+      account,
+      key,
       source: "environment",
       secret: found.value,
       vars: provider.keyVars.map((name) => [name, found.value] as [string, string]),
@@ -145,17 +196,19 @@ async function readQuickly(ctx: Context): Promise<StoreSnapshot> {
  */
 async function resolveStoredWithSecrets(
   ctx: Context,
-  provider: ProviderDefinition,
+  ref: string,
   shared: SharedSnapshot,
   prefetched?: Promise<StoredCredential | undefined>,
-): Promise<ResolvedCredential | undefined> {
+): Promise<{ target: AccountTarget; resolved: ResolvedCredential | undefined }> {
   const snapshot = await shared.read();
-  if (snapshot.damaged?.[provider.id]) throw snapshot.damaged[provider.id];
-  const backend = snapshot.backends[provider.id];
+  const target = accountTarget(ctx, ref, snapshot.credentials);
+  const { provider, key } = target;
+  if (snapshot.damaged?.[key]) throw snapshot.damaged[key];
+  const backend = snapshot.backends[key];
   if (!backend || !describeStore(backend).asyncReads)
-    return resolveStored(ctx, provider, snapshot.credentials);
-  const credential = await (prefetched ?? ctx.store.readSecrets(provider.id, snapshot));
-  return resolveStored(ctx, provider, credential ? { [provider.id]: credential } : {});
+    return { target, resolved: resolveStored(ctx, provider, snapshot.credentials, target) };
+  const credential = await (prefetched ?? ctx.store.readSecrets(key, snapshot));
+  return { target, resolved: resolveStored(ctx, provider, credential ? { [key]: credential } : {}, target) };
 }
 
 /**
@@ -171,27 +224,28 @@ export async function resolveForUse(
     snapshot?: SharedSnapshot;
   } = {},
 ): Promise<ResolvedCredential> {
-  const provider = ctx.registry.require(providerId);
   const shared = options.snapshot ?? shareSnapshot(ctx);
-  const resolved = await resolveStoredWithSecrets(ctx, provider, shared, options.prefetched);
+  const { target, resolved } = await resolveStoredWithSecrets(ctx, providerId, shared, options.prefetched);
+  const { provider } = target;
+  const label = accountLabel(provider.id, target.account);
   if (resolved?.credential?.type === "oauth") {
-    const fresh = await ensureFresh(ctx, provider, resolved.credential, options.minTtlMs, shared);
+    const fresh = await ensureFresh(ctx, target, resolved.credential, options.minTtlMs, shared);
     if (fresh) return fresh;
   } else if (resolved) return resolved;
   if (!ctx.deps.interactive) {
     if (resolved?.credential?.needs_login) {
       throw new AuthctlError("NOT_LOGGED_IN", `the ${provider.name} login has expired`, {
-        hint: `run 'authctl login ${provider.id}'`,
+        hint: `run 'authctl login ${label}'`,
       });
     }
-    throw notLoggedIn(provider.id, ctx.store.path);
+    throw notLoggedIn(label, ctx.store.path);
   }
   ctx.deps.ui.info(`${provider.name} is not logged in yet: logging in first.`);
   const { login } = await import("./login.ts");
-  await login(ctx, { providerId: provider.id });
+  await login(ctx, { providerId: label });
   shared.drop();
-  const after = await resolveStoredWithSecrets(ctx, provider, shared);
-  if (!after) throw notLoggedIn(provider.id, ctx.store.path);
+  const after = (await resolveStoredWithSecrets(ctx, label, shared)).resolved;
+  if (!after) throw notLoggedIn(label, ctx.store.path);
   return after;
 }
 
@@ -208,17 +262,18 @@ export async function resolveForUse(
  */
 async function ensureFresh(
   ctx: Context,
-  provider: ProviderDefinition,
+  target: AccountTarget,
   credential: StoredCredential,
   minTtlMs: number | undefined,
   shared: SharedSnapshot,
 ): Promise<ResolvedCredential | undefined> {
+  const { provider, account, key } = target;
   minTtlMs ??= 0;
   let current = credential;
   if (current.needs_login) {
     if (ctx.deps.interactive) return undefined;
     throw new AuthctlError("NOT_LOGGED_IN", `the ${provider.name} login needs renewing`, {
-      hint: `run 'authctl login ${provider.id}'`,
+      hint: `run 'authctl login ${accountLabel(provider.id, account)}'`,
     });
   }
   if (needsRefresh(current, ctx.deps.now(), minTtlMs)) {
@@ -226,7 +281,7 @@ async function ensureFresh(
     // The refresh writes the store: what the command reads next reads it again.
     shared.drop();
     try {
-      current = await refreshCredential(ctx, provider, { minTtlMs, held: current.access_token });
+      current = await refreshCredential(ctx, provider, { minTtlMs, held: current.access_token, key });
     } catch (error) {
       const now = ctx.deps.now();
       if (error instanceof RefreshOutage && stillSatisfies(current, now, minTtlMs)) {
@@ -245,7 +300,15 @@ async function ensureFresh(
   }
   const secret = credentialSecret(current)!;
   registerSecret(secret);
-  return { provider, source: "store", credential: current, secret, vars: credentialVars(provider, current) };
+  return {
+    provider,
+    account,
+    key,
+    source: "store",
+    credential: current,
+    secret,
+    vars: credentialVars(provider, current),
+  };
 }
 
 /** "25 s", "4 min", "3 h": how long a token has left, for warnings. */
@@ -256,11 +319,15 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(seconds / 3600)} h`;
 }
 
-/** Every provider with a stored credential, in registry order; unknown ids in the store are skipped with a warning. */
+/**
+ * Every provider with a stored credential (each counts once, whatever its accounts), in store
+ * order; unknown ids in the store are skipped with a warning.
+ */
 export function storedProviders(ctx: Context, snapshot = ctx.store.read()): ProviderDefinition[] {
   for (const warning of snapshot.warnings) ctx.deps.ui.warn(warning);
   const out: ProviderDefinition[] = [];
-  for (const id of Object.keys(snapshot.credentials)) {
+  const ids = new Set(Object.keys(snapshot.credentials).map((key) => splitStoreKey(key).provider));
+  for (const id of ids) {
     const provider = ctx.registry.get(id);
     if (provider) out.push(provider);
     else
@@ -282,10 +349,15 @@ export function prefetchKeyringSecrets(
   const prefetched = new Map<string, Promise<StoredCredential | undefined>>();
   const backends = snapshot.backends;
   for (const id of providerIds) {
-    const provider = ctx.registry.get(id);
-    const backend = provider && backends[provider.id];
+    let key: string;
+    try {
+      key = accountTarget(ctx, id, snapshot.credentials).key;
+    } catch {
+      continue; // resolving it says what is wrong
+    }
+    const backend = backends[key];
     if (!backend || !describeStore(backend).asyncReads || prefetched.has(id)) continue;
-    const read = ctx.store.readSecrets(provider.id, snapshot);
+    const read = ctx.store.readSecrets(key, snapshot);
     read.catch(() => {});
     prefetched.set(id, read);
   }

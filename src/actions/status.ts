@@ -4,6 +4,15 @@ import { describeStore } from "../store/stores.ts";
 import type { StoreName, StoreSnapshot, StoredCredential } from "../store/types.ts";
 import type { ProviderDefinition } from "../providers/types.ts";
 import { maskSecret, registerSecret } from "../redact.ts";
+import {
+  lowerProvider,
+  accountsOf,
+  DEFAULT_ACCOUNT,
+  defaultAccountOf,
+  parseAccountRef,
+  splitStoreKey,
+  storeKey,
+} from "../store/accounts.ts";
 import type { Context } from "../context.ts";
 import { type ProjectStatus, projectStatus } from "./project.ts";
 import { credentialSecret, credentialVars, findInEnvironment } from "./resolve.ts";
@@ -16,7 +25,13 @@ export interface StatusOptions {
 }
 
 export interface ProviderStatus {
+  /** How the account is named on the command line: `openrouter` for its account `default`, else `openrouter@work`. */
   id: string;
+  provider: string;
+  /** The account's name (store/accounts.ts); `default` for credentials stored without one. */
+  account: string;
+  /** This account is what the bare provider id means. */
+  default: boolean;
   name: string;
   logged_in: boolean;
   /** The source authctl hands out: the store wins over the environment. */
@@ -34,8 +49,8 @@ export interface ProviderStatus {
   backend: StoreName | null;
   /** With --check: whether the stored secret could be read, and if not why. */
   check?: { ok: true } | { ok: false; error: string; hint?: string };
-  /** The account the login belongs to (an e-mail, a user id), when the provider said. */
-  account: string | null;
+  /** Who the login belongs to (an e-mail, a user id), when the provider said. */
+  identity: string | null;
   /** The OAuth access token's expiry has passed. */
   expired: boolean;
   /** Whether authctl can refresh it; null when the refresh token sits unread in the keyring or a sealed file. */
@@ -71,33 +86,49 @@ export function collectStatus(
   const env = ctx.deps.env;
   const now = ctx.deps.now();
   const stored = snapshot.credentials;
-  // A credential whose provider was removed from config.toml is still listed: hiding it would
-  // leave a secret nobody can see, and `logout <id>` removes it.
-  const orphans = Object.keys(stored).filter((id) => !ctx.registry.get(id));
-  let wanted: Array<ProviderDefinition | string>;
+  const providerOf = (key: string) => splitStoreKey(key).provider;
+  // Every account of every provider, and providers known only from the environment. A credential
+  // whose provider was removed from config.toml is still listed: hiding it would leave a secret
+  // nobody can see, and `logout <id>` removes it.
+  let wanted: Array<{ provider: ProviderDefinition | string; account: string }>;
   if (options.providerIds.length) {
-    wanted = options.providerIds.map((id) =>
-      stored[id.toLowerCase()] && !ctx.registry.get(id.toLowerCase())
-        ? id.toLowerCase()
-        : ctx.registry.require(id),
-    );
+    wanted = options.providerIds.map((text) => {
+      const ref = lowerProvider(parseAccountRef(text));
+      const orphan = accountsOf(stored, ref.provider).length > 0 && !ctx.registry.get(ref.provider);
+      const provider = orphan ? ref.provider : ctx.registry.require(text.split("@")[0]!);
+      const id = typeof provider === "string" ? provider : provider.id;
+      return { provider, account: ref.account ?? defaultAccountOf(stored, id) ?? DEFAULT_ACCOUNT };
+    });
   } else {
-    const listed = ctx.registry.list().filter((p) => stored[p.id] || findInEnvironment(p, env));
-    wanted = [...listed, ...orphans].sort((a, b) => idOf(a).localeCompare(idOf(b)));
+    wanted = Object.keys(stored).map((key) => ({
+      provider: ctx.registry.get(providerOf(key)) ?? providerOf(key),
+      account: splitStoreKey(key).account,
+    }));
+    for (const provider of ctx.registry.list())
+      if (accountsOf(stored, provider.id).length === 0 && findInEnvironment(provider, env))
+        wanted.push({ provider, account: DEFAULT_ACCOUNT });
+    wanted.sort(
+      (a, b) => idOf(a.provider).localeCompare(idOf(b.provider)) || a.account.localeCompare(b.account),
+    );
   }
-  const statuses = wanted.map((provider): ProviderStatus => {
-    if (typeof provider === "string")
-      return orphanStatus(provider, stored[provider]!, snapshot.backends[provider]!, now);
-    const credential = stored[provider.id];
-    const fromEnv = findInEnvironment(provider, env);
+  const statuses = wanted.map(({ provider, account }): ProviderStatus => {
+    const providerId = idOf(provider);
+    const key = storeKey(providerId, account);
+    const isDefault = account === (defaultAccountOf(stored, providerId) ?? DEFAULT_ACCOUNT);
+    const names = { id: key, provider: providerId, account, default: isDefault };
+    if (typeof provider === "string") return orphanStatus(names, stored[key]!, snapshot.backends[key]!, now);
+    const credential = stored[key];
+    // The environment stands in for a provider with no stored account only, as in resolve.ts.
+    const fromEnv =
+      accountsOf(stored, providerId).length === 0 && isDefault ? findInEnvironment(provider, env) : undefined;
     if (fromEnv) registerSecret(fromEnv.value);
     const secret = credential ? credentialSecret(credential) : undefined;
     if (secret) registerSecret(secret);
     const base = {
-      id: provider.id,
+      ...names,
       name: provider.name,
       variables: provider.keyVars,
-      account: null,
+      identity: null,
       expired: false,
       refreshable: null,
       configured: true,
@@ -105,15 +136,17 @@ export function collectStatus(
     };
     // A keyring secret is not fetched: status never calls (or prompts for) the keyring.
     // Every stored credential has its backend in the snapshot.
-    const backend = credential ? snapshot.backends[provider.id]! : null;
+    const backend = credential ? snapshot.backends[key]! : null;
     if (credential && backend && (secret || !describeStore(backend).inClear)) {
       // An account login exports its own variables (CLAUDE_CODE_OAUTH_TOKEN, CHATGPT_ACCESS_TOKEN, …).
       if (secret) base.variables = credentialVars(provider, credential).map(([name]) => name);
-      const shadow = secret
-        ? [...provider.keyVars, ...(provider.aliasVars ?? [])].find(
-            (name) => env[name] && env[name] !== secret,
-          )
-        : undefined;
+      // Only the default account is what a program started from this shell would compete with.
+      const shadow =
+        secret && isDefault
+          ? [...provider.keyVars, ...(provider.aliasVars ?? [])].find(
+              (name) => env[name] && env[name] !== secret,
+            )
+          : undefined;
       const health = healthOf(credential, Boolean(secret), now);
       return {
         ...base,
@@ -128,7 +161,7 @@ export function collectStatus(
         updated_at: new Date(credential.updated_at).toISOString(),
         shadowed_by: shadow ? { variable: shadow, secret: maskSecret(env[shadow]!) } : null,
         backend,
-        account: credential.account ?? null,
+        identity: credential.account ?? null,
       };
     }
     if (fromEnv) {
@@ -188,7 +221,7 @@ function healthOf(
 }
 
 function orphanStatus(
-  id: string,
+  names: Pick<ProviderStatus, "id" | "provider" | "account" | "default">,
   credential: StoredCredential,
   backend: StoreName,
   now: number,
@@ -196,8 +229,8 @@ function orphanStatus(
   const secret = credentialSecret(credential);
   if (secret) registerSecret(secret);
   return {
-    id,
-    name: id,
+    ...names,
+    name: names.provider,
     logged_in: !credential.needs_login,
     source: "store",
     method: credential.method,
@@ -209,7 +242,7 @@ function orphanStatus(
     updated_at: new Date(credential.updated_at).toISOString(),
     shadowed_by: null,
     backend,
-    account: credential.account ?? null,
+    identity: credential.account ?? null,
     ...healthOf(credential, Boolean(secret), now),
     configured: false,
     usable: false,
@@ -313,7 +346,9 @@ function printHuman(ctx: Context, statuses: ProviderStatus[]): void {
   if (endpoint) ui.result(`store: ${ctx.store.path}, answered by ${endpoint}`);
   const now = ctx.deps.now();
   for (const s of statuses) {
-    ui.result(s.configured ? `${s.name} (${s.id})` : s.id);
+    // Stored credentials name their account, and the one a bare provider id means says so.
+    const account = s.source === "store" ? ` — account ${s.account}${s.default ? " (default)" : ""}` : "";
+    ui.result(s.configured ? `${s.name} (${s.id})${account}` : `${s.id}${account}`);
     if (!s.source) {
       ui.result(`  ✗ not logged in — run 'authctl login ${s.id}'`);
       continue;
@@ -325,7 +360,7 @@ function printHuman(ctx: Context, statuses: ProviderStatus[]): void {
     }
     const how = s.type === "api_key" ? "a key" : `an account login (${s.method})`;
     const secret = s.secret ?? (s.backend ? describeStore(s.backend).unreadSecret : "(secret sealed)");
-    const who = s.account ? ` as ${s.account}` : "";
+    const who = s.identity ? ` as ${s.identity}` : "";
     if (!s.configured) {
       ui.result(
         `  ✗ provider no longer configured: ${how} ${secret}${who} is stored, but config.toml defines no [providers.${s.id}]`,

@@ -32,7 +32,7 @@ export async function token(ctx: Context, options: TokenOptions): Promise<void> 
       );
     }
     const { exchangeAtUse } = await import("./use-exchange.ts");
-    ctx.deps.writeStdout(`${await exchangeAtUse(ctx, provider, exchange)}\n`);
+    ctx.deps.writeStdout(`${await exchangeAtUse(ctx, provider, exchange, resolved.key)}\n`);
     return;
   }
   ctx.deps.writeStdout(`${resolved.secret}\n`);

@@ -13,14 +13,16 @@ export async function exchangeAtUse(
   ctx: Context,
   provider: ProviderDefinition,
   exchange: UseExchange,
+  /** The account's store key (store/accounts.ts); the provider id (its account `default`) when absent. */
+  key = provider.id,
 ): Promise<string> {
   const { deps } = ctx;
   const token = await ctx.store.update(async (credentials) => {
-    const credential = credentials[provider.id];
+    const credential = credentials[key];
     const secret = credential?.type === "oauth" ? credential.access_token : credential?.key;
     if (!credential || !secret) {
-      throw new AuthctlError("NOT_LOGGED_IN", `${provider.id} is not logged in`, {
-        hint: `run 'authctl login ${provider.id}'`,
+      throw new AuthctlError("NOT_LOGGED_IN", `${key} is not logged in`, {
+        hint: `run 'authctl login ${key}'`,
       });
     }
     const cached = credential.extra?.[exchange.cache.token];
@@ -28,7 +30,7 @@ export async function exchangeAtUse(
     if (cached && expires - deps.now() > exchange.marginMs) return cached;
     const fresh = await exchange.run(createHookDeps(deps, provider), secret, { ...credential.extra });
     registerSecret(fresh.token);
-    credentials[provider.id] = {
+    credentials[key] = {
       ...credential,
       extra: {
         ...credential.extra,

@@ -74,21 +74,20 @@ export function createLoginCommand(getContext: GetContext): CommandDef<any> {
   });
 }
 
-/** `logout mistral --all` is ambiguous (one, or everything?): refuse it rather than guess. */
+/**
+ * `logout openrouter@work` one account, `logout openrouter` the provider's default account,
+ * `logout openrouter --all` every account of it, `logout --all` everything (issue 20).
+ */
 export function parseLogoutArgs(args: Args): { providerIds: string[]; all: boolean } {
-  const providerIds = positionals(args);
-  const all = Boolean(args.all);
-  if (all && providerIds.length) {
-    throw new AuthctlError("USAGE", `--all and a provider (${providerIds.join(" ")}) cannot go together`, {
-      hint: `run 'authctl logout ${providerIds.join(" ")}' for ${providerIds.length === 1 ? "that one" : "those"}, or 'authctl logout --all' for everything`,
-    });
-  }
-  return { providerIds, all };
+  return { providerIds: positionals(args), all: Boolean(args.all) };
 }
 
 export const logoutArgs = {
   provider: { type: "positional", required: false, description: "provider ids" },
-  all: { type: "boolean", description: "log out of every provider" },
+  all: {
+    type: "boolean",
+    description: "every account of the named providers (of every provider when none is named)",
+  },
 } as const;
 
 export function createLogoutCommand(getContext: GetContext): CommandDef<any> {

@@ -20,18 +20,22 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
   login: {
     description: "Log in to a provider and store the credential",
     usage:
-      "login [provider] [--method <method>] [--with-key] [--no-verify] [--device] [--no-browser] [--timeout <duration>] [--host <host>]",
+      "login [provider][@account] [--method <method>] [--with-key] [--no-verify] [--device] [--no-browser] [--timeout <duration>] [--host <host>]",
     examples: [
       ["authctl login openrouter", "an account login in the browser (a picker without a provider)"],
-      ["pass show groq | authctl login groq --with-key", "a key from stdin, never from argv"],
+      [
+        "pass show or-work | authctl login openrouter@work --with-key",
+        "a key from stdin (never argv), as a named account",
+      ],
       ["authctl login github-copilot --device", "a code to type in on another device"],
     ],
   },
   logout: {
     description: "Remove stored credentials (and revoke them where the provider can)",
-    usage: "logout <provider>… | --all",
+    usage: "logout <provider>[@<account>]… [--all] | --all",
     examples: [
-      ["authctl logout openrouter", ""],
+      ["authctl logout openrouter", "its default account (the first other one by name becomes the default)"],
+      ["authctl logout openrouter@work", "that account only ('openrouter --all': every openrouter account)"],
       ["authctl logout --all", "everything stored, providers no longer in config.toml included"],
     ],
   },
@@ -113,6 +117,14 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
         "seal with a passphrase instead of the key file",
       ],
       ["authctl store reset", "lists what is lost and asks first"],
+    ],
+  },
+  switch: {
+    description: "Make an account its provider's default (what the bare provider id means)",
+    usage: "switch <provider>@<account>",
+    examples: [
+      ["authctl switch openrouter@work", "'openrouter' now means the work account"],
+      ["authctl switch openrouter@default", "back to the account stored without a name"],
     ],
   },
   allow: {

@@ -6,6 +6,7 @@ import { didYouMean } from "../did-you-mean.ts";
 import { AuthctlError, EXIT, isAuthctlError } from "../errors.ts";
 import * as commands from "./commands.ts";
 import { renderCommandHelp, renderMainHelp, usageLine } from "./help.ts";
+import { createSwitchCommand } from "./accounts.ts";
 import { createAllowCommand, createDenyCommand } from "./project.ts";
 import { rejectUnknownFlags } from "./shared.ts";
 import { createStoreCommand } from "./store.ts";
@@ -22,6 +23,7 @@ const FACTORIES: Record<string, Factory> = {
   exec: commands.createExecCommand,
   token: commands.createTokenCommand,
   providers: commands.createProvidersCommand,
+  switch: createSwitchCommand,
   store: createStoreCommand,
   upgrade: createUpgradeCommand,
   allow: createAllowCommand,

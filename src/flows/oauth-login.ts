@@ -20,6 +20,7 @@ import type {
 } from "../providers/types.ts";
 import { createHookDeps } from "../providers/hook-deps.ts";
 import { maskSecret, registerSecret } from "../redact.ts";
+import { accountNote, DEFAULT_ACCOUNT, putAccount } from "../store/accounts.ts";
 import type { StoredCredential } from "../store/types.ts";
 import { createFlowSignal } from "./_cancel.ts";
 import { authorize, exchange, type StepContext } from "./login-steps.ts";
@@ -109,7 +110,7 @@ export async function loginWithOAuth(
       reportGrant(ctx, provider, settings, exchanged.tokens);
       if (steps.finish) result = await steps.finish(hd, exchanged.tokens, settings);
     }
-    await storeLogin(ctx, provider, method, settings, result, options.host);
+    await storeLogin(ctx, provider, method, settings, result, options.host, options.account);
   } finally {
     flowSignal.dispose();
   }
@@ -215,6 +216,8 @@ export async function storeLogin(
   settings: OAuthSettings,
   result: LoginResult,
   host?: string,
+  /** The account it is stored as (store/accounts.ts); `default` when absent. */
+  account?: string,
 ): Promise<void> {
   const { deps } = ctx;
   const now = deps.now();
@@ -262,12 +265,12 @@ export async function storeLogin(
   for (const key of Object.keys(credential) as Array<keyof StoredCredential>)
     if (credential[key] === undefined) delete credential[key];
   await ctx.store.update((credentials) => {
-    credentials[provider.id] = credential;
+    putAccount(credentials, provider.id, account ?? DEFAULT_ACCOUNT, credential);
   });
   const who = credential.account ? ` as ${credential.account}` : "";
   if (credential.type === "api_key") {
     deps.ui.success(
-      `logged in to ${provider.name}${who}: stored key ${maskSecret(credential.key!)}${credential.label ? ` (${credential.label})` : ""}`,
+      `logged in to ${provider.name}${accountNote(account ?? DEFAULT_ACCOUNT)}${who}: stored key ${maskSecret(credential.key!)}${credential.label ? ` (${credential.label})` : ""}`,
     );
     return;
   }
@@ -275,6 +278,6 @@ export async function storeLogin(
     ? `, access token valid until ${new Date(credential.expires_at).toISOString()}`
     : "";
   deps.ui.success(
-    `logged in to ${provider.name}${who} (token ${maskSecret(credential.access_token!)}${expiry}${credential.refresh_token ? ", refreshable" : ""})`,
+    `logged in to ${provider.name}${accountNote(account ?? DEFAULT_ACCOUNT)}${who} (token ${maskSecret(credential.access_token!)}${expiry}${credential.refresh_token ? ", refreshable" : ""})`,
   );
 }

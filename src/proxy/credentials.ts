@@ -49,7 +49,7 @@ export function createProxyCredential(ctx: Context, resolved: ResolvedCredential
     inflight ??= (async () => {
       try {
         const { refreshCredential } = await import("../actions/refresh.ts");
-        credential = await refreshCredential(ctx, resolved.provider, options);
+        credential = await refreshCredential(ctx, resolved.provider, { ...options, key: resolved.key });
         return credential;
       } finally {
         inflight = undefined;

@@ -8,7 +8,7 @@
  * Pure functions: no store, no registry.
  */
 import { AuthctlError } from "../errors.ts";
-import type { Credentials } from "./types.ts";
+import type { Credentials, StoredCredential } from "./types.ts";
 
 /** The account of credentials stored without a name (and before accounts existed). */
 export const DEFAULT_ACCOUNT = "default";
@@ -47,9 +47,19 @@ export function parseAccountRef(text: string): AccountRef {
   return { provider, account };
 }
 
+/** Provider ids are matched without regard to case (as the registry does); account names are not. */
+export function lowerProvider(ref: AccountRef): AccountRef {
+  return { ...ref, provider: ref.provider.toLowerCase() };
+}
+
 /** How an account is shown and typed: the bare provider id for `default`, else `provider@account`. */
 export function accountLabel(provider: string, account: string): string {
   return account === DEFAULT_ACCOUNT ? provider : `${provider}@${account}`;
+}
+
+/** " (account work)" for a named account, "" for `default`: for messages after a provider's name. */
+export function accountNote(account: string): string {
+  return account === DEFAULT_ACCOUNT ? "" : ` (account ${account})`;
 }
 
 /** The store key of one account (the same text as accountLabel: see the module comment). */
@@ -88,8 +98,8 @@ export function defaultAccountOf(credentials: Credentials, provider: string): st
 
 /**
  * Makes `account` the provider's default by marking its record and unmarking the others (inside
- * an update). The mark is written only where it changes the answer, so a store with one account
- * per provider stays exactly as an older authctl wrote it.
+ * an update). Only `switch`, a second account and a logout of the default call it, so a store
+ * with one account per provider stays exactly as an older authctl wrote it.
  */
 export function markDefault(credentials: Credentials, provider: string, account: string): void {
   for (const other of accountsOf(credentials, provider)) {
@@ -102,6 +112,28 @@ export function markDefault(credentials: Credentials, provider: string, account:
       credentials[key] = rest;
     }
   }
+}
+
+/**
+ * Stores one account's credential (inside an update) and returns the one it replaces. The first
+ * account of a provider becomes its default by being the only one; a new account next to others
+ * never takes over: the current default is marked first. A replaced credential keeps its mark.
+ */
+export function putAccount(
+  credentials: Credentials,
+  provider: string,
+  account: string,
+  credential: StoredCredential,
+): StoredCredential | undefined {
+  const key = storeKey(provider, account);
+  const before = credentials[key];
+  if (!before) {
+    const current = defaultAccountOf(credentials, provider);
+    if (current !== undefined) markDefault(credentials, provider, current);
+  }
+  const { default: _ignored, ...rest } = credential;
+  credentials[key] = before?.default === true ? { ...rest, default: true } : rest;
+  return before;
 }
 
 /** The account a reference means in this store: the named one, or the provider's default. */

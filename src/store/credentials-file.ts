@@ -15,11 +15,15 @@ import type { Credentials, StoredCredential } from "./types.ts";
 export const STORE_FORMAT_VERSION = 2;
 export const STORE_HEADER = "# authctl credential store. Managed by authctl: use 'authctl login/logout'.";
 
-const PROVIDER_ID = /^[a-z0-9][a-z0-9-]*$/;
+/** A provider id, and `@<account>` for an account other than `default` (store/accounts.ts). */
+const PROVIDER_ID = /^[a-z0-9][a-z0-9-]*(@[a-z0-9_-]{1,32})?$/;
 /** Top-level keys of the file that are not provider tables. */
 const RESERVED_KEYS = new Set(["version", "generation"]);
 
-/** True for ids that can name a table in the store (`[openrouter]`) without clashing with `version`. */
+/**
+ * True for keys that can name a table in the store (`[openrouter]`, `["openrouter@work"]`) without
+ * clashing with `version`.
+ */
 export function isValidProviderId(id: string): boolean {
   return PROVIDER_ID.test(id) && !RESERVED_KEYS.has(id);
 }
@@ -50,6 +54,7 @@ const FIELDS: ReadonlyArray<readonly [name: string, kind: FieldKind, required: b
   ["obtained_at", "integer", false],
   ["rotated_at", "integer", false],
   ["needs_login", "boolean", false],
+  ["default", "boolean", false],
   ["created_at", "integer", true],
   ["updated_at", "integer", true],
   ["mac", "string", false],
@@ -204,7 +209,7 @@ export function parseCredentialsFile(text: string, path: string): CredentialsDoc
     if (!isValidProviderId(id)) {
       throw corrupt(
         path,
-        `[${id}] is not a provider id (lower-case letters, digits and '-')`,
+        `[${id}] is not a provider id (lower-case letters, digits and '-', then @ and an account name)`,
         findLine(text, id),
       );
     }

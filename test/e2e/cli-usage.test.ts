@@ -59,12 +59,12 @@ describe("usage errors exit 2 with the command's usage line", () => {
     }
   });
 
-  test("logout with a provider and --all is refused, and nothing is removed", async () => {
+  test("logout with a provider and --all means that provider's accounts only: nothing else is removed", async () => {
     expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY }));
     const before = readFileSync(join(box.home, "credentials.toml"), "utf8");
     const result = await box.run(["logout", "mistral", "--all"]);
-    expect(result.code).toBe(2);
-    expect(result.stderr).toContain("--all and a provider (mistral) cannot go together");
+    expect(result.code).toBe(4);
+    expect(result.stderr).toContain("not logged in to mistral: nothing was removed");
     expect(readFileSync(join(box.home, "credentials.toml"), "utf8")).toBe(before);
   });
 

@@ -248,7 +248,17 @@ describe("the proxy's base-URL shape is provider data", () => {
   const { buildRoutes } = require("../../src/proxy/routes.ts") as typeof import("../../src/proxy/routes.ts");
   const routeOf = (provider: import("../../src/providers/types.ts").ProviderDefinition) =>
     buildRoutes(
-      [{ provider, source: "store", secret: "k", vars: [], credential: undefined }],
+      [
+        {
+          provider,
+          account: "default",
+          key: provider.id,
+          source: "store",
+          secret: "k",
+          vars: [],
+          credential: undefined,
+        },
+      ],
       () => "placeholder",
     )[0]!;
 
