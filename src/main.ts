@@ -229,7 +229,7 @@ async function main(): Promise<number> {
   }
 }
 
-// No top-level await: the bytecode build (scripts/build.ts) compiles to CommonJS.
+// No top-level await: main() runs the same whether the build (scripts/build.ts) is ESM or CommonJS.
 void main().then(async (code) => {
   // Flush stdout before exiting: large --json output into a pipe must not be cut off. The hot path
   // wrote synchronously and never created the stream (touching it here would).
