@@ -62,6 +62,32 @@ export interface LoopbackServer {
   stop(): Promise<void>;
 }
 
+/** One request for the HTTP client; `url` has passed the secure-endpoint check (oauth/_http.ts). */
+export interface HttpRequest {
+  method: "GET" | "POST";
+  headers: Headers;
+  /** The exact bytes to send, already encoded (form or JSON) by the caller. */
+  body?: string;
+  /** Gives up waiting after this long, body included, on deps' clock (`sleep`). */
+  timeoutMs: number;
+  /** Aborting it cancels the request with a CANCELLED error. */
+  signal?: AbortSignal;
+  /**
+   * Retries after a network failure or a 408/429/5xx, for idempotent requests only (metadata
+   * GETs). Never for a request that spends a code, a refresh token or a device code. Default 0.
+   */
+  retries?: number;
+}
+
+/** authctl's HTTP client (io/http.ts, on ofetch), built on deps' `fetch` and `sleep`. */
+export interface HttpClient {
+  /**
+   * Sends one request and resolves with the answer, whatever its status, its body already read.
+   * Throws NetworkError (unreachable, timed out) or AuthctlError("CANCELLED").
+   */
+  send(url: URL, what: string, request: HttpRequest): Promise<Response>;
+}
+
 export interface Deps {
   env: Env;
   /** AUTHCTL_HOME, resolved (see config/paths.ts). */
@@ -83,6 +109,11 @@ export interface Deps {
   prompter(): Promise<Prompter>;
   spinner(): Promise<Spinner>;
   fetch: typeof fetch;
+  /**
+   * Every request authctl itself makes (OAuth and provider endpoints, key checks) goes through
+   * this client, built on `fetch` and `sleep` above; main.ts loads it on first use.
+   */
+  http: HttpClient;
   now(): number;
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
   /**

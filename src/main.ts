@@ -1,6 +1,6 @@
 import { resolveHome } from "./config/paths.ts";
 import { passwdHome } from "./store/trust.ts";
-import type { Deps } from "./deps.ts";
+import type { Deps, HttpClient } from "./deps.ts";
 import { exitCodeFor, isAuthctlError } from "./errors.ts";
 import { redact } from "./redact.ts";
 import { asciiFallback, createUi, wantsColor, wantsUnicode } from "./io/ui.ts";
@@ -110,6 +110,27 @@ function createDeps(hot: boolean): Deps {
     },
     unicode: wantsUnicode(env, process.platform),
   });
+  const fetchDirect = ((input: string | URL | Request, init?: RequestInit) => {
+    neverProxyLoopback();
+    return fetch(input, init);
+  }) as typeof fetch;
+  const sleep = (ms: number, signal?: AbortSignal) =>
+    new Promise<void>((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const timer = setTimeout(resolve, ms);
+      signal?.addEventListener("abort", () => (clearTimeout(timer), reject(signal.reason)), { once: true });
+    });
+  const timeoutSignal = (ms: number) => AbortSignal.timeout(ms);
+  // The HTTP client (ofetch) loads with the first request: `env`, `token`, `exec` make none.
+  let client: Promise<HttpClient> | undefined;
+  const http: HttpClient = {
+    send: async (url, what, request) =>
+      (
+        await (client ??= import("./io/http.ts").then((m) =>
+          m.createHttpClient({ fetch: fetchDirect, sleep, timeoutSignal }),
+        ))
+      ).send(url, what, request),
+  };
   return {
     env,
     home: resolveHome(
@@ -136,18 +157,11 @@ function createDeps(hot: boolean): Deps {
     ui,
     prompter: async () => (await import("./io/prompter.ts")).createClackPrompter(),
     spinner: async () => (await import("./io/prompter.ts")).createClackSpinner(),
-    fetch: (input, init) => {
-      neverProxyLoopback();
-      return fetch(input, init);
-    },
+    fetch: fetchDirect,
+    http,
     now: () => Date.now(),
-    sleep: (ms, signal) =>
-      new Promise((resolve, reject) => {
-        if (signal?.aborted) return reject(signal.reason);
-        const timer = setTimeout(resolve, ms);
-        signal?.addEventListener("abort", () => (clearTimeout(timer), reject(signal.reason)), { once: true });
-      }),
-    timeoutSignal: (ms) => AbortSignal.timeout(ms),
+    sleep,
+    timeoutSignal,
     randomBytes: (n) => crypto.getRandomValues(new Uint8Array(n)),
     canOpenBrowser: () =>
       (require("./io/browser.ts") as typeof import("./io/browser.ts")).canOpenBrowser(env, process.platform),

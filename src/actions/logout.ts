@@ -170,7 +170,7 @@ async function revokeIfPossible(ctx: Context, key: string, credential: StoredCre
   let url = settings?.revocationUrl;
   let clientAuth: import("../oauth/index.ts").ClientAuthMethod | undefined;
   if (!url && settings?.issuer && token) {
-    const metadata = await discover(ctx.deps.fetch, settings.issuer, { timeoutMs: 10_000 }).catch(
+    const metadata = await discover(ctx.deps.http, settings.issuer, { timeoutMs: 10_000 }).catch(
       () => undefined,
     );
     url = metadata?.revocation_endpoint;
@@ -180,7 +180,7 @@ async function revokeIfPossible(ctx: Context, key: string, credential: StoredCre
   if (!url || !token) return true;
   try {
     const result = await processRevocationResponse(
-      await revocationRequest(ctx.deps.fetch, {
+      await revocationRequest(ctx.deps.http, {
         url,
         clientId: settings?.clientId,
         clientSecret: settings?.clientSecret,

@@ -88,7 +88,7 @@ async function tokenUrlFor(
   if (oauth?.tokenUrl) return { url: oauth.tokenUrl };
   if (oauth?.issuer) {
     try {
-      const metadata = await discover(ctx.deps.fetch, oauth.issuer, { timeoutMs: 10_000 });
+      const metadata = await discover(ctx.deps.http, oauth.issuer, { timeoutMs: 10_000 });
       // With it comes how the server wants the client secret (client_secret_basic, issue 14.10).
       return { url: metadata.token_endpoint, clientAuth: clientAuthFor(metadata) };
     } catch (error) {
@@ -241,7 +241,7 @@ export async function refreshCredential(
       const processAnswer = method?.kind === "oauth" ? method.hooks?.processTokenAnswer : undefined;
       let rotated: string | undefined;
       try {
-        const answer = await refreshTokenGrantRequest(deps.fetch, {
+        const answer = await refreshTokenGrantRequest(deps.http, {
           tokenUrl,
           clientId: settings?.clientId,
           clientSecret: settings?.clientSecret,
@@ -255,8 +255,9 @@ export async function refreshCredential(
                   apiUrl: provider.apiUrl,
                   env: deps.env,
                   home: deps.home,
-                  fetch: deps.fetch,
+                  http: deps.http,
                   now: deps.now,
+                  sleep: deps.sleep,
                   hostname: deps.hostname,
                   randomBytes: deps.randomBytes,
                 })

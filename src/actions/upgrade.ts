@@ -125,7 +125,8 @@ const MAX_REDIRECTS = 10;
  * the path of the http hop chose both the binary and its checksum (issue 13.10).
  */
 async function get(deps: Deps, url: string, what: string, version: string | undefined): Promise<Response> {
-  const signal = AbortSignal.timeout(10 * 60_000);
+  // On deps' clock like every other timeout (a test's fake clock fires it).
+  const signal = deps.timeoutSignal(10 * 60_000);
   let current = url;
   for (let hops = 0; ; hops++) {
     let response: Response;

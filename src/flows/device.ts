@@ -38,7 +38,7 @@ export async function runDeviceFlow(
   const { deps } = ctx;
   const pkce = options.pkce ? createPkce(deps.randomBytes) : undefined;
   const authorization = await processDeviceAuthorizationResponse(
-    await deviceAuthorizationRequest(deps.fetch, {
+    await deviceAuthorizationRequest(deps.http, {
       url: settings.deviceAuthorizationUrl,
       clientId: settings.clientId ?? "",
       clientSecret: settings.clientSecret,
@@ -61,7 +61,7 @@ export async function runDeviceFlow(
       expiresAt: authorization.expires_at,
       interval: authorization.interval,
       poll: (signal) =>
-        deviceTokenRequest(deps.fetch, {
+        deviceTokenRequest(deps.http, {
           tokenUrl: settings.tokenUrl,
           clientId: settings.clientId ?? "",
           clientSecret: settings.clientSecret,

@@ -132,7 +132,7 @@ async function exchangeCode(
   const { ctx, provider, settings } = login;
   if (!settings.tokenUrl) throw missing(provider, "token_url");
   return processTokenResponse(
-    await authorizationCodeGrantRequest(ctx.deps.fetch, {
+    await authorizationCodeGrantRequest(ctx.deps.http, {
       tokenUrl: settings.tokenUrl,
       clientId: settings.clientId,
       clientSecret: settings.clientSecret,

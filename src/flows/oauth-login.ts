@@ -45,7 +45,7 @@ export async function resolveEndpoints(
   if (settings.authorizeUrl && settings.tokenUrl && settings.deviceAuthorizationUrl) {
     return { ...settings, expectedIssuer: { issuer: settings.issuer, required: false } };
   }
-  const metadata = await discover(ctx.deps.fetch, settings.issuer, { signal });
+  const metadata = await discover(ctx.deps.http, settings.issuer, { signal });
   return {
     ...settings,
     expectedIssuer: {

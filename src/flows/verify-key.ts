@@ -1,8 +1,9 @@
-import { HttpError, isTlsTrustError, AuthctlError, TLS_TRUST_HINT } from "../errors.ts";
+import type { Deps, HttpClient } from "../deps.ts";
+import { AuthctlError, HttpError, isTlsTrustError, NetworkError, TLS_TRUST_HINT } from "../errors.ts";
+import { sendRequest } from "../oauth/index.ts";
 import { terminalSafe } from "../format/terminal-text.ts";
 import type { KeyValidation, ProviderDefinition } from "../providers/types.ts";
 import { redact } from "../redact.ts";
-import type { Deps } from "../deps.ts";
 
 export type KeyVerdict =
   /** `apiUrl`: for a regional provider, the region's API base that accepted the key. */
@@ -12,7 +13,7 @@ export type KeyVerdict =
 
 const VERIFY_TIMEOUT_MS = 10_000;
 
-type Attempt =
+export type Attempt =
   | { kind: "valid" }
   | { kind: "rejected"; status: number; detail: string; host: string }
   | { kind: "unknown"; reason: string };
@@ -84,33 +85,54 @@ async function check(
       hint: `fix api_url for ${provider.id} in config.toml, or pass --no-verify`,
     });
   }
-  const headers: Record<string, string> = { accept: "application/json", "user-agent": "authctl" };
+  let response: Response;
+  try {
+    response = await keyCheckRequest(deps.http, { url, validation, key, signal: cancel });
+  } catch (error) {
+    if (cancel?.aborted) throw cancel.reason;
+    if (!(error instanceof NetworkError)) throw error;
+    if (isTlsTrustError(error.cause))
+      return {
+        kind: "unknown",
+        reason: `${url.host}'s TLS certificate is not trusted here; ${TLS_TRUST_HINT}`,
+      };
+    const why = error.timeoutMs !== undefined ? "timed out" : "could not connect";
+    return { kind: "unknown", reason: `${why} to ${url.host}` };
+  }
+  return processKeyCheckResponse(response, validation, url.host);
+}
+
+/**
+ * The check itself: the validation's method and body, the key as a bearer token or in the
+ * provider's header, a 10 s timeout, no retries (a 429 or 5xx is an answer: "unknown").
+ */
+export function keyCheckRequest(
+  http: HttpClient,
+  input: { url: URL; validation: KeyValidation; key: string; signal?: AbortSignal },
+): Promise<Response> {
+  const { validation, key } = input;
+  const headers: Record<string, string> = { "user-agent": "authctl" };
   if (validation.auth.kind === "bearer") headers.authorization = `Bearer ${key}`;
   else {
     headers[validation.auth.name] = key;
     Object.assign(headers, validation.auth.extra);
   }
-  let response: Response;
-  try {
-    response = await deps.fetch(url, {
-      method: validation.method ?? "GET",
-      headers,
-      body: validation.method === "POST" ? (validation.body ?? "") : undefined,
-      signal: cancel
-        ? AbortSignal.any([AbortSignal.timeout(VERIFY_TIMEOUT_MS), cancel])
-        : AbortSignal.timeout(VERIFY_TIMEOUT_MS),
-      redirect: "manual",
-    });
-  } catch (error) {
-    if (cancel?.aborted) throw cancel.reason;
-    if (isTlsTrustError(error))
-      return {
-        kind: "unknown",
-        reason: `${url.host}'s TLS certificate is not trusted here; ${TLS_TRUST_HINT}`,
-      };
-    const why = (error as Error).name === "TimeoutError" ? "timed out" : "could not connect";
-    return { kind: "unknown", reason: `${why} to ${url.host}` };
-  }
+  const post = validation.method === "POST";
+  return sendRequest(
+    http,
+    input.url,
+    "key check",
+    { method: post ? "POST" : "GET", headers, body: post ? (validation.body ?? "") : undefined },
+    { timeoutMs: VERIFY_TIMEOUT_MS, signal: input.signal },
+  );
+}
+
+/** 2xx proves the key; 401/403 (and the provider's own reject statuses) disprove it; anything else proves nothing. */
+export async function processKeyCheckResponse(
+  response: Response,
+  validation: KeyValidation,
+  host: string,
+): Promise<Attempt> {
   const detail = await errorDetail(response);
   if (response.ok) return { kind: "valid" };
   if (
@@ -118,11 +140,11 @@ async function check(
     response.status === 403 ||
     validation.rejectStatuses?.includes(response.status)
   ) {
-    return { kind: "rejected", status: response.status, detail, host: url.host };
+    return { kind: "rejected", status: response.status, detail, host };
   }
   return {
     kind: "unknown",
-    reason: `${url.host} answered HTTP ${response.status}${detail ? `: ${detail}` : ""}`,
+    reason: `${host} answered HTTP ${response.status}${detail ? `: ${detail}` : ""}`,
   };
 }
 

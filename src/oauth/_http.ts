@@ -1,11 +1,14 @@
 /**
- * The transport shared by every request function in `oauth/`: one fetch with `Accept:
- * application/json`, a timeout, no redirects and no retries, and fetch failures turned into
- * NETWORK errors that name the host and port but never the request body.
+ * The typed wrapper over the HTTP client (deps.http, io/http.ts on ofetch) shared by every request
+ * function in `oauth/` and every provider endpoint: the secure-endpoint check, `Accept:
+ * application/json`, a timeout (DEFAULT_TIMEOUT_MS, on deps' clock), no redirects, retries only
+ * for GETs, and fetch failures turned into NetworkErrors that name the host and port but never the
+ * request body.
  */
-import { AuthctlError, errorCode, isTlsTrustError, NetworkError, TLS_TRUST_HINT } from "../errors.ts";
+import type { HttpClient } from "../deps.ts";
+import { AuthctlError } from "../errors.ts";
 import { registerSecret } from "../redact.ts";
-import { hostPort } from "./endpoints.ts";
+import { assertSecureEndpoint } from "./endpoints.ts";
 
 /** Request parameters that hold secrets (RFC 6749, 7009, 7636, 8628). */
 const SECRET_PARAMS = [
@@ -20,6 +23,10 @@ const SECRET_PARAMS = [
 
 export type BodyEncoding = "form" | "json";
 
+/**
+ * How long any request waits for its whole answer unless the caller says otherwise. The timer is
+ * deps.sleep (io/http.ts), so a test's fake clock fires it.
+ */
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
 /** Options every request function accepts. */
@@ -50,7 +57,7 @@ export function applyClientAuth(
 export interface HttpOptions {
   /** Extra request headers for provider quirks (Kimi's `X-Msh-*`); they win over the defaults. */
   headers?: Record<string, string>;
-  /** Gives up waiting for the server after this long (default 30 s). */
+  /** Gives up waiting for the server after this long (default DEFAULT_TIMEOUT_MS, on deps' clock). */
   timeoutMs?: number;
   /** Aborting it cancels the request with a CANCELLED error. */
   signal?: AbortSignal;
@@ -89,7 +96,7 @@ export function encodeBody(params: Params, encoding: BodyEncoding): { body: stri
 }
 
 export async function postRequest(
-  fetchFn: typeof fetch,
+  http: HttpClient,
   url: URL,
   what: string,
   params: Params,
@@ -100,17 +107,17 @@ export async function postRequest(
   // (servers quote request bodies in error descriptions; issue 13.9).
   for (const name of SECRET_PARAMS) registerSecret(params[name]);
   const { body, contentType } = encodeBody(params, encoding);
-  const headers = buildHeaders(options.headers, contentType);
-  return send(fetchFn, url, what, { method: "POST", headers, body }, options);
+  return sendRequest(http, url, what, { method: "POST", body, contentType }, options);
 }
 
+/** A GET is idempotent: retried once after a network failure or a 408/429/5xx (io/http.ts). */
 export async function getRequest(
-  fetchFn: typeof fetch,
+  http: HttpClient,
   url: URL,
   what: string,
   options: HttpOptions = {},
 ): Promise<Response> {
-  return send(fetchFn, url, what, { method: "GET", headers: buildHeaders(options.headers) }, options);
+  return sendRequest(http, url, what, { method: "GET" }, { retries: 1, ...options });
 }
 
 function buildHeaders(extra: Record<string, string> | undefined, contentType?: string): Headers {
@@ -120,73 +127,26 @@ function buildHeaders(extra: Record<string, string> | undefined, contentType?: s
   return headers;
 }
 
-async function send(
-  fetchFn: typeof fetch,
-  url: URL,
-  what: string,
-  init: RequestInit,
-  options: HttpOptions,
-): Promise<Response> {
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  if (options.signal?.aborted) throw cancelled(what);
-  const timeout = AbortSignal.timeout(timeoutMs);
-  const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
-  try {
-    // Redirects are not followed: a token endpoint that redirects would turn the POST into a GET
-    // to somewhere else, so a 3xx is reported as a protocol error instead.
-    return await fetchFn(url.href, { ...init, signal, redirect: "manual" });
-  } catch (error) {
-    if (options.signal?.aborted) throw cancelled(what, error);
-    const where = hostPort(url);
-    if (timeout.aborted) {
-      throw new NetworkError(
-        `the ${what} at ${where} did not answer within ${formatSeconds(timeoutMs)}`,
-        { host: where, timeoutMs },
-        { cause: error },
-      );
-    }
-    throw new NetworkError(
-      `could not reach the ${what} at ${where} (${describeFetchError(error)})`,
-      { host: where },
-      { cause: error, hint: isTlsTrustError(error) ? TLS_TRUST_HINT : undefined },
-    );
-  }
-}
-
-function cancelled(what: string, cause?: unknown): AuthctlError {
-  return new AuthctlError("CANCELLED", `the request to the ${what} was cancelled`, { cause });
-}
-
-function formatSeconds(ms: number): string {
-  return `${Number((ms / 1000).toFixed(3))} s`;
-}
-
 /**
- * A short reason from the error code only. Fetch error messages are not used: some include the
- * URL, and a message must stay one line.
+ * Sends one request through the HTTP client after the secure-endpoint check (https, or http on
+ * loopback: RFC 8252 §8.3), with `Accept: application/json` unless the caller says otherwise and
+ * the 30 s default timeout. Provider endpoints that are not OAuth use it too (providers/*), so
+ * every request authctl makes gets the same check, timeout and error messages.
  */
-export function describeFetchError(error: unknown): string {
-  const code = errorCode(error) ?? errorCode((error as { cause?: unknown } | null)?.cause);
-  switch (code) {
-    case "ECONNREFUSED":
-    case "ConnectionRefused":
-      return "connection refused";
-    case "ENOTFOUND":
-    case "EAI_AGAIN":
-    case "EAI_NONAME":
-      return "host not found";
-    case "ECONNRESET":
-    case "ConnectionClosed":
-      return "connection reset";
-    case "ETIMEDOUT":
-      return "connection timed out";
-    case "EHOSTUNREACH":
-    case "ENETUNREACH":
-      return "network unreachable";
-    default:
-      if (isTlsTrustError(error)) return `TLS certificate not trusted: ${code}`;
-      if (code && /CERT|SSL|TLS/i.test(code)) return `TLS error ${code}`;
-      if (code) return code;
-      return error instanceof Error ? error.name : "fetch failed";
-  }
+export async function sendRequest(
+  http: HttpClient,
+  url: string | URL,
+  what: string,
+  init: { method: "GET" | "POST"; headers?: Record<string, string>; body?: string; contentType?: string },
+  options: HttpOptions & { retries?: number } = {},
+): Promise<Response> {
+  const checked = assertSecureEndpoint(url, what);
+  return http.send(checked, what, {
+    method: init.method,
+    headers: buildHeaders({ ...init.headers, ...options.headers }, init.contentType),
+    body: init.body,
+    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    signal: options.signal,
+    retries: options.retries,
+  });
 }

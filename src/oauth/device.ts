@@ -2,6 +2,7 @@
  * The device authorization grant (RFC 8628): the device authorization request (§3.1–3.2), the
  * device access token request (§3.4) and polling it until the person approves (§3.5).
  */
+import type { HttpClient } from "../deps.ts";
 import { AuthctlError } from "../errors.ts";
 import { registerSecret } from "../redact.ts";
 import { assertSecureEndpoint, isSecureEndpoint } from "./endpoints.ts";
@@ -60,7 +61,7 @@ export interface DeviceAuthorization {
 }
 
 export async function deviceAuthorizationRequest(
-  fetchFn: typeof fetch,
+  http: HttpClient,
   input: DeviceAuthorizationInput,
 ): Promise<Response> {
   const url = assertSecureEndpoint(input.url, DEVICE_WHAT);
@@ -76,7 +77,7 @@ export async function deviceAuthorizationRequest(
     input.clientAuth,
     input.headers,
   );
-  return postRequest(fetchFn, url, DEVICE_WHAT, auth.params, input.body, { ...input, headers: auth.headers });
+  return postRequest(http, url, DEVICE_WHAT, auth.params, input.body, { ...input, headers: auth.headers });
 }
 
 export async function processDeviceAuthorizationResponse(
@@ -128,7 +129,7 @@ export interface DeviceTokenInput extends HttpOptions {
   extra?: Record<string, string>;
 }
 
-export async function deviceTokenRequest(fetchFn: typeof fetch, input: DeviceTokenInput): Promise<Response> {
+export async function deviceTokenRequest(http: HttpClient, input: DeviceTokenInput): Promise<Response> {
   const url = assertSecureEndpoint(input.tokenUrl, TOKEN_WHAT);
   const core = {
     grant_type: DEVICE_CODE_GRANT_TYPE,
@@ -142,7 +143,7 @@ export async function deviceTokenRequest(fetchFn: typeof fetch, input: DeviceTok
     input.clientAuth,
     input.headers,
   );
-  return postRequest(fetchFn, url, TOKEN_WHAT, auth.params, input.body, { ...input, headers: auth.headers });
+  return postRequest(http, url, TOKEN_WHAT, auth.params, input.body, { ...input, headers: auth.headers });
 }
 
 /**

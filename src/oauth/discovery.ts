@@ -4,6 +4,7 @@
  * (`https://h/tenant/.well-known/openid-configuration`), RFC 8414 §3.1 inserts it between host
  * and path (`https://h/.well-known/oauth-authorization-server/tenant`).
  */
+import type { HttpClient } from "../deps.ts";
 import { AuthctlError } from "../errors.ts";
 import { assertSecureEndpoint, isSecureEndpoint } from "./endpoints.ts";
 import { type ClientAuthMethod, getRequest, type HttpOptions } from "./_http.ts";
@@ -46,16 +47,16 @@ export function discoveryUrls(issuer: string | URL): [URL, URL] {
  * first URL is not retried on the second: both live on the same host.
  */
 export async function discoveryRequest(
-  fetchFn: typeof fetch,
+  http: HttpClient,
   issuer: string | URL,
   options: HttpOptions = {},
 ): Promise<Response> {
   const [first, second] = discoveryUrls(issuer);
-  const response = await getRequest(fetchFn, first, WHAT, options);
+  const response = await getRequest(http, first, WHAT, options);
   const type = response.headers.get("content-type") ?? "";
   if (response.status === 200 && /json/i.test(type)) return response;
   await response.body?.cancel().catch(() => {});
-  return getRequest(fetchFn, second, WHAT, options);
+  return getRequest(http, second, WHAT, options);
 }
 
 /**
@@ -119,13 +120,13 @@ const discovered = new Map<string, Promise<AuthorizationServerMetadata>>();
  * A failure is not remembered: the next call asks again.
  */
 export function discover(
-  fetchFn: typeof fetch,
+  http: HttpClient,
   issuer: string,
   options: HttpOptions = {},
 ): Promise<AuthorizationServerMetadata> {
   let entry = discovered.get(issuer);
   if (!entry) {
-    entry = discoveryRequest(fetchFn, issuer, options).then((response) =>
+    entry = discoveryRequest(http, issuer, options).then((response) =>
       processDiscoveryResponse(response, issuer),
     );
     discovered.set(issuer, entry);

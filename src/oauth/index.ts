@@ -68,5 +68,23 @@ export {
   type IdTokenClaims,
   type IdTokenExpectations,
 } from "./id-token.ts";
-export { DEFAULT_TIMEOUT_MS, type BodyEncoding, type ClientAuthMethod, type HttpOptions } from "./_http.ts";
-export { createOAuthError, type OAuthErrorFields } from "./_response.ts";
+export {
+  DEFAULT_TIMEOUT_MS,
+  encodeBody,
+  sendRequest,
+  type BodyEncoding,
+  type ClientAuthMethod,
+  type HttpOptions,
+} from "./_http.ts";
+// For the request/process pairs of provider endpoints that are not OAuth (providers/*-endpoints).
+export {
+  createOAuthError,
+  oauthErrorIn,
+  type JsonObject,
+  oneLine,
+  optionalString,
+  optionalUrl,
+  readJsonObject,
+  requireString,
+  type OAuthErrorFields,
+} from "./_response.ts";

@@ -2,6 +2,7 @@
  * Token revocation (RFC 7009). The request is always form-encoded (§2.1). A 200 means revoked,
  * and also "that token was already invalid" (§2.2), so the body is ignored.
  */
+import type { HttpClient } from "../deps.ts";
 import { assertSecureEndpoint } from "./endpoints.ts";
 import {
   applyClientAuth,
@@ -31,7 +32,7 @@ export type RevocationResult =
   /** RFC 7009 §2.2.1: 503 means "try again later"; Retry-After in seconds when the server sent it. */
   | { status: "unavailable"; retryAfterSeconds?: number };
 
-export async function revocationRequest(fetchFn: typeof fetch, input: RevocationInput): Promise<Response> {
+export async function revocationRequest(http: HttpClient, input: RevocationInput): Promise<Response> {
   const url = assertSecureEndpoint(input.url, WHAT);
   const params = {
     token: input.token,
@@ -40,7 +41,7 @@ export async function revocationRequest(fetchFn: typeof fetch, input: Revocation
     client_secret: input.clientSecret,
   };
   const auth = applyClientAuth(params, input.clientAuth, input.headers);
-  return postRequest(fetchFn, url, WHAT, auth.params, input.body ?? "form", {
+  return postRequest(http, url, WHAT, auth.params, input.body ?? "form", {
     ...input,
     headers: auth.headers,
   });

@@ -4,6 +4,7 @@
  * (Google), is not secret and travels in the body (client_secret_post). Nothing here retries:
  * a retried refresh could replay a refresh token the server already rotated.
  */
+import type { HttpClient } from "../deps.ts";
 import { AuthctlError } from "../errors.ts";
 import { registerSecret } from "../redact.ts";
 import { assertSecureEndpoint } from "./endpoints.ts";
@@ -67,10 +68,10 @@ export interface RefreshTokenGrantInput extends HttpOptions {
 }
 
 export async function authorizationCodeGrantRequest(
-  fetchFn: typeof fetch,
+  http: HttpClient,
   input: AuthorizationCodeGrantInput,
 ): Promise<Response> {
-  return send(fetchFn, input, {
+  return send(http, input, {
     grant_type: "authorization_code",
     code: input.code,
     redirect_uri: input.redirectUri,
@@ -81,10 +82,10 @@ export async function authorizationCodeGrantRequest(
 }
 
 export async function refreshTokenGrantRequest(
-  fetchFn: typeof fetch,
+  http: HttpClient,
   input: RefreshTokenGrantInput,
 ): Promise<Response> {
-  return send(fetchFn, input, {
+  return send(http, input, {
     grant_type: "refresh_token",
     refresh_token: input.refreshToken,
     client_id: input.clientId,
@@ -94,7 +95,7 @@ export async function refreshTokenGrantRequest(
 }
 
 async function send(
-  fetchFn: typeof fetch,
+  http: HttpClient,
   input: AuthorizationCodeGrantInput | RefreshTokenGrantInput,
   core: Record<string, string | undefined>,
 ): Promise<Response> {
@@ -104,7 +105,7 @@ async function send(
     input.clientAuth,
     input.headers,
   );
-  return postRequest(fetchFn, url, WHAT, auth.params, input.body, { ...input, headers: auth.headers });
+  return postRequest(http, url, WHAT, auth.params, input.body, { ...input, headers: auth.headers });
 }
 
 export interface ProcessTokenOptions {

@@ -1,4 +1,3 @@
-import { AuthctlError, NetworkError } from "../errors.ts";
 import type { TokenSet } from "../oauth/token.ts";
 import type { HookDeps, LoginResult, LoginSteps, OAuthMethod, OAuthSettings } from "./types.ts";
 
@@ -34,36 +33,15 @@ const exchangeWithState: LoginSteps["exchange"] = async (_deps, grant, _settings
 });
 
 async function createApiKey(deps: HookDeps, tokens: TokenSet): Promise<LoginResult> {
-  // providers.md §3 "Console → API key" (Claude Code's API_KEY_URL; opencode's old "Create an API Key").
-  const url = `${deps.apiUrl.replace(/\/+$/, "")}/api/oauth/claude_cli/create_api_key`;
-  let response: Response;
-  try {
-    response = await deps.fetch(url, {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${tokens.access_token}`,
-        "content-type": "application/json",
-        accept: "application/json",
-      },
-      body: "{}",
-      signal: AbortSignal.timeout(30_000),
-      redirect: "manual",
-    });
-  } catch (error) {
-    const host = new URL(url).host;
-    throw new NetworkError(`could not reach ${host} to create the API key`, { host }, { cause: error });
-  }
-  const json = (await response.json().catch(() => ({}))) as Record<string, unknown>;
-  if (!response.ok || typeof json.raw_key !== "string") {
-    const message =
-      typeof (json.error as { message?: unknown })?.message === "string"
-        ? (json.error as { message: string }).message
-        : `HTTP ${response.status}`;
-    throw new AuthctlError("AUTH_FAILED", `Anthropic did not create an API key (${message})`, {
-      hint: "your account may lack permission to create keys; use 'authctl login anthropic --method key'",
-    });
-  }
-  return { kind: "key", key: json.raw_key, label: "created by authctl login" };
+  const { createApiKeyRequest, processCreateApiKeyResponse } = await import("./anthropic-endpoints.ts");
+  const key = await processCreateApiKeyResponse(
+    await createApiKeyRequest(deps.http, {
+      apiUrl: deps.apiUrl,
+      accessToken: tokens.access_token,
+      signal: deps.signal,
+    }),
+  );
+  return { kind: "key", key, label: "created by authctl login" };
 }
 
 export const ANTHROPIC_CONSOLE: OAuthMethod = {

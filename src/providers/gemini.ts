@@ -22,16 +22,11 @@ async function codeAssistSetup(deps: HookDeps, accessToken: string): Promise<str
   // Gemini CLI's own overrides of the Code Assist host and version, honoured the same way (server.ts getBaseUrl).
   const endpoint = (deps.env.CODE_ASSIST_ENDPOINT ?? CODE_ASSIST_ENDPOINT).replace(/\/+$/, "");
   const base = `${endpoint}/${deps.env.CODE_ASSIST_API_VERSION || CODE_ASSIST_API_VERSION}`;
-  const headers = { authorization: `Bearer ${accessToken}`, "content-type": "application/json" };
-  const call = async (url: string, body?: unknown): Promise<Json> => {
-    const response = await deps.fetch(url, {
-      method: body === undefined ? "GET" : "POST",
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(20_000),
-    });
-    return (await response.json().catch(() => ({}))) as Json;
-  };
+  const { codeAssistRequest, processCodeAssistResponse } = await import("./gemini-endpoints.ts");
+  const call = async (url: string, body?: Json): Promise<Json> =>
+    processCodeAssistResponse(
+      await codeAssistRequest(deps.http, { url, accessToken, body, signal: deps.signal }),
+    );
   // setup.ts: the project named in the environment, if any, goes with every request.
   const envProject = deps.env.GOOGLE_CLOUD_PROJECT || deps.env.GOOGLE_CLOUD_PROJECT_ID || undefined;
   const metadata = { ideType: "IDE_UNSPECIFIED", platform: "PLATFORM_UNSPECIFIED", pluginType: "GEMINI" };
@@ -52,25 +47,11 @@ async function codeAssistSetup(deps: HookDeps, accessToken: string): Promise<str
   let operation = await call(`${base}:onboardUser`, request);
   const deadline = deps.now() + ONBOARD_WAIT_MS;
   while (!operation.done && typeof operation.name === "string" && deps.now() < deadline) {
-    await pause(ONBOARD_POLL_MS, deps.signal);
+    await deps.sleep(ONBOARD_POLL_MS, deps.signal);
     operation = await call(`${base}/${operation.name}`);
   }
   const project = ((operation.response as Json | undefined)?.cloudaicompanionProject as Json | undefined)?.id;
   return typeof project === "string" ? project : envProject;
-}
-
-function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      "abort",
-      () => {
-        clearTimeout(timer);
-        reject(signal.reason);
-      },
-      { once: true },
-    );
-  });
 }
 
 async function loadProject(deps: HookDeps, tokens: TokenSet): Promise<LoginResult> {
@@ -80,7 +61,10 @@ async function loadProject(deps: HookDeps, tokens: TokenSet): Promise<LoginResul
     if (project) extra.project = project;
   } catch (error) {
     if (deps.signal?.aborted) throw error;
-    // The project is a convenience for GOOGLE_CLOUD_PROJECT; Workspace users set their own.
+    // The project is a convenience for GOOGLE_CLOUD_PROJECT; Workspace users set their own. A
+    // setup that failed keeps the one named in the environment, as gemini-cli's setup does.
+    const envProject = deps.env.GOOGLE_CLOUD_PROJECT || deps.env.GOOGLE_CLOUD_PROJECT_ID;
+    if (envProject) extra.project = envProject;
   }
   return { kind: "tokens", tokens, extra };
 }

@@ -1,4 +1,7 @@
-import { AuthctlError, NetworkError } from "../errors.ts";
+import type { HttpClient } from "../deps.ts";
+import { AuthctlError, HttpError } from "../errors.ts";
+import { sendRequest } from "../oauth/index.ts";
+import { registerSecret } from "../redact.ts";
 import { githubApiBase } from "./github-copilot.ts";
 import type { HookDeps } from "./types.ts";
 
@@ -42,53 +45,80 @@ function exchangeUrl(apiUrl: string, host: string | undefined): string {
   return base.toString();
 }
 
+const WHAT = "Copilot token exchange";
+/** A fresh Copilot token is wanted before an agent starts: 20 s, then the error. */
+export const COPILOT_TOKEN_TIMEOUT_MS = 20_000;
+
+/** GET copilot_internal/v2/token as VS Code's Copilot Chat sends it. Idempotent: retried once. */
+export function copilotTokenRequest(
+  http: HttpClient,
+  input: { url: string; githubToken: string; signal?: AbortSignal },
+): Promise<Response> {
+  return sendRequest(
+    http,
+    input.url,
+    WHAT,
+    { method: "GET", headers: { ...HEADERS, authorization: `token ${input.githubToken}` } },
+    { timeoutMs: COPILOT_TOKEN_TIMEOUT_MS, signal: input.signal, retries: 1 },
+  );
+}
+
+/**
+ * 200 with a non-empty `token` and a numeric `expires_at` (unix seconds: guhfvbj/copilot-api
+ * get-copilot-token.ts; providers.md §5b). 401: the GitHub token is dead; 403/404: no Copilot seat.
+ */
+export async function processCopilotTokenResponse(
+  response: Response,
+): Promise<{ token: string; expiresAt: number }> {
+  if (response.status === 401) {
+    throw new HttpError(
+      "AUTH_FAILED",
+      "GitHub rejected the stored token (HTTP 401: Bad credentials)",
+      { status: 401 },
+      { hint: "run 'authctl login github-copilot'" },
+    );
+  }
+  if (response.status === 403 || response.status === 404) {
+    throw new HttpError(
+      "AUTH_FAILED",
+      `this GitHub account has no Copilot access (HTTP ${response.status})`,
+      { status: response.status },
+      { hint: "check the Copilot seat at github.com/settings/copilot" },
+    );
+  }
+  const text = await response.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new HttpError("PROTOCOL", `the ${WHAT} answered HTTP ${response.status} with no JSON`, {
+      status: response.status,
+    });
+  }
+  const body = (typeof json === "object" && json !== null ? json : {}) as Record<string, unknown>;
+  if (
+    !response.ok ||
+    typeof body.token !== "string" ||
+    body.token === "" ||
+    typeof body.expires_at !== "number" ||
+    !Number.isFinite(body.expires_at)
+  ) {
+    throw new HttpError("PROTOCOL", `the ${WHAT} answered HTTP ${response.status} without a token`, {
+      status: response.status,
+      data: body,
+    });
+  }
+  registerSecret(body.token);
+  return { token: body.token, expiresAt: body.expires_at * 1000 };
+}
+
 export async function exchangeCopilotToken(
   deps: HookDeps,
   github: string,
   extra: Record<string, string>,
 ): Promise<{ token: string; expiresAt: number }> {
   const url = exchangeUrl(deps.apiUrl, extra.host);
-  let response: Response;
-  try {
-    response = await deps.fetch(url, {
-      headers: { ...HEADERS, authorization: `token ${github}` },
-      signal: AbortSignal.timeout(20_000),
-      redirect: "manual",
-    });
-  } catch (error) {
-    const host = new URL(url).host;
-    throw new NetworkError(`could not reach ${host} for a Copilot token`, { host }, { cause: error });
-  }
-  const text = await response.text();
-  if (response.status === 401) {
-    throw new AuthctlError("AUTH_FAILED", "GitHub rejected the stored token (HTTP 401: Bad credentials)", {
-      hint: "run 'authctl login github-copilot'",
-    });
-  }
-  if (response.status === 403 || response.status === 404) {
-    throw new AuthctlError(
-      "AUTH_FAILED",
-      `this GitHub account has no Copilot access (HTTP ${response.status})`,
-      {
-        hint: "check the Copilot seat at github.com/settings/copilot",
-      },
-    );
-  }
-  let json: Record<string, unknown>;
-  try {
-    json = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    throw new AuthctlError(
-      "PROTOCOL",
-      `the Copilot token exchange answered HTTP ${response.status} with no JSON`,
-    );
-  }
-  if (!response.ok || typeof json.token !== "string" || typeof json.expires_at !== "number") {
-    throw new AuthctlError(
-      "PROTOCOL",
-      `the Copilot token exchange answered HTTP ${response.status} without a token`,
-    );
-  }
-  // `expires_at` is in unix seconds (guhfvbj/copilot-api get-copilot-token.ts; providers.md §5b).
-  return { token: json.token, expiresAt: json.expires_at * 1000 };
+  return processCopilotTokenResponse(
+    await copilotTokenRequest(deps.http, { url, githubToken: github, signal: deps.signal }),
+  );
 }

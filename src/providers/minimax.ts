@@ -1,7 +1,6 @@
 import { AuthctlError, OAuthError } from "../errors.ts";
 import { parseTokenSet, type TokenSet } from "../oauth/token.ts";
 import { createPkce, createState } from "../oauth/pkce.ts";
-import type { DevicePollOutcome } from "../oauth/device.ts";
 import {
   NO_REDIRECT,
   withResourceUrl,
@@ -37,10 +36,10 @@ export function minimaxDeadline(value: unknown, now: number): number | undefined
   return now + Math.round(n * 1000);
 }
 
-type Envelope = { kind: "success" } | { kind: "pending" } | { kind: "error"; message: string };
+export type Envelope = { kind: "success" } | { kind: "pending" } | { kind: "error"; message: string };
 
 /** `status` when present, else base_resp.status_code (0 = success). */
-function readEnvelope(body: Record<string, unknown>): Envelope {
+export function readEnvelope(body: Record<string, unknown>): Envelope {
   if (body.status === "success") return { kind: "success" };
   if (body.status === "pending") return { kind: "pending" };
   const base = body.base_resp as { status_code?: unknown; status_msg?: unknown } | undefined;
@@ -57,7 +56,7 @@ function readEnvelope(body: Record<string, unknown>): Envelope {
 }
 
 /** A success answer → tokens, with the millisecond deadline as the expiry. */
-function tokensFrom(body: Record<string, unknown>, now: number): TokenSet {
+export function tokensFrom(body: Record<string, unknown>, now: number): TokenSet {
   const { expired_in: deadline, status: _status, base_resp: _base, ...rest } = body;
   const tokens = parseTokenSet(rest, now, "MiniMax's token endpoint");
   const expiresAt = minimaxDeadline(deadline, now);
@@ -101,71 +100,32 @@ export async function processMiniMaxTokenAnswer(response: Response, now: number)
 async function start(deps: HookDeps, settings: OAuthSettings): Promise<DeviceStart> {
   const pkce = createPkce(deps.randomBytes);
   const state = createState(deps.randomBytes);
-  const form = (params: Record<string, string>) => ({
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
-    body: new URLSearchParams(params).toString(),
-  });
-  const response = await deps.fetch(settings.deviceAuthorizationUrl!, {
-    ...form({
-      client_id: settings.clientId!,
-      scope: settings.scopes.join(" "),
-      code_challenge: pkce.challenge,
-      code_challenge_method: "S256",
+  const endpoints = await import("./minimax-endpoints.ts");
+  const code = await endpoints.processDeviceCodeResponse(
+    await endpoints.deviceCodeRequest(deps.http, {
+      url: settings.deviceAuthorizationUrl!,
+      clientId: settings.clientId!,
+      scopes: settings.scopes,
+      codeChallenge: pkce.challenge,
       state,
+      signal: deps.signal,
     }),
-    signal: deps.signal,
-  });
-  const json = (await response.json().catch(() => ({}))) as Record<string, unknown>;
-  if (!response.ok || typeof json.user_code !== "string" || typeof json.verification_uri !== "string") {
-    throw new AuthctlError(
-      "PROTOCOL",
-      `MiniMax's device authorization answered HTTP ${response.status} without a user code`,
-    );
-  }
-  if (json.state !== state) {
-    throw new AuthctlError(
-      "AUTH_FAILED",
-      "MiniMax echoed a different state: this answer does not belong to this login",
-    );
-  }
-  const expiresAt = minimaxDeadline(json.expired_in, deps.now());
-  const intervalMs = Number(json.interval);
-  const userCode = json.user_code;
+    { state, now: deps.now() },
+  );
   return {
-    userCode,
-    verificationUri: json.verification_uri,
-    expiresAt: expiresAt ?? deps.now() + 10 * 60_000,
-    // opencode: `data.interval ?? 5000` milliseconds.
-    interval: Number.isFinite(intervalMs) && intervalMs > 0 ? intervalMs / 1000 : 5,
+    userCode: code.userCode,
+    verificationUri: code.verificationUri,
+    expiresAt: code.expiresAt,
+    interval: code.interval,
     poll: (signal) =>
-      deps.fetch(settings.tokenUrl!, {
-        ...form({
-          // opencode's current plugin: the RFC 8628 grant URN, keyed by user_code (no device_code).
-          grant_type: "urn:ietf:params:oauth:grant-type:device_code",
-          client_id: settings.clientId!,
-          user_code: userCode,
-          code_verifier: pkce.verifier,
-        }),
+      endpoints.devicePollRequest(deps.http, {
+        url: settings.tokenUrl!,
+        clientId: settings.clientId!,
+        userCode: code.userCode,
+        codeVerifier: pkce.verifier,
         signal,
       }),
-    async classify(answer): Promise<DevicePollOutcome> {
-      const body = (await answer.json().catch(() => ({}))) as Record<string, unknown>;
-      const error = typeof body.error === "string" ? body.error : undefined;
-      if (error === "expired_token") return { kind: "expired" };
-      if (error === "access_denied") return { kind: "denied" };
-      const envelope = answer.ok
-        ? readEnvelope(body)
-        : { kind: "error" as const, message: error ?? `HTTP ${answer.status}` };
-      if (envelope.kind === "pending") return { kind: "pending" };
-      if (envelope.kind === "success") return { kind: "token", token: tokensFrom(body, deps.now()) };
-      return {
-        kind: "error",
-        error: new OAuthError(`MiniMax refused the login: ${envelope.message}`, {
-          error: error ?? envelope.message,
-        }),
-      };
-    },
+    classify: (answer) => endpoints.processDevicePollResponse(answer, deps.now()),
   };
 }
 

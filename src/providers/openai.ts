@@ -1,6 +1,5 @@
 import { AuthctlError, OAuthError } from "../errors.ts";
 import type { TokenSet } from "../oauth/token.ts";
-import type { DevicePollOutcome } from "../oauth/device.ts";
 import type { DeviceStart, HookDeps, LoginResult, OAuthMethod, OAuthSettings } from "./types.ts";
 
 /**
@@ -36,24 +35,19 @@ async function afterTokens(deps: HookDeps, tokens: TokenSet, settings: OAuthSett
   if (account) extra.chatgpt_account_id = account;
   if (tokens.id_token && settings.tokenUrl) {
     // Best effort, as in Codex: an account without platform access simply gets no API key.
+    const { apiKeyExchangeRequest, processApiKeyExchangeResponse } = await import("./openai-endpoints.ts");
     try {
-      const response = await deps.fetch(settings.tokenUrl, {
-        method: "POST",
-        headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
-        body: new URLSearchParams({
-          // openai/codex server.rs obtain_api_key: the token-exchange grant for an openai-api-key.
-          grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
-          client_id: settings.clientId ?? CLIENT_ID,
-          requested_token: "openai-api-key",
-          subject_token: tokens.id_token,
-          subject_token_type: "urn:ietf:params:oauth:token-type:id_token",
-        }).toString(),
-        signal: AbortSignal.timeout(20_000),
-      });
-      const json = (await response.json().catch(() => ({}))) as Record<string, unknown>;
-      if (response.ok && typeof json.access_token === "string") extra.api_key = json.access_token;
-    } catch {
-      // No API key: the ChatGPT token and account id are still exported.
+      extra.api_key = await processApiKeyExchangeResponse(
+        await apiKeyExchangeRequest(deps.http, {
+          tokenUrl: settings.tokenUrl,
+          clientId: settings.clientId ?? CLIENT_ID,
+          idToken: tokens.id_token,
+          signal: deps.signal,
+        }),
+      );
+    } catch (error) {
+      // Ctrl-C still ends the login; anything else leaves the ChatGPT token and account id.
+      if (deps.signal?.aborted) throw error;
     }
   }
   const email = claims(tokens.id_token).email;
@@ -78,65 +72,23 @@ function explainError(error: unknown): unknown {
 async function startDevice(deps: HookDeps, settings: OAuthSettings): Promise<DeviceStart> {
   const usercodeUrl = settings.deviceAuthorizationUrl!;
   const origin = new URL(settings.tokenUrl!).origin;
-  const post = (url: string, body: unknown, signal?: AbortSignal) =>
-    deps.fetch(url, {
-      method: "POST",
-      headers: { "content-type": "application/json", accept: "application/json" },
-      body: JSON.stringify(body),
-      signal,
-    });
-  const response = await post(usercodeUrl, { client_id: settings.clientId }, deps.signal);
-  if (response.status === 404) {
-    throw new AuthctlError("AUTH_FAILED", "device-code login is not enabled for this ChatGPT account", {
-      hint: "enable it in ChatGPT's security settings, or run 'authctl login openai' without --device",
-    });
-  }
-  const json = (await response.json().catch(() => ({}))) as Record<string, unknown>;
-  const userCode = (json.user_code ?? json.usercode) as unknown;
-  if (!response.ok || typeof json.device_auth_id !== "string" || typeof userCode !== "string") {
-    throw new AuthctlError(
-      "PROTOCOL",
-      `OpenAI's device login answered HTTP ${response.status} without a user code`,
-    );
-  }
-  const deviceAuthId = json.device_auth_id;
-  const interval = Number(json.interval);
+  const endpoints = await import("./openai-endpoints.ts");
+  const { deviceAuthId, userCode, interval } = await endpoints.processDeviceUserCodeResponse(
+    await endpoints.deviceUserCodeRequest(deps.http, {
+      url: usercodeUrl,
+      clientId: settings.clientId,
+      signal: deps.signal,
+    }),
+  );
   return {
     userCode,
     // openai/codex device_code_auth.rs: the user visits ${issuer}/codex/device; the code lives 15 minutes.
     verificationUri: `${origin}/codex/device`,
     expiresAt: deps.now() + 15 * 60_000,
-    interval: Number.isFinite(interval) && interval > 0 ? interval : 5,
+    interval,
     poll: (signal) =>
-      post(
-        usercodeUrl.replace(/usercode$/, "token"),
-        { device_auth_id: deviceAuthId, user_code: userCode },
-        signal,
-      ),
-    async classify(answer): Promise<DevicePollOutcome> {
-      if (answer.status === 403 || answer.status === 404) {
-        await answer.body?.cancel();
-        return { kind: "pending" };
-      }
-      const body = (await answer.json().catch(() => ({}))) as Record<string, unknown>;
-      if (
-        answer.ok &&
-        typeof body.authorization_code === "string" &&
-        typeof body.code_verifier === "string"
-      ) {
-        // Not tokens yet: `grant` hands this code on, with the server-supplied verifier.
-        return {
-          kind: "token",
-          token: { access_token: body.authorization_code, token_type: "Bearer", raw: body },
-        };
-      }
-      if (body.error === "deviceauth_authorization_pending") return { kind: "pending" };
-      if (body.error === "slow_down") return { kind: "slow_down" };
-      return {
-        kind: "error",
-        error: new AuthctlError("PROTOCOL", `OpenAI's device login answered HTTP ${answer.status}`),
-      };
-    },
+      endpoints.deviceTokenPollRequest(deps.http, { usercodeUrl, deviceAuthId, userCode, signal }),
+    classify: endpoints.processDeviceTokenPollResponse,
     // The approved answer is an authorization code for the standard exchange step, with the
     // verifier the server chose and the device code's redirect_uri (openai/codex device_code_auth.rs).
     grant: (answer) => ({

@@ -1,4 +1,3 @@
-import { AuthctlError, HttpError, NetworkError } from "../errors.ts";
 import type { CodeGrant, HookDeps, LoginResult, OAuthMethod, OAuthSettings } from "./types.ts";
 
 /**
@@ -12,71 +11,23 @@ import type { CodeGrant, HookDeps, LoginResult, OAuthMethod, OAuthSettings } fro
  * documented only for the server-side POST /api/v1/auth/keys/code (providers.md §2, O6); pi sends
  * none either.
  */
-const EXCHANGE_TIMEOUT_MS = 30_000;
-
 async function exchangeForKey(
   deps: HookDeps,
   grant: CodeGrant,
   settings: OAuthSettings,
 ): Promise<LoginResult> {
-  const url = settings.tokenUrl!;
   // Local metadata only (status shows it); OpenRouter names the key itself.
   const label = `created by authctl login on ${deps.hostname()}`.slice(0, 100);
-  let response: Response;
-  try {
-    response = await deps.fetch(url, {
-      method: "POST",
-      headers: { "content-type": "application/json", accept: "application/json" },
-      // The documented body (https://openrouter.ai/docs/api/api-reference/o-auth/exchange-auth-code-for-api-key).
-      body: JSON.stringify({
-        code: grant.code,
-        code_verifier: grant.verifier,
-        code_challenge_method: "S256",
-      }),
-      signal: deps.signal
-        ? AbortSignal.any([deps.signal, AbortSignal.timeout(EXCHANGE_TIMEOUT_MS)])
-        : AbortSignal.timeout(EXCHANGE_TIMEOUT_MS),
-      redirect: "manual",
-    });
-  } catch (error) {
-    const host = new URL(url).host;
-    throw new NetworkError(`could not reach OpenRouter at ${host}`, { host }, { cause: error });
-  }
-  const text = await response.text();
-  let json: Record<string, unknown> = {};
-  try {
-    json = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    // Shown below by status only: an HTML error page says nothing useful verbatim.
-  }
-  if (!response.ok) {
-    const err = json.error as { message?: unknown } | string | undefined;
-    const message =
-      typeof err === "string"
-        ? err
-        : typeof err?.message === "string"
-          ? err.message
-          : `HTTP ${response.status}`;
-    // OpenRouter's own words (providers.md §2: 400 method mismatch, 403 bad code or verifier).
-    throw new HttpError(
-      "AUTH_FAILED",
-      `OpenRouter refused the key exchange (HTTP ${response.status}: ${message})`,
-      { status: response.status, data: json },
-      { hint: "run 'authctl login openrouter' again" },
-    );
-  }
-  if (typeof json.key !== "string" || !json.key) {
-    throw new AuthctlError(
-      "PROTOCOL",
-      `OpenRouter's key exchange answered HTTP ${response.status} without a key`,
-    );
-  }
-  return {
-    kind: "key",
-    key: json.key,
-    label,
-    account: typeof json.user_id === "string" ? json.user_id : undefined,
-  };
+  const { keyExchangeRequest, processKeyExchangeResponse } = await import("./openrouter-endpoints.ts");
+  const { key, userId } = await processKeyExchangeResponse(
+    await keyExchangeRequest(deps.http, {
+      url: settings.tokenUrl!,
+      code: grant.code,
+      verifier: grant.verifier,
+      signal: deps.signal,
+    }),
+  );
+  return { kind: "key", key, label, account: userId };
 }
 
 export const OPENROUTER_OAUTH: OAuthMethod = {

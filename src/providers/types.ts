@@ -92,8 +92,11 @@ export interface HookDeps {
   env: Record<string, string | undefined>;
   /** AUTHCTL_HOME: where per-install values live (Kimi's device id). */
   home: string;
-  fetch: typeof fetch;
+  /** The HTTP client (deps.http): provider endpoints go through oauth/_http.ts sendRequest. */
+  http: import("../deps.ts").HttpClient;
   now(): number;
+  /** deps.sleep: pauses (Gemini's onboarding poll) on the same clock as everything else. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
   hostname(): string;
   randomBytes(length: number): Uint8Array;
   signal?: AbortSignal;

@@ -25,6 +25,7 @@ import { createContext } from "../../src/compose.ts";
 import type { Context } from "../../src/context.ts";
 import type { Deps, Env, Prompter, SelectOption, Spinner } from "../../src/deps.ts";
 import { AuthctlError } from "../../src/errors.ts";
+import { createHttpClient } from "../../src/io/http.ts";
 import { createUi } from "../../src/io/ui.ts";
 import type { SecretVault } from "../../src/store/backend.ts";
 import type { Credentials, StoredCredential } from "../../src/store/types.ts";
@@ -297,6 +298,13 @@ export function createTestDeps(options: TestDepsOptions = {}): TestDeps {
     prompter: async () => prompter,
     spinner: async () => spinner,
     fetch: globalThis.fetch,
+    // The real client (io/http.ts) over whatever fetch, sleep and timeoutSignal the test ends up
+    // with (overrides included): its timeouts fire when the fake clock passes them.
+    http: createHttpClient({
+      fetch: ((input: string | URL | Request, init?: RequestInit) => deps.fetch(input, init)) as typeof fetch,
+      sleep: (ms, signal) => deps.sleep(ms, signal),
+      timeoutSignal: (ms) => deps.timeoutSignal(ms),
+    }),
     now: clock.now,
     sleep: clock.sleep,
     timeoutSignal: clock.timeoutSignal,

@@ -1,5 +1,7 @@
 import { expect } from "bun:test";
 import { AuthctlError, type ErrorCode } from "../../src/errors.ts";
+import type { HttpClient } from "../../src/deps.ts";
+import { createHttpClient } from "../../src/io/http.ts";
 
 export interface RecordedRequest {
   url: string;
@@ -98,4 +100,24 @@ export async function refusedPort(): Promise<number> {
 export function createCountingRandom(): (length: number) => Uint8Array {
   let next = 0;
   return (length) => Uint8Array.from({ length }, () => next++ % 256);
+}
+
+/**
+ * authctl's HTTP client (io/http.ts) over a fetch (a recording fake, a hanging one, or the real
+ * one), with real timers: what deps.http is in the binary.
+ */
+export function httpOver(fetchFn: typeof fetch): HttpClient {
+  return createHttpClient({
+    fetch: fetchFn,
+    sleep: (ms, signal) => realSleep(ms, signal),
+    timeoutSignal: (ms) => AbortSignal.timeout(ms),
+  });
+}
+
+function realSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => (clearTimeout(timer), reject(signal.reason)), { once: true });
+  });
 }

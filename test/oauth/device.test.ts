@@ -5,7 +5,7 @@ import {
   deviceTokenRequest,
   processDeviceAuthorizationResponse,
 } from "../../src/oauth/device.ts";
-import { createRecordingFetch, expectAuthctlError, htmlResponse, jsonResponse } from "./_fakes.ts";
+import { createRecordingFetch, expectAuthctlError, htmlResponse, jsonResponse, httpOver } from "./_fakes.ts";
 
 const NOW = 1_700_000_000_000;
 const processAuth = (response: Response) => processDeviceAuthorizationResponse(response, { now: NOW });
@@ -21,7 +21,7 @@ const GITHUB_ANSWER = {
 describe("deviceAuthorizationRequest", () => {
   test("a form request sends client_id and the scopes", async () => {
     const { fetch, requests } = createRecordingFetch(jsonResponse(200, GITHUB_ANSWER));
-    await deviceAuthorizationRequest(fetch, {
+    await deviceAuthorizationRequest(httpOver(fetch), {
       url: "https://github.com/login/device/code",
       clientId: "Iv1.b507a08c87ecfe98",
       scopes: ["read:user"],
@@ -36,7 +36,7 @@ describe("deviceAuthorizationRequest", () => {
 
   test("PKCE and extras are sent when given, in JSON too", async () => {
     const { fetch, requests } = createRecordingFetch(jsonResponse(200, GITHUB_ANSWER));
-    await deviceAuthorizationRequest(fetch, {
+    await deviceAuthorizationRequest(httpOver(fetch), {
       url: "https://chat.qwen.ai/api/v1/oauth2/device/code",
       clientId: "f0304373",
       scopes: ["openid", "profile"],
@@ -140,7 +140,7 @@ test("a zero interval is taken as absent: the RFC 8628 §3.2 default of 5 s", as
 describe("deviceTokenRequest", () => {
   test("sends the device_code grant with the verifier when PKCE was used", async () => {
     const { fetch, requests } = createRecordingFetch(jsonResponse(200, { access_token: "at" }));
-    await deviceTokenRequest(fetch, {
+    await deviceTokenRequest(httpOver(fetch), {
       tokenUrl: "https://chat.qwen.ai/api/v1/oauth2/token",
       clientId: "f0304373",
       deviceCode: "dc-1",

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { discoveryRequest, discoveryUrls, processDiscoveryResponse } from "../../src/oauth/discovery.ts";
-import { createRecordingFetch, expectAuthctlError, htmlResponse, jsonResponse } from "./_fakes.ts";
+import { createRecordingFetch, expectAuthctlError, htmlResponse, jsonResponse, httpOver } from "./_fakes.ts";
 
 const METADATA = {
   issuer: "https://auth.example.com",
@@ -50,7 +50,7 @@ describe("discoveryUrls", () => {
 describe("discoveryRequest", () => {
   test("the OIDC document is used when it exists", async () => {
     const { fetch, requests } = createRecordingFetch(jsonResponse(200, METADATA));
-    const response = await discoveryRequest(fetch, "https://auth.example.com");
+    const response = await discoveryRequest(httpOver(fetch), "https://auth.example.com");
     expect(requests.map((r) => [r.method, r.url, r.headers.get("accept")])).toEqual([
       ["GET", "https://auth.example.com/.well-known/openid-configuration", "application/json"],
     ]);
@@ -65,7 +65,7 @@ describe("discoveryRequest", () => {
       jsonResponse(404, { error: "not_found" }),
       jsonResponse(200, { ...METADATA, issuer }),
     );
-    const response = await discoveryRequest(fetch, issuer);
+    const response = await discoveryRequest(httpOver(fetch), issuer);
     expect(requests.map((r) => r.url)).toEqual([
       "https://auth.example.com/tenant/.well-known/openid-configuration",
       "https://auth.example.com/.well-known/oauth-authorization-server/tenant",
@@ -78,7 +78,7 @@ describe("discoveryRequest", () => {
       htmlResponse(200, "<html>app</html>"),
       jsonResponse(200, METADATA),
     );
-    await discoveryRequest(fetch, "https://auth.example.com");
+    await discoveryRequest(httpOver(fetch), "https://auth.example.com");
     expect(requests).toHaveLength(2);
   });
 });

@@ -4,13 +4,19 @@ import { DEFAULT_TIMEOUT_MS } from "../../src/oauth/_http.ts";
 import { deviceAuthorizationRequest } from "../../src/oauth/device.ts";
 import { discoveryRequest } from "../../src/oauth/discovery.ts";
 import { refreshTokenGrantRequest } from "../../src/oauth/token.ts";
-import { createHangingFetch, createRecordingFetch, expectAuthctlError, refusedPort } from "./_fakes.ts";
+import {
+  createHangingFetch,
+  createRecordingFetch,
+  expectAuthctlError,
+  refusedPort,
+  httpOver,
+} from "./_fakes.ts";
 
 describe("network failures", () => {
   test("a refused port is a NETWORK error naming host and port, never the body", async () => {
     const port = await refusedPort();
     const error = await expectAuthctlError(
-      refreshTokenGrantRequest(fetch, {
+      refreshTokenGrantRequest(httpOver(fetch), {
         tokenUrl: `http://127.0.0.1:${port}/oauth/token`,
         clientId: "client",
         refreshToken: "rt-secret-value",
@@ -27,7 +33,7 @@ describe("network failures", () => {
   test("a refused port during discovery is a NETWORK error too", async () => {
     const port = await refusedPort();
     await expectAuthctlError(
-      discoveryRequest(fetch, `http://127.0.0.1:${port}`),
+      discoveryRequest(httpOver(fetch), `http://127.0.0.1:${port}`),
       "NETWORK",
       `could not reach the discovery endpoint at 127.0.0.1:${port} (connection refused)`,
     );
@@ -35,7 +41,7 @@ describe("network failures", () => {
 
   test("a server that never answers is a NETWORK error after the timeout", async () => {
     await expectAuthctlError(
-      refreshTokenGrantRequest(createHangingFetch(), {
+      refreshTokenGrantRequest(httpOver(createHangingFetch()), {
         tokenUrl: "https://auth.example.com/oauth/token",
         refreshToken: "rt",
         body: "form",
@@ -48,7 +54,7 @@ describe("network failures", () => {
 
   test("every request carries a timeout signal, 30 s by default", async () => {
     const { fetch: fake, requests } = createRecordingFetch(new Response("{}"));
-    await deviceAuthorizationRequest(fake, {
+    await deviceAuthorizationRequest(httpOver(fake), {
       url: "https://github.com/login/device/code",
       clientId: "c",
       body: "form",
@@ -60,7 +66,7 @@ describe("network failures", () => {
 
   test("aborting the caller's signal is CANCELLED, not NETWORK", async () => {
     const controller = new AbortController();
-    const pending = refreshTokenGrantRequest(createHangingFetch(), {
+    const pending = refreshTokenGrantRequest(httpOver(createHangingFetch()), {
       tokenUrl: "https://auth.example.com/oauth/token",
       refreshToken: "rt",
       body: "form",
@@ -73,7 +79,7 @@ describe("network failures", () => {
   test("an already-aborted signal sends nothing", async () => {
     const { fetch: fake, requests } = createRecordingFetch();
     await expectAuthctlError(
-      refreshTokenGrantRequest(fake, {
+      refreshTokenGrantRequest(httpOver(fake), {
         tokenUrl: "https://auth.example.com/oauth/token",
         refreshToken: "rt",
         body: "form",

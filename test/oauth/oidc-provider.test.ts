@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import * as oauth from "../../src/oauth/index.ts";
-import { expectAuthctlError } from "./_fakes.ts";
+import { expectAuthctlError, httpOver } from "./_fakes.ts";
 
 /** oidc-provider ships no type declarations; this is the little of it used here. */
 type ProviderClass = new (
@@ -59,7 +59,7 @@ afterAll(() => {
 describe("against oidc-provider", () => {
   test("discovery, device authorization, a pending poll, a refused refresh and a revocation", async () => {
     const metadata = await oauth.processDiscoveryResponse(
-      await oauth.discoveryRequest(fetch, issuer),
+      await oauth.discoveryRequest(httpOver(fetch), issuer),
       issuer,
     );
     expect(metadata.token_endpoint).toBe(`${issuer}/token`);
@@ -67,7 +67,7 @@ describe("against oidc-provider", () => {
 
     const now = Date.now();
     const device = await oauth.processDeviceAuthorizationResponse(
-      await oauth.deviceAuthorizationRequest(fetch, {
+      await oauth.deviceAuthorizationRequest(httpOver(fetch), {
         url: metadata.device_authorization_endpoint!,
         clientId: "authctl-test",
         scopes: ["openid"],
@@ -78,7 +78,7 @@ describe("against oidc-provider", () => {
     expect(device.verification_uri).toBe(`${issuer}/device`);
     expect(device.expires_at).toBe(now + 600_000);
 
-    const poll = await oauth.deviceTokenRequest(fetch, {
+    const poll = await oauth.deviceTokenRequest(httpOver(fetch), {
       tokenUrl: metadata.token_endpoint,
       clientId: "authctl-test",
       deviceCode: device.device_code,
@@ -86,7 +86,7 @@ describe("against oidc-provider", () => {
     });
     expect(await oauth.classifyDeviceTokenResponse(poll, { now })).toEqual({ kind: "pending" });
 
-    const refresh = oauth.refreshTokenGrantRequest(fetch, {
+    const refresh = oauth.refreshTokenGrantRequest(httpOver(fetch), {
       tokenUrl: metadata.token_endpoint,
       clientId: "authctl-test",
       refreshToken: "not-a-real-refresh-token",
@@ -98,7 +98,7 @@ describe("against oidc-provider", () => {
       "token endpoint refused: invalid_grant (grant request is invalid)",
     );
 
-    const revoke = oauth.revocationRequest(fetch, {
+    const revoke = oauth.revocationRequest(httpOver(fetch), {
       url: metadata.revocation_endpoint!,
       clientId: "authctl-test",
       token: "not-a-real-token",

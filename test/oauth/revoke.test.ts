@@ -1,11 +1,11 @@
 import { describe, expect, test } from "bun:test";
 import { processRevocationResponse, revocationRequest } from "../../src/oauth/revoke.ts";
-import { createRecordingFetch, expectAuthctlError, htmlResponse, jsonResponse } from "./_fakes.ts";
+import { createRecordingFetch, expectAuthctlError, htmlResponse, jsonResponse, httpOver } from "./_fakes.ts";
 
 describe("revocationRequest", () => {
   test("is always form-encoded, with the token type hint and client_id", async () => {
     const { fetch, requests } = createRecordingFetch(new Response(null, { status: 200 }));
-    await revocationRequest(fetch, {
+    await revocationRequest(httpOver(fetch), {
       url: "https://auth.openai.com/oauth/revoke",
       clientId: "app_test",
       token: "rt-1",
@@ -21,7 +21,7 @@ describe("revocationRequest", () => {
   test("a plain-http revocation URL on a public host is refused", async () => {
     const { fetch } = createRecordingFetch();
     await expectAuthctlError(
-      revocationRequest(fetch, { url: "http://auth.example.com/revoke", token: "t" }),
+      revocationRequest(httpOver(fetch), { url: "http://auth.example.com/revoke", token: "t" }),
       "USAGE",
       "the revocation endpoint must use https (plain http is allowed only for 127.0.0.1, ::1 and localhost): http://auth.example.com",
     );

@@ -5,7 +5,7 @@ import {
   processTokenResponse,
   refreshTokenGrantRequest,
 } from "../../src/oauth/token.ts";
-import { createRecordingFetch, expectAuthctlError, htmlResponse, jsonResponse } from "./_fakes.ts";
+import { createRecordingFetch, expectAuthctlError, htmlResponse, jsonResponse, httpOver } from "./_fakes.ts";
 
 const NOW = 1_700_000_000_000;
 const processAnswer = (response: Response) => processTokenResponse(response, { now: NOW });
@@ -15,7 +15,7 @@ describe("authorizationCodeGrantRequest", () => {
     const { fetch, requests } = createRecordingFetch(
       jsonResponse(200, { access_token: "at", token_type: "Bearer" }),
     );
-    await authorizationCodeGrantRequest(fetch, {
+    await authorizationCodeGrantRequest(httpOver(fetch), {
       tokenUrl: "https://auth.openai.com/oauth/token",
       clientId: "app_test",
       code: "the code",
@@ -40,7 +40,7 @@ describe("authorizationCodeGrantRequest", () => {
 
   test("a JSON body carries the exact bytes and Content-Type, with provider extras after the standard fields", async () => {
     const { fetch, requests } = createRecordingFetch(jsonResponse(200, { access_token: "at" }));
-    await authorizationCodeGrantRequest(fetch, {
+    await authorizationCodeGrantRequest(httpOver(fetch), {
       tokenUrl: "https://platform.claude.com/v1/oauth/token",
       clientId: "9d1c250a",
       code: "abc",
@@ -61,7 +61,7 @@ describe("authorizationCodeGrantRequest", () => {
 
   test("an installed-app client secret goes in the body (client_secret_post), never in a header", async () => {
     const { fetch, requests } = createRecordingFetch(jsonResponse(200, { access_token: "at" }));
-    await authorizationCodeGrantRequest(fetch, {
+    await authorizationCodeGrantRequest(httpOver(fetch), {
       tokenUrl: "https://oauth2.googleapis.com/token",
       clientId: "681255809395.apps.googleusercontent.com",
       clientSecret: "GOCSPX-public",
@@ -80,7 +80,7 @@ describe("authorizationCodeGrantRequest", () => {
 
   test("client_id is left out when the provider has none", async () => {
     const { fetch, requests } = createRecordingFetch(jsonResponse(200, { access_token: "at" }));
-    await authorizationCodeGrantRequest(fetch, {
+    await authorizationCodeGrantRequest(httpOver(fetch), {
       tokenUrl: "https://auth.example.com/token",
       code: "c",
       redirectUri: "http://127.0.0.1:3000/callback",
@@ -95,7 +95,7 @@ describe("authorizationCodeGrantRequest", () => {
   test("an extra parameter may not replace a standard one", async () => {
     const { fetch, requests } = createRecordingFetch();
     await expectAuthctlError(
-      authorizationCodeGrantRequest(fetch, {
+      authorizationCodeGrantRequest(httpOver(fetch), {
         tokenUrl: "https://auth.example.com/token",
         code: "c",
         redirectUri: "r",
@@ -112,7 +112,7 @@ describe("authorizationCodeGrantRequest", () => {
   test("a plain-http token URL on a public host is refused before anything is sent", async () => {
     const { fetch, requests } = createRecordingFetch();
     await expectAuthctlError(
-      authorizationCodeGrantRequest(fetch, {
+      authorizationCodeGrantRequest(httpOver(fetch), {
         tokenUrl: "http://auth.example.com/token",
         code: "c",
         redirectUri: "r",
@@ -129,7 +129,7 @@ describe("authorizationCodeGrantRequest", () => {
 describe("refreshTokenGrantRequest", () => {
   test("a form refresh sends grant_type, refresh_token, client_id and the scope when given", async () => {
     const { fetch, requests } = createRecordingFetch(jsonResponse(200, { access_token: "at" }));
-    await refreshTokenGrantRequest(fetch, {
+    await refreshTokenGrantRequest(httpOver(fetch), {
       tokenUrl: "https://auth.kimi.com/api/oauth/token",
       clientId: "17e5f671",
       refreshToken: "rt-1",
@@ -143,7 +143,7 @@ describe("refreshTokenGrantRequest", () => {
 
   test("a JSON refresh leaves out the scope when none is given", async () => {
     const { fetch, requests } = createRecordingFetch(jsonResponse(200, { access_token: "at" }));
-    await refreshTokenGrantRequest(fetch, {
+    await refreshTokenGrantRequest(httpOver(fetch), {
       tokenUrl: "https://platform.claude.com/v1/oauth/token",
       clientId: "9d1c250a",
       refreshToken: "rt-1",
