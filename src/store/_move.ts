@@ -117,7 +117,7 @@ export async function fetchExternalSecrets(
   id: string,
   credential: StoredCredential,
 ): Promise<"found" | "missing" | "altered" | { foreign: string }> {
-  const json = await ctx.vaultFor(backend).get(id);
+  const json = await ctx.vaultFor(backend).get(id, { expected: true });
   if (json === null) return "missing";
   const item = parseSecretsJson(json, id);
   if (backend.sharedByStores && item.owner !== undefined && item.owner !== ctx.owner)
@@ -313,7 +313,7 @@ export async function putExternalItems(
     const json = secretsJson(plain[id]!, ctx.owner, metaDigest(plain[id]!));
     const vault = ctx.vaultFor(backend);
     await vault.put(id, json);
-    if ((await vault.get(id)) !== json) {
+    if ((await vault.get(id, { expected: true })) !== json) {
       throw new AuthctlError(
         "STORE_IO",
         `${backend.label} did not return what was stored for ${id}; nothing was moved`,

@@ -24,10 +24,11 @@
  *    the index stops pointing at the old place, and deletes the old place only after that).
  *  - **Ids.** `id` is the credential's key in the index: a provider id today, `<provider>@<account>`
  *    once accounts exist. Two ids never share an item.
- *  - **Absent is an answer, not a guess.** `get` resolves `null` only when the item is certainly
- *    not there; a vault that cannot tell (locked, not reachable, a fast path that may miss) must
- *    ask its slower path or reject, never answer `null` (the store turns `null` into "log in
- *    again").
+ *  - **Absent is an answer, not a guess.** `get(id, { expected: true })` (the index lists the
+ *    item) resolves `null` only when the item is certainly not there; a vault that cannot tell
+ *    (locked, not reachable, a fast path that may miss) must ask its slower path or reject, never
+ *    answer `null` (the store turns `null` into "log in again"). Without `expected` (is the id
+ *    free?), a fast "absent" may stand.
  *  - **Bounded.** Every call gives up after a timeout (the keyring: 2 s) and rejects with an
  *    `AuthctlError` (`STORE_IO` or `TIMEOUT`, one line, a hint naming what to do): `env` runs in
  *    every shell start-up and must never hang.
@@ -63,8 +64,12 @@ export interface SecretVault {
   quickUnavailableReason(): string | undefined;
   /** Why it cannot be used (one bounded call); undefined when it works. */
   probe(): Promise<string | undefined>;
-  /** The item's value; null only when there certainly is no item. */
-  get(id: string): Promise<string | null>;
+  /**
+   * The item's value; null when there is no item. `expected`: the index lists this item, so a
+   * fast path that cannot find it must ask the slower, authoritative one before answering null
+   * (the store turns that null into "log in again").
+   */
+  get(id: string, options?: { expected?: boolean }): Promise<string | null>;
   /** Creates or replaces the item, whole. */
   put(id: string, value: string): Promise<void>;
   /** Deletes the item; false when there was none. */

@@ -191,10 +191,17 @@ export function createBunKeyring(env: Env, options: KeyringOptions = {}): Keyrin
           : String(error);
       }
     },
-    async get(id) {
+    async get(id, getOptions) {
       const direct = await call(`read ${id}`, () => readDirectly(id));
-      if (direct !== undefined && direct !== "locked") return direct;
       const fromLibsecret = () => secrets()!.get({ service: KEYRING_SERVICE, name: id });
+      if (direct === null && getOptions?.expected) {
+        // The index lists this item and the direct reader found none. It searches by the
+        // attributes Bun.secrets files items under, Bun's schema name among them (secret-service.ts),
+        // which is Bun's private detail: libsecret looks the item up the way Bun.secrets stored it,
+        // so only its "absent" makes the item missing.
+        return call(`read ${id}`, fromLibsecret);
+      }
+      if (direct !== undefined && direct !== "locked") return direct;
       if (direct === undefined) return call(`read ${id}`, fromLibsecret);
       // Locked. libsecret asks the keyring to unlock, which on a desktop shows its dialog: a person
       // needs longer than the timeout meant for a keyring that does not answer at all.

@@ -194,6 +194,46 @@ describe.skipIf(missingSecretServicePrograms.length > 0)(
         expect(await keyring.get("direct-two")).toBe("two");
       });
 
+      test("an item the index lists that the direct reader cannot find is asked of libsecret before it is missing", async () => {
+        // Stored under another schema name, as a Bun that renamed its private schema would: the
+        // direct reader (which searches by Bun's schema) does not see it.
+        const stored = Bun.spawnSync(
+          [
+            "secret-tool",
+            "store",
+            "--label=authctl/renamed",
+            "xdg:schema",
+            "com.oven-sh.bun.Secret2",
+            "service",
+            "authctl",
+            "account",
+            "renamed",
+          ],
+          {
+            env: { ...process.env, ...service.env },
+            stdin: new Blob(["from another schema"]),
+            stderr: "pipe",
+          },
+        );
+        expect(stored.exitCode, stored.stderr.toString()).toBe(0);
+        const plain = recordingSecrets("libsecret was asked");
+        expect(
+          await createBunKeyring(service.env, { platform: "linux", secrets: plain }).get("renamed"),
+        ).toBeNull();
+        expect(plain.asked).toEqual([]);
+        const libsecret = recordingSecrets("from libsecret");
+        const keyring = createBunKeyring(service.env, { platform: "linux", secrets: libsecret });
+        expect(await keyring.get("renamed", { expected: true })).toBe("from libsecret");
+        expect(libsecret.asked).toEqual(["renamed"]);
+        // libsecret's "absent" is the answer, and an item the direct reader finds never gets there.
+        const none = recordingSecrets(null);
+        const confirmed = createBunKeyring(service.env, { platform: "linux", secrets: none });
+        expect(await confirmed.get("renamed", { expected: true })).toBeNull();
+        storeWithBunSecrets(service, "direct-listed", "listed");
+        expect(await confirmed.get("direct-listed", { expected: true })).toBe("listed");
+        expect(none.asked).toEqual(["renamed"]);
+      });
+
       test("an overwritten item reads as its newest value", async () => {
         storeWithBunSecrets(service, "direct-three", "old");
         storeWithBunSecrets(service, "direct-three", "new");
