@@ -48,6 +48,8 @@ export interface EtcdCluster {
   restart(index: number): Promise<void>;
   /** Kills two members: the one left has no quorum. */
   loseQuorum(): Promise<void>;
+  /** Moves the leadership to one member (etcdctl move-leader) and waits until it leads. */
+  makeLeader(index: number): Promise<void>;
   /** SIGSTOP / SIGCONT one member: a member that accepts connections and never answers (a slow one). */
   pause(index: number): void;
   resume(index: number): void;
@@ -328,6 +330,26 @@ export async function startEtcdCluster(options: EtcdClusterOptions = {}): Promis
     async loseQuorum() {
       await kill(1);
       await kill(2);
+    },
+    async makeLeader(index) {
+      // Simple output: endpoint, member id (hex), version, db size, is leader, …
+      const status = async () =>
+        (await etcdctl(["endpoint", "status"])).stdout
+          .trim()
+          .split("\n")
+          .map((line) => line.split(", "));
+      const rows = await status();
+      const target = rows.find((row) => row[0] === members[index]!.clientUrl);
+      const leader = rows.find((row) => row[4] === "true");
+      if (!target || !leader) throw new Error(`etcd endpoint status said: ${JSON.stringify(rows)}`);
+      if (leader === target) return;
+      const moved = await etcdctl(["move-leader", target[1]!, `--endpoints=${leader[0]}`]);
+      if (moved.code !== 0) throw new Error(`etcdctl move-leader: ${moved.stderr}`);
+      for (let i = 0; i < 100; i++) {
+        if ((await status()).find((row) => row[0] === members[index]!.clientUrl)?.[4] === "true") return;
+        await Bun.sleep(100);
+      }
+      throw new Error(`${members[index]!.name} did not become the leader`);
     },
     pause(index) {
       members[index]!.proc?.kill("SIGSTOP");
