@@ -347,7 +347,7 @@ function printHuman(ctx: Context, statuses: ProviderStatus[]): void {
   const now = ctx.deps.now();
   for (const s of statuses) {
     // Stored credentials name their account, and the one a bare provider id means says so.
-    const account = s.source === "store" ? ` — account ${s.account}${s.default ? " (default)" : ""}` : "";
+    const account = s.source === "store" ? ` — account ${s.account}${s.default ? ", the default" : ""}` : "";
     ui.result(s.configured ? `${s.name} (${s.id})${account}` : `${s.id}${account}`);
     if (!s.source) {
       ui.result(`  ✗ not logged in — run 'authctl login ${s.id}'`);

@@ -128,8 +128,8 @@ describe("two accounts of one provider", () => {
     await login("anthropic@team", ANT);
     const text = await box.run(["status"]);
     expectOk(text);
-    expect(text.stdout).toContain("Anthropic (anthropic@team) — account team (default)");
-    expect(text.stdout).toContain("OpenRouter (openrouter) — account default (default)");
+    expect(text.stdout).toContain("Anthropic (anthropic@team) — account team, the default");
+    expect(text.stdout).toContain("OpenRouter (openrouter) — account default, the default");
     expect(text.stdout).toContain("OpenRouter (openrouter@work) — account work\n");
     expect(await statusJson()).toEqual([
       { id: "anthropic@team", provider: "anthropic", account: "team", default: true },
@@ -231,7 +231,7 @@ describe("a store written before accounts existed", () => {
         { id: "openrouter", provider: "openrouter", account: "default", default: true },
       ]);
       expect((await box.run(["status"], { env })).stdout).toContain(
-        "OpenRouter (openrouter) — account default (default)",
+        "OpenRouter (openrouter) — account default, the default",
       );
       expect(await token("openrouter", env)).toBe(OLD_OR);
       expect(await token("anthropic@default", env)).toBe(OLD_ANT);

@@ -139,7 +139,7 @@ describe("a credential whose provider was removed from config.toml", () => {
     const all = await box.run(["status"]);
     expect(all.code).toBe(4);
     expect(all.stdout).toContain(
-      `mycorp — account default (default)\n  ✗ provider no longer configured: a key …${CORP.slice(-4)} is stored`,
+      `mycorp — account default, the default\n  ✗ provider no longer configured: a key …${CORP.slice(-4)} is stored`,
     );
     expect(all.stdout).toContain("run 'authctl logout mycorp' to remove it");
     const named = await box.run(["status", "mycorp", "--json"]);
