@@ -7,6 +7,7 @@ import { dirname } from "../lazy-path.ts";
 import {
   findProjectFile,
   PROJECT_FILE_NAME,
+  projectKey,
   type ProjectFile,
   readProjectFile,
 } from "../config/project-file.ts";
@@ -109,7 +110,7 @@ export function deny(ctx: Context): void {
   const path = requireProjectFile(ctx, "deny");
   let realPath = path;
   try {
-    realPath = (require("node:fs") as typeof import("node:fs")).realpathSync(path);
+    realPath = projectKey(path);
   } catch {
     // Vanished since: forget it under the name it was found by.
   }

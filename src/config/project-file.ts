@@ -15,8 +15,8 @@
  * one is found. SHA-256 comes from Bun.CryptoHasher, which needs no module (node:crypto costs a
  * compiled binary about 4 MB of memory, see _integrity.ts).
  */
-import { readFileSync, realpathSync, statSync } from "../lazy-fs.ts";
-import { dirname, join } from "../lazy-path.ts";
+import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, statSync } from "../lazy-fs.ts";
+import { basename, dirname, join } from "../lazy-path.ts";
 import { parse, TomlError } from "smol-toml";
 import { AuthctlError } from "../errors.ts";
 import { parseAccountRef } from "../store/accounts.ts";
@@ -27,7 +27,11 @@ export const PROJECT_FILE_NAME = ".authctl.toml";
 export interface ProjectFile {
   /** As found (the working directory's spelling). */
   path: string;
-  /** With symbolic links resolved: the key of the allow list. */
+  /**
+   * The key of the allow list: the real path of the directory it was found in, and its name
+   * there. A symbolic link's target is not the key: a link elsewhere to an allowed file would
+   * otherwise carry that file's trust (and its selection) to a directory nobody allowed.
+   */
   realPath: string;
   sha256: string;
   providers: string[];
@@ -84,6 +88,41 @@ function invalid(path: string, what: string, hint?: string): AuthctlError {
   });
 }
 
+/** A project file holds one short line; anything near this size is not one (and is not read into memory). */
+export const MAX_PROJECT_FILE_BYTES = 64 * 1024;
+
+/** The allow list's key for a project file found at `path` (see ProjectFile.realPath). */
+export function projectKey(path: string): string {
+  return join(realpathSync(dirname(path)), basename(path));
+}
+
+/**
+ * The file's bytes, read from one descriptor: opened without blocking (a FIFO put there after the
+ * search found a regular file does not hang the command), checked to be a regular file of at most
+ * MAX_PROJECT_FILE_BYTES on that descriptor, so what is hashed and parsed is that file.
+ */
+function readBounded(path: string): Buffer {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw new Error("not a regular file");
+    if (stat.size > MAX_PROJECT_FILE_BYTES)
+      throw new Error(`larger than ${MAX_PROJECT_FILE_BYTES / 1024} KiB`);
+    const buffer = Buffer.alloc(MAX_PROJECT_FILE_BYTES + 1);
+    let length = 0;
+    for (;;) {
+      const n = readSync(fd, buffer, length, buffer.length - length, null);
+      if (n === 0) break;
+      length += n;
+      if (length > MAX_PROJECT_FILE_BYTES)
+        throw new Error(`larger than ${MAX_PROJECT_FILE_BYTES / 1024} KiB`);
+    }
+    return buffer.subarray(0, length);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Hex SHA-256 of the file's bytes. */
 export function sha256Hex(bytes: Uint8Array): string {
   return new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
@@ -97,8 +136,8 @@ export function readProjectFile(path: string): ProjectFile {
   let bytes: Buffer;
   let realPath: string;
   try {
-    bytes = readFileSync(path);
-    realPath = realpathSync(path);
+    bytes = readBounded(path);
+    realPath = projectKey(path);
   } catch (error) {
     throw invalid(path, `cannot be read (${(error as Error).message.split(",", 1)[0]})`);
   }
