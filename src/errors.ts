@@ -27,8 +27,9 @@ export interface AuthctlErrorOptions {
   hint?: string;
   cause?: unknown;
   /**
-   * Extra machine-readable detail. Left for the store's own errors until they become classes of
-   * their own (src/store/errors.ts); everything else carries typed fields (the classes below).
+   * Extra machine-readable detail. No code reads it any more: callers branch on the typed classes
+   * (below, and src/store/errors.ts). A few writers in src/store/ and the project-file code still
+   * fill it; once they stop, it goes.
    */
   detail?: Record<string, unknown>;
   /** For usage errors: the command's usage line, printed under the message. */
