@@ -90,3 +90,39 @@ describe.skipIf(!HAVE_ETCD)("team store on etcd over TLS with auth", () => {
     );
   });
 });
+
+describe.skipIf(!HAVE_ETCD)("team store on etcd with client certificates", () => {
+  let mtls: EtcdCluster;
+  beforeAll(async () => {
+    await ensureBinary();
+    mtls = await startEtcdCluster({ clientCertAuth: true });
+  }, 90_000);
+  afterAll(async () => {
+    await mtls?.stop();
+  });
+  afterEach(() => {
+    for (const box of boxes.splice(0)) box.cleanup();
+  });
+
+  test("cert_file and key_file present the client certificate; without them, a TLS error naming them", async () => {
+    const box = createSandbox();
+    boxes.push(box);
+    box.env.AUTHCTL_STORE = "etcd";
+    box.env.AUTHCTL_ETCD_KEY = SEAL_KEY;
+    const base = `[etcd]\nendpoints = ${JSON.stringify(mtls.endpoints)}\nca_file = "${mtls.tls!.caFile}"\ntimeout = 5\n`;
+    box.writeConfig(base);
+    const refused = await box.run(["token", "openrouter"]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toStartWith("authctl: TLS with the etcd cluster failed:");
+    expect(refused.stderr).toContain("cert_file and key_file");
+    box.writeConfig(
+      `${base}cert_file = "${mtls.tls!.clientCertFile}"\nkey_file = "${mtls.tls!.clientKeyFile}"\n`,
+    );
+    expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY }));
+    expect((await box.run(["token", "openrouter"])).stdout).toBe(`${KEY}\n`);
+    box.writeConfig(`${base}cert_file = "${mtls.tls!.clientCertFile}"\n`);
+    const half = await box.run(["token", "openrouter"]);
+    expect(half.code).toBe(1);
+    expect(half.stderr).toContain("etcd.cert_file and etcd.key_file go together");
+  }, 60_000);
+});
