@@ -207,7 +207,7 @@ export const MUTANTS: Mutant[] = [
   // Refresh timing and bounds.
   {
     id: "refresh-margin-1m",
-    file: "src/actions/expiry.ts",
+    file: "src/store/expiry.ts",
     from: "export const REFRESH_MARGIN_MS = 5 * 60_000;",
     to: "export const REFRESH_MARGIN_MS = 1 * 60_000;",
     tests: ["test/e2e/refresh.test.ts"],
@@ -255,7 +255,7 @@ export const MUTANTS: Mutant[] = [
   },
   {
     id: "refresh-unknown-lifetime-kept",
-    file: "src/actions/expiry.ts",
+    file: "src/store/expiry.ts",
     from: "if (credential.expires_at === undefined) return minTtlMs > 0 && credential.refresh_token !== undefined;",
     to: "if (credential.expires_at === undefined) return false;",
     tests: ["test/e2e/refresh.test.ts"],

@@ -54,7 +54,12 @@ export async function exec(ctx: Context, options: ExecOptions): Promise<number> 
   if (options.proxy) {
     // The proxy must outlive the launch, so authctl stays the parent (no execve here).
     const { execWithProxy } = await import("../proxy/exec-proxy.ts");
-    return execWithProxy(ctx, resolved, { file, argv }, baseEnv);
+    // The proxy sits below actions/: it refreshes through this, loaded when a token is due.
+    return execWithProxy(ctx, resolved, { file, argv }, baseEnv, {
+      refresh: async (provider, refreshOptions) =>
+        (await import("./refresh.ts")).refreshCredential(ctx, provider, refreshOptions),
+      isOutage: async (error) => error instanceof (await import("./refresh.ts")).RefreshOutage,
+    });
   }
   if (deps.replaceProcess && deps.env.AUTHCTL_EXEC_MODE !== "spawn") {
     try {

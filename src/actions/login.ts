@@ -12,23 +12,9 @@ import {
 } from "../store/accounts.ts";
 import type { StoredCredential } from "../store/types.ts";
 import type { Context } from "../context.ts";
+import type { LoginOptions } from "../flows/login-options.ts";
 
-export interface LoginOptions {
-  providerId?: string;
-  method?: string;
-  withKey?: boolean;
-  verify?: boolean;
-  device?: boolean;
-  noBrowser?: boolean;
-  timeoutMs?: number;
-  /** GitHub Enterprise and similar: the provider's host. */
-  host?: string;
-  /**
-   * The account the login is stored as (store/accounts.ts). Set by login() from `providerId`
-   * (`openrouter@work`); a bare provider is its default account, `default` for the first one.
-   */
-  account?: string;
-}
+export type { LoginOptions };
 
 export async function login(ctx: Context, options: LoginOptions): Promise<void> {
   const ref = options.providerId ? parseAccountRef(options.providerId) : undefined;

@@ -20,7 +20,7 @@ import type { ProviderDefinition } from "../providers/types.ts";
 import { registerSecret } from "../redact.ts";
 import type { StoredCredential } from "../store/types.ts";
 import type { Context } from "../context.ts";
-import { needsRefresh } from "./expiry.ts";
+import { needsRefresh } from "../store/expiry.ts";
 
 /** Below the store's stale-lock age by a wide margin: a refresh never outlives its lock. */
 const REFRESH_TIMEOUT_MS = 20_000;

@@ -13,25 +13,10 @@ import {
   storeKey,
 } from "../store/accounts.ts";
 import type { Credentials, StoreSnapshot, StoredCredential } from "../store/types.ts";
-import type { Context } from "../context.ts";
-import { needsRefresh, stillSatisfies } from "./expiry.ts";
+import type { Context, ResolvedCredential } from "../context.ts";
+import { needsRefresh, stillSatisfies } from "../store/expiry.ts";
 
-/** A credential ready to hand out, and where it came from. */
-export interface ResolvedCredential {
-  provider: ProviderDefinition;
-  /** The account (store/accounts.ts): `default` for credentials stored without a name. */
-  account: string;
-  /** Where it is stored: the provider id for the account `default`, else `provider@account`. */
-  key: string;
-  source: "store" | "environment";
-  credential?: StoredCredential;
-  /** What `authctl token` prints: the API key or the current access token. */
-  secret: string;
-  /** What `env` and `exec` export, in order. */
-  vars: Array<[string, string]>;
-  /** For the environment source: the variable the secret was found in. */
-  envVar?: string;
-}
+export type { ResolvedCredential };
 
 export function credentialSecret(credential: StoredCredential): string | undefined {
   return credential.type === "api_key" ? credential.key : credential.access_token;

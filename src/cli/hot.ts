@@ -82,7 +82,7 @@ async function guarded(command: string, run: () => Promise<number | void>): Prom
     const result = await run();
     return typeof result === "number" ? result : 0;
   } catch (error) {
-    const { withUsage } = await import("./index.ts");
+    const { withUsage } = await import("./usage.ts");
     throw withUsage(error, command);
   }
 }

@@ -3,12 +3,13 @@ import { version } from "../../package.json";
 import type { Context } from "../context.ts";
 import type { Deps } from "../deps.ts";
 import { didYouMean } from "../did-you-mean.ts";
-import { AuthctlError, EXIT, isAuthctlError } from "../errors.ts";
+import { AuthctlError, EXIT } from "../errors.ts";
 import * as commands from "./commands.ts";
-import { renderCommandHelp, renderMainHelp, usageLine } from "./help.ts";
+import { renderCommandHelp, renderMainHelp } from "./help.ts";
 import { createSwitchCommand } from "./accounts.ts";
 import { createAllowCommand, createDenyCommand } from "./project.ts";
 import { rejectUnknownFlags } from "./shared.ts";
+import { withUsage } from "./usage.ts";
 import { createStoreCommand } from "./store.ts";
 import { createUpgradeCommand } from "./upgrade.ts";
 
@@ -88,32 +89,4 @@ export async function runCli(
   } catch (error) {
     throw withUsage(error, name);
   }
-}
-
-/**
- * Every argument mistake is a usage error (exit 2) that shows the command's usage line: authctl's
- * own checks, and citty's (a missing positional, a bad enum), which are not AuthctlErrors.
- */
-export function withUsage(error: unknown, command: string): unknown {
-  const usage = usageLine(command);
-  const hint = `run 'authctl ${command} --help'`;
-  if (error instanceof Error && error.name === "CLIError") {
-    return new AuthctlError(
-      "USAGE",
-      error.message.replace(
-        /^Missing required positional argument: (\w+)$/,
-        (_, arg: string) => `${command} needs a ${arg.toLowerCase()}`,
-      ),
-      { usage, hint },
-    );
-  }
-  if (isAuthctlError(error) && error.code === "USAGE" && !error.usage) {
-    return new AuthctlError("USAGE", error.message, {
-      usage,
-      hint: error.hint ?? hint,
-      detail: error.detail,
-      cause: error.cause,
-    });
-  }
-  return error;
 }

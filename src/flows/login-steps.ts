@@ -1,5 +1,5 @@
 import type { Context } from "../context.ts";
-import type { LoginOptions } from "../actions/login.ts";
+import type { LoginOptions } from "./login-options.ts";
 import { AuthctlError } from "../errors.ts";
 import { authorizationCodeGrantRequest, processTokenResponse, type TokenSet } from "../oauth/index.ts";
 import type {

@@ -1,5 +1,5 @@
 import type { Context } from "../context.ts";
-import type { LoginOptions } from "../actions/login.ts";
+import type { LoginOptions } from "./login-options.ts";
 import { AuthctlError } from "../errors.ts";
 import { terminalSafe } from "../format/terminal-text.ts";
 import {

@@ -2,7 +2,7 @@ import type { HttpClient } from "../deps.ts";
 import { AuthctlError, HttpError } from "../errors.ts";
 import { sendRequest } from "../oauth/index.ts";
 import { registerSecret } from "../redact.ts";
-import { githubApiBase } from "./github-copilot.ts";
+import { githubApiBase } from "./_github-host.ts";
 import type { HookDeps } from "./types.ts";
 
 /**

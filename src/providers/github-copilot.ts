@@ -1,4 +1,4 @@
-import { AuthctlError } from "../errors.ts";
+import { githubApiBase, normalizeGitHubHost } from "./_github-host.ts";
 import { NO_REDIRECT, type OAuthMethod, type OAuthSettings, type ProviderDefinition } from "./types.ts";
 
 /**
@@ -10,30 +10,7 @@ import { NO_REDIRECT, type OAuthMethod, type OAuthSettings, type ProviderDefinit
 // The VS Code Copilot app's client id (badlogic/pi-mono packages/ai/src/utils/oauth/github-copilot.ts).
 export const COPILOT_CLIENT_ID = "Iv1.b507a08c87ecfe98";
 
-/**
- * The REST API of a GitHub host, where the Copilot token exchange lives: github.com and GHE.com
- * tenants serve it at api.<host> (https://docs.github.com/en/enterprise-cloud@latest/admin/data-residency/network-details-for-ghecom),
- * a GitHub Enterprise Server at https://<host>/api/v3 (https://docs.github.com/en/enterprise-server@latest/rest/quickstart).
- */
-export function githubApiBase(host: string): string {
-  const domain = normalizeGitHubHost(host);
-  if (domain === "github.com" || domain.endsWith(".ghe.com")) return `https://api.${domain}`;
-  return `https://${domain}/api/v3`;
-}
-
-export function normalizeGitHubHost(host: string): string {
-  const bare = host
-    .trim()
-    .replace(/^https?:\/\//, "")
-    .replace(/\/.*$/, "")
-    .toLowerCase();
-  if (!/^[a-z0-9.-]+(:\d+)?$/.test(bare)) {
-    throw new AuthctlError("USAGE", `'${host}' is not a host name`, {
-      hint: "use e.g. --host company.ghe.com",
-    });
-  }
-  return bare;
-}
+export { githubApiBase, normalizeGitHubHost };
 
 function settingsForHost(host: string, settings: OAuthSettings): OAuthSettings {
   const domain = normalizeGitHubHost(host);

@@ -1,8 +1,21 @@
-import type { Context } from "../context.ts";
-import { credentialSecret, type ResolvedCredential } from "../actions/resolve.ts";
-import { stillSatisfies } from "../actions/expiry.ts";
-import type { RefreshOptions } from "../actions/refresh.ts";
+import type { Context, ResolvedCredential } from "../context.ts";
+import type { ProviderDefinition } from "../providers/types.ts";
+import { stillSatisfies } from "../store/expiry.ts";
 import type { StoredCredential } from "../store/types.ts";
+
+/**
+ * How the proxy refreshes a token: actions/exec.ts hands it actions/refresh.ts behind this
+ * interface, so the proxy (below actions/) never imports an action (test/unit/layers.test.ts).
+ */
+export interface Refresher {
+  /** refreshCredential: `held` is the token in use, `force` after the provider rejected it, `key` the account. */
+  refresh(
+    provider: ProviderDefinition,
+    options: { held?: string; force?: boolean; key?: string },
+  ): Promise<StoredCredential>;
+  /** A refresh that failed for a reason not the grant's (a RefreshOutage): the token may still be used. */
+  isOutage(error: unknown): Promise<boolean>;
+}
 
 /**
  * The real credential behind one proxy route. API keys never change; OAuth access tokens are
@@ -32,7 +45,11 @@ function dueSoon(credential: StoredCredential, now: number): boolean {
   return credential.expires_at - now <= Math.min(PROXY_MARGIN_MS, Math.max(0, lifetime) / 10);
 }
 
-export function createProxyCredential(ctx: Context, resolved: ResolvedCredential): ProxyCredential {
+export function createProxyCredential(
+  ctx: Context,
+  resolved: ResolvedCredential,
+  refresher: Refresher,
+): ProxyCredential {
   const stored = resolved.credential;
   if (stored?.type !== "oauth") {
     const secret = resolved.secret;
@@ -45,11 +62,10 @@ export function createProxyCredential(ctx: Context, resolved: ResolvedCredential
   let retryAt = 0;
   let warned = false;
 
-  function refresh(options: RefreshOptions): Promise<StoredCredential> {
+  function refresh(options: { held?: string; force?: boolean }): Promise<StoredCredential> {
     inflight ??= (async () => {
       try {
-        const { refreshCredential } = await import("../actions/refresh.ts");
-        credential = await refreshCredential(ctx, resolved.provider, { ...options, key: resolved.key });
+        credential = await refresher.refresh(resolved.provider, { ...options, key: resolved.key });
         return credential;
       } finally {
         inflight = undefined;
@@ -66,33 +82,38 @@ export function createProxyCredential(ctx: Context, resolved: ResolvedCredential
       const now = ctx.deps.now();
       if (dueSoon(credential, now) && now >= retryAt) {
         try {
-          await refresh({ held: credentialSecret(credential) });
+          await refresh({ held: secretOf(credential) });
         } catch (error) {
           // The identity provider is down or the store is read-only: the token still works until
           // it expires, so requests keep flowing, and the refresh is tried again a little later
           // rather than making every request wait for a token endpoint that does not answer.
-          const { RefreshOutage } = await import("../actions/refresh.ts");
-          if (!(error instanceof RefreshOutage) || !stillSatisfies(credential, ctx.deps.now())) throw error;
+          if (!(await refresher.isOutage(error)) || !stillSatisfies(credential, ctx.deps.now())) throw error;
           retryAt = ctx.deps.now() + OUTAGE_RETRY_MS;
-          if (!warned) ctx.deps.ui.warn(`proxy: ${error.message}; using the current token until it expires`);
+          if (!warned)
+            ctx.deps.ui.warn(`proxy: ${(error as Error).message}; using the current token until it expires`);
           warned = true;
         }
       }
-      return credentialSecret(credential)!;
+      return secretOf(credential)!;
     },
     async renew(rejected) {
       try {
         if (inflight) await inflight.catch(() => undefined);
-        if (credentialSecret(credential) !== rejected) return credentialSecret(credential);
+        if (secretOf(credential) !== rejected) return secretOf(credential);
         // The provider's 401 is the proof that this token is no good, whatever its expiry says
         // (or does not say): refresh without comparing lifetimes, unless the store already holds
         // a newer token (another process refreshed), which is then used without a token request.
         const next = await refresh({ held: rejected, force: true });
-        const secret = credentialSecret(next);
+        const secret = secretOf(next);
         return secret && secret !== rejected ? secret : undefined;
       } catch {
         return undefined;
       }
     },
   };
+}
+
+/** The token the proxy sends: only OAuth credentials get here (a key is never renewed). */
+function secretOf(credential: StoredCredential): string | undefined {
+  return credential.access_token;
 }

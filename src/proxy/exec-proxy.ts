@@ -1,8 +1,7 @@
-import type { Context } from "../context.ts";
-import type { ResolvedCredential } from "../actions/resolve.ts";
+import type { Context, ResolvedCredential } from "../context.ts";
 import { AuthctlError } from "../errors.ts";
 import type { ProviderDefinition } from "../providers/types.ts";
-import { createProxyCredential, type ProxyCredential } from "./credentials.ts";
+import { createProxyCredential, type ProxyCredential, type Refresher } from "./credentials.ts";
 import { applyClientGlue } from "./clients.ts";
 import { buildChildEnv, buildRoutes } from "./routes.ts";
 import { startProxyServer, type ProxyServer } from "./server.ts";
@@ -17,11 +16,12 @@ export async function execWithProxy(
   resolved: ResolvedCredential[],
   command: { file: string; argv: string[] },
   baseEnv: Record<string, string>,
+  refresher: Refresher,
 ): Promise<number> {
   const { deps } = ctx;
   const routes = buildRoutes(resolved, (provider) => newPlaceholder(provider, deps.randomBytes(32)));
   const credentials = new Map<string, ProxyCredential>(
-    resolved.map((r) => [r.provider.id, createProxyCredential(ctx, r)]),
+    resolved.map((r) => [r.provider.id, createProxyCredential(ctx, r, refresher)]),
   );
   let server: ProxyServer;
   try {

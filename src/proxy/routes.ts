@@ -1,4 +1,4 @@
-import type { ResolvedCredential } from "../actions/resolve.ts";
+import type { ResolvedCredential } from "../context.ts";
 import { AuthctlError } from "../errors.ts";
 import type { HeaderStyle, ProviderDefinition } from "../providers/types.ts";
 

@@ -1,6 +1,9 @@
-import type { StoredCredential } from "../store/types.ts";
+import type { StoredCredential } from "./types.ts";
 
-/** Kept apart from refresh.ts so the hot path can ask "is it due?" without loading HTTP code. */
+/**
+ * Kept apart from actions/refresh.ts so the hot path can ask "is it due?" without loading HTTP code,
+ * and below actions/ so the proxy (which refreshes through a callback from exec) reads the same rules.
+ */
 export const REFRESH_MARGIN_MS = 5 * 60_000;
 
 /**
