@@ -19,6 +19,7 @@ import { AuthctlError } from "../../errors.ts";
 import { canonicalJson } from "../_secret-fields.ts";
 import type { BackendStore } from "../backend-store.ts";
 import type { Credentials, StoreSnapshot, StoredCredential } from "../types.ts";
+import { withEtcdLock } from "./_lock.ts";
 import {
   type Compare,
   createEtcdClient,
@@ -169,62 +170,15 @@ export function createEtcdStore(options: EtcdStoreOptions): EtcdStore {
     return loaded;
   }
 
-  async function withLock<T>(work: (lease: string, isLost: () => boolean) => Promise<T>): Promise<T> {
-    const ttl = settings.lock_ttl;
-    const lease = await client.leaseGrant(ttl);
-    let lost = false;
-    // Renewed at a third of its life, so two missed renewals still leave it alive. A renewal that
-    // fails is tried again at the next tick; if the lease expires meanwhile, the write's compare fails.
-    const renewal = setInterval(
-      () => {
-        client.leaseKeepAlive(lease.id).then(
-          (ttlLeft) => {
-            if (ttlLeft <= 0) lost = true;
-          },
-          () => {},
-        );
-      },
-      (ttl * 1000) / 3,
-    );
-    try {
-      const began = Date.now();
-      const owner = JSON.stringify({
-        host: options.hostname,
-        pid: process.pid,
-        at: new Date().toISOString(),
-      });
-      let delay = 50;
-      for (;;) {
-        const took = await client.txn(
-          [{ key: lockKey, target: "CREATE", createRevision: 0 }],
-          [{ put: { key: lockKey, value: owner, lease: lease.id } }],
-          [{ range: { key: lockKey } }],
-        );
-        const holder = took.ranges[0]?.[0];
-        // A retried request whose first attempt did land: the lock is ours already.
-        if (took.succeeded || holder?.lease === lease.id) break;
-        if (Date.now() - began > options.lockTimeoutMs) {
-          let who = "another process";
-          try {
-            const parsed = JSON.parse(holder?.value ?? "{}") as { host?: string; pid?: number };
-            if (parsed.host) who = `pid ${parsed.pid} on ${parsed.host}`;
-          } catch {}
-          throw new AuthctlError(
-            "STORE_LOCKED",
-            `${path} is locked by ${who} for more than ${Math.round(options.lockTimeoutMs / 1000)} s`,
-            { hint: `run the command again; a holder that died releases it within ${ttl} s` },
-          );
-        }
-        await Bun.sleep(delay);
-        delay = Math.min(delay * 2, 250);
-      }
-      return await work(lease.id, () => lost);
-    } finally {
-      clearInterval(renewal);
-      // Releasing is revoking the lease: the lock key goes with it. Best effort: it expires anyway.
-      await client.leaseRevoke(lease.id).catch(() => {});
-    }
-  }
+  const withLock = <T>(work: (lease: string, isLost: () => boolean) => Promise<T>) =>
+    withEtcdLock(client, {
+      key: lockKey,
+      ttlSeconds: settings.lock_ttl,
+      timeoutMs: options.lockTimeoutMs,
+      owner: options.hostname,
+      what: path,
+      work,
+    });
 
   return {
     path,
