@@ -16,7 +16,7 @@
  * another machine may hold the lock now) writes nothing.
  */
 import { AuthctlError } from "../../errors.ts";
-import { canonicalJson } from "../_secret-fields.ts";
+import { canonicalJson, listSecrets, withoutSecrets } from "../_secret-fields.ts";
 import type { BackendStore } from "../backend-store.ts";
 import type { Credentials, StoreSnapshot, StoredCredential } from "../types.ts";
 import { withEtcdLock } from "./_lock.ts";
@@ -141,8 +141,14 @@ export function createEtcdStore(options: EtcdStoreOptions): EtcdStore {
         continue;
       }
       if (!state.keyCheck) throw wrongKey();
+      // Whoever wrote it had no key: nothing in it is vouched for. A login or logout may replace
+      // it, so it is listed, but without a secret (one in clear is theirs) or a default mark
+      // (theirs too: it would decide what a bare provider id means).
       const metadata = recordMetadata(kv.value);
-      if (metadata) credentials[id] = metadata;
+      if (metadata) {
+        const { default: _unvouched, ...rest } = withoutSecrets(metadata);
+        credentials[id] = rest;
+      }
       damaged[id] = new AuthctlError(
         "STORE_CORRUPT",
         `${path}: the record of ${id} does not authenticate with the team's seal key (it was altered or damaged)`,
@@ -224,6 +230,9 @@ export function createEtcdStore(options: EtcdStoreOptions): EtcdStore {
         const written = new Map<string, string>();
         for (const [id, credential] of Object.entries(credentials)) {
           if (credential === undefined || canonicalJson(credential) === before.get(id)) continue;
+          // A damaged record is replaced by a new login (it brings secrets) or deleted, never
+          // re-sealed from what it holds: that would vouch for what someone without the key wrote.
+          if (damaged[id] && listSecrets(credential).length === 0) continue;
           if (!/^[a-z0-9][a-z0-9@_-]*$/.test(id))
             throw new AuthctlError("INTERNAL", `cannot store the id ${JSON.stringify(id)}`);
           const text = sealRecord(k, prefix, id, credential);
@@ -242,8 +251,7 @@ export function createEtcdStore(options: EtcdStoreOptions): EtcdStore {
           compares.push({ key: credentialsPrefix + id, target: "MOD", modRevision: current.modRevision });
           writes.push({ deleteRange: { key: credentialsPrefix + id } });
         }
-        // A damaged record fn did not replace is left as it is: it compared equal above.
-        void damaged;
+        // A damaged record fn did not replace is left as it is (see above).
         if (writes.length === 0) return result;
         const keyCheckText = state.keyCheck ? undefined : sealKeyCheck(k, prefix);
         if (keyCheckText) {
