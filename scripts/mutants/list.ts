@@ -262,6 +262,14 @@ export const MUTANTS: Mutant[] = [
     why: "a token without expires_in is never refreshed: --min-ttl prints it forever",
   },
   {
+    id: "oauth-timeout-1h",
+    file: "src/oauth/_http.ts",
+    from: "export const DEFAULT_TIMEOUT_MS = 30_000;",
+    to: "export const DEFAULT_TIMEOUT_MS = 3_600_000;",
+    tests: ["test/unit/http-timeout.test.ts"],
+    why: "a token or device request that never answers holds a login for an hour (issue 12)",
+  },
+  {
     id: "keyring-timeout-60s",
     file: "src/store/keyring.ts",
     from: "export const DEFAULT_KEYRING_TIMEOUT_MS = 2_000;",
