@@ -16,7 +16,7 @@ import {
   secret,
   writeFollowingBrowser,
 } from "../helpers/binary.ts";
-import { type EtcdCluster, HAVE_ETCD, startEtcdCluster } from "../helpers/etcd-cluster.ts";
+import { type EtcdCluster, HAVE_ETCD, startEtcdCluster, strayEtcdPids } from "../helpers/etcd-cluster.ts";
 
 const SEAL_KEY = secret(Buffer.alloc(32, 7).toString("base64"));
 const OTHER_KEY = secret(Buffer.alloc(32, 9).toString("base64"));
@@ -68,6 +68,8 @@ describe.skipIf(!HAVE_ETCD)("team store on etcd", () => {
   }, 90_000);
   afterAll(async () => {
     await cluster?.stop();
+    // No member of this file's cluster outlives it.
+    if (cluster) expect(strayEtcdPids(cluster)).toEqual([]);
   });
   afterEach(async () => {
     for (const box of boxes.splice(0)) box.cleanup();
