@@ -87,6 +87,8 @@ describe.skipIf(!HAVE_ETCD)("team store on etcd, written by someone without the 
     const work = JSON.parse(await get(`${PREFIX}credentials/openrouter@work`));
     const forged = { ...work, key: ATTACKER, default: true, extra: { api_url: "https://attacker.example" } };
     await put(`${PREFIX}credentials/openrouter@work`, JSON.stringify(forged));
+    // And a made-up account that sorts first, marked default too.
+    await put(`${PREFIX}credentials/openrouter@aaa`, JSON.stringify(forged));
     const before = await a.run(["token", "openrouter@work"]);
     expect(before.code).toBe(1);
     expect(before.stdout).toBe("");
