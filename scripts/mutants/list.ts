@@ -335,6 +335,14 @@ export const MUTANTS: Mutant[] = [
     tests: ["test/e2e/store-etcd-attacks.test.ts"],
     why: "an unauthenticated default mark decides which account a bare provider id means",
   },
+  {
+    id: "etcd-redirect-followed",
+    file: "src/store/etcd/client.ts",
+    from: 'redirect: "manual",',
+    to: 'redirect: "follow",',
+    tests: ["test/e2e/store-etcd-attacks.test.ts"],
+    why: "an endpoint's redirect sends the etcd password and sealed records to a host nobody configured",
+  },
   // The installer's checksum.
   {
     id: "install-no-checksum-compare",

@@ -111,3 +111,48 @@ describe.skipIf(!HAVE_ETCD)("team store on etcd, written by someone without the 
     expect((await a.run(["token", "openrouter@work"])).stdout.trim()).toBe(WORK);
   }, 60_000);
 });
+
+describe("an etcd endpoint that answers with a redirect", () => {
+  test("is not followed: the password never reaches the host it names, and the command fails (exit 1)", async () => {
+    const PASSWORD = secret("etcd-password-redteam-0123456789");
+    const seen: string[] = [];
+    // Stands for a host nobody configured (here on loopback; a Location may name any http host).
+    const elsewhere = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      async fetch(request) {
+        seen.push(`${new URL(request.url).pathname} ${await request.text()}`);
+        return Response.json({ error: "no" }, { status: 500 });
+      },
+    });
+    const member = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch(request) {
+        const { pathname } = new URL(request.url);
+        return new Response(null, {
+          status: 307,
+          headers: { location: `http://127.0.0.1:${elsewhere.port}${pathname}` },
+        });
+      },
+    });
+    const box = createSandbox();
+    try {
+      box.env.AUTHCTL_STORE = "etcd";
+      box.env.AUTHCTL_ETCD_KEY = SEAL_KEY;
+      box.env.AUTHCTL_ETCD_PASSWORD = PASSWORD;
+      box.writeConfig(
+        `store = "etcd"\n[etcd]\nendpoints = ["http://127.0.0.1:${member.port}"]\nusername = "runner"\ntimeout = 5\n`,
+      );
+      const result = await box.run(["token", "openrouter"]);
+      expect(result.code).toBe(1);
+      expect(result.stdout).toBe("");
+      expect(result.stderr).toContain("a redirect, which authctl does not follow");
+      expect(seen).toEqual([]);
+    } finally {
+      box.cleanup();
+      member.stop(true);
+      elsewhere.stop(true);
+    }
+  }, 30_000);
+});

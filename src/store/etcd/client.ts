@@ -204,6 +204,9 @@ export function createEtcdClient(options: EtcdClientOptions): EtcdClient {
           ...(token ? { authorization: token } : {}),
         },
         body: JSON.stringify(body),
+        // A redirect is not followed: it would resend the password and the sealed records to a
+        // host nobody configured, and over http to one that is not loopback (see validateEtcd).
+        redirect: "manual",
         signal: AbortSignal.timeout(options.memberTimeoutMs),
         ...(endpoint.startsWith("https:") ? { tls: tlsOptions() } : {}),
       } as RequestInit);
@@ -211,6 +214,11 @@ export function createEtcdClient(options: EtcdClientOptions): EtcdClient {
       if (error instanceof AuthctlError) throw error;
       return describeFetchError(error);
     }
+    if (response.status >= 300 && response.status < 400)
+      return {
+        kind: "down",
+        why: `answered HTTP ${response.status} (a redirect, which authctl does not follow: list the member's own address)`,
+      };
     let text: string;
     try {
       text = await response.text();
