@@ -1,4 +1,3 @@
-import { timingSafeEqual } from "node:crypto";
 import type { ProxyCredential } from "./credentials.ts";
 import type { Header, RequestHead } from "./http1.ts";
 import type { ProxyRoute } from "./routes.ts";
@@ -52,11 +51,13 @@ export function parseTarget(raw: string, routes: Map<string, ProxyRoute>): Targe
   const q = raw.indexOf("?");
   const segments = (q < 0 ? raw : raw.slice(0, q)).split("/").slice(1);
   for (const segment of segments) {
-    let decoded: string;
-    try {
-      decoded = decodeURIComponent(segment);
-    } catch {
-      return { status: 400, message: "malformed percent-encoding in the path" };
+    let decoded = segment;
+    if (segment.includes("%")) {
+      try {
+        decoded = decodeURIComponent(segment);
+      } catch {
+        return { status: 400, message: "malformed percent-encoding in the path" };
+      }
     }
     if (!PLAIN_SEGMENT.test(decoded)) {
       return {
@@ -90,11 +91,16 @@ export function parseTarget(raw: string, routes: Map<string, ProxyRoute>): Targe
   return { route, path: path + (q < 0 ? "" : raw.slice(q)) };
 }
 
+/**
+ * Constant time in the bytes of an equally long candidate (the placeholder's length is public:
+ * it is in the child's environment). A loop over char codes rather than Buffer + timingSafeEqual:
+ * this runs on every request, and the placeholder is ASCII.
+ */
 function sameSecret(presented: string, expected: string): boolean {
-  const a = Buffer.from(presented);
-  const b = Buffer.from(expected);
-  // The placeholder's length is public (it is in the child's environment); its bytes are not.
-  return a.length === b.length && timingSafeEqual(a, b);
+  if (presented.length !== expected.length) return false;
+  let diff = 0;
+  for (let i = 0; i < expected.length; i++) diff |= presented.charCodeAt(i) ^ expected.charCodeAt(i);
+  return diff === 0;
 }
 
 /**
@@ -146,7 +152,8 @@ export function createAdmission(
     setPort(port: number) {
       allowedHosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`]);
     },
-    async admit(req: RequestHead): Promise<Admission> {
+    /** Synchronous when the credential is ready (the usual case): no promise hop on the hot path. */
+    admit(req: RequestHead): Admission | Promise<Admission> {
       // A browser page on another origin can reach 127.0.0.1 through DNS rebinding: it cannot set
       // Host to 127.0.0.1, so anything else is refused.
       const host = req.headers.find((header) => header[2] === "host")?.[1] ?? "";
@@ -162,15 +169,18 @@ export function createAdmission(
         };
       }
       const credential = credentials.get(route.provider.id)!;
-      try {
-        return { route, path, credential, secret: await credential.current() };
-      } catch (error) {
-        warn(`proxy: could not refresh ${route.provider.name}: ${(error as Error).message}`);
-        return {
-          status: 401,
-          message: `could not refresh the ${route.provider.name} login; run 'authctl login ${route.provider.id}'`,
-        };
-      }
+      const ready = credential.ready();
+      if (ready !== undefined) return { route, path, credential, secret: ready };
+      return credential.current().then(
+        (secret): Admission => ({ route, path, credential, secret }),
+        (error: Error): Admission => {
+          warn(`proxy: could not refresh ${route.provider.name}: ${error.message}`);
+          return {
+            status: 401,
+            message: `could not refresh the ${route.provider.name} login; run 'authctl login ${route.provider.id}'`,
+          };
+        },
+      );
     },
   };
 }
@@ -182,7 +192,8 @@ export function createAdmission(
  */
 export function upstreamFields(req: RequestHead, route: ProxyRoute, secret: string): string {
   let out = "";
-  const present = new Set<string>();
+  const extra = route.auth.kind === "header" ? route.auth.extra : undefined;
+  const present = extra ? new Set<string>() : undefined;
   const own = route.auth.kind === "header" ? route.auth.name.toLowerCase() : "authorization";
   for (const [name, value, lower] of req.headers) {
     if (
@@ -193,14 +204,14 @@ export function upstreamFields(req: RequestHead, route: ProxyRoute, secret: stri
       lower === own
     )
       continue;
-    present.add(lower);
+    present?.add(lower);
     out += `${name}: ${value}\r\n`;
   }
   if (route.auth.kind === "bearer") out += `authorization: Bearer ${secret}\r\n`;
   else {
     out += `${route.auth.name}: ${secret}\r\n`;
-    for (const [name, value] of Object.entries(route.auth.extra ?? {}))
-      if (!present.has(name.toLowerCase())) out += `${name}: ${value}\r\n`;
+    for (const [name, value] of Object.entries(extra ?? {}))
+      if (!present?.has(name.toLowerCase())) out += `${name}: ${value}\r\n`;
   }
   return out;
 }

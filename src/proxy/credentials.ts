@@ -23,6 +23,8 @@ export interface Refresher {
  */
 export interface ProxyCredential {
   readonly renewable: boolean;
+  /** The secret when it can be sent as it is (no refresh due or running), without a promise: the proxy's fast path. */
+  ready(): string | undefined;
   /** The secret to send now; refreshes first when the token is about to expire. */
   current(): Promise<string>;
   /** After the provider rejected `rejected`: a newer token, or undefined when there is none. */
@@ -53,7 +55,12 @@ export function createProxyCredential(
   const stored = resolved.credential;
   if (stored?.type !== "oauth") {
     const secret = resolved.secret;
-    return { renewable: false, current: async () => secret, renew: async () => undefined };
+    return {
+      renewable: false,
+      ready: () => secret,
+      current: async () => secret,
+      renew: async () => undefined,
+    };
   }
   let credential: StoredCredential = stored;
   // Single flight inside this process; refreshCredential adds the store lock across processes.
@@ -76,6 +83,11 @@ export function createProxyCredential(
 
   return {
     renewable: true,
+    ready() {
+      const now = ctx.deps.now();
+      if (inflight || (dueSoon(credential, now) && now >= retryAt)) return undefined;
+      return secretOf(credential);
+    },
     async current() {
       // A failed forced renewal is that request's business; this one still gets a fresh token.
       if (inflight) await inflight.catch(() => undefined);

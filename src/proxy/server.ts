@@ -271,17 +271,21 @@ class Client {
 
   private begin(req: RequestHead): void {
     this.phase = "admit";
-    this.shared.admission
-      .admit(req)
-      .then((admitted) => {
-        if (this.phase === "closed") return;
-        if (req.upgrade !== undefined) return this.upgrade(req, admitted);
-        if ("status" in admitted) return this.refuse(req, admitted.status, admitted.message);
-        this.forward(req, admitted);
-      })
-      .catch((error: Error) => {
+    const admitted = this.shared.admission.admit(req);
+    if (!(admitted instanceof Promise)) return this.admitted(req, admitted);
+    admitted.then(
+      (result) => this.admitted(req, result),
+      (error: Error) => {
         if (this.phase !== "closed") this.fatal(500, error.message);
-      });
+      },
+    );
+  }
+
+  private admitted(req: RequestHead, admitted: Admission): void {
+    if (this.phase === "closed") return;
+    if (req.upgrade !== undefined) return this.upgrade(req, admitted);
+    if ("status" in admitted) return this.refuse(req, admitted.status, admitted.message);
+    this.forward(req, admitted);
   }
 
   private newTurn(req: RequestHead): Turn {
