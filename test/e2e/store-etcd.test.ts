@@ -93,6 +93,14 @@ describe.skipIf(!HAVE_ETCD)("team store on etcd", () => {
     expect(await userinfo(access)).toBe(200);
     expect((await c.run(["token", "openrouter"])).stdout).toBe(`${KEY}\n`);
     expect((await c.run(["env", "mycorp"])).stdout).toBe(`export MYCORP_TOKEN='${access}'\n`);
+    // The team's password and seal key never reach a program run under exec.
+    const child = await c.run(["exec", "-p", "openrouter", "--", "env"], {
+      env: { AUTHCTL_ETCD_PASSWORD: "not-used-here" },
+    });
+    expectOk(child);
+    expect(child.stdout).toContain(`OPENROUTER_API_KEY=${KEY}`);
+    expect(child.stdout).not.toContain("AUTHCTL_ETCD_KEY");
+    expect(child.stdout).not.toContain("AUTHCTL_ETCD_PASSWORD");
 
     const dump = await etcdDump();
     expect(dump).toContain(`${PREFIX}credentials/mycorp`);
