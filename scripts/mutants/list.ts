@@ -210,7 +210,7 @@ export const MUTANTS: Mutant[] = [
     file: "src/store/expiry.ts",
     from: "export const REFRESH_MARGIN_MS = 5 * 60_000;",
     to: "export const REFRESH_MARGIN_MS = 1 * 60_000;",
-    tests: ["test/e2e/refresh.test.ts"],
+    tests: ["test/actions/refresh.test.ts", "test/e2e/refresh.test.ts"],
     why: "tokens are refreshed one minute before expiry instead of five",
   },
   {
