@@ -9,7 +9,7 @@
  * Optional: client TLS (a CA and a server certificate made with openssl for this cluster) and
  * auth (a root user and a `runner` user whose role may read and write one prefix).
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -126,8 +126,26 @@ export interface EtcdClusterOptions {
   prefix?: string;
 }
 
+/**
+ * Data directories of clusters whose test run was killed outright (SIGKILL: no handler runs):
+ * etcd preallocates its WAL, about 370 MB per cluster, which in /dev/shm is memory. One that is an
+ * hour old and that no running etcd uses is removed.
+ */
+function removeAbandoned(base: string): void {
+  const running = Bun.spawnSync(["pgrep", "-a", "-x", "etcd"], { stdout: "pipe" }).stdout.toString();
+  for (const name of readdirSync(base)) {
+    if (!name.startsWith("authctl-etcd-")) continue;
+    const dir = join(base, name);
+    try {
+      if (running.includes(dir) || Date.now() - statSync(dir).mtimeMs < 3_600_000) continue;
+      rmSync(dir, { recursive: true, force: true });
+    } catch {}
+  }
+}
+
 export async function startEtcdCluster(options: EtcdClusterOptions = {}): Promise<EtcdCluster> {
   const base = existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
+  removeAbandoned(base);
   const root = mkdtempSync(join(base, "authctl-etcd-"));
   const tls = options.tls || options.clientCertAuth ? makeTls(join(root, "tls")) : undefined;
   const scheme = tls ? "https" : "http";
