@@ -134,15 +134,15 @@ describe("custom OIDC provider", () => {
     expect(await userinfo(server, token.stdout.trim())).toBe(200);
   });
 
-  test("20 parallel `token` calls after expiry: one refresh, every caller gets the same valid token", async () => {
-    const { server, box, browserEnv } = await setup({ accessTokenTtl: 2 });
+  test("20 parallel `token` calls that all need a refresh: one refresh, every caller gets the same valid token", async () => {
+    const { server, box, browserEnv } = await setup({ accessTokenTtl: 3600 });
     expectOk(await box.run(["login", "mycorp"], { env: browserEnv }));
-    await Bun.sleep(2200);
-    // The refreshed token must outlive the slowest of the 20 callers: a 2-second one is due again
-    // after 1 second (half its lifetime), and 20 processes on two loaded cores take longer than
-    // that, so a late caller rightly refreshed a second time.
-    server.setAccessTokenTtl(3600);
-    const results = await Promise.all(Array.from({ length: 20 }, () => box.run(["token", "mycorp"])));
+    // Every caller finds its 1-hour token due (--min-ttl 2h) at once, without waiting for a short
+    // token to expire; the first refresh brings a 3-hour token, which satisfies all the others.
+    server.setAccessTokenTtl(3 * 3600);
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => box.run(["token", "mycorp", "--min-ttl", "2h"])),
+    );
     for (const r of results) expectOk(r);
     const tokens = new Set(results.map((r) => r.stdout.trim()));
     expect(tokens.size).toBe(1);
@@ -152,27 +152,26 @@ describe("custom OIDC provider", () => {
     expect(store(box).mycorp!.access_token).toBe(only);
     // The stored refresh token is the latest: oidc-provider revokes the whole grant on replay, so
     // a second refresh (forced by --min-ttl) only succeeds if the stored one is current.
-    server.setAccessTokenTtl(3 * 3600);
-    expectOk(await box.run(["token", "mycorp", "--min-ttl", "2h"]));
+    server.setAccessTokenTtl(5 * 3600);
+    expectOk(await box.run(["token", "mycorp", "--min-ttl", "4h"]));
     expect(server.counts.refresh).toBe(2);
   }, 60_000);
 
   test.skipIf(missingSecretServicePrograms.length > 0)(
-    "with the tokens in a real keyring: parallel `token` calls after expiry still make one refresh, and the rotated token is the one kept",
+    "with the tokens in a real keyring: parallel `token` calls that all need a refresh still make one, and the rotated token is the one kept",
     async () => {
       const service = await startSecretService();
       try {
-        const { server, box, browserEnv } = await setup({ accessTokenTtl: 2 });
+        const { server, box, browserEnv } = await setup({ accessTokenTtl: 3600 });
         const env = { ...service.env, AUTHCTL_STORE: "keyring" };
         expectOk(await box.run(["login", "mycorp"], { env: { ...browserEnv, ...env } }));
         const text = () => readFileSync(join(box.home, "credentials.toml"), "utf8");
         expect(text()).toContain('secret_store = "keyring"');
         expect(text()).not.toContain("refresh_token");
-        await Bun.sleep(2200);
-        // Long enough to outlive the slowest caller (see the test above).
-        server.setAccessTokenTtl(3600);
+        // Due for every caller at once (see the test above).
+        server.setAccessTokenTtl(3 * 3600);
         const results = await Promise.all(
-          Array.from({ length: 10 }, () => box.run(["token", "mycorp"], { env })),
+          Array.from({ length: 10 }, () => box.run(["token", "mycorp", "--min-ttl", "2h"], { env })),
         );
         for (const r of results) expectOk(r);
         expect(new Set(results.map((r) => r.stdout.trim())).size).toBe(1);
@@ -180,8 +179,8 @@ describe("custom OIDC provider", () => {
         expect(await userinfo(server, results[0]!.stdout.trim())).toBe(200);
         // oidc-provider revokes the grant when a refresh token is replayed: a second refresh
         // (forced by --min-ttl) works only if the keyring holds the rotated one.
-        server.setAccessTokenTtl(3 * 3600);
-        expectOk(await box.run(["token", "mycorp", "--min-ttl", "2h"], { env }));
+        server.setAccessTokenTtl(5 * 3600);
+        expectOk(await box.run(["token", "mycorp", "--min-ttl", "4h"], { env }));
         expect(server.counts.refresh).toBe(2);
         expect(text()).not.toContain("refresh_token");
       } finally {
@@ -202,7 +201,7 @@ describe("custom OIDC provider", () => {
   });
 
   test("a refresh the server rejects marks the login as needing renewal and keeps the credential", async () => {
-    const { server, box, browserEnv } = await setup({ accessTokenTtl: 2 });
+    const { server, box, browserEnv } = await setup({ accessTokenTtl: 3600 });
     expectOk(await box.run(["login", "mycorp"], { env: browserEnv }));
     const before = store(box).mycorp!;
     // Replay detection: using the refresh token behind authctl's back rotates it away.
@@ -216,8 +215,9 @@ describe("custom OIDC provider", () => {
       }),
     });
     expect(replay.status).toBe(200);
-    await Bun.sleep(2200);
-    const result = await box.run(["token", "mycorp"]);
+    // --min-ttl makes the refresh due now, instead of waiting for a short token to expire (the
+    // margin rules themselves are test/actions/refresh.test.ts, on a fake clock).
+    const result = await box.run(["token", "mycorp", "--min-ttl", "2h"]);
     expect(result.code).toBe(4);
     expect(result.stderr).toContain("invalid_grant");
     expect(result.stderr).toContain("authctl login mycorp");
