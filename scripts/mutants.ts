@@ -19,7 +19,19 @@ import { MUTANTS } from "./mutants/list.ts";
 
 const root = join(import.meta.dir, "..");
 const bun = process.execPath;
-const filters = process.argv.slice(2).filter((a) => !a.startsWith("-"));
+const args = process.argv.slice(2);
+const unknown = args.filter((a) => a.startsWith("-"));
+if (unknown.length > 0) {
+  // Any flag (--help included) prints the usage: a run takes many minutes, and starting one by
+  // accident was seen this session.
+  console.error(
+    "usage: bun scripts/mutants.ts [id-prefix …]\n" +
+      "  applies each one-line mutant of scripts/mutants/list.ts to a copy of HEAD and runs its tests;\n" +
+      "  exit 0 only when every mutant was caught",
+  );
+  process.exit(unknown.every((a) => a === "--help" || a === "-h") ? 0 : 2);
+}
+const filters = args;
 const selected = MUTANTS.filter((m) => filters.length === 0 || filters.some((f) => m.id.startsWith(f)));
 if (selected.length === 0) {
   console.error(`no mutant matches ${filters.join(", ")}; ids: ${MUTANTS.map((m) => m.id).join(", ")}`);

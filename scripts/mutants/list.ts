@@ -224,8 +224,8 @@ export const MUTANTS: Mutant[] = [
   {
     id: "refresh-network-retried",
     file: "src/actions/refresh.ts",
-    from: "const answer = await refreshTokenGrantRequest(deps.fetch, {",
-    to: "const answer = await ((input: Parameters<typeof refreshTokenGrantRequest>[1]) => refreshTokenGrantRequest(deps.fetch, input).catch(() => refreshTokenGrantRequest(deps.fetch, input)))({",
+    from: "const answer = await refreshTokenGrantRequest(deps.http, {",
+    to: "const answer = await ((input: Parameters<typeof refreshTokenGrantRequest>[1]) => refreshTokenGrantRequest(deps.http, input).catch(() => refreshTokenGrantRequest(deps.http, input)))({",
     tests: ["test/e2e/refresh.test.ts"],
     why: "a refresh whose answer was lost is sent again, replaying a refresh token the server may have rotated",
   },
