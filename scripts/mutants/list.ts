@@ -189,14 +189,6 @@ export const MUTANTS: Mutant[] = [
     why: "a second Content-Length is ignored (request smuggling)",
   },
   {
-    id: "proxy-obs-fold",
-    file: "src/proxy/http1.ts",
-    from: 'if (first === 32 || first === 9) throw new WireError(400, "obsolete line folding");',
-    to: 'if (first === 9) throw new WireError(400, "obsolete line folding");',
-    tests: ["test/e2e/proxy-wire.test.ts"],
-    why: "a folded header line is accepted",
-  },
-  {
     id: "proxy-head-limit",
     file: "src/proxy/server.ts",
     from: "if (end > MAX_HEAD_BYTES || (end < 0 && this.buf.length > MAX_HEAD_BYTES))",
