@@ -16,6 +16,7 @@ import {
   processTokenResponse,
   refreshTokenGrantRequest,
 } from "../oauth/index.ts";
+import { createHookDeps } from "../providers/hook-deps.ts";
 import type { ProviderDefinition } from "../providers/types.ts";
 import { registerSecret } from "../redact.ts";
 import type { StoredCredential } from "../store/types.ts";
@@ -250,18 +251,7 @@ export async function refreshCredential(
           body: settings?.tokenBody ?? "form",
           timeoutMs: REFRESH_TIMEOUT_MS,
           headers:
-            method?.kind === "oauth"
-              ? method.hooks?.headers?.({
-                  apiUrl: provider.apiUrl,
-                  env: deps.env,
-                  home: deps.home,
-                  http: deps.http,
-                  now: deps.now,
-                  sleep: deps.sleep,
-                  hostname: deps.hostname,
-                  randomBytes: deps.randomBytes,
-                })
-              : undefined,
+            method?.kind === "oauth" ? method.hooks?.headers?.(createHookDeps(deps, provider)) : undefined,
         });
         const onRefreshToken = (token: string) => {
           registerSecret(token);

@@ -27,6 +27,9 @@ import { join } from "../lazy-path.ts";
 import { AuthctlError, errorCode } from "../errors.ts";
 import { describeIoError } from "./atomic-write.ts";
 import { SealedValueError, StoreKeyError } from "./errors.ts";
+import { openAesGcm, SEALED_PREFIX, sealAesGcm } from "./_aead.ts";
+
+export { SEALED_PREFIX };
 
 /**
  * node:crypto loads on first use: it costs a compiled binary about 4 MB of memory (measured with
@@ -34,10 +37,7 @@ import { SealedValueError, StoreKeyError } from "./errors.ts";
  */
 const nodeCrypto = () => require("node:crypto") as typeof import("node:crypto");
 
-export const SEALED_PREFIX = "enc:v1:";
 export const KEY_FILE = "key";
-const NONCE_BYTES = 12;
-const TAG_BYTES = 16;
 /** Format 1 (no record MACs) checked the key with this; format 2 with its own, so a file cannot be passed off as the other. */
 const KEY_CHECK = {
   1: { text: "authctl key check v1", aad: "authctl:v1:key-check" },
@@ -101,32 +101,8 @@ function aad(id: string, field: string): Buffer {
   return Buffer.from(`authctl:v1:${id}:${field}`, "utf8");
 }
 
-function sealWith(key: Buffer, plaintext: string, additional: Buffer): string {
-  const nonce = nodeCrypto().randomBytes(NONCE_BYTES);
-  const cipher = nodeCrypto().createCipheriv("aes-256-gcm", key, nonce);
-  cipher.setAAD(additional);
-  const body = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final()]);
-  return SEALED_PREFIX + Buffer.concat([nonce, body, cipher.getAuthTag()]).toString("base64");
-}
-
-/** The plaintext, or undefined when the value does not authenticate (altered, or another key). */
-function openWith(key: Buffer, sealed: string, additional: Buffer): string | undefined {
-  const raw = Buffer.from(sealed.slice(SEALED_PREFIX.length), "base64");
-  if (raw.length < NONCE_BYTES + TAG_BYTES) return undefined;
-  try {
-    const decipher = nodeCrypto().createDecipheriv("aes-256-gcm", key, raw.subarray(0, NONCE_BYTES));
-    decipher.setAAD(additional);
-    decipher.setAuthTag(raw.subarray(raw.length - TAG_BYTES));
-    const plain = Buffer.concat([
-      decipher.update(raw.subarray(NONCE_BYTES, raw.length - TAG_BYTES)),
-      decipher.final(),
-    ]);
-    // Authenticated, so these are the bytes that were sealed; fatal decoding is a last guard.
-    return new TextDecoder("utf-8", { fatal: true }).decode(plain);
-  } catch {
-    return undefined;
-  }
-}
+const sealWith = sealAesGcm;
+const openWith = openAesGcm;
 
 export function sealValue(key: SealingKey, id: string, field: string, plaintext: string): string {
   return sealWith(key.key, plaintext, aad(id, field));

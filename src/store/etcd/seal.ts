@@ -11,20 +11,18 @@
  * derived from the seal key: whoever can write etcd without the seal key cannot point a secret
  * elsewhere, or put a plaintext value where a sealed one was.
  *
- * The sealed-value text has the encrypted file's shape (`enc:v1:` + base64 of nonce | ciphertext
- * | tag); the primitives are written out here rather than exported from encrypted.ts because the
- * additional data differs (prefix and account) and a shared helper would couple two formats.
+ * The sealed-value text is the encrypted file's (store/_aead.ts: one AES-256-GCM wire format);
+ * what differs is the additional data (prefix and account), which stays in this file.
  */
 import { AuthctlError } from "../../errors.ts";
 import { canonicalJson, listSecrets, listStrings, setSecret } from "../_secret-fields.ts";
 import type { StoredCredential } from "../types.ts";
+import { openAesGcm, SEALED_PREFIX, sealAesGcm } from "../_aead.ts";
 
 const nodeCrypto = () => require("node:crypto") as typeof import("node:crypto");
 
-const SEALED = "enc:v1:";
+const SEALED = SEALED_PREFIX;
 const MAC_PREFIX = "hmac-sha256:";
-const NONCE_BYTES = 12;
-const TAG_BYTES = 16;
 /** The sealed text stored at `<prefix>key-check`: a wrong seal key is told apart from an altered record. */
 const KEY_CHECK_TEXT = "authctl etcd key check v1";
 
@@ -56,32 +54,8 @@ function aad(prefix: string, id: string, field: string): Buffer {
   return Buffer.from(`authctl:etcd:v1:value\n${prefix}\n${provider}\n${account}\n${field}`, "utf8");
 }
 
-export function seal(key: Buffer, plaintext: string, additional: Buffer): string {
-  const nonce = nodeCrypto().randomBytes(NONCE_BYTES);
-  const cipher = nodeCrypto().createCipheriv("aes-256-gcm", key, nonce);
-  cipher.setAAD(additional);
-  const body = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final()]);
-  return SEALED + Buffer.concat([nonce, body, cipher.getAuthTag()]).toString("base64");
-}
-
-/** The plaintext, or undefined when the value does not authenticate (altered, or another key). */
-export function open(key: Buffer, sealed: string, additional: Buffer): string | undefined {
-  if (!sealed.startsWith(SEALED)) return undefined;
-  const raw = Buffer.from(sealed.slice(SEALED.length), "base64");
-  if (raw.length < NONCE_BYTES + TAG_BYTES) return undefined;
-  try {
-    const decipher = nodeCrypto().createDecipheriv("aes-256-gcm", key, raw.subarray(0, NONCE_BYTES));
-    decipher.setAAD(additional);
-    decipher.setAuthTag(raw.subarray(raw.length - TAG_BYTES));
-    const plain = Buffer.concat([
-      decipher.update(raw.subarray(NONCE_BYTES, raw.length - TAG_BYTES)),
-      decipher.final(),
-    ]);
-    return new TextDecoder("utf-8", { fatal: true }).decode(plain);
-  } catch {
-    return undefined;
-  }
-}
+export const seal = sealAesGcm;
+export const open = openAesGcm;
 
 export function sealKeyCheck(key: TeamKey, prefix: string): string {
   return seal(key.key, KEY_CHECK_TEXT, Buffer.from(`authctl:etcd:v1:key-check\n${prefix}`));

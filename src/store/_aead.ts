@@ -1,0 +1,45 @@
+/**
+ * The one AES-256-GCM wire format for sealed values, shared by the encrypted file (encrypted.ts)
+ * and the team store (etcd/seal.ts): `enc:v1:` + base64(nonce | ciphertext | tag), a random
+ * 96-bit nonce per value (NIST SP 800-38D §8.2.2: random nonces are safe far beyond the number of
+ * values a store holds) and a 128-bit tag. What each store binds a value to (its additional data)
+ * stays with that store: this file only seals and opens.
+ */
+
+/**
+ * node:crypto loads on first use: it costs a compiled binary about 4 MB of memory (measured with
+ * /usr/bin/time), and `env` on a plain file store never needs it.
+ */
+const nodeCrypto = () => require("node:crypto") as typeof import("node:crypto");
+
+export const SEALED_PREFIX = "enc:v1:";
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
+
+export function sealAesGcm(key: Buffer, plaintext: string, additional: Buffer): string {
+  const nonce = nodeCrypto().randomBytes(NONCE_BYTES);
+  const cipher = nodeCrypto().createCipheriv("aes-256-gcm", key, nonce);
+  cipher.setAAD(additional);
+  const body = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final()]);
+  return SEALED_PREFIX + Buffer.concat([nonce, body, cipher.getAuthTag()]).toString("base64");
+}
+
+/** The plaintext, or undefined when the value does not authenticate (altered, or another key). */
+export function openAesGcm(key: Buffer, sealed: string, additional: Buffer): string | undefined {
+  if (!sealed.startsWith(SEALED_PREFIX)) return undefined;
+  const raw = Buffer.from(sealed.slice(SEALED_PREFIX.length), "base64");
+  if (raw.length < NONCE_BYTES + TAG_BYTES) return undefined;
+  try {
+    const decipher = nodeCrypto().createDecipheriv("aes-256-gcm", key, raw.subarray(0, NONCE_BYTES));
+    decipher.setAAD(additional);
+    decipher.setAuthTag(raw.subarray(raw.length - TAG_BYTES));
+    const plain = Buffer.concat([
+      decipher.update(raw.subarray(NONCE_BYTES, raw.length - TAG_BYTES)),
+      decipher.final(),
+    ]);
+    // Authenticated, so these are the bytes that were sealed; fatal decoding is a last guard.
+    return new TextDecoder("utf-8", { fatal: true }).decode(plain);
+  } catch {
+    return undefined;
+  }
+}
