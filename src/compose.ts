@@ -1,11 +1,11 @@
 import { type Config, loadConfig, loadConfigQuickly } from "./config/config.ts";
 import type { Context } from "./context.ts";
 import type { Deps } from "./deps.ts";
-import { AuthctlError } from "./errors.ts";
 import { processEffects } from "./io/process-probe.ts";
 import { createRegistry } from "./providers/registry.ts";
 import type { SecretVault } from "./store/backend.ts";
 import { type BackendStore, createBackendStore } from "./store/backend-store.ts";
+import { isWholeStoreName, type WholeStoreName, wholeStoreFor } from "./store/backends.ts";
 import type { StoreEffects } from "./store/effects.ts";
 import { type BackendChoice, chooseBackend } from "./store/select-backend.ts";
 import type { BackendName } from "./store/types.ts";
@@ -29,8 +29,9 @@ export function createContext(deps: Deps, parts: ContextParts = {}): Context {
 
 function contextWith(deps: Deps, config: Config, parts: ContextParts): Context {
   for (const warning of config.warnings ?? []) deps.ui.warn(warning);
-  const store = wantsTeamStore(deps, config)
-    ? createTeamStore(deps, config)
+  const whole = chosenWholeStore(deps, config);
+  const store = whole
+    ? openWholeStore(deps, config, whole)
     : createLocalStore(deps, chooseBackend(deps.env, config.store), parts);
   return {
     deps,
@@ -39,7 +40,7 @@ function contextWith(deps: Deps, config: Config, parts: ContextParts): Context {
     store,
     stores: {
       local: (choice) => createLocalStore(deps, choice, parts),
-      team: () => createTeamStore(deps, config),
+      whole: (name) => openWholeStore(deps, config, name),
     },
   };
 }
@@ -61,9 +62,10 @@ export async function openContextQuickly(deps: Deps, parts: ContextParts = {}): 
   return ctx;
 }
 
-/** The team store on etcd is chosen: AUTHCTL_STORE wins over `store` in config.toml, as in chooseBackend. */
-export function wantsTeamStore(deps: Deps, config: Config): boolean {
-  return (deps.env.AUTHCTL_STORE || config.store) === "etcd";
+/** The whole store chosen (the team store on etcd), if one is: AUTHCTL_STORE wins over `store` in config.toml, as in chooseBackend. */
+export function chosenWholeStore(deps: Deps, config: Config): WholeStoreName | undefined {
+  const name = deps.env.AUTHCTL_STORE || config.store;
+  return isWholeStoreName(name) ? name : undefined;
 }
 
 /** The store in AUTHCTL_HOME: credentials.toml with the keyring, encrypted or plain backend. */
@@ -94,23 +96,15 @@ export function storeEffects(deps: Deps): StoreEffects {
   return { ...processEffects(), now: () => deps.now(), hostname: () => deps.hostname() };
 }
 
-/** The team store on etcd. Its code is loaded only here, so the other stores never pay for it. */
-export function createTeamStore(deps: Deps, config: Config): BackendStore {
-  if (!config.etcd) {
-    throw new AuthctlError(
-      "CONFIG_INVALID",
-      `the team store on etcd needs an [etcd] table in ${config.path}`,
-      {
-        hint: 'add [etcd] with endpoints = ["https://…:2379"] (see the README), or choose another store',
-      },
-    );
-  }
-  const { createEtcdBackendStore } =
-    require("./store/etcd/store.ts") as typeof import("./store/etcd/store.ts");
-  return createEtcdBackendStore({
-    settings: config.etcd,
-    password: deps.env.AUTHCTL_ETCD_PASSWORD || undefined,
-    sealKey: deps.env.AUTHCTL_ETCD_KEY || undefined,
+/**
+ * A whole store (the team store on etcd), with its `[<name>]` table of config.toml. Its code is
+ * loaded only by openStore, so the other stores never pay for it.
+ */
+export function openWholeStore(deps: Deps, config: Config, name: WholeStoreName): BackendStore {
+  return wholeStoreFor(name).openStore({
+    env: deps.env,
+    settings: (config as unknown as Record<string, unknown>)[name],
+    configPath: config.path,
     fetch: deps.fetch,
     hostname: deps.hostname(),
     lockTimeoutMs: 30_000,

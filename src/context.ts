@@ -3,6 +3,7 @@ import type { Deps } from "./deps.ts";
 import type { ProviderDefinition } from "./providers/types.ts";
 import type { Registry } from "./providers/registry.ts";
 import type { BackendStore } from "./store/backend-store.ts";
+import type { WholeStoreName } from "./store/backends.ts";
 import type { BackendChoice } from "./store/select-backend.ts";
 import type { StoredCredential } from "./store/types.ts";
 
@@ -16,8 +17,8 @@ export interface Context {
   config: Config;
   registry: Registry;
   store: BackendStore;
-  /** Other stores than `store`, built the same way (store migrate between the local and the team store). */
-  stores: { local(choice: BackendChoice): BackendStore; team(): BackendStore };
+  /** Other stores than `store`, built the same way (store migrate between the local and a whole store). */
+  stores: { local(choice: BackendChoice): BackendStore; whole(name: WholeStoreName): BackendStore };
 }
 
 /** A credential ready to hand out, and where it came from (actions/resolve.ts; exec hands it to the proxy). */

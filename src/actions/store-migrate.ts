@@ -2,9 +2,9 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { AuthctlError } from "../errors.ts";
 import { KEY_FILE } from "../store/encrypted.ts";
-import { backendFor } from "../store/backends.ts";
+import { backendFor, isBackendName, isWholeStoreName } from "../store/backends.ts";
 import { describeStore } from "../store/stores.ts";
-import type { BackendName, StoreName } from "../store/types.ts";
+import type { StoreName } from "../store/types.ts";
 import type { Context } from "../context.ts";
 
 const label = (name: StoreName) => describeStore(name).label;
@@ -14,11 +14,11 @@ const label = (name: StoreName) => describeStore(name).label;
  * and every step leaves each secret in at least one place (see store/backend-store.ts).
  */
 export async function storeMigrate(ctx: Context, to: StoreName): Promise<void> {
-  // Into or out of the team store on etcd: a move between two stores, not between backends.
-  if (to === "etcd" || ctx.store.backend === "etcd") {
+  // Into or out of a whole store (the team store on etcd): a move between two stores, not between backends.
+  if (!isBackendName(to) || isWholeStoreName(ctx.store.backend)) {
     const team = await import("./store-team.ts");
-    if (to === "etcd") return team.migrateToTeamStore(ctx);
-    return team.migrateFromTeamStore(ctx, to);
+    if (!isBackendName(to)) return team.migrateToWholeStore(ctx, to);
+    return team.migrateFromWholeStore(ctx, to);
   }
   const { ui } = ctx.deps;
   const ids = Object.keys(ctx.store.read().credentials);

@@ -1,6 +1,6 @@
 /**
- * `store migrate --to etcd` (the local store's credentials into the team store) and `--to
- * keyring|encrypted|file` while the team store is chosen (its credentials into the local store).
+ * `store migrate --to etcd` (the local store's credentials into a whole store: the team store) and
+ * `--to keyring|encrypted|file` while a whole store is chosen (its credentials into the local store).
  * The same rule as moves inside the local store: every credential is written to its new place and
  * read back from there before the old place lets go of it, so an interruption anywhere leaves each
  * credential in at least one of the two (possibly both, which the next run resolves: an identical
@@ -9,8 +9,9 @@
 import { AuthctlError } from "../errors.ts";
 import type { BackendStore } from "../store/backend-store.ts";
 import { canonicalJson } from "../store/_secret-fields.ts";
+import { isWholeStoreName, type WholeStoreName } from "../store/backends.ts";
 import { describeStore } from "../store/stores.ts";
-import type { BackendName, Credentials } from "../store/types.ts";
+import type { BackendName, Credentials, StoreName } from "../store/types.ts";
 import type { Context } from "../context.ts";
 
 /** Every credential of a store with its secrets (fetched from the keyring where they live there). */
@@ -72,28 +73,29 @@ async function removeAll(store: BackendStore, ids: string[], copied: Credentials
   });
 }
 
-export async function migrateToTeamStore(ctx: Context): Promise<void> {
-  const { deps, config } = ctx;
-  const local =
-    ctx.store.backend === "etcd" ? ctx.stores.local({ backend: "auto", from: "default" }) : ctx.store;
+export async function migrateToWholeStore(ctx: Context, to: WholeStoreName): Promise<void> {
+  const { deps } = ctx;
+  const local = isWholeStoreName(ctx.store.backend)
+    ? ctx.stores.local({ backend: "auto", from: "default" })
+    : ctx.store;
   const openTeam = async () => {
-    const store = ctx.stores.team();
+    const store = ctx.stores.whole(to);
     await store.open?.();
     return store;
   };
-  const team = ctx.store.backend === "etcd" ? ctx.store : await openTeam();
+  const team = ctx.store.backend === to ? ctx.store : await openTeam();
   team.assertWritable();
   const credentials = await readWhole(local);
   const ids = await copyAll(local, team, credentials, openTeam);
   await removeAll(local, ids, credentials);
-  report(ctx, ids, local, "etcd");
-  if (ctx.store.backend !== "etcd")
+  report(ctx, ids, local, to);
+  if (ctx.store.backend !== to)
     deps.ui.info(
-      'new logins still go to the local store: set store = "etcd" in config.toml (or AUTHCTL_STORE=etcd) to keep them in the team store',
+      `new logins still go to the local store: set store = "${to}" in config.toml (or AUTHCTL_STORE=${to}) to keep them in ${describeStore(to).label}`,
     );
 }
 
-export async function migrateFromTeamStore(ctx: Context, to: BackendName): Promise<void> {
+export async function migrateFromWholeStore(ctx: Context, to: BackendName): Promise<void> {
   const { deps } = ctx;
   const team = ctx.store;
   const openLocal = async () => ctx.stores.local({ backend: to, from: "config.toml" });
@@ -103,12 +105,12 @@ export async function migrateFromTeamStore(ctx: Context, to: BackendName): Promi
   await removeAll(team, ids, credentials);
   report(ctx, ids, team, to);
   deps.ui.info(
-    `new logins still go to the team store on etcd: set store = "${to}" in config.toml (and unset AUTHCTL_STORE) to keep them in ${describeStore(to).label}`,
+    `new logins still go to ${describeStore(team.backend).label}: set store = "${to}" in config.toml (and unset AUTHCTL_STORE) to keep them in ${describeStore(to).label}`,
   );
   if (describeStore(to).inClear) deps.ui.warn(`secrets are now in clear in ${local.path} (mode 0600)`);
 }
 
-function report(ctx: Context, ids: string[], from: BackendStore, to: BackendName | "etcd"): void {
+function report(ctx: Context, ids: string[], from: BackendStore, to: StoreName): void {
   const { ui } = ctx.deps;
   if (ids.length === 0) {
     ui.info(`nothing is stored in ${from.path}: nothing to migrate`);

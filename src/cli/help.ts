@@ -1,6 +1,7 @@
 import type { ArgsDef } from "citty";
 import { version } from "../../package.json";
 import { useExchangeFlags } from "../providers/registry.ts";
+import { listBackendNames, STORE_NAMES } from "../store/backends.ts";
 
 /**
  * Help text, rendered here rather than by citty: citty colours its help whenever the environment
@@ -94,12 +95,11 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
   },
   store: {
     description: "Move secrets between backends, change what seals them, or start a new store",
-    usage:
-      "store migrate --to keyring|encrypted|file | store seal --with passphrase|key-file | store reset [--yes]",
+    usage: `store migrate --to ${STORE_NAMES.join("|")} | store seal --with passphrase|key-file | store reset [--yes]`,
     options: [
       [
         "migrate --to <backend>",
-        "keyring, encrypted or file, or etcd (the team store, [etcd] in config.toml); each secret is read back before its old copy goes",
+        `${listBackendNames()} (etcd: the team store, [etcd] in config.toml); each secret is read back before its old copy goes`,
       ],
       [
         "seal --with <source>",

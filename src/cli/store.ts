@@ -1,7 +1,7 @@
 import { defineCommand, type CommandDef } from "citty";
 import { AuthctlError } from "../errors.ts";
-import { BACKEND_NAMES, listBackendNames } from "../store/backends.ts";
-import { parseBackendName } from "../store/select-backend.ts";
+import { listBackendNames, STORE_NAMES } from "../store/backends.ts";
+import { parseStoreName } from "../store/select-backend.ts";
 import type { StoreName } from "../store/types.ts";
 import type { GetContext } from "./commands.ts";
 
@@ -10,7 +10,7 @@ export type StoreOptions =
   | { action: "seal"; with: "file" | "passphrase" }
   | { action: "reset"; yes: boolean };
 
-const USAGE_HINT = `authctl store migrate --to ${BACKEND_NAMES.join("|")}|etcd · store seal --with passphrase|key-file · store reset [--yes]`;
+const USAGE_HINT = `authctl store migrate --to ${STORE_NAMES.join("|")} · store seal --with passphrase|key-file · store reset [--yes]`;
 const SEAL_WITH: Record<string, "file" | "passphrase"> = { passphrase: "passphrase", "key-file": "file" };
 
 /** The value of `--name value` / `--name=value`; a missing value is a usage error naming the choices. */
@@ -48,7 +48,7 @@ export function parseStoreArgs(rawArgs: string[]): StoreOptions {
     );
   }
   const flag = action === "migrate" ? "--to" : action === "seal" ? "--with" : "--yes";
-  const choices = action === "migrate" ? `${listBackendNames()} (or etcd)` : "passphrase or key-file";
+  const choices = action === "migrate" ? listBackendNames() : "passphrase or key-file";
   let value: string | undefined;
   let yes = false;
   for (let i = 0; i < rest.length; i++) {
@@ -80,12 +80,11 @@ export function parseStoreArgs(rawArgs: string[]): StoreOptions {
       });
     return { action, with: source };
   }
-  // The team store is a store of its own, not a backend of the local one (see store/stores.ts).
-  if (value === "etcd") return { action, to: "etcd" };
+  // Every registered name: a backend of the local store or a whole store (the team store on etcd).
   try {
-    return { action, to: parseBackendName(value, "--to") };
+    return { action, to: parseStoreName(value, "--to") };
   } catch {
-    throw new AuthctlError("USAGE", `--to must be ${listBackendNames()} (or etcd), not '${value}'`, {
+    throw new AuthctlError("USAGE", `--to must be ${listBackendNames()}, not '${value}'`, {
       hint: USAGE_HINT,
     });
   }

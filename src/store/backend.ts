@@ -9,7 +9,7 @@
  * (backends.ts). Nothing outside the backend files compares backend names: callers ask the object
  * (`backendFor(name).asyncReads`, `.label`, `.describeLocation(path)`).
  *
- * Two kinds:
+ * Three kinds:
  *  - `index`: the secrets stay in credentials.toml, in clear (`file`) or sealed (`encrypted`).
  *    They are read and written with the index itself, atomically (temp file, fsync, rename, under
  *    the store's lock: backend-store.ts does that), so such a backend only says how a record's
@@ -17,6 +17,10 @@
  *  - `external`: the secrets live elsewhere (the OS keyring; a team store), one item per
  *    credential id holding JSON (see `secretsJson` in _secret-fields.ts), and the record in
  *    credentials.toml carries `secret_store = "<name>"` instead of the secrets.
+ *  - `store`: a whole store (the team store on etcd): it holds every record, metadata included, so
+ *    choosing it (`store = "<name>"`) replaces credentials.toml as the index altogether. Such a
+ *    backend only describes itself and opens the store (`openStore`), loading its code then, so
+ *    the other stores never pay for it. It is never chosen automatically (no `autoRank`).
  *
  * The contract an external backend's `SecretVault` must meet:
  *  - **Atomic items.** `put(id, value)` replaces the whole item or leaves the old one; a `get`
@@ -42,6 +46,7 @@
  *    Index backends have `asyncReads: false`: the snapshot already holds the secrets.
  */
 import type { Env } from "../deps.ts";
+import type { BackendStore } from "./backend-store.ts";
 import type { SealingKey } from "./encrypted.ts";
 import type { StoredCredential } from "./types.ts";
 
@@ -144,7 +149,32 @@ export interface ExternalBackend<Name extends string = string> extends BackendCo
   open(options: BackendOpenOptions): SecretVault;
 }
 
+/** What a whole store is opened with: built by the composition root from Deps and config.toml. */
+export interface StoreOpenOptions {
+  env: Env;
+  /** The `[<name>]` table of config.toml (validated by config/config.ts); undefined when there is none. */
+  settings: unknown;
+  /** config.toml, for messages ("add [etcd] to …"). */
+  configPath: string;
+  fetch: typeof fetch;
+  hostname: string;
+  lockTimeoutMs: number;
+  /** A notice for people (stderr). */
+  notify(message: string): void;
+}
+
+/** A store of its own (metadata and secrets), chosen instead of credentials.toml. */
+export interface WholeStoreBackend<Name extends string = string> extends BackendCommon<Name> {
+  readonly kind: "store";
+  /** The store, its module loaded only now (require()): the hot path of the local store never loads it. */
+  openStore(options: StoreOpenOptions): BackendStore;
+}
+
+/** A backend of the local store (credentials.toml): where one credential's secrets live. */
 export type StorageBackend<Name extends string = string> = IndexBackend<Name> | ExternalBackend<Name>;
+
+/** Anything `BACKENDS` registers: a backend of the local store, or a whole store. */
+export type RegisteredBackend<Name extends string = string> = StorageBackend<Name> | WholeStoreBackend<Name>;
 
 /** The marker an external backend's record carries in credentials.toml instead of its secrets. */
 export const SECRET_STORE_FIELD = "secret_store";

@@ -11,7 +11,9 @@ import {
   type BackendName,
   backendFor,
   isBackendName,
+  isStoreName,
   listBackendNames,
+  type StoreName,
 } from "./backends.ts";
 
 export type BackendChoice = {
@@ -27,9 +29,20 @@ export type Availability = {
   probe(backend: StorageBackend<BackendName>): Promise<string | undefined>;
 };
 
+/** Any registered name, whole stores included (`store migrate --to`). */
+export function parseStoreName(value: string, from: string): StoreName {
+  if (isStoreName(value)) return value;
+  throw unknownName(value, from);
+}
+
+/** A backend of the local store (a whole store is chosen before this is asked: compose.ts). */
 export function parseBackendName(value: string, from: string): BackendName {
   if (isBackendName(value)) return value;
-  throw new AuthctlError("CONFIG_INVALID", `${from} must be ${listBackendNames()}, not "${value}"`, {
+  throw unknownName(value, from);
+}
+
+function unknownName(value: string, from: string): AuthctlError {
+  return new AuthctlError("CONFIG_INVALID", `${from} must be ${listBackendNames()}, not "${value}"`, {
     hint:
       from === "AUTHCTL_STORE" ? "unset AUTHCTL_STORE to let authctl choose" : "fix `store` in config.toml",
   });

@@ -2,7 +2,7 @@
  * The credential store's data model and the interface the store implements (backend-store.ts,
  * with the backends of backend.ts; the team store on etcd).
  */
-import type { BackendName } from "./backends.ts";
+import type { BackendName, StoreName } from "./backends.ts";
 import type { StoreEffects } from "./effects.ts";
 
 export interface StoredCredential {
@@ -51,9 +51,9 @@ export type Credentials = Record<string, StoredCredential>;
 export type { BackendName };
 /**
  * Where a store keeps everything: the local store (credentials.toml with one of the backends), or
- * the team store on etcd (store/etcd/, described in stores.ts), which holds whole records.
+ * a whole store (kind "store" in backends.ts: the team store on etcd), which holds whole records.
  */
-export type StoreName = BackendName | "etcd";
+export type { StoreName };
 
 export interface StoreSnapshot {
   /**

@@ -118,7 +118,7 @@ describe("help", () => {
       "authctl exec [-p <provider>]… [--proxy] -- <command> [args…]",
     );
     expect((await box.run(["store", "--help"])).stdout).toContain(
-      "authctl store migrate --to keyring|encrypted|file",
+      "authctl store migrate --to keyring|encrypted|file|etcd",
     );
   });
 

@@ -192,7 +192,7 @@ describe("without a D-Bus session", () => {
     expect(flag.stderr).toContain("unknown option '--too' for 'store migrate'");
     const name = await box.run(["store", "migrate", "--to", "vault"]);
     expect(name.code).toBe(2);
-    expect(name.stderr).toContain("--to must be keyring, encrypted or file (or etcd), not 'vault'");
+    expect(name.stderr).toContain("--to must be keyring, encrypted, file or etcd, not 'vault'");
   });
 });
 

@@ -192,7 +192,7 @@ describe("paths and usage (issue 15.7)", () => {
       expect(result.code).toBe(2);
       expect(result.stderr).toContain(
         args[1] === "migrate"
-          ? "--to needs a value: keyring, encrypted or file"
+          ? "--to needs a value: keyring, encrypted, file or etcd"
           : "--with needs a value: passphrase or key-file",
       );
     }

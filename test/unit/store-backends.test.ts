@@ -258,7 +258,7 @@ describe("backend selection", () => {
     expect(chooseBackend({}, "encrypted")).toEqual({ backend: "encrypted", from: "config.toml" });
     expect(chooseBackend({}, undefined)).toEqual({ backend: "auto", from: "default" });
     expect(() => chooseBackend({ AUTHCTL_STORE: "vault" }, undefined)).toThrow(
-      'AUTHCTL_STORE must be keyring, encrypted or file, not "vault"',
+      'AUTHCTL_STORE must be keyring, encrypted, file or etcd, not "vault"',
     );
   });
 
