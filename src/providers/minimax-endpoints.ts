@@ -11,7 +11,7 @@ import type { DevicePollOutcome } from "../oauth/device.ts";
 import { encodeBody, isSecureEndpoint, sendRequest } from "../oauth/index.ts";
 import { registerSecret } from "../redact.ts";
 import { readJsonLenient } from "./_endpoint.ts";
-import { minimaxDeadline, readEnvelope, tokensFrom } from "./minimax.ts";
+import { minimaxDeadline, readEnvelope, tokensFrom } from "./minimax-answers.ts";
 
 const DEVICE_WHAT = "MiniMax device authorization";
 const TOKEN_WHAT = "MiniMax token endpoint";

@@ -2,7 +2,8 @@ import { describe, expect, test } from "bun:test";
 import { createRegistry } from "../../src/providers/registry.ts";
 import { githubApiBase, normalizeGitHubHost, GITHUB_COPILOT } from "../../src/providers/github-copilot.ts";
 import { AuthctlError, OAuthError } from "../../src/errors.ts";
-import { minimaxDeadline, processMiniMaxTokenAnswer } from "../../src/providers/minimax.ts";
+import { processMiniMaxTokenAnswer } from "../../src/providers/minimax.ts";
+import { minimaxDeadline } from "../../src/providers/minimax-answers.ts";
 
 const registry = createRegistry({ path: "/nonexistent/config.toml", providers: {} });
 
