@@ -16,6 +16,12 @@ import { join } from "node:path";
 export const ETCD = Bun.which("etcd") ?? "/usr/bin/etcd";
 export const ETCDCTL = Bun.which("etcdctl") ?? "/usr/bin/etcdctl";
 export const HAVE_ETCD = existsSync(ETCD) && existsSync(ETCDCTL);
+/**
+ * util-linux's setpriv, to start each member with PR_SET_PDEATHSIG = SIGKILL: a member dies with
+ * the test process even when that is SIGKILLed (no exit or signal handler runs then, so the
+ * handlers below cannot cover it). Installed in CI (util-linux is essential in Debian).
+ */
+const SETPRIV = Bun.which("setpriv");
 
 export interface EtcdMember {
   name: string;
@@ -198,7 +204,10 @@ export async function startEtcdCluster(options: EtcdClusterOptions = {}): Promis
       args.push("--cert-file", tls.certFile, "--key-file", tls.keyFile);
       if (options.clientCertAuth) args.push("--client-cert-auth", "--trusted-ca-file", tls.caFile);
     }
-    member.proc = Bun.spawn(args, { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+    // setpriv sets the death signal and execs etcd, which keeps it (prctl(2): kept across execve
+    // of a binary that is not set-user-ID); etcd's parent is then this process itself.
+    const command = SETPRIV ? [SETPRIV, "--pdeathsig", "KILL", ...args] : args;
+    member.proc = Bun.spawn(command, { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
   };
 
   const ctlBase = () => {

@@ -1,5 +1,16 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { rmSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { type EtcdCluster, HAVE_ETCD, startEtcdCluster, strayEtcdPids } from "../helpers/etcd-cluster.ts";
+
+/** The pids of running etcd members whose command line names one of `dirs`. */
+function membersUsing(dirs: string[]): number[] {
+  const listed = Bun.spawnSync(["pgrep", "-a", "-x", "etcd"], { stdout: "pipe" }).stdout.toString();
+  return listed
+    .split("\n")
+    .filter((line) => dirs.some((dir) => line.includes(dir)))
+    .map((line) => Number(line.split(" ")[0]));
+}
 
 describe.skipIf(!HAVE_ETCD)("the etcd test cluster", () => {
   let cluster: EtcdCluster;
@@ -20,5 +31,31 @@ describe.skipIf(!HAVE_ETCD)("the etcd test cluster", () => {
     expect(strayEtcdPids(cluster)).toHaveLength(3);
     await cluster.stop();
     expect(strayEtcdPids(cluster)).toHaveLength(0);
+  }, 90_000);
+
+  test("members die with a test process that is SIGKILLed (no handler of it runs)", async () => {
+    const holder = Bun.spawn([process.execPath, join(import.meta.dir, "hold-cluster.ts")], {
+      stdout: "pipe",
+      stderr: "inherit",
+    });
+    const reader = holder.stdout.getReader();
+    let text = "";
+    while (!text.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    const dirs = JSON.parse(text) as string[];
+    try {
+      expect(membersUsing(dirs)).toHaveLength(3);
+      holder.kill("SIGKILL");
+      await holder.exited;
+      // The kernel delivers the death signal as the parent exits; reaping the members takes a moment.
+      for (let i = 0; i < 100 && membersUsing(dirs).length > 0; i++) await Bun.sleep(100);
+      expect(membersUsing(dirs)).toEqual([]);
+    } finally {
+      for (const pid of membersUsing(dirs)) process.kill(pid, "SIGKILL");
+      rmSync(dirname(dirs[0]!), { recursive: true, force: true });
+    }
   }, 90_000);
 });
