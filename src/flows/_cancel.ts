@@ -6,6 +6,8 @@ export const DEFAULT_LOGIN_TIMEOUT_MS = 5 * 60_000;
 /**
  * One signal for everything that ends a login early: Ctrl-C (or SIGTERM) and the deadline. Every
  * flow passes it down, so the loopback server, the paste prompt and the polling loop all stop.
+ * The deadline is deps' `timeoutSignal`, like every other timeout, so a test's fake clock can pass
+ * it (test/actions/oauth-clock.test.ts) instead of waiting five real minutes.
  */
 export function createFlowSignal(
   deps: Deps,
@@ -15,23 +17,23 @@ export function createFlowSignal(
   const unsubscribe = deps.onInterrupt(() =>
     controller.abort(new AuthctlError("CANCELLED", "login cancelled")),
   );
+  // Minutes only when they are whole: a 90-second --timeout is not "2 minutes".
   const minutes =
-    timeoutMs >= 60_000
-      ? `${Math.round(timeoutMs / 60_000)} minutes`
+    timeoutMs >= 60_000 && timeoutMs % 60_000 === 0
+      ? `${timeoutMs / 60_000} minute${timeoutMs === 60_000 ? "" : "s"}`
       : `${Math.round(timeoutMs / 1000)} seconds`;
-  const timer = setTimeout(
-    () =>
-      controller.abort(
-        new AuthctlError("TIMEOUT", `no answer from the browser within ${minutes}`, {
-          hint: "run the login again (--timeout gives more time)",
-        }),
-      ),
-    timeoutMs,
-  );
+  const deadline = deps.timeoutSignal(timeoutMs);
+  const expire = () =>
+    controller.abort(
+      new AuthctlError("TIMEOUT", `no answer from the browser within ${minutes}`, {
+        hint: "run the login again (--timeout gives more time)",
+      }),
+    );
+  deadline.addEventListener("abort", expire, { once: true });
   return {
     signal: controller.signal,
     dispose() {
-      clearTimeout(timer);
+      deadline.removeEventListener("abort", expire);
       unsubscribe();
     },
   };

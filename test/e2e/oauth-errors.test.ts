@@ -146,23 +146,8 @@ describe("device login errors", () => {
     expect(existsSync(storePath)).toBe(false);
   });
 
-  test("a slow_down storm adds 5 seconds per answer (RFC 8628 §3.5) until the code expires", async () => {
-    const { fake, box, storePath } = setup({
-      device: "slow_down_storm",
-      deviceExpiresIn: 8,
-      deviceInterval: 1,
-    });
-    const result = await box.run(["login", "fake", "--device"], { timeoutMs: 30_000 });
-    // The code ran out on authctl's side of the clock: still an authentication outcome (4).
-    expect(result.code).toBe(4);
-    const polls = fake.requests
-      .filter((r) => r.body.grant_type === "urn:ietf:params:oauth:grant-type:device_code")
-      .map((r) => r.at);
-    expect(polls.length).toBe(2);
-    expect(polls[1]! - polls[0]!).toBeGreaterThanOrEqual(5900);
-    expect(result.stderr).toContain("poll more slowly");
-    expect(existsSync(storePath)).toBe(false);
-  }, 40_000);
+  // A slow_down storm (+5 s per answer until the code expires) is test/actions/oauth-clock.test.ts,
+  // on the fake clock: through the binary it waited 8 real seconds.
 
   test("access_denied on the device ends the login with exit 4", async () => {
     const { box, storePath } = setup({ device: "deny", deviceInterval: 1 });
