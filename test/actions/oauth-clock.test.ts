@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { env } from "../../src/actions/env.ts";
 import { login } from "../../src/actions/login.ts";
 import { logout } from "../../src/actions/logout.ts";
 import {
@@ -10,6 +11,8 @@ import {
   type OAuthFake,
   type OAuthFakeOptions,
 } from "../fakes/oauth-fake.ts";
+import { startGoogleFake } from "../fakes/google.ts";
+import { startQwenFake } from "../fakes/qwen.ts";
 import { createTestDeps, type TestDeps } from "../helpers/deps.ts";
 import { run } from "./_table.ts";
 
@@ -24,9 +27,11 @@ import { run } from "./_table.ts";
  */
 let t: TestDeps | undefined;
 let fake: OAuthFake | undefined;
+const stops: Array<() => void> = [];
 afterEach(() => {
   t?.cleanup();
   fake?.stop();
+  for (const stop of stops.splice(0)) stop();
   t = undefined;
   fake = undefined;
 });
@@ -157,5 +162,68 @@ describe("logout when the revocation endpoint never answers (14.9)", () => {
     expect(retried.stderr).toContain("revoked the Fake grant at the provider");
     expect(await t.stored()).toEqual({});
     expect(fake.counts.revoke).toBe(2);
+  }, 30_000);
+});
+
+describe("providers' own waits", () => {
+  test("gemini: an onboarding that is not done at once is polled 5 s later (gemini-cli's interval) until its operation carries the project", async () => {
+    const google = startGoogleFake({ onboarded: false, onboardPending: true, project: "managed-proj-8" });
+    stops.push(() => google.stop());
+    const operations: number[] = [];
+    const deps: TestDeps = createTestDeps({
+      followBrowser: true,
+      env: { CODE_ASSIST_ENDPOINT: google.url },
+      fetch: ((input: string | URL | Request, init?: RequestInit) => {
+        if (String(input).includes("/v1internal/operations/")) operations.push(deps.clock.now());
+        return globalThis.fetch(input, init);
+      }) as typeof fetch,
+    });
+    t = deps;
+    deps.writeConfig(
+      `[providers.gemini]\nauthorize_url = "${google.url}/o/oauth2/v2/auth"\ntoken_url = "${google.url}/token"\n`,
+    );
+    const start = deps.clock.now();
+    const result = await run(deps, () =>
+      login(deps.context(), { providerId: "gemini", method: "code-assist" }),
+    );
+    expect(result.code).toBe(0);
+    expect(google.counts.onboardUser).toBe(1);
+    expect(google.counts.operation).toBe(1);
+    expect(operations.map((at) => at - start)).toEqual([5_000]);
+    expect((await deps.stored()).gemini!.extra).toMatchObject({ project: "managed-proj-8" });
+  }, 30_000);
+
+  test("qwen: no interval in the answer means the 5 s default; PKCE, resource_url kept, exported, and the legacy notice", async () => {
+    const qwen = startQwenFake({ minPollIntervalMs: 0 });
+    stops.push(() => qwen.stop());
+    const polls: number[] = [];
+    const deps: TestDeps = createTestDeps({
+      fetch: (async (input: string | URL | Request, init?: RequestInit) => {
+        if (String(init?.body ?? "").includes(encodeURIComponent(DEVICE_CODE_GRANT)))
+          polls.push(deps.clock.now());
+        const response = await globalThis.fetch(input, init);
+        // The person approves as soon as the code is shown.
+        if (String(input).endsWith("/device/code") && response.ok)
+          qwen.approve(((await response.clone().json()) as { user_code: string }).user_code);
+        return response;
+      }) as typeof fetch,
+    });
+    t = deps;
+    deps.writeConfig(
+      `[providers.qwen]\ndevice_authorization_url = "${qwen.url}/api/v1/oauth2/device/code"\ntoken_url = "${qwen.url}/api/v1/oauth2/token"\n`,
+    );
+    const start = deps.clock.now();
+    const result = await run(deps, () => login(deps.context(), { providerId: "qwen" }));
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain("legacy");
+    expect(polls.map((at) => at - start)).toEqual([5_000]);
+    expect(qwen.requests.find((r) => r.path.endsWith("/device/code"))!.body.code_challenge_method).toBe(
+      "S256",
+    );
+    const cred = (await deps.stored()).qwen!;
+    expect((cred.extra as Record<string, string>).resource_url).toBeDefined();
+    await env(deps.context(), { providerIds: ["qwen"], format: "sh" });
+    expect(deps.stdout()).toContain(`export QWEN_ACCESS_TOKEN='${cred.access_token}'`);
+    expect(deps.stdout()).toContain("export QWEN_RESOURCE_URL=");
   }, 30_000);
 });

@@ -84,20 +84,26 @@ describe("kimi (device flow with X-Msh headers, rotating refresh)", () => {
   }, 30_000);
 });
 
+/** A MiniMax fake, a sandbox pointed at it, and a coding-plan device login approved at once. */
+async function minimaxLogin(options: Parameters<typeof startMiniMaxFake>[0]) {
+  const fake = startMiniMaxFake(options);
+  cleanups.push(() => fake.stop());
+  const box = sandbox(
+    `[providers.minimax]\ndevice_authorization_url = "${fake.url}/oauth2/device/code"\ntoken_url = "${fake.url}/oauth2/token"\n`,
+  );
+  const login = await deviceLogin(
+    box,
+    ["login", "minimax", "--method", "coding-plan"],
+    /^\s+([0-9A-F]{6}-[0-9A-F]{6})\s*$/m,
+    (c) => fake.approve(c),
+  );
+  expect(login.code).toBe(0);
+  return { fake, box };
+}
+
 describe("minimax --method coding-plan (MiniMax's own device flow)", () => {
   test("millisecond deadline and interval, echoed state, status pending|success", async () => {
-    const fake = startMiniMaxFake({ intervalMs: 500 });
-    cleanups.push(() => fake.stop());
-    const box = sandbox(
-      `[providers.minimax]\ndevice_authorization_url = "${fake.url}/oauth2/device/code"\ntoken_url = "${fake.url}/oauth2/token"\n`,
-    );
-    const login = await deviceLogin(
-      box,
-      ["login", "minimax", "--method", "coding-plan"],
-      /^\s+([0-9A-F]{6}-[0-9A-F]{6})\s*$/m,
-      (c) => fake.approve(c),
-    );
-    expect(login.code).toBe(0);
+    const { fake, box } = await minimaxLogin({ intervalMs: 500 });
     const cred = store(box).minimax!;
     expect(cred).toMatchObject({ method: "coding-plan", type: "oauth" });
     // expired_in is a unix-ms deadline: stored as is, not as "now + seconds".
@@ -110,36 +116,14 @@ describe("minimax --method coding-plan (MiniMax's own device flow)", () => {
   }, 30_000);
 
   test("an answer in MiniMax's base_resp envelope (status_code 0, no status) is a success", async () => {
-    const fake = startMiniMaxFake({ intervalMs: 500, envelope: "base_resp" });
-    cleanups.push(() => fake.stop());
-    const box = sandbox(
-      `[providers.minimax]\ndevice_authorization_url = "${fake.url}/oauth2/device/code"\ntoken_url = "${fake.url}/oauth2/token"\n`,
-    );
-    const login = await deviceLogin(
-      box,
-      ["login", "minimax", "--method", "coding-plan"],
-      /^\s+([0-9A-F]{6}-[0-9A-F]{6})\s*$/m,
-      (c) => fake.approve(c),
-    );
-    expect(login.code).toBe(0);
+    const { fake, box } = await minimaxLogin({ intervalMs: 500, envelope: "base_resp" });
     expect(store(box).minimax!.access_token).toBe(fake.issued.accessTokens[0]!);
   }, 30_000);
 
   test("a refresh keeps MiniMax's millisecond expired_in, so the next expiry refreshes again", async () => {
     // Deadlines already in the past (no clock to wait for): every `token` must refresh, as long
     // as each refresh answer's expired_in is kept.
-    const fake = startMiniMaxFake({ intervalMs: 500, accessTokenTtlMs: -1000 });
-    cleanups.push(() => fake.stop());
-    const box = sandbox(
-      `[providers.minimax]\ndevice_authorization_url = "${fake.url}/oauth2/device/code"\ntoken_url = "${fake.url}/oauth2/token"\n`,
-    );
-    const login = await deviceLogin(
-      box,
-      ["login", "minimax", "--method", "coding-plan"],
-      /^\s+([0-9A-F]{6}-[0-9A-F]{6})\s*$/m,
-      (c) => fake.approve(c),
-    );
-    expect(login.code).toBe(0);
+    const { fake, box } = await minimaxLogin({ intervalMs: 500, accessTokenTtlMs: -1000 });
     const first = await box.run(["token", "minimax"]);
     expectOk(first);
     expect(fake.counts.refresh).toBe(1);
@@ -152,18 +136,7 @@ describe("minimax --method coding-plan (MiniMax's own device flow)", () => {
   }, 30_000);
 
   test("a refresh token MiniMax refuses (4xx) marks the login as needing renewal", async () => {
-    const fake = startMiniMaxFake({ intervalMs: 500, accessTokenTtlMs: -1000 });
-    cleanups.push(() => fake.stop());
-    const box = sandbox(
-      `[providers.minimax]\ndevice_authorization_url = "${fake.url}/oauth2/device/code"\ntoken_url = "${fake.url}/oauth2/token"\n`,
-    );
-    const login = await deviceLogin(
-      box,
-      ["login", "minimax", "--method", "coding-plan"],
-      /^\s+([0-9A-F]{6}-[0-9A-F]{6})\s*$/m,
-      (c) => fake.approve(c),
-    );
-    expect(login.code).toBe(0);
+    const { fake, box } = await minimaxLogin({ intervalMs: 500, accessTokenTtlMs: -1000 });
     // Spend the stored refresh token behind authctl's back: the fake rotates, so it is now dead.
     const stored = String(store(box).minimax!.refresh_token);
     await fetch(`${fake.url}/oauth2/token`, {
@@ -194,23 +167,8 @@ describe("minimax --method coding-plan (MiniMax's own device flow)", () => {
 });
 
 describe("qwen (legacy: device flow + PKCE, 429 as slow_down)", () => {
-  test("logs in with PKCE, keeps resource_url, and says it is legacy", async () => {
-    const fake = startQwenFake({ minPollIntervalMs: 1000 });
-    cleanups.push(() => fake.stop());
-    const box = sandbox(
-      `[providers.qwen]\ndevice_authorization_url = "${fake.url}/api/v1/oauth2/device/code"\ntoken_url = "${fake.url}/api/v1/oauth2/token"\n`,
-    );
-    const login = await deviceLogin(box, ["login", "qwen"], /^\s+([A-Z0-9-]{6,})\s*$/m, (c) =>
-      fake.approve(c),
-    );
-    expect(login.code).toBe(0);
-    expect(login.stderr).toContain("legacy");
-    const cred = store(box).qwen!;
-    expect((cred.extra as Record<string, string>).resource_url).toBeDefined();
-    const out = (await box.run(["env", "qwen"])).stdout;
-    expect(out).toContain(`export QWEN_ACCESS_TOKEN='${cred.access_token}'`);
-    expect(out).toContain("export QWEN_RESOURCE_URL=");
-  }, 30_000);
+  // The login itself (no interval: the 5 s default; PKCE, resource_url, the legacy notice) is
+  // test/actions/oauth-clock.test.ts, on the fake clock: through the binary it waited 5 real seconds.
 
   test("the closed free tier is reported with the server's words", async () => {
     const fake = startQwenFake({ discontinued: true });
@@ -224,18 +182,24 @@ describe("qwen (legacy: device flow + PKCE, 429 as slow_down)", () => {
   });
 });
 
+/** A Google fake, a sandbox pointed at it, and a code-assist login through a following browser. */
+async function geminiLogin(options: Parameters<typeof startGoogleFake>[0] = {}) {
+  const fake = startGoogleFake(options);
+  cleanups.push(() => fake.stop());
+  const box = sandbox(
+    `[providers.gemini]\nauthorize_url = "${fake.url}/o/oauth2/v2/auth"\ntoken_url = "${fake.url}/token"\n`,
+  );
+  const browser = writeFollowingBrowser(box.root);
+  const login = await box.run(["login", "gemini", "--method", "code-assist"], {
+    env: { BROWSER: browser, CODE_ASSIST_ENDPOINT: fake.url },
+  });
+  expectOk(login);
+  return { fake, box, login };
+}
+
 describe("gemini --method code-assist (Google installed-app flow)", () => {
   test("logs in with the public client secret, finds the Code Assist project, exports the GCA variables", async () => {
-    const fake = startGoogleFake();
-    cleanups.push(() => fake.stop());
-    const box = sandbox(
-      `[providers.gemini]\nauthorize_url = "${fake.url}/o/oauth2/v2/auth"\ntoken_url = "${fake.url}/token"\n`,
-    );
-    const browser = writeFollowingBrowser(box.root);
-    const login = await box.run(["login", "gemini", "--method", "code-assist"], {
-      env: { BROWSER: browser, CODE_ASSIST_ENDPOINT: fake.url },
-    });
-    expectOk(login);
+    const { box, login } = await geminiLogin();
     expect(login.stderr).toContain("Google forbids");
     const cred = store(box).gemini!;
     expect(cred).toMatchObject({ method: "code-assist", type: "oauth" });
@@ -247,17 +211,7 @@ describe("gemini --method code-assist (Google installed-app flow)", () => {
   });
 
   test("a new account without a tier is onboarded (onboardUser on the default free tier, no project sent) and gets its project", async () => {
-    const fake = startGoogleFake({ onboarded: false, project: "managed-proj-7" });
-    cleanups.push(() => fake.stop());
-    const box = sandbox(
-      `[providers.gemini]\nauthorize_url = "${fake.url}/o/oauth2/v2/auth"\ntoken_url = "${fake.url}/token"\n`,
-    );
-    const browser = writeFollowingBrowser(box.root);
-    expectOk(
-      await box.run(["login", "gemini", "--method", "code-assist"], {
-        env: { BROWSER: browser, CODE_ASSIST_ENDPOINT: fake.url },
-      }),
-    );
+    const { fake, box } = await geminiLogin({ onboarded: false, project: "managed-proj-7" });
     expect(fake.counts.onboardUser).toBe(1);
     const onboard = fake.requests.find((r) => r.path === "/v1internal:onboardUser")!;
     expect(onboard.body.tierId).toBe("free-tier");
@@ -267,38 +221,16 @@ describe("gemini --method code-assist (Google installed-app flow)", () => {
     );
   });
 
-  test("an onboarding that is not done at once is polled until its operation carries the project", async () => {
-    const fake = startGoogleFake({ onboarded: false, onboardPending: true, project: "managed-proj-8" });
-    cleanups.push(() => fake.stop());
-    const box = sandbox(
-      `[providers.gemini]\nauthorize_url = "${fake.url}/o/oauth2/v2/auth"\ntoken_url = "${fake.url}/token"\n`,
-    );
-    const browser = writeFollowingBrowser(box.root);
-    // gemini-cli polls the operation every 5 s: this test waits one interval.
-    expectOk(
-      await box.run(["login", "gemini", "--method", "code-assist"], {
-        env: { BROWSER: browser, CODE_ASSIST_ENDPOINT: fake.url },
-        timeoutMs: 40_000,
-      }),
-    );
-    expect(fake.counts.operation).toBe(1);
-    expect(store(box).gemini!.extra).toMatchObject({ project: "managed-proj-8" });
-  }, 45_000);
+  // An onboarding that is not done at once (polled 5 s later) is test/actions/oauth-clock.test.ts,
+  // on the fake clock: through the binary it waited 5 real seconds.
 
   test("refresh keeps the refresh token Google does not resend", async () => {
-    const fake = startGoogleFake({ accessTokenTtl: 1 });
-    cleanups.push(() => fake.stop());
-    const box = sandbox(
-      `[providers.gemini]\nauthorize_url = "${fake.url}/o/oauth2/v2/auth"\ntoken_url = "${fake.url}/token"\n`,
-    );
-    const browser = writeFollowingBrowser(box.root);
-    expectOk(
-      await box.run(["login", "gemini", "--method", "code-assist"], {
-        env: { BROWSER: browser, CODE_ASSIST_ENDPOINT: fake.url },
-      }),
-    );
+    // A token that expires a millisecond after it is issued: expired on the real clock by the
+    // time `token` runs, without a sleep (this provider's one real-expiry case).
+    const { fake, box } = await geminiLogin({ accessTokenTtl: 0.001 });
     const before = store(box).gemini!;
-    await Bun.sleep(1100);
+    expect(Number(before.expires_at)).toBeLessThan(Date.now());
+    fake.options.accessTokenTtl = undefined;
     expectOk(await box.run(["token", "gemini"]));
     const after = store(box).gemini!;
     expect(after.access_token).not.toBe(before.access_token);
