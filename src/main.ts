@@ -223,6 +223,9 @@ async function main(): Promise<number> {
     const argv = process.argv.slice(2);
     const command = argv.find((arg) => !arg.startsWith("-"));
     hot = command !== undefined && HOT_PATH.has(command);
+    // The binary starts with a reluctant JIT (scripts/build.ts: start-up code stays interpreted,
+    // which saves `env` memory); every other command may run long (a login server, upgrade).
+    if (!hot) Bun.unsafe.setJITPolicy(1);
     if (!hot) await hardenProcess();
     const deps = createDeps(hot);
     // The config, the providers and the store (src/compose.ts), built on first use: --help, a
