@@ -1,5 +1,7 @@
 import {
+  accessSync,
   chmodSync,
+  constants,
   mkdtempSync,
   mkdirSync,
   readFileSync,
@@ -85,9 +87,27 @@ export interface Sandbox {
   cleanup(): void;
 }
 
-/** A temporary AUTHCTL_HOME and a clean environment (no provider variables leak in from the host). */
-export function createSandbox(): Sandbox {
-  const root = mkdtempSync(join(tmpdir(), "authctl-test-"));
+/**
+ * Where temporary files may live in memory: /dev/shm when the machine has it writable, else the
+ * usual temporary directory. For tests about a kill or a race, not about the disk: under disk load
+ * (stress-ng --hdd 1) every fsync on the disk waits its turn, and that time is not what they test.
+ */
+export function memoryTmpdir(): string {
+  try {
+    accessSync("/dev/shm", constants.W_OK);
+    if (statSync("/dev/shm").isDirectory()) return "/dev/shm";
+  } catch {
+    // No tmpfs here: the disk it is.
+  }
+  return tmpdir();
+}
+
+/**
+ * A temporary AUTHCTL_HOME and a clean environment (no provider variables leak in from the host).
+ * `inMemory`: under memoryTmpdir() (a kill after each durable step need not wait for the disk).
+ */
+export function createSandbox(options: { inMemory?: boolean } = {}): Sandbox {
+  const root = mkdtempSync(join(options.inMemory ? memoryTmpdir() : tmpdir(), "authctl-test-"));
   const home = join(root, "authctl-home");
   const userHome = join(root, "user-home");
   mkdirSync(userHome, { recursive: true });

@@ -4,10 +4,10 @@
  * programs are listed in `missingSecretServicePrograms` so suites can skip with a line saying why
  * (apt: dbus gnome-keyring libsecret-tools).
  */
-import { accessSync, constants, mkdtempSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { connectBus } from "../../src/io/dbus.ts";
+import { memoryTmpdir } from "./binary.ts";
 
 const PROGRAMS = ["dbus-run-session", "dbus-daemon", "gnome-keyring-daemon", "secret-tool"];
 export const missingSecretServicePrograms = PROGRAMS.filter((p) => !Bun.which(p));
@@ -27,7 +27,7 @@ export async function startSecretService(options: { activated?: boolean } = {}):
   // In memory where the machine has a tmpfs: gnome-keyring syncs its keyring file to disk on every
   // write, and under disk load (stress-ng --hdd 1) that took it past authctl's 2 s keyring bound,
   // so keyring tests failed with "the keyring did not answer within 2s".
-  const dir = mkdtempSync(join(isWritableDir("/dev/shm") ? "/dev/shm" : tmpdir(), "authctl-keyring-"));
+  const dir = mkdtempSync(join(memoryTmpdir(), "authctl-keyring-"));
   // The bus passes its environment to the daemons it activates: keep them out of the real HOME.
   const home = {
     HOME: dir,
@@ -93,13 +93,4 @@ export function lookupWithSecretTool(service: SecretService, id: string): string
     env: { ...process.env, ...service.env },
   });
   return result.exitCode === 0 ? result.stdout.toString() : null;
-}
-
-function isWritableDir(path: string): boolean {
-  try {
-    accessSync(path, constants.W_OK);
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
 }
