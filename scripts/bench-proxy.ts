@@ -7,14 +7,17 @@
  *   - through nginx as a reverse proxy (one worker, proxy_buffering off as for SSE, upstream
  *     keep-alive), and
  *   - through authctl's proxy (`exec --proxy -p openrouter`, the placeholder in Authorization).
- * Reports per-request latency p50/p99 and what each proxy adds to direct, and 50 MB throughput.
+ * Reports per-request latency p50/p99/p99.9 and what each proxy adds to direct, 50 MB throughput,
+ * and the CPU time each proxy process spent per small request (all its threads, from
+ * /proc/PID/task/TID/schedstat, read around each batch): unlike latency, that number barely moves
+ * when other programs load the machine, so it compares the two proxies even on a busy machine.
  * Goal (issue 17): added p50 ≤ 0.25 ms, added p99 ≤ 1 ms, throughput ≥ nginx's.
  *
  *   bun scripts/bench-proxy.ts [--requests=N] [--rounds=N] [--big=N] [--binary=PATH]
  * Needs nginx and curl (Debian: apt-get install nginx curl). Not part of any test: timings on a
  * shared 2-core machine swing, so this is a measurement, never an assertion.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -130,6 +133,27 @@ function curl(urls: string[], auth: string, format: string): number[] {
   return out.stdout.toString().trim().split("\n").map(Number);
 }
 
+/** Nanoseconds on a CPU so far, summed over the process's threads (Linux; 0 elsewhere). */
+function cpuNs(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  let total = 0;
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`))
+      total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+  } catch {}
+  return total;
+}
+
+/** nginx's worker: the master's only child. */
+function childOf(pid: number): number | undefined {
+  try {
+    const first = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(" ")[0];
+    return first ? Number(first) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 const pct = (values: number[], p: number) =>
   [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((values.length * p) / 100))]!;
 
@@ -158,6 +182,13 @@ try {
       throw new Error(`${name} answered ${probe.stdout.toString()} (is nginx running?)`);
   }
   const latency: Record<Name, number[]> = { direct: [], nginx: [], authctl: [] };
+  // The process doing each proxy's work: none for direct (the static nginx serves all three).
+  const worker: Record<Name, number | undefined> = {
+    direct: undefined,
+    nginx: childOf(nginxes[1]!.pid),
+    authctl: session.pid,
+  };
+  const cpu: Record<Name, number> = { direct: 0, nginx: 0, authctl: 0 };
   const perRound = Math.max(1, Math.floor(requests / rounds));
   // Warm-up, then rounds in a rotating order so every target sees the same machine load.
   for (const name of names)
@@ -165,11 +196,14 @@ try {
   for (let r = 0; r < rounds; r++) {
     for (let i = 0; i < names.length; i++) {
       const name = names[(r + i) % names.length]!;
-      latency[name].push(
-        ...curl(Array(perRound).fill(`${targets[name].base}/echo`), targets[name].auth, "%{time_total}").map(
-          (s) => s * 1000,
-        ),
+      const before = cpuNs(worker[name]);
+      const times = curl(
+        Array(perRound).fill(`${targets[name].base}/echo`),
+        targets[name].auth,
+        "%{time_total}",
       );
+      cpu[name] += cpuNs(worker[name]) - before;
+      latency[name].push(...times.map((s) => s * 1000));
     }
   }
   const speed: Record<Name, number[]> = { direct: [], nginx: [], authctl: [] };
@@ -186,16 +220,26 @@ try {
   console.log(
     `${latency.direct.length} keep-alive requests per target (200-byte body), ${bigRuns} × 50 MB; ms, MB/s`,
   );
-  console.log("target    p50      p99      added p50  added p99  50 MB throughput (median)");
+  const d999 = pct(latency.direct, 99.9);
+  console.log(
+    "target    p50      p99      p99.9    max      added p50  added p99  added p99.9  CPU µs/req  50 MB MB/s (median)",
+  );
+  const ms = (n: number) => n.toFixed(3).padStart(7);
   for (const name of names) {
     const p50 = pct(latency[name], 50);
     const p99 = pct(latency[name], 99);
+    const p999 = pct(latency[name], 99.9);
     const added =
-      name === "direct" ? "" : `${(p50 - d50).toFixed(3).padStart(9)}  ${(p99 - d99).toFixed(3).padStart(9)}`;
+      name === "direct"
+        ? ""
+        : `${(p50 - d50).toFixed(3).padStart(9)}  ${(p99 - d99).toFixed(3).padStart(9)}  ${(p999 - d999).toFixed(3).padStart(11)}`;
+    const cpuPer = name === "direct" ? "" : (cpu[name] / latency[name].length / 1000).toFixed(1);
     console.log(
-      `${name.padEnd(8)}  ${p50.toFixed(3).padStart(7)}  ${p99.toFixed(3).padStart(7)}  ${added.padEnd(20)} ${pct(speed[name], 50).toFixed(0).padStart(6)}`,
+      `${name.padEnd(8)}  ${ms(p50)}  ${ms(p99)}  ${ms(p999)}  ${ms(Math.max(...latency[name]))}  ${added.padEnd(33)}  ${cpuPer.padStart(10)}  ${pct(speed[name], 50).toFixed(0).padStart(6)}`,
     );
   }
+  const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+  console.log(`load average at the end: ${load}`);
   const addedP50 = pct(latency.authctl, 50) - d50;
   const addedP99 = pct(latency.authctl, 99) - d99;
   const ahead = pct(speed.authctl, 50) >= pct(speed.nginx, 50);

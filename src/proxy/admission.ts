@@ -1,5 +1,23 @@
 import type { ProxyCredential } from "./credentials.ts";
-import type { Header, RequestHead } from "./http1.ts";
+import {
+  AT_COLON,
+  AT_KIND,
+  AT_LINE_END,
+  AT_VALUE,
+  AT_VALUE_END,
+  AUTHORIZATION,
+  CONTENT_LENGTH,
+  fieldLine,
+  HOP_BY_HOP,
+  lowerName,
+  OTHER,
+  type RequestHead,
+  type ResponseHead,
+  sameName,
+  STRIDE,
+  X_API_KEY,
+  X_GOOG_API_KEY,
+} from "./http1.ts";
 import type { ProxyRoute } from "./routes.ts";
 
 /**
@@ -12,23 +30,6 @@ export type Admission =
   | { status: number; message: string };
 
 type Target = { route: ProxyRoute; path: string } | { status: number; message: string };
-
-/** RFC 9110 §7.6.1: connection-specific fields are not forwarded (a WebSocket handshake puts Upgrade back itself). */
-const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-]);
-/** Where SDKs put the key: the placeholder is accepted in any of them, and all are replaced. */
-const CREDENTIAL_HEADERS = new Set(["authorization", "x-api-key", "x-goog-api-key"]);
-/** Framing is the proxy's own on each leg; Expect is answered by the proxy itself. */
-const FRAMING = new Set(["host", "content-length", "expect"]);
 
 /**
  * A path segment as model APIs spell them (`v1beta`, `gemini-2.5-flash:generateContent`,
@@ -49,31 +50,32 @@ export function parseTarget(raw: string, routes: Map<string, ProxyRoute>): Targe
   if (!raw.startsWith("/") || raw.startsWith("//"))
     return { status: 400, message: "only origin-form request targets (/provider/path) are accepted" };
   const q = raw.indexOf("?");
-  const segments = (q < 0 ? raw : raw.slice(0, q)).split("/").slice(1);
-  for (const segment of segments) {
-    let decoded = segment;
-    if (segment.includes("%")) {
-      try {
-        decoded = decodeURIComponent(segment);
-      } catch {
-        return { status: 400, message: "malformed percent-encoding in the path" };
-      }
-    }
-    if (!PLAIN_SEGMENT.test(decoded)) {
+  const end = q < 0 ? raw.length : q;
+  // Each segment checked where it lies (no split): this runs on every request.
+  let idEnd = -1;
+  for (let from = 1; from <= end; ) {
+    let to = raw.indexOf("/", from);
+    if (to < 0 || to > end) to = end;
+    if (idEnd < 0) idEnd = to;
+    const plain = segmentState(raw, from, to);
+    if (plain === MALFORMED) return { status: 400, message: "malformed percent-encoding in the path" };
+    if (plain === NOT_PLAIN) {
       return {
         status: 400,
         message:
           "path segments must be plain (no dot segments, encoded slashes, ';', whitespace or non-ASCII)",
       };
     }
+    from = to + 1;
   }
-  const route = routes.get(segments[0] ?? "");
+  const id = raw.slice(1, idEnd);
+  const route = routes.get(id);
   if (!route)
     return {
       status: 404,
-      message: `no provider at /${segments[0] ?? ""}; the proxy serves ${[...routes.keys()].map((id) => `/${id}`).join(", ")}`,
+      message: `no provider at /${id}; the proxy serves ${[...routes.keys()].map((id) => `/${id}`).join(", ")}`,
     };
-  let path = `/${segments.slice(1).join("/")}`;
+  let path = idEnd < end ? raw.slice(idEnd, end) : "/";
   const bare = route.unversioned;
   if (
     bare &&
@@ -82,14 +84,49 @@ export function parseTarget(raw: string, routes: Map<string, ProxyRoute>): Targe
   ) {
     path = route.varPath + bare.version + path.slice(route.varPath.length);
   }
-  if (!route.scopes.some((scope) => scope === "" || path === scope || path.startsWith(`${scope}/`))) {
+  if (!route.scopes.some((scope) => underScope(path, scope))) {
     return {
       status: 403,
       message: `only paths under ${route.scopes.join(", ")} are forwarded for ${route.provider.id}`,
     };
   }
-  return { route, path: path + (q < 0 ? "" : raw.slice(q)) };
+  return { route, path: q < 0 ? path : path + raw.slice(q) };
 }
+
+/** `path` is `scope` or below it ("" is the whole origin). */
+function underScope(path: string, scope: string): boolean {
+  return path.startsWith(scope) && (path.length === scope.length || path.charCodeAt(scope.length) === 47);
+}
+
+const PLAIN = 0;
+const NOT_PLAIN = 1;
+const MALFORMED = 2;
+
+/** PLAIN_SEGMENT for raw[from, to), by char code unless a '%' has to be decoded first. */
+function segmentState(raw: string, from: number, to: number): number {
+  let dots = true;
+  for (let i = from; i < to; i++) {
+    const c = raw.charCodeAt(i);
+    if (c === 37) return decodedState(raw.slice(from, to));
+    if (c >= 128 || SEGMENT_CHAR[c] !== 1) return NOT_PLAIN;
+    if (c !== 46) dots = false;
+  }
+  return dots && to > from ? NOT_PLAIN : PLAIN;
+}
+
+function decodedState(segment: string): number {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(segment);
+  } catch {
+    return MALFORMED;
+  }
+  return PLAIN_SEGMENT.test(decoded) ? PLAIN : NOT_PLAIN;
+}
+
+const SEGMENT_CHAR = new Uint8Array(128);
+for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~:@!$&'()*+,=-")
+  SEGMENT_CHAR[c.charCodeAt(0)] = 1;
 
 /**
  * Constant time in the bytes of an equally long candidate (the placeholder's length is public:
@@ -131,15 +168,47 @@ export function takeQueryKey(url: string, route: ProxyRoute): { url: string; key
   return { url: url.slice(0, q) + (kept.length ? `?${kept.join("&")}` : ""), key };
 }
 
-function presentsPlaceholder(headers: Header[], placeholder: string, queryKey?: string): boolean {
-  const candidates: Array<string | undefined> = [queryKey];
-  for (const [, value, lower] of headers) {
-    if (lower === "authorization") candidates.push(/^Bearer\s+(\S+)\s*$/i.exec(value)?.[1]);
-    else if (lower === "x-api-key" || lower === "x-goog-api-key") candidates.push(value);
+/**
+ * Whether the request presents the placeholder: `Authorization: Bearer <placeholder>`, x-api-key,
+ * x-goog-api-key, or the query key. Every candidate is compared (no early exit), each in place in
+ * the head's text.
+ */
+function presentsPlaceholder(req: RequestHead, placeholder: string, queryKey?: string): boolean {
+  let ok = queryKey !== undefined && sameSecret(queryKey, placeholder);
+  const { text, fields } = req;
+  for (let at = 0; at < fields.length; at += STRIDE) {
+    const kind = fields[at + AT_KIND];
+    if (kind !== AUTHORIZATION && kind !== X_API_KEY && kind !== X_GOOG_API_KEY) continue;
+    let from = fields[at + AT_VALUE]!;
+    let to = fields[at + AT_VALUE_END]!;
+    if (kind === AUTHORIZATION) {
+      // /^Bearer\s+(\S+)\s*$/i, by hand: the credential is the one run of non-space after the scheme.
+      if (to - from < 8 || !sameName(text, from, "bearer") || !isSpace(text.charCodeAt(from + 6))) continue;
+      from += 7;
+      while (from < to && isSpace(text.charCodeAt(from))) from++;
+      let end = from;
+      while (end < to && !isSpace(text.charCodeAt(end))) end++;
+      let rest = end;
+      while (rest < to && isSpace(text.charCodeAt(rest))) rest++;
+      if (end === from || rest < to) continue;
+      to = end;
+    }
+    if (sameSecretAt(text, from, to, placeholder)) ok = true;
   }
-  let ok = false;
-  for (const value of candidates) if (typeof value === "string" && sameSecret(value, placeholder)) ok = true;
   return ok;
+}
+
+/** `\s` in a latin1 string: what the regex this replaces counted as space. */
+function isSpace(c: number): boolean {
+  return c === 32 || (c >= 9 && c <= 13) || c === 160;
+}
+
+/** sameSecret for text[from, to), without cutting it out. */
+function sameSecretAt(text: string, from: number, to: number, expected: string): boolean {
+  if (to - from !== expected.length) return false;
+  let diff = 0;
+  for (let i = 0; i < expected.length; i++) diff |= text.charCodeAt(from + i) ^ expected.charCodeAt(i);
+  return diff === 0;
 }
 
 export function createAdmission(
@@ -156,13 +225,16 @@ export function createAdmission(
     admit(req: RequestHead): Admission | Promise<Admission> {
       // A browser page on another origin can reach 127.0.0.1 through DNS rebinding: it cannot set
       // Host to 127.0.0.1, so anything else is refused.
-      const host = req.headers.find((header) => header[2] === "host")?.[1] ?? "";
+      const host = req.host;
       if (!allowedHosts.has(host.toLowerCase())) return { status: 403, message: "unexpected Host header" };
       const target = parseTarget(req.target, routes);
       if (!("route" in target)) return target;
       const { route } = target;
-      const { url: path, key: queryKey } = takeQueryKey(target.path, route);
-      if (!presentsPlaceholder(req.headers, route.placeholder, queryKey)) {
+      let path = target.path;
+      let queryKey: string | undefined;
+      if (route.auth.kind === "header" && route.auth.query)
+        ({ url: path, key: queryKey } = takeQueryKey(path, route));
+      if (!presentsPlaceholder(req, route.placeholder, queryKey)) {
         return {
           status: 401,
           message: `send the session's placeholder from ${route.provider.keyVars[0] ?? "the key variable"} (Authorization: Bearer, x-api-key or x-goog-api-key)`,
@@ -185,45 +257,134 @@ export function createAdmission(
   };
 }
 
+/** What upstreamFields needs of a route, worked out once. */
+interface RouteWire {
+  /** The route's own credential header in lower case, when it is not one the proxy always drops. */
+  own?: string;
+  /** Fields the provider needs when the client did not send them: [lower-case name, line]. */
+  extra: Array<[string, string]>;
+  secret?: string;
+  /** The credential's header line for `secret`. */
+  line: string;
+}
+const wires = new WeakMap<ProxyRoute, RouteWire>();
+
+function wireOf(route: ProxyRoute, secret: string): RouteWire {
+  let wire = wires.get(route);
+  if (!wire) {
+    const auth = route.auth;
+    const own = auth.kind === "header" ? auth.name.toLowerCase() : undefined;
+    wire = {
+      own: own === "authorization" || own === "x-api-key" || own === "x-goog-api-key" ? undefined : own,
+      extra: Object.entries(auth.kind === "header" ? (auth.extra ?? {}) : {}).map(([name, value]) => [
+        name.toLowerCase(),
+        `${name}: ${value}\r\n`,
+      ]),
+      line: "",
+    };
+    wires.set(route, wire);
+  }
+  // The credential changes only when a token is refreshed: its line is built then, not per request.
+  if (wire.secret !== secret) {
+    wire.secret = secret;
+    wire.line =
+      route.auth.kind === "bearer"
+        ? `authorization: Bearer ${secret}\r\n`
+        : `${route.auth.name}: ${secret}\r\n`;
+  }
+  return wire;
+}
+
+/**
+ * Appends the fields at `at` to `out`: runs of lines already in the form `name: value` are cut
+ * from the head in one piece, others are rewritten (fieldLine).
+ */
+class FieldCopier {
+  out = "";
+  private from = 0;
+  private to = 0;
+  constructor(private text: string) {}
+
+  add(fields: number[], at: number): void {
+    const start = fields[at]!;
+    const colon = fields[at + AT_COLON]!;
+    const lineEnd = fields[at + AT_LINE_END]!;
+    const asSent =
+      fields[at + AT_VALUE] === colon + 2 &&
+      this.text.charCodeAt(colon + 1) === 32 &&
+      fields[at + AT_VALUE_END] === lineEnd - 2;
+    if (asSent && start === this.to) {
+      this.to = lineEnd;
+      return;
+    }
+    this.flush();
+    if (asSent) {
+      this.from = start;
+      this.to = lineEnd;
+    } else this.out += fieldLine(this.text, fields, at);
+  }
+
+  flush(): string {
+    if (this.to > this.from) this.out += this.text.slice(this.from, this.to);
+    this.from = this.to = 0;
+    return this.out;
+  }
+}
+
+/** Connection named fields beyond the hop-by-hop ones (rare): those are compared by name too. */
+function namesOthers(connection: Set<string>): boolean {
+  if (connection.size === 0) return false;
+  for (const token of connection) if (token !== "keep-alive" && token !== "upgrade") return true;
+  return false;
+}
+
 /**
  * The header lines that go to the provider, in the client's order and spelling: without
  * hop-by-hop fields (and those the client's Connection names), without the placeholder's headers,
- * with the real credential where the provider expects it. Host and framing are added by the caller.
+ * without Host, Content-Length and Expect (framing is the proxy's own on each leg; Expect is
+ * answered by the proxy itself), with the real credential where the provider expects it. Host and
+ * framing are added by the caller.
  */
 export function upstreamFields(req: RequestHead, route: ProxyRoute, secret: string): string {
-  let out = "";
-  const extra = route.auth.kind === "header" ? route.auth.extra : undefined;
-  const present = extra ? new Set<string>() : undefined;
-  const own = route.auth.kind === "header" ? route.auth.name.toLowerCase() : "authorization";
-  for (const [name, value, lower] of req.headers) {
-    if (
-      HOP_BY_HOP.has(lower) ||
-      req.connection.has(lower) ||
-      CREDENTIAL_HEADERS.has(lower) ||
-      FRAMING.has(lower) ||
-      lower === own
-    )
-      continue;
-    present?.add(lower);
-    out += `${name}: ${value}\r\n`;
+  const { text, fields } = req;
+  const wire = wireOf(route, secret);
+  const own = wire.own;
+  const named = namesOthers(req.connection);
+  const copier = new FieldCopier(text);
+  let present: boolean[] | undefined;
+  for (let at = 0; at < fields.length; at += STRIDE) {
+    // Every name http1.ts knows is one of those dropped here.
+    if (fields[at + AT_KIND] !== OTHER) continue;
+    const start = fields[at]!;
+    const length = fields[at + AT_COLON]! - start;
+    if (own !== undefined && length === own.length && sameName(text, start, own)) continue;
+    if (named && req.connection.has(lowerName(text, fields, at))) continue;
+    for (let e = 0; e < wire.extra.length; e++) {
+      const name = wire.extra[e]![0];
+      if (length === name.length && sameName(text, start, name)) (present ??= [])[e] = true;
+    }
+    copier.add(fields, at);
   }
-  if (route.auth.kind === "bearer") out += `authorization: Bearer ${secret}\r\n`;
-  else {
-    out += `${route.auth.name}: ${secret}\r\n`;
-    for (const [name, value] of Object.entries(extra ?? {}))
-      if (!present?.has(name.toLowerCase())) out += `${name}: ${value}\r\n`;
-  }
+  let out = copier.flush() + wire.line;
+  for (let e = 0; e < wire.extra.length; e++) if (!present?.[e]) out += wire.extra[e]![1];
   return out;
 }
 
-/** The response fields that go back to the child: all but hop-by-hop ones and those the provider's Connection names. */
-export function downstreamFields(headers: Header[], connection: Set<string>): string {
-  let out = "";
-  for (const [name, value, lower] of headers) {
-    if (HOP_BY_HOP.has(lower) || connection.has(lower) || lower === "content-length") continue;
-    out += `${name}: ${value}\r\n`;
+/**
+ * The response fields that go back to the child: all but hop-by-hop ones, Content-Length (the
+ * proxy frames the answer itself) and those the provider's Connection names.
+ */
+export function downstreamFields(head: ResponseHead): string {
+  const { text, fields } = head;
+  const named = namesOthers(head.connection);
+  const copier = new FieldCopier(text);
+  for (let at = 0; at < fields.length; at += STRIDE) {
+    const kind = fields[at + AT_KIND]!;
+    if (HOP_BY_HOP[kind] === 1 || kind === CONTENT_LENGTH) continue;
+    if (named && head.connection.has(lowerName(text, fields, at))) continue;
+    copier.add(fields, at);
   }
-  return out;
+  return copier.flush();
 }
 
 export function refusalBody(message: string): string {

@@ -29,7 +29,7 @@ export class ResponseWriter {
     }
     if (this.turn.close) framing += "connection: close\r\n";
     this.pending = Buffer.from(
-      `HTTP/1.1 ${head.status} ${head.reason}\r\n${downstreamFields(head.headers, head.connection)}${framing}\r\n`,
+      `HTTP/1.1 ${head.statusText}\r\n${downstreamFields(head)}${framing}\r\n`,
       "latin1",
     );
   }

@@ -329,7 +329,7 @@ class Client {
         ? "transfer-encoding: chunked\r\n"
         : framing.kind === "length"
           ? `content-length: ${framing.length}\r\n`
-          : req.headers.some((header) => header[2] === "content-length")
+          : req.hasLength
             ? "content-length: 0\r\n"
             : "";
     const headFor = (key: string) =>
