@@ -103,6 +103,7 @@ export function storeEffects(deps: Deps): StoreEffects {
 export function openWholeStore(deps: Deps, config: Config, name: WholeStoreName): BackendStore {
   return wholeStoreFor(name).openStore({
     env: deps.env,
+    home: deps.home,
     settings: (config as unknown as Record<string, unknown>)[name],
     configPath: config.path,
     fetch: deps.fetch,

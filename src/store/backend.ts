@@ -152,6 +152,8 @@ export interface ExternalBackend<Name extends string = string> extends BackendCo
 /** What a whole store is opened with: built by the composition root from Deps and config.toml. */
 export interface StoreOpenOptions {
   env: Env;
+  /** AUTHCTL_HOME: what this machine remembers of the store (the team store's newest generation seen). */
+  home: string;
   /** The `[<name>]` table of config.toml (validated by config/config.ts); undefined when there is none. */
   settings: unknown;
   /** config.toml, for messages ("add [etcd] to …"). */

@@ -3,6 +3,7 @@
  * loaded with the registry; the etcd code (store/etcd/) is required when the store is opened.
  */
 import { AuthctlError } from "../errors.ts";
+import { join } from "../lazy-path.ts";
 import type { WholeStoreBackend } from "./backend.ts";
 import type { EtcdSettings } from "./etcd/store.ts";
 
@@ -33,6 +34,7 @@ export const etcdBackend: WholeStoreBackend<"etcd"> = {
       password: options.env.AUTHCTL_ETCD_PASSWORD || undefined,
       sealKey: options.env.AUTHCTL_ETCD_KEY || undefined,
       fetch: options.fetch,
+      seenFile: join(options.home, "etcd-seen.json"),
       hostname: options.hostname,
       lockTimeoutMs: options.lockTimeoutMs,
       notify: options.notify,

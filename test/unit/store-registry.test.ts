@@ -67,6 +67,7 @@ test("a whole store does not open without its config table, and says where to ad
   expect(() =>
     etcd.openStore({
       env: {},
+      home: "/h",
       settings: undefined,
       configPath: "/h/config.toml",
       fetch,

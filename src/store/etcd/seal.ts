@@ -29,6 +29,8 @@ const KEY_CHECK_TEXT = "authctl etcd key check v1";
 export interface TeamKey {
   key: Buffer;
   macKey: Buffer;
+  /** The manifest's MAC key (manifest.ts): HKDF-SHA256 of the seal key with its own label. */
+  manifestKey: Buffer;
   /** Where it came from, for messages: "AUTHCTL_ETCD_KEY" or "seal_key_file /path". */
   source: string;
 }
@@ -37,6 +39,9 @@ export function createTeamKey(raw: Buffer, source: string): TeamKey {
   return {
     key: raw,
     macKey: nodeCrypto().createHmac("sha256", raw).update("authctl:etcd:v1:record-mac-key").digest(),
+    manifestKey: Buffer.from(
+      nodeCrypto().hkdfSync("sha256", raw, Buffer.alloc(0), "authctl:etcd:v1:manifest-mac-key", 32),
+    ),
     source,
   };
 }
@@ -71,13 +76,30 @@ function recordMac(key: TeamKey, prefix: string, id: string, record: StoredCrede
   return MAC_PREFIX + nodeCrypto().createHmac("sha256", key.macKey).update(input).digest("base64");
 }
 
+/**
+ * A field of the record as stored (under its MAC), not of the credential: the record was written
+ * while the store had a manifest (manifest.ts). Such a record in a store without a manifest means
+ * the manifest was deleted, not that the store predates it.
+ */
+const UNDER_MANIFEST = "manifest";
+
 /** The JSON text stored for a credential: secrets sealed, the whole record MACed. */
 export function sealRecord(key: TeamKey, prefix: string, id: string, credential: StoredCredential): string {
   const record = structuredClone(credential) as StoredCredential;
   for (const [field, value] of listSecrets(credential))
     setSecret(record, field, seal(key.key, value, aad(prefix, id, field)));
+  (record as unknown as Record<string, unknown>)[UNDER_MANIFEST] = 1;
   (record as unknown as Record<string, unknown>).mac = recordMac(key, prefix, id, record);
   return JSON.stringify(record);
+}
+
+/**
+ * Whether a record says it was written under a manifest. Read without verifying its MAC: someone
+ * without the key can add the mark (which only makes authctl refuse the store, as deleting
+ * records would) but not remove it, since that breaks the record's MAC.
+ */
+export function writtenUnderManifest(text: string): boolean {
+  return (parseRecord(text) as unknown as Record<string, unknown> | undefined)?.[UNDER_MANIFEST] === 1;
 }
 
 /** The record without opening anything: metadata only (sealed values and the MAC left out). */
@@ -85,6 +107,7 @@ export function recordMetadata(text: string): StoredCredential | undefined {
   const record = parseRecord(text);
   if (!record) return undefined;
   delete (record as unknown as Record<string, unknown>).mac;
+  delete (record as unknown as Record<string, unknown>)[UNDER_MANIFEST];
   for (const [field, value] of listStrings(record))
     if (value.startsWith(SEALED)) setSecret(record, field, undefined);
   return record;
@@ -118,6 +141,7 @@ export function openRecord(
   if (!nodeCrypto().timingSafeEqual(Buffer.from(mac), Buffer.from(expected))) return undefined;
   const credential = structuredClone(record);
   delete (credential as unknown as Record<string, unknown>).mac;
+  delete (credential as unknown as Record<string, unknown>)[UNDER_MANIFEST];
   // Every secret field must be sealed: a plaintext value where a secret belongs is not ours.
   for (const [field, value] of listSecrets(credential)) {
     const plain = open(key.key, value, aad(prefix, id, field));

@@ -16,10 +16,12 @@
  * another machine may hold the lock now) writes nothing.
  */
 import { AuthctlError } from "../../errors.ts";
-import { canonicalJson, listSecrets, withoutSecrets } from "../_secret-fields.ts";
+import { canonicalJson, listSecrets } from "../_secret-fields.ts";
 import type { BackendStore } from "../backend-store.ts";
 import type { Credentials, StoreSnapshot, StoredCredential } from "../types.ts";
 import { withEtcdLock } from "./_lock.ts";
+import { type Loaded, type Opened, openStoreState } from "./_open.ts";
+import { recordSeen, seenKey } from "./_seen.ts";
 import {
   type Compare,
   createEtcdClient,
@@ -28,15 +30,8 @@ import {
   type Operation,
   prefixEnd,
 } from "./client.ts";
-import {
-  loadTeamKey,
-  openRecord,
-  opensKeyCheck,
-  recordMetadata,
-  sealKeyCheck,
-  sealRecord,
-  type TeamKey,
-} from "./seal.ts";
+import { type Manifest, newStoreId, openManifest, recordTag, sealManifest } from "./manifest.ts";
+import { loadTeamKey, recordMetadata, sealKeyCheck, sealRecord, type TeamKey } from "./seal.ts";
 
 export interface EtcdSettings {
   endpoints: string[];
@@ -57,15 +52,15 @@ export interface EtcdStoreOptions {
   password?: string;
   sealKey?: string;
   fetch: typeof fetch;
+  /**
+   * `<AUTHCTL_HOME>/etcd-seen.json`: the newest generation of the store this machine has seen, so
+   * that a rollback of the whole prefix is noticed here (_seen.ts). Without it, not checked.
+   */
+  seenFile?: string;
   hostname: string;
   /** How long update() waits for another machine's lock. */
   lockTimeoutMs: number;
   notify(message: string): void;
-}
-
-interface Loaded {
-  records: Map<string, KeyValue>;
-  keyCheck?: KeyValue;
 }
 
 export interface EtcdStore {
@@ -89,6 +84,8 @@ export function createEtcdStore(options: EtcdStoreOptions): EtcdStore {
   const prefix = settings.prefix;
   const lockKey = `${prefix}lock`;
   const keyCheckKey = `${prefix}key-check`;
+  const manifestKey = `${prefix}manifest`;
+  const seenId = seenKey(settings.endpoints, prefix);
   const credentialsPrefix = `${prefix}${CREDENTIALS}`;
   const path = `the team store on etcd (prefix ${prefix})`;
   const timeoutMs = settings.timeout * 1000;
@@ -106,17 +103,19 @@ export function createEtcdStore(options: EtcdStoreOptions): EtcdStore {
   let teamKey: TeamKey | undefined;
   const key = () => (teamKey ??= loadTeamKey(options.sealKey, settings.seal_key_file));
   let loaded: Loaded | undefined;
-  let opened: { credentials: Credentials; damaged: Record<string, Error> } | undefined;
+  let opened: Opened | undefined;
 
   async function fetchAll(): Promise<Loaded> {
     const { kvs } = await client.range(prefix, prefixEnd(prefix));
     const records = new Map<string, KeyValue>();
     let keyCheck: KeyValue | undefined;
+    let manifest: KeyValue | undefined;
     for (const kv of kvs) {
       if (kv.key.startsWith(credentialsPrefix)) records.set(kv.key.slice(credentialsPrefix.length), kv);
       else if (kv.key === keyCheckKey) keyCheck = kv;
+      else if (kv.key === manifestKey) manifest = kv;
     }
-    return { records, keyCheck };
+    return { records, keyCheck, manifest };
   }
 
   function wrongKey(): AuthctlError {
@@ -127,36 +126,16 @@ export function createEtcdStore(options: EtcdStoreOptions): EtcdStore {
     );
   }
 
-  /** Every record opened; a record that does not open is damaged unless the key itself is wrong. */
-  function openAll(state: Loaded): { credentials: Credentials; damaged: Record<string, Error> } {
-    const credentials: Credentials = Object.create(null);
-    const damaged: Record<string, Error> = Object.create(null);
-    if (state.records.size === 0) return { credentials, damaged };
-    const k = key();
-    if (state.keyCheck && !opensKeyCheck(k, prefix, state.keyCheck.value)) throw wrongKey();
-    for (const [id, kv] of state.records) {
-      const credential = openRecord(k, prefix, id, kv.value);
-      if (credential) {
-        credentials[id] = credential;
-        continue;
-      }
-      if (!state.keyCheck) throw wrongKey();
-      // Whoever wrote it had no key: nothing in it is vouched for. A login or logout may replace
-      // it, so it is listed, but without a secret (one in clear is theirs) or a default mark
-      // (theirs too: it would decide what a bare provider id means).
-      const metadata = recordMetadata(kv.value);
-      if (metadata) {
-        const { default: _unvouched, ...rest } = withoutSecrets(metadata);
-        credentials[id] = rest;
-      }
-      damaged[id] = new AuthctlError(
-        "STORE_CORRUPT",
-        `${path}: the record of ${id} does not authenticate with the team's seal key (it was altered or damaged)`,
-        { hint: `run 'authctl login ${id}' to store it again`, detail: { provider: id, damaged: true } },
-      );
-    }
-    return { credentials, damaged };
-  }
+  const openAll = (state: Loaded): Opened =>
+    openStoreState(state, {
+      key,
+      prefix,
+      path,
+      manifestKey,
+      seenFile: options.seenFile,
+      seenId,
+      wrongKey,
+    });
 
   function snapshot(credentials: Credentials, damaged?: Record<string, Error>): StoreSnapshot {
     const backends: StoreSnapshot["backends"] = Object.create(null);
@@ -174,6 +153,12 @@ export function createEtcdStore(options: EtcdStoreOptions): EtcdStore {
   function requireLoaded(): Loaded {
     if (!loaded) throw new AuthctlError("INTERNAL", "the etcd store was read before it was opened");
     return loaded;
+  }
+
+  /** After a write: this machine has seen the generation it wrote (see _seen.ts). */
+  function noteSeen(manifest: Manifest): void {
+    if (options.seenFile)
+      recordSeen(options.seenFile, seenId, { store: manifest.store, generation: manifest.generation });
   }
 
   const withLock = <T>(work: (lease: string, isLost: () => boolean) => Promise<T>) =>
@@ -222,87 +207,121 @@ export function createEtcdStore(options: EtcdStoreOptions): EtcdStore {
       return withLock(async (lease, isLost) => {
         // Inside the lock: what another machine wrote before releasing it is what fn sees.
         const state = await fetchAll();
-        const { credentials, damaged } = openAll(state);
+        // A store that fails its whole-store checks throws here: nothing is written.
+        const { credentials, damaged, manifest } = openAll(state);
         const before = new Map(Object.keys(credentials).map((id) => [id, canonicalJson(credentials[id])]));
         const result = await fn(credentials);
-        const compares: Compare[] = [{ key: lockKey, target: "LEASE", lease }];
+        /** Per record written or deleted, the mod_revision it had when read (0: absent). */
+        const expected = new Map<string, number>();
         const writes: Operation[] = [];
         const written = new Map<string, string>();
-        for (const [id, credential] of Object.entries(credentials)) {
-          if (credential === undefined || canonicalJson(credential) === before.get(id)) continue;
-          // A damaged record is replaced by a new login (it brings secrets) or deleted, never
-          // re-sealed from what it holds: that would vouch for what someone without the key wrote.
-          if (damaged[id] && listSecrets(credential).length === 0) continue;
+        const deleted: string[] = [];
+        const put = (id: string, credential: StoredCredential) => {
           if (!/^[a-z0-9][a-z0-9@_-]*$/.test(id))
             throw new AuthctlError("INTERNAL", `cannot store the id ${JSON.stringify(id)}`);
           const text = sealRecord(k, prefix, id, credential);
-          const current = state.records.get(id);
-          compares.push(
-            current
-              ? { key: credentialsPrefix + id, target: "MOD", modRevision: current.modRevision }
-              : { key: credentialsPrefix + id, target: "CREATE", createRevision: 0 },
-          );
+          expected.set(id, state.records.get(id)?.modRevision ?? 0);
           writes.push({ put: { key: credentialsPrefix + id, value: text } });
           written.set(id, text);
+        };
+        for (const [id, credential] of Object.entries(credentials)) {
+          if (credential === undefined || canonicalJson(credential) === before.get(id)) continue;
+          // A damaged record is replaced by a new login (it brings secrets) or deleted, never
+          // re-sealed from what it holds: that would vouch for what someone without the key wrote
+          // (or for an older record put back).
+          if (damaged[id] && listSecrets(credential).length === 0) continue;
+          put(id, credential);
         }
         for (const id of before.keys()) {
           if (credentials[id] !== undefined) continue;
-          const current = state.records.get(id)!;
-          compares.push({ key: credentialsPrefix + id, target: "MOD", modRevision: current.modRevision });
+          expected.set(id, state.records.get(id)!.modRevision);
           writes.push({ deleteRange: { key: credentialsPrefix + id } });
+          deleted.push(id);
         }
         // A damaged record fn did not replace is left as it is (see above).
         if (writes.length === 0) return result;
-        const keyCheckText = state.keyCheck ? undefined : sealKeyCheck(k, prefix);
-        if (keyCheckText) {
-          // The first write to a prefix records what the team's key looks like (see openAll).
-          compares.push({ key: keyCheckKey, target: "CREATE", createRevision: 0 });
-          writes.push({ put: { key: keyCheckKey, value: keyCheckText } });
+        if (!manifest) {
+          // Adopting a store written before manifests: every record that verifies is sealed again
+          // (so that each now says it was written under a manifest; seal.ts) and listed in the new
+          // manifest. What it held is vouched for as it is: replays made before this cannot be seen.
+          for (const [id, credential] of Object.entries(credentials))
+            if (credential !== undefined && !damaged[id] && !written.has(id) && state.records.has(id))
+              put(id, credential);
         }
-        if (isLost()) throw lostLock();
-        const done = await client.txn(compares, writes, [{ range: { key: lockKey } }]);
-        if (!done.succeeded) {
-          // A retried transaction whose first attempt landed compares as failed: check what is there.
-          const after = await fetchAll();
-          const landed =
-            written.size > 0 && [...written].every(([id, text]) => after.records.get(id)?.value === text);
-          if (!landed) {
-            const holder = done.ranges[0]?.[0];
-            throw holder?.lease === lease
-              ? new AuthctlError(
-                  "STORE_IO",
-                  `${path} changed while this process held its lock: nothing was written`,
-                  {
-                    hint: "run the command again",
-                  },
-                )
-              : lostLock();
-          }
-          loaded = after;
-        } else {
-          // Every key this transaction wrote now has its revision: no second read needed.
-          const records = new Map(state.records);
-          for (const id of before.keys()) if (credentials[id] === undefined) records.delete(id);
-          for (const [id, text] of written) {
-            const old = state.records.get(id);
-            records.set(id, {
-              key: credentialsPrefix + id,
-              value: text,
+        const keyCheckText = state.keyCheck ? undefined : sealKeyCheck(k, prefix);
+        const compares = (base: KeyValue | undefined): Compare[] => [
+          { key: lockKey, target: "LEASE", lease },
+          ...[...expected].map(
+            ([id, modRevision]): Compare =>
+              modRevision
+                ? { key: credentialsPrefix + id, target: "MOD", modRevision }
+                : { key: credentialsPrefix + id, target: "CREATE", createRevision: 0 },
+          ),
+          // The first write to a prefix records what the team's key looks like (see openAll).
+          ...(keyCheckText ? [{ key: keyCheckKey, target: "CREATE", createRevision: 0 } as Compare] : []),
+          base
+            ? { key: manifestKey, target: "MOD", modRevision: base.modRevision }
+            : { key: manifestKey, target: "CREATE", createRevision: 0 },
+        ];
+        const storeId = manifest?.store ?? newStoreId();
+        const nextManifest = (base: Manifest | undefined): Manifest => {
+          const records: Record<string, string> = Object.create(null);
+          Object.assign(records, base?.records ?? {});
+          for (const id of deleted) delete records[id];
+          for (const [id, text] of written) records[id] = recordTag(text);
+          return { store: base?.store ?? storeId, generation: (base?.generation ?? 0) + 1, records };
+        };
+        let base = { kv: state.manifest, manifest };
+        for (let attempt = 1; ; attempt++) {
+          const next = nextManifest(base.manifest);
+          const manifestText = sealManifest(k, prefix, next);
+          const ops: Operation[] = [...writes, { put: { key: manifestKey, value: manifestText } }];
+          if (keyCheckText) ops.push({ put: { key: keyCheckKey, value: keyCheckText } });
+          if (isLost()) throw lostLock();
+          const done = await client.txn(compares(base.kv), ops, [{ range: { key: lockKey } }]);
+          if (done.succeeded) {
+            // Every key this transaction wrote now has its revision: no second read needed.
+            const at = (key: string, value: string, old?: KeyValue): KeyValue => ({
+              key,
+              value,
               createRevision: old?.createRevision ?? done.revision,
               modRevision: done.revision,
               version: (old?.version ?? 0) + 1,
               lease: "0",
             });
+            const records = new Map(state.records);
+            for (const id of deleted) records.delete(id);
+            for (const [id, text] of written)
+              records.set(id, at(credentialsPrefix + id, text, state.records.get(id)));
+            loaded = {
+              records,
+              keyCheck: state.keyCheck ?? at(keyCheckKey, keyCheckText!),
+              manifest: at(manifestKey, manifestText, base.kv),
+            };
+            noteSeen(next);
+            break;
           }
-          const keyCheck = state.keyCheck ?? {
-            key: keyCheckKey,
-            value: keyCheckText!,
-            createRevision: done.revision,
-            modRevision: done.revision,
-            version: 1,
-            lease: "0",
-          };
-          loaded = { records, keyCheck };
+          // A retried transaction whose first attempt landed compares as failed: check what is
+          // there. The manifest text is new with every write (its generation), so it tells.
+          const after = await fetchAll();
+          if (after.manifest?.value === manifestText) {
+            loaded = after;
+            noteSeen(next);
+            break;
+          }
+          if (done.ranges[0]?.[0]?.lease !== lease) throw lostLock();
+          // Only the manifest moved (a writer that did not take the lock, and did not touch these
+          // records): apply this write on top of its manifest, as a compare-and-swap retry does.
+          const mine = [...expected].every(([id, rev]) => (after.records.get(id)?.modRevision ?? 0) === rev);
+          const again = after.manifest && openManifest(k, prefix, after.manifest.value);
+          if (!mine || !again || (keyCheckText && after.keyCheck) || attempt >= 5) {
+            throw new AuthctlError(
+              "STORE_IO",
+              `${path} changed while this process held its lock: nothing was written`,
+              { hint: "run the command again" },
+            );
+          }
+          base = { kv: after.manifest, manifest: again };
         }
         opened = undefined;
         return result;

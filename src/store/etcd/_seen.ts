@@ -1,0 +1,60 @@
+/**
+ * The newest state of each team store this machine has seen: `<AUTHCTL_HOME>/etcd-seen.json`
+ * (0600, replaced atomically), per cluster and prefix the manifest's store id and the highest
+ * generation read or written here. A whole-prefix rollback (manifest and records put back
+ * together) verifies in etcd; only a machine that saw the newer generation can tell, and this
+ * file is how it remembers. It is written only when the generation grows (or the store is a new
+ * one), so the hot path, when nothing changed, reads it and writes nothing.
+ */
+import { readFileSync } from "../../lazy-fs.ts";
+import { writeFileAtomic } from "../atomic-write.ts";
+
+export interface Seen {
+  store: string;
+  generation: number;
+}
+
+interface SeenFile {
+  v: 1;
+  stores: Record<string, Seen>;
+}
+
+/** Where a team store lives: its endpoints (in any order) and its prefix. */
+export function seenKey(endpoints: string[], prefix: string): string {
+  return `${[...endpoints].sort().join(",")} ${prefix}`;
+}
+
+function load(file: string): SeenFile {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    // Never written (or unreadable): nothing seen yet. Losing it only weakens the check.
+    return { v: 1, stores: {} };
+  }
+  try {
+    const parsed = JSON.parse(text) as SeenFile;
+    if (parsed?.v === 1 && typeof parsed.stores === "object" && parsed.stores !== null) return parsed;
+  } catch {}
+  return { v: 1, stores: {} };
+}
+
+export function readSeen(file: string, key: string): Seen | undefined {
+  const seen = load(file).stores[key];
+  return typeof seen?.store === "string" && Number.isSafeInteger(seen.generation) ? seen : undefined;
+}
+
+/**
+ * Records `now` for `key` if it is newer than what the file holds (a higher generation, or another
+ * store id: the prefix was emptied and started again). Two processes of this machine may race:
+ * after writing, the file is read back and written again if the other one's lower value won.
+ */
+export function recordSeen(file: string, key: string, now: Seen): void {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const current = load(file);
+    const before = current.stores[key];
+    if (before && before.store === now.store && before.generation >= now.generation) return;
+    current.stores[key] = { store: now.store, generation: now.generation };
+    writeFileAtomic(file, `${JSON.stringify(current)}\n`);
+  }
+}
