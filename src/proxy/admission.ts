@@ -10,6 +10,7 @@ import {
   fieldLine,
   HOP_BY_HOP,
   lowerName,
+  namesOtherFields,
   OTHER,
   type RequestHead,
   type ResponseHead,
@@ -331,13 +332,6 @@ class FieldCopier {
   }
 }
 
-/** Connection named fields beyond the hop-by-hop ones (rare): those are compared by name too. */
-function namesOthers(connection: Set<string>): boolean {
-  if (connection.size === 0) return false;
-  for (const token of connection) if (token !== "keep-alive" && token !== "upgrade") return true;
-  return false;
-}
-
 /**
  * The header lines that go to the provider, in the client's order and spelling: without
  * hop-by-hop fields (and those the client's Connection names), without the placeholder's headers,
@@ -349,7 +343,7 @@ export function upstreamFields(req: RequestHead, route: ProxyRoute, secret: stri
   const { text, fields } = req;
   const wire = wireOf(route, secret);
   const own = wire.own;
-  const named = namesOthers(req.connection);
+  const named = namesOtherFields(req.connection);
   const copier = new FieldCopier(text);
   let present: boolean[] | undefined;
   for (let at = 0; at < fields.length; at += STRIDE) {
@@ -376,7 +370,7 @@ export function upstreamFields(req: RequestHead, route: ProxyRoute, secret: stri
  */
 export function downstreamFields(head: ResponseHead): string {
   const { text, fields } = head;
-  const named = namesOthers(head.connection);
+  const named = namesOtherFields(head.connection);
   const copier = new FieldCopier(text);
   for (let at = 0; at < fields.length; at += STRIDE) {
     const kind = fields[at + AT_KIND]!;

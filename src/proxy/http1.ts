@@ -221,6 +221,16 @@ function parseFields(text: string, start: number, end: number, out: FieldIndex):
 const NONE: ReadonlySet<string> = new Set();
 const KEEP_ALIVE_ONLY: ReadonlySet<string> = new Set(["keep-alive"]);
 
+/**
+ * Whether Connection lists a field other than the hop-by-hop ones (which are dropped anyway): then,
+ * and only then, every field's name has to be compared with its tokens.
+ */
+export function namesOtherFields(connection: Set<string>): boolean {
+  if (connection === NONE || connection === KEEP_ALIVE_ONLY) return false;
+  for (const token of connection) if (token !== "keep-alive" && token !== "upgrade") return true;
+  return false;
+}
+
 function tokens(list: string[]): string[] {
   return list.flatMap((v) => v.split(",")).map((t) => t.trim().toLowerCase());
 }

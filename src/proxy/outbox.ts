@@ -27,9 +27,20 @@ export class Outbox {
     return this.queued;
   }
 
-  /** Writes the pieces as one (a head and its first body bytes leave in one segment); false above the high-water mark. */
-  write(...pieces: Uint8Array[]): boolean {
-    const data = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
+  /**
+   * Writes `data`, and `more` after it in the same write (a head and its first body bytes leave in
+   * one segment); false above the high-water mark.
+   */
+  write(data: Uint8Array, more?: Uint8Array): boolean {
+    return this.send(more === undefined ? data : Buffer.concat([data, more]));
+  }
+
+  /** `write` for any number of pieces (chunked framing: size line, data, CRLF). */
+  writeAll(pieces: Uint8Array[]): boolean {
+    return this.send(pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces));
+  }
+
+  private send(data: Uint8Array): boolean {
     if (data.length === 0) return this.queued < Outbox.HIGH_WATER;
     let written = 0;
     if (this.socket && this.queued === 0) written = Math.max(0, this.socket.write(data));

@@ -7,7 +7,10 @@ export class ResponseWriter {
   private mode: "raw" | "chunked" | "none" = "raw";
 
   constructor(
-    private client: { write(...pieces: Uint8Array[]): boolean },
+    private client: {
+      write(data: Uint8Array, more?: Uint8Array): boolean;
+      writeAll(pieces: Uint8Array[]): boolean;
+    },
     /** `close`: the connection ends after this answer; `responded` is set at the end. */
     private turn: { close: boolean; responded: boolean },
     private clientMinor: number,
@@ -36,10 +39,14 @@ export class ResponseWriter {
 
   data(piece: Uint8Array): boolean {
     if (this.mode === "none" || piece.length === 0) return true;
-    const framed = this.mode === "chunked" ? chunk(piece) : [piece];
     const head = this.pending;
     this.pending = undefined;
-    return head ? this.client.write(head, ...framed) : this.client.write(...framed);
+    if (this.mode === "chunked") {
+      const framed = chunk(piece);
+      if (head) framed.unshift(head);
+      return this.client.writeAll(framed);
+    }
+    return head ? this.client.write(head, piece) : this.client.write(piece);
   }
 
   flush(): void {
@@ -48,10 +55,12 @@ export class ResponseWriter {
   }
 
   end(): void {
-    const tail = this.mode === "chunked" ? [LAST_CHUNK] : [];
     const head = this.pending;
     this.pending = undefined;
-    this.client.write(...(head ? [head, ...tail] : tail));
+    if (this.mode === "chunked") {
+      if (head) this.client.write(head, LAST_CHUNK);
+      else this.client.write(LAST_CHUNK);
+    } else if (head) this.client.write(head);
     this.turn.responded = true;
   }
 }

@@ -3,21 +3,19 @@ import type { Env } from "../deps.ts";
 import { createAdmission, refusalBody, upstreamFields, type Admission } from "./admission.ts";
 import type { ProxyCredential } from "./credentials.ts";
 import { egressProxyFor } from "./egress.ts";
+import { type Admitted, type BodyReader, DISCARD, Forward, type ForwardHost, type Turn } from "./forward.ts";
 import {
   ChunkedReader,
-  chunk,
   headEnd,
-  LAST_CHUNK,
   MAX_HEAD_BYTES,
   parseRequestHead,
   WireError,
   type RequestHead,
 } from "./http1.ts";
 import { Outbox } from "./outbox.ts";
-import { ResponseWriter } from "./response-writer.ts";
 import type { ProxyRoute } from "./routes.ts";
 import { relayUpgrade, type UpgradeRelay } from "./upgrade.ts";
-import { UpstreamPool, type Exchange, type ExchangeHandlers, type UpstreamOrigin } from "./upstream.ts";
+import { UpstreamPool, type UpstreamOrigin } from "./upstream.ts";
 
 /**
  * The session's reverse proxy, on raw TCP (Bun.listen) with the HTTP/1.1 parsing in http1.ts and
@@ -46,8 +44,6 @@ export interface ProxyServerOptions {
 const HEADER_TIMEOUT_MS = 10_000;
 /** A kept-alive connection with no request in flight is closed after this time. */
 const IDLE_TIMEOUT_MS = 15_000;
-/** Bodies up to this size are buffered, so a request rejected with 401 can be sent again after a refresh. */
-const REPLAY_LIMIT = 1 << 20;
 /** Bytes read ahead of the request being answered (pipelining, a body during admission) before reading pauses. */
 const READ_AHEAD = 256 * 1024;
 
@@ -66,37 +62,22 @@ const REASONS: Record<number, string> = {
 const CONTINUE = Buffer.from("HTTP/1.1 100 Continue\r\n\r\n");
 const EMPTY = Buffer.alloc(0);
 
-type BodyReader =
-  | { kind: "none" }
-  | { kind: "length"; left: number }
-  | { kind: "chunked"; reader: ChunkedReader };
-
-/** One request on a connection, from its head to the end of both its body and its answer. */
-interface Turn {
-  req: RequestHead;
-  body: BodyReader;
-  /** Where request body bytes go; false asks for a pause until the upstream drains. */
-  sink: (piece: Uint8Array) => boolean;
-  bodyDone?: () => void;
-  responded: boolean;
-  /** Close the connection once this turn is over. */
-  close: boolean;
-  exchange?: Exchange;
-}
-
 interface Shared {
   admission: ReturnType<typeof createAdmission>;
+  /** Starts the connections' clock (a sweep each second) if it is not running. */
+  watch(): void;
   pool: UpstreamPool;
   origins: Map<ProxyRoute, UpstreamOrigin>;
   relays: Set<UpgradeRelay>;
 }
 
-class Client {
+class Client implements ForwardHost {
   outbox = new Outbox(() => this.turn?.exchange?.resume());
   private buf: Buffer = EMPTY;
   private phase: "head" | "admit" | "body" | "wait" | "upgrade" | "closed" = "head";
   private turn: Turn | undefined;
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the connection is closed unless a request head has come (Date.now()); 0: no clock. */
+  deadline = 0;
   private sinkBlocked = false;
   private paused = false;
   private relay: UpgradeRelay | undefined;
@@ -115,12 +96,20 @@ class Client {
   /**
    * Before a request's head has arrived (after connecting, or after the previous answer on a
    * kept-alive connection) the connection is on a clock; while a request is answered it is not:
-   * streams may stay quiet for minutes while a model thinks.
+   * streams may stay quiet for minutes while a model thinks. One sweep a second for all
+   * connections (startProxyServer) instead of a timer set and cleared on every request.
    */
   private arm(ms: number): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.socket.terminate(), ms);
-    this.timer.unref?.();
+    this.deadline = Date.now() + ms;
+    this.shared.watch();
+  }
+
+  /** The sweep: true when the clock ran out (the connection is then terminated). */
+  expired(now: number): boolean {
+    if (this.deadline === 0 || now < this.deadline) return false;
+    this.deadline = 0;
+    this.socket.terminate();
+    return true;
   }
 
   onData(data: Buffer): void {
@@ -139,7 +128,7 @@ class Client {
   }
 
   private closeWhenIdle(): void {
-    clearTimeout(this.timer);
+    this.deadline = 0;
     this.phase = "closed";
     this.outbox.end();
   }
@@ -151,7 +140,7 @@ class Client {
   onClose(): void {
     this.gone = true;
     this.phase = "closed";
-    clearTimeout(this.timer);
+    this.deadline = 0;
     this.relay?.close();
     const turn = this.turn;
     if (turn && !turn.responded) turn.exchange?.abort();
@@ -165,7 +154,7 @@ class Client {
     else this.socket.resume();
   }
 
-  private pump(): void {
+  pump(): void {
     for (;;) {
       if (this.phase === "head") {
         if (!this.buf.length) return;
@@ -185,7 +174,7 @@ class Client {
           return this.fatal(error instanceof WireError ? error.status : 400, (error as Error).message);
         }
         this.buf = this.buf.subarray(end);
-        clearTimeout(this.timer);
+        this.deadline = 0;
         this.begin(req);
         continue;
       }
@@ -226,27 +215,54 @@ class Client {
     let more = true;
     if (body.kind === "length") {
       const n = Math.min(body.left, this.buf.length);
-      if (n) more = turn.sink(this.buf.subarray(0, n));
+      if (n) more = turn.sink.take(this.buf.subarray(0, n));
       this.buf = this.buf.subarray(n);
       body.left -= n;
       if (body.left > 0) return void (this.sinkBlocked = !more);
     } else if (body.kind === "chunked") {
       const used = body.reader.feed(this.buf, (piece) => {
-        if (!turn.sink(piece)) more = false;
+        if (!turn.sink.take(piece)) more = false;
       });
       this.buf = this.buf.subarray(used);
       if (!body.reader.done) return void (this.sinkBlocked = !more);
     }
     this.sinkBlocked = false;
     this.phase = "wait";
-    const done = turn.bodyDone;
-    turn.bodyDone = undefined;
-    done?.();
+    const sink = turn.sink;
+    turn.sink = DISCARD;
+    sink.done();
   }
 
   /** The answer's bytes (ResponseWriter); nothing once the client has gone. */
-  write(...pieces: Uint8Array[]): boolean {
-    return this.gone ? false : this.outbox.write(...pieces);
+  write(data: Uint8Array, more?: Uint8Array): boolean {
+    return this.gone ? false : this.outbox.write(data, more);
+  }
+
+  writeAll(pieces: Uint8Array[]): boolean {
+    return this.gone ? false : this.outbox.writeAll(pieces);
+  }
+
+  isClosed(): boolean {
+    return this.phase === "closed";
+  }
+
+  isReadingBody(): boolean {
+    return this.phase === "body";
+  }
+
+  unblock(): void {
+    if (this.sinkBlocked) {
+      this.sinkBlocked = false;
+      this.pump();
+    }
+  }
+
+  badGateway(turn: Turn, message: string): void {
+    this.outbox.write(this.refusal(502, message, true, false));
+    turn.responded = true;
+    turn.close = true;
+    turn.sink = DISCARD;
+    this.pump();
   }
 
   private refusal(status: number, message: string, close: boolean, isHead: boolean): Buffer {
@@ -258,13 +274,13 @@ class Client {
 
   /** A request that cannot be read: answer and close, since where the next one starts is unknown. */
   private fatal(status: number, message: string): void {
-    clearTimeout(this.timer);
+    this.deadline = 0;
     this.phase = "closed";
     this.outbox.write(this.refusal(status, message, true, false));
     this.outbox.end();
   }
 
-  private destroy(): void {
+  destroy(): void {
     this.phase = "closed";
     this.socket.terminate();
   }
@@ -295,7 +311,7 @@ class Client {
         : req.framing.kind === "chunked"
           ? { kind: "chunked", reader: new ChunkedReader() }
           : { kind: "none" };
-    return { req, body, sink: () => true, responded: false, close: !req.keepAlive };
+    return { req, body, sink: DISCARD, responded: false, close: !req.keepAlive };
   }
 
   /**
@@ -318,98 +334,20 @@ class Client {
     this.pump();
   }
 
-  private forward(req: RequestHead, admitted: Extract<Admission, { route: ProxyRoute }>): void {
-    const { route, path, credential, secret } = admitted;
-    const origin = this.shared.origins.get(route)!;
+  private forward(req: RequestHead, admitted: Admitted): void {
     const turn = this.newTurn(req);
     this.turn = turn;
-    const framing = req.framing;
-    const framingLine =
-      framing.kind === "chunked"
-        ? "transfer-encoding: chunked\r\n"
-        : framing.kind === "length"
-          ? `content-length: ${framing.length}\r\n`
-          : req.hasLength
-            ? "content-length: 0\r\n"
-            : "";
-    const headFor = (key: string) =>
-      Buffer.from(
-        `${req.method} ${path} HTTP/1.1\r\nhost: ${origin.hostHeader}\r\n${upstreamFields(req, route, key)}${framingLine}\r\n`,
-        "latin1",
-      );
-    const buffered = framing.kind === "none" || (framing.kind === "length" && framing.length <= REPLAY_LIMIT);
-    if (req.expectContinue && framing.kind !== "none") this.outbox.write(CONTINUE);
-
-    const response = new ResponseWriter(this, turn, req.minor);
-    let replayed = false;
-    const send = (key: string, body: Uint8Array | undefined | "stream"): Exchange => {
-      const handlers: ExchangeHandlers = {
-        head: (head, bodyless) => {
-          // An OAuth token the provider no longer takes: refresh once and send the request again,
-          // when its body is still in hand. The 401 is held meanwhile and passed on if no newer
-          // token comes.
-          if (head.status === 401 && credential.renewable && buffered && !replayed) {
-            replayed = true;
-            credential.renew(key).then(
-              (renewed) => {
-                if (this.phase === "closed") return exchange.abort();
-                if (!renewed) return exchange.proceed();
-                exchange.abort();
-                turn.exchange = send(renewed, body);
-              },
-              () => exchange.proceed(),
-            );
-            return false;
-          }
-          response.head(head, bodyless);
-          return true;
-        },
-        data: (piece) => response.data(piece),
-        flush: () => response.flush(),
-        end: () => {
-          response.end();
-          // The provider answered before the request body was all here (a 401 or 413 sent
-          // early): the rest is read and dropped, so the client's connection stays in step.
-          if (this.phase === "body") turn.sink = () => true;
-          this.pump();
-        },
-        error: (error, started) => {
-          if (started || turn.responded) return this.destroy();
-          const message = `${route.provider.name} could not be reached (${error.message})`;
-          this.outbox.write(this.refusal(502, message, true, false));
-          turn.responded = true;
-          turn.close = true;
-          turn.sink = () => true;
-          this.pump();
-        },
-        drain: () => {
-          if (this.sinkBlocked) {
-            this.sinkBlocked = false;
-            this.pump();
-          }
-        },
-      };
-      const exchange = this.shared.pool.send(origin, headFor(key), body, req.method === "HEAD", handlers);
-      return exchange;
-    };
-
+    if (req.expectContinue && req.framing.kind !== "none") this.outbox.write(CONTINUE);
+    const forward = new Forward(
+      this,
+      turn,
+      admitted,
+      this.shared.origins.get(admitted.route)!,
+      this.shared.pool,
+    );
+    turn.sink = forward;
     this.phase = "body";
-    if (buffered) {
-      const pieces: Uint8Array[] = [];
-      turn.sink = (piece) => (pieces.push(Uint8Array.prototype.slice.call(piece)), true);
-      turn.bodyDone = () => {
-        turn.exchange = send(secret, pieces.length ? Buffer.concat(pieces) : undefined);
-      };
-    } else {
-      const exchange = send(secret, "stream");
-      turn.exchange = exchange;
-      const chunked = framing.kind === "chunked";
-      turn.sink = (piece) => (chunked ? exchange.writeBody(...chunk(piece)) : exchange.writeBody(piece));
-      turn.bodyDone = () => {
-        if (chunked) exchange.writeBody(LAST_CHUNK);
-        exchange.endBody();
-      };
-    }
+    forward.start();
     this.pump();
   }
 
@@ -462,13 +400,28 @@ function originOf(route: ProxyRoute, env: Env): UpstreamOrigin {
 
 export async function startProxyServer(options: ProxyServerOptions): Promise<ProxyServer> {
   const routes = new Map(options.routes.map((r) => [r.provider.id, r]));
+  const clients = new Set<Socket<Client>>();
+  let sweeper: ReturnType<typeof setInterval> | undefined;
+  // Header and idle clocks: one sweep a second while any connection is open.
+  const sweep = () => {
+    const now = Date.now();
+    for (const socket of clients) socket.data?.expired(now);
+    if (clients.size === 0) {
+      clearInterval(sweeper);
+      sweeper = undefined;
+    }
+  };
   const shared: Shared = {
     admission: createAdmission(routes, options.credentials, options.warn),
+    watch() {
+      if (sweeper) return;
+      sweeper = setInterval(sweep, 1_000);
+      sweeper.unref?.();
+    },
     pool: new UpstreamPool(),
     origins: new Map(options.routes.map((r) => [r, originOf(r, options.env)])),
     relays: new Set(),
   };
-  const clients = new Set<Socket<Client>>();
   const handlers: SocketHandler<Client> = {
     open(socket) {
       socket.setNoDelay(true);
@@ -503,6 +456,8 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
     port,
     origin: `http://127.0.0.1:${port}`,
     stop: async () => {
+      clearInterval(sweeper);
+      sweeper = undefined;
       listener.stop(true);
       for (const socket of clients) socket.terminate();
       for (const relay of shared.relays) relay.close();

@@ -45,29 +45,20 @@ export interface ExchangeHandlers {
   drain(): void;
 }
 
-export interface Exchange {
-  writeBody(...pieces: Uint8Array[]): boolean;
-  /** The streamed body has been written in full (the connection may be reused after the answer). */
-  endBody(): void;
-  /** Let a held response (head answered false) go on. */
-  proceed(): void;
-  pause(): void;
-  resume(): void;
-  /** Drops the connection: the client went away, or the response is not wanted (a 401 replayed). */
-  abort(): void;
-}
-
 /** An idle kept-alive connection is closed after this (Node's agent uses 5 s; providers' idle limits are longer). */
 const IDLE_MS = 4_000;
+/** How often idle connections are looked at: one timer for the pool rather than one per request. */
+const SWEEP_MS = 1_000;
 const CONNECT_TIMEOUT_MS = 30_000;
 
 class Connection {
   outbox = new Outbox(() => this.current?.handlers.drain());
   socket: Socket<Connection> | undefined;
-  current: Live | undefined;
+  current: Exchange | undefined;
   reused = false;
   closed = false;
-  private idle: ReturnType<typeof setTimeout> | undefined;
+  /** When the connection was parked idle (Date.now()). */
+  idleSince = 0;
   private headBuf: Buffer | undefined;
   private response: ResponseHead | undefined;
   private body:
@@ -84,8 +75,7 @@ class Connection {
     readonly origin: UpstreamOrigin,
   ) {}
 
-  start(live: Live): void {
-    clearTimeout(this.idle);
+  start(live: Exchange): void {
     this.current = live;
     this.response = undefined;
     this.headBuf = undefined;
@@ -94,14 +84,12 @@ class Connection {
   parkIdle(): void {
     this.current = undefined;
     this.reused = true;
-    this.idle = setTimeout(() => this.destroy(), IDLE_MS);
-    this.idle.unref?.();
+    this.idleSince = Date.now();
   }
 
   destroy(): void {
     if (this.closed) return;
     this.closed = true;
-    clearTimeout(this.idle);
     this.pool.forget(this);
     this.socket?.terminate();
   }
@@ -132,7 +120,7 @@ class Connection {
     if (this.current === live) live.handlers.flush();
   }
 
-  private consume(live: Live, data: Buffer): void {
+  private consume(live: Exchange, data: Buffer): void {
     let rest: Buffer = data;
     while (rest.length && this.current === live && !this.held) {
       if (!this.response) {
@@ -192,7 +180,7 @@ class Connection {
     }
   }
 
-  proceed(live: Live): void {
+  proceed(live: Exchange): void {
     const held = this.held;
     if (!held || this.current !== live) return;
     this.held = undefined;
@@ -210,7 +198,7 @@ class Connection {
     if (this.current === live) live.handlers.flush();
   }
 
-  private finish(live: Live, clean: boolean): void {
+  private finish(live: Exchange, clean: boolean): void {
     const head = this.response!;
     const reusable =
       clean &&
@@ -229,7 +217,6 @@ class Connection {
   onClose(error?: Error): void {
     const live = this.current;
     this.closed = true;
-    clearTimeout(this.idle);
     this.pool.forget(this);
     if (!live) return;
     this.current = undefined;
@@ -245,7 +232,7 @@ class Connection {
     if (live) this.failLive(live, error);
   }
 
-  private failLive(live: Live, error: Error): void {
+  private failLive(live: Exchange, error: Error): void {
     // A kept-alive connection the server had already closed: nothing was answered, so the request
     // goes again on a new connection when it is still in hand.
     if (this.reused && !live.started && live.replayable) {
@@ -256,14 +243,72 @@ class Connection {
   }
 }
 
-interface Live {
-  handlers: ExchangeHandlers;
-  isHead: boolean;
-  started: boolean;
+/**
+ * One request sent upstream and its answer: what the connection reports to (`handlers`), and
+ * what the caller steers (body, pause, abort). One object per request, no closures.
+ */
+export class Exchange {
+  conn!: Connection;
+  started = false;
   bodySent: boolean;
   /** The whole request is in hand (head and any body), so it can be sent again. */
-  replayable: boolean;
-  retry(): void;
+  readonly replayable: boolean;
+
+  constructor(
+    private readonly pool: UpstreamPool,
+    private readonly origin: UpstreamOrigin,
+    private readonly head: Uint8Array,
+    private readonly body: Uint8Array | undefined | "stream",
+    readonly isHead: boolean,
+    readonly handlers: ExchangeHandlers,
+  ) {
+    this.bodySent = body !== "stream";
+    this.replayable = body !== "stream";
+  }
+
+  /** On a kept-alive connection unless `fresh` (or streamed: a failed stream cannot be re-sent). */
+  attempt(fresh: boolean): void {
+    const body = this.body;
+    this.conn = this.pool.acquire(this.origin, fresh || body === "stream");
+    this.conn.start(this);
+    if (body instanceof Uint8Array && body.length) this.conn.outbox.write(this.head, body);
+    else this.conn.outbox.write(this.head);
+  }
+
+  /** A kept-alive connection the server had already closed: again, on a new one. */
+  retry(): void {
+    this.attempt(true);
+  }
+
+  writeBody(...pieces: Uint8Array[]): boolean {
+    return this.conn.outbox.writeAll(pieces);
+  }
+
+  /** The streamed body has been written in full (the connection may be reused after the answer). */
+  endBody(): void {
+    this.bodySent = true;
+  }
+
+  /** Let a held response (head answered false) go on. */
+  proceed(): void {
+    this.conn.proceed(this);
+  }
+
+  pause(): void {
+    this.conn.socket?.pause();
+  }
+
+  resume(): void {
+    this.conn.socket?.resume();
+  }
+
+  /** Drops the connection: the client went away, or the response is not wanted (a 401 replayed). */
+  abort(): void {
+    if (this.conn.current === this) {
+      this.conn.current = undefined;
+      this.conn.destroy();
+    }
+  }
 }
 
 const handlers: SocketHandler<Connection> = {
@@ -360,12 +405,34 @@ const tunnelHandlers: SocketHandler<Connection> = {
 export class UpstreamPool {
   private idle = new Map<string, Connection[]>();
   private all = new Set<Connection>();
+  private sweeper: ReturnType<typeof setInterval> | undefined;
 
   release(conn: Connection): void {
     let list = this.idle.get(conn.origin.origin);
     if (!list) this.idle.set(conn.origin.origin, (list = []));
     list.push(conn);
     conn.parkIdle();
+    if (!this.sweeper) {
+      this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
+      this.sweeper.unref?.();
+    }
+  }
+
+  /** Closes connections idle for IDLE_MS; the timer stops once none is idle. */
+  private sweep(): void {
+    const now = Date.now();
+    let left = 0;
+    for (const list of this.idle.values()) {
+      for (let i = list.length - 1; i >= 0; i--) {
+        const conn = list[i]!;
+        if (now - conn.idleSince >= IDLE_MS) conn.destroy();
+        else left++;
+      }
+    }
+    if (left === 0) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
   }
 
   forget(conn: Connection): void {
@@ -375,7 +442,7 @@ export class UpstreamPool {
     if (i >= 0) list!.splice(i, 1);
   }
 
-  private acquire(origin: UpstreamOrigin, fresh: boolean): Connection {
+  acquire(origin: UpstreamOrigin, fresh: boolean): Connection {
     const list = this.idle.get(origin.origin);
     while (!fresh && list?.length) {
       const conn = list.pop()!;
@@ -410,40 +477,14 @@ export class UpstreamPool {
     isHead: boolean,
     handlers: ExchangeHandlers,
   ): Exchange {
-    const streamed = body === "stream";
-    let conn: Connection;
-    const live: Live = {
-      handlers,
-      isHead,
-      started: false,
-      bodySent: !streamed,
-      replayable: !streamed,
-      retry: () => attempt(true),
-    };
-    const attempt = (fresh: boolean) => {
-      conn = this.acquire(origin, fresh || streamed);
-      conn.start(live);
-      conn.outbox.write(...(body instanceof Uint8Array && body.length ? [head, body] : [head]));
-    };
-    attempt(false);
-    return {
-      writeBody: (...pieces) => conn.outbox.write(...pieces),
-      proceed: () => conn.proceed(live),
-      pause: () => conn.socket?.pause(),
-      resume: () => conn.socket?.resume(),
-      endBody: () => {
-        live.bodySent = true;
-      },
-      abort: () => {
-        if (conn.current === live) {
-          conn.current = undefined;
-          conn.destroy();
-        }
-      },
-    };
+    const exchange = new Exchange(this, origin, head, body, isHead, handlers);
+    exchange.attempt(false);
+    return exchange;
   }
 
   close(): void {
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
     for (const conn of [...this.all]) conn.destroy();
     this.idle.clear();
   }
