@@ -13,10 +13,24 @@ import { canonicalJson } from "./_secret-fields.ts";
 import type { StoredCredential } from "./types.ts";
 
 /**
- * node:crypto loads on first use: it costs a compiled binary about 4 MB of memory (measured with
- * /usr/bin/time), and \`env\` on a plain file store never needs it.
+ * HMAC-SHA256 through Bun.CryptoHasher (the runtime's BoringSSL HMAC): synchronous, and about
+ * 1 MiB of memory in a compiled binary where node:crypto costs about 8 (issue 18, scripts/bench.ts);
+ * `env`, `token` and `exec` verify every record of a sealed store.
  */
-const nodeCrypto = () => require("node:crypto") as typeof import("node:crypto");
+export function hmacSha256(key: Buffer, input: string): Buffer {
+  return new Bun.CryptoHasher("sha256", key).update(input).digest();
+}
+
+/**
+ * Equal strings, in time that depends only on their length (a MAC's length is public): the
+ * comparison node:crypto's timingSafeEqual makes, over char codes, without loading node:crypto.
+ */
+export function sameMac(actual: string, expected: string): boolean {
+  if (actual.length !== expected.length) return false;
+  let diff = 0;
+  for (let i = 0; i < expected.length; i++) diff |= actual.charCodeAt(i) ^ expected.charCodeAt(i);
+  return diff === 0;
+}
 
 export const MAC_FIELD = "mac";
 const MAC_PREFIX = "hmac-sha256:";
@@ -27,13 +41,7 @@ function macInput(id: string, generation: number, record: StoredCredential): str
 }
 
 export function recordMac(macKey: Buffer, id: string, generation: number, record: StoredCredential): string {
-  return (
-    MAC_PREFIX +
-    nodeCrypto()
-      .createHmac("sha256", macKey)
-      .update(macInput(id, generation, record))
-      .digest("base64")
-  );
+  return MAC_PREFIX + hmacSha256(macKey, macInput(id, generation, record)).toString("base64");
 }
 
 export function verifyRecordMac(
@@ -44,9 +52,7 @@ export function verifyRecordMac(
 ): boolean {
   const found = (record as unknown as Record<string, unknown>)[MAC_FIELD];
   if (typeof found !== "string") return false;
-  const expected = Buffer.from(recordMac(macKey, id, generation, record));
-  const actual = Buffer.from(found);
-  return actual.length === expected.length && nodeCrypto().timingSafeEqual(actual, expected);
+  return sameMac(found, recordMac(macKey, id, generation, record));
 }
 
 /** The error for a record that does not verify: that credential alone is unusable (`damaged`). */

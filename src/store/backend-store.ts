@@ -8,7 +8,7 @@
  * This file is the index and the lock (through file-store.ts); a write is the move protocol of
  * _move.ts (plan, apply, verify, clean up); one record is read by _records.ts.
  */
-import { resolve } from "../lazy-path.ts";
+import { join, resolve } from "../lazy-path.ts";
 import { AuthctlError } from "../errors.ts";
 import { MAC_FIELD } from "./_integrity.ts";
 import {
@@ -39,13 +39,16 @@ import { backendFor, backendOfRecord, isBackendName } from "./backends.ts";
 import type { CredentialsDocument } from "./credentials-file.ts";
 import {
   checkPassphraseStrength,
+  KEY_FILE,
   type KeyOptions,
   type KeyParams,
   KEY_PARAM_FIELDS,
   loadOpeningKey,
   loadSealingKey,
+  openStoreAhead,
   type SealingKey,
 } from "./encrypted.ts";
+import { readKeyQuickly, USE_NODE_FS } from "./quick-read.ts";
 import { createStoreFile, type StoreFileRead } from "./file-store.ts";
 import { type Availability, type BackendChoice, guessBackend } from "./select-backend.ts";
 import type {
@@ -125,21 +128,27 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
   };
 
   const keyParams = (document: CredentialsDocument) => document.preserved as KeyParams;
-  const keyOptions = (format: 1 | 2, change?: "file" | "passphrase"): KeyOptions => ({
+  const keyOptions = (format: 1 | 2, change?: "file" | "passphrase", keyFile?: Buffer): KeyOptions => ({
     home,
     storePath: path,
     passphrase,
     format,
     warn: notify,
     change,
+    keyFile,
   });
   // The opening key, kept for as long as the file names the same one: with a passphrase each
   // derivation is a deliberate ~0.1 s of scrypt, and `env a b c` reads the store once per provider.
   let cachedKey: { params: string; key: SealingKey } | undefined;
-  function openingKeyFor(params: KeyParams, format: 1 | 2, change?: "file" | "passphrase"): SealingKey {
+  function openingKeyFor(
+    params: KeyParams,
+    format: 1 | 2,
+    change?: "file" | "passphrase",
+    keyFile?: Buffer,
+  ): SealingKey {
     const id = JSON.stringify([format, change, ...KEY_PARAM_FIELDS.map((name) => params[name])]);
     if (cachedKey?.params !== id)
-      cachedKey = { params: id, key: loadOpeningKey(params, keyOptions(format, change)) };
+      cachedKey = { params: id, key: loadOpeningKey(params, keyOptions(format, change, keyFile)) };
     return cachedKey.key;
   }
 
@@ -147,9 +156,29 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
     return snapshotOf(file.readDocument());
   }
 
-  function snapshotOf({ document, exists, warnings }: StoreFileRead): StoreSnapshot {
+  /**
+   * For the quick read of a store sealed with the key file: the key file read through Bun's file
+   * API and every value the read will open opened ahead with crypto.subtle (encrypted.ts
+   * openStoreAhead), so `env`, `token` and `exec` load neither node:fs nor node:crypto (about 5
+   * and 8 MiB of memory in a compiled binary; issue 18). Returns the key file's bytes for
+   * snapshotOf, or undefined where the read goes the usual way: nothing sealed, a passphrase (its
+   * scrypt is node:crypto's), AUTHCTL_PASSPHRASE set (a mismatch to report), anything unusual
+   * about the key file (read, refused or repaired by readKeyFile, with its messages).
+   */
+  async function openAhead(document: CredentialsDocument): Promise<Buffer | undefined> {
     const info = documentInfo(document);
-    const openingKey = () => openingKeyFor(keyParams(document), info.format);
+    const params = keyParams(document);
+    if (!info.keyed || params.key_source === "passphrase" || passphrase) return undefined;
+    const bytes = await readKeyQuickly(join(home, KEY_FILE), 32);
+    if (bytes === USE_NODE_FS) return undefined;
+    const key = Buffer.from(bytes);
+    await openStoreAhead(key, params, info.format, document.credentials);
+    return key;
+  }
+
+  function snapshotOf({ document, exists, warnings }: StoreFileRead, keyFile?: Buffer): StoreSnapshot {
+    const info = documentInfo(document);
+    const openingKey = () => openingKeyFor(keyParams(document), info.format, undefined, keyFile);
     const credentials: Credentials = Object.create(null);
     const backends: Record<string, BackendName> = Object.create(null);
     const damaged: Record<string, Error> = Object.create(null);
@@ -253,7 +282,10 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
       return guessBackend(options.choice, available);
     },
     read,
-    readQuickly: async () => snapshotOf(await file.readDocumentQuickly()),
+    readQuickly: async () => {
+      const read = await file.readDocumentQuickly();
+      return snapshotOf(read, await openAhead(read.document));
+    },
     readMetadata,
     async readSecrets(id, snapshot) {
       // Lock-free, as `env` and `token` must be. But a writer sets an external item before it

@@ -27,7 +27,10 @@ import { join } from "../lazy-path.ts";
 import { AuthctlError, errorCode } from "../errors.ts";
 import { describeIoError } from "./atomic-write.ts";
 import { SealedValueError, StoreKeyError } from "./errors.ts";
-import { openAesGcm, SEALED_PREFIX, sealAesGcm } from "./_aead.ts";
+import { openAesGcm, openAheadAesGcm, SEALED_PREFIX, sealAesGcm } from "./_aead.ts";
+import { hmacSha256 } from "./_integrity.ts";
+import { listStrings } from "./_secret-fields.ts";
+import type { StoredCredential } from "./types.ts";
 
 export { SEALED_PREFIX };
 
@@ -88,7 +91,7 @@ function sealingKey(source: "file" | "passphrase", key: Buffer, params: KeyParam
   return {
     source,
     key,
-    macKey: nodeCrypto().createHmac("sha256", key).update("authctl:v2:record-mac-key").digest(),
+    macKey: hmacSha256(key, "authctl:v2:record-mac-key"),
     params,
   };
 }
@@ -298,6 +301,8 @@ export interface KeyOptions {
   warn(message: string): void;
   /** `store seal --with …` is under way: a passphrase set for a key-file store is the new source, not a mismatch. */
   change?: "file" | "passphrase";
+  /** The key file's bytes, read ahead without node:fs (backend-store.ts readQuickly); else read here. */
+  keyFile?: Buffer;
 }
 
 /**
@@ -339,7 +344,7 @@ export function loadOpeningKey(params: KeyParams, options: KeyOptions): SealingK
     return sealingKey("passphrase", key, params);
   }
   if (passphrase && !options.change) throw mismatch(storePath, keyPath);
-  const key = readKeyFile(keyPath, options.warn);
+  const key = options.keyFile ?? readKeyFile(keyPath, options.warn);
   if (!key) {
     throw new StoreKeyError(
       "key-file",
@@ -357,6 +362,27 @@ export function loadOpeningKey(params: KeyParams, options: KeyOptions): SealingK
     );
   }
   return sealingKey("file", key, params);
+}
+
+/**
+ * Opens ahead, with crypto.subtle (see _aead.ts), what loadOpeningKey and the encrypted backend
+ * will open synchronously with this key: the check value and every sealed value of these records,
+ * with the additional data each is opened with. So `env` on a sealed store loads no node:crypto.
+ */
+export async function openStoreAhead(
+  key: Buffer,
+  params: KeyParams,
+  format: 1 | 2,
+  records: Record<string, StoredCredential>,
+): Promise<void> {
+  const values: Array<{ sealed: string; additional: Buffer }> = [];
+  if (isSealed(params.key_check))
+    values.push({ sealed: params.key_check, additional: Buffer.from(KEY_CHECK[format].aad) });
+  for (const [id, raw] of Object.entries(records)) {
+    for (const [field, value] of listStrings(raw))
+      if (isSealed(value)) values.push({ sealed: value, additional: aad(id, field) });
+  }
+  await openAheadAesGcm(key, values);
 }
 
 /** True when the store's passphrase derivation is weaker than what new stores get. */

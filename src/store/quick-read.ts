@@ -87,3 +87,21 @@ export async function readQuickly(
     return USE_NODE_FS;
   }
 }
+
+/**
+ * A key file in the usual case: a regular file of `size` bytes that only its owner may read or
+ * write. USE_NODE_FS for anything else (no file, another mode, size or kind, an I/O error, Windows):
+ * the caller then reads it through node:fs, which refuses, repairs or reports it (encrypted.ts).
+ */
+export async function readKeyQuickly(path: string, size: number): Promise<Uint8Array | typeof USE_NODE_FS> {
+  if (process.platform === "win32") return USE_NODE_FS;
+  const stat = await quickStat(path);
+  if (stat === USE_NODE_FS || !stat?.isFile() || Number(stat.mode) & 0o077 || stat.size !== size)
+    return USE_NODE_FS;
+  try {
+    const bytes = await Bun.file(path).bytes();
+    return bytes.length === size ? bytes : USE_NODE_FS;
+  } catch {
+    return USE_NODE_FS;
+  }
+}
