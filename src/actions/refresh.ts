@@ -207,7 +207,7 @@ export async function refreshCredential(
   let locked = false;
   let outcome: Outcome;
   try {
-    outcome = await ctx.store.update(async (credentials): Promise<Outcome> => {
+    outcome = await ctx.store.update(async (credentials, lock): Promise<Outcome> => {
       locked = true;
       const current = credentials[key];
       if (!current) return { kind: "gone" };
@@ -241,6 +241,11 @@ export async function refreshCredential(
       // the expiry is lost after the first refresh and the token is never refreshed again.
       const processAnswer = method?.kind === "oauth" ? method.hooks?.processTokenAnswer : undefined;
       let rotated: string | undefined;
+      // A lock that can lapse (the team store's lease): this process may have stalled past it, and
+      // another machine may have spent this refresh token meanwhile. Confirmed held just before
+      // the token is sent; when it is not, update() takes the lock again and this runs again on
+      // what the store holds then (RFC 9700 §4.14.2: a server may revoke the grant on reuse).
+      await lock?.confirm();
       try {
         const answer = await refreshTokenGrantRequest(deps.http, {
           tokenUrl,

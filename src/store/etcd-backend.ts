@@ -35,6 +35,9 @@ export const etcdBackend: WholeStoreBackend<"etcd"> = {
       sealKey: options.env.AUTHCTL_ETCD_KEY || undefined,
       fetch: options.fetch,
       seenFile: join(options.home, "etcd-seen.json"),
+      // TEST ONLY: a deterministic stall before a refresh request (store/etcd/_lock.ts). Only
+      // test/e2e/store-etcd-stall.test.ts sets this variable.
+      testStallFile: options.env.AUTHCTL_TEST_ETCD_STALL_BEFORE_REFRESH || undefined,
       hostname: options.hostname,
       lockTimeoutMs: options.lockTimeoutMs,
       notify: options.notify,

@@ -75,6 +75,16 @@ export interface StoreSnapshot {
   damaged?: Record<string, Error>;
 }
 
+/** The lock update() holds while fn runs, where it can lapse (the team store's lease; see store/etcd/_lock.ts). */
+export interface HeldLock {
+  /**
+   * Right before a request that spends something (a refresh token): confirms the lock is still
+   * held and will be for a while. When it is not, throws, and update() runs fn again under the
+   * lock taken anew: the request is not sent.
+   */
+  confirm(): Promise<void>;
+}
+
 export interface CredentialStore {
   readonly path: string;
   /**
@@ -89,7 +99,7 @@ export interface CredentialStore {
    * copy, and if fn changed anything writes atomically; returns fn's result. fn may be async (a
    * token refresh happens inside it). When fn throws, nothing is written.
    */
-  update<T>(fn: (credentials: Credentials) => T | Promise<T>): Promise<T>;
+  update<T>(fn: (credentials: Credentials, lock?: HeldLock) => T | Promise<T>): Promise<T>;
   /**
    * The credential with its secrets, fetching them from the keyring when they live there (bounded
    * by a timeout). Undefined when nothing is stored for `id`. `snapshot`: a read() the caller

@@ -63,6 +63,8 @@ export interface EtcdClient {
   leaseRevoke(id: string): Promise<void>;
   /** Renews a lease once; the TTL left (0 or less: the lease is gone). */
   leaseKeepAlive(id: string): Promise<number>;
+  /** Whole seconds the lease has left (-1: gone) and the keys attached to it. */
+  leaseTimeToLive(id: string): Promise<{ ttl: number; keys: string[] }>;
 }
 
 const encoder = new TextEncoder();
@@ -403,6 +405,13 @@ export function createEtcdClient(options: EtcdClientOptions): EtcdClient {
     async leaseKeepAlive(id) {
       const body = await call("/lease/keepalive", { ID: id });
       return Number(body.TTL ?? 0);
+    },
+    async leaseTimeToLive(id) {
+      const body = await call("/lease/timetolive", { ID: id, keys: true });
+      return {
+        ttl: Number(body.TTL ?? -1),
+        keys: ((body.keys as string[] | undefined) ?? []).map((key) => unb64(key)),
+      };
     },
   };
 }

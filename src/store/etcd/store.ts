@@ -18,8 +18,8 @@
 import { AuthctlError } from "../../errors.ts";
 import { canonicalJson, listSecrets } from "../_secret-fields.ts";
 import type { BackendStore } from "../backend-store.ts";
-import type { Credentials, StoreSnapshot, StoredCredential } from "../types.ts";
-import { withEtcdLock } from "./_lock.ts";
+import type { Credentials, HeldLock, StoreSnapshot, StoredCredential } from "../types.ts";
+import { type HeldLease, LeaseLapsed, withEtcdLock } from "./_lock.ts";
 import { type Loaded, type Opened, openStoreState } from "./_open.ts";
 import { recordSeen, seenKey } from "./_seen.ts";
 import {
@@ -57,6 +57,8 @@ export interface EtcdStoreOptions {
    * that a rollback of the whole prefix is noticed here (_seen.ts). Without it, not checked.
    */
   seenFile?: string;
+  /** TEST ONLY: see EtcdLockOptions.testStallFile (_lock.ts). */
+  testStallFile?: string;
   hostname: string;
   /** How long update() waits for another machine's lock. */
   lockTimeoutMs: number;
@@ -161,15 +163,156 @@ export function createEtcdStore(options: EtcdStoreOptions): EtcdStore {
       recordSeen(options.seenFile, seenId, { store: manifest.store, generation: manifest.generation });
   }
 
-  const withLock = <T>(work: (lease: string, isLost: () => boolean) => Promise<T>) =>
+  const withLock = <T>(work: (held: HeldLease) => Promise<T>) =>
     withEtcdLock(client, {
       key: lockKey,
       ttlSeconds: settings.lock_ttl,
       timeoutMs: options.lockTimeoutMs,
       owner: options.hostname,
       what: path,
+      testStallFile: options.testStallFile,
       work,
     });
+
+  /**
+   * One locked read-modify-write (see the file's comment): fn may call lock.confirm() before a
+   * request that spends something; the writes and the manifest go in one transaction.
+   */
+  async function writeUnderLock<T>(
+    fn: (credentials: Credentials, lock: HeldLock) => T | Promise<T>,
+  ): Promise<T> {
+    const k = key();
+    return withLock(async ({ lease, isLost, confirm }) => {
+      // Inside the lock: what another machine wrote before releasing it is what fn sees.
+      const state = await fetchAll();
+      // A store that fails its whole-store checks throws here: nothing is written.
+      const { credentials, damaged, manifest } = openAll(state);
+      const before = new Map(Object.keys(credentials).map((id) => [id, canonicalJson(credentials[id])]));
+      const result = await fn(credentials, { confirm });
+      /** Per record written or deleted, the mod_revision it had when read (0: absent). */
+      const expected = new Map<string, number>();
+      const writes: Operation[] = [];
+      const written = new Map<string, string>();
+      const deleted: string[] = [];
+      const put = (id: string, credential: StoredCredential) => {
+        if (!/^[a-z0-9][a-z0-9@_-]*$/.test(id))
+          throw new AuthctlError("INTERNAL", `cannot store the id ${JSON.stringify(id)}`);
+        const text = sealRecord(k, prefix, id, credential);
+        expected.set(id, state.records.get(id)?.modRevision ?? 0);
+        writes.push({ put: { key: credentialsPrefix + id, value: text } });
+        written.set(id, text);
+      };
+      for (const [id, credential] of Object.entries(credentials)) {
+        if (credential === undefined || canonicalJson(credential) === before.get(id)) continue;
+        // A damaged record is replaced by a new login (it brings secrets) or deleted, never
+        // re-sealed from what it holds: that would vouch for what someone without the key wrote
+        // (or for an older record put back).
+        if (damaged[id] && listSecrets(credential).length === 0) continue;
+        put(id, credential);
+      }
+      for (const id of before.keys()) {
+        if (credentials[id] !== undefined) continue;
+        expected.set(id, state.records.get(id)!.modRevision);
+        writes.push({ deleteRange: { key: credentialsPrefix + id } });
+        deleted.push(id);
+      }
+      // A damaged record fn did not replace is left as it is (see above).
+      if (writes.length === 0) return result;
+      if (!manifest) {
+        // Adopting a store written before manifests: every record that verifies is sealed again
+        // (so that each now says it was written under a manifest; seal.ts) and listed in the new
+        // manifest. What it held is vouched for as it is: replays made before this cannot be seen.
+        for (const [id, credential] of Object.entries(credentials))
+          if (credential !== undefined && !damaged[id] && !written.has(id) && state.records.has(id))
+            put(id, credential);
+      }
+      const keyCheckText = state.keyCheck ? undefined : sealKeyCheck(k, prefix);
+      const compares = (base: KeyValue | undefined): Compare[] => [
+        { key: lockKey, target: "LEASE", lease },
+        ...[...expected].map(
+          ([id, modRevision]): Compare =>
+            modRevision
+              ? { key: credentialsPrefix + id, target: "MOD", modRevision }
+              : { key: credentialsPrefix + id, target: "CREATE", createRevision: 0 },
+        ),
+        // The first write to a prefix records what the team's key looks like (see openAll).
+        ...(keyCheckText ? [{ key: keyCheckKey, target: "CREATE", createRevision: 0 } as Compare] : []),
+        base
+          ? { key: manifestKey, target: "MOD", modRevision: base.modRevision }
+          : { key: manifestKey, target: "CREATE", createRevision: 0 },
+      ];
+      const storeId = manifest?.store ?? newStoreId();
+      const nextManifest = (base: Manifest | undefined): Manifest => {
+        const records: Record<string, string> = Object.create(null);
+        Object.assign(records, base?.records ?? {});
+        for (const id of deleted) delete records[id];
+        for (const [id, text] of written) records[id] = recordTag(text);
+        return { store: base?.store ?? storeId, generation: (base?.generation ?? 0) + 1, records };
+      };
+      let base = { kv: state.manifest, manifest };
+      for (let attempt = 1; ; attempt++) {
+        const next = nextManifest(base.manifest);
+        const manifestText = sealManifest(k, prefix, next);
+        const ops: Operation[] = [...writes, { put: { key: manifestKey, value: manifestText } }];
+        if (keyCheckText) ops.push({ put: { key: keyCheckKey, value: keyCheckText } });
+        if (isLost()) throw lostLock();
+        const done = await client.txn(compares(base.kv), ops, [{ range: { key: lockKey } }]);
+        if (done.succeeded) {
+          // Every key this transaction wrote now has its revision: no second read needed.
+          const at = (key: string, value: string, old?: KeyValue): KeyValue => ({
+            key,
+            value,
+            createRevision: old?.createRevision ?? done.revision,
+            modRevision: done.revision,
+            version: (old?.version ?? 0) + 1,
+            lease: "0",
+          });
+          const records = new Map(state.records);
+          for (const id of deleted) records.delete(id);
+          for (const [id, text] of written)
+            records.set(id, at(credentialsPrefix + id, text, state.records.get(id)));
+          loaded = {
+            records,
+            keyCheck: state.keyCheck ?? at(keyCheckKey, keyCheckText!),
+            manifest: at(manifestKey, manifestText, base.kv),
+          };
+          noteSeen(next);
+          break;
+        }
+        // A retried transaction whose first attempt landed compares as failed: check what is
+        // there. The manifest text is new with every write (its generation), so it tells.
+        const after = await fetchAll();
+        if (after.manifest?.value === manifestText) {
+          loaded = after;
+          noteSeen(next);
+          break;
+        }
+        if (done.ranges[0]?.[0]?.lease !== lease) throw lostLock();
+        // Only the manifest moved (a writer that did not take the lock, and did not touch these
+        // records): apply this write on top of its manifest, as a compare-and-swap retry does.
+        const mine = [...expected].every(([id, rev]) => (after.records.get(id)?.modRevision ?? 0) === rev);
+        const again = after.manifest && openManifest(k, prefix, after.manifest.value);
+        if (!mine || !again || (keyCheckText && after.keyCheck) || attempt >= 5) {
+          throw new AuthctlError(
+            "STORE_IO",
+            `${path} changed while this process held its lock: nothing was written`,
+            { hint: "run the command again" },
+          );
+        }
+        base = { kv: after.manifest, manifest: again };
+      }
+      opened = undefined;
+      return result;
+    });
+
+    function lostLock(): AuthctlError {
+      return new AuthctlError(
+        "STORE_LOCKED",
+        `lost the lock of ${path} (its lease of ${settings.lock_ttl} s expired) before writing: nothing was written`,
+        { hint: "run the command again" },
+      );
+    }
+  }
 
   return {
     path,
@@ -203,136 +346,21 @@ export function createEtcdStore(options: EtcdStoreOptions): EtcdStore {
       key();
     },
     async update(fn) {
-      const k = key();
-      return withLock(async (lease, isLost) => {
-        // Inside the lock: what another machine wrote before releasing it is what fn sees.
-        const state = await fetchAll();
-        // A store that fails its whole-store checks throws here: nothing is written.
-        const { credentials, damaged, manifest } = openAll(state);
-        const before = new Map(Object.keys(credentials).map((id) => [id, canonicalJson(credentials[id])]));
-        const result = await fn(credentials);
-        /** Per record written or deleted, the mod_revision it had when read (0: absent). */
-        const expected = new Map<string, number>();
-        const writes: Operation[] = [];
-        const written = new Map<string, string>();
-        const deleted: string[] = [];
-        const put = (id: string, credential: StoredCredential) => {
-          if (!/^[a-z0-9][a-z0-9@_-]*$/.test(id))
-            throw new AuthctlError("INTERNAL", `cannot store the id ${JSON.stringify(id)}`);
-          const text = sealRecord(k, prefix, id, credential);
-          expected.set(id, state.records.get(id)?.modRevision ?? 0);
-          writes.push({ put: { key: credentialsPrefix + id, value: text } });
-          written.set(id, text);
-        };
-        for (const [id, credential] of Object.entries(credentials)) {
-          if (credential === undefined || canonicalJson(credential) === before.get(id)) continue;
-          // A damaged record is replaced by a new login (it brings secrets) or deleted, never
-          // re-sealed from what it holds: that would vouch for what someone without the key wrote
-          // (or for an older record put back).
-          if (damaged[id] && listSecrets(credential).length === 0) continue;
-          put(id, credential);
-        }
-        for (const id of before.keys()) {
-          if (credentials[id] !== undefined) continue;
-          expected.set(id, state.records.get(id)!.modRevision);
-          writes.push({ deleteRange: { key: credentialsPrefix + id } });
-          deleted.push(id);
-        }
-        // A damaged record fn did not replace is left as it is (see above).
-        if (writes.length === 0) return result;
-        if (!manifest) {
-          // Adopting a store written before manifests: every record that verifies is sealed again
-          // (so that each now says it was written under a manifest; seal.ts) and listed in the new
-          // manifest. What it held is vouched for as it is: replays made before this cannot be seen.
-          for (const [id, credential] of Object.entries(credentials))
-            if (credential !== undefined && !damaged[id] && !written.has(id) && state.records.has(id))
-              put(id, credential);
-        }
-        const keyCheckText = state.keyCheck ? undefined : sealKeyCheck(k, prefix);
-        const compares = (base: KeyValue | undefined): Compare[] => [
-          { key: lockKey, target: "LEASE", lease },
-          ...[...expected].map(
-            ([id, modRevision]): Compare =>
-              modRevision
-                ? { key: credentialsPrefix + id, target: "MOD", modRevision }
-                : { key: credentialsPrefix + id, target: "CREATE", createRevision: 0 },
-          ),
-          // The first write to a prefix records what the team's key looks like (see openAll).
-          ...(keyCheckText ? [{ key: keyCheckKey, target: "CREATE", createRevision: 0 } as Compare] : []),
-          base
-            ? { key: manifestKey, target: "MOD", modRevision: base.modRevision }
-            : { key: manifestKey, target: "CREATE", createRevision: 0 },
-        ];
-        const storeId = manifest?.store ?? newStoreId();
-        const nextManifest = (base: Manifest | undefined): Manifest => {
-          const records: Record<string, string> = Object.create(null);
-          Object.assign(records, base?.records ?? {});
-          for (const id of deleted) delete records[id];
-          for (const [id, text] of written) records[id] = recordTag(text);
-          return { store: base?.store ?? storeId, generation: (base?.generation ?? 0) + 1, records };
-        };
-        let base = { kv: state.manifest, manifest };
-        for (let attempt = 1; ; attempt++) {
-          const next = nextManifest(base.manifest);
-          const manifestText = sealManifest(k, prefix, next);
-          const ops: Operation[] = [...writes, { put: { key: manifestKey, value: manifestText } }];
-          if (keyCheckText) ops.push({ put: { key: keyCheckKey, value: keyCheckText } });
-          if (isLost()) throw lostLock();
-          const done = await client.txn(compares(base.kv), ops, [{ range: { key: lockKey } }]);
-          if (done.succeeded) {
-            // Every key this transaction wrote now has its revision: no second read needed.
-            const at = (key: string, value: string, old?: KeyValue): KeyValue => ({
-              key,
-              value,
-              createRevision: old?.createRevision ?? done.revision,
-              modRevision: done.revision,
-              version: (old?.version ?? 0) + 1,
-              lease: "0",
-            });
-            const records = new Map(state.records);
-            for (const id of deleted) records.delete(id);
-            for (const [id, text] of written)
-              records.set(id, at(credentialsPrefix + id, text, state.records.get(id)));
-            loaded = {
-              records,
-              keyCheck: state.keyCheck ?? at(keyCheckKey, keyCheckText!),
-              manifest: at(manifestKey, manifestText, base.kv),
-            };
-            noteSeen(next);
-            break;
-          }
-          // A retried transaction whose first attempt landed compares as failed: check what is
-          // there. The manifest text is new with every write (its generation), so it tells.
-          const after = await fetchAll();
-          if (after.manifest?.value === manifestText) {
-            loaded = after;
-            noteSeen(next);
-            break;
-          }
-          if (done.ranges[0]?.[0]?.lease !== lease) throw lostLock();
-          // Only the manifest moved (a writer that did not take the lock, and did not touch these
-          // records): apply this write on top of its manifest, as a compare-and-swap retry does.
-          const mine = [...expected].every(([id, rev]) => (after.records.get(id)?.modRevision ?? 0) === rev);
-          const again = after.manifest && openManifest(k, prefix, after.manifest.value);
-          if (!mine || !again || (keyCheckText && after.keyCheck) || attempt >= 5) {
+      // A lock that lapsed before fn's request (LeaseLapsed from confirm()): nothing was sent or
+      // written, so fn runs again under the lock taken anew, on the store read anew (another
+      // machine may have refreshed meanwhile, and then fn sends nothing).
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await writeUnderLock(fn);
+        } catch (error) {
+          if (!(error instanceof LeaseLapsed)) throw error;
+          if (attempt >= 3)
             throw new AuthctlError(
-              "STORE_IO",
-              `${path} changed while this process held its lock: nothing was written`,
-              { hint: "run the command again" },
+              "STORE_LOCKED",
+              `lost the lock of ${path} (its lease of ${settings.lock_ttl} s lapsed) ${attempt} times before a request: nothing was sent or written`,
+              { hint: "run the command again; if it keeps happening, raise [etcd] lock_ttl" },
             );
-          }
-          base = { kv: after.manifest, manifest: again };
         }
-        opened = undefined;
-        return result;
-      });
-
-      function lostLock(): AuthctlError {
-        return new AuthctlError(
-          "STORE_LOCKED",
-          `lost the lock of ${path} (its lease of ${settings.lock_ttl} s expired) before writing: nothing was written`,
-          { hint: "run the command again" },
-        );
       }
     },
   };
