@@ -41,6 +41,17 @@ describe("exitCodeFor", () => {
     ["exec: not executable", new AuthctlError("NOT_EXECUTABLE", "no"), 126],
     ["exec: not found", new AuthctlError("COMMAND_NOT_FOUND", "no"), 127],
     ["an internal error", new TypeError("x is undefined"), 1],
+    // Every other code, so that moving one between the groups of exitCodeFor fails here.
+    ["no terminal for a prompt", new AuthctlError("NEEDS_TTY", "no terminal"), 2],
+    ["an unknown provider", new AuthctlError("UNKNOWN_PROVIDER", "no such provider"), 2],
+    ["an authentication failure without a status", new AuthctlError("AUTH_FAILED", "refused"), 4],
+    ["a corrupt store", new AuthctlError("STORE_CORRUPT", "bad file"), 1],
+    ["a locked store", new AuthctlError("STORE_LOCKED", "locked"), 1],
+    ["a store that cannot be written", new AuthctlError("STORE_IO", "read-only"), 1],
+    ["an invalid config", new AuthctlError("CONFIG_INVALID", "bad key"), 1],
+    ["a login that timed out", new AuthctlError("TIMEOUT", "no answer"), 1],
+    ["a busy port", new AuthctlError("PORT_BUSY", "taken"), 1],
+    ["an AuthctlError marked internal", new AuthctlError("INTERNAL", "bug"), 1],
   ];
   for (const [name, error, code] of table) {
     test(`${name} exits ${code}`, () => {

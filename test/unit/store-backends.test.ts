@@ -548,6 +548,61 @@ describe("migration", () => {
     expect(fileText(home)).toBe(original);
   });
 
+  test("a keyring that does not return what was stored stops the migration: nothing moved, every secret still in the file", async () => {
+    const home = freshHome();
+    const keyring = fakeKeyring();
+    await seed(home, "file", keyring);
+    const original = fileText(home);
+    // A Secret Service that keeps the item but hands back other bytes (a mangled encoding).
+    const put = keyring.put;
+    keyring.put = (id, value) => put(id, value.replace(/}$/, ', "mangled": true}'));
+    const { store } = storeFor(home, "file", keyring);
+    await expect(store.migrate("keyring")).rejects.toThrow(
+      "the keyring did not return what was stored for openrouter; nothing was moved",
+    );
+    expect(fileText(home)).toBe(original);
+    expect(await fullCredentials(home, keyring)).toEqual(credentials());
+  });
+
+  test("keyring → file interrupted once the file is written, then back to the keyring: the old cleanup list does not delete the new items", async () => {
+    const home = freshHome();
+    const keyring = fakeKeyring();
+    await seed(home, "keyring", keyring);
+    const killed = storeFor(home, "file", keyring, {
+      checkpoint: (step) => {
+        if (step === "file-written") throw new Error("killed");
+      },
+    }).store;
+    await expect(killed.migrate("file")).rejects.toThrow("killed");
+    // The file holds every secret and still lists the keyring items to delete.
+    expect(fileText(home)).toContain("keyring_cleanup");
+    const { store } = storeFor(home, "file", keyring);
+    await store.migrate("keyring");
+    expect(store.read().backends).toEqual({ openrouter: "keyring", "github-copilot": "keyring" });
+    expect([...keyring.items.keys()].sort()).toEqual(["github-copilot", "openrouter"]);
+    expect(await fullCredentials(home, keyring)).toEqual(credentials());
+    expect(fileText(home)).not.toContain("keyring_cleanup");
+  });
+
+  test("keyring → file: a file that does not read back as written (changed under the write) keeps the keyring items", async () => {
+    const home = freshHome();
+    const keyring = fakeKeyring();
+    await seed(home, "keyring", keyring);
+    const items = new Map(keyring.items);
+    const { store } = storeFor(home, "file", keyring, {
+      // Between the write and its read-back, the file on disk loses a byte of a key (a disk or a
+      // program that changed it): the keyring copy is then the only good one.
+      checkpoint: (step) => {
+        if (step === "file-written")
+          writeFileSync(join(home, "credentials.toml"), fileText(home).replace(KEY, KEY.slice(0, -1)));
+      },
+    });
+    await expect(store.migrate("file")).rejects.toThrow(
+      `openrouter did not read back from ${join(home, "credentials.toml")} as written; its keyring item is kept`,
+    );
+    expect(keyring.items).toEqual(items);
+  });
+
   const STEPS: Array<[BackendName, BackendName]> = [
     ["file", "encrypted"],
     ["encrypted", "keyring"],
