@@ -1,4 +1,5 @@
 import { AuthctlError, errorCode } from "../errors.ts";
+import { isAuthctlSecretName, isEnvVarName } from "../names.ts";
 import type { ProviderDefinition } from "../providers/types.ts";
 import type { Context } from "../context.ts";
 import { collectVars, resolveMany } from "./env.ts";
@@ -81,7 +82,7 @@ export async function exec(ctx: Context, options: ExecOptions): Promise<number> 
  * every provider's refresh token included (issue 13.6).
  */
 export function isAuthctlSecretVar(name: string): boolean {
-  return /^AUTHCTL_(\w+_)?(PASSPHRASE|PASSWORD|SECRET|KEY|TOKEN)(_\w+)?$/.test(name);
+  return isAuthctlSecretName(name);
 }
 
 /**
@@ -91,7 +92,7 @@ export function isAuthctlSecretVar(name: string): boolean {
  */
 function checkVars(providerId: string, vars: Array<[string, string]>): void {
   for (const [name, value] of vars) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+    if (!isEnvVarName(name)) {
       throw new AuthctlError(
         "CONFIG_INVALID",
         `${providerId}: '${name}' is not a variable name; nothing was run`,

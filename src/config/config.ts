@@ -3,6 +3,7 @@ import { join } from "../lazy-path.ts";
 import { parse, TomlError } from "smol-toml";
 import { didYouMean } from "../did-you-mean.ts";
 import { AuthctlError } from "../errors.ts";
+import { isProviderName } from "../names.ts";
 import { readQuickly, USE_NODE_FS } from "../store/quick-read.ts";
 import { assertTrusted } from "../store/trust.ts";
 
@@ -177,8 +178,7 @@ function validateConfig(path: string, data: Record<string, unknown>): Config {
     throw fail("[providers] must be a table");
   }
   for (const [id, raw] of Object.entries(providers as Record<string, unknown>)) {
-    if (!/^[a-z0-9][a-z0-9-]*$/.test(id))
-      throw fail(`provider id '${id}' must be lower-case letters, digits and dashes`);
+    if (!isProviderName(id)) throw fail(`provider id '${id}' must be lower-case letters, digits and dashes`);
     if (typeof raw !== "object" || raw === null || Array.isArray(raw))
       throw fail(`[providers.${id}] must be a table`);
     const entry = raw as Record<string, unknown>;

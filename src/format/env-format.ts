@@ -1,5 +1,6 @@
 import { AuthctlError } from "../errors.ts";
 import { didYouMean } from "../did-you-mean.ts";
+import { isEnvVarName } from "../names.ts";
 
 /**
  * Turns `[name, value]` pairs into text another program reads back byte for byte: a shell that
@@ -11,10 +12,6 @@ import { didYouMean } from "../did-you-mean.ts";
 export const ENV_FORMATS = ["sh", "fish", "powershell", "dotenv", "json", "github-env"] as const;
 export type EnvFormat = (typeof ENV_FORMATS)[number];
 export type EnvVars = ReadonlyArray<readonly [string, string]>;
-
-// The portable POSIX name set: every target shell accepts it, and it can never carry quotes,
-// `=`, `<<` or spaces into the line we print.
-const NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export function parseEnvFormat(value: string): EnvFormat {
   const format = ENV_FORMATS.find((candidate) => candidate === value);
@@ -133,7 +130,9 @@ function escapeCommandData(text: string): string {
 }
 
 function checkVar(name: string, value: string, format: EnvFormat): void {
-  if (!NAME_PATTERN.test(name)) {
+  // The portable POSIX name set: every target shell accepts it, and it can never carry quotes,
+  // `=`, `<<` or spaces into the line we print.
+  if (!isEnvVarName(name)) {
     throw new AuthctlError("INTERNAL", `invalid environment variable name ${JSON.stringify(name)}`);
   }
   // Environment variables are C strings: the first NUL would silently end the value.

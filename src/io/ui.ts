@@ -1,4 +1,5 @@
 import type { Ui } from "../deps.ts";
+import { namesUtf8 } from "../names.ts";
 import { redact } from "../redact.ts";
 
 export interface UiOptions {
@@ -53,7 +54,7 @@ export function wantsColor(env: Record<string, string | undefined>, isTTY: boole
 export function wantsUnicode(env: Record<string, string | undefined>, platform: string): boolean {
   if (platform === "win32") return true;
   const locale = env.LC_ALL || env.LC_CTYPE || env.LANG || "";
-  return /utf-?8/i.test(locale);
+  return namesUtf8(locale);
 }
 
 const ASCII: Record<string, string> = {
@@ -74,9 +75,11 @@ const ASCII: Record<string, string> = {
   "≤": "<=",
   "×": "x",
 };
-const ASCII_PATTERN = new RegExp(`[${Object.keys(ASCII).join("")}]`, "g");
+/** Built on first use: constructing a RegExp compiles it, and most runs never need it (src/names.ts). */
+let asciiPattern: RegExp | undefined;
 
 /** authctl's own symbols in ASCII, for a locale that cannot show them. Other text is left alone. */
 export function asciiFallback(text: string): string {
-  return text.replace(ASCII_PATTERN, (glyph) => ASCII[glyph]!);
+  asciiPattern ??= new RegExp(`[${Object.keys(ASCII).join("")}]`, "g");
+  return text.replace(asciiPattern, (glyph) => ASCII[glyph]!);
 }

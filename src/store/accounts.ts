@@ -8,12 +8,11 @@
  * Pure functions: no store, no registry.
  */
 import { AuthctlError } from "../errors.ts";
+import { isAccountName as isAccountNameText } from "../names.ts";
 import type { Credentials, StoredCredential } from "./types.ts";
 
 /** The account of credentials stored without a name (and before accounts existed). */
 export const DEFAULT_ACCOUNT = "default";
-/** Contract: lower-case letters, digits, `-` and `_`, up to 32 characters. */
-const ACCOUNT_NAME = /^[a-z0-9_-]{1,32}$/;
 
 /** What a person wrote: a provider, and an account when they named one (else its default account). */
 export interface AccountRef {
@@ -21,8 +20,9 @@ export interface AccountRef {
   account?: string;
 }
 
+/** Contract: lower-case letters, digits, `-` and `_`, up to 32 characters (src/names.ts: no regex on the hot path). */
 export function isAccountName(name: string): boolean {
-  return ACCOUNT_NAME.test(name);
+  return isAccountNameText(name);
 }
 
 /**

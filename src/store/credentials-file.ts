@@ -5,6 +5,7 @@
  */
 import { parse, stringify, TomlError } from "smol-toml";
 import { AuthctlError } from "../errors.ts";
+import { isProviderKey } from "../names.ts";
 import type { Credentials, StoredCredential } from "./types.ts";
 
 /**
@@ -15,17 +16,16 @@ import type { Credentials, StoredCredential } from "./types.ts";
 export const STORE_FORMAT_VERSION = 2;
 export const STORE_HEADER = "# authctl credential store. Managed by authctl: use 'authctl login/logout'.";
 
-/** A provider id, and `@<account>` for an account other than `default` (store/accounts.ts). */
-const PROVIDER_ID = /^[a-z0-9][a-z0-9-]*(@[a-z0-9_-]{1,32})?$/;
 /** Top-level keys of the file that are not provider tables. */
 const RESERVED_KEYS = new Set(["version", "generation"]);
 
 /**
  * True for keys that can name a table in the store (`[openrouter]`, `["openrouter@work"]`) without
- * clashing with `version`.
+ * clashing with `version`: a provider id, and `@<account>` for an account other than `default`
+ * (store/accounts.ts).
  */
 export function isValidProviderId(id: string): boolean {
-  return PROVIDER_ID.test(id) && !RESERVED_KEYS.has(id);
+  return isProviderKey(id) && !RESERVED_KEYS.has(id);
 }
 
 export interface CredentialsDocument {
@@ -168,7 +168,8 @@ function findLine(text: string, table: string | undefined, key?: string): number
 export function parseCredentialsFile(text: string, path: string): CredentialsDocument {
   let root: Record<string, unknown>;
   try {
-    root = parse(text.replace(/^\uFEFF/, ""));
+    // A byte-order mark is not TOML; dropped without a regular expression (src/names.ts says why).
+    root = parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (error) {
     if (error instanceof TomlError) {
       throw new AuthctlError(

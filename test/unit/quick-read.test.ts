@@ -1,0 +1,79 @@
+import { afterAll, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { readQuickly, USE_NODE_FS } from "../../src/store/quick-read.ts";
+
+// The quick read decodes with Bun.file().text() (no TextDecoder: about 0.5 MiB of a compiled
+// binary's memory, issue 18). Its contract: the text the caller's decoder would give, or
+// USE_NODE_FS (the caller then reads through node:fs, which decides). Never a different text.
+const dir = join(mkdtempSync(join(tmpdir(), "authctl-quick-read-")), "home");
+mkdirSync(dir, { mode: 0o700 });
+afterAll(() => rmSync(join(dir, ".."), { recursive: true, force: true }));
+
+const BOM = [0xef, 0xbb, 0xbf];
+const utf8 = (text: string) => [...new TextEncoder().encode(text)];
+const SAMPLES: number[][] = [
+  utf8('version = 1\n[openrouter]\nkey = "sk-or-v1-abc"\n'),
+  [...BOM, ...utf8("version = 1\n")],
+  [...BOM],
+  utf8('label = "café — ✓ 😀"\n'),
+  utf8('label = "\uFFFD"\n'),
+  [0x76, 0x3d, 0x22, 0xff, 0xfe, 0x22, 0x0a],
+  [0x61, 0xc3],
+  [0xed, 0xa0, 0x80],
+  [...BOM, 0xff],
+  [0x61, ...BOM, 0x62],
+];
+
+// Random bytes, mostly ASCII with some multi-byte lead and continuation bytes.
+let state = 7;
+const next = () => {
+  state ^= state << 13;
+  state ^= state >>> 17;
+  state ^= state << 5;
+  return state >>> 0;
+};
+const PIECES = [
+  [0x61],
+  [0x0a],
+  [0xc3, 0xa9],
+  [0xe2, 0x9c, 0x93],
+  [0xf0, 0x9f, 0x98, 0x80],
+  [0x80],
+  [0xc3],
+  [0xff],
+  BOM,
+];
+for (let n = 0; n < 300; n++) {
+  const bytes: number[] = [];
+  for (let i = next() % 8; i > 0; i--) bytes.push(...PIECES[next() % PIECES.length]!);
+  SAMPLES.push(bytes);
+}
+
+for (const [name, decode] of [
+  ["credentials.toml (fatal)", { fatal: true }],
+  ["config.toml (keeps a byte-order mark)", { ignoreBOM: true }],
+] as const) {
+  test(`${name}: the text its decoder gives, or node:fs decides`, async () => {
+    const path = join(dir, "file.toml");
+    let answered = 0;
+    const wrong: string[] = [];
+    for (const bytes of SAMPLES) {
+      writeFileSync(path, new Uint8Array(bytes), { mode: 0o600 });
+      const read = await readQuickly(dir, path, { decode });
+      let expected: string | undefined;
+      try {
+        expected = new TextDecoder("utf-8", decode).decode(new Uint8Array(bytes));
+      } catch {
+        expected = undefined;
+      }
+      if (read === USE_NODE_FS) continue;
+      answered++;
+      if (read.text !== expected) wrong.push(`${JSON.stringify(bytes)}: ${JSON.stringify(read.text)}`);
+    }
+    expect(wrong).toEqual([]);
+    // The usual files (UTF-8 text) are answered here, not all sent to node:fs.
+    expect(answered).toBeGreaterThan(30);
+  });
+}
