@@ -85,7 +85,9 @@ export function parseTarget(raw: string, routes: Map<string, ProxyRoute>): Targe
   ) {
     path = route.varPath + bare.version + path.slice(route.varPath.length);
   }
-  if (!route.scopes.some((scope) => underScope(path, scope))) {
+  let inScope = false;
+  for (const scope of route.scopes) if (underScope(path, scope)) inScope = true;
+  if (!inScope) {
     return {
       status: 403,
       message: `only paths under ${route.scopes.join(", ")} are forwarded for ${route.provider.id}`,
@@ -244,18 +246,28 @@ export function createAdmission(
       const credential = credentials.get(route.provider.id)!;
       const ready = credential.ready();
       if (ready !== undefined) return { route, path, credential, secret: ready };
-      return credential.current().then(
-        (secret): Admission => ({ route, path, credential, secret }),
-        (error: Error): Admission => {
-          warn(`proxy: could not refresh ${route.provider.name}: ${error.message}`);
-          return {
-            status: 401,
-            message: `could not refresh the ${route.provider.name} login; run 'authctl login ${route.provider.id}'`,
-          };
-        },
-      );
+      return admitAfterRefresh(route, path, credential, warn);
     },
   };
+}
+
+/** Apart from admit, which runs on every request: its closures would cost a scope each time. */
+function admitAfterRefresh(
+  route: ProxyRoute,
+  path: string,
+  credential: ProxyCredential,
+  warn: (message: string) => void,
+): Promise<Admission> {
+  return credential.current().then(
+    (secret): Admission => ({ route, path, credential, secret }),
+    (error: Error): Admission => {
+      warn(`proxy: could not refresh ${route.provider.name}: ${error.message}`);
+      return {
+        status: 401,
+        message: `could not refresh the ${route.provider.name} login; run 'authctl login ${route.provider.id}'`,
+      };
+    },
+  );
 }
 
 /** What upstreamFields needs of a route, worked out once. */

@@ -62,7 +62,7 @@ export class Forward implements ExchangeHandlers, BodySink {
   private readonly response: ResponseWriter;
   /** Bodies in hand are sent whole, once read; larger or chunked ones stream. */
   private readonly buffered: boolean;
-  private readonly pieces: Uint8Array[] = [];
+  private pieces: Uint8Array[] | undefined;
   private body: Uint8Array | undefined | "stream" = "stream";
   private key: string;
   private replayed = false;
@@ -92,7 +92,7 @@ export class Forward implements ExchangeHandlers, BodySink {
     this.turn.exchange = this.exchange;
   }
 
-  private headFor(req: RequestHead): Buffer {
+  private headFor(req: RequestHead): string {
     const framing = req.framing;
     const framingLine =
       framing.kind === "chunked"
@@ -103,16 +103,13 @@ export class Forward implements ExchangeHandlers, BodySink {
             ? "content-length: 0\r\n"
             : "";
     const { route, path } = this.admitted;
-    return Buffer.from(
-      `${req.method} ${path} HTTP/1.1\r\nhost: ${this.origin.hostHeader}\r\n${upstreamFields(req, route, this.key)}${framingLine}\r\n`,
-      "latin1",
-    );
+    return `${req.method} ${path} HTTP/1.1\r\nhost: ${this.origin.hostHeader}\r\n${upstreamFields(req, route, this.key)}${framingLine}\r\n`;
   }
 
   take(piece: Uint8Array): boolean {
     // A piece is a view of a buffer Bun may reuse once the data handler returns: keep a copy.
     if (this.buffered) {
-      this.pieces.push(Uint8Array.prototype.slice.call(piece));
+      (this.pieces ??= []).push(Uint8Array.prototype.slice.call(piece));
       return true;
     }
     if (this.turn.req.framing.kind === "chunked") return this.exchange!.writeBody(...chunk(piece));
@@ -122,7 +119,7 @@ export class Forward implements ExchangeHandlers, BodySink {
   done(): void {
     if (this.buffered) {
       const pieces = this.pieces;
-      this.body = pieces.length === 0 ? undefined : pieces.length === 1 ? pieces[0] : Buffer.concat(pieces);
+      this.body = !pieces ? undefined : pieces.length === 1 ? pieces[0] : Buffer.concat(pieces);
       this.send();
       return;
     }
@@ -136,21 +133,24 @@ export class Forward implements ExchangeHandlers, BodySink {
     // its body is still in hand. The 401 is held meanwhile and passed on if no newer token comes.
     if (head.status === 401 && credential.renewable && this.buffered && !this.replayed) {
       this.replayed = true;
-      const exchange = this.exchange!;
-      credential.renew(this.key).then(
-        (renewed) => {
-          if (this.host.isClosed()) return exchange.abort();
-          if (!renewed) return exchange.proceed();
-          exchange.abort();
-          this.key = renewed;
-          this.send();
-        },
-        () => exchange.proceed(),
-      );
+      this.renew(this.exchange!);
       return false;
     }
     this.response.head(head, bodyless);
     return true;
+  }
+
+  private renew(exchange: Exchange): void {
+    this.admitted.credential.renew(this.key).then(
+      (renewed) => {
+        if (this.host.isClosed()) return exchange.abort();
+        if (!renewed) return exchange.proceed();
+        exchange.abort();
+        this.key = renewed;
+        this.send();
+      },
+      () => exchange.proceed(),
+    );
   }
 
   data(piece: Uint8Array): boolean {

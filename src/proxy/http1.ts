@@ -171,6 +171,18 @@ export class WireError extends Error {
   }
 }
 
+const NOTHING = Buffer.alloc(0);
+
+/** `buf` from `from` on: an empty buffer rather than a new view when nothing is left (per request, each view is an allocation). */
+export function rest(buf: Buffer, from: number): Buffer {
+  return from >= buf.length ? NOTHING : from === 0 ? buf : buf.subarray(from);
+}
+
+/** `buf` up to `to`: the buffer itself when that is all of it. */
+export function upTo(buf: Buffer, to: number): Buffer {
+  return to >= buf.length ? buf : buf.subarray(0, to);
+}
+
 /** Index just past the empty line that ends a head, or -1 while it has not arrived. */
 export function headEnd(buf: Buffer, from = 0): number {
   const at = buf.indexOf("\r\n\r\n", from);
@@ -485,6 +497,14 @@ export class ChunkedReader {
     }
     return i;
   }
+}
+
+/** A latin1 head and the bytes after it as one buffer: one allocation, one write. */
+export function withHead(head: string, body?: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(head.length + (body?.length ?? 0));
+  out.write(head, 0, "latin1");
+  if (body) out.set(body, head.length);
+  return out;
 }
 
 /** Chunked framing for one piece of body going out (a zero-length piece would end the body). */

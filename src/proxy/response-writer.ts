@@ -1,9 +1,10 @@
 import { downstreamFields } from "./admission.ts";
-import { chunk, LAST_CHUNK, type ResponseHead } from "./http1.ts";
+import { chunk, LAST_CHUNK, type ResponseHead, withHead } from "./http1.ts";
 
 /** The provider's answer on its way to the client, framed for the client. */
 export class ResponseWriter {
-  private pending: Buffer | undefined;
+  /** The head, held until the first body bytes so both leave in one write. */
+  private pending: string | undefined;
   private mode: "raw" | "chunked" | "none" = "raw";
 
   constructor(
@@ -31,10 +32,7 @@ export class ResponseWriter {
       this.turn.close = true;
     }
     if (this.turn.close) framing += "connection: close\r\n";
-    this.pending = Buffer.from(
-      `HTTP/1.1 ${head.statusText}\r\n${downstreamFields(head)}${framing}\r\n`,
-      "latin1",
-    );
+    this.pending = `HTTP/1.1 ${head.statusText}\r\n${downstreamFields(head)}${framing}\r\n`;
   }
 
   data(piece: Uint8Array): boolean {
@@ -43,24 +41,23 @@ export class ResponseWriter {
     this.pending = undefined;
     if (this.mode === "chunked") {
       const framed = chunk(piece);
-      if (head) framed.unshift(head);
+      if (head !== undefined) framed.unshift(withHead(head));
       return this.client.writeAll(framed);
     }
-    return head ? this.client.write(head, piece) : this.client.write(piece);
+    return this.client.write(head !== undefined ? withHead(head, piece) : piece);
   }
 
   flush(): void {
-    if (this.pending) this.client.write(this.pending);
+    if (this.pending !== undefined) this.client.write(withHead(this.pending));
     this.pending = undefined;
   }
 
   end(): void {
     const head = this.pending;
     this.pending = undefined;
-    if (this.mode === "chunked") {
-      if (head) this.client.write(head, LAST_CHUNK);
-      else this.client.write(LAST_CHUNK);
-    } else if (head) this.client.write(head);
+    if (this.mode === "chunked")
+      this.client.write(head !== undefined ? withHead(head, LAST_CHUNK) : LAST_CHUNK);
+    else if (head !== undefined) this.client.write(withHead(head));
     this.turn.responded = true;
   }
 }

@@ -9,6 +9,8 @@ import {
   headEnd,
   MAX_HEAD_BYTES,
   parseRequestHead,
+  rest,
+  upTo,
   WireError,
   type RequestHead,
 } from "./http1.ts";
@@ -61,6 +63,8 @@ const REASONS: Record<number, string> = {
 };
 const CONTINUE = Buffer.from("HTTP/1.1 100 Continue\r\n\r\n");
 const EMPTY = Buffer.alloc(0);
+/** Shared: a body reader of kind none is never changed. */
+const NO_BODY: BodyReader = { kind: "none" };
 
 interface Shared {
   admission: ReturnType<typeof createAdmission>;
@@ -173,7 +177,7 @@ class Client implements ForwardHost {
         } catch (error) {
           return this.fatal(error instanceof WireError ? error.status : 400, (error as Error).message);
         }
-        this.buf = this.buf.subarray(end);
+        this.buf = rest(this.buf, end);
         this.deadline = 0;
         this.begin(req);
         continue;
@@ -212,18 +216,14 @@ class Client implements ForwardHost {
 
   private readBody(turn: Turn): void {
     const body = turn.body;
-    let more = true;
     if (body.kind === "length") {
       const n = Math.min(body.left, this.buf.length);
-      if (n) more = turn.sink.take(this.buf.subarray(0, n));
-      this.buf = this.buf.subarray(n);
+      const more = n ? turn.sink.take(upTo(this.buf, n)) : true;
+      this.buf = rest(this.buf, n);
       body.left -= n;
       if (body.left > 0) return void (this.sinkBlocked = !more);
     } else if (body.kind === "chunked") {
-      const used = body.reader.feed(this.buf, (piece) => {
-        if (!turn.sink.take(piece)) more = false;
-      });
-      this.buf = this.buf.subarray(used);
+      const more = this.readChunks(turn, body.reader);
       if (!body.reader.done) return void (this.sinkBlocked = !more);
     }
     this.sinkBlocked = false;
@@ -231,6 +231,16 @@ class Client implements ForwardHost {
     const sink = turn.sink;
     turn.sink = DISCARD;
     sink.done();
+  }
+
+  /** Apart from readBody: a function that makes a closure pays for its scope on every call. */
+  private readChunks(turn: Turn, reader: ChunkedReader): boolean {
+    let more = true;
+    const used = reader.feed(this.buf, (piece) => {
+      if (!turn.sink.take(piece)) more = false;
+    });
+    this.buf = rest(this.buf, used);
+    return more;
   }
 
   /** The answer's bytes (ResponseWriter); nothing once the client has gone. */
@@ -289,6 +299,11 @@ class Client implements ForwardHost {
     this.phase = "admit";
     const admitted = this.shared.admission.admit(req);
     if (!(admitted instanceof Promise)) return this.admitted(req, admitted);
+    this.admitLater(req, admitted);
+  }
+
+  /** Apart from begin, which runs on every request: its closures would cost a scope each time. */
+  private admitLater(req: RequestHead, admitted: Promise<Admission>): void {
     admitted.then(
       (result) => this.admitted(req, result),
       (error: Error) => {
@@ -310,7 +325,7 @@ class Client implements ForwardHost {
         ? { kind: "length", left: req.framing.length }
         : req.framing.kind === "chunked"
           ? { kind: "chunked", reader: new ChunkedReader() }
-          : { kind: "none" };
+          : NO_BODY;
     return { req, body, sink: DISCARD, responded: false, close: !req.keepAlive };
   }
 

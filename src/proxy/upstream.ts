@@ -4,7 +4,10 @@ import {
   headEnd,
   MAX_HEAD_BYTES,
   parseResponseHead,
+  rest as restOf,
+  upTo,
   WireError,
+  withHead,
   type ResponseHead,
 } from "./http1.ts";
 import type { EgressProxy } from "./egress.ts";
@@ -134,7 +137,7 @@ class Connection {
         }
         this.headBuf = undefined;
         const head = parseResponseHead(buf.toString("latin1", 0, end));
-        rest = buf.subarray(end);
+        rest = restOf(buf, end);
         if (head.status < 200) {
           if (head.status === 101) throw new WireError(502, "unexpected protocol switch");
           continue; // 100 Continue, 103 Early Hints: the final answer follows
@@ -158,18 +161,14 @@ class Connection {
       if (body.kind === "length") {
         const n = Math.min(body.left, rest.length);
         body.left -= n;
-        const more = live.handlers.data(rest.subarray(0, n));
-        rest = rest.subarray(n);
+        const more = live.handlers.data(upTo(rest, n));
+        rest = restOf(rest, n);
         if (body.left === 0) return this.finish(live, rest.length === 0);
         if (!more) this.socket?.pause();
       } else if (body.kind === "chunked") {
-        let more = true;
-        const used = body.reader.feed(rest, (piece) => {
-          if (!live.handlers.data(piece)) more = false;
-        });
-        rest = rest.subarray(used);
+        const used = this.readChunks(live, body.reader, rest);
+        rest = restOf(rest, used);
         if (body.reader.done) return this.finish(live, rest.length === 0);
-        if (!more) this.socket?.pause();
       } else if (body.kind === "close") {
         if (!live.handlers.data(rest)) this.socket?.pause();
         return;
@@ -178,6 +177,16 @@ class Connection {
         return this.finish(live, false);
       }
     }
+  }
+
+  /** Apart from consume: a function that makes a closure pays for its scope on every call. */
+  private readChunks(live: Exchange, reader: ChunkedReader, rest: Buffer): number {
+    let more = true;
+    const used = reader.feed(rest, (piece) => {
+      if (!live.handlers.data(piece)) more = false;
+    });
+    if (!more) this.socket?.pause();
+    return used;
   }
 
   proceed(live: Exchange): void {
@@ -257,7 +266,8 @@ export class Exchange {
   constructor(
     private readonly pool: UpstreamPool,
     private readonly origin: UpstreamOrigin,
-    private readonly head: Uint8Array,
+    /** The request head, latin1 (withHead makes it and the body one buffer). */
+    private readonly head: string,
     private readonly body: Uint8Array | undefined | "stream",
     readonly isHead: boolean,
     readonly handlers: ExchangeHandlers,
@@ -271,8 +281,7 @@ export class Exchange {
     const body = this.body;
     this.conn = this.pool.acquire(this.origin, fresh || body === "stream");
     this.conn.start(this);
-    if (body instanceof Uint8Array && body.length) this.conn.outbox.write(this.head, body);
-    else this.conn.outbox.write(this.head);
+    this.conn.outbox.write(withHead(this.head, body instanceof Uint8Array ? body : undefined));
   }
 
   /** A kept-alive connection the server had already closed: again, on a new one. */
@@ -472,7 +481,7 @@ export class UpstreamPool {
    */
   send(
     origin: UpstreamOrigin,
-    head: Uint8Array,
+    head: string,
     body: Uint8Array | undefined | "stream",
     isHead: boolean,
     handlers: ExchangeHandlers,
