@@ -20,6 +20,7 @@ import {
   X_GOOG_API_KEY,
 } from "./http1.ts";
 import type { ProxyRoute } from "./routes.ts";
+import { withoutFTL } from "./tier.ts";
 
 /**
  * Everything a request must pass before anything is sent upstream, for plain requests and
@@ -396,3 +397,19 @@ export function downstreamFields(head: ResponseHead): string {
 export function refusalBody(message: string): string {
   return JSON.stringify({ error: { type: "authctl_proxy", message: `authctl proxy: ${message}` } });
 }
+
+// Per-request code: see tier.ts.
+withoutFTL(
+  parseTarget,
+  underScope,
+  segmentState,
+  sameSecret,
+  takeQueryKey,
+  presentsPlaceholder,
+  isSpace,
+  sameSecretAt,
+  wireOf,
+  FieldCopier,
+  upstreamFields,
+  downstreamFields,
+);

@@ -3,6 +3,7 @@ import { type ChunkedReader, chunk, LAST_CHUNK, type RequestHead, type ResponseH
 import { ResponseWriter } from "./response-writer.ts";
 import type { ProxyRoute } from "./routes.ts";
 import type { Exchange, ExchangeHandlers, UpstreamOrigin, UpstreamPool } from "./upstream.ts";
+import { withoutFTL } from "./tier.ts";
 
 /** Bodies up to this size are buffered, so a request rejected with 401 can be sent again after a refresh. */
 const REPLAY_LIMIT = 1 << 20;
@@ -181,3 +182,6 @@ export class Forward implements ExchangeHandlers, BodySink {
     this.host.unblock();
   }
 }
+
+// Per-request code: see tier.ts.
+withoutFTL(Forward);

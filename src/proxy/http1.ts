@@ -8,6 +8,8 @@
  * is refused with 400 rather than guessed at.
  */
 
+import { withoutFTL } from "./tier.ts";
+
 /** The largest request or response head accepted (request line, headers, the empty line). */
 export const MAX_HEAD_BYTES = 64 * 1024;
 /** The longest chunk-size line (size and extensions) or trailer section accepted. */
@@ -513,3 +515,26 @@ export function chunk(piece: Uint8Array): Uint8Array[] {
 }
 const CRLF = Buffer.from("\r\n");
 export const LAST_CHUNK = Buffer.from("0\r\n\r\n");
+
+// Per-request code: see tier.ts.
+withoutFTL(
+  sameName,
+  kindOf,
+  fieldLine,
+  lowerName,
+  fieldValue,
+  rest,
+  upTo,
+  headEnd,
+  parseFields,
+  namesOtherFields,
+  tokens,
+  connectionOf,
+  valuesOf,
+  digits,
+  parseRequestHead,
+  parseResponseHead,
+  ChunkedReader,
+  withHead,
+  chunk,
+);

@@ -1,4 +1,5 @@
 import type { Socket } from "bun";
+import { withoutFTL } from "./tier.ts";
 
 /**
  * What has not been written to a Bun socket yet. `socket.write` takes what the kernel accepts now
@@ -75,3 +76,6 @@ export class Outbox {
     else this.onDrained();
   }
 }
+
+// Per-request code: see tier.ts.
+withoutFTL(Outbox);

@@ -1,5 +1,6 @@
 import { downstreamFields } from "./admission.ts";
 import { chunk, LAST_CHUNK, type ResponseHead, withHead } from "./http1.ts";
+import { withoutFTL } from "./tier.ts";
 
 /** The provider's answer on its way to the client, framed for the client. */
 export class ResponseWriter {
@@ -61,3 +62,6 @@ export class ResponseWriter {
     this.turn.responded = true;
   }
 }
+
+// Per-request code: see tier.ts.
+withoutFTL(ResponseWriter);

@@ -18,6 +18,7 @@ import { Outbox } from "./outbox.ts";
 import type { ProxyRoute } from "./routes.ts";
 import { relayUpgrade, type UpgradeRelay } from "./upgrade.ts";
 import { UpstreamPool, type UpstreamOrigin } from "./upstream.ts";
+import { withoutFTL } from "./tier.ts";
 
 /**
  * The session's reverse proxy, on raw TCP (Bun.listen) with the HTTP/1.1 parsing in http1.ts and
@@ -459,6 +460,7 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
   // runs for the child's lifetime and needs the normal policy (bench-proxy: added p50 0.17 ms with
   // it, 0.23-0.29 ms without).
   Bun.unsafe.setJITPolicy(1);
+  withoutFTL(handlers, shared.admission);
   const listener: TCPSocketListener<Client> = Bun.listen<Client>({
     hostname: "127.0.0.1",
     port: 0,
@@ -480,3 +482,6 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
     },
   };
 }
+
+// Per-request code: see tier.ts.
+withoutFTL(Client, hasBareLf);

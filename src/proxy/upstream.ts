@@ -12,6 +12,7 @@ import {
 } from "./http1.ts";
 import type { EgressProxy } from "./egress.ts";
 import { Outbox } from "./outbox.ts";
+import { withoutFTL } from "./tier.ts";
 
 /**
  * The proxy's HTTP/1.1 client towards a provider: kept-alive connections per origin (TCP, or TLS
@@ -498,3 +499,6 @@ export class UpstreamPool {
     this.idle.clear();
   }
 }
+
+// Per-request code: see tier.ts.
+withoutFTL(Connection, Exchange, UpstreamPool, handlers);
