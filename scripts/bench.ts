@@ -9,8 +9,11 @@
  * /usr/bin/time when it is installed: a child forked from Bun itself would report Bun's pages),
  * and `gh auth token` beside authctl when gh is installed, as the peer a user would otherwise pick.
  * Targets (issue 18): file/encrypted store and a fresh OAuth token ≤ 1.5× wall and ≤ 1.3× memory;
- * the keyring (Secret Service over D-Bus) ≤ 2× wall.
- *   bun scripts/bench.ts [--runs=N]
+ * the keyring (Secret Service over D-Bus) ≤ 2× wall. Beside them, for reference: the job alone (a
+ * program that stats, reads and parses the store and prints one line, built as authctl is: what
+ * is left is authctl's own cost), and what each runtime feature the hot path could use costs a
+ * compiled binary on its own (`--no-costs` skips that part).
+ *   bun scripts/bench.ts [--runs=N] [--no-costs]
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -27,7 +30,11 @@ const build = Bun.spawnSync([process.execPath, join(root, "scripts/build.ts")], 
   stdio: ["ignore", "ignore", "inherit"],
 });
 if (build.exitCode !== 0) process.exit(1);
-function compileHello(name: string, source: string): string {
+/**
+ * A small compiled program: CommonJS like the hello-world baseline, or (`esm`) built as
+ * scripts/build.ts builds authctl: ES modules, and its start-up JIT policy (16).
+ */
+function compileHello(name: string, source: string, esm = false): string {
   writeFileSync(join(work, `${name}.ts`), source);
   const built = Bun.spawnSync(
     [
@@ -36,6 +43,7 @@ function compileHello(name: string, source: string): string {
       "--compile",
       "--minify",
       "--bytecode",
+      ...(esm ? ["--format", "esm", "--compile-jit-policy=16"] : []),
       join(work, `${name}.ts`),
       "--outfile",
       join(work, name),
@@ -50,6 +58,23 @@ function compileHello(name: string, source: string): string {
 const hello = compileHello("hello", `console.log("export HELLO='world'");\n`);
 // For reference only: what the old baseline cost.
 const helloStream = compileHello("hello-stream", `process.stdout.write("export HELLO='world'\\n");\n`);
+// For reference: the job `env openrouter` does and nothing else, built as authctl is (ES modules):
+// stat the directory and credentials.toml, read and parse it and config.toml, print one line. How
+// far authctl is from this is what its own code costs (issue 18).
+const smolToml = JSON.stringify(Bun.resolveSync("smol-toml", root));
+const jobAlone = compileHello(
+  "job-alone",
+  `import { parse } from ${smolToml};
+const home = process.env.AUTHCTL_HOME!;
+Promise.all([Bun.file(home).stat(), Bun.file(home + "/credentials.toml").stat()]).then(async ([dir, file]) => {
+  const config = Bun.file(home + "/config.toml");
+  if (await config.exists()) parse(await config.text());
+  const store = parse(await Bun.file(home + "/credentials.toml").text()) as any;
+  if (dir.isDirectory() && file.isFile()) console.log("export OPENROUTER_API_KEY='" + store.openrouter.key + "'");
+});
+`,
+  true,
+);
 
 const home = join(work, "home");
 // The main home is a plain file (as before backends existed); the storage cases below add one
@@ -210,10 +235,14 @@ if (ghPath) {
   cases["gh auth token (peer)"] = [ghPath, "auth", "token", "@gh"];
 }
 cases["hello-world with process.stdout.write (the old baseline)"] = [helloStream];
+cases["the job alone (no authctl code: stat, read and parse the store and config.toml, print a line)"] = [
+  jobAlone,
+];
 
 /** Which target a case is held to (issue 18); none for the passphrase (scrypt is the point) and references. */
 function targetFor(name: string): { wall: number; memory?: number } | undefined {
-  if (name.includes("passphrase") || name.includes("peer") || name.startsWith("hello")) return undefined;
+  if (name.includes("passphrase") || name.includes("peer") || !name.match(/^(env|token|exec) /))
+    return undefined;
   if (name.includes("keyring")) return { wall: 2 };
   if (name.includes("etcd")) return undefined;
   if (name.includes("openrouter anthropic openai")) return undefined;
@@ -279,7 +308,7 @@ for (const [name, values] of Object.entries(samples)) {
       ? ""
       : `, peak ${(median(memory[name]!) / 1024).toFixed(1)} MiB (${memRatio.toFixed(2)}×)`;
   console.log(
-    `${name.startsWith("gh") || name.startsWith("hello") ? "" : "authctl "}${name}: median ${median(values).toFixed(2)} ms, ratio ${ratio.toFixed(2)}×${mem}${verdict}`,
+    `${name.match(/^(env|token|exec) /) ? "authctl " : ""}${name}: median ${median(values).toFixed(2)} ms, ratio ${ratio.toFixed(2)}×${mem}${verdict}`,
   );
 }
 if (samples["env openrouter (etcd)"]) {
@@ -287,6 +316,51 @@ if (samples["env openrouter (etcd)"]) {
   console.log(`authctl env openrouter (etcd) against the file store: ${ratio.toFixed(2)}×`);
 }
 console.log(missed ? `${missed} target(s) not met` : "every target met");
+if (gnuTime && !process.argv.includes("--no-costs")) reportCosts();
+
+/**
+ * What the runtime features the hot path might use cost a compiled binary, as peak memory over a
+ * `console.log` hello-world built the same way (ES modules, like authctl): each program adds one.
+ * Most of a compiled binary's memory is the runtime's own code, paged in as features are first
+ * used, so each new feature costs about 0.5-2 MiB whatever the program does with it, and two
+ * features that share runtime code cost less than their sum (issue 18). `--no-costs` skips this.
+ */
+function reportCosts(): void {
+  const read = 'const home = process.env.AUTHCTL_HOME!; const path = home + "/credentials.toml";';
+  const aes =
+    "const key = new Uint8Array(32); const iv = new Uint8Array(12); const sealed = new Uint8Array(48); const aad = new Uint8Array(8);";
+  const programs: Record<string, string> = {
+    "nothing (console.log)": 'console.log("x");',
+    "process.argv and process.env":
+      'console.log("x" + process.argv.length + Object.keys(process.env).length);',
+    "a regular expression, run once": 'console.log("x" + /^[a-z0-9][a-z0-9-]*$/.test(process.argv0));',
+    "an async function and an await":
+      'async function f() { await null; return 1; } f().then((v) => console.log("x" + v));',
+    "Bun.file().stat() of a directory and a file": `${read} Promise.all([Bun.file(home).stat(), Bun.file(path).stat()]).then(([d, f]) => console.log("x" + d.mode + f.mode));`,
+    "Bun.file().text()": `${read} Bun.file(path).text().then((t) => console.log("x" + t.length));`,
+    "Bun.file().bytes() and a fatal TextDecoder": `${read} Bun.file(path).bytes().then((b) => console.log("x" + new TextDecoder("utf-8", { fatal: true }).decode(b).length));`,
+    "smol-toml parse of credentials.toml (with text())": `import { parse } from ${smolToml}; ${read} Bun.file(path).text().then((t) => console.log("x" + Object.keys(parse(t)).length));`,
+    "node:fs readFileSync": `import { readFileSync } from "node:fs"; ${read} console.log("x" + readFileSync(path).length);`,
+    "node:crypto AES-256-GCM decipher": `import { createDecipheriv } from "node:crypto"; ${aes} let r = "ok"; try { const d = createDecipheriv("aes-256-gcm", key, iv); d.setAAD(aad); d.setAuthTag(sealed.subarray(32)); d.update(sealed.subarray(0, 32)); d.final(); } catch { r = "refused"; } console.log("x" + r);`,
+    "crypto.subtle AES-256-GCM decrypt": `${aes} crypto.subtle.importKey("raw", key, "AES-GCM", false, ["decrypt"]).then((k) => crypto.subtle.decrypt({ name: "AES-GCM", iv, additionalData: aad }, k, sealed)).then(() => "ok", () => "refused").then((r) => console.log("x" + r));`,
+    "Bun.CryptoHasher HMAC-SHA256":
+      'console.log("x" + new Bun.CryptoHasher("sha256", "key").update("text").digest("base64"));',
+  };
+  const built = Object.entries(programs).map(
+    ([what, source], i) => [what, compileHello(`cost-${i}`, `${source}\nexport {};\n`, true)] as const,
+  );
+  const peaks = new Map<string, number[]>(built.map(([what]) => [what, []]));
+  for (let i = 0; i < Math.min(runs, 15); i++)
+    for (const [what, program] of built) peaks.get(what)!.push(peakKiB([program], env));
+  const floor = median(peaks.get("nothing (console.log)")!) / 1024;
+  console.log(
+    `what each feature costs a compiled binary built as authctl is (peak memory over ${floor.toFixed(1)} MiB for console.log alone, medians of ${Math.min(runs, 15)} runs):`,
+  );
+  for (const [what] of built.slice(1)) {
+    const mib = median(peaks.get(what)!) / 1024;
+    console.log(`  +${(mib - floor).toFixed(1)} MiB  ${what}`);
+  }
+}
 secretService?.stop();
 await etcdCluster?.stop();
 rmSync(work, { recursive: true, force: true });
