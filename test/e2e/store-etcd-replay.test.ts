@@ -5,7 +5,7 @@
  * etcd-seen.json make each of these a named error (exit 1) that writes nothing.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync, statSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { createSandbox, ensureBinary, expectOk, type Sandbox, secret } from "../helpers/binary.ts";
 import { type EtcdCluster, HAVE_ETCD, startEtcdCluster } from "../helpers/etcd-cluster.ts";
@@ -217,6 +217,23 @@ describe.skipIf(!HAVE_ETCD)(
       // What the store alone cannot show: a machine that never saw generation 2 takes it.
       expect((await machine().run(["token", "openrouter"])).stdout).toBe(`${K1}\n`);
     }, 90_000);
+
+    test("a machine that cannot record the generation it saw still reads the store, and says what it cannot notice", async () => {
+      const [a, b] = [machine(), machine()];
+      await login(a, "openrouter", K1);
+      // Stands for a read-only AUTHCTL_HOME (the tests run as root, which a file mode would not stop).
+      mkdirSync(join(b.home, "etcd-seen.json"), { recursive: true });
+      const read = await b.run(["token", "openrouter"]);
+      expectOk(read);
+      expect(read.stdout).toBe(`${K1}\n`);
+      expect(read.stderr).toContain(
+        `could not record the team store's generation in ${join(b.home, "etcd-seen.json")} (`,
+      );
+      expect(read.stderr).toContain("a rollback of the whole store would not be noticed on this machine");
+      const write = await b.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: K2 });
+      expectOk(write);
+      expect((await a.run(["token", "openrouter"])).stdout).toBe(`${K2}\n`);
+    }, 60_000);
 
     test("a store written before the manifest existed is read as it is, adopted by its first write, and guarded from then on", async () => {
       await restore(LEGACY, LEGACY_PREFIX);

@@ -33,6 +33,8 @@ export interface OpenContext {
   manifestKey: string;
   seenFile?: string;
   seenId: string;
+  /** A notice for people (stderr): a generation that could not be recorded. */
+  notify(message: string): void;
   wrongKey(): AuthctlError;
 }
 
@@ -68,7 +70,7 @@ function verifyStore(state: Loaded, k: TeamKey, ctx: OpenContext): Manifest | un
         `its manifest is at generation ${manifest.generation}, and this machine has seen generation ${seen.generation}`,
       );
     if (seenFile && (!seen || seen.store !== manifest.store || manifest.generation > seen.generation))
-      recordSeen(seenFile, seenId, { store: manifest.store, generation: manifest.generation });
+      recordSeen(seenFile, seenId, { store: manifest.store, generation: manifest.generation }, ctx.notify);
     return manifest;
   }
   // Empty: nothing stale can be served, and a team may empty the prefix to start again.

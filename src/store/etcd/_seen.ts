@@ -7,7 +7,7 @@
  * one), so the hot path, when nothing changed, reads it and writes nothing.
  */
 import { readFileSync } from "../../lazy-fs.ts";
-import { writeFileAtomic } from "../atomic-write.ts";
+import { describeIoError, writeFileAtomic } from "../atomic-write.ts";
 
 export interface Seen {
   store: string;
@@ -49,12 +49,20 @@ export function readSeen(file: string, key: string): Seen | undefined {
  * store id: the prefix was emptied and started again). Two processes of this machine may race:
  * after writing, the file is read back and written again if the other one's lower value won.
  */
-export function recordSeen(file: string, key: string, now: Seen): void {
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const current = load(file);
-    const before = current.stores[key];
-    if (before && before.store === now.store && before.generation >= now.generation) return;
-    current.stores[key] = { store: now.store, generation: now.generation };
-    writeFileAtomic(file, `${JSON.stringify(current)}\n`);
+export function recordSeen(file: string, key: string, now: Seen, notify: (message: string) => void): void {
+  try {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const current = load(file);
+      const before = current.stores[key];
+      if (before && before.store === now.store && before.generation >= now.generation) return;
+      current.stores[key] = { store: now.store, generation: now.generation };
+      writeFileAtomic(file, `${JSON.stringify(current)}\n`);
+    }
+  } catch (error) {
+    // A read-only AUTHCTL_HOME (a sandboxed service) must not stop reads of the team store, or a
+    // write that already landed: the check is weaker there, and the person is told.
+    notify(
+      `could not record the team store's generation in ${file} (${describeIoError((error as Error).cause ?? error)}); a rollback of the whole store would not be noticed on this machine`,
+    );
   }
 }

@@ -136,6 +136,7 @@ export function createEtcdStore(options: EtcdStoreOptions): EtcdStore {
       manifestKey,
       seenFile: options.seenFile,
       seenId,
+      notify: options.notify,
       wrongKey,
     });
 
@@ -160,7 +161,12 @@ export function createEtcdStore(options: EtcdStoreOptions): EtcdStore {
   /** After a write: this machine has seen the generation it wrote (see _seen.ts). */
   function noteSeen(manifest: Manifest): void {
     if (options.seenFile)
-      recordSeen(options.seenFile, seenId, { store: manifest.store, generation: manifest.generation });
+      recordSeen(
+        options.seenFile,
+        seenId,
+        { store: manifest.store, generation: manifest.generation },
+        options.notify,
+      );
   }
 
   const withLock = <T>(work: (held: HeldLease) => Promise<T>) =>
