@@ -451,6 +451,14 @@ export const MUTANTS: Mutant[] = [
     tests: ["test/unit/store-backends.test.ts"],
     why: "a file that does not read back as written is trusted, and the keyring's copy is deleted",
   },
+  {
+    id: "move-readback-failure-kept",
+    file: "src/store/backend-store.ts",
+    from: "        locked.write(document);\n        throw error;",
+    to: "        throw error;",
+    tests: ["test/unit/store-backends.test.ts"],
+    why: "after a failed read-back the new file still lists the good keyring copy for deletion, and the next write deletes it",
+  },
   // Exit codes are decided in exitCodeFor alone (README 'Exit codes').
   {
     id: "exit-unknown-provider",

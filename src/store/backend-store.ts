@@ -270,7 +270,14 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
       noticeWrite(ctx, loaded, plan, next);
       locked.write(next);
       checkpoint("file-written");
-      verifyReadBack(ctx, loaded, plan);
+      try {
+        verifyReadBack(ctx, loaded, plan);
+      } catch (error) {
+        // The new file already lists the old items for deletion: the next write would delete
+        // what is now the only good copy. Put back the file it replaced, which points at them.
+        locked.write(document);
+        throw error;
+      }
       await cleanUpItems(ctx, next, locked);
       return { result, moves: plan.moves, before: opening?.source };
     });

@@ -601,6 +601,12 @@ describe("migration", () => {
       `openrouter did not read back from ${join(home, "credentials.toml")} as written; its keyring item is kept`,
     );
     expect(keyring.items).toEqual(items);
+    // Kept for good: the file points at the keyring again and lists nothing to delete, so the next
+    // write (any login or refresh) does not delete what is now the only good copy.
+    expect(fileText(home)).not.toContain("keyring_cleanup");
+    await storeFor(home, "file", keyring).store.update(() => {});
+    expect(keyring.items).toEqual(items);
+    expect(await fullCredentials(home, keyring)).toEqual(credentials());
   });
 
   const STEPS: Array<[BackendName, BackendName]> = [
