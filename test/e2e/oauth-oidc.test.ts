@@ -102,7 +102,8 @@ describe("custom OIDC provider", () => {
   });
 
   test("logs in by device code: the code goes to stderr, the test approves it, polling finishes", async () => {
-    const { server, box } = await setup();
+    // interval 1 s: without one, the first poll waits the 5 s default (oauth-clock.test.ts).
+    const { server, box } = await setup({ deviceInterval: 1 });
     const proc = Bun.spawn([BINARY, "login", "mycorp", "--device"], {
       env: box.env,
       stdout: "pipe",

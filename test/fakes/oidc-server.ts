@@ -76,6 +76,12 @@ export interface OidcServer {
 export interface StartOidcServerOptions {
   /** access token lifetime in seconds (default 3600) */
   accessTokenTtl?: number;
+  /**
+   * `interval` added to the device authorization answer (seconds). oidc-provider sends none, so
+   * a client waits RFC 8628's 5 s default before each poll (that default is tested on a fake
+   * clock in test/actions/oauth-clock.test.ts); a test that only needs the login done sets 1.
+   */
+  deviceInterval?: number;
   /** finish login and consent without any form (default true) */
   autoApprove?: boolean;
   /** rotate refresh tokens on every use (default true; replaying a rotated one revokes the grant) */
@@ -553,6 +559,15 @@ export async function startOidcServer(options: StartOidcServerOptions = {}): Pro
       requests.push(record);
     }
   });
+
+  if (options.deviceInterval !== undefined) {
+    const interval = options.deviceInterval;
+    provider.use(async (ctx, next) => {
+      await next();
+      if (ctx.method === "POST" && ctx.path === "/device/auth" && ctx.status === 200)
+        ctx.body = { ...(ctx.body as Record<string, unknown>), interval };
+    });
+  }
 
   // 2. interactions (login + consent), the part an OpenID Provider deployment writes itself
   const finish = async (ctx: KoaContext, result: Record<string, unknown>, merge: boolean) => {
