@@ -166,7 +166,7 @@ export const MUTANTS: Mutant[] = [
   },
   {
     id: "proxy-replay-limit",
-    file: "src/proxy/server.ts",
+    file: "src/proxy/forward.ts",
     from: "const REPLAY_LIMIT = 1 << 20;",
     to: "const REPLAY_LIMIT = 1 << 30;",
     tests: ["test/e2e/proxy-contract.test.ts"],
