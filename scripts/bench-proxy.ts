@@ -238,6 +238,15 @@ try {
       `${name.padEnd(8)}  ${ms(p50)}  ${ms(p99)}  ${ms(p999)}  ${ms(Math.max(...latency[name]))}  ${added.padEnd(33)}  ${cpuPer.padStart(10)}  ${pct(speed[name], 50).toFixed(0).padStart(6)}`,
     );
   }
+  // Warm-up (JIT tiers, first connections) shows as a first half slower than the second.
+  for (const name of ["nginx", "authctl"] as const) {
+    const half = latency[name].length >> 1;
+    const first = latency[name].slice(0, half);
+    const second = latency[name].slice(half);
+    console.log(
+      `${name} p99 (p99.9), first half / second half of its requests: ${pct(first, 99).toFixed(3)} (${pct(first, 99.9).toFixed(3)}) / ${pct(second, 99).toFixed(3)} (${pct(second, 99.9).toFixed(3)}) ms`,
+    );
+  }
   const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
   console.log(`load average at the end: ${load}`);
   const addedP50 = pct(latency.authctl, 50) - d50;
