@@ -185,9 +185,14 @@ export function upTo(buf: Buffer, to: number): Buffer {
   return to >= buf.length ? buf : buf.subarray(0, to);
 }
 
-/** Index just past the empty line that ends a head, or -1 while it has not arrived. */
+const HEAD_END = Buffer.from("\r\n\r\n");
+
+/**
+ * Index just past the empty line that ends a head, or -1 while it has not arrived. The needle is
+ * a Buffer: with a string Bun converts it on every call, 3.4 times slower (issue 17).
+ */
 export function headEnd(buf: Buffer, from = 0): number {
-  const at = buf.indexOf("\r\n\r\n", from);
+  const at = buf.indexOf(HEAD_END, from);
   return at < 0 ? -1 : at + 4;
 }
 

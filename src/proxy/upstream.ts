@@ -63,6 +63,7 @@ class Connection {
   closed = false;
   /** When the connection was parked idle (Date.now()). */
   idleSince = 0;
+  private paused = false;
   private headBuf: Buffer | undefined;
   private response: ResponseHead | undefined;
   private body:
@@ -83,6 +84,19 @@ class Connection {
     this.current = live;
     this.response = undefined;
     this.headBuf = undefined;
+  }
+
+  /** Reading stops (backpressure, a held answer); a call into the socket only when that changes. */
+  pause(): void {
+    if (this.paused || !this.socket) return;
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  resume(): void {
+    if (!this.paused || !this.socket) return;
+    this.paused = false;
+    this.socket.resume();
   }
 
   parkIdle(): void {
@@ -152,7 +166,7 @@ class Connection {
         else this.body = head.length ? { kind: "length", left: head.length } : { kind: "none" };
         if (!live.handlers.head(head, bodyless)) {
           this.held = [Buffer.from(rest)];
-          this.socket?.pause();
+          this.pause();
           return;
         }
         if (this.body.kind === "none") return this.finish(live, rest.length === 0);
@@ -165,13 +179,13 @@ class Connection {
         const more = live.handlers.data(upTo(rest, n));
         rest = restOf(rest, n);
         if (body.left === 0) return this.finish(live, rest.length === 0);
-        if (!more) this.socket?.pause();
+        if (!more) this.pause();
       } else if (body.kind === "chunked") {
         const used = this.readChunks(live, body.reader, rest);
         rest = restOf(rest, used);
         if (body.reader.done) return this.finish(live, rest.length === 0);
       } else if (body.kind === "close") {
-        if (!live.handlers.data(rest)) this.socket?.pause();
+        if (!live.handlers.data(rest)) this.pause();
         return;
       } else {
         // A bodyless response followed by more bytes: the server is not speaking HTTP we understand.
@@ -186,7 +200,7 @@ class Connection {
     const used = reader.feed(rest, (piece) => {
       if (!live.handlers.data(piece)) more = false;
     });
-    if (!more) this.socket?.pause();
+    if (!more) this.pause();
     return used;
   }
 
@@ -194,7 +208,7 @@ class Connection {
     const held = this.held;
     if (!held || this.current !== live) return;
     this.held = undefined;
-    this.socket?.resume();
+    this.resume();
     try {
       if (this.body.kind === "none")
         return this.finish(
@@ -218,7 +232,7 @@ class Connection {
       this.body.kind !== "close" &&
       !this.closed;
     this.current = undefined;
-    this.socket?.resume();
+    this.resume();
     if (reusable) this.pool.release(this);
     else this.destroy();
     live.handlers.end();
@@ -305,11 +319,11 @@ export class Exchange {
   }
 
   pause(): void {
-    this.conn.socket?.pause();
+    this.conn.pause();
   }
 
   resume(): void {
-    this.conn.socket?.resume();
+    this.conn.resume();
   }
 
   /** Drops the connection: the client went away, or the response is not wanted (a 401 replayed). */
