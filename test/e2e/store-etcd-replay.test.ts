@@ -7,7 +7,15 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { createSandbox, ensureBinary, expectOk, type Sandbox, secret } from "../helpers/binary.ts";
+import { type OidcServer, startOidcServer, TEST_CLIENT_ID } from "../fakes/oidc-server.ts";
+import {
+  createSandbox,
+  ensureBinary,
+  expectOk,
+  type Sandbox,
+  secret,
+  writeFollowingBrowser,
+} from "../helpers/binary.ts";
 import { type EtcdCluster, HAVE_ETCD, startEtcdCluster } from "../helpers/etcd-cluster.ts";
 
 const SEAL_KEY = secret(Buffer.alloc(32, 13).toString("base64"));
@@ -28,6 +36,7 @@ const LEGACY = JSON.parse(
 ) as Record<string, string>;
 
 let cluster: EtcdCluster;
+let server: OidcServer | undefined;
 const boxes: Sandbox[] = [];
 
 function machine(prefix = PREFIX, sealKey = SEAL_KEY): Sandbox {
@@ -36,7 +45,11 @@ function machine(prefix = PREFIX, sealKey = SEAL_KEY): Sandbox {
   box.env.AUTHCTL_STORE = "etcd";
   box.env.AUTHCTL_ETCD_KEY = sealKey;
   box.writeConfig(
-    `store = "etcd"\n[etcd]\nendpoints = ${JSON.stringify(cluster.endpoints)}\nprefix = "${prefix}"\nlock_ttl = 2\n`,
+    `store = "etcd"\n[etcd]\nendpoints = ${JSON.stringify(cluster.endpoints)}\nprefix = "${prefix}"\nlock_ttl = 2\n` +
+      (server
+        ? `[providers.mycorp]\nname = "MyCorp"\nissuer = "${server.issuer}"\nclient_id = "${TEST_CLIENT_ID}"\n` +
+          `scopes = ["openid", "offline_access"]\nenv = { MYCORP_TOKEN = "access_token" }\n`
+        : ""),
   );
   return box;
 }
@@ -104,6 +117,8 @@ describe.skipIf(!HAVE_ETCD)(
     });
     afterEach(async () => {
       for (const box of boxes.splice(0)) box.cleanup();
+      await server?.stop();
+      server = undefined;
       await cluster.etcdctl(["del", "--prefix", "/authctl/"]);
     });
 
@@ -132,6 +147,27 @@ describe.skipIf(!HAVE_ETCD)(
       expect(status.stdout).not.toContain(K1.slice(-6));
       await login(b, "openrouter", K3);
       expect((await a.run(["token", "openrouter"])).stdout).toBe(`${K3}\n`);
+    }, 90_000);
+
+    test("an OAuth record from before a refresh put back: refused by name, and its spent refresh token is never sent", async () => {
+      const oidc = (server = await startOidcServer({ accessTokenTtl: 3600 }));
+      const [a, b] = [machine(), machine()];
+      expectOk(await a.run(["login", "mycorp"], { env: { BROWSER: writeFollowingBrowser(a.root) } }));
+      const key = `${PREFIX}credentials/mycorp`;
+      const beforeRefresh = await get(key);
+      oidc.setAccessTokenTtl(3 * 3600);
+      expectOk(await b.run(["token", "mycorp", "--min-ttl", "2h"]));
+      expect(oidc.counts.refresh).toBe(1);
+      // The old record holds the refresh token the server has just rotated away.
+      await put(key, beforeRefresh);
+      const result = await machine().run(["token", "mycorp", "--min-ttl", "2h"]);
+      expect(result.code).toBe(1);
+      expect(result.stdout).toBe("");
+      expect(result.stderr.split("\n")[0]).toContain(
+        `${STORE}: the record of mycorp is not the version authctl last wrote with the team's seal key`,
+      );
+      // Sent, it would have been a reuse, and oidc-provider revokes the grant on one.
+      expect(oidc.counts.refresh).toBe(1);
     }, 90_000);
 
     test("a record deleted behind authctl's back, a logout undone, a manifest altered or deleted: each a named error", async () => {
