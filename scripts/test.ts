@@ -4,6 +4,8 @@
  * Ends with the line CI reads: `N passed, N failed` (a failed type-check or build counts as a
  * failure, so it can never read as green).
  */
+import { readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const root = join(import.meta.dir, "..");
@@ -30,7 +32,18 @@ let skipped = 0;
 if (built) {
   // Bun ignores `[test] timeout` in bunfig.toml (oven-sh/bun#7789): the flag is the only place it
   // reads a suite-wide default. Tests that need more still say so in their own third argument.
-  const args = [bun, "test", "--timeout", "60000", ...process.argv.slice(2)];
+  // The JUnit report carries each file's wall time, its beforeAll/afterAll included, which the
+  // console output does not show: the slowest files are listed at the end (where the time goes).
+  const times = join(tmpdir(), `authctl-test-times-${process.pid}.xml`);
+  const args = [
+    bun,
+    "test",
+    "--timeout",
+    "60000",
+    "--reporter=junit",
+    `--reporter-outfile=${times}`,
+    ...process.argv.slice(2),
+  ];
   process.stderr.write(`\n== tests: ${args.join(" ")}\n`);
   const proc = Bun.spawn(args, {
     cwd: root,
@@ -56,7 +69,36 @@ if (built) {
   skipped = Number(/^\s*(\d+) skip$/m.exec(all)?.[1] ?? 0);
   // A crash or an unhandled error outside any test still fails the run.
   if (code !== 0 && failed === 0) extraFailed++;
+  printSlowestFiles(times);
+  rmSync(times, { force: true });
 }
+/** The 15 slowest test files: wall time, and how much of it no test reports (setup and teardown). */
+function printSlowestFiles(report: string): void {
+  let xml: string;
+  try {
+    xml = readFileSync(report, "utf8");
+  } catch {
+    return; // no report (the run crashed before writing it): the failure says enough
+  }
+  // One <testsuite> per file at the top (two spaces in), describe blocks nested inside it.
+  const files: Array<{ file: string; time: number; setup: number }> = [];
+  for (const line of xml.split("\n")) {
+    const file = /^ {2}<testsuite name="([^"]*)"[^>]*? time="([\d.]+)"/.exec(line);
+    if (file) files.push({ file: file[1]!, time: Number(file[2]), setup: Number(file[2]) });
+    const test = /^\s*<testcase [^>]*?time="([\d.]+)"/.exec(line);
+    if (test && files.length > 0) files[files.length - 1]!.setup -= Number(test[1]);
+  }
+  if (files.length === 0) return;
+  const total = files.reduce((sum, f) => sum + f.time, 0);
+  const lines = files
+    .sort((a, b) => b.time - a.time)
+    .slice(0, 15)
+    .map((f) => `${f.time.toFixed(1).padStart(7)} s ${f.setup.toFixed(1).padStart(6)} s  ${f.file}`);
+  process.stderr.write(
+    `\n== slowest files of ${files.length} (${total.toFixed(0)} s in all): wall, of it outside tests (beforeAll/afterAll)\n${lines.join("\n")}\n`,
+  );
+}
+
 failed += extraFailed;
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
 process.exit(failed > 0 || passed === 0 ? 1 : 0);
