@@ -508,9 +508,11 @@ export class ChunkedReader {
 
 /** A latin1 head and the bytes after it as one buffer: one allocation, one write. */
 export function withHead(head: string, body?: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(head.length + (body?.length ?? 0));
+  // Alone, one call into the runtime instead of two (allocate, then write).
+  if (!body?.length) return Buffer.from(head, "latin1");
+  const out = Buffer.allocUnsafe(head.length + body.length);
   out.write(head, 0, "latin1");
-  if (body) out.set(body, head.length);
+  out.set(body, head.length);
   return out;
 }
 
