@@ -183,7 +183,8 @@ describe("refresh errors", () => {
     const { fake, box, storePath } = await loggedIn({ refresh: "server_error_500" });
     const before = readFileSync(storePath);
     const result = await box.run(["token", "fake"]);
-    expect(result.code).not.toBe(0);
+    // Server trouble, not a dead grant: 1, not 4 (README "Exit codes").
+    expect(result.code).toBe(1);
     expect(result.stdout).toBe("");
     expect(fake.counts.refresh).toBe(1);
     expect(readFileSync(storePath).equals(before)).toBe(true);

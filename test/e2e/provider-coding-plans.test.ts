@@ -177,7 +177,8 @@ describe("qwen (legacy: device flow + PKCE, 429 as slow_down)", () => {
       `[providers.qwen]\ndevice_authorization_url = "${fake.url}/api/v1/oauth2/device/code"\ntoken_url = "${fake.url}/api/v1/oauth2/token"\n`,
     );
     const result = await box.run(["login", "qwen"]);
-    expect(result.code).not.toBe(0);
+    // Qwen refuses the login (403 access_denied): authentication failed.
+    expect(result.code).toBe(4);
     expect(result.stderr).toContain("free tier");
   });
 });

@@ -332,7 +332,8 @@ describe("a 200 that rotates the refresh token but is otherwise refused", () => 
       const { accessToken, refreshToken } = login(s, { expiresInMs: -1000 });
       s.fake.script.push(answer);
       const first = await s.box.run(["token", "fake"]);
-      expect(first.code).not.toBe(0);
+      // An answer that breaks the protocol: an error (1), not a refused login (4).
+      expect(first.code).toBe(1);
       expect(first.stdout).toBe("");
       expect(first.stderr).toContain(message);
       expect(first.stderr).toContain("the new refresh token was kept");
