@@ -133,9 +133,11 @@ export interface EtcdClusterOptions {
 }
 
 /**
- * Data directories of clusters whose test run was killed outright (SIGKILL: no handler runs):
- * etcd preallocates its WAL, about 370 MB per cluster, which in /dev/shm is memory. One that is an
- * hour old and that no running etcd uses is removed.
+ * Data directories of clusters whose test run ended without its handlers (SIGKILL, or `bun test
+ * --bail`, which exits at the first failure without running afterAll or exit handlers; the
+ * members die with it: setpriv below): etcd preallocates its WAL, about 370 MB per cluster, which
+ * in /dev/shm is memory. One that no running etcd uses and that is two minutes old (a cluster
+ * being started now has its members running within seconds; a live one always has one) is removed.
  */
 function removeAbandoned(base: string): void {
   const running = Bun.spawnSync(["pgrep", "-a", "-x", "etcd"], { stdout: "pipe" }).stdout.toString();
@@ -143,7 +145,7 @@ function removeAbandoned(base: string): void {
     if (!name.startsWith("authctl-etcd-")) continue;
     const dir = join(base, name);
     try {
-      if (running.includes(dir) || Date.now() - statSync(dir).mtimeMs < 3_600_000) continue;
+      if (running.includes(dir) || Date.now() - statSync(dir).mtimeMs < 120_000) continue;
       rmSync(dir, { recursive: true, force: true });
     } catch {}
   }
