@@ -1,7 +1,7 @@
 /**
  * The path functions `env`, `token` and `exec` call, without loading node:path: it costs a compiled
  * binary about 2 MiB of memory (scripts/bench.ts: a hello-world that loads it peaks at 26.9 MiB
- * instead of 24.7). On POSIX, `join`, `resolve` and `isAbsolute` are Node's own algorithm (lib/path.js,
+ * instead of 24.7). On POSIX, `join`, `resolve`, `isAbsolute` and `dirname` are Node's own algorithm (lib/path.js,
  * `normalizeString`), checked against node:path.posix in test/unit/lazy-path.test.ts; on Windows,
  * and for the functions only writes and error messages use, node:path itself on first call.
  */
@@ -103,5 +103,23 @@ export function resolve(...parts: string[]): string {
   return resolved.length > 0 ? resolved : ".";
 }
 
-export const dirname: typeof Path.dirname = (text) => load().dirname(text);
+/** Node's posix dirname (lib/path.js): `env` without a provider walks up the tree with it. */
+export function dirname(text: string): string {
+  if (WINDOWS) return load().dirname(text);
+  if (text.length === 0) return ".";
+  const hasRoot = text.startsWith("/");
+  let end = -1;
+  let matchedSlash = true;
+  for (let i = text.length - 1; i >= 1; --i) {
+    if (text[i] === "/") {
+      if (!matchedSlash) {
+        end = i;
+        break;
+      }
+    } else matchedSlash = false;
+  }
+  if (end === -1) return hasRoot ? "/" : ".";
+  if (hasRoot && end === 1) return "//";
+  return text.slice(0, end);
+}
 export const basename: typeof Path.basename = (text, suffix) => load().basename(text, suffix);

@@ -32,7 +32,7 @@ export async function resolveMany(ctx: Context, providerIds: string[]): Promise<
   const selected =
     providerIds.length > 0
       ? providerIds
-      : (require("./project.ts") as typeof import("./project.ts")).projectSelection(ctx);
+      : await (require("./project.ts") as typeof import("./project.ts")).projectSelectionQuickly(ctx);
   if (selected?.length === 0) return [];
   const named = selected !== undefined;
   // One parse of credentials.toml serves the list, every record and every keyring read.

@@ -5,6 +5,7 @@
  */
 import { dirname } from "../lazy-path.ts";
 import {
+  findNoProjectFileQuickly,
   findProjectFile,
   PROJECT_FILE_NAME,
   projectKey,
@@ -50,6 +51,17 @@ export function projectSelection(ctx: Context): string[] | undefined {
       : `the project file ${path} changed since it was allowed: read it, then run 'authctl allow' in ${where} (or name the providers)`,
     { detail: { projectFile: path, trust } },
   );
+}
+
+/**
+ * projectSelection for `env` and `exec`: the usual "no project file here" is found without node:fs
+ * (config/project-file.ts findNoProjectFileQuickly); everything else is projectSelection's.
+ */
+export async function projectSelectionQuickly(ctx: Context): Promise<string[] | undefined> {
+  const cwd = workingDirectory(ctx);
+  if (cwd === undefined) return undefined;
+  if ((await findNoProjectFileQuickly(cwd, ctx.deps.env.HOME)) === undefined) return undefined;
+  return projectSelection(ctx);
 }
 
 export interface ProjectStatus {

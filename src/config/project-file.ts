@@ -20,6 +20,7 @@ import { basename, dirname, join } from "../lazy-path.ts";
 import { parse, TomlError } from "smol-toml";
 import { AuthctlError } from "../errors.ts";
 import { parseAccountRef } from "../store/accounts.ts";
+import { USE_NODE_FS } from "../store/quick-read.ts";
 
 export const PROJECT_FILE_NAME = ".authctl.toml";
 
@@ -78,6 +79,49 @@ export function findProjectFile(cwd: string, userHome?: string): string | undefi
     if (device !== undefined && parentDevice !== undefined && parentDevice !== device) return undefined;
     dir = parent;
     device = parentDevice;
+  }
+}
+
+/**
+ * findProjectFile's usual answer, "there is none", found through Bun's file API: the search is
+ * a stat per directory up the tree, and node:fs costs a compiled binary about 5 MiB of memory
+ * (`env` without a provider, issue 18). Anything else returns USE_NODE_FS and the caller asks
+ * findProjectFile, which decides: a file there (a project needs node:fs to be read, hashed and
+ * checked anyway), a directory that does not stat, a HOME that does not, or a directory that is
+ * the user's home under another spelling than $HOME (findProjectFile compares real paths).
+ */
+export async function findNoProjectFileQuickly(
+  cwd: string,
+  userHome?: string,
+): Promise<undefined | typeof USE_NODE_FS> {
+  const stat = async (path: string) => {
+    try {
+      return await Bun.file(path).stat();
+    } catch {
+      return undefined;
+    }
+  };
+  // $HOME without trailing slashes, as findProjectFile spells it (a loop: no regex on the hot path).
+  let end = userHome?.length ?? 0;
+  while (end > 0 && userHome!.charCodeAt(end - 1) === 47) end--;
+  const home = userHome ? userHome.slice(0, end) || "/" : undefined;
+  const homeStat = userHome ? await stat(userHome) : undefined;
+  if (userHome && !homeStat) return USE_NODE_FS;
+  let dir = cwd;
+  let dirStat = await stat(dir);
+  if (!dirStat) return USE_NODE_FS;
+  for (;;) {
+    // exists() is false for a directory and for nothing there, true for a file (or a link to one).
+    if (await Bun.file(join(dir, PROJECT_FILE_NAME)).exists()) return USE_NODE_FS;
+    if (dir === home) return undefined;
+    if (homeStat && dirStat.dev === homeStat.dev && dirStat.ino === homeStat.ino) return USE_NODE_FS;
+    const parent = dirname(dir);
+    if (parent === dir) return undefined;
+    const parentStat = await stat(parent);
+    if (!parentStat) return USE_NODE_FS;
+    if (parentStat.dev !== dirStat.dev) return undefined;
+    dir = parent;
+    dirStat = parentStat;
   }
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { posix } from "node:path";
-import { isAbsolute, join, resolve } from "../../src/lazy-path.ts";
+import { dirname, isAbsolute, join, resolve } from "../../src/lazy-path.ts";
 
 // src/lazy-path.ts ports Node's posix algorithm so that `env` need not load node:path: it must give
 // the same answer as node:path for every shape of path a user or a variable can hand it.
@@ -42,6 +42,8 @@ describe("lazy-path against node:path.posix", () => {
     expect(join(a, ".config", "authctl")).toBe(posix.join(a, ".config", "authctl"));
     expect(resolve(a)).toBe(posix.resolve(a));
     expect(isAbsolute(a)).toBe(posix.isAbsolute(a));
+    expect(dirname(a)).toBe(posix.dirname(a));
+    expect(dirname(`${a}/x`)).toBe(posix.dirname(`${a}/x`));
   });
   test("no arguments", () => {
     expect(join()).toBe(posix.join());
