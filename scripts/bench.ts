@@ -14,6 +14,12 @@
  * is left is authctl's own cost), and what each runtime feature the hot path could use costs a
  * compiled binary on its own (`--no-costs` skips that part).
  *   bun scripts/bench.ts [--runs=N] [--no-costs]
+ *
+ * Compare builds made the same way. Peak memory is mostly the runtime's and the bundle's pages
+ * the process touched, so it moves with the layout of the embedded bytecode: the same commit built
+ * from another checkout directory or to another --outfile measured up to 1-2.5 MiB apart (issue
+ * 18; three builds of one commit agree within 0.1 MiB). A change worth less than that is measured
+ * over several builds, each beside a build of the commit before it.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
