@@ -215,6 +215,17 @@ function sameSecretAt(text: string, from: number, to: number, expected: string):
   return diff === 0;
 }
 
+/** RFC 9110 §9.3 methods a provider API is called with (OPTIONS for a CORS preflight). */
+export const FORWARDED_METHODS: ReadonlySet<string> = new Set([
+  "GET",
+  "HEAD",
+  "POST",
+  "PUT",
+  "PATCH",
+  "DELETE",
+  "OPTIONS",
+]);
+
 export function createAdmission(
   routes: Map<string, ProxyRoute>,
   credentials: Map<string, ProxyCredential>,
@@ -227,6 +238,11 @@ export function createAdmission(
     },
     /** Synchronous when the credential is ready (the usual case): no promise hop on the hot path. */
     admit(req: RequestHead): Admission | Promise<Admission> {
+      // TRACE (and IIS's TRACK) answers with the request it received: sent on with the real
+      // credential in it, it would hand that credential to the child (Apache answers TRACE unless
+      // told not to). Only the methods model APIs use go upstream.
+      if (!FORWARDED_METHODS.has(req.method))
+        return { status: 405, message: `${req.method} requests are not forwarded` };
       // A browser page on another origin can reach 127.0.0.1 through DNS rebinding: it cannot set
       // Host to 127.0.0.1, so anything else is refused.
       const host = req.host;

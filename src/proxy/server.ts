@@ -1,6 +1,12 @@
 import type { Socket, SocketHandler, TCPSocketListener } from "bun";
 import type { Env } from "../deps.ts";
-import { createAdmission, refusalBody, upstreamFields, type Admission } from "./admission.ts";
+import {
+  createAdmission,
+  FORWARDED_METHODS,
+  refusalBody,
+  upstreamFields,
+  type Admission,
+} from "./admission.ts";
 import type { ProxyCredential } from "./credentials.ts";
 import { egressProxyFor } from "./egress.ts";
 import { type Admitted, type BodyReader, DISCARD, Forward, type ForwardHost, type Turn } from "./forward.ts";
@@ -55,6 +61,7 @@ const REASONS: Record<number, string> = {
   401: "Unauthorized",
   403: "Forbidden",
   404: "Not Found",
+  405: "Method Not Allowed",
   417: "Expectation Failed",
   431: "Request Header Fields Too Large",
   500: "Internal Server Error",
@@ -62,6 +69,8 @@ const REASONS: Record<number, string> = {
   502: "Bad Gateway",
   505: "HTTP Version Not Supported",
 };
+/** RFC 9110 §15.5.6: a 405 lists the methods that are allowed. */
+const ALLOW = `allow: ${[...FORWARDED_METHODS].join(", ")}\r\n`;
 const CONTINUE = Buffer.from("HTTP/1.1 100 Continue\r\n\r\n");
 const EMPTY = Buffer.alloc(0);
 /** Shared: a body reader of kind none is never changed. */
@@ -279,7 +288,7 @@ class Client implements ForwardHost {
   private refusal(status: number, message: string, close: boolean, isHead: boolean): Buffer {
     const body = refusalBody(message);
     return Buffer.from(
-      `HTTP/1.1 ${status} ${REASONS[status] ?? ""}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${close ? "connection: close\r\n" : ""}\r\n${isHead ? "" : body}`,
+      `HTTP/1.1 ${status} ${REASONS[status] ?? ""}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${status === 405 ? ALLOW : ""}${close ? "connection: close\r\n" : ""}\r\n${isHead ? "" : body}`,
     );
   }
 

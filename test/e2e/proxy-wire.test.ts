@@ -301,6 +301,46 @@ describe("exec --proxy on the wire", () => {
     expect(up.requests.map((r) => r.headers.expect)).toEqual([undefined]);
   }, 60_000);
 
+  test("TRACE and other methods no API uses are refused with 405: a provider that answers TRACE (Apache does by default) would echo the real key to the child", async () => {
+    // A provider that answers TRACE as RFC 9110 §9.3.8 says: with the request it received.
+    const received: string[] = [];
+    const api: Server = createServer((req, res) => {
+      received.push(`${req.method} ${req.url}`);
+      const head = [`${req.method} ${req.url} HTTP/1.1`];
+      for (let i = 0; i < req.rawHeaders.length; i += 2)
+        head.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+      res.writeHead(200, { "content-type": req.method === "TRACE" ? "message/http" : "text/plain" });
+      res.end(req.method === "TRACE" ? head.join("\r\n") : "ok");
+    });
+    await new Promise<void>((resolve) => api.listen(0, "127.0.0.1", resolve));
+    cleanups.push(() => api.close());
+    const box = sandbox();
+    box.writeConfig(
+      `[providers.openrouter]\napi_url = "http://127.0.0.1:${(api.address() as { port: number }).port}/api/v1"\n`,
+    );
+    expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY }));
+    const request = (method: string) => [
+      {
+        send: `${method} {PATH}/models HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: Bearer {KEY}\r\nConnection: close\r\n\r\n`,
+      },
+    ];
+    const report = await runCases(box, {
+      trace: request("TRACE"),
+      traceLower: request("trace"),
+      track: request("TRACK"),
+      propfind: request("PROPFIND"),
+      get: request("GET"),
+    });
+    for (const [name, text] of Object.entries(report))
+      expect([name, text.includes(KEY)]).toEqual([name, false]);
+    const statuses = Object.fromEntries(Object.entries(report).map(([name, text]) => [name, status(text)]));
+    expect(statuses).toEqual({ trace: 405, traceLower: 405, track: 405, propfind: 405, get: 200 });
+    expect(parseResponses(report.trace!)[0]!.headers.allow).toBe(
+      "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS",
+    );
+    expect(received).toEqual(["GET /api/v1/models"]);
+  }, 60_000);
+
   test("an HTTP/1.0 client gets a chunked stream as a body that ends with the connection", async () => {
     const up = upstream();
     const box = sandbox();
