@@ -355,6 +355,10 @@ class Client implements ForwardHost {
       this.outbox.end();
       return;
     }
+    // Anyone on this machine can be refused (no placeholder needed): the body to drop must come
+    // within the header clock too, or a head announcing a body that never comes would hold the
+    // connection open for good.
+    if (req.framing.kind !== "none") this.arm(HEADER_TIMEOUT_MS);
     this.phase = "body";
     this.pump();
   }

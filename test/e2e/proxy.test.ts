@@ -99,7 +99,8 @@ if (process.env.CHILD_MODE === "key") {
 
 if (process.env.CHILD_MODE === "slowloris") {
   // 200 connections that never finish their headers (half send a partial request, half nothing),
-  // one kept alive and idle after a request, and one legitimate stream quiet for 12 s.
+  // 20 refused requests whose body never comes, one kept alive and idle after a request, and one
+  // legitimate stream quiet for 12 s.
   const { hostname, port, pathname } = at(base);
   const started = Date.now();
   const open = (first) => new Promise((resolve) => {
@@ -107,13 +108,19 @@ if (process.env.CHILD_MODE === "slowloris") {
     socket.on("data", () => {});
     socket.on("error", () => {});
     socket.on("close", () => resolve(Date.now() - started));
+    // Never held past 30 s: a connection the proxy keeps open is reported, not waited for.
+    setTimeout(() => socket.destroy(), 30_000).unref();
   });
   const slow = [];
   for (let i = 0; i < 200; i++) slow.push(open(i % 2 ? "GET " + pathname + "/echo HTTP/1.1\\r\\nHost: " + at(base).host + "\\r\\n" : ""));
+  // Refused (no placeholder: anyone on the machine can send these), announcing a body that never comes.
+  const refused = [];
+  for (let i = 0; i < 20; i++) refused.push(open("POST " + pathname + "/echo HTTP/1.1\\r\\nHost: " + at(base).host + "\\r\\n" + (i % 2 ? "Content-Length: 1000000" : "Transfer-Encoding: chunked") + "\\r\\n\\r\\n"));
   const idle = open("GET " + pathname + "/echo HTTP/1.1\\r\\nHost: " + at(base).host + "\\r\\nAuthorization: Bearer " + key + "\\r\\n\\r\\n");
   const stream = fetch(base + "/stream?events=2&delay=12000", { headers: auth }).then((r) => r.text());
   const closed = await Promise.all(slow);
   report.slowClosedWithinMs = Math.max(...closed);
+  report.refusedBodyClosedWithinMs = Math.max(...(await Promise.all(refused)));
   report.idleClosedAtMs = await idle;
   report.stream = await stream;
 }
@@ -431,7 +438,7 @@ describe("exec --proxy with an API key", () => {
     expect(existsSync(marker)).toBe(false);
   });
 
-  test("header and idle time are bounded: 200 slowloris connections and an idle kept-alive one are closed, a quiet stream is not", async () => {
+  test("header and idle time are bounded: 200 slowloris connections, 20 refused requests whose body never comes and an idle kept-alive one are closed, a quiet stream is not", async () => {
     const up = upstream();
     const box = sandbox();
     box.writeConfig(`[providers.openrouter]\napi_url = "${up.url}/api/v1"\n`);
@@ -441,6 +448,7 @@ describe("exec --proxy with an API key", () => {
     const report = JSON.parse(result.stdout);
     // Headers within 10 s of connecting; 15 s idle after an answer (generous slack for a loaded machine).
     expect(report.slowClosedWithinMs).toBeLessThan(20_000);
+    expect(report.refusedBodyClosedWithinMs).toBeLessThan(20_000);
     expect(report.idleClosedAtMs).toBeLessThan(25_000);
     expect(report.stream).toContain("data: [DONE]");
   }, 60_000);
