@@ -388,6 +388,8 @@ class Client implements ForwardHost {
     // proxy relaying bytes it cannot check.
     else if (req.upgrade!.toLowerCase() !== "websocket")
       refusal = [400, "only WebSocket upgrades are forwarded"];
+    // RFC 6455 §4.1: a GET without a body. Bytes framed as one would reach the provider unframed.
+    else if (req.framing.kind !== "none") refusal = [400, "a WebSocket handshake has no body"];
     if (refusal || "status" in admitted) return this.fatal(...(refusal ?? [400, ""]));
     const { route, path, secret } = admitted;
     const origin = this.shared.origins.get(route)!;
@@ -397,7 +399,8 @@ class Client implements ForwardHost {
     this.buf = EMPTY;
     this.relay = relayUpgrade({
       origin,
-      head: Buffer.concat([Buffer.from(head, "latin1"), rest]),
+      head: Buffer.from(head, "latin1"),
+      early: rest,
       client: this.outbox,
       pauseClient: (pause) => (pause ? this.socket.pause() : this.socket.resume()),
       refuse: () => this.fatal(502, `${route.provider.name} could not be reached`),

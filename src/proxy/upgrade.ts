@@ -1,4 +1,5 @@
 import type { Socket } from "bun";
+import { headEnd, MAX_HEAD_BYTES } from "./http1.ts";
 import { Outbox } from "./outbox.ts";
 import type { UpstreamOrigin } from "./upstream.ts";
 
@@ -12,6 +13,12 @@ import type { UpstreamOrigin } from "./upstream.ts";
  * Only `Upgrade: websocket` is passed on (server.ts refuses the rest): it is the one upgrade a
  * provider API offers, and an h2c or other protocol switch would leave the proxy relaying bytes it
  * cannot check.
+ *
+ * Nothing the client sends after its handshake goes upstream before the provider has answered 101
+ * Switching Protocols: a provider that declines (401, 400, a 200 from a plain HTTP endpoint) still
+ * speaks HTTP on that connection, and the client's next bytes would be a request that passed none
+ * of the checks (any Host, any path, no placeholder). Then the answer is passed on, the client's
+ * bytes are dropped and the connection ends.
  */
 export interface UpgradeRelay {
   fromClient(data: Uint8Array): void;
@@ -20,8 +27,10 @@ export interface UpgradeRelay {
 
 export function relayUpgrade(options: {
   origin: UpstreamOrigin;
-  /** The handshake as it goes upstream, and whatever the client sent after it. */
+  /** The handshake as it goes upstream. */
   head: Uint8Array;
+  /** What the client sent after its handshake, held like anything it sends next until a 101. */
+  early: Uint8Array;
   /** The client's side. */
   client: Outbox;
   pauseClient(pause: boolean): void;
@@ -34,6 +43,11 @@ export function relayUpgrade(options: {
   let socket: Socket<undefined> | undefined;
   let answered = false;
   let closed = false;
+  /** Until the provider's answer head has come: undefined. Then whether it switched protocols. */
+  let switched: boolean | undefined;
+  let answer: Buffer | undefined;
+  let held: Uint8Array[] = options.early.length ? [Uint8Array.prototype.slice.call(options.early)] : [];
+  let heldBytes = options.early.length;
 
   const close = () => {
     if (closed) return;
@@ -52,7 +66,14 @@ export function relayUpgrade(options: {
   };
   const relay: UpgradeRelay = {
     fromClient(data) {
-      if (!upstream.write(data)) options.pauseClient(true);
+      if (switched === true) {
+        if (!upstream.write(data)) options.pauseClient(true);
+      } else if (switched === undefined) {
+        // A view of a buffer Bun may reuse: keep a copy until the answer says where it goes.
+        held.push(Uint8Array.prototype.slice.call(data));
+        heldBytes += data.length;
+        if (heldBytes > Outbox.HIGH_WATER) options.pauseClient(true);
+      }
     },
     close() {
       if (closed) return;
@@ -81,7 +102,31 @@ export function relayUpgrade(options: {
       },
       data(s, data) {
         answered = true;
-        if (!client.write(data)) s.pause();
+        let out: Uint8Array = data;
+        if (switched === undefined) {
+          answer = answer ? Buffer.concat([answer, data]) : Buffer.from(data);
+          const end = headEnd(answer);
+          if (end < 0) {
+            if (answer.length > MAX_HEAD_BYTES) close();
+            return;
+          }
+          switched = /^HTTP\/1\.1 101[ \r]/.test(answer.toString("latin1", 0, 13));
+          out = answer;
+          answer = undefined;
+          const early = held;
+          held = [];
+          heldBytes = 0;
+          if (switched) for (const piece of early) upstream.write(piece);
+          else {
+            // Still HTTP: this answer is the last thing relayed (written before the end, whose
+            // close ends the client's side too); the provider closes after it.
+            client.write(out);
+            s.end();
+            return;
+          }
+          options.pauseClient(false);
+        }
+        if (!client.write(out)) s.pause();
       },
       drain: () => upstream.flush(),
       end: (s) => void s.end(),

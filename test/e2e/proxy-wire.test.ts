@@ -341,6 +341,32 @@ describe("exec --proxy on the wire", () => {
     expect(received).toEqual(["GET /api/v1/models"]);
   }, 60_000);
 
+  test("a WebSocket handshake the provider declines (it answers 200, not 101) relays nothing the client sends after it; a handshake with a body is refused", async () => {
+    const up = upstream();
+    const box = sandbox();
+    box.writeConfig(`[providers.openrouter]\napi_url = "${up.url}/api/v1"\n`);
+    expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY }));
+    const handshake = (extra = "") =>
+      `GET {PATH}/echo HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: Bearer {KEY}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n${extra}\r\n`;
+    // Requests no check would let through: another Host, a path outside the base URL, no placeholder.
+    const smuggled = (n: number) =>
+      `GET /admin/${n} HTTP/1.1\r\nHost: elsewhere.example\r\nConnection: close\r\n\r\n`;
+    const report = await runCases(box, {
+      sameWrite: [{ send: handshake() + smuggled(1) }],
+      afterAnswer: [{ send: handshake() }, { send: smuggled(2), waitFor: "HTTP/1.1 200" }],
+      withBody: [{ send: handshake("Content-Length: 69\r\n") + smuggled(3) }],
+    });
+    // The declined handshakes reached the provider (with the key); nothing after them did.
+    expect(up.requests.map((r) => [r.path, r.headers.authorization])).toEqual([
+      ["/api/v1/echo", `Bearer ${KEY}`],
+      ["/api/v1/echo", `Bearer ${KEY}`],
+    ]);
+    expect(status(report.sameWrite!)).toBe(200);
+    expect(status(report.afterAnswer!)).toBe(200);
+    expect(status(report.withBody!)).toBe(400);
+    expect(report.withBody).toContain("connection: close");
+  }, 60_000);
+
   test("an HTTP/1.0 client gets a chunked stream as a body that ends with the connection", async () => {
     const up = upstream();
     const box = sandbox();
