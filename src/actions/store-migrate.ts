@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { AuthctlError } from "../errors.ts";
-import { KEY_FILE } from "../store/encrypted.ts";
+import { KEY_FILE } from "../store/sealed.ts";
 import { backendFor, isBackendName, isWholeStoreName } from "../store/backends.ts";
 import { describeStore } from "../store/stores.ts";
 import type { StoreName } from "../store/types.ts";

@@ -12,7 +12,9 @@
  */
 const nodeCrypto = () => require("node:crypto") as typeof import("node:crypto");
 
-export const SEALED_PREFIX = "enc:v1:";
+import { SEALED_PREFIX } from "./sealed.ts";
+
+export { SEALED_PREFIX };
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 

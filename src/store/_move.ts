@@ -39,7 +39,8 @@ import {
 import { type ExternalBackend, SECRET_STORE_FIELD, type SecretVault } from "./backend.ts";
 import { BACKEND_NAMES, type BackendName, backendFor } from "./backends.ts";
 import type { CredentialsDocument } from "./credentials-file.ts";
-import { KEY_PARAM_FIELDS, type SealingKey } from "./encrypted.ts";
+import type { SealingKey } from "./encrypted.ts";
+import { KEY_PARAM_FIELDS } from "./sealed.ts";
 import type { LockedStoreFile } from "./file-store.ts";
 import { type Availability, type BackendChoice, resolveBackend } from "./select-backend.ts";
 import type { Credentials, StoreSnapshot, StoredCredential } from "./types.ts";

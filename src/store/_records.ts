@@ -16,7 +16,8 @@ import {
 import { type ExternalBackend, SECRET_STORE_FIELD } from "./backend.ts";
 import { type BackendName, backendOfRecord } from "./backends.ts";
 import type { CredentialsDocument } from "./credentials-file.ts";
-import { isSealed, KEY_PARAM_FIELDS, type KeyParams, type SealingKey } from "./encrypted.ts";
+import type { SealingKey } from "./encrypted.ts";
+import { isSealed, KEY_PARAM_FIELDS, type KeyParams } from "./sealed.ts";
 import { KeyringItemError, SealedValueError } from "./errors.ts";
 import type { StoredCredential } from "./types.ts";
 

@@ -37,17 +37,14 @@ import { copyCredential } from "./_secret-fields.ts";
 import type { BackendOpenOptions, ExternalBackend, SecretVault } from "./backend.ts";
 import { backendFor, backendOfRecord, isBackendName } from "./backends.ts";
 import type { CredentialsDocument } from "./credentials-file.ts";
-import {
-  checkPassphraseStrength,
-  KEY_FILE,
-  type KeyOptions,
-  type KeyParams,
-  KEY_PARAM_FIELDS,
-  loadOpeningKey,
-  loadSealingKey,
-  openStoreAhead,
-  type SealingKey,
-} from "./encrypted.ts";
+import type { KeyOptions, SealingKey } from "./encrypted.ts";
+import { KEY_FILE, KEY_PARAM_FIELDS, type KeyParams } from "./sealed.ts";
+
+/**
+ * The sealing code (encrypted.ts: AES-GCM, scrypt, the key file) loads when a store has a key or
+ * sealed values: the plain file store's `env`, `token` and `exec` never do (see sealed.ts).
+ */
+const encrypted = () => require("./encrypted.ts") as typeof import("./encrypted.ts");
 import { readKeyQuickly, USE_NODE_FS } from "./quick-read.ts";
 import { createStoreFile, type StoreFileRead } from "./file-store.ts";
 import { type Availability, type BackendChoice, guessBackend } from "./select-backend.ts";
@@ -148,7 +145,10 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
   ): SealingKey {
     const id = JSON.stringify([format, change, ...KEY_PARAM_FIELDS.map((name) => params[name])]);
     if (cachedKey?.params !== id)
-      cachedKey = { params: id, key: loadOpeningKey(params, keyOptions(format, change, keyFile)) };
+      cachedKey = {
+        params: id,
+        key: encrypted().loadOpeningKey(params, keyOptions(format, change, keyFile)),
+      };
     return cachedKey.key;
   }
 
@@ -172,7 +172,7 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
     const bytes = await readKeyQuickly(join(home, KEY_FILE), 32);
     if (bytes === USE_NODE_FS) return undefined;
     const key = Buffer.from(bytes);
-    await openStoreAhead(key, params, info.format, document.credentials);
+    await encrypted().openStoreAhead(key, params, info.format, document.credentials);
     return key;
   }
 
@@ -259,7 +259,8 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
         checkpoint,
         openingKey: () => (opening ??= openingKeyFor(keyParams(document), info.format, change)),
         openedKey: () => opening,
-        sealingKey: () => loadSealingKey(keyParams(document), keyOptions(info.format, change), opening),
+        sealingKey: () =>
+          encrypted().loadSealingKey(keyParams(document), keyOptions(info.format, change), opening),
         read,
       };
       const loaded = await loadRecords(ctx, document, info, forceTo);
@@ -342,7 +343,7 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
       const info = documentInfo(document);
       if (info.keyed) openingKeyFor(keyParams(document), info.format);
       else if (passphrase && backendFor(guessBackend(options.choice, available)).usesStoreKey)
-        checkPassphraseStrength(passphrase);
+        encrypted().checkPassphraseStrength(passphrase);
     },
     reset(now) {
       return file.moveAside(now);

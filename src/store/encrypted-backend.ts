@@ -5,7 +5,10 @@
  */
 import type { IndexBackend } from "./backend.ts";
 import { copyCredential, listSecrets, listStrings, setSecret } from "./_secret-fields.ts";
-import { isSealed, openValue, sealValue } from "./encrypted.ts";
+import { isSealed } from "./sealed.ts";
+
+/** The sealing code (node:crypto behind it) loads with the first sealed value (see sealed.ts). */
+const encrypted = () => require("./encrypted.ts") as typeof import("./encrypted.ts");
 
 export const encryptedBackend: IndexBackend<"encrypted"> = {
   kind: "index",
@@ -23,7 +26,7 @@ export const encryptedBackend: IndexBackend<"encrypted"> = {
     const credential = copyCredential(raw);
     for (const [field, value] of listStrings(raw)) {
       if (isSealed(value))
-        setSecret(credential, field, openValue(keys.opening(), id, field, value, keys.storePath));
+        setSecret(credential, field, encrypted().openValue(keys.opening(), id, field, value, keys.storePath));
     }
     return credential;
   },
@@ -38,7 +41,7 @@ export const encryptedBackend: IndexBackend<"encrypted"> = {
       setSecret(
         sealed,
         field,
-        old && opened?.get(field) === value ? old : sealValue(sealing, id, field, value),
+        old && opened?.get(field) === value ? old : encrypted().sealValue(sealing, id, field, value),
       );
     }
     return sealed;

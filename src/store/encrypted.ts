@@ -27,12 +27,13 @@ import { join } from "../lazy-path.ts";
 import { AuthctlError, errorCode } from "../errors.ts";
 import { describeIoError } from "./atomic-write.ts";
 import { SealedValueError, StoreKeyError } from "./errors.ts";
-import { openAesGcm, openAheadAesGcm, SEALED_PREFIX, sealAesGcm } from "./_aead.ts";
+import { openAesGcm, openAheadAesGcm, sealAesGcm } from "./_aead.ts";
+import { isSealed, KEY_FILE, KEY_PARAM_FIELDS, type KeyParams, SEALED_PREFIX } from "./sealed.ts";
 import { hmacSha256 } from "./_integrity.ts";
 import { listStrings } from "./_secret-fields.ts";
 import type { StoredCredential } from "./types.ts";
 
-export { SEALED_PREFIX };
+export { isSealed, KEY_FILE, KEY_PARAM_FIELDS, type KeyParams, SEALED_PREFIX };
 
 /**
  * node:crypto loads on first use: it costs a compiled binary about 4 MB of memory (measured with
@@ -40,7 +41,6 @@ export { SEALED_PREFIX };
  */
 const nodeCrypto = () => require("node:crypto") as typeof import("node:crypto");
 
-export const KEY_FILE = "key";
 /** Format 1 (no record MACs) checked the key with this; format 2 with its own, so a file cannot be passed off as the other. */
 const KEY_CHECK = {
   1: { text: "authctl key check v1", aad: "authctl:v1:key-check" },
@@ -58,26 +58,6 @@ type ScryptParams = { N: number; r: number; p: number };
 /** The weakest passphrase that seals a store: long enough that an offline guesser paying one scrypt derivation per try gets nowhere. */
 export const PASSPHRASE_RULE = "at least 12 characters, with at least 5 different ones";
 
-/** The store-level fields of credentials.toml that describe the key (top-level, beside `version`). */
-export interface KeyParams {
-  key_source?: "file" | "passphrase";
-  kdf?: string;
-  kdf_salt?: string;
-  kdf_n?: number;
-  kdf_r?: number;
-  kdf_p?: number;
-  key_check?: string;
-}
-export const KEY_PARAM_FIELDS = [
-  "key_source",
-  "kdf",
-  "kdf_salt",
-  "kdf_n",
-  "kdf_r",
-  "kdf_p",
-  "key_check",
-] as const;
-
 export interface SealingKey {
   source: "file" | "passphrase";
   key: Buffer;
@@ -94,10 +74,6 @@ function sealingKey(source: "file" | "passphrase", key: Buffer, params: KeyParam
     macKey: hmacSha256(key, "authctl:v2:record-mac-key"),
     params,
   };
-}
-
-export function isSealed(value: unknown): value is string {
-  return typeof value === "string" && value.startsWith(SEALED_PREFIX);
 }
 
 function aad(id: string, field: string): Buffer {

@@ -1,7 +1,7 @@
 /** The plain file: secrets in clear in credentials.toml (0600). Used only when asked for. */
 import type { IndexBackend } from "./backend.ts";
 import { copyCredential, listStrings } from "./_secret-fields.ts";
-import { isSealed } from "./encrypted.ts";
+import { isSealed } from "./sealed.ts";
 
 export const fileBackend: IndexBackend<"file"> = {
   kind: "index",

@@ -4,24 +4,29 @@
  * and their bounds). The first choice when nothing chooses and it answers.
  */
 import type { ExternalBackend } from "./backend.ts";
-import { createBunKeyring, KEYRING_SERVICE } from "./keyring.ts";
+
+/**
+ * The keyring's code (Bun.secrets, the D-Bus client) loads when the keyring is opened: the other
+ * backends' `env`, `token` and `exec` never pay for it (issue 18).
+ */
+const keyring = () => require("./keyring.ts") as typeof import("./keyring.ts");
 
 export const keyringBackend: ExternalBackend<"keyring"> = {
   kind: "external",
   name: "keyring",
   label: "the keyring",
-  describeLocation: () => `in the keyring (service ${KEYRING_SERVICE})`,
+  describeLocation: () => `in the keyring (service ${keyring().KEYRING_SERVICE})`,
   unreadSecret: "(secret in the keyring)",
   asyncReads: true,
   inClear: false,
   usesStoreKey: false,
   autoRank: 0,
   unavailableHint: "unlock the keyring or start a D-Bus session",
-  itemName: (id) => `${KEYRING_SERVICE}/${id}`,
+  itemName: (id) => `${keyring().KEYRING_SERVICE}/${id}`,
   sharedByStores:
     "keyring items are shared by every AUTHCTL_HOME of a user; AUTHCTL_STORE=encrypted keeps stores apart",
   open: (options) =>
-    createBunKeyring(options.env, {
+    keyring().createBunKeyring(options.env, {
       get unlockWaitMs() {
         return options.unlockWaitMs;
       },
