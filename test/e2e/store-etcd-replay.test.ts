@@ -254,6 +254,25 @@ describe.skipIf(!HAVE_ETCD)(
       expect((await machine().run(["token", "openrouter"])).stdout).toBe(`${K1}\n`);
     }, 90_000);
 
+    test("an earlier store put back whole after the team started again (prefix emptied, new manifest) is refused on each machine that saw it replaced", async () => {
+      const [a, b] = [machine(), machine()];
+      await login(a, "openrouter", K1);
+      expect((await b.run(["token", "openrouter"])).stdout).toBe(`${K1}\n`);
+      const earlier = await snapshot();
+      // The team starts again: a new store id, at generation 1 like the earlier one.
+      await del(PREFIX, "--prefix");
+      await login(a, "openrouter", K2);
+      expect((await b.run(["token", "openrouter"])).stdout).toBe(`${K2}\n`);
+      const current = await snapshot();
+      await restore(earlier);
+      for (const box of [a, b])
+        await refused(box, "openrouter", `${STORE} was rolled back: its manifest is an earlier store's (`);
+      // Nothing was written, and the current store is taken again once it is back.
+      expect(await snapshot()).toEqual(earlier);
+      await restore(current);
+      for (const box of [a, b]) expect((await box.run(["token", "openrouter"])).stdout).toBe(`${K2}\n`);
+    }, 90_000);
+
     test("a machine that cannot record the generation it saw still reads the store, and says what it cannot notice", async () => {
       const [a, b] = [machine(), machine()];
       await login(a, "openrouter", K1);

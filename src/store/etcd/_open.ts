@@ -69,6 +69,12 @@ function verifyStore(state: Loaded, k: TeamKey, ctx: OpenContext): Manifest | un
       throw rolledBack(
         `its manifest is at generation ${manifest.generation}, and this machine has seen generation ${seen.generation}`,
       );
+    // An earlier store at this prefix put back whole, after the team started again: its manifest
+    // verifies, and its id is not the current one, but this machine saw it replaced.
+    if (seen && seen.store !== manifest.store && seen.retired?.includes(manifest.store))
+      throw rolledBack(
+        `its manifest is an earlier store's (${manifest.store}), which this machine saw replaced by ${seen.store} at generation ${seen.generation}`,
+      );
     if (seenFile && (!seen || seen.store !== manifest.store || manifest.generation > seen.generation))
       recordSeen(seenFile, seenId, { store: manifest.store, generation: manifest.generation }, ctx.notify);
     return manifest;

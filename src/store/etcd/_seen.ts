@@ -5,6 +5,10 @@
  * together) verifies in etcd; only a machine that saw the newer generation can tell, and this
  * file is how it remembers. It is written only when the generation grows (or the store is a new
  * one), so the hot path, when nothing changed, reads it and writes nothing.
+ *
+ * It also remembers the ids of the stores it saw replaced at that place (the prefix emptied and
+ * the team started again): a new id is a new store, but an id seen before it is an earlier store
+ * put back whole, as much a rollback as an older generation of the current one.
  */
 import { readFileSync } from "../../lazy-fs.ts";
 import { describeIoError, writeFileAtomic } from "../atomic-write.ts";
@@ -12,7 +16,12 @@ import { describeIoError, writeFileAtomic } from "../atomic-write.ts";
 export interface Seen {
   store: string;
   generation: number;
+  /** Stores seen here before this one, oldest first (the last RETIRED_KEPT). */
+  retired?: string[];
 }
+
+/** Enough for a team that starts its store again now and then; an id this old is long spent. */
+const RETIRED_KEPT = 32;
 
 interface SeenFile {
   v: 1;
@@ -41,7 +50,9 @@ function load(file: string): SeenFile {
 
 export function readSeen(file: string, key: string): Seen | undefined {
   const seen = load(file).stores[key];
-  return typeof seen?.store === "string" && Number.isSafeInteger(seen.generation) ? seen : undefined;
+  if (typeof seen?.store !== "string" || !Number.isSafeInteger(seen.generation)) return undefined;
+  const retired = Array.isArray(seen.retired) ? seen.retired.filter((id) => typeof id === "string") : [];
+  return { store: seen.store, generation: seen.generation, retired };
 }
 
 /**
@@ -55,7 +66,14 @@ export function recordSeen(file: string, key: string, now: Seen, notify: (messag
       const current = load(file);
       const before = current.stores[key];
       if (before && before.store === now.store && before.generation >= now.generation) return;
-      current.stores[key] = { store: now.store, generation: now.generation };
+      let retired = Array.isArray(before?.retired) ? before.retired : [];
+      if (before && before.store !== now.store)
+        retired = [...retired.filter((id) => id !== now.store), before.store].slice(-RETIRED_KEPT);
+      current.stores[key] = {
+        store: now.store,
+        generation: now.generation,
+        ...(retired.length ? { retired } : {}),
+      };
       writeFileAtomic(file, `${JSON.stringify(current)}\n`);
     }
   } catch (error) {
