@@ -8,8 +8,20 @@
  * that bytecode out together at the front of the binary (`compile.bytecodeOrder`), so those
  * commands touch fewer pages of it. A cross-compiled target gets the profile of a host build of
  * the same source. `--no-profile` skips the first pass (a quicker build for the same behaviour).
+ *
+ * `--profile-dir=DIR` shares one recording between builds (scripts/release.ts builds eight targets
+ * of one source): an empty or missing DIR is recorded into and kept, with no binary built after it
+ * when `--record-only` is given; a DIR that holds a recording is used as it is, without a first pass.
  */
-import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 
@@ -68,9 +80,10 @@ async function build(file: string, options: { target?: string; order?: string[] 
  * a fresh OAuth token, three keys in the encrypted store) and returns the recorded profiles, most
  * common start first. Any failure only costs the layout: the build goes on without a profile.
  */
-function recordProfiles(binary: string): { files: string[]; cleanup(): void } {
+function recordProfiles(binary: string, into?: string): { files: string[]; cleanup(): void } {
   const work = mkdtempSync(join(tmpdir(), "authctl-profile-"));
   const cleanup = () => rmSync(work, { recursive: true, force: true });
+  const orders = into ?? work;
   const files: string[] = [];
   const base = { PATH: "/usr/bin:/bin", HOME: work, AUTHCTL_EXEC_MODE: "spawn" };
   const plain = { ...base, AUTHCTL_HOME: join(work, "file"), AUTHCTL_STORE: "file" };
@@ -108,7 +121,7 @@ function recordProfiles(binary: string): { files: string[]; cleanup(): void } {
       [["env", "openrouter", "anthropic", "openai"], sealed],
     ];
     for (const [i, [argv, env]] of runs.entries()) {
-      const file = join(work, `order-${i}.txt`);
+      const file = join(orders, `order-${i}.txt`);
       run(argv, { ...env, BUN_BYTECODE_ORDER_OUT: file });
       files.push(file);
     }
@@ -120,17 +133,37 @@ function recordProfiles(binary: string): { files: string[]; cleanup(): void } {
 }
 
 const profile = !args.includes("--no-profile");
+const profileDir = args.find((a) => a.startsWith("--profile-dir="))?.slice(14);
+if (args.includes("--record-only") && !profileDir) {
+  console.error("build: --record-only needs --profile-dir=DIR to record into");
+  process.exit(2);
+}
+/** A recording kept by an earlier build (--profile-dir), most common start first as recorded. */
+const kept =
+  profileDir && existsSync(profileDir)
+    ? readdirSync(profileDir)
+        .filter((name) => /^order-\d+\.txt$/.test(name))
+        .sort((a, b) => Number(a.slice(6, -4)) - Number(b.slice(6, -4)))
+        .map((name) => join(profileDir, name))
+    : [];
 if (!profile) await build(outfile, { target });
+else if (kept.length) await build(outfile, { target, order: kept });
 else {
   // A cross-compiled target cannot run here: its profile comes from a host build of the same source.
-  const probe = target ? join(dirname(outfile), `.authctl-profile-${process.pid}`) : outfile;
+  const probe =
+    target || args.includes("--record-only")
+      ? join(dirname(outfile), `.authctl-profile-${process.pid}`)
+      : outfile;
+  if (profileDir) mkdirSync(profileDir, { recursive: true });
   await build(probe, {});
-  const recorded = recordProfiles(probe);
+  const recorded = recordProfiles(probe, profileDir);
   try {
-    await build(outfile, { target, order: recorded.files });
+    if (!args.includes("--record-only")) await build(outfile, { target, order: recorded.files });
   } finally {
     recorded.cleanup();
     if (probe !== outfile) rmSync(probe, { force: true });
   }
 }
-console.error(`built ${outfile}`);
+console.error(
+  args.includes("--record-only") ? `recorded a start-up profile in ${profileDir}` : `built ${outfile}`,
+);
