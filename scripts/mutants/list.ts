@@ -196,6 +196,30 @@ export const MUTANTS: Mutant[] = [
     tests: ["test/e2e/proxy-wire.test.ts"],
     why: "a head over the limit that arrives in one read is forwarded",
   },
+  {
+    id: "proxy-trace-forwarded",
+    file: "src/proxy/admission.ts",
+    from: "if (!FORWARDED_METHODS.has(req.method))",
+    to: 'if (req.method === "")',
+    tests: ["test/e2e/proxy-wire.test.ts"],
+    why: "TRACE goes upstream with the real key, and a server that answers it echoes the key to the child",
+  },
+  {
+    id: "proxy-refused-body-unclocked",
+    file: "src/proxy/server.ts",
+    from: 'if (req.framing.kind !== "none") this.arm(HEADER_TIMEOUT_MS);',
+    to: 'if (req.framing.kind !== "none" && req.minor > 1) this.arm(HEADER_TIMEOUT_MS);',
+    tests: ["test/e2e/proxy.test.ts"],
+    why: "anyone on the machine holds a connection for good with a refused request whose body never comes",
+  },
+  {
+    id: "proxy-upgrade-declined-relayed",
+    file: "src/proxy/upgrade.ts",
+    from: 'switched = /^HTTP\\/1\\.1 101[ \\r]/.test(answer.toString("latin1", 0, 13));',
+    to: "switched = answer.length > 0;",
+    tests: ["test/e2e/proxy-wire.test.ts"],
+    why: "after a declined WebSocket handshake the child's next request reaches the provider unchecked (any Host, any path)",
+  },
   // Refresh timing and bounds.
   {
     id: "refresh-margin-1m",
@@ -343,6 +367,14 @@ export const MUTANTS: Mutant[] = [
     to: "if (seen && seen.store === manifest.store && manifest.generation < 0)",
     tests: ["test/e2e/store-etcd-replay.test.ts"],
     why: "a whole prefix put back to an older state is taken by a machine that saw the newer one",
+  },
+  {
+    id: "etcd-retired-store-accepted",
+    file: "src/store/etcd/_open.ts",
+    from: "if (seen && seen.store !== manifest.store && seen.retired?.includes(manifest.store))",
+    to: 'if (seen && seen.store !== manifest.store && seen.retired?.includes(""))',
+    tests: ["test/e2e/store-etcd-replay.test.ts"],
+    why: "an earlier store put back whole after the team started again is served (its old keys and spent refresh tokens)",
   },
   {
     id: "etcd-manifest-deletion-adopted",
