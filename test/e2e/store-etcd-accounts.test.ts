@@ -2,17 +2,10 @@
  * Accounts (`provider@account`) on the team store on etcd (issue 21): what one machine does with
  * an account (login, switch, logout, migrate) is what every machine sharing the prefix sees.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { type OidcServer, startOidcServer, TEST_CLIENT_ID } from "../fakes/oidc-server.ts";
-import {
-  createSandbox,
-  ensureBinary,
-  expectOk,
-  type Sandbox,
-  secret,
-  writeFollowingBrowser,
-} from "../helpers/binary.ts";
-import { type EtcdCluster, HAVE_ETCD, startEtcdCluster } from "../helpers/etcd-cluster.ts";
+import { describe, expect, test } from "bun:test";
+import { expectOk, type Sandbox, secret, writeFollowingBrowser } from "../helpers/binary.ts";
+import { HAVE_ETCD } from "../helpers/etcd-cluster.ts";
+import { etcdTeam } from "../helpers/etcd-team.ts";
 
 const SEAL_KEY = secret(Buffer.alloc(32, 19).toString("base64"));
 const PERSONAL = secret("sk-or-v1-teamacctdefault0123456789abcdef0123456789abcdef0123456789ab");
@@ -21,24 +14,8 @@ const BETA = secret("sk-or-v1-teamacctbeta0123456789abcdef0123456789abcdef012345
 const ANT = secret("sk-ant-api03-teamaccounts0123456789abcdef0123456789abcdef0123456789");
 const PREFIX = "/authctl/accounts/";
 
-let cluster: EtcdCluster;
-let server: OidcServer | undefined;
-const boxes: Sandbox[] = [];
-
-function machine(): Sandbox {
-  const box = createSandbox();
-  boxes.push(box);
-  box.env.AUTHCTL_STORE = "etcd";
-  box.env.AUTHCTL_ETCD_KEY = SEAL_KEY;
-  box.writeConfig(
-    `store = "etcd"\n[etcd]\nendpoints = ${JSON.stringify(cluster.endpoints)}\nprefix = "${PREFIX}"\nlock_ttl = 2\n` +
-      (server
-        ? `[providers.mycorp]\nname = "MyCorp"\nissuer = "${server.issuer}"\nclient_id = "${TEST_CLIENT_ID}"\n` +
-          `scopes = ["openid", "offline_access"]\nenv = { MYCORP_TOKEN = "access_token" }\n`
-        : ""),
-  );
-  return box;
-}
+const team = etcdTeam({ prefix: PREFIX, sealKey: SEAL_KEY });
+const { machine } = team;
 
 async function login(box: Sandbox, ref: string, key: string, env: Record<string, string> = {}) {
   const result = await box.run(["login", ref, "--with-key", "--no-verify"], { stdin: key, env });
@@ -53,13 +30,13 @@ async function token(box: Sandbox, ref: string, env: Record<string, string> = {}
 }
 
 async function dump(): Promise<string> {
-  const result = await cluster.etcdctl(["get", "--prefix", PREFIX]);
+  const result = await team.cluster.etcdctl(["get", "--prefix", PREFIX]);
   expect(result.code).toBe(0);
   return result.stdout;
 }
 
 async function manifestText(): Promise<string> {
-  const result = await cluster.etcdctl(["get", `${PREFIX}manifest`, "--print-value-only"]);
+  const result = await team.cluster.etcdctl(["get", `${PREFIX}manifest`, "--print-value-only"]);
   expect(result.code).toBe(0);
   return result.stdout.trim();
 }
@@ -78,19 +55,7 @@ async function statusJson(box: Sandbox): Promise<Array<Record<string, unknown>>>
 }
 
 describe.skipIf(!HAVE_ETCD)("accounts on the team store on etcd", () => {
-  beforeAll(async () => {
-    await ensureBinary();
-    cluster = await startEtcdCluster();
-  }, 90_000);
-  afterAll(async () => {
-    await cluster?.stop();
-  });
-  afterEach(async () => {
-    for (const box of boxes.splice(0)) box.cleanup();
-    await server?.stop();
-    server = undefined;
-    await cluster.etcdctl(["del", "--prefix", PREFIX]);
-  });
+  team.register();
 
   test("an account logged in on one machine is served by env, token and exec on another, and status there lists every account", async () => {
     const [a, b] = [machine(), machine()];
@@ -225,7 +190,7 @@ describe.skipIf(!HAVE_ETCD)("accounts on the team store on etcd", () => {
   }, 60_000);
 
   test("an OAuth account is refreshed once for every machine: 9 racing `token p@work` calls on three machines", async () => {
-    const oidc = (server = await startOidcServer({ accessTokenTtl: 3600 }));
+    const oidc = await team.startOidc({ accessTokenTtl: 3600 });
     const machines = [machine(), machine(), machine()];
     const a = machines[0]!;
     expectOk(await a.run(["login", "mycorp@work"], { env: { BROWSER: writeFollowingBrowser(a.root) } }));

@@ -2,9 +2,10 @@
  * The team store on etcd (issue 21) against someone who can write etcd but has no seal key: what
  * they put there must never come back authenticated, whatever ordinary command runs next.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { createSandbox, ensureBinary, expectOk, type Sandbox, secret } from "../helpers/binary.ts";
-import { type EtcdCluster, HAVE_ETCD, startEtcdCluster } from "../helpers/etcd-cluster.ts";
+import { describe, expect, test } from "bun:test";
+import { createSandbox, expectOk, type Sandbox, secret } from "../helpers/binary.ts";
+import { HAVE_ETCD } from "../helpers/etcd-cluster.ts";
+import { etcdTeam } from "../helpers/etcd-team.ts";
 
 const SEAL_KEY = secret(Buffer.alloc(32, 5).toString("base64"));
 const PERSONAL = secret("sk-or-v1-teampersonal0123456789abcdef0123456789abcdef0123456789abcd");
@@ -12,42 +13,21 @@ const WORK = secret("sk-or-v1-teamwork0123456789abcdef0123456789abcdef0123456789
 const ATTACKER = "sk-or-v1-attacker0123456789abcdef0123456789abcdef0123456789abcdef01";
 const PREFIX = "/authctl/redteam/";
 
-let cluster: EtcdCluster;
-const boxes: Sandbox[] = [];
-
-function machine(prefix = PREFIX): Sandbox {
-  const box = createSandbox();
-  boxes.push(box);
-  box.env.AUTHCTL_STORE = "etcd";
-  box.env.AUTHCTL_ETCD_KEY = SEAL_KEY;
-  box.writeConfig(
-    `store = "etcd"\n[etcd]\nendpoints = ${JSON.stringify(cluster.endpoints)}\nprefix = "${prefix}"\nlock_ttl = 2\n`,
-  );
-  return box;
-}
+const team = etcdTeam({ prefix: PREFIX, sealKey: SEAL_KEY, cleanPrefix: "/authctl/" });
+const { machine } = team;
 
 async function get(key: string): Promise<string> {
-  const result = await cluster.etcdctl(["get", key, "--print-value-only"]);
+  const result = await team.cluster.etcdctl(["get", key, "--print-value-only"]);
   expect(result.code).toBe(0);
   return result.stdout.trim();
 }
 
 async function put(key: string, value: string): Promise<void> {
-  expect((await cluster.etcdctl(["put", key, value])).code).toBe(0);
+  expect((await team.cluster.etcdctl(["put", key, value])).code).toBe(0);
 }
 
 describe.skipIf(!HAVE_ETCD)("team store on etcd, written by someone without the seal key", () => {
-  beforeAll(async () => {
-    await ensureBinary();
-    cluster = await startEtcdCluster();
-  }, 90_000);
-  afterAll(async () => {
-    await cluster?.stop();
-  });
-  afterEach(async () => {
-    for (const box of boxes.splice(0)) box.cleanup();
-    await cluster.etcdctl(["del", "--prefix", "/authctl/"]);
-  });
+  team.register();
 
   async function twoAccounts(): Promise<Sandbox> {
     const a = machine();
@@ -71,7 +51,7 @@ describe.skipIf(!HAVE_ETCD)("team store on etcd, written by someone without the 
     expect((await a.run(["token", "openrouter@work"])).stdout.trim()).toBe(WORK);
     // Another team's prefix under the same seal key: the record does not open there either.
     const other = "/authctl/other-team/";
-    const b = machine(other);
+    const b = machine({ prefix: other });
     expectOk(await b.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: PERSONAL }));
     await put(`${other}credentials/openrouter@work`, work);
     const moved = await b.run(["token", "openrouter@work"]);

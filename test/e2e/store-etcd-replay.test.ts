@@ -4,19 +4,12 @@
  * back a whole older prefix. The store's manifest (src/store/etcd/manifest.ts) and each machine's
  * etcd-seen.json make each of these a named error (exit 1) that writes nothing.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { type OidcServer, startOidcServer, TEST_CLIENT_ID } from "../fakes/oidc-server.ts";
-import {
-  createSandbox,
-  ensureBinary,
-  expectOk,
-  type Sandbox,
-  secret,
-  writeFollowingBrowser,
-} from "../helpers/binary.ts";
-import { type EtcdCluster, HAVE_ETCD, startEtcdCluster } from "../helpers/etcd-cluster.ts";
+import { expectOk, type Sandbox, secret, writeFollowingBrowser } from "../helpers/binary.ts";
+import { HAVE_ETCD } from "../helpers/etcd-cluster.ts";
+import { etcdTeam } from "../helpers/etcd-team.ts";
 
 const SEAL_KEY = secret(Buffer.alloc(32, 13).toString("base64"));
 const K1 = secret("sk-or-v1-replayone0123456789abcdef0123456789abcdef0123456789abcdef01");
@@ -35,42 +28,26 @@ const LEGACY = JSON.parse(
   readFileSync(join(import.meta.dir, "fixtures", "etcd-before-manifest", "prefix.json"), "utf8"),
 ) as Record<string, string>;
 
-let cluster: EtcdCluster;
-let server: OidcServer | undefined;
-const boxes: Sandbox[] = [];
-
-function machine(prefix = PREFIX, sealKey = SEAL_KEY): Sandbox {
-  const box = createSandbox();
-  boxes.push(box);
-  box.env.AUTHCTL_STORE = "etcd";
-  box.env.AUTHCTL_ETCD_KEY = sealKey;
-  box.writeConfig(
-    `store = "etcd"\n[etcd]\nendpoints = ${JSON.stringify(cluster.endpoints)}\nprefix = "${prefix}"\nlock_ttl = 2\n` +
-      (server
-        ? `[providers.mycorp]\nname = "MyCorp"\nissuer = "${server.issuer}"\nclient_id = "${TEST_CLIENT_ID}"\n` +
-          `scopes = ["openid", "offline_access"]\nenv = { MYCORP_TOKEN = "access_token" }\n`
-        : ""),
-  );
-  return box;
-}
+const team = etcdTeam({ prefix: PREFIX, sealKey: SEAL_KEY, cleanPrefix: "/authctl/" });
+const { machine } = team;
 
 async function get(key: string): Promise<string> {
-  const result = await cluster.etcdctl(["get", key, "--print-value-only"]);
+  const result = await team.cluster.etcdctl(["get", key, "--print-value-only"]);
   expect(result.code).toBe(0);
   return result.stdout.replace(/\n$/, "");
 }
 
 async function put(key: string, value: string): Promise<void> {
-  expect((await cluster.etcdctl(["put", key, value])).code).toBe(0);
+  expect((await team.cluster.etcdctl(["put", key, value])).code).toBe(0);
 }
 
 async function del(key: string, ...flags: string[]): Promise<void> {
-  expect((await cluster.etcdctl(["del", key, ...flags])).code).toBe(0);
+  expect((await team.cluster.etcdctl(["del", key, ...flags])).code).toBe(0);
 }
 
 /** Every key under a prefix and its value (the lock left out: it comes and goes with leases). */
 async function snapshot(prefix = PREFIX): Promise<Record<string, string>> {
-  const result = await cluster.etcdctl(["get", "--prefix", prefix, "-w", "json"]);
+  const result = await team.cluster.etcdctl(["get", "--prefix", prefix, "-w", "json"]);
   expect(result.code).toBe(0);
   const kvs = (JSON.parse(result.stdout).kvs ?? []) as Array<{ key: string; value: string }>;
   const out: Record<string, string> = {};
@@ -108,19 +85,7 @@ async function manifest(prefix = PREFIX): Promise<{ generation: number; records:
 describe.skipIf(!HAVE_ETCD)(
   "team store on etcd, older records put back by someone without the seal key",
   () => {
-    beforeAll(async () => {
-      await ensureBinary();
-      cluster = await startEtcdCluster();
-    }, 90_000);
-    afterAll(async () => {
-      await cluster?.stop();
-    });
-    afterEach(async () => {
-      for (const box of boxes.splice(0)) box.cleanup();
-      await server?.stop();
-      server = undefined;
-      await cluster.etcdctl(["del", "--prefix", "/authctl/"]);
-    });
+    team.register();
 
     test("an older version of a record put back with etcdctl is refused by name on every machine, writes nothing, and a login stores it again", async () => {
       const [a, b] = [machine(), machine()];
@@ -150,7 +115,7 @@ describe.skipIf(!HAVE_ETCD)(
     }, 90_000);
 
     test("an OAuth record from before a refresh put back: refused by name, and its spent refresh token is never sent", async () => {
-      const oidc = (server = await startOidcServer({ accessTokenTtl: 3600 }));
+      const oidc = await team.startOidc({ accessTokenTtl: 3600 });
       const [a, b] = [machine(), machine()];
       expectOk(await a.run(["login", "mycorp"], { env: { BROWSER: writeFollowingBrowser(a.root) } }));
       const key = `${PREFIX}credentials/mycorp`;
@@ -293,7 +258,7 @@ describe.skipIf(!HAVE_ETCD)(
     test("a store written before the manifest existed is read as it is, adopted by its first write, and guarded from then on", async () => {
       await restore(LEGACY, LEGACY_PREFIX);
       const legacy = `the team store on etcd (prefix ${LEGACY_PREFIX})`;
-      const a = machine(LEGACY_PREFIX, LEGACY_KEY);
+      const a = machine({ prefix: LEGACY_PREFIX, sealKey: LEGACY_KEY });
       expect((await a.run(["token", "openrouter"])).stdout).toBe(`${LEGACY_OR}\n`);
       expect((await a.run(["token", "openrouter@work"])).stdout).toBe(`${LEGACY_WORK}\n`);
       // Reads do not write: not to etcd, not to this machine.
@@ -315,14 +280,18 @@ describe.skipIf(!HAVE_ETCD)(
       const current = await get(`${LEGACY_PREFIX}credentials/openrouter`);
       await put(`${LEGACY_PREFIX}credentials/openrouter`, LEGACY[`${LEGACY_PREFIX}credentials/openrouter`]!);
       await refused(
-        machine(LEGACY_PREFIX, LEGACY_KEY),
+        machine({ prefix: LEGACY_PREFIX, sealKey: LEGACY_KEY }),
         "openrouter",
         "the record of openrouter is not the version authctl last wrote",
       );
       await put(`${LEGACY_PREFIX}credentials/openrouter`, current);
       // The manifest deleted: every record now says it was written under one.
       await del(`${LEGACY_PREFIX}manifest`);
-      await refused(machine(LEGACY_PREFIX, LEGACY_KEY), "openrouter", "the manifest was deleted");
+      await refused(
+        machine({ prefix: LEGACY_PREFIX, sealKey: LEGACY_KEY }),
+        "openrouter",
+        "the manifest was deleted",
+      );
       // The whole prefix put back to before the manifest: the machine that saw it refuses it.
       await restore(LEGACY, LEGACY_PREFIX);
       await refused(

@@ -6,58 +6,24 @@
  * test-only hook AUTHCTL_TEST_ETCD_STALL_BEFORE_REFRESH (src/store/etcd/_lock.ts): the process
  * blocks its thread (no timer runs, no lease renewal) until the test creates a file.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startOidcServer, TEST_CLIENT_ID, type OidcServer } from "../fakes/oidc-server.ts";
-import {
-  BINARY,
-  createSandbox,
-  ensureBinary,
-  expectOk,
-  type Sandbox,
-  secret,
-  writeFollowingBrowser,
-} from "../helpers/binary.ts";
-import { type EtcdCluster, HAVE_ETCD, startEtcdCluster } from "../helpers/etcd-cluster.ts";
+import { BINARY, expectOk, secret, writeFollowingBrowser } from "../helpers/binary.ts";
+import { HAVE_ETCD } from "../helpers/etcd-cluster.ts";
+import { etcdTeam } from "../helpers/etcd-team.ts";
 
 const SEAL_KEY = secret(Buffer.alloc(32, 17).toString("base64"));
 const PREFIX = "/authctl/stall/";
 
-let cluster: EtcdCluster;
-let server: OidcServer | undefined;
-const boxes: Sandbox[] = [];
-
-function machine(): Sandbox {
-  const box = createSandbox();
-  boxes.push(box);
-  box.env.AUTHCTL_STORE = "etcd";
-  box.env.AUTHCTL_ETCD_KEY = SEAL_KEY;
-  box.writeConfig(
-    `store = "etcd"\n[etcd]\nendpoints = ${JSON.stringify(cluster.endpoints)}\nprefix = "${PREFIX}"\nlock_ttl = 2\n` +
-      `[providers.mycorp]\nname = "MyCorp"\nissuer = "${server!.issuer}"\nclient_id = "${TEST_CLIENT_ID}"\n` +
-      `scopes = ["openid", "offline_access"]\nenv = { MYCORP_TOKEN = "access_token" }\n`,
-  );
-  return box;
-}
+const team = etcdTeam({ prefix: PREFIX, sealKey: SEAL_KEY });
+const { machine } = team;
 
 describe.skipIf(!HAVE_ETCD)("team store on etcd, a refresher that stalls before its request", () => {
-  beforeAll(async () => {
-    await ensureBinary();
-    cluster = await startEtcdCluster();
-  }, 90_000);
-  afterAll(async () => {
-    await cluster?.stop();
-  });
-  afterEach(async () => {
-    for (const box of boxes.splice(0)) box.cleanup();
-    await server?.stop();
-    server = undefined;
-    await cluster.etcdctl(["del", "--prefix", PREFIX]);
-  });
+  team.register();
 
   test("does not send the refresh token once its lease lapsed: it takes the lock again and uses the other machine's token (one refresh request in all)", async () => {
-    const oidc = (server = await startOidcServer({ accessTokenTtl: 3600 }));
+    const oidc = await team.startOidc({ accessTokenTtl: 3600 });
     const [a, b, stalled] = [machine(), machine(), machine()];
     expectOk(await a.run(["login", "mycorp"], { env: { BROWSER: writeFollowingBrowser(a.root) } }));
     oidc.setAccessTokenTtl(3 * 3600);

@@ -4,50 +4,22 @@
  * A refresh is made due with `token --min-ttl 2h` against 1-hour tokens (no waiting for expiry);
  * the refresh then brings 3-hour tokens, which satisfy every later caller.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { refusedPort } from "../fakes/key-api.ts";
-import { startOidcServer, TEST_CLIENT_ID, type OidcServer } from "../fakes/oidc-server.ts";
-import {
-  BINARY,
-  createSandbox,
-  ensureBinary,
-  expectOk,
-  type Sandbox,
-  secret,
-  writeFollowingBrowser,
-} from "../helpers/binary.ts";
-import { type EtcdCluster, HAVE_ETCD, startEtcdCluster, strayEtcdPids } from "../helpers/etcd-cluster.ts";
+import { BINARY, expectOk, type Sandbox, secret, writeFollowingBrowser } from "../helpers/binary.ts";
+import { HAVE_ETCD } from "../helpers/etcd-cluster.ts";
+import { etcdTeam } from "../helpers/etcd-team.ts";
 
 const SEAL_KEY = secret(Buffer.alloc(32, 7).toString("base64"));
 const OTHER_KEY = secret(Buffer.alloc(32, 9).toString("base64"));
 const KEY = secret("sk-or-v1-team0123456789abcdef0123456789abcdef0123456789abcdef0123456");
 const PREFIX = "/authctl/team-a/";
 
-let cluster: EtcdCluster;
-let server: OidcServer | undefined;
-const boxes: Sandbox[] = [];
-
-function etcdToml(extra = ""): string {
-  return `store = "etcd"\n[etcd]\nendpoints = ${JSON.stringify(cluster.endpoints)}\nprefix = "${PREFIX}"\nlock_ttl = 2\n${extra}`;
-}
-
-function providerToml(extra = ""): string {
-  if (!server) return "";
-  return `[providers.mycorp]\nname = "MyCorp"\nissuer = "${server.issuer}"\nclient_id = "${TEST_CLIENT_ID}"\nscopes = ["openid", "offline_access"]\nenv = { MYCORP_TOKEN = "access_token" }\n${extra}`;
-}
-
-/** A machine: its own AUTHCTL_HOME sharing the team store. */
-function machine(options: { etcd?: string; provider?: string } = {}): Sandbox {
-  const box = createSandbox();
-  boxes.push(box);
-  box.env.AUTHCTL_STORE = "etcd";
-  box.env.AUTHCTL_ETCD_KEY = SEAL_KEY;
-  box.writeConfig(`${etcdToml(options.etcd)}\n${providerToml(options.provider)}`);
-  return box;
-}
+const team = etcdTeam({ prefix: PREFIX, sealKey: SEAL_KEY, restartMembers: true, noStrays: true });
+const { machine } = team;
 
 async function etcdDump(): Promise<string> {
-  const result = await cluster.etcdctl(["get", "--prefix", PREFIX]);
+  const result = await team.cluster.etcdctl(["get", "--prefix", PREFIX]);
   expect(result.code).toBe(0);
   return result.stdout;
 }
@@ -58,32 +30,14 @@ async function loginMycorp(box: Sandbox): Promise<void> {
 }
 
 async function userinfo(token: string): Promise<number> {
-  return (await fetch(`${server!.issuer}/me`, { headers: { authorization: `Bearer ${token}` } })).status;
+  return (await fetch(`${team.server!.issuer}/me`, { headers: { authorization: `Bearer ${token}` } })).status;
 }
 
 describe.skipIf(!HAVE_ETCD)("team store on etcd", () => {
-  beforeAll(async () => {
-    await ensureBinary();
-    cluster = await startEtcdCluster();
-  }, 90_000);
-  afterAll(async () => {
-    await cluster?.stop();
-    // No member of this file's cluster outlives it.
-    if (cluster) expect(strayEtcdPids(cluster)).toEqual([]);
-  });
-  afterEach(async () => {
-    for (const box of boxes.splice(0)) box.cleanup();
-    await server?.stop();
-    server = undefined;
-    // Every test starts from an empty prefix on a whole cluster.
-    await cluster.restart(0);
-    await cluster.restart(1);
-    await cluster.restart(2);
-    await cluster.etcdctl(["del", "--prefix", PREFIX]);
-  });
+  team.register();
 
   test("a login on one machine is served on the others, and etcd holds no secret in clear", async () => {
-    const oidc = (server = await startOidcServer({ accessTokenTtl: 3600 }));
+    const oidc = await team.startOidc({ accessTokenTtl: 3600 });
     const [a, b, c] = [machine(), machine(), machine()];
     await loginMycorp(a);
     expectOk(await a.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY }));
@@ -118,28 +72,28 @@ describe.skipIf(!HAVE_ETCD)("team store on etcd", () => {
     const status = await b.run(["status"]);
     expectOk(status);
     expect(status.stdout).toContain(
-      `store: the team store on etcd (prefix ${PREFIX}), answered by ${cluster.endpoints[0]}`,
+      `store: the team store on etcd (prefix ${PREFIX}), answered by ${team.cluster.endpoints[0]}`,
     );
     expect(status.stdout).toContain("MyCorp (mycorp)");
     expect(status.stdout).toContain("OpenRouter (openrouter)");
     const json = JSON.parse((await b.run(["status", "--json"])).stdout);
-    expect(json.store).toMatchObject({ backend: "etcd", endpoint: cluster.endpoints[0] });
+    expect(json.store).toMatchObject({ backend: "etcd", endpoint: team.cluster.endpoints[0] });
     // Nothing about the team's logins is kept on the machines.
     for (const box of [a, b, c]) expect(await Bun.file(`${box.home}/credentials.toml`).exists()).toBe(false);
   }, 90_000);
 
   test("21 racing `token` calls on three machines make one refresh, also with the leader (the first endpoint) killed as they start", async () => {
-    const oidc = (server = await startOidcServer({ accessTokenTtl: 3600 }));
+    const oidc = await team.startOidc({ accessTokenTtl: 3600 });
     const machines = [machine(), machine(), machine()];
     await loginMycorp(machines[0]!);
     oidc.setAccessTokenTtl(3 * 3600);
     // The member every client asks first is made the leader, then killed as the racers start: the
     // clients fail over, and the two left elect a new leader (leases survive the change).
-    await cluster.makeLeader(0);
+    await team.cluster.makeLeader(0);
     const runs = Array.from({ length: 21 }, (_, i) =>
       machines[i % 3]!.run(["token", "mycorp", "--min-ttl", "2h"]),
     );
-    await cluster.kill(0);
+    await team.cluster.kill(0);
     const results = await Promise.all(runs);
     for (const r of results) expectOk(r);
     const tokens = new Set(results.map((r) => r.stdout.trim()));
@@ -154,7 +108,7 @@ describe.skipIf(!HAVE_ETCD)("team store on etcd", () => {
   }, 120_000);
 
   test("a refresher killed while holding the lock: its lease expires and the next caller refreshes", async () => {
-    const oidc = (server = await startOidcServer({ accessTokenTtl: 3600 }));
+    const oidc = await team.startOidc({ accessTokenTtl: 3600 });
     // A token endpoint that never answers, for the machine that will be killed mid-refresh.
     let arrived!: () => void;
     const reached = new Promise<void>((resolve) => (arrived = resolve));
@@ -191,7 +145,7 @@ describe.skipIf(!HAVE_ETCD)("team store on etcd", () => {
   }, 90_000);
 
   test("a refresh that outlives the lock's TTL keeps its lease alive: the next caller waits and uses its token", async () => {
-    const oidc = (server = await startOidcServer({ accessTokenTtl: 3600 }));
+    const oidc = await team.startOidc({ accessTokenTtl: 3600 });
     let arrived!: () => void;
     const reached = new Promise<void>((resolve) => (arrived = resolve));
     let release!: () => void;
@@ -237,7 +191,7 @@ describe.skipIf(!HAVE_ETCD)("team store on etcd", () => {
   }, 60_000);
 
   test("a refresher whose lease expired mid-refresh writes nothing: the newer token stays", async () => {
-    const oidc = (server = await startOidcServer({ accessTokenTtl: 3600 }));
+    const oidc = await team.startOidc({ accessTokenTtl: 3600 });
     // Answers the paused machine's refresh, once released, with tokens that must never be stored.
     let arrived!: () => void;
     const reached = new Promise<void>((resolve) => (arrived = resolve));
@@ -289,7 +243,7 @@ describe.skipIf(!HAVE_ETCD)("team store on etcd", () => {
   }, 90_000);
 
   test("a refresh that cannot reach the server changes nothing; a refused one marks the login for every machine", async () => {
-    const oidc = (server = await startOidcServer({ accessTokenTtl: 3600 }));
+    const oidc = await team.startOidc({ accessTokenTtl: 3600 });
     const refusing = Bun.serve({
       hostname: "127.0.0.1",
       port: 0,
@@ -323,7 +277,7 @@ describe.skipIf(!HAVE_ETCD)("team store on etcd", () => {
     const a = machine({ etcd: "timeout = 3\n" });
     expectOk(await a.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY }));
     const before = await etcdDump();
-    await cluster.loseQuorum();
+    await team.cluster.loseQuorum();
     const token = await a.run(["token", "openrouter"]);
     expect(token.code).toBe(1);
     expect(token.stdout).toBe("");
@@ -334,8 +288,8 @@ describe.skipIf(!HAVE_ETCD)("team store on etcd", () => {
     const login = await a.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: other });
     expect(login.code).toBe(1);
     expect(login.stderr).toContain("no quorum");
-    await cluster.restart(1);
-    await cluster.restart(2);
+    await team.cluster.restart(1);
+    await team.cluster.restart(2);
     expect(await etcdDump()).toBe(before);
     expect((await a.run(["token", "openrouter"])).stdout).toBe(`${KEY}\n`);
   }, 90_000);
@@ -354,9 +308,9 @@ describe.skipIf(!HAVE_ETCD)("team store on etcd", () => {
     expect(none.stderr).toContain("AUTHCTL_ETCD_KEY");
     // Someone with write access to etcd but not the key points the key's record elsewhere.
     const key = `${PREFIX}credentials/openrouter`;
-    const record = JSON.parse((await cluster.etcdctl(["get", key, "--print-value-only"])).stdout);
+    const record = JSON.parse((await team.cluster.etcdctl(["get", key, "--print-value-only"])).stdout);
     record.extra = { api_url: "https://attacker.example" };
-    expect((await cluster.etcdctl(["put", key, JSON.stringify(record)])).code).toBe(0);
+    expect((await team.cluster.etcdctl(["put", key, JSON.stringify(record)])).code).toBe(0);
     const altered = await a.run(["token", "openrouter"]);
     expect(altered.code).toBe(1);
     expect(altered.stderr).toContain(
@@ -370,7 +324,7 @@ describe.skipIf(!HAVE_ETCD)("team store on etcd", () => {
     expectOk(await a.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY }));
     // A counting proxy in front of one member: what a machine's commands ask etcd.
     const seen: string[] = [];
-    const member = cluster.endpoints[1]!;
+    const member = team.cluster.endpoints[1]!;
     const proxy = Bun.serve({
       hostname: "127.0.0.1",
       port: 0,
@@ -437,7 +391,7 @@ describe.skipIf(!HAVE_ETCD)("team store on etcd", () => {
     box.writeConfig('store = "etcd"\n[etcd]\nendpoints = "https://etcd:2379"\n');
     expect((await box.run(["status"])).stderr).toContain("etcd.endpoints must be a list of URLs");
     box.writeConfig(
-      `store = "etcd"\n[etcd]\nendpoints = ${JSON.stringify(cluster.endpoints)}\nlock_ttl = 0.5\n`,
+      `store = "etcd"\n[etcd]\nendpoints = ${JSON.stringify(team.cluster.endpoints)}\nlock_ttl = 0.5\n`,
     );
     expect((await box.run(["status"])).stderr).toContain(
       "etcd.lock_ttl must be a number of seconds from 2 to 300",

@@ -1,7 +1,8 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { existsSync, rmSync, utimesSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { type EtcdCluster, HAVE_ETCD, startEtcdCluster, strayEtcdPids } from "../helpers/etcd-cluster.ts";
+import { HAVE_ETCD, startEtcdCluster, strayEtcdPids } from "../helpers/etcd-cluster.ts";
+import { useEtcdCluster } from "../helpers/etcd-team.ts";
 
 /** The pids of running etcd members whose command line names one of `dirs`. */
 function membersUsing(dirs: string[]): number[] {
@@ -13,24 +14,18 @@ function membersUsing(dirs: string[]): number[] {
 }
 
 describe.skipIf(!HAVE_ETCD)("the etcd test cluster", () => {
-  let cluster: EtcdCluster;
-  beforeAll(async () => {
-    cluster = await startEtcdCluster();
-  }, 90_000);
-  afterAll(async () => {
-    await cluster?.stop();
-  });
+  const etcd = useEtcdCluster();
 
   test("three members serve, survive one kill, rejoin after a restart, and leave nothing behind", async () => {
-    expect((await cluster.etcdctl(["put", "/t/a", "1"])).code).toBe(0);
-    await cluster.kill(0);
-    expect((await cluster.etcdctl(["get", "/t/a", "--print-value-only"])).stdout.trim()).toBe("1");
-    await cluster.restart(0);
-    const status = await cluster.etcdctl(["endpoint", "health", "--cluster"]);
+    expect((await etcd.cluster.etcdctl(["put", "/t/a", "1"])).code).toBe(0);
+    await etcd.cluster.kill(0);
+    expect((await etcd.cluster.etcdctl(["get", "/t/a", "--print-value-only"])).stdout.trim()).toBe("1");
+    await etcd.cluster.restart(0);
+    const status = await etcd.cluster.etcdctl(["endpoint", "health", "--cluster"]);
     expect(status.code).toBe(0);
-    expect(strayEtcdPids(cluster)).toHaveLength(3);
-    await cluster.stop();
-    expect(strayEtcdPids(cluster)).toHaveLength(0);
+    expect(strayEtcdPids(etcd.cluster)).toHaveLength(3);
+    await etcd.cluster.stop();
+    expect(strayEtcdPids(etcd.cluster)).toHaveLength(0);
   }, 90_000);
 
   test("members die with a test process that is SIGKILLed (no handler of it runs)", async () => {

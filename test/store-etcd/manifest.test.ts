@@ -2,13 +2,14 @@
  * The team store's manifest (src/store/etcd/manifest.ts): what its MAC binds, and the
  * compare-and-swap retry of a write whose manifest moved under it, against a real cluster.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { createEtcdClient } from "../../src/store/etcd/client.ts";
 import { type Manifest, openManifest, recordTag, sealManifest } from "../../src/store/etcd/manifest.ts";
 import { createTeamKey, sealRecord } from "../../src/store/etcd/seal.ts";
 import { createEtcdStore } from "../../src/store/etcd/store.ts";
 import type { StoredCredential } from "../../src/store/types.ts";
-import { type EtcdCluster, HAVE_ETCD, startEtcdCluster } from "../helpers/etcd-cluster.ts";
+import { HAVE_ETCD } from "../helpers/etcd-cluster.ts";
+import { useEtcdCluster } from "../helpers/etcd-team.ts";
 
 const RAW = Buffer.alloc(32, 21);
 const key = createTeamKey(RAW, "test");
@@ -44,17 +45,11 @@ describe("the manifest's MAC", () => {
 });
 
 describe.skipIf(!HAVE_ETCD)("a write whose manifest moved while it held the lock", () => {
-  let cluster: EtcdCluster;
-  beforeAll(async () => {
-    cluster = await startEtcdCluster();
-  }, 90_000);
-  afterAll(async () => {
-    await cluster?.stop();
-  });
+  const etcd = useEtcdCluster();
 
   const open = () =>
     createEtcdStore({
-      settings: { endpoints: cluster.endpoints, prefix: PREFIX, lock_ttl: 5, timeout: 10 },
+      settings: { endpoints: etcd.cluster.endpoints, prefix: PREFIX, lock_ttl: 5, timeout: 10 },
       sealKey: RAW.toString("base64"),
       fetch,
       hostname: "test",
@@ -69,7 +64,7 @@ describe.skipIf(!HAVE_ETCD)("a write whose manifest moved while it held the lock
       credentials.openrouter = apiKey("sk-one");
     });
     const client = createEtcdClient({
-      endpoints: cluster.endpoints,
+      endpoints: etcd.cluster.endpoints,
       memberTimeoutMs: 3000,
       totalTimeoutMs: 10_000,
       fetch,
