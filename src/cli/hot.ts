@@ -1,3 +1,6 @@
+import { env } from "../actions/env.ts";
+import { exec } from "../actions/exec.ts";
+import { token } from "../actions/token.ts";
 import type { Context } from "../context.ts";
 import type { Deps } from "../deps.ts";
 import { didYouMean } from "../did-you-mean.ts";
@@ -12,6 +15,11 @@ import { parseEnvFormat } from "../format/env-format.ts";
  * option, a value that looks like an option, `--no-…`) returns undefined and goes through the
  * full CLI (cli/index.ts), so its messages and exit codes stay where they are. `context` comes
  * from main.ts and is built on first call: a usage error needs neither the config nor the store.
+ *
+ * The three actions are imported here, not with `await import()` when reached: each dynamic import
+ * is a chunk of its own in the binary (scripts/build.ts), and the hot path loads them all anyway.
+ * With compose.ts imported the same way from main.ts, `env openrouter` loads 12 chunks instead of
+ * 22, -0.85 ms median wall (issue 18, scripts/bench.ts' method).
  */
 export async function runHot(
   argv: string[],
@@ -28,7 +36,6 @@ export async function runHot(
     )
       return undefined;
     return guarded(name, async () => {
-      const { exec } = await import("../actions/exec.ts");
       // The context before the arguments, as in cli/commands.ts: the same error comes first.
       return exec(await context(), parseExecArgs(rest));
     });
@@ -40,7 +47,6 @@ export async function runHot(
     if (parsed.strings.format !== undefined && parsed.strings.f !== undefined) return undefined;
     return guarded(name, async () => {
       const envFormat = parseEnvFormat(format ?? "sh");
-      const { env } = await import("../actions/env.ts");
       await env(await context(), { providerIds: parsed.positionals, format: envFormat });
       return 0;
     });
@@ -63,7 +69,6 @@ export async function runHot(
         throw new AuthctlError("USAGE", `token takes one provider, got: ${ids.join(" ")}`, {
           hint: `run 'authctl token ${ids[0]}'`,
         });
-      const { token } = await import("../actions/token.ts");
       const minTtl = parsed.strings["min-ttl"];
       await token(await context(), {
         providerId: ids[0]!,

@@ -4,8 +4,11 @@ import { parse, TomlError } from "smol-toml";
 import { didYouMean } from "../did-you-mean.ts";
 import { AuthctlError } from "../errors.ts";
 import { isProviderName } from "../names.ts";
-import { readQuickly, USE_NODE_FS } from "../store/quick-read.ts";
+import { CONFIG_READ, readQuickly, USE_NODE_FS } from "../store/quick-read.ts";
 import { assertTrusted } from "../store/trust.ts";
+
+/** config.toml, in AUTHCTL_HOME. */
+export const CONFIG_FILE = "config.toml";
 
 /**
  * config.toml: settings and provider overrides, never secrets. Read on every command (it decides
@@ -100,7 +103,7 @@ const STRING_KEYS = [
 ] as const;
 
 export function loadConfig(home: string): Config {
-  const path = join(home, "config.toml");
+  const path = join(home, CONFIG_FILE);
   // Settings decide where keys are sent: another user's (or a world-writable) file is not taken.
   assertTrusted(home, "authctl's directory");
   assertTrusted(path, "config.toml");
@@ -122,9 +125,9 @@ export function loadConfig(home: string): Config {
  * this user's that others cannot write), for `env`, `token` and `exec`; loadConfig does the rest.
  */
 export async function loadConfigQuickly(home: string): Promise<Config> {
-  const path = join(home, "config.toml");
+  const path = join(home, CONFIG_FILE);
   // readFileSync(path, "utf8") keeps a byte-order mark, and replaces bytes that are not UTF-8.
-  const read = await readQuickly(home, path, { often: "absent", decode: { ignoreBOM: true } });
+  const read = await readQuickly(home, path, CONFIG_READ);
   if (read === USE_NODE_FS) return loadConfig(home);
   if (read.text === undefined) return { path, providers: {} };
   return configFromText(path, read.text);

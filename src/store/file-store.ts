@@ -32,7 +32,7 @@ import {
 } from "./credentials-file.ts";
 import { processEffects } from "../io/process-probe.ts";
 import { acquireLock } from "./lock.ts";
-import { readQuickly, USE_NODE_FS } from "./quick-read.ts";
+import { readQuickly, STORE_READ, USE_NODE_FS } from "./quick-read.ts";
 import { assertMayCreateIn, assertTrusted, ownerOfNearest } from "./trust.ts";
 import type { FileStoreOptions } from "./types.ts";
 
@@ -202,7 +202,7 @@ export function createStoreFile(home: string, options: FileStoreOptions = {}): S
     home,
     readDocument,
     async readDocumentQuickly() {
-      const read = await readQuickly(home, path, { decode: { fatal: true } });
+      const read = await readQuickly(home, path, STORE_READ);
       if (read === USE_NODE_FS) return readDocument();
       if (read.text === undefined) return { document: emptyDocument(), exists: false, warnings: [] };
       const document = parseCredentialsFile(read.text, path);

@@ -66,7 +66,48 @@ export interface QuickText {
 export async function readQuickly(
   dir: string,
   path: string,
-  options: { often?: "absent"; decode: { fatal?: boolean; ignoreBOM?: boolean } },
+  options: QuickReadOptions,
+): Promise<QuickText | typeof USE_NODE_FS> {
+  const key = aheadKey(dir, path, options);
+  const early = ahead.get(key);
+  if (early) {
+    ahead.delete(key);
+    return early;
+  }
+  return readNow(dir, path, options);
+}
+
+export interface QuickReadOptions {
+  often?: "absent";
+  decode: { fatal?: boolean; ignoreBOM?: boolean };
+}
+
+/** config.toml as config.ts reads it, and credentials.toml as file-store.ts does. */
+export const CONFIG_READ: QuickReadOptions = { often: "absent", decode: { ignoreBOM: true } };
+export const STORE_READ: QuickReadOptions = { decode: { fatal: true } };
+
+const ahead = new Map<string, Promise<QuickText | typeof USE_NODE_FS>>();
+
+function aheadKey(dir: string, path: string, options: QuickReadOptions): string {
+  return `${dir}\0${path}\0${options.often ?? ""}\0${options.decode.fatal ? 1 : 0}${options.decode.ignoreBOM ? 1 : 0}`;
+}
+
+/**
+ * Starts readQuickly(dir, path, options) now, for the next caller with the same arguments, which
+ * gets this read instead of a new one (once). Bun's file API answers on its thread pool: started
+ * as the hot path begins, the reads are done by the time the context needs them. Settles when the
+ * read is done (tests wait for it); never rejects (a failure is USE_NODE_FS, as in readQuickly).
+ */
+export function readAhead(dir: string, path: string, options: QuickReadOptions): Promise<unknown> {
+  const read = readNow(dir, path, options).catch((): typeof USE_NODE_FS => USE_NODE_FS);
+  ahead.set(aheadKey(dir, path, options), read);
+  return read;
+}
+
+async function readNow(
+  dir: string,
+  path: string,
+  options: QuickReadOptions,
 ): Promise<QuickText | typeof USE_NODE_FS> {
   const [dirStat, fileStat] = await Promise.all([
     quickStat(dir),

@@ -2,7 +2,7 @@ import { afterAll, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { readQuickly, USE_NODE_FS } from "../../src/store/quick-read.ts";
+import { CONFIG_READ, readAhead, readQuickly, STORE_READ, USE_NODE_FS } from "../../src/store/quick-read.ts";
 
 // The quick read decodes with Bun.file().text() (no TextDecoder: about 0.5 MiB of a compiled
 // binary's memory, issue 18). Its contract: the text the caller's decoder would give, or
@@ -77,3 +77,23 @@ for (const [name, decode] of [
     expect(answered).toBeGreaterThan(30);
   });
 }
+
+// readAhead (issue 18): main.ts starts the hot path's reads early; the reader with the same
+// arguments takes that read once, and every later read is a new one (a store written in between
+// is seen). Other arguments never get it.
+test("a read ahead is taken once, by the reader with the same arguments", async () => {
+  const path = join(dir, "ahead.toml");
+  writeFileSync(path, "first = 1\n", { mode: 0o600 });
+  await readAhead(dir, path, STORE_READ);
+  // Written after the read ahead finished: the taker still gets what was read then.
+  writeFileSync(path, "second = 2\n", { mode: 0o600 });
+  expect(await readQuickly(dir, path, CONFIG_READ)).toMatchObject({ text: "second = 2\n" });
+  expect(await readQuickly(dir, path, STORE_READ)).toMatchObject({ text: "first = 1\n" });
+  expect(await readQuickly(dir, path, STORE_READ)).toMatchObject({ text: "second = 2\n" });
+});
+
+test("a read ahead that finds no file answers as a read now would", async () => {
+  const path = join(dir, "absent.toml");
+  readAhead(dir, path, CONFIG_READ);
+  expect(await readQuickly(dir, path, CONFIG_READ)).toEqual({ text: undefined });
+});
