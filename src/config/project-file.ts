@@ -105,23 +105,37 @@ export async function findNoProjectFileQuickly(
   let end = userHome?.length ?? 0;
   while (end > 0 && userHome!.charCodeAt(end - 1) === 47) end--;
   const home = userHome ? userHome.slice(0, end) || "/" : undefined;
-  const homeStat = userHome ? await stat(userHome) : undefined;
-  if (userHome && !homeStat) return USE_NODE_FS;
-  let dir = cwd;
-  let dirStat = await stat(dir);
-  if (!dirStat) return USE_NODE_FS;
-  for (;;) {
+  // The directories the walk below may visit, from cwd up to the root (textual parents, as
+  // findProjectFile walks), and every answer it may need, asked at once: Bun's file API answers on
+  // its thread pool, and a round trip per step cost `env` ~0.2 ms per directory (issue 18). The
+  // walk then decides on these answers exactly as it did one step at a time; what it asks beyond
+  // where it stops (the directories above $HOME) is only looked at, never used.
+  const dirs: string[] = [];
+  for (let dir = cwd; ; ) {
+    dirs.push(dir);
+    const parent = dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  const [homeStat, stats, files] = await Promise.all([
+    userHome ? stat(userHome) : undefined,
+    Promise.all(dirs.map(stat)),
     // exists() is false for a directory and for nothing there, true for a file (or a link to one).
-    if (await Bun.file(join(dir, PROJECT_FILE_NAME)).exists()) return USE_NODE_FS;
+    Promise.all(dirs.map((dir) => Bun.file(join(dir, PROJECT_FILE_NAME)).exists())),
+  ]);
+  if (userHome && !homeStat) return USE_NODE_FS;
+  for (let i = 0; ; i++) {
+    const dir = dirs[i]!;
+    const dirStat = stats[i];
+    if (!dirStat) return USE_NODE_FS;
+    if (files[i]) return USE_NODE_FS;
     if (dir === home) return undefined;
     if (homeStat && dirStat.dev === homeStat.dev && dirStat.ino === homeStat.ino) return USE_NODE_FS;
-    const parent = dirname(dir);
-    if (parent === dir) return undefined;
-    const parentStat = await stat(parent);
+    // The root: its parent is itself.
+    if (i + 1 === dirs.length) return undefined;
+    const parentStat = stats[i + 1];
     if (!parentStat) return USE_NODE_FS;
     if (parentStat.dev !== dirStat.dev) return undefined;
-    dir = parent;
-    dirStat = parentStat;
   }
 }
 
