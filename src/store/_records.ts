@@ -3,7 +3,7 @@
  * its MAC (format 2), its sealed values, the hosts and endpoints format 1 could not vouch for, and
  * the routing fields. Private to the store (backend-store.ts and _move.ts).
  */
-import { MAC_FIELD, unauthenticated, verifyRecordMac } from "./_integrity.ts";
+import { MAC_FIELD, sha256Base64, unauthenticated, verifyRecordMac } from "./_integrity.ts";
 import { findRoutingProblem } from "./_routing-fields.ts";
 import {
   canonicalJson,
@@ -20,12 +20,6 @@ import type { SealingKey } from "./encrypted.ts";
 import { isSealed, KEY_PARAM_FIELDS, type KeyParams } from "./sealed.ts";
 import { KeyringItemError, SealedValueError } from "./errors.ts";
 import type { StoredCredential } from "./types.ts";
-
-/**
- * node:crypto loads on first use: it costs a compiled binary about 4 MB of memory (measured with
- * /usr/bin/time), and \`env\` on a plain file store never needs it.
- */
-const nodeCrypto = () => require("node:crypto") as typeof import("node:crypto");
 
 /** How a document's records are read: its format, generation, and whether it has a key at all. */
 export interface DocumentInfo {
@@ -71,10 +65,7 @@ export function metaDigest(credential: StoredCredential): string {
   const copy = withoutSecrets(credential) as unknown as Record<string, unknown>;
   delete copy[MAC_FIELD];
   delete copy[SECRET_STORE_FIELD];
-  return `sha256:${nodeCrypto()
-    .createHash("sha256")
-    .update(`authctl:keyring-record\n${canonicalJson(copy as unknown as StoredCredential)}`)
-    .digest("base64")}`;
+  return `sha256:${sha256Base64(`authctl:keyring-record\n${canonicalJson(copy as unknown as StoredCredential)}`)}`;
 }
 
 export function missingItem(backend: ExternalBackend, id: string): KeyringItemError {
