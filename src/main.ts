@@ -12,7 +12,8 @@ import { CONFIG_FILE } from "./config/config.ts";
 import { join } from "./lazy-path.ts";
 import { isWholeStoreName } from "./store/backends.ts";
 import { CREDENTIALS_FILE } from "./store/file-store.ts";
-import { CONFIG_READ, readAhead, STORE_READ } from "./store/quick-read.ts";
+import { CONFIG_READ, readAhead, readKeyAhead, STORE_READ } from "./store/quick-read.ts";
+import { KEY_FILE, KEY_FILE_BYTES } from "./store/sealed.ts";
 
 const LOOPBACK_NO_PROXY = ["localhost", "127.0.0.0/8", "::1"];
 
@@ -242,6 +243,10 @@ async function main(): Promise<number> {
       readAhead(deps.home, join(deps.home, CONFIG_FILE), CONFIG_READ);
       if (!isWholeStoreName(deps.env.AUTHCTL_STORE))
         readAhead(deps.home, join(deps.home, CREDENTIALS_FILE), STORE_READ);
+      // The encrypted store's key file too, when that store is chosen here and opened by its key
+      // file (a passphrase derives the key instead): backend-store.ts openAhead takes it.
+      if (deps.env.AUTHCTL_STORE === "encrypted" && !deps.env.AUTHCTL_PASSPHRASE)
+        readKeyAhead(join(deps.home, KEY_FILE), KEY_FILE_BYTES);
     }
     // The config, the providers and the store (src/compose.ts), built on first use: --help, a
     // usage error and `upgrade` never need them. A promise: the team store is read over the network.

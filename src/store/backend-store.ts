@@ -38,7 +38,7 @@ import type { BackendOpenOptions, ExternalBackend, SecretVault } from "./backend
 import { backendFor, backendOfRecord, isBackendName } from "./backends.ts";
 import type { CredentialsDocument } from "./credentials-file.ts";
 import type { KeyOptions, SealingKey } from "./encrypted.ts";
-import { KEY_FILE, KEY_PARAM_FIELDS, type KeyParams } from "./sealed.ts";
+import { KEY_FILE, KEY_FILE_BYTES, KEY_PARAM_FIELDS, type KeyParams } from "./sealed.ts";
 
 /**
  * The sealing code (encrypted.ts: AES-GCM, scrypt, the key file) loads when a store has a key or
@@ -169,7 +169,7 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
     const info = documentInfo(document);
     const params = keyParams(document);
     if (!info.keyed || params.key_source === "passphrase" || passphrase) return undefined;
-    const bytes = await readKeyQuickly(join(home, KEY_FILE), 32);
+    const bytes = await readKeyQuickly(join(home, KEY_FILE), KEY_FILE_BYTES);
     if (bytes === USE_NODE_FS) return undefined;
     const key = Buffer.from(bytes);
     await encrypted().openStoreAhead(key, params, info.format, document.credentials);

@@ -152,6 +152,25 @@ function utf8Length(text: string): number {
  * the caller then reads it through node:fs, which refuses, repairs or reports it (encrypted.ts).
  */
 export async function readKeyQuickly(path: string, size: number): Promise<Uint8Array | typeof USE_NODE_FS> {
+  const key = `key\0${path}\0${size}`;
+  const early = keysAhead.get(key);
+  if (early) {
+    keysAhead.delete(key);
+    return early;
+  }
+  return readKeyNow(path, size);
+}
+
+const keysAhead = new Map<string, Promise<Uint8Array | typeof USE_NODE_FS>>();
+
+/** readAhead for readKeyQuickly: the encrypted store's key file, taken once by the same arguments. */
+export function readKeyAhead(path: string, size: number): Promise<unknown> {
+  const read = readKeyNow(path, size).catch((): typeof USE_NODE_FS => USE_NODE_FS);
+  keysAhead.set(`key\0${path}\0${size}`, read);
+  return read;
+}
+
+async function readKeyNow(path: string, size: number): Promise<Uint8Array | typeof USE_NODE_FS> {
   if (process.platform === "win32") return USE_NODE_FS;
   const stat = await quickStat(path);
   if (stat === USE_NODE_FS || !stat?.isFile() || Number(stat.mode) & 0o077 || stat.size !== size)

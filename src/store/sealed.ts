@@ -13,6 +13,8 @@ export function isSealed(value: unknown): value is string {
 }
 
 export const KEY_FILE = "key";
+/** The key file holds an AES-256 key: 32 bytes. */
+export const KEY_FILE_BYTES = 32;
 
 /** The store-level fields of credentials.toml that describe the key (top-level, beside `version`). */
 export interface KeyParams {

@@ -2,7 +2,15 @@ import { afterAll, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CONFIG_READ, readAhead, readQuickly, STORE_READ, USE_NODE_FS } from "../../src/store/quick-read.ts";
+import {
+  CONFIG_READ,
+  readAhead,
+  readKeyAhead,
+  readKeyQuickly,
+  readQuickly,
+  STORE_READ,
+  USE_NODE_FS,
+} from "../../src/store/quick-read.ts";
 
 // The quick read decodes with Bun.file().text() (no TextDecoder: about 0.5 MiB of a compiled
 // binary's memory, issue 18). Its contract: the text the caller's decoder would give, or
@@ -96,4 +104,13 @@ test("a read ahead that finds no file answers as a read now would", async () => 
   const path = join(dir, "absent.toml");
   readAhead(dir, path, CONFIG_READ);
   expect(await readQuickly(dir, path, CONFIG_READ)).toEqual({ text: undefined });
+});
+
+test("a key file read ahead is taken once, by the reader with the same arguments", async () => {
+  const path = join(dir, "key");
+  writeFileSync(path, Buffer.alloc(32, 1), { mode: 0o600 });
+  await readKeyAhead(path, 32);
+  writeFileSync(path, Buffer.alloc(32, 2), { mode: 0o600 });
+  expect(await readKeyQuickly(path, 32)).toEqual(new Uint8Array(32).fill(1));
+  expect(await readKeyQuickly(path, 32)).toEqual(new Uint8Array(32).fill(2));
 });
