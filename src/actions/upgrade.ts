@@ -185,6 +185,36 @@ async function get(deps: Deps, url: string, what: string, version: string | unde
   }
 }
 
+/**
+ * True when `candidate` is a lower semantic version than `current` (semver.org §11: the numbers
+ * first, then a pre-release below its release). Text that is not a version is never "older".
+ */
+export function isOlderVersion(candidate: string, current: string): boolean {
+  const parse = (text: string) =>
+    /^v?(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$/.exec(text.trim());
+  const a = parse(candidate);
+  const b = parse(current);
+  if (!a || !b) return false;
+  for (let i = 1; i <= 3; i++) {
+    const diff = Number(a[i]) - Number(b[i]);
+    if (diff !== 0) return diff < 0;
+  }
+  if (a[4] === b[4]) return false;
+  if (a[4] === undefined) return false;
+  if (b[4] === undefined) return true;
+  const x = a[4].split(".");
+  const y = b[4].split(".");
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    if (x[i] === y[i]) continue;
+    const nx = /^\d+$/.test(x[i]!);
+    const ny = /^\d+$/.test(y[i]!);
+    if (nx && ny) return Number(x[i]) < Number(y[i]);
+    if (nx !== ny) return nx;
+    return x[i]! < y[i]!;
+  }
+  return x.length < y.length;
+}
+
 /** Takes `deps`, not a Context: a config.toml that does not parse must not block the upgrade that fixes it. */
 export async function upgrade(deps: Deps, options: UpgradeOptions): Promise<void> {
   const env = deps.env;
@@ -302,6 +332,17 @@ export async function upgrade(deps: Deps, options: UpgradeOptions): Promise<void
         {
           hint: "AUTHCTL_TARGET picks another build (e.g. linux-x64-baseline, linux-x64-musl)",
         },
+      );
+    }
+    // Without --version (or AUTHCTL_VERSION) the user asked for the newest release: a "latest"
+    // that is older than this binary (a stale mirror or CDN cache, a release tag moved back, a
+    // mirror replaying an old release with known bugs) is refused rather than installed as an
+    // upgrade. Going back on purpose stays one flag away.
+    if (!version && isOlderVersion(newVersion, currentVersion)) {
+      throw new AuthctlError(
+        "PROTOCOL",
+        `the newest release at ${base} is ${newVersion}, older than this authctl ${currentVersion}; nothing was changed`,
+        { hint: `to go back to ${newVersion} on purpose: authctl upgrade --version ${newVersion}` },
       );
     }
     swap(staged, real, deps.platform);

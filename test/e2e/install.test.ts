@@ -626,6 +626,29 @@ describe("authctl upgrade", () => {
     expect(readdirSync(installDir)).toEqual(["authctl"]);
   });
 
+  test("a newest release older than the running binary is refused unless --version asks for it (no silent downgrade)", async () => {
+    server.releases.set("0.0.5", createRelease(standIns("0.0.5")));
+    server.latest = "0.0.5";
+    try {
+      const before = sha256(readFileSync(copy));
+      const refused = await run([copy, "upgrade"], baseEnv);
+      expect(refused.stderr).toContain(
+        `authctl: the newest release at ${server.releasesUrl}/latest/download is 0.0.5, older than this authctl 0.1.0; nothing was changed`,
+      );
+      expect(refused.stderr).toContain("authctl upgrade --version 0.0.5");
+      expect(refused.code).toBe(1);
+      expect(sha256(readFileSync(copy))).toBe(before);
+      expect(readdirSync(installDir)).toEqual(["authctl"]);
+
+      const pinned = await run([copy, "upgrade", "--version", "0.0.5"], baseEnv);
+      expect(pinned.code).toBe(0);
+      expect(await versionOf(copy)).toBe("0.0.5");
+    } finally {
+      server.latest = "0.2.0";
+      server.releases.delete("0.0.5");
+    }
+  });
+
   test("a binary that already matches the release is left alone", async () => {
     server.releases.set("0.1.5", createRelease({ [HOST_ASSET]: readFileSync(BINARY) }));
     const result = await run([copy, "upgrade", "--version", "0.1.5"], baseEnv);

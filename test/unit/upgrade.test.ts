@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { installHint, packageManagerOf, safeHop } from "../../src/actions/upgrade.ts";
+import { installHint, isOlderVersion, packageManagerOf, safeHop } from "../../src/actions/upgrade.ts";
 
 /**
  * The rules of `authctl upgrade` that the binary tests cannot reach on this machine: a Nix store
@@ -57,5 +57,23 @@ describe("installHint", () => {
     expect(installHint({ AUTHCTL_DOWNLOAD_URL: "https://m.example/a b's" })).toBe(
       "curl -fsSL 'https://m.example/a b'\\''s/install.sh' | AUTHCTL_DOWNLOAD_URL='https://m.example/a b'\\''s' sh",
     );
+  });
+});
+
+describe("isOlderVersion (an unpinned upgrade never goes back)", () => {
+  test.each([
+    ["0.0.5", "0.1.0", true],
+    ["0.1.0", "0.1.0", false],
+    ["0.2.0", "0.1.0", false],
+    ["0.9.0", "0.10.0", true],
+    ["1.0.0-rc.1", "1.0.0", true],
+    ["1.0.0", "1.0.0-rc.1", false],
+    ["1.0.0-rc.2", "1.0.0-rc.10", true],
+    ["1.0.0-alpha", "1.0.0-alpha.1", true],
+    ["1.0.0-beta", "1.0.0-alpha.9", false],
+    ["v0.0.1", "0.1.0", true],
+    ["not a version", "0.1.0", false],
+  ])("%s older than %s → %p", (candidate, current, older) => {
+    expect(isOlderVersion(candidate, current)).toBe(older);
   });
 });
