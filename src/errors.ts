@@ -196,6 +196,35 @@ export function errorCode(error: unknown): string | undefined {
   return typeof code === "string" ? code : undefined;
 }
 
+/**
+ * Why a command `exec` found could not be started, as a shell would say it (POSIX 2.8.2): 127 for
+ * a command that is not there, 126 for one that cannot be executed (no execute permission, a
+ * directory, not a program for this system). Shared by `exec` and `exec --proxy`. Never the
+ * runtime's message: for an argument error it quotes the whole environment, which holds the
+ * credentials (issue 13.3). The code alone says what went wrong.
+ */
+export function commandStartError(command: string, error: unknown): AuthctlError {
+  const code = errorCode(error);
+  if (code === "ENOENT")
+    return new AuthctlError("COMMAND_NOT_FOUND", `command not found: ${command}`, {
+      hint: "check the name, or give its full path",
+    });
+  if (code === "EACCES" || code === "EISDIR")
+    return new AuthctlError("NOT_EXECUTABLE", `cannot run ${command}: permission denied`, {
+      hint: "check that it is executable (chmod +x)",
+    });
+  if (code === "ENOEXEC")
+    return new AuthctlError(
+      "NOT_EXECUTABLE",
+      `cannot run ${command}: not a program this system can run (exec format error)`,
+      { hint: "check that it was built for this machine, or that a script starts with #!" },
+    );
+  return new AuthctlError(
+    "INTERNAL",
+    `could not start ${command} (${code ?? (error as Error)?.name ?? "unknown error"})`,
+  );
+}
+
 /** A fetch failed because the server's certificate chain leads to no trusted CA (self-signed, unknown issuer). */
 export function isTlsTrustError(error: unknown): boolean {
   const code = errorCode(error) ?? errorCode((error as { cause?: unknown } | null)?.cause);

@@ -1,4 +1,4 @@
-import { AuthctlError, errorCode } from "../errors.ts";
+import { AuthctlError, commandStartError } from "../errors.ts";
 import { isAuthctlSecretName, isEnvVarName } from "../names.ts";
 import type { ProviderDefinition } from "../providers/types.ts";
 import type { Context } from "../context.ts";
@@ -66,13 +66,13 @@ export async function exec(ctx: Context, options: ExecOptions): Promise<number> 
     try {
       deps.replaceProcess(file, argv, childEnv);
     } catch (error) {
-      throw execFailure(command, error);
+      throw commandStartError(command, error);
     }
   }
   try {
     return await deps.spawnInherit(file, argv, childEnv);
   } catch (error) {
-    throw execFailure(command, error);
+    throw commandStartError(command, error);
   }
 }
 
@@ -108,22 +108,4 @@ function checkVars(providerId: string, vars: Array<[string, string]>): void {
       );
     }
   }
-}
-
-function execFailure(command: string, error: unknown): AuthctlError {
-  const code = errorCode(error);
-  if (code === "ENOENT")
-    return new AuthctlError("COMMAND_NOT_FOUND", `command not found: ${command}`, {
-      hint: "check the name, or give its full path",
-    });
-  if (code === "EACCES" || code === "ENOEXEC" || code === "EISDIR")
-    return new AuthctlError("NOT_EXECUTABLE", `cannot run ${command}: permission denied`, {
-      hint: "check that it is executable (chmod +x)",
-    });
-  // Never the runtime's message: for an argument error it quotes the whole environment, which
-  // holds the credentials (issue 13.3). The code alone says what went wrong.
-  return new AuthctlError(
-    "INTERNAL",
-    `could not start ${command} (${code ?? (error as Error)?.name ?? "unknown error"})`,
-  );
 }

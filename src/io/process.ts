@@ -17,7 +17,15 @@ export function replaceProcessAvailable(): boolean {
 export function replaceProcess(file: string, argv: string[], env: Record<string, string>): never {
   const execve = (process as ExecveProcess).execve!;
   restoreCoreLimit();
-  return execve(file, argv, env);
+  try {
+    return execve(file, argv, env);
+  } catch (error) {
+    // Only when execve failed (it does not return otherwise): the runtime has queued its
+    // "ExperimentalWarning: process.execve is an experimental feature" for the next tick, and it
+    // would be printed beside authctl's one-line error. Nothing else is listening for warnings.
+    process.removeAllListeners("warning");
+    throw error;
+  }
 }
 
 const FORWARDED: NodeJS.Signals[] = [

@@ -1,5 +1,5 @@
 import type { Context, ResolvedCredential } from "../context.ts";
-import { AuthctlError } from "../errors.ts";
+import { AuthctlError, commandStartError } from "../errors.ts";
 import type { ProviderDefinition } from "../providers/types.ts";
 import { createProxyCredential, type ProxyCredential, type Refresher } from "./credentials.ts";
 import { applyClientGlue } from "./clients.ts";
@@ -43,19 +43,8 @@ export async function execWithProxy(
   try {
     return await deps.spawnInherit(command.file, glue.argv, glue.env);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const name = command.argv[0] ?? command.file;
-    if (code === "ENOENT")
-      throw new AuthctlError("COMMAND_NOT_FOUND", `command not found: ${name}`, {
-        hint: "check the name, or give its full path",
-      });
-    if (code === "EACCES")
-      throw new AuthctlError("COMMAND_NOT_FOUND", `cannot run ${name}: permission denied`, {
-        hint: "check that it is executable (chmod +x)",
-      });
-    throw new AuthctlError("INTERNAL", `could not start ${name}: ${(error as Error).message}`, {
-      cause: error,
-    });
+    // As without --proxy: 126 for a file that cannot be run, 127 for one that is not there.
+    throw commandStartError(command.argv[0] ?? command.file, error);
   } finally {
     glue.cleanup();
     await server.stop();

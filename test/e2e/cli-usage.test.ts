@@ -187,14 +187,30 @@ describe("colour and characters", () => {
 });
 
 describe("exec", () => {
-  test("a command that exists but cannot be executed exits 126, as shells do", async () => {
+  test("a command that exists but cannot be executed exits 126, as shells do, with or without --proxy, and nothing else on stderr", async () => {
     expectOk(await box.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY }));
     const script = join(box.root, "not-executable.sh");
     writeFileSync(script, "echo hi\n", { mode: 0o644 });
-    for (const mode of ["exec", "spawn"]) {
-      const result = await box.run(["exec", "--", script], { env: { AUTHCTL_EXEC_MODE: mode } });
-      expect(result.code, mode).toBe(126);
-      expect(result.stderr).toContain("permission denied");
+    // Executable, but no program this system can run (no #!, not an ELF file for this CPU).
+    const foreign = join(box.root, "foreign-binary");
+    writeFileSync(foreign, "\x7fELF\x02\x01\x01garbage", { mode: 0o755 });
+    const cases: Array<[string, string[], Record<string, string>]> = [
+      ["exec", [], { AUTHCTL_EXEC_MODE: "exec" }],
+      ["spawn", [], { AUTHCTL_EXEC_MODE: "spawn" }],
+      ["proxy", ["--proxy"], {}],
+    ];
+    for (const [mode, flags, env] of cases) {
+      const denied = await box.run(["exec", ...flags, "--", script], { env });
+      expect(denied.code, mode).toBe(126);
+      // One error line and its hint: nothing from the runtime (no ExperimentalWarning for execve).
+      expect(denied.stderr, mode).toBe(
+        `authctl: cannot run ${script}: permission denied\n  → check that it is executable (chmod +x)\n`,
+      );
+      const wrongFormat = await box.run(["exec", ...flags, "--", foreign], { env });
+      expect(wrongFormat.code, mode).toBe(126);
+      expect(wrongFormat.stderr, mode).toBe(
+        `authctl: cannot run ${foreign}: not a program this system can run (exec format error)\n  → check that it was built for this machine, or that a script starts with #!\n`,
+      );
     }
   });
 });
