@@ -4,15 +4,21 @@
  * is shown verbatim but folded to one line, and redaction happens where it reaches stderr.
  */
 import { AuthctlError, HttpError, NetworkError, OAuthError } from "../errors.ts";
+import { terminalSafe } from "../format/terminal-text.ts";
 
 export type JsonObject = Record<string, unknown>;
 
 /** Longest server-chosen text quoted in a message. */
 const MAX_SERVER_TEXT = 300;
 
-/** Folds server text to one line, so an error message stays one line. */
+/**
+ * Folds server text to one line, so an error message stays one line, and takes out what a
+ * terminal would act on (contract, Output discipline: server text is stripped of control
+ * characters): escape sequences, C0 and C1 controls (U+009B is CSI in one character), DEL and the
+ * bidi overrides that reorder what the user reads, as terminalSafe does for every other server text.
+ */
 export function oneLine(text: string): string {
-  const folded = text.replace(/[\u0000-\u001f\u007f\s]+/g, " ").trim();
+  const folded = terminalSafe(text).replace(/\s+/g, " ").trim();
   return folded.length > MAX_SERVER_TEXT ? `${folded.slice(0, MAX_SERVER_TEXT - 1)}…` : folded;
 }
 

@@ -10,9 +10,11 @@ import {
   type OAuthFakeOptions,
 } from "../fakes/oauth-fake.ts";
 import {
+  BINARY,
   createSandbox,
   ensureBinary,
   expectOk,
+  readUntil,
   ROOT,
   writeScript,
   type Sandbox,
@@ -73,6 +75,39 @@ describe("loopback login errors", () => {
     expect(result.code).toBe(4);
     expect(result.stderr).toContain("access_denied (The user denied the request)");
     expect(existsSync(storePath)).toBe(false);
+  });
+
+  test("a provider's error text reaches the terminal without control characters: C0, C1, escapes, bidi overrides", async () => {
+    // No discovery (no issuer): the test is the provider, answering the callback itself.
+    const box = createSandbox();
+    boxes.push(box);
+    box.writeConfig(
+      `[providers.plain]\nname = "Plain"\nauthorize_url = "http://127.0.0.1:9/authorize"\ntoken_url = "http://127.0.0.1:9/token"\nclient_id = "plain-client"\n`,
+    );
+    const proc = Bun.spawn([BINARY, "login", "plain", "--timeout", "30s"], {
+      env: { ...box.env, BROWSER: join(box.root, "no-such-browser") },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const { match: url, text } = await readUntil(
+      proc.stderr,
+      /^\s+(http:\/\/127\.0\.0\.1:9\/authorize\S+)$/m,
+    );
+    expect(url, text).toBeDefined();
+    const authorize = new URL(url!);
+    const callback = new URL(authorize.searchParams.get("redirect_uri")!);
+    callback.searchParams.set("state", authorize.searchParams.get("state")!);
+    callback.searchParams.set("error", "access_denied");
+    // A right-to-left override (reorders what follows), a C1 CSI (ESC [ in one byte), an OSC title.
+    callback.searchParams.set(
+      "error_description",
+      "denied \u202etxt.exe\u202c \u009b2J\x1b]0;owned\x07 by policy",
+    );
+    await fetch(callback);
+    const stderr = text + (await readUntil(proc.stderr, /(?!)/)).text; // the rest, to the end
+    expect(await proc.exited).toBe(4);
+    expect(stderr).toContain("access_denied (denied txt.exe 2J by policy)");
+    expect(stderr).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/);
   });
 
   const tokenCases: Array<[OAuthFakeOptions["token"], number, string]> = [
