@@ -124,15 +124,22 @@ const MAX_REDIRECTS = 10;
  * one. With `redirect: "follow"`, https → http → https looked like https at the end, and anyone on
  * the path of the http hop chose both the binary and its checksum (issue 13.10).
  */
-async function get(deps: Deps, url: string, what: string, version: string | undefined): Promise<Response> {
+async function get(
+  deps: Deps,
+  url: string,
+  what: string,
+  version: string | undefined,
+  cancel: AbortSignal,
+): Promise<Response> {
   // On deps' clock like every other timeout (a test's fake clock fires it).
-  const signal = deps.timeoutSignal(10 * 60_000);
+  const signal = AbortSignal.any([deps.timeoutSignal(10 * 60_000), cancel]);
   let current = url;
   for (let hops = 0; ; hops++) {
     let response: Response;
     try {
       response = await deps.fetch(current, { redirect: "manual", signal });
     } catch (error) {
+      if (cancel.aborted) throw cancel.reason;
       throw new NetworkError(
         `could not download ${what} from ${current}: ${(error as Error).message}`,
         { host: new URL(current).host },
@@ -280,8 +287,16 @@ export async function upgrade(deps: Deps, options: UpgradeOptions): Promise<void
     );
   }
   let replaced = false;
+  // Ctrl-C, SIGTERM or SIGHUP (a closed terminal) during the download would otherwise kill the
+  // process with the staging file still next to the binary: a hidden partial file of up to the
+  // binary's size (over 100 MB) left behind by every interrupted upgrade. The signal cancels the
+  // download instead, and the finally below removes the file.
+  const cancel = new AbortController();
+  const unsubscribe = deps.onInterrupt(() =>
+    cancel.abort(new AuthctlError("CANCELLED", "upgrade cancelled; nothing was changed")),
+  );
   try {
-    const sums = await (await get(deps, `${base}/SHA256SUMS`, "SHA256SUMS", version)).text();
+    const sums = await (await get(deps, `${base}/SHA256SUMS`, "SHA256SUMS", version, cancel.signal)).text();
     const expected = parseSha256Sums(sums, asset);
     if (!expected)
       throw new AuthctlError("PROTOCOL", `${base}/SHA256SUMS has no entry for ${asset}; nothing was changed`);
@@ -294,7 +309,7 @@ export async function upgrade(deps: Deps, options: UpgradeOptions): Promise<void
     }
     if (unwritable) throw unwritable;
 
-    const response = await get(deps, `${base}/${asset}`, asset, version);
+    const response = await get(deps, `${base}/${asset}`, asset, version, cancel.signal);
     const size = Number(response.headers.get("content-length") ?? 0);
     deps.ui.info(`downloading ${asset}${size ? ` (${(size / 1e6).toFixed(0)} MB)` : ""} from ${base}`);
     const hash = createHash("sha256");
@@ -305,6 +320,7 @@ export async function upgrade(deps: Deps, options: UpgradeOptions): Promise<void
       }
       fsyncSync(fd);
     } catch (error) {
+      if (cancel.signal.aborted) throw cancel.signal.reason;
       throw new NetworkError(
         `downloading ${asset} failed: ${describeIoError(error)}; nothing was changed`,
         {},
@@ -345,10 +361,13 @@ export async function upgrade(deps: Deps, options: UpgradeOptions): Promise<void
         { hint: `to go back to ${newVersion} on purpose: authctl upgrade --version ${newVersion}` },
       );
     }
+    // A signal during the trial run (a blocking spawn) is seen only now: still before the swap.
+    if (cancel.signal.aborted) throw cancel.signal.reason;
     swap(staged, real, deps.platform);
     replaced = true;
     deps.ui.success(`authctl ${currentVersion} → ${newVersion} (${real})`);
   } finally {
+    unsubscribe();
     if (fd >= 0) closeSync(fd);
     if (!replaced && !unwritable) rmSync(staged, { force: true });
   }

@@ -605,6 +605,55 @@ describe("authctl upgrade", () => {
     expect(await versionOf(target)).toBe("0.1.0");
   });
 
+  test.each([["SIGINT"], ["SIGTERM"]] as const)(
+    "%s during the download cancels it (exit 2) and leaves no partial file next to the binary",
+    async (signal) => {
+      // A mirror that sends the binary slowly and never finishes: the upgrade is mid-download.
+      const stalling = Bun.serve({
+        hostname: "127.0.0.1",
+        port: 0,
+        fetch(req) {
+          if (new URL(req.url).pathname.endsWith("/SHA256SUMS"))
+            return new Response(`${"a".repeat(64)}  ${HOST_ASSET}\n`);
+          return new Response(
+            new ReadableStream({
+              async pull(controller) {
+                controller.enqueue(new Uint8Array(64 * 1024));
+                await Bun.sleep(20);
+              },
+            }),
+          );
+        },
+      });
+      try {
+        const before = sha256(readFileSync(copy));
+        const proc = Bun.spawn([copy, "upgrade"], {
+          env: { ...baseEnv, AUTHCTL_DOWNLOAD_URL: `http://127.0.0.1:${stalling.port}/v` },
+          stdout: "pipe",
+          stderr: "pipe",
+          timeout: 60_000,
+        });
+        const partial = () =>
+          readdirSync(installDir)
+            .filter((name) => name !== "authctl")
+            .some((name) => statSync(join(installDir, name)).size > 0);
+        for (const deadline = Date.now() + 30_000; !partial(); ) {
+          if (Date.now() > deadline) throw new Error("the download never started");
+          await Bun.sleep(20);
+        }
+        proc.kill(signal);
+        const stderr = await new Response(proc.stderr).text();
+        expect(stderr).toContain("authctl: upgrade cancelled; nothing was changed");
+        expect(await proc.exited).toBe(2);
+        expect(readdirSync(installDir)).toEqual(["authctl"]);
+        expect(sha256(readFileSync(copy))).toBe(before);
+      } finally {
+        stalling.stop(true);
+      }
+    },
+    60_000,
+  );
+
   test("a tampered binary is refused and the running binary is left untouched", async () => {
     const before = sha256(readFileSync(copy));
     const result = await run([copy, "upgrade", "--version", "0.3.0"], baseEnv);
