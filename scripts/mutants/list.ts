@@ -220,6 +220,38 @@ export const MUTANTS: Mutant[] = [
     tests: ["test/e2e/proxy-wire.test.ts"],
     why: "after a declined WebSocket handshake the child's next request reaches the provider unchecked (any Host, any path)",
   },
+  {
+    id: "proxy-no-connection-cap",
+    file: "src/proxy/server.ts",
+    from: "if (clients.size >= MAX_CLIENT_CONNECTIONS && !makeRoom(clients))",
+    to: "if (clients.size >= 100 * MAX_CLIENT_CONNECTIONS && !makeRoom(clients))",
+    tests: ["test/e2e/proxy-limits.test.ts"],
+    why: "anyone on the machine opens connections until authctl has no descriptors left for the child's requests",
+  },
+  {
+    id: "proxy-evicts-in-flight",
+    file: "src/proxy/server.ts",
+    from: "return this.deadline !== 0;",
+    to: "return true;",
+    tests: ["test/e2e/proxy-limits.test.ts"],
+    why: "at the cap a new connection closes one of the child's requests in flight",
+  },
+  {
+    id: "proxy-never-evicts",
+    file: "src/proxy/server.ts",
+    from: "return this.deadline !== 0;",
+    to: "return false;",
+    tests: ["test/e2e/proxy-limits.test.ts"],
+    why: "a flood of idle connections from another user leaves the child only 503s until the header clock runs out",
+  },
+  {
+    id: "proxy-refusal-backlog",
+    file: "src/proxy/server.ts",
+    from: "      this.backlog = true;",
+    to: "      this.backlog = false;",
+    tests: ["test/e2e/proxy-limits.test.ts"],
+    why: "a client that pipelines refused requests and never reads the answers grows authctl's memory without end",
+  },
   // Refresh timing and bounds.
   {
     id: "refresh-margin-1m",

@@ -7,6 +7,7 @@ import {
   upstreamFields,
   type Admission,
 } from "./admission.ts";
+import { type Evictable, makeRoom, MAX_CLIENT_CONNECTIONS, refuseConnection } from "./capacity.ts";
 import type { ProxyCredential } from "./credentials.ts";
 import { egressProxyFor } from "./egress.ts";
 import { type Admitted, type BodyReader, DISCARD, Forward, type ForwardHost, type Turn } from "./forward.ts";
@@ -85,8 +86,8 @@ interface Shared {
   relays: Set<UpgradeRelay>;
 }
 
-class Client implements ForwardHost {
-  outbox = new Outbox(() => this.turn?.exchange?.resume());
+class Client implements ForwardHost, Evictable {
+  outbox = new Outbox(() => this.drained());
   private buf: Buffer = EMPTY;
   private phase: "head" | "admit" | "body" | "wait" | "upgrade" | "closed" = "head";
   private turn: Turn | undefined;
@@ -98,6 +99,8 @@ class Client implements ForwardHost {
   private gone = false;
   /** The client half-closed: no request will follow the one being answered. */
   private ended = false;
+  /** Refusals are queued past Outbox.HIGH_WATER (a client that does not read them): reading waits. */
+  private backlog = false;
 
   constructor(
     private socket: Socket<Client>,
@@ -116,6 +119,32 @@ class Client implements ForwardHost {
   private arm(ms: number): void {
     this.deadline = Date.now() + ms;
     this.shared.watch();
+  }
+
+  /**
+   * The clock runs exactly while nothing of the child's is in flight: waiting for a head (the
+   * first, or the next on a kept-alive connection) or dropping a refused request's body.
+   */
+  evictable(): boolean {
+    return this.deadline !== 0;
+  }
+
+  /** At the connection cap (capacity.ts): closed so a new connection can be served. */
+  evict(): void {
+    this.deadline = 0;
+    this.phase = "closed";
+    // A FIN rather than a reset when nothing is queued: a kept-alive client then sees the close.
+    if (this.outbox.pending === 0) this.socket.end();
+    else this.socket.terminate();
+  }
+
+  /** Everything queued has been written. */
+  private drained(): void {
+    this.turn?.exchange?.resume();
+    if (!this.backlog) return;
+    this.backlog = false;
+    this.pump();
+    this.reading();
   }
 
   /** The sweep: true when the clock ran out (the connection is then terminated). */
@@ -161,7 +190,7 @@ class Client implements ForwardHost {
   }
 
   private reading(): void {
-    const pause = this.sinkBlocked || this.buf.length > READ_AHEAD;
+    const pause = this.sinkBlocked || this.backlog || this.buf.length > READ_AHEAD;
     if (pause === this.paused) return;
     this.paused = pause;
     if (pause) this.socket.pause();
@@ -171,6 +200,7 @@ class Client implements ForwardHost {
   pump(): void {
     for (;;) {
       if (this.phase === "head") {
+        if (this.backlog) return this.reading();
         if (!this.buf.length) return;
         const end = headEnd(this.buf);
         if (end > MAX_HEAD_BYTES || (end < 0 && this.buf.length > MAX_HEAD_BYTES))
@@ -348,7 +378,11 @@ class Client implements ForwardHost {
     const turn = this.newTurn(req);
     if (req.expectContinue && req.framing.kind !== "none") turn.close = true;
     this.turn = turn;
-    this.outbox.write(this.refusal(status, message, turn.close, req.method === "HEAD"));
+    // Anyone on this machine can send refused requests: one that pipelines them and never reads
+    // the answers would have them queued without end (1 GB in 20 s, measured). Above the outbox's
+    // high-water mark the next head waits until they have gone.
+    if (!this.outbox.write(this.refusal(status, message, turn.close, req.method === "HEAD")))
+      this.backlog = true;
     turn.responded = true;
     if (turn.close) {
       this.phase = "closed";
@@ -456,6 +490,9 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
   };
   const handlers: SocketHandler<Client> = {
     open(socket) {
+      // One comparison per connection; makeRoom's pass runs only at the cap.
+      if (clients.size >= MAX_CLIENT_CONNECTIONS && !makeRoom(clients))
+        return refuseConnection(socket as Socket<unknown>);
       socket.setNoDelay(true);
       socket.data = new Client(socket, shared);
       clients.add(socket);
