@@ -4,6 +4,26 @@ import { AuthctlError } from "../errors.ts";
 export const DEFAULT_LOGIN_TIMEOUT_MS = 5 * 60_000;
 
 /**
+ * The login's deadline (--timeout) passed. Said as the wait a person sees: the browser coming back,
+ * or for a device login (`forDevice`), the code being approved.
+ */
+export class LoginTimeout extends AuthctlError {
+  constructor(
+    /** "5 minutes", "90 seconds" */
+    readonly within: string,
+    waitedFor = "no answer from the browser",
+  ) {
+    super("TIMEOUT", `${waitedFor} within ${within}`, {
+      hint: "run the login again (--timeout gives more time)",
+    });
+  }
+
+  forDevice(): LoginTimeout {
+    return new LoginTimeout(this.within, "the code was not approved");
+  }
+}
+
+/**
  * One signal for everything that ends a login early: Ctrl-C (or SIGTERM) and the deadline. Every
  * flow passes it down, so the loopback server, the paste prompt and the polling loop all stop.
  * The deadline is deps' `timeoutSignal`, like every other timeout, so a test's fake clock can pass
@@ -23,12 +43,7 @@ export function createFlowSignal(
       ? `${timeoutMs / 60_000} minute${timeoutMs === 60_000 ? "" : "s"}`
       : `${Math.round(timeoutMs / 1000)} seconds`;
   const deadline = deps.timeoutSignal(timeoutMs);
-  const expire = () =>
-    controller.abort(
-      new AuthctlError("TIMEOUT", `no answer from the browser within ${minutes}`, {
-        hint: "run the login again (--timeout gives more time)",
-      }),
-    );
+  const expire = () => controller.abort(new LoginTimeout(minutes));
   deadline.addEventListener("abort", expire, { once: true });
   return {
     signal: controller.signal,

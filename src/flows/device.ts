@@ -1,5 +1,6 @@
 import type { Context } from "../context.ts";
 import { isAuthctlError } from "../errors.ts";
+import { LoginTimeout } from "./_cancel.ts";
 import { terminalSafe } from "../format/terminal-text.ts";
 import {
   classifyDeviceTokenResponse,
@@ -159,6 +160,6 @@ export async function runCustomDeviceFlow(
   } catch (error) {
     const cancelled = isAuthctlError(error) && error.code === "CANCELLED";
     spinner?.stop(cancelled ? "cancelled" : "stopped", cancelled ? "cancelled" : "failed");
-    throw error;
+    throw error instanceof LoginTimeout ? error.forDevice() : error;
   }
 }

@@ -181,6 +181,18 @@ describe("device login errors", () => {
     expect(existsSync(storePath)).toBe(false);
   });
 
+  test("--timeout ends a device login that nobody approves, saying the code was not approved (no browser involved)", async () => {
+    const { fake, box, storePath } = setup({ device: "expire", deviceInterval: 1 });
+    const result = await box.run(["login", "fake", "--device", "--timeout", "2s"]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      "authctl: the code was not approved within 2 seconds\n  → run the login again (--timeout gives more time)\n",
+    );
+    expect(result.stderr).not.toContain("browser");
+    expect(fake.counts.poll).toBeGreaterThanOrEqual(1);
+    expect(existsSync(storePath)).toBe(false);
+  });
+
   // A slow_down storm (+5 s per answer until the code expires) is test/actions/oauth-clock.test.ts,
   // on the fake clock: through the binary it waited 8 real seconds.
 
