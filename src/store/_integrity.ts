@@ -17,8 +17,35 @@ import type { StoredCredential } from "./types.ts";
  * 1 MiB of memory in a compiled binary where node:crypto costs about 8 (issue 18, scripts/bench.ts);
  * `env`, `token` and `exec` verify every record of a sealed store.
  */
-export function hmacSha256(key: Buffer, input: string): Buffer {
+export function hmacSha256(key: Uint8Array, input: string | Uint8Array): Buffer {
   return new Bun.CryptoHasher("sha256", key).update(input).digest();
+}
+
+const SHA256_BYTES = 32;
+
+/**
+ * HKDF-SHA256 (RFC 5869) from HMAC-SHA256 above: the bytes node:crypto's hkdfSync gives, without
+ * loading node:crypto (the team store derives its manifest key on every read; issue 18). An empty
+ * salt is HashLen zeros (RFC 5869 §2.2), spelled out: a hasher given an empty key is no HMAC.
+ */
+export function hkdfSha256(
+  ikm: Uint8Array,
+  salt: Uint8Array,
+  info: string | Uint8Array,
+  length: number,
+): Buffer {
+  if (!Number.isInteger(length) || length < 0 || length > 255 * SHA256_BYTES)
+    throw new RangeError(`HKDF-SHA256 cannot give ${length} bytes`);
+  const prk = hmacSha256(salt.length ? salt : new Uint8Array(SHA256_BYTES), ikm);
+  const infoBytes = typeof info === "string" ? Buffer.from(info, "utf8") : info;
+  const blocks: Buffer[] = [];
+  let previous: Uint8Array = new Uint8Array(0);
+  for (let i = 1; blocks.length * SHA256_BYTES < length; i++) {
+    // T(i) = HMAC(PRK, T(i-1) | info | i), RFC 5869 §2.3.
+    previous = hmacSha256(prk, Buffer.concat([previous, infoBytes, Uint8Array.of(i)]));
+    blocks.push(previous as Buffer);
+  }
+  return Buffer.concat(blocks).subarray(0, length);
 }
 
 /**

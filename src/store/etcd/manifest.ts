@@ -17,8 +17,14 @@
  * empties the prefix and starts again is told apart from a rollback.
  */
 import { AuthctlError } from "../../errors.ts";
+import { hmacSha256, sameMac, sha256Base64 } from "../_integrity.ts";
 import type { TeamKey } from "./seal.ts";
 
+/**
+ * Only a write (newStoreId) loads node:crypto. The read path (recordTag, openManifest) hashes with
+ * the runtime's own SHA-256 and HMAC (_integrity.ts): loading node:crypto cost `env` on the team
+ * store 2-3 ms (measured; issue 18).
+ */
 const nodeCrypto = () => require("node:crypto") as typeof import("node:crypto");
 
 const MAC_PREFIX = "hmac-sha256:";
@@ -35,7 +41,7 @@ export interface Manifest {
 
 /** What the manifest remembers of a record: the digest of its exact text (sealed values and MAC included). */
 export function recordTag(text: string): string {
-  return TAG_PREFIX + nodeCrypto().createHash("sha256").update(text).digest("base64");
+  return TAG_PREFIX + sha256Base64(text);
 }
 
 export function newStoreId(): string {
@@ -53,13 +59,7 @@ function manifestInput(prefix: string, manifest: Manifest): string {
 }
 
 function manifestMac(key: TeamKey, prefix: string, manifest: Manifest): string {
-  return (
-    MAC_PREFIX +
-    nodeCrypto()
-      .createHmac("sha256", key.manifestKey)
-      .update(manifestInput(prefix, manifest))
-      .digest("base64")
-  );
+  return MAC_PREFIX + hmacSha256(key.manifestKey, manifestInput(prefix, manifest)).toString("base64");
 }
 
 export function sealManifest(key: TeamKey, prefix: string, manifest: Manifest): string {
@@ -90,9 +90,8 @@ export function openManifest(key: TeamKey, prefix: string, text: string): Manife
     entries[id] = tag;
   }
   const manifest: Manifest = { store, generation, records: entries };
-  const expected = Buffer.from(manifestMac(key, prefix, manifest));
-  if (typeof mac !== "string" || Buffer.byteLength(mac) !== expected.length) return undefined;
-  return nodeCrypto().timingSafeEqual(Buffer.from(mac), expected) ? manifest : undefined;
+  // The expected MAC is ASCII: equal characters are equal bytes, as timingSafeEqual compared.
+  return typeof mac === "string" && sameMac(mac, manifestMac(key, prefix, manifest)) ? manifest : undefined;
 }
 
 /** The one line every whole-store integrity failure starts with; `what` says which. */

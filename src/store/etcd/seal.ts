@@ -17,9 +17,8 @@
 import { AuthctlError } from "../../errors.ts";
 import { canonicalJson, listSecrets, listStrings, setSecret } from "../_secret-fields.ts";
 import type { StoredCredential } from "../types.ts";
-import { openAesGcm, SEALED_PREFIX, sealAesGcm } from "../_aead.ts";
-
-const nodeCrypto = () => require("node:crypto") as typeof import("node:crypto");
+import { openAesGcm, openAheadAesGcm, SEALED_PREFIX, sealAesGcm } from "../_aead.ts";
+import { hkdfSha256, hmacSha256, sameMac } from "../_integrity.ts";
 
 const SEALED = SEALED_PREFIX;
 const MAC_PREFIX = "hmac-sha256:";
@@ -35,13 +34,17 @@ export interface TeamKey {
   source: string;
 }
 
+/**
+ * Both MAC keys come from the runtime's own HMAC (_integrity.ts), not node:crypto: `env`, `token`
+ * and `exec` derive them on every read of the team store, and loading node:crypto cost that read
+ * 2-3 ms (measured; in this binary its memory is mostly shared with fetch's: issue 18). The bytes are those
+ * node:crypto's createHmac and hkdfSync (empty salt) gave, so stores written before still verify.
+ */
 export function createTeamKey(raw: Buffer, source: string): TeamKey {
   return {
     key: raw,
-    macKey: nodeCrypto().createHmac("sha256", raw).update("authctl:etcd:v1:record-mac-key").digest(),
-    manifestKey: Buffer.from(
-      nodeCrypto().hkdfSync("sha256", raw, Buffer.alloc(0), "authctl:etcd:v1:manifest-mac-key", 32),
-    ),
+    macKey: hmacSha256(raw, "authctl:etcd:v1:record-mac-key"),
+    manifestKey: hkdfSha256(raw, new Uint8Array(0), "authctl:etcd:v1:manifest-mac-key", 32),
     source,
   };
 }
@@ -67,13 +70,40 @@ export function sealKeyCheck(key: TeamKey, prefix: string): string {
 }
 
 export function opensKeyCheck(key: TeamKey, prefix: string, sealed: string): boolean {
-  return open(key.key, sealed, Buffer.from(`authctl:etcd:v1:key-check\n${prefix}`)) === KEY_CHECK_TEXT;
+  return open(key.key, sealed, keyCheckAad(prefix)) === KEY_CHECK_TEXT;
+}
+
+function keyCheckAad(prefix: string): Buffer {
+  return Buffer.from(`authctl:etcd:v1:key-check\n${prefix}`);
+}
+
+/**
+ * Opens ahead, with crypto.subtle (_aead.ts openAheadAesGcm), what openStoreState will open
+ * synchronously: the key check and every secret field of every record, each with the additional
+ * data openRecord gives it. So the read that `env`, `token` and `exec` make loads no node:crypto;
+ * a value not opened here is opened by node:crypto as before, with the same answer.
+ */
+export async function openRecordsAhead(
+  key: TeamKey,
+  prefix: string,
+  keyCheck: string | undefined,
+  records: Iterable<[id: string, text: string]>,
+): Promise<void> {
+  const values: Array<{ sealed: string; additional: Buffer }> = [];
+  if (keyCheck !== undefined) values.push({ sealed: keyCheck, additional: keyCheckAad(prefix) });
+  for (const [id, text] of records) {
+    const record = parseRecord(text);
+    if (!record) continue;
+    for (const [field, value] of listSecrets(record))
+      if (value.startsWith(SEALED)) values.push({ sealed: value, additional: aad(prefix, id, field) });
+  }
+  if (values.length) await openAheadAesGcm(key.key, values);
 }
 
 function recordMac(key: TeamKey, prefix: string, id: string, record: StoredCredential): string {
   const { mac: _omit, ...rest } = record as unknown as Record<string, unknown>;
   const input = `authctl:etcd:v1:record\n${prefix}\n${id}\n${canonicalJson(rest as unknown as StoredCredential)}`;
-  return MAC_PREFIX + nodeCrypto().createHmac("sha256", key.macKey).update(input).digest("base64");
+  return MAC_PREFIX + hmacSha256(key.macKey, input).toString("base64");
 }
 
 /**
@@ -136,9 +166,7 @@ export function openRecord(
   const record = parseRecord(text);
   if (!record) return undefined;
   const mac = (record as unknown as Record<string, unknown>).mac;
-  const expected = recordMac(key, prefix, id, record);
-  if (typeof mac !== "string" || mac.length !== expected.length) return undefined;
-  if (!nodeCrypto().timingSafeEqual(Buffer.from(mac), Buffer.from(expected))) return undefined;
+  if (typeof mac !== "string" || !sameMac(mac, recordMac(key, prefix, id, record))) return undefined;
   const credential = structuredClone(record);
   delete (credential as unknown as Record<string, unknown>).mac;
   delete (credential as unknown as Record<string, unknown>)[UNDER_MANIFEST];
