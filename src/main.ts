@@ -1,7 +1,7 @@
 import { resolveHome } from "./config/paths.ts";
 import { passwdHome } from "./store/trust.ts";
 import type { Deps, HttpClient } from "./deps.ts";
-import { exitCodeFor, isAuthctlError } from "./errors.ts";
+import { AuthctlError, exitCodeFor, isAuthctlError } from "./errors.ts";
 import { redact } from "./redact.ts";
 import { asciiFallback, createUi, wantsColor, wantsUnicode } from "./io/ui.ts";
 import { replaceProcess, replaceProcessAvailable, spawnInherit, which } from "./io/process.ts";
@@ -138,15 +138,21 @@ function createDeps(hot: boolean): Deps {
         ))
       ).send(url, what, request),
   };
-  return {
-    env,
-    home: resolveHome(
+  // On first use: --version, help and `upgrade` never need a home, and a process without one
+  // (HOME unset and a uid that /etc/passwd does not list: a container run with an arbitrary uid,
+  // `setpriv --reuid`) must still run them, and be told what to set for the rest.
+  const home = lazy(() =>
+    resolveHome(
       env,
       process.platform,
-      () =>
-        (process.getuid ? passwdHome(process.getuid()) : undefined) ??
-        (require("node:os") as typeof import("node:os")).homedir(),
+      () => (process.getuid ? passwdHome(process.getuid()) : undefined) ?? accountHome(),
     ),
+  );
+  return {
+    env,
+    get home() {
+      return home();
+    },
     cwd: () => process.cwd(),
     platform: process.platform,
     get interactive() {
@@ -187,6 +193,19 @@ function createDeps(hot: boolean): Deps {
     replaceProcess: replaceProcessAvailable() ? replaceProcess : undefined,
     spawnInherit,
   } as Deps;
+}
+
+/** os.homedir() (libuv asks the password database); it throws when the uid has no entry there. */
+function accountHome(): string {
+  try {
+    return (require("node:os") as typeof import("node:os")).homedir();
+  } catch (error) {
+    throw new AuthctlError(
+      "CONFIG_INVALID",
+      `cannot find a home directory: HOME is not set and uid ${process.getuid?.()} has no entry in the password database`,
+      { hint: "set AUTHCTL_HOME to the directory authctl keeps its files in (or set HOME)", cause: error },
+    );
+  }
 }
 
 /**
