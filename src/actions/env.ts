@@ -107,7 +107,8 @@ export function collectVars(resolved: ResolvedCredential[]): Array<[string, stri
 }
 
 export async function env(ctx: Context, options: EnvOptions): Promise<void> {
-  const vars = collectVars(await resolveMany(ctx, options.providerIds));
+  const resolved = await resolveMany(ctx, options.providerIds);
+  const vars = collectVars(resolved);
   if (options.format !== "github-env") {
     ctx.deps.writeStdout(formatEnv(vars, options.format));
     return;
@@ -120,10 +121,24 @@ export async function env(ctx: Context, options: EnvOptions): Promise<void> {
       hint: "run it inside a GitHub Actions step, or use --format dotenv",
     });
   }
-  const { masks, block } = formatGithubEnv(vars, () =>
-    Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("hex"),
+  const { masks, block } = formatGithubEnv(
+    vars,
+    () => Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("hex"),
+    constantVars(resolved),
   );
   ctx.deps.writeStdout(masks);
   appendFileSync(file, block, { mode: 0o600 });
   ctx.deps.ui.info(`added ${vars.map(([name]) => name).join(", ")} to $GITHUB_ENV`);
+}
+
+/** The variables a login method sets to a constant (`literal:` in its env map), not to a credential field. */
+function constantVars(resolved: ResolvedCredential[]): Map<string, string> {
+  const constants = new Map<string, string>();
+  for (const r of resolved) {
+    const method = r.provider.methods.find((m) => m.id === r.credential?.method);
+    if (method?.kind !== "oauth") continue;
+    for (const [name, field] of Object.entries(method.env))
+      if (field.startsWith("literal:")) constants.set(name, field.slice("literal:".length));
+  }
+  return constants;
 }

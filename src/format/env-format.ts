@@ -92,9 +92,15 @@ function cannotWriteDotenv(name: string): AuthctlError {
 /**
  * GitHub Actions environment file (`$GITHUB_ENV`). `masks` goes to stdout before anything else
  * can print the values: the runner logs file-command values in debug mode, and it masks only what
- * an `::add-mask::` has named. `block` is appended to the file.
+ * an `::add-mask::` has named. `block` is appended to the file. `constants` maps variables to the
+ * fixed value provider data gives them (GOOGLE_GENAI_USE_GCA=true): such a value is not masked, as
+ * it holds nothing secret and its mask would hide every `true` in the rest of the job's log.
  */
-export function formatGithubEnv(vars: EnvVars, randomHex: () => string): { masks: string; block: string } {
+export function formatGithubEnv(
+  vars: EnvVars,
+  randomHex: () => string,
+  constants: ReadonlyMap<string, string> = new Map(),
+): { masks: string; block: string } {
   const masks = new Set<string>();
   let block = "";
   for (const [name, value] of vars) {
@@ -116,6 +122,7 @@ export function formatGithubEnv(vars: EnvVars, randomHex: () => string): { masks
     // The runner masks text line by line as a step's output reaches the log, so each line of a
     // multi-line value must be its own mask. Trimming masks a superset, and a blank line cannot be
     // masked (the runner answers it with a warning).
+    if (constants.get(name) === value) continue;
     for (const line of value.split(/\r\n|\r|\n/)) {
       const trimmed = line.trim();
       if (trimmed !== "") masks.add(`::add-mask::${escapeCommandData(trimmed)}\n`);

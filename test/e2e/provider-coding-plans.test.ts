@@ -211,6 +211,17 @@ describe("gemini --method code-assist (Google installed-app flow)", () => {
     );
   });
 
+  test("--format github-env masks the token, never the constant GOOGLE_GENAI_USE_GCA=true (the runner would hide every 'true' in the log)", async () => {
+    const { box } = await geminiLogin();
+    const cred = store(box).gemini!;
+    const file = join(box.root, "github_env");
+    const result = await box.run(["env", "gemini", "--format", "github-env"], { env: { GITHUB_ENV: file } });
+    expectOk(result);
+    expect(result.stdout).toContain(`::add-mask::${cred.access_token}\n`);
+    expect(result.stdout).not.toContain("::add-mask::true\n");
+    expect(readFileSync(file, "utf8")).toMatch(/^GOOGLE_GENAI_USE_GCA<<(ghadelimiter_[0-9a-f]+)\ntrue\n\1$/m);
+  });
+
   test("a new account without a tier is onboarded (onboardUser on the default free tier, no project sent) and gets its project", async () => {
     const { fake, box } = await geminiLogin({ onboarded: false, project: "managed-proj-7" });
     expect(fake.counts.onboardUser).toBe(1);
