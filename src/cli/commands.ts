@@ -17,14 +17,24 @@ export { parseDuration, parseExecArgs };
 export type GetContext = () => Promise<Context>;
 type Args = Record<string, unknown> & { _: string[] };
 
-export function parseLoginArgs(args: Args) {
+export function parseLoginArgs(args: Args, rawArgs: string[] = []) {
   const [providerId, ...rest] = positionals(args);
+  const withKey = Boolean(args["with-key"]);
+  // `--with-key=KEY` (citty reads it as true) or `--with-key KEY`: the key was typed where shell
+  // history and ps keep it, and would be dropped for what stdin holds. Said so, without the key.
+  const inline = rawArgs.some((arg) => arg.startsWith("--with-key="));
+  if (inline || (withKey && rest.length))
+    throw new AuthctlError(
+      "USAGE",
+      "--with-key takes no value: the key is read from stdin, never from the command line",
+      { hint: `pipe it in: printf %s "$KEY" | authctl login ${providerId ?? "<provider>"} --with-key` },
+    );
   if (rest.length)
     throw new AuthctlError("USAGE", `login takes one provider, got: ${[providerId, ...rest].join(" ")}`);
   return {
     providerId,
     method: args.method === undefined ? undefined : String(args.method),
-    withKey: Boolean(args["with-key"]),
+    withKey,
     verify: args.verify !== false,
     device: Boolean(args.device),
     noBrowser: args.browser === false,
@@ -67,9 +77,9 @@ export function createLoginCommand(getContext: GetContext): CommandDef<any> {
   return defineCommand({
     meta: { name: "login", description: "Log in to a provider and store the credential" },
     args: loginArgs,
-    async run({ args }) {
+    async run({ args, rawArgs }) {
       const { login } = await import("../actions/login.ts");
-      await login(await getContext(), parseLoginArgs(args as Args));
+      await login(await getContext(), parseLoginArgs(args as Args, rawArgs));
     },
   });
 }

@@ -203,6 +203,26 @@ describe("login --with-key", () => {
     expect(result.stderr).toContain("--with-key read nothing from stdin");
   });
 
+  test("a key given on the command line (--with-key=KEY or --with-key KEY) is refused, saying it is read from stdin", async () => {
+    for (const args of [
+      ["login", "openrouter", `--with-key=${GOOD}`],
+      ["login", "openrouter", "--with-key", GOOD],
+    ]) {
+      // A terminal would otherwise ask for the key again and silently drop the one typed; here
+      // stdin holds nothing, which used to be all the error said.
+      const result = await box.run(args, { stdin: "" });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(
+        "authctl: --with-key takes no value: the key is read from stdin, never from the command line\n",
+      );
+      expect(result.stderr).toContain(
+        `  → pipe it in: printf %s "$KEY" | authctl login openrouter --with-key\n`,
+      );
+      expect(result.stderr).not.toContain(GOOD.slice(-4));
+      expect(existsSync(storePath())).toBe(false);
+    }
+  });
+
   test("without a terminal and without --with-key, a key-only login exits 2 naming --with-key", async () => {
     const result = await box.run(["login", "groq"]);
     expect(result.code).toBe(2);
