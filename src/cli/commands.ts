@@ -96,7 +96,8 @@ export const logoutArgs = {
   provider: { type: "positional", required: false, description: "provider ids" },
   all: {
     type: "boolean",
-    description: "every account of the named providers (of every provider when none is named)",
+    description:
+      "every account of the named providers (of every provider when none is named; with neither, a terminal offers a list)",
   },
 } as const;
 

@@ -33,7 +33,7 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
   },
   logout: {
     description: "Remove stored credentials (and revoke them where the provider can)",
-    usage: "logout <provider>[@<account>]… [--all] | --all",
+    usage: "logout [<provider>[@<account>]…] [--all]",
     examples: [
       ["authctl logout openrouter", "its default account (the first other one by name becomes the default)"],
       ["authctl logout openrouter@work", "that account only ('openrouter --all': every openrouter account)"],

@@ -120,6 +120,10 @@ describe("help", () => {
     expect((await box.run(["store", "--help"])).stdout).toContain(
       "authctl store migrate --to keyring|encrypted|file|etcd",
     );
+    // As the contract has it: the provider is optional (none named, a terminal offers a list).
+    const logout = (await box.run(["logout", "--help"])).stdout;
+    expect(logout).toContain("Usage: authctl logout [<provider>[@<account>]…] [--all]\n");
+    expect(logout).toContain("with neither, a terminal offers a list");
   });
 
   test("every command's help has two or three examples", async () => {
