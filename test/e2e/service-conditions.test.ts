@@ -77,3 +77,19 @@ describe("a uid with no password-database entry and no HOME", () => {
     60_000,
   );
 });
+
+describe("stdout that takes no more bytes (a full disk: /dev/full)", () => {
+  // `authctl token p > /run/app/key` on a full disk: the output is lost, so the exit code must say
+  // so, or the service starts with an empty key file.
+  test.each([[["token", "openrouter"]], [["env", "openrouter"]], [["status"]], [["status", "--json"]]])(
+    "authctl %p says the output could not be written and exits 1",
+    async (args) => {
+      const result = await box.run(args, { prefix: ["sh", "-c", 'exec "$@" >/dev/full', "sh"] });
+      expect(result.stderr).toBe(
+        "authctl: could not write the output to stdout: ENOSPC: no space left on device, write\n" +
+          "  → the output is incomplete; free space (or send it elsewhere) and run the command again\n",
+      );
+      expect(result.code).toBe(1);
+    },
+  );
+});
