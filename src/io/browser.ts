@@ -1,4 +1,5 @@
 import type { Env } from "../deps.ts";
+import { isAuthctlSecretName } from "../names.ts";
 
 /**
  * Opening the user's browser. `$BROWSER` first (devcontainers and WSL set it to a helper that
@@ -42,11 +43,16 @@ function openers(env: Env, platform: NodeJS.Platform, url: string): string[][] {
 /** Resolves true when an opener started and exited 0 within a few seconds. */
 export async function openBrowser(url: string, env: Env, platform: NodeJS.Platform): Promise<boolean> {
   if (!canOpenBrowser(env, platform)) return false;
+  // The rule exec's child has (issue 13.6): authctl's own secrets (AUTHCTL_PASSPHRASE opens the
+  // whole store) stay here. A browser the opener starts outlives the login, with its helpers.
+  const openerEnv: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env))
+    if (value !== undefined && !isAuthctlSecretName(name)) openerEnv[name] = value;
   for (const cmd of openers(env, platform, url)) {
     try {
       const child = Bun.spawn(cmd, {
         stdio: ["ignore", "ignore", "ignore"],
-        env: env as Record<string, string>,
+        env: openerEnv,
       });
       const timeout = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), 5000).unref());
       const result = await Promise.race([child.exited, timeout]);

@@ -7,7 +7,15 @@ import { afterEach, beforeAll, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { FAKE_CLIENT_ID, startOAuthFake, type OAuthFake } from "../fakes/oauth-fake.ts";
-import { createSandbox, ensureBinary, expectOk, ROOT, writeScript, type Sandbox } from "../helpers/binary.ts";
+import {
+  createSandbox,
+  ensureBinary,
+  expectOk,
+  ROOT,
+  secret,
+  writeScript,
+  type Sandbox,
+} from "../helpers/binary.ts";
 
 let fake: OAuthFake;
 let box: Sandbox;
@@ -68,4 +76,28 @@ test("without $BROWSER on a Linux desktop (DISPLAY set), xdg-open from PATH is u
   };
   expectOk(await box.run(["login", "fake"], { env, timeoutMs: 30_000 }));
   expect(readFileSync(join(box.root, "opened-by-follow"), "utf8")).toStartWith(`${fake.url}/`);
+}, 40_000);
+
+test("the browser gets the environment without authctl's own secrets (AUTHCTL_PASSPHRASE, AUTHCTL_ETCD_*), as exec's child does", async () => {
+  const { follow } = setup();
+  const seen = join(box.root, "browser-env");
+  const recording = writeScript(
+    box.root,
+    "recording.sh",
+    `#!/bin/sh\nenv > "${seen}"\nexec "${follow}" "$1"\n`,
+  );
+  // A browser started by the opener lives on after the login (and starts helpers of its own): with
+  // the passphrase in its environment, any of them could open the whole store.
+  const secrets = {
+    AUTHCTL_PASSPHRASE: secret("browser-env passphrase 0123456789"),
+    AUTHCTL_ETCD_PASSWORD: secret("browser-env-etcd-password-0123"),
+    AUTHCTL_ETCD_KEY: secret("YnJvd3Nlci1lbnYtZXRjZC1rZXktMDEyMzQ1Njc4OWFi"),
+  };
+  expectOk(await box.run(["login", "fake"], { env: { BROWSER: recording, ...secrets }, timeoutMs: 30_000 }));
+  const env = readFileSync(seen, "utf8");
+  for (const [name, value] of Object.entries(secrets)) {
+    expect(env).not.toContain(`${name}=`);
+    expect(env).not.toContain(value);
+  }
+  expect(env).toContain(`AUTHCTL_HOME=${box.home}\n`); // not a secret: left as it is
 }, 40_000);
