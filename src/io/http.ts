@@ -83,7 +83,7 @@ export function createHttpClient(deps: HttpClientDeps): HttpClient {
         throw new NetworkError(
           `could not reach the ${what} at ${where} (${describeFetchError(cause)})`,
           { host: where },
-          { cause, hint: isTlsTrustError(cause) ? TLS_TRUST_HINT : undefined },
+          { cause, hint: isTlsTrustError(cause) ? TLS_TRUST_HINT : NETWORK_HINT },
         );
       }
     },
@@ -100,6 +100,9 @@ function answer(response: Response & { _data?: unknown }): Response {
     headers: response.headers,
   });
 }
+
+/** What to do next when a server cannot be reached (the contract's one-line error names it). */
+const NETWORK_HINT = "check the network (and HTTPS_PROXY or NO_PROXY, if a proxy is needed), then try again";
 
 function cancelled(what: string, cause?: unknown): AuthctlError {
   return new AuthctlError("CANCELLED", `the request to the ${what} was cancelled`, { cause });

@@ -138,12 +138,15 @@ describe("loopback login errors", () => {
     });
   }
 
-  test("a token endpoint on a refused port is a network error naming the address", async () => {
+  test("a token endpoint on a refused port is a network error naming the address and what to check", async () => {
     const port = refusedPort();
     const { box, env, storePath } = setup({}, `token_url = "http://127.0.0.1:${port}/token"\n`);
     const result = await box.run(["login", "fake"], { env });
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain(`127.0.0.1:${port}`);
+    expect(result.stderr).toContain(
+      `authctl: could not reach the token endpoint at 127.0.0.1:${port} (connection refused)\n` +
+        "  → check the network (and HTTPS_PROXY or NO_PROXY, if a proxy is needed), then try again\n",
+    );
     expect(existsSync(storePath)).toBe(false);
   });
 
