@@ -53,13 +53,17 @@ test("$BROWSER is a list: an opener that fails is skipped and the next one is us
   expect(fake.counts.token).toBeGreaterThanOrEqual(1);
 }, 40_000);
 
-test("%s in $BROWSER stands for the URL, quoted as one argument", async () => {
+test("%s in $BROWSER stands for the URL, quoted as one argument; the URL goes to stderr as well, nothing to stdout", async () => {
   const { follow } = setup();
-  expectOk(await box.run(["login", "fake"], { env: { BROWSER: `${follow} %s` }, timeoutMs: 30_000 }));
+  const login = await box.run(["login", "fake"], { env: { BROWSER: `${follow} %s` }, timeoutMs: 30_000 });
+  expectOk(login);
   const opened = readFileSync(join(box.root, "opened-by-follow"), "utf8").trim();
   // The whole URL, query and all: an unquoted & would have cut it at the first parameter.
   expect(opened).toContain("code_challenge=");
   expect(opened).toContain("state=");
+  // Contract (Opening the browser): the URL always goes to stderr as well, for a browser elsewhere.
+  expect(login.stderr).toContain(`\n  ${opened}\n`);
+  expect(login.stdout).toBe("");
 }, 40_000);
 
 test("without $BROWSER on a Linux desktop (DISPLAY set), xdg-open from PATH is used", async () => {

@@ -169,7 +169,7 @@ describe("the store's lock and modes (issues 13.15, 15.10)", () => {
 });
 
 describe("paths and usage (issue 15.7)", () => {
-  test("a relative XDG_CONFIG_HOME or HOME is ignored", async () => {
+  test("an absolute XDG_CONFIG_HOME holds authctl/; a relative XDG_CONFIG_HOME or HOME is ignored", async () => {
     const userHome = join(box.root, "user-home");
     for (const env of [{ XDG_CONFIG_HOME: "relative/config" }, { XDG_CONFIG_HOME: undefined }]) {
       const status = await box.run(["status", "--json"], { env: { AUTHCTL_HOME: undefined, ...env } });
@@ -177,6 +177,12 @@ describe("paths and usage (issue 15.7)", () => {
         join(userHome, ".config", "authctl", "credentials.toml"),
       );
     }
+    // An absolute XDG_CONFIG_HOME is where the default AUTHCTL_HOME goes (contract, Files).
+    const xdg = join(box.root, "xdg-config");
+    const fromXdg = await box.run(["status", "--json"], {
+      env: { AUTHCTL_HOME: undefined, XDG_CONFIG_HOME: xdg },
+    });
+    expect(JSON.parse(fromXdg.stdout).store.path).toBe(join(xdg, "authctl", "credentials.toml"));
     const relativeHome = await box.run(["status", "--json"], {
       env: { AUTHCTL_HOME: undefined, HOME: "relative-home" },
     });
