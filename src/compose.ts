@@ -107,7 +107,11 @@ export function openWholeStore(deps: Deps, config: Config, name: WholeStoreName)
     settings: (config as unknown as Record<string, unknown>)[name],
     configPath: config.path,
     fetch: deps.fetch,
-    hostname: deps.hostname(),
+    // Read by a write only (the lock's owner): deps.hostname() loads node:os, which `env` on the
+    // team store has no other use for (issue 18: about 0.4 MiB of peak memory there, measured).
+    get hostname() {
+      return deps.hostname();
+    },
     lockTimeoutMs: 30_000,
     notify: (message) => deps.ui.info(message),
   });

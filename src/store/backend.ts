@@ -159,6 +159,7 @@ export interface StoreOpenOptions {
   /** config.toml, for messages ("add [etcd] to …"). */
   configPath: string;
   fetch: typeof fetch;
+  /** The lock's owner, read only when a write takes it: a getter, since os.hostname() loads node:os. */
   hostname: string;
   lockTimeoutMs: number;
   /** A notice for people (stderr). */

@@ -38,7 +38,10 @@ export const etcdBackend: WholeStoreBackend<"etcd"> = {
       // TEST ONLY: a deterministic stall before a refresh request (store/etcd/_lock.ts). Only
       // test/e2e/store-etcd-stall.test.ts sets this variable.
       testStallFile: options.env.AUTHCTL_TEST_ETCD_STALL_BEFORE_REFRESH || undefined,
-      hostname: options.hostname,
+      // A getter passed on: the store reads it when a write takes the lock (StoreOpenOptions).
+      get hostname() {
+        return options.hostname;
+      },
       lockTimeoutMs: options.lockTimeoutMs,
       notify: options.notify,
     });

@@ -182,3 +182,41 @@ async function readKeyNow(path: string, size: number): Promise<Uint8Array | type
     return USE_NODE_FS;
   }
 }
+
+/**
+ * One of the team store's files (etcd/): `etcd-seen.json`, the seal key file and the TLS files
+ * config.toml names, in the usual case: a regular file of this user's (or root's) that others
+ * cannot write. USE_NODE_FS for anything else (no file, a directory or FIFO in its place, another
+ * owner, a mode others may write, an I/O error, Windows): the caller then reads it with
+ * `readFileSync`, exactly as it did before, which decides what that case means (a missing
+ * etcd-seen.json is "nothing seen yet", a missing ca_file is an error naming it). Never rejects.
+ */
+export async function readFileQuickly(path: string): Promise<Uint8Array | typeof USE_NODE_FS> {
+  const read = await readTrusted(path, (file) => file.bytes());
+  return read === USE_NODE_FS || read.content.length !== read.size ? USE_NODE_FS : read.content;
+}
+
+/**
+ * readFileQuickly as text: `readFileSync(path, "utf8")`'s text, or USE_NODE_FS. Bun's text() drops
+ * a byte-order mark and replaces bytes that are not UTF-8 where readFileSync keeps the mark (as
+ * U+FEFF): a text with U+FFFD in it, or shorter in UTF-8 than the file, goes to node:fs instead.
+ */
+export async function readTextQuickly(path: string): Promise<string | typeof USE_NODE_FS> {
+  const read = await readTrusted(path, (file) => file.text());
+  if (read === USE_NODE_FS || read.content.includes("\uFFFD")) return USE_NODE_FS;
+  return utf8Length(read.content) === read.size ? read.content : USE_NODE_FS;
+}
+
+async function readTrusted<T>(
+  path: string,
+  read: (file: ReturnType<typeof Bun.file>) => Promise<T>,
+): Promise<{ content: T; size: number } | typeof USE_NODE_FS> {
+  try {
+    if (process.platform === "win32") return USE_NODE_FS;
+    const stat = await quickStat(path);
+    if (stat === USE_NODE_FS || !stat?.isFile() || !isTrustedStat(stat)) return USE_NODE_FS;
+    return { content: await read(Bun.file(path)), size: stat.size };
+  } catch {
+    return USE_NODE_FS;
+  }
+}

@@ -1,13 +1,11 @@
 import { describe, expect, test } from "bun:test";
 import { createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from "node:crypto";
-import { env } from "../../src/actions/env.ts";
-import { openContextQuickly } from "../../src/compose.ts";
 import { hkdfSha256, hmacSha256, sameMac, sha256Base64 } from "../../src/store/_integrity.ts";
 import { canonicalJson } from "../../src/store/_secret-fields.ts";
 import { type Manifest, openManifest, recordTag, sealManifest } from "../../src/store/etcd/manifest.ts";
-import { createTeamKey, openRecord, sealKeyCheck, sealRecord } from "../../src/store/etcd/seal.ts";
+import { createTeamKey, openRecord, sealRecord } from "../../src/store/etcd/seal.ts";
 import type { StoredCredential } from "../../src/store/types.ts";
-import { createTestDeps } from "../helpers/deps.ts";
+import { callsDuring, GATEWAY_KEY, teamStoreOnGateway } from "../helpers/etcd-gateway.ts";
 import fixture from "./fixtures/etcd-sealed-v1.json";
 
 // The team store's read path (store/etcd/seal.ts, manifest.ts, the store's open()) runs before
@@ -202,80 +200,20 @@ describe("the team store's formats are those written before", () => {
 });
 
 // What `env` on the team store does when nothing is due: one range request (answered here by a
-// stand-in for etcd's JSON gateway), then every record opened and checked against the manifest.
-// src/ requires node:crypto on first use and looks each function up on the module object when it
-// calls it, so wrapping every function of that object for the length of the command counts what
-// the read used of it (everything passes through, as in encrypted-quick-read.test.ts).
+// stand-in for etcd's JSON gateway, test/helpers/etcd-gateway.ts), then every record opened and
+// checked against the manifest, counting the node:crypto functions it calls.
 describe("env on the team store", () => {
   test("opens, verifies and prints the credential without calling node:crypto", async () => {
-    const raw = Buffer.alloc(32, 9);
-    const key = createTeamKey(raw, "test");
-    const prefix = "/authctl/quick/";
-    const KEY = "sk-or-v1-etcdquick0123456789abcdef";
-    // Written as a login would write it (the write path may use node:crypto).
-    const record = sealRecord(key, prefix, "openrouter", {
-      method: "key",
-      type: "api_key",
-      key: KEY,
-      created_at: 1,
-      updated_at: 1,
-    } as StoredCredential);
-    const kvs = {
-      [`${prefix}credentials/openrouter`]: record,
-      [`${prefix}key-check`]: sealKeyCheck(key, prefix),
-      [`${prefix}manifest`]: sealManifest(key, prefix, {
-        store: "QuickStore",
-        generation: 3,
-        records: { openrouter: recordTag(record) },
-      }),
-    };
-    const requests: string[] = [];
-    const gateway = (async (input: string | URL | Request) => {
-      requests.push(String(input));
-      if (!String(input).endsWith("/v3/kv/range")) return new Response("{}", { status: 404 });
-      const b64 = (text: string) => Buffer.from(text, "utf8").toString("base64");
-      return Response.json({
-        header: { revision: "9" },
-        kvs: Object.entries(kvs).map(([k, value], i) => ({
-          key: b64(k),
-          value: b64(value),
-          create_revision: String(i + 2),
-          mod_revision: String(i + 2),
-          version: "1",
-        })),
-      });
-    }) as typeof fetch;
-    const t = createTestDeps({
-      env: { AUTHCTL_STORE: "etcd", AUTHCTL_ETCD_KEY: raw.toString("base64") },
-      fetch: gateway,
-    });
+    const { t, requests, runEnv } = teamStoreOnGateway();
     try {
-      t.writeConfig(`store = "etcd"\n[etcd]\nendpoints = ["http://127.0.0.1:2379"]\nprefix = "${prefix}"\n`);
-      const runEnv = async () => {
-        const context = await openContextQuickly(t.deps);
-        await env(context, { providerIds: ["openrouter"], format: "sh" });
-      };
       // The first read on a machine records the store's generation (etcd-seen.json); the hot
       // path's usual read, measured next, finds it recorded and writes nothing.
       await runEnv();
-      const calls: string[] = [];
-      const module = require("node:crypto") as Record<string, unknown>;
-      const originals = Object.entries(module).filter(
-        ([name, value]) => typeof value === "function" && !/^[A-Z]/.test(name),
+      const calls = await callsDuring(["node:crypto"], runEnv);
+      expect(t.stdout()).toBe(`export OPENROUTER_API_KEY='${GATEWAY_KEY}'\n`.repeat(2));
+      expect(requests.map((request) => request.url)).toEqual(
+        Array(2).fill("http://127.0.0.1:2379/v3/kv/range"),
       );
-      expect(originals.length).toBeGreaterThan(20);
-      for (const [name, value] of originals)
-        module[name] = function (this: unknown, ...args: unknown[]) {
-          calls.push(name);
-          return (value as (...a: unknown[]) => unknown).apply(this, args);
-        };
-      try {
-        await runEnv();
-      } finally {
-        for (const [name, value] of originals) module[name] = value;
-      }
-      expect(t.stdout()).toBe(`export OPENROUTER_API_KEY='${KEY}'\n`.repeat(2));
-      expect(requests).toEqual(Array(2).fill("http://127.0.0.1:2379/v3/kv/range"));
       expect(calls).toEqual([]);
     } finally {
       t.cleanup();

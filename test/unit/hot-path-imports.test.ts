@@ -15,6 +15,17 @@ test("the modules env, token and exec load import no heavy Node module at top le
   expect(offenders).toEqual([]);
 });
 
+// The team store (store/etcd/) is required by compose.ts when config.toml chooses it, and then
+// `env`, `token` and `exec` load all of it: client.ts imported node:fs at top level to read the TLS
+// files, so every read of the team store paid for node:fs, TLS or not (issue 18).
+test("the team store's modules import no heavy Node module at top level", () => {
+  const { seen, offenders } = walkStaticImports(["src/store/etcd/store.ts"], (specifier) =>
+    HEAVY.test(specifier),
+  );
+  expect(seen.size).toBeGreaterThan(8);
+  expect(offenders).toEqual([]);
+});
+
 // The sealing code (encrypted.ts, _aead.ts) and the keyring's (keyring.ts, the D-Bus client) are
 // required by the backend that uses them, when it does: statically imported, they were a 24 KB
 // chunk that `env openrouter` on the plain file store loaded for nothing (issue 18: 0.4-0.5 MiB

@@ -1,13 +1,15 @@
 import { afterAll, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   CONFIG_READ,
   readAhead,
+  readFileQuickly,
   readKeyAhead,
   readKeyQuickly,
   readQuickly,
+  readTextQuickly,
   STORE_READ,
   USE_NODE_FS,
 } from "../../src/store/quick-read.ts";
@@ -113,4 +115,58 @@ test("a key file read ahead is taken once, by the reader with the same arguments
   writeFileSync(path, Buffer.alloc(32, 2), { mode: 0o600 });
   expect(await readKeyQuickly(path, 32)).toEqual(new Uint8Array(32).fill(1));
   expect(await readKeyQuickly(path, 32)).toEqual(new Uint8Array(32).fill(2));
+});
+
+// The team store's files (etcd-seen.json, the seal key file, the TLS files) were read with
+// readFileSync; readFileQuickly and readTextQuickly answer the usual case with Bun's file API
+// (issue 18). Their contract: readFileSync's bytes, or `readFileSync(path, "utf8")`'s text, or
+// USE_NODE_FS (the caller then calls readFileSync itself). Never something else.
+test("readTextQuickly gives readFileSync's utf8 text, or node:fs decides", async () => {
+  const path = join(dir, "seen.json");
+  let answered = 0;
+  const wrong: string[] = [];
+  for (const bytes of SAMPLES) {
+    writeFileSync(path, new Uint8Array(bytes), { mode: 0o600 });
+    const text = await readTextQuickly(path);
+    const data = await readFileQuickly(path);
+    if (data === USE_NODE_FS || !Buffer.from(data).equals(Buffer.from(bytes)))
+      wrong.push(`bytes ${JSON.stringify(bytes)}`);
+    if (text === USE_NODE_FS) continue;
+    answered++;
+    if (text !== readFileSync(path, "utf8")) wrong.push(`${JSON.stringify(bytes)}: ${JSON.stringify(text)}`);
+  }
+  expect(wrong).toEqual([]);
+  expect(answered).toBeGreaterThan(30);
+});
+
+test("readTextQuickly and readFileQuickly leave every unusual file to node:fs", async () => {
+  const path = join(dir, "unusual");
+  // Nothing there, a directory, a file others may write: readFileSync decides what each means.
+  rmSync(path, { recursive: true, force: true });
+  expect(await readTextQuickly(path)).toBe(USE_NODE_FS);
+  expect(await readFileQuickly(path)).toBe(USE_NODE_FS);
+  mkdirSync(path);
+  expect(await readTextQuickly(path)).toBe(USE_NODE_FS);
+  expect(await readFileQuickly(path)).toBe(USE_NODE_FS);
+  rmSync(path, { recursive: true });
+  writeFileSync(path, "{}\n");
+  for (const [mode, usual] of [
+    [0o600, true],
+    [0o644, true],
+    [0o400, true],
+    [0o620, false],
+    [0o602, false],
+    [0o666, false],
+  ] as const) {
+    chmodSync(path, mode);
+    expect([mode, await readTextQuickly(path)]).toEqual([mode, usual ? "{}\n" : USE_NODE_FS]);
+    expect(await readFileQuickly(path)).toEqual(usual ? new Uint8Array(Buffer.from("{}\n")) : USE_NODE_FS);
+  }
+  // Another user's file: as root (CI), give it away; elsewhere the mode checks above must do.
+  if (process.getuid?.() === 0) {
+    chmodSync(path, 0o644);
+    chownSync(path, 4321, 4321);
+    expect(await readTextQuickly(path)).toBe(USE_NODE_FS);
+    expect(await readFileQuickly(path)).toBe(USE_NODE_FS);
+  }
 });

@@ -33,6 +33,8 @@ export interface OpenContext {
   manifestKey: string;
   seenFile?: string;
   seenId: string;
+  /** seenFile's text as the store's open() read it after its request (_seen.ts readSeenQuickly). */
+  seenText?: string;
   /** A notice for people (stderr): a generation that could not be recorded. */
   notify(message: string): void;
   wrongKey(): AuthctlError;
@@ -48,7 +50,7 @@ const tampered = (prefix: string) =>
  */
 function verifyStore(state: Loaded, k: TeamKey, ctx: OpenContext): Manifest | undefined {
   const { path, prefix, manifestKey, seenFile, seenId } = ctx;
-  const seen = seenFile ? readSeen(seenFile, seenId) : undefined;
+  const seen = seenFile ? readSeen(seenFile, seenId, ctx.seenText) : undefined;
   const rolledBack = (what: string) =>
     storeIntegrityError(
       path,

@@ -11,8 +11,9 @@
  * never answers with stale data. When no member can serve, the error says whether the cluster has
  * lost its quorum (members answer but cannot serve) or cannot be reached at all.
  */
-import { readFileSync } from "node:fs";
 import { AuthctlError, errorCode } from "../../errors.ts";
+import { readFileSync } from "../../lazy-fs.ts";
+import { readTextQuickly, USE_NODE_FS } from "../quick-read.ts";
 
 export interface KeyValue {
   key: string;
@@ -164,8 +165,14 @@ function describeFetchError(error: unknown): { kind: "down" | "busy" | "tls"; wh
 
 export function createEtcdClient(options: EtcdClientOptions): EtcdClient {
   const { endpoints } = options;
-  const readFile = (what: string, path: string | undefined) => {
+  /**
+   * A TLS file config.toml names: with Bun's file API in the usual case (quick-read.ts), so that
+   * `env` over https loads no node:fs (issue 18); else with node:fs, which reports what is wrong.
+   */
+  const readFile = async (what: string, path: string | undefined) => {
     if (path === undefined) return undefined;
+    const quick = await readTextQuickly(path);
+    if (quick !== USE_NODE_FS) return quick;
     try {
       return readFileSync(path, "utf8");
     } catch (error) {
@@ -178,18 +185,26 @@ export function createEtcdClient(options: EtcdClientOptions): EtcdClient {
       );
     }
   };
-  let tls: Record<string, string> | undefined;
-  const tlsOptions = () => {
-    if (tls) return tls;
-    tls = {};
-    const ca = readFile("ca_file", options.caFile);
-    const cert = readFile("cert_file", options.certFile);
-    const key = readFile("key_file", options.keyFile);
-    if (ca) tls.ca = ca;
-    if (cert) tls.cert = cert;
-    if (key) tls.key = key;
-    return tls;
-  };
+  /** Read once per process; a file that cannot be read fails every request, the first one named. */
+  let tls: Promise<Record<string, string>> | undefined;
+  const tlsOptions = () =>
+    (tls ??= (async () => {
+      const reads = [
+        readFile("ca_file", options.caFile),
+        readFile("cert_file", options.certFile),
+        readFile("key_file", options.keyFile),
+      ];
+      const settled = await Promise.allSettled(reads);
+      for (const read of settled) if (read.status === "rejected") throw read.reason;
+      const [ca, cert, key] = settled.map(
+        (read) => (read as PromiseFulfilledResult<string | undefined>).value,
+      );
+      const out: Record<string, string> = {};
+      if (ca) out.ca = ca;
+      if (cert) out.cert = cert;
+      if (key) out.key = key;
+      return out;
+    })());
   /** Simple auth tokens are per member (etcd's default `--auth-token simple`): one per endpoint. */
   const tokens = new Map<string, string>();
   // The member that answered last is asked first next time.
@@ -197,6 +212,7 @@ export function createEtcdClient(options: EtcdClientOptions): EtcdClient {
   let answered: string | undefined;
 
   async function post(endpoint: string, path: string, body: unknown, token?: string): Promise<Attempt> {
+    const tls = endpoint.startsWith("https:") ? await tlsOptions() : undefined;
     let response: Response;
     try {
       response = await options.fetch(`${endpoint}/v3${path}`, {
@@ -210,7 +226,7 @@ export function createEtcdClient(options: EtcdClientOptions): EtcdClient {
         // host nobody configured, and over http to one that is not loopback (see validateEtcd).
         redirect: "manual",
         signal: AbortSignal.timeout(options.memberTimeoutMs),
-        ...(endpoint.startsWith("https:") ? { tls: tlsOptions() } : {}),
+        ...(tls ? { tls } : {}),
       } as RequestInit);
     } catch (error) {
       if (error instanceof AuthctlError) throw error;

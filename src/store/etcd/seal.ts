@@ -182,9 +182,14 @@ export function openRecord(
 /**
  * The team key: AUTHCTL_ETCD_KEY (base64 of 32 bytes), else the file `seal_key_file` names
  * (the same base64 text, or the 32 raw bytes). Missing or malformed: one line saying where it
- * comes from.
+ * comes from. `early`: the file's bytes as the store's open() read them with Bun's file API in the
+ * usual case (quick-read.ts readFileQuickly); without them it is read here with node:fs.
  */
-export function loadTeamKey(envValue: string | undefined, file: string | undefined): TeamKey {
+export function loadTeamKey(
+  envValue: string | undefined,
+  file: string | undefined,
+  early?: Uint8Array,
+): TeamKey {
   const where =
     "set AUTHCTL_ETCD_KEY (base64 of 32 random bytes: head -c 32 /dev/urandom | base64) or [etcd] seal_key_file in config.toml";
   if (envValue) {
@@ -198,7 +203,9 @@ export function loadTeamKey(envValue: string | undefined, file: string | undefin
   if (file) {
     let bytes: Buffer;
     try {
-      bytes = (require("node:fs") as typeof import("node:fs")).readFileSync(file);
+      bytes = early
+        ? Buffer.from(early)
+        : (require("node:fs") as typeof import("node:fs")).readFileSync(file);
     } catch (error) {
       throw new AuthctlError(
         "CONFIG_INVALID",

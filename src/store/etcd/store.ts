@@ -21,7 +21,8 @@ import type { BackendStore } from "../backend-store.ts";
 import type { Credentials, HeldLock, StoreSnapshot, StoredCredential } from "../types.ts";
 import { type HeldLease, LeaseLapsed, withEtcdLock } from "./_lock.ts";
 import { type Loaded, type Opened, openStoreState } from "./_open.ts";
-import { recordSeen, seenKey } from "./_seen.ts";
+import { readFileQuickly, USE_NODE_FS } from "../quick-read.ts";
+import { readSeenQuickly, recordSeen, seenKey } from "./_seen.ts";
 import {
   type Compare,
   createEtcdClient,
@@ -66,6 +67,7 @@ export interface EtcdStoreOptions {
   seenFile?: string;
   /** TEST ONLY: see EtcdLockOptions.testStallFile (_lock.ts). */
   testStallFile?: string;
+  /** The lock's owner; read when a write takes the lock (may be a getter: StoreOpenOptions). */
   hostname: string;
   /** How long update() waits for another machine's lock. */
   lockTimeoutMs: number;
@@ -110,9 +112,18 @@ export function createEtcdStore(options: EtcdStoreOptions): EtcdStore {
     fetch: options.fetch,
   });
   let teamKey: TeamKey | undefined;
-  const key = () => (teamKey ??= loadTeamKey(options.sealKey, settings.seal_key_file));
+  /** The seal key file's bytes, read by open() (taken by the next key() that loads the key). */
+  let keyBytes: Uint8Array | undefined;
+  const key = () => {
+    if (teamKey) return teamKey;
+    const early = keyBytes;
+    keyBytes = undefined;
+    return (teamKey = loadTeamKey(options.sealKey, settings.seal_key_file, early));
+  };
   let loaded: Loaded | undefined;
   let opened: Opened | undefined;
+  /** etcd-seen.json as open() read it after its request: for the first check of that state only. */
+  let seenAfterOpen: { state: Loaded; text: string } | undefined;
 
   async function fetchAll(): Promise<Loaded> {
     const { kvs } = await client.range(prefix, prefixEnd(prefix));
@@ -135,17 +146,21 @@ export function createEtcdStore(options: EtcdStoreOptions): EtcdStore {
     );
   }
 
-  const openAll = (state: Loaded): Opened =>
-    openStoreState(state, {
+  const openAll = (state: Loaded): Opened => {
+    const seenText = seenAfterOpen?.state === state ? seenAfterOpen.text : undefined;
+    seenAfterOpen = undefined;
+    return openStoreState(state, {
       key,
       prefix,
       path,
       manifestKey,
       seenFile: options.seenFile,
       seenId,
+      seenText,
       notify: options.notify,
       wrongKey,
     });
+  };
 
   /**
    * The sealed values read() will open, opened now with crypto.subtle (seal.ts openRecordsAhead),
@@ -354,9 +369,27 @@ export function createEtcdStore(options: EtcdStoreOptions): EtcdStore {
       return client.answered;
     },
     async open() {
-      loaded = await fetchAll();
+      // The files the read needs besides etcd's answer, read with Bun's file API in the usual case,
+      // so that `env`, `token` and `exec` load no node:fs (issue 18); in any other case the code
+      // that needs them reads them with node:fs, as before. The seal key file while the request
+      // is out; etcd-seen.json only after it (see _seen.ts readSeenQuickly).
+      const keyRead =
+        !teamKey && !options.sealKey && settings.seal_key_file
+          ? readFileQuickly(settings.seal_key_file)
+          : undefined;
+      const state = await fetchAll();
+      loaded = state;
       opened = undefined;
-      await openAhead(loaded);
+      seenAfterOpen = undefined;
+      const seenRead =
+        options.seenFile && (state.records.size > 0 || state.manifest)
+          ? readSeenQuickly(options.seenFile)
+          : undefined;
+      const bytes = await keyRead;
+      if (bytes !== undefined && bytes !== USE_NODE_FS && !teamKey) keyBytes = bytes;
+      await openAhead(state);
+      const seenText = await seenRead;
+      if (seenText !== undefined && loaded === state) seenAfterOpen = { state, text: seenText };
     },
     read() {
       opened ??= openAll(requireLoaded());
