@@ -4,16 +4,25 @@ import { AuthctlError } from "../errors.ts";
 
 /**
  * citty accepts any flag silently; a typo such as `--with-keys` would then fall through to a
- * prompt or, worse, to defaults. Every command rejects flags it does not declare.
+ * prompt or, worse, to defaults. Every command rejects flags it does not declare, and an option
+ * that takes a value but was given none.
  */
 export function rejectUnknownFlags(rawArgs: string[], args: ArgsDef, command: string): void {
   const known = new Set<string>(["help", "h"]);
+  /** Flag (long name or alias) → the option it names, for those that take a value. */
+  const takesValue = new Map<string, { long: string; valueHint?: string }>();
   for (const [name, def] of Object.entries(args)) {
     known.add(name);
-    const alias = (def as { alias?: string | string[] }).alias;
-    for (const a of Array.isArray(alias) ? alias : alias ? [alias] : []) known.add(a);
+    const { alias, type, valueHint } = def as {
+      alias?: string | string[];
+      type?: string;
+      valueHint?: string;
+    };
+    const names = [name, ...(Array.isArray(alias) ? alias : alias ? [alias] : [])];
+    for (const a of names) known.add(a);
+    if (type === "string") for (const a of names) takesValue.set(a, { long: name, valueHint });
   }
-  for (const token of rawArgs) {
+  for (const [at, token] of rawArgs.entries()) {
     if (token === "--") break;
     if (!token.startsWith("-") || token === "-") continue;
     let name = token.replace(/^--?/, "").split("=")[0]!;
@@ -28,6 +37,22 @@ export function rejectUnknownFlags(rawArgs: string[], args: ArgsDef, command: st
           hint: `run 'authctl ${command} --help'`,
         },
       );
+    }
+    // An option that takes a value but got none (the last word, or another flag next): citty reads
+    // it as "", and the command would go on with the default (another login method, no --host).
+    const option = takesValue.get(name);
+    if (option) {
+      const inline = token.includes("=") ? token.slice(token.indexOf("=") + 1) : undefined;
+      const attached = !token.startsWith("--") && token.length > 2; // -fjson
+      const next = rawArgs[at + 1];
+      const missing =
+        inline !== undefined ? inline === "" : !attached && (next === undefined || next.startsWith("-"));
+      if (missing) {
+        const shown = `--${option.long} <${option.valueHint ?? option.long}>`; // as the help shows it
+        throw new AuthctlError("USAGE", `${token.split("=")[0]} needs a value (${shown})`, {
+          hint: `run 'authctl ${command} --help'`,
+        });
+      }
     }
   }
 }

@@ -1,5 +1,5 @@
 import { afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BINARY, createSandbox, ensureBinary, expectOk, secret, type Sandbox } from "../helpers/binary.ts";
 
@@ -56,6 +56,25 @@ describe("usage errors exit 2 with the command's usage line", () => {
       expect(result.code).toBe(2);
       expect(result.stderr).toContain(usage);
       expect(result.stderr).not.toContain("internal error");
+    }
+  });
+
+  test("an option that takes a value, given none, is a usage error naming it (not ignored for the default)", async () => {
+    for (const [args, flag] of [
+      [["login", "groq", "--method"], "--method <method>"],
+      [["login", "groq", "--method", "--with-key"], "--method <method>"],
+      [["login", "github-copilot", "--host", "--device"], "--host <host>"],
+      [["login", "groq", "--timeout="], "--timeout <duration>"],
+      [["env", "-f"], "--format <format>"],
+    ] as const) {
+      // Without the check, 'login groq --method' went on with the default method (here: a key
+      // read from stdin), the flag the person meant dropped without a word.
+      const result = await box.run([...args], { stdin: KEY });
+      expect(result.code, args.join(" ")).toBe(2);
+      expect(result.stderr, args.join(" ")).toStartWith(
+        `authctl: ${args.at(-1) === "-f" ? "-f" : flag.split(" ")[0]} needs a value (${flag})\n`,
+      );
+      expect(existsSync(join(box.home, "credentials.toml"))).toBe(false);
     }
   });
 
