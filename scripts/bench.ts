@@ -5,7 +5,8 @@
  * compiled `console.log` hello-world built by the same Bun, run alternately in one process so both
  * see the same machine load. `process.stdout.write` is not the baseline: that one call loads
  * Node's stream machinery (about 20 ms in a compiled binary), so a baseline using it flattered
- * every ratio. Reports median wall time and median peak memory (max RSS, measured through
+ * every ratio. Reports median wall time (and the CPU time ratio beside it, steadier on a busy
+ * machine) and median peak memory (max RSS, measured through
  * /usr/bin/time when it is installed: a child forked from Bun itself would report Bun's pages),
  * and `gh auth token` beside authctl when gh is installed, as the peer a user would otherwise pick.
  * Targets (issue 18): file/encrypted store and a fresh OAuth token ≤ 1.5× wall and ≤ 1.3× memory;
@@ -188,12 +189,24 @@ const caseCwd: Record<string, string> = {
   "env (no provider, an allowed project file 7 levels up)": projectDir,
 };
 
-function time(cmd: string[], runEnv: Record<string, string> = env, cwd?: string): number {
+/**
+ * One run: its wall time, and the CPU time (user + system) the child itself used, from the
+ * kernel's accounting (getrusage through Bun's resourceUsage). Wall time is what a shell waits for;
+ * CPU time moves much less with the machine's load (another process's work does not count), so on
+ * a busy machine it is the steadier of the two for comparing builds.
+ */
+function time(
+  cmd: string[],
+  runEnv: Record<string, string> = env,
+  cwd?: string,
+): { wall: number; cpu: number } {
   const start = Bun.nanoseconds();
   const result = Bun.spawnSync(cmd, { env: runEnv, cwd, stdio: ["ignore", "pipe", "pipe"] });
   const elapsed = Bun.nanoseconds() - start;
   if (result.exitCode !== 0) throw new Error(`${cmd.join(" ")} failed: ${result.stderr.toString()}`);
-  return elapsed / 1e6;
+  const usage = result.resourceUsage?.cpuTime;
+  const cpu = usage ? (Number(usage.user) + Number(usage.system)) / 1000 : Number.NaN;
+  return { wall: elapsed / 1e6, cpu };
 }
 
 function median(values: number[]): number {
@@ -273,11 +286,19 @@ function peakKiB(cmd: string[], runEnv: Record<string, string>, cwd?: string): n
 }
 
 const baseline: number[] = [];
+const baseCpu: number[] = [];
 const samples: Record<string, number[]> = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
+const cpuSamples: Record<string, number[]> = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
 for (let i = 0; i < 10; i++) time([hello]); // warm the page cache
 for (let i = 0; i < runs; i++) {
-  baseline.push(time([hello]));
-  for (const [name, cmd] of Object.entries(cases)) samples[name]!.push(time(...split(cmd), caseCwd[name]));
+  const h = time([hello]);
+  baseline.push(h.wall);
+  baseCpu.push(h.cpu);
+  for (const [name, cmd] of Object.entries(cases)) {
+    const t = time(...split(cmd), caseCwd[name]);
+    samples[name]!.push(t.wall);
+    cpuSamples[name]!.push(t.cpu);
+  }
 }
 const memoryRuns = Math.min(runs, 30);
 const baseMemory: number[] = [];
@@ -291,9 +312,10 @@ if (gnuTime) {
 }
 
 const base = median(baseline);
+const cpuBase = median(baseCpu);
 const baseMiB = gnuTime ? median(baseMemory) / 1024 : 0;
 console.log(
-  `hello-world (console.log, same bun, compiled): median ${base.toFixed(2)} ms${gnuTime ? `, peak ${baseMiB.toFixed(1)} MiB` : ""} over ${runs} runs`,
+  `hello-world (console.log, same bun, compiled): median ${base.toFixed(2)} ms (CPU ${cpuBase.toFixed(2)} ms)${gnuTime ? `, peak ${baseMiB.toFixed(1)} MiB` : ""} over ${runs} runs`,
 );
 if (!gnuTime) console.log("peak memory: skipped, /usr/bin/time is not installed (apt: time)");
 let missed = 0;
@@ -314,7 +336,7 @@ for (const [name, values] of Object.entries(samples)) {
       ? ""
       : `, peak ${(median(memory[name]!) / 1024).toFixed(1)} MiB (${memRatio.toFixed(2)}×)`;
   console.log(
-    `${name.match(/^(env|token|exec) /) ? "authctl " : ""}${name}: median ${median(values).toFixed(2)} ms, ratio ${ratio.toFixed(2)}×${mem}${verdict}`,
+    `${name.match(/^(env|token|exec) /) ? "authctl " : ""}${name}: median ${median(values).toFixed(2)} ms, ratio ${ratio.toFixed(2)}× (CPU ${(median(cpuSamples[name]!) / cpuBase).toFixed(2)}×)${mem}${verdict}`,
   );
 }
 if (samples["env openrouter (etcd)"]) {
