@@ -105,7 +105,7 @@ const STRING_KEYS = [
 export function loadConfig(home: string): Config {
   const path = join(home, CONFIG_FILE);
   // Settings decide where keys are sent: another user's (or a world-writable) file is not taken.
-  assertTrusted(home, "authctl's directory");
+  assertTrusted(home, "authctl's directory", "directory");
   assertTrusted(path, "config.toml");
   let text: string;
   try {

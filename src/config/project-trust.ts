@@ -70,7 +70,7 @@ export function projectTrust(home: string, project: ProjectFile): ProjectTrust {
 }
 
 function writeAllowList(home: string, list: AllowList): void {
-  assertTrusted(home, "AUTHCTL_HOME");
+  assertTrusted(home, "AUTHCTL_HOME", "directory");
   assertMayCreateIn(home, "AUTHCTL_HOME");
   writeFileAtomic(allowListPath(home), `${JSON.stringify(list, null, 2)}\n`);
 }

@@ -190,7 +190,7 @@ export function createStoreFile(home: string, options: FileStoreOptions = {}): S
   const lockOptions = () => ({ timeoutMs: lockTimeoutMs, staleMs: staleLockMs, effects: effects() });
 
   const readDocument = (): StoreFileRead => {
-    assertTrusted(home, "authctl's directory");
+    assertTrusted(home, "authctl's directory", "directory");
     assertTrusted(path, "credentials.toml");
     const text = readStoreText(path);
     if (text === undefined) return { document: emptyDocument(), exists: false, warnings: [] };
@@ -212,7 +212,7 @@ export function createStoreFile(home: string, options: FileStoreOptions = {}): S
     },
 
     assertWritable() {
-      assertTrusted(home, "authctl's directory");
+      assertTrusted(home, "authctl's directory", "directory");
       assertTrusted(path, "credentials.toml");
       assertMayCreateIn(home, "authctl's directory");
       const target = existsSync(home) ? home : ownerOfNearest(home)?.path;
@@ -257,7 +257,7 @@ export function createStoreFile(home: string, options: FileStoreOptions = {}): S
     },
 
     async withLock<T>(fn: (locked: LockedStoreFile) => T | Promise<T>): Promise<T> {
-      assertTrusted(home, "authctl's directory");
+      assertTrusted(home, "authctl's directory", "directory");
       assertTrusted(path, "credentials.toml");
       assertMayCreateIn(home, "authctl's directory");
       try {

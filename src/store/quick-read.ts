@@ -46,7 +46,8 @@ async function quickStatOften(path: string): Promise<Stats | undefined | typeof 
 /** A trusted directory (or none), and a regular trusted file in it (or none); otherwise USE_NODE_FS. */
 function usable(dir: Stats | undefined | typeof USE_NODE_FS, file: Stats | undefined | typeof USE_NODE_FS) {
   if (dir === USE_NODE_FS || file === USE_NODE_FS) return false;
-  if (dir && !isTrustedStat(dir)) return false;
+  // A file where the directory should be (AUTHCTL_HOME naming the store file): node:fs says so.
+  if (dir && (!dir.isDirectory() || !isTrustedStat(dir))) return false;
   return !file || (file.isFile() && isTrustedStat(file));
 }
 

@@ -103,11 +103,17 @@ export function isTrustedStat(stat: { uid: number | bigint; mode: number | bigin
  * Refuses `path` (when it exists) if it belongs to another user than this one or root, or if
  * group or others may write it. `what` names it in the message: "AUTHCTL_HOME", "credentials.toml".
  */
-export function assertTrusted(path: string, what: string): void {
+export function assertTrusted(path: string, what: string, kind?: "directory"): void {
   const me = myUid();
   if (me === undefined) return;
   const stat = statOrUndefined(path);
   if (!stat) return;
+  // AUTHCTL_HOME set to the credentials file by mistake: said as such, not 'not logged in' (the
+  // files "in" it do not exist) nor the runtime's ENOTDIR.
+  if (kind === "directory" && !stat.isDirectory())
+    throw new AuthctlError("STORE_IO", `${what} ${path} is a file, not a directory`, {
+      hint: "AUTHCTL_HOME names the directory that holds credentials.toml and config.toml: point it at one",
+    });
   if (isTrustedStat(stat)) return;
   const owner = Number(stat.uid);
   if (owner !== me && owner !== 0) throw foreignOwner(`${what} ${path}`, path, owner, me);

@@ -189,6 +189,31 @@ describe("paths and usage (issue 15.7)", () => {
     expect(JSON.parse(relativeHome.stdout).store.path).not.toContain("relative-home");
   }, 30_000);
 
+  test("an AUTHCTL_HOME that is a file (the credentials file named by mistake) is said to be one, by every command", async () => {
+    const file = join(box.root, "credentials.toml");
+    writeFileSync(file, "", { mode: 0o600 });
+    for (const args of [
+      ["env", "openrouter"],
+      ["token", "openrouter"],
+      ["exec", "--", "true"],
+      ["status"],
+      ["providers"],
+      ["login", "openrouter", "--with-key", "--no-verify"],
+    ]) {
+      const result = await box.run(args, {
+        env: { AUTHCTL_HOME: file },
+        stdin: "sk-or-v1-not-stored-0123456789",
+      });
+      // Not 'not logged in' (exit 4, 'run authctl login'), nor the runtime's ENOTDIR.
+      expect(result.code, args.join(" ")).toBe(1);
+      expect(result.stderr, args.join(" ")).toContain(
+        `authctl: authctl's directory ${file} is a file, not a directory\n` +
+          "  → AUTHCTL_HOME names the directory that holds credentials.toml and config.toml: point it at one\n",
+      );
+    }
+    expect(readFileSync(file, "utf8")).toBe("");
+  }, 30_000);
+
   test("store migrate --to without a value is a usage error naming the choices", async () => {
     for (const args of [
       ["store", "migrate", "--to"],
