@@ -3,6 +3,7 @@ import { passwdHome } from "./store/trust.ts";
 import type { Deps, HttpClient } from "./deps.ts";
 import { AuthctlError, exitCodeFor, isAuthctlError } from "./errors.ts";
 import { redact } from "./redact.ts";
+import { terminalLines } from "./format/terminal-text.ts";
 import { asciiFallback, createUi, wantsColor, wantsUnicode } from "./io/ui.ts";
 import { replaceProcess, replaceProcessAvailable, spawnInherit, which } from "./io/process.ts";
 import { runHot } from "./cli/hot.ts";
@@ -264,8 +265,12 @@ function withoutReceived(text: string): string {
 function report(error: unknown): void {
   const env = process.env as Record<string, string | undefined>;
   const glyphs = wantsUnicode(env, process.platform) ? (text: string) => text : asciiFallback;
-  const write = (text: string) =>
-    hot ? writeAll(2, glyphs(`${redact(text)}\n`)) : void process.stderr.write(glyphs(`${redact(text)}\n`));
+  // Server text inside a message (an etcd member's error, a provider's refusal) must not drive the
+  // terminal: controls out first, then redaction (an escape inside a key would hide it from redact).
+  const write = (text: string) => {
+    const line = glyphs(`${redact(terminalLines(text))}\n`);
+    hot ? writeAll(2, line) : void process.stderr.write(line);
+  };
   if (isAuthctlError(error)) {
     write(`authctl: ${error.message}`);
     if (error.usage) write(`usage: ${error.usage}`);

@@ -12,3 +12,16 @@ const CONTROLS =
 export function terminalSafe(text: string): string {
   return text.replace(CONTROLS, (match) => (match === "\n" || match === "\t" || match === "\r" ? " " : ""));
 }
+
+/**
+ * The same, for whole messages at the output boundary (main.ts's error report, io/ui.ts): every
+ * line authctl prints to a person passes through here, so server text that a code path forgot to
+ * clean (an etcd member's error, a provider's refusal) cannot drive the terminal either: no OSC 52
+ * clipboard write, no OSC 8 hyperlink, no screen clear, no carriage return that overwrites what was
+ * printed. Newlines (multi-line notices) and tabs are kept; a lone carriage return becomes a space.
+ */
+export function terminalLines(text: string): string {
+  return text.replace(CONTROLS, (match) =>
+    match === "\n" || match === "\t" ? match : match === "\r" ? " " : "",
+  );
+}

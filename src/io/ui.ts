@@ -1,6 +1,7 @@
 import type { Ui } from "../deps.ts";
 import { namesUtf8 } from "../names.ts";
 import { redact } from "../redact.ts";
+import { terminalLines } from "../format/terminal-text.ts";
 
 export interface UiOptions {
   /** Colour on stderr (see wantsColor). */
@@ -21,14 +22,17 @@ export function createUi(
 ): Ui {
   const paint = (code: string, text: string) => (options.color ? `\x1b[${code}m${text}\x1b[0m` : text);
   const glyphs = (text: string) => (options.unicode ? text : asciiFallback(text));
-  const emit = (prefix: string, message: string) => writeStderr(glyphs(`${prefix}${redact(message)}\n`));
+  // Controls are stripped before redaction: an escape sequence inside a key would hide it from
+  // redact() and then vanish, leaving the key whole on the screen.
+  const emit = (prefix: string, message: string) =>
+    writeStderr(glyphs(`${prefix}${redact(terminalLines(message))}\n`));
   return {
     info: (m) => emit(paint("36", "•") + " ", m),
     success: (m) => emit(paint("32", "✓") + " ", m),
     warn: (m) => emit(paint("33", "!") + " ", m),
     error: (m) => emit(paint("31", "✗") + " ", m),
     line: (m) => emit("", m),
-    result: (m) => writeStdout(glyphs(`${redact(m)}\n`)),
+    result: (m) => writeStdout(glyphs(`${redact(terminalLines(m))}\n`)),
     glyphs,
   };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { terminalSafe } from "../../src/format/terminal-text.ts";
+import { terminalLines, terminalSafe } from "../../src/format/terminal-text.ts";
 
 describe("terminalSafe: what a server chose, made safe for a terminal", () => {
   const cases: [string, string, string][] = [
@@ -15,4 +15,12 @@ describe("terminalSafe: what a server chose, made safe for a terminal", () => {
     ["ordinary text, unicode included, is kept", "WDJB-MJHT · café ✓", "WDJB-MJHT · café ✓"],
   ];
   for (const [name, input, expected] of cases) test(name, () => expect(terminalSafe(input)).toBe(expected));
+});
+
+describe("terminalLines: the same at the output boundary, for whole messages", () => {
+  test("keeps newlines and tabs, turns a carriage return into a space, drops the rest", () => {
+    expect(terminalLines("one\n\ttwo\rthree\x1b]52;c;eA==\x07\x1b[2J\x9b\u202efour")).toBe(
+      "one\n\ttwo threefour",
+    );
+  });
 });

@@ -276,7 +276,9 @@ export function createEtcdClient(options: EtcdClientOptions): EtcdClient {
     if (/permission denied/i.test(message)) {
       return new AuthctlError(
         "STORE_IO",
-        `etcd at ${endpoint} denied user '${options.username}' access: ${message}`,
+        options.username
+          ? `etcd at ${endpoint} denied user '${options.username}' access: ${message}`
+          : `etcd at ${endpoint} denied access (no [etcd] username is set): ${message}`,
         {
           hint: "grant the user's role readwrite on the [etcd] prefix (etcdctl role grant-permission --prefix)",
         },
