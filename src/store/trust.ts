@@ -52,10 +52,18 @@ function statOrUndefined(path: string): ReturnType<typeof statSync> | undefined 
     return statSync(path, { throwIfNoEntry: false });
   } catch (error) {
     if (errorCode(error) === "ENOENT" || errorCode(error) === "ENOTDIR") return undefined;
+    // EACCES: a service account pointed at another user's store (or a directory it cannot
+    // search). Say who authctl runs as and what to change, not only the errno.
+    const denied = errorCode(error) === "EACCES" && process.getuid !== undefined;
     throw new AuthctlError(
       "STORE_IO",
       `could not check ${path}: ${(error as Error).message.split(",", 1)[0]}`,
-      { cause: error },
+      {
+        cause: error,
+        hint: denied
+          ? `authctl runs as uid ${process.getuid!()} here, which cannot reach ${dirname(path)}: run it as that directory's owner, or give this user its own AUTHCTL_HOME (and log in there)`
+          : undefined,
+      },
     );
   }
 }

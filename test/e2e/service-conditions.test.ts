@@ -93,3 +93,24 @@ describe("stdout that takes no more bytes (a full disk: /dev/full)", () => {
     },
   );
 });
+
+describe("a service account pointed at another user's store", () => {
+  test.skipIf(!canDrop)(
+    "env, token, exec and status say which uid cannot reach the store and what to change; exit 1",
+    async () => {
+      chmodSync(box.root, 0o755);
+      for (const args of COMMANDS) {
+        const result = await box.run(args, {
+          prefix: ["setpriv", `--reuid=${UNLISTED}`, `--regid=${UNLISTED}`, "--clear-groups", "--"],
+          env: { HOME: "/" },
+        });
+        expect(result.stderr).toMatch(/^authctl: could not check \S+: EACCES: permission denied\n/);
+        expect(result.stderr).toContain(
+          `  → authctl runs as uid ${UNLISTED} here, which cannot reach ${box.home}: run it as that directory's owner, or give this user its own AUTHCTL_HOME (and log in there)\n`,
+        );
+        expect(result.code).toBe(1);
+      }
+    },
+    60_000,
+  );
+});
