@@ -50,7 +50,7 @@ function isatty(fd: number): boolean {
  * Writes the whole text to stderr before returning, as `process.stderr.write` appears to on the
  * hot path, without creating Node's stream objects (about 9 MB of memory in a compiled binary for
  * the first `process.stdout` or `process.stderr`). Synchronous, so nothing is left buffered when
- * `exec` replaces the process or main() exits. stdout goes through writeStdoutHot (below).
+ * `exec` replaces the process or main() exits. stdout goes through writeStdout (below).
  *
  * A line (every text the hot path writes ends in a newline) goes through console.error: the
  * runtime's own synchronous write, which the smallest Bun program pays for anyway, where node:fs
@@ -60,7 +60,7 @@ function isatty(fd: number): boolean {
  * with the same rules.
  */
 function writeAll(fd: 1 | 2, text: string): void {
-  if (fd === 1) return writeStdoutHot(text);
+  if (fd === 1) return writeStdout(text);
   if (text.endsWith("\n")) {
     console.error(text.slice(0, -1));
     return;
@@ -86,44 +86,35 @@ function writeAll(fd: 1 | 2, text: string): void {
  * `authctl env | head -0`, quiet by design, test/e2e/use.test.ts): ENOSPC (`authctl token p > file`
  * on a full disk), EIO, EFBIG. The output is lost, so the command must not exit 0: a script would
  * take the empty file for its token. main() reports it once, at the end. console.log (the cheapest
- * write) drops such errors unseen, so the hot path writes stdout with Bun.write, which rejects with
- * the write's error and waits for a full or non-blocking pipe; main() waits for it before exiting
- * (`exec` writes nothing to stdout before it replaces the process). Measured on `env openrouter`,
- * file store, both builds to the same path, median of 31: +0.26 MiB peak memory over console.log.
+ * write) drops such errors unseen, so stdout is written with Bun.write, which rejects with the
+ * write's error and waits for a full or non-blocking pipe; main() waits for it before exiting
+ * (`exec` writes nothing to stdout before it replaces the process). Every command writes stdout
+ * this way, not through process.stdout: that stream buffers what a non-blocking pipe refuses
+ * (EAGAIN) while reporting nothing pending (writableLength 0, no 'drain' needed), so
+ * process.exit() dropped `status` or `providers` output unseen, exit 0. Measured on
+ * `env openrouter`, file store, both builds to the same path, median of 31: +0.26 MiB peak memory
+ * over console.log.
  */
 let stdoutFailure: NodeJS.ErrnoException | undefined;
-/** The hot path's stdout writes, in order: main() waits for them before exiting. */
+/** The stdout writes, in order: main() waits for them before exiting. */
 let stdoutPending: Promise<unknown> | undefined;
-let stdoutUsed = false;
 
 function noteStdoutFailure(error: unknown): void {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  // EPIPE ends the output quietly; the stream errors that follow a failed write repeat it.
-  if (!error || code === "EPIPE" || code === "ERR_STREAM_DESTROYED" || code === "ERR_STREAM_WRITE_AFTER_END")
-    return;
+  // EPIPE ends the output quietly, with the exit code the command earned.
+  if (!error || code === "EPIPE") return;
   stdoutFailure ??= error as NodeJS.ErrnoException;
 }
 
-function writeStdoutHot(text: string): void {
+function writeStdout(text: string): void {
   stdoutPending = Promise.resolve(stdoutPending)
     .then(() => Bun.write(Bun.stdout, text))
     .catch(noteStdoutFailure);
 }
 
-function writeStdoutStream(text: string): void {
-  if (!stdoutUsed) {
-    stdoutUsed = true;
-    // Without a listener a failed write's 'error' event would end the process with a stack trace.
-    process.stdout.on("error", noteStdoutFailure);
-  }
-  process.stdout.write(text, noteStdoutFailure);
-}
-
 /** Waits until stdout took everything written to it; then stdoutFailure holds any write error. */
 async function settleStdout(): Promise<void> {
   if (stdoutPending) await stdoutPending;
-  if (stdoutUsed && !process.stdout.destroyed)
-    await new Promise<void>((resolve) => process.stdout.write("", () => resolve()));
 }
 
 /** A value worked out on first read: the terminal checks cost memory that `env` never needs. */
@@ -148,7 +139,6 @@ function createDeps(hot: boolean): Deps {
   const writeStderr = hot
     ? (text: string) => writeAll(2, text)
     : (text: string) => void process.stderr.write(text);
-  const writeStdout = hot ? (text: string) => writeAll(1, text) : writeStdoutStream;
   // isatty(0) rather than process.stdin.isTTY: creating the stdin stream costs about 9 MB.
   const stdinIsTTY = lazy(() => isatty(0));
   const stderrIsTTY = lazy(() => isatty(2));
@@ -335,8 +325,7 @@ async function main(): Promise<number> {
 
 // No top-level await: main() runs the same whether the build (scripts/build.ts) is ESM or CommonJS.
 void main().then(async (code) => {
-  // Flush stdout before exiting: large --json output into a pipe must not be cut off. The hot path
-  // wrote synchronously and never created the stream (touching it here would).
+  // Flush stdout before exiting: large --json output into a pipe must not be cut off.
   await settleStdout();
   if (stdoutFailure) {
     report(

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, chownSync, mkdirSync } from "node:fs";
-import { createSandbox, ensureBinary, secret, type Sandbox } from "../helpers/binary.ts";
+import { readSync } from "node:fs";
+import { BINARY, createSandbox, ensureBinary, secret, type Sandbox } from "../helpers/binary.ts";
 
 /**
  * authctl started the way a service manager or a container starts it: no HOME, a uid that the
@@ -110,6 +111,63 @@ describe("a service account pointed at another user's store", () => {
         );
         expect(result.code).toBe(1);
       }
+    },
+    60_000,
+  );
+});
+
+/**
+ * A pipe another program left non-blocking and full (a Node parent's pipes can be): the writes
+ * answer EAGAIN until the reader catches up. Through libc (bun:ffi): the test needs pipe(2) and
+ * fcntl(2), which neither Bun nor node:fs offer.
+ */
+function fullNonBlockingPipe(): { read: number; write: number; filled: number; close(fd: number): void } {
+  const { dlopen, FFIType, ptr } = require("bun:ffi") as typeof import("bun:ffi");
+  const libc = dlopen("libc.so.6", {
+    pipe: { args: [FFIType.ptr], returns: FFIType.i32 },
+    fcntl: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+    write: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
+    close: { args: [FFIType.i32], returns: FFIType.i32 },
+  });
+  const fds = new Int32Array(2);
+  if (libc.symbols.pipe(ptr(fds)) !== 0) throw new Error("pipe(2) failed");
+  const [read, write] = [fds[0]!, fds[1]!];
+  const F_GETFL = 3;
+  const F_SETFL = 4;
+  const O_NONBLOCK = 0o4000;
+  libc.symbols.fcntl(write, F_SETFL, libc.symbols.fcntl(write, F_GETFL, 0) | O_NONBLOCK);
+  const chunk = new Uint8Array(4096).fill(0x2e);
+  let filled = 0;
+  for (let n = 0; (n = Number(libc.symbols.write(write, ptr(chunk), chunk.length))) > 0; ) filled += n;
+  return { read, write, filled, close: (fd) => void libc.symbols.close(fd) };
+}
+
+describe("stdout a full non-blocking pipe (EAGAIN until the reader catches up)", () => {
+  test.skipIf(process.platform !== "linux").each([[["status"]], [["providers"]], [["token", "openrouter"]]])(
+    "authctl %p waits for the reader: all its output arrives, exit 0",
+    async (args) => {
+      const expected = await box.run(args);
+      expect(expected.code).toBe(0);
+      const pipe = fullNonBlockingPipe();
+      const proc = Bun.spawn([BINARY, ...args], {
+        env: box.env,
+        stdin: "ignore",
+        stdout: pipe.write,
+        stderr: "pipe",
+        timeout: 30_000,
+      });
+      pipe.close(pipe.write);
+      // Give it time to write (and, before the fix, to exit having dropped what the pipe refused).
+      await Promise.race([proc.exited, Bun.sleep(2_000)]);
+      const chunks: Buffer[] = [];
+      const buffer = Buffer.alloc(65_536);
+      for (let n = 0; (n = readSync(pipe.read, buffer)) > 0; )
+        chunks.push(Buffer.from(buffer.subarray(0, n)));
+      pipe.close(pipe.read);
+      const out = Buffer.concat(chunks);
+      expect(out.subarray(pipe.filled).toString()).toBe(expected.stdout);
+      expect(await new Response(proc.stderr).text()).toBe("");
+      expect(await proc.exited).toBe(0);
     },
     60_000,
   );
