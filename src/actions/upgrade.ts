@@ -111,6 +111,42 @@ export function parseSha256Sums(text: string, file: string): string | undefined 
   return undefined;
 }
 
+/** A release's SHA256SUMS is under 1 KiB (one line per build); anything past this is not one. */
+const MAX_SUMS_BYTES = 64 * 1024;
+
+/**
+ * SHA256SUMS read up to MAX_SUMS_BYTES. `response.text()` had no bound: a mirror (or a captive
+ * portal, a misconfigured proxy) that streamed without end grew authctl's memory for the whole
+ * ten-minute download timeout.
+ */
+async function readSums(response: Response, url: string, cancel: AbortSignal): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of response.body ?? []) {
+      size += chunk.length;
+      if (size > MAX_SUMS_BYTES) {
+        await response.body?.cancel().catch(() => {});
+        throw new AuthctlError(
+          "PROTOCOL",
+          `${url} is larger than ${MAX_SUMS_BYTES / 1024} KiB, which no SHA256SUMS is; nothing was changed`,
+          { hint: "check AUTHCTL_DOWNLOAD_URL (or the network's proxy), then try again" },
+        );
+      }
+      chunks.push(chunk);
+    }
+  } catch (error) {
+    if (cancel.aborted) throw cancel.reason;
+    if (error instanceof AuthctlError) throw error;
+    throw new NetworkError(
+      `could not download SHA256SUMS from ${url}: ${describeIoError(error)}`,
+      {},
+      { cause: error },
+    );
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
 async function sha256File(path: string): Promise<string> {
   const hash = createHash("sha256");
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
@@ -296,7 +332,11 @@ export async function upgrade(deps: Deps, options: UpgradeOptions): Promise<void
     cancel.abort(new AuthctlError("CANCELLED", "upgrade cancelled; nothing was changed")),
   );
   try {
-    const sums = await (await get(deps, `${base}/SHA256SUMS`, "SHA256SUMS", version, cancel.signal)).text();
+    const sums = await readSums(
+      await get(deps, `${base}/SHA256SUMS`, "SHA256SUMS", version, cancel.signal),
+      `${base}/SHA256SUMS`,
+      cancel.signal,
+    );
     const expected = parseSha256Sums(sums, asset);
     if (!expected)
       throw new AuthctlError("PROTOCOL", `${base}/SHA256SUMS has no entry for ${asset}; nothing was changed`);

@@ -96,13 +96,18 @@ interface Run {
   stderr: string;
 }
 
-async function run(argv: string[], env: Record<string, string>, stdin?: string): Promise<Run> {
+async function run(
+  argv: string[],
+  env: Record<string, string>,
+  stdin?: string,
+  timeout = 60_000,
+): Promise<Run> {
   const proc = Bun.spawn(argv, {
     env,
     stdin: stdin === undefined ? "ignore" : new Blob([stdin]),
     stdout: "pipe",
     stderr: "pipe",
-    timeout: 60_000,
+    timeout,
   });
   const [stdout, stderr] = await Promise.all([
     new Response(proc.stdout).text(),
@@ -653,6 +658,41 @@ describe("authctl upgrade", () => {
     },
     60_000,
   );
+
+  test("a SHA256SUMS that never ends (a broken mirror or proxy) is refused past 64 KiB, and nothing is downloaded or changed", async () => {
+    const endless = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: () =>
+        new Response(
+          new ReadableStream({
+            async pull(controller) {
+              controller.enqueue(new TextEncoder().encode(`${"0".repeat(64)}  padding\n`.repeat(256)));
+              await Bun.sleep(1);
+            },
+          }),
+        ),
+    });
+    try {
+      const before = sha256(readFileSync(copy));
+      const url = `http://127.0.0.1:${endless.port}/v`;
+      // Killed after 30 s when it keeps reading (the download timeout is 10 minutes).
+      const result = await run(
+        [copy, "upgrade"],
+        { ...baseEnv, AUTHCTL_DOWNLOAD_URL: url },
+        undefined,
+        30_000,
+      );
+      expect(result.stderr).toContain(
+        `authctl: ${url}/SHA256SUMS is larger than 64 KiB, which no SHA256SUMS is; nothing was changed`,
+      );
+      expect(result.code).toBe(1);
+      expect(sha256(readFileSync(copy))).toBe(before);
+      expect(readdirSync(installDir)).toEqual(["authctl"]);
+    } finally {
+      endless.stop(true);
+    }
+  }, 60_000);
 
   test("a tampered binary is refused and the running binary is left untouched", async () => {
     const before = sha256(readFileSync(copy));
