@@ -215,6 +215,12 @@ main() {
 	created=$(first_missing "$dir")
 	mkdir -p "$dir" 2>/dev/null || fail "cannot create the install directory $dir" \
 		"set AUTHCTL_INSTALL_DIR to a directory you can write to"
+	# mv onto a directory (or a symlink to one) moves the file into it: the install would say
+	# "installed" and leave no authctl to run.
+	if [ -d "$dir/authctl" ]; then
+		fail "$dir/authctl is a directory; nothing was installed" \
+			"remove or rename it, or set AUTHCTL_INSTALL_DIR to another directory"
+	fi
 	staged="$dir/.authctl.tmp.$$"
 	(set -C && : >"$staged") 2>/dev/null || { staged=""; fail "cannot write to $dir" \
 		"set AUTHCTL_INSTALL_DIR to a directory you can write to, or run as a user who can write there"; }

@@ -253,6 +253,24 @@ describe.each(SHELLS.map((shell) => [shell.name, shell.argv] as const))(
       expect(result.stderr).toContain("AUTHCTL_INSTALL_DIR");
     });
 
+    test("an install path that is a directory (or a link to one) is refused before any download; nothing is moved into it", async () => {
+      mkdirSync(join(installDir, "authctl"), { recursive: true });
+      const result = await installScript([...shell]);
+      expect(result.stderr).toContain(
+        `authctl install: error: ${installDir}/authctl is a directory; nothing was installed`,
+      );
+      expect(result.code).toBe(1);
+      expect(readdirSync(join(installDir, "authctl"))).toEqual([]);
+      expect(server.requests).toEqual([]);
+
+      rmSync(join(installDir, "authctl"), { recursive: true });
+      mkdirSync(join(tmp, "elsewhere"));
+      symlinkSync(join(tmp, "elsewhere"), join(installDir, "authctl"));
+      const linked = await installScript([...shell]);
+      expect(linked.code).toBe(1);
+      expect(readdirSync(join(tmp, "elsewhere"))).toEqual([]);
+    });
+
     test("an install dir that exists but takes no files (/proc) fails and says so before downloading anything", async () => {
       const result = await installScript([...shell], { AUTHCTL_INSTALL_DIR: "/proc" });
       expect(result.code).toBe(1);
