@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { createSandbox, ensureBinary, type Sandbox } from "../helpers/binary.ts";
 
 /**
@@ -62,4 +64,27 @@ describe("an etcd member's error text", () => {
     },
     60_000,
   );
+});
+
+describe("a project file's text (any repository can ship an .authctl.toml)", () => {
+  test("provider names with escapes reach stderr and status without controls, before the file is allowed", async () => {
+    const repo = createSandbox();
+    try {
+      const dir = join(repo.root, "cloned-repo");
+      mkdirSync(dir);
+      // TOML \u escapes: the file itself is plain text, the parsed names carry the controls.
+      writeFileSync(
+        join(dir, ".authctl.toml"),
+        'providers = ["open\\u001b]52;c;ZXZpbA==\\u0007router", "x\\u001b[2J\\ry\\u202e"]\n',
+      );
+      for (const args of [["env"], ["exec", "--", "/bin/true"], ["status"]]) {
+        const result = await repo.run(args, { cwd: dir });
+        expect(result.stderr + result.stdout).toContain("'openrouter' in providers is not a provider id");
+        expect(result.stderr).not.toMatch(CONTROL);
+        expect(result.stdout).not.toMatch(CONTROL);
+      }
+    } finally {
+      repo.cleanup();
+    }
+  }, 60_000);
 });
