@@ -254,12 +254,45 @@ main() {
 	installed=$("$staged" --version </dev/null 2>/dev/null) ||
 		fail "the downloaded $asset does not run on this machine; nothing was installed" \
 			"AUTHCTL_TARGET picks another build (one of: $TARGETS)"
+	# Without AUTHCTL_VERSION the newest release was asked for: a "latest" older than the authctl
+	# already here (a stale mirror or cache, a release tag moved back) is refused, as
+	# `authctl upgrade` refuses it. Going back on purpose stays one variable away.
+	if [ -z "$version" ] && [ -x "$dir/authctl" ] && [ ! -d "$dir/authctl" ]; then
+		current=$("$dir/authctl" --version </dev/null 2>/dev/null || true)
+		if version_older "$installed" "$current"; then
+			fail "the newest release at $base is $installed, older than the authctl $current at $dir/authctl; nothing was installed" \
+				"to go back to $installed on purpose: AUTHCTL_VERSION=$installed"
+		fi
+	fi
 	mv -f "$staged" "$dir/authctl" || fail "cannot move the new binary to $dir/authctl"
 	staged="" finished=yes
 
 	say "authctl $installed installed to $dir/authctl (sha256 $actual)"
 	path_notes
 	say "get started: authctl login"
+}
+
+# version_older A B: true when A is a lower semantic version than B (the numbers first, then a
+# pre-release below its release; pre-releases of one version compare as text). Anything that is
+# not a version is never older.
+version_older() {
+	printf '%s\n%s\n' "$1" "$2" | awk '
+		{ v[NR] = $0 }
+		END {
+			for (i = 1; i <= 2; i++) {
+				s = v[i]; sub(/^v/, "", s); sub(/\+.*/, "", s)
+				pre[i] = ""
+				if (index(s, "-")) { pre[i] = substr(s, index(s, "-") + 1); s = substr(s, 1, index(s, "-") - 1) }
+				if (split(s, n, ".") != 3 || s !~ /^[0-9]+\.[0-9]+\.[0-9]+$/) exit 1
+				a[i] = n[1]; b[i] = n[2]; c[i] = n[3]
+			}
+			if (a[1] != a[2]) exit !(a[1] + 0 < a[2] + 0)
+			if (b[1] != b[2]) exit !(b[1] + 0 < b[2] + 0)
+			if (c[1] != c[2]) exit !(c[1] + 0 < c[2] + 0)
+			if (pre[1] == pre[2] || pre[1] == "") exit 1
+			if (pre[2] == "") exit 0
+			exit !(pre[1] < pre[2])
+		}'
 }
 
 # first_missing DIR: the topmost directory of DIR that does not exist yet ("" when DIR exists).

@@ -174,6 +174,23 @@ describe.each(SHELLS.map((shell) => [shell.name, shell.argv] as const))(
       expect(server.requests[0]!.userAgent).toMatch(/^curl\//);
     });
 
+    test("a newest release older than the authctl already installed is refused unless AUTHCTL_VERSION asks for it", async () => {
+      mkdirSync(installDir);
+      writeScript(installDir, "authctl", fakeBinary("0.10.0"));
+      const refused = await installScript([...shell]);
+      expect(refused.stderr).toContain(
+        `authctl install: error: the newest release at ${server.releasesUrl}/latest/download is 0.2.0, older than the authctl 0.10.0 at ${installed()}; nothing was installed`,
+      );
+      expect(refused.stderr).toContain("AUTHCTL_VERSION=0.2.0");
+      expect(refused.code).toBe(1);
+      expect(await versionOf(installed())).toBe("0.10.0");
+      expect(readdirSync(installDir)).toEqual(["authctl"]);
+
+      const pinned = await installScript([...shell], { AUTHCTL_VERSION: "0.2.0" });
+      expect(pinned.code).toBe(0);
+      expect(await versionOf(installed())).toBe("0.2.0");
+    });
+
     test("AUTHCTL_VERSION installs that version over an existing binary; no PATH hint when the dir is on PATH", async () => {
       mkdirSync(installDir);
       writeScript(installDir, "authctl", fakeBinary("0.0.9"));
