@@ -11,7 +11,7 @@ const SECRET_FIELDS = ["key", "access_token", "refresh_token", "id_token"] as co
  * (`extra: { copilot_token: { secret: true } }` on the definition; providers/extra-fields.ts
  * collects them). Every other entry (hosts, endpoint URLs, account ids, expiries) is metadata.
  */
-import { SECRET_EXTRA_FIELDS } from "../providers/extra-fields.ts";
+import { secretExtraFields } from "../providers/extra-fields.ts";
 /**
  * Format 1 sealed every `extra` entry whose name matched this (so `token_url` and
  * `copilot_expires_at` too). Only used to read such files: a plaintext value where format 1
@@ -27,8 +27,10 @@ export function listSecrets(credential: StoredCredential): SecretEntry[] {
   const out: SecretEntry[] = [];
   for (const name of SECRET_FIELDS)
     if (typeof source[name] === "string") out.push([name, source[name] as string]);
-  for (const [name, value] of Object.entries(credential.extra ?? {})) {
-    if (SECRET_EXTRA_FIELDS.has(name) && typeof value === "string") out.push([`extra.${name}`, value]);
+  if (credential.extra) {
+    const secret = secretExtraFields();
+    for (const [name, value] of Object.entries(credential.extra))
+      if (secret.has(name) && typeof value === "string") out.push([`extra.${name}`, value]);
   }
   return out;
 }

@@ -225,8 +225,8 @@ describe("MiniMax's answers (hand-built responses)", () => {
 
 describe("extra fields are declared by the providers that write them", () => {
   test("the store seals exactly the extra fields a provider declares secret", () => {
-    const { SECRET_EXTRA_FIELDS, declaredExtraFields } = require("../../src/providers/extra-fields.ts");
-    expect([...SECRET_EXTRA_FIELDS].sort()).toEqual(["api_key", "copilot_token"]);
+    const { secretExtraFields, declaredExtraFields } = require("../../src/providers/extra-fields.ts");
+    expect([...secretExtraFields()].sort()).toEqual(["api_key", "copilot_token"]);
     const declared = declaredExtraFields();
     // Endpoints, hosts, expiries and account ids are metadata: status reads them without unsealing.
     for (const name of ["token_url", "revocation_url", "host", "copilot_expires_at", "chatgpt_account_id"]) {
