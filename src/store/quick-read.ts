@@ -69,13 +69,7 @@ export async function readQuickly(
   path: string,
   options: QuickReadOptions,
 ): Promise<QuickText | typeof USE_NODE_FS> {
-  const key = aheadKey(dir, path, options);
-  const early = ahead.get(key);
-  if (early) {
-    ahead.delete(key);
-    return early;
-  }
-  return readNow(dir, path, options);
+  return takeAhead(aheadKey(dir, path, options), () => readNow(dir, path, options));
 }
 
 export interface QuickReadOptions {
@@ -87,10 +81,25 @@ export interface QuickReadOptions {
 export const CONFIG_READ: QuickReadOptions = { often: "absent", decode: { ignoreBOM: true } };
 export const STORE_READ: QuickReadOptions = { decode: { fatal: true } };
 
-const ahead = new Map<string, Promise<QuickText | typeof USE_NODE_FS>>();
+/** Reads started early (readAhead, readKeyAhead), by what they read; each is taken once. */
+const ahead = new Map<string, Promise<unknown>>();
+
+function startAhead<T>(key: string, read: () => Promise<T>): Promise<T | typeof USE_NODE_FS> {
+  const started = read().catch((): typeof USE_NODE_FS => USE_NODE_FS);
+  ahead.set(key, started);
+  return started;
+}
+
+/** The read started early under `key`, once; otherwise a read now. */
+function takeAhead<T>(key: string, read: () => Promise<T>): Promise<T> {
+  const early = ahead.get(key) as Promise<T> | undefined;
+  if (!early) return read();
+  ahead.delete(key);
+  return early;
+}
 
 function aheadKey(dir: string, path: string, options: QuickReadOptions): string {
-  return `${dir}\0${path}\0${options.often ?? ""}\0${options.decode.fatal ? 1 : 0}${options.decode.ignoreBOM ? 1 : 0}`;
+  return `text\0${dir}\0${path}\0${options.often ?? ""}\0${options.decode.fatal ? 1 : 0}${options.decode.ignoreBOM ? 1 : 0}`;
 }
 
 /**
@@ -100,9 +109,7 @@ function aheadKey(dir: string, path: string, options: QuickReadOptions): string 
  * read is done (tests wait for it); never rejects (a failure is USE_NODE_FS, as in readQuickly).
  */
 export function readAhead(dir: string, path: string, options: QuickReadOptions): Promise<unknown> {
-  const read = readNow(dir, path, options).catch((): typeof USE_NODE_FS => USE_NODE_FS);
-  ahead.set(aheadKey(dir, path, options), read);
-  return read;
+  return startAhead(aheadKey(dir, path, options), () => readNow(dir, path, options));
 }
 
 async function readNow(
@@ -153,22 +160,12 @@ function utf8Length(text: string): number {
  * the caller then reads it through node:fs, which refuses, repairs or reports it (encrypted.ts).
  */
 export async function readKeyQuickly(path: string, size: number): Promise<Uint8Array | typeof USE_NODE_FS> {
-  const key = `key\0${path}\0${size}`;
-  const early = keysAhead.get(key);
-  if (early) {
-    keysAhead.delete(key);
-    return early;
-  }
-  return readKeyNow(path, size);
+  return takeAhead(`key\0${path}\0${size}`, () => readKeyNow(path, size));
 }
-
-const keysAhead = new Map<string, Promise<Uint8Array | typeof USE_NODE_FS>>();
 
 /** readAhead for readKeyQuickly: the encrypted store's key file, taken once by the same arguments. */
 export function readKeyAhead(path: string, size: number): Promise<unknown> {
-  const read = readKeyNow(path, size).catch((): typeof USE_NODE_FS => USE_NODE_FS);
-  keysAhead.set(`key\0${path}\0${size}`, read);
-  return read;
+  return startAhead(`key\0${path}\0${size}`, () => readKeyNow(path, size));
 }
 
 async function readKeyNow(path: string, size: number): Promise<Uint8Array | typeof USE_NODE_FS> {
