@@ -47,6 +47,15 @@ const utf8 = new TextEncoder();
 /** Created on the first string read: a fatal decoder refuses what is not UTF-8, as the spec requires. */
 let fromUtf8: TextDecoder | undefined;
 
+/** UTF-8 bytes as text; what is not UTF-8 throws (`what` is not valid UTF-8). One decoder for every read. */
+export function utf8Text(bytes: Uint8Array, what: string): string {
+  try {
+    return (fromUtf8 ??= new TextDecoder("utf-8", { fatal: true })).decode(bytes);
+  } catch {
+    throw new DBusWireError(`${what} is not valid UTF-8`);
+  }
+}
+
 /** The index just past the single complete type that starts at `start`. */
 export function typeEnd(signature: string, start: number): number {
   const c = signature[start];
@@ -276,14 +285,7 @@ export class WireReader {
   /** A string of `length` bytes and its NUL. */
   private text(length: number): string {
     this.need(length + 1);
-    let value: string;
-    try {
-      value = (fromUtf8 ??= new TextDecoder("utf-8", { fatal: true })).decode(
-        this.data.subarray(this.offset, this.offset + length),
-      );
-    } catch {
-      throw new DBusWireError("a D-Bus string is not valid UTF-8");
-    }
+    const value = utf8Text(this.data.subarray(this.offset, this.offset + length), "a D-Bus string");
     if (this.data[this.offset + length] !== 0)
       throw new DBusWireError("a D-Bus string is not NUL-terminated");
     this.offset += length + 1;

@@ -39,30 +39,55 @@ export function socketPathsOf(address: string): string[] {
   for (const entry of address.split(";")) {
     const colon = entry.indexOf(":");
     if (entry.slice(0, colon) !== "unix") continue;
-    const params = new Map(
-      entry
-        .slice(colon + 1)
-        .split(",")
-        .map((pair) => {
-          const eq = pair.indexOf("=");
-          return [pair.slice(0, eq), decodeURIComponent(pair.slice(eq + 1))] as [string, string];
-        }),
-    );
-    if (params.get("path")) paths.push(params.get("path")!);
-    else if (params.get("abstract")) paths.push(`\0${params.get("abstract")}`);
+    // The last of a repeated key counts; values are percent-decoded (a malformed escape throws).
+    let path: string | undefined;
+    let abstract: string | undefined;
+    for (const pair of entry.slice(colon + 1).split(",")) {
+      const eq = pair.indexOf("=");
+      const key = pair.slice(0, eq);
+      const raw = pair.slice(eq + 1);
+      const value = raw.includes("%") ? decodeURIComponent(raw) : raw;
+      if (key === "path") path = value;
+      else if (key === "abstract") abstract = value;
+    }
+    if (path) paths.push(path);
+    else if (abstract) paths.push(`\0${abstract}`);
   }
   return paths;
 }
 
+/** A connection whose calls may start before the socket is open (openBus). */
+export interface OpeningBus extends DBusConnection {
+  /** Settles when the socket is open; rejects with the connect error (ENOENT, ECONNREFUSED…). */
+  ready: Promise<void>;
+}
+
+/** connectBus, once the socket is open: a bus that is not there rejects here. */
 export async function connectBus(address: string, uid: number): Promise<DBusConnection> {
+  const bus = openBus(address, uid);
+  await bus.ready;
+  return bus;
+}
+
+/**
+ * A connection to the bus at `address`, returned at once: what is sent before the socket opens
+ * (the authentication, Hello, the caller's first calls) is kept and goes out in one write when it
+ * does. Callers can so put a whole conversation on its way before they wait for anything, and do
+ * their own work while the bus answers. A connect that fails rejects every call with its error.
+ */
+export function openBus(address: string, uid: number): OpeningBus {
   const path = socketPathsOf(address)[0];
   if (!path) throw new DBusWireError(`the bus address has no Unix socket authctl can use`);
 
-  let buffer: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
+  let buffer: Uint8Array = new Uint8Array(0);
   let authenticated = false;
   let closedError: Error | undefined;
   const pending = new Map<number, { resolve: (m: Message) => void; reject: (e: Error) => void }>();
   let serial = 0;
+  let socket: { write(data: Uint8Array): number; end(): void } | undefined;
+  /** What was sent before the socket opened, in order. */
+  let queued: Uint8Array[] | undefined = [];
+  let closing = false;
 
   const fail = (error: Error) => {
     closedError ??= error;
@@ -74,7 +99,7 @@ export async function connectBus(address: string, uid: number): Promise<DBusConn
     if (!authenticated) {
       const end = buffer.indexOf(0x0a);
       if (end < 0) return;
-      const line = new TextDecoder().decode(buffer.subarray(0, end)).trim();
+      const line = String.fromCharCode(...buffer.subarray(0, end)).trim();
       buffer = buffer.subarray(end + 1);
       if (line.startsWith("OK ")) {
         authenticated = true;
@@ -100,11 +125,18 @@ export async function connectBus(address: string, uid: number): Promise<DBusConn
     }
   };
 
-  const socket = await Bun.connect({
+  const ready = Bun.connect({
     unix: path,
     socket: {
+      open(opened) {
+        socket = opened;
+        const first = joined(queued!);
+        queued = undefined;
+        if (closing) opened.end();
+        else if (first.length) opened.write(first);
+      },
       data(_socket, chunk) {
-        buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
+        buffer = buffer.length === 0 ? chunk : joined([buffer, chunk]);
         try {
           drain();
         } catch (error) {
@@ -119,14 +151,23 @@ export async function connectBus(address: string, uid: number): Promise<DBusConn
         fail(error);
       },
     },
-  });
+  }).then(
+    () => {},
+    (error: Error) => {
+      fail(error);
+      throw error;
+    },
+  );
+  ready.catch(() => {}); // the calls hear of it; connectBus awaits it
 
-  const send = (bytes: Uint8Array | string) => {
+  const send = (bytes: Uint8Array) => {
     if (closedError) throw closedError;
-    socket.write(bytes);
+    if (queued) queued.push(bytes);
+    else socket!.write(bytes);
   };
 
-  const connection: DBusConnection = {
+  const connection: OpeningBus = {
+    ready,
     call(call) {
       return new Promise((resolve, reject) => {
         const message = { ...call, serial: ++serial };
@@ -140,14 +181,18 @@ export async function connectBus(address: string, uid: number): Promise<DBusConn
       });
     },
     close() {
-      socket.end();
+      closing = true;
+      socket?.end();
     },
   };
-  // The whole conversation goes out at once, as sd-bus does: the NUL byte the spec requires, AUTH,
-  // BEGIN and Hello. A bus that refuses the AUTH answers REJECTED and every call made on this
-  // connection fails; one that accepts answers OK and then treats the rest as messages in order.
-  // Method calls may follow at once: Hello's reply comes first and the rest queue behind it.
-  send(`\0AUTH EXTERNAL ${Buffer.from(String(uid)).toString("hex")}\r\nBEGIN\r\n`);
+  // The whole conversation goes out at once, as sd-bus does: the NUL byte the spec requires, AUTH
+  // (EXTERNAL: the uid, as ASCII digits in hex), BEGIN and Hello. A bus that refuses the AUTH
+  // answers REJECTED and every call made on this connection fails; one that accepts answers OK and
+  // then treats the rest as messages in order. Method calls may follow at once: Hello's reply comes
+  // first and the rest queue behind it.
+  let hexUid = "";
+  for (const digit of String(uid)) hexUid += `3${digit}`;
+  send(new TextEncoder().encode(`\0AUTH EXTERNAL ${hexUid}\r\nBEGIN\r\n`));
   connection
     .call({
       destination: "org.freedesktop.DBus",
@@ -159,4 +204,18 @@ export async function connectBus(address: string, uid: number): Promise<DBusConn
       // The error reaches every later call too; the caller hears of it there.
     });
   return connection;
+}
+
+/** The parts, one after another, in one array (one write to the socket). */
+function joined(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
 }

@@ -118,13 +118,17 @@ export async function fetchExternalSecrets(
   id: string,
   credential: StoredCredential,
 ): Promise<"found" | "missing" | "altered" | { foreign: string }> {
-  const json = await ctx.vaultFor(backend).get(id, { expected: true });
+  const reading = ctx.vaultFor(backend).get(id, { expected: true });
+  // Worked out while the keyring answers (its first call is on its way when get returns): the
+  // digest is half a millisecond of a shell start-up that would otherwise wait idle (issue 18).
+  const digest = metaDigest(credential);
+  const json = await reading;
   if (json === null) return "missing";
   const item = parseSecretsJson(json, id);
   if (backend.sharedByStores && item.owner !== undefined && item.owner !== ctx.owner)
     return { foreign: item.owner };
   // Items written before digests were recorded have none: they are checked from their next write on.
-  if (item.meta !== undefined && item.meta !== metaDigest(credential)) return "altered";
+  if (item.meta !== undefined && item.meta !== digest) return "altered";
   mergeSecrets(credential, item.secrets);
   return "found";
 }

@@ -13,7 +13,7 @@
 import { existsSync } from "../lazy-fs.ts";
 import type { Env } from "../deps.ts";
 import { AuthctlError, errorCode } from "../errors.ts";
-import { connectBus, type DBusConnection } from "../io/dbus.ts";
+import { connectBus, type DBusConnection, openBus } from "../io/dbus.ts";
 import { osSecrets, type SecretsApi } from "../io/os-secrets.ts";
 import type { SecretVault } from "./backend.ts";
 import { KeyringItemError } from "./errors.ts";
@@ -130,14 +130,16 @@ export function createBunKeyring(env: Env, options: KeyringOptions = {}): Keyrin
   }
   // One connection and session serve every read of this process (`env a b c` reads three items,
   // concurrently when prefetched); it is closed once no read has used it for a moment.
-  let reader: Promise<SecretReader> | undefined;
+  let reader: Promise<SecretReader> | SecretReader | undefined;
   let reading = 0;
   let idle: ReturnType<typeof setTimeout> | undefined;
   const dropReader = () => {
-    reader?.then(
-      (r) => r.close(),
-      () => {},
-    );
+    if (reader instanceof Promise)
+      reader.then(
+        (r) => r.close(),
+        () => {},
+      );
+    else reader?.close();
     reader = undefined;
   };
   /** The item's value, null when there is none, "locked", or undefined when only libsecret can tell. */
@@ -147,8 +149,14 @@ export function createBunKeyring(env: Env, options: KeyringOptions = {}): Keyrin
     reading++;
     const address = sessionBusAddress(env)!;
     try {
-      reader ??= connect(address, uid).then(openSecretReader);
-      const found = await (await reader).lookup(bunSecretAttributes(KEYRING_SERVICE, id));
+      // The default connection is opened without waiting (io/dbus.ts openBus): SearchItems is
+      // sent (or queued behind the authentication, to go out with it in one write) before this
+      // returns, so the caller's own work (the item's digest, _move.ts) overlaps the bus's answer.
+      reader ??= options.connectBus
+        ? options.connectBus(address, uid).then(openSecretReader)
+        : openSecretReader(openBus(address, uid));
+      const ready = reader instanceof Promise ? await reader : reader;
+      const found = await ready.lookup(bunSecretAttributes(KEYRING_SERVICE, id));
       if (found.status === "found") return found.value;
       return found.status === "absent" ? null : "locked";
     } catch (error) {

@@ -9,6 +9,7 @@
  * Spec: https://specifications.freedesktop.org/secret-service/latest/
  */
 import { DBusCallError, type DBusConnection } from "../io/dbus.ts";
+import { utf8Text } from "../io/dbus-wire.ts";
 
 export const BUN_SECRET_SCHEMA = "com.oven-sh.bun.Secret";
 const SERVICE = {
@@ -73,7 +74,7 @@ export function openSecretReader(bus: DBusConnection): SecretReader {
       });
       if (reply.signature !== "(oayays)") throw new Error(`GetSecret answered "${reply.signature}"`);
       const [, , value] = reply.body[0] as [string, Uint8Array, Uint8Array, string];
-      return { status: "found", value: new TextDecoder("utf-8", { fatal: true }).decode(value) };
+      return { status: "found", value: utf8Text(value, "the secret") };
     },
     close: () => bus.close(),
   };
