@@ -12,6 +12,7 @@ import { hardenProcess } from "./io/harden.ts";
 import { CONFIG_FILE } from "./config/config.ts";
 import { join } from "./lazy-path.ts";
 import { isWholeStoreName } from "./store/backends.ts";
+import { startKeyringAhead } from "./store/keyring-backend.ts";
 import { CREDENTIALS_FILE } from "./store/file-store.ts";
 import { CONFIG_READ, readAhead, readKeyAhead, STORE_READ } from "./store/quick-read.ts";
 import { KEY_FILE, KEY_FILE_BYTES } from "./store/sealed.ts";
@@ -301,6 +302,7 @@ async function main(): Promise<number> {
       readAhead(deps.home, join(deps.home, CONFIG_FILE), CONFIG_READ);
       if (!isWholeStoreName(deps.env.AUTHCTL_STORE))
         readAhead(deps.home, join(deps.home, CREDENTIALS_FILE), STORE_READ);
+      startKeyringAhead(deps.env, argv);
       // The encrypted store's key file too, when that store is chosen here and opened by its key
       // file (a passphrase derives the key instead): backend-store.ts openAhead takes it.
       if (deps.env.AUTHCTL_STORE === "encrypted" && !deps.env.AUTHCTL_PASSPHRASE)

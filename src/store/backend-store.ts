@@ -45,7 +45,7 @@ import { KEY_FILE, KEY_FILE_BYTES, KEY_PARAM_FIELDS, type KeyParams } from "./se
  * sealed values: the plain file store's `env`, `token` and `exec` never do (see sealed.ts).
  */
 const encrypted = () => require("./encrypted.ts") as typeof import("./encrypted.ts");
-import { readKeyQuickly, USE_NODE_FS } from "./quick-read.ts";
+import { readKeyQuickly, turnAhead, USE_NODE_FS } from "./quick-read.ts";
 import { createStoreFile, type StoreFileRead } from "./file-store.ts";
 import { type Availability, type BackendChoice, guessBackend } from "./select-backend.ts";
 import type {
@@ -292,6 +292,8 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
     read,
     readQuickly: async () => {
       const read = await file.readDocumentQuickly();
+      // The keyring's answers to what went out while the file was parsed (quick-read.ts turnAhead).
+      await turnAhead();
       return snapshotOf(read, await openAhead(read.document));
     },
     readMetadata,

@@ -21,6 +21,7 @@ import {
   bunSecretAttributes,
   defaultCollectionState,
   openSecretReader,
+  type SecretLookup,
   type SecretReader,
 } from "./secret-service.ts";
 
@@ -82,6 +83,62 @@ export function sessionBusAddress(env: Env): string | undefined {
   return runtimeBus && existsSync(runtimeBus) ? `unix:path=${runtimeBus}` : undefined;
 }
 
+interface ReaderAhead {
+  address: string;
+  uid: number;
+  reader: SecretReader;
+  /** The lookups started with it, by item name (the store key): each is taken once. */
+  lookups: Map<string, Promise<SecretLookup>>;
+}
+let readerAhead: ReaderAhead | undefined;
+
+/**
+ * Connects to the session bus, opens the Secret Service session and looks up the items `names`
+ * now, while `env`, `token` or `exec` still read and check the config and credentials.toml (main.ts,
+ * through keyring-backend.ts startKeyringAhead). A read of one of these items then takes its
+ * lookup, done or under way, instead of starting the whole conversation once the store is read
+ * (connect, authenticate, Hello, OpenSession, SearchItems, then GetSecret: two round trips
+ * through dbus-daemon and the keyring daemon). The lookup is the one a read makes
+ * (SecretReader.lookup), and everything the read checks afterwards (the record's owner and
+ * digest, libsecret for what the direct reader cannot settle) applies to what it found; a read
+ * repeated under the store lock (backend-store.ts readSecrets) looks again. Locked items are only
+ * reported, never unlocked, so nothing here can show a prompt. A failure is the read's to report,
+ * as it would have been. What nobody takes is closed after the keyring's timeout.
+ */
+export function startReaderAhead(env: Env, names: string[]): void {
+  const address = (process.platform === "linux" || process.platform === "freebsd") && sessionBusAddress(env);
+  if (!address || readerAhead) return;
+  const uid = process.getuid?.() ?? 0;
+  let reader: SecretReader;
+  try {
+    reader = openSecretReader(openBus(address, uid));
+  } catch {
+    return; // an address without a Unix socket: the read says so
+  }
+  const lookups = new Map<string, Promise<SecretLookup>>();
+  for (const name of names) {
+    if (lookups.has(name)) continue;
+    const lookup = reader.lookup(bunSecretAttributes(KEYRING_SERVICE, name));
+    lookup.catch(() => {}); // the read that takes it hears of a failure
+    lookups.set(name, lookup);
+  }
+  readerAhead = { address, uid, reader, lookups };
+  const unused = setTimeout(() => {
+    if (readerAhead?.reader !== reader) return;
+    readerAhead = undefined;
+    reader.close();
+  }, DEFAULT_KEYRING_TIMEOUT_MS);
+  (unused as { unref?: () => void }).unref?.();
+}
+
+/** The reader started ahead for this bus and uid, with its lookups, once. */
+function takeReaderAhead(address: string, uid: number): ReaderAhead | undefined {
+  const ahead = readerAhead;
+  if (ahead?.address !== address || ahead.uid !== uid) return undefined;
+  readerAhead = undefined;
+  return ahead;
+}
+
 export function createBunKeyring(env: Env, options: KeyringOptions = {}): Keyring {
   const timeoutMs = options.timeoutMs ?? DEFAULT_KEYRING_TIMEOUT_MS;
   const platform = options.platform ?? process.platform;
@@ -131,6 +188,8 @@ export function createBunKeyring(env: Env, options: KeyringOptions = {}): Keyrin
   // One connection and session serve every read of this process (`env a b c` reads three items,
   // concurrently when prefetched); it is closed once no read has used it for a moment.
   let reader: Promise<SecretReader> | SecretReader | undefined;
+  /** Lookups started ahead with the reader (startReaderAhead), by item name; each taken once. */
+  let lookupsAhead: Map<string, Promise<SecretLookup>> | undefined;
   let reading = 0;
   let idle: ReturnType<typeof setTimeout> | undefined;
   const dropReader = () => {
@@ -141,6 +200,7 @@ export function createBunKeyring(env: Env, options: KeyringOptions = {}): Keyrin
       );
     else reader?.close();
     reader = undefined;
+    lookupsAhead = undefined;
   };
   /** The item's value, null when there is none, "locked", or undefined when only libsecret can tell. */
   async function readDirectly(id: string): Promise<string | null | "locked" | undefined> {
@@ -152,11 +212,19 @@ export function createBunKeyring(env: Env, options: KeyringOptions = {}): Keyrin
       // The default connection is opened without waiting (io/dbus.ts openBus): SearchItems is
       // sent (or queued behind the authentication, to go out with it in one write) before this
       // returns, so the caller's own work (the item's digest, _move.ts) overlaps the bus's answer.
-      reader ??= options.connectBus
-        ? options.connectBus(address, uid).then(openSecretReader)
-        : openSecretReader(openBus(address, uid));
-      const ready = reader instanceof Promise ? await reader : reader;
-      const found = await ready.lookup(bunSecretAttributes(KEYRING_SERVICE, id));
+      if (!reader) {
+        const ahead = options.connectBus ? undefined : takeReaderAhead(address, uid);
+        lookupsAhead = ahead?.lookups;
+        reader =
+          ahead?.reader ??
+          (options.connectBus
+            ? options.connectBus(address, uid).then(openSecretReader)
+            : openSecretReader(openBus(address, uid)));
+      }
+      const early = lookupsAhead?.get(id);
+      lookupsAhead?.delete(id);
+      const ready = early ? undefined : reader instanceof Promise ? await reader : reader;
+      const found = await (early ?? ready!.lookup(bunSecretAttributes(KEYRING_SERVICE, id)));
       if (found.status === "found") return found.value;
       return found.status === "absent" ? null : "locked";
     } catch (error) {

@@ -69,6 +69,7 @@ export async function readQuickly(
   path: string,
   options: QuickReadOptions,
 ): Promise<QuickText | typeof USE_NODE_FS> {
+  await turnAhead();
   return takeAhead(aheadKey(dir, path, options), () => readNow(dir, path, options));
 }
 
@@ -80,6 +81,28 @@ export interface QuickReadOptions {
 /** config.toml as config.ts reads it, and credentials.toml as file-store.ts does. */
 export const CONFIG_READ: QuickReadOptions = { often: "absent", decode: { ignoreBOM: true } };
 export const STORE_READ: QuickReadOptions = { decode: { fatal: true } };
+
+/**
+ * Whether work started ahead outside Bun's file API waits on turns of the event loop (turnAhead).
+ * The keyring's conversation (keyring-backend.ts startKeyringAhead) does: the bus's answers are
+ * read, and its next call sent, only when the process waits for I/O, and `env` seldom does (a
+ * read started ahead that is done comes back without the loop looking at sockets).
+ */
+let turnsWanted = false;
+
+export function wantTurns(): void {
+  turnsWanted = true;
+}
+
+/**
+ * A turn of the event loop when work started ahead wants one (a few hundredths of a millisecond
+ * when nothing is waiting), nothing otherwise. Taken where the hot path is about to spend a while
+ * on the CPU: as each read started ahead is taken (readQuickly: before config.toml, and before
+ * credentials.toml is parsed) and once the store is parsed (backend-store.ts).
+ */
+export function turnAhead(): Promise<void> | undefined {
+  return turnsWanted ? Bun.sleep(0) : undefined;
+}
 
 /** Reads started early (readAhead, readKeyAhead), by what they read; each is taken once. */
 const ahead = new Map<string, Promise<unknown>>();

@@ -255,15 +255,18 @@ describe.skipIf(missing.length > 0)("with a real Secret Service (gnome-keyring)"
 
     // A shell that outlived its desktop session keeps a bus address nobody listens on.
     const before = storeText();
-    const stale = await box.run(["env", "openrouter"], {
-      env: { ...AUTO, DBUS_SESSION_BUS_ADDRESS: "unix:path=/nonexistent/bus" },
-    });
-    expect(stale.code).toBe(1);
-    expect(stale.stdout).toBe("");
-    expect(stale.stderr).toContain(
-      "authctl: the keyring's session bus (unix:path=/nonexistent/bus) is not there (ENOENT)",
-    );
-    expect(stale.stderr).toContain("DBUS_SESSION_BUS_ADDRESS may be stale");
+    // Chosen by AUTHCTL_STORE too, when the connection is started ahead (keyring-backend.ts).
+    for (const AUTHCTL_STORE of [undefined, "keyring"]) {
+      const stale = await box.run(["env", "openrouter"], {
+        env: { AUTHCTL_STORE, DBUS_SESSION_BUS_ADDRESS: "unix:path=/nonexistent/bus" },
+      });
+      expect(stale.code).toBe(1);
+      expect(stale.stdout).toBe("");
+      expect(stale.stderr).toContain(
+        "authctl: the keyring's session bus (unix:path=/nonexistent/bus) is not there (ENOENT)",
+      );
+      expect(stale.stderr).toContain("DBUS_SESSION_BUS_ADDRESS may be stale");
+    }
     expect(storeText()).toBe(before);
 
     expectOk(await box.run(["logout", "openrouter"], { env }));
@@ -340,6 +343,45 @@ describe.skipIf(missing.length > 0)("with a real Secret Service (gnome-keyring)"
       expect((await other.run(["token", "openrouter"], { env })).stdout).toBe(`${KEY2}\n`);
       expectOk(await other.run(["logout", "openrouter"], { env }));
       expect(lookup(service, "openrouter")).toBeNull();
+    } finally {
+      other.cleanup();
+    }
+  });
+
+  // With AUTHCTL_STORE=keyring, env, token and exec ask the keyring ahead for the items their words
+  // name (keyring-backend.ts startKeyringAhead): a word is only a guess at the store key, which the
+  // store decides.
+  test("an item read ahead for a word on the command line stands in only for the account it names", async () => {
+    const other = createSandbox();
+    try {
+      const env = { ...service.env, ...AUTO };
+      // Here openrouter's only (so default) account is work: `env openrouter` reads the item
+      // openrouter@work, while the item named by the word, openrouter, is the other store's.
+      expectOk(await box.run(["login", "openrouter@work", "--with-key", "--no-verify"], { stdin: KEY, env }));
+      expectOk(await other.run(["login", "openrouter", "--with-key", "--no-verify"], { stdin: KEY2, env }));
+      for (const run of [{ env }, { env: { ...env, AUTHCTL_STORE: "keyring" } }]) {
+        expect((await box.run(["env", "openrouter"], run)).stdout).toBe(
+          `export OPENROUTER_API_KEY='${KEY}'\n`,
+        );
+        expect((await box.run(["token", "openrouter"], run)).stdout).toBe(`${KEY}\n`);
+        const exec = await box.run(
+          ["exec", "-p", "openrouter", "--", "sh", "-c", 'printf %s "$OPENROUTER_API_KEY"'],
+          run,
+        );
+        expect(exec.stdout).toBe(KEY);
+        expect((await other.run(["token", "openrouter"], run)).stdout).toBe(`${KEY2}\n`);
+      }
+      // openrouter@default has no record here: the other store's item of that account (the item
+      // openrouter) is not handed out.
+      const none = await box.run(["env", "openrouter@default"], {
+        env: { ...env, AUTHCTL_STORE: "keyring" },
+      });
+      expect(none.code).toBe(4);
+      expect(none.stdout).toBe("");
+      expect(none.stderr).toContain("openrouter is not logged in");
+      expect(none.stderr).not.toContain(KEY2);
+      expectOk(await other.run(["logout", "openrouter"], { env }));
+      expectOk(await box.run(["logout", "--all"], { env }));
     } finally {
       other.cleanup();
     }
