@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from "../lazy-fs.ts";
+import { closeSync, constants, fstatSync, openSync, readFileSync, statSync } from "../lazy-fs.ts";
 import { join } from "../lazy-path.ts";
 import { parse, TomlError } from "smol-toml";
 import { didYouMean } from "../did-you-mean.ts";
@@ -108,14 +108,29 @@ export function loadConfig(home: string): Config {
   assertTrusted(home, "authctl's directory", "directory");
   assertTrusted(path, "config.toml");
   let text: string;
+  let fd: number;
   try {
     // No config.toml is the usual case: answered without an exception (see statOrUndefined in
     // store/trust.ts). A file that goes away before the read still ends up in ENOENT below.
     if (!statSync(path, { throwIfNoEntry: false })) return { path, providers: {} };
-    text = readFileSync(path, "utf8");
+    // Non-blocking, and the descriptor checked: a FIFO in config.toml's place hung every command,
+    // `status` and `--help` included (as file-store.ts reads the store).
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return { path, providers: {} };
     throw new AuthctlError("CONFIG_INVALID", `cannot read ${path}: ${(error as Error).message}`);
+  }
+  try {
+    if (!fstatSync(fd).isFile())
+      throw new AuthctlError("CONFIG_INVALID", `${path} is not a regular file`, {
+        hint: `move it aside (authctl will not use it): mv ${path} ${path}.moved`,
+      });
+    text = readFileSync(fd, "utf8");
+  } catch (error) {
+    if (error instanceof AuthctlError) throw error;
+    throw new AuthctlError("CONFIG_INVALID", `cannot read ${path}: ${(error as Error).message}`);
+  } finally {
+    closeSync(fd);
   }
   return configFromText(path, text);
 }

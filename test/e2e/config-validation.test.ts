@@ -1,4 +1,5 @@
 import { afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { createSandbox, ensureBinary, expectOk, secret, type Sandbox } from "../helpers/binary.ts";
 
@@ -51,4 +52,20 @@ describe("config.toml", () => {
     expectOk(env);
     expect(env.stderr.match(/unknown key 'api_ur'/g)).toHaveLength(1);
   });
+});
+
+describe("config.toml that is not a file", () => {
+  // A FIFO in its place (put there by mistake, or `mkfifo` in a script gone wrong) hung every
+  // command, `status` and `env` included: config.toml was read with a blocking read.
+  test("a FIFO is refused at once, naming it, by every command", async () => {
+    const path = join(box.home, "config.toml");
+    mkdirSync(box.home, { recursive: true, mode: 0o700 });
+    expect(Bun.spawnSync(["mkfifo", "-m", "600", path]).exitCode).toBe(0);
+    for (const args of [["status"], ["env", "openrouter"], ["providers"]]) {
+      const result = await box.run(args, { timeoutMs: 10_000 });
+      expect(result.code, args.join(" ")).toBe(1);
+      expect(result.stderr).toContain(`authctl: ${path} is not a regular file`);
+      expect(result.stderr).toContain(`mv ${path} ${path}.moved`);
+    }
+  }, 60_000);
 });
