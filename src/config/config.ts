@@ -1,14 +1,16 @@
 import { closeSync, constants, fstatSync, openSync, readFileSync, statSync } from "../lazy-fs.ts";
 import { join } from "../lazy-path.ts";
-import { parse, TomlError } from "smol-toml";
 import { didYouMean } from "../did-you-mean.ts";
 import { AuthctlError } from "../errors.ts";
 import { isProviderName } from "../names.ts";
+import { parseToml, tomlErrorOf } from "../plain-toml.ts";
 import { CONFIG_READ, readQuickly, USE_NODE_FS } from "../store/quick-read.ts";
 import { assertTrusted } from "../store/trust.ts";
 
+import { CONFIG_FILE } from "../store/files.ts";
+
 /** config.toml, in AUTHCTL_HOME. */
-export const CONFIG_FILE = "config.toml";
+export { CONFIG_FILE };
 
 /**
  * config.toml: settings and provider overrides, never secrets. Read on every command (it decides
@@ -148,12 +150,15 @@ export async function loadConfigQuickly(home: string): Promise<Config> {
   return configFromText(path, read.text);
 }
 
-function configFromText(path: string, text: string): Config {
+/** config.toml's text, parsed and checked (the path names it in messages). */
+export function configFromText(path: string, text: string): Config {
   let data: Record<string, unknown>;
   try {
-    data = parse(text) as Record<string, unknown>;
+    // A plain file is read without smol-toml's parser (src/plain-toml.ts).
+    data = parseToml(text);
   } catch (error) {
-    const where = error instanceof TomlError ? ` (line ${error.line}, column ${error.column})` : "";
+    const tomlError = tomlErrorOf(error);
+    const where = tomlError ? ` (line ${tomlError.line}, column ${tomlError.column})` : "";
     const reason = String((error as Error).message).split("\n")[0];
     throw new AuthctlError("CONFIG_INVALID", `${path} does not parse${where}: ${reason}`, {
       hint: "fix the file, or move it aside to use the defaults",

@@ -1,11 +1,12 @@
 /**
- * The text format of `credentials.toml`: parsing with field-by-field validation, and
- * serialising back. Pure functions, no file access. Every error names the file and, where it can
+ * The text format of `credentials.toml`: parsing with field-by-field validation (serialising
+ * back is credentials-file-write.ts, which `env`, `token` and `exec` never load). Pure functions, no file access. Every error names the file and, where it can
  * be found, the line, and never quotes the file: the line at fault may hold a secret.
  */
-import { parse, stringify, TomlError } from "smol-toml";
+import type { TomlError } from "smol-toml";
 import { AuthctlError } from "../errors.ts";
 import { isProviderKey } from "../names.ts";
+import { parseToml, tomlErrorOf } from "../plain-toml.ts";
 import type { Credentials, StoredCredential } from "./types.ts";
 
 /**
@@ -14,6 +15,7 @@ import type { Credentials, StoredCredential } from "./types.ts";
  * `generation`; see _integrity.ts). Stores without a key are written as 1, which any authctl reads.
  */
 export const STORE_FORMAT_VERSION = 2;
+export { CREDENTIALS_FILE } from "./files.ts";
 export const STORE_HEADER = "# authctl credential store. Managed by authctl: use 'authctl login/logout'.";
 
 /** Top-level keys of the file that are not provider tables. */
@@ -39,7 +41,7 @@ export interface CredentialsDocument {
 type FieldKind = "string" | "integer" | "boolean" | "credential-type" | "string-table";
 
 /** Known fields in the order they are written; unknown fields follow them, sub-tables come last. */
-const FIELDS: ReadonlyArray<readonly [name: string, kind: FieldKind, required: boolean]> = [
+export const FIELDS: ReadonlyArray<readonly [name: string, kind: FieldKind, required: boolean]> = [
   ["method", "string", true],
   ["type", "credential-type", true],
   ["account", "string", false],
@@ -60,8 +62,6 @@ const FIELDS: ReadonlyArray<readonly [name: string, kind: FieldKind, required: b
   ["mac", "string", false],
   ["extra", "string-table", false],
 ];
-const KNOWN_FIELDS = new Set(FIELDS.map(([name]) => name));
-const EPOCH_FIELDS = FIELDS.filter(([, kind]) => kind === "integer").map(([name]) => name);
 
 const EXPECTED: Record<FieldKind, string> = {
   string: "a string",
@@ -169,15 +169,18 @@ export function parseCredentialsFile(text: string, path: string): CredentialsDoc
   let root: Record<string, unknown>;
   try {
     // A byte-order mark is not TOML; dropped without a regular expression (src/names.ts says why).
-    root = parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+    const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+    // The file as authctl writes it is read without smol-toml's parser (src/plain-toml.ts).
+    root = parseToml(body);
   } catch (error) {
-    if (error instanceof TomlError) {
+    const tomlError = tomlErrorOf(error);
+    if (tomlError) {
       throw new AuthctlError(
         "STORE_CORRUPT",
-        `credentials store ${path} does not parse (line ${error.line}, column ${error.column}): ${tomlReason(error)}`,
+        `credentials store ${path} does not parse (line ${tomlError.line}, column ${tomlError.column}): ${tomlReason(tomlError)}`,
         {
           hint: "fix or move the file aside; authctl will not overwrite it",
-          detail: { path, line: error.line },
+          detail: { path, line: tomlError.line },
         },
       );
     }
@@ -222,51 +225,4 @@ export function parseCredentialsFile(text: string, path: string): CredentialsDoc
     credentials[id] = value as unknown as StoredCredential;
   }
   return { version, credentials, preserved };
-}
-
-/** Rebuilds one credential in the canonical field order, dropping empty values, keeping unknown fields. */
-function orderCredential(id: string, credential: StoredCredential): Record<string, unknown> {
-  const source = credential as unknown as Record<string, unknown>;
-  const out: Record<string, unknown> = Object.create(null);
-  for (const [name] of FIELDS) {
-    let value = source[name];
-    // A computed expiry (`now + expires_in * 1000`) can be fractional; TOML would store a float
-    // that the next read rejects, so whole milliseconds are kept.
-    if (EPOCH_FIELDS.includes(name) && typeof value === "number" && Number.isFinite(value))
-      value = Math.round(value);
-    if (value !== undefined && value !== null) out[name] = value;
-  }
-  for (const [name, value] of Object.entries(source)) {
-    if (!KNOWN_FIELDS.has(name) && value !== undefined && value !== null) out[name] = value;
-  }
-  const problem = findCredentialProblem(id, out);
-  if (problem)
-    throw new AuthctlError("INTERNAL", `refusing to store an invalid credential: ${problem.problem}`);
-  return out;
-}
-
-/**
- * The full text of the store. Throws INTERNAL, before anything is written, for data that could
- * not be read back: an invalid provider id, a field of the wrong type.
- */
-export function serializeCredentialsFile(document: CredentialsDocument): string {
-  const root: Record<string, unknown> = Object.create(null);
-  root.version = document.version;
-  for (const [key, value] of Object.entries(document.preserved)) {
-    if (!Object.hasOwn(document.credentials, key) && key !== "version") root[key] = value;
-  }
-  for (const [id, credential] of Object.entries(document.credentials)) {
-    if (credential === undefined) continue;
-    if (!isValidProviderId(id)) {
-      throw new AuthctlError("INTERNAL", `refusing to store a credential under "${id}": not a provider id`);
-    }
-    root[id] = orderCredential(id, credential);
-  }
-  let body: string;
-  try {
-    body = stringify(root);
-  } catch (error) {
-    throw new AuthctlError("INTERNAL", "could not serialise the credential store", { cause: error });
-  }
-  return `${STORE_HEADER}\n${body}`;
 }

@@ -25,18 +25,15 @@ import {
   removeLeftoverTempFiles,
   writeFileAtomic,
 } from "./atomic-write.ts";
-import {
-  type CredentialsDocument,
-  parseCredentialsFile,
-  serializeCredentialsFile,
-} from "./credentials-file.ts";
+import { CREDENTIALS_FILE, type CredentialsDocument, parseCredentialsFile } from "./credentials-file.ts";
+import { serializeCredentialsFile } from "./credentials-file-write.ts";
 import { processEffects } from "../io/process-probe.ts";
 import { acquireLock } from "./lock.ts";
 import { readQuickly, STORE_READ, USE_NODE_FS } from "./quick-read.ts";
 import { assertMayCreateIn, assertTrusted, ownerOfNearest } from "./trust.ts";
 import type { FileStoreOptions } from "./types.ts";
 
-export const CREDENTIALS_FILE = "credentials.toml";
+export { CREDENTIALS_FILE };
 const DEFAULT_LOCK_TIMEOUT_MS = 15_000;
 const DEFAULT_STALE_LOCK_MS = 120_000;
 

@@ -12,9 +12,7 @@ export function isSealed(value: unknown): value is string {
   return typeof value === "string" && value.startsWith(SEALED_PREFIX);
 }
 
-export const KEY_FILE = "key";
-/** The key file holds an AES-256 key: 32 bytes. */
-export const KEY_FILE_BYTES = 32;
+export { KEY_FILE, KEY_FILE_BYTES } from "./files.ts";
 
 /** The store-level fields of credentials.toml that describe the key (top-level, beside `version`). */
 export interface KeyParams {
