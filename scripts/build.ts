@@ -42,6 +42,17 @@ mkdirSync(dirname(outfile), { recursive: true });
  */
 const JIT_POLICY = 16;
 
+/**
+ * `--usual-case=off` builds a binary without src/main.ts's usual-case lane (the full path answers
+ * every command), `only` one that exits 99 where the lane hands over to the full path. Tests
+ * compare the three (test/e2e/usual-case.test.ts); releases are `on`.
+ */
+const usualCase = args.find((a) => a.startsWith("--usual-case="))?.slice(13) ?? "on";
+if (!["on", "off", "only"].includes(usualCase)) {
+  console.error(`build: --usual-case must be on, off or only, not "${usualCase}"`);
+  process.exit(2);
+}
+
 async function build(file: string, options: { target?: string; order?: string[] }): Promise<void> {
   const result = await Bun.build({
     entrypoints: [join(root, "src/main.ts")],
@@ -53,6 +64,7 @@ async function build(file: string, options: { target?: string; order?: string[] 
       // the plain file store and 41.1 -> 39.1 MiB on the encrypted one (15 alternating runs).
       ...(options.order?.length ? { bytecodeOrder: options.order } : {}),
     },
+    define: { AUTHCTL_USUAL_CASE: JSON.stringify(usualCase) },
     minify: true,
     // Bytecode skips parsing at start-up: it is most of what separates `authctl env` from a
     // hello-world binary (scripts/bench.ts measures the ratio). Without it: same memory, 3.4× the

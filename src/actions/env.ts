@@ -12,6 +12,9 @@ import {
   type ResolvedCredential,
   type SharedSnapshot,
 } from "./resolve.ts";
+import { collectVars } from "./vars.ts";
+
+export { collectVars };
 
 export interface EnvOptions {
   providerIds: string[];
@@ -98,12 +101,6 @@ async function oneAccountPerProvider(ctx: Context, ids: string[], shared: Shared
     out.push(id);
   }
   return out;
-}
-
-export function collectVars(resolved: ResolvedCredential[]): Array<[string, string]> {
-  const vars = new Map<string, string>();
-  for (const r of resolved) for (const [name, value] of r.vars) vars.set(name, value);
-  return [...vars];
 }
 
 export async function env(ctx: Context, options: EnvOptions): Promise<void> {

@@ -15,42 +15,10 @@ import {
 import type { Credentials, StoreSnapshot, StoredCredential } from "../store/types.ts";
 import type { Context, ResolvedCredential } from "../context.ts";
 import { needsRefresh, stillSatisfies } from "../store/expiry.ts";
+import { credentialSecret, credentialVars } from "./vars.ts";
 
 export type { ResolvedCredential };
-
-export function credentialSecret(credential: StoredCredential): string | undefined {
-  return credential.type === "api_key" ? credential.key : credential.access_token;
-}
-
-export function credentialVars(
-  provider: ProviderDefinition,
-  credential: StoredCredential,
-): Array<[string, string]> {
-  const secret = credentialSecret(credential);
-  if (!secret) return [];
-  const method = provider.methods.find((m) => m.id === credential.method);
-  if (credential.type === "oauth" && method?.kind === "oauth") {
-    const out: Array<[string, string]> = [];
-    for (const [name, field] of Object.entries(method.env)) {
-      const value = fieldValue(credential, field);
-      if (value) out.push([name, value]);
-    }
-    return out;
-  }
-  return provider.keyVars.map((name) => [name, secret] as [string, string]);
-}
-
-function fieldValue(credential: StoredCredential, field: string): string | undefined {
-  // A constant that tells the program which credential kind it gets (GOOGLE_GENAI_USE_GCA=true).
-  if (field.startsWith("literal:")) return field.slice("literal:".length);
-  if (field === "access_token") return credential.access_token;
-  if (field === "id_token") return credential.id_token;
-  if (field === "key") return credential.key;
-  if (field === "account") return credential.account;
-  // Own string fields only: `env = { X = "constructor" }` must not reach Object.prototype.
-  const extra = credential.extra;
-  return extra && Object.hasOwn(extra, field) && typeof extra[field] === "string" ? extra[field] : undefined;
-}
+export { credentialSecret, credentialVars };
 
 /** The provider's variables that are set (non-empty) in an environment, primary ones first. */
 export function findInEnvironment(

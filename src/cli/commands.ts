@@ -3,7 +3,7 @@ import type { Context } from "../context.ts";
 import { parseEnvFormat } from "../format/env-format.ts";
 import { AuthctlError } from "../errors.ts";
 import { useExchangeFlags } from "../providers/registry.ts";
-import { parseDuration, parseExecArgs } from "./hot.ts";
+import { parseDuration, parseExecArgs } from "./hot-args.ts";
 import { positionals } from "./shared.ts";
 
 export { parseDuration, parseExecArgs };

@@ -3,9 +3,9 @@ import { exec } from "../actions/exec.ts";
 import { token } from "../actions/token.ts";
 import type { Context } from "../context.ts";
 import type { Deps } from "../deps.ts";
-import { didYouMean } from "../did-you-mean.ts";
 import { AuthctlError } from "../errors.ts";
 import { parseEnvFormat } from "../format/env-format.ts";
+import { parseDuration, parseExecArgs, plainArgs } from "./hot-args.ts";
 
 /**
  * `env`, `token` and `exec` without citty. They run in shell start-up and before every agent
@@ -90,84 +90,4 @@ async function guarded(command: string, run: () => Promise<number | void>): Prom
     const { withUsage } = await import("./usage.ts");
     throw withUsage(error, command);
   }
-}
-
-/**
- * Positionals, `--name value` / `--name=value` / `-x value` for the string options and `--name`
- * for the boolean ones, each at most once. Undefined for anything else: the full CLI decides.
- */
-function plainArgs(args: string[], strings: string[], booleans: string[]) {
-  const positionals: string[] = [];
-  const values: Record<string, string> = {};
-  const flags = new Set<string>();
-  for (let i = 0; i < args.length; i++) {
-    const token = args[i]!;
-    if (!token.startsWith("-")) {
-      positionals.push(token);
-      continue;
-    }
-    const long = token.startsWith("--");
-    const [key, inline] = long ? splitOnce(token.slice(2)) : [token.slice(1), undefined];
-    if (!key || (!long && key.length !== 1) || key in values || flags.has(key)) return undefined;
-    if (strings.includes(key)) {
-      const value = inline ?? args[++i];
-      if (value === undefined || value === "" || value.startsWith("-")) return undefined;
-      values[key] = value;
-    } else if (long && booleans.includes(key) && inline === undefined) flags.add(key);
-    else return undefined;
-  }
-  return { positionals, strings: values as Record<string, string | undefined>, booleans: flags };
-}
-
-function splitOnce(text: string): [string, string | undefined] {
-  const at = text.indexOf("=");
-  return at < 0 ? [text, undefined] : [text.slice(0, at), text.slice(at + 1)];
-}
-
-export function parseDuration(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (!match)
-    throw new AuthctlError("USAGE", `cannot read '${text}' as a duration`, {
-      hint: "use e.g. 90s, 5m or 1h",
-    });
-  const n = Number(match[1]);
-  const unit = match[2] ?? "s";
-  return Math.round(n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit]!);
-}
-
-/** exec splits its own argv: everything from `--` (or the first non-option word) is the child's. */
-export function parseExecArgs(rawArgs: string[]): {
-  providerIds: string[];
-  command: string[];
-  proxy: boolean;
-} {
-  const providerIds: string[] = [];
-  let proxy = false;
-  let i = 0;
-  for (; i < rawArgs.length; i++) {
-    const token = rawArgs[i]!;
-    if (token === "--") {
-      i++;
-      break;
-    }
-    if (token === "--proxy") proxy = true;
-    else if (token === "-p" || token === "--provider") {
-      const value = rawArgs[++i];
-      if (value === undefined || value === "--")
-        throw new AuthctlError("USAGE", `${token} needs a provider id`, {
-          hint: "authctl exec -p openrouter -- command",
-        });
-      providerIds.push(...value.split(","));
-    } else if (token.startsWith("--provider=")) providerIds.push(...token.slice(11).split(","));
-    else if (/^-p./.test(token)) providerIds.push(...token.slice(2).split(","));
-    else if (token.startsWith("-")) {
-      const guess = token.startsWith("--")
-        ? didYouMean(token.split("=")[0]!, ["--provider", "--proxy", "--help"])
-        : "";
-      throw new AuthctlError("USAGE", `unknown option '${token}' for 'exec'${guess ? `; ${guess}` : ""}`, {
-        hint: "put -- before the command: authctl exec -p openrouter -- command args",
-      });
-    } else break;
-  }
-  return { providerIds: providerIds.filter(Boolean), command: rawArgs.slice(i), proxy };
 }

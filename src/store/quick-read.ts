@@ -73,6 +73,23 @@ export async function readQuickly(
   return takeAhead(aheadKey(dir, path, options), () => readNow(dir, path, options));
 }
 
+/**
+ * readQuickly, leaving the read in place for the next reader with the same arguments: the
+ * usual-case lane (main.ts) looks at the files first, and when it hands over to the full path,
+ * that path's readers take the same reads instead of reading again.
+ */
+export function readShared(
+  dir: string,
+  path: string,
+  options: QuickReadOptions,
+): Promise<QuickText | typeof USE_NODE_FS> {
+  const key = aheadKey(dir, path, options);
+  return (
+    (ahead.get(key) as Promise<QuickText | typeof USE_NODE_FS> | undefined) ??
+    startAhead(key, () => readNow(dir, path, options, aheadDirStat(dir)))
+  );
+}
+
 export interface QuickReadOptions {
   often?: "absent";
   decode: { fatal?: boolean; ignoreBOM?: boolean };
@@ -132,16 +149,28 @@ function aheadKey(dir: string, path: string, options: QuickReadOptions): string 
  * read is done (tests wait for it); never rejects (a failure is USE_NODE_FS, as in readQuickly).
  */
 export function readAhead(dir: string, path: string, options: QuickReadOptions): Promise<unknown> {
-  return startAhead(aheadKey(dir, path, options), () => readNow(dir, path, options));
+  return startAhead(aheadKey(dir, path, options), () => readNow(dir, path, options, aheadDirStat(dir)));
+}
+
+/**
+ * The reads started ahead together (config.toml and credentials.toml, in one directory) share one
+ * stat of that directory: each stat is a round trip through Bun's thread pool (issue 18). A read
+ * made later stats the directory again (it may have changed since).
+ */
+let aheadDir: { dir: string; stat: ReturnType<typeof quickStat> } | undefined;
+function aheadDirStat(dir: string): ReturnType<typeof quickStat> {
+  if (aheadDir?.dir !== dir) aheadDir = { dir, stat: quickStat(dir) };
+  return aheadDir.stat;
 }
 
 async function readNow(
   dir: string,
   path: string,
   options: QuickReadOptions,
+  dirStatAhead?: ReturnType<typeof quickStat>,
 ): Promise<QuickText | typeof USE_NODE_FS> {
   const [dirStat, fileStat] = await Promise.all([
-    quickStat(dir),
+    dirStatAhead ?? quickStat(dir),
     options.often === "absent" ? quickStatOften(path) : quickStat(path),
   ]);
   if (!usable(dirStat, fileStat) || dirStat === USE_NODE_FS || fileStat === USE_NODE_FS) return USE_NODE_FS;
@@ -158,7 +187,10 @@ async function readNow(
   // U+FFFD (a `fatal` decoder refuses what it replaced), and a byte-order mark `ignoreBOM` keeps
   // (the text is then 3 bytes shorter than the file).
   if (text.includes("\uFFFD")) return USE_NODE_FS;
-  if (options.decode.ignoreBOM && utf8Length(text) !== fileStat.size) return USE_NODE_FS;
+  // A text as long as the file is ASCII with no mark dropped (every other character takes more
+  // than one byte): the usual config.toml is answered without counting.
+  if (options.decode.ignoreBOM && text.length !== fileStat.size && utf8Length(text) !== fileStat.size)
+    return USE_NODE_FS;
   return { text, fileMode: Number(fileStat.mode), dirMode: dirStat ? Number(dirStat.mode) : undefined };
 }
 

@@ -9,9 +9,15 @@ import { dirname, join, relative } from "node:path";
 
 export const ROOT = join(import.meta.dir, "../..");
 
-/** What `env`, `token` and `exec` load before they do anything (main.ts statically, then on the way). */
+/**
+ * What `env`, `token` and `exec` load before they do anything (main.ts statically, then on the way):
+ * the usual-case lane (cli/usual.ts), and the full path when the lane hands over (root.ts).
+ */
 export const HOT_ENTRIES = [
   "src/main.ts",
+  "src/reads-ahead.ts",
+  "src/cli/usual.ts",
+  "src/root.ts",
   "src/cli/hot.ts",
   "src/compose.ts",
   "src/actions/env.ts",

@@ -7,7 +7,7 @@ import { dirname, join, relative, resolve } from "node:path";
  * type-only, `export … from`, `import()` and `require()`; a type from a layer above is still a
  * dependency on it):
  *
- *   main.ts, compose.ts → io/ → cli/ → actions/ → flows/, proxy/ → context.ts → providers/
+ *   main.ts, reads-ahead.ts, root.ts, compose.ts → io/ → cli/ → actions/ → flows/, proxy/ → context.ts → providers/
  *     → config/, oauth/ → store/, format/ → the leaves (deps.ts, errors.ts, redact.ts, …)
  *
  * A module may import its own folder and any layer below its own, never one above, and never a
@@ -28,10 +28,11 @@ const LEAVES = new Set([
   "lazy-fs.ts",
   "lazy-path.ts",
   "names.ts",
+  "plain-toml.ts",
 ]);
 /** Top first. A group is a folder under src/ or a top-level file. */
 const LAYERS: string[][] = [
-  ["main.ts", "compose.ts"],
+  ["main.ts", "reads-ahead.ts", "root.ts", "compose.ts"],
   ["io"],
   ["cli"],
   ["actions"],
@@ -42,7 +43,13 @@ const LAYERS: string[][] = [
   ["store", "format"],
   [...LEAVES],
 ];
-const IO_ALLOWED = new Set(["main.ts", "compose.ts", "store/keyring.ts", "store/secret-service.ts"]);
+const IO_ALLOWED = new Set([
+  "main.ts",
+  "root.ts",
+  "compose.ts",
+  "store/keyring.ts",
+  "store/secret-service.ts",
+]);
 /**
  * Known exceptions, each with why it is still there. Remove a line when its import goes; the test
  * fails on an exception that no longer happens, so this list cannot go stale.
@@ -163,9 +170,11 @@ export function importCycles(graph: Map<string, Set<string>>): string[][] {
 describe("the layers of src/", () => {
   const graph = importGraph();
 
-  test("the graph is read: main.ts imports cli/ and compose.ts, actions import context.ts", () => {
-    expect(graph.get("main.ts")).toContain("compose.ts");
-    expect(graph.get("main.ts")).toContain("cli/hot.ts");
+  test("the graph is read: main.ts imports root.ts and cli/, root.ts imports compose.ts, actions import context.ts", () => {
+    expect(graph.get("main.ts")).toContain("root.ts");
+    expect(graph.get("main.ts")).toContain("cli/usual.ts");
+    expect(graph.get("root.ts")).toContain("compose.ts");
+    expect(graph.get("root.ts")).toContain("cli/hot.ts");
     expect(graph.get("actions/env.ts")).toContain("context.ts");
   });
 
