@@ -83,6 +83,15 @@ Promise.all([Bun.file(home).stat(), Bun.file(home + "/credentials.toml").stat()]
   true,
 );
 
+// For reference: what `exec -- true` cannot go below. Bun's process.execve alone (the call authctl
+// makes to become the command) costs a compiled binary about 1.4x the hello-world's time and 2.7 MiB
+// (issue 18), whatever authctl does before it.
+const execveAlone = compileHello(
+  "execve-alone",
+  `(process as unknown as { execve(f: string, a: string[], e: object): never }).execve("/bin/true", ["true"], {});\n`,
+  true,
+);
+
 const home = join(work, "home");
 // The main home is a plain file (as before backends existed); the storage cases below add one
 // home per backend.
@@ -257,6 +266,7 @@ cases["hello-world with process.stdout.write (the old baseline)"] = [helloStream
 cases["the job alone (no authctl code: stat, read and parse the store and config.toml, print a line)"] = [
   jobAlone,
 ];
+cases["process.execve of true alone (no authctl code: the floor of exec -- true)"] = [execveAlone];
 
 /** Which target a case is held to (issue 18); none for the passphrase (scrypt is the point) and references. */
 function targetFor(name: string): { wall: number; memory?: number } | undefined {
