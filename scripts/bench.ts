@@ -125,6 +125,14 @@ writeFileSync(
 // desktop's: the bench's logins would overwrite the items of a real authctl. Skipped without
 // those programs (apt: dbus gnome-keyring libsecret-tools).
 const secretService = missingSecretServicePrograms.length ? undefined : await startSecretService();
+// Stopped however the bench ends: a case that fails throws, and its private dbus-daemon and
+// gnome-keyring stayed behind (seen when this machine's gnome-keyring-daemon aborted mid-run).
+let serviceStopped = false;
+const stopSecretService = () => {
+  if (!serviceStopped) secretService?.stop();
+  serviceStopped = true;
+};
+process.on("exit", stopSecretService);
 const BENCH_KEYS = {
   openrouter: "sk-or-v1-bench0123456789abcdef0123456789abcdef0123456789abcdef01234567",
   anthropic: "sk-ant-api03-bench0123456789abcdef0123456789abcdef0123456789",
@@ -399,6 +407,6 @@ function reportCosts(): void {
     console.log(`  +${(mib - floor).toFixed(1)} MiB  ${what}`);
   }
 }
-secretService?.stop();
+stopSecretService();
 await etcdCluster?.stop();
 rmSync(work, { recursive: true, force: true });
