@@ -7,6 +7,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { secretExtraFields } from "../src/providers/extra-fields.ts";
 import { builtinProviders } from "../src/providers/registry.ts";
 
 const out = join(import.meta.dir, "..", "src", "providers", "builtin-table.ts");
@@ -36,6 +37,12 @@ export const BUILTIN_TABLE: BuiltinSource = {
   ids: Object.keys(TABLE),
   definition: (id) => JSON.parse(TABLE[id]!),
 };
+
+/**
+ * The \`extra\` fields declared secret (providers/extra-fields.ts secretExtraFields): the store
+ * (store/_secret-fields.ts) seals them, and reads them without loading the provider files.
+ */
+export const SECRET_EXTRA_FIELDS: readonly string[] = ${JSON.stringify([...secretExtraFields()])};
 `,
 );
 // As the repository formats it (test/unit/formatting.test.ts).

@@ -1,19 +1,30 @@
 /**
  * The usual case of `env`, `token` and `exec`, answered from the texts of config.toml and
- * credentials.toml alone: named providers whose credentials sit in clear in the local store, an
- * API key or an OAuth token with no refresh due. It is what nearly every shell start-up and agent
- * launch asks, and the full path (the Deps, the context, the store's snapshot of every record, the
- * actions) costs about 1.5× the smallest Bun program on top of it (issue 18: no step dominates;
- * each of a few hundred functions costs 20-30 µs on its first call in a compiled binary).
+ * credentials.toml alone (and the key file, below): named providers whose credentials sit in
+ * clear in the local store, an API key or an OAuth token with no refresh due. It is what nearly
+ * every shell start-up and agent launch asks, and the full path (the Deps, the context, the
+ * store's snapshot of every record, the actions) costs about 1.5× the smallest Bun program on top
+ * of it (issue 18: no step dominates; each of a few hundred functions costs 20-30 µs on its first
+ * call in a compiled binary).
+ *
+ * A store sealed with its key file (format 2, or format 1 with a key) is opened here too, with
+ * the full path's own functions (store/sealed-read.ts: the key file's bytes read ahead, the
+ * sealed values opened ahead with crypto.subtle; store/opening.ts: the key and its check value;
+ * store/_records.ts openRecords: every record's MAC, its sealed values, the format-1 rules),
+ * without loading the full path: `env openrouter` on the encrypted store went from 2.7-2.8× to
+ * 2.2-2.4× of the smallest Bun program in wall and CPU time, and 1.1 MiB lower in peak memory
+ * (100 alternating runs, three builds of each for memory; issue 18). A passphrase, a key file
+ * that is not the usual 0600 file of 32 bytes, a wrong key, a damaged requested record or a
+ * warning of any kind hand over.
  *
  * It decides nothing of its own. Every rule it applies is the full path's own function (the
  * config's and the store's parsers and checks, the registry, the account rules, the refresh
  * margin, the variables and the child's environment: vars.ts), and for everything else it answers
- * undefined and main.ts runs the full path from the start: a name that is not a stored plain
- * credential, a store with a key or sealed values or a record in an external backend, a refresh
- * due, a file or directory mode to tighten, a warning or an error of any kind (the full path
- * reports it, with its message and exit code), a store chosen elsewhere (etcd), no project file
- * lookup. So what it hands out is what the full path would, or nothing.
+ * undefined and main.ts runs the full path from the start: a name that is not a stored
+ * credential kept in the file, a store sealed with a passphrase, a record in an external
+ * backend, a refresh due, a file or directory mode to tighten, a warning or an error of any
+ * kind (the full path reports it, with its message and exit code), a store chosen elsewhere
+ * (etcd), no project file lookup. So what it hands out is what the full path would, or nothing.
  * test/e2e/usual-case.test.ts runs every case through a binary built with it and one built
  * without it (scripts/build.ts --usual-case=off) and compares stdout, stderr and exit codes.
  */
@@ -23,12 +34,17 @@ import { type EnvFormat, formatEnv } from "../format/env-format.ts";
 import { BUILTIN_TABLE } from "../providers/builtin-table.ts";
 import { registryOver } from "../providers/catalog.ts";
 import type { ProviderDefinition } from "../providers/types.ts";
+import { documentInfo, type OpenedRecords, openRecords } from "../store/_records.ts";
 import { findRoutingProblem } from "../store/_routing-fields.ts";
 import { DEFAULT_ACCOUNT, defaultAccountOf, parseAccountRef, storeKey } from "../store/accounts.ts";
-import { parseCredentialsFile } from "../store/credentials-file.ts";
+import { type CredentialsDocument, parseCredentialsFile } from "../store/credentials-file.ts";
 import { needsRefresh } from "../store/expiry.ts";
-import { LOCAL_STORE_NAMES } from "../store/files.ts";
-import { isSealed } from "../store/sealed.ts";
+import { KEY_FILE, KEY_FILE_BYTES, LOCAL_STORE_NAMES } from "../store/files.ts";
+import { openingKeyFromFile } from "../store/opening.ts";
+import { readKeyShared } from "../store/quick-read.ts";
+import { isSealed, KEY_PARAM_FIELDS, type KeyParams } from "../store/sealed.ts";
+import { openKeyFileAhead } from "../store/sealed-read.ts";
+import { join } from "../lazy-path.ts";
 import type { Credentials, StoredCredential } from "../store/types.ts";
 import { childEnvironment, collectVars, credentialSecret, credentialVars } from "./vars.ts";
 
@@ -54,15 +70,22 @@ export interface UsualInputs {
 }
 
 /** The answer, or undefined: the full path then runs from the start and says whatever there is to say. */
-export function answerUsualCase(request: UsualRequest, inputs: UsualInputs): UsualAnswer | undefined {
+export function answerUsualCase(
+  request: UsualRequest,
+  inputs: UsualInputs,
+): UsualAnswer | undefined | Promise<UsualAnswer | undefined> {
   try {
-    return answer(request, inputs);
+    const found = answer(request, inputs);
+    return found instanceof Promise ? found.catch(() => undefined) : found;
   } catch {
     return undefined;
   }
 }
 
-function answer(request: UsualRequest, inputs: UsualInputs): UsualAnswer | undefined {
+function answer(
+  request: UsualRequest,
+  inputs: UsualInputs,
+): UsualAnswer | undefined | Promise<UsualAnswer | undefined> {
   const { env } = inputs;
   if (request.command === "exec" && env.AUTHCTL_EXEC_MODE === "spawn") return undefined;
   const config =
@@ -74,14 +97,68 @@ function answer(request: UsualRequest, inputs: UsualInputs): UsualAnswer | undef
   const storeName = env.AUTHCTL_STORE || config.store;
   if (storeName !== undefined && !LOCAL_STORE_NAMES.includes(storeName)) return undefined;
   const document = parseCredentialsFile(inputs.storeText, inputs.storePath);
-  // A store with a key (format 2, key parameters, a sealed value anywhere) opens through the
-  // sealing code; a top-level value this authctl does not know may be a newer one's.
-  if (document.version !== 1 || Object.keys(document.preserved).length > 0) return undefined;
+  // A store with a key (format 2, key parameters, a sealed value anywhere) is opened as the full
+  // path's quick read opens it (answerSealed).
   const { credentials } = document;
-  for (const raw of Object.values(credentials)) if (hasSealedValue(raw)) return undefined;
-
+  let plain = document.version === 1 && Object.keys(document.preserved).length === 0;
+  if (plain)
+    for (const raw of Object.values(credentials))
+      if (hasSealedValue(raw)) {
+        plain = false;
+        break;
+      }
   // The built-in providers as data (builtin-table.ts): the same registry without the provider files.
   const registry = registryOver(config, BUILTIN_TABLE);
+  if (!plain) return answerSealed(request, inputs, registry, document);
+  return answerFrom(request, inputs, registry, credentials, undefined);
+}
+
+/**
+ * A store sealed with its key file, opened as the full path's quick read opens it
+ * (backend-store.ts readQuickly: sealed-read.ts openKeyFileAhead, then openRecords with the key
+ * loadOpeningKey gives from the key file's bytes). Nothing here is the lane's own: a passphrase,
+ * an unusual key file (its mode, size or kind: encrypted.ts readKeyFile warns, repairs or refuses)
+ * hand over, and so does a wrong key (an error), any warning, and a requested record that does not
+ * open (damaged: the full path reports it).
+ */
+async function answerSealed(
+  request: UsualRequest,
+  inputs: UsualInputs,
+  registry: ReturnType<typeof registryOver>,
+  document: CredentialsDocument,
+): Promise<UsualAnswer | undefined> {
+  const info = documentInfo(document);
+  // Only the fields this authctl writes at the top of a sealed store; another may be a newer one's.
+  const known: readonly string[] = [...KEY_PARAM_FIELDS, "generation"];
+  if (!info.keyed || Object.keys(document.preserved).some((name) => !known.includes(name))) return undefined;
+  const params = document.preserved as KeyParams;
+  // compose.ts: an empty AUTHCTL_PASSPHRASE is no passphrase.
+  const passphrase = inputs.env.AUTHCTL_PASSPHRASE || undefined;
+  const keyFile = await openKeyFileAhead(inputs.home, document, passphrase, readKeyShared);
+  if (!keyFile) return undefined;
+  // loadOpeningKey, past its passphrase checks (openKeyFileAhead answered none of them).
+  const opening = openingKeyFromFile(
+    keyFile,
+    params,
+    info.format,
+    inputs.storePath,
+    join(inputs.home, KEY_FILE),
+  );
+  const warnings: string[] = [];
+  const opened = openRecords(inputs.storePath, document, () => opening, info, warnings);
+  if (warnings.length > 0) return undefined;
+  return answerFrom(request, inputs, registry, opened.credentials, opened);
+}
+
+/** The request answered from the store's credentials; `recordOf` gives a record that may be handed out, or undefined. */
+function answerFrom(
+  request: UsualRequest,
+  inputs: UsualInputs,
+  registry: ReturnType<typeof registryOver>,
+  credentials: Credentials,
+  opened: OpenedRecords | undefined,
+): UsualAnswer | undefined {
+  const { env } = inputs;
   const targets: Array<{ provider: ProviderDefinition; key: string }> = [];
   for (const ref of new Set(request.refs)) {
     const parsed = parseAccountRef(ref);
@@ -101,7 +178,7 @@ function answer(request: UsualRequest, inputs: UsualInputs): UsualAnswer | undef
     vars: Array<[string, string]>;
   }> = [];
   for (const { provider, key } of targets) {
-    const credential = plainCredential(credentials, key, inputs.now, request);
+    const credential = plainCredential(credentials, opened, key, inputs.now, request);
     if (!credential) return undefined;
     resolved.push({ provider, credential, vars: credentialVars(provider, credential) });
   }
@@ -114,21 +191,30 @@ function answer(request: UsualRequest, inputs: UsualInputs): UsualAnswer | undef
 }
 
 /**
- * The record under `key` when it is a credential kept in clear in credentials.toml that can be
- * handed out as it is: no external backend's marker or MAC, routing fields that hold up
- * (_records.ts openRecord), a secret, and for OAuth no login to renew and no refresh due
- * (resolve.ts ensureFresh).
+ * The record under `key` when it can be handed out as it is: in a plain store, a credential kept
+ * in clear in credentials.toml (no external backend's marker or MAC); in a sealed one, a record
+ * openRecords opened (its MAC verified and removed, its sealed values opened) that is kept in the
+ * file, not in an external backend, and not damaged (the full path reports that). Then routing
+ * fields that hold up (_records.ts openRecord), a secret, and for OAuth no login to renew and no
+ * refresh due (resolve.ts ensureFresh).
  */
 function plainCredential(
   credentials: Credentials,
+  opened: OpenedRecords | undefined,
   key: string,
   now: number,
   request: UsualRequest,
 ): StoredCredential | undefined {
   const raw = Object.hasOwn(credentials, key) ? credentials[key] : undefined;
   if (!raw) return undefined;
-  const record = raw as unknown as Record<string, unknown>;
-  if (record.secret_store !== undefined || record.mac !== undefined) return undefined;
+  if (opened) {
+    const backend = opened.backends[key];
+    if (Object.hasOwn(opened.damaged, key) || (backend !== "encrypted" && backend !== "file"))
+      return undefined;
+  } else {
+    const record = raw as unknown as Record<string, unknown>;
+    if (record.secret_store !== undefined || record.mac !== undefined) return undefined;
+  }
   if (findRoutingProblem(raw)) return undefined;
   if (!credentialSecret(raw)) return undefined;
   if (raw.type === "oauth") {

@@ -58,3 +58,9 @@ export const BUILTIN_TABLE: BuiltinSource = {
   ids: Object.keys(TABLE),
   definition: (id) => JSON.parse(TABLE[id]!),
 };
+
+/**
+ * The `extra` fields declared secret (providers/extra-fields.ts secretExtraFields): the store
+ * (store/_secret-fields.ts) seals them, and reads them without loading the provider files.
+ */
+export const SECRET_EXTRA_FIELDS: readonly string[] = ["copilot_token", "api_key"];

@@ -16,10 +16,10 @@ import {
 import { type ExternalBackend, SECRET_STORE_FIELD } from "./backend.ts";
 import { type BackendName, backendOfRecord } from "./backends.ts";
 import type { CredentialsDocument } from "./credentials-file.ts";
-import type { SealingKey } from "./encrypted.ts";
+import type { SealingKey } from "./opening.ts";
 import { isSealed, KEY_PARAM_FIELDS, type KeyParams } from "./sealed.ts";
 import { KeyringItemError, SealedValueError } from "./errors.ts";
-import type { StoredCredential } from "./types.ts";
+import type { Credentials, StoredCredential } from "./types.ts";
 
 /** How a document's records are read: its format, generation, and whether it has a key at all. */
 export interface DocumentInfo {
@@ -136,6 +136,43 @@ export function openRecord(
     credential: backend.kind === "external" ? withoutSecrets(credential) : credential,
     backend: backend.name,
   };
+}
+
+/** Every record of a document opened (openRecord): a record that does not open is listed by its metadata and named in `damaged`. */
+export interface OpenedRecords {
+  credentials: Credentials;
+  backends: Record<string, BackendName>;
+  damaged: Record<string, Error>;
+}
+
+/**
+ * Opens every record of the document: a damaged value costs that credential only; a wrong or
+ * missing key (thrown by `openingKey`) stops everything. The store's snapshot (backend-store.ts)
+ * and the usual case of `env` (actions/usual-case.ts) both read a store through this.
+ */
+export function openRecords(
+  storePath: string,
+  document: CredentialsDocument,
+  openingKey: () => SealingKey,
+  info: DocumentInfo,
+  warnings: string[],
+): OpenedRecords {
+  const credentials: Credentials = Object.create(null);
+  const backends: Record<string, BackendName> = Object.create(null);
+  const damaged: Record<string, Error> = Object.create(null);
+  for (const [id, raw] of Object.entries(document.credentials)) {
+    try {
+      const opened = openRecord(storePath, id, raw, openingKey, info, warnings);
+      credentials[id] = opened.credential;
+      backends[id] = opened.backend;
+    } catch (error) {
+      if (!isDamagedValue(error)) throw error;
+      credentials[id] = metadataOf(raw);
+      backends[id] = DAMAGED_ORIGIN;
+      damaged[id] = error;
+    }
+  }
+  return { credentials, backends, damaged };
 }
 
 /**

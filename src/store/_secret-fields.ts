@@ -10,8 +10,14 @@ const SECRET_FIELDS = ["key", "access_token", "refresh_token", "id_token"] as co
  * The `extra` entries that hold secrets are declared by the providers that write them
  * (`extra: { copilot_token: { secret: true } }` on the definition; providers/extra-fields.ts
  * collects them). Every other entry (hosts, endpoint URLs, account ids, expiries) is metadata.
+ * Read from the generated table (the same names; test/unit/builtin-table.test.ts): importing
+ * the provider files here put them, and the OAuth code they import, on the path of every reader
+ * of the store, the usual case of `env` on a sealed store included (issue 18).
  */
-import { secretExtraFields } from "../providers/extra-fields.ts";
+import { SECRET_EXTRA_FIELDS } from "../providers/builtin-table.ts";
+
+let secretNames: ReadonlySet<string> | undefined;
+const secretExtraFields = (): ReadonlySet<string> => (secretNames ??= new Set(SECRET_EXTRA_FIELDS));
 /**
  * Format 1 sealed every `extra` entry whose name matched this (so `token_url` and
  * `copilot_expires_at` too). Only used to read such files: a plaintext value where format 1

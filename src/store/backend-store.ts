@@ -13,13 +13,11 @@ import { AuthctlError } from "../errors.ts";
 import { MAC_FIELD } from "./_integrity.ts";
 import {
   alteredRecord,
-  DAMAGED_ORIGIN,
   documentInfo,
   foreignItem,
-  isDamagedValue,
   metadataOf,
   missingItem,
-  openRecord,
+  openRecords,
 } from "./_records.ts";
 import {
   buildDocument,
@@ -45,7 +43,8 @@ import { KEY_FILE, KEY_FILE_BYTES, KEY_PARAM_FIELDS, type KeyParams } from "./se
  * sealed values: the plain file store's `env`, `token` and `exec` never do (see sealed.ts).
  */
 const encrypted = () => require("./encrypted.ts") as typeof import("./encrypted.ts");
-import { readKeyQuickly, turnAhead, USE_NODE_FS } from "./quick-read.ts";
+import { readKeyQuickly, turnAhead } from "./quick-read.ts";
+import { openKeyFileAhead } from "./sealed-read.ts";
 import { createStoreFile, type StoreFileRead } from "./file-store.ts";
 import { type Availability, type BackendChoice, guessBackend } from "./select-backend.ts";
 import type {
@@ -166,35 +165,13 @@ export function createBackendStore(home: string, options: BackendStoreOptions): 
    * about the key file (read, refused or repaired by readKeyFile, with its messages).
    */
   async function openAhead(document: CredentialsDocument): Promise<Buffer | undefined> {
-    const info = documentInfo(document);
-    const params = keyParams(document);
-    if (!info.keyed || params.key_source === "passphrase" || passphrase) return undefined;
-    const bytes = await readKeyQuickly(join(home, KEY_FILE), KEY_FILE_BYTES);
-    if (bytes === USE_NODE_FS) return undefined;
-    const key = Buffer.from(bytes);
-    await encrypted().openStoreAhead(key, params, info.format, document.credentials);
-    return key;
+    return openKeyFileAhead(home, document, passphrase, readKeyQuickly);
   }
 
   function snapshotOf({ document, exists, warnings }: StoreFileRead, keyFile?: Buffer): StoreSnapshot {
     const info = documentInfo(document);
     const openingKey = () => openingKeyFor(keyParams(document), info.format, undefined, keyFile);
-    const credentials: Credentials = Object.create(null);
-    const backends: Record<string, BackendName> = Object.create(null);
-    const damaged: Record<string, Error> = Object.create(null);
-    for (const [id, raw] of Object.entries(document.credentials)) {
-      // A damaged value costs that credential only; a wrong or missing key stops everything.
-      try {
-        const opened = openRecord(path, id, raw, openingKey, info, warnings);
-        credentials[id] = opened.credential;
-        backends[id] = opened.backend;
-      } catch (error) {
-        if (!isDamagedValue(error)) throw error;
-        credentials[id] = metadataOf(raw);
-        backends[id] = DAMAGED_ORIGIN;
-        damaged[id] = error;
-      }
-    }
+    const { credentials, backends, damaged } = openRecords(path, document, openingKey, info, warnings);
     return {
       credentials,
       backends,

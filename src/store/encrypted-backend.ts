@@ -5,9 +5,13 @@
  */
 import type { IndexBackend } from "./backend.ts";
 import { copyCredential, listSecrets, listStrings, setSecret } from "./_secret-fields.ts";
+import { openValue } from "./opening.ts";
 import { isSealed } from "./sealed.ts";
 
-/** The sealing code (node:crypto behind it) loads with the first sealed value (see sealed.ts). */
+/**
+ * The sealing code (node:crypto behind it) loads with the first value sealed (see sealed.ts); the
+ * opening code (opening.ts) is light, and the usual case of `env` opens sealed values with it.
+ */
 const encrypted = () => require("./encrypted.ts") as typeof import("./encrypted.ts");
 
 export const encryptedBackend: IndexBackend<"encrypted"> = {
@@ -26,7 +30,7 @@ export const encryptedBackend: IndexBackend<"encrypted"> = {
     const credential = copyCredential(raw);
     for (const [field, value] of listStrings(raw)) {
       if (isSealed(value))
-        setSecret(credential, field, encrypted().openValue(keys.opening(), id, field, value, keys.storePath));
+        setSecret(credential, field, openValue(keys.opening(), id, field, value, keys.storePath));
     }
     return credential;
   },

@@ -26,14 +26,23 @@ import {
 import { join } from "../lazy-path.ts";
 import { AuthctlError, errorCode } from "../errors.ts";
 import { describeIoError } from "./atomic-write.ts";
-import { SealedValueError, StoreKeyError } from "./errors.ts";
-import { openAesGcm, openAheadAesGcm, sealAesGcm } from "./_aead.ts";
+import { StoreKeyError } from "./errors.ts";
+import { sealAesGcm } from "./_aead.ts";
 import { isSealed, KEY_FILE, KEY_PARAM_FIELDS, type KeyParams, SEALED_PREFIX } from "./sealed.ts";
-import { hmacSha256 } from "./_integrity.ts";
-import { listStrings } from "./_secret-fields.ts";
-import type { StoredCredential } from "./types.ts";
+import {
+  aad,
+  checkKey,
+  KEY_CHECK,
+  openingKeyFromFile,
+  openStoreAhead,
+  openValue,
+  type SealingKey,
+  sealingKey,
+} from "./opening.ts";
 
 export { isSealed, KEY_FILE, KEY_PARAM_FIELDS, type KeyParams, SEALED_PREFIX };
+// The opening half lives in opening.ts (the usual case of `env` opens a key-file store with it).
+export { openStoreAhead, openValue, type SealingKey };
 
 /**
  * node:crypto loads on first use: it costs a compiled binary about 4 MB of memory (measured with
@@ -41,11 +50,6 @@ export { isSealed, KEY_FILE, KEY_PARAM_FIELDS, type KeyParams, SEALED_PREFIX };
  */
 const nodeCrypto = () => require("node:crypto") as typeof import("node:crypto");
 
-/** Format 1 (no record MACs) checked the key with this; format 2 with its own, so a file cannot be passed off as the other. */
-const KEY_CHECK = {
-  1: { text: "authctl key check v1", aad: "authctl:v1:key-check" },
-  2: { text: "authctl key check v2", aad: "authctl:v2:key-check" },
-} as const;
 /**
  * RFC 7914 §2 parameters for new stores: N = 2^17, r = 8, p = 1 (128 MiB; four times the work of 2^15), OWASP's
  * minimum for scrypt (Password Storage Cheat Sheet). Stores record theirs; files written before
@@ -58,53 +62,10 @@ type ScryptParams = { N: number; r: number; p: number };
 /** The weakest passphrase that seals a store: long enough that an offline guesser paying one scrypt derivation per try gets nowhere. */
 export const PASSPHRASE_RULE = "at least 12 characters, with at least 5 different ones";
 
-export interface SealingKey {
-  source: "file" | "passphrase";
-  key: Buffer;
-  /** The key of the record MACs, derived from `key` (never the sealing key itself). */
-  macKey: Buffer;
-  /** What to write at the top of the store so the next reader finds and checks this key. */
-  params: KeyParams;
-}
-
-function sealingKey(source: "file" | "passphrase", key: Buffer, params: KeyParams): SealingKey {
-  return {
-    source,
-    key,
-    macKey: hmacSha256(key, "authctl:v2:record-mac-key"),
-    params,
-  };
-}
-
-function aad(id: string, field: string): Buffer {
-  return Buffer.from(`authctl:v1:${id}:${field}`, "utf8");
-}
-
 const sealWith = sealAesGcm;
-const openWith = openAesGcm;
 
 export function sealValue(key: SealingKey, id: string, field: string, plaintext: string): string {
   return sealWith(key.key, plaintext, aad(id, field));
-}
-
-/** Opens one sealed value; a value that does not authenticate is an error naming the file and field, never garbage. */
-export function openValue(
-  key: SealingKey,
-  id: string,
-  field: string,
-  sealed: string,
-  storePath: string,
-): string {
-  const plain = openWith(key.key, sealed, aad(id, field));
-  if (plain === undefined) {
-    throw new SealedValueError(
-      storePath,
-      id,
-      `credentials store ${storePath}: the sealed value of ${id}.${field} does not authenticate (it was altered or damaged)`,
-      field,
-    );
-  }
-  return plain;
 }
 
 /** The recorded scrypt parameters (format-1 files without them: the old defaults), refused when out of bounds. */
@@ -235,12 +196,6 @@ function createKeyFile(keyPath: string): Buffer {
   return key;
 }
 
-function checkKey(key: Buffer, params: KeyParams, format: 1 | 2): boolean {
-  // Format 2 always has a check value; only format-1 files written before it existed lack one.
-  if (!isSealed(params.key_check)) return format === 1;
-  return openWith(key, params.key_check, Buffer.from(KEY_CHECK[format].aad)) === KEY_CHECK[format].text;
-}
-
 /** The key as a format-2 store records it: a format-2 check value (the same one when it still fits, so an unchanged store is not rewritten). */
 function withCheck(source: "file" | "passphrase", key: Buffer, params: KeyParams): SealingKey {
   const reuse = params.key_source === source && checkKey(key, params, 2);
@@ -320,45 +275,13 @@ export function loadOpeningKey(params: KeyParams, options: KeyOptions): SealingK
     return sealingKey("passphrase", key, params);
   }
   if (passphrase && !options.change) throw mismatch(storePath, keyPath);
-  const key = options.keyFile ?? readKeyFile(keyPath, options.warn);
-  if (!key) {
-    throw new StoreKeyError(
-      "key-file",
-      "missing",
-      `credentials store ${storePath} holds sealed values but the key file ${keyPath} is missing`,
-      "restore the key file; if it is lost, 'authctl store reset' starts a new store (it lists what is lost) and 'authctl login' stores them again",
-    );
-  }
-  if (!checkKey(key, params, format)) {
-    throw new StoreKeyError(
-      "key-file",
-      "wrong",
-      `key file ${keyPath} does not open credentials store ${storePath} (wrong key)`,
-      "restore the key file the store was sealed with (or 'authctl store reset' to start over)",
-    );
-  }
-  return sealingKey("file", key, params);
-}
-
-/**
- * Opens ahead, with crypto.subtle (see _aead.ts), what loadOpeningKey and the encrypted backend
- * will open synchronously with this key: the check value and every sealed value of these records,
- * with the additional data each is opened with. So `env` on a sealed store loads no node:crypto.
- */
-export async function openStoreAhead(
-  key: Buffer,
-  params: KeyParams,
-  format: 1 | 2,
-  records: Record<string, StoredCredential>,
-): Promise<void> {
-  const values: Array<{ sealed: string; additional: Buffer }> = [];
-  if (isSealed(params.key_check))
-    values.push({ sealed: params.key_check, additional: Buffer.from(KEY_CHECK[format].aad) });
-  for (const [id, raw] of Object.entries(records)) {
-    for (const [field, value] of listStrings(raw))
-      if (isSealed(value)) values.push({ sealed: value, additional: aad(id, field) });
-  }
-  await openAheadAesGcm(key, values);
+  return openingKeyFromFile(
+    options.keyFile ?? readKeyFile(keyPath, options.warn),
+    params,
+    format,
+    storePath,
+    keyPath,
+  );
 }
 
 /** True when the store's passphrase derivation is weaker than what new stores get. */

@@ -223,6 +223,20 @@ export function readKeyAhead(path: string, size: number): Promise<unknown> {
   return startAhead(`key\0${path}\0${size}`, () => readKeyNow(path, size));
 }
 
+/**
+ * readKeyQuickly, leaving the read in place for the next reader with the same arguments (as
+ * readShared): the usual-case lane (actions/usual-case.ts) opens a store sealed with its key file
+ * first, and when it hands over, the full path's quick read takes the same read. Starts it when
+ * nothing did (AUTHCTL_STORE unset, and the store turned out to be sealed).
+ */
+export function readKeyShared(path: string, size: number): Promise<Uint8Array | typeof USE_NODE_FS> {
+  const key = `key\0${path}\0${size}`;
+  return (
+    (ahead.get(key) as Promise<Uint8Array | typeof USE_NODE_FS> | undefined) ??
+    startAhead(key, () => readKeyNow(path, size))
+  );
+}
+
 async function readKeyNow(path: string, size: number): Promise<Uint8Array | typeof USE_NODE_FS> {
   if (process.platform === "win32") return USE_NODE_FS;
   const stat = await quickStat(path);

@@ -15,6 +15,9 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createRegistry } from "../../src/providers/registry.ts";
+import { sealAesGcm } from "../../src/store/_aead.ts";
+import { hmacSha256, recordMac } from "../../src/store/_integrity.ts";
+import { parseCredentialsFile } from "../../src/store/credentials-file.ts";
 import { createSandbox, ROOT, type Sandbox, writeScript } from "../helpers/binary.ts";
 import {
   missingSecretServicePrograms,
@@ -194,6 +197,47 @@ function staleKeyBesideKeyring(c: Ctx): void {
   if (!text.includes('secret_store = "keyring"')) throw new Error("the fixture has no keyring record");
   writeFileSync(path, text.replace('type = "api_key"\n', `type = "api_key"\nkey = "${STALE}"\n`));
 }
+
+/**
+ * Edits one record of the sealed store the logins left (format 2), then gives it the MAC the
+ * store's key gives it (`remac`: an edit only the key's holder could make) or leaves its old one.
+ */
+function editSealedRecord(c: Ctx, id: string, edit: (section: string) => string, remac: boolean): void {
+  const path = join(c.home, "credentials.toml");
+  const text = readFileSync(path, "utf8");
+  const start = text.indexOf(`\n[${id}]\n`);
+  if (start < 0) throw new Error(`the fixture has no record ${id}`);
+  const end = text.indexOf("\n[", start + 1);
+  const section = text.slice(start, end < 0 ? text.length : end);
+  let edited = edit(section);
+  if (edited === section) throw new Error(`the edit left ${id} as it was`);
+  if (remac) {
+    const document = parseCredentialsFile(text.replace(section, edited), path);
+    const macKey = hmacSha256(readFileSync(join(c.home, "key")), "authctl:v2:record-mac-key");
+    const mac = recordMac(macKey, id, document.preserved.generation as number, document.credentials[id]!);
+    edited = edited.replace(/^mac = ".*"$/m, `mac = "${mac}"`);
+  }
+  writeFileSync(path, text.replace(section, edited));
+}
+
+/** One character of the record's sealed `key` changed: the value no longer authenticates. */
+const damageSealedKey = (section: string) =>
+  section.replace(
+    /(key = "enc:v1:.{20})(.)/,
+    (_, head: string, char: string) => head + (char === "A" ? "B" : "A"),
+  );
+
+/** The key file of the format-1 stores below (a store from before record MACs). */
+const FORMAT1_KEY = Buffer.alloc(32, 9);
+const seal1 = (plain: string, additional: string) => sealAesGcm(FORMAT1_KEY, plain, Buffer.from(additional));
+/** A format-1 sealed store, as authctl wrote it before record MACs: sealed values, no MAC, no generation. */
+function format1Store(...records: string[]): string {
+  const check = seal1("authctl key check v1", "authctl:v1:key-check");
+  return `# authctl credential store. Managed by authctl: use 'authctl login/logout'.\nversion = 1\nkey_source = "file"\nkey_check = "${check}"\n${records.join("")}`;
+}
+const sealedKey1 = (id: string, key: string, more: Record<string, Value | undefined> = {}) =>
+  apiKey(id, seal1(key, `authctl:v1:${id}:key`), more);
+const writeFormat1Key = (c: Ctx) => writeFileSync(join(c.home, "key"), FORMAT1_KEY, { mode: 0o600 });
 
 const OR = apiKey("openrouter", OR_KEY);
 const ANT = apiKey("anthropic", ANT_KEY);
@@ -1688,9 +1732,9 @@ const ROWS: Row[] = [
 
   // --- stores with a key or an external backend, as authctl writes them
   {
-    name: "the encrypted store (key file): handed over",
+    name: "the encrypted store (key file): answered",
     argv: ["env", "openrouter", "anthropic"],
-    lane: false,
+    lane: true,
     logins: {
       providers: [
         ["openrouter", OR_KEY],
@@ -1703,19 +1747,29 @@ const ROWS: Row[] = [
     stdout: new RegExp(`OPENROUTER_API_KEY='${OR_KEY}'`),
   },
   {
-    name: "the encrypted store, AUTHCTL_STORE unset: handed over",
+    name: "the encrypted store, AUTHCTL_STORE unset: answered (the lane starts the key file's read)",
     argv: ["token", "openrouter"],
-    lane: false,
+    lane: true,
     logins: { providers: [["openrouter", OR_KEY]], env: { AUTHCTL_STORE: "encrypted" } },
     code: 0,
     stdout: `${OR_KEY}\n`,
   },
   {
-    name: "exec from the encrypted store: handed over",
+    name: "exec from the encrypted store: answered",
     argv: ["exec", "-p", "openrouter", "--", PROBE],
-    lane: false,
+    lane: true,
     logins: { providers: [["openrouter", OR_KEY]], env: { AUTHCTL_STORE: "encrypted" } },
+    env: { AUTHCTL_STORE: "encrypted" },
     code: 0,
+  },
+  {
+    name: "the encrypted store with an empty AUTHCTL_PASSPHRASE (no passphrase): answered",
+    argv: ["env", "openrouter"],
+    lane: true,
+    logins: { providers: [["openrouter", OR_KEY]], env: { AUTHCTL_STORE: "encrypted" } },
+    env: { AUTHCTL_STORE: "encrypted", AUTHCTL_PASSPHRASE: "" },
+    code: 0,
+    stdout: `export OPENROUTER_API_KEY='${OR_KEY}'\n`,
   },
   {
     name: "the encrypted store without its key file: handed over",
@@ -1730,6 +1784,145 @@ const ROWS: Row[] = [
     lane: false,
     logins: { providers: [["openrouter", OR_KEY]], env: { AUTHCTL_STORE: "encrypted" } },
     store: GROQ,
+  },
+  {
+    name: "the encrypted store with a plain record appended (no MAC), another asked: answered",
+    argv: ["env", "openrouter"],
+    lane: true,
+    logins: { providers: [["openrouter", OR_KEY]], env: { AUTHCTL_STORE: "encrypted" } },
+    store: GROQ,
+    code: 0,
+  },
+  {
+    name: "the encrypted store, a damaged sealed value in another record: answered",
+    argv: ["env", "openrouter"],
+    lane: true,
+    logins: {
+      providers: [
+        ["openrouter", OR_KEY],
+        ["anthropic", ANT_KEY],
+      ],
+      env: { AUTHCTL_STORE: "encrypted" },
+    },
+    env: { AUTHCTL_STORE: "encrypted" },
+    setup: (c) => editSealedRecord(c, "anthropic", damageSealedKey, true),
+    code: 0,
+    stdout: `export OPENROUTER_API_KEY='${OR_KEY}'\n`,
+  },
+  {
+    name: "the encrypted store, the asked record's sealed value damaged: handed over",
+    argv: ["env", "openrouter", "anthropic"],
+    lane: false,
+    logins: {
+      providers: [
+        ["openrouter", OR_KEY],
+        ["anthropic", ANT_KEY],
+      ],
+      env: { AUTHCTL_STORE: "encrypted" },
+    },
+    env: { AUTHCTL_STORE: "encrypted" },
+    setup: (c) => editSealedRecord(c, "anthropic", damageSealedKey, true),
+    stderr: /sealed value of anthropic\.key does not authenticate/,
+  },
+  {
+    name: "the encrypted store, the asked record altered (its MAC does not match): handed over",
+    argv: ["token", "openrouter"],
+    lane: false,
+    logins: { providers: [["openrouter", OR_KEY]], env: { AUTHCTL_STORE: "encrypted" } },
+    env: { AUTHCTL_STORE: "encrypted" },
+    setup: (c) =>
+      editSealedRecord(
+        c,
+        "openrouter",
+        (section) => section.replace(/^updated_at = \d+$/m, "updated_at = 1"),
+        false,
+      ),
+    stderr: /the record of openrouter does not authenticate/,
+  },
+  {
+    name: "the encrypted store, its key file open to others (0644): handed over (the full path tightens it)",
+    argv: ["env", "openrouter"],
+    lane: false,
+    logins: { providers: [["openrouter", OR_KEY]], env: { AUTHCTL_STORE: "encrypted" } },
+    env: { AUTHCTL_STORE: "encrypted" },
+    setup: (c) => chmodSync(join(c.home, "key"), 0o644),
+    code: 0,
+    stderr: /was open to other users/,
+  },
+  {
+    name: "the encrypted store, a key file of 33 bytes: handed over",
+    argv: ["env", "openrouter"],
+    lane: false,
+    logins: { providers: [["openrouter", OR_KEY]], env: { AUTHCTL_STORE: "encrypted" } },
+    env: { AUTHCTL_STORE: "encrypted" },
+    setup: (c) =>
+      writeFileSync(join(c.home, "key"), Buffer.concat([readFileSync(join(c.home, "key")), Buffer.of(0)])),
+    stderr: /is not a 32-byte key \(33 bytes\)/,
+  },
+  {
+    name: "the encrypted store, another key file of 32 bytes: handed over (wrong key)",
+    argv: ["env", "openrouter"],
+    lane: false,
+    logins: { providers: [["openrouter", OR_KEY]], env: { AUTHCTL_STORE: "encrypted" } },
+    env: { AUTHCTL_STORE: "encrypted" },
+    setup: (c) => writeFileSync(join(c.home, "key"), Buffer.alloc(32, 1)),
+    stderr: /does not open credentials store .* \(wrong key\)/,
+  },
+  {
+    name: "the encrypted store (key file) with AUTHCTL_PASSPHRASE set: handed over (a mismatch)",
+    argv: ["env", "openrouter"],
+    lane: false,
+    // Sealed with the key file: the logins see no passphrase (an empty one is none).
+    logins: {
+      providers: [["openrouter", OR_KEY]],
+      env: { AUTHCTL_STORE: "encrypted", AUTHCTL_PASSPHRASE: "" },
+    },
+    env: { AUTHCTL_STORE: "encrypted", AUTHCTL_PASSPHRASE: PASSPHRASE },
+    stderr: /is sealed with the key file .* but AUTHCTL_PASSPHRASE is set/,
+  },
+  {
+    name: "the encrypted store put back under another generation: handed over",
+    argv: ["env", "openrouter"],
+    lane: false,
+    logins: { providers: [["openrouter", OR_KEY]], env: { AUTHCTL_STORE: "encrypted" } },
+    env: { AUTHCTL_STORE: "encrypted" },
+    setup: (c) => {
+      const path = join(c.home, "credentials.toml");
+      const text = readFileSync(path, "utf8");
+      const edited = text.replace(/^generation = (\d+)$/m, (_, n: string) => `generation = ${Number(n) + 1}`);
+      if (edited === text) throw new Error("the fixture has no generation");
+      writeFileSync(path, edited);
+    },
+    stderr: /the record of openrouter does not authenticate/,
+  },
+  {
+    name: "a format-1 sealed store (key file, no MACs): answered",
+    argv: ["env", "openrouter", "anthropic"],
+    lane: true,
+    store: format1Store(sealedKey1("openrouter", OR_KEY), sealedKey1("anthropic", ANT_KEY)),
+    setup: writeFormat1Key,
+    code: 0,
+    stdout: new RegExp(`OPENROUTER_API_KEY='${OR_KEY}'`),
+  },
+  {
+    name: "a format-1 sealed store, a key in clear where it seals one: handed over",
+    argv: ["env", "groq"],
+    lane: false,
+    store: format1Store(sealedKey1("openrouter", OR_KEY), GROQ),
+    setup: writeFormat1Key,
+    stderr: /holds key in clear where this store seals it/,
+  },
+  {
+    name: "a format-1 sealed store, an api_url it cannot vouch for: handed over (dropped with a warning)",
+    argv: ["env", "openrouter"],
+    lane: false,
+    store: format1Store(
+      sealedKey1("openrouter", OR_KEY, { extra: { api_url: "https://elsewhere.example/v1" } }),
+    ),
+    setup: writeFormat1Key,
+    code: 0,
+    // The full path drops it and keeps the warning for the commands that list the store.
+    absent: ["elsewhere.example"],
   },
   {
     name: "the store sealed with AUTHCTL_PASSPHRASE, exec: handed over, the child never sees the passphrase",

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { BUILTIN_TABLE } from "../../src/providers/builtin-table.ts";
+import { BUILTIN_TABLE, SECRET_EXTRA_FIELDS } from "../../src/providers/builtin-table.ts";
+import { secretExtraFields } from "../../src/providers/extra-fields.ts";
 import { registryOver } from "../../src/providers/catalog.ts";
 import { builtinProviders, createRegistry } from "../../src/providers/registry.ts";
 
@@ -11,6 +12,10 @@ describe("the built-in providers as data (src/providers/builtin-table.ts)", () =
     const files = builtinProviders();
     expect(BUILTIN_TABLE.ids).toEqual(files.map((p) => p.id));
     expect(BUILTIN_TABLE.ids.map((id) => BUILTIN_TABLE.definition(id))).toEqual(asData(files));
+  });
+
+  test("name the extra fields the provider files declare secret (the store seals them)", () => {
+    expect(new Set(SECRET_EXTRA_FIELDS)).toEqual(secretExtraFields() as Set<string>);
   });
 
   test("give the same registry as the provider files, config.toml's overrides and providers included", () => {

@@ -57,8 +57,9 @@ const IO_ALLOWED = new Set([
 const KNOWN: Record<string, string> = {
   // The store must know which `extra` fields are secret, and the providers declare them (issue
   // 19.7, 898c607). Until the store is handed the list (the store options, from compose.ts), it
-  // reaches up for it.
-  "store/_secret-fields.ts → providers/extra-fields.ts": "store reads the providers' secret extra fields",
+  // reaches up for it: to the generated table's list of names (data, no provider file), so that
+  // the usual case of `env` on a sealed store does not load every provider (issue 18).
+  "store/_secret-fields.ts → providers/builtin-table.ts": "store reads the providers' secret extra fields",
   // `upgrade` replaces the running binary: its platform probe (musl, AVX2, Rosetta) and the trial
   // run of the new binary are the real adapters it exists for, not yet behind Deps.
   "actions/upgrade.ts → io/platform.ts": "upgrade's platform probe is not behind Deps yet",
