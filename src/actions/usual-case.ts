@@ -34,7 +34,7 @@ import { type EnvFormat, formatEnv } from "../format/env-format.ts";
 import { BUILTIN_TABLE } from "../providers/builtin-table.ts";
 import { registryOver } from "../providers/catalog.ts";
 import type { ProviderDefinition } from "../providers/types.ts";
-import { documentInfo, type OpenedRecords, openRecords } from "../store/_records.ts";
+import { type DocumentInfo, documentInfo, type OpenedRecords, openRecords } from "../store/_records.ts";
 import { findRoutingProblem } from "../store/_routing-fields.ts";
 import { DEFAULT_ACCOUNT, defaultAccountOf, parseAccountRef, storeKey } from "../store/accounts.ts";
 import { type CredentialsDocument, parseCredentialsFile } from "../store/credentials-file.ts";
@@ -42,7 +42,7 @@ import { needsRefresh } from "../store/expiry.ts";
 import { KEY_FILE, KEY_FILE_BYTES, LOCAL_STORE_NAMES } from "../store/files.ts";
 import { openingKeyFromFile } from "../store/opening.ts";
 import { readKeyShared } from "../store/quick-read.ts";
-import { isSealed, KEY_PARAM_FIELDS, type KeyParams } from "../store/sealed.ts";
+import { KEY_PARAM_FIELDS, type KeyParams } from "../store/sealed.ts";
 import { openKeyFileAhead } from "../store/sealed-read.ts";
 import { join } from "../lazy-path.ts";
 import type { Credentials, StoredCredential } from "../store/types.ts";
@@ -97,20 +97,15 @@ function answer(
   const storeName = env.AUTHCTL_STORE || config.store;
   if (storeName !== undefined && !LOCAL_STORE_NAMES.includes(storeName)) return undefined;
   const document = parseCredentialsFile(inputs.storeText, inputs.storePath);
-  // A store with a key (format 2, key parameters, a sealed value anywhere) is opened as the full
-  // path's quick read opens it (answerSealed).
-  const { credentials } = document;
-  let plain = document.version === 1 && Object.keys(document.preserved).length === 0;
-  if (plain)
-    for (const raw of Object.values(credentials))
-      if (hasSealedValue(raw)) {
-        plain = false;
-        break;
-      }
   // The built-in providers as data (builtin-table.ts): the same registry without the provider files.
   const registry = registryOver(config, BUILTIN_TABLE);
-  if (!plain) return answerSealed(request, inputs, registry, document);
-  return answerFrom(request, inputs, registry, credentials, undefined);
+  // A store with a key (format 2, key parameters, a sealed value anywhere: _records.ts
+  // documentInfo) is opened as the full path's quick read opens it (answerSealed).
+  const info = documentInfo(document);
+  if (info.keyed) return answerSealed(request, inputs, registry, document, info);
+  // A top-level value beside the records, in a store without a key, is a newer authctl's.
+  if (Object.keys(document.preserved).length > 0) return undefined;
+  return answerFrom(request, inputs, registry, document.credentials, undefined);
 }
 
 /**
@@ -126,11 +121,11 @@ async function answerSealed(
   inputs: UsualInputs,
   registry: ReturnType<typeof registryOver>,
   document: CredentialsDocument,
+  info: DocumentInfo,
 ): Promise<UsualAnswer | undefined> {
-  const info = documentInfo(document);
   // Only the fields this authctl writes at the top of a sealed store; another may be a newer one's.
   const known: readonly string[] = [...KEY_PARAM_FIELDS, "generation"];
-  if (!info.keyed || Object.keys(document.preserved).some((name) => !known.includes(name))) return undefined;
+  if (Object.keys(document.preserved).some((name) => !known.includes(name))) return undefined;
   const params = document.preserved as KeyParams;
   // compose.ts: an empty AUTHCTL_PASSPHRASE is no passphrase.
   const passphrase = inputs.env.AUTHCTL_PASSPHRASE || undefined;
@@ -222,11 +217,4 @@ function plainCredential(
     if (raw.needs_login || needsRefresh(raw, now, minTtlMs)) return undefined;
   }
   return raw;
-}
-
-/** A sealed value anywhere in a record (its fields, or `extra`): the store then has a key. */
-function hasSealedValue(raw: StoredCredential): boolean {
-  for (const value of Object.values(raw)) if (isSealed(value)) return true;
-  for (const value of Object.values(raw.extra ?? {})) if (isSealed(value)) return true;
-  return false;
 }
