@@ -9,7 +9,7 @@ import { resolveHome } from "./config/paths.ts";
 import { join } from "./lazy-path.ts";
 import { CONFIG_FILE, CREDENTIALS_FILE, KEY_FILE, KEY_FILE_BYTES, LOCAL_STORE_NAMES } from "./store/files.ts";
 import { startKeyringAhead } from "./store/keyring-backend.ts";
-import { CONFIG_READ, readKeyAhead, readShared, STORE_READ } from "./store/quick-read.ts";
+import { CONFIG_READ, readKeyShared, readShared, STORE_READ } from "./store/quick-read.ts";
 
 /**
  * `env`, `token` and `exec`: the commands of the hot path, by the first word that is not an
@@ -46,7 +46,7 @@ function startReads(env: Record<string, string | undefined>) {
   // The encrypted store's key file, when that store is chosen here and opened by its key file (a
   // passphrase derives the key instead): backend-store.ts openAhead takes it.
   if (env.AUTHCTL_STORE === "encrypted" && !env.AUTHCTL_PASSPHRASE)
-    readKeyAhead(join(home, KEY_FILE), KEY_FILE_BYTES);
+    readKeyShared(join(home, KEY_FILE), KEY_FILE_BYTES);
   // With AUTHCTL_STORE=keyring, the keyring's connection, session and the named items' lookups
   // too (keyring-backend.ts; the module is light, the D-Bus code loads only then).
   startKeyringAhead(env, argv);

@@ -74,9 +74,11 @@ export async function readQuickly(
 }
 
 /**
- * readQuickly, leaving the read in place for the next reader with the same arguments: the
- * usual-case lane (main.ts) looks at the files first, and when it hands over to the full path,
- * that path's readers take the same reads instead of reading again.
+ * readQuickly, started now (or the read already started) and left in place for the next reader
+ * with the same arguments, who takes it once (readQuickly; a later read is a new one). Bun's file
+ * API answers on its thread pool: reads-ahead.ts starts the hot path's reads as the process begins,
+ * the usual-case lane looks at them first, and when it hands over, the full path's readers take
+ * the same reads instead of reading again. Never rejects (a failure is USE_NODE_FS).
  */
 export function readShared(
   dir: string,
@@ -121,7 +123,7 @@ export function turnAhead(): Promise<void> | undefined {
   return turnsWanted ? Bun.sleep(0) : undefined;
 }
 
-/** Reads started early (readAhead, readKeyAhead), by what they read; each is taken once. */
+/** Reads started early (readShared, readKeyShared), by what they read; each is taken once. */
 const ahead = new Map<string, Promise<unknown>>();
 
 function startAhead<T>(key: string, read: () => Promise<T>): Promise<T | typeof USE_NODE_FS> {
@@ -140,16 +142,6 @@ function takeAhead<T>(key: string, read: () => Promise<T>): Promise<T> {
 
 function aheadKey(dir: string, path: string, options: QuickReadOptions): string {
   return `text\0${dir}\0${path}\0${options.often ?? ""}\0${options.decode.fatal ? 1 : 0}${options.decode.ignoreBOM ? 1 : 0}`;
-}
-
-/**
- * Starts readQuickly(dir, path, options) now, for the next caller with the same arguments, which
- * gets this read instead of a new one (once). Bun's file API answers on its thread pool: started
- * as the hot path begins, the reads are done by the time the context needs them. Settles when the
- * read is done (tests wait for it); never rejects (a failure is USE_NODE_FS, as in readQuickly).
- */
-export function readAhead(dir: string, path: string, options: QuickReadOptions): Promise<unknown> {
-  return startAhead(aheadKey(dir, path, options), () => readNow(dir, path, options, aheadDirStat(dir)));
 }
 
 /**
@@ -216,11 +208,6 @@ function utf8Length(text: string): number {
  */
 export async function readKeyQuickly(path: string, size: number): Promise<Uint8Array | typeof USE_NODE_FS> {
   return takeAhead(`key\0${path}\0${size}`, () => readKeyNow(path, size));
-}
-
-/** readAhead for readKeyQuickly: the encrypted store's key file, taken once by the same arguments. */
-export function readKeyAhead(path: string, size: number): Promise<unknown> {
-  return startAhead(`key\0${path}\0${size}`, () => readKeyNow(path, size));
 }
 
 /**

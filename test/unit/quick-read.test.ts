@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   CONFIG_READ,
-  readAhead,
   readFileQuickly,
-  readKeyAhead,
+  readKeyShared,
+  readShared,
   readKeyQuickly,
   readQuickly,
   readTextQuickly,
@@ -88,13 +88,13 @@ for (const [name, decode] of [
   });
 }
 
-// readAhead (issue 18): main.ts starts the hot path's reads early; the reader with the same
+// readShared (issue 18): reads-ahead.ts starts the hot path's reads early; the reader with the same
 // arguments takes that read once, and every later read is a new one (a store written in between
 // is seen). Other arguments never get it.
 test("a read ahead is taken once, by the reader with the same arguments", async () => {
   const path = join(dir, "ahead.toml");
   writeFileSync(path, "first = 1\n", { mode: 0o600 });
-  await readAhead(dir, path, STORE_READ);
+  await readShared(dir, path, STORE_READ);
   // Written after the read ahead finished: the taker still gets what was read then.
   writeFileSync(path, "second = 2\n", { mode: 0o600 });
   expect(await readQuickly(dir, path, CONFIG_READ)).toMatchObject({ text: "second = 2\n" });
@@ -104,14 +104,14 @@ test("a read ahead is taken once, by the reader with the same arguments", async 
 
 test("a read ahead that finds no file answers as a read now would", async () => {
   const path = join(dir, "absent.toml");
-  readAhead(dir, path, CONFIG_READ);
+  readShared(dir, path, CONFIG_READ);
   expect(await readQuickly(dir, path, CONFIG_READ)).toEqual({ text: undefined });
 });
 
 test("a key file read ahead is taken once, by the reader with the same arguments", async () => {
   const path = join(dir, "key");
   writeFileSync(path, Buffer.alloc(32, 1), { mode: 0o600 });
-  await readKeyAhead(path, 32);
+  await readKeyShared(path, 32);
   writeFileSync(path, Buffer.alloc(32, 2), { mode: 0o600 });
   expect(await readKeyQuickly(path, 32)).toEqual(new Uint8Array(32).fill(1));
   expect(await readKeyQuickly(path, 32)).toEqual(new Uint8Array(32).fill(2));
