@@ -60,6 +60,17 @@ async function build(file: string, options: { target?: string; order?: string[] 
       outfile: file,
       ...(options.target ? { target: options.target as never } : {}),
       jitPolicy: JIT_POLICY,
+      // A compiled Bun program reads bunfig.toml and .env from the directory it runs in, unless
+      // told not to. For authctl that directory is whatever project the user is in: a cloned
+      // repository's bunfig.toml `preload` ran its own code inside authctl (with the keyring and
+      // the store's key in reach), and its .env set AUTHCTL_HOME, AUTHCTL_STORE or a proxy for
+      // authctl and reached exec's child unasked (found trying it; test/e2e/working-directory.test.ts).
+      // authctl's settings come from its environment and config.toml only. Reading nothing also
+      // spares every start a scan of the working directory's parents (0.2-0.7 ms, measured).
+      autoloadBunfig: false,
+      autoloadDotenv: false,
+      autoloadTsconfig: false,
+      autoloadPackageJson: false,
       // Profile-guided layout (see above): measured on `env openrouter`, 35.7 -> 34.5 MiB peak on
       // the plain file store and 41.1 -> 39.1 MiB on the encrypted one (15 alternating runs).
       ...(options.order?.length ? { bytecodeOrder: options.order } : {}),
