@@ -7,6 +7,7 @@ import { dirname } from "../lazy-path.ts";
 import {
   findNoProjectFileQuickly,
   findProjectFile,
+  type ForeignProjectFile,
   PROJECT_FILE_NAME,
   projectKey,
   type ProjectFile,
@@ -15,6 +16,7 @@ import {
 import { allowProject, denyProject, type ProjectTrust, projectTrust } from "../config/project-trust.ts";
 import { AuthctlError, isAuthctlError } from "../errors.ts";
 import { parseAccountRef } from "../store/accounts.ts";
+import { userName } from "../store/trust.ts";
 import type { Context } from "../context.ts";
 
 /** Where the search starts; a deleted working directory has no project file above it. */
@@ -90,13 +92,25 @@ export function projectStatus(ctx: Context): ProjectStatus | undefined {
 
 function requireProjectFile(ctx: Context, command: string): string {
   const cwd = workingDirectory(ctx);
-  const path = cwd === undefined ? undefined : findProjectFile(cwd, ctx.deps.env.HOME);
-  if (!path)
+  const foreign: ForeignProjectFile[] = [];
+  const path = cwd === undefined ? undefined : findProjectFile(cwd, ctx.deps.env.HOME, foreign);
+  if (!path) {
+    // Another user's file was passed over: say so, or "no .authctl.toml" contradicts what `ls` shows.
+    const passed = foreign.map((file) => `${file.path} belongs to ${userName(file.owner)}`).join(", ");
     throw new AuthctlError(
       "CONFIG_INVALID",
-      `no ${PROJECT_FILE_NAME} in ${cwd ?? "the working directory"} or above it: nothing to ${command}`,
-      { hint: `create one with: providers = ["openrouter"]` },
+      passed
+        ? `no ${PROJECT_FILE_NAME} of yours in ${cwd ?? "the working directory"} or above it: nothing to ${command} (${passed}; authctl never uses another user's project file)`
+        : `no ${PROJECT_FILE_NAME} in ${cwd ?? "the working directory"} or above it: nothing to ${command}`,
+      {
+        hint: !passed
+          ? `create one with: providers = ["openrouter"]`
+          : command === "allow"
+            ? "copy it into a directory of your own, read it, and run 'authctl allow' there"
+            : undefined,
+      },
     );
+  }
   return path;
 }
 

@@ -15,12 +15,22 @@
  * one is found. SHA-256 comes from Bun.CryptoHasher, which needs no module (node:crypto costs a
  * compiled binary about 4 MB of memory, see _integrity.ts).
  */
-import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, statSync } from "../lazy-fs.ts";
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readSync,
+  realpathSync,
+  statSync,
+} from "../lazy-fs.ts";
 import { basename, dirname, join } from "../lazy-path.ts";
 import { parse, TomlError } from "smol-toml";
 import { AuthctlError } from "../errors.ts";
 import { parseAccountRef } from "../store/accounts.ts";
 import { USE_NODE_FS } from "../store/quick-read.ts";
+import { myUid } from "../store/trust.ts";
 
 export const PROJECT_FILE_NAME = ".authctl.toml";
 
@@ -47,6 +57,37 @@ function statQuietly(path: string): ReturnType<typeof statSync> | undefined {
   }
 }
 
+/** A project file the search passed over: another user's (see findProjectFile). */
+export interface ForeignProjectFile {
+  path: string;
+  owner: number;
+}
+
+function statEntryQuietly(path: string): ReturnType<typeof lstatSync> | undefined {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The owner of a project file found at `path` when it is neither this user nor root, else
+ * undefined. Both the directory entry and, for a symbolic link, the file it leads to count:
+ * another user's link to one of this user's files is still theirs to replace.
+ */
+function foreignOwner(
+  path: string,
+  target: { uid: number | bigint },
+  me: number | undefined,
+): number | undefined {
+  if (me === undefined) return undefined;
+  for (const uid of [statEntryQuietly(path)?.uid, target.uid]) {
+    if (uid !== undefined && Number(uid) !== me && Number(uid) !== 0) return Number(uid);
+  }
+  return undefined;
+}
+
 /**
  * The nearest `.authctl.toml` from `cwd` upward, as git looks for `.git`:
  *  - the search ends at the filesystem root;
@@ -55,9 +96,23 @@ function statQuietly(path: string): ReturnType<typeof statSync> | undefined {
  *    so a volume mounted under someone else's tree is not steered by a file above it;
  *  - when the working directory is inside the user's home, the home directory is the last one
  *    searched: `/home/.authctl.toml` is not the user's to decide (and is not searched for).
- * Only a regular file counts (a symbolic link to one included).
+ * Only a regular file counts (a symbolic link to one included), and only one of this user's or
+ * root's: another user's is passed over as if absent, and the search goes on upward. Outside
+ * $HOME the search reaches shared directories (/tmp, /srv, a checkout in /var), where anyone may
+ * put a `.authctl.toml`; it is never used unallowed, but an unknown file makes `env` and `exec`
+ * fail (exit 1), so another local user could stop them in every directory below theirs. Git
+ * refuses a repository owned by someone else (safe.directory, CVE-2022-24765) because a .git
+ * runs code; a project file selects, so passing over it is enough, and stopping at it instead
+ * would let it hide the user's own project file above it (and `env` would then hand out every
+ * credential instead of the project's selection). Files passed over are added to `foreign`, for
+ * `allow` and `deny` to name.
  */
-export function findProjectFile(cwd: string, userHome?: string): string | undefined {
+export function findProjectFile(
+  cwd: string,
+  userHome?: string,
+  foreign?: ForeignProjectFile[],
+): string | undefined {
+  const me = myUid();
   const homes = new Set<string>();
   if (userHome) {
     homes.add(userHome.replace(/\/+$/, "") || "/");
@@ -70,8 +125,13 @@ export function findProjectFile(cwd: string, userHome?: string): string | undefi
   let dir = cwd;
   let device = statQuietly(dir)?.dev;
   for (;;) {
-    const candidate = statQuietly(join(dir, PROJECT_FILE_NAME));
-    if (candidate?.isFile()) return join(dir, PROJECT_FILE_NAME);
+    const path = join(dir, PROJECT_FILE_NAME);
+    const candidate = statQuietly(path);
+    if (candidate?.isFile()) {
+      const owner = foreignOwner(path, candidate, me);
+      if (owner === undefined) return path;
+      foreign?.push({ path, owner });
+    }
     if (homes.has(dir)) return undefined;
     const parent = dirname(dir);
     if (parent === dir) return undefined;

@@ -11,7 +11,8 @@ import { AuthctlError, errorCode } from "../errors.ts";
 
 const IS_WINDOWS = process.platform === "win32";
 
-function myUid(): number | undefined {
+/** This process's uid; undefined on Windows, where files have no such owner. */
+export function myUid(): number | undefined {
   return IS_WINDOWS ? undefined : process.getuid?.();
 }
 

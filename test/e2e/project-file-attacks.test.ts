@@ -1,5 +1,14 @@
-import { afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { mkdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import {
+  chownSync,
+  existsSync,
+  lchownSync,
+  mkdirSync,
+  readFileSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { createSandbox, ensureBinary, expectOk, secret, type Sandbox } from "../helpers/binary.ts";
 
@@ -63,4 +72,69 @@ describe("what is read is bounded", () => {
       expect(refused.stderr).toContain(`project file ${path}: cannot be read (larger than 64 KiB)`);
     }
   }, 30_000);
+});
+
+const isRoot = process.getuid?.() === 0;
+if (!isRoot)
+  console.warn("SKIPPED: project files of another user need root (the test creates a second user)");
+
+describe.skipIf(!isRoot)("another local user's project file (a shared directory outside $HOME)", () => {
+  const user = `actlpf${process.pid % 100_000}`;
+  let uid = 0;
+  let gid = 0;
+  beforeAll(() => {
+    const made = Bun.spawnSync(["useradd", "-M", "-d", "/nonexistent", "-s", "/bin/sh", user], {
+      stderr: "pipe",
+    });
+    if (made.exitCode !== 0) throw new Error(`useradd failed: ${made.stderr.toString()}`);
+    uid = Number(Bun.spawnSync(["id", "-u", user]).stdout.toString().trim());
+    gid = Number(Bun.spawnSync(["id", "-g", user]).stdout.toString().trim());
+  });
+  afterAll(() => {
+    Bun.spawnSync(["userdel", user]);
+  });
+
+  test("is passed over as if absent: env and exec work below it, allow names its owner and records nothing, and the search goes on to the user's own file above it", async () => {
+    // The sandbox root stands for /tmp: outside $HOME, so the search goes up to `/`. Another user
+    // put a project file in a directory above the one the user works in.
+    const shared = join(box.root, "shared");
+    const work = join(shared, "mine");
+    mkdirSync(work, { recursive: true });
+    const theirs = join(shared, ".authctl.toml");
+    writeFileSync(theirs, 'providers = ["openrouter@work"]\n');
+    chownSync(theirs, uid, gid);
+    const env = await box.run(["env"], { cwd: work });
+    expectOk(env);
+    expect(env.stdout).toContain(PERSONAL);
+    const exec = await box.run(["exec", "--", "sh", "-c", 'test -n "$OPENROUTER_API_KEY"'], { cwd: work });
+    expectOk(exec);
+    const allow = await box.run(["allow"], { cwd: work });
+    expect(allow.code).toBe(1);
+    expect(allow.stderr).toContain(`no .authctl.toml of yours in ${work} or above it: nothing to allow`);
+    expect(allow.stderr).toContain(`${theirs} belongs to ${user}`);
+    expect(existsSync(join(box.home, "allowed-projects.json"))).toBe(false);
+    // The user's own project file above theirs is found through it (stopping at theirs would hide
+    // it, and env would hand out every credential instead of what the user's file selects).
+    writeFileSync(join(box.root, ".authctl.toml"), 'providers = ["openrouter@work"]\n');
+    expectOk(await box.run(["allow"], { cwd: work }));
+    const list = JSON.parse(readFileSync(join(box.home, "allowed-projects.json"), "utf8"));
+    expect(Object.keys(list.allowed)).toEqual([join(box.root, ".authctl.toml")]);
+    const selected = await box.run(["env"], { cwd: work });
+    expectOk(selected);
+    expect(selected.stdout).toContain(WORK);
+    expect(selected.stdout).not.toContain(PERSONAL);
+    // Their symbolic link to the user's own (allowed) file is still theirs: passed over too.
+    const linked = join(box.root, "linked");
+    mkdirSync(linked);
+    symlinkSync("../.authctl.toml", join(linked, ".authctl.toml"));
+    lchownSync(join(linked, ".authctl.toml"), uid, gid);
+    const throughLink = await box.run(["env"], { cwd: linked });
+    expectOk(throughLink);
+    expect(throughLink.stdout).toContain(WORK);
+    // The user's own file where theirs was is used as before (and refused until allowed).
+    chownSync(theirs, 0, 0);
+    const own = await box.run(["env"], { cwd: work });
+    expect(own.code).toBe(1);
+    expect(own.stderr).toContain(`the project file ${theirs} is not allowed yet`);
+  }, 60_000);
 });
