@@ -253,7 +253,7 @@ export async function refreshCredential(
           clientSecret: settings?.clientSecret,
           clientAuth,
           refreshToken: used,
-          body: settings?.tokenBody ?? "form",
+          body: settings?.refreshBody ?? settings?.tokenBody ?? "form",
           timeoutMs: REFRESH_TIMEOUT_MS,
           headers:
             method?.kind === "oauth" ? method.hooks?.headers?.(createHookDeps(deps, provider)) : undefined,

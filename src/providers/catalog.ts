@@ -211,6 +211,7 @@ export function oauthSettingsFrom(entry: ProviderOverrides, base?: OAuthSettings
     fallbackPorts: entry.redirect_port !== undefined ? [] : (base?.fallbackPorts ?? []),
     redirectPath: entry.redirect_path ?? base?.redirectPath ?? "/callback",
     tokenBody: base?.tokenBody ?? "form",
+    refreshBody: base?.refreshBody,
     revocationBody: base?.revocationBody,
     extraAuthorizeParams: base?.extraAuthorizeParams,
   };

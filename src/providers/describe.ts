@@ -83,6 +83,14 @@ function describeOAuth(method: OAuthMethod) {
     },
     client_id: o.clientId ?? null,
     scopes: o.scopes,
+    // The parameters a provider's client adds to the authorize request, and how each token-endpoint
+    // request is encoded: constants to check against the provider's own client like the rest.
+    authorize_params: hasRedirect ? (o.extraAuthorizeParams ?? {}) : null,
+    bodies: {
+      token: o.tokenBody,
+      refresh: o.refreshBody ?? o.tokenBody,
+      revocation: o.revocationUrl ? (o.revocationBody ?? "form") : null,
+    },
     redirect: hasRedirect
       ? {
           host: o.redirectHost,

@@ -122,7 +122,10 @@ export const OPENAI_CHATGPT: OAuthMethod = {
     revocationUrl: "https://auth.openai.com/oauth/revoke",
     revocationBody: "json",
     clientId: CLIENT_ID,
-    // pi-mono openai-codex.ts SCOPE (codex adds api.connectors.read/invoke for its own connectors).
+    // Deliberately fewer than Codex asks for: openai/codex server.rs build_authorize_url (read at
+    // commit 0483fd17) adds api.connectors.read and api.connectors.invoke, which only Codex's own
+    // connectors use; authctl never calls them, so it asks for what pi-mono openai-codex.ts SCOPE
+    // asks for (least privilege; the login works without them, as pi's shows).
     scopes: ["openid", "profile", "email", "offline_access"],
     // openai/codex server.rs: redirect http://localhost:1455/auth/callback, bound on 127.0.0.1.
     redirectHost: "localhost",
@@ -130,7 +133,11 @@ export const OPENAI_CHATGPT: OAuthMethod = {
     // "Keep in sync with the Codex CLI Hydra redirect URI allow-list": arbitrary ports are refused.
     fallbackPorts: [1457],
     redirectPath: "/auth/callback",
+    // openai/codex server.rs exchange_code_for_tokens posts the code form-encoded, and
+    // auth/manager.rs request_chatgpt_token_refresh (read at commit 375d41a3) posts the refresh as
+    // JSON {client_id, grant_type, refresh_token}: authctl sends each the way Codex does.
     tokenBody: "form",
+    refreshBody: "json",
     // openai/codex server.rs build_authorize_url. `originator` names the client: codex sends
     // codex_cli_rs (default_client.rs DEFAULT_ORIGINATOR), pi sends "pi" (openai-codex.ts), opencode
     // "opencode"; third-party clients of this client id name themselves and log in, so authctl does too.

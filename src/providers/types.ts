@@ -79,6 +79,12 @@ export interface OAuthSettings {
   fallbackPorts: number[];
   redirectPath: string;
   tokenBody: "form" | "json";
+  /**
+   * The refresh request's body when it differs from the code exchange's (`tokenBody`): OpenAI's
+   * Codex posts the code form-encoded and the refresh as JSON (openai/codex
+   * codex-rs/login/src/auth/manager.rs request_chatgpt_token_refresh).
+   */
+  refreshBody?: "form" | "json";
   /** RFC 7009 says form; OpenAI's revoke endpoint takes JSON (openai/codex codex-rs/login/src/auth/revoke.rs). */
   revocationBody?: "form" | "json";
   extraAuthorizeParams?: Record<string, string>;

@@ -146,6 +146,24 @@ describe("openai --method chatgpt", () => {
     expect(result.stderr).toContain("device-code login is not enabled");
   });
 
+  test("a refresh is JSON {client_id, grant_type, refresh_token}, as Codex sends it, while the code exchange is a form", async () => {
+    // openai/codex codex-rs/login/src/auth/manager.rs request_chatgpt_token_refresh (commit 375d41a3).
+    const { fake, box, env } = setup({ expiresIn: 0.001 });
+    expectOk(await box.run(["login", "openai", "--method", "chatgpt"], { env }));
+    const spent = String(store(box).openai!.refresh_token);
+    expectOk(await box.run(["token", "openai"]));
+    const grants = fake.requests.filter((r) => r.path === "/oauth/token");
+    const code = grants.find((r) => r.body.grant_type === "authorization_code")!;
+    expect(code.contentType).toStartWith("application/x-www-form-urlencoded");
+    const refresh = grants.find((r) => r.body.grant_type === "refresh_token")!;
+    expect(refresh.contentType).toStartWith("application/json");
+    expect(refresh.body).toEqual({
+      client_id: "app_EMoamEEZ73f0CkXaXp7hrann",
+      grant_type: "refresh_token",
+      refresh_token: spent,
+    });
+  });
+
   test("refresh_token_reused (another client used the token) marks the login for renewal and keeps it", async () => {
     // A token that expires a millisecond after it is issued: expired on the real clock by the
     // time `token` runs, without a sleep (this provider's one real-expiry case).

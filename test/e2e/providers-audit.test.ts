@@ -59,6 +59,26 @@ describe("providers --json", () => {
       fallback_ports: [1457],
       path: "/auth/callback",
     });
+    // openai/codex: the code exchange is a form, the refresh JSON (auth/manager.rs), the revoke JSON
+    // (auth/revoke.rs); the authorize request carries Codex's extra parameters, with authctl's own
+    // originator.
+    expect(method(list, "openai", "chatgpt")).toMatchObject({
+      bodies: { token: "form", refresh: "json", revocation: "json" },
+      authorize_params: {
+        id_token_add_organizations: "true",
+        codex_cli_simplified_flow: "true",
+        originator: "authctl",
+      },
+    });
+    expect(method(list, "anthropic", "claude").bodies).toEqual({
+      token: "json",
+      refresh: "json",
+      revocation: null,
+    });
+    expect(method(list, "kimi", "device")).toMatchObject({
+      authorize_params: null,
+      bodies: { token: "form" },
+    });
     expect(method(list, "openai", "chatgpt").exports).toContainEqual({
       name: "CHATGPT_ACCESS_TOKEN",
       field: "access_token",
