@@ -148,7 +148,11 @@ function createDeps(hot: boolean): Deps {
   });
   const fetchDirect = ((input: string | URL | Request, init?: RequestInit) => {
     neverProxyLoopback();
-    return fetch(input, init);
+    // Bun's fetch logs every request to stderr when BUN_CONFIG_VERBOSE_FETCH is set (a setting
+    // people export while debugging some other Bun program): its headers with `x-api-key` and
+    // cookies in clear, and with `=curl` the Authorization header and the body too (a refresh
+    // token, a PKCE verifier, the etcd password). A request's own `verbose: false` wins over it.
+    return fetch(input, { ...init, verbose: false } as RequestInit);
   }) as typeof fetch;
   const sleep = (ms: number, signal?: AbortSignal) =>
     new Promise<void>((resolve, reject) => {
