@@ -10,13 +10,24 @@ import type { HookDeps } from "./types.ts";
  * the stored GitHub token. Caching it and the store lock are actions/use-exchange.ts's; this is
  * the request, loaded only by `authctl token github-copilot --copilot`.
  */
-// The VS Code Copilot Chat identity the exchange expects (badlogic/pi-mono
-// packages/ai/src/utils/oauth/github-copilot.ts COPILOT_HEADERS; providers.md §5b variant a).
+/**
+ * The headers of VS Code's Copilot Chat, the first-party client of this exchange, as read in
+ * microsoft/vscode-copilot-chat at commit 31acd00a (2026-03-29, extension 0.42.0):
+ * src/platform/authentication/node/copilotTokenManager.ts fetchCopilotTokenFromGitHubToken sends
+ * `Authorization: token <GitHub token>` and `X-GitHub-Api-Version: 2025-04-01`, and its fetchers
+ * (src/platform/networking/node/nodeFetcher.ts) add `User-Agent: GitHubCopilotChat/<version>`.
+ * Editor-Version, Editor-Plugin-Version and Copilot-Integration-Id are the chat requests' headers
+ * (@vscode/copilot-api 0.2.18 adds them to those, not to this call); authctl keeps sending them
+ * here, with the same extension's values (engines.vscode ^1.111.0), as pi-mono
+ * packages/ai/src/utils/oauth/github-copilot.ts COPILOT_HEADERS and other clients of the
+ * Iv1.b507a08c87ecfe98 app do, because its token may be checked for an editor identity.
+ */
 const HEADERS = {
   accept: "application/json",
-  "user-agent": "GitHubCopilotChat/0.35.0",
-  "editor-version": "vscode/1.107.0",
-  "editor-plugin-version": "copilot-chat/0.35.0",
+  "x-github-api-version": "2025-04-01",
+  "user-agent": "GitHubCopilotChat/0.42.0",
+  "editor-version": "vscode/1.111.0",
+  "editor-plugin-version": "copilot-chat/0.42.0",
   "copilot-integration-id": "vscode-chat",
 };
 

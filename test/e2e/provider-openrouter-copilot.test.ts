@@ -196,6 +196,14 @@ describe("github-copilot", () => {
     const second = await box.run(["token", "github-copilot", "--copilot"]);
     expect(second.stdout).toBe(first.stdout);
     expect(fake.counts.copilot).toBe(1);
+    // As VS Code's Copilot Chat sends the exchange (microsoft/vscode-copilot-chat@31acd00a
+    // copilotTokenManager.ts; nodeFetcher.ts for the User-Agent of extension 0.42.0).
+    const exchange = fake.requests.find((r) => r.path.endsWith("copilot_internal/v2/token"))!;
+    expect(exchange.headers).toMatchObject({
+      authorization: `token ${fake.issued.githubTokens[0]}`,
+      "x-github-api-version": "2025-04-01",
+      "user-agent": "GitHubCopilotChat/0.42.0",
+    });
   });
 
   test("--copilot with another provider is a usage error naming the provider it goes with", async () => {
