@@ -152,7 +152,12 @@ function createDeps(hot: boolean): Deps {
     // people export while debugging some other Bun program): its headers with `x-api-key` and
     // cookies in clear, and with `=curl` the Authorization header and the body too (a refresh
     // token, a PKCE verifier, the etcd password). A request's own `verbose: false` wins over it.
-    return fetch(input, { ...init, verbose: false } as RequestInit);
+    // Likewise NODE_TLS_REJECT_UNAUTHORIZED=0 (exported for some Node tool behind a TLS-inspecting
+    // proxy) made Bun's fetch send keys and tokens to any certificate, silently; the request's own
+    // `rejectUnauthorized` wins over it, and NODE_EXTRA_CA_CERTS / SSL_CERT_FILE still apply. The
+    // proxy (proxy/upstream.ts) already decides on the handshake's answer itself.
+    const tls = { ...(init as { tls?: object } | undefined)?.tls, rejectUnauthorized: true };
+    return fetch(input, { ...init, verbose: false, tls } as RequestInit);
   }) as typeof fetch;
   const sleep = (ms: number, signal?: AbortSignal) =>
     new Promise<void>((resolve, reject) => {

@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "smol-toml";
-import { startKeyApi, type KeyApi } from "../fakes/key-api.ts";
+import { startKeyApi, TEST_TLS, type KeyApi } from "../fakes/key-api.ts";
 import { REFRESH_FAKE_CLIENT_ID, startRefreshFake } from "../fakes/refresh-fake.ts";
 import { createSandbox, ensureBinary, expectOk, secret, type Sandbox } from "../helpers/binary.ts";
 
@@ -97,5 +97,39 @@ describe("BUN_CONFIG_VERBOSE_FETCH (Bun's request log) is not honoured", () => {
     expect(result.stdout.trim()).not.toBe(accessToken);
     expect(result.stderr).not.toContain(refreshToken);
     expect(result.stderr).not.toMatch(FETCH_LOG);
+  }, 30_000);
+});
+
+describe("NODE_TLS_REJECT_UNAUTHORIZED=0 does not turn certificate checks off", () => {
+  test("a key is not sent to a server whose certificate is not trusted; NODE_EXTRA_CA_CERTS still trusts one", async () => {
+    const tlsApi = startKeyApi({ tls: true });
+    cleanups.push(() => tlsApi.stop());
+    const box = sandbox(
+      `[providers.openrouter]\napi_url = "${tlsApi.url}/api/v1"\n[providers.mycorp]\nissuer = "${tlsApi.url}"\nclient_id = "authctl"\n`,
+    );
+    const insecure = { NODE_TLS_REJECT_UNAUTHORIZED: "0" };
+    const unverified = await box.run(["login", "openrouter", "--with-key"], {
+      stdin: OPENROUTER,
+      env: insecure,
+    });
+    expectOk(unverified);
+    expect(unverified.stderr).toContain("TLS certificate is not trusted here");
+    expect(unverified.stderr).toContain("NODE_EXTRA_CA_CERTS");
+    expect(tlsApi.requests).toEqual([]);
+    // An OAuth login stops at discovery, before any code or verifier exists.
+    const oauth = await box.run(["login", "mycorp", "--timeout", "5"], {
+      env: { ...insecure, BROWSER: "true" },
+    });
+    expect(oauth.code).toBe(1);
+    expect(oauth.stderr).toContain("TLS certificate not trusted");
+    expect(tlsApi.requests).toEqual([]);
+    // The supported way to trust a company CA is unchanged.
+    const trusted = await box.run(["login", "openrouter", "--with-key"], {
+      stdin: OPENROUTER,
+      env: { ...insecure, NODE_EXTRA_CA_CERTS: TEST_TLS.caPath },
+    });
+    expectOk(trusted);
+    expect(trusted.stderr).toContain("OpenRouter accepted the key");
+    expect(tlsApi.requests).toHaveLength(1);
   }, 30_000);
 });
