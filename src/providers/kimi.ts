@@ -48,7 +48,12 @@ const ascii = (value: string) => value.replace(/[^\x20-\x7e]/g, "").trim() || "u
 function headers(deps: HookDeps): Record<string, string> {
   // node:os on first use: the registry, which `env` loads, imports this module (about 2 MB of
   // memory in a compiled binary).
-  const { arch, release, type: osType, version: osVersion } = require("node:os") as typeof import("node:os");
+  const {
+    machine,
+    release,
+    type: osType,
+    version: osVersion,
+  } = require("node:os") as typeof import("node:os");
   return {
     // kimi-cli oauth.py _common_headers. The platform is kimi-cli's, because the auth server knows
     // it; the version is authctl's own: the server accepts other clients' values (third-party
@@ -57,8 +62,13 @@ function headers(deps: HookDeps): Record<string, string> {
     "X-Msh-Platform": "kimi_cli",
     "X-Msh-Version": version,
     "X-Msh-Device-Name": ascii(deps.hostname()),
-    // kimi-cli _device_model: "<system> <release> <arch>"; X-Msh-Os-Version: platform.version().
-    "X-Msh-Device-Model": ascii(`${osType()} ${release()} ${arch()}`),
+    // kimi-cli _device_model (MoonshotAI/kimi-cli src/kimi_cli/auth/oauth.py, read at commit
+    // 4a550eff, 2026-07-16): "<platform.system()> <platform.release()> <platform.machine()>", the
+    // machine as uname names it (x86_64, aarch64), which is os.machine(), not os.arch() (x64).
+    // kimi-cli words macOS and Windows its own way ("macOS 15.1 arm64", "Windows 11 AMD64"):
+    // authctl sends the uname form there, as it cannot read the macOS product version cheaply.
+    // X-Msh-Os-Version: platform.version().
+    "X-Msh-Device-Model": ascii(`${osType()} ${release()} ${machine()}`),
     "X-Msh-Os-Version": ascii(osVersion()),
     "X-Msh-Device-Id": deviceId(deps),
   };

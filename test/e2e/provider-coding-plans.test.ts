@@ -1,5 +1,6 @@
 import { afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, statSync } from "node:fs";
+import { machine, release, type } from "node:os";
 import { join } from "node:path";
 import { parse } from "smol-toml";
 import { startGoogleFake } from "../fakes/google.ts";
@@ -70,6 +71,9 @@ describe("kimi (device flow with X-Msh headers, rotating refresh)", () => {
         (r) => r.headers["x-msh-platform"] === "kimi_cli" && r.headers["x-msh-device-id"] === deviceId,
       ),
     ).toBe(true);
+    // kimi-cli _device_model on Linux: "<system> <release> <machine>", the machine as uname names
+    // it (x86_64), not Node's arch name (x64) (MoonshotAI/kimi-cli src/kimi_cli/auth/oauth.py @4a550eff).
+    expect(fake.requests[0]!.headers["x-msh-device-model"]).toBe(`${type()} ${release()} ${machine()}`);
     expect((await box.run(["env", "kimi"])).stdout).toBe(`export KIMI_API_KEY='${before.access_token}'\n`);
     // A refresh is asked for (the token lives an hour, less than --min-ttl) rather than waited
     // for: with a 2-second token, a loaded machine let it expire before `env` ran, and env printed
