@@ -20,7 +20,10 @@ const base: Omit<OAuthSettings, "authorizeUrl" | "scopes"> = {
   redirectPort: 53692,
   fallbackPorts: [],
   redirectPath: "/callback",
-  // JSON, with `state` in the body (pi-mono anthropic.ts; providers.md §3).
+  // JSON, with `state` in the body (pi-mono anthropic.ts; providers.md §3). That state is
+  // authctl's own random value, on purpose: pi-mono anthropic.ts (commit 83378aad) sends the PKCE
+  // verifier as `state`, which puts the verifier in the authorize URL and defeats PKCE
+  // (providers.md §1; STYLE.md: state and verifier are independent).
   tokenBody: "json",
   // pi-mono anthropic.ts sends code=true (the page shows a code to paste when no loopback answers).
   extraAuthorizeParams: { code: "true" },

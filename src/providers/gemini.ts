@@ -98,7 +98,11 @@ export const GEMINI_CODE_ASSIST: OAuthMethod = {
     fallbackPorts: [],
     redirectPath: "/oauth2callback",
     tokenBody: "form",
-    // A refresh token only comes with offline access and a fresh consent.
+    // gemini-cli oauth2.ts (commit 5411f113) sends access_type=offline only, and no PKCE on this
+    // web flow (only its NO_BROWSER flow has PKCE). authctl adds prompt=consent on purpose: Google
+    // returns a refresh token only at a fresh consent, and gemini-cli keeps an earlier one in
+    // ~/.gemini while authctl starts without any (pi-mono google-gemini-cli.ts does the same).
+    // The loopback flow adds PKCE S256 for every provider (RFC 8252 §8.1), which Google accepts.
     extraAuthorizeParams: { access_type: "offline", prompt: "consent" },
   },
   env: {

@@ -35,6 +35,8 @@ async function afterTokens(deps: HookDeps, tokens: TokenSet, settings: OAuthSett
   if (account) extra.chatgpt_account_id = account;
   if (tokens.id_token && settings.tokenUrl) {
     // Best effort, as in Codex: an account without platform access simply gets no API key.
+    // Codex tries it after the browser login only (device_code_auth.rs at commit 0483fd17 stores
+    // no API key); authctl tries it after either, since a failure costs one request and nothing else.
     const { apiKeyExchangeRequest, processApiKeyExchangeResponse } = await import("./openai-endpoints.ts");
     try {
       extra.api_key = await processApiKeyExchangeResponse(
