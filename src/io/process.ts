@@ -14,9 +14,26 @@ export function replaceProcessAvailable(): boolean {
   return typeof (process as ExecveProcess).execve === "function" && process.platform !== "win32";
 }
 
+/**
+ * The signals Bun sets to "ignore" as it starts (seen with strace: SIGPIPE and SIGXFSZ), which an
+ * ignored signal keeps across execve. exec's child started with them ignored, unlike the same
+ * command run from the shell: `yes | head -1` inside it printed "yes: standard output: Broken
+ * pipe", and a pipeline's writer exited 1 instead of dying of SIGPIPE (141), for every pipeline an
+ * agent ran through its shell tool. Bun.spawn's children get them back (exec --proxy, spawn mode).
+ */
+const IGNORED_BY_THE_RUNTIME = ["SIGPIPE", "SIGXFSZ"] as const;
+const nothing = () => {};
+
 export function replaceProcess(file: string, argv: string[], env: Record<string, string>): never {
   const execve = (process as ExecveProcess).execve!;
   restoreCoreLimit();
+  // A signal with a handler is reset to its default action by execve; an ignored one is not. A
+  // listener makes Bun install a handler in place of "ignore", so the child starts with the
+  // default, as Rust's and Python's process launchers give their children. (What authctl itself
+  // inherited for these two is lost when Bun starts: a parent that ignored SIGPIPE on purpose is
+  // not seen. Every other signal, ignored or not, reaches the child as authctl got it.) Left in
+  // place if execve fails: a handler that does nothing is as good as "ignore" for authctl's error.
+  for (const signal of IGNORED_BY_THE_RUNTIME) process.on(signal, nothing);
   try {
     return execve(file, argv, env);
   } catch (error) {
