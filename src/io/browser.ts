@@ -18,7 +18,8 @@ function isWsl(env: Env): boolean {
   return Boolean(env.WSL_DISTRO_NAME || env.WSL_INTEROP);
 }
 
-function openers(env: Env, platform: NodeJS.Platform, url: string): string[][] {
+/** The commands tried in order to open `url` (exported for the Windows test: it cannot run here). */
+export function openers(env: Env, platform: NodeJS.Platform, url: string): string[][] {
   if (env.BROWSER) {
     // BROWSER may be a colon-separated list (the xdg convention) and may contain %s.
     return env.BROWSER.split(":")
@@ -30,7 +31,12 @@ function openers(env: Env, platform: NodeJS.Platform, url: string): string[][] {
       );
   }
   if (platform === "darwin") return [["open", url]];
-  if (platform === "win32") return [["cmd.exe", "/c", "start", "", url.replaceAll("&", "^&")]];
+  // Not `cmd.exe /c start "" <url>`: cmd parses the URL as a command line, where `|`, `<`, `>`
+  // and `^` are operators and %NAME% expands, and a URL path keeps `|` and `%` as they are, so an
+  // authorization or verification URL from an OAuth server's answer could run a command (and
+  // put an environment variable into the URL it opens). rundll32's FileProtocolHandler hands the
+  // URL to the default browser without a shell, as Go's pkg/browser and GitHub CLI do.
+  if (platform === "win32") return [["rundll32.exe", "url.dll,FileProtocolHandler", url]];
   if (isWsl(env))
     return [
       ["wslview", url],
@@ -43,6 +49,12 @@ function openers(env: Env, platform: NodeJS.Platform, url: string): string[][] {
 /** Resolves true when an opener started and exited 0 within a few seconds. */
 export async function openBrowser(url: string, env: Env, platform: NodeJS.Platform): Promise<boolean> {
   if (!canOpenBrowser(env, platform)) return false;
+  // The URL as the WHATWG parser spells it: a server's verification_uri_complete arrives as the
+  // server wrote it, and the spelling normalises away spaces, quotes, tabs and line breaks. Only
+  // a web URL goes to an opener (the OAuth checks allow nothing else; this keeps it so).
+  const parsed = URL.canParse(url) ? new URL(url) : undefined;
+  if (parsed?.protocol !== "https:" && parsed?.protocol !== "http:") return false;
+  url = parsed.href;
   // The rule exec's child has (issue 13.6): authctl's own secrets (AUTHCTL_PASSPHRASE opens the
   // whole store) stay here. A browser the opener starts outlives the login, with its helpers.
   const openerEnv: Record<string, string> = {};
