@@ -93,6 +93,10 @@ const KIMI_DEVICE: OAuthMethod = {
   },
   // The Kimi Code API takes the OAuth access token as its bearer key.
   env: { KIMI_API_KEY: "access_token" },
+  // kimi-cli refreshes in a background loop once less than max(300 s, half the lifetime) is left
+  // (oauth.py _refresh_threshold at 4a550eff); authctl refreshes at use, with its one margin for
+  // every provider (store/expiry.ts: 5 minutes, or half the lifetime when that is less), and a
+  // caller that needs longer asks with --min-ttl. No server depends on the threshold.
   hooks: { headers },
 };
 

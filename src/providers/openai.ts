@@ -165,6 +165,10 @@ export const OPENAI_CHATGPT: OAuthMethod = {
       "authctl's own name, read by no tool by default: the chatgpt-account-id header value for the same scripts",
   },
   conflictVars: ["CODEX_API_KEY"],
+  // Codex refreshes when the access token's JWT exp has passed or its last refresh is 8 days old
+  // (auth/manager.rs TOKEN_REFRESH_INTERVAL, is_stale_for_proactive_refresh at 375d41a3), and on a
+  // 401. authctl refreshes 5 minutes before expires_in runs out (store/expiry.ts), so a program it
+  // starts never gets a token about to die; the refresh token is single-use either way.
   // The platform key from the token-exchange grant is as secret as the tokens; the account id is not.
   extra: { api_key: { secret: true }, chatgpt_account_id: { secret: false } },
   steps: { authorize: { explainError, startDevice }, finish: afterTokens },

@@ -38,6 +38,10 @@ const QWEN_DEVICE: OAuthMethod = {
     QWEN_RESOURCE_URL:
       "authctl's own name, read by no tool: the account's API host from the token answer (resource_url)",
   },
+  // qwen-code refreshes 30 s before expiry (sharedTokenManager.ts TOKEN_REFRESH_BUFFER_MS); authctl
+  // keeps its one margin (store/expiry.ts), so a program it starts gets minutes, not seconds.
+  // qwen-code sends x-request-id only with the device request; authctl's auth-server headers hook
+  // also puts one on polls and refreshes: a fresh id per request, which the server may ignore.
   steps: {
     authorize: { device: { pkce: true, classify } },
     finish: async (_deps, tokens) => withResourceUrl(tokens),
