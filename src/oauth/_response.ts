@@ -123,6 +123,32 @@ function invalid(what: string, key: string, expected: string): AuthctlError {
   return new AuthctlError("PROTOCOL", `${what} answered an invalid "${key}" (expected ${expected})`);
 }
 
+/**
+ * RFC 6749 Appendix A.12 and A.17: an access or refresh token is 1*VSCHAR (printable ASCII,
+ * %x20-7E), and so is every key and token a provider's server hands out. authctl writes them into
+ * header lines (the `exec --proxy` swap), prints them for `$(authctl token …)` and exports them: a
+ * CR or LF in one added header lines to the proxy's requests to the provider, and an ESC drove the
+ * terminal `token` printed to.
+ */
+export function isTokenText(value: string): boolean {
+  return /^[\x20-\x7e]+$/.test(value);
+}
+
+/** requireString for a token (isTokenText); the message never quotes the value. */
+export function requireToken(json: JsonObject, key: string, what: string): string {
+  const value = requireString(json, key, what);
+  if (!isTokenText(value)) throw invalid(what, key, "printable ASCII, RFC 6749 Appendix A.12");
+  return value;
+}
+
+/** optionalString for a token (isTokenText). */
+export function optionalToken(json: JsonObject, key: string, what: string): string | undefined {
+  const value = optionalString(json, key, what);
+  if (value !== undefined && !isTokenText(value))
+    throw invalid(what, key, "printable ASCII, RFC 6749 Appendix A.17");
+  return value;
+}
+
 export function requireString(json: JsonObject, key: string, what: string): string {
   const value = json[key];
   if (value === undefined || value === null)

@@ -82,9 +82,11 @@ export {
   oauthErrorIn,
   type JsonObject,
   oneLine,
+  isTokenText,
   optionalString,
   optionalUrl,
   readJsonObject,
   requireString,
+  requireToken,
   type OAuthErrorFields,
 } from "./_response.ts";

@@ -22,8 +22,10 @@ import {
   oauthErrorIn,
   optionalSeconds,
   optionalString,
+  optionalToken,
   readJsonObject,
   requireString,
+  requireToken,
 } from "./_response.ts";
 
 const WHAT = "token endpoint";
@@ -142,11 +144,11 @@ export async function processTokenResponse(
 
 /** Field checks for a token answer already read as JSON (device polling reuses it). */
 export function parseTokenSet(json: JsonObject, now: number, what: string = WHAT): TokenSet {
-  const access_token = requireString(json, "access_token", what);
+  const access_token = requireToken(json, "access_token", what);
   const token_type = parseTokenType(json, what);
   const expires_in = optionalSeconds(json, "expires_in", what);
   const tokens: TokenSet = { access_token, token_type, raw: json };
-  const refresh_token = optionalString(json, "refresh_token", what);
+  const refresh_token = optionalToken(json, "refresh_token", what);
   const id_token = optionalString(json, "id_token", what);
   // Known to the redactor from the moment they arrive, before any later check can fail and
   // quote them (issue 13.9).

@@ -4,8 +4,8 @@
  * body (oauth/token.ts). Loaded only by `authctl login anthropic --method console`.
  */
 import type { HttpClient } from "../deps.ts";
-import { HttpError } from "../errors.ts";
-import { sendRequest } from "../oauth/index.ts";
+import { AuthctlError, HttpError } from "../errors.ts";
+import { isTokenText, sendRequest } from "../oauth/index.ts";
 import { registerSecret } from "../redact.ts";
 import { readJsonLenient, serverMessage } from "./_endpoint.ts";
 
@@ -45,5 +45,11 @@ export async function processCreateApiKeyResponse(response: Response): Promise<s
     );
   }
   registerSecret(json.raw_key);
+  if (!isTokenText(json.raw_key))
+    throw new AuthctlError(
+      "PROTOCOL",
+      "Anthropic created an API key that is not printable ASCII; it was not stored",
+      { hint: HINT },
+    );
   return json.raw_key;
 }

@@ -1,6 +1,6 @@
 import type { HttpClient } from "../deps.ts";
 import { AuthctlError, HttpError } from "../errors.ts";
-import { sendRequest } from "../oauth/index.ts";
+import { isTokenText, sendRequest } from "../oauth/index.ts";
 import { registerSecret } from "../redact.ts";
 import { githubApiBase } from "./_github-host.ts";
 import type { HookDeps } from "./types.ts";
@@ -111,6 +111,7 @@ export async function processCopilotTokenResponse(
     !response.ok ||
     typeof body.token !== "string" ||
     body.token === "" ||
+    !isTokenText(body.token) ||
     typeof body.expires_at !== "number" ||
     !Number.isFinite(body.expires_at)
   ) {

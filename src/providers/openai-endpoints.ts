@@ -15,6 +15,7 @@ import {
   oauthErrorIn,
   readJsonObject,
   requireString,
+  requireToken,
   sendRequest,
   type JsonObject,
 } from "../oauth/index.ts";
@@ -180,7 +181,7 @@ export async function processApiKeyExchangeResponse(response: Response): Promise
       data: json,
     });
   }
-  const key = requireString(json, "access_token", EXCHANGE_WHAT);
+  const key = requireToken(json, "access_token", EXCHANGE_WHAT);
   registerSecret(key);
   return key;
 }

@@ -5,7 +5,7 @@
  */
 import type { HttpClient } from "../deps.ts";
 import { AuthctlError, HttpError } from "../errors.ts";
-import { sendRequest } from "../oauth/index.ts";
+import { isTokenText, sendRequest } from "../oauth/index.ts";
 import { registerSecret } from "../redact.ts";
 import { readJsonLenient, serverMessage } from "./_endpoint.ts";
 
@@ -61,6 +61,11 @@ export async function processKeyExchangeResponse(
       `OpenRouter's key exchange answered HTTP ${response.status} without a key`,
     );
   }
+  if (!isTokenText(json.key))
+    throw new AuthctlError(
+      "PROTOCOL",
+      "OpenRouter's key exchange answered a key that is not printable ASCII; nothing was stored",
+    );
   registerSecret(json.key);
   // `user_id` only labels the login in `status`: anything but a string is left out, not refused.
   return {

@@ -596,3 +596,30 @@ describe("processCopilotTokenResponse (GitHub Copilot)", () => {
     expect(requests).toHaveLength(0);
   });
 });
+
+describe("a key or token from a provider's server is printable ASCII (RFC 6749 Appendix A.12)", () => {
+  // CR LF would add a header line where exec --proxy sends it; ESC would drive the terminal `token` prints to.
+  const HOSTILE = "sk-abc\r\nx-injected: yes";
+  test("each exchange refuses one that is not, without quoting it", async () => {
+    await expectAuthctlError(
+      processKeyExchangeResponse(jsonResponse(200, { key: HOSTILE })),
+      "PROTOCOL",
+      "OpenRouter's key exchange answered a key that is not printable ASCII; nothing was stored",
+    );
+    await expectAuthctlError(
+      processCreateApiKeyResponse(jsonResponse(200, { raw_key: "sk-ant-\u001b]0;x\u0007" })),
+      "PROTOCOL",
+      "Anthropic created an API key that is not printable ASCII; it was not stored",
+    );
+    await expectAuthctlError(
+      processApiKeyExchangeResponse(jsonResponse(200, { access_token: HOSTILE })),
+      "PROTOCOL",
+      'OpenAI API key exchange answered an invalid "access_token" (expected printable ASCII, RFC 6749 Appendix A.12)',
+    );
+    await expectAuthctlError(
+      processCopilotTokenResponse(jsonResponse(200, { token: HOSTILE, expires_at: 2_000_000_000 })),
+      "PROTOCOL",
+      "the Copilot token exchange answered HTTP 200 without a token",
+    );
+  });
+});
