@@ -17,12 +17,20 @@
  * that is not the usual 0600 file of 32 bytes, a wrong key, a damaged requested record or a
  * warning of any kind hand over.
  *
+ * A record whose secrets are in the keyring (`secret_store = "keyring"`) is answered from the
+ * lookup started with the process when AUTHCTL_STORE=keyring (reads-ahead.ts; keyring-backend.ts
+ * readAhead), merged with the store's own rules (_records.ts openRecord, _external-item.ts
+ * mergeItem: the item's owner, the record's digest, secret fields in the file beside it dropped):
+ * `env openrouter` on the keyring no longer loads the full path. An item absent, locked, another
+ * store's or altered, a failure, or no answer within the keyring's bound hand over, and the full
+ * path takes the same lookup (after a timeout, it reports that timeout at once).
+ *
  * It decides nothing of its own. Every rule it applies is the full path's own function (the
  * config's and the store's parsers and checks, the registry, the account rules, the refresh
  * margin, the variables and the child's environment: vars.ts), and for everything else it answers
  * undefined and main.ts runs the full path from the start: a name that is not a stored
- * credential kept in the file, a store sealed with a passphrase, a record in an external
- * backend, a refresh due, a file or directory mode to tighten, a warning or an error of any
+ * credential kept in the file or the keyring, a store sealed with a passphrase, a keyring item
+ * not read ahead or not as the store left it, a refresh due, a file or directory mode to tighten, a warning or an error of any
  * kind (the full path reports it, with its message and exit code), a store chosen elsewhere
  * (etcd), no project file lookup. So what it hands out is what the full path would, or nothing.
  * test/e2e/usual-case.test.ts runs every case through a binary built with it and one built
@@ -34,14 +42,23 @@ import { type EnvFormat, formatEnv } from "../format/env-format.ts";
 import { BUILTIN_TABLE } from "../providers/builtin-table.ts";
 import { registryOver } from "../providers/catalog.ts";
 import type { ProviderDefinition } from "../providers/types.ts";
-import { type DocumentInfo, documentInfo, type OpenedRecords, openRecords } from "../store/_records.ts";
+import { MAC_FIELD } from "../store/_integrity.ts";
+import {
+  type DocumentInfo,
+  documentInfo,
+  type OpenedRecords,
+  openRecord,
+  openRecords,
+} from "../store/_records.ts";
 import { findRoutingProblem } from "../store/_routing-fields.ts";
+import { type ExternalBackend, SECRET_STORE_FIELD } from "../store/backend.ts";
+import { backendFor, backendOfRecord, isBackendName } from "../store/backends.ts";
 import { DEFAULT_ACCOUNT, defaultAccountOf, parseAccountRef, storeKey } from "../store/accounts.ts";
 import { type CredentialsDocument, parseCredentialsFile } from "../store/credentials-file.ts";
 import { needsRefresh } from "../store/expiry.ts";
 import { KEY_FILE, KEY_FILE_BYTES, LOCAL_STORE_NAMES } from "../store/files.ts";
 import { openingKeyFromFile } from "../store/opening.ts";
-import { readKeyShared } from "../store/quick-read.ts";
+import { readKeyShared, turnAhead } from "../store/quick-read.ts";
 import { KEY_PARAM_FIELDS, type KeyParams } from "../store/sealed.ts";
 import { openKeyFileAhead } from "../store/sealed-read.ts";
 import { join } from "../lazy-path.ts";
@@ -70,22 +87,18 @@ export interface UsualInputs {
 }
 
 /** The answer, or undefined: the full path then runs from the start and says whatever there is to say. */
-export function answerUsualCase(
+export async function answerUsualCase(
   request: UsualRequest,
   inputs: UsualInputs,
-): UsualAnswer | undefined | Promise<UsualAnswer | undefined> {
+): Promise<UsualAnswer | undefined> {
   try {
-    const found = answer(request, inputs);
-    return found instanceof Promise ? found.catch(() => undefined) : found;
+    return await answer(request, inputs);
   } catch {
     return undefined;
   }
 }
 
-function answer(
-  request: UsualRequest,
-  inputs: UsualInputs,
-): UsualAnswer | undefined | Promise<UsualAnswer | undefined> {
+async function answer(request: UsualRequest, inputs: UsualInputs): Promise<UsualAnswer | undefined> {
   const { env } = inputs;
   if (request.command === "exec" && env.AUTHCTL_EXEC_MODE === "spawn") return undefined;
   const config =
@@ -96,7 +109,12 @@ function answer(
   // compose.ts: AUTHCTL_STORE wins over `store`, and either may name a whole store (etcd).
   const storeName = env.AUTHCTL_STORE || config.store;
   if (storeName !== undefined && !LOCAL_STORE_NAMES.includes(storeName)) return undefined;
+  // Turns of the event loop for the keyring's lookups started ahead, where the full path's read
+  // gives them (quick-read.ts turnAhead: before the parse, and after it): Bun reads the bus's
+  // answers only while the process waits. Measured on the keyring, -1 ms wall (N=150 and 200).
+  await turnAhead();
   const document = parseCredentialsFile(inputs.storeText, inputs.storePath);
+  await turnAhead();
   // The built-in providers as data (builtin-table.ts): the same registry without the provider files.
   const registry = registryOver(config, BUILTIN_TABLE);
   // A store with a key (format 2, key parameters, a sealed value anywhere: _records.ts
@@ -105,7 +123,7 @@ function answer(
   if (info.keyed) return answerSealed(request, inputs, registry, document, info);
   // A top-level value beside the records, in a store without a key, is a newer authctl's.
   if (Object.keys(document.preserved).length > 0) return undefined;
-  return answerFrom(request, inputs, registry, document.credentials, undefined);
+  return answerFrom(request, inputs, registry, document.credentials, undefined, info);
 }
 
 /**
@@ -142,17 +160,26 @@ async function answerSealed(
   const warnings: string[] = [];
   const opened = openRecords(inputs.storePath, document, () => opening, info, warnings);
   if (warnings.length > 0) return undefined;
-  return answerFrom(request, inputs, registry, opened.credentials, opened);
+  return answerFrom(request, inputs, registry, opened.credentials, opened, info);
 }
 
-/** The request answered from the store's credentials; `recordOf` gives a record that may be handed out, or undefined. */
-function answerFrom(
+/** A requested record as the store's snapshot holds it, and the external backend that keeps its secrets, if one does. */
+interface StoredRecord {
+  provider: ProviderDefinition;
+  key: string;
+  credential: StoredCredential;
+  external?: ExternalBackend;
+}
+
+/** The request answered from the store's credentials (`opened`: a sealed store's, openRecords). */
+async function answerFrom(
   request: UsualRequest,
   inputs: UsualInputs,
   registry: ReturnType<typeof registryOver>,
   credentials: Credentials,
   opened: OpenedRecords | undefined,
-): UsualAnswer | undefined {
+  info: DocumentInfo,
+): Promise<UsualAnswer | undefined> {
   const { env } = inputs;
   const targets: Array<{ provider: ProviderDefinition; key: string }> = [];
   for (const ref of new Set(request.refs)) {
@@ -167,16 +194,33 @@ function answerFrom(
     if (!seen) targets.push({ provider, key });
   }
 
-  const resolved: Array<{
-    provider: ProviderDefinition;
-    credential: StoredCredential;
-    vars: Array<[string, string]>;
-  }> = [];
+  const records: StoredRecord[] = [];
   for (const { provider, key } of targets) {
-    const credential = plainCredential(credentials, opened, key, inputs.now, request);
-    if (!credential) return undefined;
-    resolved.push({ provider, credential, vars: credentialVars(provider, credential) });
+    const stored = storedRecord(credentials, opened, key, inputs.storePath, info);
+    if (!stored) return undefined;
+    // A record kept in the file is checked now: one to hand over spares the wait on the keyring.
+    if (!stored.external && !usable(stored.credential, inputs.now, request)) return undefined;
+    records.push({ provider, key, ...stored });
   }
+  // The external backend's items (the keyring's), all of them at once as env.ts prefetches them,
+  // from the reads started with the process (keyring-backend.ts readAhead), then the same checks.
+  const external = records.filter((record) => record.external);
+  if (external.length > 0) {
+    const backend = external[0]!.external!;
+    if (!backend.readAhead || external.some((record) => record.external !== backend)) return undefined;
+    const read = external.map((record): [string, StoredCredential] => [record.key, record.credential]);
+    const merged = await backend.readAhead(inputs.home, read);
+    if (!merged) return undefined;
+    for (const [i, record] of external.entries()) {
+      record.credential = merged[i]!;
+      if (!usable(record.credential, inputs.now, request)) return undefined;
+    }
+  }
+  const resolved = records.map(({ provider, credential }) => ({
+    provider,
+    credential,
+    vars: credentialVars(provider, credential),
+  }));
 
   if (request.command === "env") return { stdout: formatEnv(collectVars(resolved), request.format) };
   if (request.command === "token") return { stdout: `${credentialSecret(resolved[0]!.credential)}\n` };
@@ -186,35 +230,55 @@ function answerFrom(
 }
 
 /**
- * The record under `key` when it can be handed out as it is: in a plain store, a credential kept
- * in clear in credentials.toml (no external backend's marker or MAC); in a sealed one, a record
- * openRecords opened (its MAC verified and removed, its sealed values opened) that is kept in the
- * file, not in an external backend, and not damaged (the full path reports that). Then routing
- * fields that hold up (_records.ts openRecord), a secret, and for OAuth no login to renew and no
- * refresh due (resolve.ts ensureFresh).
+ * The record under `key` as the store's snapshot holds it, or undefined to hand over. In a sealed
+ * store, a record openRecords opened (its MAC verified and removed, its sealed values opened) and
+ * not damaged (the full path reports that). In a plain one, a record kept in clear (no MAC: only a
+ * sealed store has them), or one whose `secret_store` marker names an external backend, opened as
+ * the store opens it (_records.ts openRecord: the marker removed, its routing fields checked, and
+ * any secret field kept in the file beside it dropped); any other marker hands over. An external
+ * backend's record comes with that backend: its secrets are still to be read.
  */
-function plainCredential(
+function storedRecord(
   credentials: Credentials,
   opened: OpenedRecords | undefined,
   key: string,
-  now: number,
-  request: UsualRequest,
-): StoredCredential | undefined {
+  storePath: string,
+  info: DocumentInfo,
+): Pick<StoredRecord, "credential" | "external"> | undefined {
   const raw = Object.hasOwn(credentials, key) ? credentials[key] : undefined;
   if (!raw) return undefined;
   if (opened) {
-    const backend = opened.backends[key];
-    if (Object.hasOwn(opened.damaged, key) || (backend !== "encrypted" && backend !== "file"))
-      return undefined;
-  } else {
-    const record = raw as unknown as Record<string, unknown>;
-    if (record.secret_store !== undefined || record.mac !== undefined) return undefined;
+    const name = opened.backends[key];
+    if (Object.hasOwn(opened.damaged, key) || !isBackendName(name)) return undefined;
+    const backend = backendFor(name);
+    return backend.kind === "external" ? { credential: raw, external: backend } : { credential: raw };
   }
-  if (findRoutingProblem(raw)) return undefined;
-  if (!credentialSecret(raw)) return undefined;
-  if (raw.type === "oauth") {
+  const record = raw as unknown as Record<string, unknown>;
+  if (record[MAC_FIELD] !== undefined) return undefined;
+  if (record[SECRET_STORE_FIELD] === undefined) return { credential: raw };
+  const backend = backendOfRecord(raw);
+  if (backend.kind !== "external") return undefined;
+  const warnings: string[] = [];
+  // A store without a key: openRecord never asks for one (no MAC to verify, nothing sealed to open).
+  const noKey = (): never => {
+    throw new Error("a plain store has no key");
+  };
+  const { credential } = openRecord(storePath, key, raw, noKey, info, warnings);
+  if (warnings.length > 0) return undefined;
+  return { credential, external: backend };
+}
+
+/**
+ * Whether a record may be handed out as it is: routing fields that hold up (_records.ts
+ * openRecord), a secret, and for OAuth no login to renew and no refresh due (resolve.ts
+ * ensureFresh).
+ */
+function usable(credential: StoredCredential, now: number, request: UsualRequest): boolean {
+  if (findRoutingProblem(credential)) return false;
+  if (!credentialSecret(credential)) return false;
+  if (credential.type === "oauth") {
     const minTtlMs = request.command === "token" ? request.minTtlMs : undefined;
-    if (raw.needs_login || needsRefresh(raw, now, minTtlMs)) return undefined;
+    if (credential.needs_login || needsRefresh(credential, now, minTtlMs)) return false;
   }
-  return raw;
+  return true;
 }

@@ -17,12 +17,12 @@ export interface UsualFiles {
 }
 
 /** The answer to `argv`, or undefined where the full path must run. */
-export function usualCase(
+export async function usualCase(
   argv: string[],
   env: Env,
   files: UsualFiles,
   now: number,
-): UsualAnswer | undefined | Promise<UsualAnswer | undefined> {
+): Promise<UsualAnswer | undefined> {
   const request = usualRequest(argv);
   if (!request) return undefined;
   const { config, store } = files;

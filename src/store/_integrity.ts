@@ -50,7 +50,7 @@ export function hkdfSha256(
 
 /**
  * SHA-256 of a text, base64: the same digest node:crypto's createHash gives, through the runtime's
- * own hasher. Every keyring read checks an item's metadata digest with it (_records.ts metaDigest):
+ * own hasher. Every keyring read checks an item's metadata digest with it (_external-item.ts metaDigest):
  * node:crypto cost `env` on the keyring about 4 MiB of memory and, measured, several
  * milliseconds to load (issue 18).
  */

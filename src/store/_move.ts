@@ -24,14 +24,13 @@ import {
   foreignItem,
   isDamagedValue,
   metadataOf,
-  metaDigest,
   missingItem,
   openRecord,
 } from "./_records.ts";
+import { mergeItem, metaDigest } from "./_external-item.ts";
 import {
   canonicalJson,
   listSecrets,
-  mergeSecrets,
   parseSecretsJson,
   secretsJson,
   withoutSecrets,
@@ -124,13 +123,7 @@ export async function fetchExternalSecrets(
   const digest = metaDigest(credential);
   const json = await reading;
   if (json === null) return "missing";
-  const item = parseSecretsJson(json, id);
-  if (backend.sharedByStores && item.owner !== undefined && item.owner !== ctx.owner)
-    return { foreign: item.owner };
-  // Items written before digests were recorded have none: they are checked from their next write on.
-  if (item.meta !== undefined && item.meta !== digest) return "altered";
-  mergeSecrets(credential, item.secrets);
-  return "found";
+  return mergeItem(credential, json, id, { owner: ctx.owner, shared: !!backend.sharedByStores, digest });
 }
 
 /**

@@ -3,10 +3,9 @@
  * its MAC (format 2), its sealed values, the hosts and endpoints format 1 could not vouch for, and
  * the routing fields. Private to the store (backend-store.ts and _move.ts).
  */
-import { MAC_FIELD, sha256Base64, unauthenticated, verifyRecordMac } from "./_integrity.ts";
+import { MAC_FIELD, unauthenticated, verifyRecordMac } from "./_integrity.ts";
 import { findRoutingProblem } from "./_routing-fields.ts";
 import {
-  canonicalJson,
   copyCredential,
   isLegacySecretField,
   listStrings,
@@ -58,14 +57,6 @@ export function metadataOf(raw: StoredCredential): StoredCredential {
   delete record[MAC_FIELD];
   delete record[SECRET_STORE_FIELD];
   return copy;
-}
-
-/** The digest of an external record's metadata that its item carries (see ITEM_META_FIELD). */
-export function metaDigest(credential: StoredCredential): string {
-  const copy = withoutSecrets(credential) as unknown as Record<string, unknown>;
-  delete copy[MAC_FIELD];
-  delete copy[SECRET_STORE_FIELD];
-  return `sha256:${sha256Base64(`authctl:keyring-record\n${canonicalJson(copy as unknown as StoredCredential)}`)}`;
 }
 
 export function missingItem(backend: ExternalBackend, id: string): KeyringItemError {

@@ -147,6 +147,17 @@ export interface ExternalBackend<Name extends string = string> extends BackendCo
    */
   readonly sharedByStores?: string;
   open(options: BackendOpenOptions): SecretVault;
+  /**
+   * For the usual case of `env`, `token` and `exec` (actions/usual-case.ts): these records (id and
+   * metadata, as openRecord gives them) with their secrets, from reads started with the process and
+   * merged as the store's read merges them; undefined wherever the store's read must answer (it
+   * then takes the same reads, without waiting a second timeout on them). A backend without it is
+   * always the store's to read.
+   */
+  readAhead?(
+    home: string,
+    records: Array<[id: string, credential: StoredCredential]>,
+  ): Promise<StoredCredential[] | undefined>;
 }
 
 /** What a whole store is opened with: built by the composition root from Deps and config.toml. */

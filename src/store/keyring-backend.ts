@@ -4,9 +4,13 @@
  * and their bounds). The first choice when nothing chooses and it answers.
  */
 import type { Env } from "../deps.ts";
+import { resolve } from "../lazy-path.ts";
 import { isProviderKey } from "../names.ts";
+import { mergeItem, metaDigest } from "./_external-item.ts";
+import { copyCredential } from "./_secret-fields.ts";
 import type { ExternalBackend } from "./backend.ts";
 import { wantTurns } from "./quick-read.ts";
+import type { StoredCredential } from "./types.ts";
 
 /**
  * The keyring's code (Bun.secrets, the D-Bus client) loads when the keyring is opened: the other
@@ -27,6 +31,45 @@ export function startKeyringAhead(env: Env, argv: string[]): void {
   if (env.AUTHCTL_STORE !== "keyring") return;
   keyring().startReaderAhead(env, namedKeys(argv));
   wantTurns();
+  startedAhead = true;
+}
+let startedAhead = false;
+
+/**
+ * For the usual case of `env`, `token` and `exec` (actions/usual-case.ts; ExternalBackend.readAhead):
+ * these keyring records (each the record's metadata as openRecord gives it) with their secrets,
+ * from the lookups startKeyringAhead started, merged as the store's read merges them
+ * (_external-item.ts mergeItem: the item's owner against this store's home resolved as
+ * backend-store.ts resolves it, its digest against the record's). Undefined wherever the store's
+ * read must answer, which then takes the same lookups (keyring.ts awaitLookupsAhead): nothing
+ * started ahead for a record (AUTHCTL_STORE is not keyring, no session bus, or a key the command
+ * line did not spell, such as a default account), an item absent (the read asks libsecret),
+ * locked (libsecret may unlock it), another store's, a record altered, an item that is not
+ * authctl's, a failure, or no answer within the keyring's bound (the read then reports that
+ * timeout at once). Bun.secrets, whose absence the read would report, is part of the Bun that
+ * builds the binary.
+ */
+async function readAhead(
+  home: string,
+  records: Array<[id: string, credential: StoredCredential]>,
+): Promise<StoredCredential[] | undefined> {
+  if (!startedAhead) return undefined;
+  const found = keyring().awaitLookupsAhead(records.map(([id]) => id));
+  // Worked out while the keyring answers, as the store's read does (_move.ts fetchExternalSecrets).
+  const owner = resolve(home);
+  const digests = records.map(([, credential]) => metaDigest(credential));
+  const lookups = await found;
+  if (!lookups) return undefined;
+  const merged: StoredCredential[] = [];
+  for (const [i, [id, credential]] of records.entries()) {
+    const lookup = lookups[i]!;
+    if (lookup.status !== "found") return undefined;
+    const withSecrets = copyCredential(credential);
+    const check = { owner, shared: !!keyringBackend.sharedByStores, digest: digests[i]! };
+    if (mergeItem(withSecrets, lookup.value, id, check) !== "found") return undefined;
+    merged.push(withSecrets);
+  }
+  return merged;
 }
 
 /**
@@ -56,6 +99,7 @@ export const keyringBackend: ExternalBackend<"keyring"> = {
   itemName: (id) => `${keyring().KEYRING_SERVICE}/${id}`,
   sharedByStores:
     "keyring items are shared by every AUTHCTL_HOME of a user; AUTHCTL_STORE=encrypted keeps stores apart",
+  readAhead,
   open: (options) =>
     keyring().createBunKeyring(options.env, {
       get unlockWaitMs() {

@@ -32,14 +32,16 @@ export const DEFAULT_KEYRING_TIMEOUT_MS = 2_000;
 /** The keyring as the store uses it: an external backend's vault (see backend.ts for the contract). */
 export type Keyring = SecretVault;
 
+/** The error of a call that `what` did not answer within `ms`. */
+function timedOut(what: string, ms: number): AuthctlError {
+  return new AuthctlError("TIMEOUT", `${what} did not answer within ${ms / 1000}s`);
+}
+
 /** Rejects with TIMEOUT after `ms`. The call itself may go on in Bun's thread pool; nobody waits for it. */
 export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new AuthctlError("TIMEOUT", `${what} did not answer within ${ms / 1000}s`)),
-      ms,
-    );
+    timer = setTimeout(() => reject(timedOut(what, ms)), ms);
   });
   try {
     return await Promise.race([promise, timeout]);
@@ -89,8 +91,21 @@ interface ReaderAhead {
   reader: SecretReader;
   /** The lookups started with it, by item name (the store key): each is taken once. */
   lookups: Map<string, Promise<SecretLookup>>;
+  /** Closes it if nobody has taken it within the keyring's timeout. */
+  unused?: ReturnType<typeof setTimeout>;
 }
 let readerAhead: ReaderAhead | undefined;
+
+/** Closes `ahead` after the keyring's timeout unless a read takes it first. */
+function closeUnused(ahead: ReaderAhead): void {
+  clearTimeout(ahead.unused);
+  ahead.unused = setTimeout(() => {
+    if (readerAhead !== ahead) return;
+    readerAhead = undefined;
+    ahead.reader.close();
+  }, DEFAULT_KEYRING_TIMEOUT_MS);
+  (ahead.unused as { unref?: () => void }).unref?.();
+}
 
 /**
  * Connects to the session bus, opens the Secret Service session and looks up the items `names`
@@ -123,12 +138,54 @@ export function startReaderAhead(env: Env, names: string[]): void {
     lookups.set(name, lookup);
   }
   readerAhead = { address, uid, reader, lookups };
-  const unused = setTimeout(() => {
-    if (readerAhead?.reader !== reader) return;
-    readerAhead = undefined;
-    reader.close();
-  }, DEFAULT_KEYRING_TIMEOUT_MS);
-  (unused as { unref?: () => void }).unref?.();
+  closeUnused(readerAhead);
+}
+
+/**
+ * For the usual case of `env`, `token` and `exec` (keyring-backend.ts readAhead): what the lookups
+ * started ahead for `names` found, waited for together, left in place for the store's read, which
+ * takes them as it would have if the usual case hands over. Undefined when one of them was not
+ * started ahead or failed (the store's read hears of it), and when they have not all answered
+ * within `ms`, the keyring's bound on a read: the usual case never waits longer than the store's
+ * read would have. Those still under way then answer the store's read with the timeout it would
+ * have reported by now (readDirectly), so a handed-over `env` does not wait a second bound on the
+ * same lookups. The reader is not closed as unused while this waits.
+ */
+export async function awaitLookupsAhead(
+  names: string[],
+  ms = DEFAULT_KEYRING_TIMEOUT_MS,
+): Promise<SecretLookup[] | undefined> {
+  const ahead = readerAhead;
+  const lookups = names.map((name) => ahead?.lookups.get(name));
+  if (!ahead || lookups.some((lookup) => lookup === undefined)) return undefined;
+  const answered = new Set<string>();
+  names.forEach((name, i) =>
+    lookups[i]!.then(
+      () => answered.add(name),
+      () => answered.add(name),
+    ),
+  );
+  clearTimeout(ahead.unused);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const bound = new Promise<"expired">((resolve) => {
+    timer = setTimeout(() => resolve("expired"), ms);
+  });
+  try {
+    const found = await Promise.race([Promise.all(lookups as Array<Promise<SecretLookup>>), bound]);
+    if (found !== "expired") return found;
+    for (const name of names) {
+      if (answered.has(name)) continue;
+      const expired = Promise.reject(timedOut("the keyring", ms));
+      expired.catch(() => {}); // the read that takes it hears of it
+      ahead.lookups.set(name, expired);
+    }
+    return undefined;
+  } catch {
+    return undefined;
+  } finally {
+    clearTimeout(timer);
+    if (readerAhead === ahead) closeUnused(ahead);
+  }
 }
 
 /** The reader started ahead for this bus and uid, with its lookups, once. */
@@ -229,6 +286,10 @@ export function createBunKeyring(env: Env, options: KeyringOptions = {}): Keyrin
       return found.status === "absent" ? null : "locked";
     } catch (error) {
       dropReader();
+      // A lookup started ahead that the usual case waited for as long as this read would have
+      // (awaitLookupsAhead): the timeout this read would have reported, now rather than after a
+      // second wait, and not libsecret's turn (it would wait as long on the same keyring daemon).
+      if (error instanceof AuthctlError && error.code === "TIMEOUT") throw error;
       // Nobody listens where the variable points: libsecret would fail the same way, and the
       // likely cause is a shell (tmux, screen) that outlived the desktop session it came from.
       const code = errorCode(error);

@@ -18,6 +18,7 @@ import { createRegistry } from "../../src/providers/registry.ts";
 import { sealAesGcm } from "../../src/store/_aead.ts";
 import { hmacSha256, recordMac } from "../../src/store/_integrity.ts";
 import { parseCredentialsFile } from "../../src/store/credentials-file.ts";
+import { connectBus } from "../../src/io/dbus.ts";
 import { createSandbox, ROOT, type Sandbox, writeScript } from "../helpers/binary.ts";
 import {
   missingSecretServicePrograms,
@@ -196,6 +197,30 @@ function staleKeyBesideKeyring(c: Ctx): void {
   const text = readFileSync(path, "utf8");
   if (!text.includes('secret_store = "keyring"')) throw new Error("the fixture has no keyring record");
   writeFileSync(path, text.replace('type = "api_key"\n', `type = "api_key"\nkey = "${STALE}"\n`));
+}
+
+/** Deletes the keyring item of `id` behind authctl's back (libsecret's secret-tool). */
+function clearKeyringItem(id: string): void {
+  Bun.spawnSync(["secret-tool", "clear", "service", "authctl", "account", id], {
+    env: { ...process.env, ...keyringEnv() },
+  });
+}
+
+/** Another AUTHCTL_HOME logs in to openrouter on the keyring: the item is now that store's. */
+function loginFromAnotherStore(c: Ctx): void {
+  const proc = Bun.spawnSync([binaries.off, "login", "openrouter", "--with-key", "--no-verify"], {
+    env: {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      HOME: c.root,
+      AUTHCTL_HOME: join(c.root, "another-store"),
+      AUTHCTL_STORE: "keyring",
+      ...keyringEnv(),
+    },
+    stdin: new Blob([OR_WORK]),
+    stdout: "ignore",
+    stderr: "pipe",
+  });
+  if (proc.exitCode !== 0) throw new Error(`the other store's login failed: ${proc.stderr.toString()}`);
 }
 
 /**
@@ -1946,14 +1971,53 @@ const ROWS: Row[] = [
     },
     env: { AUTHCTL_PASSPHRASE: "not the passphrase at all, difftest" },
   },
+  // The keyring (AUTHCTL_STORE=keyring): the lane answers from the lookups started with the
+  // process (keyring-backend.ts readAhead), with the store's own merge; anything else hands over.
   {
-    name: "the keyring: handed over",
+    name: "the keyring: answered from the lookup started ahead",
     argv: ["env", "openrouter"],
-    lane: false,
+    lane: true,
     keyring: true,
     logins: { providers: [["openrouter", OR_KEY]], env: { AUTHCTL_STORE: "keyring" } },
+    env: { AUTHCTL_STORE: "keyring" },
     code: 0,
     stdout: `export OPENROUTER_API_KEY='${OR_KEY}'\n`,
+  },
+  {
+    name: "token openrouter on the keyring: answered",
+    argv: ["token", "openrouter"],
+    lane: true,
+    keyring: true,
+    logins: { providers: [["openrouter", OR_KEY]], env: { AUTHCTL_STORE: "keyring" } },
+    env: { AUTHCTL_STORE: "keyring" },
+    code: 0,
+    stdout: `${OR_KEY}\n`,
+  },
+  {
+    name: "exec -p openrouter on the keyring: answered, the child as the full path leaves it",
+    argv: ["exec", "-p", "openrouter", "--", PROBE],
+    lane: true,
+    keyring: true,
+    logins: { providers: [["openrouter", OR_KEY]], env: { AUTHCTL_STORE: "keyring" } },
+    env: { AUTHCTL_STORE: "keyring" },
+    code: 0,
+    stdout: new RegExp(`OPENROUTER_API_KEY=${OR_KEY}`),
+  },
+  {
+    name: "two keyring records asked together: answered",
+    argv: ["env", "anthropic", "openrouter", "-f", "json"],
+    lane: true,
+    keyring: true,
+    logins: {
+      providers: [
+        ["openrouter", OR_KEY],
+        ["anthropic", ANT_KEY],
+      ],
+      env: { AUTHCTL_STORE: "keyring" },
+    },
+    env: { AUTHCTL_STORE: "keyring" },
+    code: 0,
+    stdout: new RegExp(`"ANTHROPIC_API_KEY": "${ANT_KEY}",\n {2}"OPENROUTER_API_KEY": "${OR_KEY}"`),
   },
   {
     name: "the keyring holds openrouter, anthropic in clear beside it: answered",
@@ -1961,25 +2025,27 @@ const ROWS: Row[] = [
     lane: true,
     keyring: true,
     logins: { providers: [["openrouter", OR_KEY]], env: { AUTHCTL_STORE: "keyring" } },
+    env: { AUTHCTL_STORE: "keyring" },
     store: ANT,
     code: 0,
   },
   {
-    name: "the keyring holds openrouter, both asked: handed over",
+    name: "the keyring holds openrouter, both asked: answered",
     argv: ["env", "anthropic", "openrouter", "-f", "json"],
-    lane: false,
+    lane: true,
     keyring: true,
     logins: { providers: [["openrouter", OR_KEY]], env: { AUTHCTL_STORE: "keyring" } },
+    env: { AUTHCTL_STORE: "keyring" },
     store: ANT,
     code: 0,
   },
-
   {
-    name: "a keyring record that also holds a stale key in the file: handed over, the keyring's is used",
+    name: "a keyring record that also holds a stale key in the file: answered, the keyring's is used",
     argv: ["env", "openrouter"],
-    lane: false,
+    lane: true,
     keyring: true,
     logins: { providers: [["openrouter", OR_KEY]], env: { AUTHCTL_STORE: "keyring" } },
+    env: { AUTHCTL_STORE: "keyring" },
     setup: staleKeyBesideKeyring,
     code: 0,
     stdout: `export OPENROUTER_API_KEY='${OR_KEY}'\n`,
@@ -1991,9 +2057,88 @@ const ROWS: Row[] = [
     keyring: true,
     logins: { providers: [["openrouter", OR_KEY]], env: { AUTHCTL_STORE: "keyring" } },
     setup: staleKeyBesideKeyring,
-    env: { DBUS_SESSION_BUS_ADDRESS: "unix:path=/nonexistent-difftest-bus" },
+    env: { AUTHCTL_STORE: "keyring", DBUS_SESSION_BUS_ADDRESS: "unix:path=/nonexistent-difftest-bus" },
     code: 1,
     stdout: "",
+  },
+  {
+    name: "a keyring record, the store chosen automatically: handed over (nothing read ahead)",
+    argv: ["env", "openrouter"],
+    lane: false,
+    keyring: true,
+    logins: { providers: [["openrouter", OR_KEY]], env: { AUTHCTL_STORE: "keyring" } },
+    code: 0,
+    stdout: `export OPENROUTER_API_KEY='${OR_KEY}'\n`,
+  },
+  {
+    name: "a keyring record, AUTHCTL_STORE=file: handed over (nothing read ahead), the keyring's is used",
+    argv: ["token", "openrouter"],
+    lane: false,
+    keyring: true,
+    logins: { providers: [["openrouter", OR_KEY]], env: { AUTHCTL_STORE: "keyring" } },
+    env: { AUTHCTL_STORE: "file" },
+    code: 0,
+    stdout: `${OR_KEY}\n`,
+  },
+  {
+    name: "a keyring record under a default account the command line does not spell: handed over",
+    argv: ["env", "openrouter"],
+    lane: false,
+    keyring: true,
+    logins: { providers: [["openrouter@work", OR_WORK]], env: { AUTHCTL_STORE: "keyring" } },
+    env: { AUTHCTL_STORE: "keyring" },
+    code: 0,
+    stdout: `export OPENROUTER_API_KEY='${OR_WORK}'\n`,
+  },
+  {
+    name: "a keyring record whose item was deleted behind authctl's back: handed over (the full path's error)",
+    argv: ["env", "openrouter"],
+    lane: false,
+    keyring: true,
+    logins: { providers: [["openrouter", OR_KEY]], env: { AUTHCTL_STORE: "keyring" } },
+    env: { AUTHCTL_STORE: "keyring" },
+    setup: () => clearKeyringItem("openrouter"),
+    stdout: "",
+  },
+  {
+    name: "two keyring records, one item deleted: handed over",
+    argv: ["env", "openrouter", "anthropic"],
+    lane: false,
+    keyring: true,
+    logins: {
+      providers: [
+        ["openrouter", OR_KEY],
+        ["anthropic", ANT_KEY],
+      ],
+      env: { AUTHCTL_STORE: "keyring" },
+    },
+    env: { AUTHCTL_STORE: "keyring" },
+    setup: () => clearKeyringItem("anthropic"),
+    stdout: "",
+  },
+  {
+    name: "a keyring record edited behind authctl's back (its digest no longer matches): handed over",
+    argv: ["token", "openrouter"],
+    lane: false,
+    keyring: true,
+    logins: { providers: [["openrouter", OR_KEY]], env: { AUTHCTL_STORE: "keyring" } },
+    env: { AUTHCTL_STORE: "keyring" },
+    store: '\n[openrouter.extra]\napi_url = "https://127.0.0.1:9/v1"\n',
+    code: 1,
+    stdout: "",
+    stderr: /does not match its keyring item authctl\/openrouter/,
+  },
+  {
+    name: "a keyring item another store wrote since: handed over (the full path's error)",
+    argv: ["env", "openrouter"],
+    lane: false,
+    keyring: true,
+    logins: { providers: [["openrouter", OR_KEY]], env: { AUTHCTL_STORE: "keyring" } },
+    env: { AUTHCTL_STORE: "keyring" },
+    setup: loginFromAnotherStore,
+    code: 1,
+    stdout: "",
+    stderr: /now holds the openrouter login of the authctl store at /,
   },
 
   // --- odd corners
@@ -2610,4 +2755,111 @@ describe("the usual-case lane answers exactly what the full path would, and noth
       30_000,
     );
   }
+});
+
+/** The process that owns org.freedesktop.secrets on the bus: the keyring daemon. */
+async function keyringDaemonPid(service: SecretService): Promise<number> {
+  const bus = await connectBus(service.env.DBUS_SESSION_BUS_ADDRESS, process.getuid!());
+  try {
+    const reply = await bus.call({
+      destination: "org.freedesktop.DBus",
+      path: "/org/freedesktop/DBus",
+      interface: "org.freedesktop.DBus",
+      member: "GetConnectionUnixProcessID",
+      signature: "s",
+      body: ["org.freedesktop.secrets"],
+    });
+    return reply.body[0] as number;
+  } finally {
+    bus.close();
+  }
+}
+
+/** Locks the login collection (where authctl's items are), as keyring-direct.test.ts does. */
+async function lockLoginCollection(service: SecretService): Promise<void> {
+  const bus = await connectBus(service.env.DBUS_SESSION_BUS_ADDRESS, process.getuid!());
+  try {
+    await bus.call({
+      destination: "org.freedesktop.secrets",
+      path: "/org/freedesktop/secrets",
+      interface: "org.freedesktop.Secret.Service",
+      member: "Lock",
+      signature: "ao",
+      body: [["/org/freedesktop/secrets/collection/login"]],
+    });
+  } finally {
+    bus.close();
+  }
+}
+
+// A keyring daemon of their own: these stop it or lock it, which the table's rows must not see.
+describe.skipIf(missingSecretServicePrograms.length > 0)("the lane on a keyring that cannot answer", () => {
+  let service: SecretService | undefined;
+  let box: Sandbox | undefined;
+  afterAll(() => {
+    service?.stop();
+    box?.cleanup();
+  });
+
+  /** A home whose openrouter lives in `service`'s keyring, and the environment to run each binary with. */
+  async function loggedIn(): Promise<Record<string, string>> {
+    service ??= await startSecretService();
+    box ??= createSandbox({ inMemory: true });
+    const env = { ...box.env, ...service.env, AUTHCTL_STORE: "keyring" };
+    const login = Bun.spawn([binaries.off, "login", "openrouter", "--with-key", "--no-verify"], {
+      env,
+      stdin: new Blob([OR_KEY]),
+      stdout: "ignore",
+      stderr: "pipe",
+    });
+    const stderr = await new Response(login.stderr).text();
+    if ((await login.exited) !== 0) throw new Error(`login failed: ${stderr}`);
+    return env;
+  }
+
+  // The keyring daemon stopped (SIGSTOP): the bus takes the calls and nothing answers them. The
+  // full path gives up after the keyring's bound (2 s). The lane waits no longer than that on the
+  // lookup it started, then hands over, and the full path reports the same timeout at once
+  // instead of waiting a second bound on the same lookup (keyring.ts awaitLookupsAhead): a lane
+  // that waited twice would take 4 s or more.
+  test("a keyring daemon that does not answer: the same timeout error, after one bound, not two", async () => {
+    const env = await loggedIn();
+    const pid = await keyringDaemonPid(service!);
+    process.kill(pid, "SIGSTOP");
+    try {
+      const timed = async (mode: Mode) => {
+        const started = performance.now();
+        const outcome = await runBinary(mode, ["env", "openrouter"], env, box!.root);
+        return { outcome, ms: performance.now() - started };
+      };
+      const off = await timed("off");
+      const on = await timed("on");
+      const only = await timed("only");
+      expect(off.outcome).toEqual({
+        code: 1,
+        signal: null,
+        stdout: "",
+        stderr: expect.stringContaining("the keyring did not answer within 2s"),
+      });
+      expect(on.outcome).toEqual(off.outcome);
+      expect(only.outcome).toEqual(HANDED_OVER);
+      expect(off.ms).toBeGreaterThan(1_900);
+      expect(only.ms).toBeGreaterThan(1_900);
+      expect(on.ms).toBeLessThan(3_800);
+    } finally {
+      process.kill(pid, "SIGCONT");
+    }
+  }, 60_000);
+
+  test("a locked keyring: handed over, the full path's error (libsecret cannot unlock it here)", async () => {
+    const env = await loggedIn();
+    await lockLoginCollection(service!);
+    const off = await runBinary("off", ["env", "openrouter"], env, box!.root);
+    const on = await runBinary("on", ["env", "openrouter"], env, box!.root);
+    const only = await runBinary("only", ["env", "openrouter"], env, box!.root);
+    expect(off.code).toBe(1);
+    expect(off.stderr).toContain("the keyring holding authctl/openrouter is locked");
+    expect(on).toEqual(off);
+    expect(only).toEqual(HANDED_OVER);
+  }, 60_000);
 });

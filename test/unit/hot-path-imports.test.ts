@@ -49,3 +49,25 @@ test("the modules env, token and exec load import neither the sealing code nor t
   expect(seen.size).toBeGreaterThan(20);
   expect(offenders).toEqual([]);
 });
+
+// The usual-case lane (main.ts and what it imports: reads-ahead.ts, cli/usual.ts,
+// actions/usual-case.ts) answers a keyring record with the store's own merge rules
+// (_external-item.ts) and never loads the full path's store: the write and move code (_move.ts),
+// the store object (backend-store.ts, file-store.ts, its lock) and the composition root come only
+// with `await import("./root.ts")` when the lane hands over (issue 18).
+const FULL_PATH_ONLY = [
+  "src/root.ts",
+  "src/compose.ts",
+  "src/store/_move.ts",
+  "src/store/backend-store.ts",
+  "src/store/file-store.ts",
+  "src/store/lock.ts",
+];
+
+test("the usual-case lane imports none of the full path's store code, nor the keyring's, at top level", () => {
+  const { seen, offenders } = walkStaticImports(["src/main.ts"], (_specifier, target) =>
+    [...FULL_PATH_ONLY, ...BACKEND_CODE].some((path) => target === join(ROOT, path)),
+  );
+  expect(seen).toContain(join(ROOT, "src/store/_external-item.ts"));
+  expect(offenders).toEqual([]);
+});

@@ -39,25 +39,25 @@ describe("the usual-case lane", () => {
   });
   const env = (refs: string[]): UsualRequest => ({ command: "env", refs, format: "sh" });
 
-  test("answers a stored key, and hands over what it does not answer", () => {
+  test("answers a stored key, and hands over what it does not answer", async () => {
     const text = store({ openrouter: key("sk-or-1"), "openrouter@work": key("sk-or-2") });
-    expect(answerUsualCase(env(["openrouter"]), inputs(text))).toEqual({
+    expect(await answerUsualCase(env(["openrouter"]), inputs(text))).toEqual({
       stdout: "export OPENROUTER_API_KEY='sk-or-1'\n",
     });
-    expect(answerUsualCase(env(["openrouter@work"]), inputs(text))).toEqual({
+    expect(await answerUsualCase(env(["openrouter@work"]), inputs(text))).toEqual({
       stdout: "export OPENROUTER_API_KEY='sk-or-2'\n",
     });
     // Two accounts of one provider: the full path's usage error.
-    expect(answerUsualCase(env(["openrouter", "openrouter@work"]), inputs(text))).toBeUndefined();
+    expect(await answerUsualCase(env(["openrouter", "openrouter@work"]), inputs(text))).toBeUndefined();
     // Not stored: the environment or a login, the full path's to decide.
-    expect(answerUsualCase(env(["anthropic"]), inputs(text))).toBeUndefined();
+    expect(await answerUsualCase(env(["anthropic"]), inputs(text))).toBeUndefined();
     // A config.toml with an unknown key: a warning to print.
-    expect(answerUsualCase(env(["openrouter"]), inputs(text, "stor = 1\n"))).toBeUndefined();
+    expect(await answerUsualCase(env(["openrouter"]), inputs(text, "stor = 1\n"))).toBeUndefined();
     // The team store.
-    expect(answerUsualCase(env(["openrouter"]), inputs(text, 'store = "etcd"\n'))).toBeUndefined();
+    expect(await answerUsualCase(env(["openrouter"]), inputs(text, 'store = "etcd"\n'))).toBeUndefined();
   });
 
-  test("hands over an OAuth token due for a refresh, and answers one that is not", () => {
+  test("hands over an OAuth token due for a refresh, and answers one that is not", async () => {
     const oauth = (expires_at: number): Partial<StoredCredential> => ({
       method: "oauth",
       type: "oauth",
@@ -70,12 +70,22 @@ describe("the usual-case lane", () => {
     });
     const config = '[providers.mycorp]\nissuer = "https://sso.example.com"\nclient_id = "authctl"\n';
     const fresh = store({ mycorp: oauth(now + 3_600_000) });
-    expect(answerUsualCase(env(["mycorp"]), inputs(fresh, config))).toEqual({
+    expect(await answerUsualCase(env(["mycorp"]), inputs(fresh, config))).toEqual({
       stdout: "export MYCORP_TOKEN='at'\n",
     });
     const due = store({ mycorp: oauth(now + 60_000) });
-    expect(answerUsualCase(env(["mycorp"]), inputs(due, config))).toBeUndefined();
+    expect(await answerUsualCase(env(["mycorp"]), inputs(due, config))).toBeUndefined();
     const token: UsualRequest = { command: "token", refs: ["mycorp"], minTtlMs: 2 * 3_600_000 };
-    expect(answerUsualCase(token, inputs(fresh, config))).toBeUndefined();
+    expect(await answerUsualCase(token, inputs(fresh, config))).toBeUndefined();
+  });
+
+  test("hands over a keyring record when nothing read the keyring ahead (AUTHCTL_STORE is not keyring)", async () => {
+    const { key: _stale, ...metadata } = key("sk-or-stale");
+    const text = store({ openrouter: { ...metadata, secret_store: "keyring" } as Partial<StoredCredential> });
+    expect(await answerUsualCase(env(["openrouter"]), inputs(text))).toBeUndefined();
+    const stale = store({
+      openrouter: { ...key("sk-or-stale"), secret_store: "keyring" } as Partial<StoredCredential>,
+    });
+    expect(await answerUsualCase(env(["openrouter"]), inputs(stale))).toBeUndefined();
   });
 });
