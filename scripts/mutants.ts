@@ -47,14 +47,25 @@ if (!existsSync(join(scratch, "node_modules")))
   symlinkSync(join(root, "node_modules"), join(scratch, "node_modules"));
 const binary = join(scratch, ".tmp", "authctl-mutant");
 
-function run(cmd: string[], timeoutMs: number): number {
+function run(cmd: string[], timeoutMs: number): { code: number; output: string } {
   const result = Bun.spawnSync(cmd, {
     cwd: scratch,
     env: { ...process.env, AUTHCTL_TEST_BINARY: binary, FORCE_COLOR: "0" },
     stdio: ["ignore", "pipe", "pipe"],
     timeout: timeoutMs,
   });
-  return result.exitCode ?? 1;
+  return { code: result.exitCode ?? 1, output: `${result.stdout}${result.stderr}` };
+}
+
+/**
+ * What caught a mutant: bun test's "(fail)" lines, or the end of its output when none (a file that
+ * failed to load, a timeout). A mutant "caught" by a busy port or a crash is not caught by the
+ * test it names, and this is where that shows.
+ */
+function caughtBy(output: string): string {
+  const failed = output.split("\n").filter((line) => line.startsWith("(fail)"));
+  if (failed.length > 0) return failed.join("; ");
+  return `no (fail) line; output ends: ${output.trim().split("\n").slice(-3).join(" | ")}`;
 }
 
 const results: { id: string; outcome: "caught" | "SURVIVED" | "DOES NOT APPLY" }[] = [];
@@ -77,11 +88,12 @@ try {
       // A mutant that breaks the build is caught by the build, but that says nothing about the
       // tests: the list holds only mutants that compile.
       const built = run([bun, join(scratch, "scripts/build.ts"), `--outfile=${binary}`], 120_000);
-      if (built !== 0) throw new Error(`${mutant.id}: the mutant does not build; fix the list`);
-      const code = run([bun, "test", "--timeout", "60000", "--bail", ...mutant.tests], 900_000);
-      const outcome = code === 0 ? "SURVIVED" : "caught";
+      if (built.code !== 0) throw new Error(`${mutant.id}: the mutant does not build; fix the list`);
+      const tested = run([bun, "test", "--timeout", "60000", "--bail", ...mutant.tests], 900_000);
+      const outcome = tested.code === 0 ? "SURVIVED" : "caught";
       results.push({ id: mutant.id, outcome });
       console.log(`${mutant.id}: ${outcome} (${mutant.why})`);
+      if (outcome === "caught") console.log(`  by ${caughtBy(tested.output)}`);
     } finally {
       writeFileSync(path, original);
     }
