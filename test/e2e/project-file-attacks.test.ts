@@ -5,6 +5,7 @@ import {
   lchownSync,
   mkdirSync,
   readFileSync,
+  statSync,
   symlinkSync,
   truncateSync,
   writeFileSync,
@@ -136,5 +137,48 @@ describe.skipIf(!isRoot)("another local user's project file (a shared directory 
     const own = await box.run(["env"], { cwd: work });
     expect(own.code).toBe(1);
     expect(own.stderr).toContain(`the project file ${theirs} is not allowed yet`);
+  }, 60_000);
+
+  test("run by a user who is not root, their own project file and root's are used, not passed over", async () => {
+    // The test above runs as root, where "this user" and "root" are the same uid: a check that
+    // compared owners to root alone, or to this user alone, would pass it. Here authctl runs as the
+    // second user, in a sandbox of theirs, from a directory outside $HOME (the search reaches `/`).
+    const mine = createSandbox();
+    try {
+      for (const dir of [mine.root, mine.env.HOME!]) chownSync(dir, uid, gid);
+      const asUser = {
+        prefix: ["setpriv", `--reuid=${uid}`, `--regid=${gid}`, "--clear-groups"],
+      };
+      expectOk(
+        await mine.run(["login", "openrouter", "--with-key", "--no-verify"], { ...asUser, stdin: PERSONAL }),
+      );
+      expectOk(
+        await mine.run(["login", "openrouter@work", "--with-key", "--no-verify"], { ...asUser, stdin: WORK }),
+      );
+      // authctl did run as that user (the store is theirs), so "this user" is not root below.
+      expect(statSync(join(mine.home, "credentials.toml")).uid).toBe(uid);
+      const shared = join(mine.root, "shared");
+      const work = join(shared, "mine");
+      mkdirSync(work, { recursive: true });
+      chownSync(shared, uid, gid);
+      chownSync(work, uid, gid);
+      const file = join(shared, ".authctl.toml");
+      writeFileSync(file, 'providers = ["openrouter@work"]\n');
+      // The user's own file: found, allowed, and it selects.
+      chownSync(file, uid, gid);
+      expectOk(await mine.run(["allow"], { ...asUser, cwd: work }));
+      const own = await mine.run(["env"], { ...asUser, cwd: work });
+      expectOk(own);
+      expect(own.stdout).toContain(WORK);
+      expect(own.stdout).not.toContain(PERSONAL);
+      // The same file, root's: still used (root can change anything anyway), not passed over.
+      chownSync(file, 0, 0);
+      const roots = await mine.run(["env"], { ...asUser, cwd: work });
+      expectOk(roots);
+      expect(roots.stdout).toContain(WORK);
+      expect(roots.stdout).not.toContain(PERSONAL);
+    } finally {
+      mine.cleanup();
+    }
   }, 60_000);
 });

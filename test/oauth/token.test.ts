@@ -187,6 +187,24 @@ describe("processTokenResponse", () => {
     });
   });
 
+  test("an access or refresh token that is not printable ASCII is refused, without quoting it (RFC 6749 A.12, A.17)", async () => {
+    // test/e2e/token-charset.test.ts checks the access token through the binary; the refresh token
+    // is stored and sent back on the next refresh, so it is held to the same rule.
+    for (const [field, value, appendix] of [
+      ["access_token", "at\r\nx-injected: yes", "A.12"],
+      ["access_token", "at-\u001b]0;owned\u0007", "A.12"],
+      ["refresh_token", "rt\r\nx-injected: yes", "A.17"],
+      ["refresh_token", "rt-\u001b]0;owned\u0007", "A.17"],
+    ] as const) {
+      const error = await expectAuthctlError(
+        processAnswer(jsonResponse(200, { access_token: "at", refresh_token: "rt", [field]: value })),
+        "PROTOCOL",
+        `token endpoint answered an invalid "${field}" (expected printable ASCII, RFC 6749 Appendix ${appendix})`,
+      );
+      expect(error.message).not.toContain(value);
+    }
+  });
+
   test("201 is tolerated", async () => {
     expect((await processAnswer(jsonResponse(201, { access_token: "at" }))).access_token).toBe("at");
   });
