@@ -640,6 +640,14 @@ export const MUTANTS: Mutant[] = [
     why: "NODE_TLS_REJECT_UNAUTHORIZED=0 sends keys and tokens to any certificate, silently",
   },
   {
+    id: "http-tls-env-honoured-with-ca",
+    file: "src/root.ts",
+    from: "const tls = { ...(init as { tls?: object } | undefined)?.tls, rejectUnauthorized: true };",
+    to: "const tls = (init as { tls?: object } | undefined)?.tls ?? { rejectUnauthorized: true };",
+    tests: ["test/e2e/store-etcd-tls.test.ts"],
+    why: "a request that brings its own TLS settings (the etcd client's ca_file) still honours NODE_TLS_REJECT_UNAUTHORIZED=0: the etcd password goes to any certificate",
+  },
+  {
     id: "project-foreign-root-only",
     file: "src/config/project-file.ts",
     from: "if (uid !== undefined && Number(uid) !== me && Number(uid) !== 0) return Number(uid);",
