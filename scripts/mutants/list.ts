@@ -696,6 +696,14 @@ export const MUTANTS: Mutant[] = [
     why: "a server's file: or javascript: URL is handed to the opener",
   },
   {
+    id: "browser-url-as-given",
+    file: "src/io/browser.ts",
+    from: "  url = parsed.href;\n",
+    to: "",
+    tests: ["test/unit/browser-openers.test.ts"],
+    why: "a server's verification URL reaches the opener as written (tabs, line breaks, quotes), not as the URL parser spells it",
+  },
+  {
     id: "openai-refresh-form",
     file: "src/providers/openai.ts",
     from: '    refreshBody: "json",\n',
@@ -766,5 +774,13 @@ export const MUTANTS: Mutant[] = [
     to: "",
     tests: ["test/oauth/provider-endpoints.test.ts"],
     why: "a Copilot token holding CR LF is handed out (token --copilot, the proxy's header)",
+  },
+  {
+    id: "token-openrouter-key-any-text",
+    file: "src/providers/openrouter-endpoints.ts",
+    from: "  if (!isTokenText(json.key))",
+    to: "  if (false)",
+    tests: ["test/oauth/provider-endpoints.test.ts"],
+    why: "OpenRouter's key exchange may hand back a key holding CR LF, stored and sent in the proxy's header",
   },
 ];
