@@ -1,9 +1,10 @@
 /**
  * The entry point. `env`, `token` and `exec` in their usual case (named providers whose
- * credentials sit in the local store, in clear or sealed with its key file, or in the keyring with
- * AUTHCTL_STORE=keyring, nothing to refresh, nothing to warn about) are answered here, by actions/usual-case.ts from the files it reads,
- * before the rest of authctl is loaded. Everything else, and anything the usual case hands
- * back, runs the full path (root.ts, the composition root), loaded as one module when reached.
+ * credentials sit in the local store, in clear or sealed with its key file, or in the keyring,
+ * nothing to refresh, nothing to warn about) are answered here, by actions/usual-case.ts from
+ * the files it reads, before the rest of authctl is loaded. Everything else, and anything the
+ * usual case hands back, runs the full path (root.ts, the composition root), loaded as one
+ * module when reached.
  *
  * Why a second, short path (issue 18): `env openrouter` ran at about 2.2× the smallest Bun
  * program where the job itself (stat, read and parse two files, print a line) costs 1.3×. The

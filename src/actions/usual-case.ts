@@ -18,8 +18,9 @@
  * warning of any kind hand over.
  *
  * A record whose secrets are in the keyring (`secret_store = "keyring"`) is answered from the
- * lookup started with the process when AUTHCTL_STORE=keyring (reads-ahead.ts; keyring-backend.ts
- * readAhead), merged with the store's own rules (_records.ts openRecord, _external-item.ts
+ * lookup started with the process when AUTHCTL_STORE=keyring (reads-ahead.ts), or started here
+ * when the store is chosen otherwise (the record's marker sends the full path's read to the
+ * keyring all the same; keyring-backend.ts readAhead), merged with the store's own rules (_records.ts openRecord, _external-item.ts
  * mergeItem: the item's owner, the record's digest, secret fields in the file beside it dropped):
  * `env openrouter` on the keyring no longer loads the full path. An item absent, locked, another
  * store's or altered, a failure, or no answer within the keyring's bound hand over, and the full
@@ -209,7 +210,7 @@ async function answerFrom(
     const backend = external[0]!.external!;
     if (!backend.readAhead || external.some((record) => record.external !== backend)) return undefined;
     const read = external.map((record): [string, StoredCredential] => [record.key, record.credential]);
-    const merged = await backend.readAhead(inputs.home, read);
+    const merged = await backend.readAhead(inputs.env, inputs.home, read);
     if (!merged) return undefined;
     for (const [i, record] of external.entries()) {
       record.credential = merged[i]!;

@@ -155,6 +155,7 @@ export interface ExternalBackend<Name extends string = string> extends BackendCo
    * always the store's to read.
    */
   readAhead?(
+    env: Env,
     home: string,
     records: Array<[id: string, credential: StoredCredential]>,
   ): Promise<StoredCredential[] | undefined>;

@@ -38,23 +38,28 @@ let startedAhead = false;
 /**
  * For the usual case of `env`, `token` and `exec` (actions/usual-case.ts; ExternalBackend.readAhead):
  * these keyring records (each the record's metadata as openRecord gives it) with their secrets,
- * from the lookups startKeyringAhead started, merged as the store's read merges them
- * (_external-item.ts mergeItem: the item's owner against this store's home resolved as
- * backend-store.ts resolves it, its digest against the record's). Undefined wherever the store's
- * read must answer, which then takes the same lookups (keyring.ts awaitLookupsAhead): nothing
- * started ahead for a record (AUTHCTL_STORE is not keyring, no session bus, or a key the command
- * line did not spell, such as a default account), an item absent (the read asks libsecret),
+ * from the lookups startKeyringAhead started (or started now, when it started none), merged as
+ * the store's read merges them (_external-item.ts mergeItem: the item's owner against this
+ * store's home resolved as backend-store.ts resolves it, its digest against the record's).
+ * Undefined wherever the store's read must answer, which then takes the same lookups (keyring.ts
+ * awaitLookupsAhead): no session bus, a key the command line did not spell (such as a default
+ * account) when lookups were started ahead for the words it did, an item absent (the read asks libsecret),
  * locked (libsecret may unlock it), another store's, a record altered, an item that is not
  * authctl's, a failure, or no answer within the keyring's bound (the read then reports that
  * timeout at once). Bun.secrets, whose absence the read would report, is part of the Bun that
  * builds the binary.
  */
 async function readAhead(
+  env: Env,
   home: string,
   records: Array<[id: string, credential: StoredCredential]>,
 ): Promise<StoredCredential[] | undefined> {
-  if (!startedAhead) return undefined;
-  const found = keyring().awaitLookupsAhead(records.map(([id]) => id));
+  const ids = records.map(([id]) => id);
+  // Not started with the process (the store chosen automatically, or AUTHCTL_STORE names another
+  // backend: the record's marker still sends the read to the keyring): started now, as the
+  // store's read would start it.
+  if (!startedAhead) keyring().startReaderAhead(env, ids);
+  const found = keyring().awaitLookupsAhead(ids);
   // Worked out while the keyring answers, as the store's read does (_move.ts fetchExternalSecrets).
   const owner = resolve(home);
   const digests = records.map(([, credential]) => metaDigest(credential));

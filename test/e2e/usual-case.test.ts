@@ -2061,24 +2061,66 @@ const ROWS: Row[] = [
     code: 1,
     stdout: "",
   },
+  // Chosen otherwise, the store still reads a keyring record from the keyring: the lane starts
+  // the lookup itself once it has read the record.
   {
-    name: "a keyring record, the store chosen automatically: handed over (nothing read ahead)",
+    name: "a keyring record, the store chosen automatically: answered (the lookup started by the lane)",
     argv: ["env", "openrouter"],
-    lane: false,
+    lane: true,
     keyring: true,
     logins: { providers: [["openrouter", OR_KEY]], env: { AUTHCTL_STORE: "keyring" } },
     code: 0,
     stdout: `export OPENROUTER_API_KEY='${OR_KEY}'\n`,
   },
   {
-    name: "a keyring record, AUTHCTL_STORE=file: handed over (nothing read ahead), the keyring's is used",
+    name: "a keyring record, AUTHCTL_STORE=file: answered, the keyring's is used",
     argv: ["token", "openrouter"],
-    lane: false,
+    lane: true,
     keyring: true,
     logins: { providers: [["openrouter", OR_KEY]], env: { AUTHCTL_STORE: "keyring" } },
     env: { AUTHCTL_STORE: "file" },
     code: 0,
     stdout: `${OR_KEY}\n`,
+  },
+  {
+    name: "a keyring record, AUTHCTL_STORE=encrypted with a stale key in the file: answered, the keyring's is used",
+    argv: ["env", "openrouter"],
+    lane: true,
+    keyring: true,
+    logins: { providers: [["openrouter", OR_KEY]], env: { AUTHCTL_STORE: "keyring" } },
+    env: { AUTHCTL_STORE: "encrypted" },
+    setup: staleKeyBesideKeyring,
+    code: 0,
+    stdout: `export OPENROUTER_API_KEY='${OR_KEY}'\n`,
+  },
+  {
+    name: "a keyring record, the store chosen automatically, the bus gone: handed over (the full path's error)",
+    argv: ["env", "openrouter"],
+    lane: false,
+    keyring: true,
+    logins: { providers: [["openrouter", OR_KEY]], env: { AUTHCTL_STORE: "keyring" } },
+    env: { DBUS_SESSION_BUS_ADDRESS: "unix:path=/nonexistent-difftest-bus" },
+    code: 1,
+    stdout: "",
+  },
+  {
+    name: "a keyring record and no session bus at all: handed over (the full path's error)",
+    argv: ["token", "openrouter"],
+    lane: false,
+    keyring: true,
+    logins: { providers: [["openrouter", OR_KEY]], env: { AUTHCTL_STORE: "keyring" } },
+    env: { AUTHCTL_STORE: "keyring", DBUS_SESSION_BUS_ADDRESS: undefined, XDG_RUNTIME_DIR: undefined },
+    code: 1,
+    stdout: "",
+  },
+  {
+    name: "a keyring record under a default account, the store chosen automatically: answered",
+    argv: ["env", "openrouter"],
+    lane: true,
+    keyring: true,
+    logins: { providers: [["openrouter@work", OR_WORK]], env: { AUTHCTL_STORE: "keyring" } },
+    code: 0,
+    stdout: `export OPENROUTER_API_KEY='${OR_WORK}'\n`,
   },
   {
     name: "a keyring record under a default account the command line does not spell: handed over",
@@ -2822,34 +2864,39 @@ describe.skipIf(missingSecretServicePrograms.length > 0)("the lane on a keyring 
   // lookup it started, then hands over, and the full path reports the same timeout at once
   // instead of waiting a second bound on the same lookup (keyring.ts awaitLookupsAhead): a lane
   // that waited twice would take 4 s or more.
-  test("a keyring daemon that does not answer: the same timeout error, after one bound, not two", async () => {
-    const env = await loggedIn();
-    const pid = await keyringDaemonPid(service!);
-    process.kill(pid, "SIGSTOP");
-    try {
-      const timed = async (mode: Mode) => {
-        const started = performance.now();
-        const outcome = await runBinary(mode, ["env", "openrouter"], env, box!.root);
-        return { outcome, ms: performance.now() - started };
-      };
-      const off = await timed("off");
-      const on = await timed("on");
-      const only = await timed("only");
-      expect(off.outcome).toEqual({
-        code: 1,
-        signal: null,
-        stdout: "",
-        stderr: expect.stringContaining("the keyring did not answer within 2s"),
-      });
-      expect(on.outcome).toEqual(off.outcome);
-      expect(only.outcome).toEqual(HANDED_OVER);
-      expect(off.ms).toBeGreaterThan(1_900);
-      expect(only.ms).toBeGreaterThan(1_900);
-      expect(on.ms).toBeLessThan(3_800);
-    } finally {
-      process.kill(pid, "SIGCONT");
-    }
-  }, 60_000);
+  for (const [label, store] of [
+    ["AUTHCTL_STORE=keyring", "keyring"],
+    ["the store chosen automatically", undefined],
+  ] as const)
+    test(`a keyring daemon that does not answer (${label}): the same timeout error, after one bound, not two`, async () => {
+      const { AUTHCTL_STORE: _chosen, ...unchosen } = await loggedIn();
+      const env: Record<string, string> = store ? { ...unchosen, AUTHCTL_STORE: store } : unchosen;
+      const pid = await keyringDaemonPid(service!);
+      process.kill(pid, "SIGSTOP");
+      try {
+        const timed = async (mode: Mode) => {
+          const started = performance.now();
+          const outcome = await runBinary(mode, ["env", "openrouter"], env, box!.root);
+          return { outcome, ms: performance.now() - started };
+        };
+        const off = await timed("off");
+        const on = await timed("on");
+        const only = await timed("only");
+        expect(off.outcome).toEqual({
+          code: 1,
+          signal: null,
+          stdout: "",
+          stderr: expect.stringContaining("the keyring did not answer within 2s"),
+        });
+        expect(on.outcome).toEqual(off.outcome);
+        expect(only.outcome).toEqual(HANDED_OVER);
+        expect(off.ms).toBeGreaterThan(1_900);
+        expect(only.ms).toBeGreaterThan(1_900);
+        expect(on.ms).toBeLessThan(3_800);
+      } finally {
+        process.kill(pid, "SIGCONT");
+      }
+    }, 60_000);
 
   test("a locked keyring: handed over, the full path's error (libsecret cannot unlock it here)", async () => {
     const env = await loggedIn();

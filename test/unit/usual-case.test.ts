@@ -79,7 +79,7 @@ describe("the usual-case lane", () => {
     expect(await answerUsualCase(token, inputs(fresh, config))).toBeUndefined();
   });
 
-  test("hands over a keyring record when nothing read the keyring ahead (AUTHCTL_STORE is not keyring)", async () => {
+  test("hands over a keyring record when there is no session bus to read it from", async () => {
     const { key: _stale, ...metadata } = key("sk-or-stale");
     const text = store({ openrouter: { ...metadata, secret_store: "keyring" } as Partial<StoredCredential> });
     expect(await answerUsualCase(env(["openrouter"]), inputs(text))).toBeUndefined();
