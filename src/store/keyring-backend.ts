@@ -24,26 +24,24 @@ const keyring = () => require("./keyring.ts") as typeof import("./keyring.ts");
  * and credentials.toml are read and checked (keyring.ts startReaderAhead; the store read gives
  * them turns of the event loop, quick-read.ts turnAhead). A word that names no item costs a
  * search that finds nothing, never a different answer. Not done when the keyring is only chosen
- * automatically and credentials.toml names it: started once that text is read, it measured no
- * faster and about 0.4 ms more CPU (issue 18).
+ * automatically: started here on a guess from credentials.toml's text, it measured no faster and
+ * about 0.4 ms more CPU for the full path (issue 18); the usual case starts them once it has read
+ * a keyring record (readAhead).
  */
 export function startKeyringAhead(env: Env, argv: string[]): void {
   if (env.AUTHCTL_STORE !== "keyring") return;
   keyring().startReaderAhead(env, namedKeys(argv));
   wantTurns();
-  startedAhead = true;
 }
-let startedAhead = false;
 
 /**
  * For the usual case of `env`, `token` and `exec` (actions/usual-case.ts; ExternalBackend.readAhead):
  * these keyring records (each the record's metadata as openRecord gives it) with their secrets,
- * from the lookups startKeyringAhead started (or started now, when it started none), merged as
+ * from the lookups startKeyringAhead started (those it did not, started now), merged as
  * the store's read merges them (_external-item.ts mergeItem: the item's owner against this
  * store's home resolved as backend-store.ts resolves it, its digest against the record's).
  * Undefined wherever the store's read must answer, which then takes the same lookups (keyring.ts
- * awaitLookupsAhead): no session bus, a key the command line did not spell (such as a default
- * account) when lookups were started ahead for the words it did, an item absent (the read asks libsecret),
+ * awaitLookupsAhead): no session bus, an item absent (the read asks libsecret),
  * locked (libsecret may unlock it), another store's, a record altered, an item that is not
  * authctl's, a failure, or no answer within the keyring's bound (the read then reports that
  * timeout at once). Bun.secrets, whose absence the read would report, is part of the Bun that
@@ -55,10 +53,11 @@ async function readAhead(
   records: Array<[id: string, credential: StoredCredential]>,
 ): Promise<StoredCredential[] | undefined> {
   const ids = records.map(([id]) => id);
-  // Not started with the process (the store chosen automatically, or AUTHCTL_STORE names another
-  // backend: the record's marker still sends the read to the keyring): started now, as the
-  // store's read would start it.
-  if (!startedAhead) keyring().startReaderAhead(env, ids);
+  // The lookups startKeyringAhead did not start, started now as the store's read would start
+  // them: all of them when the store is chosen otherwise (automatically, or AUTHCTL_STORE names
+  // another backend: the record's marker still sends the read to the keyring), and with
+  // AUTHCTL_STORE=keyring those of keys the command line did not spell (a default account).
+  keyring().startReaderAhead(env, ids);
   const found = keyring().awaitLookupsAhead(ids);
   // Worked out while the keyring answers, as the store's read does (_move.ts fetchExternalSecrets).
   const owner = resolve(home);

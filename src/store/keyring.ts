@@ -119,26 +119,33 @@ function closeUnused(ahead: ReaderAhead): void {
  * repeated under the store lock (backend-store.ts readSecrets) looks again. Locked items are only
  * reported, never unlocked, so nothing here can show a prompt. A failure is the read's to report,
  * as it would have been. What nobody takes is closed after the keyring's timeout.
+ *
+ * Called again while that reader is not taken (the usual case, with the store keys the records
+ * resolved to: a default account the command line did not spell), it adds the lookups not yet
+ * started to the same reader, as the read would have made them on it (readDirectly).
  */
 export function startReaderAhead(env: Env, names: string[]): void {
   const address = (process.platform === "linux" || process.platform === "freebsd") && sessionBusAddress(env);
-  if (!address || readerAhead) return;
+  if (!address) return;
   const uid = process.getuid?.() ?? 0;
-  let reader: SecretReader;
-  try {
-    reader = openSecretReader(openBus(address, uid));
-  } catch {
-    return; // an address without a Unix socket: the read says so
+  let ahead = readerAhead;
+  if (ahead && (ahead.address !== address || ahead.uid !== uid)) return;
+  if (!ahead) {
+    let reader: SecretReader;
+    try {
+      reader = openSecretReader(openBus(address, uid));
+    } catch {
+      return; // an address without a Unix socket: the read says so
+    }
+    ahead = readerAhead = { address, uid, reader, lookups: new Map() };
+    closeUnused(ahead);
   }
-  const lookups = new Map<string, Promise<SecretLookup>>();
   for (const name of names) {
-    if (lookups.has(name)) continue;
-    const lookup = reader.lookup(bunSecretAttributes(KEYRING_SERVICE, name));
+    if (ahead.lookups.has(name)) continue;
+    const lookup = ahead.reader.lookup(bunSecretAttributes(KEYRING_SERVICE, name));
     lookup.catch(() => {}); // the read that takes it hears of a failure
-    lookups.set(name, lookup);
+    ahead.lookups.set(name, lookup);
   }
-  readerAhead = { address, uid, reader, lookups };
-  closeUnused(readerAhead);
 }
 
 /**

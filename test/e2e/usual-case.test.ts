@@ -2123,9 +2123,9 @@ const ROWS: Row[] = [
     stdout: `export OPENROUTER_API_KEY='${OR_WORK}'\n`,
   },
   {
-    name: "a keyring record under a default account the command line does not spell: handed over",
+    name: "a keyring record under a default account the command line does not spell: answered, its lookup added to those started ahead",
     argv: ["env", "openrouter"],
-    lane: false,
+    lane: true,
     keyring: true,
     logins: { providers: [["openrouter@work", OR_WORK]], env: { AUTHCTL_STORE: "keyring" } },
     env: { AUTHCTL_STORE: "keyring" },
