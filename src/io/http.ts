@@ -12,6 +12,9 @@
  * - an idempotent request (`retries` > 0: metadata GETs) is retried after a network failure or a
  *   408/429/5xx, with the pause also on that clock; a request that spends something (a code, a
  *   refresh token, a device code) is sent once, as RFC 9700 §4.14.2 requires for refresh tokens;
+ * - an answer's body is read up to MAX_ANSWER_BYTES: the answers are small JSON documents, and a
+ *   server that streams without end (a hostile or broken OAuth server named in config.toml) would
+ *   otherwise fill memory until the timeout (a 200 MB discovery answer took `login` to 540 MB);
  * - ofetch's `FetchError` (status and data of a 4xx/5xx, or the network failure as its cause) is
  *   turned back into the answer (for the caller's process function to judge: OAuth errors live in
  *   4xx bodies) or into a NetworkError / CANCELLED error that names the host but never the body.
@@ -22,6 +25,41 @@ import { AuthctlError, errorCode, isTlsTrustError, NetworkError, TLS_TRUST_HINT 
 
 /** Statuses that say "try again" (RFC 9110 §15.5.9, §15.6; RFC 6585 §4), for idempotent requests only. */
 const RETRY_STATUSES = [408, 429, 500, 502, 503, 504];
+/**
+ * The most of an answer's body read (16 MiB). Token, discovery, device and key-check answers are
+ * small JSON documents: this is far above any of them and far below what fills a machine.
+ */
+export const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
+
+/** The error a body past MAX_ANSWER_BYTES ends with: ofetch reports it as the fetch's cause. */
+class AnswerTooLarge extends Error {}
+
+/**
+ * `fetch` whose answers stop with AnswerTooLarge past `limit` bytes of body, as they arrive: what is
+ * read is bounded, not only what is kept.
+ */
+function cappedFetch(fetch: typeof globalThis.fetch, limit: number): typeof globalThis.fetch {
+  return (async (input: string | URL | Request, init?: RequestInit) => {
+    const response = await fetch(input, init);
+    if (!response.body) return response;
+    let seen = 0;
+    const body = response.body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          seen += chunk.byteLength;
+          if (seen > limit) controller.error(new AnswerTooLarge());
+          else controller.enqueue(chunk);
+        },
+      }),
+    );
+    return new Response(body, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    });
+  }) as typeof globalThis.fetch;
+}
+
 /** Pause before a retry. One retry at most in practice: a person is waiting. */
 export const RETRY_DELAY_MS = 500;
 
@@ -34,7 +72,7 @@ export interface HttpClientDeps {
 }
 
 export function createHttpClient(deps: HttpClientDeps): HttpClient {
-  const $fetch = createFetch({ fetch: deps.fetch });
+  const $fetch = createFetch({ fetch: cappedFetch(deps.fetch, MAX_ANSWER_BYTES) });
   return {
     async send(url: URL, what: string, request: HttpRequest): Promise<Response> {
       if (request.signal?.aborted) throw cancelled(what);
@@ -73,6 +111,15 @@ export function createHttpClient(deps: HttpClientDeps): HttpClient {
         const cause = error instanceof FetchError && error.cause !== undefined ? error.cause : error;
         if (request.signal?.aborted) throw cancelled(what, cause);
         const where = hostPort(url);
+        if (
+          cause instanceof AnswerTooLarge ||
+          (cause as { cause?: unknown })?.cause instanceof AnswerTooLarge
+        )
+          throw new AuthctlError(
+            "PROTOCOL",
+            `the ${what} at ${where} answered more than ${MAX_ANSWER_BYTES / 1024 / 1024} MiB; authctl stopped reading`,
+            { cause },
+          );
         if (timeout.aborted) {
           throw new NetworkError(
             `the ${what} at ${where} did not answer within ${formatSeconds(request.timeoutMs)}`,
