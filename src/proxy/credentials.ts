@@ -1,4 +1,5 @@
 import type { Context, ResolvedCredential } from "../context.ts";
+import { AuthctlError } from "../errors.ts";
 import type { ProviderDefinition } from "../providers/types.ts";
 import { stillSatisfies } from "../store/expiry.ts";
 import type { StoredCredential } from "../store/types.ts";
@@ -47,12 +48,29 @@ function dueSoon(credential: StoredCredential, now: number): boolean {
   return credential.expires_at - now <= Math.min(PROXY_MARGIN_MS, Math.max(0, lifetime) / 10);
 }
 
+/**
+ * The secret goes into the head of every request the proxy forwards (`authorization: Bearer …`),
+ * so it must be a value an HTTP field can carry (RFC 9110 §5.5: no CR, LF, NUL or other control
+ * character). Server answers are checked when they arrive (oauth/_response.ts isTokenText); this
+ * covers what the store holds whatever wrote it (an older authctl, a teammate's tool on the team
+ * store, a hand edit): a CR LF in it would add header lines, or a whole request, upstream.
+ */
+function checkFieldValue(secret: string | undefined, provider: ProviderDefinition): void {
+  if (secret !== undefined && /[\x00-\x08\x0a-\x1f\x7f]/.test(secret))
+    throw new AuthctlError(
+      "CONFIG_INVALID",
+      `the stored ${provider.name} credential holds a control character (a line break?), which no HTTP header can carry; nothing was run`,
+      { hint: `log in again: authctl login ${provider.id}` },
+    );
+}
+
 export function createProxyCredential(
   ctx: Context,
   resolved: ResolvedCredential,
   refresher: Refresher,
 ): ProxyCredential {
   const stored = resolved.credential;
+  checkFieldValue(resolved.secret, resolved.provider);
   if (stored?.type !== "oauth") {
     const secret = resolved.secret;
     return {
@@ -72,7 +90,9 @@ export function createProxyCredential(
   function refresh(options: { held?: string; force?: boolean }): Promise<StoredCredential> {
     inflight ??= (async () => {
       try {
-        credential = await refresher.refresh(resolved.provider, { ...options, key: resolved.key });
+        const next = await refresher.refresh(resolved.provider, { ...options, key: resolved.key });
+        checkFieldValue(secretOf(next), resolved.provider);
+        credential = next;
         return credential;
       } finally {
         inflight = undefined;
