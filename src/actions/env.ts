@@ -124,7 +124,20 @@ export async function env(ctx: Context, options: EnvOptions): Promise<void> {
     constantVars(resolved),
   );
   ctx.deps.writeStdout(masks);
-  appendFileSync(file, block, { mode: 0o600 });
+  try {
+    appendFileSync(file, block, { mode: 0o600 });
+  } catch (error) {
+    // A runner always hands the step a file it may append to; anything else is a $GITHUB_ENV set
+    // by hand (or left over from another job), and the runtime's bare ENOENT named neither.
+    throw new AuthctlError(
+      "CONFIG_INVALID",
+      `cannot append to $GITHUB_ENV (${file}): ${(error as Error).message.split(",", 1)[0]}`,
+      {
+        hint: "set GITHUB_ENV to a writable file (the runner sets it in each step); nothing was added",
+        cause: error,
+      },
+    );
+  }
   ctx.deps.ui.info(`added ${vars.map(([name]) => name).join(", ")} to $GITHUB_ENV`);
 }
 
