@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createSandbox, ensureBinary, secret, type Sandbox } from "../helpers/binary.ts";
 
@@ -55,4 +55,42 @@ describe("--format github-env with a $GITHUB_ENV that cannot be appended to", ()
       new RegExp(`^EARLIER=1\\nOPENROUTER_API_KEY<<(ghadelimiter_[0-9a-f]+)\\n${KEY}\\n\\1\\n$`),
     );
   }, 30_000);
+});
+
+describe('AUTHCTL_HOME with a ~ that no shell expanded (systemd Environment=, docker -e, a quoted "~/x")', () => {
+  test("every command that needs the home refuses it and names the full path; nothing is created under the working directory", async () => {
+    const cwd = join(box.root, "service-cwd");
+    mkdirSync(cwd);
+    const userHome = box.env.HOME!;
+    const runs: [string[], string | undefined][] = [
+      [["login", "openrouter", "--with-key", "--no-verify"], `${KEY}\n`],
+      [["env", "openrouter"], undefined],
+      [["token", "openrouter"], undefined],
+      [["exec", "-p", "openrouter", "--", "/bin/true"], undefined],
+      [["status"], undefined],
+    ];
+    for (const [args, stdin] of runs) {
+      const result = await box.run(args, { cwd, stdin, env: { AUTHCTL_HOME: "~/.authctl" } });
+      expect(result.stderr).toBe(
+        "authctl: AUTHCTL_HOME=~/.authctl starts with ~, which only a shell expands\n" +
+          `  → write the full path: AUTHCTL_HOME=${join(userHome, ".authctl")}\n`,
+      );
+      expect(result.stdout).toBe("");
+      expect(result.code).toBe(1);
+    }
+    // Before, `login` stored the key in <cwd>/~/.authctl, and `env` from any other directory was
+    // "not logged in".
+    expect(readdirSync(cwd)).toEqual([]);
+
+    const other = await box.run(["env", "openrouter"], { cwd, env: { AUTHCTL_HOME: "~alice/authctl" } });
+    expect(other.stderr).toBe(
+      "authctl: AUTHCTL_HOME=~alice/authctl starts with ~, which only a shell expands\n" +
+        "  → write the full path of the directory, e.g. AUTHCTL_HOME=/var/lib/agent/authctl\n",
+    );
+    expect(other.code).toBe(1);
+
+    // Commands that need no home still run.
+    const version = await box.run(["--version"], { cwd, env: { AUTHCTL_HOME: "~/.authctl" } });
+    expect(version.code).toBe(0);
+  }, 60_000);
 });
