@@ -21,6 +21,7 @@ import {
   writeSync,
 } from "../lazy-fs.ts";
 import { AuthctlError, errorCode } from "../errors.ts";
+import { dirname } from "../lazy-path.ts";
 import { processEffects } from "../io/process-probe.ts";
 import { describeIoError } from "./atomic-write.ts";
 import type { StoreEffects } from "./effects.ts";
@@ -217,7 +218,14 @@ function tryCreate(path: string, staleMs: number, fx: StoreEffects): LockHandle 
     fd = openSync(path, "wx", 0o600);
   } catch (error) {
     if (errorCode(error) === "EEXIST") return undefined;
+    // logout, switch and store migrate meet a read-only store here first (login checks before it
+    // asks for anything): say what to do, as every other write failure does.
+    const dir = dirname(path);
     throw new AuthctlError("STORE_IO", `could not create lock ${path}: ${describeIoError(error)}`, {
+      hint:
+        errorCode(error) === "EROFS"
+          ? `${dir} is on a read-only file system here: run this where it can be written (systemd: ReadWritePaths=), or set AUTHCTL_HOME to a writable directory`
+          : `check the permissions of ${dir} and the free space on its disk`,
       cause: error,
     });
   }

@@ -94,3 +94,55 @@ describe('AUTHCTL_HOME with a ~ that no shell expanded (systemd Environment=, do
     expect(version.code).toBe(0);
   }, 60_000);
 });
+
+/** `unshare -m` and a read-only bind mount (root in a mount namespace of its own) are available. */
+const canMountReadOnly = (() => {
+  const probe = Bun.spawnSync([
+    "unshare",
+    "-m",
+    "sh",
+    "-c",
+    'd=$(mktemp -d) && mount --bind -o ro "$d" "$d" && ! touch "$d/x" 2>/dev/null; s=$?; rmdir "$d"; exit $s',
+  ]);
+  return probe.exitCode === 0;
+})();
+
+describe.skipIf(!canMountReadOnly)(
+  "a store on a read-only file system (ProtectHome=read-only, a read-only volume)",
+  () => {
+    test("logout, switch and store migrate say what to do, as login does; nothing is changed", async () => {
+      const ro = createSandbox();
+      try {
+        for (const ref of ["openrouter", "openrouter@work"]) {
+          const login = await ro.run(["login", ref, "--with-key", "--no-verify"], { stdin: `${KEY}\n` });
+          expect(login.code).toBe(0);
+        }
+        const before = readFileSync(join(ro.home, "credentials.toml"), "utf8");
+        const readOnly = [
+          "unshare",
+          "-m",
+          "sh",
+          "-c",
+          'mount --bind -o ro "$AUTHCTL_HOME" "$AUTHCTL_HOME" && exec "$@"',
+          "sh",
+        ];
+        const lock = join(ro.home, "credentials.toml.lock");
+        for (const args of [
+          ["logout", "openrouter"],
+          ["switch", "openrouter@work"],
+          ["store", "migrate", "--to", "encrypted"],
+        ]) {
+          const result = await ro.run(args, { prefix: readOnly });
+          expect(result.stderr).toBe(
+            `authctl: could not create lock ${lock}: EROFS: read-only file system\n` +
+              `  → ${ro.home} is on a read-only file system here: run this where it can be written (systemd: ReadWritePaths=), or set AUTHCTL_HOME to a writable directory\n`,
+          );
+          expect(result.code).toBe(1);
+        }
+        expect(readFileSync(join(ro.home, "credentials.toml"), "utf8")).toBe(before);
+      } finally {
+        ro.cleanup();
+      }
+    }, 60_000);
+  },
+);
