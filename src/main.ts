@@ -1,5 +1,6 @@
 /**
- * The entry point. `env`, `token` and `exec` in their usual case (named providers whose
+ * The entry point. `env`, `token` and `exec` in their usual case (named providers, or every
+ * stored one where none is named and no project file is found, whose
  * credentials sit in the local store, in clear or sealed with its key file, or in the keyring,
  * nothing to refresh, nothing to warn about) are answered here, by actions/usual-case.ts from
  * the files it reads, before the rest of authctl is loaded. Everything else, and anything the
@@ -38,7 +39,7 @@ const HANDED_OVER = 99;
 async function usualAnswer(env: Record<string, string | undefined>): Promise<UsualAnswer | undefined> {
   if (!reads?.store || USUAL_CASE === "off") return undefined;
   const [config, store] = await Promise.all([reads.config, reads.store]);
-  return usualCase(argv, env, { ...reads, config, store }, Date.now());
+  return usualCase(argv, env, { ...reads, config, store }, Date.now(), () => process.cwd());
 }
 
 /** Carries the answer out; returns the exit code, or undefined to run the full path. */

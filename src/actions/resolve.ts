@@ -9,7 +9,7 @@ import {
   DEFAULT_ACCOUNT,
   defaultAccountOf,
   parseAccountRef,
-  splitStoreKey,
+  storedProviderIds,
   storeKey,
 } from "../store/accounts.ts";
 import type { Credentials, StoreSnapshot, StoredCredential } from "../store/types.ts";
@@ -279,8 +279,7 @@ export function formatDuration(ms: number): string {
 export function storedProviders(ctx: Context, snapshot = ctx.store.read()): ProviderDefinition[] {
   for (const warning of snapshot.warnings) ctx.deps.ui.warn(warning);
   const out: ProviderDefinition[] = [];
-  const ids = new Set(Object.keys(snapshot.credentials).map((key) => splitStoreKey(key).provider));
-  for (const id of ids) {
+  for (const id of storedProviderIds(snapshot.credentials)) {
     const provider = ctx.registry.get(id);
     if (provider) out.push(provider);
     else

@@ -1,7 +1,7 @@
 /**
  * The usual case of `env`, `token` and `exec`, answered from the texts of config.toml and
- * credentials.toml alone (and the key file, below): named providers whose credentials sit in
- * clear in the local store, an API key or an OAuth token with no refresh due. It is what nearly
+ * credentials.toml alone (and the key file, below): named providers (or, with none named and no
+ * project file found, every stored one) whose credentials sit in clear in the local store, an API key or an OAuth token with no refresh due. It is what nearly
  * every shell start-up and agent launch asks, and the full path (the Deps, the context, the
  * store's snapshot of every record, the actions) costs about 1.5× the smallest Bun program on top
  * of it (issue 18: no step dominates; each of a few hundred functions costs 20-30 µs on its first
@@ -33,7 +33,8 @@
  * credential kept in the file or the keyring, a store sealed with a passphrase, a keyring item
  * not read ahead or not as the store left it, a refresh due, a file or directory mode to tighten, a warning or an error of any
  * kind (the full path reports it, with its message and exit code), a store chosen elsewhere
- * (etcd), no project file lookup. So what it hands out is what the full path would, or nothing.
+ * (etcd), a project file found from the working directory up (the full path reads, hashes and
+ * checks it). So what it hands out is what the full path would, or nothing.
  * test/e2e/usual-case.test.ts runs every case through a binary built with it and one built
  * without it (scripts/build.ts --usual-case=off) and compares stdout, stderr and exit codes.
  */
@@ -54,7 +55,14 @@ import {
 import { findRoutingProblem } from "../store/_routing-fields.ts";
 import { type ExternalBackend, SECRET_STORE_FIELD } from "../store/backend.ts";
 import { backendFor, backendOfRecord, isBackendName } from "../store/backends.ts";
-import { DEFAULT_ACCOUNT, defaultAccountOf, parseAccountRef, storeKey } from "../store/accounts.ts";
+import {
+  DEFAULT_ACCOUNT,
+  defaultAccountOf,
+  parseAccountRef,
+  storedProviderIds,
+  storeKey,
+} from "../store/accounts.ts";
+import { findNoProjectFileQuickly } from "../config/project-file.ts";
 import { type CredentialsDocument, parseCredentialsFile } from "../store/credentials-file.ts";
 import { needsRefresh } from "../store/expiry.ts";
 import { KEY_FILE, KEY_FILE_BYTES, LOCAL_STORE_NAMES } from "../store/files.ts";
@@ -67,6 +75,7 @@ import type { Credentials, StoredCredential } from "../store/types.ts";
 import { childEnvironment, collectVars, credentialSecret, credentialVars } from "./vars.ts";
 
 export type UsualRequest =
+  // `refs` empty (env and exec): no provider named, so every stored one (env.ts resolveMany).
   | { command: "env"; refs: string[]; format: Exclude<EnvFormat, "github-env"> }
   | { command: "token"; refs: [string]; minTtlMs?: number }
   | { command: "exec"; refs: string[]; argv: string[] };
@@ -85,6 +94,8 @@ export interface UsualInputs {
   configText: string | undefined;
   storeText: string;
   now: number;
+  /** The working directory (process.cwd(); it throws when the directory is gone), for the project file. */
+  cwd(): string;
 }
 
 /** The answer, or undefined: the full path then runs from the start and says whatever there is to say. */
@@ -182,8 +193,10 @@ async function answerFrom(
   info: DocumentInfo,
 ): Promise<UsualAnswer | undefined> {
   const { env } = inputs;
+  const refs = request.refs.length > 0 ? request.refs : await everyStored(inputs, registry, credentials);
+  if (!refs) return undefined;
   const targets: Array<{ provider: ProviderDefinition; key: string }> = [];
-  for (const ref of new Set(request.refs)) {
+  for (const ref of new Set(refs)) {
     const parsed = parseAccountRef(ref);
     const provider = registry.require(parsed.provider);
     const account = parsed.account ?? defaultAccountOf(credentials, provider.id) ?? DEFAULT_ACCOUNT;
@@ -228,6 +241,31 @@ async function answerFrom(
   const [command, ...args] = request.argv;
   if (!command) return undefined;
   return { exec: { command, argv: [command, ...args], env: childEnvironment(env, resolved).child } };
+}
+
+/**
+ * What `env` and `exec` without providers hand out (env.ts resolveMany), when it is plain: no
+ * project file from the working directory up (config/project-file.ts findNoProjectFileQuickly;
+ * a file, or anything it cannot tell, hands over: the file is the full path's to read and check),
+ * and then every provider the store holds (accounts.ts storedProviderIds), each one this authctl
+ * knows (one it does not is a warning: handed over). Every one of them must then be usable as a
+ * named one would be: where the full path would skip one with a warning, the lane hands over.
+ */
+async function everyStored(
+  inputs: UsualInputs,
+  registry: ReturnType<typeof registryOver>,
+  credentials: Credentials,
+): Promise<string[] | undefined> {
+  let cwd: string;
+  try {
+    cwd = inputs.cwd();
+  } catch {
+    return undefined;
+  }
+  if ((await findNoProjectFileQuickly(cwd, inputs.env.HOME)) !== undefined) return undefined;
+  const ids = storedProviderIds(credentials);
+  if (ids.length === 0 || ids.some((id) => !registry.get(id))) return undefined;
+  return ids;
 }
 
 /**

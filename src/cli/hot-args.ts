@@ -99,7 +99,8 @@ export function usualRequest(argv: string[]): UsualRequest | undefined {
   try {
     if (name === "env") {
       const parsed = plainArgs(rest, ["format", "f"], []);
-      if (!parsed || parsed.positionals.length === 0) return undefined;
+      // No provider: every stored one, or the project file's (usual-case.ts hands over on a file).
+      if (!parsed) return undefined;
       const { format, f } = parsed.strings;
       if (format !== undefined && f !== undefined) return undefined;
       const envFormat = parseEnvFormat(format ?? f ?? "sh");
@@ -121,7 +122,7 @@ export function usualRequest(argv: string[]): UsualRequest | undefined {
       if (rest.slice(0, dashes < 0 ? 1 : dashes).some((arg) => arg === "--help" || arg === "-h"))
         return undefined;
       const parsed = parseExecArgs(rest);
-      if (parsed.proxy || parsed.providerIds.length === 0 || parsed.command.length === 0) return undefined;
+      if (parsed.proxy || parsed.command.length === 0) return undefined;
       return { command: "exec", refs: parsed.providerIds, argv: parsed.command };
     }
   } catch {

@@ -22,6 +22,7 @@ export async function usualCase(
   env: Env,
   files: UsualFiles,
   now: number,
+  cwd: () => string,
 ): Promise<UsualAnswer | undefined> {
   const request = usualRequest(argv);
   if (!request) return undefined;
@@ -38,5 +39,6 @@ export async function usualCase(
     configText: config.text,
     storeText: store.text,
     now,
+    cwd,
   });
 }

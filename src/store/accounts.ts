@@ -73,6 +73,15 @@ export function splitStoreKey(key: string): { provider: string; account: string 
     : { provider: key.slice(0, at), account: key.slice(at + 1) };
 }
 
+/**
+ * The providers the store holds a credential for, each once, in the order of their first record:
+ * what `env` and `exec` without providers hand out (resolve.ts storedProviders; the usual-case
+ * lane, actions/usual-case.ts).
+ */
+export function storedProviderIds(credentials: Credentials): string[] {
+  return [...new Set(Object.keys(credentials).map((key) => splitStoreKey(key).provider))];
+}
+
 /** The accounts stored for one provider, sorted by name. */
 export function accountsOf(credentials: Credentials, provider: string): string[] {
   const out: string[] = [];

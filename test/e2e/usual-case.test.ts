@@ -473,12 +473,83 @@ const ROWS: Row[] = [
   { name: "env -- openrouter: handed over", argv: ["env", "--", "openrouter"], lane: false, store: PLAIN },
   { name: "env --help: handed over", argv: ["env", "--help"], lane: false, store: PLAIN, code: 0 },
   { name: "env openrouter -h: handed over", argv: ["env", "openrouter", "-h"], lane: false, store: PLAIN },
+  // No provider named: every stored one (env.ts resolveMany), in the store's order, when no project
+  // file is found from the working directory up and every one of them is usable.
   {
-    name: "env with no provider (every stored one): handed over",
+    name: "env with no provider: every stored one, answered",
+    argv: ["env"],
+    lane: true,
+    store: PLAIN,
+    code: 0,
+    stdout: /OPENROUTER_API_KEY=.*\n.*ANTHROPIC_API_KEY=.*\n.*GROQ_API_KEY=/s,
+  },
+  {
+    name: "env -f json with no provider: answered",
+    argv: ["env", "-f", "json"],
+    lane: true,
+    store: store(GROQ, OR),
+    code: 0,
+  },
+  {
+    name: "env with no provider, two accounts of one provider: its default one, answered",
+    argv: ["env"],
+    lane: true,
+    store: store(apiKey("openrouter@work", OR_WORK), ANT, apiKey("openrouter", OR_KEY)),
+    code: 0,
+  },
+  {
+    name: "env with no provider, the default mark on a named account: answered with it",
+    argv: ["env"],
+    lane: true,
+    store: store(OR, apiKey("openrouter@work", OR_WORK, { default: true }), GROQ),
+    code: 0,
+    stdout: new RegExp(OR_WORK),
+  },
+  {
+    name: "env with no provider, only a named account stored: answered",
+    argv: ["env"],
+    lane: true,
+    store: store(apiKey("openrouter@work", OR_WORK)),
+    code: 0,
+  },
+  {
+    name: "env with no provider, a provider this authctl does not know: a warning, handed over",
+    argv: ["env"],
+    lane: false,
+    store: store(OR, apiKey("someday-provider", ANT_KEY)),
+    code: 0,
+    stderr: /someday-provider/,
+  },
+  {
+    name: "env with no provider, one refresh due and its server down: a warning, handed over",
+    argv: ["env"],
+    lane: false,
+    store: (c) => store(OR, oauth("mycorp", c.now, { expiresIn: 1000 })),
+    config: (c) => mycorp(c),
+    code: 0,
+    stderr: /could not refresh the mycorp login/,
+  },
+  {
+    name: "env with no provider, one needing a login: a warning, handed over",
+    argv: ["env"],
+    lane: false,
+    store: (c) => store(OR, oauth("anthropic", c.now, { method: "claude", more: { needs_login: true } })),
+    code: 0,
+  },
+  {
+    name: "env with no provider and an empty store: handed over",
+    argv: ["env"],
+    lane: false,
+    store: store(),
+    code: 4,
+  },
+  {
+    name: "env with no provider and a project file in the working directory: handed over",
     argv: ["env"],
     lane: false,
     store: PLAIN,
-    code: 0,
+    setup: (c) => writeFileSync(join(c.root, ".authctl.toml"), 'providers = ["groq"]\n'),
+    code: 1,
   },
   {
     name: "a global option before the command: handed over",
@@ -689,11 +760,19 @@ const ROWS: Row[] = [
     code: 2,
   },
   {
-    name: "exec without a provider: handed over",
+    name: "exec without a provider: every stored one, answered",
+    argv: ["exec", "--", PROBE],
+    lane: true,
+    store: PLAIN,
+    code: 0,
+  },
+  {
+    name: "exec without a provider and a project file in the working directory: handed over",
     argv: ["exec", "--", PROBE],
     lane: false,
     store: PLAIN,
-    code: 0,
+    setup: (c) => writeFileSync(join(c.root, ".authctl.toml"), 'providers = ["groq"]\n'),
+    code: 1,
   },
   {
     name: "exec -p with an unknown option: handed over",
@@ -2004,6 +2083,21 @@ const ROWS: Row[] = [
     stdout: new RegExp(`OPENROUTER_API_KEY=${OR_KEY}`),
   },
   {
+    name: "env with no provider on the keyring: every stored one, answered",
+    argv: ["env"],
+    lane: true,
+    keyring: true,
+    logins: {
+      providers: [
+        ["openrouter", OR_KEY],
+        ["anthropic", ANT_KEY],
+      ],
+      env: { AUTHCTL_STORE: "keyring" },
+    },
+    env: { AUTHCTL_STORE: "keyring" },
+    code: 0,
+  },
+  {
     name: "two keyring records asked together: answered",
     argv: ["env", "anthropic", "openrouter", "-f", "json"],
     lane: true,
@@ -2319,9 +2413,9 @@ const ROWS: Row[] = [
     absent: ["NO_PROXY"],
   },
   {
-    name: "exec -p '' -- probe (an empty provider list: every stored one): handed over",
+    name: "exec -p '' -- probe (an empty provider list: every stored one): answered",
     argv: ["exec", "-p", "", "--", PROBE],
-    lane: false,
+    lane: true,
     store: PLAIN,
     code: 0,
   },
@@ -2698,6 +2792,7 @@ async function prepare(box: Sandbox, row: Row, port: number, now: number): Promi
     rmSync(home, { recursive: true, force: true });
     rmSync(join(root, "elsewhere.toml"), { force: true });
     rmSync(join(root, "github-env"), { force: true });
+    rmSync(join(root, ".authctl.toml"), { force: true });
     mkdirSync(home, { recursive: true, mode: 0o700 });
     chmodSync(home, row.modes?.dir ?? 0o700);
     for (const [name, bytes, mode] of loggedIn) {

@@ -36,6 +36,9 @@ describe("the usual-case lane", () => {
     configText,
     storeText,
     now,
+    cwd: () => {
+      throw new Error("a test of named providers has no working directory");
+    },
   });
   const env = (refs: string[]): UsualRequest => ({ command: "env", refs, format: "sh" });
 
