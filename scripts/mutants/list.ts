@@ -823,4 +823,12 @@ export const MUTANTS: Mutant[] = [
     tests: ["test/e2e/proxy-stored-secret.test.ts"],
     why: "a credential the proxy adopts after a 401 (a teammate's refresh in the team store) is not checked",
   },
+  {
+    id: "proxy-held-401-head-dropped",
+    file: "src/proxy/forward.ts",
+    from: "    this.response.head(held, bodyless);\n",
+    to: "",
+    tests: ["test/e2e/refresh.test.ts"],
+    why: "a 401 held for a refresh that brings no token reaches the child as its body alone, no status line",
+  },
 ];

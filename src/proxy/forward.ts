@@ -134,24 +134,33 @@ export class Forward implements ExchangeHandlers, BodySink {
     // its body is still in hand. The 401 is held meanwhile and passed on if no newer token comes.
     if (head.status === 401 && credential.renewable && this.buffered && !this.replayed) {
       this.replayed = true;
-      this.renew(this.exchange!);
+      this.renew(this.exchange!, head, bodyless);
       return false;
     }
     this.response.head(head, bodyless);
     return true;
   }
 
-  private renew(exchange: Exchange): void {
+  private renew(exchange: Exchange, held: ResponseHead, bodyless: boolean): void {
     this.admitted.credential.renew(this.key).then(
       (renewed) => {
         if (this.host.isClosed()) return exchange.abort();
-        if (!renewed) return exchange.proceed();
+        if (!renewed) return this.passOn(exchange, held, bodyless);
         exchange.abort();
         this.key = renewed;
         this.send();
       },
-      () => exchange.proceed(),
+      () => this.passOn(exchange, held, bodyless),
     );
+  }
+
+  /**
+   * No newer token: the held 401 goes to the client as the provider sent it, its head first. (The
+   * body alone went before: the client read the provider's JSON where a status line should be.)
+   */
+  private passOn(exchange: Exchange, held: ResponseHead, bodyless: boolean): void {
+    this.response.head(held, bodyless);
+    exchange.proceed();
   }
 
   data(piece: Uint8Array): boolean {

@@ -116,4 +116,6 @@ test("a token the proxy adopts after a 401 (another process's, from the store) i
     ["/api/v1/me", "Bearer first-access-0123456789abcdef"],
   ]);
   expect(result.stderr).not.toContain("adopted-access");
+  // …and the child gets the provider's 401, as with any 401 that brings no usable token.
+  expect(result.stdout).toBe("401\n");
 }, 30_000);

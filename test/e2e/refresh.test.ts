@@ -225,6 +225,35 @@ describe("exec --proxy refreshes", () => {
   });
 });
 
+describe("exec --proxy when a 401 brings no newer token", () => {
+  for (const answer of ["unavailable", "invalid_grant"] as const) {
+    test(`the refresh answered ${answer}: the child gets the provider's 401 as it was sent`, async () => {
+      const s = await setup();
+      const { accessToken } = login(s);
+      s.up.rejectNext = 1;
+      s.fake.script.push(answer);
+      const script = writeScript(
+        s.box.root,
+        "child.mjs",
+        `const res = await fetch(process.env.FAKE_BASE_URL + "/me", { method: "POST", headers: { authorization: "Bearer " + process.env.FAKE_TOKEN }, body: "ping" });\n` +
+          `console.log(JSON.stringify({ status: res.status, type: res.headers.get("content-type"), body: await res.text() }));\n`,
+      );
+      const result = await s.box.run(["exec", "--proxy", "-p", "fake", "--", process.execPath, script], {
+        timeoutMs: 40_000,
+      });
+      expect(result.stderr).not.toContain("Malformed_HTTP_Response");
+      expectOk(result);
+      expect(JSON.parse(result.stdout)).toEqual({
+        status: 401,
+        type: "application/json;charset=utf-8",
+        body: JSON.stringify({ error: { message: "invalid credential" } }),
+      });
+      expect(s.fake.refreshes).toBe(1);
+      expect(bearers(s.up)).toEqual([accessToken]);
+    });
+  }
+});
+
 describe("a refresh that fails for a reason that is not the grant's", () => {
   test("a 503 with a token that is still valid: handed out with one warning, the store untouched", async () => {
     const s = await setup();
