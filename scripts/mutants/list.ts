@@ -831,4 +831,28 @@ export const MUTANTS: Mutant[] = [
     tests: ["test/e2e/refresh.test.ts"],
     why: "a 401 held for a refresh that brings no token reaches the child as its body alone, no status line",
   },
+  {
+    id: "home-tilde-used",
+    file: "src/config/paths.ts",
+    from: '    if (env.AUTHCTL_HOME.startsWith("~")) throw tildeHome(env.AUTHCTL_HOME, env.HOME);\n',
+    to: "",
+    tests: ["test/e2e/new-user.test.ts"],
+    why: "AUTHCTL_HOME=~/.authctl from systemd or docker -e puts the store (and its key) in ./~ under the working directory",
+  },
+  {
+    id: "home-tilde-slash-only",
+    file: "src/config/paths.ts",
+    from: 'if (env.AUTHCTL_HOME.startsWith("~"))',
+    to: 'if (env.AUTHCTL_HOME.startsWith("~/"))',
+    tests: ["test/e2e/new-user.test.ts"],
+    why: "AUTHCTL_HOME=~alice/authctl is used as a relative path",
+  },
+  {
+    id: "lock-readonly-wrong-errno",
+    file: "src/store/lock.ts",
+    from: 'errorCode(error) === "EROFS"',
+    to: 'errorCode(error) === "EACCES"',
+    tests: ["test/e2e/new-user.test.ts"],
+    why: "logout on a read-only store says 'check the permissions', not that the file system is read-only",
+  },
 ];
