@@ -39,8 +39,9 @@ const build = Bun.spawnSync([process.execPath, join(root, "scripts/build.ts")], 
 if (build.exitCode !== 0) process.exit(1);
 /**
  * A small compiled program: CommonJS like the hello-world baseline, or (`esm`) built as
- * scripts/build.ts builds authctl: ES modules, its start-up JIT policy (16), and nothing read from
- * the working directory (no bunfig.toml, .env, tsconfig.json or package.json autoload).
+ * scripts/build.ts builds authctl: ES modules, its start-up JIT policy (16), nothing read from
+ * the working directory (no bunfig.toml, .env, tsconfig.json or package.json autoload), and its
+ * exec argument (`--no-install`, so that it starts from a deleted working directory).
  */
 function compileHello(name: string, source: string, esm = false): string {
   writeFileSync(join(work, `${name}.ts`), source);
@@ -60,6 +61,7 @@ function compileHello(name: string, source: string, esm = false): string {
             "--no-compile-autoload-dotenv",
             "--no-compile-autoload-tsconfig",
             "--no-compile-autoload-package-json",
+            "--compile-exec-argv=--no-install",
           ]
         : []),
       join(work, `${name}.ts`),

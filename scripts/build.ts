@@ -71,6 +71,13 @@ async function build(file: string, options: { target?: string; order?: string[] 
       autoloadDotenv: false,
       autoloadTsconfig: false,
       autoloadPackageJson: false,
+      // Any argument here makes the binary start from a working directory that was deleted (a
+      // shell left in a removed worktree or build directory, a service whose WorkingDirectory a
+      // deploy replaced): a compiled Bun 1.4 binary without one refuses to start there at all
+      // ("error: The current working directory was deleted"), `authctl token` and `--version`
+      // included, before any of authctl runs (oven-sh/bun#40372). `--no-install` is chosen
+      // because it changes nothing for a bundle: there is nothing for auto-install to fetch.
+      execArgv: ["--no-install"],
       // Profile-guided layout (see above): measured on `env openrouter`, 35.7 -> 34.5 MiB peak on
       // the plain file store and 41.1 -> 39.1 MiB on the encrypted one (15 alternating runs).
       ...(options.order?.length ? { bytecodeOrder: options.order } : {}),

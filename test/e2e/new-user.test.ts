@@ -146,3 +146,32 @@ describe.skipIf(!canMountReadOnly)(
     }, 60_000);
   },
 );
+
+describe("started from a working directory that was deleted (a shell left in a removed worktree, a service whose WorkingDirectory a deploy replaced)", () => {
+  test("token, env, exec, status and --version work as anywhere else (no project file is looked for)", async () => {
+    const gone = join(box.root, "removed-worktree");
+    // The shell enters the directory, which is then removed under it, and starts authctl there.
+    const fromDeleted = ["sh", "-c", 'mkdir "$0" && cd "$0" && rmdir "$0" && exec "$@"', gone];
+    const token = await box.run(["token", "openrouter"], { prefix: fromDeleted });
+    expect(token.stderr).toBe("");
+    expect(token.stdout).toBe(`${KEY}\n`);
+    expect(token.code).toBe(0);
+    const env = await box.run(["env"], { prefix: fromDeleted });
+    expect(env.stdout).toBe(`export OPENROUTER_API_KEY='${KEY}'\n`);
+    expect(env.code).toBe(0);
+    const exec = await box.run(
+      ["exec", "--", "/bin/sh", "-c", 'test "$OPENROUTER_API_KEY" = "$0" && echo same', KEY],
+      {
+        prefix: fromDeleted,
+      },
+    );
+    expect(exec.stdout).toBe("same\n");
+    expect(exec.code).toBe(0);
+    for (const args of [["status"], ["--version"]]) {
+      const result = await box.run(args, { prefix: fromDeleted });
+      expect(result.stderr).toBe("");
+      expect(result.code).toBe(0);
+    }
+    expect(existsSync(gone)).toBe(false);
+  }, 60_000);
+});
