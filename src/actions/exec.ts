@@ -25,8 +25,11 @@ export async function exec(ctx: Context, options: ExecOptions): Promise<number> 
 
   const file = command.includes("/") ? command : deps.which(command, childEnv.PATH);
   if (!file) {
-    throw new AuthctlError("COMMAND_NOT_FOUND", `command not found: ${command}`, {
-      hint: "check the name, or give its full path",
+    // Say where it was looked for: cron starts jobs with PATH=/usr/bin:/bin and a service manager
+    // with its own, so a command found in your shell is often simply not on the PATH here.
+    const searched = childEnv.PATH ? `not on PATH=${childEnv.PATH}` : "PATH is not set";
+    throw new AuthctlError("COMMAND_NOT_FOUND", `command not found: ${command} (${searched})`, {
+      hint: `check the name, or give its full path ('command -v ${command}' in your shell prints it)`,
     });
   }
   const argv = [command, ...args];

@@ -175,3 +175,21 @@ describe("started from a working directory that was deleted (a shell left in a r
     expect(existsSync(gone)).toBe(false);
   }, 60_000);
 });
+
+describe("exec from cron (PATH=/usr/bin:/bin) of a command your shell finds elsewhere", () => {
+  test("the error names the PATH it searched and how to find the full path; exit 127, with and without --proxy", async () => {
+    for (const proxy of [[], ["--proxy"]]) {
+      const result = await box.run(["exec", ...proxy, "-p", "openrouter", "--", "claude-not-on-path"], {
+        env: { PATH: "/usr/bin:/bin" },
+      });
+      expect(result.stderr).toBe(
+        "authctl: command not found: claude-not-on-path (not on PATH=/usr/bin:/bin)\n" +
+          "  → check the name, or give its full path ('command -v claude-not-on-path' in your shell prints it)\n",
+      );
+      expect(result.code).toBe(127);
+    }
+    const unset = await box.run(["exec", "--", "claude-not-on-path"], { env: { PATH: undefined } });
+    expect(unset.stderr).toStartWith("authctl: command not found: claude-not-on-path (PATH is not set)\n");
+    expect(unset.code).toBe(127);
+  }, 30_000);
+});
