@@ -79,7 +79,7 @@ export function ownerOfNearest(path: string): { path: string; uid: number } | un
 }
 
 /** `subject` reads before "belongs to alice": "credentials.toml /home/alice/.config/authctl/credentials.toml". */
-function foreignOwner(subject: string, path: string, owner: number, me: number): AuthctlError {
+function foreignOwner(subject: string, path: string, owner: number, me: number, home: string): AuthctlError {
   const sudo =
     me === 0
       ? " (HOME or AUTHCTL_HOME probably points at their home: sudo without -H, su -m, a cron job)"
@@ -90,11 +90,27 @@ function foreignOwner(subject: string, path: string, owner: number, me: number):
     {
       hint:
         me === 0
-          ? `run authctl as ${userName(owner)} (sudo -u ${userName(owner)} …), or with 'sudo -H' / AUTHCTL_HOME set to a store of your own`
+          ? `run authctl as ${userName(owner)} (${sudoAs(owner)} env AUTHCTL_HOME=${shellWord(home)} authctl …), or with 'sudo -H' / AUTHCTL_HOME set to a store of your own`
           : `set AUTHCTL_HOME to a directory of your own, or have ${userName(owner)} hand it over (chown)`,
       detail: { path, owner, foreign: true },
     },
   );
+}
+
+/**
+ * A command that runs as `uid`. sudo resets the environment, so the hint names AUTHCTL_HOME: an
+ * administrator setting up a service's store (`AUTHCTL_HOME=/var/lib/agent/authctl`) who ran
+ * `sudo -u agent authctl login …` logged in to agent's own home instead, where the service never
+ * looks. A uid with no name is `#uid` to sudo (`sudo -u uid 54321` is not a command).
+ */
+function sudoAs(uid: number): string {
+  const name = userName(uid);
+  return name === `uid ${uid}` ? `sudo -u '#${uid}'` : `sudo -u ${name}`;
+}
+
+/** `text` as one shell word: bare when it holds nothing a shell reads, else single-quoted. */
+function shellWord(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
 /**
@@ -125,7 +141,8 @@ export function assertTrusted(path: string, what: string, kind?: "directory"): v
     });
   if (isTrustedStat(stat)) return;
   const owner = Number(stat.uid);
-  if (owner !== me && owner !== 0) throw foreignOwner(`${what} ${path}`, path, owner, me);
+  if (owner !== me && owner !== 0)
+    throw foreignOwner(`${what} ${path}`, path, owner, me, kind === "directory" ? path : dirname(path));
   // Root's own store must not be a file of root's that others can write either; an owner of
   // root is accepted for other users only as ssh does, for files nobody else can write.
   if (Number(stat.mode) & 0o022) {
@@ -151,7 +168,13 @@ export function assertMayCreateIn(dir: string, what: string): void {
   const nearest = ownerOfNearest(dir);
   if (!nearest || nearest.path === dir) return;
   if (nearest.uid !== me && nearest.uid !== 0)
-    throw foreignOwner(`${what} ${dir} would be created in ${nearest.path}, which`, dir, nearest.uid, me);
+    throw foreignOwner(
+      `${what} ${dir} would be created in ${nearest.path}, which`,
+      dir,
+      nearest.uid,
+      me,
+      dir,
+    );
 }
 
 /** Where authctl looked, for "not logged in" and "unknown provider": the path, and whose home it is in when not this user's. */

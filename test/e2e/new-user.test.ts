@@ -1,5 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { createSandbox, ensureBinary, secret, type Sandbox } from "../helpers/binary.ts";
 
@@ -192,4 +200,31 @@ describe("exec from cron (PATH=/usr/bin:/bin) of a command your shell finds else
     expect(unset.stderr).toStartWith("authctl: command not found: claude-not-on-path (PATH is not set)\n");
     expect(unset.code).toBe(127);
   }, 30_000);
+});
+
+describe("root setting up a store for a service account (AUTHCTL_HOME=/var/lib/agent/authctl)", () => {
+  const isRoot = process.getuid?.() === 0;
+  test.skipIf(!isRoot)(
+    "the refusal's hint is a command that logs in to that store: sudo resets the environment, so it names AUTHCTL_HOME; a uid with no name is '#uid'",
+    async () => {
+      const state = join(box.root, "var lib", "agent");
+      mkdirSync(state, { recursive: true });
+      chmodSync(box.root, 0o755);
+      chmodSync(join(box.root, "var lib"), 0o755);
+      // A uid no /etc/passwd here lists, as a container's or a DynamicUser's may be.
+      chownSync(state, 54_321, 54_321);
+      const home = join(state, "authctl");
+      const result = await box.run(["login", "openrouter", "--with-key", "--no-verify"], {
+        stdin: `${KEY}\n`,
+        env: { AUTHCTL_HOME: home },
+      });
+      const [, hint] = result.stderr.trimEnd().split("\n");
+      expect(hint).toBe(
+        `  → run authctl as uid 54321 (sudo -u '#54321' env AUTHCTL_HOME='${home}' authctl …), or with 'sudo -H' / AUTHCTL_HOME set to a store of your own`,
+      );
+      expect(result.code).toBe(1);
+      expect(existsSync(home)).toBe(false);
+    },
+    30_000,
+  );
 });
