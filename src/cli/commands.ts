@@ -223,7 +223,7 @@ export function createProvidersCommand(getContext: GetContext): CommandDef<any> 
     args: providersArgs,
     async run({ args }) {
       const { providers } = await import("../actions/providers.ts");
-      providers(await getContext(), { json: Boolean(args.json) });
+      providers(await getContext(), { json: Boolean(args.json), ids: positionals(args as { _: string[] }) });
     },
   });
 }

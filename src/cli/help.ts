@@ -87,10 +87,10 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
   },
   providers: {
     description: "List known providers, their login methods and variables",
-    usage: "providers [--json]",
+    usage: "providers [provider…] [--json]",
     examples: [
       ["authctl providers", "✓ marks the ones you are logged in to"],
-      ["authctl providers | grep -i groq", ""],
+      ["authctl providers anthropic --json", "one provider: endpoints, key check, sources"],
     ],
   },
   store: {

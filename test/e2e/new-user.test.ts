@@ -228,3 +228,24 @@ describe("root setting up a store for a service account (AUTHCTL_HOME=/var/lib/a
     30_000,
   );
 });
+
+describe("providers with a provider named (as 'status groq' and 'env groq' take one)", () => {
+  test("lists that provider alone, in both forms; an unknown one is the usual error with its did-you-mean", async () => {
+    const one = await box.run(["providers", "groq"]);
+    expect(one.stdout).toBe("  groq  Groq — key → GROQ_API_KEY\n");
+    expect(one.code).toBe(0);
+    const two = await box.run(["providers", "openrouter@work", "groq", "GROQ"]);
+    expect(two.stdout.split("\n").map((line) => line.trim().split(/\s+/, 2).join(" "))).toEqual([
+      "✓ openrouter",
+      "groq Groq",
+      "",
+    ]);
+    const json = await box.run(["providers", "anthropic", "--json"]);
+    expect((JSON.parse(json.stdout) as { id: string }[]).map((p) => p.id)).toEqual(["anthropic"]);
+    const typo = await box.run(["providers", "groc"]);
+    expect(typo.stdout).toBe("");
+    expect(typo.stderr).toStartWith("authctl: unknown provider 'groc' (not built in, not in ");
+    expect(typo.stderr).toContain("did you mean 'groq'?");
+    expect(typo.code).toBe(2);
+  }, 30_000);
+});
