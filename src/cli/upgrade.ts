@@ -11,6 +11,17 @@ export const upgradeArgs = {
 } as const;
 
 export function parseUpgradeArgs(args: Record<string, unknown>): { version?: string } {
+  // `authctl upgrade 0.2.0` installed the newest release, the version unread: a pin that silently
+  // is not one. Any word after upgrade is refused, a version with the flag that takes it.
+  const extra = ((args._ as unknown[] | undefined) ?? []).map(String);
+  if (extra.length) {
+    const asVersion = extra.length === 1 && /^v?\d+\.\d+\.\d+/.test(extra[0]!);
+    throw new AuthctlError("USAGE", `upgrade takes no arguments, got: ${extra.join(" ")}`, {
+      hint: asVersion
+        ? `authctl upgrade --version ${extra[0]}`
+        : "authctl upgrade, or authctl upgrade --version 1.2.3",
+    });
+  }
   if (args.version === undefined) return {};
   const version = String(args.version).trim().replace(/^v/, "");
   if (!/^(latest|\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?)$/.test(version)) {

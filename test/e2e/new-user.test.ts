@@ -249,3 +249,20 @@ describe("providers with a provider named (as 'status groq' and 'env groq' take 
     expect(typo.code).toBe(2);
   }, 30_000);
 });
+
+describe("upgrade with a version typed as an argument", () => {
+  test("is refused with the flag that takes it (it installed the newest release, the version unread)", async () => {
+    // A refused port: should anything be downloaded after all, it fails here, never on the network.
+    const env = { AUTHCTL_DOWNLOAD_URL: "http://127.0.0.1:9/release" };
+    const pinned = await box.run(["upgrade", "0.2.0"], { env });
+    expect(pinned.stderr).toBe(
+      "authctl: upgrade takes no arguments, got: 0.2.0\n" +
+        "usage: authctl upgrade [--version <version>]\n" +
+        "  → authctl upgrade --version 0.2.0\n",
+    );
+    expect(pinned.code).toBe(2);
+    const word = await box.run(["upgrade", "now"], { env });
+    expect(word.stderr).toStartWith("authctl: upgrade takes no arguments, got: now\n");
+    expect(word.code).toBe(2);
+  }, 30_000);
+});
