@@ -74,7 +74,7 @@ function cleanKey(ctx: Context, provider: ProviderDefinition, raw: string): stri
   if (/[\u0000-\u001f\u007f]/.test(key)) {
     throw new AuthctlError(
       "USAGE",
-      `that does not look like a ${provider.name} key (it holds a control character); nothing was stored`,
+      `that does not look like a key for ${provider.name} (it holds a control character); nothing was stored`,
       {
         hint: `check what you pasted and run 'authctl login ${provider.id}' again`,
       },
@@ -83,7 +83,7 @@ function cleanKey(ctx: Context, provider: ProviderDefinition, raw: string): stri
   if (key.length < 8) {
     throw new AuthctlError(
       "USAGE",
-      `that does not look like a ${provider.name} key (${key.length} characters)`,
+      `that does not look like a key for ${provider.name} (${key.length} characters)`,
       {
         hint: `check what you pasted and run 'authctl login ${provider.id}' again`,
       },

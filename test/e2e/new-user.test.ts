@@ -266,3 +266,18 @@ describe("upgrade with a version typed as an argument", () => {
     expect(word.code).toBe(2);
   }, 30_000);
 });
+
+describe("a key that is too short to be one", () => {
+  test("the message reads as English for every provider name ('a OpenAI key' before)", async () => {
+    for (const [id, name] of [
+      ["openai", "OpenAI"],
+      ["anthropic", "Anthropic"],
+    ]) {
+      const result = await box.run(["login", id!, "--with-key", "--no-verify"], { stdin: "abc\n" });
+      expect(result.stderr.split("\n")[0]).toBe(
+        `authctl: that does not look like a key for ${name} (3 characters)`,
+      );
+      expect(result.code).toBe(2);
+    }
+  }, 30_000);
+});

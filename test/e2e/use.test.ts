@@ -429,7 +429,7 @@ describe("exec", () => {
         });
         expect(result.code).toBe(2);
         expect(result.stderr).toContain(
-          "that does not look like a OpenRouter key (it holds a control character); nothing was stored",
+          "that does not look like a key for OpenRouter (it holds a control character); nothing was stored",
         );
         expect(require("node:fs").existsSync(join(fresh.home, "credentials.toml"))).toBe(false);
       } finally {
