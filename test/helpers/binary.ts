@@ -19,8 +19,15 @@ import { expect } from "bun:test";
  * so `bun test` alone works from a fresh checkout; `npm test` builds it first anyway.
  */
 export const ROOT = join(import.meta.dir, "..", "..");
-/** AUTHCTL_TEST_BINARY lets parallel work build and test its own copy without clobbering dist/. */
-export const BINARY = process.env.AUTHCTL_TEST_BINARY ?? join(ROOT, "dist", "authctl");
+/**
+ * AUTHCTL_TEST_BINARY lets parallel work build and test its own copy without clobbering dist/, and
+ * lets a test be run against another build (main's, to see a new test fail there). A binary named
+ * that way is built when it does not exist and never rebuilt: a copy of an older build was silently
+ * rebuilt from the working tree when src/ was newer, and the test then "failed on the old
+ * binary" against the new one (seen this session).
+ */
+const EXPLICIT = process.env.AUTHCTL_TEST_BINARY;
+export const BINARY = EXPLICIT ?? join(ROOT, "dist", "authctl");
 const BUN = process.execPath;
 
 function newestMtime(dir: string): number {
@@ -37,9 +44,10 @@ export function ensureBinary(): Promise<void> {
   built ??= (async () => {
     let stale = true;
     try {
+      const mtime = statSync(BINARY).mtimeMs;
       stale =
-        statSync(BINARY).mtimeMs <
-        Math.max(newestMtime(join(ROOT, "src")), statSync(join(ROOT, "package.json")).mtimeMs);
+        !EXPLICIT &&
+        mtime < Math.max(newestMtime(join(ROOT, "src")), statSync(join(ROOT, "package.json")).mtimeMs);
     } catch {}
     if (!stale) return;
     const proc = Bun.spawnSync([BUN, join(ROOT, "scripts", "build.ts"), `--outfile=${BINARY}`], {
