@@ -887,4 +887,12 @@ export const MUTANTS: Mutant[] = [
     tests: ["test/e2e/new-user.test.ts"],
     why: "'authctl providers groc' lists every provider, the typo unread",
   },
+  {
+    id: "upgrade-argument-unread",
+    file: "src/cli/upgrade.ts",
+    from: "  if (extra.length) {",
+    to: "  if (extra.length > 1) {",
+    tests: ["test/e2e/new-user.test.ts"],
+    why: "'authctl upgrade 0.2.0' installs the newest release: a pin that silently is not one",
+  },
 ];
